@@ -1,0 +1,56 @@
+/*  Actor runtime: registers a service with the broker, keeps heartbeats from
+    an I/O thread, and runs a table of handlers on worker threads.
+
+    A handler decodes nothing and knows no sockets: it gets the decoded
+    request, fills the reply, or returns -1 after mg_actor_fail():
+
+        static int
+        s_on_genres (void *thread_state, const void *req, void *rep, mg_error_t *err)
+        { ... }
+        static const mg_method_t s_methods [] = {
+            { "catalog.genres", &mg_empty_desc, &mg_genres_reply_desc, s_on_genres },
+            { NULL }
+        };
+
+    SIGTERM/SIGINT: stop taking work, finish what is in flight, say BYE, exit.  */
+#ifndef MG_ACTOR_H_INCLUDED
+#define MG_ACTOR_H_INCLUDED
+
+#include "mg_msg.h"
+
+typedef int (mg_handler_fn) (void *thread_state, const void *req, void *rep,
+                             mg_error_t *err);
+
+typedef struct {
+    const char *name;              //  "service.method"
+    const mg_msgdesc_t *req_desc;
+    const mg_msgdesc_t *rep_desc;
+    mg_handler_fn *handler;
+} mg_method_t;
+
+//  Per worker-thread state: made on the thread before its first request
+//  (NULL = failure, the actor stops), destroyed on the thread at exit.
+typedef void *(mg_thread_init_fn) (void *shared);
+typedef void (mg_thread_fini_fn) (void *thread_state);
+
+typedef struct mg_actor_t mg_actor_t;
+
+//  New actor serving service with methods (NULL-terminated table, every
+//  name prefixed "service."). Reads MG_BROKER, MG_HEARTBEAT_MS, ...
+mg_actor_t *mg_actor_new (const char *service, const mg_method_t *methods);
+void mg_actor_destroy (mg_actor_t **self_p);
+
+//  Run threads worker threads (default MG_WORKER_THREADS or 1), each with
+//  state from init (shared passed through); fini may be NULL.
+void mg_actor_set_threads (mg_actor_t *self, int threads, mg_thread_init_fn *init,
+                           mg_thread_fini_fn *fini, void *shared);
+
+//  Serve until SIGTERM/SIGINT. Returns 0 on a clean stop, -1 on failure.
+int mg_actor_run (mg_actor_t *self);
+
+//  Fill err (code, message, optional retry_after and parameter) for a
+//  handler that returns -1. Returns -1 so handlers can `return mg_actor_fail (...)`.
+int mg_actor_fail (mg_error_t *err, const char *code, const char *param,
+                   const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+
+#endif
