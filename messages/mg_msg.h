@@ -71,6 +71,11 @@ int mg_msg_encode (const mg_msgdesc_t *desc, const void *msg,
 int mg_msg_decode (const mg_msgdesc_t *desc, const uint8_t *buf, size_t len,
                    void *msg, char *err, size_t errlen);
 
+//  Structural check of a msgpack body before any allocation: every declared
+//  length fits in the bytes left, nesting <= MG_MSG_MAX_DEPTH, exactly one
+//  object. Returns 0 or -1 with a reason. (mg_msg_decode calls it.)
+int mg_msg_check_bounds (const uint8_t *buf, size_t len, char *err, size_t errlen);
+
 //  Free what msg owns and zero it. Safe on a zeroed message.
 void mg_msg_clear (const mg_msgdesc_t *desc, void *msg);
 
