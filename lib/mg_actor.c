@@ -1,0 +1,472 @@
+/*  Actor runtime.
+
+    Threads: one I/O thread (the caller of mg_actor_run) owns the DEALER to
+    the broker: it registers, heartbeats, reconnects, and hands requests to
+    the worker threads over inproc sockets. Heartbeats therefore go on while
+    a handler is slow, and the broker can tell a busy worker from a dead one.
+
+    inproc "work"    I/O PUSH  -> worker PULL   [envelope, name, id, body]
+    inproc "results" worker PUSH -> I/O PULL    [cmd, envelope, name, id, body]
+
+    Shutdown (SIGTERM/SIGINT): send BYE (broker sends nothing new), wait for
+    every request already taken to be answered (bounded by DRAIN_MAX_MS),
+    then stop the workers and leave.  */
+#include "mg_actor.h"
+#include "mg_config.h"
+#include "mg_frame.h"
+#include "mg_log.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+
+#define DRAIN_MAX_MS      10000     //  longest a stopping actor waits for in-flight work
+#define WORKER_POLL_MS    100       //  how often an idle worker checks for shutdown
+#define MAX_THREADS       64
+
+typedef struct {
+    mg_actor_t *actor;
+    pthread_t thread;
+    int index;
+    bool started;
+} s_worker_t;
+
+struct mg_actor_t {
+    char *service;
+    const mg_method_t *methods;
+    size_t nmethods;
+    char *broker_endpoint;
+    int heartbeat_ms;
+    int liveness;
+    int credit;
+    int threads;
+    mg_thread_init_fn *init;
+    mg_thread_fini_fn *fini;
+    void *shared;
+    char work_endpoint [64];
+    char results_endpoint [64];
+    atomic_bool stopping;           //  workers leave their loop when set
+    atomic_int failed_workers;      //  a worker whose init failed
+    s_worker_t workers [MAX_THREADS];
+};
+
+mg_actor_t *
+mg_actor_new (const char *service, const mg_method_t *methods)
+{
+    assert (service);
+    assert (methods);
+    mg_actor_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->service = strdup (service);
+    self->methods = methods;
+    while (methods [self->nmethods].name)
+        self->nmethods++;
+    self->broker_endpoint = strdup (mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"));
+    self->heartbeat_ms = (int) mg_config_int ("MG_HEARTBEAT_MS", 250, 10, 60000);
+    self->liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100);
+    self->credit = (int) mg_config_int ("MG_WORKER_CREDIT", 32, 1, MG_CREDIT_MAX);
+    self->threads = (int) mg_config_int ("MG_WORKER_THREADS", 1, 1, MAX_THREADS);
+    snprintf (self->work_endpoint, sizeof self->work_endpoint, "inproc://mg-work-%p", (void *) self);
+    snprintf (self->results_endpoint, sizeof self->results_endpoint, "inproc://mg-results-%p", (void *) self);
+    if (!self->service || !self->broker_endpoint) {
+        mg_actor_destroy (&self);
+        return NULL;
+    }
+    size_t prefix = strlen (service);
+    for (size_t i = 0; i < self->nmethods; i++) {
+        const char *name = methods [i].name;
+        if (strncmp (name, service, prefix) != 0 || name [prefix] != '.'
+        ||  !mg_frame_name_valid (name, strlen (name))
+        ||  !methods [i].req_desc || !methods [i].rep_desc || !methods [i].handler) {
+            mg_error ("bad method table entry", "service=%s method=%s", service, name);
+            mg_actor_destroy (&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void
+mg_actor_destroy (mg_actor_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        mg_actor_t *self = *self_p;
+        free (self->service);
+        free (self->broker_endpoint);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+mg_actor_set_threads (mg_actor_t *self, int threads, mg_thread_init_fn *init,
+                      mg_thread_fini_fn *fini, void *shared)
+{
+    assert (self);
+    if (threads > 0)
+        self->threads = threads < MAX_THREADS ? threads : MAX_THREADS;
+    self->init = init;
+    self->fini = fini;
+    self->shared = shared;
+}
+
+int
+mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char *fmt, ...)
+{
+    assert (err);
+    mg_msg_clear (&mg_error_desc, err);
+    char text [512];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (text, sizeof text, fmt, args);
+    va_end (args);
+    err->code = strdup (code);
+    err->message = strdup (text);
+    err->param = param ? strdup (param) : NULL;
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Worker threads
+
+//  Method entry for name (len bytes), or NULL.
+static const mg_method_t *
+s_method (mg_actor_t *self, const char *name, size_t len)
+{
+    for (size_t i = 0; i < self->nmethods; i++)
+        if (strlen (self->methods [i].name) == len && memcmp (self->methods [i].name, name, len) == 0)
+            return &self->methods [i];
+    return NULL;
+}
+
+//  Run one request and build the result message [cmd envelope name id body].
+static zmsg_t *
+s_handle (mg_actor_t *self, void *state, zmsg_t *request)
+{
+    zframe_t *envelope = zmsg_pop (request);
+    zframe_t *name = zmsg_pop (request);
+    zframe_t *id = zmsg_pop (request);
+    zframe_t *body = zmsg_pop (request);
+    mg_error_t err = { 0 };
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    bool failed = true;
+
+    const mg_method_t *method = s_method (self, (const char *) zframe_data (name), zframe_size (name));
+    if (!method)
+        mg_actor_fail (&err, "UNKNOWN_METHOD", NULL, "no method '%.*s' in service '%s'",
+                       (int) zframe_size (name), (const char *) zframe_data (name), self->service);
+    else {
+        void *req = calloc (1, method->req_desc->size);
+        void *rep = calloc (1, method->rep_desc->size);
+        if (!req || !rep)
+            mg_actor_fail (&err, "INTERNAL", NULL, "out of memory");
+        else
+        if (mg_msg_decode (method->req_desc, zframe_data (body), zframe_size (body), req, reason, sizeof reason))
+            mg_actor_fail (&err, "BAD_REQUEST", NULL, "%s", reason);
+        else
+        if (method->handler (state, req, rep, &err) != 0) {
+            if (!err.code)
+                mg_actor_fail (&err, "INTERNAL", NULL, "%s failed", method->name);
+        }
+        else
+        if (mg_msg_encode (method->rep_desc, rep, &out, &out_len, reason, sizeof reason)) {
+            mg_error ("reply does not encode", "method=%s reason=\"%s\"", method->name, reason);
+            mg_actor_fail (&err, "INTERNAL", NULL, "reply of %s does not encode", method->name);
+        }
+        else
+            failed = false;
+        if (req)
+            mg_msg_clear (method->req_desc, req);
+        if (rep)
+            mg_msg_clear (method->rep_desc, rep);
+        free (req);
+        free (rep);
+    }
+    if (failed) {
+        free (out);
+        out = NULL;
+        if (mg_msg_encode (&mg_error_desc, &err, &out, &out_len, reason, sizeof reason)) {
+            //  An error too long to encode: fall back to a fixed one.
+            mg_actor_fail (&err, "INTERNAL", NULL, "error reply too large");
+            if (mg_msg_encode (&mg_error_desc, &err, &out, &out_len, reason, sizeof reason))
+                out_len = 0;
+        }
+    }
+    mg_msg_clear (&mg_error_desc, &err);
+
+    zmsg_t *result = zmsg_new ();
+    zmsg_addstr (result, failed ? "ERR" : "REP");
+    zmsg_append (result, &envelope);
+    zmsg_append (result, &name);
+    zmsg_append (result, &id);
+    zmsg_addmem (result, out, out_len);
+    free (out);
+    zframe_destroy (&body);
+    return result;
+}
+
+//  Worker thread: make its state, serve requests until stopping.
+static void *
+s_worker_main (void *arg)
+{
+    s_worker_t *worker = arg;
+    mg_actor_t *self = worker->actor;
+    void *state = NULL;
+    if (self->init) {
+        state = self->init (self->shared);
+        if (!state) {
+            mg_error ("worker state init failed", "thread=%d", worker->index);
+            atomic_fetch_add (&self->failed_workers, 1);
+            return NULL;
+        }
+    }
+    zsock_t *work = zsock_new_pull (NULL);
+    zsock_t *results = zsock_new_push (NULL);
+    if (!work || !results
+    ||  zsock_connect (work, "%s", self->work_endpoint)
+    ||  zsock_connect (results, "%s", self->results_endpoint)) {
+        mg_error ("worker sockets failed", "thread=%d", worker->index);
+        atomic_fetch_add (&self->failed_workers, 1);
+    }
+    else
+        while (!atomic_load (&self->stopping)) {
+            zmq_pollitem_t item = { zsock_resolve (work), 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll (&item, 1, WORKER_POLL_MS) <= 0)
+                continue;
+            zmsg_t *request = zmsg_recv_nowait (work);
+            if (!request)
+                continue;
+            if (zmsg_size (request) != 4) {
+                zmsg_destroy (&request);
+                continue;
+            }
+            zmsg_t *result = s_handle (self, state, request);
+            zmsg_destroy (&request);
+            if (zmsg_send (&result, results))
+                zmsg_destroy (&result);
+        }
+    zsock_destroy (&work);
+    zsock_destroy (&results);
+    if (self->fini && state)
+        self->fini (state);
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  I/O thread
+
+typedef struct {
+    mg_actor_t *actor;
+    zsock_t *broker;
+    zsock_t *work;
+    zsock_t *results;
+    int64_t heard_at;           //  last message from the broker
+    int64_t sent_at;            //  last message to the broker
+    int64_t held;               //  requests taken and not yet answered
+    bool draining;
+} s_io_t;
+
+//  Send MG1 cmd [more frames of msg]; msg may be NULL. Destroys msg.
+static int
+s_send (s_io_t *io, const char *cmd, zmsg_t **msg_p)
+{
+    zmsg_t *msg = (msg_p && *msg_p) ? *msg_p : zmsg_new ();
+    if (msg_p)
+        *msg_p = NULL;
+    zmsg_pushstr (msg, cmd);
+    zmsg_pushstr (msg, MG_FRAME_PROTOCOL);
+    io->sent_at = zclock_mono ();
+    if (zmsg_send (&msg, io->broker)) {
+        zmsg_destroy (&msg);
+        return -1;
+    }
+    return 0;
+}
+
+//  (Re)connect to the broker and register.
+static int
+s_connect (s_io_t *io)
+{
+    mg_actor_t *self = io->actor;
+    zsock_destroy (&io->broker);
+    io->broker = zsock_new (ZMQ_DEALER);
+    if (!io->broker)
+        return -1;
+    zsock_set_linger (io->broker, 0);
+    if (zsock_connect (io->broker, "%s", self->broker_endpoint)) {
+        mg_error ("cannot connect to broker", "endpoint=%s", self->broker_endpoint);
+        return -1;
+    }
+    zmsg_t *ready = zmsg_new ();
+    zmsg_addstr (ready, self->service);
+    zmsg_addstrf (ready, "%d", self->credit);
+    io->heard_at = zclock_mono ();
+    //  Requests held by the old connection are the old broker's to answer.
+    io->held = 0;
+    return s_send (io, "READY", &ready);
+}
+
+//  Handle one message from the broker.
+static void
+s_on_broker (s_io_t *io)
+{
+    zmsg_t *msg = zmsg_recv (io->broker);
+    if (!msg)
+        return;
+    io->heard_at = zclock_mono ();
+    zframe_t *proto = zmsg_pop (msg);
+    zframe_t *cmd = zmsg_pop (msg);
+    mg_cmd_t command = mg_frame_cmd (cmd);
+    if (!mg_frame_is_protocol (proto))
+        mg_warn ("dropped a frame without protocol MG1", NULL);
+    else
+    if (command == MG_CMD_REQ && zmsg_size (msg) == 5) {
+        //  envelope name id ttl body -> envelope name id body
+        zframe_t *envelope = zmsg_pop (msg);
+        zframe_t *name = zmsg_pop (msg);
+        zframe_t *id = zmsg_pop (msg);
+        zframe_t *ttl = zmsg_pop (msg);
+        zframe_destroy (&ttl);
+        zmsg_prepend (msg, &id);
+        zmsg_prepend (msg, &name);
+        zmsg_prepend (msg, &envelope);
+        io->held++;
+        if (zmsg_send (&msg, io->work))
+            mg_error ("could not hand a request to a worker", NULL);
+    }
+    else
+    if (command == MG_CMD_RESET) {
+        mg_info ("broker asked to register again", "service=%s", io->actor->service);
+        zmsg_t *ready = zmsg_new ();
+        zmsg_addstr (ready, io->actor->service);
+        zmsg_addstrf (ready, "%d", io->actor->credit);
+        io->held = 0;
+        s_send (io, "READY", &ready);
+    }
+    else
+    if (command != MG_CMD_HB)
+        mg_warn ("dropped an unexpected broker message", "command=%s", mg_frame_cmd_text (command));
+    zframe_destroy (&proto);
+    zframe_destroy (&cmd);
+    zmsg_destroy (&msg);
+}
+
+//  Forward one worker result to the broker.
+static void
+s_on_result (s_io_t *io)
+{
+    zmsg_t *msg = zmsg_recv (io->results);
+    if (!msg)
+        return;
+    char *cmd = zmsg_popstr (msg);
+    if (cmd && s_send (io, cmd, &msg))
+        mg_warn ("could not send a reply to the broker", NULL);
+    if (io->held > 0)
+        io->held--;
+    free (cmd);
+    zmsg_destroy (&msg);
+}
+
+int
+mg_actor_run (mg_actor_t *self)
+{
+    assert (self);
+    s_io_t io = { .actor = self };
+    int rc = 0;
+    io.work = zsock_new (ZMQ_PUSH);
+    io.results = zsock_new (ZMQ_PULL);
+    if (!io.work || !io.results
+    ||  zsock_bind (io.work, "%s", self->work_endpoint)
+    ||  zsock_bind (io.results, "%s", self->results_endpoint)) {
+        mg_error ("cannot bind inproc sockets", NULL);
+        zsock_destroy (&io.work);
+        zsock_destroy (&io.results);
+        return -1;
+    }
+    //  Unbounded queues toward workers: the broker bounds what we hold by credit.
+    zsock_set_sndhwm (io.work, 0);
+    zsock_set_rcvhwm (io.results, 0);
+
+    atomic_store (&self->stopping, false);
+    int started = 0;
+    for (int i = 0; i < self->threads; i++) {
+        s_worker_t *worker = &self->workers [i];
+        worker->actor = self;
+        worker->index = i;
+        if (pthread_create (&worker->thread, NULL, s_worker_main, worker) == 0) {
+            worker->started = true;
+            started++;
+        }
+    }
+    if (started < self->threads) {
+        mg_error ("cannot start worker threads", "wanted=%d started=%d", self->threads, started);
+        rc = -1;
+    }
+    if (rc == 0 && s_connect (&io))
+        rc = -1;
+    if (rc == 0)
+        mg_info ("actor ready", "service=%s broker=%s threads=%d credit=%d",
+                 self->service, self->broker_endpoint, self->threads, self->credit);
+
+    int64_t drain_until = 0;
+    while (rc == 0) {
+        if (atomic_load (&self->failed_workers) > 0) {
+            rc = -1;
+            break;
+        }
+        if (zsys_interrupted && !io.draining) {
+            io.draining = true;
+            drain_until = zclock_mono () + DRAIN_MAX_MS;
+            s_send (&io, "BYE", NULL);
+            mg_info ("stopping: finishing in-flight requests", "held=%lld", (long long) io.held);
+        }
+        if (io.draining && (io.held == 0 || zclock_mono () >= drain_until))
+            break;
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (io.broker), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (io.results), 0, ZMQ_POLLIN, 0 }
+        };
+        int n = zmq_poll (items, 2, self->heartbeat_ms);
+        if (n < 0 && errno != EINTR) {
+            mg_error ("poll failed", "errno=%d", errno);
+            rc = -1;
+            break;
+        }
+        if (n > 0 && (items [1].revents & ZMQ_POLLIN))
+            s_on_result (&io);
+        if (n > 0 && (items [0].revents & ZMQ_POLLIN))
+            s_on_broker (&io);
+        int64_t now = zclock_mono ();
+        if (now - io.heard_at > (int64_t) self->heartbeat_ms * self->liveness) {
+            if (!io.draining) {
+                mg_warn ("broker silent, reconnecting", "endpoint=%s", self->broker_endpoint);
+                if (s_connect (&io))
+                    rc = -1;
+            }
+            else
+                break;          //  nobody to deliver the remaining replies to
+        }
+        if (now - io.sent_at >= self->heartbeat_ms)
+            s_send (&io, "HB", NULL);
+    }
+
+    atomic_store (&self->stopping, true);
+    for (int i = 0; i < self->threads; i++)
+        if (self->workers [i].started) {
+            pthread_join (self->workers [i].thread, NULL);
+            self->workers [i].started = false;
+        }
+    //  Replies finished while the workers stopped still go out.
+    while (io.broker && zsock_events (io.results) & ZMQ_POLLIN)
+        s_on_result (&io);
+    zsock_destroy (&io.broker);
+    zsock_destroy (&io.work);
+    zsock_destroy (&io.results);
+    mg_info ("actor stopped", "service=%s rc=%d", self->service, rc);
+    return rc;
+}

@@ -1,0 +1,106 @@
+/*  Configuration lookup: environment first, then the defaults file.  */
+#include "mg_config.h"
+#include "mg_log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX_ENTRIES  256     //  lines of KEY=value read from the file
+#define CONFIG_LINE_MAX     1024    //  longest line; longer lines are skipped
+
+typedef struct {
+    char *key;
+    char *value;
+} s_entry_t;
+
+static s_entry_t s_entries [CONFIG_MAX_ENTRIES];
+static size_t s_count;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+//  Trim spaces at both ends in place.
+static char *
+s_trim (char *s)
+{
+    while (isspace ((unsigned char) *s))
+        s++;
+    size_t len = strlen (s);
+    while (len && isspace ((unsigned char) s [len - 1]))
+        s [--len] = 0;
+    return s;
+}
+
+//  Read the defaults file once.
+static void
+s_load (void)
+{
+    const char *path = getenv ("MG_CONFIG_FILE");
+    if (!path || !*path)
+        path = "config/default.env";
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;               //  no file: environment and fallbacks only
+    char line [CONFIG_LINE_MAX];
+    while (fgets (line, sizeof line, file) && s_count < CONFIG_MAX_ENTRIES) {
+        char *s = s_trim (line);
+        if (*s == '#' || *s == 0)
+            continue;
+        char *eq = strchr (s, '=');
+        if (!eq)
+            continue;
+        *eq = 0;
+        char *key = s_trim (s);
+        char *value = s_trim (eq + 1);
+        size_t vlen = strlen (value);
+        if (vlen >= 2 && ((value [0] == '"' && value [vlen - 1] == '"')
+                      ||  (value [0] == '\'' && value [vlen - 1] == '\''))) {
+            value [vlen - 1] = 0;
+            value++;
+        }
+        char *k = strdup (key);
+        char *v = strdup (value);
+        if (!k || !v) {
+            free (k);
+            free (v);
+            break;
+        }
+        s_entries [s_count].key = k;
+        s_entries [s_count].value = v;
+        s_count++;
+    }
+    fclose (file);
+}
+
+const char *
+mg_config_str (const char *name, const char *fallback)
+{
+    const char *env = getenv (name);
+    if (env)
+        return env;
+    pthread_once (&s_once, s_load);
+    for (size_t i = 0; i < s_count; i++)
+        if (strcmp (s_entries [i].key, name) == 0)
+            return s_entries [i].value;
+    return fallback;
+}
+
+int64_t
+mg_config_int (const char *name, int64_t fallback, int64_t min, int64_t max)
+{
+    const char *text = mg_config_str (name, NULL);
+    if (!text || !*text)
+        return fallback;
+    char *end;
+    errno = 0;
+    long long v = strtoll (text, &end, 10);
+    if (errno || *end || v < min || v > max) {
+        mg_warn ("bad configuration value, using default",
+                 "name=%s value=\"%s\" default=%lld min=%lld max=%lld",
+                 name, text, (long long) fallback, (long long) min, (long long) max);
+        return fallback;
+    }
+    return v;
+}
