@@ -1,0 +1,88 @@
+/*  mg-catalog: read side of the catalog (genres, details, availability,
+    trending, discover) over PostgreSQL. Any number of replicas.  */
+#include "catalog.h"
+#include "mg_config.h"
+#include "mg_log.h"
+#include "mg_pg.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+
+static const mg_method_t s_methods [] = {
+    { "catalog.genres", &mg_empty_desc, &mg_genres_reply_desc, catalog_on_genres },
+    { NULL, NULL, NULL, NULL }
+};
+
+PGconn *
+catalog_pg (catalog_thread_t *self, mg_error_t *err)
+{
+    if (self->pg && PQstatus (self->pg) == CONNECTION_OK)
+        return self->pg;
+    if (self->pg)
+        PQreset (self->pg);
+    if (!self->pg || PQstatus (self->pg) != CONNECTION_OK) {
+        char reason [256];
+        PQfinish (self->pg);
+        self->pg = mg_pg_connect (self->pg_url, reason, sizeof reason);
+        if (!self->pg) {
+            mg_error ("catalog database unavailable", "reason=\"%s\"", reason);
+            mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+            return NULL;
+        }
+    }
+    return self->pg;
+}
+
+//  Worker state: a connection of its own (libpq connections are not shared).
+static void *
+s_thread_init (void *shared)
+{
+    catalog_thread_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->pg_url = strdup ((const char *) shared);
+    self->refresh_ms = mg_config_int ("MG_CATALOG_REFRESH_S", 30, 0, 86400) * 1000;
+    if (!self->pg_url) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_thread_fini (void *state)
+{
+    catalog_thread_t *self = state;
+    PQfinish (self->pg);
+    mg_msg_clear (&mg_genres_reply_desc, &self->genres);
+    free (self->pg_url);
+    free (self);
+}
+
+int
+main (void)
+{
+    mg_log_init ("catalog");
+    zsys_init ();
+    const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
+    char reason [512];
+    //  Migrations run at start under an advisory lock, so replicas may race.
+    PGconn *pg = mg_pg_connect (pg_url, reason, sizeof reason);
+    if (!pg) {
+        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+        return EXIT_FAILURE;
+    }
+    int applied = mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason);
+    PQfinish (pg);
+    if (applied < 0) {
+        mg_error ("migrations failed", "reason=\"%s\"", reason);
+        return EXIT_FAILURE;
+    }
+    mg_actor_t *actor = mg_actor_new ("catalog", s_methods);
+    if (!actor)
+        return EXIT_FAILURE;
+    mg_actor_set_threads (actor, 0, s_thread_init, s_thread_fini, (void *) pg_url);
+    int rc = mg_actor_run (actor);
+    mg_actor_destroy (&actor);
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
