@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #define DRAIN_MAX_MS      10000     //  longest a stopping actor waits for in-flight work
 #define WORKER_POLL_MS    100       //  how often an idle worker checks for shutdown
@@ -46,6 +47,8 @@ struct mg_actor_t {
     void *shared;
     char work_endpoint [64];
     char results_endpoint [64];
+    int64_t started_ms;             //  wall clock at mg_actor_new, for ping
+    char ping_name [MG_NAME_MAX + 1];
     atomic_bool stopping;           //  workers leave their loop when set
     atomic_int failed_workers;      //  a worker whose init failed
     s_worker_t workers [MAX_THREADS];
@@ -68,6 +71,8 @@ mg_actor_new (const char *service, const mg_method_t *methods)
     self->liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100);
     self->credit = (int) mg_config_int ("MG_WORKER_CREDIT", 32, 1, MG_CREDIT_MAX);
     self->threads = (int) mg_config_int ("MG_WORKER_THREADS", 1, 1, MAX_THREADS);
+    self->started_ms = zclock_mono ();
+    snprintf (self->ping_name, sizeof self->ping_name, "%s.ping", service);
     snprintf (self->work_endpoint, sizeof self->work_endpoint, "inproc://mg-work-%p", (void *) self);
     snprintf (self->results_endpoint, sizeof self->results_endpoint, "inproc://mg-results-%p", (void *) self);
     if (!self->service || !self->broker_endpoint) {
@@ -132,6 +137,23 @@ mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char 
 //  --------------------------------------------------------------------------
 //  Worker threads
 
+//  Built-in <service>.ping: who answered (tests, operators, load spreading).
+static int
+s_on_ping (mg_actor_t *self, mg_ping_reply_t *reply)
+{
+    char host [256];
+    if (gethostname (host, sizeof host) != 0)
+        snprintf (host, sizeof host, "unknown");
+    host [sizeof host - 1] = 0;
+    reply->service = strdup (self->service);
+    reply->host = strdup (host);
+    reply->pid = (uint64_t) getpid ();
+    reply->has_pid = true;
+    reply->uptime_ms = (uint64_t) (zclock_mono () - self->started_ms);
+    reply->has_uptime_ms = true;
+    return reply->service && reply->host ? 0 : -1;
+}
+
 //  Method entry for name (len bytes), or NULL.
 static const mg_method_t *
 s_method (mg_actor_t *self, const char *name, size_t len)
@@ -157,6 +179,16 @@ s_handle (mg_actor_t *self, void *state, zmsg_t *request)
     bool failed = true;
 
     const mg_method_t *method = s_method (self, (const char *) zframe_data (name), zframe_size (name));
+    if (!method && zframe_streq (name, self->ping_name)) {
+        mg_ping_reply_t pong = { 0 };
+        if (s_on_ping (self, &pong) == 0
+        &&  mg_msg_encode (&mg_ping_reply_desc, &pong, &out, &out_len, reason, sizeof reason) == 0)
+            failed = false;
+        else
+            mg_actor_fail (&err, "INTERNAL", NULL, "ping failed");
+        mg_msg_clear (&mg_ping_reply_desc, &pong);
+    }
+    else
     if (!method)
         mg_actor_fail (&err, "UNKNOWN_METHOD", NULL, "no method '%.*s' in service '%s'",
                        (int) zframe_size (name), (const char *) zframe_data (name), self->service);
