@@ -1,0 +1,226 @@
+/*  PostgreSQL helpers: connection and versioned migrations.
+
+    Migrations are files config/sql/NNN_name.sql applied in name order, each
+    in its own transaction together with its row in schema_migrations, so a
+    failing file leaves nothing half-applied. Every actor that owns tables
+    calls mg_pg_migrate at start; a session advisory lock makes concurrent
+    starts take turns instead of racing.  */
+#include "mg_pg.h"
+#include "mg_log.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MIGRATION_LOCK_KEY   727271001      //  advisory lock id shared by all actors
+#define MIGRATION_FILES_MAX  1000
+#define MIGRATION_SIZE_MAX   (16 * 1024 * 1024)
+
+//  Format a reason into err; returns -1.
+static int
+s_fail (char *err, size_t errlen, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_fail (char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list args;
+        va_start (args, fmt);
+        vsnprintf (err, errlen, fmt, args);
+        va_end (args);
+    }
+    return -1;
+}
+
+PGconn *
+mg_pg_connect (const char *conninfo, char *err, size_t errlen)
+{
+    PGconn *conn = PQconnectdb (conninfo);
+    if (!conn) {
+        s_fail (err, errlen, "out of memory");
+        return NULL;
+    }
+    if (PQstatus (conn) != CONNECTION_OK) {
+        s_fail (err, errlen, "%s", PQerrorMessage (conn));
+        //  libpq messages end in a newline; logs are one line each.
+        size_t len = err ? strlen (err) : 0;
+        if (len && err [len - 1] == '\n')
+            err [len - 1] = 0;
+        PQfinish (conn);
+        return NULL;
+    }
+    //  Notices (e.g. "relation already exists, skipping") are not errors.
+    PQsetNoticeProcessor (conn, NULL, NULL);
+    return conn;
+}
+
+//  Run a command that returns no rows; -1 with the server's reason.
+static int
+s_exec (PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec (conn, sql);
+    ExecStatusType status = PQresultStatus (res);
+    int rc = (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) ? 0 : -1;
+    if (rc)
+        s_fail (err, errlen, "%s", PQresultErrorMessage (res));
+    PQclear (res);
+    return rc;
+}
+
+static int
+s_compare (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+//  True when name looks like NNN_something.sql.
+static bool
+s_is_migration (const char *name)
+{
+    size_t len = strlen (name);
+    return len > 8 && name [0] >= '0' && name [0] <= '9' && name [1] >= '0' && name [1] <= '9'
+        && name [2] >= '0' && name [2] <= '9' && name [3] == '_'
+        && strcmp (name + len - 4, ".sql") == 0;
+}
+
+//  Read a whole file into a new NUL-terminated buffer.
+static char *
+s_read_file (const char *path, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        s_fail (err, errlen, "%s: %s", path, strerror (errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat (fileno (file), &st) != 0 || st.st_size > MIGRATION_SIZE_MAX) {
+        fclose (file);
+        s_fail (err, errlen, "%s: unreadable or larger than %d bytes", path, MIGRATION_SIZE_MAX);
+        return NULL;
+    }
+    char *text = malloc ((size_t) st.st_size + 1);
+    if (!text) {
+        fclose (file);
+        s_fail (err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t got = fread (text, 1, (size_t) st.st_size, file);
+    fclose (file);
+    if (got != (size_t) st.st_size) {
+        free (text);
+        s_fail (err, errlen, "%s: short read", path);
+        return NULL;
+    }
+    text [got] = 0;
+    return text;
+}
+
+//  True when the migration called name is recorded as applied.
+static int
+s_applied (PGconn *conn, const char *name, char *err, size_t errlen)
+{
+    const char *params [1] = { name };
+    PGresult *res = PQexecParams (conn, "SELECT 1 FROM schema_migrations WHERE name = $1",
+                                  1, NULL, params, NULL, NULL, 0);
+    int rc;
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        rc = s_fail (err, errlen, "%s", PQresultErrorMessage (res));
+    else
+        rc = PQntuples (res) > 0;
+    PQclear (res);
+    return rc;
+}
+
+//  Apply one file in a transaction with its bookkeeping row.
+static int
+s_apply (PGconn *conn, const char *dir, const char *name, char *err, size_t errlen)
+{
+    char path [4096];
+    if ((size_t) snprintf (path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return s_fail (err, errlen, "migration path too long");
+    char *sql = s_read_file (path, err, errlen);
+    if (!sql)
+        return -1;
+    char reason [1024];
+    int rc = s_exec (conn, "BEGIN", reason, sizeof reason);
+    if (rc == 0)
+        rc = s_exec (conn, sql, reason, sizeof reason);
+    if (rc == 0) {
+        const char *params [1] = { name };
+        PGresult *res = PQexecParams (conn, "INSERT INTO schema_migrations (name) VALUES ($1)",
+                                      1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+            snprintf (reason, sizeof reason, "%s", PQresultErrorMessage (res));
+            rc = -1;
+        }
+        PQclear (res);
+    }
+    if (rc == 0)
+        rc = s_exec (conn, "COMMIT", reason, sizeof reason);
+    free (sql);
+    if (rc) {
+        char ignored [256];
+        s_exec (conn, "ROLLBACK", ignored, sizeof ignored);
+        size_t len = strlen (reason);
+        if (len && reason [len - 1] == '\n')
+            reason [len - 1] = 0;
+        return s_fail (err, errlen, "migration %s failed: %s", name, reason);
+    }
+    mg_info ("migration applied", "name=%s", name);
+    return 0;
+}
+
+int
+mg_pg_migrate (PGconn *conn, const char *dir, char *err, size_t errlen)
+{
+    assert (conn);
+    assert (dir);
+    DIR *d = opendir (dir);
+    if (!d)
+        return s_fail (err, errlen, "cannot open migrations folder %s: %s", dir, strerror (errno));
+    char *names [MIGRATION_FILES_MAX];
+    size_t count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (d)) && count < MIGRATION_FILES_MAX)
+        if (s_is_migration (entry->d_name)) {
+            names [count] = strdup (entry->d_name);
+            if (names [count])
+                count++;
+        }
+    closedir (d);
+    qsort (names, count, sizeof names [0], s_compare);
+
+    char lock_sql [96];
+    snprintf (lock_sql, sizeof lock_sql, "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK_KEY);
+    char unlock_sql [96];
+    snprintf (unlock_sql, sizeof unlock_sql, "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK_KEY);
+    int applied = 0;
+    int rc = s_exec (conn, lock_sql, err, errlen);
+    if (rc == 0)
+        rc = s_exec (conn, "SET client_min_messages = warning;"
+                           "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                           " name text PRIMARY KEY,"
+                           " applied_at timestamptz NOT NULL DEFAULT now())", err, errlen);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        int done = s_applied (conn, names [i], err, errlen);
+        if (done < 0)
+            rc = -1;
+        else
+        if (!done) {
+            rc = s_apply (conn, dir, names [i], err, errlen);
+            if (rc == 0)
+                applied++;
+        }
+    }
+    char ignored [256];
+    s_exec (conn, unlock_sql, ignored, sizeof ignored);
+    for (size_t i = 0; i < count; i++)
+        free (names [i]);
+    return rc ? -1 : applied;
+}
