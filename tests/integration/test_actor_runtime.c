@@ -128,7 +128,6 @@ test_sigterm_finishes_the_request_in_flight (void **state)
 {
     fixture_t *f = *state;
     //  Two sleeps in flight, so each actor holds one; then SIGTERM both.
-    mg_client_t *other = mg_client_new (f->endpoint);
     uint64_t id = 1;
     mg_sleep_request_t req = { .ms = 600, .has_ms = true };
     uint8_t *body;
@@ -155,13 +154,12 @@ test_sigterm_finishes_the_request_in_flight (void **state)
         zmsg_destroy (&reply);
     }
     for (int i = 0; i < 2; i++) {
-        int status = mg_test_stop (f->actors [i], SIGTERM);
+        int status = mg_test_stop (f->actors [i], 0);    //  already signalled: just reap
         assert_true (WIFEXITED (status));
         assert_int_equal (WEXITSTATUS (status), 0);
         f->actors [i] = -1;
     }
     zsock_destroy (&raw);
-    mg_client_destroy (&other);
 }
 
 static void

@@ -55,7 +55,8 @@ mg_test_stop (pid_t pid, int sig)
     int status = 0;
     if (pid <= 0)
         return -1;
-    kill (pid, sig);
+    if (sig)
+        kill (pid, sig);
     for (int i = 0; i < 1000; i++) {
         pid_t r = waitpid (pid, &status, WNOHANG);
         if (r == pid)

@@ -15,7 +15,8 @@ int mg_test_free_port (void);
 //  Returns the pid, or -1.
 pid_t mg_test_spawn (const char *binary, const char *const *env);
 
-//  Send sig to pid and reap it (waits up to 10 s, then SIGKILL).
+//  Send sig to pid (0: none, it was signalled already) and reap it (waits
+//  up to 10 s, then SIGKILL).
 //  Returns the exit status as waitpid reports it.
 int mg_test_stop (pid_t pid, int sig);
 

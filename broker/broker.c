@@ -1,0 +1,681 @@
+/*  MG1 broker.
+
+    It fixes the known gaps of the zguide Majordomo broker (mdbroker.c):
+    - liveness is tracked for busy workers too, and every request a dead or
+      departed worker held is answered with WORKER_LOST;
+    - a request for a service without live workers is answered at once with
+      SERVICE_UNAVAILABLE instead of waiting forever in a queue;
+    - queues are bounded (SERVICE_BUSY) and requests carry a ttl: one that
+      runs out in the queue or at a worker is answered DEADLINE_EXCEEDED and
+      never delivered late;
+    - a worker may hold several requests (credit), so one slow request does
+      not idle a whole process, and dispatch is least-recently-used among
+      workers with spare credit.
+    A client therefore always gets exactly one answer per request while the
+    broker lives. The broker holds no state worth keeping: after a restart
+    workers register again (RESET, or their own liveness timer).  */
+#include "broker.h"
+#include "mg_frame.h"
+#include "mg_log.h"
+#include "mg_msg.h"
+
+#include <czmq.h>
+
+#define TICK_BUSY_MS   5          //  poll timeout while requests wait: deadline precision
+#define KEY_MAX        (2 * 256 + 1)  //  hex of a routing id (at most 255 bytes)
+
+typedef struct s_service_t s_service_t;
+typedef struct s_worker_t s_worker_t;
+
+//  One client request, queued or held by a worker.
+typedef struct {
+    zframe_t *client;             //  routing id of the client
+    zframe_t *name;
+    zframe_t *id;
+    zframe_t *body;
+    int64_t deadline;             //  monotonic ms
+    bool answered;                //  broker already replied (deadline); drop the worker's reply
+} s_request_t;
+
+struct s_worker_t {
+    char key [KEY_MAX];           //  hex of the routing id
+    zframe_t *identity;
+    s_service_t *service;
+    int credit;
+    zlistx_t *held;               //  s_request_t *, owned
+    int64_t expiry;               //  monotonic ms after which it is dead
+    bool draining;                //  said BYE: nothing new
+};
+
+struct s_service_t {
+    char name [MG_NAME_MAX + 1];
+    zlistx_t *workers;            //  s_worker_t *, LRU first; not owned
+    zlistx_t *queue;              //  s_request_t *, owned
+    size_t live;                  //  workers not draining
+};
+
+struct mg_broker_t {
+    mg_broker_config_t config;
+    zsock_t *router;
+    zsock_t *xsub;
+    zsock_t *xpub;
+    zhashx_t *services;           //  name -> s_service_t, owned
+    zhashx_t *workers;            //  key -> s_worker_t, owned
+    int64_t heartbeat_at;         //  next heartbeat to workers
+    uint64_t requests;            //  counters for logs
+    uint64_t errors;
+};
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+static void
+s_request_destroy (s_request_t **self_p)
+{
+    if (*self_p) {
+        s_request_t *self = *self_p;
+        zframe_destroy (&self->client);
+        zframe_destroy (&self->name);
+        zframe_destroy (&self->id);
+        zframe_destroy (&self->body);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_request_free (void **item)
+{
+    s_request_destroy ((s_request_t **) item);
+}
+
+//  Send [client] MG1 cmd name id body to a client; takes body.
+static void
+s_send_client (mg_broker_t *self, zframe_t *client, const char *cmd, zframe_t *name,
+               zframe_t *id, zframe_t **body_p)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, &(zframe_t *) { zframe_dup (client) });
+    zmsg_addstr (msg, MG_FRAME_PROTOCOL);
+    zmsg_addstr (msg, cmd);
+    zmsg_append (msg, &(zframe_t *) { name ? zframe_dup (name) : zframe_new_empty () });
+    zmsg_append (msg, &(zframe_t *) { zframe_dup (id) });
+    if (*body_p)
+        zmsg_append (msg, body_p);
+    else
+        zmsg_append (msg, &(zframe_t *) { zframe_new_empty () });
+    if (zmsg_send (&msg, self->router))
+        zmsg_destroy (&msg);
+}
+
+//  Answer a client with an error.
+static void
+s_send_error (mg_broker_t *self, zframe_t *client, zframe_t *name, zframe_t *id,
+              const char *code, const char *message, uint32_t retry_after)
+{
+    zframe_t *body = mg_frame_error_body (code, message, retry_after);
+    self->errors++;
+    s_send_client (self, client, "ERR", name, id, &body);
+    zframe_destroy (&body);
+}
+
+//  Answer a request with an error (it stays owned by the caller).
+static void
+s_fail_request (mg_broker_t *self, s_request_t *request, const char *code,
+                const char *message, uint32_t retry_after)
+{
+    s_send_error (self, request->client, request->name, request->id, code, message, retry_after);
+    request->answered = true;
+}
+
+//  --------------------------------------------------------------------------
+//  Services and workers
+
+static void
+s_service_destroy (void **item)
+{
+    s_service_t *self = *item;
+    if (self) {
+        zlistx_destroy (&self->workers);
+        zlistx_destroy (&self->queue);
+        free (self);
+        *item = NULL;
+    }
+}
+
+//  The service called name (len bytes), created on first use.
+static s_service_t *
+s_service_require (mg_broker_t *self, const char *name, size_t len)
+{
+    char key [MG_NAME_MAX + 1];
+    if (len > MG_NAME_MAX)
+        len = MG_NAME_MAX;
+    memcpy (key, name, len);
+    key [len] = 0;
+    s_service_t *service = zhashx_lookup (self->services, key);
+    if (!service) {
+        service = calloc (1, sizeof *service);
+        assert (service);
+        memcpy (service->name, key, len + 1);
+        service->workers = zlistx_new ();
+        service->queue = zlistx_new ();
+        zlistx_set_destructor (service->queue, s_request_free);
+        zhashx_insert (self->services, key, service);
+    }
+    return service;
+}
+
+static void
+s_worker_free (void **item)
+{
+    s_worker_t *self = *item;
+    if (self) {
+        zframe_destroy (&self->identity);
+        zlistx_destroy (&self->held);
+        free (self);
+        *item = NULL;
+    }
+}
+
+//  Send MG1 cmd to a worker.
+static void
+s_send_worker (mg_broker_t *self, zframe_t *identity, const char *cmd)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, &(zframe_t *) { zframe_dup (identity) });
+    zmsg_addstr (msg, MG_FRAME_PROTOCOL);
+    zmsg_addstr (msg, cmd);
+    if (zmsg_send (&msg, self->router))
+        zmsg_destroy (&msg);
+}
+
+//  With no live worker left nobody can serve what is queued: fail it now.
+static void
+s_service_fail_queue_if_dead (mg_broker_t *self, s_service_t *service)
+{
+    if (service->live > 0)
+        return;
+    s_request_t *queued;
+    while ((queued = zlistx_first (service->queue))) {
+        s_fail_request (self, queued, "SERVICE_UNAVAILABLE", "no live worker for this service", 1);
+        zlistx_delete (service->queue, zlistx_cursor (service->queue));
+    }
+}
+
+//  Drop a worker: every request it holds that is not yet answered gets
+//  WORKER_LOST.
+static void
+s_worker_delete (mg_broker_t *self, s_worker_t *worker, const char *why)
+{
+    s_request_t *request = zlistx_first (worker->held);
+    size_t lost = 0;
+    while (request) {
+        if (!request->answered) {
+            s_fail_request (self, request, "WORKER_LOST",
+                            "the worker handling this request stopped", 1);
+            lost++;
+        }
+        request = zlistx_next (worker->held);
+    }
+    s_service_t *service = worker->service;
+    void *handle = zlistx_find (service->workers, worker);
+    if (handle)
+        zlistx_delete (service->workers, handle);
+    if (!worker->draining)
+        service->live--;
+    mg_info ("worker removed", "service=%s worker=%s reason=%s lost=%zu live=%zu",
+             service->name, worker->key, why, lost, service->live);
+    s_service_fail_queue_if_dead (self, service);
+    zhashx_delete (self->workers, worker->key);
+}
+
+//  Give queued requests of service to workers with spare credit, LRU first.
+static void
+s_dispatch (mg_broker_t *self, s_service_t *service)
+{
+    while (zlistx_size (service->queue) > 0) {
+        s_worker_t *worker = zlistx_first (service->workers);
+        while (worker && (worker->draining || (int) zlistx_size (worker->held) >= worker->credit))
+            worker = zlistx_next (service->workers);
+        if (!worker)
+            return;
+        //  Most recently used goes last.
+        zlistx_move_end (service->workers, zlistx_cursor (service->workers));
+        s_request_t *request = zlistx_first (service->queue);
+        zlistx_detach_cur (service->queue);
+        int64_t left = request->deadline - zclock_mono ();
+        if (left < 1)
+            left = 1;
+        zmsg_t *msg = zmsg_new ();
+        zmsg_append (msg, &(zframe_t *) { zframe_dup (worker->identity) });
+        zmsg_addstr (msg, MG_FRAME_PROTOCOL);
+        zmsg_addstr (msg, "REQ");
+        zmsg_append (msg, &(zframe_t *) { zframe_dup (request->client) });
+        zmsg_append (msg, &(zframe_t *) { zframe_dup (request->name) });
+        zmsg_append (msg, &(zframe_t *) { zframe_dup (request->id) });
+        zmsg_addstrf (msg, "%lld", (long long) left);
+        zmsg_append (msg, &request->body);
+        if (zmsg_send (&msg, self->router))
+            zmsg_destroy (&msg);
+        zlistx_add_end (worker->held, request);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Service discovery
+
+//  Fill an mmi.service.reply entry for service.
+static void
+s_mmi_entry (s_service_t *service, mg_mmi_service_reply_t *entry)
+{
+    entry->service = service->name;
+    entry->workers = service->live;
+    entry->has_workers = true;
+    entry->queued = zlistx_size (service->queue);
+    entry->has_queued = true;
+}
+
+//  Answer mmi.service and mmi.services.
+static void
+s_on_mmi (mg_broker_t *self, s_request_t *request)
+{
+    const char *name = (const char *) zframe_data (request->name);
+    size_t len = zframe_size (request->name);
+    uint8_t *buf = NULL;
+    size_t buf_len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    int rc = -1;
+    if (len == strlen ("mmi.service") && memcmp (name, "mmi.service", len) == 0) {
+        mg_mmi_service_request_t query;
+        if (mg_msg_decode (&mg_mmi_service_request_desc, zframe_data (request->body),
+                           zframe_size (request->body), &query, reason, sizeof reason)) {
+            s_send_error (self, request->client, request->name, request->id, "BAD_REQUEST", reason, 0);
+            return;
+        }
+        mg_mmi_service_reply_t reply = { .service = query.service, .has_workers = true, .has_queued = true };
+        s_service_t *service = zhashx_lookup (self->services, query.service);
+        if (service)
+            s_mmi_entry (service, &reply);
+        reply.service = query.service;
+        rc = mg_msg_encode (&mg_mmi_service_reply_desc, &reply, &buf, &buf_len, reason, sizeof reason);
+        mg_msg_clear (&mg_mmi_service_request_desc, &query);
+    }
+    else
+    if (len == strlen ("mmi.services") && memcmp (name, "mmi.services", len) == 0) {
+        size_t count = zhashx_size (self->services);
+        mg_mmi_services_reply_t reply = { 0 };
+        reply.services = calloc (count ? count : 1, sizeof (mg_mmi_service_reply_t));
+        assert (reply.services);
+        for (s_service_t *service = zhashx_first (self->services); service;
+             service = zhashx_next (self->services))
+            if (reply.services_count < 256)
+                s_mmi_entry (service, &reply.services [reply.services_count++]);
+        rc = mg_msg_encode (&mg_mmi_services_reply_desc, &reply, &buf, &buf_len, reason, sizeof reason);
+        free (reply.services);    //  entries borrow the services' names
+    }
+    else {
+        s_send_error (self, request->client, request->name, request->id, "UNKNOWN_METHOD",
+                      "the broker answers mmi.service and mmi.services", 0);
+        return;
+    }
+    if (rc) {
+        s_send_error (self, request->client, request->name, request->id, "INTERNAL", reason, 0);
+        return;
+    }
+    zframe_t *body = zframe_new (buf, buf_len);
+    free (buf);
+    s_send_client (self, request->client, "REP", request->name, request->id, &body);
+    zframe_destroy (&body);
+}
+
+//  --------------------------------------------------------------------------
+//  Messages from the ROUTER
+
+//  A client request: MG1 REQ name id ttl body (after the routing id).
+static void
+s_on_request (mg_broker_t *self, zframe_t *sender, zmsg_t *msg)
+{
+    zframe_t *name = zmsg_pop (msg);
+    zframe_t *id = zmsg_pop (msg);
+    zframe_t *ttl_frame = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    uint32_t ttl = 0;
+    bool id_ok = id && zframe_size (id) >= 1 && zframe_size (id) <= MG_REQID_MAX;
+    const char *reason = NULL;
+    if (!id_ok || !body || zmsg_size (msg) != 0)
+        reason = "a request has 6 frames: MG1 REQ name id ttl body";
+    else
+    if (!mg_frame_name_valid ((const char *) zframe_data (name), zframe_size (name)))
+        reason = "bad method name";
+    else
+    if (mg_frame_uint (ttl_frame, 1, MG_TTL_MAX_MS, &ttl))
+        reason = "bad ttl";
+    if (reason) {
+        if (id_ok)
+            s_send_error (self, sender, name, id, "BAD_FRAME", reason, 0);
+        else
+            mg_warn ("dropped a malformed request", "reason=\"%s\"", reason);
+        zframe_destroy (&name);
+        zframe_destroy (&id);
+        zframe_destroy (&ttl_frame);
+        zframe_destroy (&body);
+        return;
+    }
+    zframe_destroy (&ttl_frame);
+    self->requests++;
+    s_request_t *request = calloc (1, sizeof *request);
+    assert (request);
+    request->client = zframe_dup (sender);
+    request->name = name;
+    request->id = id;
+    request->body = body;
+    request->deadline = zclock_mono () + ttl;
+
+    const char *text = (const char *) zframe_data (name);
+    size_t service_len = mg_frame_service_len (text, zframe_size (name));
+    if (service_len == 3 && memcmp (text, "mmi", 3) == 0) {
+        s_on_mmi (self, request);
+        s_request_destroy (&request);
+        return;
+    }
+    char key [MG_NAME_MAX + 1];
+    memcpy (key, text, service_len);
+    key [service_len] = 0;
+    s_service_t *service = zhashx_lookup (self->services, key);
+    if (!service || service->live == 0)
+        s_fail_request (self, request, "SERVICE_UNAVAILABLE", "no live worker for this service", 1);
+    else
+    if ((int) zlistx_size (service->queue) >= self->config.queue_max)
+        s_fail_request (self, request, "SERVICE_BUSY", "too many requests waiting for this service", 1);
+    if (request->answered) {
+        s_request_destroy (&request);
+        return;
+    }
+    zlistx_add_end (service->queue, request);
+    s_dispatch (self, service);
+}
+
+//  A worker's answer: MG1 REP|ERR client name id body.
+static void
+s_on_reply (mg_broker_t *self, s_worker_t *worker, const char *cmd, zmsg_t *msg)
+{
+    zframe_t *client = zmsg_pop (msg);
+    zframe_t *name = zmsg_pop (msg);
+    zframe_t *id = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    if (client && id && body) {
+        s_request_t *request = zlistx_first (worker->held);
+        while (request && !(zframe_eq (request->id, id) && zframe_eq (request->client, client)))
+            request = zlistx_next (worker->held);
+        if (request) {
+            if (!request->answered)
+                s_send_client (self, client, cmd, name, id, &body);
+            zlistx_delete (worker->held, zlistx_cursor (worker->held));
+        }
+    }
+    else
+        mg_warn ("dropped a malformed worker reply", "worker=%s", worker->key);
+    zframe_destroy (&client);
+    zframe_destroy (&name);
+    zframe_destroy (&id);
+    zframe_destroy (&body);
+    if (worker->draining && zlistx_size (worker->held) == 0)
+        s_worker_delete (self, worker, "drained");
+    else
+        s_dispatch (self, worker->service);
+}
+
+//  READY service credit: register (again) a worker.
+static void
+s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
+{
+    zframe_t *service_frame = zmsg_pop (msg);
+    zframe_t *credit_frame = zmsg_pop (msg);
+    uint32_t credit = 0;
+    const char *name = service_frame ? (const char *) zframe_data (service_frame) : NULL;
+    size_t len = service_frame ? zframe_size (service_frame) : 0;
+    bool valid = name && len >= 1 && len <= MG_NAME_MAX && !memchr (name, '.', len)
+              && mg_frame_uint (credit_frame, 1, MG_CREDIT_MAX, &credit) == 0;
+    for (size_t i = 0; valid && i < len; i++)
+        valid = (name [i] >= 'a' && name [i] <= 'z') || (name [i] >= '0' && name [i] <= '9')
+             || name [i] == '_' || name [i] == '-';
+    if (!valid || (len == 3 && memcmp (name, "mmi", 3) == 0)) {
+        mg_warn ("rejected a bad READY", "worker=%s", key);
+        zframe_destroy (&service_frame);
+        zframe_destroy (&credit_frame);
+        return;
+    }
+    s_worker_t *old = zhashx_lookup (self->workers, key);
+    if (old)
+        s_worker_delete (self, old, "registered again");
+    s_worker_t *worker = calloc (1, sizeof *worker);
+    assert (worker);
+    snprintf (worker->key, sizeof worker->key, "%s", key);
+    worker->identity = zframe_dup (sender);
+    worker->credit = (int) credit;
+    worker->held = zlistx_new ();
+    zlistx_set_destructor (worker->held, s_request_free);
+    worker->expiry = zclock_mono () + (int64_t) self->config.heartbeat_ms * self->config.liveness;
+    worker->service = s_service_require (self, name, len);
+    zlistx_add_end (worker->service->workers, worker);
+    worker->service->live++;
+    zhashx_insert (self->workers, key, worker);
+    mg_info ("worker ready", "service=%s worker=%s credit=%d live=%zu",
+             worker->service->name, key, worker->credit, worker->service->live);
+    zframe_destroy (&service_frame);
+    zframe_destroy (&credit_frame);
+    s_dispatch (self, worker->service);
+}
+
+//  One message on the ROUTER.
+static void
+s_on_router (mg_broker_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return;
+    zframe_t *sender = zmsg_pop (msg);
+    zframe_t *proto = zmsg_pop (msg);
+    zframe_t *cmd_frame = zmsg_pop (msg);
+    mg_cmd_t cmd = mg_frame_cmd (cmd_frame);
+    if (!sender || !mg_frame_is_protocol (proto) || cmd == MG_CMD_UNKNOWN) {
+        mg_warn ("dropped a message that is not MG1", NULL);
+    }
+    else
+    if (cmd == MG_CMD_REQ)
+        s_on_request (self, sender, msg);
+    else {
+        char key [KEY_MAX];
+        size_t size = zframe_size (sender);
+        const uint8_t *data = zframe_data (sender);
+        static const char hex [] = "0123456789abcdef";
+        for (size_t i = 0; i < size && i < 255; i++) {
+            key [2 * i] = hex [data [i] >> 4];
+            key [2 * i + 1] = hex [data [i] & 15];
+        }
+        key [2 * (size < 255 ? size : 255)] = 0;
+        s_worker_t *worker = zhashx_lookup (self->workers, key);
+        if (cmd == MG_CMD_READY)
+            s_on_ready (self, sender, key, msg);
+        else
+        if (!worker) {
+            //  A worker we do not know (e.g. we restarted): ask it to register.
+            if (cmd != MG_CMD_BYE)
+                s_send_worker (self, sender, "RESET");
+        }
+        else {
+            worker->expiry = zclock_mono () + (int64_t) self->config.heartbeat_ms * self->config.liveness;
+            if (cmd == MG_CMD_REP || cmd == MG_CMD_ERR)
+                s_on_reply (self, worker, cmd == MG_CMD_REP ? "REP" : "ERR", msg);
+            else
+            if (cmd == MG_CMD_BYE) {
+                if (!worker->draining) {
+                    worker->draining = true;
+                    worker->service->live--;
+                    mg_info ("worker draining", "service=%s worker=%s held=%zu",
+                             worker->service->name, key, zlistx_size (worker->held));
+                    s_service_fail_queue_if_dead (self, worker->service);
+                }
+                if (zlistx_size (worker->held) == 0)
+                    s_worker_delete (self, worker, "left");
+            }
+        }
+    }
+    zframe_destroy (&sender);
+    zframe_destroy (&proto);
+    zframe_destroy (&cmd_frame);
+    zmsg_destroy (&msg);
+}
+
+//  --------------------------------------------------------------------------
+//  Timers: dead workers, deadlines, heartbeats
+
+static void
+s_expire (mg_broker_t *self)
+{
+    int64_t now = zclock_mono ();
+    //  Dead workers (deleting while iterating: collect first).
+    zlistx_t *dead = zlistx_new ();
+    for (s_worker_t *worker = zhashx_first (self->workers); worker; worker = zhashx_next (self->workers))
+        if (worker->expiry < now)
+            zlistx_add_end (dead, worker);
+    for (s_worker_t *worker = zlistx_first (dead); worker; worker = zlistx_next (dead))
+        s_worker_delete (self, worker, "expired");
+    zlistx_destroy (&dead);
+    //  Deadlines of queued and held requests.
+    for (s_service_t *service = zhashx_first (self->services); service; service = zhashx_next (self->services)) {
+        s_request_t *request = zlistx_first (service->queue);
+        while (request) {
+            if (request->deadline <= now) {
+                s_fail_request (self, request, "DEADLINE_EXCEEDED", "the request's ttl ran out while queued", 0);
+                zlistx_delete (service->queue, zlistx_cursor (service->queue));
+                request = zlistx_first (service->queue);
+                continue;
+            }
+            request = zlistx_next (service->queue);
+        }
+    }
+    for (s_worker_t *worker = zhashx_first (self->workers); worker; worker = zhashx_next (self->workers))
+        for (s_request_t *request = zlistx_first (worker->held); request; request = zlistx_next (worker->held))
+            if (!request->answered && request->deadline <= now)
+                s_fail_request (self, request, "DEADLINE_EXCEEDED", "the worker did not answer within the ttl", 0);
+}
+
+//  True when any request waits in a queue or at a worker.
+static bool
+s_busy (mg_broker_t *self)
+{
+    for (s_worker_t *worker = zhashx_first (self->workers); worker; worker = zhashx_next (self->workers))
+        if (zlistx_size (worker->held))
+            return true;
+    for (s_service_t *service = zhashx_first (self->services); service; service = zhashx_next (self->services))
+        if (zlistx_size (service->queue))
+            return true;
+    return false;
+}
+
+//  --------------------------------------------------------------------------
+
+mg_broker_t *
+mg_broker_new (const mg_broker_config_t *config)
+{
+    assert (config);
+    mg_broker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->router = zsock_new (ZMQ_ROUTER);
+    self->xsub = zsock_new (ZMQ_XSUB);
+    self->xpub = zsock_new (ZMQ_XPUB);
+    self->services = zhashx_new ();
+    self->workers = zhashx_new ();
+    if (!self->router || !self->xsub || !self->xpub || !self->services || !self->workers) {
+        mg_broker_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->services, s_service_destroy);
+    zhashx_set_destructor (self->workers, s_worker_free);
+    //  Replies to a vanished client are dropped, not queued forever.
+    zsock_set_router_mandatory (self->router, 0);
+    zsock_set_sndhwm (self->router, 0);
+    zsock_set_rcvhwm (self->router, 0);
+    zsock_set_linger (self->router, 0);
+    zsock_set_linger (self->xsub, 0);
+    zsock_set_linger (self->xpub, 0);
+    if (zsock_bind (self->router, "%s", config->bind) < 0
+    ||  zsock_bind (self->xsub, "%s", config->events_pub_bind) < 0
+    ||  zsock_bind (self->xpub, "%s", config->events_sub_bind) < 0) {
+        mg_error ("cannot bind", "requests=%s events_pub=%s events_sub=%s error=\"%s\"",
+                  config->bind, config->events_pub_bind, config->events_sub_bind, zmq_strerror (zmq_errno ()));
+        mg_broker_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+mg_broker_destroy (mg_broker_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        mg_broker_t *self = *self_p;
+        //  Workers reference services: drop workers first.
+        zhashx_destroy (&self->workers);
+        zhashx_destroy (&self->services);
+        zsock_destroy (&self->router);
+        zsock_destroy (&self->xsub);
+        zsock_destroy (&self->xpub);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Forward one event (or subscription) from one proxy socket to the other.
+static void
+s_forward (zsock_t *from, zsock_t *to)
+{
+    zmsg_t *msg = zmsg_recv (from);
+    if (msg && zmsg_send (&msg, to))
+        zmsg_destroy (&msg);
+}
+
+int
+mg_broker_run (mg_broker_t *self)
+{
+    assert (self);
+    mg_info ("broker ready", "requests=%s events_pub=%s events_sub=%s heartbeat_ms=%d liveness=%d",
+             self->config.bind, self->config.events_pub_bind, self->config.events_sub_bind,
+             self->config.heartbeat_ms, self->config.liveness);
+    self->heartbeat_at = zclock_mono () + self->config.heartbeat_ms;
+    while (!zsys_interrupted) {
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->xsub), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->xpub), 0, ZMQ_POLLIN, 0 }
+        };
+        long timeout = s_busy (self) ? TICK_BUSY_MS : self->config.heartbeat_ms;
+        int rc = zmq_poll (items, 3, timeout);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            mg_error ("poll failed", "error=\"%s\"", zmq_strerror (errno));
+            return -1;
+        }
+        //  Drain a bounded batch per wake so timers still run under load.
+        for (int i = 0; i < 256 && (zsock_events (self->router) & ZMQ_POLLIN); i++)
+            s_on_router (self);
+        if (items [1].revents & ZMQ_POLLIN)
+            s_forward (self->xsub, self->xpub);
+        if (items [2].revents & ZMQ_POLLIN)
+            s_forward (self->xpub, self->xsub);
+        s_expire (self);
+        if (zclock_mono () >= self->heartbeat_at) {
+            for (s_worker_t *worker = zhashx_first (self->workers); worker; worker = zhashx_next (self->workers))
+                s_send_worker (self, worker->identity, "HB");
+            self->heartbeat_at = zclock_mono () + self->config.heartbeat_ms;
+        }
+    }
+    mg_info ("broker stopping", "requests=%llu errors=%llu",
+             (unsigned long long) self->requests, (unsigned long long) self->errors);
+    return 0;
+}

@@ -1,0 +1,28 @@
+/*  mg_broker: the MG1 request broker and event proxy (docs/protocol.md,
+    docs/broker.md). One thread, one poll loop over three sockets.  */
+#ifndef MG_BROKER_H_INCLUDED
+#define MG_BROKER_H_INCLUDED
+
+#include <stdint.h>
+
+typedef struct {
+    const char *bind;             //  ROUTER for clients and workers
+    const char *events_pub_bind;  //  XSUB: publishers connect here
+    const char *events_sub_bind;  //  XPUB: subscribers connect here
+    int heartbeat_ms;
+    int liveness;
+    int queue_max;                //  per service
+} mg_broker_config_t;
+
+typedef struct mg_broker_t mg_broker_t;
+
+//  Bind every socket. NULL (with a log line) when one cannot be bound.
+mg_broker_t *mg_broker_new (const mg_broker_config_t *config);
+
+//  Close sockets, answer nothing more, free. Nulls *self_p; safe on NULL.
+void mg_broker_destroy (mg_broker_t **self_p);
+
+//  Serve until SIGINT/SIGTERM. Returns 0, or -1 if polling failed.
+int mg_broker_run (mg_broker_t *self);
+
+#endif
