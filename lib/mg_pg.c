@@ -38,6 +38,14 @@ s_fail (char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+//  Notices (e.g. "relation already exists, skipping") are not errors.
+static void
+s_ignore_notice (void *arg, const char *message)
+{
+    (void) arg;
+    (void) message;
+}
+
 PGconn *
 mg_pg_connect (const char *conninfo, char *err, size_t errlen)
 {
@@ -49,14 +57,14 @@ mg_pg_connect (const char *conninfo, char *err, size_t errlen)
     if (PQstatus (conn) != CONNECTION_OK) {
         s_fail (err, errlen, "%s", PQerrorMessage (conn));
         //  libpq messages end in a newline; logs are one line each.
-        size_t len = err ? strlen (err) : 0;
-        if (len && err [len - 1] == '\n')
-            err [len - 1] = 0;
+        //  One line, no double quotes: reasons go into key="value" logs.
+        for (char *p = err; p && *p; p++)
+            if (*p == '\n' || *p == '"')
+                *p = *p == '"' ? '\'' : ' ';
         PQfinish (conn);
         return NULL;
     }
-    //  Notices (e.g. "relation already exists, skipping") are not errors.
-    PQsetNoticeProcessor (conn, NULL, NULL);
+    PQsetNoticeProcessor (conn, s_ignore_notice, NULL);
     return conn;
 }
 

@@ -1,0 +1,20 @@
+-- The 18 canonical genres (architecture.md §4). Ids are stable: never renumber.
+INSERT INTO genres (id, slug, name) VALUES
+    (1,  'action',          'Action'),
+    (2,  'animation',       'Animation'),
+    (3,  'comedy',          'Comedy'),
+    (4,  'crime',           'Crime'),
+    (5,  'documentary',     'Documentary'),
+    (6,  'drama',           'Drama'),
+    (7,  'family',          'Family'),
+    (8,  'fantasy',         'Fantasy'),
+    (9,  'history',         'History'),
+    (10, 'horror',          'Horror'),
+    (11, 'music',           'Music'),
+    (12, 'mystery',         'Mystery'),
+    (13, 'romance',         'Romance'),
+    (14, 'science-fiction', 'Science Fiction'),
+    (15, 'thriller',        'Thriller'),
+    (16, 'war',             'War'),
+    (17, 'western',         'Western'),
+    (18, 'reality',         'Reality');
