@@ -2,6 +2,7 @@
 #include "title.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -82,12 +83,20 @@ title_normalize (const char *title, char *out, size_t outlen)
                 strcpy (words [i], s_numbers [j][1]);
                 break;
             }
-    //  A trailing "3-D" / "3D" is a release format, not part of the title.
-    if (nwords > 2 && strcmp (words [nwords - 2], "3") == 0 && strcmp (words [nwords - 1], "d") == 0)
-        nwords -= 2;
-    else
-    if (nwords > 1 && strcmp (words [nwords - 1], "3d") == 0)
-        nwords -= 1;
+    //  "3-D" / "3D" is a release format, not part of the title.
+    size_t kept = 0;
+    for (size_t i = 0; i < nwords; i++) {
+        bool three_d = strcmp (words [i], "3d") == 0
+                    || (i + 1 < nwords && strcmp (words [i], "3") == 0 && strcmp (words [i + 1], "d") == 0);
+        if (three_d && nwords > 2) {
+            i += words [i][1] == 0;       //  "3" "d": skip both
+            continue;
+        }
+        if (kept != i)
+            memcpy (words [kept], words [i], sizeof words [0]);
+        kept++;
+    }
+    nwords = kept;
     //  A leading English article (MovieLens moves it to the end; others don't).
     size_t first = 0;
     if (nwords > 1 && (!strcmp (words [0], "the") || !strcmp (words [0], "a") || !strcmp (words [0], "an")))
@@ -106,11 +115,28 @@ title_normalize (const char *title, char *out, size_t outlen)
     return len ? (int) len : -1;
 }
 
-//  True when a normalised part is distinctive enough to stand for a film.
+//  Words that number instalments; with numbers they name no film by themselves.
+static const char *s_instalment_words [] = { "part", "chapter", "episode", "volume", "vol", "book", "season" };
+
+//  True when a normalised part is distinctive enough to stand for a film:
+//  two words or eight bytes, and some word that is neither a number nor an
+//  instalment marker ("Part 1" is not a title).
 static bool
 s_distinctive (const char *normalized)
 {
-    return title_words (normalized) >= 2 || strlen (normalized) >= 8;
+    if (title_words (normalized) < 2 && strlen (normalized) < 8)
+        return false;
+    char copy [TITLE_MAX];
+    snprintf (copy, sizeof copy, "%s", normalized);
+    char *save = NULL;
+    for (char *word = strtok_r (copy, " ", &save); word; word = strtok_r (NULL, " ", &save)) {
+        bool marker = strspn (word, "0123456789") == strlen (word);
+        for (size_t i = 0; !marker && i < sizeof s_instalment_words / sizeof s_instalment_words [0]; i++)
+            marker = strcmp (word, s_instalment_words [i]) == 0;
+        if (!marker)
+            return true;
+    }
+    return false;
 }
 
 //  Add the normalisation of text[0..len) as a partial variant if distinctive.
@@ -132,27 +158,44 @@ s_add_part (title_variant_t *variants, int count, const char *text, size_t len)
     return count + 1;
 }
 
+//  First title separator in s (": ", " - ", " – "), its length in *len.
+static const char *
+s_separator (const char *s, size_t *len)
+{
+    static const char *separators [] = { ": ", " - ", " \xe2\x80\x93 " };
+    const char *first = NULL;
+    for (size_t i = 0; i < sizeof separators / sizeof separators [0]; i++) {
+        const char *p = strstr (s, separators [i]);
+        if (p && (!first || p < first)) {
+            first = p;
+            *len = strlen (separators [i]);
+        }
+    }
+    return first;
+}
+
 int
 title_variants (const char *title, title_variant_t variants [TITLE_VARIANTS])
 {
+    size_t sep_len = 0;
     if (title_normalize (title, variants [0].text, TITLE_MAX) < 0)
         return 0;
     variants [0].full = true;
     int count = 1;
-    //  "Main: Subtitle", "Main - Subtitle" (first separator only).
-    const char *sep = NULL;
-    size_t sep_len = 0;
-    const char *candidates [] = { ": ", " - ", " \xe2\x80\x93 " };
-    for (size_t i = 0; i < 3; i++) {
-        const char *p = strstr (title, candidates [i]);
-        if (p && (!sep || p < sep)) {
-            sep = p;
-            sep_len = strlen (candidates [i]);
-        }
-    }
+    //  "Main: Subtitle", "Main - Subtitle": the main title, everything after
+    //  it, and the last part ("Star Wars: Episode VI - Return of the Jedi").
+    const char *sep = s_separator (title, &sep_len);
     if (sep) {
         count = s_add_part (variants, count, title, (size_t) (sep - title));
-        count = s_add_part (variants, count, sep + sep_len, strlen (sep + sep_len));
+        const char *rest = sep + sep_len;
+        count = s_add_part (variants, count, rest, strlen (rest));
+        const char *last = rest;
+        size_t last_sep_len;
+        for (const char *next = s_separator (last, &last_sep_len); next;
+             next = s_separator (last, &last_sep_len))
+            last = next + last_sep_len;
+        if (last != rest)
+            count = s_add_part (variants, count, last, strlen (last));
     }
     //  Possessive credit: "Tyler Perry's I Can Do Bad All by Myself".
     const char *pos = strstr (title, "'s ");

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #define TITLE_MAX        512      //  bytes of a normalised title
-#define TITLE_VARIANTS   4        //  full + main + subtitle + after possessive
+#define TITLE_VARIANTS   5        //  full, main, subtitle, last part, after possessive
 
 typedef struct {
     char text [TITLE_MAX];
