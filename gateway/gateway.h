@@ -1,0 +1,264 @@
+/*  mg-gateway internals: the HTTP/1.1 front of the system.
+
+    A request's path through the modules:
+      server.c   accepts it on one of N event-loop threads, enforces the size
+                 limits, finds its route and binds its parameters;
+      routes.c   the route table: method, path, bus method, messages, flags;
+      forward.c  sends a bus route's request to the broker and maps the reply
+                 (or error, or deadline) to HTTP;
+      ops.c      /health, /ready and /metrics, answered by the gateway itself;
+      bus.c      the asynchronous DEALER client of one thread;
+      respond.c  every response leaves through here: JSON bodies, error shape,
+                 bus error code -> HTTP status;
+      metrics.c  per-thread counters and histograms, summed for /metrics.
+    Nothing here blocks: a thread only ever waits in its event loop.  */
+#ifndef GATEWAY_H_INCLUDED
+#define GATEWAY_H_INCLUDED
+
+#include "mg_msg.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gw_server_t gw_server_t;
+typedef struct gw_thread_t gw_thread_t;
+typedef struct gw_bus_t gw_bus_t;
+typedef struct gw_metrics_t gw_metrics_t;
+typedef struct gw_request_t gw_request_t;
+typedef struct gw_route_t gw_route_t;
+
+//  --------------------------------------------------------------------------
+//  Configuration (main.c reads it from the environment)
+
+typedef struct {
+    const char *addr;               //  MG_HTTP_ADDR
+    int port;                       //  MG_HTTP_PORT (0: any free port)
+    int threads;                    //  MG_HTTP_THREADS
+    size_t max_body;                //  MG_HTTP_MAX_BODY, bytes
+    size_t max_url;                 //  MG_HTTP_MAX_URL, bytes of the request target
+    size_t max_headers;             //  MG_HTTP_MAX_HEADERS, bytes of all header lines
+    uint32_t request_timeout_ms;    //  MG_REQUEST_TIMEOUT_MS: deadline of a bus request
+    const char *broker;             //  MG_BROKER
+    int heartbeat_ms;               //  MG_HEARTBEAT_MS: ZMTP ping interval to the broker
+    int liveness;                   //  MG_HEARTBEAT_LIVENESS: silent intervals = broker gone
+} gw_config_t;
+
+//  --------------------------------------------------------------------------
+//  One HTTP request in progress. Owned by its thread; every request ends in
+//  exactly one gw_reply* call, which records metrics and recycles it.
+
+struct gw_request_t {
+    struct evhttp_request *http;
+    gw_thread_t *thread;
+    gw_server_t *server;
+    gw_bus_t *bus;                  //  the thread's bus client
+    gw_metrics_t *metrics;          //  the thread's counters
+    const gw_config_t *config;
+    const gw_route_t *route;        //  NULL until a route matched
+    int64_t start_us;               //  monotonic
+    gw_request_t *next_free;
+};
+
+//  Monotonic microseconds.
+int64_t gw_now_us (void);
+
+//  --------------------------------------------------------------------------
+//  server.c
+
+//  Bind one listening socket per thread (SO_REUSEPORT) and connect each
+//  thread's bus client. NULL (with a log line) when a socket cannot be bound.
+gw_server_t *gw_server_new (const gw_config_t *config);
+
+//  Stop threads if running, close everything, free. Nulls *self_p.
+void gw_server_destroy (gw_server_t **self_p);
+
+//  Port the listeners are bound to (the real one when config asked for 0).
+int gw_server_port (gw_server_t *self);
+
+//  Serve until SIGTERM/SIGINT, then stop accepting, let in-flight requests
+//  finish (bounded by the request deadline) and return 0; -1 on failure.
+int gw_server_run (gw_server_t *self);
+
+//  Append every thread's metrics, summed, in Prometheus text format.
+void gw_server_render_metrics (gw_server_t *self, struct evbuffer *out);
+
+//  The request is answered: record status and latency, recycle it.
+//  (Called by respond.c only.)
+void gw_request_done (gw_request_t *request, int status);
+
+//  --------------------------------------------------------------------------
+//  routes.c
+
+#define GW_ROUTE_OPS   (1u << 0)    //  at the root, never rate limited
+#define GW_ROUTE_BODY  (1u << 1)    //  takes a JSON body (POST/PUT): Content-Type checked
+
+typedef void (gw_handler_fn) (gw_request_t *request);
+
+struct gw_route_t {
+    const char *method;             //  "GET", "POST", ...
+    const char *path;               //  "/api/v1/content/{id}": {name} binds a request field
+    const char *bus;                //  bus method, NULL when handler answers locally
+    const mg_msgdesc_t *request;    //  fields = the parameters the route accepts
+    const mg_msgdesc_t *reply;      //  bus reply body -> JSON; NULL: empty reply
+    gw_handler_fn *handler;         //  local handler (ops endpoints), or NULL
+    unsigned flags;
+    int status;                     //  success status (200, 201, 204)
+};
+
+#define GW_PATH_PARAMS_MAX 4
+#define GW_MSG_STORAGE     4096     //  bytes for a request or reply message struct on the stack
+
+typedef struct {
+    const char *name;               //  in the route's pattern, not NUL-terminated
+    size_t name_len;
+    const char *value;              //  raw (percent-encoded) in the request path
+    size_t value_len;
+} gw_param_t;
+
+typedef struct {
+    const gw_route_t *route;
+    size_t nparams;
+    gw_param_t params [GW_PATH_PARAMS_MAX];
+    char allow [96];                //  on 405: the methods the path accepts, "GET, HEAD"
+} gw_match_t;
+
+typedef enum {
+    GW_MATCH_OK = 0,
+    GW_MATCH_NO_PATH,               //  404
+    GW_MATCH_NO_METHOD              //  405, match->allow filled
+} gw_match_result_t;
+
+//  Check the route table once at start (patterns, field names, bus names).
+//  Returns 0, or -1 with a log line naming the bad route.
+int gw_routes_check (void);
+
+//  Number of routes, and route i (metrics label them by index).
+size_t gw_routes_count (void);
+const gw_route_t *gw_routes_at (size_t index);
+size_t gw_routes_index (const gw_route_t *route);
+
+//  Find the route for method (EVHTTP_REQ_*) and path (len bytes, no query).
+gw_match_result_t gw_routes_match (int method, const char *path, size_t len,
+                                   gw_match_t *match);
+
+//  Services that bus routes use, NULL-terminated (for /ready). Static.
+const char *const *gw_routes_services (void);
+
+//  Outcome of binding a request's parameters: an HTTP error when it fails.
+typedef struct {
+    int status;                     //  400, 415
+    const char *code;               //  INVALID_PARAMETER, ...
+    char message [256];
+} gw_fault_t;
+
+//  Build route's request body: JSON body (GW_ROUTE_BODY routes), then path
+//  parameters, then the query string (query_len bytes, may be 0) into the
+//  route's request message, encoded as msgpack into *body_p (caller frees;
+//  NULL/0 for routes without a request message). Returns 0, or -1 with fault.
+int gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
+                    struct evbuffer *body, const char *content_type,
+                    uint8_t **body_p, size_t *len_p, gw_fault_t *fault);
+
+//  --------------------------------------------------------------------------
+//  forward.c
+
+//  Send the bound request body for request->route to its bus method and
+//  answer the HTTP request when the reply, an error or the deadline comes.
+//  Takes ownership of *body_p.
+void gw_forward (gw_request_t *request, uint8_t **body_p, size_t len);
+
+//  --------------------------------------------------------------------------
+//  ops.c
+
+void gw_ops_health (gw_request_t *request);
+void gw_ops_ready (gw_request_t *request);
+void gw_ops_metrics (gw_request_t *request);
+
+//  --------------------------------------------------------------------------
+//  respond.c
+
+#define GW_JSON_TYPE "application/json; charset=utf-8"
+
+//  Answer with status and the JSON text (len bytes). Ends the request.
+void gw_reply_json (gw_request_t *request, int status, const char *json, size_t len);
+
+//  Answer with status and what is in the request's output buffer already,
+//  with content_type. Ends the request.
+void gw_reply_buffer (gw_request_t *request, int status, const char *content_type);
+
+//  Answer {"error":{"code":code,"message":...}} with status; retry_after > 0
+//  adds Retry-After (and "retry_after" to the body for 429). Ends the request.
+void gw_reply_error (gw_request_t *request, int status, const char *code,
+                     uint32_t retry_after, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+//  Answer a bus error reply: status from its code, Retry-After from
+//  retry_after (1 s for unavailable services when absent). Ends the request.
+void gw_reply_bus_error (gw_request_t *request, const mg_error_t *error);
+
+//  HTTP status for a bus error code (500 for codes it does not know).
+int gw_status_for_code (const char *code);
+
+//  Append s (len bytes) to out as a JSON string with quotes; bytes that are
+//  not valid UTF-8 become U+FFFD so the document stays valid.
+void gw_json_append_string (struct evbuffer *out, const char *s, size_t len);
+
+//  --------------------------------------------------------------------------
+//  bus.c
+
+typedef enum {
+    GW_BUS_REPLY = 0,               //  REP: body is the reply message
+    GW_BUS_ERROR,                   //  ERR: body is an error message
+    GW_BUS_TIMEOUT,                 //  no answer within ttl
+    GW_BUS_LOST                     //  the connection to the broker dropped
+} gw_bus_outcome_t;
+
+//  Called exactly once per call, from the event loop, never from inside
+//  gw_bus_call. body is valid during the call only.
+typedef void (gw_bus_fn) (void *arg, gw_bus_outcome_t outcome,
+                          const uint8_t *body, size_t len, int64_t rtt_us);
+
+//  New client on base: a DEALER connected to endpoint, its fd watched by the
+//  loop, ZMTP heartbeats every heartbeat_ms, dead after liveness silent
+//  intervals. zmq_ctx is shared by all threads. NULL on failure.
+gw_bus_t *gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoint,
+                      int heartbeat_ms, int liveness, int index);
+
+//  Close the socket; callbacks of pending calls are not called. Nulls *self_p.
+void gw_bus_destroy (gw_bus_t **self_p);
+
+//  Send name + body with ttl_ms. Returns 0 (cb will be called), or -1 at once
+//  when the broker is not connected or the send queue is full.
+int gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
+                 uint32_t ttl_ms, gw_bus_fn *cb, void *arg);
+
+//  Calls waiting for an answer.
+size_t gw_bus_pending (gw_bus_t *self);
+
+//  End every waiting call now with GW_BUS_LOST (shutdown past its deadline).
+void gw_bus_abandon (gw_bus_t *self);
+
+//  --------------------------------------------------------------------------
+//  metrics.c
+
+//  Counters of one thread for routes routes (+1 slot for unmatched requests).
+gw_metrics_t *gw_metrics_new (size_t routes);
+void gw_metrics_destroy (gw_metrics_t **self_p);
+
+//  A request ended: route index (gw_routes_count () when none matched).
+void gw_metrics_request (gw_metrics_t *self, size_t route, int status, int64_t latency_us);
+
+//  A bus call of route ended after rtt_us.
+void gw_metrics_bus (gw_metrics_t *self, size_t route, gw_bus_outcome_t outcome, int64_t rtt_us);
+
+//  Requests started minus requests answered, by this thread.
+void gw_metrics_in_flight (gw_metrics_t *self, int delta);
+
+//  Append the sum of all (n threads) in Prometheus text format.
+void gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out);
+
+#endif

@@ -1,0 +1,258 @@
+/*  Gateway metrics: each thread counts into its own gw_metrics_t with no
+    locks (one writer per counter: relaxed atomic loads and stores, so a
+    reader on another thread sees whole values); /metrics sums all threads
+    at read time and prints Prometheus text format 0.0.4.  */
+#include "gateway.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+typedef _Atomic uint64_t s_counter_t;
+
+//  Statuses the gateway answers with; anything else counts as "other".
+static const int s_statuses [] = {
+    200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 414, 415,
+    422, 429, 431, 500, 501, 502, 503, 504
+};
+#define STATUS_COUNT  (sizeof s_statuses / sizeof s_statuses [0])
+#define STATUS_SLOTS  (STATUS_COUNT + 1)
+
+//  Histogram bucket bounds: 0.5 ms .. 10 s covers a cache hit to a deadline.
+static const int64_t s_bounds_us [] = {
+    500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+    1000000, 2500000, 5000000, 10000000
+};
+static const char *s_bounds_text [] = {
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+    "1", "2.5", "5", "10"
+};
+#define BOUNDS_COUNT  (sizeof s_bounds_us / sizeof s_bounds_us [0])
+
+static const char *s_outcomes [] = { "reply", "error", "timeout", "lost" };
+#define OUTCOME_COUNT 4
+
+typedef struct {
+    s_counter_t buckets [BOUNDS_COUNT + 1];  //  not cumulative; last is +Inf
+    s_counter_t sum_us;
+    s_counter_t count;
+} s_histogram_t;
+
+struct gw_metrics_t {
+    size_t routes;                  //  route slots: gw_routes_count () + 1 (unmatched)
+    s_counter_t *requests;          //  [routes][STATUS_SLOTS]
+    s_histogram_t *latency;         //  [routes]
+    s_histogram_t *bus;             //  [routes]
+    s_counter_t *bus_outcomes;      //  [routes][OUTCOME_COUNT]
+    _Atomic int64_t in_flight;
+};
+
+//  Add by to a counter that only this thread writes.
+static inline void
+s_bump (s_counter_t *counter, uint64_t by)
+{
+    atomic_store_explicit (counter,
+        atomic_load_explicit (counter, memory_order_relaxed) + by, memory_order_relaxed);
+}
+
+static inline uint64_t
+s_read (s_counter_t *counter)
+{
+    return atomic_load_explicit (counter, memory_order_relaxed);
+}
+
+gw_metrics_t *
+gw_metrics_new (size_t routes)
+{
+    gw_metrics_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->routes = routes + 1;
+    self->requests = calloc (self->routes * STATUS_SLOTS, sizeof (s_counter_t));
+    self->latency = calloc (self->routes, sizeof (s_histogram_t));
+    self->bus = calloc (self->routes, sizeof (s_histogram_t));
+    self->bus_outcomes = calloc (self->routes * OUTCOME_COUNT, sizeof (s_counter_t));
+    if (!self->requests || !self->latency || !self->bus || !self->bus_outcomes)
+        gw_metrics_destroy (&self);
+    return self;
+}
+
+void
+gw_metrics_destroy (gw_metrics_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        gw_metrics_t *self = *self_p;
+        free (self->requests);
+        free (self->latency);
+        free (self->bus);
+        free (self->bus_outcomes);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Slot of status in the per-route counters.
+static size_t
+s_status_slot (int status)
+{
+    for (size_t i = 0; i < STATUS_COUNT; i++)
+        if (s_statuses [i] == status)
+            return i;
+    return STATUS_COUNT;
+}
+
+//  Count one observation of value_us.
+static void
+s_observe (s_histogram_t *histogram, int64_t value_us)
+{
+    if (value_us < 0)
+        value_us = 0;
+    size_t bucket = 0;
+    while (bucket < BOUNDS_COUNT && value_us > s_bounds_us [bucket])
+        bucket++;
+    s_bump (&histogram->buckets [bucket], 1);
+    s_bump (&histogram->sum_us, (uint64_t) value_us);
+    s_bump (&histogram->count, 1);
+}
+
+void
+gw_metrics_request (gw_metrics_t *self, size_t route, int status, int64_t latency_us)
+{
+    assert (self);
+    if (route >= self->routes)
+        route = self->routes - 1;
+    s_bump (&self->requests [route * STATUS_SLOTS + s_status_slot (status)], 1);
+    s_observe (&self->latency [route], latency_us);
+}
+
+void
+gw_metrics_bus (gw_metrics_t *self, size_t route, gw_bus_outcome_t outcome, int64_t rtt_us)
+{
+    assert (self);
+    if (route >= self->routes)
+        route = self->routes - 1;
+    s_bump (&self->bus_outcomes [route * OUTCOME_COUNT + (size_t) outcome % OUTCOME_COUNT], 1);
+    s_observe (&self->bus [route], rtt_us);
+}
+
+void
+gw_metrics_in_flight (gw_metrics_t *self, int delta)
+{
+    assert (self);
+    atomic_store_explicit (&self->in_flight,
+        atomic_load_explicit (&self->in_flight, memory_order_relaxed) + delta,
+        memory_order_relaxed);
+}
+
+//  Labels of route slot r: method and route pattern ("unmatched" for none).
+static void
+s_route_labels (struct evbuffer *out, size_t r)
+{
+    const gw_route_t *route = gw_routes_at (r);
+    if (route)
+        evbuffer_add_printf (out, "method=\"%s\",route=\"%s\"", route->method, route->path);
+    else
+        evbuffer_add_printf (out, "method=\"\",route=\"unmatched\"");
+}
+
+//  Print the sum over all threads of the bus round trips (bus) or the
+//  request latencies (!bus).
+static void
+s_render_histogram (gw_metrics_t *const *all, size_t n, bool bus,
+                    const char *name, struct evbuffer *out)
+{
+    size_t routes = all [0]->routes;
+    for (size_t r = 0; r < routes; r++) {
+        uint64_t buckets [BOUNDS_COUNT + 1] = { 0 };
+        uint64_t sum_us = 0, count = 0;
+        for (size_t t = 0; t < n; t++) {
+            s_histogram_t *h = (bus ? all [t]->bus : all [t]->latency) + r;
+            for (size_t b = 0; b <= BOUNDS_COUNT; b++)
+                buckets [b] += s_read (&h->buckets [b]);
+            sum_us += s_read (&h->sum_us);
+            count += s_read (&h->count);
+        }
+        if (count == 0)
+            continue;
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b <= BOUNDS_COUNT; b++) {
+            cumulative += buckets [b];
+            evbuffer_add_printf (out, "%s_bucket{", name);
+            s_route_labels (out, r);
+            evbuffer_add_printf (out, ",le=\"%s\"} %llu\n",
+                                 b < BOUNDS_COUNT ? s_bounds_text [b] : "+Inf",
+                                 (unsigned long long) cumulative);
+        }
+        evbuffer_add_printf (out, "%s_sum{", name);
+        s_route_labels (out, r);
+        evbuffer_add_printf (out, "} %.6f\n", (double) sum_us / 1e6);
+        evbuffer_add_printf (out, "%s_count{", name);
+        s_route_labels (out, r);
+        evbuffer_add_printf (out, "} %llu\n", (unsigned long long) count);
+    }
+}
+
+void
+gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
+{
+    assert (all);
+    assert (n > 0);
+    size_t routes = all [0]->routes;
+
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_http_requests_total HTTP requests answered, by route and status.\n"
+        "# TYPE mg_gateway_http_requests_total counter\n");
+    for (size_t r = 0; r < routes; r++)
+        for (size_t s = 0; s < STATUS_SLOTS; s++) {
+            uint64_t total = 0;
+            for (size_t t = 0; t < n; t++)
+                total += s_read (&all [t]->requests [r * STATUS_SLOTS + s]);
+            if (total == 0)
+                continue;
+            evbuffer_add_printf (out, "mg_gateway_http_requests_total{");
+            s_route_labels (out, r);
+            if (s < STATUS_COUNT)
+                evbuffer_add_printf (out, ",status=\"%d\"} %llu\n", s_statuses [s],
+                                     (unsigned long long) total);
+            else
+                evbuffer_add_printf (out, ",status=\"other\"} %llu\n", (unsigned long long) total);
+        }
+
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_http_request_duration_seconds Time from a parsed request to its answer.\n"
+        "# TYPE mg_gateway_http_request_duration_seconds histogram\n");
+    s_render_histogram (all, n, false,
+                        "mg_gateway_http_request_duration_seconds", out);
+
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_bus_requests_total Bus calls made for a route, by outcome.\n"
+        "# TYPE mg_gateway_bus_requests_total counter\n");
+    for (size_t r = 0; r < routes; r++)
+        for (size_t o = 0; o < OUTCOME_COUNT; o++) {
+            uint64_t total = 0;
+            for (size_t t = 0; t < n; t++)
+                total += s_read (&all [t]->bus_outcomes [r * OUTCOME_COUNT + o]);
+            if (total == 0)
+                continue;
+            evbuffer_add_printf (out, "mg_gateway_bus_requests_total{");
+            s_route_labels (out, r);
+            evbuffer_add_printf (out, ",outcome=\"%s\"} %llu\n", s_outcomes [o],
+                                 (unsigned long long) total);
+        }
+
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_bus_roundtrip_seconds Time from sending a bus request to its answer.\n"
+        "# TYPE mg_gateway_bus_roundtrip_seconds histogram\n");
+    s_render_histogram (all, n, true,
+                        "mg_gateway_bus_roundtrip_seconds", out);
+
+    int64_t in_flight = 0;
+    for (size_t t = 0; t < n; t++)
+        in_flight += atomic_load_explicit (&all [t]->in_flight, memory_order_relaxed);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_http_requests_in_flight Requests received and not yet answered.\n"
+        "# TYPE mg_gateway_http_requests_in_flight gauge\n"
+        "mg_gateway_http_requests_in_flight %lld\n", (long long) in_flight);
+}

@@ -1,0 +1,150 @@
+/*  Ops endpoints, answered by the gateway itself and never rate limited:
+    /health (the process is up), /ready (the broker answers and every service
+    the route table uses has a live worker), /metrics (Prometheus text).  */
+#include "gateway.h"
+#include "mg_log.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define READY_TTL_MS        1000    //  a readiness probe wants a quick answer, not the API deadline
+#define READY_RETRY_AFTER   "1"     //  seconds: workers register within a few heartbeats
+#define METRICS_TYPE        "text/plain; version=0.0.4; charset=utf-8"
+
+void
+gw_ops_health (gw_request_t *request)
+{
+    static const char body [] = "{\"status\":\"ok\"}";
+    gw_reply_json (request, 200, body, sizeof body - 1);
+}
+
+void
+gw_ops_metrics (gw_request_t *request)
+{
+    gw_server_render_metrics (request->server, evhttp_request_get_output_buffer (request->http));
+    gw_reply_buffer (request, 200, METRICS_TYPE);
+}
+
+//  Live workers of service in reply (0 when the broker does not know it).
+static uint64_t
+s_workers (const mg_mmi_services_reply_t *reply, const char *service)
+{
+    for (size_t i = 0; i < reply->services_count; i++)
+        if (strcmp (reply->services [i].service, service) == 0)
+            return reply->services [i].workers;
+    return 0;
+}
+
+//  Append "services":{"name":workers,...} for the services the routes use.
+static void
+s_append_services (struct evbuffer *out, const mg_mmi_services_reply_t *reply)
+{
+    evbuffer_add_printf (out, "\"services\":{");
+    bool first = true;
+    for (const char *const *s = gw_routes_services (); *s; s++) {
+        evbuffer_add_printf (out, "%s", first ? "" : ",");
+        gw_json_append_string (out, *s, strlen (*s));
+        evbuffer_add_printf (out, ":%llu", (unsigned long long) s_workers (reply, *s));
+        first = false;
+    }
+    evbuffer_add_printf (out, "}");
+}
+
+//  503: not ready because of why (code), with what we know of services
+//  (reply may be NULL) and the required services that have no worker.
+static void
+s_not_ready (gw_request_t *request, const char *why, const mg_mmi_services_reply_t *reply)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
+    evbuffer_add_printf (out, "{\"status\":\"not_ready\",\"error\":{\"code\":\"SERVICE_UNAVAILABLE\",\"message\":");
+    gw_json_append_string (out, why, strlen (why));
+    evbuffer_add_printf (out, "}");
+    if (reply) {
+        evbuffer_add_printf (out, ",");
+        s_append_services (out, reply);
+        evbuffer_add_printf (out, ",\"missing\":[");
+        bool first = true;
+        for (const char *const *s = gw_routes_services (); *s; s++) {
+            if (s_workers (reply, *s) > 0)
+                continue;
+            evbuffer_add_printf (out, "%s", first ? "" : ",");
+            gw_json_append_string (out, *s, strlen (*s));
+            first = false;
+        }
+        evbuffer_add_printf (out, "]");
+    }
+    evbuffer_add_printf (out, "}");
+    evhttp_add_header (evhttp_request_get_output_headers (request->http),
+                       "Retry-After", READY_RETRY_AFTER);
+    gw_reply_buffer (request, 503, GW_JSON_TYPE);
+}
+
+//  The broker's service list arrived: ready when every required service has a worker.
+static void
+s_ready_from (gw_request_t *request, const mg_mmi_services_reply_t *reply)
+{
+    char missing [256] = "";
+    size_t used = 0;
+    for (const char *const *s = gw_routes_services (); *s; s++)
+        if (s_workers (reply, *s) == 0) {
+            int n = snprintf (missing + used, sizeof missing - used, "%s%s", used ? ", " : "", *s);
+            if (n > 0 && (size_t) n < sizeof missing - used)
+                used += (size_t) n;
+        }
+    if (used) {
+        char why [320];
+        snprintf (why, sizeof why, "no live worker for: %s", missing);
+        s_not_ready (request, why, reply);
+        return;
+    }
+    struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
+    evbuffer_add_printf (out, "{\"status\":\"ready\",");
+    s_append_services (out, reply);
+    evbuffer_add_printf (out, "}");
+    gw_reply_buffer (request, 200, GW_JSON_TYPE);
+}
+
+//  Bus callback for mmi.services.
+static void
+s_on_services (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t len,
+               int64_t rtt_us)
+{
+    gw_request_t *request = arg;
+    gw_metrics_bus (request->metrics, gw_routes_index (request->route), outcome, rtt_us);
+    if (outcome != GW_BUS_REPLY) {
+        s_not_ready (request, outcome == GW_BUS_ERROR ? "the message broker refused mmi.services"
+                                                      : "the message broker does not answer", NULL);
+        return;
+    }
+    mg_mmi_services_reply_t reply;
+    char reason [MG_MSG_ERR_LEN];
+    if (mg_msg_decode (&mg_mmi_services_reply_desc, body, len, &reply, reason, sizeof reason)) {
+        mg_error ("undecodable mmi.services reply", "reason=\"%s\"", reason);
+        s_not_ready (request, "the message broker sent an invalid service list", NULL);
+        return;
+    }
+    s_ready_from (request, &reply);
+    mg_msg_clear (&mg_mmi_services_reply_desc, &reply);
+}
+
+void
+gw_ops_ready (gw_request_t *request)
+{
+    assert (request);
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    mg_empty_t empty = { 0 };
+    if (mg_msg_encode (&mg_empty_desc, &empty, &body, &len, reason, sizeof reason)) {
+        gw_reply_error (request, 500, "INTERNAL", 0, "%s", reason);
+        return;
+    }
+    uint32_t ttl = request->config->request_timeout_ms < READY_TTL_MS
+                 ? request->config->request_timeout_ms : READY_TTL_MS;
+    int rc = gw_bus_call (request->bus, "mmi.services", body, len, ttl, s_on_services, request);
+    free (body);
+    if (rc)
+        s_not_ready (request, "the message broker is unreachable", NULL);
+}

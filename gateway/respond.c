@@ -1,0 +1,221 @@
+/*  Every HTTP response leaves through here: JSON bodies, the one error shape
+    {"error":{"code":"UPPER_SNAKE","message":"..."}}, and the table that maps
+    bus error codes to HTTP statuses.  */
+#include "gateway.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+//  Bus error code -> HTTP status, and the Retry-After (s) to send when the
+//  error carries none. Codes not listed are 500: an error we did not plan
+//  for is ours, not the client's.
+static const struct {
+    const char *code;
+    int status;
+    uint32_t retry_after;
+} s_codes [] = {
+    { "INVALID_PARAMETER",      400, 0 },
+    { "BAD_REQUEST",            400, 0 },
+    { "INVALID_JSON",           400, 0 },
+    { "UNAUTHORIZED",           401, 0 },
+    { "FORBIDDEN",              403, 0 },
+    { "NOT_FOUND",              404, 0 },
+    { "METHOD_NOT_ALLOWED",     405, 0 },
+    { "CONFLICT",               409, 0 },
+    { "PAYLOAD_TOO_LARGE",      413, 0 },
+    { "UNSUPPORTED_MEDIA_TYPE", 415, 0 },
+    { "UNPROCESSABLE",          422, 0 },
+    { "RATE_LIMITED",           429, 1 },
+    { "INTERNAL",               500, 0 },
+    { "BAD_FRAME",              500, 0 },
+    { "NOT_IMPLEMENTED",        501, 0 },
+    { "BAD_REPLY",              502, 0 },
+    { "SERVICE_UNAVAILABLE",    503, 1 },
+    { "SERVICE_BUSY",           503, 1 },
+    { "WORKER_LOST",            503, 1 },
+    { "DEADLINE_EXCEEDED",      504, 0 },
+};
+
+#define CODES_COUNT (sizeof s_codes / sizeof s_codes [0])
+
+//  Index of code in s_codes, or -1.
+static int
+s_code_index (const char *code)
+{
+    for (size_t i = 0; code && i < CODES_COUNT; i++)
+        if (strcmp (s_codes [i].code, code) == 0)
+            return (int) i;
+    return -1;
+}
+
+int
+gw_status_for_code (const char *code)
+{
+    int i = s_code_index (code);
+    return i < 0 ? 500 : s_codes [i].status;
+}
+
+//  Length of the valid UTF-8 sequence at s (left bytes), or 0 if invalid.
+static size_t
+s_utf8_len (const unsigned char *s, size_t left)
+{
+    unsigned char c = s [0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    }
+    else
+    if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    }
+    else
+    if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    }
+    else
+        return 0;
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s [i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s [i] & 0x3f);
+    }
+    //  Overlong forms, UTF-16 surrogates, beyond U+10FFFF.
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
+    ||  (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
+void
+gw_json_append_string (struct evbuffer *out, const char *s, size_t len)
+{
+    assert (out);
+    const unsigned char *p = (const unsigned char *) s;
+    evbuffer_add (out, "\"", 1);
+    size_t run = 0;                 //  start of bytes that need no escaping
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p [i];
+        size_t n = 1;
+        const char *escape = NULL;
+        char unicode [8];
+        if (c == '"')
+            escape = "\\\"";
+        else
+        if (c == '\\')
+            escape = "\\\\";
+        else
+        if (c < 0x20) {
+            snprintf (unicode, sizeof unicode, "\\u%04x", c);
+            escape = unicode;
+        }
+        else
+        if (c >= 0x80 && (n = s_utf8_len (p + i, len - i)) == 0) {
+            escape = "\xef\xbf\xbd";
+            n = 1;
+        }
+        if (escape) {
+            evbuffer_add (out, s + run, i - run);
+            evbuffer_add (out, escape, strlen (escape));
+            run = i + n;
+        }
+        i += n;
+    }
+    evbuffer_add (out, s + run, len - run);
+    evbuffer_add (out, "\"", 1);
+}
+
+//  Hand the response to libevent and end the request.
+static void
+s_send (gw_request_t *request, int status)
+{
+    struct evhttp_request *http = request->http;
+    gw_request_done (request, status);
+    evhttp_send_reply (http, status, NULL, NULL);
+}
+
+void
+gw_reply_json (gw_request_t *request, int status, const char *json, size_t len)
+{
+    assert (request);
+    evbuffer_add (evhttp_request_get_output_buffer (request->http), json, len);
+    s_send (request, status);
+}
+
+void
+gw_reply_buffer (gw_request_t *request, int status, const char *content_type)
+{
+    assert (request);
+    if (content_type && strcmp (content_type, GW_JSON_TYPE) != 0)
+        evhttp_add_header (evhttp_request_get_output_headers (request->http),
+                           "Content-Type", content_type);
+    s_send (request, status);
+}
+
+//  Write the error body and headers, then send.
+static void
+s_error (gw_request_t *request, int status, const char *code, uint32_t retry_after,
+         const char *param, const char *message)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
+    evbuffer_drain (out, evbuffer_get_length (out));
+    evbuffer_add_printf (out, "{\"error\":{\"code\":");
+    gw_json_append_string (out, code, strlen (code));
+    evbuffer_add_printf (out, ",\"message\":");
+    gw_json_append_string (out, message, strlen (message));
+    if (param) {
+        evbuffer_add_printf (out, ",\"param\":");
+        gw_json_append_string (out, param, strlen (param));
+    }
+    if (retry_after > 0) {
+        char seconds [16];
+        snprintf (seconds, sizeof seconds, "%u", retry_after);
+        evbuffer_add_printf (out, ",\"retry_after\":%s", seconds);
+        evhttp_add_header (evhttp_request_get_output_headers (request->http),
+                           "Retry-After", seconds);
+    }
+    evbuffer_add (out, "}}", 2);
+    s_send (request, status);
+}
+
+void
+gw_reply_error (gw_request_t *request, int status, const char *code,
+                uint32_t retry_after, const char *fmt, ...)
+{
+    assert (request);
+    assert (code);
+    char message [512];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (message, sizeof message, fmt, args);
+    va_end (args);
+    s_error (request, status, code, retry_after, NULL, message);
+}
+
+void
+gw_reply_bus_error (gw_request_t *request, const mg_error_t *error)
+{
+    assert (request);
+    assert (error);
+    const char *code = error->code ? error->code : "INTERNAL";
+    int i = s_code_index (code);
+    int status = i < 0 ? 500 : s_codes [i].status;
+    uint32_t retry_after = 0;
+    if (error->has_retry_after && error->retry_after > 0)
+        retry_after = error->retry_after > UINT32_MAX ? UINT32_MAX : (uint32_t) error->retry_after;
+    else
+    if (i >= 0)
+        retry_after = s_codes [i].retry_after;
+    s_error (request, status, code, retry_after, error->param,
+             error->message ? error->message : "");
+}

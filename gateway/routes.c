@@ -1,0 +1,479 @@
+/*  The route table: where every HTTP request goes.
+
+    One line per endpoint. A route either names a bus method (the gateway
+    forwards the request to the service before the '.') or a local handler
+    (ops endpoints). The request message lists the parameters the route
+    accepts: each {name} in the path and each query parameter must be one of
+    its fields, and is parsed by the field's type (mg_msg_set_text), so an
+    unknown or malformed parameter is a 400 naming it before anything is sent.
+    Routes with GW_ROUTE_BODY also take a JSON body into the same message.
+
+    Adding an endpoint is adding a line here (and its message to
+    messages/schema.def if it needs a new one).  */
+#include "gateway.h"
+#include "mg_frame.h"
+#include "mg_log.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+static const gw_route_t s_routes [] = {
+    //  method  path               bus method         request          reply                  local handler    flags          status
+    { "GET",    "/health",         NULL,              NULL,            NULL,                  gw_ops_health,   GW_ROUTE_OPS,  200 },
+    { "GET",    "/ready",          NULL,              NULL,            NULL,                  gw_ops_ready,    GW_ROUTE_OPS,  200 },
+    { "GET",    "/metrics",        NULL,              NULL,            NULL,                  gw_ops_metrics,  GW_ROUTE_OPS,  200 },
+    { "GET",    "/api/v1/genres",  "catalog.genres",  &mg_empty_desc,  &mg_genres_reply_desc, NULL,            0,             200 },
+};
+
+#define ROUTES_COUNT      (sizeof s_routes / sizeof s_routes [0])
+#define SERVICES_MAX      32        //  distinct services the table may name
+#define MSG_FIELDS_MAX    64        //  fields a request message may have (duplicate mask)
+#define PARAM_NAME_SHOWN  64        //  bytes of a bad parameter's name echoed in errors
+
+static char s_service_names [SERVICES_MAX][MG_NAME_MAX + 1];
+static const char *s_services [SERVICES_MAX + 1];
+
+//  The HTTP methods a route may name.
+static const struct {
+    const char *name;
+    int bit;
+} s_methods [] = {
+    { "GET", EVHTTP_REQ_GET }, { "POST", EVHTTP_REQ_POST }, { "PUT", EVHTTP_REQ_PUT },
+    { "DELETE", EVHTTP_REQ_DELETE }, { "PATCH", EVHTTP_REQ_PATCH }
+};
+
+//  EVHTTP_REQ_* bit of a method name, or 0.
+static int
+s_method_bit (const char *name)
+{
+    for (size_t i = 0; i < sizeof s_methods / sizeof s_methods [0]; i++)
+        if (strcmp (s_methods [i].name, name) == 0)
+            return s_methods [i].bit;
+    return 0;
+}
+
+size_t
+gw_routes_count (void)
+{
+    return ROUTES_COUNT;
+}
+
+const gw_route_t *
+gw_routes_at (size_t index)
+{
+    return index < ROUTES_COUNT ? &s_routes [index] : NULL;
+}
+
+size_t
+gw_routes_index (const gw_route_t *route)
+{
+    return route ? (size_t) (route - s_routes) : ROUTES_COUNT;
+}
+
+const char *const *
+gw_routes_services (void)
+{
+    return s_services;
+}
+
+//  Remember the service of a bus method once. Returns 0, or -1 when full.
+static int
+s_add_service (const char *method)
+{
+    size_t len = mg_frame_service_len (method, strlen (method));
+    size_t i = 0;
+    for (; s_services [i]; i++)
+        if (strlen (s_services [i]) == len && memcmp (s_services [i], method, len) == 0)
+            return 0;
+    if (i == SERVICES_MAX)
+        return -1;
+    memcpy (s_service_names [i], method, len);
+    s_service_names [i][len] = '\0';
+    s_services [i] = s_service_names [i];
+    return 0;
+}
+
+//  Check one route; log and return -1 when it is unusable.
+static int
+s_check_route (const gw_route_t *route)
+{
+    const char *why = NULL;
+    if (!s_method_bit (route->method))
+        why = "unknown method";
+    else
+    if (!route->path || route->path [0] != '/')
+        why = "path must start with '/'";
+    else
+    if (!route->bus == !route->handler)
+        why = "needs exactly one of a bus method and a local handler";
+    else
+    if (route->bus && !mg_frame_name_valid (route->bus, strlen (route->bus)))
+        why = "invalid bus method name";
+    else
+    if (route->bus && !route->request)
+        why = "a bus route needs a request message (mg_empty_desc for none)";
+    else
+    if ((route->request && (route->request->size > GW_MSG_STORAGE
+                        ||  route->request->nfields > MSG_FIELDS_MAX))
+    ||  (route->reply && route->reply->size > GW_MSG_STORAGE))
+        why = "message struct too large for the gateway's stack storage";
+    if (!why)
+        for (const char *p = strchr (route->path, '{'); p; p = strchr (p + 1, '{')) {
+            const char *close = strchr (p, '}');
+            char name [MG_NAME_MAX + 1];
+            size_t len = close ? (size_t) (close - p - 1) : 0;
+            if (!close || len == 0 || len > MG_NAME_MAX || memchr (p + 1, '/', len)
+            ||  (close [1] != '/' && close [1] != '\0')) {
+                why = "malformed {parameter} in path";
+                break;
+            }
+            memcpy (name, p + 1, len);
+            name [len] = '\0';
+            const mg_field_t *field = route->request ? mg_msg_field (route->request, name) : NULL;
+            if (!field || field->type == MG_T_MSG || field->type == MG_T_MSGLIST) {
+                why = "path parameter is not a text field of the request message";
+                break;
+            }
+        }
+    if (why) {
+        mg_error ("bad route", "method=%s path=\"%s\" reason=\"%s\"",
+                  route->method, route->path ? route->path : "", why);
+        return -1;
+    }
+    return 0;
+}
+
+int
+gw_routes_check (void)
+{
+    memset (s_services, 0, sizeof s_services);
+    for (size_t i = 0; i < ROUTES_COUNT; i++) {
+        if (s_check_route (&s_routes [i]))
+            return -1;
+        if (s_routes [i].bus && s_add_service (s_routes [i].bus)) {
+            mg_error ("too many services in the route table", "max=%d", SERVICES_MAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  True when path (len bytes) fits pattern; fills match->params.
+static bool
+s_path_match (const char *pattern, const char *path, size_t len, gw_match_t *match)
+{
+    size_t at = 0;
+    match->nparams = 0;
+    const char *p = pattern;
+    while (*p) {
+        if (*p == '{') {
+            const char *close = strchr (p, '}');
+            size_t start = at;
+            while (at < len && path [at] != '/')
+                at++;
+            if (at == start || match->nparams == GW_PATH_PARAMS_MAX)
+                return false;
+            match->params [match->nparams++] = (gw_param_t) {
+                .name = p + 1, .name_len = (size_t) (close - p - 1),
+                .value = path + start, .value_len = at - start
+            };
+            p = close + 1;
+        }
+        else {
+            if (at >= len || path [at] != *p)
+                return false;
+            at++;
+            p++;
+        }
+    }
+    return at == len;
+}
+
+gw_match_result_t
+gw_routes_match (int method, const char *path, size_t len, gw_match_t *match)
+{
+    assert (match);
+    //  HEAD is a GET without the body (libevent drops the body).
+    int wanted = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : method;
+    int allowed = 0;
+    for (size_t i = 0; i < ROUTES_COUNT; i++) {
+        const gw_route_t *route = &s_routes [i];
+        if (!s_path_match (route->path, path, len, match))
+            continue;
+        int bit = s_method_bit (route->method);
+        if (bit == wanted) {
+            match->route = route;
+            return GW_MATCH_OK;
+        }
+        allowed |= bit;
+    }
+    match->route = NULL;
+    match->nparams = 0;
+    if (!allowed)
+        return GW_MATCH_NO_PATH;
+    size_t used = 0;
+    match->allow [0] = '\0';
+    for (size_t i = 0; i < sizeof s_methods / sizeof s_methods [0]; i++) {
+        if (!(allowed & s_methods [i].bit))
+            continue;
+        int n = snprintf (match->allow + used, sizeof match->allow - used, "%s%s%s",
+                          used ? ", " : "", s_methods [i].name,
+                          s_methods [i].bit == EVHTTP_REQ_GET ? ", HEAD" : "");
+        if (n < 0 || (size_t) n >= sizeof match->allow - used)
+            break;
+        used += (size_t) n;
+    }
+    return GW_MATCH_NO_METHOD;
+}
+
+//  Fill fault; returns -1.
+static int
+s_fault (gw_fault_t *fault, int status, const char *code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static int
+s_fault (gw_fault_t *fault, int status, const char *code, const char *fmt, ...)
+{
+    fault->status = status;
+    fault->code = code;
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (fault->message, sizeof fault->message, fmt, args);
+    va_end (args);
+    return -1;
+}
+
+//  Value of a hex digit, or -1.
+static int
+s_hex (char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+//  Percent-decode src (len bytes) into dst (room for len + 1), '+' as space
+//  when plus is set. Returns the decoded length, or -1 on a malformed escape
+//  or an encoded NUL (parameters are C strings).
+static ssize_t
+s_decode (const char *src, size_t len, char *dst, bool plus)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = src [i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return -1;
+            int hi = s_hex (src [i + 1]);
+            int lo = s_hex (src [i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            dst [out++] = (char) (hi * 16 + lo);
+            i += 2;
+        }
+        else
+            dst [out++] = (plus && c == '+') ? ' ' : c;
+    }
+    dst [out] = '\0';
+    return (ssize_t) out;
+}
+
+//  Strip "field: " that mg_msg_set_text puts before its reason.
+static const char *
+s_reason (const char *err, const char *field)
+{
+    size_t len = strlen (field);
+    if (strncmp (err, field, len) == 0 && err [len] == ':' && err [len + 1] == ' ')
+        return err + len + 2;
+    return err;
+}
+
+//  True when content_type is application/json (any parameters).
+static bool
+s_is_json (const char *content_type)
+{
+    static const char json [] = "application/json";
+    if (!content_type)
+        return false;
+    while (*content_type == ' ' || *content_type == '\t')
+        content_type++;
+    if (strncasecmp (content_type, json, sizeof json - 1) != 0)
+        return false;
+    char next = content_type [sizeof json - 1];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+//  Index of field in desc (field belongs to desc).
+static size_t
+s_field_index (const mg_msgdesc_t *desc, const mg_field_t *field)
+{
+    return (size_t) (field - desc->fields);
+}
+
+//  Bind the JSON body into msg (a zeroed message of desc). Returns 0 or -1.
+static int
+s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *content_type,
+             void *msg, gw_fault_t *fault)
+{
+    size_t len = evbuffer_get_length (body);
+    if (!s_is_json (content_type))
+        return s_fault (fault, 415, "UNSUPPORTED_MEDIA_TYPE",
+                        "the request body must be application/json");
+    const char *text = (const char *) evbuffer_pullup (body, -1);
+    json_error_t error;
+    json_t *json = json_loadb (text, len, JSON_REJECT_DUPLICATES, &error);
+    if (!json)
+        return s_fault (fault, 400, "INVALID_JSON", "the request body is not valid JSON: %s (line %d, column %d)",
+                        error.text, error.line, error.column);
+    if (!json_is_object (json)) {
+        json_decref (json);
+        return s_fault (fault, 400, "INVALID_JSON", "the request body must be a JSON object");
+    }
+    char reason [MG_MSG_ERR_LEN];
+    int rc = mg_msg_from_json (desc, json, msg, reason, sizeof reason);
+    json_decref (json);
+    if (rc)
+        return s_fault (fault, 400, "INVALID_PARAMETER", "invalid request body: %s", reason);
+    return 0;
+}
+
+//  Bind path parameters into msg. Returns 0 or -1.
+static int
+s_bind_path (const gw_match_t *match, const mg_msgdesc_t *desc, void *msg, gw_fault_t *fault)
+{
+    for (size_t i = 0; i < match->nparams; i++) {
+        const gw_param_t *param = &match->params [i];
+        char name [MG_NAME_MAX + 1];
+        memcpy (name, param->name, param->name_len);
+        name [param->name_len] = '\0';
+        const mg_field_t *field = mg_msg_field (desc, name);
+        char *value = malloc (param->value_len + 1);
+        if (!value)
+            return s_fault (fault, 500, "INTERNAL", "out of memory");
+        char reason [MG_MSG_ERR_LEN];
+        int rc = 0;
+        if (s_decode (param->value, param->value_len, value, false) < 0)
+            rc = s_fault (fault, 400, "INVALID_PARAMETER",
+                          "malformed percent-encoding in path parameter '%s'", name);
+        else
+        if (mg_msg_set_text (field, msg, value, reason, sizeof reason))
+            rc = s_fault (fault, 400, "INVALID_PARAMETER", "invalid path parameter '%s': %s",
+                          name, s_reason (reason, name));
+        free (value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+//  True when name is one of the route's path parameters.
+static bool
+s_is_path_param (const gw_match_t *match, const char *name)
+{
+    for (size_t i = 0; i < match->nparams; i++)
+        if (strlen (name) == match->params [i].name_len
+        &&  memcmp (name, match->params [i].name, match->params [i].name_len) == 0)
+            return true;
+    return false;
+}
+
+//  Bind the query string into msg (desc may be NULL: no parameter allowed).
+//  scratch has room for query_len + 1 bytes. Returns 0 or -1.
+static int
+s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *query,
+              size_t query_len, char *scratch, void *msg, gw_fault_t *fault)
+{
+    uint64_t seen = 0;
+    size_t at = 0;
+    while (at < query_len) {
+        const char *pair = query + at;
+        const char *amp = memchr (pair, '&', query_len - at);
+        size_t pair_len = amp ? (size_t) (amp - pair) : query_len - at;
+        at += pair_len + 1;
+        if (pair_len == 0)
+            continue;           //  "a=1&&b=2", a trailing '&'
+        const char *eq = memchr (pair, '=', pair_len);
+        size_t name_len = eq ? (size_t) (eq - pair) : pair_len;
+        char *name = scratch;
+        ssize_t n = s_decode (pair, name_len, name, true);
+        if (n < 0)
+            return s_fault (fault, 400, "INVALID_PARAMETER",
+                            "malformed percent-encoding in query parameter '%.*s'",
+                            (int) (name_len < PARAM_NAME_SHOWN ? name_len : PARAM_NAME_SHOWN), pair);
+        const mg_field_t *field = desc && n > 0 ? mg_msg_field (desc, name) : NULL;
+        if (!field || s_is_path_param (match, name)
+        ||  field->type == MG_T_MSG || field->type == MG_T_MSGLIST)
+            return s_fault (fault, 400, "INVALID_PARAMETER", "unknown query parameter '%.*s'",
+                            PARAM_NAME_SHOWN, name);
+        uint64_t bit = (uint64_t) 1 << s_field_index (desc, field);
+        if (seen & bit)
+            return s_fault (fault, 400, "INVALID_PARAMETER",
+                            "query parameter '%s' is given more than once", field->name);
+        seen |= bit;
+        char *value = scratch + n + 1;
+        const char *raw = eq ? eq + 1 : pair + pair_len;
+        size_t raw_len = eq ? pair_len - name_len - 1 : 0;
+        if (s_decode (raw, raw_len, value, true) < 0)
+            return s_fault (fault, 400, "INVALID_PARAMETER",
+                            "malformed percent-encoding in query parameter '%s'", field->name);
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_set_text (field, msg, value, reason, sizeof reason))
+            return s_fault (fault, 400, "INVALID_PARAMETER", "invalid query parameter '%s': %s",
+                            field->name, s_reason (reason, field->name));
+    }
+    return 0;
+}
+
+int
+gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
+                struct evbuffer *body, const char *content_type,
+                uint8_t **body_p, size_t *len_p, gw_fault_t *fault)
+{
+    assert (match && match->route);
+    assert (body_p && len_p && fault);
+    const gw_route_t *route = match->route;
+    const mg_msgdesc_t *desc = route->request;
+    *body_p = NULL;
+    *len_p = 0;
+    //  Names and values decode into one scratch copy: decoding only shrinks.
+    char stack_scratch [512];
+    char *scratch = stack_scratch;
+    if (query_len + 2 > sizeof stack_scratch) {
+        scratch = malloc (query_len + 2);
+        if (!scratch)
+            return s_fault (fault, 500, "INTERNAL", "out of memory");
+    }
+    alignas (max_align_t) unsigned char storage [GW_MSG_STORAGE];
+    void *msg = storage;
+    if (desc)
+        memset (storage, 0, desc->size);
+    int rc = 0;
+    if (desc && (route->flags & GW_ROUTE_BODY) && body && evbuffer_get_length (body) > 0)
+        rc = s_bind_body (desc, body, content_type, msg, fault);
+    if (rc == 0 && desc)
+        rc = s_bind_path (match, desc, msg, fault);
+    if (rc == 0)
+        rc = s_bind_query (match, desc, query, query_len, scratch, msg, fault);
+    if (rc == 0 && desc) {
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_encode (desc, msg, body_p, len_p, reason, sizeof reason))
+            rc = s_fault (fault, 400, "INVALID_PARAMETER", "%s", reason);
+    }
+    if (desc)
+        mg_msg_clear (desc, msg);
+    if (scratch != stack_scratch)
+        free (scratch);
+    return rc;
+}
