@@ -13,13 +13,6 @@
 
 #define RETRY_AFTER_S 1             //  broker gone or restarting: worth a retry soon
 
-//  jansson dump callback: append to an evbuffer.
-static int
-s_dump_to_buffer (const char *text, size_t len, void *arg)
-{
-    return evbuffer_add ((struct evbuffer *) arg, text, len);
-}
-
 //  A REP: decode it by the route's reply message and answer it as JSON.
 static void
 s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
@@ -41,7 +34,7 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
     json_t *json = mg_msg_to_json (route->reply, storage);
     mg_msg_clear (route->reply, storage);
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
-    if (!json || json_dump_callback (json, s_dump_to_buffer, out, JSON_COMPACT)) {
+    if (!json || gw_json_append (out, json)) {
         json_decref (json);
         gw_reply_error (request, 500, "INTERNAL", 0, "could not encode the reply");
         return;

@@ -141,6 +141,11 @@ size_t gw_routes_count (void);
 const gw_route_t *gw_routes_at (size_t index);
 size_t gw_routes_index (const gw_route_t *route);
 
+//  True when path (len bytes) fits pattern ("/a/{id}/b": a parameter is one
+//  non-empty segment); fills match->params and match->nparams.
+bool gw_routes_path_match (const char *pattern, const char *path, size_t len,
+                           gw_match_t *match);
+
 //  Find the route for method (EVHTTP_REQ_*) and path (len bytes, no query).
 gw_match_result_t gw_routes_match (int method, const char *path, size_t len,
                                    gw_match_t *match);
@@ -202,6 +207,11 @@ void gw_reply_bus_error (gw_request_t *request, const mg_error_t *error);
 
 //  HTTP status for a bus error code (500 for codes it does not know).
 int gw_status_for_code (const char *code);
+
+//  Append json to out as compact JSON text, byte for byte what jansson's
+//  json_dumps (JSON_COMPACT) writes, in one evbuffer_add and without
+//  jansson's per-node allocations. Returns 0, or -1 (out unchanged).
+int gw_json_append (struct evbuffer *out, const json_t *json);
 
 //  Append s (len bytes) to out as a JSON string with quotes; bytes that are
 //  not valid UTF-8 become U+FFFD so the document stays valid.

@@ -6,7 +6,11 @@
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define JSON_STACK_BYTES  16384     //  replies up to this size are built without the heap
+#define JSON_DEPTH_MAX    64        //  deeper than any message (MG_MSG_MAX_DEPTH) can nest
 
 //  Bus error code -> HTTP status, and the Retry-After (s) to send when the
 //  error carries none. Codes not listed are 500: an error we did not plan
@@ -133,6 +137,192 @@ gw_json_append_string (struct evbuffer *out, const char *s, size_t len)
     }
     evbuffer_add (out, s + run, len - run);
     evbuffer_add (out, "\"", 1);
+}
+
+//  Text being built on the stack, moving to the heap when it outgrows it.
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool heap;
+    bool failed;
+} s_text_t;
+
+//  Append len bytes to text.
+static void
+s_put (s_text_t *text, const char *bytes, size_t len)
+{
+    if (text->failed)
+        return;
+    if (text->len + len > text->cap) {
+        size_t cap = (text->len + len) * 2;
+        char *data = text->heap ? realloc (text->data, cap) : malloc (cap);
+        if (!data) {
+            text->failed = true;
+            return;
+        }
+        if (!text->heap)
+            memcpy (data, text->data, text->len);
+        text->data = data;
+        text->cap = cap;
+        text->heap = true;
+    }
+    memcpy (text->data + text->len, bytes, len);
+    text->len += len;
+}
+
+//  A JSON string, escaped as jansson escapes it (input is valid UTF-8:
+//  jansson strings always are).
+static void
+s_put_string (s_text_t *text, const char *s, size_t len)
+{
+    s_put (text, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s [i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        s_put (text, s + run, i - run);
+        run = i + 1;
+        char seq [8];
+        const char *escape = seq;
+        switch (c) {
+            case '"':  escape = "\\\""; break;
+            case '\\': escape = "\\\\"; break;
+            case '\b': escape = "\\b"; break;
+            case '\f': escape = "\\f"; break;
+            case '\n': escape = "\\n"; break;
+            case '\r': escape = "\\r"; break;
+            case '\t': escape = "\\t"; break;
+            default:   snprintf (seq, sizeof seq, "\\u%04X", c);
+        }
+        s_put (text, escape, strlen (escape));
+    }
+    s_put (text, s + run, len - run);
+    s_put (text, "\"", 1);
+}
+
+//  A JSON integer.
+static void
+s_put_integer (s_text_t *text, json_int_t value)
+{
+    char digits [24];
+    char *end = digits + sizeof digits;
+    char *p = end;
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long) value
+                                             : (unsigned long long) value;
+    do {
+        *--p = (char) ('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0)
+        *--p = '-';
+    s_put (text, p, (size_t) (end - p));
+}
+
+//  A JSON real, formatted as jansson formats it: %.17g, ".0" when it would
+//  read as an integer, no '+' or leading zeros in the exponent.
+static void
+s_put_real (s_text_t *text, double value)
+{
+    char buffer [64];
+    int n = snprintf (buffer, sizeof buffer - 3, "%.17g", value);
+    if (n < 0 || (size_t) n >= sizeof buffer - 3) {
+        text->failed = true;
+        return;
+    }
+    size_t length = (size_t) n;
+    if (strspn (buffer, "0123456789-") == length) {
+        memcpy (buffer + length, ".0", 3);
+        length += 2;
+    }
+    char *start = strchr (buffer, 'e');
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove (start, end, length - (size_t) (end - buffer) + 1);
+            length -= (size_t) (end - start);
+        }
+    }
+    s_put (text, buffer, length);
+}
+
+//  Any JSON value; depth guards the recursion.
+static void
+s_put_value (s_text_t *text, const json_t *json, int depth)
+{
+    if (depth > JSON_DEPTH_MAX) {
+        text->failed = true;
+        return;
+    }
+    switch (json_typeof (json)) {
+        case JSON_OBJECT: {
+            s_put (text, "{", 1);
+            const char *key;
+            json_t *value;
+            bool first = true;
+            //  jansson iterates objects in insertion order: the schema's field order.
+            json_object_foreach ((json_t *) json, key, value) {
+                if (!first)
+                    s_put (text, ",", 1);
+                first = false;
+                s_put_string (text, key, strlen (key));
+                s_put (text, ":", 1);
+                s_put_value (text, value, depth + 1);
+            }
+            s_put (text, "}", 1);
+            break;
+        }
+        case JSON_ARRAY: {
+            s_put (text, "[", 1);
+            size_t index;
+            json_t *value;
+            json_array_foreach (json, index, value) {
+                if (index)
+                    s_put (text, ",", 1);
+                s_put_value (text, value, depth + 1);
+            }
+            s_put (text, "]", 1);
+            break;
+        }
+        case JSON_STRING:
+            s_put_string (text, json_string_value (json), json_string_length (json));
+            break;
+        case JSON_INTEGER:
+            s_put_integer (text, json_integer_value (json));
+            break;
+        case JSON_REAL:
+            s_put_real (text, json_real_value (json));
+            break;
+        case JSON_TRUE:
+            s_put (text, "true", 4);
+            break;
+        case JSON_FALSE:
+            s_put (text, "false", 5);
+            break;
+        case JSON_NULL:
+            s_put (text, "null", 4);
+            break;
+    }
+}
+
+int
+gw_json_append (struct evbuffer *out, const json_t *json)
+{
+    assert (out);
+    assert (json);
+    char stack [JSON_STACK_BYTES];
+    s_text_t text = { .data = stack, .cap = sizeof stack };
+    s_put_value (&text, json, 0);
+    int rc = text.failed ? -1 : evbuffer_add (out, text.data, text.len);
+    if (text.heap)
+        free (text.data);
+    return rc;
 }
 
 //  Hand the response to libevent and end the request.

@@ -166,9 +166,8 @@ gw_routes_check (void)
     return 0;
 }
 
-//  True when path (len bytes) fits pattern; fills match->params.
-static bool
-s_path_match (const char *pattern, const char *path, size_t len, gw_match_t *match)
+bool
+gw_routes_path_match (const char *pattern, const char *path, size_t len, gw_match_t *match)
 {
     size_t at = 0;
     match->nparams = 0;
@@ -206,7 +205,7 @@ gw_routes_match (int method, const char *path, size_t len, gw_match_t *match)
     int allowed = 0;
     for (size_t i = 0; i < ROUTES_COUNT; i++) {
         const gw_route_t *route = &s_routes [i];
-        if (!s_path_match (route->path, path, len, match))
+        if (!gw_routes_path_match (route->path, path, len, match))
             continue;
         int bit = s_method_bit (route->method);
         if (bit == wanted) {
