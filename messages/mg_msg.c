@@ -185,6 +185,13 @@ static int
 s_pack_msg (msgpack_packer *pk, const mg_msgdesc_t *desc, const void *msg,
             bool top, const char *path, char *err, size_t errlen);
 
+//  True for list fields: an empty list is a value (a required list may be empty).
+static bool
+s_is_list (const mg_field_t *f)
+{
+    return f->type == MG_T_STRLIST || f->type == MG_T_MSGLIST;
+}
+
 //  Pack one present field's value.
 static int
 s_pack_value (msgpack_packer *pk, const mg_field_t *f, const void *msg,
@@ -259,7 +266,7 @@ s_pack_msg (msgpack_packer *pk, const mg_msgdesc_t *desc, const void *msg,
     size_t count = top ? 2 : 0;
     for (size_t i = 0; i < desc->nfields; i++) {
         const mg_field_t *f = &desc->fields [i];
-        if (s_present (f, msg))
+        if (s_present (f, msg) || (f->required && s_is_list (f)))
             count++;
         else
         if (f->required) {
@@ -280,7 +287,7 @@ s_pack_msg (msgpack_packer *pk, const mg_msgdesc_t *desc, const void *msg,
     }
     for (size_t i = 0; i < desc->nfields; i++) {
         const mg_field_t *f = &desc->fields [i];
-        if (!s_present (f, msg))
+        if (!s_present (f, msg) && !(f->required && s_is_list (f)))
             continue;
         char field_path [PATH_MAX_LEN];
         s_path (field_path, path, f->name, 0);
@@ -589,6 +596,7 @@ s_decode_map (const mg_msgdesc_t *desc, const msgpack_object *obj, void *msg,
     if (obj->type != MSGPACK_OBJECT_MAP)
         return s_fail (err, errlen, path, "expected object");
     uint64_t seen = 0;            //  bit per field index (first 64 fields)
+    uint64_t seen_value = 0;      //  ... given a value other than nil
     bool have_type = false;
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object *key = &obj->via.map.ptr [i].key;
@@ -627,13 +635,16 @@ s_decode_map (const mg_msgdesc_t *desc, const msgpack_object *obj, void *msg,
         }
         if (val->type == MSGPACK_OBJECT_NIL)
             continue;             //  null = absent
+        if (index < 64)
+            seen_value |= 1ULL << index;
         if (s_decode_value (f, val, msg, field_path, err, errlen))
             return -1;
     }
     if (top && obj->via.map.size > 0 && !have_type)
         return s_fail (err, errlen, path, "message has no type ('@t')");
     for (size_t j = 0; j < desc->nfields; j++)
-        if (desc->fields [j].required && !s_present (&desc->fields [j], msg)) {
+        if (desc->fields [j].required && !s_present (&desc->fields [j], msg)
+        &&  !(s_is_list (&desc->fields [j]) && j < 64 && (seen_value & (1ULL << j)))) {
             char field_path [PATH_MAX_LEN];
             s_path (field_path, path, desc->fields [j].name, 0);
             return s_fail (err, errlen, field_path, "required field missing");
@@ -688,7 +699,7 @@ mg_msg_to_json (const mg_msgdesc_t *desc, const void *msg)
         return NULL;
     for (size_t i = 0; i < desc->nfields; i++) {
         const mg_field_t *f = &desc->fields [i];
-        if (!s_present (f, msg))
+        if (!s_present (f, msg) && !(f->required && s_is_list (f)))
             continue;
         json_t *value = NULL;
         switch (f->type) {
@@ -872,7 +883,8 @@ s_from_json_obj (const mg_msgdesc_t *desc, const json_t *json, void *msg,
             return -1;
     }
     for (size_t j = 0; j < desc->nfields; j++)
-        if (desc->fields [j].required && !s_present (&desc->fields [j], msg)) {
+        if (desc->fields [j].required && !s_present (&desc->fields [j], msg)
+        &&  !(s_is_list (&desc->fields [j]) && json_is_array (json_object_get (json, desc->fields [j].name)))) {
             char field_path [PATH_MAX_LEN];
             s_path (field_path, path, desc->fields [j].name, 0);
             return s_fail (err, errlen, field_path, "required field missing");

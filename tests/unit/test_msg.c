@@ -304,6 +304,31 @@ test_text_parameters_parse_strictly (void **state)
 }
 
 static void
+test_required_list_may_be_empty (void **state)
+{
+    (void) state;
+    mg_genres_reply_t empty = { 0 };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal (mg_msg_encode (&mg_genres_reply_desc, &empty, &buf, &len, s_err, sizeof s_err), 0);
+    mg_genres_reply_t back;
+    assert_int_equal (mg_msg_decode (&mg_genres_reply_desc, buf, len, &back, s_err, sizeof s_err), 0);
+    assert_int_equal (back.results_count, 0);
+    json_t *json = mg_msg_to_json (&mg_genres_reply_desc, &back);
+    char *text = json_dumps (json, JSON_COMPACT);
+    assert_string_equal (text, "{\"results\":[]}");
+    free (text);
+    json_decref (json);
+    mg_msg_clear (&mg_genres_reply_desc, &back);
+    free (buf);
+    //  Absent is still missing.
+    const uint8_t no_results [] = { 0x82, 0xa2, '@', 't', 0xb4, 'c', 'a', 't', 'a', 'l', 'o', 'g', '.', 'g', 'e', 'n',
+                                    'r', 'e', 's', '.', 'r', 'e', 'p', 'l', 'y', 0xa2, '@', 'v', 0x01 };
+    assert_int_equal (mg_msg_decode (&mg_genres_reply_desc, no_results, sizeof no_results, &back, s_err, sizeof s_err), -1);
+    assert_string_equal (s_err, "results: required field missing");
+}
+
+static void
 test_frame_names_are_validated (void **state)
 {
     (void) state;
@@ -358,6 +383,7 @@ main (void)
         cmocka_unit_test (test_list_over_its_limit_is_rejected),
         cmocka_unit_test (test_from_json_is_strict_about_unknown_fields_and_types),
         cmocka_unit_test (test_text_parameters_parse_strictly),
+        cmocka_unit_test (test_required_list_may_be_empty),
         cmocka_unit_test (test_frame_names_are_validated),
         cmocka_unit_test (test_error_body_decodes_as_error),
     };
