@@ -1,0 +1,38 @@
+/*  Indexer actor: the only writer of the catalog tables. Durable queue of
+    raw records (ingest_jobs), idempotent writes of resolved records keyed by
+    (source, source_id) with checksums, and change events numbered per
+    stream in commit order.  */
+#ifndef INDEXER_H_INCLUDED
+#define INDEXER_H_INCLUDED
+
+#include "mg_actor.h"
+#include <czmq.h>
+#include <libpq-fe.h>
+
+#define INDEXER_MAX_ATTEMPTS  5       //  claims before a job is failed as poison
+
+typedef struct {
+    PGconn *pg;
+    const char *pg_url;
+    zsock_t *events;                  //  PUB to the broker's event proxy
+} indexer_t;
+
+//  A working connection, reconnecting when lost; NULL with err filled.
+PGconn *indexer_pg (indexer_t *self, mg_error_t *err);
+
+int indexer_on_enqueue (void *state, const void *req, void *rep, mg_error_t *err);
+int indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err);
+int indexer_on_apply (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  Canonical record of an entity merged from its sources' records (JSON
+//  objects, highest precedence first). Returns a new JSON object.
+json_t *indexer_merge (const char *entity, json_t *const *sources, const char *const *names, size_t count);
+
+//  Problem with a normalised record that the database would refuse, or NULL.
+const char *indexer_validate (const mg_raw_record_t *record);
+
+//  Publish a change event (msgpack on the bus topic, protobuf on topic.pb).
+void indexer_publish (indexer_t *self, const char *stream, uint64_t seq,
+                      const char *content_id, uint64_t version);
+
+#endif

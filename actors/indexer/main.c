@@ -1,0 +1,88 @@
+/*  mg-indexer: the only writer of the catalog tables (see indexer.h).
+    One handler thread: batches make it fast, and a single writer keeps
+    event numbering and row locking simple.  */
+#include "indexer.h"
+#include "mg_config.h"
+#include "mg_log.h"
+#include "mg_pg.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+static const mg_method_t s_methods [] = {
+    { "indexer.enqueue", &mg_enqueue_request_desc, &mg_enqueue_reply_desc, indexer_on_enqueue },
+    { "indexer.claim", &mg_claim_request_desc, &mg_claim_reply_desc, indexer_on_claim },
+    { "indexer.apply", &mg_apply_request_desc, &mg_apply_reply_desc, indexer_on_apply },
+    { NULL, NULL, NULL, NULL }
+};
+
+PGconn *
+indexer_pg (indexer_t *self, mg_error_t *err)
+{
+    if (self->pg && PQstatus (self->pg) == CONNECTION_OK)
+        return self->pg;
+    PQfinish (self->pg);
+    char reason [256];
+    self->pg = mg_pg_connect (self->pg_url, reason, sizeof reason);
+    if (!self->pg) {
+        mg_error ("catalog database unavailable", "reason=\"%s\"", reason);
+        mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+    }
+    return self->pg;
+}
+
+static void *
+s_thread_init (void *shared)
+{
+    indexer_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->pg_url = shared;
+    self->events = zsock_new (ZMQ_PUB);
+    const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
+    if (!self->events || zsock_connect (self->events, "%s", endpoint)) {
+        mg_error ("cannot connect the event publisher", "endpoint=%s", endpoint);
+        zsock_destroy (&self->events);
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_thread_fini (void *state)
+{
+    indexer_t *self = state;
+    PQfinish (self->pg);
+    zsock_destroy (&self->events);
+    free (self);
+}
+
+int
+main (void)
+{
+    mg_log_init ("indexer");
+    zsys_init ();
+    if (sodium_init () < 0)
+        return EXIT_FAILURE;
+    const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
+    char reason [512];
+    PGconn *pg = mg_pg_connect (pg_url, reason, sizeof reason);
+    if (!pg) {
+        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+        return EXIT_FAILURE;
+    }
+    int applied = mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason);
+    PQfinish (pg);
+    if (applied < 0) {
+        mg_error ("migrations failed", "reason=\"%s\"", reason);
+        return EXIT_FAILURE;
+    }
+    mg_actor_t *actor = mg_actor_new ("indexer", s_methods);
+    if (!actor)
+        return EXIT_FAILURE;
+    mg_actor_set_threads (actor, 1, s_thread_init, s_thread_fini, (void *) pg_url);
+    int rc = mg_actor_run (actor);
+    mg_actor_destroy (&actor);
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,142 @@
+/*  indexer.enqueue and indexer.claim: the durable work queue (ingest_jobs).
+
+    A job is committed before enqueue answers, so an importer that got its
+    reply can forget the batch. Claiming takes jobs FOR UPDATE SKIP LOCKED
+    and leases them: a resolver that dies leaves its jobs 'running' until the
+    lease runs out, then another claim takes them over. Jobs are idempotent
+    (apply is keyed by source and checksum), so at-least-once is enough.  */
+#include "indexer.h"
+#include "mg_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CLAIM_MAX          1000
+#define LEASE_DEFAULT_S    30
+
+int
+indexer_on_enqueue (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    indexer_t *self = state;
+    const mg_enqueue_request_t *request = req;
+    mg_enqueue_reply_t *reply = rep;
+    PGconn *pg = indexer_pg (self, err);
+    if (!pg)
+        return -1;
+    json_t *array = json_array ();
+    for (size_t i = 0; array && i < request->records_count; i++)
+        if (json_array_append_new (array, mg_msg_to_json (&mg_raw_record_desc, &request->records [i]))) {
+            json_decref (array);
+            array = NULL;
+        }
+    char *text = array ? json_dumps (array, JSON_COMPACT) : NULL;
+    json_decref (array);
+    if (!text)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    const char *params [1] = { text };
+    //  One statement for the batch; ids follow the records' order.
+    PGresult *res = PQexecParams (pg,
+        "INSERT INTO ingest_jobs (kind, payload) "
+        "SELECT 'record', value FROM jsonb_array_elements ($1::jsonb) WITH ORDINALITY AS t (value, n) "
+        "ORDER BY n RETURNING id", 1, NULL, params, NULL, NULL, 0);
+    free (text);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_error ("enqueue failed", "error=\"%s\"", PQresultErrorMessage (res));
+        PQclear (res);
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "could not queue the records");
+    }
+    reply->queued = (uint64_t) PQntuples (res);
+    reply->has_queued = true;
+    if (PQntuples (res) > 0) {
+        uint64_t first = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        for (int i = 1; i < PQntuples (res); i++) {
+            uint64_t id = strtoull (PQgetvalue (res, i, 0), NULL, 10);
+            if (id < first)
+                first = id;
+        }
+        reply->first_job = first;
+        reply->has_first_job = true;
+    }
+    PQclear (res);
+    return 0;
+}
+
+static int
+s_by_id (const void *a, const void *b)
+{
+    uint64_t x = ((const mg_job_t *) a)->id, y = ((const mg_job_t *) b)->id;
+    return x < y ? -1 : x > y;
+}
+
+int
+indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    indexer_t *self = state;
+    const mg_claim_request_t *request = req;
+    mg_claim_reply_t *reply = rep;
+    if (request->max == 0 || request->max > CLAIM_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "max", "max must be 1..%d", CLAIM_MAX);
+    uint64_t lease = request->has_lease_s && request->lease_s ? request->lease_s : LEASE_DEFAULT_S;
+    PGconn *pg = indexer_pg (self, err);
+    if (!pg)
+        return -1;
+    char max_text [24], lease_text [24], attempts_text [24];
+    snprintf (max_text, sizeof max_text, "%llu", (unsigned long long) request->max);
+    snprintf (lease_text, sizeof lease_text, "%llu", (unsigned long long) lease);
+    snprintf (attempts_text, sizeof attempts_text, "%d", INDEXER_MAX_ATTEMPTS);
+    //  Poison first: jobs claimed too often fail instead of looping forever.
+    const char *poison [1] = { attempts_text };
+    PQclear (PQexecParams (pg,
+        "UPDATE ingest_jobs SET state = 'failed', finished_at = now(), "
+        "  last_error = coalesce (last_error, 'claimed ' || attempts || ' times without finishing') "
+        "WHERE state = 'running' AND attempts >= $1::int", 1, NULL, poison, NULL, NULL, 0));
+    const char *params [3] = { request->worker, max_text, lease_text };
+    PGresult *res = PQexecParams (pg,
+        "WITH c AS ("
+        "  SELECT id FROM ingest_jobs"
+        "  WHERE (state = 'queued' AND run_after <= now())"
+        "     OR (state = 'running' AND locked_at < now () - make_interval (secs => $3::int))"
+        "  ORDER BY id LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+        "UPDATE ingest_jobs j SET state = 'running', locked_by = $1, locked_at = now (), attempts = attempts + 1 "
+        "FROM c WHERE j.id = c.id RETURNING j.id, j.attempts, j.payload::text",
+        3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_error ("claim failed", "error=\"%s\"", PQresultErrorMessage (res));
+        PQclear (res);
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "could not claim jobs");
+    }
+    int rows = PQntuples (res);
+    reply->jobs = calloc ((size_t) (rows ? rows : 1), sizeof (mg_job_t));
+    if (!reply->jobs) {
+        PQclear (res);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        mg_job_t *job = &reply->jobs [reply->jobs_count];
+        job->id = strtoull (PQgetvalue (res, i, 0), NULL, 10);
+        job->has_id = true;
+        job->attempts = strtoull (PQgetvalue (res, i, 1), NULL, 10);
+        job->has_attempts = true;
+        json_error_t jerr;
+        json_t *payload = json_loads (PQgetvalue (res, i, 2), 0, &jerr);
+        char reason [MG_MSG_ERR_LEN] = "payload is not JSON";
+        job->record = calloc (1, sizeof (mg_raw_record_t));
+        if (!job->record
+        ||  !payload
+        ||  mg_msg_from_json (&mg_raw_record_desc, payload, job->record, reason, sizeof reason)) {
+            //  Cannot happen for what enqueue wrote; fail the job, never loop on it.
+            const char *fail [2] = { PQgetvalue (res, i, 0), reason };
+            PQclear (PQexecParams (pg, "UPDATE ingest_jobs SET state = 'failed', finished_at = now (), "
+                                       "last_error = $2 WHERE id = $1::bigint", 2, NULL, fail, NULL, NULL, 0));
+            free (job->record);
+            job->record = NULL;
+            json_decref (payload);
+            continue;
+        }
+        json_decref (payload);
+        reply->jobs_count++;
+    }
+    PQclear (res);
+    qsort (reply->jobs, reply->jobs_count, sizeof (mg_job_t), s_by_id);
+    return 0;
+}
