@@ -15,6 +15,7 @@ typedef struct {
     char type [8];
     int year;
     genre_set_t genres;
+    int64_t tmdb;
 } s_entity_t;
 
 //  A normalised title of an entity.
@@ -193,8 +194,14 @@ match_index_add (match_index_t *self, const char *entity_id, const match_record_
     }
     if (!entity->year)
         entity->year = record->year;
+    if (!entity->tmdb)
+        entity->tmdb = record->tmdb;
     entity->genres |= record->genres;
     char key [256];
+    if (record->source && record->source_id) {
+        s_id_key (key, sizeof key, "src", record->source, record->source_id);
+        zhashx_update (self->ids, key, entity);
+    }
     if (record->eidr) {
         s_id_key (key, sizeof key, "eidr", NULL, record->eidr);
         zhashx_update (self->ids, key, entity);
@@ -258,7 +265,15 @@ s_by_id (match_index_t *self, const match_record_t *record, match_result_t *resu
 {
     char key [256];
     s_entity_t *entity = NULL;
-    if (record->eidr) {
+    if (record->source && record->source_id) {
+        s_id_key (key, sizeof key, "src", record->source, record->source_id);
+        if ((entity = zhashx_lookup (self->ids, key))) {
+            result->known = true;
+            result->tier = 2;
+            result->confidence = 1.0;
+        }
+    }
+    if (!entity && record->eidr) {
         s_id_key (key, sizeof key, "eidr", NULL, record->eidr);
         if ((entity = zhashx_lookup (self->ids, key))) {
             result->tier = 1;
@@ -282,6 +297,7 @@ s_by_id (match_index_t *self, const match_record_t *record, match_result_t *resu
         result->confidence = 0.99;
     }
     snprintf (result->entity, sizeof result->entity, "%s", entity->id);
+    result->tmdb = entity->tmdb;
     return true;
 }
 
@@ -356,6 +372,7 @@ match_index_lookup (match_index_t *self, const match_record_t *record, match_res
             return;               //  ambiguous: two entities fit equally well
     const s_candidate_t *winner = &candidates [best];
     snprintf (result->entity, sizeof result->entity, "%s", winner->entity->id);
+    result->tmdb = winner->entity->tmdb;
     result->tier = 3;
     if (winner->kind == 0)
         result->confidence = winner->distance ? 0.93 : 0.97;

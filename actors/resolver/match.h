@@ -1,5 +1,6 @@
 /*  Entity matching, tiers 1-3, over an in-memory index of known entities.
 
+    Seen    the same (source, source_id) as before     keeps its entity
     Tier 1  EIDR id                                    confidence 1.00
     Tier 2  IMDb or TMDB id (TMDB ids are per type)    confidence 0.99
     Tier 3  title and year:
@@ -31,6 +32,8 @@ typedef struct {
     int ntitles;
     int year;                         //  0 = unknown
     genre_set_t genres;
+    const char *source;               //  the record's source and its id there:
+    const char *source_id;            //  a record seen before keeps its entity
     const char *eidr;                 //  NULL when absent
     const char *imdb;
     int64_t tmdb;                     //  0 when absent
@@ -40,6 +43,8 @@ typedef struct {
     char entity [MATCH_ID_MAX];       //  "" when nothing matched
     int tier;                         //  1-3, 0 when nothing matched
     double confidence;
+    int64_t tmdb;                     //  the entity's TMDB id, 0 when unknown
+    bool known;                       //  this very source record was seen before
 } match_result_t;
 
 typedef struct match_index_t match_index_t;

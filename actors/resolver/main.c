@@ -1,0 +1,280 @@
+/*  mg-resolver: normalisation and entity resolution (see resolver.h).  */
+#include "resolver.h"
+#include "normalize.h"
+#include "mg_config.h"
+#include "mg_log.h"
+#include "mg_pg.h"
+
+#include <czmq.h>
+#include <sodium.h>
+#include <stdlib.h>
+
+#define RESOLVE_MAX  1000          //  records in one resolve request (API contract)
+
+static const mg_method_t s_methods [] = {
+    { "resolver.resolve", &mg_resolve_request_desc, &mg_resolve_reply_desc, resolver_on_resolve },
+    { "resolver.stats", &mg_empty_desc, &mg_resolver_stats_desc, resolver_on_stats },
+    { NULL, NULL, NULL, NULL }
+};
+
+int
+resolver_load (resolver_t *self)
+{
+    char reason [512];
+    PGconn *pg = mg_pg_connect (self->pg_url, reason, sizeof reason);
+    if (!pg) {
+        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+        return -1;
+    }
+    PGresult *res = PQexec (pg,
+        "SELECT c.id::text, c.type, coalesce (c.year, 0), "
+        "  coalesce ((SELECT json_agg (g.slug) FROM content_genres cg JOIN genres g ON g.id = cg.genre_id "
+        "             WHERE cg.content_id = c.id), '[]')::text, "
+        "  coalesce ((SELECT json_agg (t.title) FROM content_titles t WHERE t.content_id = c.id), '[]')::text, "
+        "  coalesce ((SELECT json_agg (json_build_array (e.source, e.value)) FROM external_ids e "
+        "             WHERE e.content_id = c.id), '[]')::text, "
+        "  coalesce ((SELECT json_agg (json_build_array (s.source, s.source_id)) FROM content_sources s "
+        "             WHERE s.content_id = c.id), '[]')::text, "
+        "  c.title, coalesce (c.original_title, '') "
+        "FROM content c");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_error ("cannot read entities", "error=\"%s\"", PQresultErrorMessage (res));
+        PQclear (res);
+        PQfinish (pg);
+        return -1;
+    }
+    int rc = 0;
+    for (int r = 0; r < PQntuples (res) && rc == 0; r++) {
+        json_error_t jerr;
+        json_t *genres = json_loads (PQgetvalue (res, r, 3), 0, &jerr);
+        json_t *titles = json_loads (PQgetvalue (res, r, 4), 0, &jerr);
+        json_t *ids = json_loads (PQgetvalue (res, r, 5), 0, &jerr);
+        json_t *sources = json_loads (PQgetvalue (res, r, 6), 0, &jerr);
+        match_record_t record = { .type = PQgetvalue (res, r, 1), .year = atoi (PQgetvalue (res, r, 2)) };
+        record.titles [record.ntitles++] = PQgetvalue (res, r, 7);
+        if (*PQgetvalue (res, r, 8))
+            record.titles [record.ntitles++] = PQgetvalue (res, r, 8);
+        size_t i;
+        json_t *value;
+        json_array_foreach (titles, i, value)
+            if (record.ntitles < MATCH_TITLES_MAX && json_is_string (value))
+                record.titles [record.ntitles++] = json_string_value (value);
+        json_array_foreach (genres, i, value)
+            if (json_is_string (value) && genres_id (json_string_value (value)))
+                record.genres |= (genre_set_t) 1 << (genres_id (json_string_value (value)) - 1);
+        json_array_foreach (ids, i, value) {
+            const char *source = json_string_value (json_array_get (value, 0));
+            const char *text = json_string_value (json_array_get (value, 1));
+            if (!source || !text)
+                continue;
+            if (!strcmp (source, "eidr"))
+                record.eidr = text;
+            else
+            if (!strcmp (source, "imdb"))
+                record.imdb = text;
+            else
+            if (!strcmp (source, "tmdb"))
+                record.tmdb = strtoll (text, NULL, 10);
+        }
+        const char *entity = PQgetvalue (res, r, 0);
+        rc = match_index_add (self->index, entity, &record);
+        json_array_foreach (sources, i, value) {
+            match_record_t source = { .type = record.type,
+                                      .source = json_string_value (json_array_get (value, 0)),
+                                      .source_id = json_string_value (json_array_get (value, 1)) };
+            if (rc == 0 && source.source && source.source_id)
+                rc = match_index_add (self->index, entity, &source);
+        }
+        json_decref (genres);
+        json_decref (titles);
+        json_decref (ids);
+        json_decref (sources);
+    }
+    PQclear (res);
+    PQfinish (pg);
+    mg_info ("match index loaded", "entities=%zu", match_index_size (self->index));
+    return rc;
+}
+
+//  Check one public record and fill a match query; NULL or the reason.
+static const char *
+s_public_record (json_t *in, match_record_t *out, genre_set_t *genres)
+{
+    memset (out, 0, sizeof *out);
+    if (!json_is_object (in))
+        return "a record must be an object";
+    const char *key;
+    json_t *value;
+    json_object_foreach (in, key, value)
+        if (strcmp (key, "title") && strcmp (key, "year") && strcmp (key, "type")
+        &&  strcmp (key, "genres") && strcmp (key, "ids"))
+            return "unknown field (allowed: title, year, type, genres, ids)";
+    json_t *title = json_object_get (in, "title");
+    if (!json_is_string (title) || json_string_length (title) == 0 || json_string_length (title) > 1000)
+        return "title must be a string of 1 to 1000 bytes";
+    out->titles [out->ntitles++] = json_string_value (title);
+    json_t *year = json_object_get (in, "year");
+    if (year && !json_is_null (year)) {
+        if (!json_is_integer (year) || json_integer_value (year) < 1870 || json_integer_value (year) > 2100)
+            return "year must be an integer from 1870 to 2100";
+        out->year = (int) json_integer_value (year);
+    }
+    json_t *type = json_object_get (in, "type");
+    out->type = "movie";
+    if (type && !json_is_null (type)) {
+        if (!json_is_string (type) || (strcmp (json_string_value (type), "movie") && strcmp (json_string_value (type), "tv")))
+            return "type must be movie or tv";
+        out->type = json_string_value (type);
+    }
+    json_t *list = json_object_get (in, "genres");
+    *genres = 0;
+    if (list && !json_is_null (list)) {
+        if (!json_is_array (list) || json_array_size (list) > 32)
+            return "genres must be an array of at most 32 names";
+        size_t i;
+        json_array_foreach (list, i, value)
+            if (json_is_string (value))
+                *genres |= genres_from_name (json_string_value (value));    //  unknown names are ignored
+    }
+    out->genres = *genres;
+    json_t *ids = json_object_get (in, "ids");
+    if (ids && !json_is_null (ids)) {
+        if (!json_is_object (ids))
+            return "ids must be an object";
+        json_object_foreach (ids, key, value) {
+            if (!strcmp (key, "imdb") && json_is_string (value))
+                out->imdb = json_string_value (value);
+            else
+            if (!strcmp (key, "eidr") && json_is_string (value))
+                out->eidr = json_string_value (value);
+            else
+            if (!strcmp (key, "tmdb") && json_is_integer (value) && json_integer_value (value) > 0)
+                out->tmdb = json_integer_value (value);
+            else
+                return "ids may hold imdb (string), tmdb (positive integer) and eidr (string)";
+        }
+    }
+    return NULL;
+}
+
+int
+resolver_on_resolve (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    resolver_t *self = state;
+    const mg_resolve_request_t *request = req;
+    mg_resolve_reply_t *reply = rep;
+    json_error_t jerr;
+    json_t *doc = json_loads (request->body, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *records = json_object_get (doc, "records");
+    if (!json_is_object (doc) || !json_is_array (records)) {
+        json_decref (doc);
+        return mg_actor_fail (err, "INVALID_PARAMETER", "records", "the body must be {\"records\":[...]}");
+    }
+    size_t count = json_array_size (records);
+    if (count > RESOLVE_MAX) {
+        json_decref (doc);
+        return mg_actor_fail (err, "INVALID_PARAMETER", "records", "at most %d records per request", RESOLVE_MAX);
+    }
+    reply->results = calloc (count ? count : 1, sizeof (mg_resolve_result_t));
+    reply->errors = calloc (count ? count : 1, sizeof (mg_resolve_error_t));
+    if (!reply->results || !reply->errors) {
+        json_decref (doc);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    reply->results_count = count;
+    pthread_rwlock_rdlock (&self->lock);
+    for (size_t i = 0; i < count; i++) {
+        match_record_t query;
+        genre_set_t genres;
+        const char *problem = s_public_record (json_array_get (records, i), &query, &genres);
+        if (problem) {
+            mg_resolve_error_t *e = &reply->errors [reply->errors_count++];
+            e->index = i;
+            e->has_index = true;
+            e->message = strdup (problem);
+            continue;
+        }
+        match_result_t match;
+        match_index_lookup (self->index, &query, &match);
+        if (!match.tier)
+            continue;
+        mg_resolve_result_t *out = &reply->results [i];
+        out->id = strdup (match.entity);
+        out->tier = (uint64_t) match.tier;
+        out->has_tier = true;
+        out->confidence = match.confidence;
+        out->has_confidence = true;
+        if (match.tmdb) {
+            out->tmdb_id = match.tmdb;
+            out->has_tmdb_id = true;
+        }
+    }
+    pthread_rwlock_unlock (&self->lock);
+    json_decref (doc);
+    return 0;
+}
+
+int
+resolver_on_stats (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    resolver_t *self = state;
+    mg_resolver_stats_t *stats = rep;
+    (void) req;
+    (void) err;
+    pthread_rwlock_rdlock (&self->lock);
+    stats->entities = match_index_size (self->index);
+    pthread_rwlock_unlock (&self->lock);
+    stats->resolved = atomic_load (&self->resolved);
+    stats->merged = atomic_load (&self->merged);
+    stats->created = atomic_load (&self->created);
+    stats->rejected = atomic_load (&self->rejected);
+    stats->has_entities = stats->has_resolved = stats->has_merged = stats->has_created = stats->has_rejected = true;
+    return 0;
+}
+
+//  Handler threads share the resolver (reads under the lock).
+static void *
+s_thread_init (void *shared)
+{
+    return shared;
+}
+
+int
+main (void)
+{
+    mg_log_init ("resolver");
+    zsys_init ();
+    if (sodium_init () < 0)
+        return EXIT_FAILURE;
+    resolver_t self = { .index = match_index_new () };
+    self.pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
+    self.broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555");
+    if (!self.index || pthread_rwlock_init (&self.lock, NULL))
+        return EXIT_FAILURE;
+    //  The schema belongs to the indexer, but the resolver reads it at start.
+    char reason [512];
+    PGconn *pg = mg_pg_connect (self.pg_url, reason, sizeof reason);
+    if (!pg || mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason) < 0) {
+        mg_error ("cannot prepare the database", "reason=\"%s\"", reason);
+        PQfinish (pg);
+        return EXIT_FAILURE;
+    }
+    PQfinish (pg);
+    if (resolver_load (&self))
+        return EXIT_FAILURE;
+    mg_actor_t *actor = mg_actor_new ("resolver", s_methods);
+    if (!actor)
+        return EXIT_FAILURE;
+    mg_actor_set_threads (actor, 0, s_thread_init, NULL, &self);
+    pthread_t ingest;
+    bool ingesting = mg_config_int ("MG_RESOLVER_INGEST", 1, 0, 1) == 1
+                  && pthread_create (&ingest, NULL, resolver_ingest_main, &self) == 0;
+    int rc = mg_actor_run (actor);
+    atomic_store (&self.stopping, true);
+    if (ingesting)
+        pthread_join (ingest, NULL);
+    mg_actor_destroy (&actor);
+    match_index_destroy (&self.index);
+    pthread_rwlock_destroy (&self.lock);
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

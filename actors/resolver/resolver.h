@@ -1,0 +1,36 @@
+/*  Resolver actor: normalises raw records into the canonical model and
+    resolves them to entities (tiers in match.h). Two jobs:
+    - the ingest loop: claims queued records from the indexer, normalises,
+      matches, and hands the resolved batch back to the indexer to write;
+    - resolver.resolve: read-only matching of a user's records.  */
+#ifndef RESOLVER_H_INCLUDED
+#define RESOLVER_H_INCLUDED
+
+#include "match.h"
+#include "mg_actor.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct {
+    pthread_rwlock_t lock;            //  guards index
+    match_index_t *index;
+    const char *pg_url;
+    const char *broker;
+    atomic_bool stopping;
+    atomic_uint_fast64_t resolved, merged, created, rejected;
+} resolver_t;
+
+//  Load every known entity into self->index. Returns 0 or -1 (logged).
+int resolver_load (resolver_t *self);
+
+//  The ingest loop (a thread): until self->stopping.
+void *resolver_ingest_main (void *self);
+
+//  Fill a match record from a normalised raw record (pointers borrowed).
+void resolver_match_record (const mg_raw_record_t *record, match_record_t *out);
+
+int resolver_on_resolve (void *state, const void *req, void *rep, mg_error_t *err);
+int resolver_on_stats (void *state, const void *req, void *rep, mg_error_t *err);
+
+#endif

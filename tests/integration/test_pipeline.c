@@ -1,0 +1,337 @@
+/*  The catalog pipeline over real processes: indexer.enqueue -> resolver
+    (normalise, resolve) -> indexer.apply -> PostgreSQL, with change events.
+    Each test gets a scratch database of its own.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <czmq.h>
+
+#include "mg_client.h"
+#include "mg_pg.h"
+#include "mg_test.h"
+
+typedef struct {
+    char db [64];
+    char url [512];
+    char endpoint [64];
+    char events [64];
+    char env [8][600];
+    const char *envp [10];
+    PGconn *admin;
+    PGconn *pg;
+    pid_t broker, indexer, resolver;
+    mg_client_t *client;
+    zsock_t *sub;
+} fixture_t;
+
+static int
+setup (void **state)
+{
+    const char *base = getenv ("MG_PG_URL");
+    if (!base)
+        return -1;
+    fixture_t *f = calloc (1, sizeof *f);
+    snprintf (f->db, sizeof f->db, "mg_pipeline_%d", (int) getpid ());
+    char err [256];
+    f->admin = mg_pg_connect (base, err, sizeof err);
+    if (!f->admin)
+        return -1;
+    char sql [160];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
+    PQclear (PQexec (f->admin, sql));
+    snprintf (sql, sizeof sql, "CREATE DATABASE %s", f->db);
+    PQclear (PQexec (f->admin, sql));
+    const char *slash = strrchr (base, '/');
+    snprintf (f->url, sizeof f->url, "%.*s/%s", (int) (slash - base), base, f->db);
+    snprintf (f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", mg_test_free_port ());
+    int pub = mg_test_free_port ();
+    snprintf (f->events, sizeof f->events, "tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=%s", f->endpoint);
+    snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=%s", f->endpoint);
+    snprintf (f->env [2], sizeof f->env [2], "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", pub);
+    snprintf (f->env [3], sizeof f->env [3], "MG_EVENTS_PUB=tcp://127.0.0.1:%d", pub);
+    snprintf (f->env [4], sizeof f->env [4], "MG_EVENTS_SUB_BIND=%s", f->events);
+    snprintf (f->env [5], sizeof f->env [5], "MG_PG_URL=%s", f->url);
+    snprintf (f->env [6], sizeof f->env [6], "MG_HEARTBEAT_MS=100");
+    for (int i = 0; i < 7; i++)
+        f->envp [i] = f->env [i];
+    f->broker = mg_test_spawn ("mg-broker", f->envp);
+    f->indexer = mg_test_spawn ("mg-indexer", f->envp);
+    f->sub = zsock_new_sub (f->events, "content.changed");
+    f->client = mg_client_new (f->endpoint);
+    //  The indexer migrates the database; the resolver then loads from it.
+    int64_t until = mg_test_now_ms () + 15000;
+    while (mg_test_now_ms () < until) {
+        mg_ping_reply_t pong;
+        mg_error_t e = { 0 };
+        if (mg_client_call (f->client, "indexer.ping", NULL, NULL, &mg_ping_reply_desc, &pong, 1000, &e) == 0) {
+            mg_msg_clear (&mg_ping_reply_desc, &pong);
+            break;
+        }
+        mg_msg_clear (&mg_error_desc, &e);
+        zclock_sleep (50);
+    }
+    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    f->pg = mg_pg_connect (f->url, err, sizeof err);
+    *state = f;
+    return f->pg ? 0 : -1;
+}
+
+static int
+teardown (void **state)
+{
+    fixture_t *f = *state;
+    mg_client_destroy (&f->client);
+    zsock_destroy (&f->sub);
+    mg_test_stop (f->resolver, SIGTERM);
+    mg_test_stop (f->indexer, SIGTERM);
+    mg_test_stop (f->broker, SIGTERM);
+    PQfinish (f->pg);
+    char sql [160];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
+    PQclear (PQexec (f->admin, sql));
+    PQfinish (f->admin);
+    free (f);
+    return 0;
+}
+
+static long
+s_scalar (fixture_t *f, const char *sql)
+{
+    PGresult *res = PQexec (f->pg, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    long v = PQntuples (res) ? atol (PQgetvalue (res, 0, 0)) : -1;
+    PQclear (res);
+    return v;
+}
+
+//  A record with the fields the tests use.
+static void
+s_record (mg_raw_record_t *r, const char *source, const char *source_id, const char *title, int year)
+{
+    memset (r, 0, sizeof *r);
+    r->source = strdup (source);
+    r->source_id = strdup (source_id);
+    r->title = strdup (title);
+    if (year) {
+        r->year = (uint64_t) year;
+        r->has_year = true;
+    }
+}
+
+static void
+s_strlist (char ***list, size_t *count, const char *const *items)
+{
+    size_t n = 0;
+    while (items [n])
+        n++;
+    *list = calloc (n, sizeof (char *));
+    for (size_t i = 0; i < n; i++)
+        (*list) [i] = strdup (items [i]);
+    *count = n;
+}
+
+//  The six fixture records: every tier, a new entity and a bad one.
+static void
+s_fixture_batch (mg_enqueue_request_t *req)
+{
+    req->records = calloc (6, sizeof (mg_raw_record_t));
+    req->records_count = 6;
+    mg_raw_record_t *matrix = &req->records [0];
+    s_record (matrix, "tmdb", "603", "The Matrix", 0);
+    matrix->release_date = strdup ("1999-03-30");
+    matrix->tmdb = 603;
+    matrix->has_tmdb = true;
+    matrix->imdb = strdup ("tt0133093");
+    matrix->eidr = strdup ("10.5240/7791-8534-2C23-9030-8610-5");
+    s_strlist (&matrix->genre_ids, &matrix->genre_ids_count, (const char *[]) { "28", "878", NULL });
+    matrix->availability = calloc (2, sizeof (mg_raw_availability_t));
+    matrix->availability_count = 2;
+    matrix->availability [0] = (mg_raw_availability_t) { .platform = strdup ("Netflix"), .region = strdup ("us"),
+        .type = strdup ("flatrate"), .quality = strdup ("4K") };
+    matrix->availability [1] = (mg_raw_availability_t) { .platform = strdup ("Apple TV"), .region = strdup ("United Kingdom"),
+        .type = strdup ("rental"), .price = 3.49, .has_price = true, .currency = strdup ("gbp") };
+    mg_raw_record_t *ml = &req->records [1];
+    s_record (ml, "movielens", "2571", "The Matrix", 1999);
+    s_strlist (&ml->genres, &ml->genres_count, (const char *[]) { "Action", "Sci-Fi", "Thriller", NULL });
+    mg_raw_record_t *reloaded = &req->records [2];
+    s_record (reloaded, "tmdb", "604", "The Matrix Reloaded", 2003);
+    reloaded->tmdb = 604;
+    reloaded->has_tmdb = true;
+    mg_raw_record_t *obscure = &req->records [3];
+    s_record (obscure, "movielens", "99001", "A Film Nobody Else Lists", 1987);
+    mg_raw_record_t *bad = &req->records [4];
+    s_record (bad, "tmdb", "605", "Bad Region", 2001);
+    bad->availability = calloc (1, sizeof (mg_raw_availability_t));
+    bad->availability_count = 1;
+    bad->availability [0] = (mg_raw_availability_t) { .platform = strdup ("netflix"), .region = strdup ("Narnia"),
+        .type = strdup ("subscription") };
+    mg_raw_record_t *eidr = &req->records [5];
+    s_record (eidr, "watchmode", "w-1", "Matrix (Watchmode listing)", 0);
+    eidr->eidr = strdup ("10.5240/7791-8534-2C23-9030-8610-5");
+}
+
+//  Enqueue the batch and wait until no job is queued or running.
+static void
+s_run_batch (fixture_t *f, mg_enqueue_request_t *req)
+{
+    mg_enqueue_reply_t reply;
+    mg_error_t err = { 0 };
+    int rc = mg_client_call (f->client, "indexer.enqueue", &mg_enqueue_request_desc, req,
+                             &mg_enqueue_reply_desc, &reply, 5000, &err);
+    if (rc)
+        fail_msg ("enqueue failed: %s %s", err.code, err.message);
+    assert_int_equal (reply.queued, req->records_count);
+    int64_t until = mg_test_now_ms () + 20000;
+    while (mg_test_now_ms () < until
+       &&  s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state IN ('queued', 'running')") > 0)
+        zclock_sleep (50);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state IN ('queued', 'running')"), 0);
+}
+
+static void
+test_records_resolve_into_entities_by_every_tier (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { 0 };
+    s_fixture_batch (&req);
+    s_run_batch (f, &req);
+    //  The Matrix (tmdb + movielens + watchmode), Reloaded, the obscure film.
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 3);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_sources WHERE content_id = "
+                                   "(SELECT content_id FROM external_ids WHERE source = 'tmdb' AND value = '603')"), 3);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM entity_merges WHERE tier = 3 AND source = 'movielens'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM entity_merges WHERE tier = 1 AND source = 'watchmode'"), 1);
+    //  TMDB wins the title; the MovieLens id is kept as an external id.
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content WHERE title = 'The Matrix' AND year = 1999"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM external_ids WHERE source = 'movielens' AND value = '2571'"), 1);
+    //  Genres from TMDB ids, availability normalised.
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_genres cg JOIN genres g ON g.id = cg.genre_id "
+                                   "JOIN external_ids e ON e.content_id = cg.content_id AND e.source = 'tmdb' AND e.value = '603' "
+                                   "WHERE g.slug IN ('action', 'science-fiction')"), 2);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM availability WHERE platform = 'netflix' AND region = 'US' "
+                                   "AND type = 'subscription' AND quality = 'uhd'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM availability WHERE platform = 'apple-tv' AND region = 'GB' "
+                                   "AND type = 'rent' AND currency = 'GBP' AND price = 3.49"), 1);
+    //  The bad record failed alone, with its reason.
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'failed' AND last_error LIKE '%region%'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'"), 5);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
+static void
+test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { 0 };
+    s_fixture_batch (&req);
+    s_run_batch (f, &req);
+    long seq = s_scalar (f, "SELECT sum(last_seq) FROM change_streams");
+    long versions = s_scalar (f, "SELECT sum(version) FROM content");
+    assert_true (seq >= 3);
+    s_run_batch (f, &req);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 3);
+    assert_int_equal (s_scalar (f, "SELECT sum(last_seq) FROM change_streams"), seq);
+    assert_int_equal (s_scalar (f, "SELECT sum(version) FROM content"), versions);
+    //  A changed record is one update and one event.
+    free (req.records [2].title);
+    req.records [2].title = strdup ("The Matrix Reloaded (Remastered)");
+    mg_enqueue_request_t one = { .records = &req.records [2], .records_count = 1 };
+    s_run_batch (f, &one);
+    assert_int_equal (s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'content.changed'"),
+                      s_scalar (f, "SELECT count(*) FROM change_log WHERE stream = 'content.changed'"));
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content WHERE version = 2"), 1);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
+static void
+test_change_events_arrive_numbered_without_gaps (void **state)
+{
+    fixture_t *f = *state;
+    zclock_sleep (300);               //  let the subscription reach the proxy
+    mg_enqueue_request_t req = { 0 };
+    s_fixture_batch (&req);
+    s_run_batch (f, &req);
+    zsock_set_rcvtimeo (f->sub, 2000);
+    uint64_t expect = 1;
+    int pb = 0;
+    for (int i = 0; i < 6; i++) {
+        zmsg_t *msg = zmsg_recv (f->sub);
+        if (!msg)
+            break;
+        char *topic = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        if (!strcmp (topic, "content.changed")) {
+            mg_change_event_t event;
+            char reason [MG_MSG_ERR_LEN];
+            assert_int_equal (mg_msg_decode (&mg_change_event_desc, zframe_data (body), zframe_size (body),
+                                             &event, reason, sizeof reason), 0);
+            assert_int_equal (event.seq, expect);
+            expect++;
+            mg_msg_clear (&mg_change_event_desc, &event);
+        }
+        else
+        if (!strcmp (topic, "content.changed.pb"))
+            pb++;
+        free (topic);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+    assert_int_equal (expect - 1, 3);     //  three entities, three events
+    assert_int_equal (pb, 3);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
+static void
+test_resolve_matches_without_creating_anything (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { 0 };
+    s_fixture_batch (&req);
+    s_run_batch (f, &req);
+    //  The resolver learns of entities as it creates them.
+    mg_resolve_request_t query = { .body =
+        "{\"records\":[{\"title\":\"Matrix\",\"year\":1999},"
+        "{\"title\":\"Unknown Film\",\"year\":2020},"
+        "{\"title\":42},"
+        "{\"title\":\"whatever\",\"ids\":{\"imdb\":\"tt0133093\"}}]}" };
+    mg_resolve_reply_t reply;
+    mg_error_t err = { 0 };
+    assert_int_equal (mg_client_call (f->client, "resolver.resolve", &mg_resolve_request_desc, &query,
+                                      &mg_resolve_reply_desc, &reply, 5000, &err), 0);
+    assert_int_equal (reply.results_count, 4);
+    assert_non_null (reply.results [0].id);
+    assert_int_equal (reply.results [0].tmdb_id, 603);
+    assert_int_equal (reply.results [0].tier, 3);
+    assert_null (reply.results [1].id);
+    assert_null (reply.results [2].id);
+    assert_int_equal (reply.errors_count, 1);
+    assert_int_equal (reply.errors [0].index, 2);
+    assert_int_equal (reply.results [3].tier, 2);
+    assert_string_equal (reply.results [3].id, reply.results [0].id);
+    mg_msg_clear (&mg_resolve_reply_desc, &reply);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 3);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
+int
+main (void)
+{
+    if (!getenv ("MG_PG_URL")) {
+        fprintf (stderr, "MG_PG_URL is not set (run through scripts/test)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_records_resolve_into_entities_by_every_tier, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_change_events_arrive_numbered_without_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_resolve_matches_without_creating_anything, setup, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
