@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define CLAIM_BATCH      500       //  records per claim / apply
-#define LEASE_S          30        //  seconds a claimed batch stays ours
 #define IDLE_MS          200       //  wait when the queue is empty
 #define CALL_TTL_MS      30000     //  an apply of 500 records takes well under this
 #define BACKOFF_MAX_MS   5000
@@ -117,10 +116,12 @@ resolver_ingest_main (void *arg)
         snprintf (host, sizeof host, "host");
     host [sizeof host - 1] = 0;
     snprintf (worker, sizeof worker, "resolver@%s:%d", host, (int) getpid ());
+    //  Seconds a claimed batch stays ours: what a crash costs in delay.
+    uint64_t lease = (uint64_t) mg_config_int ("MG_RESOLVER_LEASE_S", 30, 1, 3600);
     int backoff = 100;
     while (!atomic_load (&self->stopping) && !zsys_interrupted) {
         mg_claim_request_t claim = { .worker = worker, .max = CLAIM_BATCH, .has_max = true,
-                                     .lease_s = LEASE_S, .has_lease_s = true };
+                                     .lease_s = lease, .has_lease_s = true };
         mg_claim_reply_t claimed = { 0 };
         mg_error_t err = { 0 };
         if (mg_client_call (client, "indexer.claim", &mg_claim_request_desc, &claim,

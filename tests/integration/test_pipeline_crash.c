@@ -1,0 +1,232 @@
+/*  The pipeline survives kill -9 of the resolver or the indexer while an
+    import is provably under way: after a restart every record ends in
+    exactly one entity, none twice, none lost.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <czmq.h>
+
+#include "mg_client.h"
+#include "mg_pg.h"
+#include "mg_test.h"
+
+#define RECORDS  6000              //  enough that the import outlives the kill
+
+typedef struct {
+    char db [64];
+    char url [512];
+    char endpoint [64];
+    char env [8][600];
+    const char *envp [10];
+    PGconn *admin;
+    PGconn *pg;
+    pid_t broker, indexer, resolver;
+    mg_client_t *client;
+} fixture_t;
+
+static int
+setup (void **state)
+{
+    const char *base = getenv ("MG_PG_URL");
+    if (!base)
+        return -1;
+    fixture_t *f = calloc (1, sizeof *f);
+    snprintf (f->db, sizeof f->db, "mg_crash_%d", (int) getpid ());
+    char err [256];
+    f->admin = mg_pg_connect (base, err, sizeof err);
+    if (!f->admin)
+        return -1;
+    char sql [160];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
+    PQclear (PQexec (f->admin, sql));
+    snprintf (sql, sizeof sql, "CREATE DATABASE %s", f->db);
+    PQclear (PQexec (f->admin, sql));
+    const char *slash = strrchr (base, '/');
+    snprintf (f->url, sizeof f->url, "%.*s/%s", (int) (slash - base), base, f->db);
+    snprintf (f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", mg_test_free_port ());
+    int pub = mg_test_free_port ();
+    snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=%s", f->endpoint);
+    snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=%s", f->endpoint);
+    snprintf (f->env [2], sizeof f->env [2], "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", pub);
+    snprintf (f->env [3], sizeof f->env [3], "MG_EVENTS_PUB=tcp://127.0.0.1:%d", pub);
+    snprintf (f->env [4], sizeof f->env [4], "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (f->env [5], sizeof f->env [5], "MG_PG_URL=%s", f->url);
+    snprintf (f->env [6], sizeof f->env [6], "MG_HEARTBEAT_MS=100");
+    snprintf (f->env [7], sizeof f->env [7], "MG_RESOLVER_LEASE_S=2");
+    for (int i = 0; i < 8; i++)
+        f->envp [i] = f->env [i];
+    f->broker = mg_test_spawn ("mg-broker", f->envp);
+    f->indexer = mg_test_spawn ("mg-indexer", f->envp);
+    f->client = mg_client_new (f->endpoint);
+    //  Ready once the indexer (which migrates the database) answers.
+    int64_t until = mg_test_now_ms () + 15000;
+    bool ready = false;
+    while (!ready && mg_test_now_ms () < until) {
+        mg_ping_reply_t pong = { 0 };
+        mg_error_t e = { 0 };
+        ready = mg_client_call (f->client, "indexer.ping", NULL, NULL, &mg_ping_reply_desc, &pong, 1000, &e) == 0;
+        mg_msg_clear (&mg_ping_reply_desc, &pong);
+        mg_msg_clear (&mg_error_desc, &e);
+        if (!ready)
+            zclock_sleep (50);
+    }
+    f->pg = mg_pg_connect (f->url, err, sizeof err);
+    *state = f;
+    return ready && f->pg ? 0 : -1;
+}
+
+static int
+teardown (void **state)
+{
+    fixture_t *f = *state;
+    mg_client_destroy (&f->client);
+    mg_test_stop (f->resolver, SIGTERM);
+    mg_test_stop (f->indexer, SIGTERM);
+    mg_test_stop (f->broker, SIGTERM);
+    PQfinish (f->pg);
+    char sql [160];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
+    PQclear (PQexec (f->admin, sql));
+    PQfinish (f->admin);
+    free (f);
+    return 0;
+}
+
+static long
+s_scalar (fixture_t *f, const char *sql)
+{
+    PGresult *res = PQexec (f->pg, sql);
+    long v = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) ? atol (PQgetvalue (res, 0, 0)) : -1;
+    PQclear (res);
+    return v;
+}
+
+//  Queue RECORDS distinct synthetic films (and, at the end, a second
+//  source's copy of the first 100, which must merge by id).
+static void
+s_enqueue_all (fixture_t *f)
+{
+    for (int from = 0; from < RECORDS + 100; from += 1000) {
+        int count = from + 1000 <= RECORDS + 100 ? 1000 : RECORDS + 100 - from;
+        mg_enqueue_request_t req = { .records = calloc ((size_t) count, sizeof (mg_raw_record_t)),
+                                     .records_count = (size_t) count };
+        for (int i = 0; i < count; i++) {
+            int n = from + i;
+            bool copy = n >= RECORDS;
+            int film = copy ? n - RECORDS : n;
+            mg_raw_record_t *r = &req.records [i];
+            char text [64];
+            r->source = strdup (copy ? "watchmode" : "tmdb");
+            snprintf (text, sizeof text, "%d", 5000000 + n);
+            r->source_id = strdup (text);
+            snprintf (text, sizeof text, "Synthetic Film Number %d", film);
+            r->title = strdup (text);
+            r->year = 1950 + (uint64_t) (film % 70);
+            r->has_year = true;
+            r->tmdb = 9000000 + film;
+            r->has_tmdb = true;
+        }
+        mg_enqueue_reply_t reply;
+        mg_error_t err = { 0 };
+        int rc = mg_client_call (f->client, "indexer.enqueue", &mg_enqueue_request_desc, &req,
+                                 &mg_enqueue_reply_desc, &reply, 10000, &err);
+        mg_msg_clear (&mg_enqueue_request_desc, &req);
+        if (rc) {
+            print_message ("enqueue failed: %s %s\n", err.code, err.message);
+            mg_msg_clear (&mg_error_desc, &err);
+            fail ();
+        }
+    }
+}
+
+//  Wait until some but not all jobs are done; returns how many were.
+static long
+s_wait_partway (fixture_t *f)
+{
+    int64_t until = mg_test_now_ms () + 30000;
+    long done = 0;
+    while (mg_test_now_ms () < until) {
+        done = s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'");
+        if (done >= 500)
+            break;
+        zclock_sleep (5);
+    }
+    return done;
+}
+
+//  Wait until every job is finished (killed work waits out its 2 s lease).
+static void
+s_wait_all (fixture_t *f)
+{
+    int64_t until = mg_test_now_ms () + 90000;
+    while (mg_test_now_ms () < until
+       &&  s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state <> 'done'") > 0)
+        zclock_sleep (100);
+}
+
+static void
+s_check_exact (fixture_t *f)
+{
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state <> 'done'"), 0);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), RECORDS);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_sources"), RECORDS + 100);
+    assert_int_equal (s_scalar (f, "SELECT count(DISTINCT value) FROM external_ids WHERE source = 'tmdb'"), RECORDS);
+    //  Each copy joined its film: entities with two sources are exactly 100.
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM (SELECT content_id FROM content_sources "
+                                   "GROUP BY content_id HAVING count(*) = 2) t"), 100);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM (SELECT title FROM content GROUP BY title "
+                                   "HAVING count(*) > 1) t"), 0);
+}
+
+static void
+test_kill_9_of_the_resolver_mid_import_loses_and_doubles_nothing (void **state)
+{
+    fixture_t *f = *state;
+    s_enqueue_all (f);
+    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    long done = s_wait_partway (f);
+    mg_test_stop (f->resolver, SIGKILL);
+    long after = s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'");
+    print_message ("killed the resolver with %ld of %d records done\n", after, RECORDS + 100);
+    assert_true (done > 0);
+    assert_true (after < RECORDS + 100);      //  provably mid-import
+    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    s_wait_all (f);
+    s_check_exact (f);
+}
+
+static void
+test_kill_9_of_the_indexer_mid_import_loses_and_doubles_nothing (void **state)
+{
+    fixture_t *f = *state;
+    s_enqueue_all (f);
+    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    s_wait_partway (f);
+    mg_test_stop (f->indexer, SIGKILL);
+    long after = s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'");
+    print_message ("killed the indexer with %ld of %d records done\n", after, RECORDS + 100);
+    assert_true (after < RECORDS + 100);
+    f->indexer = mg_test_spawn ("mg-indexer", f->envp);
+    s_wait_all (f);
+    s_check_exact (f);
+}
+
+int
+main (void)
+{
+    if (!getenv ("MG_PG_URL")) {
+        fprintf (stderr, "MG_PG_URL is not set (run through scripts/test)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_kill_9_of_the_resolver_mid_import_loses_and_doubles_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_kill_9_of_the_indexer_mid_import_loses_and_doubles_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
