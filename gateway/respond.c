@@ -330,6 +330,14 @@ static void
 s_send (gw_request_t *request, int status)
 {
     struct evhttp_request *http = request->http;
+    if (evhttp_request_get_command (http) == EVHTTP_REQ_HEAD) {
+        //  libevent would send the body of a HEAD answer: announce its length, drop it.
+        struct evbuffer *out = evhttp_request_get_output_buffer (http);
+        char length [24];
+        snprintf (length, sizeof length, "%zu", evbuffer_get_length (out));
+        evhttp_add_header (evhttp_request_get_output_headers (http), "Content-Length", length);
+        evbuffer_drain (out, evbuffer_get_length (out));
+    }
     gw_request_done (request, status);
     evhttp_send_reply (http, status, NULL, NULL);
 }

@@ -1,0 +1,635 @@
+/*  mg-gateway end to end: real mg-broker, mg-catalog (on the PostgreSQL named
+    by MG_PG_URL) and mg-gateway processes on free ports, spoken to over raw
+    HTTP/1.1 sockets so that malformed and oversized requests can be sent
+    exactly.
+
+    Not covered yet: 415 for a non-JSON body needs a route that takes a body,
+    and the route table has none so far (the check itself is generic and unit
+    tested in tests/unit/test_gateway.c); add it here with the first POST route.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mg_test.h"
+
+#define MAX_BODY       4096         //  MG_HTTP_MAX_BODY for the gateway under test
+#define MAX_URL        2048         //  MG_HTTP_MAX_URL
+#define MAX_HEADERS    4096         //  MG_HTTP_MAX_HEADERS
+#define TIMEOUT_MS     3000         //  MG_REQUEST_TIMEOUT_MS
+#define SHORT_TIMEOUT_MS 300        //  of the second gateway in the deadline test
+#define START_WAIT_MS  30000        //  migrations and registration at start
+
+typedef struct {
+    char env_broker [96];
+    char env_bind [96];
+    char env_pub [96];
+    char env_sub [96];
+    char env_http [64];
+    const char *env [16];
+    int http_port;
+    pid_t broker;
+    pid_t catalog;
+    pid_t gateway;
+} fixture_t;
+
+typedef struct {
+    int status;                     //  0: no answer
+    char head [16384];              //  status line and headers
+    char *body;                     //  NUL-terminated
+    size_t body_len;
+} reply_t;
+
+static void
+s_reply_free (reply_t *reply)
+{
+    free (reply->body);
+    reply->body = NULL;
+}
+
+//  Send raw bytes to the gateway on port and read the answer until the
+//  server closes (every request says Connection: close). Returns 0, or -1
+//  when the connection failed or no complete answer came within timeout_ms.
+static int
+s_exchange (int port, const char *request, size_t len, reply_t *reply, int timeout_ms)
+{
+    memset (reply, 0, sizeof *reply);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (connect (fd, (struct sockaddr *) &addr, sizeof addr)) {
+        close (fd);
+        return -1;
+    }
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send (fd, request + sent, len - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;          //  the server may answer and close before reading it all
+        sent += (size_t) n;
+    }
+    size_t cap = 65536, used = 0;
+    char *data = malloc (cap);
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    bool closed = false;
+    while (!closed && mg_test_now_ms () < until) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (poll (&pfd, 1, (int) (until - mg_test_now_ms ())) <= 0)
+            continue;
+        if (used == cap) {
+            cap *= 2;
+            data = realloc (data, cap);
+        }
+        ssize_t n = recv (fd, data + used, cap - used, 0);
+        if (n <= 0)
+            closed = true;
+        else
+            used += (size_t) n;
+    }
+    close (fd);
+    char *end = used ? memmem (data, used, "\r\n\r\n", 4) : NULL;
+    if (!closed || !end || sscanf (data, "HTTP/1.1 %d", &reply->status) != 1) {
+        free (data);
+        reply->status = 0;
+        return -1;
+    }
+    size_t head_len = (size_t) (end - data);
+    if (head_len >= sizeof reply->head)
+        head_len = sizeof reply->head - 1;
+    memcpy (reply->head, data, head_len);
+    reply->head [head_len] = '\0';
+    reply->body_len = used - (size_t) (end + 4 - data);
+    reply->body = malloc (reply->body_len + 1);
+    memcpy (reply->body, end + 4, reply->body_len);
+    reply->body [reply->body_len] = '\0';
+    free (data);
+    return 0;
+}
+
+//  method path with extra header lines (may be ""), Connection: close.
+static int
+s_request (int port, const char *method, const char *path, const char *headers,
+           reply_t *reply, int timeout_ms)
+{
+    size_t len = strlen (method) + strlen (path) + strlen (headers) + 128;
+    char *request = malloc (len);
+    int n = snprintf (request, len, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n",
+                      method, path, headers);
+    int rc = s_exchange (port, request, (size_t) n, reply, timeout_ms);
+    free (request);
+    return rc;
+}
+
+static int
+s_get (fixture_t *f, const char *path, reply_t *reply)
+{
+    return s_request (f->http_port, "GET", path, "", reply, TIMEOUT_MS + 2000);
+}
+
+//  Value of header name in reply (case-insensitive name), copied into value.
+static bool
+s_header (const reply_t *reply, const char *name, char *value, size_t size)
+{
+    size_t name_len = strlen (name);
+    for (const char *line = strstr (reply->head, "\r\n"); line; line = strstr (line, "\r\n")) {
+        line += 2;
+        if (strncasecmp (line, name, name_len) == 0 && line [name_len] == ':') {
+            const char *v = line + name_len + 1;
+            while (*v == ' ')
+                v++;
+            size_t v_len = strcspn (v, "\r");
+            if (v_len >= size)
+                v_len = size - 1;
+            memcpy (value, v, v_len);
+            value [v_len] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+//  The error object of a JSON error reply: asserts the shape, returns its code.
+static void
+s_assert_error (const reply_t *reply, int status, const char *code)
+{
+    assert_int_equal (reply->status, status);
+    char type [128];
+    assert_true (s_header (reply, "Content-Type", type, sizeof type));
+    assert_string_equal (type, "application/json; charset=utf-8");
+    json_error_t error;
+    json_t *json = json_loads (reply->body, 0, &error);
+    assert_non_null (json);
+    json_t *object = json_object_get (json, "error");
+    assert_true (json_is_object (object));
+    assert_string_equal (json_string_value (json_object_get (object, "code")), code);
+    assert_true (json_is_string (json_object_get (object, "message")));
+    json_decref (json);
+}
+
+//  GET path until it answers status, or timeout_ms passes; the last status.
+static int
+s_wait_status (fixture_t *f, const char *path, int status, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    int last = 0;
+    while (mg_test_now_ms () < until) {
+        reply_t reply;
+        s_get (f, path, &reply);
+        last = reply.status;
+        s_reply_free (&reply);
+        if (last == status)
+            break;
+        usleep (50 * 1000);
+    }
+    return last;
+}
+
+static pid_t
+s_start_catalog (fixture_t *f)
+{
+    return mg_test_spawn ("mg-catalog", f->env);
+}
+
+static pid_t
+s_start_broker (fixture_t *f)
+{
+    return mg_test_spawn ("mg-broker", f->env);
+}
+
+static int
+group_setup (void **state)
+{
+    if (!getenv ("MG_PG_URL")) {
+        fprintf (stderr, "MG_PG_URL is not set: scripts/test provides a database\n");
+        return -1;
+    }
+    fixture_t *f = calloc (1, sizeof *f);
+    int broker_port = mg_test_free_port ();
+    f->http_port = mg_test_free_port ();
+    snprintf (f->env_broker, sizeof f->env_broker, "MG_BROKER=tcp://127.0.0.1:%d", broker_port);
+    snprintf (f->env_bind, sizeof f->env_bind, "MG_BROKER_BIND=tcp://127.0.0.1:%d", broker_port);
+    snprintf (f->env_pub, sizeof f->env_pub, "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (f->env_sub, sizeof f->env_sub, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (f->env_http, sizeof f->env_http, "MG_HTTP_PORT=%d", f->http_port);
+    const char *env [] = {
+        f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_http,
+        "MG_HTTP_MAX_BODY=4096", "MG_HTTP_MAX_URL=2048", "MG_HTTP_MAX_HEADERS=4096",
+        "MG_REQUEST_TIMEOUT_MS=3000", "MG_HTTP_THREADS=2", "MG_HEARTBEAT_MS=250",
+        "MG_HEARTBEAT_LIVENESS=3", NULL
+    };
+    memcpy (f->env, env, sizeof env);
+    f->broker = s_start_broker (f);
+    f->catalog = s_start_catalog (f);
+    f->gateway = mg_test_spawn ("mg-gateway", f->env);
+    *state = f;
+    if (f->broker < 0 || f->catalog < 0 || f->gateway < 0)
+        return -1;
+    return s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200 ? 0 : -1;
+}
+
+static int
+group_teardown (void **state)
+{
+    fixture_t *f = *state;
+    if (!f)
+        return 0;
+    if (f->gateway > 0)
+        mg_test_stop (f->gateway, SIGTERM);
+    if (f->catalog > 0)
+        mg_test_stop (f->catalog, SIGTERM);
+    if (f->broker > 0)
+        mg_test_stop (f->broker, SIGTERM);
+    free (f);
+    return 0;
+}
+
+static void
+test_health_answers_ok (void **state)
+{
+    fixture_t *f = *state;
+    reply_t reply;
+    assert_int_equal (s_get (f, "/health", &reply), 0);
+    assert_int_equal (reply.status, 200);
+    assert_string_equal (reply.body, "{\"status\":\"ok\"}");
+    char type [128];
+    assert_true (s_header (&reply, "Content-Type", type, sizeof type));
+    assert_string_equal (type, "application/json; charset=utf-8");
+    s_reply_free (&reply);
+}
+
+static void
+test_genres_lists_the_18_canonical_genres (void **state)
+{
+    fixture_t *f = *state;
+    static const char *slugs [] = {
+        "action", "animation", "comedy", "crime", "documentary", "drama", "family", "fantasy",
+        "history", "horror", "music", "mystery", "romance", "science-fiction", "thriller",
+        "war", "western", "reality"
+    };
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+    assert_int_equal (reply.status, 200);
+    json_error_t error;
+    json_t *json = json_loads (reply.body, 0, &error);
+    assert_non_null (json);
+    assert_int_equal (json_object_size (json), 1);
+    json_t *results = json_object_get (json, "results");
+    assert_true (json_is_array (results));
+    assert_int_equal (json_array_size (results), 18);
+    bool seen [18] = { false };
+    size_t i;
+    json_t *genre;
+    json_array_foreach (results, i, genre) {
+        assert_int_equal (json_object_size (genre), 3);
+        assert_true (json_is_integer (json_object_get (genre, "id")));
+        assert_true (json_is_string (json_object_get (genre, "name")));
+        const char *slug = json_string_value (json_object_get (genre, "slug"));
+        assert_non_null (slug);
+        for (size_t s = 0; s < 18; s++)
+            if (strcmp (slug, slugs [s]) == 0)
+                seen [s] = true;
+    }
+    for (size_t s = 0; s < 18; s++)
+        assert_true (seen [s]);
+    json_decref (json);
+    s_reply_free (&reply);
+    //  HEAD: same status and headers, no body.
+    assert_int_equal (s_request (f->http_port, "HEAD", "/api/v1/genres", "", &reply, 5000), 0);
+    assert_int_equal (reply.status, 200);
+    assert_int_equal (reply.body_len, 0);
+    s_reply_free (&reply);
+}
+
+static void
+test_unknown_path_is_404 (void **state)
+{
+    fixture_t *f = *state;
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/nothing-here", &reply), 0);
+    s_assert_error (&reply, 404, "NOT_FOUND");
+    s_reply_free (&reply);
+}
+
+static void
+test_wrong_method_is_405_with_allow (void **state)
+{
+    fixture_t *f = *state;
+    reply_t reply;
+    assert_int_equal (s_request (f->http_port, "DELETE", "/api/v1/genres", "", &reply, 5000), 0);
+    s_assert_error (&reply, 405, "METHOD_NOT_ALLOWED");
+    char allow [64];
+    assert_true (s_header (&reply, "Allow", allow, sizeof allow));
+    assert_string_equal (allow, "GET, HEAD");
+    s_reply_free (&reply);
+}
+
+static void
+test_unknown_query_parameter_is_400_naming_it (void **state)
+{
+    fixture_t *f = *state;
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/genres?foo=1", &reply), 0);
+    assert_int_equal (reply.status, 400);
+    assert_string_equal (reply.body,
+        "{\"error\":{\"code\":\"INVALID_PARAMETER\",\"message\":\"unknown query parameter 'foo'\"}}");
+    s_reply_free (&reply);
+}
+
+static void
+test_oversized_body_is_413 (void **state)
+{
+    fixture_t *f = *state;
+    size_t body_len = MAX_BODY + 1;
+    size_t cap = body_len + 256;
+    char *request = malloc (cap);
+    int n = snprintf (request, cap, "GET /api/v1/genres HTTP/1.1\r\nHost: localhost\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n", body_len);
+    memset (request + n, 'x', body_len);
+    reply_t reply;
+    assert_int_equal (s_exchange (f->http_port, request, (size_t) n + body_len, &reply, 5000), 0);
+    s_assert_error (&reply, 413, "PAYLOAD_TOO_LARGE");
+    s_reply_free (&reply);
+    free (request);
+}
+
+static void
+test_long_url_is_414 (void **state)
+{
+    fixture_t *f = *state;
+    char path [MAX_URL + 64];
+    strcpy (path, "/api/v1/genres?q=");
+    size_t len = strlen (path);
+    memset (path + len, 'a', MAX_URL);
+    path [len + MAX_URL] = '\0';
+    reply_t reply;
+    assert_int_equal (s_get (f, path, &reply), 0);
+    s_assert_error (&reply, 414, "URI_TOO_LONG");
+    s_reply_free (&reply);
+}
+
+static void
+test_big_headers_are_431 (void **state)
+{
+    fixture_t *f = *state;
+    char headers [MAX_HEADERS + 64];
+    strcpy (headers, "X-Padding: ");
+    size_t len = strlen (headers);
+    memset (headers + len, 'p', MAX_HEADERS);
+    strcpy (headers + len + MAX_HEADERS, "\r\n");
+    reply_t reply;
+    assert_int_equal (s_request (f->http_port, "GET", "/api/v1/genres", headers, &reply, 5000), 0);
+    s_assert_error (&reply, 431, "HEADERS_TOO_LARGE");
+    s_reply_free (&reply);
+    //  Just under the limit is served.
+    memset (headers + len, 'p', MAX_HEADERS - 200);
+    strcpy (headers + len + MAX_HEADERS - 200, "\r\n");
+    assert_int_equal (s_request (f->http_port, "GET", "/health", headers, &reply, 5000), 0);
+    assert_int_equal (reply.status, 200);
+    s_reply_free (&reply);
+}
+
+static void
+test_ready_names_the_services (void **state)
+{
+    fixture_t *f = *state;
+    reply_t reply;
+    assert_int_equal (s_get (f, "/ready", &reply), 0);
+    assert_int_equal (reply.status, 200);
+    json_error_t error;
+    json_t *json = json_loads (reply.body, 0, &error);
+    assert_non_null (json);
+    assert_string_equal (json_string_value (json_object_get (json, "status")), "ready");
+    json_t *catalog = json_object_get (json_object_get (json, "services"), "catalog");
+    assert_true (json_is_integer (catalog));
+    assert_true (json_integer_value (catalog) >= 1);
+    json_decref (json);
+    s_reply_free (&reply);
+}
+
+static void
+test_metrics_count_requests (void **state)
+{
+    fixture_t *f = *state;
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+    s_reply_free (&reply);
+    assert_int_equal (s_get (f, "/metrics", &reply), 0);
+    assert_int_equal (reply.status, 200);
+    char type [128];
+    assert_true (s_header (&reply, "Content-Type", type, sizeof type));
+    assert_non_null (strstr (type, "text/plain"));
+    const char *expected [] = {
+        "# TYPE mg_gateway_http_requests_total counter",
+        "mg_gateway_http_requests_total{method=\"GET\",route=\"/api/v1/genres\",status=\"200\"} ",
+        "mg_gateway_http_requests_total{method=\"GET\",route=\"/api/v1/genres\",status=\"400\"} ",
+        "mg_gateway_http_requests_total{method=\"\",route=\"unmatched\",status=\"404\"} ",
+        "# TYPE mg_gateway_http_request_duration_seconds histogram",
+        "mg_gateway_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/genres\",le=\"+Inf\"} ",
+        "# TYPE mg_gateway_bus_roundtrip_seconds histogram",
+        "mg_gateway_bus_roundtrip_seconds_count{method=\"GET\",route=\"/api/v1/genres\"} ",
+        "mg_gateway_bus_requests_total{method=\"GET\",route=\"/api/v1/genres\",outcome=\"reply\"} ",
+        "# TYPE mg_gateway_http_requests_in_flight gauge",
+        "mg_gateway_http_requests_in_flight 1\n",    //  this very request
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected [0]; i++)
+        if (!strstr (reply.body, expected [i]))
+            fail_msg ("metrics lack: %s\n%s", expected [i], reply.body);
+    s_reply_free (&reply);
+}
+
+static void
+test_killed_catalog_is_503_then_recovers (void **state)
+{
+    fixture_t *f = *state;
+    mg_test_stop (f->catalog, SIGKILL);
+    f->catalog = -1;
+    //  The broker notices the dead worker within 3 heartbeats (750 ms).
+    int64_t killed = mg_test_now_ms ();
+    reply_t reply;
+    int status = 0;
+    while (mg_test_now_ms () - killed < 1000) {
+        assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+        status = reply.status;
+        if (status == 503)
+            break;
+        s_reply_free (&reply);
+    }
+    assert_int_equal (status, 503);
+    assert_true (mg_test_now_ms () - killed <= 1000);
+    //  WORKER_LOST if the broker had handed it to the dead worker, else SERVICE_UNAVAILABLE.
+    s_assert_error (&reply, 503, strstr (reply.body, "WORKER_LOST") ? "WORKER_LOST" : "SERVICE_UNAVAILABLE");
+    char retry [16];
+    assert_true (s_header (&reply, "Retry-After", retry, sizeof retry));
+    assert_true (atoi (retry) >= 1);
+    s_reply_free (&reply);
+
+    assert_int_equal (s_wait_status (f, "/ready", 503, 2000), 503);
+    assert_int_equal (s_get (f, "/ready", &reply), 0);
+    assert_true (s_header (&reply, "Retry-After", retry, sizeof retry));
+    json_error_t error;
+    json_t *json = json_loads (reply.body, 0, &error);
+    assert_non_null (json);
+    assert_string_equal (json_string_value (json_object_get (json, "status")), "not_ready");
+    assert_string_equal (json_string_value (json_array_get (json_object_get (json, "missing"), 0)), "catalog");
+    json_decref (json);
+    s_reply_free (&reply);
+
+    f->catalog = s_start_catalog (f);
+    assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, START_WAIT_MS), 200);
+    assert_int_equal (s_wait_status (f, "/ready", 200, 5000), 200);
+}
+
+static void
+test_lost_broker_is_503_at_once_and_reconnects (void **state)
+{
+    fixture_t *f = *state;
+    mg_test_stop (f->broker, SIGKILL);
+    f->broker = -1;
+    //  New requests do not wait for the deadline: no connection, no queueing.
+    int64_t start = mg_test_now_ms ();
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+    assert_true (mg_test_now_ms () - start < 1000);
+    s_assert_error (&reply, 503, "SERVICE_UNAVAILABLE");
+    char retry [16];
+    assert_true (s_header (&reply, "Retry-After", retry, sizeof retry));
+    s_reply_free (&reply);
+    start = mg_test_now_ms ();
+    assert_int_equal (s_get (f, "/ready", &reply), 0);
+    assert_int_equal (reply.status, 503);
+    assert_true (mg_test_now_ms () - start < 1000);
+    s_reply_free (&reply);
+
+    //  Same endpoint, new broker: the gateway and the catalog find it themselves.
+    f->broker = s_start_broker (f);
+    start = mg_test_now_ms ();
+    assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, 5000), 200);
+    assert_true (mg_test_now_ms () - start <= 5000);
+    assert_int_equal (s_wait_status (f, "/ready", 200, 5000), 200);
+}
+
+static void
+test_calls_in_flight_when_the_broker_dies_are_503 (void **state)
+{
+    fixture_t *f = *state;
+    //  A stopped catalog holds the request at the broker; then the broker dies.
+    kill (f->catalog, SIGSTOP);
+    reply_t reply;
+    pid_t child = fork ();
+    if (child == 0) {
+        usleep (150 * 1000);
+        kill (f->broker, SIGKILL);
+        _exit (0);
+    }
+    int64_t start = mg_test_now_ms ();
+    assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+    int64_t took = mg_test_now_ms () - start;
+    waitpid (child, NULL, 0);
+    mg_test_stop (f->broker, 0);
+    kill (f->catalog, SIGCONT);
+    s_assert_error (&reply, 503, "SERVICE_UNAVAILABLE");
+    assert_non_null (strstr (reply.body, "lost the connection"));
+    assert_true (took < 700);       //  before the broker could have declared the worker lost
+    s_reply_free (&reply);
+    f->broker = s_start_broker (f);
+    assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, 10000), 200);
+}
+
+static void
+test_no_answer_within_the_deadline_is_504 (void **state)
+{
+    fixture_t *f = *state;
+    char env_http [64];
+    int port = mg_test_free_port ();
+    snprintf (env_http, sizeof env_http, "MG_HTTP_PORT=%d", port);
+    const char *env [] = { f->env_broker, env_http, "MG_REQUEST_TIMEOUT_MS=300", NULL };
+    pid_t gateway = mg_test_spawn ("mg-gateway", env);
+    assert_true (gateway > 0);
+    int64_t until = mg_test_now_ms () + 5000;
+    reply_t reply = { 0 };
+    while (mg_test_now_ms () < until) {
+        s_request (port, "GET", "/api/v1/genres", "", &reply, 2000);
+        int status = reply.status;
+        s_reply_free (&reply);
+        if (status == 200)
+            break;
+        usleep (50 * 1000);
+    }
+    kill (f->catalog, SIGSTOP);
+    int64_t start = mg_test_now_ms ();
+    assert_int_equal (s_request (port, "GET", "/api/v1/genres", "", &reply, 3000), 0);
+    int64_t took = mg_test_now_ms () - start;
+    kill (f->catalog, SIGCONT);
+    s_assert_error (&reply, 504, "DEADLINE_EXCEEDED");
+    assert_true (took >= 250 && took < 1000);
+    s_reply_free (&reply);
+    assert_int_equal (WEXITSTATUS (mg_test_stop (gateway, SIGTERM)), 0);
+    assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, 10000), 200);
+}
+
+static void
+test_sigterm_answers_in_flight_requests_and_exits_0 (void **state)
+{
+    fixture_t *f = *state;
+    kill (f->catalog, SIGSTOP);
+    pid_t child = fork ();
+    if (child == 0) {
+        usleep (150 * 1000);
+        kill (f->gateway, SIGTERM);
+        _exit (0);
+    }
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+    waitpid (child, NULL, 0);
+    kill (f->catalog, SIGCONT);
+    //  Answered although the gateway was told to stop while it waited:
+    //  the broker declared the stopped worker lost.
+    assert_int_equal (reply.status, 503);
+    s_reply_free (&reply);
+    int status = mg_test_stop (f->gateway, 0);
+    f->gateway = -1;
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    //  Nobody listens any more.
+    assert_int_equal (s_get (f, "/health", &reply), -1);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_health_answers_ok),
+        cmocka_unit_test (test_genres_lists_the_18_canonical_genres),
+        cmocka_unit_test (test_unknown_path_is_404),
+        cmocka_unit_test (test_wrong_method_is_405_with_allow),
+        cmocka_unit_test (test_unknown_query_parameter_is_400_naming_it),
+        cmocka_unit_test (test_oversized_body_is_413),
+        cmocka_unit_test (test_long_url_is_414),
+        cmocka_unit_test (test_big_headers_are_431),
+        cmocka_unit_test (test_ready_names_the_services),
+        cmocka_unit_test (test_metrics_count_requests),
+        cmocka_unit_test (test_killed_catalog_is_503_then_recovers),
+        cmocka_unit_test (test_lost_broker_is_503_at_once_and_reconnects),
+        cmocka_unit_test (test_calls_in_flight_when_the_broker_dies_are_503),
+        cmocka_unit_test (test_no_answer_within_the_deadline_is_504),
+        cmocka_unit_test (test_sigterm_answers_in_flight_requests_and_exits_0),
+    };
+    return cmocka_run_group_tests (tests, group_setup, group_teardown);
+}
