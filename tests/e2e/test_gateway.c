@@ -212,6 +212,8 @@ s_start_broker (fixture_t *f)
     return mg_test_spawn ("mg-broker", f->env);
 }
 
+static int group_teardown (void **state);
+
 static int
 group_setup (void **state)
 {
@@ -238,9 +240,13 @@ group_setup (void **state)
     f->catalog = s_start_catalog (f);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
     *state = f;
-    if (f->broker < 0 || f->catalog < 0 || f->gateway < 0)
-        return -1;
-    return s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200 ? 0 : -1;
+    if (f->broker > 0 && f->catalog > 0 && f->gateway > 0
+    &&  s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200)
+        return 0;
+    fprintf (stderr, "the gateway did not become ready\n");
+    group_teardown (state);
+    *state = NULL;
+    return -1;
 }
 
 static int
