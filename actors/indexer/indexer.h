@@ -23,6 +23,7 @@ PGconn *indexer_pg (indexer_t *self, mg_error_t *err);
 int indexer_on_enqueue (void *state, const void *req, void *rep, mg_error_t *err);
 int indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err);
 int indexer_on_apply (void *state, const void *req, void *rep, mg_error_t *err);
+int indexer_on_stats (void *state, const void *req, void *rep, mg_error_t *err);
 
 //  Canonical record of an entity merged from its sources' records (JSON
 //  objects, highest precedence first). Returns a new JSON object.

@@ -13,6 +13,7 @@ static const mg_method_t s_methods [] = {
     { "indexer.enqueue", &mg_enqueue_request_desc, &mg_enqueue_reply_desc, indexer_on_enqueue },
     { "indexer.claim", &mg_claim_request_desc, &mg_claim_reply_desc, indexer_on_claim },
     { "indexer.apply", &mg_apply_request_desc, &mg_apply_reply_desc, indexer_on_apply },
+    { "indexer.stats", &mg_empty_desc, &mg_indexer_stats_desc, indexer_on_stats },
     { NULL, NULL, NULL, NULL }
 };
 

@@ -140,3 +140,35 @@ indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err)
     qsort (reply->jobs, reply->jobs_count, sizeof (mg_job_t), s_by_id);
     return 0;
 }
+
+int
+indexer_on_stats (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    indexer_t *self = state;
+    mg_indexer_stats_t *stats = rep;
+    (void) req;
+    PGconn *pg = indexer_pg (self, err);
+    if (!pg)
+        return -1;
+    PGresult *res = PQexec (pg,
+        "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running'), "
+        "  count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state = 'failed'), "
+        "  (SELECT count(*) FROM content), "
+        "  (SELECT last_seq FROM change_streams WHERE stream = 'content.changed'), "
+        "  (SELECT last_seq FROM change_streams WHERE stream = 'availability.changed') "
+        "FROM ingest_jobs");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        PQclear (res);
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+    }
+    uint64_t *fields [] = { &stats->queued, &stats->running, &stats->done, &stats->failed,
+                            &stats->entities, &stats->content_seq, &stats->availability_seq };
+    bool *present [] = { &stats->has_queued, &stats->has_running, &stats->has_done, &stats->has_failed,
+                         &stats->has_entities, &stats->has_content_seq, &stats->has_availability_seq };
+    for (int i = 0; i < 7; i++) {
+        *fields [i] = strtoull (PQgetvalue (res, 0, i), NULL, 10);
+        *present [i] = true;
+    }
+    PQclear (res);
+    return 0;
+}
