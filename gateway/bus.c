@@ -9,9 +9,10 @@
     one libevent common timeout (a queue instead of a heap).
 
     ZMQ_FD is edge-triggered: it signals when the socket's state changes, not
-    while messages wait. So every wake drains while ZMQ_EVENTS says POLLIN,
-    and every send re-checks ZMQ_EVENTS (a send can consume the edge that
-    announced a reply).
+    while messages wait. So every wake receives until EAGAIN (which, like a
+    ZMQ_EVENTS check, processes libzmq's pending commands and re-arms the
+    edge), and a loop turn that sent anything drains once more (a send can
+    consume the edge that announced a reply).
 
     Broker liveness: ZMQ_IMMEDIATE makes a send fail at once while there is
     no connection (the caller answers 503 instead of queueing into nothing);
@@ -59,6 +60,7 @@ struct gw_bus_t {
     uint32_t *free_slots;           //  stack of free slot indexes
     size_t nfree;
     size_t pending;
+    bool check_queued;              //  a drain is queued for this loop turn
     uint32_t epoch;                 //  bumped when the connection drops
     bool connected;
     int index;
@@ -323,8 +325,13 @@ gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
     slot->sent_us = gw_now_us ();
     struct timeval plain;
     event_add (&slot->timer, s_timeout_for (self, ttl_ms, &plain));
-    if (s_readable (self->dealer))
+    //  The send may have taken the edge that announced a reply: drain once
+    //  this loop turn (one check for all the calls made in it, not one each:
+    //  every check costs libzmq a poll and a getpid).
+    if (!self->check_queued) {
+        self->check_queued = true;
         event_active (self->dealer_event, EV_READ, 0);
+    }
     return 0;
 }
 
@@ -390,9 +397,9 @@ s_on_dealer (evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     gw_bus_t *self = arg;
+    self->check_queued = false;
+    //  Receiving until EAGAIN re-arms the edge as a ZMQ_EVENTS check would.
     for (int n = 0; n < DRAIN_BATCH; n++) {
-        if (!s_readable (self->dealer))
-            return;
         zmq_msg_t parts [5];
         size_t count = s_recv (self->dealer, parts, 5);
         if (count == 0)

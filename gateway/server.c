@@ -132,9 +132,11 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     self->stop_pipe [0] = self->stop_pipe [1] = -1;
     //  Each loop belongs to one thread; the main thread reaches it through
     //  the stop pipe only, so libevent needs no locks.
+    //  The epoll changelist folds the enable/disable pairs that evhttp makes
+    //  on every connection in one loop turn into at most one epoll_ctl.
     struct event_config *cfg = event_config_new ();
     if (cfg)
-        event_config_set_flag (cfg, EVENT_BASE_FLAG_NOLOCK);
+        event_config_set_flag (cfg, EVENT_BASE_FLAG_NOLOCK | EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     self->base = cfg ? event_base_new_with_config (cfg) : NULL;
     if (cfg)
         event_config_free (cfg);
