@@ -107,12 +107,24 @@ s_public_record (json_t *in, match_record_t *out, genre_set_t *genres)
     json_t *value;
     json_object_foreach (in, key, value)
         if (strcmp (key, "title") && strcmp (key, "year") && strcmp (key, "type")
-        &&  strcmp (key, "genres") && strcmp (key, "ids"))
-            return "unknown field (allowed: title, year, type, genres, ids)";
+        &&  strcmp (key, "genres") && strcmp (key, "ids") && strcmp (key, "alternate_titles"))
+            return "unknown field (allowed: title, year, type, genres, ids, alternate_titles)";
     json_t *title = json_object_get (in, "title");
     if (!json_is_string (title) || json_string_length (title) == 0 || json_string_length (title) > 1000)
         return "title must be a string of 1 to 1000 bytes";
     out->titles [out->ntitles++] = json_string_value (title);
+    json_t *alternates = json_object_get (in, "alternate_titles");
+    if (alternates && !json_is_null (alternates)) {
+        if (!json_is_array (alternates) || json_array_size (alternates) > MATCH_TITLES_MAX - 1)
+            return "alternate_titles must be an array of at most 7 strings";
+        size_t i;
+        json_t *alternate;
+        json_array_foreach (alternates, i, alternate) {
+            if (!json_is_string (alternate) || json_string_length (alternate) > 1000)
+                return "alternate_titles must hold strings of at most 1000 bytes";
+            out->titles [out->ntitles++] = json_string_value (alternate);
+        }
+    }
     json_t *year = json_object_get (in, "year");
     if (year && !json_is_null (year)) {
         if (!json_is_integer (year) || json_integer_value (year) < 1870 || json_integer_value (year) > 2100)
