@@ -148,24 +148,33 @@ typedef struct {
     bool failed;
 } s_text_t;
 
-//  Append len bytes to text.
+//  Move text to a heap buffer with room for len more bytes.
 static void
-s_put (s_text_t *text, const char *bytes, size_t len)
+s_grow (s_text_t *text, size_t len)
 {
     if (text->failed)
         return;
+    size_t cap = (text->len + len) * 2;
+    char *data = text->heap ? realloc (text->data, cap) : malloc (cap);
+    if (!data) {
+        text->failed = true;
+        return;
+    }
+    if (!text->heap)
+        memcpy (data, text->data, text->len);
+    text->data = data;
+    text->cap = cap;
+    text->heap = true;
+}
+
+//  Append len bytes to text.
+static inline void
+s_put (s_text_t *text, const char *bytes, size_t len)
+{
     if (text->len + len > text->cap) {
-        size_t cap = (text->len + len) * 2;
-        char *data = text->heap ? realloc (text->data, cap) : malloc (cap);
-        if (!data) {
-            text->failed = true;
+        s_grow (text, len);
+        if (text->failed)
             return;
-        }
-        if (!text->heap)
-            memcpy (data, text->data, text->len);
-        text->data = data;
-        text->cap = cap;
-        text->heap = true;
     }
     memcpy (text->data + text->len, bytes, len);
     text->len += len;
