@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Gateway throughput against nginx serving a static file on the same machine.
+#
+# Builds Release (build-release), starts a throw-away PostgreSQL (unless
+# MG_PG_URL is set), mg-broker + mg-catalog + mg-gateway, and nginx (2 workers,
+# no access log, keep-alive) serving a static copy of the genres reply. Then
+# runs the same wrk load against each target:
+#   nginx static file   - the ceiling for this box
+#   GET /health         - HTTP path of the gateway only
+#   GET /api/v1/genres  - through the broker to the catalog actor and back
+# and prints requests/s, p99 latency and the ratio to nginx. wrk shares the
+# cores with the servers, so every target gets the same wrk settings.
+#   MG_BENCH_SECONDS     seconds per measured run (default 10)
+#   MG_BENCH_CONNECTIONS connections (default 64)
+#   MG_BENCH_THREADS     wrk threads (default 2)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/common.sh
+. "$root/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/services.sh
+. "$root/scripts/lib/services.sh"
+
+seconds=${MG_BENCH_SECONDS:-10}
+connections=${MG_BENCH_CONNECTIONS:-64}
+threads=${MG_BENCH_THREADS:-2}
+
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+
+build=$root/build-release
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+bin=$build/bin
+
+tmp=$(mktemp -d /tmp/mg-bench.XXXXXX)
+pids=()
+own_pg=no
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -f "$tmp/nginx/nginx.pid" ]; then
+    kill -QUIT "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null || true
+  fi
+  [ "$own_pg" = yes ] && mg_pg_stop "$tmp"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ -z "${MG_PG_URL:-}" ]; then
+  pg_port=$(mg_free_port)
+  mg_pg_start "$tmp" "$pg_port"
+  own_pg=yes
+  export MG_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/mediagateway"
+fi
+
+broker_port=$(mg_free_port)
+http_port=$(mg_free_port)
+nginx_port=$(mg_free_port)
+export MG_CONFIG_FILE=$root/config/default.env
+export MG_SQL_DIR=$root/config/sql
+export MG_BROKER=tcp://127.0.0.1:$broker_port
+export MG_BROKER_BIND=$MG_BROKER
+export MG_EVENTS_PUB_BIND=tcp://127.0.0.1:$(mg_free_port)
+export MG_EVENTS_SUB_BIND=tcp://127.0.0.1:$(mg_free_port)
+export MG_HTTP_PORT=$http_port
+export MG_LOG_LEVEL=warn
+mkdir -p "$tmp/log"
+
+"$bin/mg-broker" 2>"$tmp/log/broker.log" & pids+=($!)
+"$bin/mg-catalog" 2>"$tmp/log/catalog.log" & pids+=($!)
+"$bin/mg-gateway" 2>"$tmp/log/gateway.log" & pids+=($!)
+
+gateway=http://127.0.0.1:$http_port
+for _ in $(seq 1 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$gateway/ready")" = 200 ] && break
+  sleep 0.1
+done
+if [ "$(curl -s -o /dev/null -w '%{http_code}' "$gateway/ready")" != 200 ]; then
+  echo "bench: the gateway did not become ready; logs:" >&2
+  tail -n 20 "$tmp"/log/*.log >&2
+  exit 1
+fi
+
+# nginx serves the very bytes the gateway answers, so both move the same payload.
+mkdir -p "$tmp/nginx/www" "$tmp/nginx/temp"
+curl -sf "$gateway/api/v1/genres" >"$tmp/nginx/www/genres.json"
+# nginx workers run unprivileged: let them read the file (mktemp made tmp 0700).
+chmod 755 "$tmp" "$tmp/nginx" "$tmp/nginx/www"
+chmod 644 "$tmp/nginx/www/genres.json"
+cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  default_type application/json;
+  client_body_temp_path $tmp/nginx/temp/body;
+  proxy_temp_path $tmp/nginx/temp/proxy;
+  fastcgi_temp_path $tmp/nginx/temp/fastcgi;
+  uwsgi_temp_path $tmp/nginx/temp/uwsgi;
+  scgi_temp_path $tmp/nginx/temp/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $tmp/nginx/www;
+  }
+}
+CONF
+nginx -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
+for _ in $(seq 1 50); do
+  curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/genres.json" && break
+  sleep 0.1
+done
+
+# run NAME URL: one warm-up second, then the measured run; prints "rps p99_ms".
+run() {
+  local url=$1 out
+  wrk -t"$threads" -c"$connections" -d1s "$url" >/dev/null
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$url")
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "bench: $url answered errors:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  local rps p99
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+  p99=$(awk '$1 == "99%" {
+      v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+      if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000;
+      printf "%.2f", v }' <<<"$out")
+  echo "$rps $p99"
+}
+
+result=$(run "http://127.0.0.1:$nginx_port/genres.json")
+read -r nginx_rps nginx_p99 <<<"$result"
+result=$(run "$gateway/health")
+read -r health_rps health_p99 <<<"$result"
+result=$(run "$gateway/api/v1/genres")
+read -r genres_rps genres_p99 <<<"$result"
+
+echo
+echo "wrk -t$threads -c$connections -d${seconds}s --latency; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+printf '%-28s %10s %10s %8s\n' target "req/s" "p99 ms" "x nginx"
+for row in "nginx static file|$nginx_rps|$nginx_p99" "GET /health|$health_rps|$health_p99" \
+           "GET /api/v1/genres|$genres_rps|$genres_p99"; do
+  IFS='|' read -r name rps p99 <<<"$row"
+  printf '%-28s %10s %10s %8s\n' "$name" "$rps" "$p99" \
+    "$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')"
+done
