@@ -129,7 +129,6 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     const gw_config_t *config = &server->config;
     self->server = server;
     self->index = i;
-    self->stop_pipe [0] = self->stop_pipe [1] = -1;
     //  Each loop belongs to one thread; the main thread reaches it through
     //  the stop pipe only, so libevent needs no locks.
     //  The epoll changelist folds the enable/disable pairs that evhttp makes
@@ -197,6 +196,8 @@ gw_server_new (const gw_config_t *config)
         gw_server_destroy (&self);
         return NULL;
     }
+    for (size_t i = 0; i < self->nthreads; i++)
+        self->threads [i].stop_pipe [0] = self->threads [i].stop_pipe [1] = -1;
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *ai = NULL;
