@@ -56,6 +56,7 @@ s_bump (s_counter_t *counter, uint64_t by)
         atomic_load_explicit (counter, memory_order_relaxed) + by, memory_order_relaxed);
 }
 
+//  Current value of a counter another thread writes.
 static inline uint64_t
 s_read (s_counter_t *counter)
 {

@@ -233,11 +233,11 @@ gw_routes_match (int method, const char *path, size_t len, gw_match_t *match)
     return GW_MATCH_NO_METHOD;
 }
 
-//  Fill fault; returns -1.
 static int
 s_fault (gw_fault_t *fault, int status, const char *code, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
+//  Fill fault with an HTTP error; returns -1.
 static int
 s_fault (gw_fault_t *fault, int status, const char *code, const char *fmt, ...)
 {
