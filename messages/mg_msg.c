@@ -46,10 +46,14 @@ s_fail (char *err, size_t errlen, const char *path, const char *fmt, ...)
 static void
 s_path (char *out, const char *path, const char *name, long index)
 {
-    if (name)
-        snprintf (out, PATH_MAX_LEN, "%s%s%s", path, *path ? "." : "", name);
+    int n = name
+          ? snprintf (out, PATH_MAX_LEN, "%s%s%s", path, *path ? "." : "", name)
+          : snprintf (out, PATH_MAX_LEN, "%s[%ld]", path, index);
+    if (n < 0)
+        out [0] = '\0';
     else
-        snprintf (out, PATH_MAX_LEN, "%s[%ld]", path, index);
+    if (n >= PATH_MAX_LEN)          //  deep paths keep their head and say so
+        memcpy (out + PATH_MAX_LEN - 4, "...", 4);
 }
 
 char *
