@@ -6,7 +6,7 @@ MG_PACKAGES=(
   libzmq3-dev libczmq-dev libmsgpack-dev libprotobuf-c-dev protobuf-c-compiler
   libcurl4-openssl-dev libpq-dev postgresql-15 libhiredis-dev redis-server
   libevent-dev libjansson-dev libutf8proc-dev libsqlite3-dev libfaiss-dev
-  libopenblas-dev liblapacke-dev libsodium-dev libcmocka-dev zlib1g-dev
+  libopenblas-dev liblapacke-dev libsodium-dev libcmocka-dev zlib1g-dev libcsv-dev
   wrk nginx-light ruby-foreman clang libclang-rt-14-dev
 )
 
