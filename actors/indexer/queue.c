@@ -13,6 +13,7 @@
 
 #define CLAIM_MAX          1000
 #define LEASE_DEFAULT_S    30
+#define CLAIM_BYTES        (MG_MSG_MAX_BYTES / 2)  //  payload text per claim: the reply stays under the bus limit
 
 int
 indexer_on_enqueue (void *state, const void *req, void *rep, mg_error_t *err)
@@ -90,16 +91,23 @@ indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err)
         "UPDATE ingest_jobs SET state = 'failed', finished_at = now(), "
         "  last_error = coalesce (last_error, 'claimed ' || attempts || ' times without finishing') "
         "WHERE state = 'running' AND attempts >= $1::int", 1, NULL, poison, NULL, NULL, 0));
-    const char *params [3] = { request->worker, max_text, lease_text };
+    //  Jobs are taken in id order while their payloads fit CLAIM_BYTES (the
+    //  first always does: enqueue accepted it in one message); the locked
+    //  rest stay queued for the next claim.
+    char bytes_text [24];
+    snprintf (bytes_text, sizeof bytes_text, "%d", CLAIM_BYTES);
+    const char *params [4] = { request->worker, max_text, lease_text, bytes_text };
     PGresult *res = PQexecParams (pg,
         "WITH c AS ("
-        "  SELECT id FROM ingest_jobs"
+        "  SELECT id, octet_length (payload::text) AS len FROM ingest_jobs"
         "  WHERE (state = 'queued' AND run_after <= now())"
         "     OR (state = 'running' AND locked_at < now () - make_interval (secs => $3::int))"
-        "  ORDER BY id LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+        "  ORDER BY id LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+        "s AS (SELECT id, len, sum (len) OVER (ORDER BY id) AS upto FROM c) "
         "UPDATE ingest_jobs j SET state = 'running', locked_by = $1, locked_at = now (), attempts = attempts + 1 "
-        "FROM c WHERE j.id = c.id RETURNING j.id, j.attempts, j.payload::text",
-        3, NULL, params, NULL, NULL, 0);
+        "FROM s WHERE j.id = s.id AND (s.upto = s.len OR s.upto <= $4::bigint) "
+        "RETURNING j.id, j.attempts, j.payload::text",
+        4, NULL, params, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         mg_error ("claim failed", "error=\"%s\"", PQresultErrorMessage (res));
         PQclear (res);

@@ -102,6 +102,40 @@ s_resolve_batch (resolver_t *self, mg_claim_reply_t *claimed, mg_apply_request_t
     pthread_rwlock_unlock (&self->lock);
 }
 
+//  Send items to indexer.apply, in halves while they would not fit one bus
+//  message. A failed apply leaves its jobs leased: they come back after the
+//  lease.
+static void
+s_apply (mg_client_t *client, mg_apply_item_t *items, size_t count)
+{
+    mg_apply_request_t apply = { .items = items, .items_count = count };
+    uint8_t *encoded = NULL;
+    size_t size = 0;
+    char reason [MG_MSG_ERR_LEN];
+    int fits = mg_msg_encode (&mg_apply_request_desc, &apply, &encoded, &size, reason, sizeof reason) == 0;
+    free (encoded);
+    if (!fits && count > 1) {
+        s_apply (client, items, count / 2);
+        s_apply (client, items + count / 2, count - count / 2);
+        return;
+    }
+    mg_apply_reply_t applied = { 0 };
+    mg_error_t err = { 0 };
+    int64_t started = zclock_mono ();
+    if (mg_client_call (client, "indexer.apply", &mg_apply_request_desc, &apply,
+                        &mg_apply_reply_desc, &applied, CALL_TTL_MS, &err)) {
+        mg_warn ("apply failed; jobs will be claimed again", "code=%s message=\"%s\" items=%zu",
+                 err.code, err.message, count);
+        mg_msg_clear (&mg_error_desc, &err);
+        return;
+    }
+    mg_info ("batch applied", "items=%zu created=%llu updated=%llu unchanged=%llu failed=%llu took_ms=%lld",
+             count, (unsigned long long) applied.created, (unsigned long long) applied.updated,
+             (unsigned long long) applied.unchanged, (unsigned long long) applied.failed,
+             (long long) (zclock_mono () - started));
+    mg_msg_clear (&mg_apply_reply_desc, &applied);
+}
+
 void *
 resolver_ingest_main (void *arg)
 {
@@ -142,22 +176,8 @@ resolver_ingest_main (void *arg)
         mg_apply_request_t apply = { 0 };
         s_resolve_batch (self, &claimed, &apply);
         mg_msg_clear (&mg_claim_reply_desc, &claimed);
-        mg_apply_reply_t applied = { 0 };
-        int64_t started = zclock_mono ();
-        if (mg_client_call (client, "indexer.apply", &mg_apply_request_desc, &apply,
-                            &mg_apply_reply_desc, &applied, CALL_TTL_MS, &err)) {
-            //  The jobs stay leased; they come back after the lease.
-            mg_warn ("apply failed; jobs will be claimed again", "code=%s message=\"%s\" items=%zu",
-                     err.code, err.message, apply.items_count);
-            mg_msg_clear (&mg_error_desc, &err);
-        }
-        else
-            mg_info ("batch applied", "items=%zu created=%llu updated=%llu unchanged=%llu failed=%llu took_ms=%lld",
-                     apply.items_count, (unsigned long long) applied.created, (unsigned long long) applied.updated,
-                     (unsigned long long) applied.unchanged, (unsigned long long) applied.failed,
-                     (long long) (zclock_mono () - started));
+        s_apply (client, apply.items, apply.items_count);
         mg_msg_clear (&mg_apply_request_desc, &apply);
-        mg_msg_clear (&mg_apply_reply_desc, &applied);
     }
     mg_client_destroy (&client);
     return NULL;
