@@ -16,6 +16,8 @@ typedef struct {
     int year;
     genre_set_t genres;
     int64_t tmdb;
+    char imdb [16];                   //  first IMDb id a source gave, "" when none
+    char eidr [40];
 } s_entity_t;
 
 //  A normalised title of an entity.
@@ -196,6 +198,10 @@ match_index_add (match_index_t *self, const char *entity_id, const match_record_
         entity->year = record->year;
     if (!entity->tmdb)
         entity->tmdb = record->tmdb;
+    if (!entity->imdb [0] && record->imdb)
+        snprintf (entity->imdb, sizeof entity->imdb, "%s", record->imdb);
+    if (!entity->eidr [0] && record->eidr)
+        snprintf (entity->eidr, sizeof entity->eidr, "%s", record->eidr);
     entity->genres |= record->genres;
     char key [256];
     if (record->source && record->source_id) {
@@ -224,6 +230,16 @@ match_index_add (match_index_t *self, const char *entity_id, const match_record_
                 return -1;
     }
     return 0;
+}
+
+//  True when the record and the entity carry different ids of one kind: two
+//  TMDB (or IMDb, or EIDR) ids are two films, whatever their titles say.
+static bool
+s_ids_conflict (const s_entity_t *entity, const match_record_t *record)
+{
+    return (record->tmdb > 0 && entity->tmdb > 0 && record->tmdb != entity->tmdb)
+        || (record->imdb && entity->imdb [0] && strcmp (record->imdb, entity->imdb) != 0)
+        || (record->eidr && entity->eidr [0] && strcmp (record->eidr, entity->eidr) != 0);
 }
 
 //  True unless both sides know their genres and share none.
@@ -323,7 +339,7 @@ match_index_lookup (match_index_t *self, const match_record_t *record, match_res
         s_title_list_t *list = zhashx_lookup (self->titles, variants [v].text);
         for (size_t i = 0; list && i < list->count; i++) {
             s_entity_t *entity = list->refs [i].entity;
-            if (!entity->year || strcmp (entity->type, type) != 0)
+            if (!entity->year || strcmp (entity->type, type) != 0 || s_ids_conflict (entity, record))
                 continue;
             int distance = abs (entity->year - record->year);
             bool full = variants [v].full && list->refs [i].full;
@@ -351,6 +367,7 @@ match_index_lookup (match_index_t *self, const match_record_t *record, match_res
                     int longer = len > item->len ? len : item->len;
                     if (abs (len - item->len) > longer * (1.0 - FUZZY_MIN) + 1
                     ||  item->words != words || strcmp (item->entity->type, type) != 0
+                    ||  s_ids_conflict (item->entity, record)
                     ||  !title_same_numbers (text, item->text)
                     ||  (distance && !s_genres_agree (item->entity->genres, record->genres)))
                         continue;

@@ -14,7 +14,9 @@
             fuzzy, then similarity; a tie between two entities at the top is
             ambiguous and matches nothing (a wrong merge is worse than a
             missed one).
-    A record without a year never matches on tier 3.  */
+    A record without a year never matches on tier 3, nor does an entity
+    that has another id of a kind the record has (two TMDB ids are two
+    films).  */
 #ifndef RESOLVER_MATCH_H_INCLUDED
 #define RESOLVER_MATCH_H_INCLUDED
 

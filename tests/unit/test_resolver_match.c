@@ -151,6 +151,26 @@ test_records_without_a_year_match_only_by_id (void **state)
     assert_int_equal (r.tier, 0);
 }
 
+static void
+test_tier3_never_merges_records_with_different_ids_of_one_kind (void **state)
+{
+    //  Same title and year as the Matrix entity, but another TMDB id: another film.
+    match_result_t r = s_lookup (state, (match_record_t) { .titles = { "The Matrix" }, .ntitles = 1,
+                                 .year = 1999, .tmdb = 12345 });
+    assert_int_equal (r.tier, 0);
+    r = s_lookup (state, (match_record_t) { .titles = { "The Matrix" }, .ntitles = 1,
+                  .year = 1999, .imdb = "tt9999999" });
+    assert_int_equal (r.tier, 0);
+    r = s_lookup (state, (match_record_t) { .titles = { "The Matrix Reloded" }, .ntitles = 1,
+                  .year = 2003, .tmdb = 777 });
+    assert_int_equal (r.tier, 0);
+    //  An id of a kind the entity lacks is no conflict.
+    r = s_lookup (state, (match_record_t) { .titles = { "Return of the Jedi" }, .ntitles = 1,
+                  .year = 1983, .imdb = "tt0086190" });
+    assert_int_equal (r.tier, 3);
+    assert_string_equal (r.entity, E_JEDI);
+}
+
 int
 main (void)
 {
@@ -162,6 +182,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_tier3_subtitle_needs_same_year_and_a_shared_genre, setup, teardown),
         cmocka_unit_test_setup_teardown (test_tier3_ambiguous_titles_match_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown (test_records_without_a_year_match_only_by_id, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_tier3_never_merges_records_with_different_ids_of_one_kind, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
