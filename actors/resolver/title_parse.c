@@ -100,3 +100,16 @@ title_parse_listing (const char *listing, title_parsed_t *out)
     s_move_article (work);
     snprintf (out->title, sizeof out->title, "%s", work);
 }
+
+void
+title_parsed_to_json (const title_parsed_t *parsed, json_t *record)
+{
+    if (parsed->nalternates) {
+        json_t *alternates = json_array ();
+        for (int a = 0; a < parsed->nalternates; a++)
+            json_array_append_new (alternates, json_string (parsed->alternates [a]));
+        json_object_set_new (record, "alternate_titles", alternates);
+    }
+    if (parsed->year)
+        json_object_set_new (record, "year", json_integer (parsed->year));
+}

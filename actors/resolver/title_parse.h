@@ -8,6 +8,8 @@
 #ifndef RESOLVER_TITLE_PARSE_H_INCLUDED
 #define RESOLVER_TITLE_PARSE_H_INCLUDED
 
+#include <jansson.h>
+
 #define TITLE_PARSE_MAX         1024    //  bytes of one title
 #define TITLE_PARSE_ALTERNATES  4
 
@@ -20,5 +22,9 @@ typedef struct {
 
 //  Parse listing into out (never fails; an unparsable listing is the title).
 void title_parse_listing (const char *listing, title_parsed_t *out);
+
+//  Set "alternate_titles" and "year" of a raw.record JSON object from parsed
+//  (the title itself is the caller's: it may prefer another column).
+void title_parsed_to_json (const title_parsed_t *parsed, json_t *record);
 
 #endif
