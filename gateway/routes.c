@@ -26,11 +26,15 @@
 #include <sys/types.h>
 
 static const gw_route_t s_routes [] = {
-    //  method  path               bus method         request          reply                  local handler    flags          status
-    { "GET",    "/health",         NULL,              NULL,            NULL,                  gw_ops_health,   GW_ROUTE_OPS,  200 },
-    { "GET",    "/ready",          NULL,              NULL,            NULL,                  gw_ops_ready,    GW_ROUTE_OPS,  200 },
-    { "GET",    "/metrics",        NULL,              NULL,            NULL,                  gw_ops_metrics,  GW_ROUTE_OPS,  200 },
-    { "GET",    "/api/v1/genres",  "catalog.genres",  &mg_empty_desc,  &mg_genres_reply_desc, NULL,            0,             200 },
+    //  method  path                                bus method              request                        reply                        local handler    flags          status
+    { "GET",    "/health",                          NULL,                   NULL,                          NULL,                        gw_ops_health,   GW_ROUTE_OPS,  200 },
+    { "GET",    "/ready",                           NULL,                   NULL,                          NULL,                        gw_ops_ready,    GW_ROUTE_OPS,  200 },
+    { "GET",    "/metrics",                         NULL,                   NULL,                          NULL,                        gw_ops_metrics,  GW_ROUTE_OPS,  200 },
+    { "GET",    "/api/v1/genres",                   "catalog.genres",       &mg_empty_desc,                &mg_genres_reply_desc,       NULL,            0,             200 },
+    { "GET",    "/api/v1/content/{id}",             "catalog.content",      &mg_content_request_desc,      &mg_content_details_desc,    NULL,            0,             200 },
+    { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            0,             200 },
+    { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
+    { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
 };
 
 #define ROUTES_COUNT      (sizeof s_routes / sizeof s_routes [0])

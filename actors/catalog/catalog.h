@@ -4,6 +4,7 @@
 
 #include "mg_actor.h"
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 //  One per worker thread: its own connection and reference-data cache.
@@ -19,7 +20,49 @@ typedef struct {
 //  NULL with err filled (SERVICE_UNAVAILABLE) when PostgreSQL is down.
 PGconn *catalog_pg (catalog_thread_t *self, mg_error_t *err);
 
+//  The cached canonical genres (reloaded when older than refresh_ms); NULL
+//  with err filled when they were never loaded and cannot be. Owned by self.
+const mg_genres_reply_t *catalog_genres (catalog_thread_t *self, mg_error_t *err);
+
+//  Run sql (text parameters, NULL = SQL NULL) that yields at most one row of
+//  one JSON column, and decode that JSON into rep by desc. Returns 0 when
+//  filled, 1 when there was no row, -1 with err filled (retried once on a
+//  lost connection).
+int catalog_query_json (catalog_thread_t *self, const char *sql, int nparams,
+                        const char *const *params, const mg_msgdesc_t *desc,
+                        void *rep, mg_error_t *err);
+
+//  Canonical lower-case form of a UUID (8-4-4-4-12 hex digits, any case)
+//  into out. Returns 0, or -1 (with err naming param) when text is no UUID.
+int catalog_uuid (const char *text, char out [37], const char *param, mg_error_t *err);
+
+//  Upper-cased ISO 3166-1 alpha-2 code of text (two ASCII letters, any
+//  case) into out. Returns 0, or -1 (with err naming param).
+int catalog_region (const char *text, char out [3], const char *param, mg_error_t *err);
+
+//  Check page (from 1, default 1) and per_page (1..CATALOG_PER_PAGE_MAX,
+//  default CATALOG_PER_PAGE_DEFAULT) and compute the row offset.
+//  Returns 0, or -1 with err naming the parameter at fault.
+int catalog_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+                    uint64_t *page_out, uint64_t *per_page_out, uint64_t *offset_out,
+                    mg_error_t *err);
+
+#define CATALOG_PER_PAGE_DEFAULT  20     //  architecture §4: list endpoints
+#define CATALOG_PER_PAGE_MAX      100    //  architecture §4; also mg_content_list's results limit
+
 //  catalog.genres: the 18 canonical genres ordered by name.
 int catalog_on_genres (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  catalog.content: one title with credits, videos, genres, external ids.
+int catalog_on_content (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  catalog.availability: current (unexpired) offers of one title.
+int catalog_on_availability (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  catalog.trending: titles by stored popularity, paged.
+int catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  catalog.discover: titles by filters, sorted and paged.
+int catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include "catalog.h"
 #include "mg_log.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,21 +49,31 @@ s_load (catalog_thread_t *self, mg_error_t *err)
     return 0;
 }
 
+const mg_genres_reply_t *
+catalog_genres (catalog_thread_t *self, mg_error_t *err)
+{
+    assert (self);
+    if (self->genres_loaded_ms == 0 || zclock_mono () - self->genres_loaded_ms > self->refresh_ms)
+        if (s_load (self, err) && self->genres_loaded_ms == 0)
+            return NULL;      //  never loaded; a stale copy is better than an error
+    return &self->genres;
+}
+
 int
 catalog_on_genres (void *state, const void *req, void *rep, mg_error_t *err)
 {
     catalog_thread_t *self = state;
     mg_genres_reply_t *reply = rep;
     (void) req;
-    if (self->genres_loaded_ms == 0 || zclock_mono () - self->genres_loaded_ms > self->refresh_ms)
-        if (s_load (self, err) && self->genres_loaded_ms == 0)
-            return -1;        //  never loaded; a stale copy is better than an error
-    reply->results = calloc (self->genres.results_count ? self->genres.results_count : 1,
+    const mg_genres_reply_t *genres = catalog_genres (self, err);
+    if (!genres)
+        return -1;
+    reply->results = calloc (genres->results_count ? genres->results_count : 1,
                              sizeof (mg_genre_t));
     if (!reply->results)
         return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
-    for (size_t i = 0; i < self->genres.results_count; i++) {
-        const mg_genre_t *from = &self->genres.results [i];
+    for (size_t i = 0; i < genres->results_count; i++) {
+        const mg_genre_t *from = &genres->results [i];
         mg_genre_t *to = &reply->results [i];
         reply->results_count = i + 1;
         *to = (mg_genre_t) { .id = from->id, .has_id = true,

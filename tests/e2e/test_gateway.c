@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mg_pg.h"
 #include "mg_test.h"
 
 #define MAX_BODY       4096         //  MG_HTTP_MAX_BODY for the gateway under test
@@ -249,12 +250,53 @@ group_setup (void **state)
     return -1;
 }
 
+//  The catalog fixture: one title with the only offer on platform
+//  e2e-platform (region ZZ), so list totals filtered on it are exact.
+#define E2E_ID        "00000000-0000-4000-8000-0000000e2e01"
+#define E2E_UNKNOWN   "00000000-0000-4000-8000-0000000e2e02"
+
+static const char *s_catalog_fixture [] = {
+    "DELETE FROM content WHERE id = '" E2E_ID "'",
+    "INSERT INTO content (id, type, title, year, release_date, popularity, vote_average, vote_count, "
+    "  poster_path, checksum) VALUES ('" E2E_ID "', 'movie', 'E2E Title', 1999, '1999-03-31', 12.5, "
+    "  8.0, 100, '/e2e.jpg', '\\x00')",
+    "INSERT INTO content_genres (content_id, genre_id) SELECT '" E2E_ID "', id FROM genres WHERE slug = 'drama'",
+    "INSERT INTO external_ids (content_id, source, value) VALUES ('" E2E_ID "', 'tmdb', '424242'), "
+    "  ('" E2E_ID "', 'imdb', 'tt4242420')",
+    "INSERT INTO credits (content_id, role, ord, person_name, character) VALUES "
+    "  ('" E2E_ID "', 'cast', 0, 'Jane Doe', 'Herself')",
+    "INSERT INTO availability (content_id, platform, region, type, quality, price, currency, source) VALUES "
+    "  ('" E2E_ID "', 'e2e-platform', 'ZZ', 'buy', 'hd', 9.5, 'EUR', 'e2e'), "
+    "  ('" E2E_ID "', 'e2e-platform', 'ZY', 'rent', 'hd', 2.5, 'EUR', 'e2e')",
+};
+
+//  Run sql statements on MG_PG_URL; asserts each succeeds.
+static void
+s_sql (const char *const *sql, size_t count)
+{
+    char reason [256];
+    PGconn *pg = mg_pg_connect (getenv ("MG_PG_URL"), reason, sizeof reason);
+    assert_non_null (pg);
+    for (size_t i = 0; i < count; i++) {
+        PGresult *res = PQexec (pg, sql [i]);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK)
+            fail_msg ("%s: %s", sql [i], PQresultErrorMessage (res));
+        PQclear (res);
+    }
+    PQfinish (pg);
+}
+
 static int
 group_teardown (void **state)
 {
     fixture_t *f = *state;
     if (!f)
         return 0;
+    char reason [256];
+    PGconn *pg = mg_pg_connect (getenv ("MG_PG_URL"), reason, sizeof reason);
+    if (pg)
+        PQclear (PQexec (pg, s_catalog_fixture [0]));
+    PQfinish (pg);
     if (f->gateway > 0)
         mg_test_stop (f->gateway, SIGTERM);
     if (f->catalog > 0)
@@ -320,6 +362,163 @@ test_genres_lists_the_18_canonical_genres (void **state)
     assert_int_equal (reply.status, 200);
     assert_int_equal (reply.body_len, 0);
     s_reply_free (&reply);
+}
+
+//  GET path, asserting the status; the body as JSON (caller decrefs).
+static json_t *
+s_get_json (fixture_t *f, const char *path, int status)
+{
+    reply_t reply;
+    assert_int_equal (s_get (f, path, &reply), 0);
+    if (reply.status != status)
+        fail_msg ("GET %s: %d, expected %d: %s", path, reply.status, status, reply.body);
+    json_error_t error;
+    json_t *json = json_loads (reply.body, 0, &error);
+    assert_non_null (json);
+    s_reply_free (&reply);
+    return json;
+}
+
+//  GET path must answer 400 INVALID_PARAMETER whose message contains text.
+static void
+s_assert_invalid (fixture_t *f, const char *path, const char *text)
+{
+    reply_t reply;
+    assert_int_equal (s_get (f, path, &reply), 0);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    if (!strstr (reply.body, text))
+        fail_msg ("GET %s: '%s' not in %s", path, text, reply.body);
+    s_reply_free (&reply);
+}
+
+static void
+test_content_details_over_http (void **state)
+{
+    fixture_t *f = *state;
+    s_sql (s_catalog_fixture, sizeof s_catalog_fixture / sizeof s_catalog_fixture [0]);
+    json_t *json = s_get_json (f, "/api/v1/content/" E2E_ID, 200);
+    assert_string_equal (json_string_value (json_object_get (json, "id")), E2E_ID);
+    assert_string_equal (json_string_value (json_object_get (json, "title")), "E2E Title");
+    assert_int_equal (json_integer_value (json_object_get (json, "year")), 1999);
+    assert_string_equal (json_string_value (json_object_get (json, "poster")),
+                         "https://image.tmdb.org/t/p/w500/e2e.jpg");
+    json_t *ids = json_object_get (json, "external_ids");
+    assert_true (json_is_integer (json_object_get (ids, "tmdb")));
+    assert_int_equal (json_integer_value (json_object_get (ids, "tmdb")), 424242);
+    assert_string_equal (json_string_value (json_object_get (ids, "imdb")), "tt4242420");
+    json_t *genres = json_object_get (json, "genres");
+    assert_int_equal (json_array_size (genres), 1);
+    assert_string_equal (json_string_value (json_array_get (genres, 0)), "drama");
+    json_t *cast = json_object_get (json_object_get (json, "credits"), "cast");
+    assert_int_equal (json_array_size (cast), 1);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (cast, 0), "character")), "Herself");
+    assert_int_equal (json_array_size (json_object_get (json_object_get (json, "credits"), "crew")), 0);
+    assert_true (json_is_array (json_object_get (json, "videos")));
+    json_decref (json);
+
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/content/not-a-uuid", &reply), 0);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    assert_non_null (strstr (reply.body, "\"param\":\"id\""));
+    s_reply_free (&reply);
+    assert_int_equal (s_get (f, "/api/v1/content/" E2E_UNKNOWN, &reply), 0);
+    s_assert_error (&reply, 404, "NOT_FOUND");
+    s_reply_free (&reply);
+    s_assert_invalid (f, "/api/v1/content/" E2E_ID "?foo=1", "unknown query parameter 'foo'");
+}
+
+static void
+test_content_availability_over_http (void **state)
+{
+    fixture_t *f = *state;
+    s_sql (s_catalog_fixture, sizeof s_catalog_fixture / sizeof s_catalog_fixture [0]);
+    json_t *json = s_get_json (f, "/api/v1/content/" E2E_ID "/availability?region=zz", 200);
+    assert_string_equal (json_string_value (json_object_get (json, "region")), "ZZ");
+    json_t *results = json_object_get (json, "results");
+    assert_int_equal (json_array_size (results), 1);
+    json_t *offer = json_array_get (results, 0);
+    assert_string_equal (json_string_value (json_object_get (offer, "platform")), "e2e-platform");
+    assert_string_equal (json_string_value (json_object_get (offer, "type")), "buy");
+    assert_true (json_real_value (json_object_get (offer, "price")) == 9.5);
+    assert_string_equal (json_string_value (json_object_get (offer, "currency")), "EUR");
+    json_decref (json);
+    json = s_get_json (f, "/api/v1/content/" E2E_ID "/availability", 200);
+    assert_int_equal (json_array_size (json_object_get (json, "results")), 2);
+    json_decref (json);
+    s_assert_invalid (f, "/api/v1/content/" E2E_ID "/availability?region=ZZZ", "alpha-2");
+    s_assert_invalid (f, "/api/v1/content/" E2E_ID "/availability?country=ZZ", "unknown query parameter 'country'");
+    reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/content/" E2E_UNKNOWN "/availability", &reply), 0);
+    s_assert_error (&reply, 404, "NOT_FOUND");
+    s_reply_free (&reply);
+}
+
+//  A list reply: asserts {results, total, page, per_page} and returns total.
+static json_int_t
+s_assert_list_shape (json_t *json, json_int_t page, json_int_t per_page)
+{
+    assert_int_equal (json_object_size (json), 4);
+    assert_true (json_is_array (json_object_get (json, "results")));
+    assert_int_equal (json_integer_value (json_object_get (json, "page")), page);
+    assert_int_equal (json_integer_value (json_object_get (json, "per_page")), per_page);
+    assert_true ((json_int_t) json_array_size (json_object_get (json, "results")) <= per_page);
+    assert_true (json_is_integer (json_object_get (json, "total")));
+    return json_integer_value (json_object_get (json, "total"));
+}
+
+static void
+test_trending_over_http (void **state)
+{
+    fixture_t *f = *state;
+    s_sql (s_catalog_fixture, sizeof s_catalog_fixture / sizeof s_catalog_fixture [0]);
+    json_t *json = s_get_json (f, "/api/v1/trending", 200);
+    json_int_t total = s_assert_list_shape (json, 1, 20);
+    assert_true (total >= 1);
+    json_decref (json);
+    json = s_get_json (f, "/api/v1/trending?type=movie&window=day&page=1&per_page=1", 200);
+    assert_true (s_assert_list_shape (json, 1, 1) >= 1);
+    json_t *item = json_array_get (json_object_get (json, "results"), 0);
+    assert_true (json_is_string (json_object_get (item, "id")));
+    assert_true (json_is_array (json_object_get (item, "genres")));
+    assert_true (json_is_object (json_object_get (item, "external_ids")));
+    json_decref (json);
+    s_assert_invalid (f, "/api/v1/trending?window=month", "window");
+    s_assert_invalid (f, "/api/v1/trending?type=film", "type");
+    s_assert_invalid (f, "/api/v1/trending?per_page=101", "per_page");
+    s_assert_invalid (f, "/api/v1/trending?page=0", "page");
+    s_assert_invalid (f, "/api/v1/trending?page=abc", "page");
+    s_assert_invalid (f, "/api/v1/trending?q=x", "unknown query parameter 'q'");
+}
+
+static void
+test_discover_over_http (void **state)
+{
+    fixture_t *f = *state;
+    s_sql (s_catalog_fixture, sizeof s_catalog_fixture / sizeof s_catalog_fixture [0]);
+    json_t *json = s_get_json (f, "/api/v1/discover?type=movie&genres=drama,action&year_from=1990"
+                                  "&year_to=2000&platforms=e2e-platform&region=ZZ&min_rating=7.5"
+                                  "&sort=rating&page=1&per_page=5", 200);
+    assert_int_equal (s_assert_list_shape (json, 1, 5), 1);
+    json_t *item = json_array_get (json_object_get (json, "results"), 0);
+    assert_string_equal (json_string_value (json_object_get (item, "id")), E2E_ID);
+    assert_int_equal (json_integer_value (json_object_get (json_object_get (item, "external_ids"), "tmdb")), 424242);
+    json_decref (json);
+    //  Past the last page: no results, the same exact total.
+    json = s_get_json (f, "/api/v1/discover?platforms=e2e-platform&page=2&per_page=1", 200);
+    assert_int_equal (s_assert_list_shape (json, 2, 1), 1);
+    assert_int_equal (json_array_size (json_object_get (json, "results")), 0);
+    json_decref (json);
+    json = s_get_json (f, "/api/v1/discover?platforms=e2e-platform&min_rating=8.5", 200);
+    assert_int_equal (s_assert_list_shape (json, 1, 20), 0);
+    json_decref (json);
+    json = s_get_json (f, "/api/v1/discover", 200);
+    assert_true (s_assert_list_shape (json, 1, 20) >= 1);
+    json_decref (json);
+    s_assert_invalid (f, "/api/v1/discover?genres=drama,nope", "'nope'");
+    s_assert_invalid (f, "/api/v1/discover?year_from=2010&year_to=2000", "year_from");
+    s_assert_invalid (f, "/api/v1/discover?sort=relevance", "sort");
+    s_assert_invalid (f, "/api/v1/discover?min_rating=high", "min_rating");
+    s_assert_invalid (f, "/api/v1/discover?q=matrix", "unknown query parameter 'q'");
 }
 
 static void
@@ -623,6 +822,10 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_health_answers_ok),
         cmocka_unit_test (test_genres_lists_the_18_canonical_genres),
+        cmocka_unit_test (test_content_details_over_http),
+        cmocka_unit_test (test_content_availability_over_http),
+        cmocka_unit_test (test_trending_over_http),
+        cmocka_unit_test (test_discover_over_http),
         cmocka_unit_test (test_unknown_path_is_404),
         cmocka_unit_test (test_wrong_method_is_405_with_allow),
         cmocka_unit_test (test_unknown_query_parameter_is_400_naming_it),

@@ -1,0 +1,259 @@
+/*  catalog.trending and catalog.discover: paged lists of titles.
+
+    Each list is one statement: the filter (CTE f) is counted for the exact
+    total and sorted for the page, in one snapshot, so total and results
+    always agree. Sorts end with the id, so pages never overlap or skip a
+    title when scores tie. Filters that are not given are SQL NULLs, which
+    the planner folds away (an unnamed statement is planned with its values).
+
+    Trending: there is no view data yet, so titles rank by their stored
+    popularity (the providers' score, refreshed by the fetcher); titles with
+    no popularity at all (0) are not trending. window= is checked and kept
+    for when view counts exist; today day and week rank the same.  */
+#include "catalog.h"
+#include "sql.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define YEAR_MAX         9999    //  larger years are typos, and must fit an int
+#define RATING_MAX       10      //  vote_average is 0-10
+#define SLUG_MAX         64      //  bytes of a platform slug (mg_offer platform)
+#define ARRAY_TEXT_MAX   4096    //  a text[] literal: 32 platforms of <= 64 bytes, commas
+
+//  The list statement over the filter where and the sort order (columns of
+//  alias p). $1 per_page, $2 offset, $3 page, filters from $4.
+#define SQL_LIST(where, order) \
+    "WITH f AS (SELECT c.id, c.popularity, c.vote_average, c.vote_count, c.release_date " \
+    "           FROM content c WHERE " where "), " \
+    "p AS (SELECT * FROM f p ORDER BY " order " LIMIT $1::bigint OFFSET $2::bigint) " \
+    "SELECT jsonb_build_object ('total', (SELECT count (*) FROM f), 'page', $3::bigint, " \
+    "'per_page', $1::bigint, 'results', coalesce ((SELECT jsonb_agg (" SQL_ITEM " ORDER BY " order ") " \
+    "FROM p JOIN content c ON c.id = p.id), '[]'::jsonb))::text"
+
+#define ORDER_POPULARITY   "p.popularity DESC, p.id"
+#define ORDER_RATING       "p.vote_average DESC NULLS LAST, p.vote_count DESC, p.id"
+#define ORDER_RELEASE_DATE "p.release_date DESC NULLS LAST, p.id"
+
+//  $4 type or NULL.
+#define WHERE_TRENDING "($4::text IS NULL OR c.type = $4::text) AND c.popularity > 0"
+
+//  $4 type, $5 genre ids (any of), $6 year_from, $7 year_to, $8 min_rating,
+//  $9 platforms (any of), $10 region; each NULL when not given.
+#define WHERE_DISCOVER \
+    "($4::text IS NULL OR c.type = $4::text) " \
+    "AND ($5::smallint[] IS NULL OR EXISTS (SELECT 1 FROM content_genres cg " \
+    "     WHERE cg.content_id = c.id AND cg.genre_id = ANY ($5::smallint[]))) " \
+    "AND ($6::int IS NULL OR c.year >= $6::int) " \
+    "AND ($7::int IS NULL OR c.year <= $7::int) " \
+    "AND ($8::real IS NULL OR c.vote_average >= $8::real) " \
+    "AND (($9::text[] IS NULL AND $10::text IS NULL) OR EXISTS (SELECT 1 FROM availability a " \
+    "     WHERE a.content_id = c.id AND ($9::text[] IS NULL OR a.platform = ANY ($9::text[])) " \
+    "     AND ($10::text IS NULL OR a.region = $10::bpchar) " \
+    "     AND (a.expires_at IS NULL OR a.expires_at > now ())))"
+
+static const char s_trending_sql [] = SQL_LIST (WHERE_TRENDING, ORDER_POPULARITY);
+
+//  sort= values and their statements.
+static const struct {
+    const char *sort;
+    const char *sql;
+} s_discover [] = {
+    { "popularity",   SQL_LIST (WHERE_DISCOVER, ORDER_POPULARITY) },
+    { "rating",       SQL_LIST (WHERE_DISCOVER, ORDER_RATING) },
+    { "release_date", SQL_LIST (WHERE_DISCOVER, ORDER_RELEASE_DATE) },
+};
+
+//  The type filter of type= (NULL = all) into *filter. Returns 0 or -1.
+static int
+s_type (const char *type, const char **filter, mg_error_t *err)
+{
+    *filter = NULL;
+    if (!type || strcmp (type, "all") == 0)
+        return 0;
+    if (strcmp (type, "movie") == 0 || strcmp (type, "tv") == 0) {
+        *filter = type;
+        return 0;
+    }
+    return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv");
+}
+
+//  Paging as SQL text: per_page, offset and page into the buffers.
+static int
+s_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+          char text [3][24], mg_error_t *err)
+{
+    uint64_t offset;
+    if (catalog_paging (has_page, page, has_per_page, per_page, &page, &per_page, &offset, err))
+        return -1;
+    snprintf (text [0], sizeof text [0], "%llu", (unsigned long long) per_page);
+    snprintf (text [1], sizeof text [1], "%llu", (unsigned long long) offset);
+    snprintf (text [2], sizeof text [2], "%llu", (unsigned long long) page);
+    return 0;
+}
+
+//  Run a list statement into the reply; a list statement always has a row.
+static int
+s_list (catalog_thread_t *self, const char *sql, int nparams, const char *const *params,
+        void *rep, mg_error_t *err)
+{
+    int rc = catalog_query_json (self, sql, nparams, params, &mg_content_list_desc, rep, err);
+    if (rc == 1)
+        return mg_actor_fail (err, "INTERNAL", NULL, "the list query returned nothing");
+    return rc;
+}
+
+int
+catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_trending_request_t *request = req;
+    const char *type;
+    char paging [3][24];
+    if (s_type (request->type, &type, err))
+        return -1;
+    if (request->window && strcmp (request->window, "day") != 0 && strcmp (request->window, "week") != 0)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "window", "window must be one of day, week");
+    if (s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
+        return -1;
+    const char *params [] = { paging [0], paging [1], paging [2], type };
+    return s_list (state, s_trending_sql, 4, params, rep, err);
+}
+
+//  The ids of the genre slugs (any case; empty items skipped) as a
+//  smallint[] literal into text, or NULL into *filter when there are none.
+static int
+s_genres (catalog_thread_t *self, char **slugs, size_t count, char *text, size_t size,
+          const char **filter, mg_error_t *err)
+{
+    *filter = NULL;
+    const mg_genres_reply_t *genres = count ? catalog_genres (self, err) : NULL;
+    if (count && !genres)
+        return -1;
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!slugs [i] || !*slugs [i])
+            continue;
+        const mg_genre_t *genre = NULL;
+        for (size_t g = 0; g < genres->results_count && !genre; g++)
+            if (strcasecmp (genres->results [g].slug, slugs [i]) == 0)
+                genre = &genres->results [g];
+        if (!genre)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "genres",
+                                  "unknown genre '%.64s' in genres (GET /api/v1/genres lists the slugs)",
+                                  slugs [i]);
+        int n = snprintf (text + used, size - used, "%s%llu", used ? "," : "{",
+                          (unsigned long long) genre->id);
+        if (n < 0 || (size_t) n >= size - used - 1)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "genres", "too many genres");
+        used += (size_t) n;
+    }
+    if (used) {
+        text [used++] = '}';
+        text [used] = '\0';
+        *filter = text;
+    }
+    return 0;
+}
+
+//  The platform slugs (any case; empty items skipped) as a text[] literal
+//  into text, or NULL into *filter when there are none. Slugs are checked
+//  for their shape only: a platform nobody offers simply matches nothing.
+static int
+s_platforms (char **slugs, size_t count, char *text, size_t size, const char **filter,
+             mg_error_t *err)
+{
+    *filter = NULL;
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *slug = slugs [i];
+        size_t len = slug ? strlen (slug) : 0;
+        if (len == 0)
+            continue;
+        bool valid = len <= SLUG_MAX && slug [0] != '-';
+        for (size_t j = 0; valid && j < len; j++) {
+            char c = slug [j];
+            valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+        }
+        if (!valid)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "platforms",
+                                  "invalid platform '%.64s' in platforms (letters, digits and '-')", slug);
+        if (used + len + 3 > size)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "platforms", "too many platforms");
+        text [used] = used ? ',' : '{';
+        used++;
+        for (size_t j = 0; j < len; j++)
+            text [used++] = (char) (slug [j] >= 'A' && slug [j] <= 'Z' ? slug [j] - 'A' + 'a' : slug [j]);
+    }
+    if (used) {
+        text [used++] = '}';
+        text [used] = '\0';
+        *filter = text;
+    }
+    return 0;
+}
+
+//  A year parameter as text (NULL when absent). Returns 0 or -1.
+static int
+s_year (const char *name, bool has, uint64_t year, char text [8], const char **filter, mg_error_t *err)
+{
+    *filter = NULL;
+    if (!has)
+        return 0;
+    if (year > YEAR_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", name, "%s must be a year from 0 to %d", name, YEAR_MAX);
+    snprintf (text, 8, "%llu", (unsigned long long) year);
+    *filter = text;
+    return 0;
+}
+
+int
+catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    catalog_thread_t *self = state;
+    const mg_discover_request_t *request = req;
+    const char *type, *genres, *year_from, *year_to, *platforms;
+    const char *min_rating = NULL, *region = NULL, *sql = NULL;
+    char paging [3][24], genres_text [256], from_text [8], to_text [8];
+    char rating_text [32], region_text [3], platforms_text [ARRAY_TEXT_MAX];
+
+    const char *sort = request->sort ? request->sort : "popularity";
+    for (size_t i = 0; i < sizeof s_discover / sizeof s_discover [0]; i++)
+        if (strcmp (s_discover [i].sort, sort) == 0)
+            sql = s_discover [i].sql;
+    if (!sql)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "sort",
+                              "sort must be one of popularity, rating, release_date");
+    if (s_type (request->type, &type, err)
+    ||  s_year ("year_from", request->has_year_from, request->year_from, from_text, &year_from, err)
+    ||  s_year ("year_to", request->has_year_to, request->year_to, to_text, &year_to, err))
+        return -1;
+    if (year_from && year_to && request->year_from > request->year_to)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "year_from",
+                              "year_from (%llu) is after year_to (%llu)",
+                              (unsigned long long) request->year_from, (unsigned long long) request->year_to);
+    if (request->has_min_rating) {
+        if (!isfinite (request->min_rating) || request->min_rating < 0 || request->min_rating > RATING_MAX)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "min_rating",
+                                  "min_rating must be a number from 0 to %d", RATING_MAX);
+        snprintf (rating_text, sizeof rating_text, "%.9g", request->min_rating);
+        min_rating = rating_text;
+    }
+    if (request->region) {
+        if (catalog_region (request->region, region_text, "region", err))
+            return -1;
+        region = region_text;
+    }
+    if (s_platforms (request->platforms, request->platforms_count, platforms_text,
+                     sizeof platforms_text, &platforms, err)
+    ||  s_genres (self, request->genres, request->genres_count, genres_text, sizeof genres_text,
+                  &genres, err)
+    ||  s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
+        return -1;
+    const char *params [] = {
+        paging [0], paging [1], paging [2], type, genres, year_from, year_to, min_rating,
+        platforms, region
+    };
+    return s_list (self, sql, 10, params, rep, err);
+}

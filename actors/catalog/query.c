@@ -1,0 +1,137 @@
+/*  What the read handlers share: running a query whose one row is the reply
+    as JSON, and checking the request values every endpoint takes (UUIDs,
+    regions, paging).
+
+    PostgreSQL builds each reply as one JSON document (jsonb_build_object),
+    which mg_msg_from_json then checks against the reply message: the field
+    limits of schema.def hold for what leaves the actor, whatever is stored.  */
+#include "catalog.h"
+#include "mg_log.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+
+#define UUID_TEXT_LEN 36            //  8-4-4-4-12 hex digits and hyphens
+
+//  Run sql once; the result (caller clears) or NULL after a failure whose
+//  cause is in *lost (connection gone) or the log.
+static PGresult *
+s_exec (PGconn *pg, const char *sql, int nparams, const char *const *params, bool *lost)
+{
+    PGresult *res = PQexecParams (pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (res && PQresultStatus (res) == PGRES_TUPLES_OK)
+        return res;
+    *lost = PQstatus (pg) == CONNECTION_BAD;
+    if (!*lost)
+        mg_error ("catalog query failed", "error=\"%s\"",
+                  res ? PQresultErrorMessage (res) : PQerrorMessage (pg));
+    PQclear (res);
+    return NULL;
+}
+
+int
+catalog_query_json (catalog_thread_t *self, const char *sql, int nparams,
+                    const char *const *params, const mg_msgdesc_t *desc,
+                    void *rep, mg_error_t *err)
+{
+    assert (self && sql && desc && rep && err);
+    PGresult *res = NULL;
+    //  A connection lost since the last request (database restart) is
+    //  reopened once before the request fails.
+    for (int attempt = 0; attempt < 2 && !res; attempt++) {
+        PGconn *pg = catalog_pg (self, err);
+        if (!pg)
+            return -1;
+        bool lost = false;
+        res = s_exec (pg, sql, nparams, params, &lost);
+        if (!res && !lost)
+            break;
+    }
+    if (!res)
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+    if (PQntuples (res) == 0 || PQnfields (res) != 1 || PQgetisnull (res, 0, 0)) {
+        PQclear (res);
+        return 1;
+    }
+    json_error_t error;
+    json_t *json = json_loadb (PQgetvalue (res, 0, 0), (size_t) PQgetlength (res, 0, 0), 0, &error);
+    PQclear (res);
+    if (!json) {
+        mg_error ("catalog query returned invalid JSON", "reply=%s error=\"%s\"", desc->name, error.text);
+        return mg_actor_fail (err, "INTERNAL", NULL, "could not build the reply");
+    }
+    char reason [MG_MSG_ERR_LEN];
+    int rc = mg_msg_from_json (desc, json, rep, reason, sizeof reason);
+    json_decref (json);
+    if (rc) {
+        mg_error ("stored row does not fit the reply", "reply=%s reason=\"%s\"", desc->name, reason);
+        return mg_actor_fail (err, "INTERNAL", NULL, "could not build the reply");
+    }
+    return 0;
+}
+
+int
+catalog_uuid (const char *text, char out [37], const char *param, mg_error_t *err)
+{
+    assert (out && param && err);
+    size_t len = text ? strlen (text) : 0;
+    bool valid = len == UUID_TEXT_LEN;
+    for (size_t i = 0; valid && i < len; i++) {
+        bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
+        valid = hyphen ? text [i] == '-' : isxdigit ((unsigned char) text [i]) != 0;
+        out [i] = (char) tolower ((unsigned char) text [i]);
+    }
+    if (!valid)
+        return mg_actor_fail (err, "INVALID_PARAMETER", param,
+                              "%s must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", param);
+    out [UUID_TEXT_LEN] = '\0';
+    return 0;
+}
+
+//  True for A-Z and a-z only (isalpha depends on the locale).
+static bool
+s_ascii_letter (char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+int
+catalog_region (const char *text, char out [3], const char *param, mg_error_t *err)
+{
+    assert (out && param && err);
+    if (!text || strlen (text) != 2 || !s_ascii_letter (text [0]) || !s_ascii_letter (text [1]))
+        return mg_actor_fail (err, "INVALID_PARAMETER", param,
+                              "%s must be an ISO 3166-1 alpha-2 country code (e.g. US)", param);
+    out [0] = (char) toupper ((unsigned char) text [0]);
+    out [1] = (char) toupper ((unsigned char) text [1]);
+    out [2] = '\0';
+    return 0;
+}
+
+int
+catalog_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+                uint64_t *page_out, uint64_t *per_page_out, uint64_t *offset_out,
+                mg_error_t *err)
+{
+    assert (page_out && per_page_out && offset_out && err);
+    if (!has_page)
+        page = 1;
+    if (!has_per_page)
+        per_page = CATALOG_PER_PAGE_DEFAULT;
+    if (per_page < 1 || per_page > CATALOG_PER_PAGE_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "per_page",
+                              "per_page must be between 1 and %d", CATALOG_PER_PAGE_MAX);
+    //  Any page past the end is an empty page, as long as its offset is a
+    //  PostgreSQL bigint.
+    if (page < 1 || page - 1 > (uint64_t) INT64_MAX / per_page)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "page",
+                              "page must be an integer from 1 to %llu",
+                              (unsigned long long) ((uint64_t) INT64_MAX / per_page + 1));
+    *page_out = page;
+    *per_page_out = per_page;
+    *offset_out = (page - 1) * per_page;
+    return 0;
+}

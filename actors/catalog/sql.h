@@ -1,0 +1,38 @@
+/*  SQL fragments shared by the catalog's read queries: how a stored content
+    row (alias c) becomes the JSON of its public fields. Compile-time string
+    literals only; every value reaches PostgreSQL as a query parameter.  */
+#ifndef CATALOG_SQL_H_INCLUDED
+#define CATALOG_SQL_H_INCLUDED
+
+//  TMDB stores image paths ("/abc.jpg"); its image CDN serves them at a
+//  chosen width. Other sources give full URLs, passed through as they are.
+#define SQL_IMAGE(column, width) \
+    "CASE WHEN " column " LIKE '/%' THEN 'https://image.tmdb.org/t/p/" width "' || " column \
+    " ELSE " column " END"
+
+//  RFC 3339 in UTC of a timestamptz column.
+#define SQL_RFC3339(column) \
+    "to_char (" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+//  Genre slugs of c, in genre id order (always an array).
+#define SQL_GENRES \
+    "coalesce ((SELECT jsonb_agg (g.slug ORDER BY g.id) FROM content_genres cg " \
+    "JOIN genres g ON g.id = cg.genre_id WHERE cg.content_id = c.id), '[]'::jsonb)"
+
+//  {tmdb, imdb, eidr, tvdb, watchmode} of c (always an object); the TMDB id
+//  is an integer, and dropped should a source ever store a non-numeric one.
+#define SQL_EXTERNAL_IDS \
+    "coalesce ((SELECT jsonb_object_agg (e.source, CASE WHEN e.source <> 'tmdb' THEN to_jsonb (e.value) " \
+    "WHEN e.value ~ '^[0-9]{1,15}$' THEN to_jsonb (e.value::bigint) END) FROM external_ids e " \
+    "WHERE e.content_id = c.id AND e.source IN ('tmdb', 'imdb', 'eidr', 'tvdb', 'watchmode')), '{}'::jsonb)"
+
+//  A list item (catalog.item: the search result item shape) of c.
+#define SQL_ITEM \
+    "jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, " \
+    "'original_title', c.original_title, 'year', c.year, 'overview', c.overview, " \
+    "'genres', " SQL_GENRES ", 'poster', " SQL_IMAGE ("c.poster_path", "w500") ", " \
+    "'release_date', to_char (c.release_date, 'YYYY-MM-DD'), 'popularity', c.popularity, " \
+    "'vote_average', c.vote_average::numeric, 'vote_count', c.vote_count, " \
+    "'external_ids', " SQL_EXTERNAL_IDS ")"
+
+#endif
