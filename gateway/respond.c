@@ -229,13 +229,19 @@ s_put_integer (s_text_t *text, json_int_t value)
     s_put (text, p, (size_t) (end - p));
 }
 
-//  A JSON real, formatted as jansson formats it: %.17g, ".0" when it would
-//  read as an integer, no '+' or leading zeros in the exponent.
+//  A JSON real in the fewest of 15-17 significant digits that read back as
+//  the same double (3.99, not jansson's 3.9900000000000002), ".0" when it
+//  would read as an integer, no '+' or leading zeros in the exponent.
 static void
 s_put_real (s_text_t *text, double value)
 {
     char buffer [64];
-    int n = snprintf (buffer, sizeof buffer - 3, "%.17g", value);
+    int n = -1;
+    for (int digits = 15; digits <= 17; digits++) {
+        n = snprintf (buffer, sizeof buffer - 3, "%.*g", digits, value);
+        if (n < 0 || (size_t) n >= sizeof buffer - 3 || strtod (buffer, NULL) == value)
+            break;
+    }
     if (n < 0 || (size_t) n >= sizeof buffer - 3) {
         text->failed = true;
         return;
