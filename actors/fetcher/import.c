@@ -377,6 +377,22 @@ s_ends_with (const char *s, const char *tail)
     return n >= m && strcmp (s + n - m, tail) == 0;
 }
 
+typedef struct {
+    bool tmdb, movielens;
+} s_header_t;
+
+static int
+s_on_header (char **fields, size_t count, size_t row, void *arg)
+{
+    (void) row;
+    s_header_t *header = arg;
+    bool title = mg_csv_column (fields, count, (const char *[]) { "title", NULL }) >= 0;
+    header->tmdb = title && mg_csv_column (fields, count, (const char *[]) { "id", NULL }) >= 0
+                && mg_csv_column (fields, count, (const char *[]) { "vote_average", NULL }) >= 0;
+    header->movielens = title && mg_csv_column (fields, count, (const char *[]) { "movieId", NULL }) >= 0;
+    return 1;                            //  the header is all it takes
+}
+
 //  What path is, and the file beside it that completes it.
 static int
 s_classify (const char *arg, const char *credits, const char *links, s_input_t *input)
@@ -403,12 +419,25 @@ s_classify (const char *arg, const char *credits, const char *links, s_input_t *
     }
     else {
         snprintf (input->path, sizeof input->path, "%s", arg);
-        bool csv = s_ends_with (arg, ".csv") || s_ends_with (arg, ".csv.gz");
-        input->kind = !csv ? INPUT_JSONL : strstr (arg, "movies") && strstr (arg, "tmdb")
-                    ? INPUT_TMDB_CSV : INPUT_MOVIELENS;
-        if (input->kind == INPUT_TMDB_CSV) {
+        input->kind = INPUT_JSONL;
+        if (s_ends_with (arg, ".csv") || s_ends_with (arg, ".csv.gz")) {
+            //  The header tells the two CSV kinds apart.
+            s_header_t header = { 0 };
+            char err [256];
+            if (mg_csv_read (arg, s_on_header, &header, err, sizeof err) < 0) {
+                fprintf (stderr, "mg-import: %s\n", err);
+                return -1;
+            }
+            if (!header.tmdb && !header.movielens) {
+                fprintf (stderr, "mg-import: %s: neither a TMDB export (id, title, vote_average) "
+                                 "nor a MovieLens movies.csv (movieId, title)\n", arg);
+                return -1;
+            }
+            input->kind = header.tmdb ? INPUT_TMDB_CSV : INPUT_MOVIELENS;
+        }
+        const char *at = strstr (arg, "movies");
+        if (input->kind == INPUT_TMDB_CSV && at) {
             //  tmdb_5000_movies.csv -> tmdb_5000_credits.csv
-            const char *at = strstr (arg, "movies");
             snprintf (input->side, sizeof input->side, "%.*scredits%s", (int) (at - arg), arg, at + 6);
             if (!s_exists (input->side))
                 input->side [0] = '\0';

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <czmq.h>
 
 #include "mg_client.h"
@@ -320,6 +321,100 @@ test_resolve_matches_without_creating_anything (void **state)
     mg_msg_clear (&mg_enqueue_request_desc, &req);
 }
 
+//  Run mg-import with args against the fixture's broker; its exit status.
+//  Standard error (progress, reasons) goes to the test log; the summary line
+//  (standard output) is copied into summary.
+static int
+s_import (fixture_t *f, const char *args, char *summary, size_t size)
+{
+    char command [2048];
+    snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s", f->endpoint, MG_BIN_DIR, args);
+    FILE *out = popen (command, "r");
+    assert_non_null (out);
+    summary [0] = '\0';
+    char line [512];
+    while (fgets (line, sizeof line, out))
+        snprintf (summary, size, "%s", line);
+    int status = pclose (out);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static long
+s_tier_of (fixture_t *f, const char *source, const char *source_id)
+{
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT tier FROM entity_merges WHERE source = '%s' AND source_id = '%s'",
+              source, source_id);
+    return s_scalar (f, sql);
+}
+
+static void
+test_import_merges_movielens_into_the_tmdb_catalog_and_rejects_bad_rows (void **state)
+{
+    fixture_t *f = *state;
+    char summary [512];
+    //  3 films, a line without id and a broken line (rejected by the importer),
+    //  a bad release date (queued, then failed by the resolver with a reason).
+    assert_int_equal (s_import (f, MG_SOURCE_DIR "/tests/fixtures/import/catalog.jsonl", summary, sizeof summary), 0);
+    assert_non_null (strstr (summary, "4 records end to end"));
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 3);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'failed' "
+                                   "AND last_error LIKE '%release_date%'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM availability"), 44 + 38 + 13);
+
+    //  MovieLens: Toy Story and The Matrix by TMDB id (links.csv), Star Wars
+    //  by title and year, Jumanji (its TMDB id is not in the catalog) and an
+    //  unlisted film as entities of their own; two malformed rows rejected.
+    assert_int_equal (s_import (f, MG_SOURCE_DIR "/tests/fixtures/import/movielens", summary, sizeof summary), 0);
+    assert_non_null (strstr (summary, "5 records end to end"));
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 5);
+    assert_int_equal (s_tier_of (f, "movielens", "1"), 2);
+    assert_int_equal (s_tier_of (f, "movielens", "2571"), 2);
+    assert_int_equal (s_tier_of (f, "movielens", "260"), 3);
+    assert_int_equal (s_tier_of (f, "movielens", "2"), -1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM external_ids e JOIN external_ids t USING (content_id) "
+                                   "WHERE e.source = 'movielens' AND e.value = '1' "
+                                   "AND t.source = 'tmdb' AND t.value = '862'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content WHERE title = 'An Obscure Film Nobody Made' "
+                                   "AND year = 1987"), 1);
+
+    //  The TMDB export: quoted commas, quotes and line breaks; a row whose
+    //  genres column is not JSON is rejected; key crew only.
+    assert_int_equal (s_import (f, MG_SOURCE_DIR "/tests/fixtures/import/tmdb_movies.csv", summary, sizeof summary), 0);
+    assert_non_null (strstr (summary, "1 records end to end"));
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content WHERE title = 'A Letter, Two Lines' "
+                                   "AND original_title = 'Une lettre, \"deux\" lignes' "
+                                   "AND overview LIKE 'First line of the story,' || chr(10) || 'second line%'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM credits c JOIN external_ids e USING (content_id) "
+                                   "WHERE e.source = 'tmdb' AND e.value = '900001'"), 2);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM credits WHERE person_name = 'Not Kept'"), 0);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 6);
+
+    //  Importing it all again changes nothing and announces nothing.
+    long content_seq = s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'content.changed'");
+    long availability_seq = s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'availability.changed'");
+    assert_int_equal (s_import (f, MG_SOURCE_DIR "/tests/fixtures/import/catalog.jsonl "
+                                   MG_SOURCE_DIR "/tests/fixtures/import/movielens "
+                                   MG_SOURCE_DIR "/tests/fixtures/import/tmdb_movies.csv", summary, sizeof summary), 0);
+    assert_non_null (strstr (summary, "10 records end to end"));
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 6);
+    assert_int_equal (s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'content.changed'"), content_seq);
+    assert_int_equal (s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'availability.changed'"),
+                      availability_seq);
+}
+
+static void
+test_import_refuses_what_it_cannot_read (void **state)
+{
+    fixture_t *f = *state;
+    char summary [512];
+    assert_int_equal (s_import (f, "/nonexistent/catalog.jsonl", summary, sizeof summary), 1);
+    assert_int_equal (s_import (f, MG_SOURCE_DIR "/tests/fixtures/import/movielens/links.csv",
+                                summary, sizeof summary), 1);
+    assert_int_equal (s_import (f, "--batch 0 x", summary, sizeof summary), 2);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs"), 0);
+}
+
 int
 main (void)
 {
@@ -332,6 +427,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown (test_change_events_arrive_numbered_without_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown (test_resolve_matches_without_creating_anything, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_import_merges_movielens_into_the_tmdb_catalog_and_rejects_bad_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_import_refuses_what_it_cannot_read, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
