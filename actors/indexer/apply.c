@@ -269,6 +269,62 @@ s_store_sources (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
     return res ? 0 : -1;
 }
 
+//  Keys of a canonical record that only their own statement reads.
+static const char *const s_list_keys [] = {
+    "genres", "cast", "crew", "videos", "external_ids", "titles", "availability", NULL
+};
+
+//  The part of records (objects with "id") that one statement reads, as
+//  its parameter text (caller frees; NULL on out of memory):
+//  "ids" a uuid[] literal, "main" each record without the lists, otherwise
+//  [{id, <each space-separated key of part>}].
+static char *
+s_part (json_t *records, const char *part)
+{
+    size_t index;
+    json_t *record;
+    if (strcmp (part, "ids") == 0) {
+        size_t size = json_array_size (records) * 37 + 3;
+        char *text = malloc (size);
+        if (!text)
+            return NULL;
+        size_t used = 0;
+        text [used++] = '{';
+        json_array_foreach (records, index, record)
+            used += (size_t) snprintf (text + used, size - used, "%s%s", index ? "," : "",
+                                       json_string_value (json_object_get (record, "id")));
+        snprintf (text + used, size - used, "}");
+        return text;
+    }
+    json_t *out = json_array ();
+    json_array_foreach (records, index, record) {
+        json_t *item;
+        if (strcmp (part, "main") == 0) {
+            item = json_copy (record);
+            for (const char *const *key = s_list_keys; item && *key; key++)
+                json_object_del (item, *key);
+        }
+        else {
+            item = json_pack ("{s:O}", "id", json_object_get (record, "id"));
+            char keys [64];
+            snprintf (keys, sizeof keys, "%s", part);
+            char *save = NULL;
+            for (char *key = strtok_r (keys, " ", &save); item && key; key = strtok_r (NULL, " ", &save)) {
+                json_t *value = json_object_get (record, key);
+                if (value)
+                    json_object_set (item, key, value);
+            }
+        }
+        if (!item || json_array_append_new (out, item)) {
+            json_decref (out);
+            return NULL;
+        }
+    }
+    char *text = s_dump (out);
+    json_decref (out);
+    return text;
+}
+
 //  Steps F-I: rebuild the canonical rows of the entities that changed.
 static int
 s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
@@ -351,78 +407,90 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
     PQclear (sources);
     PQclear (current);
 
+    //  One statement per table for the whole batch. Each gets only the part
+    //  of the records it reads: the server parses every JSON parameter in
+    //  full, and the big lists would otherwise be parsed a dozen times.
+    static const struct {
+        const char *sql;
+        const char *part;             //  "ids": uuid[]; "main": scalar fields; else {id, <part>}
+    } content_sql [] = {
+        { "UPDATE content c SET type = x->>'type', title = x->>'title', original_title = x->>'original_title', "
+          "  original_language = x->>'original_language', overview = x->>'overview', tagline = x->>'tagline', "
+          "  release_date = (x->>'release_date')::date, "
+          "  year = coalesce ((x->>'year')::smallint, extract (year FROM (x->>'release_date')::date)::smallint), "
+          "  runtime_min = (x->>'runtime_min')::int, status = x->>'status', homepage = x->>'homepage', "
+          "  popularity = coalesce ((x->>'popularity')::float8, 0), vote_average = (x->>'vote_average')::real, "
+          "  vote_count = coalesce ((x->>'vote_count')::int, 0), poster_path = x->>'poster_path', "
+          "  backdrop_path = x->>'backdrop_path', "
+          "  keywords = ARRAY (SELECT jsonb_array_elements_text (x->'keywords')), "
+          "  production_countries = ARRAY (SELECT jsonb_array_elements_text (x->'production_countries')), "
+          "  spoken_languages = ARRAY (SELECT jsonb_array_elements_text (x->'spoken_languages')), "
+          "  version = CASE WHEN c.checksum = '\\x00' THEN 1 ELSE c.version + 1 END, "
+          "  checksum = decode (x->>'checksum', 'hex'), updated_at = now () "
+          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "main" },
+        { "DELETE FROM content_genres WHERE content_id = ANY ($1::uuid[])", "ids" },
+        { "INSERT INTO content_genres (content_id, genre_id) SELECT DISTINCT (x->>'id')::uuid, g.id "
+          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements_text (x->'genres') s (slug) "
+          "JOIN genres g ON g.slug = s.slug", "genres" },
+        { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "ids" },
+        { "INSERT INTO credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
+          "SELECT (x->>'id')::uuid, 'cast', (n - 1)::smallint, c->>'name', (c->>'person_id')::int, c->>'character', NULL, NULL "
+          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'cast') WITH ORDINALITY t (c, n) "
+          "UNION ALL "
+          "SELECT (x->>'id')::uuid, 'crew', (n - 1)::smallint, c->>'name', (c->>'person_id')::int, NULL, c->>'job', c->>'department' "
+          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'crew') WITH ORDINALITY t (c, n)",
+          "cast crew" },
+        { "DELETE FROM videos WHERE content_id = ANY ($1::uuid[])", "ids" },
+        { "INSERT INTO videos (content_id, site, key, type, name, official) "
+          "SELECT (x->>'id')::uuid, v->>'site', v->>'key', "
+          "  CASE WHEN v->>'type' IN ('trailer', 'teaser', 'clip', 'featurette', 'review') THEN v->>'type' ELSE 'clip' END, "
+          "  v->>'name', coalesce ((v->>'official')::boolean, false) "
+          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'videos') v "
+          "WHERE v->>'site' IN ('youtube', 'vimeo') ON CONFLICT DO NOTHING", "videos" },
+        { "DELETE FROM external_ids WHERE content_id = ANY ($1::uuid[])", "ids" },
+        { "INSERT INTO external_ids (content_id, source, value) "
+          "SELECT (x->>'id')::uuid, e->>'source', e->>'value' "
+          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'external_ids') e "
+          "WHERE e->>'source' IN ('eidr', 'imdb', 'tmdb', 'tvdb', 'watchmode', 'streaming_availability', 'movielens', 'youtube') "
+          "ON CONFLICT (source, value) DO NOTHING", "external_ids" },
+        { "DELETE FROM content_titles WHERE content_id = ANY ($1::uuid[])", "ids" },
+        { "INSERT INTO content_titles (content_id, title, kind, source) "
+          "SELECT (x->>'id')::uuid, t->>'title', t->>'kind', t->>'source' "
+          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'titles') t ON CONFLICT DO NOTHING",
+          "titles" }
+    };
     int rc = 0;
-    char *text = s_dump (content);
+    for (size_t s = 0; rc == 0 && json_array_size (content) && s < sizeof content_sql / sizeof content_sql [0]; s++) {
+        char *text = s_part (content, content_sql [s].part);
+        rc = text ? s_run (pg, err, errlen, content_sql [s].sql, 1, P (text)) : -1;
+        free (text);
+    }
     json_decref (content);
-    //  One statement per table for the whole batch.
-    static const char *content_sql [] = {
-        "UPDATE content c SET type = x->>'type', title = x->>'title', original_title = x->>'original_title', "
-        "  original_language = x->>'original_language', overview = x->>'overview', tagline = x->>'tagline', "
-        "  release_date = (x->>'release_date')::date, "
-        "  year = coalesce ((x->>'year')::smallint, extract (year FROM (x->>'release_date')::date)::smallint), "
-        "  runtime_min = (x->>'runtime_min')::int, status = x->>'status', homepage = x->>'homepage', "
-        "  popularity = coalesce ((x->>'popularity')::float8, 0), vote_average = (x->>'vote_average')::real, "
-        "  vote_count = coalesce ((x->>'vote_count')::int, 0), poster_path = x->>'poster_path', "
-        "  backdrop_path = x->>'backdrop_path', "
-        "  keywords = ARRAY (SELECT jsonb_array_elements_text (x->'keywords')), "
-        "  production_countries = ARRAY (SELECT jsonb_array_elements_text (x->'production_countries')), "
-        "  spoken_languages = ARRAY (SELECT jsonb_array_elements_text (x->'spoken_languages')), "
-        "  version = CASE WHEN c.checksum = '\\x00' THEN 1 ELSE c.version + 1 END, "
-        "  checksum = decode (x->>'checksum', 'hex'), updated_at = now () "
-        "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid",
-        "DELETE FROM content_genres WHERE content_id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements ($1::jsonb) x)",
-        "INSERT INTO content_genres (content_id, genre_id) SELECT DISTINCT (x->>'id')::uuid, g.id "
-        "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements_text (x->'genres') s (slug) "
-        "JOIN genres g ON g.slug = s.slug",
-        "DELETE FROM credits WHERE content_id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements ($1::jsonb) x)",
-        "INSERT INTO credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
-        "SELECT (x->>'id')::uuid, 'cast', (n - 1)::smallint, c->>'name', (c->>'person_id')::int, c->>'character', NULL, NULL "
-        "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'cast') WITH ORDINALITY t (c, n) "
-        "UNION ALL "
-        "SELECT (x->>'id')::uuid, 'crew', (n - 1)::smallint, c->>'name', (c->>'person_id')::int, NULL, c->>'job', c->>'department' "
-        "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'crew') WITH ORDINALITY t (c, n)",
-        "DELETE FROM videos WHERE content_id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements ($1::jsonb) x)",
-        "INSERT INTO videos (content_id, site, key, type, name, official) "
-        "SELECT (x->>'id')::uuid, v->>'site', v->>'key', "
-        "  CASE WHEN v->>'type' IN ('trailer', 'teaser', 'clip', 'featurette', 'review') THEN v->>'type' ELSE 'clip' END, "
-        "  v->>'name', coalesce ((v->>'official')::boolean, false) "
-        "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'videos') v "
-        "WHERE v->>'site' IN ('youtube', 'vimeo') ON CONFLICT DO NOTHING",
-        "DELETE FROM external_ids WHERE content_id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements ($1::jsonb) x)",
-        "INSERT INTO external_ids (content_id, source, value) "
-        "SELECT (x->>'id')::uuid, e->>'source', e->>'value' "
-        "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'external_ids') e "
-        "WHERE e->>'source' IN ('eidr', 'imdb', 'tmdb', 'tvdb', 'watchmode', 'streaming_availability', 'movielens', 'youtube') "
-        "ON CONFLICT (source, value) DO NOTHING",
-        "DELETE FROM content_titles WHERE content_id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements ($1::jsonb) x)",
-        "INSERT INTO content_titles (content_id, title, kind, source) "
-        "SELECT (x->>'id')::uuid, t->>'title', t->>'kind', t->>'source' "
-        "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'titles') t ON CONFLICT DO NOTHING"
+    static const struct {
+        const char *sql;
+        const char *part;
+    } offers_sql [] = {
+        { "DELETE FROM availability WHERE content_id = ANY ($1::uuid[])", "ids" },
+        { "INSERT INTO availability (content_id, platform, region, type, quality, price, currency, deep_link, "
+          "  expires_at, source, stale) "
+          "SELECT (x->>'id')::uuid, a->>'platform', a->>'region', a->>'type', coalesce (a->>'quality', 'hd'), "
+          "  (a->>'price')::numeric, a->>'currency', a->>'deep_link', (a->>'expires_at')::timestamptz, a->>'source', "
+          "  coalesce ((a->>'stale')::boolean, false) "
+          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'availability') a "
+          "ON CONFLICT DO NOTHING", "availability" },
+        { "UPDATE content c SET availability_checksum = decode (x->>'checksum', 'hex') "
+          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "checksum" }
     };
-    for (size_t s = 0; rc == 0 && s < sizeof content_sql / sizeof content_sql [0]; s++)
-        rc = s_run (pg, err, errlen, content_sql [s], 1, P (text));
-    free (text);
-    text = s_dump (offers);
+    for (size_t s = 0; rc == 0 && json_array_size (offers) && s < sizeof offers_sql / sizeof offers_sql [0]; s++) {
+        char *text = s_part (offers, offers_sql [s].part);
+        rc = text ? s_run (pg, err, errlen, offers_sql [s].sql, 1, P (text)) : -1;
+        free (text);
+    }
     json_decref (offers);
-    static const char *offers_sql [] = {
-        "DELETE FROM availability WHERE content_id IN (SELECT (x->>'id')::uuid FROM jsonb_array_elements ($1::jsonb) x)",
-        "INSERT INTO availability (content_id, platform, region, type, quality, price, currency, deep_link, "
-        "  expires_at, source, stale) "
-        "SELECT (x->>'id')::uuid, a->>'platform', a->>'region', a->>'type', coalesce (a->>'quality', 'hd'), "
-        "  (a->>'price')::numeric, a->>'currency', a->>'deep_link', (a->>'expires_at')::timestamptz, a->>'source', "
-        "  coalesce ((a->>'stale')::boolean, false) "
-        "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'availability') a "
-        "ON CONFLICT DO NOTHING",
-        "UPDATE content c SET availability_checksum = decode (x->>'checksum', 'hex') "
-        "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid"
-    };
-    for (size_t s = 0; rc == 0 && s < sizeof offers_sql / sizeof offers_sql [0]; s++)
-        rc = s_run (pg, err, errlen, offers_sql [s], 1, P (text));
-    free (text);
     return rc;
 }
 
-//  Steps J-L: merges, jobs, event numbers.
+//  Steps J-K: merges, jobs.
 static int
 s_finish (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
 {
@@ -462,7 +530,14 @@ s_finish (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
     free (m);
     free (d);
     free (f);
-    //  Number the events: the change_streams row locks are held to commit.
+    return rc;
+}
+
+//  Step L: number the events; the change_streams row locks are held to commit.
+static int
+s_number_events (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
+{
+    int rc = 0;
     const char *streams [] = { "content.changed", "availability.changed" };
     for (int s = 0; rc == 0 && s < 2; s++) {
         json_t *list = json_array ();
@@ -524,6 +599,9 @@ s_apply_range (indexer_t *self, PGconn *pg, const mg_apply_request_t *request, s
         rc = s_rebuild (pg, &batch, err, errlen);
     if (rc == 0)
         rc = s_finish (pg, &batch, err, errlen);
+    pthread_mutex_lock (&self->shared->publish_order);
+    if (rc == 0)
+        rc = s_number_events (pg, &batch, err, errlen);
     if (rc == 0)
         rc = s_run (pg, err, errlen, "COMMIT", 0, NULL);
     if (rc) {
@@ -560,6 +638,7 @@ s_apply_range (indexer_t *self, PGconn *pg, const mg_apply_request_t *request, s
                              (uint64_t) json_integer_value (json_object_get (event, "seq")),
                              json_string_value (json_object_get (event, "content_id")), 0);
     }
+    pthread_mutex_unlock (&self->shared->publish_order);
     for (size_t i = 0; i < count; i++)
         json_decref (batch.items [i].record);
     free (batch.items);

@@ -11,9 +11,20 @@
 
 #define INDEXER_MAX_ATTEMPTS  5       //  claims before a job is failed as poison
 
+#include <pthread.h>
+
+//  What the handler threads of one indexer process share.
+typedef struct {
+    const char *pg_url;
+    //  Held from numbering a batch's events to publishing them, so that one
+    //  process publishes in sequence order (the change_streams row lock
+    //  already makes commits follow it).
+    pthread_mutex_t publish_order;
+} indexer_shared_t;
+
 typedef struct {
     PGconn *pg;
-    const char *pg_url;
+    indexer_shared_t *shared;
     zsock_t *events;                  //  PUB to the broker's event proxy
 } indexer_t;
 

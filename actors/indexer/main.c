@@ -1,6 +1,8 @@
 /*  mg-indexer: the only writer of the catalog tables (see indexer.h).
-    One handler thread: batches make it fast, and a single writer keeps
-    event numbering and row locking simple.  */
+    MG_INDEXER_THREADS handler threads (default 2), each with its own
+    connection: an enqueue or a claim need not wait for an apply. Applies
+    may run side by side; their events are numbered and published in
+    commit order (see apply.c).  */
 #include "indexer.h"
 #include "mg_config.h"
 #include "mg_log.h"
@@ -24,7 +26,7 @@ indexer_pg (indexer_t *self, mg_error_t *err)
         return self->pg;
     PQfinish (self->pg);
     char reason [256];
-    self->pg = mg_pg_connect (self->pg_url, reason, sizeof reason);
+    self->pg = mg_pg_connect (self->shared->pg_url, reason, sizeof reason);
     if (!self->pg) {
         mg_error ("catalog database unavailable", "reason=\"%s\"", reason);
         mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
@@ -38,7 +40,7 @@ s_thread_init (void *shared)
     indexer_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->pg_url = shared;
+    self->shared = shared;
     self->events = zsock_new (ZMQ_PUB);
     const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
     if (!self->events || zsock_connect (self->events, "%s", endpoint)) {
@@ -82,8 +84,15 @@ main (void)
     mg_actor_t *actor = mg_actor_new ("indexer", s_methods);
     if (!actor)
         return EXIT_FAILURE;
-    mg_actor_set_threads (actor, 1, s_thread_init, s_thread_fini, (void *) pg_url);
+    indexer_shared_t shared = { .pg_url = pg_url };
+    if (pthread_mutex_init (&shared.publish_order, NULL)) {
+        mg_actor_destroy (&actor);
+        return EXIT_FAILURE;
+    }
+    int threads = (int) mg_config_int ("MG_INDEXER_THREADS", 2, 1, 16);
+    mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
     int rc = mg_actor_run (actor);
     mg_actor_destroy (&actor);
+    pthread_mutex_destroy (&shared.publish_order);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -99,7 +99,7 @@ indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err)
     const char *params [4] = { request->worker, max_text, lease_text, bytes_text };
     PGresult *res = PQexecParams (pg,
         "WITH c AS ("
-        "  SELECT id, octet_length (payload::text) AS len FROM ingest_jobs"
+        "  SELECT id, payload_bytes AS len FROM ingest_jobs"
         "  WHERE (state = 'queued' AND run_after <= now())"
         "     OR (state = 'running' AND locked_at < now () - make_interval (secs => $3::int))"
         "  ORDER BY id LIMIT $2::int FOR UPDATE SKIP LOCKED), "

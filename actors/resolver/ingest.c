@@ -4,7 +4,12 @@
     starts a new entity is in the index before the next record is matched,
     so two records of one film in the same batch land in one entity. If the
     loop dies mid-batch its jobs stay leased and another claim takes them
-    over; apply is idempotent, so nothing is lost and nothing doubles.  */
+    over; apply is idempotent, so nothing is lost and nothing doubles.
+
+    Applying is a thread of its own, one batch behind: while the indexer
+    writes batch n, the loop claims and resolves batch n + 1. Apply creates
+    any entity it names that is not there yet, so the order in which two
+    batches commit does not matter.  */
 #include "resolver.h"
 #include "normalize.h"
 #include "mg_client.h"
@@ -12,6 +17,7 @@
 #include "mg_log.h"
 
 #include <czmq.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -20,6 +26,16 @@
 #define IDLE_MS          200       //  wait when the queue is empty
 #define CALL_TTL_MS      30000     //  an apply of 500 records takes well under this
 #define BACKOFF_MAX_MS   5000
+
+//  The hand-over between the loop and the apply thread: one batch at most.
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    mg_apply_request_t *pending;      //  resolved, not yet taken by the apply thread
+    bool busy;                        //  the apply thread is sending one
+    bool closing;                     //  no more batches will come
+    const char *broker;
+} s_handover_t;
 
 void
 resolver_match_record (const mg_raw_record_t *r, match_record_t *out)
@@ -136,6 +152,51 @@ s_apply (mg_client_t *client, mg_apply_item_t *items, size_t count)
     mg_msg_clear (&mg_apply_reply_desc, &applied);
 }
 
+//  The apply thread: sends each batch handed over, until closing and empty.
+static void *
+s_applier (void *arg)
+{
+    s_handover_t *handover = arg;
+    mg_client_t *client = mg_client_new (handover->broker);
+    pthread_mutex_lock (&handover->lock);
+    while (true) {
+        while (!handover->pending && !handover->closing)
+            pthread_cond_wait (&handover->changed, &handover->lock);
+        mg_apply_request_t *apply = handover->pending;
+        if (!apply)
+            break;                    //  closing, nothing left
+        handover->pending = NULL;
+        handover->busy = true;
+        pthread_cond_broadcast (&handover->changed);
+        pthread_mutex_unlock (&handover->lock);
+        if (client)
+            s_apply (client, apply->items, apply->items_count);
+        else
+            mg_warn ("apply thread cannot reach the broker; jobs will be claimed again", "items=%zu",
+                     apply->items_count);
+        mg_msg_clear (&mg_apply_request_desc, apply);
+        free (apply);
+        pthread_mutex_lock (&handover->lock);
+        handover->busy = false;
+        pthread_cond_broadcast (&handover->changed);
+    }
+    pthread_mutex_unlock (&handover->lock);
+    mg_client_destroy (&client);
+    return NULL;
+}
+
+//  Hand apply (owned) to the apply thread, waiting while it holds another.
+static void
+s_hand_over (s_handover_t *handover, mg_apply_request_t *apply)
+{
+    pthread_mutex_lock (&handover->lock);
+    while (handover->pending)
+        pthread_cond_wait (&handover->changed, &handover->lock);
+    handover->pending = apply;
+    pthread_cond_broadcast (&handover->changed);
+    pthread_mutex_unlock (&handover->lock);
+}
+
 void *
 resolver_ingest_main (void *arg)
 {
@@ -152,6 +213,14 @@ resolver_ingest_main (void *arg)
     snprintf (worker, sizeof worker, "resolver@%s:%d", host, (int) getpid ());
     //  Seconds a claimed batch stays ours: what a crash costs in delay.
     uint64_t lease = (uint64_t) mg_config_int ("MG_RESOLVER_LEASE_S", 30, 1, 3600);
+    s_handover_t handover = { .broker = self->broker };
+    pthread_t applier;
+    if (pthread_mutex_init (&handover.lock, NULL) || pthread_cond_init (&handover.changed, NULL)
+    ||  pthread_create (&applier, NULL, s_applier, &handover)) {
+        mg_error ("cannot start the apply thread", "endpoint=%s", self->broker);
+        mg_client_destroy (&client);
+        return NULL;
+    }
     int backoff = 100;
     while (!atomic_load (&self->stopping) && !zsys_interrupted) {
         mg_claim_request_t claim = { .worker = worker, .max = CLAIM_BATCH, .has_max = true,
@@ -173,12 +242,19 @@ resolver_ingest_main (void *arg)
             zclock_sleep (IDLE_MS);
             continue;
         }
-        mg_apply_request_t apply = { 0 };
-        s_resolve_batch (self, &claimed, &apply);
+        mg_apply_request_t *apply = calloc (1, sizeof *apply);
+        assert (apply);
+        s_resolve_batch (self, &claimed, apply);
         mg_msg_clear (&mg_claim_reply_desc, &claimed);
-        s_apply (client, apply.items, apply.items_count);
-        mg_msg_clear (&mg_apply_request_desc, &apply);
+        s_hand_over (&handover, apply);
     }
+    pthread_mutex_lock (&handover.lock);
+    handover.closing = true;
+    pthread_cond_broadcast (&handover.changed);
+    pthread_mutex_unlock (&handover.lock);
+    pthread_join (applier, NULL);
+    pthread_cond_destroy (&handover.changed);
+    pthread_mutex_destroy (&handover.lock);
     mg_client_destroy (&client);
     return NULL;
 }
