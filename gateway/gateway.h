@@ -95,6 +95,8 @@ void gw_request_done (gw_request_t *request, int status);
 
 #define GW_ROUTE_OPS   (1u << 0)    //  at the root, never rate limited
 #define GW_ROUTE_BODY  (1u << 1)    //  takes a JSON body (POST/PUT): Content-Type checked
+#define GW_ROUTE_RAW_BODY (1u << 2) //  the JSON body goes as text into the request's "body" field
+#define GW_ROUTE_NULLS (1u << 3)    //  list items with no fields answer as JSON null
 
 typedef void (gw_handler_fn) (gw_request_t *request);
 

@@ -6,7 +6,9 @@
     accepts: each {name} in the path and each query parameter must be one of
     its fields, and is parsed by the field's type (mg_msg_set_text), so an
     unknown or malformed parameter is a 400 naming it before anything is sent.
-    Routes with GW_ROUTE_BODY also take a JSON body into the same message.
+    Routes with GW_ROUTE_BODY also take a JSON body into the same message;
+    GW_ROUTE_RAW_BODY routes pass the JSON body on as text (field "body")
+    for services that check a document item by item.
 
     Adding an endpoint is adding a line here (and its message to
     messages/schema.def if it needs a new one).  */
@@ -35,6 +37,7 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            0,             200 },
     { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
     { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
+    { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS, 200 },
 };
 
 #define ROUTES_COUNT      (sizeof s_routes / sizeof s_routes [0])
@@ -352,6 +355,32 @@ s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *conten
     return 0;
 }
 
+//  Put the JSON body, as text, into msg's "body" field: the service checks
+//  it item by item (a bad record must not fail a batch). Returns 0 or -1.
+static int
+s_bind_raw_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *content_type,
+                 void *msg, gw_fault_t *fault)
+{
+    if (!s_is_json (content_type))
+        return s_fault (fault, 415, "UNSUPPORTED_MEDIA_TYPE",
+                        "the request body must be application/json");
+    size_t len = evbuffer_get_length (body);
+    const char *text = (const char *) evbuffer_pullup (body, -1);
+    if (len == 0 || !text || memchr (text, '\0', len))
+        return s_fault (fault, 400, "INVALID_JSON", "the request body must be a JSON document");
+    char *copy = malloc (len + 1);
+    if (!copy)
+        return s_fault (fault, 500, "INTERNAL", "out of memory");
+    memcpy (copy, text, len);
+    copy [len] = '\0';
+    char reason [MG_MSG_ERR_LEN];
+    int rc = mg_msg_set_text (mg_msg_field (desc, "body"), msg, copy, reason, sizeof reason);
+    free (copy);
+    if (rc)
+        return s_fault (fault, 400, "INVALID_JSON", "invalid request body: %s", reason);
+    return 0;
+}
+
 //  Bind path parameters into msg. Returns 0 or -1.
 static int
 s_bind_path (const gw_match_t *match, const mg_msgdesc_t *desc, void *msg, gw_fault_t *fault)
@@ -463,6 +492,9 @@ gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
     if (desc)
         memset (storage, 0, desc->size);
     int rc = 0;
+    if (desc && (route->flags & GW_ROUTE_RAW_BODY))
+        rc = s_bind_raw_body (desc, body ? body : NULL, content_type, msg, fault);
+    else
     if (desc && (route->flags & GW_ROUTE_BODY) && body && evbuffer_get_length (body) > 0)
         rc = s_bind_body (desc, body, content_type, msg, fault);
     if (rc == 0 && desc)

@@ -177,6 +177,9 @@ resolver_on_resolve (void *state, const void *req, void *rep, mg_error_t *err)
     mg_resolve_reply_t *reply = rep;
     json_error_t jerr;
     json_t *doc = json_loads (request->body, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return mg_actor_fail (err, "INVALID_JSON", NULL, "the request body is not valid JSON: %s (line %d, column %d)",
+                              jerr.text, jerr.line, jerr.column);
     json_t *records = json_object_get (doc, "records");
     if (!json_is_object (doc) || !json_is_array (records)) {
         json_decref (doc);

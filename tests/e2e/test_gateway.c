@@ -45,6 +45,7 @@ typedef struct {
     int http_port;
     pid_t broker;
     pid_t catalog;
+    pid_t resolver;
     pid_t gateway;
 } fixture_t;
 
@@ -143,6 +144,19 @@ s_get (fixture_t *f, const char *path, reply_t *reply)
     return s_request (f->http_port, "GET", path, "", reply, TIMEOUT_MS + 2000);
 }
 
+//  POST body with Content-Type type to path.
+static int
+s_post (fixture_t *f, const char *path, const char *type, const char *body, reply_t *reply)
+{
+    size_t len = strlen (path) + strlen (type) + strlen (body) + 192;
+    char *request = malloc (len);
+    int n = snprintf (request, len, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", path, type, strlen (body), body);
+    int rc = s_exchange (f->http_port, request, (size_t) n, reply, TIMEOUT_MS + 2000);
+    free (request);
+    return rc;
+}
+
 //  Value of header name in reply (case-insensitive name), copied into value.
 static bool
 s_header (const reply_t *reply, const char *name, char *value, size_t size)
@@ -214,6 +228,7 @@ s_start_broker (fixture_t *f)
 }
 
 static int group_teardown (void **state);
+static bool s_fixture_when_migrated (void);
 
 static int
 group_setup (void **state)
@@ -234,14 +249,23 @@ group_setup (void **state)
         f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_http,
         "MG_HTTP_MAX_BODY=4096", "MG_HTTP_MAX_URL=2048", "MG_HTTP_MAX_HEADERS=4096",
         "MG_REQUEST_TIMEOUT_MS=3000", "MG_HTTP_THREADS=2", "MG_HEARTBEAT_MS=250",
-        "MG_HEARTBEAT_LIVENESS=3", NULL
+        "MG_HEARTBEAT_LIVENESS=3", "MG_RESOLVER_INGEST=0", NULL
     };
     memcpy (f->env, env, sizeof env);
     f->broker = s_start_broker (f);
     f->catalog = s_start_catalog (f);
-    f->gateway = mg_test_spawn ("mg-gateway", f->env);
+    //  The catalog migrates the database; the resolver reads its entities
+    //  once at start, the fixture title among them.
     *state = f;
-    if (f->broker > 0 && f->catalog > 0 && f->gateway > 0
+    if (!s_fixture_when_migrated ()) {
+        fprintf (stderr, "the catalog database was not ready\n");
+        group_teardown (state);
+        *state = NULL;
+        return -1;
+    }
+    f->resolver = mg_test_spawn ("mg-resolver", f->env);
+    f->gateway = mg_test_spawn ("mg-gateway", f->env);
+    if (f->broker > 0 && f->catalog > 0 && f->resolver > 0 && f->gateway > 0
     &&  s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200)
         return 0;
     fprintf (stderr, "the gateway did not become ready\n");
@@ -286,6 +310,34 @@ s_sql (const char *const *sql, size_t count)
     PQfinish (pg);
 }
 
+//  Wait until the catalog has migrated MG_PG_URL (the genres are seeded),
+//  then write the catalog fixture. False when either fails.
+static bool
+s_fixture_when_migrated (void)
+{
+    char reason [256];
+    PGconn *pg = mg_pg_connect (getenv ("MG_PG_URL"), reason, sizeof reason);
+    if (!pg)
+        return false;
+    bool ready = false;
+    int64_t until = mg_test_now_ms () + START_WAIT_MS;
+    while (!ready && mg_test_now_ms () < until) {
+        PGresult *res = PQexec (pg, "SELECT count(*) FROM genres");
+        ready = PQresultStatus (res) == PGRES_TUPLES_OK && atoi (PQgetvalue (res, 0, 0)) == 18;
+        PQclear (res);
+        if (!ready)
+            usleep (50 * 1000);
+    }
+    size_t count = sizeof s_catalog_fixture / sizeof s_catalog_fixture [0];
+    for (size_t i = 0; ready && i < count; i++) {
+        PGresult *res = PQexec (pg, s_catalog_fixture [i]);
+        ready = PQresultStatus (res) == PGRES_COMMAND_OK;
+        PQclear (res);
+    }
+    PQfinish (pg);
+    return ready;
+}
+
 static int
 group_teardown (void **state)
 {
@@ -299,6 +351,8 @@ group_teardown (void **state)
     PQfinish (pg);
     if (f->gateway > 0)
         mg_test_stop (f->gateway, SIGTERM);
+    if (f->resolver > 0)
+        mg_test_stop (f->resolver, SIGTERM);
     if (f->catalog > 0)
         mg_test_stop (f->catalog, SIGTERM);
     if (f->broker > 0)
@@ -519,6 +573,48 @@ test_discover_over_http (void **state)
     s_assert_invalid (f, "/api/v1/discover?sort=relevance", "sort");
     s_assert_invalid (f, "/api/v1/discover?min_rating=high", "min_rating");
     s_assert_invalid (f, "/api/v1/discover?q=matrix", "unknown query parameter 'q'");
+}
+
+static void
+test_resolve_answers_in_input_order_with_nulls_and_errors (void **state)
+{
+    fixture_t *f = *state;
+    reply_t reply;
+    assert_int_equal (s_post (f, "/api/v1/resolve", "application/json",
+        "{\"records\":[{\"title\":\"e2e title\",\"year\":1999},{\"title\":\"Nothing Like It\",\"year\":1999},"
+        "{\"year\":1999},{\"title\":\"Another Name\",\"ids\":{\"tmdb\":424242}}]}", &reply), 0);
+    assert_int_equal (reply.status, 200);
+    json_error_t jerr;
+    json_t *json = json_loads (reply.body, 0, &jerr);
+    assert_non_null (json);
+    json_t *results = json_object_get (json, "results");
+    assert_int_equal (json_array_size (results), 4);
+    json_t *first = json_array_get (results, 0);
+    assert_true (json_is_object (first));
+    assert_string_equal (json_string_value (json_object_get (first, "id")), E2E_ID);
+    assert_int_equal (json_integer_value (json_object_get (first, "tmdb_id")), 424242);
+    assert_int_equal (json_integer_value (json_object_get (first, "tier")), 3);
+    assert_true (json_is_null (json_array_get (results, 1)));
+    assert_true (json_is_null (json_array_get (results, 2)));
+    json_t *by_id = json_array_get (results, 3);
+    assert_true (json_is_object (by_id));
+    assert_string_equal (json_string_value (json_object_get (by_id, "id")), E2E_ID);
+    assert_int_equal (json_integer_value (json_object_get (by_id, "tier")), 2);
+    json_t *errors = json_object_get (json, "errors");
+    assert_int_equal (json_array_size (errors), 1);
+    assert_int_equal (json_integer_value (json_object_get (json_array_get (errors, 0), "index")), 2);
+    json_decref (json);
+    s_reply_free (&reply);
+
+    assert_int_equal (s_post (f, "/api/v1/resolve", "application/json", "{\"records\": [", &reply), 0);
+    s_assert_error (&reply, 400, "INVALID_JSON");
+    s_reply_free (&reply);
+    assert_int_equal (s_post (f, "/api/v1/resolve", "application/json", "{\"rows\": []}", &reply), 0);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    s_reply_free (&reply);
+    assert_int_equal (s_post (f, "/api/v1/resolve", "text/plain", "{\"records\": []}", &reply), 0);
+    s_assert_error (&reply, 415, "UNSUPPORTED_MEDIA_TYPE");
+    s_reply_free (&reply);
 }
 
 static void
@@ -826,6 +922,7 @@ main (void)
         cmocka_unit_test (test_content_availability_over_http),
         cmocka_unit_test (test_trending_over_http),
         cmocka_unit_test (test_discover_over_http),
+        cmocka_unit_test (test_resolve_answers_in_input_order_with_nulls_and_errors),
         cmocka_unit_test (test_unknown_path_is_404),
         cmocka_unit_test (test_wrong_method_is_405_with_allow),
         cmocka_unit_test (test_unknown_query_parameter_is_400_naming_it),
