@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <msgpack.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +16,50 @@
 
 #define STRLIST_ITEM_MAX  1024    //  bytes in one item of a string list
 #define PATH_MAX_LEN      96      //  bytes of "a.b[3].c" kept for error reasons
+#define ZONE_KEEP_BYTES   65536   //  bodies up to this size reuse the thread's unpack zone
 
 //  Pointers into a message by field offset.
 #define AT(msg, off, type) ((type *) ((char *) (msg) + (off)))
 #define CAT(msg, off, type) ((type const *) ((const char *) (msg) + (off)))
 
+//  Where in a message a value sits: a chain of field names and list indexes
+//  kept on the stack while walking, written out only when reporting a fault
+//  (formatting "results[3].slug" for every field cost more than decoding).
+typedef struct s_path_t {
+    const struct s_path_t *parent;
+    const char *name;             //  field name, or NULL for a list index
+    long index;
+} s_path_t;
+
+//  Write path into out (size bytes) as "a.b[3].c".
+static void
+s_path_text (const s_path_t *path, char *out, size_t size)
+{
+    if (!path) {
+        out [0] = '\0';
+        return;
+    }
+    s_path_text (path->parent, out, size);
+    size_t used = strlen (out);
+    if (used + 1 >= size)
+        return;
+    int n = path->name
+          ? snprintf (out + used, size - used, "%s%s", used ? "." : "", path->name)
+          : snprintf (out + used, size - used, "[%ld]", path->index);
+    if (n < 0)
+        out [used] = '\0';
+    else
+    if ((size_t) n >= size - used && size > 4)  //  deep paths keep their head and say so
+        memcpy (out + size - 4, "...", 4);
+}
+
 static int
-s_fail (char *err, size_t errlen, const char *path, const char *fmt, ...)
+s_fail (char *err, size_t errlen, const s_path_t *path, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
 //  Write "path: reason" into err; returns -1.
 static int
-s_fail (char *err, size_t errlen, const char *path, const char *fmt, ...)
+s_fail (char *err, size_t errlen, const s_path_t *path, const char *fmt, ...)
 {
     if (err && errlen) {
         char reason [MG_MSG_ERR_LEN];
@@ -34,26 +67,14 @@ s_fail (char *err, size_t errlen, const char *path, const char *fmt, ...)
         va_start (args, fmt);
         vsnprintf (reason, sizeof reason, fmt, args);
         va_end (args);
-        if (path && *path)
-            snprintf (err, errlen, "%s: %s", path, reason);
+        char where [PATH_MAX_LEN];
+        s_path_text (path, where, sizeof where);
+        if (*where)
+            snprintf (err, errlen, "%s: %s", where, reason);
         else
             snprintf (err, errlen, "%s", reason);
     }
     return -1;
-}
-
-//  Extend path with ".name" or "[index]" into out.
-static void
-s_path (char *out, const char *path, const char *name, long index)
-{
-    int n = name
-          ? snprintf (out, PATH_MAX_LEN, "%s%s%s", path, *path ? "." : "", name)
-          : snprintf (out, PATH_MAX_LEN, "%s[%ld]", path, index);
-    if (n < 0)
-        out [0] = '\0';
-    else
-    if (n >= PATH_MAX_LEN)          //  deep paths keep their head and say so
-        memcpy (out + PATH_MAX_LEN - 4, "...", 4);
 }
 
 char *
@@ -99,7 +120,7 @@ s_utf8_ok (const char *s, size_t len)
 
 //  Copy a checked string; NULL on bad text or no memory (reason in err).
 static char *
-s_str_copy (const char *s, size_t len, size_t max, const char *path, char *err, size_t errlen)
+s_str_copy (const char *s, size_t len, size_t max, const s_path_t *path, char *err, size_t errlen)
 {
     if (len > max) {
         s_fail (err, errlen, path, "string longer than %zu bytes", max);
@@ -187,7 +208,7 @@ s_present (const mg_field_t *f, const void *msg)
 
 static int
 s_pack_msg (msgpack_packer *pk, const mg_msgdesc_t *desc, const void *msg,
-            bool top, const char *path, char *err, size_t errlen);
+            bool top, const s_path_t *path, char *err, size_t errlen);
 
 //  True for list fields: an empty list is a value (a required list may be empty).
 static bool
@@ -199,7 +220,7 @@ s_is_list (const mg_field_t *f)
 //  Pack one present field's value.
 static int
 s_pack_value (msgpack_packer *pk, const mg_field_t *f, const void *msg,
-              const char *path, char *err, size_t errlen)
+              const s_path_t *path, char *err, size_t errlen)
 {
     int rc = 0;
     switch (f->type) {
@@ -251,9 +272,8 @@ s_pack_value (msgpack_packer *pk, const mg_field_t *f, const void *msg,
             if (msgpack_pack_array (pk, count))
                 return s_fail (err, errlen, path, "out of memory");
             for (size_t j = 0; j < count; j++) {
-                char sub_path [PATH_MAX_LEN];
-                s_path (sub_path, path, NULL, (long) j);
-                if (s_pack_msg (pk, f->sub, items + j * f->sub->size, false, sub_path, err, errlen))
+                s_path_t sub_path = { path, NULL, (long) j };
+                if (s_pack_msg (pk, f->sub, items + j * f->sub->size, false, &sub_path, err, errlen))
                     return -1;
             }
             break;
@@ -265,7 +285,7 @@ s_pack_value (msgpack_packer *pk, const mg_field_t *f, const void *msg,
 //  Pack msg as a map; the top level carries "@t" and "@v".
 static int
 s_pack_msg (msgpack_packer *pk, const mg_msgdesc_t *desc, const void *msg,
-            bool top, const char *path, char *err, size_t errlen)
+            bool top, const s_path_t *path, char *err, size_t errlen)
 {
     size_t count = top ? 2 : 0;
     for (size_t i = 0; i < desc->nfields; i++) {
@@ -274,9 +294,8 @@ s_pack_msg (msgpack_packer *pk, const mg_msgdesc_t *desc, const void *msg,
             count++;
         else
         if (f->required) {
-            char field_path [PATH_MAX_LEN];
-            s_path (field_path, path, f->name, 0);
-            return s_fail (err, errlen, field_path, "required field missing");
+            s_path_t field_path = { path, f->name, 0 };
+            return s_fail (err, errlen, &field_path, "required field missing");
         }
     }
     if (msgpack_pack_map (pk, count))
@@ -293,12 +312,11 @@ s_pack_msg (msgpack_packer *pk, const mg_msgdesc_t *desc, const void *msg,
         const mg_field_t *f = &desc->fields [i];
         if (!s_present (f, msg) && !(f->required && s_is_list (f)))
             continue;
-        char field_path [PATH_MAX_LEN];
-        s_path (field_path, path, f->name, 0);
+        s_path_t field_path = { path, f->name, 0 };
         size_t name_len = strlen (f->name);
         if (msgpack_pack_str (pk, name_len) || msgpack_pack_str_body (pk, f->name, name_len))
             return s_fail (err, errlen, path, "out of memory");
-        if (s_pack_value (pk, f, msg, field_path, err, errlen))
+        if (s_pack_value (pk, f, msg, &field_path, err, errlen))
             return -1;
     }
     return 0;
@@ -316,19 +334,19 @@ mg_msg_encode (const mg_msgdesc_t *desc, const void *msg,
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    if (s_pack_msg (&pk, desc, msg, true, "", err, errlen)) {
+    if (s_pack_msg (&pk, desc, msg, true, NULL, err, errlen)) {
         msgpack_sbuffer_destroy (&sbuf);
         return -1;
     }
     if (sbuf.size > MG_MSG_MAX_BYTES) {
         msgpack_sbuffer_destroy (&sbuf);
-        return s_fail (err, errlen, "", "message larger than %d bytes", MG_MSG_MAX_BYTES);
+        return s_fail (err, errlen, NULL, "message larger than %d bytes", MG_MSG_MAX_BYTES);
     }
     *len_p = sbuf.size;
     *buf_p = (uint8_t *) msgpack_sbuffer_release (&sbuf);
     if (!*buf_p) {
         //  An empty sbuffer has no data pointer; never the case for a map.
-        return s_fail (err, errlen, "", "out of memory");
+        return s_fail (err, errlen, NULL, "out of memory");
     }
     return 0;
 }
@@ -364,7 +382,7 @@ mg_msg_check_bounds (const uint8_t *buf, size_t len, char *err, size_t errlen)
         }
         pending [depth]--;
         if (at >= len)
-            return s_fail (err, errlen, "", "truncated message");
+            return s_fail (err, errlen, NULL, "truncated message");
         uint8_t b = buf [at++];
         size_t remain = len - at;
         uint64_t skip = 0;        //  payload bytes after the header
@@ -410,11 +428,11 @@ mg_msg_check_bounds (const uint8_t *buf, size_t len, char *err, size_t errlen)
                 case 0xde: hdr = 2; container = true; break;             //  map16
                 case 0xdf: hdr = 4; container = true; break;             //  map32
                 default:
-                    return s_fail (err, errlen, "", "invalid msgpack byte 0x%02x", b);
+                    return s_fail (err, errlen, NULL, "invalid msgpack byte 0x%02x", b);
             }
             if (hdr) {
                 if (remain < hdr)
-                    return s_fail (err, errlen, "", "truncated message");
+                    return s_fail (err, errlen, NULL, "truncated message");
                 uint64_t n;
                 s_read_be (buf + at, hdr, &n);
                 at += hdr;
@@ -427,21 +445,21 @@ mg_msg_check_bounds (const uint8_t *buf, size_t len, char *err, size_t errlen)
         }
         if (container) {
             if (items > remain)
-                return s_fail (err, errlen, "", "container longer than the message");
+                return s_fail (err, errlen, NULL, "container longer than the message");
             if (items) {
                 if (depth + 1 > MG_MSG_MAX_DEPTH)
-                    return s_fail (err, errlen, "", "nested deeper than %d", MG_MSG_MAX_DEPTH);
+                    return s_fail (err, errlen, NULL, "nested deeper than %d", MG_MSG_MAX_DEPTH);
                 pending [++depth] = items;
             }
         }
         else {
             if (skip > remain)
-                return s_fail (err, errlen, "", "truncated message");
+                return s_fail (err, errlen, NULL, "truncated message");
             at += skip;
         }
     }
     if (at != len)
-        return s_fail (err, errlen, "", "trailing bytes after the message");
+        return s_fail (err, errlen, NULL, "trailing bytes after the message");
     return 0;
 }
 
@@ -450,7 +468,7 @@ mg_msg_check_bounds (const uint8_t *buf, size_t len, char *err, size_t errlen)
 
 static int
 s_decode_map (const mg_msgdesc_t *desc, const msgpack_object *obj, void *msg,
-              bool top, const char *path, char *err, size_t errlen);
+              bool top, const s_path_t *path, char *err, size_t errlen);
 
 static const char *
 s_type_name (mg_type_t type)
@@ -471,7 +489,7 @@ s_type_name (mg_type_t type)
 //  Decode one field's value from obj into msg.
 static int
 s_decode_value (const mg_field_t *f, const msgpack_object *obj, void *msg,
-                const char *path, char *err, size_t errlen)
+                const s_path_t *path, char *err, size_t errlen)
 {
     switch (f->type) {
         case MG_T_STR:
@@ -534,13 +552,12 @@ s_decode_value (const mg_field_t *f, const msgpack_object *obj, void *msg,
                 return s_fail (err, errlen, path, "out of memory");
             *AT (msg, f->offset, char **) = items;
             for (size_t j = 0; j < count; j++) {
-                char item_path [PATH_MAX_LEN];
-                s_path (item_path, path, NULL, (long) j);
+                s_path_t item_path = { path, NULL, (long) j };
                 const msgpack_object *item = &obj->via.array.ptr [j];
                 if (item->type != MSGPACK_OBJECT_STR)
-                    return s_fail (err, errlen, item_path, "expected string");
+                    return s_fail (err, errlen, &item_path, "expected string");
                 items [j] = s_str_copy (item->via.str.ptr, item->via.str.size,
-                                        STRLIST_ITEM_MAX, item_path, err, errlen);
+                                        STRLIST_ITEM_MAX, &item_path, err, errlen);
                 if (!items [j])
                     return -1;
                 *AT (msg, f->aux_offset, size_t) = j + 1;
@@ -568,13 +585,12 @@ s_decode_value (const mg_field_t *f, const msgpack_object *obj, void *msg,
             *AT (msg, f->offset, char *) = items;
             *AT (msg, f->aux_offset, size_t) = count;
             for (size_t j = 0; j < count; j++) {
-                char item_path [PATH_MAX_LEN];
-                s_path (item_path, path, NULL, (long) j);
+                s_path_t item_path = { path, NULL, (long) j };
                 const msgpack_object *item = &obj->via.array.ptr [j];
                 if (item->type != MSGPACK_OBJECT_MAP)
-                    return s_fail (err, errlen, item_path, "expected object");
+                    return s_fail (err, errlen, &item_path, "expected object");
                 if (s_decode_map (f->sub, item, items + j * f->sub->size, false,
-                                  item_path, err, errlen))
+                                  &item_path, err, errlen))
                     return -1;
             }
             return 0;
@@ -595,7 +611,7 @@ s_str_eq (const msgpack_object *obj, const char *s)
 //  Decode a map into msg by desc; the top level must name the type.
 static int
 s_decode_map (const mg_msgdesc_t *desc, const msgpack_object *obj, void *msg,
-              bool top, const char *path, char *err, size_t errlen)
+              bool top, const s_path_t *path, char *err, size_t errlen)
 {
     if (obj->type != MSGPACK_OBJECT_MAP)
         return s_fail (err, errlen, path, "expected object");
@@ -630,18 +646,17 @@ s_decode_map (const mg_msgdesc_t *desc, const msgpack_object *obj, void *msg,
         if (index == desc->nfields)
             continue;             //  unknown keys: a newer sender's optional fields
         const mg_field_t *f = &desc->fields [index];
-        char field_path [PATH_MAX_LEN];
-        s_path (field_path, path, f->name, 0);
+        s_path_t field_path = { path, f->name, 0 };
         if (index < 64) {
             if (seen & (1ULL << index))
-                return s_fail (err, errlen, field_path, "duplicate key");
+                return s_fail (err, errlen, &field_path, "duplicate key");
             seen |= 1ULL << index;
         }
         if (val->type == MSGPACK_OBJECT_NIL)
             continue;             //  null = absent
         if (index < 64)
             seen_value |= 1ULL << index;
-        if (s_decode_value (f, val, msg, field_path, err, errlen))
+        if (s_decode_value (f, val, msg, &field_path, err, errlen))
             return -1;
     }
     if (top && obj->via.map.size > 0 && !have_type)
@@ -649,11 +664,43 @@ s_decode_map (const mg_msgdesc_t *desc, const msgpack_object *obj, void *msg,
     for (size_t j = 0; j < desc->nfields; j++)
         if (desc->fields [j].required && !s_present (&desc->fields [j], msg)
         &&  !(s_is_list (&desc->fields [j]) && j < 64 && (seen_value & (1ULL << j)))) {
-            char field_path [PATH_MAX_LEN];
-            s_path (field_path, path, desc->fields [j].name, 0);
-            return s_fail (err, errlen, field_path, "required field missing");
+            s_path_t field_path = { path, desc->fields [j].name, 0 };
+            return s_fail (err, errlen, &field_path, "required field missing");
         }
     return 0;
+}
+
+//  Each thread unpacks into a zone of its own, kept between messages: a new
+//  zone per body cost a large malloc (and malloc_consolidate) every time.
+static pthread_key_t s_zone_key;
+static pthread_once_t s_zone_once = PTHREAD_ONCE_INIT;
+
+static void
+s_zone_free (void *zone)
+{
+    msgpack_zone_free (zone);
+}
+
+static void
+s_zone_key_create (void)
+{
+    if (pthread_key_create (&s_zone_key, s_zone_free))
+        abort ();                 //  only when the process is out of keys at start
+}
+
+static msgpack_zone *
+s_thread_zone (void)
+{
+    pthread_once (&s_zone_once, s_zone_key_create);
+    msgpack_zone *zone = pthread_getspecific (s_zone_key);
+    if (!zone) {
+        zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
+        if (zone && pthread_setspecific (s_zone_key, zone)) {
+            msgpack_zone_free (zone);
+            zone = NULL;
+        }
+    }
+    return zone;
 }
 
 int
@@ -664,27 +711,37 @@ mg_msg_decode (const mg_msgdesc_t *desc, const uint8_t *buf, size_t len,
     assert (msg);
     memset (msg, 0, desc->size);
     if (len > MG_MSG_MAX_BYTES)
-        return s_fail (err, errlen, "", "message larger than %d bytes", MG_MSG_MAX_BYTES);
+        return s_fail (err, errlen, NULL, "message larger than %d bytes", MG_MSG_MAX_BYTES);
     if (len == 0) {
         //  An empty body is a message with no fields set.
         for (size_t j = 0; j < desc->nfields; j++)
-            if (desc->fields [j].required)
-                return s_fail (err, errlen, desc->fields [j].name, "required field missing");
+            if (desc->fields [j].required) {
+                s_path_t field_path = { NULL, desc->fields [j].name, 0 };
+                return s_fail (err, errlen, &field_path, "required field missing");
+            }
         return 0;
     }
     assert (buf);
     if (mg_msg_check_bounds (buf, len, err, errlen))
         return -1;
-    msgpack_unpacked result;
-    msgpack_unpacked_init (&result);
+    msgpack_zone *zone = s_thread_zone ();
+    if (!zone)
+        return s_fail (err, errlen, NULL, "out of memory");
+    msgpack_object object;
     size_t offset = 0;
-    msgpack_unpack_return ret = msgpack_unpack_next (&result, (const char *) buf, len, &offset);
+    msgpack_unpack_return ret = msgpack_unpack ((const char *) buf, len, &offset, zone, &object);
     int rc;
     if (ret != MSGPACK_UNPACK_SUCCESS || offset != len)
-        rc = s_fail (err, errlen, "", "malformed msgpack");
+        rc = s_fail (err, errlen, NULL, "malformed msgpack");
     else
-        rc = s_decode_map (desc, &result.data, msg, true, "", err, errlen);
-    msgpack_unpacked_destroy (&result);
+        rc = s_decode_map (desc, &object, msg, true, NULL, err, errlen);
+    if (len > ZONE_KEEP_BYTES) {
+        //  A big body grew the zone: give the memory back.
+        pthread_setspecific (s_zone_key, NULL);
+        msgpack_zone_free (zone);
+    }
+    else
+        msgpack_zone_clear (zone);
     if (rc)
         mg_msg_clear (desc, msg);
     return rc;
@@ -760,11 +817,11 @@ mg_msg_to_json (const mg_msgdesc_t *desc, const void *msg)
 
 static int
 s_from_json_obj (const mg_msgdesc_t *desc, const json_t *json, void *msg,
-                 const char *path, char *err, size_t errlen);
+                 const s_path_t *path, char *err, size_t errlen);
 
 //  Copy a JSON string checked against max; NULL with a reason on failure.
 static char *
-s_json_str (const json_t *value, size_t max, const char *path, char *err, size_t errlen)
+s_json_str (const json_t *value, size_t max, const s_path_t *path, char *err, size_t errlen)
 {
     if (!json_is_string (value)) {
         s_fail (err, errlen, path, "expected string");
@@ -777,7 +834,7 @@ s_json_str (const json_t *value, size_t max, const char *path, char *err, size_t
 //  Decode one field's JSON value into msg.
 static int
 s_from_json_value (const mg_field_t *f, const json_t *value, void *msg,
-                   const char *path, char *err, size_t errlen)
+                   const s_path_t *path, char *err, size_t errlen)
 {
     switch (f->type) {
         case MG_T_STR:
@@ -820,10 +877,9 @@ s_from_json_value (const mg_field_t *f, const json_t *value, void *msg,
                 return s_fail (err, errlen, path, "out of memory");
             *AT (msg, f->offset, char **) = items;
             for (size_t j = 0; j < count; j++) {
-                char item_path [PATH_MAX_LEN];
-                s_path (item_path, path, NULL, (long) j);
+                s_path_t item_path = { path, NULL, (long) j };
                 items [j] = s_json_str (json_array_get (value, j), STRLIST_ITEM_MAX,
-                                        item_path, err, errlen);
+                                        &item_path, err, errlen);
                 if (!items [j])
                     return -1;
                 *AT (msg, f->aux_offset, size_t) = j + 1;
@@ -851,13 +907,12 @@ s_from_json_value (const mg_field_t *f, const json_t *value, void *msg,
             *AT (msg, f->offset, char *) = items;
             *AT (msg, f->aux_offset, size_t) = count;
             for (size_t j = 0; j < count; j++) {
-                char item_path [PATH_MAX_LEN];
-                s_path (item_path, path, NULL, (long) j);
+                s_path_t item_path = { path, NULL, (long) j };
                 const json_t *item = json_array_get (value, j);
                 if (!json_is_object (item))
-                    return s_fail (err, errlen, item_path, "expected object");
+                    return s_fail (err, errlen, &item_path, "expected object");
                 if (s_from_json_obj (f->sub, item, items + j * f->sub->size,
-                                     item_path, err, errlen))
+                                     &item_path, err, errlen))
                     return -1;
             }
             return 0;
@@ -869,29 +924,27 @@ s_from_json_value (const mg_field_t *f, const json_t *value, void *msg,
 //  Fill msg from a JSON object; unknown keys are errors (public input).
 static int
 s_from_json_obj (const mg_msgdesc_t *desc, const json_t *json, void *msg,
-                 const char *path, char *err, size_t errlen)
+                 const s_path_t *path, char *err, size_t errlen)
 {
     if (!json_is_object (json))
         return s_fail (err, errlen, path, "expected object");
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *) json, key, value) {
-        char field_path [PATH_MAX_LEN];
-        s_path (field_path, path, key, 0);
+        s_path_t field_path = { path, key, 0 };
         const mg_field_t *f = mg_msg_field (desc, key);
         if (!f)
-            return s_fail (err, errlen, field_path, "unknown field");
+            return s_fail (err, errlen, &field_path, "unknown field");
         if (json_is_null (value))
             continue;
-        if (s_from_json_value (f, value, msg, field_path, err, errlen))
+        if (s_from_json_value (f, value, msg, &field_path, err, errlen))
             return -1;
     }
     for (size_t j = 0; j < desc->nfields; j++)
         if (desc->fields [j].required && !s_present (&desc->fields [j], msg)
         &&  !(s_is_list (&desc->fields [j]) && json_is_array (json_object_get (json, desc->fields [j].name)))) {
-            char field_path [PATH_MAX_LEN];
-            s_path (field_path, path, desc->fields [j].name, 0);
-            return s_fail (err, errlen, field_path, "required field missing");
+            s_path_t field_path = { path, desc->fields [j].name, 0 };
+            return s_fail (err, errlen, &field_path, "required field missing");
         }
     return 0;
 }
@@ -903,7 +956,7 @@ mg_msg_from_json (const mg_msgdesc_t *desc, const json_t *json, void *msg,
     assert (desc);
     assert (msg);
     memset (msg, 0, desc->size);
-    int rc = s_from_json_obj (desc, json, msg, "", err, errlen);
+    int rc = s_from_json_obj (desc, json, msg, NULL, err, errlen);
     if (rc)
         mg_msg_clear (desc, msg);
     return rc;
@@ -919,7 +972,8 @@ mg_msg_set_text (const mg_field_t *f, void *msg, const char *text,
     assert (f);
     assert (msg);
     assert (text);
-    const char *name = f->name;
+    const s_path_t where = { NULL, f->name, 0 };
+    const s_path_t *name = &where;
     size_t len = strlen (text);
     char *end = NULL;
     errno = 0;
