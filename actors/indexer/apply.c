@@ -396,7 +396,9 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
             json_array_append (content, canonical);
             json_array_append_new (batch->events, json_pack ("{s:s, s:s}", "stream", "content.changed", "content_id", entity));
         }
-        if (strcmp (old_offers, offers_sum)) {
+        //  An entity that never had offers and still has none has nothing to announce.
+        bool no_offers_yet = !*old_offers && json_array_size (availability) == 0;
+        if (!no_offers_yet && strcmp (old_offers, offers_sum)) {
             json_array_append_new (offers, json_pack ("{s:s, s:s, s:O}", "id", entity, "checksum", offers_sum,
                                                       "availability", availability));
             json_array_append_new (batch->events, json_pack ("{s:s, s:s}", "stream", "availability.changed", "content_id", entity));

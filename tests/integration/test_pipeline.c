@@ -362,6 +362,7 @@ test_import_merges_movielens_into_the_tmdb_catalog_and_rejects_bad_rows (void **
                                    "AND last_error LIKE '%release_date%'"), 1);
     assert_int_equal (s_scalar (f, "SELECT count(*) FROM availability"), 44 + 38 + 13);
 
+    long offers_before = s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'availability.changed'");
     //  MovieLens: Toy Story and The Matrix by TMDB id (links.csv), Star Wars
     //  by title and year, Jumanji (its TMDB id is not in the catalog) and an
     //  unlisted film as entities of their own; two malformed rows rejected.
@@ -377,6 +378,9 @@ test_import_merges_movielens_into_the_tmdb_catalog_and_rejects_bad_rows (void **
                                    "AND t.source = 'tmdb' AND t.value = '862'"), 1);
     assert_int_equal (s_scalar (f, "SELECT count(*) FROM content WHERE title = 'An Obscure Film Nobody Made' "
                                    "AND year = 1987"), 1);
+    //  MovieLens lists no offers: new entities without any announce none.
+    assert_int_equal (s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'availability.changed'"),
+                      offers_before);
 
     //  The TMDB export: quoted commas, quotes and line breaks; a row whose
     //  genres column is not JSON is rejected; key crew only.
