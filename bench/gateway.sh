@@ -2,7 +2,8 @@
 # Gateway throughput against nginx serving a static file on the same machine.
 #
 # Builds Release (build-release), starts a throw-away PostgreSQL (unless
-# MG_PG_URL is set), mg-broker + mg-catalog + mg-gateway, and nginx (2 workers,
+# MG_PG_URL is set), mg-broker, mg-catalog, mg-resolver (which /ready also
+# wants) and mg-gateway, and nginx (2 workers,
 # no access log, keep-alive) serving a static copy of the genres reply. Then
 # runs the same wrk load against each target:
 #   nginx static file   - the ceiling for this box
@@ -14,63 +15,25 @@
 #   MG_BENCH_CONNECTIONS connections (default 64)
 #   MG_BENCH_THREADS     wrk threads (default 2)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=scripts/lib/common.sh
-. "$root/scripts/lib/common.sh"
-# shellcheck source=scripts/lib/services.sh
-. "$root/scripts/lib/services.sh"
-
 seconds=${MG_BENCH_SECONDS:-10}
 connections=${MG_BENCH_CONNECTIONS:-64}
 threads=${MG_BENCH_THREADS:-2}
-
 for tool in wrk nginx curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
 done
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-build=$root/build-release
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
-bin=$build/bin
-
-tmp=$(mktemp -d /tmp/mg-bench.XXXXXX)
-pids=()
-own_pg=no
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -f "$tmp/nginx/nginx.pid" ]; then
-    kill -QUIT "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null || true
-  fi
-  [ "$own_pg" = yes ] && mg_pg_stop "$tmp"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-if [ -z "${MG_PG_URL:-}" ]; then
-  pg_port=$(mg_free_port)
-  mg_pg_start "$tmp" "$pg_port"
-  own_pg=yes
-  export MG_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/mediagateway"
-fi
-
-broker_port=$(mg_free_port)
 http_port=$(mg_free_port)
 nginx_port=$(mg_free_port)
-export MG_CONFIG_FILE=$root/config/default.env
-export MG_SQL_DIR=$root/config/sql
-export MG_BROKER=tcp://127.0.0.1:$broker_port
-export MG_BROKER_BIND=$MG_BROKER
-export MG_EVENTS_PUB_BIND=tcp://127.0.0.1:$(mg_free_port)
-export MG_EVENTS_SUB_BIND=tcp://127.0.0.1:$(mg_free_port)
 export MG_HTTP_PORT=$http_port
-export MG_LOG_LEVEL=warn
-mkdir -p "$tmp/log"
-
-"$bin/mg-broker" 2>"$tmp/log/broker.log" & pids+=($!)
-"$bin/mg-catalog" 2>"$tmp/log/catalog.log" & pids+=($!)
-"$bin/mg-gateway" 2>"$tmp/log/gateway.log" & pids+=($!)
+export MG_RESOLVER_INGEST=0
+stop_nginx() {
+  if [ -f "$tmp/nginx/nginx.pid" ]; then kill -QUIT "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null; fi
+}
+bench_cleanup_hooks+=(stop_nginx)
+# /ready wants a live worker for every service the routes name.
+bench_start broker catalog resolver gateway
 
 gateway=http://127.0.0.1:$http_port
 for _ in $(seq 1 200); do

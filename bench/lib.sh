@@ -1,0 +1,57 @@
+# Shared by the benchmarks: a Release build, a throw-away PostgreSQL (unless
+# MG_PG_URL is set), the bus endpoints, and starting actors with their logs in
+# $tmp/log. Source it, then call bench_start NAME... for the processes wanted.
+# shellcheck shell=bash
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib/common.sh
+. "$bench_root/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/services.sh
+. "$bench_root/scripts/lib/services.sh"
+
+build=$bench_root/build-release
+cmake -S "$bench_root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+bin=$build/bin
+
+tmp=$(mktemp -d /tmp/mg-bench.XXXXXX)
+pids=()
+own_pg=no
+bench_cleanup_hooks=()
+bench_cleanup() {
+  local pid hook
+  for hook in "${bench_cleanup_hooks[@]}"; do "$hook" || true; done
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ "$own_pg" = yes ] && mg_pg_stop "$tmp"
+  rm -rf "$tmp"
+}
+trap bench_cleanup EXIT
+
+if [ -z "${MG_PG_URL:-}" ]; then
+  pg_port=$(mg_free_port)
+  mg_pg_start "$tmp" "$pg_port"
+  own_pg=yes
+  export MG_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/mediagateway"
+fi
+
+broker_port=$(mg_free_port)
+export MG_CONFIG_FILE=$bench_root/config/default.env
+export MG_SQL_DIR=$bench_root/config/sql
+export MG_BROKER=tcp://127.0.0.1:$broker_port
+export MG_BROKER_BIND=$MG_BROKER
+events_pub=$(mg_free_port)
+export MG_EVENTS_PUB_BIND=tcp://127.0.0.1:$events_pub
+export MG_EVENTS_PUB=tcp://127.0.0.1:$events_pub
+export MG_EVENTS_SUB_BIND=tcp://127.0.0.1:$(mg_free_port)
+export MG_LOG_LEVEL=warn
+mkdir -p "$tmp/log"
+
+# bench_start NAME...: start mg-NAME for each name, logs in $tmp/log/NAME.log.
+bench_start() {
+  local name
+  for name in "$@"; do
+    "$bin/mg-$name" 2>"$tmp/log/$name.log" &
+    pids+=($!)
+  done
+}
+
