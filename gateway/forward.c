@@ -15,21 +15,6 @@
 
 //  A REP: decode it by the route's reply message and answer it as JSON.
 
-//  In each list of reply, an item with no fields becomes null (a resolve
-//  result that matched nothing).
-static void
-s_empty_items_to_null (json_t *reply)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach (reply, key, value) {
-        size_t index;
-        json_t *item;
-        json_array_foreach (value, index, item)
-            if (json_is_object (item) && json_object_size (item) == 0)
-                json_array_set_new (value, index, json_null ());
-    }
-}
 
 static void
 s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
@@ -48,17 +33,13 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
                         route->bus);
         return;
     }
-    json_t *json = mg_msg_to_json (route->reply, storage);
-    mg_msg_clear (route->reply, storage);
-    if (json && (route->flags & GW_ROUTE_NULLS))
-        s_empty_items_to_null (json);
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
-    if (!json || gw_json_append (out, json)) {
-        json_decref (json);
+    int rc = gw_msg_append (out, route->reply, storage, (route->flags & GW_ROUTE_NULLS) != 0);
+    mg_msg_clear (route->reply, storage);
+    if (rc) {
         gw_reply_error (request, 500, "INTERNAL", 0, "could not encode the reply");
         return;
     }
-    json_decref (json);
     gw_reply_buffer (request, status, GW_JSON_TYPE);
 }
 

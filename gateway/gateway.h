@@ -215,6 +215,12 @@ int gw_status_for_code (const char *code);
 //  jansson's per-node allocations. Returns 0, or -1 (out unchanged).
 int gw_json_append (struct evbuffer *out, const json_t *json);
 
+//  Append msg (a message of desc) as JSON to out: the same text as
+//  gw_json_append of mg_msg_to_json, written straight from the struct.
+//  With nulls, list items that have no field shown are written as null.
+//  Returns 0 or -1 (out of memory).
+int gw_msg_append (struct evbuffer *out, const mg_msgdesc_t *desc, const void *msg, bool nulls);
+
 //  Append s (len bytes) to out as a JSON string with quotes; bytes that are
 //  not valid UTF-8 become U+FFFD so the document stays valid.
 void gw_json_append_string (struct evbuffer *out, const char *s, size_t len);

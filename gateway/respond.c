@@ -340,6 +340,111 @@ gw_json_append (struct evbuffer *out, const json_t *json)
     return rc;
 }
 
+//  True when no field of msg is shown.
+static bool
+s_msg_empty (const mg_msgdesc_t *desc, const void *msg)
+{
+    for (size_t i = 0; i < desc->nfields; i++)
+        if (mg_msg_field_shown (&desc->fields [i], msg))
+            return false;
+    return true;
+}
+
+//  Write msg as a JSON object (see gw_msg_append).
+static void
+s_put_msg (s_text_t *text, const mg_msgdesc_t *desc, const void *msg, bool nulls)
+{
+    const char *base = msg;
+    bool first = true;
+    s_put (text, "{", 1);
+    for (size_t i = 0; i < desc->nfields; i++) {
+        const mg_field_t *f = &desc->fields [i];
+        if (!mg_msg_field_shown (f, msg))
+            continue;
+        if (!first)
+            s_put (text, ",", 1);
+        first = false;
+        s_put_string (text, f->name, strlen (f->name));
+        s_put (text, ":", 1);
+        const void *at = base + f->offset;
+        switch (f->type) {
+            case MG_T_STR: {
+                const char *value = *(char *const *) at;
+                s_put_string (text, value, strlen (value));
+                break;
+            }
+            case MG_T_INT:
+                s_put_integer (text, (json_int_t) *(const int64_t *) at);
+                break;
+            case MG_T_UINT: {
+                uint64_t value = *(const uint64_t *) at;
+                if (value <= INT64_MAX)
+                    s_put_integer (text, (json_int_t) value);
+                else
+                    s_put_real (text, (double) value);
+                break;
+            }
+            case MG_T_DOUBLE:
+                s_put_real (text, *(const double *) at);
+                break;
+            case MG_T_BOOL:
+                if (*(const bool *) at)
+                    s_put (text, "true", 4);
+                else
+                    s_put (text, "false", 5);
+                break;
+            case MG_T_STRLIST: {
+                char *const *items = *(char *const *const *) at;
+                size_t count = *(const size_t *) (base + f->aux_offset);
+                s_put (text, "[", 1);
+                for (size_t j = 0; j < count; j++) {
+                    if (j)
+                        s_put (text, ",", 1);
+                    const char *item = items [j] ? items [j] : "";
+                    s_put_string (text, item, strlen (item));
+                }
+                s_put (text, "]", 1);
+                break;
+            }
+            case MG_T_MSG:
+                s_put_msg (text, f->sub, *(void *const *) at, nulls);
+                break;
+            case MG_T_MSGLIST: {
+                const char *items = *(char *const *) at;
+                size_t count = *(const size_t *) (base + f->aux_offset);
+                s_put (text, "[", 1);
+                for (size_t j = 0; j < count; j++) {
+                    if (j)
+                        s_put (text, ",", 1);
+                    const void *item = items + j * f->sub->size;
+                    if (nulls && s_msg_empty (f->sub, item))
+                        s_put (text, "null", 4);
+                    else
+                        s_put_msg (text, f->sub, item, nulls);
+                }
+                s_put (text, "]", 1);
+                break;
+            }
+        }
+    }
+    s_put (text, "}", 1);
+}
+
+int
+gw_msg_append (struct evbuffer *out, const mg_msgdesc_t *desc, const void *msg, bool nulls)
+{
+    assert (out);
+    assert (desc);
+    assert (msg);
+    char stack [JSON_STACK_BYTES];
+    s_text_t text = { .data = stack, .cap = sizeof stack };
+    s_put_msg (&text, desc, msg, nulls);
+    int rc = text.failed ? -1 : evbuffer_add (out, text.data, text.len);
+    if (text.heap)
+        free (text.data);
+    return rc;
+}
+
 //  Hand the response to libevent and end the request.
 static void
 s_send (gw_request_t *request, int status)

@@ -750,6 +750,12 @@ mg_msg_decode (const mg_msgdesc_t *desc, const uint8_t *buf, size_t len,
 //  --------------------------------------------------------------------------
 //  JSON
 
+bool
+mg_msg_field_shown (const mg_field_t *f, const void *msg)
+{
+    return s_present (f, msg) || (f->required && s_is_list (f));
+}
+
 json_t *
 mg_msg_to_json (const mg_msgdesc_t *desc, const void *msg)
 {
@@ -760,7 +766,7 @@ mg_msg_to_json (const mg_msgdesc_t *desc, const void *msg)
         return NULL;
     for (size_t i = 0; i < desc->nfields; i++) {
         const mg_field_t *f = &desc->fields [i];
-        if (!s_present (f, msg) && !(f->required && s_is_list (f)))
+        if (!mg_msg_field_shown (f, msg))
             continue;
         json_t *value = NULL;
         switch (f->type) {

@@ -87,6 +87,10 @@ json_t *mg_msg_to_json (const mg_msgdesc_t *desc, const void *msg);
 int mg_msg_from_json (const mg_msgdesc_t *desc, const json_t *json,
                       void *msg, char *err, size_t errlen);
 
+//  True when field f of msg has a value to show (a required list always
+//  does, empty or not): the fields mg_msg_to_json writes.
+bool mg_msg_field_shown (const mg_field_t *f, const void *msg);
+
 //  Field of desc named name, or NULL.
 const mg_field_t *mg_msg_field (const mg_msgdesc_t *desc, const char *name);
 

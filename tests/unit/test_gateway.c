@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,67 @@ test_json_writer_matches_jansson (void **state)
     s_assert_same_json (json_pack ("{s:{},s:[],s:[[[]]]}", "a", "b", "c"));
 }
 
+//  Text of out (caller frees).
+static char *
+s_drain (struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length (out);
+    char *text = calloc (1, len + 1);
+    assert_non_null (text);
+    evbuffer_remove (out, text, len);
+    return text;
+}
+
+//  gw_msg_append of the message json_text (of desc) must equal the JSON
+//  writer's text of mg_msg_to_json, and, with nulls, write empty items as null.
+static void
+s_assert_msg_writer (const mg_msgdesc_t *desc, const char *json_text, const char *expected_with_nulls)
+{
+    json_error_t jerr;
+    json_t *json = json_loads (json_text, 0, &jerr);
+    assert_non_null (json);
+    alignas (max_align_t) unsigned char storage [GW_MSG_STORAGE];
+    char err [MG_MSG_ERR_LEN];
+    assert_int_equal (mg_msg_from_json (desc, json, storage, err, sizeof err), 0);
+    json_decref (json);
+    struct evbuffer *a = evbuffer_new (), *b = evbuffer_new ();
+    json_t *converted = mg_msg_to_json (desc, storage);
+    assert_int_equal (gw_json_append (a, converted), 0);
+    assert_int_equal (gw_msg_append (b, desc, storage, false), 0);
+    char *via_jansson = s_drain (a), *direct = s_drain (b);
+    assert_string_equal (direct, via_jansson);
+    if (expected_with_nulls) {
+        assert_int_equal (gw_msg_append (b, desc, storage, true), 0);
+        char *with_nulls = s_drain (b);
+        assert_string_equal (with_nulls, expected_with_nulls);
+        free (with_nulls);
+    }
+    free (via_jansson);
+    free (direct);
+    json_decref (converted);
+    evbuffer_free (a);
+    evbuffer_free (b);
+    mg_msg_clear (desc, storage);
+}
+
+static void
+test_msg_writer_matches_the_json_path (void **state)
+{
+    (void) state;
+    s_assert_msg_writer (&mg_genres_reply_desc,
+        "{\"results\":[{\"id\":1,\"slug\":\"action\",\"name\":\"Action \\\"&\\\" Adventure\"},"
+        "{\"id\":2,\"slug\":\"science-fiction\",\"name\":\"Sci\u00e9nce\\n\"}]}", NULL);
+    s_assert_msg_writer (&mg_genres_reply_desc, "{\"results\":[]}", NULL);
+    s_assert_msg_writer (&mg_resolve_reply_desc,
+        "{\"results\":[{\"id\":\"00000000-0000-4000-8000-000000000001\",\"tmdb_id\":603,\"tier\":3,"
+        "\"confidence\":0.97},{}],\"errors\":[{\"index\":1,\"message\":\"title missing\"}]}",
+        "{\"results\":[{\"id\":\"00000000-0000-4000-8000-000000000001\",\"tmdb_id\":603,\"tier\":3,"
+        "\"confidence\":0.97},null],\"errors\":[{\"index\":1,\"message\":\"title missing\"}]}");
+    s_assert_msg_writer (&mg_raw_record_desc,
+        "{\"source\":\"tmdb\",\"source_id\":\"1\",\"title\":\"T\",\"tmdb\":-5,\"popularity\":3.99,"
+        "\"genres\":[\"a\",\"b\"],\"keywords\":[],\"cast\":[{\"name\":\"N\",\"order\":0}]}", NULL);
+}
+
 //  Reals: the fewest digits (15-17) that read back exactly, unlike jansson's %.17g.
 static void
 test_json_writer_prints_reals_short_and_exact (void **state)
@@ -370,6 +432,7 @@ main (void)
         cmocka_unit_test (test_json_body_needs_json_content_type),
         cmocka_unit_test (test_json_writer_matches_jansson),
         cmocka_unit_test (test_json_writer_prints_reals_short_and_exact),
+        cmocka_unit_test (test_msg_writer_matches_the_json_path),
         cmocka_unit_test (test_json_string_escapes_invalid_utf8),
         cmocka_unit_test (test_bus_error_codes_map_to_statuses),
         cmocka_unit_test (test_metrics_sum_threads),
