@@ -1,0 +1,317 @@
+/*  The replicated user state: add-wins watchlist, last-writer-wins progress
+    and preferences, and convergence of many devices under reordering,
+    duplication and partitions (a property test with a fixed seed).  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt.h"
+
+#define DEVICES      10
+#define OPS          10000
+#define TITLES       20
+#define DRIFT_MS     60000
+
+static const char *
+s_title (int i)
+{
+    static char ids [TITLES][37];
+    snprintf (ids [i], sizeof ids [i], "00000000-0000-4000-8000-%012d", i);
+    return ids [i];
+}
+
+//  Apply the op json to state; asserts it parses and applies.
+static void
+s_apply (json_t *state, const json_t *op_json)
+{
+    sync_op_t op;
+    char err [256];
+    if (sync_op_from_json (op_json, &op, err, sizeof err))
+        fail_msg ("op does not parse: %s", err);
+    assert_int_equal (sync_state_apply (state, &op), 0);
+}
+
+//  A replica: its state and the op ids it has applied (ops apply once).
+typedef struct {
+    json_t *state;
+    json_t *seen;
+} replica_t;
+
+static void
+s_deliver (replica_t *r, const json_t *op_json)
+{
+    const char *id = json_string_value (json_object_get (op_json, "op_id"));
+    if (json_object_get (r->seen, id))
+        return;
+    json_object_set_new (r->seen, id, json_true ());
+    s_apply (r->state, op_json);
+}
+
+static char *
+s_dump (const json_t *state)
+{
+    char *text = json_dumps (state, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null (text);
+    return text;
+}
+
+static json_t *
+s_op (const char *op_id, const char *type, hlc_t hlc, const char *content_id)
+{
+    char text [HLC_TEXT_LEN];
+    hlc_format (hlc, text);
+    json_t *op = json_pack ("{s:s, s:s, s:s}", "op_id", op_id, "type", type, "hlc", text);
+    if (content_id)
+        json_object_set_new (op, "content_id", json_string (content_id));
+    return op;
+}
+
+static bool
+s_listed (const json_t *state, const char *content_id)
+{
+    json_t *view = sync_state_view (state);
+    bool found = false;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (view, "watchlist"), i, item)
+        if (!strcmp (json_string_value (json_object_get (item, "content_id")), content_id))
+            found = true;
+    json_decref (view);
+    return found;
+}
+
+static void
+test_concurrent_add_and_remove_leave_the_title_listed (void **state)
+{
+    (void) state;
+    json_t *add1 = s_op ("a1", "watchlist.add", (hlc_t) { 100, 0, 1 }, s_title (1));
+    json_t *add2 = s_op ("a2", "watchlist.add", (hlc_t) { 90, 0, 2 }, s_title (1));   //  not seen by the remover
+    json_t *remove = s_op ("r1", "watchlist.remove", (hlc_t) { 200, 0, 1 }, s_title (1));
+    json_object_set_new (remove, "tags", json_pack ("[s]", "a1"));
+    const json_t *orders [6][3] = { { add1, add2, remove }, { add1, remove, add2 }, { add2, add1, remove },
+                                    { add2, remove, add1 }, { remove, add1, add2 }, { remove, add2, add1 } };
+    char *first = NULL;
+    for (int o = 0; o < 6; o++) {
+        json_t *s = sync_state_new ();
+        for (int i = 0; i < 3; i++)
+            s_apply (s, orders [o][i]);
+        assert_true (s_listed (s, s_title (1)));
+        char *text = s_dump (s);
+        if (!first)
+            first = text;
+        else {
+            assert_string_equal (text, first);
+            free (text);
+        }
+        json_decref (s);
+    }
+    free (first);
+    //  A remove that saw both adds removes the title, in any order.
+    json_object_set_new (remove, "tags", json_pack ("[s,s]", "a1", "a2"));
+    json_t *s = sync_state_new ();
+    s_apply (s, remove);
+    s_apply (s, add2);
+    s_apply (s, add1);
+    assert_false (s_listed (s, s_title (1)));
+    assert_int_equal (json_object_size (json_object_get (s, "watchlist")), 1);   //  its tombstones
+    sync_state_compact (s, (hlc_t) { 150, 0, 0 });
+    assert_int_equal (json_object_size (json_object_get (s, "watchlist")), 1);   //  newer than the horizon
+    sync_state_compact (s, (hlc_t) { 201, 0, 0 });
+    assert_int_equal (json_object_size (json_object_get (s, "watchlist")), 0);
+    json_decref (s);
+    json_decref (add1);
+    json_decref (add2);
+    json_decref (remove);
+}
+
+static void
+test_the_later_progress_wins_even_when_it_arrives_first (void **state)
+{
+    (void) state;
+    json_t *early = s_op ("p1", "progress.set", (hlc_t) { 100, 0, 1 }, s_title (2));
+    json_object_set_new (early, "position_s", json_real (60));
+    json_t *late = s_op ("p2", "progress.set", (hlc_t) { 100, 1, 1 }, s_title (2));
+    json_object_set_new (late, "position_s", json_real (600));
+    json_object_set_new (late, "duration_s", json_real (5400));
+    json_t *s = sync_state_new ();
+    s_apply (s, late);
+    s_apply (s, early);
+    json_t *view = sync_state_view (s);
+    json_t *item = json_array_get (json_object_get (view, "progress"), 0);
+    assert_true (json_real_value (json_object_get (item, "position_s")) == 600.0);
+    assert_true (json_real_value (json_object_get (item, "duration_s")) == 5400.0);
+    json_decref (view);
+    json_decref (s);
+    json_decref (early);
+    json_decref (late);
+}
+
+static void
+test_bad_ops_are_refused_with_the_field_named (void **state)
+{
+    (void) state;
+    const char *cases [][2] = {
+        { "{\"type\":\"watchlist.add\",\"hlc\":\"000000000001-00000000-00000001\"}", "op_id" },
+        { "{\"op_id\":\"x\",\"type\":\"watchlist.flip\",\"hlc\":\"000000000001-00000000-00000001\"}", "type" },
+        { "{\"op_id\":\"x\",\"type\":\"watchlist.add\",\"hlc\":\"yesterday\"}", "hlc" },
+        { "{\"op_id\":\"x\",\"type\":\"watchlist.add\",\"hlc\":\"000000000001-00000000-00000001\",\"content_id\":\"603\"}", "content_id" },
+        { "{\"op_id\":\"x\",\"type\":\"progress.set\",\"hlc\":\"000000000001-00000000-00000001\","
+          "\"content_id\":\"00000000-0000-4000-8000-000000000001\",\"position_s\":-1}", "position_s" },
+        { "{\"op_id\":\"x\",\"type\":\"progress.set\",\"hlc\":\"000000000001-00000000-00000001\","
+          "\"content_id\":\"00000000-0000-4000-8000-000000000001\",\"position_s\":90,\"duration_s\":60}", "position_s" },
+        { "{\"op_id\":\"x\",\"type\":\"preferences.set\",\"hlc\":\"000000000001-00000000-00000001\",\"field\":\"Bad Name\",\"value\":1}", "field" },
+        { "{\"op_id\":\"x\",\"type\":\"watchlist.remove\",\"hlc\":\"000000000001-00000000-00000001\","
+          "\"content_id\":\"00000000-0000-4000-8000-000000000001\",\"tags\":[1]}", "tags" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        json_error_t jerr;
+        json_t *json = json_loads (cases [i][0], 0, &jerr);
+        assert_non_null (json);
+        sync_op_t op;
+        char err [256] = "";
+        assert_int_equal (sync_op_from_json (json, &op, err, sizeof err), -1);
+        if (!strstr (err, cases [i][1]))
+            fail_msg ("case %zu: '%s' does not name %s", i, err, cases [i][1]);
+        json_decref (json);
+    }
+}
+
+//  Fisher-Yates with rand_r.
+static void
+s_shuffle (const json_t **items, size_t n, unsigned *seed)
+{
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t) rand_r (seed) % (i + 1);
+        const json_t *t = items [i];
+        items [i] = items [j];
+        items [j] = t;
+    }
+}
+
+static void
+test_ten_devices_converge_whatever_the_delivery_order (void **state)
+{
+    (void) state;
+    unsigned seed = 20261128;
+    replica_t devices [DEVICES];
+    hlc_clock_t clocks [DEVICES];
+    size_t delivered [DEVICES];               //  ops of the log each device has been given
+    for (int d = 0; d < DEVICES; d++) {
+        devices [d] = (replica_t) { sync_state_new (), json_object () };
+        hlc_clock_init (&clocks [d], (uint32_t) d + 1, (hlc_t) { 0 }, DRIFT_MS);
+        delivered [d] = 0;
+    }
+    json_t *log = json_array ();
+    int64_t now = 1764300000000LL;
+    for (int i = 0; i < OPS; i++) {
+        int d = rand_r (&seed) % DEVICES;
+        now += rand_r (&seed) % 3;            //  coarse clocks: many equal walls
+        //  Partitions: a device catches up on the others' ops only now and then.
+        if (rand_r (&seed) % 8 == 0)
+            for (; delivered [d] < json_array_size (log); delivered [d]++) {
+                json_t *op = json_array_get (log, delivered [d]);
+                hlc_t remote, merged;
+                hlc_parse (json_string_value (json_object_get (op, "hlc")), &remote);
+                assert_int_equal (hlc_clock_receive (&clocks [d], remote, now, &merged), 0);
+                s_deliver (&devices [d], op);
+            }
+        //  Device clocks disagree by up to a few seconds.
+        hlc_t t = hlc_clock_now (&clocks [d], now + (d * 997) % 5000);
+        char op_id [32];
+        snprintf (op_id, sizeof op_id, "d%d-%d", d, i);
+        int title = rand_r (&seed) % TITLES;
+        int kind = rand_r (&seed) % 20;
+        json_t *op;
+        if (kind < 8)
+            op = s_op (op_id, "watchlist.add", t, s_title (title));
+        else
+        if (kind < 13) {
+            op = s_op (op_id, "watchlist.remove", t, s_title (title));
+            const char *tags [SYNC_TAGS_MAX];
+            size_t n = sync_state_tags (devices [d].state, s_title (title), tags);
+            json_t *list = json_array ();
+            for (size_t k = 0; k < n; k++)
+                json_array_append_new (list, json_string (tags [k]));
+            json_object_set_new (op, "tags", list);
+        }
+        else
+        if (kind < 18) {
+            op = s_op (op_id, "progress.set", t, s_title (title));
+            json_object_set_new (op, "position_s", json_real (rand_r (&seed) % 5000));
+            json_object_set_new (op, "duration_s", json_real (5000));
+            json_object_set_new (op, "completed", json_boolean (rand_r (&seed) % 10 == 0));
+        }
+        else {
+            op = s_op (op_id, "preferences.set", t, NULL);
+            json_object_set_new (op, "field", json_string (kind == 18 ? "language" : "autoplay"));
+            json_object_set_new (op, "value", json_integer (rand_r (&seed) % 100));
+        }
+        s_deliver (&devices [d], op);         //  a device sees its own op at once
+        json_array_append_new (log, op);
+    }
+    //  The server gets every op, shuffled, some twice.
+    size_t n = json_array_size (log);
+    const json_t **order = calloc (n * 2, sizeof *order);
+    assert_non_null (order);
+    for (size_t i = 0; i < n; i++)
+        order [i] = json_array_get (log, i);
+    size_t total = n;
+    for (size_t i = 0; i < n / 10; i++)
+        order [total++] = json_array_get (log, (size_t) rand_r (&seed) % n);
+    replica_t server = { sync_state_new (), json_object () };
+    s_shuffle (order, total, &seed);
+    for (size_t i = 0; i < total; i++)
+        s_deliver (&server, order [i]);
+    char *expected = s_dump (server.state);
+    //  Each device catches up (in its own shuffled order) and ends equal.
+    for (int d = 0; d < DEVICES; d++) {
+        s_shuffle (order, total, &seed);
+        for (size_t i = 0; i < total; i++)
+            s_deliver (&devices [d], order [i]);
+        char *text = s_dump (devices [d].state);
+        assert_string_equal (text, expected);
+        free (text);
+        json_decref (devices [d].state);
+        json_decref (devices [d].seen);
+    }
+    //  And a replay of the whole log in yet other orders gives the same state.
+    for (int round = 0; round < 3; round++) {
+        replica_t fresh = { sync_state_new (), json_object () };
+        s_shuffle (order, total, &seed);
+        for (size_t i = 0; i < total; i++)
+            s_deliver (&fresh, order [i]);
+        char *text = s_dump (fresh.state);
+        assert_string_equal (text, expected);
+        free (text);
+        json_decref (fresh.state);
+        json_decref (fresh.seen);
+    }
+    //  The run exercised every kind of outcome.
+    json_t *view = sync_state_view (server.state);
+    assert_true (json_array_size (json_object_get (view, "watchlist")) > 0);
+    assert_true (json_array_size (json_object_get (view, "watchlist")) < TITLES);
+    assert_int_equal (json_array_size (json_object_get (view, "progress")), TITLES);
+    assert_int_equal (json_object_size (json_object_get (view, "preferences")), 2);
+    json_decref (view);
+    free (expected);
+    free (order);
+    json_decref (server.state);
+    json_decref (server.seen);
+    json_decref (log);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_concurrent_add_and_remove_leave_the_title_listed),
+        cmocka_unit_test (test_the_later_progress_wins_even_when_it_arrives_first),
+        cmocka_unit_test (test_bad_ops_are_refused_with_the_field_named),
+        cmocka_unit_test (test_ten_devices_converge_whatever_the_delivery_order),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
