@@ -29,7 +29,6 @@
 #define ID(x) "00000000-0000-4000-8000-00000000000" x
 
 typedef struct {
-    char db [64];
     char url [512];
     char env [6][600];
     const char *envp [8];
@@ -83,29 +82,14 @@ static const char *s_fixtures [] = {
 static int
 group_setup (void **state)
 {
-    const char *base = getenv ("MG_PG_URL");
-    if (!base) {
-        fprintf (stderr, "MG_PG_URL is not set (run through scripts/test)\n");
-        return -1;
-    }
     fixture_t *f = calloc (1, sizeof *f);
     *state = f;
-    snprintf (f->db, sizeof f->db, "mg_catalog_read_%d", (int) getpid ());
     char err [256];
-    f->admin = mg_pg_connect (base, err, sizeof err);
+    f->admin = mg_test_scratch_db ("mg_catalog_read", f->url, sizeof f->url);
     if (!f->admin)
         return -1;
     char sql [160];
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-    PQclear (PQexec (f->admin, sql));
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", f->db);
-    PGresult *res = PQexec (f->admin, sql);
-    int created = PQresultStatus (res) == PGRES_COMMAND_OK;
-    PQclear (res);
-    if (!created)
-        return -1;
-    const char *slash = strrchr (base, '/');
-    snprintf (f->url, sizeof f->url, "%.*s/%s", (int) (slash - base), base, f->db);
+    PGresult *res;
     int port = mg_test_free_port ();
     snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=tcp://127.0.0.1:%d", port);
     snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=tcp://127.0.0.1:%d", port);
@@ -160,12 +144,7 @@ group_teardown (void **state)
     if (f->broker > 0)
         mg_test_stop (f->broker, SIGTERM);
     PQfinish (f->pg);
-    if (f->admin) {
-        char sql [160];
-        snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-        PQclear (PQexec (f->admin, sql));
-        PQfinish (f->admin);
-    }
+    mg_test_drop_db (&f->admin, f->url);
     free (f);
     return 0;
 }

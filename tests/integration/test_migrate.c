@@ -10,47 +10,22 @@
 #include <unistd.h>
 
 #include "mg_pg.h"
+#include "mg_test.h"
 
 typedef struct {
-    char db [64];
     char url [512];
     PGconn *admin;
     PGconn *conn;
 } fixture_t;
 
-//  URL of the same server with another database name.
-static void
-s_url_for (const char *base, const char *db, char *out, size_t len)
-{
-    const char *slash = strrchr (base, '/');
-    assert_non_null (slash);
-    snprintf (out, len, "%.*s/%s", (int) (slash - base), base, db);
-}
-
 static int
 setup (void **state)
 {
-    const char *base = getenv ("MG_PG_URL");
-    if (!base) {
-        fprintf (stderr, "MG_PG_URL is not set (run through scripts/test)\n");
-        return -1;
-    }
     fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->db, sizeof f->db, "mg_migrate_%d", (int) getpid ());
     char err [256];
-    f->admin = mg_pg_connect (base, err, sizeof err);
+    f->admin = mg_test_scratch_db ("mg_migrate", f->url, sizeof f->url);
     if (!f->admin)
         return -1;
-    char sql [128];
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-    PQclear (PQexec (f->admin, sql));
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", f->db);
-    PGresult *res = PQexec (f->admin, sql);
-    int ok = PQresultStatus (res) == PGRES_COMMAND_OK;
-    PQclear (res);
-    if (!ok)
-        return -1;
-    s_url_for (base, f->db, f->url, sizeof f->url);
     f->conn = mg_pg_connect (f->url, err, sizeof err);
     *state = f;
     return f->conn ? 0 : -1;
@@ -61,10 +36,7 @@ teardown (void **state)
 {
     fixture_t *f = *state;
     PQfinish (f->conn);
-    char sql [128];
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-    PQclear (PQexec (f->admin, sql));
-    PQfinish (f->admin);
+    mg_test_drop_db (&f->admin, f->url);
     free (f);
     return 0;
 }

@@ -19,7 +19,6 @@
 #define RECORDS  6000              //  enough that the import outlives the kill
 
 typedef struct {
-    char db [64];
     char url [512];
     char endpoint [64];
     char env [8][600];
@@ -33,22 +32,11 @@ typedef struct {
 static int
 setup (void **state)
 {
-    const char *base = getenv ("MG_PG_URL");
-    if (!base)
-        return -1;
     fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->db, sizeof f->db, "mg_crash_%d", (int) getpid ());
     char err [256];
-    f->admin = mg_pg_connect (base, err, sizeof err);
+    f->admin = mg_test_scratch_db ("mg_crash", f->url, sizeof f->url);
     if (!f->admin)
         return -1;
-    char sql [160];
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-    PQclear (PQexec (f->admin, sql));
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", f->db);
-    PQclear (PQexec (f->admin, sql));
-    const char *slash = strrchr (base, '/');
-    snprintf (f->url, sizeof f->url, "%.*s/%s", (int) (slash - base), base, f->db);
     snprintf (f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", mg_test_free_port ());
     int pub = mg_test_free_port ();
     snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=%s", f->endpoint);
@@ -90,10 +78,7 @@ teardown (void **state)
     mg_test_stop (f->indexer, SIGTERM);
     mg_test_stop (f->broker, SIGTERM);
     PQfinish (f->pg);
-    char sql [160];
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-    PQclear (PQexec (f->admin, sql));
-    PQfinish (f->admin);
+    mg_test_drop_db (&f->admin, f->url);
     free (f);
     return 0;
 }

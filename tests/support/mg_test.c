@@ -1,4 +1,5 @@
 #include "mg_test.h"
+#include "mg_pg.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,4 +77,56 @@ mg_test_now_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Name of the database in url (after the last '/'), or NULL.
+static const char *
+s_db_name (const char *url)
+{
+    const char *slash = strrchr (url, '/');
+    return slash && slash [1] ? slash + 1 : NULL;
+}
+
+PGconn *
+mg_test_scratch_db (const char *prefix, char *url, size_t url_size)
+{
+    const char *base = getenv ("MG_PG_URL");
+    if (!base) {
+        fprintf (stderr, "MG_PG_URL is not set (run through scripts/test)\n");
+        return NULL;
+    }
+    const char *slash = strrchr (base, '/');
+    if (!slash)
+        return NULL;
+    char err [256];
+    PGconn *admin = mg_pg_connect (base, err, sizeof err);
+    if (!admin) {
+        fprintf (stderr, "cannot connect to %s: %s\n", base, err);
+        return NULL;
+    }
+    int n = snprintf (url, url_size, "%.*s/%s_%d", (int) (slash - base), base, prefix, (int) getpid ());
+    char sql [160];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", s_db_name (url));
+    PQclear (PQexec (admin, sql));
+    snprintf (sql, sizeof sql, "CREATE DATABASE %s", s_db_name (url));
+    PGresult *res = PQexec (admin, sql);
+    bool created = n > 0 && (size_t) n < url_size && PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    if (!created) {
+        PQfinish (admin);
+        return NULL;
+    }
+    return admin;
+}
+
+void
+mg_test_drop_db (PGconn **admin_p, const char *url)
+{
+    if (!*admin_p)
+        return;
+    char sql [160];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", s_db_name (url));
+    PQclear (PQexec (*admin_p, sql));
+    PQfinish (*admin_p);
+    *admin_p = NULL;
 }
