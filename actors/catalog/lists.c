@@ -11,7 +11,7 @@
     no popularity at all (0) are not trending. window= is checked and kept
     for when view counts exist; today day and week rank the same.  */
 #include "catalog.h"
-#include "sql.h"
+#include "mg_catalog_sql.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -86,7 +86,7 @@ s_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
           char text [3][24], mg_error_t *err)
 {
     uint64_t offset;
-    if (catalog_paging (has_page, page, has_per_page, per_page, &page, &per_page, &offset, err))
+    if (mg_filters_paging (has_page, page, has_per_page, per_page, &page, &per_page, &offset, err))
         return -1;
     snprintf (text [0], sizeof text [0], "%llu", (unsigned long long) per_page);
     snprintf (text [1], sizeof text [1], "%llu", (unsigned long long) offset);
@@ -241,7 +241,7 @@ catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err)
         min_rating = rating_text;
     }
     if (request->region) {
-        if (catalog_region (request->region, region_text, "region", err))
+        if (mg_filters_region (request->region, region_text, "region", err))
             return -1;
         region = region_text;
     }
