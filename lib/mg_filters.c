@@ -1,5 +1,5 @@
 /*  Checks of the request values every list endpoint takes (catalog discover,
-    search): regions and paging, with errors naming the parameter.  */
+    search): regions, platform slugs and paging, with errors naming the parameter.  */
 #include "mg_filters.h"
 
 #include <assert.h>
@@ -49,5 +49,21 @@ mg_filters_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per
     *page_out = page;
     *per_page_out = per_page;
     *offset_out = (page - 1) * per_page;
+    return 0;
+}
+
+int
+mg_filters_platform (const char *slug, const char *param, mg_error_t *err)
+{
+    assert (slug && param && err);
+    size_t len = strlen (slug);
+    bool valid = len > 0 && len <= MG_PLATFORM_MAX && slug [0] != '-';
+    for (size_t j = 0; valid && j < len; j++) {
+        char c = slug [j];
+        valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    }
+    if (!valid)
+        return mg_actor_fail (err, "INVALID_PARAMETER", param,
+                              "invalid platform '%.64s' in %s (letters, digits and '-')", slug, param);
     return 0;
 }

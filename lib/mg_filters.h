@@ -1,5 +1,5 @@
 /*  Checks of the request values every list endpoint takes (catalog discover,
-    search): regions and paging, with errors naming the parameter.  */
+    search): regions, platform slugs and paging, with errors naming the parameter.  */
 #ifndef MG_FILTERS_H_INCLUDED
 #define MG_FILTERS_H_INCLUDED
 
@@ -18,6 +18,11 @@ int mg_filters_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t
                       uint64_t *page_out, uint64_t *per_page_out, uint64_t *offset_out,
                       mg_error_t *err);
 
+//  Check the shape of a platform slug (letters, digits and '-', not first,
+//  at most MG_PLATFORM_MAX bytes). Returns 0, or -1 with err naming param.
+int mg_filters_platform (const char *slug, const char *param, mg_error_t *err);
+
+#define MG_PLATFORM_MAX      64     //  bytes of a platform slug (mg_offer platform)
 #define MG_PER_PAGE_DEFAULT  20     //  architecture §4: list endpoints
 #define MG_PER_PAGE_MAX      100    //  architecture §4; also mg_content_list's results limit
 

@@ -20,7 +20,6 @@
 
 #define YEAR_MAX         9999    //  larger years are typos, and must fit an int
 #define RATING_MAX       10      //  vote_average is 0-10
-#define SLUG_MAX         64      //  bytes of a platform slug (mg_offer platform)
 #define ARRAY_TEXT_MAX   4096    //  a text[] literal: 32 platforms of <= 64 bytes, commas
 
 //  The list statement over the filter where and the sort order (columns of
@@ -171,14 +170,8 @@ s_platforms (char **slugs, size_t count, char *text, size_t size, const char **f
         size_t len = slug ? strlen (slug) : 0;
         if (len == 0)
             continue;
-        bool valid = len <= SLUG_MAX && slug [0] != '-';
-        for (size_t j = 0; valid && j < len; j++) {
-            char c = slug [j];
-            valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-        }
-        if (!valid)
-            return mg_actor_fail (err, "INVALID_PARAMETER", "platforms",
-                                  "invalid platform '%.64s' in platforms (letters, digits and '-')", slug);
+        if (mg_filters_platform (slug, "platforms", err))
+            return -1;
         if (used + len + 3 > size)
             return mg_actor_fail (err, "INVALID_PARAMETER", "platforms", "too many platforms");
         text [used] = used ? ',' : '{';
