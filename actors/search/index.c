@@ -572,6 +572,14 @@ s_hits_push (s_hits_t *hits, const s_hit_t *hit)
     return 0;
 }
 
+//  Sort hits by compare (qsort wants a non-NULL array even when empty).
+static void
+s_hits_sort (s_hits_t *hits, int (*compare) (const void *, const void *))
+{
+    if (hits->count)
+        qsort (hits->items, hits->count, sizeof *hits->items, compare);
+}
+
 static int
 s_by_rowid (const void *a, const void *b)
 {
@@ -706,7 +714,7 @@ s_title_match (search_index_t *self, sqlite3_stmt *stmt, const s_plan_t *plan, b
 static int
 s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
 {
-    qsort (hits->items, hits->count, sizeof *hits->items, s_by_bm25);
+    s_hits_sort (hits, s_by_bm25);
     sqlite3_stmt *stmt = s_prepare (self, "SELECT titles FROM docs WHERE rowid = ?1");
     if (!stmt)
         return -1;
@@ -887,10 +895,10 @@ search_index_query (search_index_t *self, const search_query_t *query,
     }
     if (rc == 0) {
         if (query->sort == SEARCH_SORT_RELEVANCE)
-            qsort (hits.items, hits.count, sizeof *hits.items, s_by_score);
+            s_hits_sort (&hits, s_by_score);
         else {
             s_sort_key = query->sort;
-            qsort (hits.items, hits.count, sizeof *hits.items, s_by_key);
+            s_hits_sort (&hits, s_by_key);
         }
     }
     //  Facets count every hit: they go through the temp table once.
@@ -973,7 +981,7 @@ s_suggest (search_index_t *self, const s_plan_t *plan, const char *match, s_hits
     for (size_t i = 0; i < hits->count; i++)
         hits->items [i].score += hits->items [i].popularity > 0
             ? 0.3 * log1p (hits->items [i].popularity) / log1p (self->pop_max > 0 ? self->pop_max : 1) : 0;
-    qsort (hits->items, hits->count, sizeof *hits->items, s_by_score);
+    s_hits_sort (hits, s_by_score);
     return 0;
 }
 

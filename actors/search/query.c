@@ -181,7 +181,7 @@ search_on_autocomplete (void *state, const void *req, void *rep, mg_error_t *err
     search_t *self = state;
     const mg_autocomplete_request_t *request = req;
     if (!s_has_words (request->q))
-        return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q has no letters or digits to complete");
+        return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q is required and needs letters or digits to complete");
     char reason [512] = "";
     pthread_mutex_lock (&self->lock);
     int rc = search_index_autocomplete (self->index, request->q, rep, reason, sizeof reason);
