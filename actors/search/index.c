@@ -40,6 +40,7 @@
 #define RERANK_MAX    400      //  best-BM25 matches of each tier given the title similarity
 #define CANDIDATES_MAX 6       //  typo candidates per query word
 #define TYPO_SKIP_DOCS 40      //  a word this many titles hold is a word, not a typo
+#define LONG_QUERY_WORDS 4     //  longer queries look for typos in unknown words only
 #define GENRES_MAX    64       //  canonical genre slugs remembered
 #define MATCH_MAX     (64 * 1024)  //  bytes of an FTS5 match expression
 
@@ -455,7 +456,11 @@ s_plan (search_index_t *self, const char *q, const char *scope, s_plan_t *plan)
         size_t length = search_text_length (word);
         plan->budget [i] = search_text_typo_budget (length, !distinctive || df [i] == 0);
         char cand [CANDIDATES_MAX][SEARCH_WORD_BYTES];
-        int count = df [i] < TYPO_SKIP_DOCS
+        //  A known word in a long query (a tagline, a sentence) is taken
+        //  as typed: the other words carry the match, and scanning the
+        //  vocabulary for each of them is what makes long queries slow.
+        bool expand = df [i] < TYPO_SKIP_DOCS && (df [i] == 0 || plan->n <= LONG_QUERY_WORDS);
+        int count = expand
             ? search_vocab_candidates (self->vocab, word, plan->budget [i], cand, NULL, CANDIDATES_MAX) : 0;
         unsigned weight_df = df [i];
         if (!weight_df && count)
