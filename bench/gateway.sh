@@ -2,7 +2,7 @@
 # Gateway throughput against nginx serving a static file on the same machine.
 #
 # Builds Release (build-release), starts a throw-away PostgreSQL (unless
-# MG_PG_URL is set), mg-broker, mg-catalog, mg-resolver (which /ready also
+# MG_PG_URL is set), mg-broker, mg-catalog, mg-resolver and mg-search (which /ready also
 # wants) and mg-gateway, and nginx (2 workers,
 # no access log, keep-alive) serving a static copy of the genres reply. Then
 # runs the same wrk load against each target:
@@ -33,7 +33,7 @@ stop_nginx() {
 }
 bench_cleanup_hooks+=(stop_nginx)
 # /ready wants a live worker for every service the routes name.
-bench_start broker catalog resolver gateway
+bench_start broker catalog resolver search gateway
 
 gateway=http://127.0.0.1:$http_port
 for _ in $(seq 1 200); do

@@ -37,6 +37,8 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            0,             200 },
     { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
     { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
+    { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            0,             200 },
+    { "GET",    "/api/v1/search/autocomplete",      "search.autocomplete",  &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, NULL,            0,             200 },
     { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS, 200 },
 };
 

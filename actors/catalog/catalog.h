@@ -3,6 +3,7 @@
 #define CATALOG_H_INCLUDED
 
 #include "mg_actor.h"
+#include "mg_filters.h"
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,20 +36,6 @@ int catalog_query_json (catalog_thread_t *self, const char *sql, int nparams,
 //  Canonical lower-case form of a UUID (8-4-4-4-12 hex digits, any case)
 //  into out. Returns 0, or -1 (with err naming param) when text is no UUID.
 int catalog_uuid (const char *text, char out [37], const char *param, mg_error_t *err);
-
-//  Upper-cased ISO 3166-1 alpha-2 code of text (two ASCII letters, any
-//  case) into out. Returns 0, or -1 (with err naming param).
-int catalog_region (const char *text, char out [3], const char *param, mg_error_t *err);
-
-//  Check page (from 1, default 1) and per_page (1..CATALOG_PER_PAGE_MAX,
-//  default CATALOG_PER_PAGE_DEFAULT) and compute the row offset.
-//  Returns 0, or -1 with err naming the parameter at fault.
-int catalog_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
-                    uint64_t *page_out, uint64_t *per_page_out, uint64_t *offset_out,
-                    mg_error_t *err);
-
-#define CATALOG_PER_PAGE_DEFAULT  20     //  architecture §4: list endpoints
-#define CATALOG_PER_PAGE_MAX      100    //  architecture §4; also mg_content_list's results limit
 
 //  catalog.genres: the 18 canonical genres ordered by name.
 int catalog_on_genres (void *state, const void *req, void *rep, mg_error_t *err);

@@ -5,7 +5,7 @@
     out, so a title that left a platform stops being offered at once even
     before the next refresh deletes its row.  */
 #include "catalog.h"
-#include "sql.h"
+#include "mg_catalog_sql.h"
 
 #include <string.h>
 
@@ -86,7 +86,7 @@ catalog_on_availability (void *state, const void *req, void *rep, mg_error_t *er
     char region [3];
     if (catalog_uuid (request->id, id, "id", err))
         return -1;
-    if (request->region && catalog_region (request->region, region, "region", err))
+    if (request->region && mg_filters_region (request->region, region, "region", err))
         return -1;
     const char *params [] = { id, request->region ? region : NULL };
     int rc = catalog_query_json (state, s_availability_sql, 2, params, &mg_availability_reply_desc, rep, err);

@@ -11,7 +11,7 @@
     no popularity at all (0) are not trending. window= is checked and kept
     for when view counts exist; today day and week rank the same.  */
 #include "catalog.h"
-#include "sql.h"
+#include "mg_catalog_sql.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +20,6 @@
 
 #define YEAR_MAX         9999    //  larger years are typos, and must fit an int
 #define RATING_MAX       10      //  vote_average is 0-10
-#define SLUG_MAX         64      //  bytes of a platform slug (mg_offer platform)
 #define ARRAY_TEXT_MAX   4096    //  a text[] literal: 32 platforms of <= 64 bytes, commas
 
 //  The list statement over the filter where and the sort order (columns of
@@ -86,7 +85,7 @@ s_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
           char text [3][24], mg_error_t *err)
 {
     uint64_t offset;
-    if (catalog_paging (has_page, page, has_per_page, per_page, &page, &per_page, &offset, err))
+    if (mg_filters_paging (has_page, page, has_per_page, per_page, &page, &per_page, &offset, err))
         return -1;
     snprintf (text [0], sizeof text [0], "%llu", (unsigned long long) per_page);
     snprintf (text [1], sizeof text [1], "%llu", (unsigned long long) offset);
@@ -171,14 +170,8 @@ s_platforms (char **slugs, size_t count, char *text, size_t size, const char **f
         size_t len = slug ? strlen (slug) : 0;
         if (len == 0)
             continue;
-        bool valid = len <= SLUG_MAX && slug [0] != '-';
-        for (size_t j = 0; valid && j < len; j++) {
-            char c = slug [j];
-            valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-        }
-        if (!valid)
-            return mg_actor_fail (err, "INVALID_PARAMETER", "platforms",
-                                  "invalid platform '%.64s' in platforms (letters, digits and '-')", slug);
+        if (mg_filters_platform (slug, "platforms", err))
+            return -1;
         if (used + len + 3 > size)
             return mg_actor_fail (err, "INVALID_PARAMETER", "platforms", "too many platforms");
         text [used] = used ? ',' : '{';
@@ -241,7 +234,7 @@ catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err)
         min_rating = rating_text;
     }
     if (request->region) {
-        if (catalog_region (request->region, region_text, "region", err))
+        if (mg_filters_region (request->region, region_text, "region", err))
             return -1;
         region = region_text;
     }

@@ -1,6 +1,5 @@
 /*  What the read handlers share: running a query whose one row is the reply
-    as JSON, and checking the request values every endpoint takes (UUIDs,
-    regions, paging).
+    as JSON, and checking UUIDs (regions and paging: lib/mg_filters.c).
 
     PostgreSQL builds each reply as one JSON document (jsonb_build_object),
     which mg_msg_from_json then checks against the reply message: the field
@@ -88,50 +87,5 @@ catalog_uuid (const char *text, char out [37], const char *param, mg_error_t *er
         return mg_actor_fail (err, "INVALID_PARAMETER", param,
                               "%s must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", param);
     out [UUID_TEXT_LEN] = '\0';
-    return 0;
-}
-
-//  True for A-Z and a-z only (isalpha depends on the locale).
-static bool
-s_ascii_letter (char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-int
-catalog_region (const char *text, char out [3], const char *param, mg_error_t *err)
-{
-    assert (out && param && err);
-    if (!text || strlen (text) != 2 || !s_ascii_letter (text [0]) || !s_ascii_letter (text [1]))
-        return mg_actor_fail (err, "INVALID_PARAMETER", param,
-                              "%s must be an ISO 3166-1 alpha-2 country code (e.g. US)", param);
-    out [0] = (char) toupper ((unsigned char) text [0]);
-    out [1] = (char) toupper ((unsigned char) text [1]);
-    out [2] = '\0';
-    return 0;
-}
-
-int
-catalog_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
-                uint64_t *page_out, uint64_t *per_page_out, uint64_t *offset_out,
-                mg_error_t *err)
-{
-    assert (page_out && per_page_out && offset_out && err);
-    if (!has_page)
-        page = 1;
-    if (!has_per_page)
-        per_page = CATALOG_PER_PAGE_DEFAULT;
-    if (per_page < 1 || per_page > CATALOG_PER_PAGE_MAX)
-        return mg_actor_fail (err, "INVALID_PARAMETER", "per_page",
-                              "per_page must be between 1 and %d", CATALOG_PER_PAGE_MAX);
-    //  Any page past the end is an empty page, as long as its offset is a
-    //  PostgreSQL bigint.
-    if (page < 1 || page - 1 > (uint64_t) INT64_MAX / per_page)
-        return mg_actor_fail (err, "INVALID_PARAMETER", "page",
-                              "page must be an integer from 1 to %llu",
-                              (unsigned long long) ((uint64_t) INT64_MAX / per_page + 1));
-    *page_out = page;
-    *per_page_out = per_page;
-    *offset_out = (page - 1) * per_page;
     return 0;
 }

@@ -1,4 +1,4 @@
-/*  mg-gateway end to end: real mg-broker, mg-catalog (on the PostgreSQL named
+/*  mg-gateway end to end: real mg-broker, mg-catalog, mg-search (on the PostgreSQL named
     by MG_PG_URL) and mg-gateway processes on free ports, spoken to over raw
     HTTP/1.1 sockets so that malformed and oversized requests can be sent
     exactly.
@@ -41,11 +41,13 @@ typedef struct {
     char env_pub [96];
     char env_sub [96];
     char env_http [64];
+    char env_events [96];
     const char *env [16];
     int http_port;
     pid_t broker;
     pid_t catalog;
     pid_t resolver;
+    pid_t search;
     pid_t gateway;
 } fixture_t;
 
@@ -243,10 +245,12 @@ group_setup (void **state)
     snprintf (f->env_broker, sizeof f->env_broker, "MG_BROKER=tcp://127.0.0.1:%d", broker_port);
     snprintf (f->env_bind, sizeof f->env_bind, "MG_BROKER_BIND=tcp://127.0.0.1:%d", broker_port);
     snprintf (f->env_pub, sizeof f->env_pub, "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env_sub, sizeof f->env_sub, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    int events_port = mg_test_free_port ();
+    snprintf (f->env_sub, sizeof f->env_sub, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", events_port);
+    snprintf (f->env_events, sizeof f->env_events, "MG_EVENTS=tcp://127.0.0.1:%d", events_port);
     snprintf (f->env_http, sizeof f->env_http, "MG_HTTP_PORT=%d", f->http_port);
     const char *env [] = {
-        f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_http,
+        f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_http, f->env_events,
         "MG_HTTP_MAX_BODY=4096", "MG_HTTP_MAX_URL=2048", "MG_HTTP_MAX_HEADERS=4096",
         "MG_REQUEST_TIMEOUT_MS=3000", "MG_HTTP_THREADS=2", "MG_HEARTBEAT_MS=250",
         "MG_HEARTBEAT_LIVENESS=3", "MG_RESOLVER_INGEST=0", NULL
@@ -263,9 +267,11 @@ group_setup (void **state)
         *state = NULL;
         return -1;
     }
+    //  The search replica loads its snapshot (the fixture title in it) at start.
     f->resolver = mg_test_spawn ("mg-resolver", f->env);
+    f->search = mg_test_spawn ("mg-search", f->env);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
-    if (f->broker > 0 && f->catalog > 0 && f->resolver > 0 && f->gateway > 0
+    if (f->broker > 0 && f->catalog > 0 && f->resolver > 0 && f->search > 0 && f->gateway > 0
     &&  s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200)
         return 0;
     fprintf (stderr, "the gateway did not become ready\n");
@@ -353,6 +359,8 @@ group_teardown (void **state)
         mg_test_stop (f->gateway, SIGTERM);
     if (f->resolver > 0)
         mg_test_stop (f->resolver, SIGTERM);
+    if (f->search > 0)
+        mg_test_stop (f->search, SIGTERM);
     if (f->catalog > 0)
         mg_test_stop (f->catalog, SIGTERM);
     if (f->broker > 0)
@@ -443,6 +451,108 @@ s_assert_invalid (fixture_t *f, const char *path, const char *text)
     if (!strstr (reply.body, text))
         fail_msg ("GET %s: '%s' not in %s", path, text, reply.body);
     s_reply_free (&reply);
+}
+
+static void
+test_search_over_http (void **state)
+{
+    fixture_t *f = *state;
+    //  A typo in a 5-letter word, the fixture's only offer as filter, explain.
+    json_t *json = s_get_json (f, "/api/v1/search?q=e2e+titel&mode=keyword&platforms=e2e-platform"
+                                  "&region=zz&explain=true&per_page=5", 200);
+    assert_int_equal (json_integer_value (json_object_get (json, "total")), 1);
+    assert_int_equal (json_integer_value (json_object_get (json, "page")), 1);
+    assert_int_equal (json_integer_value (json_object_get (json, "per_page")), 5);
+    assert_true (json_is_number (json_object_get (json, "took_ms")));
+    json_t *hit = json_array_get (json_object_get (json, "results"), 0);
+    assert_string_equal (json_string_value (json_object_get (hit, "id")), E2E_ID);
+    assert_string_equal (json_string_value (json_object_get (hit, "title")), "E2E Title");
+    assert_int_equal (json_integer_value (json_object_get (json_object_get (hit, "external_ids"), "tmdb")), 424242);
+    assert_true (json_is_number (json_object_get (hit, "score")));
+    json_t *offers = json_object_get (hit, "availability");
+    assert_int_equal (json_array_size (offers), 1);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (offers, 0), "region")), "ZZ");
+    json_t *explain = json_object_get (hit, "explain");
+    assert_int_equal (json_integer_value (json_object_get (explain, "keyword_rank")), 1);
+    assert_int_equal (json_integer_value (json_object_get (explain, "typos")), 1);
+    json_t *facets = json_object_get (json, "facets");
+    json_t *genre = json_array_get (json_object_get (facets, "genres"), 0);
+    assert_string_equal (json_string_value (json_object_get (genre, "value")), "drama");
+    assert_int_equal (json_integer_value (json_object_get (genre, "count")), 1);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (facets, "years"), 0), "value")), "1999");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (facets, "platforms"), 0), "value")), "e2e-platform");
+    json_decref (json);
+    //  Filters that exclude it: an exact, empty answer.
+    json = s_get_json (f, "/api/v1/search?q=e2e+title&type=tv", 200);
+    assert_int_equal (json_integer_value (json_object_get (json, "total")), 0);
+    assert_int_equal (json_array_size (json_object_get (json, "results")), 0);
+    json_decref (json);
+    json = s_get_json (f, "/api/v1/search?q=e2e+title&year_from=2000&genres=drama", 200);
+    assert_int_equal (json_integer_value (json_object_get (json, "total")), 0);
+    json_decref (json);
+}
+
+static void
+test_search_autocomplete_over_http (void **state)
+{
+    fixture_t *f = *state;
+    json_t *json = s_get_json (f, "/api/v1/search/autocomplete?q=e2e+tit", 200);
+    json_t *first = json_array_get (json_object_get (json, "results"), 0);
+    assert_string_equal (json_string_value (json_object_get (first, "id")), E2E_ID);
+    assert_string_equal (json_string_value (json_object_get (first, "title")), "E2E Title");
+    assert_int_equal (json_integer_value (json_object_get (first, "year")), 1999);
+    json_decref (json);
+    //  People: a cast member's name, the person named in the suggestion.
+    json = s_get_json (f, "/api/v1/search/autocomplete?q=jane+d", 200);
+    bool found = false;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (json, "results"), i, item)
+        if (json_string_value (json_object_get (item, "person"))
+        &&  strcmp (json_string_value (json_object_get (item, "person")), "Jane Doe") == 0)
+            found = true;
+    assert_true (found);
+    json_decref (json);
+}
+
+//  GET path must answer 400 INVALID_PARAMETER naming parameter name (the
+//  actor's "param" field, or the gateway's message quoting it).
+static void
+s_assert_names (fixture_t *f, const char *path, const char *name)
+{
+    char param [128], quoted [128];
+    snprintf (param, sizeof param, "\"param\":\"%s\"", name);
+    snprintf (quoted, sizeof quoted, "'%s'", name);
+    reply_t reply;
+    assert_int_equal (s_get (f, path, &reply), 0);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    if (!strstr (reply.body, param) && !strstr (reply.body, quoted))
+        fail_msg ("GET %s: parameter %s not named in %s", path, name, reply.body);
+    s_reply_free (&reply);
+}
+
+static void
+test_search_bad_input_is_400_naming_the_parameter (void **state)
+{
+    fixture_t *f = *state;
+    char path [1024];
+    s_assert_names (f, "/api/v1/search", "q");
+    s_assert_names (f, "/api/v1/search?q=", "q");
+    s_assert_invalid (f, "/api/v1/search?q=%2B%2B", "q has no letters");
+    s_assert_names (f, "/api/v1/search?q=%FF", "q");
+    snprintf (path, sizeof path, "/api/v1/search?q=%0513d", 0);
+    s_assert_names (f, path, "q");
+    s_assert_invalid (f, "/api/v1/search?q=x&mode=semantic", "semantic search is not available yet");
+    s_assert_names (f, "/api/v1/search?q=x&mode=fuzzy", "mode");
+    s_assert_names (f, "/api/v1/search?q=x&semantic_ratio=2", "semantic_ratio");
+    s_assert_names (f, "/api/v1/search?q=x&sort=title", "sort");
+    s_assert_names (f, "/api/v1/search?q=x&per_page=101", "per_page");
+    s_assert_names (f, "/api/v1/search?q=x&genres=bogus", "genres");
+    s_assert_names (f, "/api/v1/search?q=x&region=USA", "region");
+    s_assert_names (f, "/api/v1/search?q=x&min_rating=11", "min_rating");
+    s_assert_names (f, "/api/v1/search?q=x&year_from=2010&year_to=2000", "year_from");
+    s_assert_invalid (f, "/api/v1/search?q=x&filter=1", "unknown query parameter 'filter'");
+    s_assert_names (f, "/api/v1/search/autocomplete", "q");
 }
 
 static void
@@ -922,6 +1032,9 @@ main (void)
         cmocka_unit_test (test_content_availability_over_http),
         cmocka_unit_test (test_trending_over_http),
         cmocka_unit_test (test_discover_over_http),
+        cmocka_unit_test (test_search_over_http),
+        cmocka_unit_test (test_search_autocomplete_over_http),
+        cmocka_unit_test (test_search_bad_input_is_400_naming_the_parameter),
         cmocka_unit_test (test_resolve_answers_in_input_order_with_nulls_and_errors),
         cmocka_unit_test (test_unknown_path_is_404),
         cmocka_unit_test (test_wrong_method_is_405_with_allow),

@@ -1,8 +1,8 @@
-/*  SQL fragments shared by the catalog's read queries: how a stored content
+/*  SQL fragments shared by the catalog and search read queries: how a stored content
     row (alias c) becomes the JSON of its public fields. Compile-time string
     literals only; every value reaches PostgreSQL as a query parameter.  */
-#ifndef CATALOG_SQL_H_INCLUDED
-#define CATALOG_SQL_H_INCLUDED
+#ifndef MG_CATALOG_SQL_H_INCLUDED
+#define MG_CATALOG_SQL_H_INCLUDED
 
 //  TMDB stores image paths ("/abc.jpg"); its image CDN serves them at a
 //  chosen width. Other sources give full URLs, passed through as they are.

@@ -1,0 +1,82 @@
+/*  The search index of one replica: an in-memory SQLite database with an
+    FTS5 table over normalised text (title, other titles, tagline, keywords,
+    overview, cast), the values filters, facets and sorts need, and each
+    title's result item as JSON built by PostgreSQL.
+
+    Not thread-safe: the actor serialises calls (one mutex per index).  */
+#ifndef SEARCH_INDEX_H_INCLUDED
+#define SEARCH_INDEX_H_INCLUDED
+
+#include "mg_msg.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct search_index_t search_index_t;
+
+//  One title as the loader reads it. Lists are '\n'-separated; offers are
+//  lines "platform REGION expires" (expires: Unix seconds, 0 = never).
+typedef struct {
+    const char *id, *type, *title, *original_title, *alternates, *tagline;
+    const char *keywords, *overview, *cast;
+    int year;                       //  0 = unknown
+    double popularity;
+    bool has_rating;
+    double rating;
+    const char *release_date;       //  YYYY-MM-DD or NULL
+    const char *genres;             //  comma-separated slugs
+    const char *offers;
+    const char *hit_json;           //  the search.hit object, score excepted
+} search_doc_t;
+
+typedef enum {
+    SEARCH_SORT_RELEVANCE, SEARCH_SORT_POPULARITY, SEARCH_SORT_RATING, SEARCH_SORT_RELEASE_DATE
+} search_sort_t;
+
+//  A checked query (the handler validates; the index trusts it).
+typedef struct {
+    const char *q;
+    const char *type;               //  movie|tv or NULL
+    char **genres;
+    size_t genres_count;
+    bool has_year_from, has_year_to, has_min_rating;
+    int year_from, year_to;
+    double min_rating;
+    char **platforms;               //  lower-case slugs
+    size_t platforms_count;
+    const char *region;             //  upper-case or NULL
+    search_sort_t sort;
+    uint64_t offset, per_page;
+    bool explain;
+} search_query_t;
+
+search_index_t *search_index_new (char *err, size_t errlen);
+void search_index_destroy (search_index_t **self_p);
+
+//  Group many puts in one transaction (a snapshot load).
+int search_index_begin (search_index_t *self);
+int search_index_commit (search_index_t *self);
+
+//  Insert or replace one title. Returns 0 or -1 (logged).
+int search_index_put (search_index_t *self, const search_doc_t *doc);
+
+//  Remove a title; removing an unknown id is not an error.
+int search_index_remove (search_index_t *self, const char *id);
+
+//  Titles held.
+size_t search_index_count (search_index_t *self);
+
+//  Remember a canonical genre slug (for search_index_genre_known).
+int search_index_add_genre (search_index_t *self, const char *slug);
+bool search_index_genre_known (search_index_t *self, const char *slug);
+
+//  Run query into rep (total, page of results, facets; page/per_page and
+//  took_ms are the caller's). Returns 0, or -1 with a reason in err.
+int search_index_query (search_index_t *self, const search_query_t *query,
+                        mg_search_reply_t *rep, char *err, size_t errlen);
+
+//  At most 10 titles (and cast members) whose words start like q.
+int search_index_autocomplete (search_index_t *self, const char *q,
+                               mg_autocomplete_reply_t *rep, char *err, size_t errlen);
+
+#endif

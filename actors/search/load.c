@@ -1,0 +1,155 @@
+/*  Reading titles from PostgreSQL into the index: the whole catalog (start,
+    resync) in one REPEATABLE READ snapshot together with the change
+    streams' last numbers, or a few titles named by change events.  */
+#include "search.h"
+#include "mg_catalog_sql.h"
+#include "mg_log.h"
+#include "mg_pg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OFFERS_MAX  "256"      //  mg_search_hit availability
+#define CAST_MAX    "15"       //  billed cast names searched
+
+const char *const search_streams [SEARCH_STREAMS] = { "content.changed", "availability.changed" };
+
+//  One row per title: the text fields, filter values, and the result item.
+//  $1: uuid[] of the titles wanted, NULL for all.
+static const char s_titles_sql [] =
+    "SELECT c.id, c.type, c.title, c.original_title, "
+    "  (SELECT string_agg (t.title, E'\\n') FROM content_titles t WHERE t.content_id = c.id "
+    "   AND t.title <> c.title AND t.title IS DISTINCT FROM c.original_title), "
+    "  c.tagline, array_to_string (c.keywords, E'\\n'), c.overview, "
+    "  (SELECT string_agg (r.person_name, E'\\n' ORDER BY r.ord) FROM (SELECT person_name, ord FROM credits "
+    "   WHERE content_id = c.id AND role = 'cast' ORDER BY ord LIMIT " CAST_MAX ") r), "
+    "  c.year, c.popularity, c.vote_average, to_char (c.release_date, 'YYYY-MM-DD'), "
+    "  (SELECT string_agg (g.slug, ',' ORDER BY g.id) FROM content_genres cg JOIN genres g ON g.id = cg.genre_id "
+    "   WHERE cg.content_id = c.id), "
+    "  (SELECT string_agg (a.platform || ' ' || a.region || ' ' || coalesce (floor (extract (epoch FROM a.expires_at))::bigint, 0), E'\\n') "
+    "   FROM availability a WHERE a.content_id = c.id), "
+    "  jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, 'original_title', c.original_title, "
+    "  'year', c.year, 'overview', c.overview, 'genres', " SQL_GENRES ", "
+    "  'poster', " SQL_IMAGE ("c.poster_path", "w500") ", 'external_ids', " SQL_EXTERNAL_IDS ", "
+    "  'availability', coalesce ((SELECT jsonb_agg (jsonb_build_object ('platform', a.platform, 'region', a.region, "
+    "    'type', a.type, 'quality', a.quality, 'price', a.price, 'currency', a.currency, "
+    "    'deep_link', a.deep_link, 'expires_at', " SQL_RFC3339 ("a.expires_at") ", "
+    "    'stale', a.stale, 'updated_at', " SQL_RFC3339 ("a.updated_at") ") ORDER BY a.region, a.platform, a.type) "
+    "    FROM (SELECT * FROM availability WHERE content_id = c.id AND (expires_at IS NULL OR expires_at > now ()) "
+    "          ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb))::text "
+    "FROM content c WHERE $1::uuid[] IS NULL OR c.id = ANY ($1::uuid[])";
+
+//  Column text or NULL.
+static const char *
+s_col (PGresult *res, int row, int col)
+{
+    return PQgetisnull (res, row, col) ? NULL : PQgetvalue (res, row, col);
+}
+
+//  Put row of res into index. Returns 0 or -1.
+static int
+s_put_row (search_index_t *index, PGresult *res, int row)
+{
+    search_doc_t doc = {
+        .id = s_col (res, row, 0), .type = s_col (res, row, 1), .title = s_col (res, row, 2),
+        .original_title = s_col (res, row, 3), .alternates = s_col (res, row, 4),
+        .tagline = s_col (res, row, 5), .keywords = s_col (res, row, 6), .overview = s_col (res, row, 7),
+        .cast = s_col (res, row, 8), .year = s_col (res, row, 9) ? atoi (s_col (res, row, 9)) : 0,
+        .popularity = strtod (PQgetvalue (res, row, 10), NULL),
+        .has_rating = s_col (res, row, 11) != NULL,
+        .rating = s_col (res, row, 11) ? strtod (s_col (res, row, 11), NULL) : 0,
+        .release_date = s_col (res, row, 12), .genres = s_col (res, row, 13),
+        .offers = s_col (res, row, 14), .hit_json = s_col (res, row, 15)
+    };
+    return search_index_put (index, &doc);
+}
+
+//  Run sql with params; the result or NULL (reason in err).
+static PGresult *
+s_query (PGconn *pg, const char *sql, int nparams, const char *const *params, char *err, size_t errlen)
+{
+    PGresult *res = PQexecParams (pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK)
+        return res;
+    snprintf (err, errlen, "%s", res ? PQresultErrorMessage (res) : PQerrorMessage (pg));
+    size_t len = strlen (err);
+    if (len && err [len - 1] == '\n')
+        err [len - 1] = '\0';
+    PQclear (res);
+    return NULL;
+}
+
+search_index_t *
+search_load_all (const char *pg_url, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
+{
+    PGconn *pg = mg_pg_connect (pg_url, err, errlen);
+    if (!pg)
+        return NULL;
+    search_index_t *index = search_index_new (err, errlen);
+    PGresult *res = index ? s_query (pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err, errlen) : NULL;
+    bool ok = res != NULL;
+    PQclear (res);
+    res = ok ? s_query (pg, "SELECT stream, last_seq FROM change_streams", 0, NULL, err, errlen) : NULL;
+    ok = res != NULL;
+    for (int i = 0; ok && i < PQntuples (res); i++)
+        for (int s = 0; s < SEARCH_STREAMS; s++)
+            if (strcmp (PQgetvalue (res, i, 0), search_streams [s]) == 0)
+                seq [s] = strtoull (PQgetvalue (res, i, 1), NULL, 10);
+    PQclear (res);
+    res = ok ? s_query (pg, "SELECT slug FROM genres", 0, NULL, err, errlen) : NULL;
+    ok = res != NULL;
+    for (int i = 0; ok && i < PQntuples (res); i++)
+        ok = search_index_add_genre (index, PQgetvalue (res, i, 0)) == 0;
+    PQclear (res);
+    const char *params [1] = { NULL };
+    res = ok ? s_query (pg, s_titles_sql, 1, params, err, errlen) : NULL;
+    ok = res != NULL && search_index_begin (index) == 0;
+    for (int i = 0; ok && i < PQntuples (res); i++)
+        ok = s_put_row (index, res, i) == 0;
+    ok = ok && search_index_commit (index) == 0;
+    if (res && !ok && !*err)
+        snprintf (err, errlen, "a title could not be indexed");
+    PQclear (res);
+    PQfinish (pg);
+    if (!ok)
+        search_index_destroy (&index);
+    return index;
+}
+
+int
+search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err, size_t errlen)
+{
+    //  A uuid[] literal: ids come from decoded events (36 bytes each).
+    size_t room = count * 40 + 3;
+    char *array = malloc (room);
+    if (!array) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    size_t used = 0;
+    array [used++] = '{';
+    for (size_t i = 0; i < count; i++) {
+        int n = snprintf (array + used, room - used, "%s\"%.36s\"", i ? "," : "", ids [i]);
+        used += n > 0 ? (size_t) n : 0;
+    }
+    snprintf (array + used, room - used, "}");
+    const char *params [1] = { array };
+    PGresult *res = s_query (pg, s_titles_sql, 1, params, err, errlen);
+    free (array);
+    if (!res)
+        return -1;
+    int rc = 0;
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        int row = -1;
+        for (int r = 0; r < PQntuples (res) && row < 0; r++)
+            if (strcmp (PQgetvalue (res, r, 0), ids [i]) == 0)
+                row = r;
+        rc = row >= 0 ? s_put_row (self->index, res, row) : search_index_remove (self->index, ids [i]);
+    }
+    pthread_mutex_unlock (&self->lock);
+    PQclear (res);
+    if (rc)
+        snprintf (err, errlen, "a changed title could not be indexed");
+    return rc;
+}

@@ -1,0 +1,86 @@
+/*  mg-search: a search replica. Loads every title from PostgreSQL into an
+    in-memory keyword index, registers with the broker, and follows the
+    catalog's change events. Any number of replicas; the broker spreads
+    requests over them.  */
+#include "search.h"
+#include "mg_config.h"
+#include "mg_log.h"
+#include "mg_pg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const mg_method_t s_methods [] = {
+    { "search.query",        &mg_search_request_desc,       &mg_search_reply_desc,       search_on_query },
+    { "search.autocomplete", &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, search_on_autocomplete },
+    { NULL, NULL, NULL, NULL }
+};
+
+//  Handlers share the replica (the index has its own lock).
+static void *
+s_thread_init (void *shared)
+{
+    return shared;
+}
+
+int
+main (void)
+{
+    mg_log_init ("search");
+    zsys_init ();
+    search_t self = { .pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway") };
+    char reason [512] = "";
+    //  Migrations run at start under an advisory lock, so actors may race.
+    PGconn *pg = mg_pg_connect (self.pg_url, reason, sizeof reason);
+    if (!pg) {
+        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+        return EXIT_FAILURE;
+    }
+    int applied = mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason);
+    PQfinish (pg);
+    if (applied < 0) {
+        mg_error ("migrations failed", "reason=\"%s\"", reason);
+        return EXIT_FAILURE;
+    }
+    //  Subscribe before the snapshot: an event committed after the snapshot
+    //  is then either received or seen as a gap.
+    const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
+    self.events = zsock_new (ZMQ_SUB);
+    if (!self.events || zsock_connect (self.events, "%s", events)) {
+        mg_error ("cannot connect to the event proxy", "endpoint=%s", events);
+        zsock_destroy (&self.events);
+        return EXIT_FAILURE;
+    }
+    for (int s = 0; s < SEARCH_STREAMS; s++)
+        zsock_set_subscribe (self.events, search_streams [s]);
+    int64_t started = zclock_mono ();
+    self.index = search_load_all (self.pg_url, self.seq, reason, sizeof reason);
+    if (!self.index) {
+        mg_error ("cannot load the catalog", "reason=\"%s\"", reason);
+        zsock_destroy (&self.events);
+        return EXIT_FAILURE;
+    }
+    mg_info ("search index loaded", "titles=%zu took_ms=%lld content_seq=%llu",
+             search_index_count (self.index), (long long) (zclock_mono () - started),
+             (unsigned long long) self.seq [0]);
+    if (pthread_mutex_init (&self.lock, NULL)
+    ||  pthread_create (&self.follower, NULL, search_follow, &self)) {
+        mg_error ("cannot start the event follower", NULL);
+        search_index_destroy (&self.index);
+        zsock_destroy (&self.events);
+        return EXIT_FAILURE;
+    }
+    int rc = -1;
+    mg_actor_t *actor = mg_actor_new ("search", s_methods);
+    if (actor) {
+        mg_actor_set_threads (actor, 0, s_thread_init, NULL, &self);
+        rc = mg_actor_run (actor);
+        mg_actor_destroy (&actor);
+    }
+    self.stop = true;
+    pthread_join (self.follower, NULL);
+    pthread_mutex_destroy (&self.lock);
+    zsock_destroy (&self.events);
+    search_index_destroy (&self.index);
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,192 @@
+/*  search.query and search.autocomplete: check the request, then ask the
+    index under the replica's lock.
+
+    mode: hybrid (the default) and keyword answer from the keyword index;
+    until an embedder exists hybrid is keyword with semantic_ratio 0, and
+    semantic (or semantic_ratio=1, which means the same) is refused with
+    400 naming the parameter, rather than answered with something else.  */
+#include "search.h"
+#include "mg_filters.h"
+#include "text.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define YEAR_MAX     9999       //  larger years are typos, and must fit an int
+#define RATING_MAX   10         //  vote_average is 0-10
+
+static const struct {
+    const char *name;
+    search_sort_t sort;
+} s_sorts [] = {
+    { "relevance", SEARCH_SORT_RELEVANCE }, { "popularity", SEARCH_SORT_POPULARITY },
+    { "rating", SEARCH_SORT_RATING }, { "release_date", SEARCH_SORT_RELEASE_DATE },
+};
+
+//  Milliseconds since start on the monotonic clock.
+static double
+s_since (const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (double) (now.tv_sec - start->tv_sec) * 1e3 + (double) (now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+//  True when text has at least one searchable word.
+static bool
+s_has_words (const char *text)
+{
+    char words [1][SEARCH_WORD_BYTES];
+    return text && search_text_words (text, words, 1) == 1;
+}
+
+//  Lower-case ASCII in place.
+static void
+s_lower (char *text)
+{
+    for (; *text; text++)
+        *text = (char) tolower ((unsigned char) *text);
+}
+
+//  Check mode and semantic_ratio.
+static int
+s_check_mode (const mg_search_request_t *request, mg_error_t *err)
+{
+    const char *mode = request->mode ? request->mode : "hybrid";
+    if (strcmp (mode, "semantic") == 0)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "mode",
+                              "semantic search is not available yet (mode=keyword or mode=hybrid)");
+    if (strcmp (mode, "keyword") != 0 && strcmp (mode, "hybrid") != 0)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "mode", "mode must be one of hybrid, keyword, semantic");
+    if (request->has_semantic_ratio) {
+        double r = request->semantic_ratio;
+        if (!isfinite (r) || r < 0 || r > 1)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "semantic_ratio",
+                                  "semantic_ratio must be a number from 0 to 1");
+        if (r == 1 && strcmp (mode, "hybrid") == 0)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "semantic_ratio",
+                                  "semantic_ratio=1 is semantic search, which is not available yet");
+    }
+    return 0;
+}
+
+//  Check the filters of request into query (genres and platforms are
+//  lower-cased in place in the request).
+static int
+s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *query, char region [3],
+                 mg_error_t *err)
+{
+    if (request->type && strcmp (request->type, "all") != 0) {
+        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv");
+        query->type = request->type;
+    }
+    for (size_t i = 0; i < request->genres_count; i++) {
+        s_lower (request->genres [i]);
+        if (!search_index_genre_known (self->index, request->genres [i]))
+            return mg_actor_fail (err, "INVALID_PARAMETER", "genres",
+                                  "unknown genre '%.64s' in genres (GET /api/v1/genres lists the slugs)",
+                                  request->genres [i]);
+    }
+    query->genres = request->genres;
+    query->genres_count = request->genres_count;
+    if (request->has_year_from && request->year_from > YEAR_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "year_from", "year_from must be a year from 0 to %d", YEAR_MAX);
+    if (request->has_year_to && request->year_to > YEAR_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "year_to", "year_to must be a year from 0 to %d", YEAR_MAX);
+    if (request->has_year_from && request->has_year_to && request->year_from > request->year_to)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "year_from", "year_from (%llu) is after year_to (%llu)",
+                              (unsigned long long) request->year_from, (unsigned long long) request->year_to);
+    query->has_year_from = request->has_year_from;
+    query->year_from = (int) request->year_from;
+    query->has_year_to = request->has_year_to;
+    query->year_to = (int) request->year_to;
+    if (request->has_min_rating) {
+        if (!isfinite (request->min_rating) || request->min_rating < 0 || request->min_rating > RATING_MAX)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "min_rating",
+                                  "min_rating must be a number from 0 to %d", RATING_MAX);
+        query->has_min_rating = true;
+        query->min_rating = request->min_rating;
+    }
+    for (size_t i = 0; i < request->platforms_count; i++) {
+        if (mg_filters_platform (request->platforms [i], "platforms", err))
+            return -1;
+        s_lower (request->platforms [i]);
+    }
+    query->platforms = request->platforms;
+    query->platforms_count = request->platforms_count;
+    if (request->region) {
+        if (mg_filters_region (request->region, region, "region", err))
+            return -1;
+        query->region = region;
+    }
+    return 0;
+}
+
+int
+search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    search_t *self = state;
+    mg_search_request_t *request = (mg_search_request_t *) req;
+    mg_search_reply_t *reply = rep;
+    struct timespec start;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    search_query_t query = { .q = request->q, .explain = request->has_explain && request->explain };
+    char region [3];
+    if (s_check_mode (request, err))
+        return -1;
+    if (!request->q || !*request->q)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q is required (the words to search for)");
+    if (!s_has_words (request->q))
+        return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q has no letters or digits to search for");
+    query.sort = SEARCH_SORT_RELEVANCE;
+    if (request->sort) {
+        size_t i = 0;
+        while (i < sizeof s_sorts / sizeof s_sorts [0] && strcmp (s_sorts [i].name, request->sort) != 0)
+            i++;
+        if (i == sizeof s_sorts / sizeof s_sorts [0])
+            return mg_actor_fail (err, "INVALID_PARAMETER", "sort",
+                                  "sort must be one of relevance, popularity, rating, release_date");
+        query.sort = s_sorts [i].sort;
+    }
+    uint64_t page, per_page, offset;
+    if (mg_filters_paging (request->has_page, request->page, request->has_per_page, request->per_page,
+                           &page, &per_page, &offset, err))
+        return -1;
+    query.offset = offset;
+    query.per_page = per_page;
+    pthread_mutex_lock (&self->lock);
+    int rc = s_check_filters (self, request, &query, region, err);
+    char reason [512] = "";
+    if (rc == 0 && search_index_query (self->index, &query, reply, reason, sizeof reason))
+        rc = mg_actor_fail (err, "INTERNAL", NULL, "search failed: %s", reason);
+    pthread_mutex_unlock (&self->lock);
+    if (rc)
+        return -1;
+    reply->page = page;
+    reply->has_page = true;
+    reply->per_page = per_page;
+    reply->has_per_page = true;
+    reply->took_ms = round (s_since (&start) * 1000) / 1000;
+    reply->has_took_ms = true;
+    return 0;
+}
+
+int
+search_on_autocomplete (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    search_t *self = state;
+    const mg_autocomplete_request_t *request = req;
+    if (!s_has_words (request->q))
+        return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q is required and needs letters or digits to complete");
+    char reason [512] = "";
+    pthread_mutex_lock (&self->lock);
+    int rc = search_index_autocomplete (self->index, request->q, rep, reason, sizeof reason);
+    pthread_mutex_unlock (&self->lock);
+    if (rc)
+        return mg_actor_fail (err, "INTERNAL", NULL, "autocomplete failed: %s", reason);
+    return 0;
+}

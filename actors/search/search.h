@@ -1,0 +1,45 @@
+/*  Search actor: one replica's index, loaded from PostgreSQL and kept
+    current by following content.changed / availability.changed.  */
+#ifndef SEARCH_H_INCLUDED
+#define SEARCH_H_INCLUDED
+
+#include "index.h"
+#include "mg_actor.h"
+
+#include <czmq.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SEARCH_STREAMS 2        //  content.changed, availability.changed
+
+typedef struct {
+    pthread_mutex_t lock;       //  guards index (handlers, follower)
+    search_index_t *index;
+    const char *pg_url;
+    uint64_t seq [SEARCH_STREAMS];  //  last applied number of each stream (follower only)
+    zsock_t *events;            //  SUB to MG_EVENTS (follower only)
+    pthread_t follower;
+    volatile bool stop;
+    uint64_t resyncs;           //  full reloads after a gap (follower only)
+} search_t;
+
+extern const char *const search_streams [SEARCH_STREAMS];
+
+//  A new index with every title, and the streams' last sequence numbers of
+//  the same snapshot into seq. NULL with a reason in err.
+search_index_t *search_load_all (const char *pg_url, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen);
+
+//  Re-read the titles ids (count of them) from pg and apply them to self's
+//  index under its lock (a title no longer stored is removed). 0 or -1.
+int search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err, size_t errlen);
+
+//  Follower thread: applies change events; a gap -> full reload.
+void *search_follow (void *self);
+
+//  search.query and search.autocomplete handlers (state: search_t).
+int search_on_query (void *state, const void *req, void *rep, mg_error_t *err);
+int search_on_autocomplete (void *state, const void *req, void *rep, mg_error_t *err);
+
+#endif

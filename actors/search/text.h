@@ -1,0 +1,51 @@
+/*  Search text: how titles, taglines and queries become comparable words.
+
+    Normalisation is NFKC, Unicode case folding and accent folding (marks
+    stripped after canonical decomposition, plus the Latin letters that have
+    no decomposition: ø, æ, œ, ł, đ, ð, þ, ı), then words: maximal runs of
+    letters and digits. Index text and queries go through the same function,
+    so the FTS5 index (unicode61 over space-separated words) sees exactly the
+    words a query is split into.  */
+#ifndef SEARCH_TEXT_H_INCLUDED
+#define SEARCH_TEXT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SEARCH_WORD_BYTES    64     //  longest word kept (bytes of UTF-8, NUL included); longer ones are cut
+#define SEARCH_WORD_CPS      48     //  code points compared by the edit distance
+#define SEARCH_QUERY_WORDS   32     //  words of a query looked at; the rest are ignored
+
+//  Normalised words of text (len bytes of UTF-8) joined by single spaces, as a
+//  new string the caller frees; "" for text without words; NULL when out of
+//  memory or text is not valid UTF-8.
+char *search_text_normalize (const char *text, size_t len);
+
+//  Split text into at most max normalised words. Returns the count, or -1
+//  (out of memory, invalid UTF-8).
+int search_text_words (const char *text, char words [][SEARCH_WORD_BYTES], int max);
+
+//  Code points of a UTF-8 word.
+size_t search_text_length (const char *word);
+
+//  Edit distance (Levenshtein with adjacent transpositions, over code
+//  points) between a and b, or max + 1 as soon as it exceeds max.
+int search_text_distance (const char *a, const char *b, int max);
+
+//  Typos a query word of length code points may have. Starts from
+//  Meilisearch's rule (0 up to 4 letters, 1 for 5-8, 2 from 9); a word of 3
+//  or 4 letters gets 1 when short_words is set (the caller sets it when
+//  nothing else in the query is distinctive, or the word is unknown).
+int search_text_typo_budget (size_t length, bool short_words);
+
+//  How well a query (n words, weights w, last word also a prefix when
+//  prefix_last) matches one title (normalised, space-separated words):
+//  0..1.5 = IDF-weighted share of query words found in the title (exact 1,
+//  prefix of a title word 0.9, within its typo budget 1 - 0.15 per edit)
+//  times (0.6 + 0.4 x share of title words matched), plus 0.5 when every
+//  query word and every title word matched (the title itself was typed).
+//  Edits spent go to *typos when not NULL.
+double search_text_title_match (char words [][SEARCH_WORD_BYTES], const double *w, const int *budget,
+                                int n, bool prefix_last, const char *title, int *typos);
+
+#endif

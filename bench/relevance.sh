@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Search relevance on ../shared/data/search-dev, ours and the reference peer's.
+#
+# Builds Release, starts a throw-away PostgreSQL (unless MG_PG_URL is set: it
+# must then be an empty database), mg-broker, mg-indexer and mg-resolver,
+# loads the bundled catalog (data/catalog.jsonl.gz) through the pipeline,
+# then starts mg-search, mg-catalog and mg-gateway, runs every query of the
+# dev set through GET /api/v1/search (bench/relevance_run.py), and scores it
+# with ../shared/tools/eval_search.py. In the same run it scores the peer
+# (../shared/tools/peer-minisearch, MiniSearch 7.2; npm install in a copy)
+# and prints both side by side.
+#   MG_SEARCH_PARAMS   extra query string for every search (default mode=keyword)
+#   MG_SHARED_DIR      where data/ and tools/ are (default ../shared)
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+shared=${MG_SHARED_DIR:-$bench_root/../shared}
+qdir=$shared/data/search-dev
+for need in "$qdir/title-queries.tsv" "$shared/tools/eval_search.py" "$shared/tools/peer-minisearch/run.mjs"; do
+  [ -e "$need" ] || { echo "bench: $need is missing (set MG_SHARED_DIR)" >&2; exit 1; }
+done
+params=${MG_SEARCH_PARAMS:-mode=keyword}
+
+bench_start broker indexer resolver
+: >"$tmp/empty.jsonl"
+for _ in $(seq 1 200); do
+  "$bin/mg-import" "$tmp/empty.jsonl" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$bin/mg-import" --wait "$bench_root/data/catalog.jsonl.gz" >"$tmp/import.out" 2>"$tmp/import.err"
+
+http_port=$(mg_free_port)
+export MG_HTTP_PORT=$http_port
+start_ms=$(date +%s%3N)
+bench_start search catalog gateway
+gateway=http://127.0.0.1:$http_port
+for _ in $(seq 1 600); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$gateway/ready")" = 200 ] && break
+  sleep 0.1
+done
+if [ "$(curl -s -o /dev/null -w '%{http_code}' "$gateway/ready")" != 200 ]; then
+  echo "bench: the gateway did not become ready; logs:" >&2
+  tail -n 20 "$tmp"/log/*.log >&2
+  exit 1
+fi
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "search replica ready $(( $(date +%s%3N) - start_ms )) ms after start (snapshot of the catalog, index build); RSS $(ps -o rss= -p "${pids[3]}") KiB"
+
+python3 "$bench_root/bench/relevance_run.py" "$gateway" "$qdir" "$params" >"$tmp/ours.tsv" 2>"$tmp/ours.err"
+python3 "$shared/tools/eval_search.py" "$tmp/ours.tsv" "$qdir" >"$tmp/ours.score"
+
+mkdir -p "$tmp/peer"
+cp "$shared/tools/peer-minisearch/package.json" "$shared/tools/peer-minisearch/run.mjs" "$tmp/peer/"
+(cd "$tmp/peer" && npm install --silent --no-audit --no-fund >/dev/null 2>&1)
+node "$tmp/peer/run.mjs" "$qdir" "$shared/data/tmdb5000/tmdb_5000_movies.csv" >"$tmp/peer.tsv" 2>"$tmp/peer.err"
+python3 "$shared/tools/eval_search.py" "$tmp/peer.tsv" "$qdir" >"$tmp/peer.score"
+
+echo "relevance on $qdir (ours: GET /api/v1/search?$params&per_page=10)"
+paste -d '\t' "$tmp/ours.score" "$tmp/peer.score" | awk -F '\t' '
+  BEGIN { printf "%-16s %-44s %s\n", "set", "mg-search", "peer (MiniSearch 7.2)" }
+  { split($1, a, ": "); split($2, b, ": "); printf "%-16s %-44s %s\n", a[1], a[2], b[2] }'
+echo "ours: $(cat "$tmp/ours.err" | tail -n 1)"
+echo "peer: $(cat "$tmp/peer.err" | tail -n 1)"
+if [ -n "${MG_RELEVANCE_KEEP:-}" ]; then cp "$tmp/ours.tsv" "$MG_RELEVANCE_KEEP"; fi

@@ -1,0 +1,69 @@
+/*  Checks of the request values every list endpoint takes (catalog discover,
+    search): regions, platform slugs and paging, with errors naming the parameter.  */
+#include "mg_filters.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+
+//  True for A-Z and a-z only (isalpha depends on the locale).
+static bool
+s_ascii_letter (char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+int
+mg_filters_region (const char *text, char out [3], const char *param, mg_error_t *err)
+{
+    assert (out && param && err);
+    if (!text || strlen (text) != 2 || !s_ascii_letter (text [0]) || !s_ascii_letter (text [1]))
+        return mg_actor_fail (err, "INVALID_PARAMETER", param,
+                              "%s must be an ISO 3166-1 alpha-2 country code (e.g. US)", param);
+    out [0] = (char) toupper ((unsigned char) text [0]);
+    out [1] = (char) toupper ((unsigned char) text [1]);
+    out [2] = '\0';
+    return 0;
+}
+
+int
+mg_filters_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+                   uint64_t *page_out, uint64_t *per_page_out, uint64_t *offset_out,
+                   mg_error_t *err)
+{
+    assert (page_out && per_page_out && offset_out && err);
+    if (!has_page)
+        page = 1;
+    if (!has_per_page)
+        per_page = MG_PER_PAGE_DEFAULT;
+    if (per_page < 1 || per_page > MG_PER_PAGE_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "per_page",
+                              "per_page must be between 1 and %d", MG_PER_PAGE_MAX);
+    //  Any page past the end is an empty page, as long as its offset is a
+    //  PostgreSQL bigint.
+    if (page < 1 || page - 1 > (uint64_t) INT64_MAX / per_page)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "page",
+                              "page must be an integer from 1 to %llu",
+                              (unsigned long long) ((uint64_t) INT64_MAX / per_page + 1));
+    *page_out = page;
+    *per_page_out = per_page;
+    *offset_out = (page - 1) * per_page;
+    return 0;
+}
+
+int
+mg_filters_platform (const char *slug, const char *param, mg_error_t *err)
+{
+    assert (slug && param && err);
+    size_t len = strlen (slug);
+    bool valid = len > 0 && len <= MG_PLATFORM_MAX && slug [0] != '-';
+    for (size_t j = 0; valid && j < len; j++) {
+        char c = slug [j];
+        valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    }
+    if (!valid)
+        return mg_actor_fail (err, "INVALID_PARAMETER", param,
+                              "invalid platform '%.64s' in %s (letters, digits and '-')", slug, param);
+    return 0;
+}

@@ -1,0 +1,29 @@
+/*  Checks of the request values every list endpoint takes (catalog discover,
+    search): regions, platform slugs and paging, with errors naming the parameter.  */
+#ifndef MG_FILTERS_H_INCLUDED
+#define MG_FILTERS_H_INCLUDED
+
+#include "mg_actor.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+//  Upper-cased ISO 3166-1 alpha-2 code of text (two ASCII letters, any
+//  case) into out. Returns 0, or -1 (with err naming param).
+int mg_filters_region (const char *text, char out [3], const char *param, mg_error_t *err);
+
+//  Check page (from 1, default 1) and per_page (1..MG_PER_PAGE_MAX,
+//  default MG_PER_PAGE_DEFAULT) and compute the row offset.
+//  Returns 0, or -1 with err naming the parameter at fault.
+int mg_filters_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+                      uint64_t *page_out, uint64_t *per_page_out, uint64_t *offset_out,
+                      mg_error_t *err);
+
+//  Check the shape of a platform slug (letters, digits and '-', not first,
+//  at most MG_PLATFORM_MAX bytes). Returns 0, or -1 with err naming param.
+int mg_filters_platform (const char *slug, const char *param, mg_error_t *err);
+
+#define MG_PLATFORM_MAX      64     //  bytes of a platform slug (mg_offer platform)
+#define MG_PER_PAGE_DEFAULT  20     //  architecture §4: list endpoints
+#define MG_PER_PAGE_MAX      100    //  architecture §4; also mg_content_list's results limit
+
+#endif

@@ -1,0 +1,150 @@
+/*  Search text and vocabulary: normalisation (NFKC, case and accent
+    folding), words, edit distance, typo budgets, title similarity, and typo
+    candidates from the vocabulary.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+#include "vocab.h"
+
+static void
+s_assert_normal (const char *text, const char *expected)
+{
+    char *norm = search_text_normalize (text, strlen (text));
+    assert_non_null (norm);
+    assert_string_equal (norm, expected);
+    free (norm);
+}
+
+static void
+test_search_text_folds_case_accents_and_compatibility_forms (void **state)
+{
+    (void) state;
+    s_assert_normal ("Amélie", "amelie");
+    s_assert_normal ("LÉON: The Professional", "leon the professional");
+    s_assert_normal ("Straße", "strasse");
+    s_assert_normal ("Ｆｕｌｌ　Ｗｉｄｔｈ", "full width");       //  NFKC
+    s_assert_normal ("ﬁnal", "final");                            //  ligature
+    s_assert_normal ("Søren Kierkegaard, Ærø", "soren kierkegaard aero");
+    s_assert_normal ("Michael Jackson's This Is It", "michael jackson s this is it");
+    s_assert_normal ("Spider-Man 2", "spider man 2");
+    s_assert_normal ("  ...!  ", "");
+    s_assert_normal ("千と千尋の神隠し", "千と千尋の神隠し");
+}
+
+static void
+test_search_text_rejects_invalid_utf8 (void **state)
+{
+    (void) state;
+    assert_null (search_text_normalize ("\xff\xfe", 2));
+    char words [4][SEARCH_WORD_BYTES];
+    assert_int_equal (search_text_words ("ok \xc3", words, 4), -1);
+}
+
+static void
+test_search_text_words_split_and_cap (void **state)
+{
+    (void) state;
+    char words [3][SEARCH_WORD_BYTES];
+    assert_int_equal (search_text_words ("The Lord of the Rings", words, 3), 3);
+    assert_string_equal (words [0], "the");
+    assert_string_equal (words [2], "of");
+    char long_word [200];
+    memset (long_word, 'a', sizeof long_word - 1);
+    long_word [sizeof long_word - 1] = '\0';
+    assert_int_equal (search_text_words (long_word, words, 3), 1);
+    assert_int_equal (strlen (words [0]), SEARCH_WORD_BYTES - 1);
+}
+
+static void
+test_search_text_distance_counts_edits_and_transpositions (void **state)
+{
+    (void) state;
+    assert_int_equal (search_text_distance ("matrix", "matrix", 2), 0);
+    assert_int_equal (search_text_distance ("matrx", "matrix", 2), 1);
+    assert_int_equal (search_text_distance ("mtarix", "matrix", 2), 1);     //  transposition
+    assert_int_equal (search_text_distance ("amelie", "amelia", 1), 1);
+    assert_int_equal (search_text_distance ("kitten", "sitting", 3), 3);
+    assert_int_equal (search_text_distance ("kitten", "sitting", 1), 2);    //  stops past max
+    assert_int_equal (search_text_distance ("céline", "celine", 1), 1);     //  code points, not bytes
+}
+
+static void
+test_search_text_typo_budget_grows_with_length (void **state)
+{
+    (void) state;
+    assert_int_equal (search_text_typo_budget (4, false), 0);
+    assert_int_equal (search_text_typo_budget (5, false), 1);
+    assert_int_equal (search_text_typo_budget (8, false), 1);
+    assert_int_equal (search_text_typo_budget (9, false), 2);
+    //  A short word when nothing else in the query is distinctive.
+    assert_int_equal (search_text_typo_budget (3, true), 1);
+    assert_int_equal (search_text_typo_budget (2, true), 0);
+}
+
+static void
+test_search_text_title_match_prefers_the_typed_title (void **state)
+{
+    (void) state;
+    char words [3][SEARCH_WORD_BYTES] = { "the", "matrx", "rel" };
+    double w [3] = { 0.1, 3.0, 2.0 };
+    int budget [3] = { 0, 1, 0 };
+    int typos = -1;
+    double exact = search_text_title_match (words, w, budget, 3, true, "the matrix reloaded", &typos);
+    assert_int_equal (typos, 1);
+    double partial = search_text_title_match (words, w, budget, 3, true, "the matrix", &typos);
+    double other = search_text_title_match (words, w, budget, 3, true, "the other", &typos);
+    assert_true (exact > 1.0);          //  every word both ways: the bonus
+    assert_true (partial < exact);
+    assert_true (other < partial);
+    assert_true (other > 0);
+}
+
+static void
+test_search_vocab_finds_candidates_fewest_edits_first (void **state)
+{
+    (void) state;
+    search_vocab_t *vocab = search_vocab_new ();
+    assert_non_null (vocab);
+    assert_int_equal (search_vocab_add (vocab, "matrix", 3), 0);
+    assert_int_equal (search_vocab_add (vocab, "matron", 9), 0);
+    assert_int_equal (search_vocab_add (vocab, "amelie", 1), 0);
+    assert_int_equal (search_vocab_add (vocab, "mattrix", 1), 0);
+    search_vocab_seal (vocab);
+    assert_int_equal (search_vocab_size (vocab), 4);
+    assert_int_equal (search_vocab_docs (vocab, "matron"), 9);
+    assert_int_equal (search_vocab_docs (vocab, "nothing"), 0);
+    char out [4][SEARCH_WORD_BYTES];
+    int dist [4];
+    int n = search_vocab_candidates (vocab, "matrx", 2, out, dist, 4);
+    assert_int_equal (n, 3);
+    assert_string_equal (out [0], "matrix");
+    assert_int_equal (dist [0], 1);
+    assert_string_equal (out [1], "matron");    //  2 edits, most documents first
+    assert_string_equal (out [2], "mattrix");
+    assert_int_equal (search_vocab_candidates (vocab, "matrx", 0, out, dist, 4), 0);
+    assert_int_equal (search_vocab_candidates (vocab, "matrx", 2, out, NULL, 1), 1);
+    assert_string_equal (out [0], "matrix");
+    search_vocab_destroy (&vocab);
+    assert_null (vocab);
+    search_vocab_destroy (&vocab);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_search_text_folds_case_accents_and_compatibility_forms),
+        cmocka_unit_test (test_search_text_rejects_invalid_utf8),
+        cmocka_unit_test (test_search_text_words_split_and_cap),
+        cmocka_unit_test (test_search_text_distance_counts_edits_and_transpositions),
+        cmocka_unit_test (test_search_text_typo_budget_grows_with_length),
+        cmocka_unit_test (test_search_text_title_match_prefers_the_typed_title),
+        cmocka_unit_test (test_search_vocab_finds_candidates_fewest_edits_first),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
