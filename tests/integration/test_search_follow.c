@@ -28,7 +28,6 @@
 #define ID(x) "00000000-0000-4000-8000-0000000000" x
 
 typedef struct {
-    char db [64];
     char url [512];
     char env [7][600];
     const char *envp [9];
@@ -72,29 +71,13 @@ s_exec (fixture_t *f, const char *sql)
 static int
 group_setup (void **state)
 {
-    const char *base = getenv ("MG_PG_URL");
-    if (!base) {
-        fprintf (stderr, "MG_PG_URL is not set (run through scripts/test)\n");
-        return -1;
-    }
     fixture_t *f = calloc (1, sizeof *f);
     *state = f;
-    snprintf (f->db, sizeof f->db, "mg_search_follow_%d", (int) getpid ());
-    char err [256];
-    f->admin = mg_pg_connect (base, err, sizeof err);
+    char err [256], sql [160];
+    PGresult *res;
+    f->admin = mg_test_scratch_db ("mg_search_follow", f->url, sizeof f->url);
     if (!f->admin)
         return -1;
-    char sql [160];
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-    PQclear (PQexec (f->admin, sql));
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", f->db);
-    PGresult *res = PQexec (f->admin, sql);
-    int created = PQresultStatus (res) == PGRES_COMMAND_OK;
-    PQclear (res);
-    if (!created)
-        return -1;
-    const char *slash = strrchr (base, '/');
-    snprintf (f->url, sizeof f->url, "%.*s/%s", (int) (slash - base), base, f->db);
     //  Migrate and write the fixtures before the replica takes its snapshot.
     f->pg = mg_pg_connect (f->url, err, sizeof err);
     if (!f->pg || mg_pg_migrate (f->pg, mg_config_str ("MG_SQL_DIR", "config/sql"), err, sizeof err) < 0) {
@@ -157,12 +140,7 @@ group_teardown (void **state)
     if (f->broker > 0)
         mg_test_stop (f->broker, SIGTERM);
     PQfinish (f->pg);
-    if (f->admin) {
-        char sql [160];
-        snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", f->db);
-        PQclear (PQexec (f->admin, sql));
-        PQfinish (f->admin);
-    }
+    mg_test_drop_db (&f->admin, f->url);
     free (f);
     return 0;
 }
