@@ -1,0 +1,102 @@
+/*  sync.devices.*: a user's devices, at most SYNC_DEVICES_MAX. Only an
+    explicit registration makes a device; removing one frees its slot.  */
+#include "sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define P(...) ((const char *const []) { __VA_ARGS__ })
+
+//  Copy row r of res (id, name, created_at, last_seen_at) into device.
+static void
+s_device (PGresult *res, int r, mg_device_t *device)
+{
+    device->id = strdup (PQgetvalue (res, r, 0));
+    device->name = strdup (PQgetvalue (res, r, 1));
+    device->created_at = strdup (PQgetvalue (res, r, 2));
+    if (!PQgetisnull (res, r, 3))
+        device->last_seen_at = strdup (PQgetvalue (res, r, 3));
+}
+
+#define DEVICE_COLUMNS \
+    "id::text, name, to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+    "to_char (last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+int
+sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_user_request_t *request = req;
+    mg_devices_reply_t *reply = rep;
+    PGconn *pg = sync_pg (state, err);
+    if (!pg)
+        return -1;
+    PGresult *res = PQexecParams (pg, "SELECT " DEVICE_COLUMNS " FROM devices WHERE user_id = $1::uuid "
+                                      "ORDER BY created_at, id", 1, NULL, P (request->user_id), NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
+    }
+    int rows = PQntuples (res);
+    reply->results = calloc ((size_t) (rows ? rows : 1), sizeof (mg_device_t));
+    if (!reply->results) {
+        PQclear (res);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    for (int r = 0; r < rows && r < SYNC_DEVICES_MAX; r++)
+        s_device (res, r, &reply->results [reply->results_count++]);
+    PQclear (res);
+    return 0;
+}
+
+int
+sync_on_devices_add (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_device_add_request_t *request = req;
+    PGconn *pg = sync_pg (state, err);
+    if (!pg)
+        return -1;
+    //  The user row is locked so two registrations cannot both take the last slot.
+    char count [16];
+    snprintf (count, sizeof count, "%d", SYNC_DEVICES_MAX);
+    PGresult *res = PQexecParams (pg,
+        "WITH u AS (SELECT id FROM users WHERE id = $1::uuid FOR UPDATE), "
+        "n AS (SELECT count (*) AS devices FROM devices WHERE user_id = $1::uuid) "
+        "INSERT INTO devices (user_id, name) SELECT u.id, $2 FROM u, n WHERE n.devices < $3::int "
+        "RETURNING " DEVICE_COLUMNS, 3, NULL, P (request->user_id, request->name, count), NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus (res);
+    if (status == PGRES_TUPLES_OK && PQntuples (res) == 1) {
+        s_device (res, 0, rep);
+        PQclear (res);
+        return 0;
+    }
+    PQclear (res);
+    if (status != PGRES_TUPLES_OK)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "name", "name must be 1 to 100 characters");
+    res = PQexecParams (pg, "SELECT 1 FROM users WHERE id = $1::uuid", 1, NULL, P (request->user_id), NULL, NULL, 0);
+    bool known = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    PQclear (res);
+    if (!known)
+        return mg_actor_fail (err, "NOT_FOUND", "user_id", "no such user");
+    return mg_actor_fail (err, "CONFLICT", NULL, "at most %d devices per account: remove one first", SYNC_DEVICES_MAX);
+}
+
+int
+sync_on_devices_remove (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_device_request_t *request = req;
+    (void) rep;
+    PGconn *pg = sync_pg (state, err);
+    if (!pg)
+        return -1;
+    PGresult *res = PQexecParams (pg, "DELETE FROM devices WHERE id = $2::uuid AND user_id = $1::uuid",
+                                  2, NULL, P (request->user_id, request->id), NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus (res);
+    bool removed = status == PGRES_COMMAND_OK && strcmp (PQcmdTuples (res), "1") == 0;
+    PQclear (res);
+    if (status != PGRES_COMMAND_OK)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "id", "id must be a device id (UUID)");
+    if (!removed)
+        return mg_actor_fail (err, "NOT_FOUND", "id", "no such device");
+    return 0;
+}

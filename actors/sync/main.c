@@ -1,0 +1,128 @@
+/*  mg-sync: devices, watchlists, watch progress and preferences kept in
+    step across a user's devices (see sync.h). Any number of replicas: each
+    has its own clock node, and the database serialises a user's writes.  */
+#include "sync.h"
+#include "mg_config.h"
+#include "mg_log.h"
+#include "mg_pg.h"
+
+#include <czmq.h>
+#include <sodium.h>
+#include <stdlib.h>
+
+#define MAX_DRIFT_MS  60000           //  ops stamped further ahead of our clock are refused
+
+static const mg_method_t s_methods [] = {
+    { "sync.devices.list",   &mg_sync_user_request_desc,        &mg_devices_reply_desc, sync_on_devices_list },
+    { "sync.devices.add",    &mg_device_add_request_desc,       &mg_device_desc,        sync_on_devices_add },
+    { "sync.devices.remove", &mg_device_request_desc,           &mg_empty_desc,         sync_on_devices_remove },
+    { "sync.state",          &mg_sync_user_request_desc,        &mg_sync_state_desc,    sync_on_state },
+    { "sync.ops",            &mg_sync_ops_request_desc,         &mg_sync_ops_reply_desc, sync_on_ops },
+    { "sync.watchlist.put",  &mg_sync_item_request_desc,        &mg_sync_state_desc,    sync_on_watchlist_put },
+    { "sync.watchlist.delete", &mg_sync_item_request_desc,      &mg_sync_state_desc,    sync_on_watchlist_delete },
+    { "sync.progress.put",   &mg_sync_progress_request_desc,    &mg_sync_state_desc,    sync_on_progress_put },
+    { "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,   sync_on_preferences_put },
+    { NULL, NULL, NULL, NULL }
+};
+
+PGconn *
+sync_pg (sync_thread_t *self, mg_error_t *err)
+{
+    if (self->pg && PQstatus (self->pg) == CONNECTION_OK)
+        return self->pg;
+    PQfinish (self->pg);
+    char reason [256];
+    self->pg = mg_pg_connect (self->shared->pg_url, reason, sizeof reason);
+    if (!self->pg) {
+        mg_error ("sync database unavailable", "reason=\"%s\"", reason);
+        mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
+    }
+    return self->pg;
+}
+
+hlc_t
+sync_now (sync_thread_t *self)
+{
+    pthread_mutex_lock (&self->shared->lock);
+    hlc_t t = hlc_clock_now (&self->shared->clock, zclock_time ());
+    pthread_mutex_unlock (&self->shared->lock);
+    return t;
+}
+
+int
+sync_receive (sync_thread_t *self, hlc_t remote)
+{
+    hlc_t merged;
+    pthread_mutex_lock (&self->shared->lock);
+    int rc = hlc_clock_receive (&self->shared->clock, remote, zclock_time (), &merged);
+    pthread_mutex_unlock (&self->shared->lock);
+    return rc;
+}
+
+static void *
+s_thread_init (void *shared)
+{
+    sync_thread_t *self = calloc (1, sizeof *self);
+    if (self)
+        self->shared = shared;
+    return self;
+}
+
+static void
+s_thread_fini (void *state)
+{
+    sync_thread_t *self = state;
+    PQfinish (self->pg);
+    free (self);
+}
+
+//  The latest HLC in the op log: this node's clock starts after it, so
+//  time never runs backwards across restarts.
+static int
+s_last_hlc (PGconn *pg, hlc_t *last)
+{
+    PGresult *res = PQexec (pg, "SELECT coalesce (max (hlc), '') FROM sync_ops");
+    int rc = PQresultStatus (res) == PGRES_TUPLES_OK ? 0 : -1;
+    memset (last, 0, sizeof *last);
+    if (rc == 0 && *PQgetvalue (res, 0, 0))
+        rc = hlc_parse (PQgetvalue (res, 0, 0), last);
+    PQclear (res);
+    return rc;
+}
+
+int
+main (void)
+{
+    mg_log_init ("sync");
+    zsys_init ();
+    if (sodium_init () < 0)
+        return EXIT_FAILURE;
+    const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
+    char reason [512];
+    PGconn *pg = mg_pg_connect (pg_url, reason, sizeof reason);
+    if (!pg || mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason) < 0) {
+        mg_error ("cannot prepare the database", "reason=\"%s\"", reason);
+        PQfinish (pg);
+        return EXIT_FAILURE;
+    }
+    sync_shared_t shared = { .pg_url = pg_url };
+    hlc_t last;
+    if (s_last_hlc (pg, &last)) {
+        mg_error ("cannot read the op log clock", "table=%s", "sync_ops");
+        PQfinish (pg);
+        return EXIT_FAILURE;
+    }
+    PQfinish (pg);
+    //  A random node id per process: replicas never stamp the same time.
+    hlc_clock_init (&shared.clock, randombytes_random (), last, MAX_DRIFT_MS);
+    if (pthread_mutex_init (&shared.lock, NULL))
+        return EXIT_FAILURE;
+    mg_actor_t *actor = mg_actor_new ("sync", s_methods);
+    if (!actor)
+        return EXIT_FAILURE;
+    mg_actor_set_threads (actor, 0, s_thread_init, s_thread_fini, &shared);
+    int rc = mg_actor_run (actor);
+    mg_actor_destroy (&actor);
+    pthread_mutex_destroy (&shared.lock);
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,370 @@
+/*  sync.state, sync.ops and the REST writes (watchlist, progress,
+    preferences), which are one-op batches. A batch: every op checked first
+    (the whole batch is refused if one is bad), then one transaction that
+    locks the user's state row, records the ops in the op log (an op id seen
+    before is skipped), applies the new ones and stores the merged state.  */
+#include "sync.h"
+#include "mg_log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define P(...) ((const char *const []) { __VA_ARGS__ })
+#define STATE_KEY "state"
+
+//  A batch being applied: ops (JSON, stamped), their parsed form (borrowing
+//  from ops), and what came of it.
+typedef struct {
+    json_t *ops;
+    sync_op_t parsed [SYNC_BATCH_MAX];
+    size_t count;
+    size_t applied, duplicates;
+    json_t *state;                    //  merged state after the batch
+} s_batch_t;
+
+//  Fill batch->parsed from batch->ops: stamp ops without an HLC, take in
+//  devices' HLCs, give ops without a device the batch's. 0 or -1.
+static int
+s_check (sync_thread_t *self, s_batch_t *batch, const char *device, mg_error_t *err)
+{
+    size_t index;
+    json_t *op;
+    json_array_foreach (batch->ops, index, op) {
+        char where [32];
+        snprintf (where, sizeof where, "ops[%zu]", index);
+        if (!json_is_object (op))
+            return mg_actor_fail (err, "INVALID_PARAMETER", where, "%s: an op must be an object", where);
+        if (!json_object_get (op, "hlc")) {
+            char text [HLC_TEXT_LEN];
+            hlc_format (sync_now (self), text);
+            json_object_set_new (op, "hlc", json_string (text));
+        }
+        if (device && !json_object_get (op, "device_id"))
+            json_object_set_new (op, "device_id", json_string (device));
+        char reason [256];
+        sync_op_t *parsed = &batch->parsed [index];
+        if (sync_op_from_json (op, parsed, reason, sizeof reason))
+            return mg_actor_fail (err, "INVALID_PARAMETER", where, "%s: %s", where, reason);
+        if (sync_receive (self, parsed->hlc))
+            return mg_actor_fail (err, "INVALID_PARAMETER", where,
+                                  "%s: hlc is more than a minute ahead of the server's clock", where);
+        if (parsed->type == SYNC_PREFERENCES_SET) {
+            //  Preferences are typed: the field must be one of sync.preferences'.
+            json_t *one = json_pack ("{s:O}", parsed->field, parsed->value);
+            mg_sync_preferences_t typed;
+            int bad = !one || mg_msg_from_json (&mg_sync_preferences_desc, one, &typed, reason, sizeof reason);
+            json_decref (one);
+            if (bad)
+                return mg_actor_fail (err, "INVALID_PARAMETER", where, "%s: preference %s", where, reason);
+            bool region_bad = typed.region && !(strlen (typed.region) == 2
+                                                && strspn (typed.region, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2);
+            mg_msg_clear (&mg_sync_preferences_desc, &typed);
+            if (region_bad)
+                return mg_actor_fail (err, "INVALID_PARAMETER", where,
+                                      "%s: region must be an ISO 3166-1 alpha-2 code (e.g. US)", where);
+        }
+    }
+    batch->count = json_array_size (batch->ops);
+    return 0;
+}
+
+//  The user's stored state (locked to the end of the transaction), or a
+//  new one. NULL with err filled.
+static json_t *
+s_load (PGconn *pg, const char *user_id, mg_error_t *err)
+{
+    PGresult *res = PQexecParams (pg, "SELECT state::text FROM sync_state WHERE user_id = $1::uuid AND key = '"
+                                      STATE_KEY "' FOR UPDATE", 1, NULL, P (user_id), NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
+        return NULL;
+    }
+    json_t *state = NULL;
+    char reason [128] = "no stored state";
+    if (PQntuples (res) == 1) {
+        json_error_t jerr;
+        state = json_loads (PQgetvalue (res, 0, 0), 0, &jerr);
+        if (state && sync_state_check (state, reason, sizeof reason)) {
+            json_decref (state);
+            state = NULL;
+            mg_error ("stored sync state is damaged", "user=%s reason=\"%s\"", user_id, reason);
+            mg_actor_fail (err, "INTERNAL", NULL, "stored state is damaged");
+        }
+    }
+    else
+        state = sync_state_new ();
+    PQclear (res);
+    return state;
+}
+
+//  Run sql with params; 0 or -1 (err filled with code).
+static int
+s_exec (PGconn *pg, const char *sql, int n, const char *const *params, mg_error_t *err, const char *code,
+        const char *what)
+{
+    PGresult *res = PQexecParams (pg, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus (res);
+    PQclear (res);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        return 0;
+    return mg_actor_fail (err, code, NULL, "%s", what);
+}
+
+//  Apply the checked batch for user_id in one transaction. 0 or -1.
+static int
+s_apply (PGconn *pg, const char *user_id, const char *device, s_batch_t *batch, mg_error_t *err)
+{
+    if (s_exec (pg, "BEGIN", 0, NULL, err, "SERVICE_UNAVAILABLE", "sync database unavailable"))
+        return -1;
+    int rc = -1;
+    PGresult *res = PQexecParams (pg, "SELECT 1 FROM users WHERE id = $1::uuid FOR SHARE", 1, NULL, P (user_id),
+                                  NULL, NULL, 0);
+    bool known = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    PQclear (res);
+    if (!known) {
+        mg_actor_fail (err, "NOT_FOUND", "user_id", "no such user");
+        goto done;
+    }
+    if (device) {
+        res = PQexecParams (pg, "UPDATE devices SET last_seen_at = now () WHERE id = $2::uuid AND user_id = $1::uuid",
+                            2, NULL, P (user_id, device), NULL, NULL, 0);
+        bool mine = PQresultStatus (res) == PGRES_COMMAND_OK && strcmp (PQcmdTuples (res), "1") == 0;
+        PQclear (res);
+        if (!mine) {
+            mg_actor_fail (err, "NOT_FOUND", "device_id", "no such device: register it with POST /api/v1/me/devices");
+            goto done;
+        }
+    }
+    if (s_exec (pg, "INSERT INTO sync_state (user_id, key, state) VALUES ($1::uuid, '" STATE_KEY "', "
+                    "'{\"watchlist\":{},\"progress\":{},\"preferences\":{}}') ON CONFLICT DO NOTHING",
+                1, P (user_id), err, "SERVICE_UNAVAILABLE", "sync database unavailable"))
+        goto done;
+    batch->state = s_load (pg, user_id, err);
+    if (!batch->state)
+        goto done;
+    //  Removes without tags remove what the server has seen of the title.
+    for (size_t i = 0; i < batch->count; i++) {
+        json_t *op = json_array_get (batch->ops, i);
+        sync_op_t *parsed = &batch->parsed [i];
+        if (parsed->type == SYNC_WATCHLIST_REMOVE && !json_object_get (op, "tags")) {
+            parsed->ntags = sync_state_tags (batch->state, parsed->content_id, parsed->tags);
+            json_t *tags = json_array ();
+            for (size_t t = 0; t < parsed->ntags; t++)
+                json_array_append_new (tags, json_string (parsed->tags [t]));
+            json_object_set_new (op, "tags", tags);
+            //  Borrow the tags from the op, not from the state the op changes.
+            char ignored [8];
+            if (sync_op_from_json (op, parsed, ignored, sizeof ignored)) {
+                mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+                goto done;
+            }
+        }
+    }
+    //  The op log decides which ops are new: a seen op id inserts nothing.
+    json_t *rows = json_array ();
+    for (size_t i = 0; i < batch->count; i++)
+        json_array_append_new (rows, sync_op_to_json (&batch->parsed [i]));
+    char *text = json_dumps (rows, JSON_COMPACT);
+    json_decref (rows);
+    res = text ? PQexecParams (pg,
+        "INSERT INTO sync_ops (user_id, op_id, device_id, type, hlc, body) "
+        "SELECT $1::uuid, x->>'op_id', (x->>'device_id')::uuid, x->>'type', x->>'hlc', x "
+        "FROM jsonb_array_elements ($2::jsonb) x ON CONFLICT (user_id, op_id) DO NOTHING RETURNING op_id",
+        2, NULL, P (user_id, text), NULL, NULL, 0) : NULL;
+    free (text);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_warn ("op log write failed", "reason=\"%s\"", res ? PQresultErrorMessage (res) : "out of memory");
+        PQclear (res);
+        mg_actor_fail (err, "INVALID_PARAMETER", "ops", "an op names a device or title the server refuses");
+        goto done;
+    }
+    json_t *fresh = json_object ();
+    for (int r = 0; r < PQntuples (res); r++)
+        json_object_set_new (fresh, PQgetvalue (res, r, 0), json_true ());
+    PQclear (res);
+    for (size_t i = 0; i < batch->count; i++) {
+        //  Each new op once, even when the batch names it twice.
+        if (!json_object_get (fresh, batch->parsed [i].op_id)) {
+            batch->duplicates++;
+            continue;
+        }
+        json_object_del (fresh, batch->parsed [i].op_id);
+        if (sync_state_apply (batch->state, &batch->parsed [i])) {
+            json_decref (fresh);
+            mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+            goto done;
+        }
+        batch->applied++;
+    }
+    json_decref (fresh);
+    text = json_dumps (batch->state, JSON_COMPACT);
+    int stored = text ? s_exec (pg, "UPDATE sync_state SET state = $2::jsonb, updated_at = now () "
+                                    "WHERE user_id = $1::uuid AND key = '" STATE_KEY "'",
+                                2, P (user_id, text), err, "SERVICE_UNAVAILABLE", "sync database unavailable") : -1;
+    free (text);
+    if (stored == 0)
+        rc = s_exec (pg, "COMMIT", 0, NULL, err, "SERVICE_UNAVAILABLE", "sync database unavailable");
+done:
+    if (rc)
+        PQclear (PQexec (pg, "ROLLBACK"));
+    return rc;
+}
+
+//  Fill reply (sync.state) from state, with the server's clock.
+static int
+s_view (sync_thread_t *self, const json_t *state, mg_sync_state_t *reply, mg_error_t *err)
+{
+    json_t *view = sync_state_view (state);
+    char hlc [HLC_TEXT_LEN], reason [256];
+    hlc_format (sync_now (self), hlc);
+    if (view)
+        json_object_set_new (view, "hlc", json_string (hlc));
+    int rc = view ? mg_msg_from_json (&mg_sync_state_desc, view, reply, reason, sizeof reason) : -1;
+    json_decref (view);
+    if (rc) {
+        mg_error ("merged state does not fit the reply", "reason=\"%s\"", view ? reason : "out of memory");
+        return mg_actor_fail (err, "INTERNAL", NULL, "the merged state could not be encoded");
+    }
+    return 0;
+}
+
+//  Check and apply ops (owned) for user_id; the merged state into reply.
+static int
+s_batch (sync_thread_t *self, const char *user_id, const char *device, json_t *ops,
+         mg_sync_state_t *reply, size_t *applied, size_t *duplicates, mg_error_t *err)
+{
+    s_batch_t batch = { .ops = ops };
+    PGconn *pg = sync_pg (self, err);
+    int rc = pg ? s_check (self, &batch, device, err) : -1;
+    if (rc == 0)
+        rc = s_apply (pg, user_id, device, &batch, err);
+    if (rc == 0)
+        rc = s_view (self, batch.state, reply, err);
+    if (applied)
+        *applied = batch.applied;
+    if (duplicates)
+        *duplicates = batch.duplicates;
+    json_decref (batch.state);
+    json_decref (ops);
+    return rc;
+}
+
+int
+sync_on_state (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_user_request_t *request = req;
+    return s_batch (state, request->user_id, NULL, json_array (), rep, NULL, NULL, err);
+}
+
+int
+sync_on_ops (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_ops_request_t *request = req;
+    mg_sync_ops_reply_t *reply = rep;
+    json_error_t jerr;
+    json_t *doc = json_loads (request->body, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object (doc)) {
+        json_decref (doc);
+        return mg_actor_fail (err, "INVALID_JSON", NULL, "the body must be {\"device_id\":..., \"ops\":[...]}");
+    }
+    json_t *ops = json_object_get (doc, "ops");
+    //  Too many ops is refused before anything else is looked at.
+    if (json_array_size (ops) > SYNC_BATCH_MAX) {
+        json_decref (doc);
+        return mg_actor_fail (err, "PAYLOAD_TOO_LARGE", "ops", "at most %d ops per batch", SYNC_BATCH_MAX);
+    }
+    const json_t *device = json_object_get (doc, "device_id");
+    if (!json_is_array (ops) || (device && !json_is_string (device))) {
+        json_decref (doc);
+        return mg_actor_fail (err, "INVALID_PARAMETER", "ops",
+                              "the body must be {\"device_id\":\"<device id>\", \"ops\":[...]}");
+    }
+    char device_id [37] = "";
+    if (device)
+        snprintf (device_id, sizeof device_id, "%s", json_string_value (device));
+    json_incref (ops);
+    json_decref (doc);
+    reply->state = calloc (1, sizeof (mg_sync_state_t));
+    if (!reply->state) {
+        json_decref (ops);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    size_t applied = 0, duplicates = 0;
+    int rc = s_batch (state, request->user_id, device ? device_id : NULL, ops, reply->state,
+                      &applied, &duplicates, err);
+    reply->applied = applied;
+    reply->duplicates = duplicates;
+    reply->has_applied = reply->has_duplicates = true;
+    return rc;
+}
+
+//  One op of type for a REST write, with a fresh op id.
+static json_t *
+s_rest_op (const char *type, const char *content_id)
+{
+    unsigned char bytes [12];
+    randombytes_buf (bytes, sizeof bytes);
+    char op_id [32] = "srv-";
+    sodium_bin2hex (op_id + 4, sizeof op_id - 4, bytes, sizeof bytes);
+    json_t *op = json_pack ("{s:s, s:s}", "op_id", op_id, "type", type);
+    if (op && content_id)
+        json_object_set_new (op, "content_id", json_string (content_id));
+    return op;
+}
+
+int
+sync_on_watchlist_put (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_item_request_t *request = req;
+    json_t *ops = json_pack ("[o]", s_rest_op ("watchlist.add", request->content_id));
+    return s_batch (state, request->user_id, request->device_id, ops, rep, NULL, NULL, err);
+}
+
+int
+sync_on_watchlist_delete (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_item_request_t *request = req;
+    json_t *ops = json_pack ("[o]", s_rest_op ("watchlist.remove", request->content_id));
+    return s_batch (state, request->user_id, request->device_id, ops, rep, NULL, NULL, err);
+}
+
+int
+sync_on_progress_put (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_progress_request_t *request = req;
+    json_t *op = s_rest_op ("progress.set", request->content_id);
+    json_object_set_new (op, "position_s", json_real (request->position_s));
+    if (request->has_duration_s)
+        json_object_set_new (op, "duration_s", json_real (request->duration_s));
+    json_object_set_new (op, "completed", json_boolean (request->has_completed && request->completed));
+    return s_batch (state, request->user_id, request->device_id, json_pack ("[o]", op), rep, NULL, NULL, err);
+}
+
+int
+sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_preferences_request_t *request = req;
+    //  One op per field given: each field is its own register.
+    json_t *given = mg_msg_to_json (&mg_sync_preferences_request_desc, request);
+    json_t *ops = json_array ();
+    const char *field;
+    json_t *value;
+    json_object_foreach (given, field, value) {
+        if (!strcmp (field, "user_id") || !strcmp (field, "device_id"))
+            continue;
+        json_t *op = s_rest_op ("preferences.set", NULL);
+        json_object_set_new (op, "field", json_string (field));
+        json_object_set (op, "value", value);
+        json_array_append_new (ops, op);
+    }
+    json_decref (given);
+    if (json_array_size (ops) == 0) {
+        json_decref (ops);
+        return mg_actor_fail (err, "INVALID_PARAMETER", NULL,
+                              "give at least one of language, subtitles, region, autoplay, genres, maturity");
+    }
+    return s_batch (state, request->user_id, request->device_id, ops, rep, NULL, NULL, err);
+}

@@ -1,0 +1,48 @@
+/*  Sync actor: a user's devices and replicated state (crdt.h) in
+    PostgreSQL — an op log that makes every op apply once (sync_ops) and the
+    merged state per user (sync_state) — changed only in transactions that
+    lock the user's state row, so a batch applies whole or not at all.  */
+#ifndef SYNC_H_INCLUDED
+#define SYNC_H_INCLUDED
+
+#include "crdt.h"
+#include "mg_actor.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#define SYNC_DEVICES_MAX   10        //  devices per user
+#define SYNC_BATCH_MAX     100       //  ops per POST /sync/ops
+
+//  Shared by the handler threads of one process.
+typedef struct {
+    const char *pg_url;
+    pthread_mutex_t lock;             //  guards clock
+    hlc_clock_t clock;
+} sync_shared_t;
+
+typedef struct {
+    sync_shared_t *shared;
+    PGconn *pg;
+} sync_thread_t;
+
+//  A working connection, reconnecting when lost; NULL with err filled.
+PGconn *sync_pg (sync_thread_t *self, mg_error_t *err);
+
+//  A timestamp from the process clock for an op made here.
+hlc_t sync_now (sync_thread_t *self);
+
+//  Take in a device's timestamp. 0, or -1 when it is too far in the future.
+int sync_receive (sync_thread_t *self, hlc_t remote);
+
+int sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_devices_add (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_devices_remove (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_state (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_ops (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_watchlist_put (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_watchlist_delete (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_progress_put (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *err);
+
+#endif
