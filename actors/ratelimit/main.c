@@ -113,7 +113,10 @@ main (void)
     mg_actor_t *actor = mg_actor_new ("ratelimit", s_methods);
     if (!actor)
         return EXIT_FAILURE;
-    mg_actor_set_threads (actor, 0, s_thread_init, s_thread_fini, &shared);
+    //  A decision is one synchronous Redis round trip, during which its
+    //  thread only waits: more threads keep more decisions in flight.
+    int threads = (int) mg_config_int ("MG_RATELIMIT_THREADS", 8, 1, 64);
+    mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
     int rc = mg_actor_run (actor);
     mg_actor_destroy (&actor);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
