@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ typedef struct {
     int http_port;
     pid_t broker, catalog, resolver, accounts, ratelimit, gateway;
     char run [16];                  //  makes this run's emails unique
+    char log_path [128];            //  stderr of the processes started by group_setup
 } fixture_t;
 
 static fixture_t *s_f;
@@ -212,6 +214,7 @@ group_teardown (void **state)
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)
             mg_test_stop (*pids [i], SIGTERM);
+    unlink (f->log_path);
     free (f);
     return 0;
 }
@@ -250,12 +253,24 @@ group_setup (void **state)
     for (int i = 0; fixed [i]; i++)
         f->env [n++] = fixed [i];
     f->env [n] = NULL;
+    //  The processes' logs go to a file, which the last test searches for secrets.
+    snprintf (f->log_path, sizeof f->log_path, "/tmp/mg-e2e-accounts-%d.log", (int) getpid ());
+    int log_fd = open (f->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    int saved = dup (STDERR_FILENO);
+    if (log_fd >= 0 && saved >= 0)
+        dup2 (log_fd, STDERR_FILENO);
     f->broker = mg_test_spawn ("mg-broker", f->env);
     f->accounts = mg_test_spawn ("mg-accounts", f->env);
     f->catalog = mg_test_spawn ("mg-catalog", f->env);
     f->resolver = mg_test_spawn ("mg-resolver", f->env);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
+    if (log_fd >= 0 && saved >= 0)
+        dup2 (saved, STDERR_FILENO);
+    if (saved >= 0)
+        close (saved);
+    if (log_fd >= 0)
+        close (log_fd);
     if (s_wait_ready () == 0)
         return 0;
     fprintf (stderr, "the gateway did not become ready\n");
@@ -581,6 +596,27 @@ test_limiter_down_fails_open_and_is_counted (void **state)
     mg_http_reply_free (&reply);
 }
 
+static void
+test_logs_hold_no_secrets (void **state)
+{
+    fixture_t *f = *state;
+    FILE *log = fopen (f->log_path, "r");
+    assert_non_null (log);
+    //  Passwords, keys, refresh and access tokens, the signing secret.
+    const char *secrets [] = { "alice-password", "bob-password", "the right one", "the wrong one",
+                               "password-r", "mg_live_", "mgr_", "eyJ", SECRET, "example.com" };
+    char line [4096];
+    size_t lines = 0;
+    while (fgets (line, sizeof line, log)) {
+        lines++;
+        for (size_t i = 0; i < sizeof secrets / sizeof secrets [0]; i++)
+            if (strstr (line, secrets [i]))
+                fail_msg ("a log line holds '%s': %s", secrets [i], line);
+    }
+    fclose (log);
+    assert_true (lines > 10);       //  the processes did log (to this file)
+}
+
 int
 main (void)
 {
@@ -594,6 +630,7 @@ main (void)
         cmocka_unit_test (test_requests_over_the_limit_are_429_with_headers),
         cmocka_unit_test (test_set_tier_is_an_operator_command),
         cmocka_unit_test (test_limiter_down_fails_open_and_is_counted),
+        cmocka_unit_test (test_logs_hold_no_secrets),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
