@@ -571,7 +571,7 @@ test_set_tier_is_an_operator_command (void **state)
 }
 
 static void
-test_limiter_down_fails_open_and_is_counted (void **state)
+test_limiter_down_fails_open_or_closed_as_configured (void **state)
 {
     fixture_t *f = *state;
     mg_test_stop (f->ratelimit, SIGKILL);
@@ -589,6 +589,33 @@ test_limiter_down_fails_open_and_is_counted (void **state)
     assert_non_null (line);
     assert_true (atoi (strchr (line, '}') + 2) >= 1);
     mg_http_reply_free (&reply);
+    //  A gateway told to fail closed answers 503 instead.
+    const char *env [40];
+    size_t n = 0;
+    while (f->env [n]) {
+        env [n] = f->env [n];
+        n++;
+    }
+    char port_env [32];
+    int port = mg_test_free_port ();
+    snprintf (port_env, sizeof port_env, "MG_HTTP_PORT=%d", port);
+    env [n++] = port_env;
+    env [n++] = "MG_RATE_FAIL_OPEN=0";
+    env [n] = NULL;
+    pid_t closed = mg_test_spawn ("mg-gateway", env);
+    int status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        if (mg_http_request (port, "GET", "/health", "", NULL, &reply, 1000) == 0)
+            status = reply.status;
+        mg_http_reply_free (&reply);
+        if (status != 200)
+            usleep (100 * 1000);
+    }
+    assert_int_equal (mg_http_request (port, "GET", "/api/v1/genres", "", NULL, &reply, TIMEOUT_MS), 0);
+    s_assert_error (&reply, 503, "SERVICE_UNAVAILABLE");
+    assert_true (mg_http_header (&reply, "Retry-After", value, sizeof value));
+    mg_http_reply_free (&reply);
+    mg_test_stop (closed, SIGTERM);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
     assert_int_equal (s_wait_ready (), 0);
     assert_int_equal (s_call ("GET", "/api/v1/genres", "", NULL, &reply), 0);
@@ -629,7 +656,7 @@ main (void)
         cmocka_unit_test (test_bad_credentials_are_401_never_anonymous),
         cmocka_unit_test (test_requests_over_the_limit_are_429_with_headers),
         cmocka_unit_test (test_set_tier_is_an_operator_command),
-        cmocka_unit_test (test_limiter_down_fails_open_and_is_counted),
+        cmocka_unit_test (test_limiter_down_fails_open_or_closed_as_configured),
         cmocka_unit_test (test_logs_hold_no_secrets),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
