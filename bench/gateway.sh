@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Gateway throughput against nginx serving a static file on the same machine.
 #
-# Builds Release (build-release), starts a throw-away PostgreSQL (unless
-# MG_PG_URL is set), mg-broker, mg-catalog, mg-resolver and mg-search (which /ready also
-# wants) and mg-gateway, and nginx (2 workers,
+# Builds Release (build-release), starts a throw-away PostgreSQL and Redis
+# (unless MG_PG_URL / MG_REDIS_URL are set), every actor the routes name
+# (which /ready wants) and mg-gateway, and nginx (2 workers,
 # no access log, keep-alive) serving a static copy of the genres reply. Then
 # runs the same wrk load against each target:
 #   nginx static file   - the ceiling for this box
@@ -28,12 +28,22 @@ http_port=$(mg_free_port)
 nginx_port=$(mg_free_port)
 export MG_HTTP_PORT=$http_port
 export MG_RESOLVER_INGEST=0
+# The load comes from one address: raise the anonymous limit so that every
+# request is checked and none is refused (bench/ratelimit.sh measures the check).
+export MG_RATE_ANONYMOUS=1000000/s,1000000/m
 stop_nginx() {
   if [ -f "$tmp/nginx/nginx.pid" ]; then kill -QUIT "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null; fi
 }
 bench_cleanup_hooks+=(stop_nginx)
-# /ready wants a live worker for every service the routes name.
-bench_start broker catalog resolver search gateway
+# /ready wants a live worker for every service the routes name (and the limiter).
+if [ -z "${MG_REDIS_URL:-}" ]; then
+  redis_port=$(mg_free_port)
+  mg_redis_start "$tmp" "$redis_port" no
+  stop_redis() { mg_redis_stop "$tmp" "$redis_port"; }
+  bench_cleanup_hooks+=(stop_redis)
+  export MG_REDIS_URL="redis://127.0.0.1:$redis_port"
+fi
+bench_start broker catalog resolver search accounts ratelimit sync gateway
 
 gateway=http://127.0.0.1:$http_port
 for _ in $(seq 1 200); do

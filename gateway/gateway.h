@@ -8,6 +8,11 @@
                  (or error, or deadline) to HTTP;
       ops.c      /health, /ready and /metrics, answered by the gateway itself;
       bus.c      the asynchronous DEALER client of one thread;
+      guard.c    /api/v1 requests first: who is calling (Bearer token verified
+                 here, API key looked up once per cache period), then one
+                 ratelimit.check; the rate-limit headers; then dispatch;
+      keycache.c per-thread cache of API key -> (user, tier);
+      ratelimit.c the rate-limit header values from a decision;
       respond.c  every response leaves through here: JSON bodies, error shape,
                  bus error code -> HTTP status;
       metrics.c  per-thread counters and histograms, summed for /metrics.
@@ -30,6 +35,7 @@ typedef struct gw_bus_t gw_bus_t;
 typedef struct gw_metrics_t gw_metrics_t;
 typedef struct gw_request_t gw_request_t;
 typedef struct gw_route_t gw_route_t;
+typedef struct gw_keycache_t gw_keycache_t;
 
 //  --------------------------------------------------------------------------
 //  Configuration (main.c reads it from the environment)
@@ -45,7 +51,30 @@ typedef struct {
     const char *broker;             //  MG_BROKER
     int heartbeat_ms;               //  MG_HEARTBEAT_MS: ZMTP ping interval to the broker
     int liveness;                   //  MG_HEARTBEAT_LIVENESS: silent intervals = broker gone
+    uint8_t jwt_key [256];          //  MG_JWT_SECRET: verifies access tokens
+    size_t jwt_key_len;             //  0: tokens are refused (401)
+    bool rate_enabled;              //  MG_RATE_ENABLED
+    bool rate_fail_open;            //  MG_RATE_FAIL_OPEN: limiter down -> admit (else 503)
+    uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
+    uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
+    char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
 } gw_config_t;
+
+//  --------------------------------------------------------------------------
+//  Who is calling (guard.c)
+
+typedef enum {
+    GW_CALLER_ANONYMOUS = 0,        //  no credentials: limited by client IP
+    GW_CALLER_TOKEN,                //  Authorization: Bearer <JWT>
+    GW_CALLER_KEY                   //  X-API-Key
+} gw_caller_kind_t;
+
+typedef struct {
+    gw_caller_kind_t kind;
+    char user_id [37];              //  empty when anonymous
+    char tier [16];                 //  anonymous|free|pro|enterprise
+    char client [80];               //  ratelimit client id: ip:<addr> or user:<uuid>
+} gw_caller_t;
 
 //  --------------------------------------------------------------------------
 //  One HTTP request in progress. Owned by its thread; every request ends in
@@ -58,8 +87,17 @@ struct gw_request_t {
     gw_bus_t *bus;                  //  the thread's bus client
     gw_metrics_t *metrics;          //  the thread's counters
     const gw_config_t *config;
+    gw_keycache_t *keys;            //  the thread's API key cache
     const gw_route_t *route;        //  NULL until a route matched
     int64_t start_us;               //  monotonic
+    const char *uri;                //  the request target (owned by http)
+    size_t path_len;                //  bytes of uri before '?' or '#'
+    const char *query;              //  after '?', query_len bytes (may be 0)
+    size_t query_len;
+    gw_caller_t caller;
+    int auth_status;                //  != 0: the credentials failed; answered after the rate check
+    const char *auth_code;
+    const char *auth_message;       //  static text
     gw_request_t *next_free;
 };
 
@@ -90,6 +128,9 @@ void gw_server_render_metrics (gw_server_t *self, struct evbuffer *out);
 //  (Called by respond.c only.)
 void gw_request_done (gw_request_t *request, int status);
 
+//  Route, bind and answer or forward request (after guard.c for /api/v1).
+void gw_server_dispatch (gw_request_t *request);
+
 //  --------------------------------------------------------------------------
 //  routes.c
 
@@ -97,6 +138,9 @@ void gw_request_done (gw_request_t *request, int status);
 #define GW_ROUTE_BODY  (1u << 1)    //  takes a JSON body (POST/PUT): Content-Type checked
 #define GW_ROUTE_RAW_BODY (1u << 2) //  the JSON body goes as text into the request's "body" field
 #define GW_ROUTE_NULLS (1u << 3)    //  list items with no fields answer as JSON null
+#define GW_ROUTE_USER  (1u << 4)    //  signed-in callers only; user_id is the caller's id
+#define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
+#define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 
 typedef void (gw_handler_fn) (gw_request_t *request);
 
@@ -155,6 +199,10 @@ gw_match_result_t gw_routes_match (int method, const char *path, size_t len,
 //  Services that bus routes use, NULL-terminated (for /ready). Static.
 const char *const *gw_routes_services (void);
 
+//  Also require the service of bus method for /ready (after gw_routes_check).
+//  Returns 0, or -1 when the service list is full.
+int gw_routes_require (const char *method);
+
 //  Outcome of binding a request's parameters: an HTTP error when it fails.
 typedef struct {
     int status;                     //  400, 415
@@ -166,9 +214,65 @@ typedef struct {
 //  parameters, then the query string (query_len bytes, may be 0) into the
 //  route's request message, encoded as msgpack into *body_p (caller frees;
 //  NULL/0 for routes without a request message). Returns 0, or -1 with fault.
+//  user_id (may be NULL) is the signed-in caller, put into user_id of
+//  GW_ROUTE_USER/SESSION routes.
 int gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
-                    struct evbuffer *body, const char *content_type,
+                    struct evbuffer *body, const char *content_type, const char *user_id,
                     uint8_t **body_p, size_t *len_p, gw_fault_t *fault);
+
+//  --------------------------------------------------------------------------
+//  guard.c
+
+//  Identify the caller of an /api/v1 request, check its rate limit, add the
+//  rate-limit headers, then gw_server_dispatch it (or answer 401/429/503).
+void gw_guard (gw_request_t *request);
+
+//  --------------------------------------------------------------------------
+//  keycache.c: API key -> caller, per thread (no locks), bounded.
+
+typedef struct {
+    bool valid;                     //  false: a key the accounts service refused
+    char user_id [37];
+    char tier [16];
+} gw_key_entry_t;
+
+gw_keycache_t *gw_keycache_new (size_t capacity);
+void gw_keycache_destroy (gw_keycache_t **self_p);
+
+//  Look key (len bytes) up at now_us: true with *entry filled when a live
+//  entry exists.
+bool gw_keycache_get (gw_keycache_t *self, const char *key, size_t len, int64_t now_us,
+                      gw_key_entry_t *entry);
+
+//  Remember entry for key until now_us + ttl_us (the oldest entry of its
+//  bucket makes room).
+void gw_keycache_put (gw_keycache_t *self, const char *key, size_t len, int64_t now_us,
+                      int64_t ttl_us, const gw_key_entry_t *entry);
+
+//  --------------------------------------------------------------------------
+//  ratelimit.c: header values of a decision
+
+typedef struct {
+    char limit [24];                //  X-RateLimit-Limit
+    char remaining [24];            //  X-RateLimit-Remaining
+    char reset [24];                //  X-RateLimit-Reset (epoch seconds)
+    char policy [160];              //  RateLimit-Policy
+    char state [96];                //  RateLimit
+    uint32_t retry_after;           //  seconds (denied decisions), else 0
+} gw_rate_headers_t;
+
+//  Header values for decision at now_s (epoch seconds). The window closest
+//  to running out is the one reported. Returns 0, or -1 when a value does
+//  not fit (nothing to add then).
+int gw_rate_headers_format (const mg_ratelimit_reply_t *decision, int64_t now_s,
+                            gw_rate_headers_t *out);
+
+//  Client id of the caller's network address: peer (the TCP peer's address),
+//  or, when peer is one of trusted (comma-separated addresses), the
+//  right-most X-Forwarded-For entry (xff, may be NULL) that is not trusted.
+//  Writes "ip:<addr>" into out.
+void gw_rate_client_ip (const char *peer, const char *xff, const char *trusted,
+                        char *out, size_t outlen);
 
 //  --------------------------------------------------------------------------
 //  forward.c
@@ -272,6 +376,29 @@ void gw_metrics_request (gw_metrics_t *self, size_t route, int status, int64_t l
 
 //  A bus call of route ended after rtt_us.
 void gw_metrics_bus (gw_metrics_t *self, size_t route, gw_bus_outcome_t outcome, int64_t rtt_us);
+
+typedef enum {
+    GW_RATE_ALLOWED = 0,
+    GW_RATE_LIMITED,                //  429
+    GW_RATE_FAIL_OPEN,              //  limiter unreachable: admitted unchecked
+    GW_RATE_FAIL_CLOSED,            //  limiter unreachable: 503
+    GW_RATE_OUTCOMES
+} gw_rate_outcome_t;
+
+typedef enum {
+    GW_AUTH_ANONYMOUS = 0,
+    GW_AUTH_TOKEN,                  //  verified Bearer token
+    GW_AUTH_KEY_CACHED,             //  API key answered from the cache
+    GW_AUTH_KEY_LOOKUP,             //  API key looked up on the bus
+    GW_AUTH_REJECTED,               //  401
+    GW_AUTH_OUTCOMES
+} gw_auth_outcome_t;
+
+//  A rate-limit decision (check_us: its bus round trip, 0 if none).
+void gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us);
+
+//  How a caller was identified.
+void gw_metrics_auth (gw_metrics_t *self, gw_auth_outcome_t outcome);
 
 //  Requests started minus requests answered, by this thread.
 void gw_metrics_in_flight (gw_metrics_t *self, int delta);

@@ -2,9 +2,13 @@
     environment (config/default.env), serves until SIGTERM, exits 0.  */
 #include "gateway.h"
 #include "mg_config.h"
+#include "mg_jwt.h"
 #include "mg_log.h"
 
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int
 main (void)
@@ -21,7 +25,26 @@ main (void)
         .broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"),
         .heartbeat_ms = (int) mg_config_int ("MG_HEARTBEAT_MS", 250, 10, 60000),
         .liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100),
+        .rate_enabled = mg_config_int ("MG_RATE_ENABLED", 1, 0, 1) == 1,
+        .rate_fail_open = mg_config_int ("MG_RATE_FAIL_OPEN", 1, 0, 1) == 1,
+        .rate_timeout_ms = (uint32_t) mg_config_int ("MG_RATE_TIMEOUT_MS", 250, 1, 60000),
+        .key_cache_s = (uint32_t) mg_config_int ("MG_KEY_CACHE_S", 30, 1, 3600),
     };
+    if (sodium_init () < 0) {
+        mg_error ("cannot initialise libsodium", NULL);
+        return EXIT_FAILURE;
+    }
+    snprintf (config.trusted_proxies, sizeof config.trusted_proxies, "%s",
+              mg_config_str ("MG_TRUSTED_PROXIES", ""));
+    const char *secret = mg_config_str ("MG_JWT_SECRET", "");
+    size_t secret_len = strlen (secret);
+    if (secret_len >= MG_JWT_SECRET_MIN && secret_len <= sizeof config.jwt_key) {
+        memcpy (config.jwt_key, secret, secret_len);
+        config.jwt_key_len = secret_len;
+    }
+    else
+        mg_warn ("MG_JWT_SECRET is not 32 to 256 bytes: Bearer tokens will be refused", "length=%zu",
+                 secret_len);
     gw_server_t *server = gw_server_new (&config);
     if (!server)
         return EXIT_FAILURE;

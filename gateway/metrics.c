@@ -31,6 +31,10 @@ static const char *s_bounds_text [] = {
 #define BOUNDS_COUNT  (sizeof s_bounds_us / sizeof s_bounds_us [0])
 
 static const char *s_outcomes [] = { "reply", "error", "timeout", "lost" };
+static const char *s_rate_outcomes [GW_RATE_OUTCOMES] = { "allowed", "limited", "fail_open", "fail_closed" };
+static const char *s_auth_outcomes [GW_AUTH_OUTCOMES] = {
+    "anonymous", "token", "key_cached", "key_lookup", "rejected"
+};
 #define OUTCOME_COUNT 4
 
 typedef struct {
@@ -45,6 +49,9 @@ struct gw_metrics_t {
     s_histogram_t *latency;         //  [routes]
     s_histogram_t *bus;             //  [routes]
     s_counter_t *bus_outcomes;      //  [routes][OUTCOME_COUNT]
+    s_counter_t rate [GW_RATE_OUTCOMES];
+    s_histogram_t rate_check;       //  ratelimit.check round trips
+    s_counter_t auth [GW_AUTH_OUTCOMES];
     _Atomic int64_t in_flight;
 };
 
@@ -136,6 +143,22 @@ gw_metrics_bus (gw_metrics_t *self, size_t route, gw_bus_outcome_t outcome, int6
         route = self->routes - 1;
     s_bump (&self->bus_outcomes [route * OUTCOME_COUNT + (size_t) outcome % OUTCOME_COUNT], 1);
     s_observe (&self->bus [route], rtt_us);
+}
+
+void
+gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us)
+{
+    assert (self);
+    s_bump (&self->rate [(size_t) outcome % GW_RATE_OUTCOMES], 1);
+    if (check_us > 0)
+        s_observe (&self->rate_check, check_us);
+}
+
+void
+gw_metrics_auth (gw_metrics_t *self, gw_auth_outcome_t outcome)
+{
+    assert (self);
+    s_bump (&self->auth [(size_t) outcome % GW_AUTH_OUTCOMES], 1);
 }
 
 void
@@ -248,6 +271,48 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# TYPE mg_gateway_bus_roundtrip_seconds histogram\n");
     s_render_histogram (all, n, true,
                         "mg_gateway_bus_roundtrip_seconds", out);
+
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_ratelimit_decisions_total Rate-limit outcomes of /api/v1 requests "
+        "(fail_open: the limiter did not answer and the request was admitted unchecked).\n"
+        "# TYPE mg_gateway_ratelimit_decisions_total counter\n");
+    for (size_t o = 0; o < GW_RATE_OUTCOMES; o++) {
+        uint64_t total = 0;
+        for (size_t t = 0; t < n; t++)
+            total += s_read (&all [t]->rate [o]);
+        evbuffer_add_printf (out, "mg_gateway_ratelimit_decisions_total{outcome=\"%s\"} %llu\n",
+                             s_rate_outcomes [o], (unsigned long long) total);
+    }
+    uint64_t buckets [BOUNDS_COUNT + 1] = { 0 };
+    uint64_t sum_us = 0, count = 0;
+    for (size_t t = 0; t < n; t++) {
+        for (size_t b = 0; b <= BOUNDS_COUNT; b++)
+            buckets [b] += s_read (&all [t]->rate_check.buckets [b]);
+        sum_us += s_read (&all [t]->rate_check.sum_us);
+        count += s_read (&all [t]->rate_check.count);
+    }
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_ratelimit_check_seconds Round trip of one ratelimit.check.\n"
+        "# TYPE mg_gateway_ratelimit_check_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b <= BOUNDS_COUNT; b++) {
+        cumulative += buckets [b];
+        evbuffer_add_printf (out, "mg_gateway_ratelimit_check_seconds_bucket{le=\"%s\"} %llu\n",
+                             b < BOUNDS_COUNT ? s_bounds_text [b] : "+Inf", (unsigned long long) cumulative);
+    }
+    evbuffer_add_printf (out, "mg_gateway_ratelimit_check_seconds_sum %.6f\n"
+                              "mg_gateway_ratelimit_check_seconds_count %llu\n",
+                         (double) sum_us / 1e6, (unsigned long long) count);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_auth_total How /api/v1 callers were identified.\n"
+        "# TYPE mg_gateway_auth_total counter\n");
+    for (size_t o = 0; o < GW_AUTH_OUTCOMES; o++) {
+        uint64_t total = 0;
+        for (size_t t = 0; t < n; t++)
+            total += s_read (&all [t]->auth [o]);
+        evbuffer_add_printf (out, "mg_gateway_auth_total{outcome=\"%s\"} %llu\n",
+                             s_auth_outcomes [o], (unsigned long long) total);
+    }
 
     int64_t in_flight = 0;
     for (size_t t = 0; t < n; t++)

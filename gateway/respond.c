@@ -459,7 +459,8 @@ s_send (gw_request_t *request, int status)
         evbuffer_drain (out, evbuffer_get_length (out));
     }
     gw_request_done (request, status);
-    evhttp_send_reply (http, status, NULL, NULL);
+    //  libevent has no reason phrase for 429 ("Client Error" otherwise).
+    evhttp_send_reply (http, status, status == 429 ? "Too Many Requests" : NULL, NULL);
 }
 
 void

@@ -40,6 +40,12 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            0,             200 },
     { "GET",    "/api/v1/search/autocomplete",      "search.autocomplete",  &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, NULL,            0,             200 },
     { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS, 200 },
+    { "POST",   "/api/v1/auth/register",            "accounts.register",    &mg_credentials_desc,          &mg_register_reply_desc,     NULL,            GW_ROUTE_BODY, 201 },
+    { "POST",   "/api/v1/auth/login",               "accounts.login",       &mg_credentials_desc,          &mg_token_reply_desc,        NULL,            GW_ROUTE_BODY, 200 },
+    { "POST",   "/api/v1/auth/refresh",             "accounts.refresh",     &mg_refresh_request_desc,      &mg_token_reply_desc,        NULL,            GW_ROUTE_BODY, 200 },
+    { "GET",    "/api/v1/auth/api-keys",            "accounts.keys_list",   &mg_user_request_desc,         &mg_api_keys_reply_desc,     NULL,            GW_ROUTE_SESSION, 200 },
+    { "POST",   "/api/v1/auth/api-keys",            "accounts.keys_create", &mg_api_key_create_desc,       &mg_api_key_created_desc,    NULL,            GW_ROUTE_BODY | GW_ROUTE_SESSION, 201 },
+    { "DELETE", "/api/v1/auth/api-keys/{id}",       "accounts.keys_revoke", &mg_api_key_revoke_desc,       NULL,                        NULL,            GW_ROUTE_SESSION, 204 },
 };
 
 #define ROUTES_COUNT      (sizeof s_routes / sizeof s_routes [0])
@@ -129,6 +135,10 @@ s_check_route (const gw_route_t *route)
     else
     if (route->bus && !route->request)
         why = "a bus route needs a request message (mg_empty_desc for none)";
+    else
+    if ((route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION))
+    &&  (!route->request || !mg_msg_field (route->request, GW_USER_FIELD)))
+        why = "a route for signed-in callers needs a user_id field in its request message";
     else
     if ((route->request && (route->request->size > GW_MSG_STORAGE
                         ||  route->request->nfields > MSG_FIELDS_MAX))
@@ -333,7 +343,7 @@ s_field_index (const mg_msgdesc_t *desc, const mg_field_t *field)
 //  Bind the JSON body into msg (a zeroed message of desc). Returns 0 or -1.
 static int
 s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *content_type,
-             void *msg, gw_fault_t *fault)
+             const char *user_id, void *msg, gw_fault_t *fault)
 {
     size_t len = evbuffer_get_length (body);
     if (!s_is_json (content_type))
@@ -348,6 +358,16 @@ s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *conten
     if (!json_is_object (json)) {
         json_decref (json);
         return s_fault (fault, 400, "INVALID_JSON", "the request body must be a JSON object");
+    }
+    //  The caller's id comes from their credentials only.
+    if (json_object_get (json, GW_USER_FIELD)) {
+        json_decref (json);
+        return s_fault (fault, 400, "INVALID_PARAMETER", "invalid request body: unknown field '%s'",
+                        GW_USER_FIELD);
+    }
+    if (user_id && json_object_set_new (json, GW_USER_FIELD, json_string (user_id))) {
+        json_decref (json);
+        return s_fault (fault, 500, "INTERNAL", "out of memory");
     }
     char reason [MG_MSG_ERR_LEN];
     int rc = mg_msg_from_json (desc, json, msg, reason, sizeof reason);
@@ -446,7 +466,8 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
             return s_fault (fault, 400, "INVALID_PARAMETER",
                             "malformed percent-encoding in query parameter '%.*s'",
                             (int) (name_len < PARAM_NAME_SHOWN ? name_len : PARAM_NAME_SHOWN), pair);
-        const mg_field_t *field = desc && n > 0 ? mg_msg_field (desc, name) : NULL;
+        const mg_field_t *field = desc && n > 0 && strcmp (name, GW_USER_FIELD) != 0
+                                ? mg_msg_field (desc, name) : NULL;
         if (!field || s_is_path_param (match, name)
         ||  field->type == MG_T_MSG || field->type == MG_T_MSGLIST)
             return s_fault (fault, 400, "INVALID_PARAMETER", "unknown query parameter '%.*s'",
@@ -472,7 +493,7 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
 
 int
 gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
-                struct evbuffer *body, const char *content_type,
+                struct evbuffer *body, const char *content_type, const char *user_id,
                 uint8_t **body_p, size_t *len_p, gw_fault_t *fault)
 {
     assert (match && match->route);
@@ -494,15 +515,24 @@ gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
     if (desc)
         memset (storage, 0, desc->size);
     int rc = 0;
+    bool user_route = user_id && (route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION));
+    bool body_bound = false;
     if (desc && (route->flags & GW_ROUTE_RAW_BODY))
         rc = s_bind_raw_body (desc, body ? body : NULL, content_type, msg, fault);
     else
-    if (desc && (route->flags & GW_ROUTE_BODY) && body && evbuffer_get_length (body) > 0)
-        rc = s_bind_body (desc, body, content_type, msg, fault);
+    if (desc && (route->flags & GW_ROUTE_BODY) && body && evbuffer_get_length (body) > 0) {
+        rc = s_bind_body (desc, body, content_type, user_route ? user_id : NULL, msg, fault);
+        body_bound = true;
+    }
     if (rc == 0 && desc)
         rc = s_bind_path (match, desc, msg, fault);
     if (rc == 0)
         rc = s_bind_query (match, desc, query, query_len, scratch, msg, fault);
+    if (rc == 0 && desc && user_route && !body_bound) {
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_set_text (mg_msg_field (desc, GW_USER_FIELD), msg, user_id, reason, sizeof reason))
+            rc = s_fault (fault, 500, "INTERNAL", "cannot pass the caller on");
+    }
     if (rc == 0 && desc) {
         char reason [MG_MSG_ERR_LEN];
         if (mg_msg_encode (desc, msg, body_p, len_p, reason, sizeof reason))
@@ -513,4 +543,11 @@ gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
     if (scratch != stack_scratch)
         free (scratch);
     return rc;
+}
+
+int
+gw_routes_require (const char *method)
+{
+    assert (method);
+    return s_add_service (method);
 }

@@ -41,6 +41,7 @@
 #define STOP_MARGIN_MS       1000   //  beyond the request deadline, before abandoning calls
 #define FLUSH_GRACE_MS       100    //  after the last answer: time for libevent to write it
 #define FREE_REQUESTS_MAX    1024   //  recycled request contexts kept per thread
+#define KEY_CACHE_ENTRIES    4096   //  API keys cached per thread
 
 struct gw_thread_t {
     gw_server_t *server;
@@ -50,6 +51,7 @@ struct gw_thread_t {
     struct evhttp_bound_socket *bound;   //  NULL once stopped accepting
     gw_bus_t *bus;
     gw_metrics_t *metrics;
+    gw_keycache_t *keys;
     pthread_t tid;
     bool started;
     int stop_pipe [2];                   //  main thread writes a byte to stop us
@@ -166,9 +168,10 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     evhttp_set_default_content_type (self->http, GW_JSON_TYPE);
     evhttp_set_timeout (self->http, HTTP_IDLE_TIMEOUT_S);
     self->metrics = gw_metrics_new (gw_routes_count ());
+    self->keys = gw_keycache_new (KEY_CACHE_ENTRIES);
     self->bus = gw_bus_new (self->base, server->zmq_ctx, config->broker,
                             config->heartbeat_ms, config->liveness, i);
-    if (!self->metrics || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
+    if (!self->metrics || !self->keys || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     server->metrics [i] = self->metrics;
     self->stop_event = event_new (self->base, self->stop_pipe [0], EV_READ, s_on_stop, self);
@@ -183,6 +186,8 @@ gw_server_new (const gw_config_t *config)
 {
     assert (config);
     if (gw_routes_check ())
+        return NULL;
+    if (config->rate_enabled && gw_routes_require ("ratelimit.check"))
         return NULL;
     gw_server_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -234,6 +239,7 @@ s_thread_destroy (gw_thread_t *self)
         evhttp_free (self->http);
     gw_bus_destroy (&self->bus);
     gw_metrics_destroy (&self->metrics);
+    gw_keycache_destroy (&self->keys);
     if (self->stop_event)
         event_free (self->stop_event);
     if (self->drain_timer)
@@ -318,7 +324,7 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
     }
     *request = (gw_request_t) {
         .http = http, .thread = self, .server = self->server, .bus = self->bus,
-        .metrics = self->metrics, .config = &self->server->config,
+        .metrics = self->metrics, .keys = self->keys, .config = &self->server->config,
         .start_us = gw_now_us ()
     };
     self->in_flight++;
@@ -387,12 +393,31 @@ s_on_request (struct evhttp_request *http, void *arg)
         return;
     }
     size_t path_len = strcspn (uri, "?#");
-    const char *query = uri + path_len;
-    size_t query_len = 0;
-    if (*query == '?') {
-        query++;
-        query_len = strcspn (query, "#");
+    request->uri = uri;
+    request->path_len = path_len;
+    request->query = uri + path_len;
+    request->query_len = 0;
+    if (*request->query == '?') {
+        request->query++;
+        request->query_len = strcspn (request->query, "#");
     }
+    //  Everything under /api/v1 (even a 404 there) passes the guard: it is
+    //  answered with the rate-limit headers and counts against the limit.
+    static const char api [] = "/api/v1";
+    if (path_len >= sizeof api - 1 && memcmp (uri, api, sizeof api - 1) == 0
+    &&  (path_len == sizeof api - 1 || uri [sizeof api - 1] == '/'))
+        gw_guard (request);
+    else
+        gw_server_dispatch (request);
+}
+
+void
+gw_server_dispatch (gw_request_t *request)
+{
+    assert (request);
+    struct evhttp_request *http = request->http;
+    const char *uri = request->uri;
+    size_t path_len = request->path_len;
     enum evhttp_cmd_type method = evhttp_request_get_command (http);
     gw_match_t match;
     switch (gw_routes_match ((int) method, uri, path_len, &match)) {
@@ -409,12 +434,27 @@ s_on_request (struct evhttp_request *http, void *arg)
             break;
     }
     request->route = match.route;
+    unsigned flags = match.route->flags;
+    if ((flags & (GW_ROUTE_USER | GW_ROUTE_SESSION)) && request->caller.kind == GW_CALLER_ANONYMOUS) {
+        evhttp_add_header (evhttp_request_get_output_headers (http), "WWW-Authenticate",
+                           "Bearer realm=\"api\"");
+        gw_reply_error (request, 401, "UNAUTHORIZED", 0,
+                        "sign in first: send Authorization: Bearer <access token>");
+        return;
+    }
+    if ((flags & GW_ROUTE_SESSION) && request->caller.kind != GW_CALLER_TOKEN) {
+        gw_reply_error (request, 403, "FORBIDDEN",
+                        0, "API keys cannot manage API keys: use a Bearer access token");
+        return;
+    }
     gw_fault_t fault;
     uint8_t *bus_body = NULL;
     size_t bus_len = 0;
     const char *content_type = evhttp_find_header (evhttp_request_get_input_headers (http),
                                                    "Content-Type");
-    if (gw_routes_bind (&match, query, query_len, body, content_type, &bus_body, &bus_len, &fault)) {
+    const char *user_id = request->caller.kind != GW_CALLER_ANONYMOUS ? request->caller.user_id : NULL;
+    if (gw_routes_bind (&match, request->query, request->query_len, evhttp_request_get_input_buffer (http),
+                        content_type, user_id, &bus_body, &bus_len, &fault)) {
         gw_reply_error (request, fault.status, fault.code, 0, "%s", fault.message);
         return;
     }

@@ -48,6 +48,8 @@ typedef struct {
     pid_t catalog;
     pid_t resolver;
     pid_t search;
+    pid_t accounts;
+    pid_t ratelimit;
     pid_t gateway;
 } fixture_t;
 
@@ -253,7 +255,9 @@ group_setup (void **state)
         f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_http, f->env_events,
         "MG_HTTP_MAX_BODY=4096", "MG_HTTP_MAX_URL=2048", "MG_HTTP_MAX_HEADERS=4096",
         "MG_REQUEST_TIMEOUT_MS=3000", "MG_HTTP_THREADS=2", "MG_HEARTBEAT_MS=250",
-        "MG_HEARTBEAT_LIVENESS=3", "MG_RESOLVER_INGEST=0", NULL
+        "MG_HEARTBEAT_LIVENESS=3", "MG_RESOLVER_INGEST=0",
+        //  Rate limits are tested in test_accounts.c; here they stay out of the way.
+        "MG_RATE_ANONYMOUS=1000000/s,1000000/m", NULL
     };
     memcpy (f->env, env, sizeof env);
     f->broker = s_start_broker (f);
@@ -270,8 +274,11 @@ group_setup (void **state)
     //  The search replica loads its snapshot (the fixture title in it) at start.
     f->resolver = mg_test_spawn ("mg-resolver", f->env);
     f->search = mg_test_spawn ("mg-search", f->env);
+    f->accounts = mg_test_spawn ("mg-accounts", f->env);
+    f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
     if (f->broker > 0 && f->catalog > 0 && f->resolver > 0 && f->search > 0 && f->gateway > 0
+    &&  f->accounts > 0 && f->ratelimit > 0
     &&  s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200)
         return 0;
     fprintf (stderr, "the gateway did not become ready\n");
@@ -361,6 +368,10 @@ group_teardown (void **state)
         mg_test_stop (f->resolver, SIGTERM);
     if (f->search > 0)
         mg_test_stop (f->search, SIGTERM);
+    if (f->accounts > 0)
+        mg_test_stop (f->accounts, SIGTERM);
+    if (f->ratelimit > 0)
+        mg_test_stop (f->ratelimit, SIGTERM);
     if (f->catalog > 0)
         mg_test_stop (f->catalog, SIGTERM);
     if (f->broker > 0)

@@ -1,0 +1,88 @@
+/*  Accounts actor: users (Argon2id password hashes), access and refresh
+    tokens, API keys (stored only as SHA-256 hashes), and the key -> (user,
+    tier) lookup the gateway caches.  */
+#ifndef ACCOUNTS_H_INCLUDED
+#define ACCOUNTS_H_INCLUDED
+
+#include "mg_actor.h"
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACCOUNTS_PASSWORD_MIN    8       //  bytes: shorter is guessable
+#define ACCOUNTS_PASSWORD_MAX    128     //  bytes: bounds the hashing work per request
+#define ACCOUNTS_EMAIL_MIN       3       //  matches the users.email CHECK
+#define ACCOUNTS_EMAIL_MAX       254     //  RFC 5321 path limit
+#define ACCOUNTS_KEY_PREFIX      "mg_live_"
+#define ACCOUNTS_KEY_RANDOM      32      //  random bytes in a key (256 bits)
+#define ACCOUNTS_KEY_LEN         51      //  "mg_live_" + 43 base64url characters
+#define ACCOUNTS_KEY_SHOWN       12      //  characters kept as the listed prefix
+#define ACCOUNTS_KEYS_MAX        100     //  live keys per user (also the list limit)
+#define ACCOUNTS_NAME_MAX        100     //  bytes of a key's name
+
+//  Settings shared by all worker threads (read once at start).
+typedef struct {
+    const char *pg_url;
+    uint8_t jwt_key [256];
+    size_t jwt_key_len;
+    int64_t access_ttl_s;           //  MG_ACCESS_TOKEN_TTL_S
+    int64_t refresh_ttl_s;          //  MG_REFRESH_TOKEN_TTL_S
+    unsigned long long pwhash_ops;  //  Argon2id opslimit
+    size_t pwhash_mem;              //  Argon2id memlimit, bytes
+    int64_t login_max_failures;     //  MG_LOGIN_MAX_FAILURES
+    int64_t login_lock_s;           //  MG_LOGIN_LOCK_S
+    char dummy_hash [128];          //  verified for unknown emails: same time as a real check
+} accounts_config_t;
+
+//  One per worker thread: its own PostgreSQL connection.
+typedef struct {
+    const accounts_config_t *config;
+    PGconn *pg;
+} accounts_thread_t;
+
+//  --- validate.c (no I/O; unit tested) ---
+
+//  0 when email is acceptable, else -1 with a reason for a person.
+int accounts_email_check (const char *email, const char **reason);
+
+//  0 when password is acceptable, else -1 with a reason.
+int accounts_password_check (const char *password, const char **reason);
+
+//  0 when name is acceptable for an API key, else -1 with a reason.
+int accounts_key_name_check (const char *name, const char **reason);
+
+//  True when key has the shape of one of our API keys.
+bool accounts_key_shape_ok (const char *key);
+
+//  True when text is a UUID (8-4-4-4-12 hex digits).
+bool accounts_uuid_ok (const char *text);
+
+//  Lower-case hex SHA-256 of text into hex (65 bytes).
+void accounts_sha256_hex (const char *text, char hex [65]);
+
+//  New random token: prefix then base64url of nbytes random bytes, into out.
+//  Returns 0, or -1 when out is too small.
+int accounts_random_token (const char *prefix, size_t nbytes, char *out, size_t outlen);
+
+//  --- db.c ---
+
+//  Run sql with text params (NULL = SQL NULL), reconnecting once when the
+//  connection was lost. Returns the result (caller clears) when its status
+//  is a success; NULL with err filled otherwise: CONFLICT for a unique
+//  violation, SERVICE_UNAVAILABLE when the database is down, else INTERNAL.
+PGresult *accounts_exec (accounts_thread_t *self, const char *sql, int nparams,
+                         const char *const *params, mg_error_t *err);
+
+//  --- users.c ---
+int accounts_on_register (void *state, const void *req, void *rep, mg_error_t *err);
+int accounts_on_login (void *state, const void *req, void *rep, mg_error_t *err);
+int accounts_on_refresh (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  --- keys.c ---
+int accounts_on_keys_list (void *state, const void *req, void *rep, mg_error_t *err);
+int accounts_on_keys_create (void *state, const void *req, void *rep, mg_error_t *err);
+int accounts_on_keys_revoke (void *state, const void *req, void *rep, mg_error_t *err);
+int accounts_on_authenticate (void *state, const void *req, void *rep, mg_error_t *err);
+
+#endif

@@ -1,0 +1,180 @@
+/*  API keys: create (the key is shown once and stored only as its SHA-256),
+    list and revoke the caller's own keys, and authenticate a key for the
+    gateway. Every query names the caller (user_id, set by the gateway from
+    a verified identity), so a user never sees or changes another's keys: a
+    key of someone else is "not found", like one that does not exist.
+
+    A key is 256 random bits, so a fast hash is enough to store it (there is
+    nothing to brute-force, unlike a password), and the gateway can look it
+    up by hash in one indexed query.  */
+#include "accounts.h"
+#include "mg_log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+//  strdup of the value at (row, col), or NULL when it is SQL NULL.
+static char *
+s_value (PGresult *res, int row, int col)
+{
+    return PQgetisnull (res, row, col) ? NULL : strdup (PQgetvalue (res, row, col));
+}
+
+//  The caller's id as the gateway set it; -1 with err when missing.
+static int
+s_caller (const char *user_id, mg_error_t *err)
+{
+    if (!accounts_uuid_ok (user_id))
+        return mg_actor_fail (err, "UNAUTHORIZED", NULL, "authentication required");
+    return 0;
+}
+
+int
+accounts_on_keys_list (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    accounts_thread_t *self = state;
+    const mg_user_request_t *request = req;
+    mg_api_keys_reply_t *reply = rep;
+    if (s_caller (request->user_id, err))
+        return -1;
+    const char *params [] = { request->user_id };
+    PGresult *res = accounts_exec (self,
+        "SELECT id::text, name, tier, prefix, " ISO_UTC ("created_at") ", " ISO_UTC ("last_used_at")
+        " FROM api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL "
+        "ORDER BY created_at DESC, id LIMIT 100", 1, params, err);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    reply->results = rows ? calloc ((size_t) rows, sizeof *reply->results) : NULL;
+    if (rows && !reply->results) {
+        PQclear (res);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    reply->results_count = (size_t) rows;
+    for (int i = 0; i < rows; i++) {
+        mg_api_key_t *key = &reply->results [i];
+        key->id = s_value (res, i, 0);
+        key->name = s_value (res, i, 1);
+        key->tier = s_value (res, i, 2);
+        key->prefix = s_value (res, i, 3);
+        key->created_at = s_value (res, i, 4);
+        key->last_used_at = s_value (res, i, 5);
+    }
+    PQclear (res);
+    return 0;
+}
+
+int
+accounts_on_keys_create (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    accounts_thread_t *self = state;
+    const mg_api_key_create_t *request = req;
+    mg_api_key_created_t *reply = rep;
+    const char *reason;
+    if (s_caller (request->user_id, err))
+        return -1;
+    if (accounts_key_name_check (request->name, &reason))
+        return mg_actor_fail (err, "INVALID_PARAMETER", "name", "%s", reason);
+    char key [ACCOUNTS_KEY_LEN + 8];
+    char hash [65];
+    char prefix [ACCOUNTS_KEY_SHOWN + 1];
+    char max [16];
+    if (accounts_random_token (ACCOUNTS_KEY_PREFIX, ACCOUNTS_KEY_RANDOM, key, sizeof key))
+        return mg_actor_fail (err, "INTERNAL", NULL, "cannot make a key");
+    accounts_sha256_hex (key, hash);
+    memcpy (prefix, key, ACCOUNTS_KEY_SHOWN);
+    prefix [ACCOUNTS_KEY_SHOWN] = '\0';
+    snprintf (max, sizeof max, "%d", ACCOUNTS_KEYS_MAX);
+    //  New keys take the account's tier (free unless an operator changed
+    //  it); the count check and the insert are one statement.
+    const char *params [] = { request->user_id, request->name, prefix, hash, max };
+    PGresult *res = accounts_exec (self,
+        "INSERT INTO api_keys (user_id, name, prefix, key_hash, tier) "
+        "SELECT u.id, $2, $3, decode($4, 'hex'), u.tier FROM users u WHERE u.id = $1::uuid "
+        "  AND (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id AND k.revoked_at IS NULL) < $5::int "
+        "RETURNING id::text, tier, " ISO_UTC ("created_at"), 5, params, err);
+    if (!res) {
+        sodium_memzero (key, sizeof key);
+        return -1;
+    }
+    if (PQntuples (res) != 1) {
+        PQclear (res);
+        sodium_memzero (key, sizeof key);
+        return mg_actor_fail (err, "CONFLICT", NULL,
+                              "an account has at most %d live API keys; revoke one first", ACCOUNTS_KEYS_MAX);
+    }
+    reply->id = s_value (res, 0, 0);
+    reply->tier = s_value (res, 0, 1);
+    reply->created_at = s_value (res, 0, 2);
+    PQclear (res);
+    reply->name = strdup (request->name);
+    reply->key = strdup (key);
+    reply->prefix = strdup (prefix);
+    sodium_memzero (key, sizeof key);
+    if (!reply->id || !reply->tier || !reply->created_at || !reply->name || !reply->key || !reply->prefix)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    mg_info ("api key created", "user_id=%s key_id=%s", request->user_id, reply->id);
+    return 0;
+}
+
+int
+accounts_on_keys_revoke (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    (void) rep;
+    accounts_thread_t *self = state;
+    const mg_api_key_revoke_t *request = req;
+    if (s_caller (request->user_id, err))
+        return -1;
+    if (!accounts_uuid_ok (request->id))
+        return mg_actor_fail (err, "NOT_FOUND", "id", "no such API key");
+    const char *params [] = { request->id, request->user_id };
+    PGresult *res = accounts_exec (self,
+        "UPDATE api_keys SET revoked_at = now() "
+        "WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL", 2, params, err);
+    if (!res)
+        return -1;
+    bool found = strcmp (PQcmdTuples (res), "1") == 0;
+    PQclear (res);
+    if (!found)
+        return mg_actor_fail (err, "NOT_FOUND", "id", "no such API key");
+    mg_info ("api key revoked", "user_id=%s key_id=%s", request->user_id, request->id);
+    return 0;
+}
+
+int
+accounts_on_authenticate (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    accounts_thread_t *self = state;
+    const mg_authenticate_request_t *request = req;
+    mg_authenticate_reply_t *reply = rep;
+    if (!accounts_key_shape_ok (request->key))
+        return mg_actor_fail (err, "UNAUTHORIZED", NULL, "invalid API key");
+    char hash [65];
+    accounts_sha256_hex (request->key, hash);
+    const char *params [] = { hash };
+    //  last_used_at is written at most once a minute per key: lookups come
+    //  at most once per gateway cache period anyway.
+    PGresult *res = accounts_exec (self,
+        "WITH k AS (SELECT id, user_id, tier FROM api_keys "
+        "           WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL), "
+        "     touched AS (UPDATE api_keys SET last_used_at = now() FROM k WHERE api_keys.id = k.id "
+        "           AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < now() - interval '1 minute')) "
+        "SELECT id::text, user_id::text, tier FROM k", 1, params, err);
+    if (!res)
+        return -1;
+    if (PQntuples (res) != 1) {
+        PQclear (res);
+        return mg_actor_fail (err, "UNAUTHORIZED", NULL, "invalid or revoked API key");
+    }
+    reply->key_id = s_value (res, 0, 0);
+    reply->user_id = s_value (res, 0, 1);
+    reply->tier = s_value (res, 0, 2);
+    PQclear (res);
+    if (!reply->key_id || !reply->user_id || !reply->tier)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    return 0;
+}

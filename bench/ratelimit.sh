@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Cost of rate limiting, measured in one run.
+#
+# Builds Release (build-release), starts a throw-away PostgreSQL and Redis
+# (unless MG_PG_URL / MG_REDIS_URL are set), mg-broker, mg-catalog,
+# mg-resolver, mg-accounts, mg-ratelimit and two gateways: one checking every
+# /api/v1 request (limits raised so that nothing is refused: the check is
+# what is measured, not 429s) and one with MG_RATE_ENABLED=0. Then:
+#   decision latency  mg-ratelimit-bench: the GCRA script through the actor's
+#                     code (one EVALSHA) and ratelimit.check through the broker
+#   gateway req/s     the same wrk load on GET /api/v1/genres against each
+#                     gateway, alternating, best of MG_BENCH_ROUNDS rounds
+#   MG_BENCH_SECONDS     seconds per measured run (default 10)
+#   MG_BENCH_CONNECTIONS connections (default 64)
+#   MG_BENCH_THREADS     wrk threads (default 2)
+#   MG_BENCH_ROUNDS      rounds of (limited, unlimited) (default 2)
+#   MG_BENCH_DECISIONS   decisions per latency sample (default 20000)
+set -euo pipefail
+seconds=${MG_BENCH_SECONDS:-10}
+connections=${MG_BENCH_CONNECTIONS:-64}
+threads=${MG_BENCH_THREADS:-2}
+rounds=${MG_BENCH_ROUNDS:-2}
+decisions=${MG_BENCH_DECISIONS:-20000}
+for tool in wrk curl redis-server; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if [ -z "${MG_REDIS_URL:-}" ]; then
+  redis_port=$(mg_free_port)
+  mg_redis_start "$tmp" "$redis_port" no
+  stop_redis() { mg_redis_stop "$tmp" "$redis_port"; }
+  bench_cleanup_hooks+=(stop_redis)
+  export MG_REDIS_URL="redis://127.0.0.1:$redis_port"
+fi
+export MG_RESOLVER_INGEST=0
+# Nothing is refused during the measured runs: every request pays for the check.
+export MG_RATE_ANONYMOUS=1000000/s,1000000/m
+export MG_RATE_ENTERPRISE=1000000/s,1000000/m
+limited_port=$(mg_free_port)
+open_port=$(mg_free_port)
+bench_start broker catalog resolver accounts ratelimit
+MG_HTTP_PORT=$limited_port "$bin/mg-gateway" 2>"$tmp/log/gateway-limited.log" &
+pids+=($!)
+MG_HTTP_PORT=$open_port MG_RATE_ENABLED=0 "$bin/mg-gateway" 2>"$tmp/log/gateway-open.log" &
+pids+=($!)
+
+for port in "$limited_port" "$open_port"; do
+  for _ in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" = 200 ] && break
+    sleep 0.1
+  done
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" != 200 ]; then
+    echo "bench: a gateway did not become ready; logs:" >&2
+    tail -n 20 "$tmp"/log/*.log >&2
+    exit 1
+  fi
+done
+curl -sf -D - -o /dev/null "http://127.0.0.1:$limited_port/api/v1/genres" | grep -qi '^RateLimit-Policy:' ||
+  { echo "bench: the limited gateway sends no rate-limit headers" >&2; exit 1; }
+
+echo "decision latency ($decisions decisions each):"
+"$bin/mg-ratelimit-bench" "$decisions" | tee "$tmp/latency.txt"
+
+# run URL: one warm-up second, then the measured run; prints "rps p99_ms".
+run() {
+  local url=$1 out
+  wrk -t"$threads" -c"$connections" -d1s "$url" >/dev/null
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$url")
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "bench: $url answered errors:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  local rps p99
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+  p99=$(awk '$1 == "99%" {
+      v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+      if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000;
+      printf "%.2f", v }' <<<"$out")
+  echo "$rps $p99"
+}
+
+best_limited=0; best_open=0; p99_limited=0; p99_open=0
+for round in $(seq 1 "$rounds"); do
+  read -r rps p99 <<<"$(run "http://127.0.0.1:$limited_port/api/v1/genres")"
+  echo "round $round: limited   $rps req/s p99 $p99 ms"
+  if [ "$rps" -gt "$best_limited" ]; then best_limited=$rps; p99_limited=$p99; fi
+  read -r rps p99 <<<"$(run "http://127.0.0.1:$open_port/api/v1/genres")"
+  echo "round $round: unlimited $rps req/s p99 $p99 ms"
+  if [ "$rps" -gt "$best_open" ]; then best_open=$rps; p99_open=$p99; fi
+done
+
+echo
+echo "wrk -t$threads -c$connections -d${seconds}s --latency, best of $rounds; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+printf '%-36s %10s %10s %8s\n' target "req/s" "p99 ms" "ratio"
+printf '%-36s %10s %10s %8s\n' "GET /api/v1/genres, no rate limit" "$best_open" "$p99_open" "1.00"
+printf '%-36s %10s %10s %8s\n' "GET /api/v1/genres, rate limited" "$best_limited" "$p99_limited" \
+  "$(awk -v a="$best_limited" -v b="$best_open" 'BEGIN { printf "%.2f", a / b }')"

@@ -1,0 +1,208 @@
+/*  Accuracy across gateways: two mg-gateway processes share one API key's
+    limit through one mg-ratelimit and Redis. Clients on both, together far
+    above the limit, for RUN_S seconds: the requests admitted must be what
+    one exact GCRA (rate RATE_S/s, burst RATE_S) admits over the run, within
+    1 %, and never more.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mg_http.h"
+#include "mg_test.h"
+
+#define RUN_S          10
+#define RATE_S         50           //  MG_RATE_PRO per second here (per minute: not binding)
+#define CLIENTS        4            //  keep-alive connections, half on each gateway
+#define START_WAIT_MS  30000
+
+typedef struct {
+    int port;
+    const char *key;
+    int64_t until_ms;
+    long ok, limited, other;
+} s_client_t;
+
+//  Read one HTTP/1.1 response from fd (Content-Length framed); its status or -1.
+static int
+s_read_response (int fd, char *buf, size_t size)
+{
+    size_t used = 0;
+    char *end = NULL;
+    while (!end) {
+        if (used == size)
+            return -1;
+        ssize_t n = recv (fd, buf + used, size - used, 0);
+        if (n <= 0)
+            return -1;
+        used += (size_t) n;
+        end = memmem (buf, used, "\r\n\r\n", 4);
+    }
+    int status = 0;
+    if (sscanf (buf, "HTTP/1.1 %d", &status) != 1)
+        return -1;
+    const char *cl = strcasestr (buf, "\r\nContent-Length:");
+    size_t length = cl && cl < end ? (size_t) atol (cl + 17) : 0;
+    size_t have = used - (size_t) (end + 4 - buf);
+    while (have < length) {
+        ssize_t n = recv (fd, buf, size, 0);
+        if (n <= 0)
+            return -1;
+        have += (size_t) n;
+    }
+    return status;
+}
+
+static void *
+s_client (void *arg)
+{
+    s_client_t *c = arg;
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) c->port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof addr))
+        return NULL;
+    char request [256];
+    int len = snprintf (request, sizeof request,
+                        "GET /api/v1/genres HTTP/1.1\r\nHost: localhost\r\nX-API-Key: %s\r\n\r\n", c->key);
+    char buf [16384];
+    while (mg_test_now_ms () < c->until_ms) {
+        if (send (fd, request, (size_t) len, MSG_NOSIGNAL) != len)
+            break;
+        int status = s_read_response (fd, buf, sizeof buf);
+        if (status == 200)
+            c->ok++;
+        else
+        if (status == 429)
+            c->limited++;
+        else {
+            c->other++;
+            if (status < 0)
+                break;
+        }
+    }
+    close (fd);
+    return NULL;
+}
+
+static void
+test_two_gateways_admit_what_one_exact_gcra_admits (void **state)
+{
+    (void) state;
+    char text [8][96];
+    const char *env [20];
+    int broker = mg_test_free_port ();
+    int http [2] = { mg_test_free_port (), mg_test_free_port () };
+    snprintf (text [0], 96, "MG_BROKER=tcp://127.0.0.1:%d", broker);
+    snprintf (text [1], 96, "MG_BROKER_BIND=tcp://127.0.0.1:%d", broker);
+    snprintf (text [2], 96, "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (text [3], 96, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (text [4], 96, "MG_RATE_PRO=%d/s,1000000/m", RATE_S);
+    snprintf (text [5], 96, "MG_HTTP_PORT=%d", http [0]);
+    size_t n = 0;
+    for (int i = 0; i < 6; i++)
+        env [n++] = text [i];
+    env [n++] = "MG_RATE_ANONYMOUS=100000/s,1000000/m";
+    env [n++] = "MG_RESOLVER_INGEST=0";
+    env [n++] = "MG_PWHASH_MEMLIMIT_KIB=16384";
+    env [n++] = "MG_JWT_SECRET=accuracy-secret-0123456789abcdef0123";
+    env [n] = NULL;
+    pid_t pids [7];
+    pids [0] = mg_test_spawn ("mg-broker", env);
+    pids [1] = mg_test_spawn ("mg-accounts", env);
+    pids [2] = mg_test_spawn ("mg-catalog", env);
+    pids [3] = mg_test_spawn ("mg-resolver", env);
+    pids [4] = mg_test_spawn ("mg-ratelimit", env);
+    pids [5] = mg_test_spawn ("mg-gateway", env);
+    snprintf (text [5], 96, "MG_HTTP_PORT=%d", http [1]);
+    pids [6] = mg_test_spawn ("mg-gateway", env);
+    for (int g = 0; g < 2; g++) {
+        int64_t until = mg_test_now_ms () + START_WAIT_MS;
+        int status = 0;
+        while (status != 200 && mg_test_now_ms () < until) {
+            mg_http_reply_t reply;
+            if (mg_http_request (http [g], "GET", "/ready", "", NULL, &reply, 2000) == 0)
+                status = reply.status;
+            mg_http_reply_free (&reply);
+            if (status != 200)
+                usleep (100 * 1000);
+        }
+        assert_int_equal (status, 200);
+    }
+    //  One account with one key, on the pro tier.
+    char email [128], body [256], command [512], auth [1200], key [64];
+    snprintf (email, sizeof email, "accuracy-%ld-%d@example.com", (long) time (NULL), (int) getpid ());
+    snprintf (body, sizeof body, "{\"email\":\"%s\",\"password\":\"accuracy-pw\"}", email);
+    mg_http_reply_t reply;
+    assert_int_equal (mg_http_request (http [0], "POST", "/api/v1/auth/register", "", body, &reply, 5000), 0);
+    assert_int_equal (reply.status, 201);
+    mg_http_reply_free (&reply);
+    snprintf (command, sizeof command, "%s/mg-admin set-tier %s pro >/dev/null", MG_BIN_DIR, email);
+    assert_int_equal (system (command), 0);
+    assert_int_equal (mg_http_request (http [0], "POST", "/api/v1/auth/login", "", body, &reply, 5000), 0);
+    assert_int_equal (reply.status, 200);
+    json_t *json = json_loads (reply.body, 0, NULL);
+    snprintf (auth, sizeof auth, "Authorization: Bearer %s\r\n",
+              json_string_value (json_object_get (json, "access_token")));
+    json_decref (json);
+    mg_http_reply_free (&reply);
+    assert_int_equal (mg_http_request (http [1], "POST", "/api/v1/auth/api-keys", auth,
+                                       "{\"name\":\"accuracy\"}", &reply, 5000), 0);
+    assert_int_equal (reply.status, 201);
+    json = json_loads (reply.body, 0, NULL);
+    snprintf (key, sizeof key, "%s", json_string_value (json_object_get (json, "key")));
+    json_decref (json);
+    mg_http_reply_free (&reply);
+    //  The run: every client over the limit, on both gateways at once.
+    s_client_t clients [CLIENTS];
+    pthread_t threads [CLIENTS];
+    int64_t start = mg_test_now_ms ();
+    for (int i = 0; i < CLIENTS; i++) {
+        clients [i] = (s_client_t) { .port = http [i % 2], .key = key, .until_ms = start + RUN_S * 1000 };
+        assert_int_equal (pthread_create (&threads [i], NULL, s_client, &clients [i]), 0);
+    }
+    long ok = 0, limited = 0, other = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join (threads [i], NULL);
+        ok += clients [i].ok;
+        limited += clients [i].limited;
+        other += clients [i].other;
+    }
+    int64_t elapsed = mg_test_now_ms () - start;
+    double expected = RATE_S + (double) elapsed * RATE_S / 1000.0;
+    fprintf (stderr, "accuracy: admitted=%ld limited=%ld other=%ld expected=%.1f elapsed_ms=%lld "
+             "per_gateway=[%ld,%ld]\n", ok, limited, other, expected, (long long) elapsed,
+             clients [0].ok + clients [2].ok, clients [1].ok + clients [3].ok);
+    assert_int_equal (other, 0);
+    assert_true (limited > ok);                     //  far above the limit throughout
+    assert_true (clients [0].ok + clients [2].ok > 0 && clients [1].ok + clients [3].ok > 0);
+    assert_true (ok <= expected + 1);               //  never above one exact GCRA
+    assert_true (ok >= expected * 0.99);            //  and within 1 % of it
+    for (int i = 6; i >= 0; i--)
+        mg_test_stop (pids [i], SIGTERM);
+}
+
+int
+main (void)
+{
+    if (!getenv ("MG_PG_URL") || !getenv ("MG_REDIS_URL")) {
+        fprintf (stderr, "MG_PG_URL and MG_REDIS_URL must be set (scripts/test does)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_two_gateways_admit_what_one_exact_gcra_admits),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

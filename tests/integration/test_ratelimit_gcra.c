@@ -1,0 +1,273 @@
+/*  ratelimit actor over a real broker and Redis: the GCRA admits exactly
+    what the arithmetic says (burst, then the steady rate), both windows
+    apply together, and the script survives SCRIPT FLUSH and a Redis
+    restart (reloaded after NOSCRIPT / a lost connection).  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mg_client.h"
+#include "mg_test.h"
+
+#define RUN_MS        3000          //  steady-rate phase of the exactness test
+#define RATE_S        100           //  per-second limit of tier "pro" here
+
+typedef struct {
+    char text [6][128];
+    const char *env [12];
+    pid_t broker, ratelimit, redis;
+    int redis_port;
+    mg_client_t *client;
+} fixture_t;
+
+//  A redis-server of our own on port (no persistence), for the restart test.
+static pid_t
+s_redis_start (int port)
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        char port_text [16];
+        snprintf (port_text, sizeof port_text, "%d", port);
+        execlp ("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
+        _exit (127);
+    }
+    for (int i = 0; i < 100; i++) {
+        redisContext *c = redisConnect ("127.0.0.1", port);
+        bool up = c && !c->err;
+        if (c)
+            redisFree (c);
+        if (up)
+            break;
+        usleep (50 * 1000);
+    }
+    return pid;
+}
+
+static fixture_t *
+s_start (const char *redis_url)
+{
+    fixture_t *f = calloc (1, sizeof *f);
+    int port = mg_test_free_port ();
+    snprintf (f->text [0], 128, "MG_BROKER=tcp://127.0.0.1:%d", port);
+    snprintf (f->text [1], 128, "MG_BROKER_BIND=tcp://127.0.0.1:%d", port);
+    snprintf (f->text [2], 128, "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (f->text [3], 128, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (f->text [4], 128, "MG_REDIS_URL=%s", redis_url);
+    snprintf (f->text [5], 128, "MG_RATE_PRO=%d/s,1000000/m", RATE_S);
+    for (int i = 0; i < 6; i++)
+        f->env [i] = f->text [i];
+    f->env [6] = "MG_RATE_ENTERPRISE=1000/s,30/m";
+    f->env [7] = "MG_HEARTBEAT_MS=100";
+    f->env [8] = NULL;
+    f->broker = mg_test_spawn ("mg-broker", f->env);
+    f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    f->client = mg_client_new (endpoint);
+    return f;
+}
+
+static int
+setup_shared (void **state)
+{
+    *state = s_start (getenv ("MG_REDIS_URL"));
+    return 0;
+}
+
+static int
+setup_own_redis (void **state)
+{
+    int port = mg_test_free_port ();
+    pid_t redis = s_redis_start (port);
+    char url [64];
+    snprintf (url, sizeof url, "redis://127.0.0.1:%d", port);
+    fixture_t *f = s_start (url);
+    f->redis = redis;
+    f->redis_port = port;
+    *state = f;
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    fixture_t *f = *state;
+    mg_client_destroy (&f->client);
+    mg_test_stop (f->ratelimit, SIGTERM);
+    mg_test_stop (f->broker, SIGTERM);
+    if (f->redis > 0)
+        mg_test_stop (f->redis, SIGTERM);
+    free (f);
+    return 0;
+}
+
+//  One decision for client in tier; 0, or -1 with the error code in code.
+static int
+s_check (fixture_t *f, const char *client, const char *tier, mg_ratelimit_reply_t *reply,
+         char *code, size_t size)
+{
+    mg_ratelimit_request_t request = { .client = (char *) client, .tier = (char *) tier };
+    mg_error_t err = { 0 };
+    int rc = mg_client_call (f->client, "ratelimit.check", &mg_ratelimit_request_desc, &request,
+                             &mg_ratelimit_reply_desc, reply, 2000, &err);
+    if (rc && code)
+        snprintf (code, size, "%s", err.code ? err.code : "?");
+    mg_msg_clear (&mg_error_desc, &err);
+    return rc;
+}
+
+//  Call until the actor answers (it registers after start).
+static void
+s_wait_actor (fixture_t *f)
+{
+    int64_t until = mg_test_now_ms () + 10000;
+    while (mg_test_now_ms () < until) {
+        mg_ratelimit_reply_t reply;
+        char code [64];
+        if (s_check (f, "warmup", "free", &reply, code, sizeof code) == 0) {
+            mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+            return;
+        }
+        usleep (50 * 1000);
+    }
+    fail_msg ("the ratelimit actor did not answer");
+}
+
+static void
+test_burst_then_steady_rate_admits_exactly_the_gcra_count (void **state)
+{
+    fixture_t *f = *state;
+    s_wait_actor (f);
+    char client [64];
+    snprintf (client, sizeof client, "user:exact-%d-%lld", (int) getpid (), (long long) mg_test_now_ms ());
+    //  Burst: the first RATE_S calls at once are all admitted.
+    int64_t start = mg_test_now_ms ();
+    long admitted = 0, calls = 0;
+    int64_t end = start + RUN_MS;
+    while (mg_test_now_ms () < end) {
+        mg_ratelimit_reply_t reply;
+        assert_int_equal (s_check (f, client, "pro", &reply, NULL, 0), 0);
+        if (calls < RATE_S / 2)
+            assert_true (reply.allowed);        //  well inside the burst
+        if (reply.allowed)
+            admitted++;
+        else {
+            assert_int_equal (reply.remaining_s, 0);
+            assert_true (reply.retry_s_ms >= 1 && reply.retry_s_ms <= 1000 / RATE_S);
+        }
+        assert_int_equal (reply.limit_s, RATE_S);
+        calls++;
+        mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    }
+    int64_t elapsed = mg_test_now_ms () - start;
+    //  GCRA with burst q and interval T admits at most q + D/T over D.
+    double expected = RATE_S + (double) elapsed * RATE_S / 1000.0;
+    fprintf (stderr, "calls=%ld admitted=%ld expected=%.1f elapsed_ms=%lld\n",
+             calls, admitted, expected, (long long) elapsed);
+    assert_true (calls > 2 * expected);         //  the client was over the limit throughout
+    assert_true (admitted <= expected + 1);
+    assert_true (admitted >= expected * 0.99 - 1);
+}
+
+static void
+test_the_minute_window_limits_too (void **state)
+{
+    fixture_t *f = *state;
+    s_wait_actor (f);
+    char client [64];
+    snprintf (client, sizeof client, "user:minute-%d-%lld", (int) getpid (), (long long) mg_test_now_ms ());
+    for (int i = 0; i < 31; i++) {
+        mg_ratelimit_reply_t reply;
+        assert_int_equal (s_check (f, client, "enterprise", &reply, NULL, 0), 0);
+        if (i < 30) {
+            assert_true (reply.allowed);
+            assert_int_equal (reply.remaining_m, 29 - i);
+        }
+        else {
+            assert_false (reply.allowed);
+            assert_int_equal (reply.retry_s_ms, 0);
+            assert_true (reply.retry_m_ms > 1000);      //  2 s per request at 30/m
+            assert_true (reply.remaining_s > 0);
+        }
+        mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    }
+    mg_ratelimit_reply_t reply;
+    char code [64];
+    assert_int_equal (s_check (f, client, "platinum", &reply, code, sizeof code), -1);
+    assert_string_equal (code, "INVALID_PARAMETER");
+}
+
+//  A decision succeeds within timeout_ms.
+static bool
+s_works_within (fixture_t *f, const char *client, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (mg_test_now_ms () < until) {
+        mg_ratelimit_reply_t reply;
+        char code [64];
+        if (s_check (f, client, "free", &reply, code, sizeof code) == 0) {
+            mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+            return true;
+        }
+        usleep (50 * 1000);
+    }
+    return false;
+}
+
+static void
+test_script_is_reloaded_after_flush_and_redis_restart (void **state)
+{
+    fixture_t *f = *state;
+    s_wait_actor (f);
+    assert_true (s_works_within (f, "user:reload", 1000));
+    //  SCRIPT FLUSH: the same connection gets NOSCRIPT, loads, retries.
+    redisContext *redis = redisConnect ("127.0.0.1", f->redis_port);
+    assert_true (redis && !redis->err);
+    redisReply *r = redisCommand (redis, "SCRIPT FLUSH");
+    assert_non_null (r);
+    freeReplyObject (r);
+    redisFree (redis);
+    for (int i = 0; i < 4; i++) {           //  every worker thread meets the flush
+        mg_ratelimit_reply_t reply;
+        assert_int_equal (s_check (f, "user:reload", "free", &reply, NULL, 0), 0);
+        mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    }
+    //  Redis down: an error reply (the gateway then fails open), never silence.
+    mg_test_stop (f->redis, SIGTERM);
+    f->redis = -1;
+    mg_ratelimit_reply_t reply;
+    char code [64];
+    assert_int_equal (s_check (f, "user:reload", "free", &reply, code, sizeof code), -1);
+    assert_string_equal (code, "SERVICE_UNAVAILABLE");
+    //  Redis back, empty: the actor reconnects and loads the script again.
+    f->redis = s_redis_start (f->redis_port);
+    assert_true (s_works_within (f, "user:reload", 3000));
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal (s_check (f, "user:reload", "free", &reply, NULL, 0), 0);
+        mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    }
+}
+
+int
+main (void)
+{
+    if (!getenv ("MG_REDIS_URL")) {
+        fprintf (stderr, "MG_REDIS_URL is not set (run through scripts/test)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_burst_then_steady_rate_admits_exactly_the_gcra_count, setup_shared, teardown),
+        cmocka_unit_test_setup_teardown (test_the_minute_window_limits_too, setup_shared, teardown),
+        cmocka_unit_test_setup_teardown (test_script_is_reloaded_after_flush_and_redis_restart, setup_own_redis, teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,127 @@
+/*  Rate-limit header values of a decision, and the client address behind
+    trusted proxies (gateway/ratelimit.c).  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "gateway.h"
+
+static mg_ratelimit_reply_t
+s_decision (bool allowed, const char *tier, uint64_t limit_s, uint64_t limit_m)
+{
+    mg_ratelimit_reply_t d = { .allowed = allowed, .tier = (char *) tier,
+                               .limit_s = limit_s, .limit_m = limit_m };
+    return d;
+}
+
+static void
+test_headers_report_the_window_closest_to_running_out (void **state)
+{
+    (void) state;
+    mg_ratelimit_reply_t d = s_decision (true, "pro", 50, 1000);
+    d.remaining_s = 49;
+    d.remaining_m = 997;
+    d.reset_s_ms = 20;
+    d.reset_m_ms = 11500;
+    gw_rate_headers_t h;
+    assert_int_equal (gw_rate_headers_format (&d, 1700000000, &h), 0);
+    assert_string_equal (h.limit, "50");
+    assert_string_equal (h.remaining, "49");
+    assert_string_equal (h.reset, "1700000001");
+    assert_string_equal (h.policy, "\"pro-s\";q=50;w=1, \"pro-m\";q=1000;w=60");
+    assert_string_equal (h.state, "\"pro-s\";r=49;t=1");
+    assert_int_equal (h.retry_after, 0);
+    //  The minute window nearly spent: it is the one reported.
+    d.remaining_m = 3;
+    assert_int_equal (gw_rate_headers_format (&d, 1700000000, &h), 0);
+    assert_string_equal (h.limit, "1000");
+    assert_string_equal (h.remaining, "3");
+    assert_string_equal (h.state, "\"pro-m\";r=3;t=12");
+    assert_string_equal (h.reset, "1700000012");
+}
+
+static void
+test_a_refusal_reports_the_refusing_window_and_retry_after (void **state)
+{
+    (void) state;
+    mg_ratelimit_reply_t d = s_decision (false, "free", 10, 200);
+    d.remaining_s = 0;
+    d.remaining_m = 150;
+    d.reset_s_ms = 1000;
+    d.reset_m_ms = 15000;
+    d.retry_s_ms = 100;
+    gw_rate_headers_t h;
+    assert_int_equal (gw_rate_headers_format (&d, 100, &h), 0);
+    assert_string_equal (h.remaining, "0");
+    assert_string_equal (h.limit, "10");
+    assert_string_equal (h.state, "\"free-s\";r=0;t=1");
+    assert_int_equal (h.retry_after, 1);        //  100 ms rounds up to a whole second
+    //  The minute window refuses for longer: it is reported, and its wait.
+    d.retry_m_ms = 2500;
+    assert_int_equal (gw_rate_headers_format (&d, 100, &h), 0);
+    assert_string_equal (h.limit, "200");
+    assert_string_equal (h.remaining, "0");
+    assert_int_equal (h.retry_after, 3);
+}
+
+static void
+test_client_ip_believes_forwarded_for_only_from_trusted_proxies (void **state)
+{
+    (void) state;
+    char out [80];
+    gw_rate_client_ip ("10.0.0.9", "1.2.3.4", "", out, sizeof out);
+    assert_string_equal (out, "ip:10.0.0.9");
+    gw_rate_client_ip ("10.0.0.9", "1.2.3.4", "10.0.0.1", out, sizeof out);
+    assert_string_equal (out, "ip:10.0.0.9");
+    gw_rate_client_ip ("10.0.0.1", "1.2.3.4", "10.0.0.1", out, sizeof out);
+    assert_string_equal (out, "ip:1.2.3.4");
+    //  A client-written left part is ignored: the right-most untrusted hop counts.
+    gw_rate_client_ip ("10.0.0.1", "6.6.6.6, 1.2.3.4, 10.0.0.2", "10.0.0.1,10.0.0.2", out, sizeof out);
+    assert_string_equal (out, "ip:1.2.3.4");
+    gw_rate_client_ip ("10.0.0.1", "2001:db8::1", "10.0.0.1", out, sizeof out);
+    assert_string_equal (out, "ip:2001:db8::1");
+    //  Garbage is not an address: the proxy itself is the client then.
+    gw_rate_client_ip ("10.0.0.1", "'; DROP TABLE users --", "10.0.0.1", out, sizeof out);
+    assert_string_equal (out, "ip:10.0.0.1");
+    gw_rate_client_ip (NULL, NULL, "", out, sizeof out);
+    assert_string_equal (out, "ip:unknown");
+}
+
+static void
+test_key_cache_expires_and_keeps_no_key (void **state)
+{
+    (void) state;
+    gw_keycache_t *cache = gw_keycache_new (8);
+    assert_non_null (cache);
+    gw_key_entry_t in = { .valid = true, .user_id = "u", .tier = "pro" }, out;
+    const char *key = "mg_live_abc";
+    assert_false (gw_keycache_get (cache, key, strlen (key), 0, &out));
+    gw_keycache_put (cache, key, strlen (key), 1000, 30000000, &in);
+    assert_true (gw_keycache_get (cache, key, strlen (key), 2000, &out));
+    assert_string_equal (out.tier, "pro");
+    assert_false (gw_keycache_get (cache, "mg_live_abd", 11, 2000, &out));
+    assert_false (gw_keycache_get (cache, key, strlen (key), 1000 + 30000000, &out));
+    //  Many keys in a small cache: it stays bounded and answers for the newest.
+    char other [32];
+    for (int i = 0; i < 100; i++) {
+        snprintf (other, sizeof other, "mg_live_%d", i);
+        gw_keycache_put (cache, other, strlen (other), 5000 + i, 1000000, &in);
+    }
+    assert_true (gw_keycache_get (cache, other, strlen (other), 6000, &out));
+    gw_keycache_destroy (&cache);
+    assert_null (cache);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_headers_report_the_window_closest_to_running_out),
+        cmocka_unit_test (test_a_refusal_reports_the_refusing_window_and_retry_after),
+        cmocka_unit_test (test_client_ip_believes_forwarded_for_only_from_trusted_proxies),
+        cmocka_unit_test (test_key_cache_expires_and_keeps_no_key),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
