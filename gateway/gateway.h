@@ -141,6 +141,7 @@ void gw_server_dispatch (gw_request_t *request);
 #define GW_ROUTE_USER  (1u << 4)    //  signed-in callers only; user_id is the caller's id
 #define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
+#define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
 
 typedef void (gw_handler_fn) (gw_request_t *request);
 
@@ -215,10 +216,11 @@ typedef struct {
 //  route's request message, encoded as msgpack into *body_p (caller frees;
 //  NULL/0 for routes without a request message). Returns 0, or -1 with fault.
 //  user_id (may be NULL) is the signed-in caller, put into user_id of
-//  GW_ROUTE_USER/SESSION routes.
+//  GW_ROUTE_USER/SESSION routes; device_id (may be NULL) is the X-Device-Id
+//  header, put into their device_id field when the message has one.
 int gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
                     struct evbuffer *body, const char *content_type, const char *user_id,
-                    uint8_t **body_p, size_t *len_p, gw_fault_t *fault);
+                    const char *device_id, uint8_t **body_p, size_t *len_p, gw_fault_t *fault);
 
 //  --------------------------------------------------------------------------
 //  guard.c

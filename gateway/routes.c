@@ -46,6 +46,17 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/auth/api-keys",            "accounts.keys_list",   &mg_user_request_desc,         &mg_api_keys_reply_desc,     NULL,            GW_ROUTE_SESSION, 200 },
     { "POST",   "/api/v1/auth/api-keys",            "accounts.keys_create", &mg_api_key_create_desc,       &mg_api_key_created_desc,    NULL,            GW_ROUTE_BODY | GW_ROUTE_SESSION, 201 },
     { "DELETE", "/api/v1/auth/api-keys/{id}",       "accounts.keys_revoke", &mg_api_key_revoke_desc,       NULL,                        NULL,            GW_ROUTE_SESSION, 204 },
+    { "GET",    "/api/v1/me/watchlist",             "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "PUT",    "/api/v1/me/watchlist/{content_id}", "sync.watchlist.put",  &mg_sync_item_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "DELETE", "/api/v1/me/watchlist/{content_id}", "sync.watchlist.delete", &mg_sync_item_request_desc,  &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/progress",              "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "PUT",    "/api/v1/me/progress/{content_id}", "sync.progress.put",    &mg_sync_progress_request_desc, &mg_sync_state_desc,        NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/preferences",           "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "PUT",    "/api/v1/me/preferences",           "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,     NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/devices",               "sync.devices.list",    &mg_sync_user_request_desc,    &mg_devices_reply_desc,      NULL,            GW_ROUTE_USER, 200 },
+    { "POST",   "/api/v1/me/devices",               "sync.devices.add",     &mg_device_add_request_desc,   &mg_device_desc,             NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 201 },
+    { "DELETE", "/api/v1/me/devices/{id}",          "sync.devices.remove",  &mg_device_request_desc,       NULL,                        NULL,            GW_ROUTE_USER, 204 },
+    { "POST",   "/api/v1/sync/ops",                 "sync.ops",             &mg_sync_ops_request_desc,     &mg_sync_ops_reply_desc,     NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_USER, 200 },
 };
 
 #define ROUTES_COUNT      (sizeof s_routes / sizeof s_routes [0])
@@ -359,11 +370,12 @@ s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *conten
         json_decref (json);
         return s_fault (fault, 400, "INVALID_JSON", "the request body must be a JSON object");
     }
-    //  The caller's id comes from their credentials only.
-    if (json_object_get (json, GW_USER_FIELD)) {
+    //  The caller's id comes from their credentials only, the device from X-Device-Id.
+    const char *refused = json_object_get (json, GW_USER_FIELD) ? GW_USER_FIELD
+                        : user_id && json_object_get (json, GW_DEVICE_FIELD) ? GW_DEVICE_FIELD : NULL;
+    if (refused) {
         json_decref (json);
-        return s_fault (fault, 400, "INVALID_PARAMETER", "invalid request body: unknown field '%s'",
-                        GW_USER_FIELD);
+        return s_fault (fault, 400, "INVALID_PARAMETER", "invalid request body: unknown field '%s'", refused);
     }
     if (user_id && json_object_set_new (json, GW_USER_FIELD, json_string (user_id))) {
         json_decref (json);
@@ -451,6 +463,8 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
 {
     uint64_t seen = 0;
     size_t at = 0;
+    //  Routes for signed-in callers take device_id from X-Device-Id only.
+    bool desc_user = desc && (match->route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION)) != 0;
     while (at < query_len) {
         const char *pair = query + at;
         const char *amp = memchr (pair, '&', query_len - at);
@@ -467,6 +481,7 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
                             "malformed percent-encoding in query parameter '%.*s'",
                             (int) (name_len < PARAM_NAME_SHOWN ? name_len : PARAM_NAME_SHOWN), pair);
         const mg_field_t *field = desc && n > 0 && strcmp (name, GW_USER_FIELD) != 0
+                                && !(desc_user && strcmp (name, GW_DEVICE_FIELD) == 0)
                                 ? mg_msg_field (desc, name) : NULL;
         if (!field || s_is_path_param (match, name)
         ||  field->type == MG_T_MSG || field->type == MG_T_MSGLIST)
@@ -494,7 +509,7 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
 int
 gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
                 struct evbuffer *body, const char *content_type, const char *user_id,
-                uint8_t **body_p, size_t *len_p, gw_fault_t *fault)
+                const char *device_id, uint8_t **body_p, size_t *len_p, gw_fault_t *fault)
 {
     assert (match && match->route);
     assert (body_p && len_p && fault);
@@ -532,6 +547,12 @@ gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
         char reason [MG_MSG_ERR_LEN];
         if (mg_msg_set_text (mg_msg_field (desc, GW_USER_FIELD), msg, user_id, reason, sizeof reason))
             rc = s_fault (fault, 500, "INTERNAL", "cannot pass the caller on");
+    }
+    const mg_field_t *device_field = desc ? mg_msg_field (desc, GW_DEVICE_FIELD) : NULL;
+    if (rc == 0 && user_route && device_id && device_field) {
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_set_text (device_field, msg, device_id, reason, sizeof reason))
+            rc = s_fault (fault, 400, "INVALID_PARAMETER", "invalid X-Device-Id: %s", reason);
     }
     if (rc == 0 && desc) {
         char reason [MG_MSG_ERR_LEN];

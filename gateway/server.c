@@ -453,8 +453,9 @@ gw_server_dispatch (gw_request_t *request)
     const char *content_type = evhttp_find_header (evhttp_request_get_input_headers (http),
                                                    "Content-Type");
     const char *user_id = request->caller.kind != GW_CALLER_ANONYMOUS ? request->caller.user_id : NULL;
+    const char *device_id = evhttp_find_header (evhttp_request_get_input_headers (http), "X-Device-Id");
     if (gw_routes_bind (&match, request->query, request->query_len, evhttp_request_get_input_buffer (http),
-                        content_type, user_id, &bus_body, &bus_len, &fault)) {
+                        content_type, user_id, device_id, &bus_body, &bus_len, &fault)) {
         gw_reply_error (request, fault.status, fault.code, 0, "%s", fault.message);
         return;
     }

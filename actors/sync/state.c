@@ -335,6 +335,8 @@ int
 sync_on_progress_put (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_sync_progress_request_t *request = req;
+    if (!request->content_id)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "content_id", "content_id is required");
     json_t *op = s_rest_op ("progress.set", request->content_id);
     json_object_set_new (op, "position_s", json_real (request->position_s));
     if (request->has_duration_s)

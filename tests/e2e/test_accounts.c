@@ -32,7 +32,7 @@ typedef struct {
     char env_text [8][96];
     const char *env [32];
     int http_port;
-    pid_t broker, catalog, resolver, accounts, ratelimit, gateway;
+    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, gateway;
     char run [16];                  //  makes this run's emails unique
     char log_path [128];            //  stderr of the processes started by group_setup
 } fixture_t;
@@ -210,7 +210,8 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    pid_t *pids [] = { &f->gateway, &f->ratelimit, &f->accounts, &f->resolver, &f->catalog, &f->broker };
+    pid_t *pids [] = { &f->gateway, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
+                       &f->catalog, &f->broker };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)
             mg_test_stop (*pids [i], SIGTERM);
@@ -264,6 +265,8 @@ group_setup (void **state)
     f->catalog = mg_test_spawn ("mg-catalog", f->env);
     f->resolver = mg_test_spawn ("mg-resolver", f->env);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
+    f->search = mg_test_spawn ("mg-search", f->env);
+    f->sync = mg_test_spawn ("mg-sync", f->env);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
     if (log_fd >= 0 && saved >= 0)
         dup2 (saved, STDERR_FILENO);
@@ -540,6 +543,109 @@ test_requests_over_the_limit_are_429_with_headers (void **state)
     mg_http_reply_free (&reply);
 }
 
+//  Request with bearer token access and extra header lines; status, body into reply.
+static int
+s_as (const char *access, const char *extra, const char *method, const char *path, const char *body,
+      mg_http_reply_t *reply)
+{
+    char headers [1400];
+    snprintf (headers, sizeof headers, "Authorization: Bearer %s\r\n%s%s", access, extra,
+              body ? "Content-Type: application/json\r\n" : "");
+    return s_call (method, path, headers, body, reply);
+}
+
+static void
+test_watchlist_devices_and_ops_belong_to_their_user (void **state)
+{
+    (void) state;
+    char ann [128], ben [128], access_a [1024], access_b [1024], refresh [128];
+    s_email ("sync-ann", ann, sizeof ann);
+    s_email ("sync-ben", ben, sizeof ben);
+    s_register (ann, "correct horse battery");
+    s_register (ben, "correct horse battery");
+    s_login (ann, "correct horse battery", access_a, refresh);
+    s_login (ben, "correct horse battery", access_b, refresh);
+    mg_http_reply_t reply;
+    //  Signed-in callers only.
+    assert_int_equal (s_call ("GET", "/api/v1/me/watchlist", "", NULL, &reply), 0);
+    s_assert_error (&reply, 401, "UNAUTHORIZED");
+    mg_http_reply_free (&reply);
+    //  Ann registers a phone and adds a title from it.
+    assert_int_equal (s_as (access_a, "", "POST", "/api/v1/me/devices", "{\"name\":\"phone\"}", &reply), 0);
+    assert_int_equal (reply.status, 201);
+    json_t *device = s_json (&reply);
+    char device_id [64], header [128];
+    snprintf (device_id, sizeof device_id, "%s", json_string_value (json_object_get (device, "id")));
+    json_decref (device);
+    mg_http_reply_free (&reply);
+    snprintf (header, sizeof header, "X-Device-Id: %s\r\n", device_id);
+    assert_int_equal (s_as (access_a, header, "PUT", "/api/v1/me/watchlist/00000000-0000-4000-8000-000000000001",
+                            NULL, &reply), 0);
+    assert_int_equal (reply.status, 200);
+    s_assert_rate_headers (&reply);
+    mg_http_reply_free (&reply);
+    assert_int_equal (s_as (access_a, "", "PUT", "/api/v1/me/progress/00000000-0000-4000-8000-000000000001",
+                            "{\"position_s\":300,\"duration_s\":6000}", &reply), 0);
+    if (reply.status != 200)
+        fail_msg ("progress: %d %s", reply.status, reply.body);
+    json_t *json = s_json (&reply);
+    assert_int_equal (json_array_size (json_object_get (json, "watchlist")), 1);
+    assert_true (json_number_value (json_object_get (json_array_get (json_object_get (json, "progress"), 0),
+                                                     "position_s")) == 300.0);
+    json_decref (json);
+    mg_http_reply_free (&reply);
+    //  Ben sees none of it, and cannot use or remove Ann's device.
+    assert_int_equal (s_as (access_b, "", "GET", "/api/v1/me/watchlist", NULL, &reply), 0);
+    json = s_json (&reply);
+    assert_int_equal (json_array_size (json_object_get (json, "watchlist")), 0);
+    json_decref (json);
+    mg_http_reply_free (&reply);
+    assert_int_equal (s_as (access_b, header, "PUT", "/api/v1/me/watchlist/00000000-0000-4000-8000-000000000002",
+                            NULL, &reply), 0);
+    s_assert_error (&reply, 404, "NOT_FOUND");
+    mg_http_reply_free (&reply);
+    char path [128];
+    snprintf (path, sizeof path, "/api/v1/me/devices/%s", device_id);
+    assert_int_equal (s_as (access_b, "", "DELETE", path, NULL, &reply), 0);
+    s_assert_error (&reply, 404, "NOT_FOUND");
+    mg_http_reply_free (&reply);
+    //  The device comes from X-Device-Id only, the user from the token only.
+    assert_int_equal (s_as (access_a, "", "PUT", "/api/v1/me/preferences",
+                            "{\"device_id\":\"00000000-0000-4000-8000-000000000009\",\"autoplay\":true}", &reply), 0);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    mg_http_reply_free (&reply);
+    //  An offline batch: more than 100 ops is 413 before anything else.
+    char *big = malloc (101 * 3 + 64);
+    size_t used = (size_t) sprintf (big, "{\"ops\":[");
+    for (int i = 0; i < 101; i++)
+        used += (size_t) sprintf (big + used, "%s{}", i ? "," : "");
+    sprintf (big + used, "]}");
+    assert_int_equal (s_as (access_a, "", "POST", "/api/v1/sync/ops", big, &reply), 0);
+    s_assert_error (&reply, 413, "PAYLOAD_TOO_LARGE");
+    mg_http_reply_free (&reply);
+    free (big);
+    assert_int_equal (s_as (access_a, "", "POST", "/api/v1/sync/ops",
+                            "{\"ops\":[{\"op_id\":\"o-1\",\"type\":\"preferences.set\",\"field\":\"language\","
+                            "\"value\":\"en\"}]}", &reply), 0);
+    assert_int_equal (reply.status, 200);
+    json = s_json (&reply);
+    assert_int_equal (json_integer_value (json_object_get (json, "applied")), 1);
+    assert_string_equal (json_string_value (json_object_get (json_object_get (json_object_get (json, "state"),
+                                                                              "preferences"), "language")), "en");
+    json_decref (json);
+    mg_http_reply_free (&reply);
+    //  Removing the device frees it; it is gone from the list.
+    snprintf (path, sizeof path, "/api/v1/me/devices/%s", device_id);
+    assert_int_equal (s_as (access_a, "", "DELETE", path, NULL, &reply), 0);
+    assert_int_equal (reply.status, 204);
+    mg_http_reply_free (&reply);
+    assert_int_equal (s_as (access_a, "", "GET", "/api/v1/me/devices", NULL, &reply), 0);
+    json = s_json (&reply);
+    assert_int_equal (json_array_size (json_object_get (json, "results")), 0);
+    json_decref (json);
+    mg_http_reply_free (&reply);
+}
+
 static void
 test_set_tier_is_an_operator_command (void **state)
 {
@@ -655,6 +761,7 @@ main (void)
         cmocka_unit_test (test_two_users_see_and_change_only_their_own_keys),
         cmocka_unit_test (test_bad_credentials_are_401_never_anonymous),
         cmocka_unit_test (test_requests_over_the_limit_are_429_with_headers),
+        cmocka_unit_test (test_watchlist_devices_and_ops_belong_to_their_user),
         cmocka_unit_test (test_set_tier_is_an_operator_command),
         cmocka_unit_test (test_limiter_down_fails_open_or_closed_as_configured),
         cmocka_unit_test (test_logs_hold_no_secrets),

@@ -119,7 +119,9 @@ test_two_gateways_admit_what_one_exact_gcra_admits (void **state)
     env [n++] = "MG_PWHASH_MEMLIMIT_KIB=16384";
     env [n++] = "MG_JWT_SECRET=accuracy-secret-0123456789abcdef0123";
     env [n] = NULL;
-    pid_t pids [7];
+    pid_t pids [9];
+    pids [7] = mg_test_spawn ("mg-search", env);
+    pids [8] = mg_test_spawn ("mg-sync", env);
     pids [0] = mg_test_spawn ("mg-broker", env);
     pids [1] = mg_test_spawn ("mg-accounts", env);
     pids [2] = mg_test_spawn ("mg-catalog", env);
@@ -190,7 +192,7 @@ test_two_gateways_admit_what_one_exact_gcra_admits (void **state)
     assert_true (clients [0].ok + clients [2].ok > 0 && clients [1].ok + clients [3].ok > 0);
     assert_true (ok <= expected + 1);               //  never above one exact GCRA
     assert_true (ok >= expected * 0.99);            //  and within 1 % of it
-    for (int i = 6; i >= 0; i--)
+    for (int i = 8; i >= 0; i--)
         mg_test_stop (pids [i], SIGTERM);
 }
 
