@@ -36,25 +36,11 @@ stop_nginx() {
 }
 bench_cleanup_hooks+=(stop_nginx)
 # /ready wants a live worker for every service the routes name (and the limiter).
-if [ -z "${MG_REDIS_URL:-}" ]; then
-  redis_port=$(mg_free_port)
-  mg_redis_start "$tmp" "$redis_port" no
-  stop_redis() { mg_redis_stop "$tmp" "$redis_port"; }
-  bench_cleanup_hooks+=(stop_redis)
-  export MG_REDIS_URL="redis://127.0.0.1:$redis_port"
-fi
-bench_start broker catalog resolver search accounts ratelimit sync gateway
+bench_redis
+bench_start broker "${BENCH_ROUTED_ACTORS[@]}" gateway
 
 gateway=http://127.0.0.1:$http_port
-for _ in $(seq 1 200); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$gateway/ready")" = 200 ] && break
-  sleep 0.1
-done
-if [ "$(curl -s -o /dev/null -w '%{http_code}' "$gateway/ready")" != 200 ]; then
-  echo "bench: the gateway did not become ready; logs:" >&2
-  tail -n 20 "$tmp"/log/*.log >&2
-  exit 1
-fi
+bench_wait_ready "$http_port"
 
 # nginx serves the very bytes the gateway answers, so both move the same payload.
 mkdir -p "$tmp/nginx/www" "$tmp/nginx/temp"
@@ -89,30 +75,12 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-# run NAME URL: one warm-up second, then the measured run; prints "rps p99_ms".
-run() {
-  local url=$1 out
-  wrk -t"$threads" -c"$connections" -d1s "$url" >/dev/null
-  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$url")
-  if grep -q "Non-2xx" <<<"$out"; then
-    echo "bench: $url answered errors:" >&2
-    echo "$out" >&2
-    exit 1
-  fi
-  local rps p99
-  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-  p99=$(awk '$1 == "99%" {
-      v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
-      if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000;
-      printf "%.2f", v }' <<<"$out")
-  echo "$rps $p99"
-}
 
-result=$(run "http://127.0.0.1:$nginx_port/genres.json")
+result=$(bench_wrk "http://127.0.0.1:$nginx_port/genres.json")
 read -r nginx_rps nginx_p99 <<<"$result"
-result=$(run "$gateway/health")
+result=$(bench_wrk "$gateway/health")
 read -r health_rps health_p99 <<<"$result"
-result=$(run "$gateway/api/v1/genres")
+result=$(bench_wrk "$gateway/api/v1/genres")
 read -r genres_rps genres_p99 <<<"$result"
 
 echo

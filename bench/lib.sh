@@ -55,3 +55,53 @@ bench_start() {
   done
 }
 
+
+# Every actor the gateway's routes name: /ready wants a live worker of each.
+BENCH_ROUTED_ACTORS=(catalog resolver search accounts ratelimit sync)
+
+# bench_redis: a throw-away Redis unless MG_REDIS_URL is set.
+bench_redis() {
+  if [ -z "${MG_REDIS_URL:-}" ]; then
+    bench_redis_port=$(mg_free_port)
+    mg_redis_start "$tmp" "$bench_redis_port" no
+    bench_stop_redis() { mg_redis_stop "$tmp" "$bench_redis_port"; }
+    bench_cleanup_hooks+=(bench_stop_redis)
+    export MG_REDIS_URL="redis://127.0.0.1:$bench_redis_port"
+  fi
+}
+
+# bench_wait_ready PORT...: wait (20 s at most) until each gateway's /ready is 200.
+bench_wait_ready() {
+  local port
+  for port in "$@"; do
+    for _ in $(seq 1 200); do
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" = 200 ] && break
+      sleep 0.1
+    done
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" != 200 ]; then
+      echo "bench: the gateway on port $port did not become ready; logs:" >&2
+      tail -n 20 "$tmp"/log/*.log >&2
+      exit 1
+    fi
+  done
+}
+
+# bench_wrk URL: one warm-up second, then the measured run with $threads,
+# $connections and $seconds; prints "rps p99_ms". Any non-2xx answer fails.
+bench_wrk() {
+  local url=$1 out
+  wrk -t"$threads" -c"$connections" -d1s "$url" >/dev/null
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$url")
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "bench: $url answered errors:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  local rps p99
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+  p99=$(awk '$1 == "99%" {
+      v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+      if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000;
+      printf "%.2f", v }' <<<"$out")
+  echo "$rps $p99"
+}

@@ -2,8 +2,8 @@
 # Cost of rate limiting, measured in one run.
 #
 # Builds Release (build-release), starts a throw-away PostgreSQL and Redis
-# (unless MG_PG_URL / MG_REDIS_URL are set), mg-broker, mg-catalog,
-# mg-resolver, mg-accounts, mg-ratelimit and two gateways: one checking every
+# (unless MG_PG_URL / MG_REDIS_URL are set), mg-broker, every actor the
+# routes name, and two gateways: one checking every
 # /api/v1 request (limits raised so that nothing is refused: the check is
 # what is measured, not 429s) and one with MG_RATE_ENABLED=0. Then:
 #   decision latency  mg-ratelimit-bench: the GCRA script through the actor's
@@ -27,67 +27,33 @@ done
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-if [ -z "${MG_REDIS_URL:-}" ]; then
-  redis_port=$(mg_free_port)
-  mg_redis_start "$tmp" "$redis_port" no
-  stop_redis() { mg_redis_stop "$tmp" "$redis_port"; }
-  bench_cleanup_hooks+=(stop_redis)
-  export MG_REDIS_URL="redis://127.0.0.1:$redis_port"
-fi
+bench_redis
 export MG_RESOLVER_INGEST=0
 # Nothing is refused during the measured runs: every request pays for the check.
 export MG_RATE_ANONYMOUS=1000000/s,1000000/m
 export MG_RATE_ENTERPRISE=1000000/s,1000000/m
 limited_port=$(mg_free_port)
 open_port=$(mg_free_port)
-bench_start broker catalog resolver accounts ratelimit
+bench_start broker "${BENCH_ROUTED_ACTORS[@]}"
 MG_HTTP_PORT=$limited_port "$bin/mg-gateway" 2>"$tmp/log/gateway-limited.log" &
 pids+=($!)
 MG_HTTP_PORT=$open_port MG_RATE_ENABLED=0 "$bin/mg-gateway" 2>"$tmp/log/gateway-open.log" &
 pids+=($!)
 
-for port in "$limited_port" "$open_port"; do
-  for _ in $(seq 1 200); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" = 200 ] && break
-    sleep 0.1
-  done
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" != 200 ]; then
-    echo "bench: a gateway did not become ready; logs:" >&2
-    tail -n 20 "$tmp"/log/*.log >&2
-    exit 1
-  fi
-done
+bench_wait_ready "$limited_port" "$open_port"
 curl -sf -D - -o /dev/null "http://127.0.0.1:$limited_port/api/v1/genres" | grep -qi '^RateLimit-Policy:' ||
   { echo "bench: the limited gateway sends no rate-limit headers" >&2; exit 1; }
 
 echo "decision latency ($decisions decisions each):"
 "$bin/mg-ratelimit-bench" "$decisions" | tee "$tmp/latency.txt"
 
-# run URL: one warm-up second, then the measured run; prints "rps p99_ms".
-run() {
-  local url=$1 out
-  wrk -t"$threads" -c"$connections" -d1s "$url" >/dev/null
-  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$url")
-  if grep -q "Non-2xx" <<<"$out"; then
-    echo "bench: $url answered errors:" >&2
-    echo "$out" >&2
-    exit 1
-  fi
-  local rps p99
-  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-  p99=$(awk '$1 == "99%" {
-      v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
-      if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000;
-      printf "%.2f", v }' <<<"$out")
-  echo "$rps $p99"
-}
 
 best_limited=0; best_open=0; p99_limited=0; p99_open=0
 for round in $(seq 1 "$rounds"); do
-  read -r rps p99 <<<"$(run "http://127.0.0.1:$limited_port/api/v1/genres")"
+  read -r rps p99 <<<"$(bench_wrk "http://127.0.0.1:$limited_port/api/v1/genres")"
   echo "round $round: limited   $rps req/s p99 $p99 ms"
   if [ "$rps" -gt "$best_limited" ]; then best_limited=$rps; p99_limited=$p99; fi
-  read -r rps p99 <<<"$(run "http://127.0.0.1:$open_port/api/v1/genres")"
+  read -r rps p99 <<<"$(bench_wrk "http://127.0.0.1:$open_port/api/v1/genres")"
   echo "round $round: unlimited $rps req/s p99 $p99 ms"
   if [ "$rps" -gt "$best_open" ]; then best_open=$rps; p99_open=$p99; fi
 done

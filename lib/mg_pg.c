@@ -6,6 +6,8 @@
     calls mg_pg_migrate at start; a session advisory lock makes concurrent
     starts take turns instead of racing.  */
 #include "mg_pg.h"
+#include "mg_config.h"
+#include "mg_actor.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -231,4 +233,33 @@ mg_pg_migrate (PGconn *conn, const char *dir, char *err, size_t errlen)
     for (size_t i = 0; i < count; i++)
         free (names [i]);
     return rc ? -1 : applied;
+}
+
+int
+mg_pg_prepare (const char *url)
+{
+    char reason [512];
+    PGconn *pg = mg_pg_connect (url, reason, sizeof reason);
+    int rc = pg ? mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason) : -1;
+    PQfinish (pg);
+    if (rc < 0) {
+        mg_error ("cannot prepare the database", "reason=\"%s\"", reason);
+        return -1;
+    }
+    return 0;
+}
+
+PGconn *
+mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error_t *err)
+{
+    if (*conn_p && PQstatus (*conn_p) == CONNECTION_OK)
+        return *conn_p;
+    PQfinish (*conn_p);
+    char reason [256];
+    *conn_p = mg_pg_connect (url, reason, sizeof reason);
+    if (!*conn_p) {
+        mg_error ("database unavailable", "what=\"%s\" reason=\"%s\"", what, reason);
+        mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s unavailable", what);
+    }
+    return *conn_p;
 }

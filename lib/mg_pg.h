@@ -2,6 +2,8 @@
 #ifndef MG_PG_H_INCLUDED
 #define MG_PG_H_INCLUDED
 
+#include "mg_msg.h"
+
 #include <libpq-fe.h>
 #include <stddef.h>
 
@@ -13,5 +15,15 @@ PGconn *mg_pg_connect (const char *conninfo, char *err, size_t errlen);
 //  across processes by an advisory lock, so actors may all call it at start.
 //  Returns the number applied, or -1 with a reason in err.
 int mg_pg_migrate (PGconn *conn, const char *dir, char *err, size_t errlen);
+
+//  What every actor that owns tables does at start: connect to url and apply
+//  the migrations of MG_SQL_DIR (default config/sql), logging why when that
+//  fails. Returns 0 or -1.
+int mg_pg_prepare (const char *url);
+
+//  *conn_p when it is connected, else a new connection to url (the old one
+//  closed). NULL when the database cannot be reached, with a log line and
+//  err filled as SERVICE_UNAVAILABLE "<what> unavailable".
+PGconn *mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error_t *err);
 
 #endif

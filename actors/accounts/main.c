@@ -83,18 +83,8 @@ main (void)
     static accounts_config_t config;
     if (s_config (&config))
         return EXIT_FAILURE;
-    char reason [512];
-    PGconn *pg = mg_pg_connect (config.pg_url, reason, sizeof reason);
-    if (!pg) {
-        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+    if (mg_pg_prepare (config.pg_url))
         return EXIT_FAILURE;
-    }
-    int applied = mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason);
-    PQfinish (pg);
-    if (applied < 0) {
-        mg_error ("migrations failed", "reason=\"%s\"", reason);
-        return EXIT_FAILURE;
-    }
     mg_actor_t *actor = mg_actor_new ("accounts", s_methods);
     if (!actor)
         return EXIT_FAILURE;

@@ -20,21 +20,7 @@ static const mg_method_t s_methods [] = {
 PGconn *
 catalog_pg (catalog_thread_t *self, mg_error_t *err)
 {
-    if (self->pg && PQstatus (self->pg) == CONNECTION_OK)
-        return self->pg;
-    if (self->pg)
-        PQreset (self->pg);
-    if (!self->pg || PQstatus (self->pg) != CONNECTION_OK) {
-        char reason [256];
-        PQfinish (self->pg);
-        self->pg = mg_pg_connect (self->pg_url, reason, sizeof reason);
-        if (!self->pg) {
-            mg_error ("catalog database unavailable", "reason=\"%s\"", reason);
-            mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
-            return NULL;
-        }
-    }
-    return self->pg;
+    return mg_pg_keep (&self->pg, self->pg_url, "catalog database", err);
 }
 
 //  Worker state: a connection of its own (libpq connections are not shared).
@@ -69,19 +55,9 @@ main (void)
     mg_log_init ("catalog");
     zsys_init ();
     const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
-    char reason [512];
     //  Migrations run at start under an advisory lock, so replicas may race.
-    PGconn *pg = mg_pg_connect (pg_url, reason, sizeof reason);
-    if (!pg) {
-        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+    if (mg_pg_prepare (pg_url))
         return EXIT_FAILURE;
-    }
-    int applied = mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason);
-    PQfinish (pg);
-    if (applied < 0) {
-        mg_error ("migrations failed", "reason=\"%s\"", reason);
-        return EXIT_FAILURE;
-    }
     mg_actor_t *actor = mg_actor_new ("catalog", s_methods);
     if (!actor)
         return EXIT_FAILURE;

@@ -22,16 +22,7 @@ static const mg_method_t s_methods [] = {
 PGconn *
 indexer_pg (indexer_t *self, mg_error_t *err)
 {
-    if (self->pg && PQstatus (self->pg) == CONNECTION_OK)
-        return self->pg;
-    PQfinish (self->pg);
-    char reason [256];
-    self->pg = mg_pg_connect (self->shared->pg_url, reason, sizeof reason);
-    if (!self->pg) {
-        mg_error ("catalog database unavailable", "reason=\"%s\"", reason);
-        mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
-    }
-    return self->pg;
+    return mg_pg_keep (&self->pg, self->shared->pg_url, "catalog database", err);
 }
 
 static void *
@@ -69,18 +60,8 @@ main (void)
     if (sodium_init () < 0)
         return EXIT_FAILURE;
     const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
-    char reason [512];
-    PGconn *pg = mg_pg_connect (pg_url, reason, sizeof reason);
-    if (!pg) {
-        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+    if (mg_pg_prepare (pg_url))
         return EXIT_FAILURE;
-    }
-    int applied = mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason);
-    PQfinish (pg);
-    if (applied < 0) {
-        mg_error ("migrations failed", "reason=\"%s\"", reason);
-        return EXIT_FAILURE;
-    }
     mg_actor_t *actor = mg_actor_new ("indexer", s_methods);
     if (!actor)
         return EXIT_FAILURE;

@@ -267,15 +267,7 @@ main (void)
     if (!self.index || pthread_rwlock_init (&self.lock, NULL))
         return EXIT_FAILURE;
     //  The schema belongs to the indexer, but the resolver reads it at start.
-    char reason [512];
-    PGconn *pg = mg_pg_connect (self.pg_url, reason, sizeof reason);
-    if (!pg || mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason) < 0) {
-        mg_error ("cannot prepare the database", "reason=\"%s\"", reason);
-        PQfinish (pg);
-        return EXIT_FAILURE;
-    }
-    PQfinish (pg);
-    if (resolver_load (&self))
+    if (mg_pg_prepare (self.pg_url) || resolver_load (&self))
         return EXIT_FAILURE;
     mg_actor_t *actor = mg_actor_new ("resolver", s_methods);
     if (!actor)

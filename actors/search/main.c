@@ -31,17 +31,8 @@ main (void)
     search_t self = { .pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway") };
     char reason [512] = "";
     //  Migrations run at start under an advisory lock, so actors may race.
-    PGconn *pg = mg_pg_connect (self.pg_url, reason, sizeof reason);
-    if (!pg) {
-        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+    if (mg_pg_prepare (self.pg_url))
         return EXIT_FAILURE;
-    }
-    int applied = mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason);
-    PQfinish (pg);
-    if (applied < 0) {
-        mg_error ("migrations failed", "reason=\"%s\"", reason);
-        return EXIT_FAILURE;
-    }
     //  Subscribe before the snapshot: an event committed after the snapshot
     //  is then either received or seen as a gap.
     const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");

@@ -28,16 +28,7 @@ static const mg_method_t s_methods [] = {
 PGconn *
 sync_pg (sync_thread_t *self, mg_error_t *err)
 {
-    if (self->pg && PQstatus (self->pg) == CONNECTION_OK)
-        return self->pg;
-    PQfinish (self->pg);
-    char reason [256];
-    self->pg = mg_pg_connect (self->shared->pg_url, reason, sizeof reason);
-    if (!self->pg) {
-        mg_error ("sync database unavailable", "reason=\"%s\"", reason);
-        mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
-    }
-    return self->pg;
+    return mg_pg_keep (&self->pg, self->shared->pg_url, "sync database", err);
 }
 
 hlc_t
@@ -98,13 +89,10 @@ main (void)
     if (sodium_init () < 0)
         return EXIT_FAILURE;
     const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
-    char reason [512];
-    PGconn *pg = mg_pg_connect (pg_url, reason, sizeof reason);
-    if (!pg || mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason) < 0) {
-        mg_error ("cannot prepare the database", "reason=\"%s\"", reason);
-        PQfinish (pg);
+    char reason [256];
+    PGconn *pg = mg_pg_prepare (pg_url) ? NULL : mg_pg_connect (pg_url, reason, sizeof reason);
+    if (!pg)
         return EXIT_FAILURE;
-    }
     sync_shared_t shared = { .pg_url = pg_url };
     hlc_t last;
     if (s_last_hlc (pg, &last)) {
