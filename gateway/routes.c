@@ -50,6 +50,7 @@ static const gw_route_t s_routes [] = {
     { "PUT",    "/api/v1/me/watchlist/{content_id}", "sync.watchlist.put",  &mg_sync_item_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
     { "DELETE", "/api/v1/me/watchlist/{content_id}", "sync.watchlist.delete", &mg_sync_item_request_desc,  &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
     { "GET",    "/api/v1/me/progress",              "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/progress/{content_id}", "sync.progress.get",    &mg_sync_title_request_desc,   &mg_progress_item_desc,      NULL,            GW_ROUTE_USER, 200 },
     { "PUT",    "/api/v1/me/progress/{content_id}", "sync.progress.put",    &mg_sync_progress_request_desc, &mg_sync_state_desc,        NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
     { "GET",    "/api/v1/me/preferences",           "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
     { "PUT",    "/api/v1/me/preferences",           "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,     NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },

@@ -20,6 +20,7 @@ static const mg_method_t s_methods [] = {
     { "sync.ops",            &mg_sync_ops_request_desc,         &mg_sync_ops_reply_desc, sync_on_ops },
     { "sync.watchlist.put",  &mg_sync_item_request_desc,        &mg_sync_state_desc,    sync_on_watchlist_put },
     { "sync.watchlist.delete", &mg_sync_item_request_desc,      &mg_sync_state_desc,    sync_on_watchlist_delete },
+    { "sync.progress.get",   &mg_sync_title_request_desc,       &mg_progress_item_desc, sync_on_progress_get },
     { "sync.progress.put",   &mg_sync_progress_request_desc,    &mg_sync_state_desc,    sync_on_progress_put },
     { "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,   sync_on_preferences_put },
     { NULL, NULL, NULL, NULL }

@@ -332,6 +332,24 @@ sync_on_watchlist_delete (void *state, const void *req, void *rep, mg_error_t *e
 }
 
 int
+sync_on_progress_get (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_title_request_t *request = req;
+    mg_progress_item_t *reply = rep;
+    mg_sync_state_t all = { 0 };
+    int rc = s_batch (state, request->user_id, NULL, json_array (), &all, NULL, NULL, err);
+    for (size_t i = 0; rc == 0 && i < all.progress_count; i++)
+        if (strcmp (all.progress [i].content_id, request->content_id) == 0) {
+            *reply = all.progress [i];
+            memset (&all.progress [i], 0, sizeof all.progress [i]);     //  moved to the reply
+            mg_msg_clear (&mg_sync_state_desc, &all);
+            return 0;
+        }
+    mg_msg_clear (&mg_sync_state_desc, &all);
+    return rc ? rc : mg_actor_fail (err, "NOT_FOUND", "content_id", "no progress recorded for this title");
+}
+
+int
 sync_on_progress_put (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_sync_progress_request_t *request = req;

@@ -42,6 +42,7 @@ int sync_on_state (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_ops (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_watchlist_put (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_watchlist_delete (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_progress_get (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_progress_put (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *err);
 

@@ -270,6 +270,14 @@ test_rest_writes_are_ops_too (void **state)
     assert_int_equal (s_call (f, "sync.progress.put", &mg_sync_progress_request_desc, &later, &mg_sync_state_desc, &view, code), 0);
     assert_true (view.progress [0].position_s == 900.0);
     mg_msg_clear (&mg_sync_state_desc, &view);
+    mg_sync_title_request_t one = { .user_id = BOB, .content_id = TITLE_1 };
+    mg_progress_item_t item;
+    assert_int_equal (s_call (f, "sync.progress.get", &mg_sync_title_request_desc, &one, &mg_progress_item_desc, &item, code), 0);
+    assert_true (item.position_s == 900.0 && item.duration_s == 1000.0);
+    mg_msg_clear (&mg_progress_item_desc, &item);
+    mg_sync_title_request_t other = { .user_id = BOB, .content_id = TITLE_2 };
+    assert_int_equal (s_call (f, "sync.progress.get", &mg_sync_title_request_desc, &other, &mg_progress_item_desc, &item, code), -1);
+    assert_string_equal (code, "NOT_FOUND");
     char *genres [] = { "drama", "war" };
     mg_sync_preferences_request_t prefs = { .user_id = BOB, .autoplay = false, .has_autoplay = true,
                                             .genres = genres, .genres_count = 2 };
