@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
+#include <pthread.h>
 
 #include "mg_client.h"
 #include "mg_config.h"
@@ -292,6 +293,95 @@ test_rest_writes_are_ops_too (void **state)
     mg_msg_clear (&mg_sync_state_desc, &view);
 }
 
+//  The batch of round r: 100 watchlist adds from Alice.
+static char *
+s_big_batch (int r)
+{
+    size_t size = 100 * 160 + 64;
+    char *body = malloc (size);
+    assert_non_null (body);
+    size_t used = (size_t) snprintf (body, size, "{\"ops\":[");
+    for (int i = 0; i < 100; i++)
+        used += (size_t) snprintf (body + used, size - used,
+                                   "%s{\"op_id\":\"k%d-%d\",\"type\":\"watchlist.add\","
+                                   "\"content_id\":\"00000000-0000-4000-8000-%012d\"}", i ? "," : "", r, i, 1000 + i);
+    snprintf (body + used, size - used, "]}");
+    return body;
+}
+
+typedef struct {
+    const char *endpoint;
+    const char *body;
+} s_sender_t;
+
+//  Thread: send one sync.ops batch as Alice on a client of its own.
+static void *
+s_send (void *arg)
+{
+    s_sender_t *sender = arg;
+    mg_client_t *client = mg_client_new (sender->endpoint);
+    mg_sync_ops_request_t request = { .user_id = ALICE, .body = (char *) sender->body };
+    mg_sync_ops_reply_t reply;
+    mg_error_t err = { 0 };
+    if (client && mg_client_call (client, "sync.ops", &mg_sync_ops_request_desc, &request,
+                                  &mg_sync_ops_reply_desc, &reply, CALL_MS, &err) == 0)
+        mg_msg_clear (&mg_sync_ops_reply_desc, &reply);
+    mg_msg_clear (&mg_error_desc, &err);
+    mg_client_destroy (&client);
+    return NULL;
+}
+
+static long
+s_ops_logged (fixture_t *f, int r)
+{
+    char err [256], sql [160];
+    PGconn *pg = mg_pg_connect (f->url, err, sizeof err);
+    assert_non_null (pg);
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM sync_ops WHERE op_id LIKE 'k%d-%%'", r);
+    PGresult *res = PQexec (pg, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    long n = atol (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    PQfinish (pg);
+    return n;
+}
+
+static void
+test_a_batch_cut_by_kill_9_applies_whole_or_not_and_retries_safely (void **state)
+{
+    fixture_t *f = *state;
+    char code [64];
+    for (int r = 0; r < 4; r++) {
+        char *body = s_big_batch (r);
+        //  The batch goes out from another thread; the sync actor dies while it runs.
+        s_sender_t sender = { .endpoint = f->env [0] + strlen ("MG_BROKER="), .body = body };
+        pthread_t thread;
+        assert_int_equal (pthread_create (&thread, NULL, s_send, &sender), 0);
+        zclock_sleep (5 + r * r * 10);              //  5, 15, 45, 95 ms: before, during and after the commit
+        mg_test_stop (f->sync, SIGKILL);
+        pthread_join (thread, NULL);
+        long logged = s_ops_logged (f, r);
+        assert_true (logged == 0 || logged == 100);
+        fprintf (stderr, "round %d: %ld of 100 ops logged when the actor died\n", r, logged);
+        f->sync = mg_test_spawn ("mg-sync", f->envp);
+        //  The client retries: everything ends applied exactly once.
+        mg_sync_ops_reply_t reply;
+        int rc = -1;
+        int64_t until = mg_test_now_ms () + 15000;
+        while (rc && mg_test_now_ms () < until) {
+            rc = s_ops (f, ALICE, body, &reply, code);
+            if (rc)
+                zclock_sleep (100);
+        }
+        assert_int_equal (rc, 0);
+        assert_int_equal (reply.applied + reply.duplicates, 100);
+        assert_int_equal (reply.duplicates, (uint64_t) logged);
+        mg_msg_clear (&mg_sync_ops_reply_desc, &reply);
+        assert_int_equal (s_ops_logged (f, r), 100);
+        free (body);
+    }
+}
+
 int
 main (void)
 {
@@ -300,6 +390,7 @@ main (void)
         cmocka_unit_test (test_a_batch_applies_once_whole_and_converges),
         cmocka_unit_test (test_bad_batches_change_nothing),
         cmocka_unit_test (test_rest_writes_are_ops_too),
+        cmocka_unit_test (test_a_batch_cut_by_kill_9_applies_whole_or_not_and_retries_safely),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
