@@ -345,16 +345,36 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
     }
     char *ids = s_dump (entities);
     json_decref (entities);
+    //  Records this batch just wrote are in memory: the server sends only
+    //  the others (an entity's older sources), not every record back.
+    zhashx_t *written = zhashx_new ();
+    json_t *keys = json_array ();
+    for (size_t i = 0; i < batch->count; i++) {
+        s_item_t *item = &batch->items [i];
+        if (item->error || !item->changed)
+            continue;
+        char key [128];
+        snprintf (key, sizeof key, "%s\x1f%s", item->source, item->source_id);
+        zhashx_update (written, key, item->record);
+        json_array_append_new (keys, json_pack ("[s,s]", item->source, item->source_id));
+    }
+    char *key_text = s_dump (keys);
+    json_decref (keys);
     PGresult *sources = s_sql (pg, err, errlen,
-        "SELECT content_id::text, source, record::text FROM content_sources "
-        "WHERE content_id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid) "
-        "ORDER BY content_id, " PRECEDENCE_SQL ", source", 1, P (ids));
+        "SELECT s.content_id::text, s.source, s.source_id, "
+        "  CASE WHEN k.source IS NULL THEN s.record::text END "
+        "FROM content_sources s LEFT JOIN (SELECT x->>0 AS source, x->>1 AS source_id "
+        "  FROM jsonb_array_elements ($2::jsonb) x) k USING (source, source_id) "
+        "WHERE s.content_id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid) "
+        "ORDER BY s.content_id, " PRECEDENCE_SQL ", s.source", 2, P (ids, key_text));
+    free (key_text);
     PGresult *current = sources ? s_sql (pg, err, errlen,
         "SELECT id::text, encode (checksum, 'hex'), coalesce (encode (availability_checksum, 'hex'), '') "
         "FROM content WHERE id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid)", 1, P (ids)) : NULL;
     free (ids);
     if (!sources || !current) {
         PQclear (sources);
+        zhashx_destroy (&written);
         return -1;
     }
     json_t *content = json_array ();          //  canonical records whose content changed
@@ -368,8 +388,15 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
         int start = r;
         for (; r < rows && !strcmp (PQgetvalue (sources, r, 0), entity); r++)
             if (n < 64) {
-                json_error_t jerr;
-                records [n] = json_loads (PQgetvalue (sources, r, 2), 0, &jerr);
+                if (PQgetisnull (sources, r, 3)) {
+                    char key [128];
+                    snprintf (key, sizeof key, "%s\x1f%s", PQgetvalue (sources, r, 1), PQgetvalue (sources, r, 2));
+                    records [n] = json_incref (zhashx_lookup (written, key));
+                }
+                else {
+                    json_error_t jerr;
+                    records [n] = json_loads (PQgetvalue (sources, r, 3), 0, &jerr);
+                }
                 names [n] = PQgetvalue (sources, r, 1);
                 if (records [n])
                     n++;
@@ -408,6 +435,7 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
     }
     PQclear (sources);
     PQclear (current);
+    zhashx_destroy (&written);
 
     //  One statement per table for the whole batch. Each gets only the part
     //  of the records it reads: the server parses every JSON parameter in
