@@ -14,6 +14,7 @@
 #include "index.h"
 #include "text.h"
 #include "vocab.h"
+#include "lsa.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -52,6 +53,21 @@
 //  words ("the", "of", "who") then cost nothing, and the words that can
 //  still tell titles apart carry the fallback.
 #define OR_POSTINGS_MAX 1500
+//  Semantic side: the best SEMANTIC_TOP vector neighbours with a cosine of
+//  at least SEMANTIC_MIN (weaker ones are noise: an LSA cosine of two
+//  unrelated titles is ~0.0-0.15), fused with the keyword ranking by
+//  weighted reciprocal ranks (RRF, k = 60).
+#define SEMANTIC_TOP   100
+#define SEMANTIC_MIN   0.2
+#define RRF_K          60.0
+//  A title the query spells out (title similarity at least this: every
+//  word found in one of its titles) keeps its keyword place above fused
+//  results: a typed title is an answer, not a topic.
+#define TITLE_TYPED    0.75
+//  A keyword ranking whose first hit leads the second by this much of its
+//  score has found its answer (a tagline, a distinctive phrase): that hit
+//  keeps first place too.
+#define KEYWORD_LEAD   0.3
 
 //  One offer of a title: platform (index into platforms), region, expiry.
 typedef struct {
@@ -69,6 +85,7 @@ typedef struct {
     char release [12];
     uint64_t genres;           //  bit i: genres [i]
     char *titles;              //  normalised titles, one per line
+    float *vec;                //  unit LSA vector, NULL without an embedder or words
     s_offer_t *offers;
     size_t offers_count;
 } s_doc_t;
@@ -96,6 +113,8 @@ static const char *const s_stmt_sql [ST_COUNT] = {
 
 struct search_index_t {
     sqlite3 *db;
+    const search_lsa_t *lsa;   //  borrowed
+    uint32_t dims;
     sqlite3_stmt *stmts [ST_COUNT];
     search_vocab_t *vocab;
     bool vocab_dirty;
@@ -118,6 +137,8 @@ typedef struct {
     char release [12];
     int typos;
     int keyword_rank;
+    int semantic_rank;         //  0: not a vector hit
+    double cosine;
 } s_hit_t;
 
 static const char s_schema [] =
@@ -178,13 +199,15 @@ s_run (search_index_t *self, sqlite3_stmt *stmt)
 }
 
 search_index_t *
-search_index_new (char *err, size_t errlen)
+search_index_new (const search_lsa_t *lsa, char *err, size_t errlen)
 {
     search_index_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
+    self->lsa = lsa;
+    self->dims = lsa ? search_lsa_dims (lsa) : 0;
     self->vocab_dirty = true;
     self->next_rowid = 1;
     if (sqlite3_open_v2 (":memory:", &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -203,6 +226,7 @@ s_doc_clear (s_doc_t *doc)
 {
     free (doc->titles);
     free (doc->offers);
+    free (doc->vec);
     memset (doc, 0, sizeof *doc);
 }
 
@@ -369,6 +393,16 @@ s_doc_fill (search_index_t *self, int64_t rowid, const search_doc_t *doc, char *
         }
         p = end ? end + 1 : p + len;
     }
+    if (self->lsa) {
+        d->vec = malloc (self->dims * sizeof *d->vec);
+        int e = d->vec ? search_lsa_embed_doc (self->lsa, doc, d->vec) : -1;
+        if (e < 0)
+            return -1;
+        if (e > 0) {
+            free (d->vec);
+            d->vec = NULL;
+        }
+    }
     d->titles = *titles;
     *titles = NULL;
     d->live = true;
@@ -461,6 +495,13 @@ search_index_remove (search_index_t *self, const char *id)
     }
     self->vocab_dirty = true;
     return 0;
+}
+
+bool
+search_index_semantic (search_index_t *self)
+{
+    assert (self);
+    return self->lsa != NULL;
 }
 
 size_t
@@ -1087,7 +1128,9 @@ s_fill_hit (search_index_t *self, const s_hit_t *hit, const search_query_t *quer
         }
         out->explain = x;
         x->keyword_rank = (uint64_t) hit->keyword_rank;
-        x->has_keyword_rank = true;
+        x->has_keyword_rank = hit->keyword_rank > 0;
+        x->semantic_rank = (uint64_t) hit->semantic_rank;
+        x->has_semantic_rank = hit->semantic_rank > 0;
         x->fused_score = score;
         x->has_fused_score = true;
         x->bm25 = round (hit->bm25 * 1e6) / 1e6;
@@ -1102,6 +1145,87 @@ s_fill_hit (search_index_t *self, const s_hit_t *hit, const search_query_t *quer
             x->terms [i] = strdup (plan->terms [i]);
             if (x->terms [i])
                 x->terms_count++;
+        }
+    }
+    return 0;
+}
+
+//  The best SEMANTIC_TOP titles passing f whose vector's cosine with the
+//  query's is at least SEMANTIC_MIN, best first, ranked from 1, into sem.
+//  Brute force over the doc table (dims multiply-adds per title).
+static int
+s_semantic (search_index_t *self, const char *q, const s_filter_t *f, s_hits_t *sem)
+{
+    float *qv = malloc (self->dims * sizeof *qv);
+    if (!qv)
+        return -1;
+    int e = search_lsa_embed_text (self->lsa, q, qv);
+    s_hit_t top [SEMANTIC_TOP];
+    size_t count = 0;
+    for (int64_t rowid = 1; e == 0 && rowid < self->next_rowid; rowid++) {
+        const s_doc_t *doc = &self->docs [rowid];
+        if (!doc->vec || !s_keep (doc, f))
+            continue;
+        float dot = 0;
+        for (uint32_t k = 0; k < self->dims; k++)
+            dot += qv [k] * doc->vec [k];
+        if (dot < SEMANTIC_MIN || (count == SEMANTIC_TOP && dot <= top [count - 1].cosine))
+            continue;
+        size_t at = count < SEMANTIC_TOP ? count++ : count - 1;
+        while (at > 0 && top [at - 1].cosine < dot) {
+            top [at] = top [at - 1];
+            at--;
+        }
+        top [at] = (s_hit_t) {
+            .rowid = rowid, .cosine = dot, .score = dot, .popularity = doc->popularity,
+            .has_rating = doc->has_rating, .rating = doc->rating
+        };
+        memcpy (top [at].release, doc->release, sizeof top [at].release);
+    }
+    free (qv);
+    int rc = e < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        top [i].semantic_rank = (int) i + 1;
+        rc = s_hits_push (sem, &top [i]);
+    }
+    return rc;
+}
+
+//  Fuse the keyword hits (sorted by score) with the semantic ones by
+//  weighted reciprocal ranks: (1 - ratio) / (K + keyword rank) + ratio /
+//  (K + semantic rank); a typed title keeps its place above. Semantic hits
+//  not in hits are added.
+//  A sentence (more than LONG_QUERY_WORDS words) whose words all matched
+//  keeps every all-words keyword hit above the semantic ones: a quoted
+//  tagline is matched, not paraphrased.
+static int
+s_fuse (s_hits_t *hits, s_hits_t *sem, double ratio, bool sentence)
+{
+    bool lead = hits->count == 1 || (hits->count > 1 && hits->items [0].tier == 0
+              && hits->items [0].score - hits->items [1].score >= KEYWORD_LEAD * fabs (hits->items [0].score));
+    for (size_t i = 0; i < hits->count; i++) {
+        s_hit_t *hit = &hits->items [i];
+        hit->keyword_rank = (int) i + 1;
+        bool keep = hit->tier == 0 && (sentence || hit->title >= TITLE_TYPED || (i == 0 && lead));
+        hit->score = (1 - ratio) / (RRF_K + (double) hit->keyword_rank) + (keep ? 1.0 : 0);
+        hit->tier = 0;
+    }
+    s_hits_sort (hits, s_by_rowid);
+    size_t known = hits->count;
+    for (size_t i = 0; i < sem->count; i++) {
+        const s_hit_t *v = &sem->items [i];
+        s_hit_t *hit = known ? bsearch (v, hits->items, known, sizeof *hits->items, s_by_rowid) : NULL;
+        double add = ratio / (RRF_K + (double) v->semantic_rank);
+        if (hit) {
+            hit->semantic_rank = v->semantic_rank;
+            hit->cosine = v->cosine;
+            hit->score += add;
+        }
+        else {
+            s_hit_t fresh = *v;
+            fresh.score = add;
+            if (s_hits_push (hits, &fresh))
+                return -1;
         }
     }
     return 0;
@@ -1125,14 +1249,29 @@ search_index_query (search_index_t *self, const search_query_t *query,
         return -1;
     }
     s_filter_init (self, query, filter);
-    s_hits_t hits = { 0 };
+    s_hits_t hits = { 0 }, sem = { 0 };
     int rc = 0;
-    if (n > 0) {
+    double ratio = query->mode == SEARCH_MODE_KEYWORD || !self->lsa ? 0
+                 : query->mode == SEARCH_MODE_SEMANTIC ? 1 : query->semantic_ratio;
+    if (n > 0 && ratio < 1) {
         rc = s_collect (self, plan.and_match, filter, 0, &hits, 0);
         if (rc == 0 && hits.count < DROP_THRESHOLD && n > 1)
             rc = s_collect (self, plan.or_match, filter, 1, &hits, hits.count);
         if (rc == 0)
             s_rank (self, &plan, &hits);
+    }
+    if (rc == 0 && n > 0 && ratio > 0) {
+        rc = s_semantic (self, query->q, filter, &sem);
+        if (rc == 0 && ratio < 1) {
+            s_hits_sort (&hits, s_by_score);
+            rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
+        }
+        else
+        if (rc == 0) {
+            free (hits.items);
+            hits = sem;
+            sem = (s_hits_t) { 0 };
+        }
     }
     if (rc == 0) {
         if (query->sort == SEARCH_SORT_RELEVANCE)
@@ -1163,6 +1302,7 @@ search_index_query (search_index_t *self, const search_query_t *query,
     if (rc && !*err)
         s_fail (self, err, errlen, "search failed");
     free (hits.items);
+    free (sem.items);
     free (filter);
     s_plan_clear (&plan);
     return rc;
