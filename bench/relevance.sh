@@ -9,6 +9,7 @@
 # with ../shared/tools/eval_search.py. In the same run it scores the peer
 # (../shared/tools/peer-minisearch, MiniSearch 7.2; npm install in a copy)
 # and prints both side by side.
+#   (mg-embed-train builds the LSA model of the catalog before mg-search starts)
 #   MG_SEARCH_PARAMS   extra query string for every search (default mode=keyword)
 #   MG_SHARED_DIR      where data/ and tools/ are (default ../shared)
 set -euo pipefail
@@ -29,6 +30,10 @@ for _ in $(seq 1 200); do
   sleep 0.1
 done
 "$bin/mg-import" --wait "$bench_root/data/catalog.jsonl.gz" >"$tmp/import.out" 2>"$tmp/import.err"
+
+# The embedder model of this catalog (mg-embed-train), for semantic/hybrid.
+"$bin/mg-embed-train" --out "$tmp/lsa.model" 2>"$tmp/train.err" || { cat "$tmp/train.err" >&2; exit 1; }
+export MG_EMBED_MODEL=$tmp/lsa.model
 
 http_port=$(mg_free_port)
 export MG_HTTP_PORT=$http_port

@@ -23,7 +23,7 @@ s_resync (search_t *self)
     char err [512] = "";
     int64_t started = zclock_mono ();
     uint64_t seq [SEARCH_STREAMS] = { 0 };
-    search_index_t *index = search_load_all (self->pg_url, seq, err, sizeof err);
+    search_index_t *index = search_load_all (self->pg_url, self->lsa, seq, err, sizeof err);
     if (!index) {
         mg_error ("search resync failed", "reason=\"%s\"", err);
         return -1;

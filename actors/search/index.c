@@ -14,6 +14,7 @@
 #include "index.h"
 #include "text.h"
 #include "vocab.h"
+#include "lsa.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -41,16 +42,91 @@
 #define CANDIDATES_MAX 6       //  typo candidates per query word
 #define TYPO_SKIP_DOCS 40      //  a word this many titles hold is a word, not a typo
 #define LONG_QUERY_WORDS 4     //  longer queries look for typos in unknown words only
-#define GENRES_MAX    64       //  canonical genre slugs remembered
+#define GENRES_MAX    64       //  canonical genre slugs remembered (a uint64_t mask per title)
+#define PLATFORMS_MAX 1024     //  distinct platform slugs remembered
+#define OFFERS_MAX    256      //  offers kept per title (the loader's limit)
 #define MATCH_MAX     (64 * 1024)  //  bytes of an FTS5 match expression
+#define GROUP_MAX     1024     //  bytes of one word's group (word, CANDIDATES_MAX candidates, prefix)
+//  The OR fallback (drop_tokens) costs one BM25 per posting it reads: its
+//  words go in rarest first while their postings (documents per word, the
+//  vocabulary's counts) stay within this bound, the rarest always. Common
+//  words ("the", "of", "who") then cost nothing, and the words that can
+//  still tell titles apart carry the fallback.
+#define OR_POSTINGS_MAX 1500
+//  Semantic side: the best SEMANTIC_TOP vector neighbours with a cosine of
+//  at least SEMANTIC_MIN (weaker ones are noise: an LSA cosine of two
+//  unrelated titles is ~0.0-0.15), fused with the keyword ranking by
+//  weighted reciprocal ranks (RRF, k = 60).
+#define SEMANTIC_TOP   100
+#define SEMANTIC_MIN   0.2
+#define RRF_K          60.0
+//  A title the query spells out (title similarity at least this: every
+//  word found in one of its titles) keeps its keyword place above fused
+//  results: a typed title is an answer, not a topic.
+#define TITLE_TYPED    0.75
+//  A keyword ranking whose first hit leads the second by this much of its
+//  score has found its answer (a tagline, a distinctive phrase): that hit
+//  keeps first place too.
+#define KEYWORD_LEAD   0.3
+
+//  One offer of a title: platform (index into platforms), region, expiry.
+typedef struct {
+    uint16_t platform;
+    char region [3];
+    int64_t expires;           //  Unix seconds, 0 = never
+} s_offer_t;
+
+//  What filters, facets, sorts and the title similarity need of a title,
+//  in memory by rowid: no SQL per match.
+typedef struct {
+    bool live, tv, has_rating;
+    int year;                  //  0 = unknown
+    double popularity, rating;
+    char release [12];
+    uint64_t genres;           //  bit i: genres [i]
+    char *titles;              //  normalised titles, one per line
+    float *vec;                //  unit LSA vector, NULL without an embedder or words
+    s_offer_t *offers;
+    size_t offers_count;
+} s_doc_t;
+
+//  Statements kept prepared for the life of the index (one connection,
+//  used under the replica's lock).
+typedef enum {
+    ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
+    ST_SUGGEST, ST_VOCAB, ST_COUNT
+} s_stmt_id_t;
+
+static const char *const s_stmt_sql [ST_COUNT] = {
+    [ST_ROWID] = "SELECT rowid FROM docs WHERE id = ?1",
+    [ST_DOC_INSERT] = "INSERT OR REPLACE INTO docs (rowid, id, type, year, title, cast_names, item) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_FTS_DELETE] = "DELETE FROM fts WHERE rowid = ?1",
+    [ST_FTS_INSERT] = "INSERT INTO fts (rowid, title, alt, tagline, keywords, overview, cast_names) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_DOC_DELETE] = "DELETE FROM docs WHERE rowid = ?1",
+    [ST_MATCH] = NULL,         //  built from the weights (s_stmt)
+    [ST_ITEM] = "SELECT item FROM docs WHERE rowid = ?1",
+    [ST_SUGGEST] = "SELECT id, type, title, year, cast_names FROM docs WHERE rowid = ?1",
+    [ST_VOCAB] = "SELECT term, doc FROM vocab",
+};
 
 struct search_index_t {
     sqlite3 *db;
+    const search_lsa_t *lsa;   //  borrowed
+    uint32_t dims;
+    sqlite3_stmt *stmts [ST_COUNT];
     search_vocab_t *vocab;
     bool vocab_dirty;
     double pop_max;
     char *genres [GENRES_MAX];
     size_t genres_count;
+    char *platforms [PLATFORMS_MAX];
+    size_t platforms_count;
+    s_doc_t *docs;             //  by rowid (rowids are reused: a put of a known id keeps its rowid)
+    size_t docs_room;
+    int64_t next_rowid;
+    size_t count;              //  live titles
 };
 
 typedef struct {
@@ -61,23 +137,18 @@ typedef struct {
     char release [12];
     int typos;
     int keyword_rank;
+    int semantic_rank;         //  0: not a vector hit
+    double cosine;
 } s_hit_t;
 
 static const char s_schema [] =
     "PRAGMA journal_mode = OFF;"
     "PRAGMA synchronous = OFF;"
     "CREATE TABLE docs (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, "
-    "  year INTEGER, popularity REAL NOT NULL, rating REAL, release TEXT, titles TEXT NOT NULL, "
-    "  title TEXT NOT NULL, cast_names TEXT NOT NULL, item TEXT NOT NULL);"
-    "CREATE TABLE doc_genres (doc INTEGER NOT NULL, slug TEXT NOT NULL);"
-    "CREATE INDEX doc_genres_doc ON doc_genres (doc);"
-    "CREATE TABLE doc_offers (doc INTEGER NOT NULL, platform TEXT NOT NULL, region TEXT NOT NULL, "
-    "  expires INTEGER NOT NULL);"
-    "CREATE INDEX doc_offers_doc ON doc_offers (doc);"
+    "  year INTEGER, title TEXT NOT NULL, cast_names TEXT NOT NULL, item TEXT NOT NULL);"
     "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, "
-    "  tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3', detail = full);"
-    "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);"
-    "CREATE TEMP TABLE hits (doc INTEGER PRIMARY KEY);";
+    "  tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', detail = full);"
+    "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);";
 
 //  Fill err with the database's last error; returns -1.
 static int
@@ -88,15 +159,57 @@ s_fail (search_index_t *self, char *err, size_t errlen, const char *what)
     return -1;
 }
 
+//  The kept statement id, reset and unbound; NULL (logged) when it cannot
+//  be prepared.
+static sqlite3_stmt *
+s_stmt (search_index_t *self, s_stmt_id_t id)
+{
+    sqlite3_stmt *stmt = self->stmts [id];
+    if (stmt) {
+        sqlite3_reset (stmt);
+        sqlite3_clear_bindings (stmt);
+        return stmt;
+    }
+    char match [512];
+    const char *sql = s_stmt_sql [id];
+    if (id == ST_MATCH) {
+        snprintf (match, sizeof match, "SELECT rowid, bm25 (fts, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
+                  W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST);
+        sql = match;
+    }
+    if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+        mg_error ("search index statement failed", "error=\"%s\"", sqlite3_errmsg (self->db));
+        sqlite3_finalize (stmt);
+        return NULL;
+    }
+    self->stmts [id] = stmt;
+    return stmt;
+}
+
+//  Step a kept statement that returns no rows. Returns 0 or -1 (logged).
+static int
+s_run (search_index_t *self, sqlite3_stmt *stmt)
+{
+    int rc = stmt ? sqlite3_step (stmt) : SQLITE_ERROR;
+    if (stmt && rc != SQLITE_DONE)
+        mg_error ("search index write failed", "error=\"%s\"", sqlite3_errmsg (self->db));
+    if (stmt)
+        sqlite3_reset (stmt);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 search_index_t *
-search_index_new (char *err, size_t errlen)
+search_index_new (const search_lsa_t *lsa, char *err, size_t errlen)
 {
     search_index_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
+    self->lsa = lsa;
+    self->dims = lsa ? search_lsa_dims (lsa) : 0;
     self->vocab_dirty = true;
+    self->next_rowid = 1;
     if (sqlite3_open_v2 (":memory:", &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK
     ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK) {
@@ -107,16 +220,33 @@ search_index_new (char *err, size_t errlen)
     return self;
 }
 
+//  Forget what the doc table holds of one title.
+static void
+s_doc_clear (s_doc_t *doc)
+{
+    free (doc->titles);
+    free (doc->offers);
+    free (doc->vec);
+    memset (doc, 0, sizeof *doc);
+}
+
 void
 search_index_destroy (search_index_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
         search_index_t *self = *self_p;
+        for (int i = 0; i < ST_COUNT; i++)
+            sqlite3_finalize (self->stmts [i]);
         sqlite3_close (self->db);
         search_vocab_destroy (&self->vocab);
         for (size_t i = 0; i < self->genres_count; i++)
             free (self->genres [i]);
+        for (size_t i = 0; i < self->platforms_count; i++)
+            free (self->platforms [i]);
+        for (size_t i = 0; i < self->docs_room; i++)
+            s_doc_clear (&self->docs [i]);
+        free (self->docs);
         free (self);
         *self_p = NULL;
     }
@@ -134,29 +264,6 @@ search_index_commit (search_index_t *self)
 {
     assert (self);
     return sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-//  Prepare sql; NULL (logged) on failure.
-static sqlite3_stmt *
-s_prepare (search_index_t *self, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        mg_error ("search index statement failed", "error=\"%s\"", sqlite3_errmsg (self->db));
-        return NULL;
-    }
-    return stmt;
-}
-
-//  Step a statement that returns no rows, then finalize it. Returns 0 or -1.
-static int
-s_run (search_index_t *self, sqlite3_stmt *stmt)
-{
-    int rc = stmt ? sqlite3_step (stmt) : SQLITE_ERROR;
-    if (stmt && rc != SQLITE_DONE)
-        mg_error ("search index write failed", "error=\"%s\"", sqlite3_errmsg (self->db));
-    sqlite3_finalize (stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 //  Normalised form of a '\n'-separated list (each item normalised, items
@@ -204,12 +311,114 @@ s_titles (const search_doc_t *doc)
     return out;
 }
 
+//  Rowid of id, 0 when unknown, -1 on error.
+static int64_t
+s_rowid (search_index_t *self, const char *id)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_ROWID);
+    if (!stmt)
+        return -1;
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step (stmt);
+    int64_t rowid = step == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : step == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset (stmt);
+    return rowid;
+}
+
+//  Index of slug in list (count of them), added when new; -1 when full.
+static int
+s_intern (char **list, size_t *count, size_t max, const char *slug, size_t len)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (strncmp (list [i], slug, len) == 0 && list [i][len] == '\0')
+            return (int) i;
+    if (*count == max)
+        return -1;
+    list [*count] = strndup (slug, len);
+    if (!list [*count])
+        return -1;
+    return (int) (*count)++;
+}
+
+//  Fill the doc table's entry of rowid from doc. Returns 0 or -1 (memory).
+static int
+s_doc_fill (search_index_t *self, int64_t rowid, const search_doc_t *doc, char **titles)
+{
+    if ((size_t) rowid >= self->docs_room) {
+        size_t room = self->docs_room ? self->docs_room : 1024;
+        while (room <= (size_t) rowid)
+            room *= 2;
+        s_doc_t *docs = realloc (self->docs, room * sizeof *docs);
+        if (!docs)
+            return -1;
+        memset (docs + self->docs_room, 0, (room - self->docs_room) * sizeof *docs);
+        self->docs = docs;
+        self->docs_room = room;
+    }
+    s_doc_t *d = &self->docs [rowid];
+    s_doc_clear (d);
+    d->tv = doc->type && strcmp (doc->type, "tv") == 0;
+    d->year = doc->year;
+    d->popularity = doc->popularity;
+    d->has_rating = doc->has_rating;
+    d->rating = doc->rating;
+    snprintf (d->release, sizeof d->release, "%s", doc->release_date ? doc->release_date : "");
+    for (const char *p = doc->genres; p && *p; ) {
+        const char *end = strchr (p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        int g = len ? s_intern (self->genres, &self->genres_count, GENRES_MAX, p, len) : -1;
+        if (g >= 0)
+            d->genres |= (uint64_t) 1 << g;
+        p = end ? end + 1 : p + len;
+    }
+    size_t lines = 0;
+    for (const char *p = doc->offers; p && *p; p++)
+        lines += *p == '\n';
+    d->offers = doc->offers && *doc->offers ? calloc (lines + 1, sizeof *d->offers) : NULL;
+    if (doc->offers && *doc->offers && !d->offers)
+        return -1;
+    for (const char *p = doc->offers; p && *p && d->offers_count < OFFERS_MAX; ) {
+        const char *end = strchr (p, '\n');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        char platform [65], region [3], line [128];
+        long long expires = 0;
+        snprintf (line, sizeof line, "%.*s", (int) (len < sizeof line ? len : sizeof line - 1), p);
+        int at = sscanf (line, "%64s %2s %lld", platform, region, &expires) == 3
+            ? s_intern (self->platforms, &self->platforms_count, PLATFORMS_MAX, platform, strlen (platform)) : -1;
+        if (at >= 0) {
+            s_offer_t *o = &d->offers [d->offers_count++];
+            o->platform = (uint16_t) at;
+            memcpy (o->region, region, sizeof o->region);
+            o->expires = expires;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    if (self->lsa) {
+        d->vec = malloc (self->dims * sizeof *d->vec);
+        int e = d->vec ? search_lsa_embed_doc (self->lsa, doc, d->vec) : -1;
+        if (e < 0)
+            return -1;
+        if (e > 0) {
+            free (d->vec);
+            d->vec = NULL;
+        }
+    }
+    d->titles = *titles;
+    *titles = NULL;
+    d->live = true;
+    return 0;
+}
+
 int
 search_index_put (search_index_t *self, const search_doc_t *doc)
 {
     assert (self && doc && doc->id && doc->title && doc->hit_json);
-    if (search_index_remove (self, doc->id))
+    int64_t rowid = s_rowid (self, doc->id);
+    if (rowid < 0)
         return -1;
+    bool known = rowid > 0;
+    if (!known)
+        rowid = self->next_rowid;
     char *titles = s_titles (doc);
     char *cols [6] = {
         s_norm (doc->title), NULL, s_norm (doc->tagline), s_norm (doc->keywords),
@@ -222,29 +431,25 @@ search_index_put (search_index_t *self, const search_doc_t *doc)
     bool ok = titles != NULL;
     for (int i = 0; i < 6; i++)
         ok = ok && cols [i];
-    sqlite3_stmt *stmt = ok ? s_prepare (self,
-        "INSERT INTO docs (id, type, year, popularity, rating, release, titles, title, cast_names, item) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") : NULL;
-    if (stmt) {
-        sqlite3_bind_text (stmt, 1, doc->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 2, doc->type, -1, SQLITE_STATIC);
-        if (doc->year > 0)
-            sqlite3_bind_int (stmt, 3, doc->year);
-        sqlite3_bind_double (stmt, 4, doc->popularity);
-        if (doc->has_rating)
-            sqlite3_bind_double (stmt, 5, doc->rating);
-        if (doc->release_date)
-            sqlite3_bind_text (stmt, 6, doc->release_date, -1, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 7, titles, -1, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 8, doc->title, -1, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 9, doc->cast ? doc->cast : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 10, doc->hit_json, -1, SQLITE_STATIC);
+    sqlite3_stmt *stmt = ok && known ? s_stmt (self, ST_FTS_DELETE) : NULL;
+    if (stmt)
+        sqlite3_bind_int64 (stmt, 1, rowid);
+    if (ok && (!known || s_run (self, stmt) == 0)) {
+        stmt = s_stmt (self, ST_DOC_INSERT);
+        if (stmt) {
+            sqlite3_bind_int64 (stmt, 1, rowid);
+            sqlite3_bind_text (stmt, 2, doc->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text (stmt, 3, doc->type, -1, SQLITE_STATIC);
+            if (doc->year > 0)
+                sqlite3_bind_int (stmt, 4, doc->year);
+            sqlite3_bind_text (stmt, 5, doc->title, -1, SQLITE_STATIC);
+            sqlite3_bind_text (stmt, 6, doc->cast ? doc->cast : "", -1, SQLITE_STATIC);
+            sqlite3_bind_text (stmt, 7, doc->hit_json, -1, SQLITE_STATIC);
+        }
         rc = s_run (self, stmt);
     }
-    int64_t rowid = sqlite3_last_insert_rowid (self->db);
     if (rc == 0) {
-        stmt = s_prepare (self, "INSERT INTO fts (rowid, title, alt, tagline, keywords, overview, cast_names) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        stmt = s_stmt (self, ST_FTS_INSERT);
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, rowid);
             for (int i = 0; i < 6; i++)
@@ -252,35 +457,13 @@ search_index_put (search_index_t *self, const search_doc_t *doc)
         }
         rc = s_run (self, stmt);
     }
-    for (const char *p = doc->genres; rc == 0 && p && *p; ) {
-        const char *end = strchr (p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
-        stmt = s_prepare (self, "INSERT INTO doc_genres (doc, slug) VALUES (?1, ?2)");
-        if (stmt) {
-            sqlite3_bind_int64 (stmt, 1, rowid);
-            sqlite3_bind_text (stmt, 2, p, (int) len, SQLITE_STATIC);
-        }
-        rc = s_run (self, stmt);
-        p = end ? end + 1 : p + len;
-    }
-    for (const char *p = doc->offers; rc == 0 && p && *p; ) {
-        const char *end = strchr (p, '\n');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
-        char platform [65], region [3];
-        long long expires = 0;
-        char line [128];
-        snprintf (line, sizeof line, "%.*s", (int) (len < sizeof line ? len : sizeof line - 1), p);
-        if (sscanf (line, "%64s %2s %lld", platform, region, &expires) == 3) {
-            stmt = s_prepare (self, "INSERT INTO doc_offers (doc, platform, region, expires) VALUES (?1, ?2, ?3, ?4)");
-            if (stmt) {
-                sqlite3_bind_int64 (stmt, 1, rowid);
-                sqlite3_bind_text (stmt, 2, platform, -1, SQLITE_STATIC);
-                sqlite3_bind_text (stmt, 3, region, -1, SQLITE_STATIC);
-                sqlite3_bind_int64 (stmt, 4, expires);
-            }
-            rc = s_run (self, stmt);
-        }
-        p = end ? end + 1 : p + len;
+    if (rc == 0) {
+        bool was_live = known && (size_t) rowid < self->docs_room && self->docs [rowid].live;
+        rc = s_doc_fill (self, rowid, doc, &titles);
+        if (rc == 0 && !was_live)
+            self->count++;
+        if (rc == 0 && !known)
+            self->next_rowid++;
     }
     if (doc->popularity > self->pop_max)
         self->pop_max = doc->popularity;
@@ -295,52 +478,44 @@ int
 search_index_remove (search_index_t *self, const char *id)
 {
     assert (self && id);
-    sqlite3_stmt *stmt = s_prepare (self, "SELECT rowid FROM docs WHERE id = ?1");
-    if (!stmt)
-        return -1;
-    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
-    int64_t rowid = sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : -1;
-    sqlite3_finalize (stmt);
-    if (rowid < 0)
-        return 0;
-    static const char *deletes [] = {
-        "DELETE FROM fts WHERE rowid = ?1", "DELETE FROM doc_genres WHERE doc = ?1",
-        "DELETE FROM doc_offers WHERE doc = ?1", "DELETE FROM docs WHERE rowid = ?1"
-    };
+    int64_t rowid = s_rowid (self, id);
+    if (rowid <= 0)
+        return rowid < 0 ? -1 : 0;
+    s_stmt_id_t deletes [] = { ST_FTS_DELETE, ST_DOC_DELETE };
     for (size_t i = 0; i < sizeof deletes / sizeof deletes [0]; i++) {
-        stmt = s_prepare (self, deletes [i]);
+        sqlite3_stmt *stmt = s_stmt (self, deletes [i]);
         if (stmt)
             sqlite3_bind_int64 (stmt, 1, rowid);
         if (s_run (self, stmt))
             return -1;
     }
+    if ((size_t) rowid < self->docs_room && self->docs [rowid].live) {
+        s_doc_clear (&self->docs [rowid]);
+        self->count--;
+    }
     self->vocab_dirty = true;
     return 0;
+}
+
+bool
+search_index_semantic (search_index_t *self)
+{
+    assert (self);
+    return self->lsa != NULL;
 }
 
 size_t
 search_index_count (search_index_t *self)
 {
     assert (self);
-    sqlite3_stmt *stmt = s_prepare (self, "SELECT count (*) FROM docs");
-    size_t count = stmt && sqlite3_step (stmt) == SQLITE_ROW ? (size_t) sqlite3_column_int64 (stmt, 0) : 0;
-    sqlite3_finalize (stmt);
-    return count;
+    return self->count;
 }
 
 int
 search_index_add_genre (search_index_t *self, const char *slug)
 {
     assert (self && slug);
-    if (search_index_genre_known (self, slug))
-        return 0;
-    if (self->genres_count == GENRES_MAX)
-        return -1;
-    self->genres [self->genres_count] = strdup (slug);
-    if (!self->genres [self->genres_count])
-        return -1;
-    self->genres_count++;
-    return 0;
+    return s_intern (self->genres, &self->genres_count, GENRES_MAX, slug, strlen (slug)) < 0 ? -1 : 0;
 }
 
 bool
@@ -360,17 +535,19 @@ s_vocab (search_index_t *self)
     if (!self->vocab_dirty && self->vocab)
         return 0;
     search_vocab_t *vocab = search_vocab_new ();
-    sqlite3_stmt *stmt = vocab ? s_prepare (self, "SELECT term, doc FROM vocab") : NULL;
-    int rc = stmt ? 0 : -1;
-    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW)
+    sqlite3_stmt *stmt = vocab ? s_stmt (self, ST_VOCAB) : NULL;
+    int rc = stmt ? 0 : -1, step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW)
         rc = search_vocab_add (vocab, (const char *) sqlite3_column_text (stmt, 0),
                                (unsigned) sqlite3_column_int (stmt, 1));
-    sqlite3_finalize (stmt);
+    if (stmt)
+        sqlite3_reset (stmt);
+    if (rc == 0 && (step != SQLITE_DONE || search_vocab_seal (vocab)))
+        rc = -1;
     if (rc) {
         search_vocab_destroy (&vocab);
         return -1;
     }
-    search_vocab_seal (vocab);
     search_vocab_destroy (&self->vocab);
     self->vocab = vocab;
     self->vocab_dirty = false;
@@ -451,6 +628,8 @@ s_plan (search_index_t *self, const char *q, const char *scope, s_plan_t *plan)
     char *and_match = malloc (MATCH_MAX), *or_match = malloc (MATCH_MAX);
     size_t and_used = 0, or_used = 0;
     bool fits = and_match && or_match;
+    char groups [SEARCH_QUERY_WORDS][GROUP_MAX];
+    unsigned long postings [SEARCH_QUERY_WORDS];
     for (int i = 0; fits && i < plan->n; i++) {
         const char *word = plan->words [i];
         size_t length = search_text_length (word);
@@ -466,29 +645,54 @@ s_plan (search_index_t *self, const char *q, const char *scope, s_plan_t *plan)
         if (!weight_df && count)
             weight_df = search_vocab_docs (self->vocab, cand [0]);
         plan->weight [i] = log (1.0 + docs / (weight_df + 1.0));
-        char group [4096];
+        char *group = groups [i];
         size_t gused = 0;
-        group [0] = '\0';
         //  Words are letters and digits only, so quoting them is enough.
-        int n = snprintf (group, sizeof group, "\"%s\"", word);
+        int n = snprintf (group, GROUP_MAX, "\"%s\"", word);
         gused = n > 0 ? (size_t) n : 0;
+        postings [i] = df [i];
         if (s_add_term (plan, word))
             fits = false;
-        for (int c = 0; c < count && gused < sizeof group; c++) {
-            n = snprintf (group + gused, sizeof group - gused, " OR \"%s\"", cand [c]);
+        for (int c = 0; c < count && gused < GROUP_MAX; c++) {
+            n = snprintf (group + gused, GROUP_MAX - gused, " OR \"%s\"", cand [c]);
             gused += n > 0 ? (size_t) n : 0;
+            postings [i] += search_vocab_docs (self->vocab, cand [c]);
             if (s_add_term (plan, cand [c]))
                 fits = false;
         }
-        if (i == plan->n - 1 && gused < sizeof group) {
-            n = snprintf (group + gused, sizeof group - gused, " OR \"%s\" *", word);
+        if (i == plan->n - 1 && gused < GROUP_MAX) {
+            n = snprintf (group + gused, GROUP_MAX - gused, " OR \"%s\" *", word);
             gused += n > 0 ? (size_t) n : 0;
+            postings [i] += search_vocab_prefix_docs (self->vocab, word, OR_POSTINGS_MAX);
         }
-        if (gused >= sizeof group)
+        if (gused >= GROUP_MAX)
             fits = false;
-        fits = fits && s_cat (and_match, &and_used, "%s%s(%s)", i ? " AND " : scope, i ? "" : (*scope ? "(" : ""), group)
-                    && s_cat (or_match, &or_used, "%s%s(%s)", i ? " OR " : scope, i ? "" : (*scope ? "(" : ""), group);
+        fits = fits && s_cat (and_match, &and_used, "%s%s(%s)", i ? " AND " : scope, i ? "" : (*scope ? "(" : ""), group);
     }
+    //  The OR fallback: groups rarest first within OR_POSTINGS_MAX.
+    int order [SEARCH_QUERY_WORDS];
+    for (int i = 0; i < plan->n; i++) {
+        int at = i;
+        while (at > 0 && postings [order [at - 1]] > postings [i]) {
+            order [at] = order [at - 1];
+            at--;
+        }
+        order [at] = i;
+    }
+    bool take [SEARCH_QUERY_WORDS] = { false };
+    unsigned long sum = 0;
+    for (int k = 0; k < plan->n; k++) {
+        sum += postings [order [k]];
+        if (k > 0 && sum > OR_POSTINGS_MAX)
+            break;
+        take [order [k]] = true;
+    }
+    for (int i = 0, first = 1; fits && i < plan->n; i++)
+        if (take [i]) {
+            fits = s_cat (or_match, &or_used, "%s%s(%s)", first ? scope : " OR ",
+                          first && *scope ? "(" : "", groups [i]);
+            first = 0;
+        }
     if (fits && *scope)
         fits = s_cat (and_match, &and_used, ")") && s_cat (or_match, &or_used, ")");
     plan->and_match = and_match;
@@ -500,60 +704,80 @@ s_plan (search_index_t *self, const char *q, const char *scope, s_plan_t *plan)
     return plan->n;
 }
 
-//  The filter's WHERE text (after the MATCH) for query.
+//  A query's filters, resolved against the doc table once per query.
+typedef struct {
+    bool none;                 //  a filter no title can pass
+    int tv;                    //  -1 any type, 0 movie, 1 tv
+    bool has_year_from, has_year_to, has_min_rating;
+    int year_from, year_to;
+    double min_rating;
+    uint64_t genres;           //  0: any; else a title needs one of these
+    bool by_offer;             //  platforms or region given
+    bool any_platform;         //  no platforms given (region only)
+    bool platform [PLATFORMS_MAX];
+    const char *region;
+    int64_t now;
+} s_filter_t;
+
+//  Resolve query's filters. A genre or platform the index does not know
+//  matches no title.
 static void
-s_where (const search_query_t *query, char *sql, size_t size)
+s_filter_init (search_index_t *self, const search_query_t *query, s_filter_t *f)
 {
-    size_t used = 0;
-    int n = snprintf (sql, size, "(?2 IS NULL OR d.type = ?2) AND (?3 IS NULL OR d.year >= ?3) "
-                      "AND (?4 IS NULL OR d.year <= ?4) AND (?5 IS NULL OR d.rating >= ?5)");
-    used = n > 0 ? (size_t) n : 0;
-    if (query->genres_count) {
-        n = snprintf (sql + used, size - used, " AND EXISTS (SELECT 1 FROM doc_genres g WHERE g.doc = d.rowid "
-                      "AND g.slug IN (SELECT value FROM json_each (?6)))");
-        used += n > 0 ? (size_t) n : 0;
-    }
-    if (query->platforms_count || query->region) {
-        n = snprintf (sql + used, size - used, " AND EXISTS (SELECT 1 FROM doc_offers o WHERE o.doc = d.rowid "
-                      "AND (o.expires = 0 OR o.expires > ?9) AND (?8 IS NULL OR o.region = ?8) "
-                      "AND (?7 IS NULL OR o.platform IN (SELECT value FROM json_each (?7))))");
-        used += n > 0 ? (size_t) n : 0;
-    }
+    memset (f, 0, sizeof *f);
+    f->tv = !query->type ? -1 : strcmp (query->type, "tv") == 0;
+    f->has_year_from = query->has_year_from;
+    f->year_from = query->year_from;
+    f->has_year_to = query->has_year_to;
+    f->year_to = query->year_to;
+    f->has_min_rating = query->has_min_rating;
+    f->min_rating = query->min_rating;
+    for (size_t i = 0; i < query->genres_count; i++)
+        for (size_t g = 0; g < self->genres_count; g++)
+            if (strcmp (self->genres [g], query->genres [i]) == 0)
+                f->genres |= (uint64_t) 1 << g;
+    f->none = query->genres_count && !f->genres;
+    f->by_offer = query->platforms_count || query->region;
+    f->any_platform = query->platforms_count == 0;
+    for (size_t i = 0; i < query->platforms_count; i++)
+        for (size_t p = 0; p < self->platforms_count; p++)
+            if (strcmp (self->platforms [p], query->platforms [i]) == 0)
+                f->platform [p] = true;
+    f->region = query->region;
+    f->now = (int64_t) time (NULL);
 }
 
-//  A JSON array text of strings (caller frees), NULL when count is 0.
-static char *
-s_json_list (char **items, size_t count)
+//  True when offer is current and in region (when given).
+static bool
+s_offer_live (const s_offer_t *o, const char *region, int64_t now)
 {
-    if (!count)
-        return NULL;
-    json_t *array = json_array ();
-    for (size_t i = 0; array && i < count; i++)
-        json_array_append_new (array, json_string (items [i]));
-    char *text = array ? json_dumps (array, JSON_COMPACT) : NULL;
-    json_decref (array);
-    return text;
+    return (o->expires == 0 || o->expires > now) && (!region || strcmp (o->region, region) == 0);
 }
 
-//  Bind the filter parameters (?2..?9) of query.
-static void
-s_bind_filters (sqlite3_stmt *stmt, const search_query_t *query, const char *genres, const char *platforms)
+//  True when doc passes every filter of f.
+static bool
+s_keep (const s_doc_t *doc, const s_filter_t *f)
 {
-    if (query->type)
-        sqlite3_bind_text (stmt, 2, query->type, -1, SQLITE_STATIC);
-    if (query->has_year_from)
-        sqlite3_bind_int (stmt, 3, query->year_from);
-    if (query->has_year_to)
-        sqlite3_bind_int (stmt, 4, query->year_to);
-    if (query->has_min_rating)
-        sqlite3_bind_double (stmt, 5, query->min_rating);
-    if (genres)
-        sqlite3_bind_text (stmt, 6, genres, -1, SQLITE_STATIC);
-    if (platforms)
-        sqlite3_bind_text (stmt, 7, platforms, -1, SQLITE_STATIC);
-    if (query->region)
-        sqlite3_bind_text (stmt, 8, query->region, -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 9, (sqlite3_int64) time (NULL));
+    if (!doc->live || f->none || (f->tv >= 0 && doc->tv != (f->tv == 1)))
+        return false;
+    if ((f->has_year_from || f->has_year_to) && doc->year <= 0)
+        return false;
+    if ((f->has_year_from && doc->year < f->year_from) || (f->has_year_to && doc->year > f->year_to))
+        return false;
+    if (f->has_min_rating && (!doc->has_rating || doc->rating < f->min_rating))
+        return false;
+    if (f->genres && !(doc->genres & f->genres))
+        return false;
+    if (f->by_offer) {
+        bool found = false;
+        for (size_t i = 0; !found && i < doc->offers_count; i++) {
+            const s_offer_t *o = &doc->offers [i];
+            found = s_offer_live (o, f->region, f->now) && (f->any_platform || f->platform [o->platform]);
+        }
+        if (!found)
+            return false;
+    }
+    return true;
 }
 
 //  Growable array of hits.
@@ -592,26 +816,20 @@ s_by_rowid (const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-//  Collect the matches of match (tier) not already in hits [0, known).
+//  Collect the matches of match (tier) that pass f and are not already
+//  in hits [0, known).
 static int
-s_collect (search_index_t *self, const char *match, const char *where, const search_query_t *query,
-           const char *genres, const char *platforms, int tier, s_hits_t *hits, size_t known)
+s_collect (search_index_t *self, const char *match, const s_filter_t *f, int tier, s_hits_t *hits, size_t known)
 {
-    char sql [2048];
-    snprintf (sql, sizeof sql,
-              "SELECT d.rowid, bm25 (fts, %g, %g, %g, %g, %g, %g), d.popularity, d.rating, d.release "
-              "FROM fts JOIN docs d ON d.rowid = fts.rowid WHERE fts MATCH ?1 AND %s",
-              W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST, where);
-    sqlite3_stmt *stmt = s_prepare (self, sql);
+    sqlite3_stmt *stmt = s_stmt (self, ST_MATCH);
     if (!stmt)
         return -1;
     sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
-    s_bind_filters (stmt, query, genres, platforms);
     s_hit_t *sorted = NULL;
     if (known) {
         sorted = malloc (known * sizeof *sorted);
         if (!sorted) {
-            sqlite3_finalize (stmt);
+            sqlite3_reset (stmt);
             return -1;
         }
         memcpy (sorted, hits->items, known * sizeof *sorted);
@@ -619,16 +837,15 @@ s_collect (search_index_t *self, const char *match, const char *where, const sea
     }
     int rc = 0, step;
     while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        int64_t rowid = sqlite3_column_int64 (stmt, 0);
+        if (rowid <= 0 || (size_t) rowid >= self->docs_room || !s_keep (&self->docs [rowid], f))
+            continue;
+        const s_doc_t *doc = &self->docs [rowid];
         s_hit_t hit = {
-            .rowid = sqlite3_column_int64 (stmt, 0), .tier = tier,
-            .bm25 = -sqlite3_column_double (stmt, 1),
-            .popularity = sqlite3_column_double (stmt, 2),
-            .has_rating = sqlite3_column_type (stmt, 3) != SQLITE_NULL,
-            .rating = sqlite3_column_double (stmt, 3)
+            .rowid = rowid, .tier = tier, .bm25 = -sqlite3_column_double (stmt, 1),
+            .popularity = doc->popularity, .has_rating = doc->has_rating, .rating = doc->rating
         };
-        const unsigned char *release = sqlite3_column_text (stmt, 4);
-        if (release)
-            snprintf (hit.release, sizeof hit.release, "%s", (const char *) release);
+        memcpy (hit.release, doc->release, sizeof hit.release);
         if (sorted && bsearch (&hit, sorted, known, sizeof *sorted, s_by_rowid))
             continue;
         rc = s_hits_push (hits, &hit);
@@ -638,7 +855,7 @@ s_collect (search_index_t *self, const char *match, const char *where, const sea
     if (rc)
         mg_error ("search match failed", "error=\"%s\"", sqlite3_errmsg (self->db));
     free (sorted);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     return rc;
 }
 
@@ -685,20 +902,14 @@ s_by_key (const void *a, const void *b)
     return s_by_score (a, b);
 }
 
-//  Best title similarity of the title lines of rowid.
+//  Best title similarity of the title lines of doc.
 static double
-s_title_match (search_index_t *self, sqlite3_stmt *stmt, const s_plan_t *plan, bool prefix_last,
-               int64_t rowid, int *typos)
+s_title_match (const s_doc_t *doc, const s_plan_t *plan, bool prefix_last, int *typos)
 {
-    sqlite3_reset (stmt);
-    sqlite3_bind_int64 (stmt, 1, rowid);
     *typos = 0;
-    if (sqlite3_step (stmt) != SQLITE_ROW)
-        return 0;
-    const char *titles = (const char *) sqlite3_column_text (stmt, 0);
     double best = 0;
     char line [4096];
-    for (const char *p = titles; p && *p; ) {
+    for (const char *p = doc->titles; p && *p; ) {
         const char *end = strchr (p, '\n');
         size_t len = end ? (size_t) (end - p) : strlen (p);
         snprintf (line, sizeof line, "%.*s", (int) (len < sizeof line ? len : sizeof line - 1), p);
@@ -711,18 +922,14 @@ s_title_match (search_index_t *self, sqlite3_stmt *stmt, const s_plan_t *plan, b
         }
         p = end ? end + 1 : p + len;
     }
-    (void) self;
     return best;
 }
 
 //  Give the best RERANK_MAX hits of each tier their final score.
-static int
+static void
 s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
 {
     s_hits_sort (hits, s_by_bm25);
-    sqlite3_stmt *stmt = s_prepare (self, "SELECT titles FROM docs WHERE rowid = ?1");
-    if (!stmt)
-        return -1;
     double pop_norm = log1p (self->pop_max > 0 ? self->pop_max : 1);
     size_t start = 0;
     while (start < hits->count) {
@@ -736,7 +943,7 @@ s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
             double bm = hit->bm25 / top;
             double prior = POP_WEIGHT * log1p (hit->popularity > 0 ? hit->popularity : 0) / pop_norm;
             if (i - start < RERANK_MAX) {
-                hit->title = s_title_match (self, stmt, plan, true, hit->rowid, &hit->typos);
+                hit->title = s_title_match (&self->docs [hit->rowid], plan, true, &hit->typos);
                 hit->score = TITLE_WEIGHT * hit->title + bm + prior;
             }
             else
@@ -744,54 +951,116 @@ s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
         }
         start = end;
     }
-    sqlite3_finalize (stmt);
+}
+
+//  One facet value and its count, while counting.
+typedef struct {
+    const char *value;
+    char text [12];
+    uint64_t count;
+} s_count_t;
+
+//  Count desc, then value asc.
+static int
+s_by_count (const void *a, const void *b)
+{
+    const s_count_t *x = a, *y = b;
+    if (x->count != y->count)
+        return (x->count < y->count) - (x->count > y->count);
+    return strcmp (x->value, y->value);
+}
+
+//  The first max of counts (n of them) with a count into out, in order.
+static int
+s_facet_list (s_count_t *counts, size_t n, size_t max, bool sort, mg_facet_count_t **out, size_t *count)
+{
+    if (sort && n)
+        qsort (counts, n, sizeof *counts, s_by_count);
+    *count = 0;
+    *out = calloc (max ? max : 1, sizeof **out);
+    if (!*out)
+        return -1;
+    for (size_t i = 0; i < n && *count < max; i++) {
+        if (!counts [i].count)
+            continue;
+        mg_facet_count_t *f = &(*out) [*count];
+        f->value = strdup (counts [i].value);
+        if (!f->value)
+            return -1;
+        f->count = counts [i].count;
+        f->has_count = true;
+        (*count)++;
+    }
     return 0;
 }
 
-//  Fill one facet list from sql (rows: value, count) over the hits table.
 static int
-s_facet (search_index_t *self, const char *sql, const char *region, mg_facet_count_t **out, size_t *count, size_t max)
+s_by_year_desc (const void *a, const void *b)
 {
-    sqlite3_stmt *stmt = s_prepare (self, sql);
-    if (!stmt)
-        return -1;
-    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) time (NULL));
-    if (region)
-        sqlite3_bind_text (stmt, 2, region, -1, SQLITE_STATIC);
-    *out = calloc (max, sizeof **out);
-    *count = 0;
-    int rc = *out ? 0 : -1;
-    while (rc == 0 && *count < max && sqlite3_step (stmt) == SQLITE_ROW) {
-        mg_facet_count_t *f = &(*out) [*count];
-        f->value = strdup ((const char *) sqlite3_column_text (stmt, 0));
-        f->count = (uint64_t) sqlite3_column_int64 (stmt, 1);
-        f->has_count = true;
-        if (!f->value)
-            rc = -1;
-        else
-            (*count)++;
-    }
-    sqlite3_finalize (stmt);
-    return rc;
+    int x = *(const int *) a, y = *(const int *) b;
+    return (x < y) - (x > y);
 }
 
-//  Facets over every hit (the hits table holds them).
+//  Facets over every hit: genres, platforms (titles with a current offer
+//  there, in region when given), years, types.
 static int
-s_facets (search_index_t *self, const search_query_t *query, mg_search_facets_t *facets)
+s_facets (search_index_t *self, const search_query_t *query, const s_hits_t *hits, mg_search_facets_t *facets)
 {
-    return s_facet (self, "SELECT g.slug, count (*) FROM hits h JOIN doc_genres g ON g.doc = h.doc "
-                          "WHERE ?1 IS NOT NULL GROUP BY g.slug ORDER BY 2 DESC, 1",
-                    NULL, &facets->genres, &facets->genres_count, 64)
-        || s_facet (self, "SELECT o.platform, count (DISTINCT o.doc) FROM hits h JOIN doc_offers o ON o.doc = h.doc "
-                          "WHERE (o.expires = 0 OR o.expires > ?1) AND (?2 IS NULL OR o.region = ?2) "
-                          "GROUP BY o.platform ORDER BY 2 DESC, 1",
-                    query->region, &facets->platforms, &facets->platforms_count, 256)
-        || s_facet (self, "SELECT CAST (d.year AS TEXT), count (*) FROM hits h JOIN docs d ON d.rowid = h.doc "
-                          "WHERE d.year IS NOT NULL AND ?1 IS NOT NULL GROUP BY d.year ORDER BY d.year DESC",
-                    NULL, &facets->years, &facets->years_count, 256)
-        || s_facet (self, "SELECT d.type, count (*) FROM hits h JOIN docs d ON d.rowid = h.doc "
-                          "WHERE ?1 IS NOT NULL GROUP BY d.type ORDER BY 2 DESC, 1",
-                    NULL, &facets->types, &facets->types_count, 2) ? -1 : 0;
+    s_count_t genres [GENRES_MAX] = { { 0 } };
+    for (size_t g = 0; g < self->genres_count; g++)
+        genres [g].value = self->genres [g];
+    size_t np = self->platforms_count;
+    s_count_t *platforms = calloc (np ? np : 1, sizeof *platforms);
+    int64_t *seen = calloc (np ? np : 1, sizeof *seen);       //  last rowid counted per platform
+    int *years = malloc ((hits->count ? hits->count : 1) * sizeof *years);
+    s_count_t types [2] = { { .value = "movie" }, { .value = "tv" } };
+    int rc = platforms && seen && years ? 0 : -1;
+    for (size_t p = 0; rc == 0 && p < np; p++)
+        platforms [p].value = self->platforms [p];
+    int64_t now = (int64_t) time (NULL);
+    size_t nyears = 0;
+    for (size_t i = 0; rc == 0 && i < hits->count; i++) {
+        int64_t rowid = hits->items [i].rowid;
+        const s_doc_t *doc = &self->docs [rowid];
+        for (size_t g = 0; g < self->genres_count; g++)
+            if (doc->genres & ((uint64_t) 1 << g))
+                genres [g].count++;
+        for (size_t k = 0; k < doc->offers_count; k++) {
+            const s_offer_t *o = &doc->offers [k];
+            if (s_offer_live (o, query->region, now) && seen [o->platform] != rowid) {
+                seen [o->platform] = rowid;
+                platforms [o->platform].count++;
+            }
+        }
+        if (doc->year > 0)
+            years [nyears++] = doc->year;
+        types [doc->tv ? 1 : 0].count++;
+    }
+    s_count_t year_counts [256];
+    size_t ny = 0;
+    if (rc == 0 && nyears)
+        qsort (years, nyears, sizeof *years, s_by_year_desc);
+    for (size_t i = 0; rc == 0 && i < nyears; i++) {
+        if (ny && atoi (year_counts [ny - 1].text) == years [i])
+            year_counts [ny - 1].count++;
+        else {
+            if (ny == sizeof year_counts / sizeof year_counts [0])
+                break;
+            s_count_t *y = &year_counts [ny++];
+            snprintf (y->text, sizeof y->text, "%d", years [i]);
+            y->value = y->text;
+            y->count = 1;
+        }
+    }
+    if (rc == 0)
+        rc = s_facet_list (genres, self->genres_count, 64, true, &facets->genres, &facets->genres_count)
+          || s_facet_list (platforms, np, 256, true, &facets->platforms, &facets->platforms_count)
+          || s_facet_list (year_counts, ny, 256, false, &facets->years, &facets->years_count)
+          || s_facet_list (types, 2, 2, true, &facets->types, &facets->types_count) ? -1 : 0;
+    free (platforms);
+    free (seen);
+    free (years);
+    return rc;
 }
 
 //  RFC 3339 UTC text of now, to compare with offers' expires_at.
@@ -826,15 +1095,20 @@ s_trim_offers (mg_search_hit_t *hit, const char *region, const char *now)
 
 //  Decode the stored item of hit into out.
 static int
-s_fill_hit (search_index_t *self, sqlite3_stmt *stmt, const s_hit_t *hit, const search_query_t *query,
+s_fill_hit (search_index_t *self, const s_hit_t *hit, const search_query_t *query,
             const s_plan_t *plan, const char *now, mg_search_hit_t *out, char *err, size_t errlen)
 {
-    sqlite3_reset (stmt);
+    sqlite3_stmt *stmt = s_stmt (self, ST_ITEM);
+    if (!stmt)
+        return s_fail (self, err, errlen, "cannot read a title");
     sqlite3_bind_int64 (stmt, 1, hit->rowid);
-    if (sqlite3_step (stmt) != SQLITE_ROW)
+    if (sqlite3_step (stmt) != SQLITE_ROW) {
+        sqlite3_reset (stmt);
         return s_fail (self, err, errlen, "a matched title vanished");
+    }
     json_error_t jerr;
     json_t *json = json_loads ((const char *) sqlite3_column_text (stmt, 0), 0, &jerr);
+    sqlite3_reset (stmt);
     if (!json) {
         snprintf (err, errlen, "stored item is not JSON: %s", jerr.text);
         return -1;
@@ -854,7 +1128,9 @@ s_fill_hit (search_index_t *self, sqlite3_stmt *stmt, const s_hit_t *hit, const 
         }
         out->explain = x;
         x->keyword_rank = (uint64_t) hit->keyword_rank;
-        x->has_keyword_rank = true;
+        x->has_keyword_rank = hit->keyword_rank > 0;
+        x->semantic_rank = (uint64_t) hit->semantic_rank;
+        x->has_semantic_rank = hit->semantic_rank > 0;
         x->fused_score = score;
         x->has_fused_score = true;
         x->bm25 = round (hit->bm25 * 1e6) / 1e6;
@@ -874,6 +1150,87 @@ s_fill_hit (search_index_t *self, sqlite3_stmt *stmt, const s_hit_t *hit, const 
     return 0;
 }
 
+//  The best SEMANTIC_TOP titles passing f whose vector's cosine with the
+//  query's is at least SEMANTIC_MIN, best first, ranked from 1, into sem.
+//  Brute force over the doc table (dims multiply-adds per title).
+static int
+s_semantic (search_index_t *self, const char *q, const s_filter_t *f, s_hits_t *sem)
+{
+    float *qv = malloc (self->dims * sizeof *qv);
+    if (!qv)
+        return -1;
+    int e = search_lsa_embed_text (self->lsa, q, qv);
+    s_hit_t top [SEMANTIC_TOP];
+    size_t count = 0;
+    for (int64_t rowid = 1; e == 0 && rowid < self->next_rowid; rowid++) {
+        const s_doc_t *doc = &self->docs [rowid];
+        if (!doc->vec || !s_keep (doc, f))
+            continue;
+        float dot = 0;
+        for (uint32_t k = 0; k < self->dims; k++)
+            dot += qv [k] * doc->vec [k];
+        if (dot < SEMANTIC_MIN || (count == SEMANTIC_TOP && dot <= top [count - 1].cosine))
+            continue;
+        size_t at = count < SEMANTIC_TOP ? count++ : count - 1;
+        while (at > 0 && top [at - 1].cosine < dot) {
+            top [at] = top [at - 1];
+            at--;
+        }
+        top [at] = (s_hit_t) {
+            .rowid = rowid, .cosine = dot, .score = dot, .popularity = doc->popularity,
+            .has_rating = doc->has_rating, .rating = doc->rating
+        };
+        memcpy (top [at].release, doc->release, sizeof top [at].release);
+    }
+    free (qv);
+    int rc = e < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        top [i].semantic_rank = (int) i + 1;
+        rc = s_hits_push (sem, &top [i]);
+    }
+    return rc;
+}
+
+//  Fuse the keyword hits (sorted by score) with the semantic ones by
+//  weighted reciprocal ranks: (1 - ratio) / (K + keyword rank) + ratio /
+//  (K + semantic rank); a typed title keeps its place above. Semantic hits
+//  not in hits are added.
+//  A sentence (more than LONG_QUERY_WORDS words) whose words all matched
+//  keeps every all-words keyword hit above the semantic ones: a quoted
+//  tagline is matched, not paraphrased.
+static int
+s_fuse (s_hits_t *hits, s_hits_t *sem, double ratio, bool sentence)
+{
+    bool lead = hits->count == 1 || (hits->count > 1 && hits->items [0].tier == 0
+              && hits->items [0].score - hits->items [1].score >= KEYWORD_LEAD * fabs (hits->items [0].score));
+    for (size_t i = 0; i < hits->count; i++) {
+        s_hit_t *hit = &hits->items [i];
+        hit->keyword_rank = (int) i + 1;
+        bool keep = hit->tier == 0 && (sentence || hit->title >= TITLE_TYPED || (i == 0 && lead));
+        hit->score = (1 - ratio) / (RRF_K + (double) hit->keyword_rank) + (keep ? 1.0 : 0);
+        hit->tier = 0;
+    }
+    s_hits_sort (hits, s_by_rowid);
+    size_t known = hits->count;
+    for (size_t i = 0; i < sem->count; i++) {
+        const s_hit_t *v = &sem->items [i];
+        s_hit_t *hit = known ? bsearch (v, hits->items, known, sizeof *hits->items, s_by_rowid) : NULL;
+        double add = ratio / (RRF_K + (double) v->semantic_rank);
+        if (hit) {
+            hit->semantic_rank = v->semantic_rank;
+            hit->cosine = v->cosine;
+            hit->score += add;
+        }
+        else {
+            s_hit_t fresh = *v;
+            fresh.score = add;
+            if (s_hits_push (hits, &fresh))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 int
 search_index_query (search_index_t *self, const search_query_t *query,
                     mg_search_reply_t *rep, char *err, size_t errlen)
@@ -885,18 +1242,36 @@ search_index_query (search_index_t *self, const search_query_t *query,
         snprintf (err, errlen, "the query could not be planned");
         return -1;
     }
-    char where [1024];
-    s_where (query, where, sizeof where);
-    char *genres = s_json_list (query->genres, query->genres_count);
-    char *platforms = s_json_list (query->platforms, query->platforms_count);
-    s_hits_t hits = { 0 };
+    s_filter_t *filter = malloc (sizeof *filter);
+    if (!filter) {
+        s_plan_clear (&plan);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    s_filter_init (self, query, filter);
+    s_hits_t hits = { 0 }, sem = { 0 };
     int rc = 0;
-    if (n > 0) {
-        rc = s_collect (self, plan.and_match, where, query, genres, platforms, 0, &hits, 0);
+    double ratio = query->mode == SEARCH_MODE_KEYWORD || !self->lsa ? 0
+                 : query->mode == SEARCH_MODE_SEMANTIC ? 1 : query->semantic_ratio;
+    if (n > 0 && ratio < 1) {
+        rc = s_collect (self, plan.and_match, filter, 0, &hits, 0);
         if (rc == 0 && hits.count < DROP_THRESHOLD && n > 1)
-            rc = s_collect (self, plan.or_match, where, query, genres, platforms, 1, &hits, hits.count);
+            rc = s_collect (self, plan.or_match, filter, 1, &hits, hits.count);
         if (rc == 0)
-            rc = s_rank (self, &plan, &hits);
+            s_rank (self, &plan, &hits);
+    }
+    if (rc == 0 && n > 0 && ratio > 0) {
+        rc = s_semantic (self, query->q, filter, &sem);
+        if (rc == 0 && ratio < 1) {
+            s_hits_sort (&hits, s_by_score);
+            rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
+        }
+        else
+        if (rc == 0) {
+            free (hits.items);
+            hits = sem;
+            sem = (s_hits_t) { 0 };
+        }
     }
     if (rc == 0) {
         if (query->sort == SEARCH_SORT_RELEVANCE)
@@ -906,41 +1281,29 @@ search_index_query (search_index_t *self, const search_query_t *query,
             s_hits_sort (&hits, s_by_key);
         }
     }
-    //  Facets count every hit: they go through the temp table once.
-    sqlite3_stmt *stmt = rc == 0 ? s_prepare (self, "INSERT OR IGNORE INTO hits (doc) VALUES (?1)") : NULL;
-    rc = rc == 0 && stmt && sqlite3_exec (self->db, "DELETE FROM hits", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < hits.count; i++) {
-        sqlite3_reset (stmt);
-        sqlite3_bind_int64 (stmt, 1, hits.items [i].rowid);
-        rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : -1;
-    }
-    sqlite3_finalize (stmt);
     rep->facets = calloc (1, sizeof *rep->facets);
     if (rc == 0)
-        rc = rep->facets ? s_facets (self, query, rep->facets) : -1;
+        rc = rep->facets ? s_facets (self, query, &hits, rep->facets) : -1;
     rep->total = hits.count;
     rep->has_total = true;
     size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
     size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
     if (rc == 0 && count) {
         rep->results = calloc (count, sizeof *rep->results);
-        stmt = rep->results ? s_prepare (self, "SELECT item FROM docs WHERE rowid = ?1") : NULL;
-        rc = stmt ? 0 : -1;
+        rc = rep->results ? 0 : -1;
         char now [32];
         s_now_text (now);
         for (size_t i = 0; rc == 0 && i < count; i++) {
-            rc = s_fill_hit (self, stmt, &hits.items [first + i], query, &plan, now, &rep->results [i], err, errlen);
+            rc = s_fill_hit (self, &hits.items [first + i], query, &plan, now, &rep->results [i], err, errlen);
             if (rc == 0)
                 rep->results_count++;
         }
-        sqlite3_finalize (stmt);
     }
     if (rc && !*err)
         s_fail (self, err, errlen, "search failed");
-    sqlite3_exec (self->db, "DELETE FROM hits", NULL, NULL, NULL);
     free (hits.items);
-    free (genres);
-    free (platforms);
+    free (sem.items);
+    free (filter);
     s_plan_clear (&plan);
     return rc;
 }
@@ -979,10 +1342,15 @@ static int
 s_suggest (search_index_t *self, const s_plan_t *plan, const char *match, s_hits_t *hits)
 {
     search_query_t none = { 0 };
-    char where [1024];
-    s_where (&none, where, sizeof where);
-    if (s_collect (self, match, where, &none, NULL, NULL, 0, hits, 0) || s_rank (self, plan, hits))
+    s_filter_t *filter = malloc (sizeof *filter);
+    if (!filter)
         return -1;
+    s_filter_init (self, &none, filter);
+    int rc = s_collect (self, match, filter, 0, hits, 0);
+    free (filter);
+    if (rc)
+        return -1;
+    s_rank (self, plan, hits);
     for (size_t i = 0; i < hits->count; i++)
         hits->items [i].score += hits->items [i].popularity > 0
             ? 0.3 * log1p (hits->items [i].popularity) / log1p (self->pop_max > 0 ? self->pop_max : 1) : 0;
@@ -1006,7 +1374,7 @@ search_index_autocomplete (search_index_t *self, const char *q,
     rep->results = calloc (SUGGESTIONS_MAX, sizeof *rep->results);
     if (!rep->results)
         rc = -1;
-    sqlite3_stmt *stmt = rc == 0 ? s_prepare (self, "SELECT id, type, title, year, cast_names FROM docs WHERE rowid = ?1") : NULL;
+    sqlite3_stmt *stmt = rc == 0 ? s_stmt (self, ST_SUGGEST) : NULL;
     if (rc == 0 && !stmt)
         rc = -1;
     size_t people_room = PEOPLE_MAX;
@@ -1041,7 +1409,8 @@ search_index_autocomplete (search_index_t *self, const char *q,
                 rc = -1;
         }
     }
-    sqlite3_finalize (stmt);
+    if (stmt)
+        sqlite3_reset (stmt);
     if (rc)
         snprintf (err, errlen, "autocomplete failed");
     free (titles.items);

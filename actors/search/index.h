@@ -30,6 +30,10 @@ typedef struct {
 } search_doc_t;
 
 typedef enum {
+    SEARCH_MODE_HYBRID, SEARCH_MODE_KEYWORD, SEARCH_MODE_SEMANTIC
+} search_mode_t;
+
+typedef enum {
     SEARCH_SORT_RELEVANCE, SEARCH_SORT_POPULARITY, SEARCH_SORT_RATING, SEARCH_SORT_RELEASE_DATE
 } search_sort_t;
 
@@ -48,9 +52,18 @@ typedef struct {
     search_sort_t sort;
     uint64_t offset, per_page;
     bool explain;
+    search_mode_t mode;
+    double semantic_ratio;          //  hybrid: weight of the semantic ranking, 0-1
 } search_query_t;
 
-search_index_t *search_index_new (char *err, size_t errlen);
+typedef struct search_lsa_t search_lsa_t;
+
+//  A new, empty index; with lsa (borrowed, may be NULL) titles get vectors
+//  and semantic/hybrid queries are served.
+search_index_t *search_index_new (const search_lsa_t *lsa, char *err, size_t errlen);
+
+//  True when the index has an embedder (semantic search is available).
+bool search_index_semantic (search_index_t *self);
 void search_index_destroy (search_index_t **self_p);
 
 //  Group many puts in one transaction (a snapshot load).

@@ -1,10 +1,11 @@
 /*  search.query and search.autocomplete: check the request, then ask the
     index under the replica's lock.
 
-    mode: hybrid (the default) and keyword answer from the keyword index;
-    until an embedder exists hybrid is keyword with semantic_ratio 0, and
-    semantic (or semantic_ratio=1, which means the same) is refused with
-    400 naming the parameter, rather than answered with something else.  */
+    mode: hybrid (the default) fuses the keyword and the semantic rankings
+    (semantic_ratio, default SEMANTIC_RATIO_DEFAULT = 0 for now; 0 is keyword, 1 is
+    semantic), keyword and semantic use one side. A replica without an
+    embedder model refuses semantic (and hybrid with semantic_ratio=1) with
+    400 naming the parameter, and answers hybrid as keyword.  */
 #include "search.h"
 #include "mg_filters.h"
 #include "text.h"
@@ -17,6 +18,7 @@
 
 #define YEAR_MAX     9999       //  larger years are typos, and must fit an int
 #define RATING_MAX   10         //  vote_average is 0-10
+#define SEMANTIC_RATIO_DEFAULT 0.0  //  hybrid: keyword until fusion stops pulling taglines down (docs/search.md)
 
 static const struct {
     const char *name;
@@ -51,24 +53,36 @@ s_lower (char *text)
         *text = (char) tolower ((unsigned char) *text);
 }
 
-//  Check mode and semantic_ratio.
+//  Check mode and semantic_ratio into query.
 static int
-s_check_mode (const mg_search_request_t *request, mg_error_t *err)
+s_check_mode (search_t *self, const mg_search_request_t *request, search_query_t *query, mg_error_t *err)
 {
     const char *mode = request->mode ? request->mode : "hybrid";
+    bool semantic = search_index_semantic (self->index);
+    query->semantic_ratio = SEMANTIC_RATIO_DEFAULT;
     if (strcmp (mode, "semantic") == 0)
-        return mg_actor_fail (err, "INVALID_PARAMETER", "mode",
-                              "semantic search is not available yet (mode=keyword or mode=hybrid)");
-    if (strcmp (mode, "keyword") != 0 && strcmp (mode, "hybrid") != 0)
+        query->mode = SEARCH_MODE_SEMANTIC;
+    else
+    if (strcmp (mode, "keyword") == 0)
+        query->mode = SEARCH_MODE_KEYWORD;
+    else
+    if (strcmp (mode, "hybrid") == 0)
+        query->mode = SEARCH_MODE_HYBRID;
+    else
         return mg_actor_fail (err, "INVALID_PARAMETER", "mode", "mode must be one of hybrid, keyword, semantic");
+    if (query->mode == SEARCH_MODE_SEMANTIC && !semantic)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "mode",
+                              "semantic search is not available: this replica has no embedder model "
+                              "(mode=keyword or mode=hybrid)");
     if (request->has_semantic_ratio) {
         double r = request->semantic_ratio;
         if (!isfinite (r) || r < 0 || r > 1)
             return mg_actor_fail (err, "INVALID_PARAMETER", "semantic_ratio",
                                   "semantic_ratio must be a number from 0 to 1");
-        if (r == 1 && strcmp (mode, "hybrid") == 0)
+        if (r == 1 && query->mode == SEARCH_MODE_HYBRID && !semantic)
             return mg_actor_fail (err, "INVALID_PARAMETER", "semantic_ratio",
-                                  "semantic_ratio=1 is semantic search, which is not available yet");
+                                  "semantic_ratio=1 is semantic search, which this replica cannot serve (no embedder model)");
+        query->semantic_ratio = r;
     }
     return 0;
 }
@@ -136,8 +150,6 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     clock_gettime (CLOCK_MONOTONIC, &start);
     search_query_t query = { .q = request->q, .explain = request->has_explain && request->explain };
     char region [3];
-    if (s_check_mode (request, err))
-        return -1;
     if (!request->q || !*request->q)
         return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q is required (the words to search for)");
     if (!s_has_words (request->q))
@@ -159,7 +171,7 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     query.offset = offset;
     query.per_page = per_page;
     pthread_mutex_lock (&self->lock);
-    int rc = s_check_filters (self, request, &query, region, err);
+    int rc = s_check_mode (self, request, &query, err) ? -1 : s_check_filters (self, request, &query, region, err);
     char reason [512] = "";
     if (rc == 0 && search_index_query (self->index, &query, reply, reason, sizeof reason))
         rc = mg_actor_fail (err, "INTERNAL", NULL, "search failed: %s", reason);

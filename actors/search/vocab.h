@@ -15,11 +15,15 @@ void search_vocab_destroy (search_vocab_t **self_p);
 //  Add a word (normalised) held by docs documents. Returns 0 or -1 (memory).
 int search_vocab_add (search_vocab_t *self, const char *word, unsigned docs);
 
-//  Sort after the last add; look-ups need it.
-void search_vocab_seal (search_vocab_t *self);
+//  Sort and index after the last add; look-ups need it. 0 or -1 (memory).
+int search_vocab_seal (search_vocab_t *self);
 
 //  Documents holding word, 0 when unknown.
 unsigned search_vocab_docs (const search_vocab_t *self, const char *word);
+
+//  Documents of the words starting with prefix, summed (an upper bound of
+//  the titles a prefix query matches), stopping once past cap.
+unsigned long search_vocab_prefix_docs (const search_vocab_t *self, const char *prefix, unsigned long cap);
 
 //  Words in the vocabulary.
 size_t search_vocab_size (const search_vocab_t *self);

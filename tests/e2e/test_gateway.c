@@ -557,7 +557,7 @@ test_search_bad_input_is_400_naming_the_parameter (void **state)
     s_assert_names (f, "/api/v1/search?q=%FF", "q");
     snprintf (path, sizeof path, "/api/v1/search?q=%0513d", 0);
     s_assert_names (f, path, "q");
-    s_assert_invalid (f, "/api/v1/search?q=x&mode=semantic", "semantic search is not available yet");
+    s_assert_invalid (f, "/api/v1/search?q=x&mode=semantic", "semantic search is not available");
     s_assert_names (f, "/api/v1/search?q=x&mode=fuzzy", "mode");
     s_assert_names (f, "/api/v1/search?q=x&semantic_ratio=2", "semantic_ratio");
     s_assert_names (f, "/api/v1/search?q=x&sort=title", "sort");

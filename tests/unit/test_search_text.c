@@ -5,11 +5,16 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text.h"
 #include "vocab.h"
+#include "lsa.h"
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 
 static void
 s_assert_normal (const char *text, const char *expected)
@@ -114,7 +119,7 @@ test_search_vocab_finds_candidates_fewest_edits_first (void **state)
     assert_int_equal (search_vocab_add (vocab, "matron", 9), 0);
     assert_int_equal (search_vocab_add (vocab, "amelie", 1), 0);
     assert_int_equal (search_vocab_add (vocab, "mattrix", 1), 0);
-    search_vocab_seal (vocab);
+    assert_int_equal (search_vocab_seal (vocab), 0);
     assert_int_equal (search_vocab_size (vocab), 4);
     assert_int_equal (search_vocab_docs (vocab, "matron"), 9);
     assert_int_equal (search_vocab_docs (vocab, "nothing"), 0);
@@ -134,6 +139,128 @@ test_search_vocab_finds_candidates_fewest_edits_first (void **state)
     search_vocab_destroy (&vocab);
 }
 
+//  A random word of 2-10 letters over a small alphabet (so that many
+//  words are within a few edits of each other), one letter sometimes
+//  accented.
+static void
+s_random_word (char *out, size_t size, unsigned *seed)
+{
+    static const char *const letters [] = { "a", "b", "c", "d", "e", "r", "s", "t", "\xc3\xa9" };
+    int length = 2 + (int) (rand_r (seed) % 9);
+    size_t used = 0;
+    out [0] = '\0';
+    for (int i = 0; i < length; i++) {
+        const char *l = letters [rand_r (seed) % (sizeof letters / sizeof letters [0])];
+        size_t n = strlen (l);
+        if (used + n + 1 > size)
+            break;
+        memcpy (out + used, l, n + 1);
+        used += n;
+    }
+}
+
+static void
+test_search_vocab_candidates_match_a_full_scan (void **state)
+{
+    (void) state;
+    enum { WORDS = 3000, QUERIES = 300 };
+    search_vocab_t *vocab = search_vocab_new ();
+    assert_non_null (vocab);
+    static char words [WORDS][SEARCH_WORD_BYTES];
+    unsigned seed = 7;
+    size_t count = 0;
+    for (int i = 0; i < WORDS; i++) {
+        s_random_word (words [count], SEARCH_WORD_BYTES, &seed);
+        bool dup = false;
+        for (size_t k = 0; k < count && !dup; k++)
+            dup = strcmp (words [k], words [count]) == 0;
+        if (dup)
+            continue;
+        assert_int_equal (search_vocab_add (vocab, words [count], 1 + (unsigned) (rand_r (&seed) % 50)), 0);
+        count++;
+    }
+    assert_int_equal (search_vocab_seal (vocab), 0);
+    for (int q = 0; q < QUERIES; q++) {
+        char query [SEARCH_WORD_BYTES];
+        s_random_word (query, sizeof query, &seed);
+        for (int budget = 1; budget <= 2; budget++) {
+            //  Every word within budget, by a full scan.
+            int expected = 0;
+            for (size_t k = 0; k < count; k++) {
+                int d = search_text_distance (query, words [k], budget);
+                expected += d > 0 && d <= budget;
+            }
+            enum { MAX = 4096 };
+            static char out [MAX][SEARCH_WORD_BYTES];
+            static int dist [MAX];
+            int n = search_vocab_candidates (vocab, query, budget, out, dist, MAX);
+            assert_int_equal (n, expected);
+            for (int k = 0; k < n; k++) {
+                assert_int_equal (search_text_distance (query, out [k], budget), dist [k]);
+                assert_true (k == 0 || dist [k - 1] <= dist [k]);
+            }
+        }
+    }
+    search_vocab_destroy (&vocab);
+}
+
+static void
+test_search_vocab_sums_the_documents_of_a_prefix (void **state)
+{
+    (void) state;
+    search_vocab_t *vocab = search_vocab_new ();
+    assert_non_null (vocab);
+    assert_int_equal (search_vocab_add (vocab, "star", 10), 0);
+    assert_int_equal (search_vocab_add (vocab, "stars", 4), 0);
+    assert_int_equal (search_vocab_add (vocab, "start", 3), 0);
+    assert_int_equal (search_vocab_add (vocab, "stop", 100), 0);
+    assert_int_equal (search_vocab_seal (vocab), 0);
+    assert_int_equal (search_vocab_prefix_docs (vocab, "star", 1000), 17);
+    assert_int_equal (search_vocab_prefix_docs (vocab, "st", 1000), 117);
+    assert_int_equal (search_vocab_prefix_docs (vocab, "x", 1000), 0);
+    assert_true (search_vocab_prefix_docs (vocab, "st", 5) > 5);     //  stops once past the cap
+    search_vocab_destroy (&vocab);
+}
+
+static void
+test_search_lsa_model_round_trip_embeds_known_words (void **state)
+{
+    (void) state;
+    char path [] = "/tmp/test_lsa_XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    close (fd);
+    //  Two topics: "earthquake"/"quake" on axis 0, "space" on axis 1.
+    char *terms [] = { "earthquake", "quake", "space" };
+    float idf [] = { 1, 1, 2 };
+    float proj [] = { 1, 0, 1, 0, 0, 1 };
+    char err [256] = "";
+    assert_int_equal (search_lsa_write (path, terms, idf, proj, 3, 2, err, sizeof err), 0);
+    search_lsa_t *lsa = search_lsa_load (path, err, sizeof err);
+    assert_non_null (lsa);
+    assert_int_equal (search_lsa_dims (lsa), 2);
+    float v [2];
+    assert_int_equal (search_lsa_embed_text (lsa, "Quake!", v), 0);
+    assert_true (fabsf (v [0] - 1) < 1e-6f && fabsf (v [1]) < 1e-6f);
+    assert_int_equal (search_lsa_embed_text (lsa, "EARTHQUAKE in space", v), 0);
+    assert_true (v [1] > v [0] && fabsf (v [0] * v [0] + v [1] * v [1] - 1) < 1e-5f);     //  idf 2 > 1
+    assert_int_equal (search_lsa_embed_text (lsa, "nothing known", v), 1);
+    search_doc_t titled = { .id = "x", .title = "Quake", .overview = "space" };
+    search_doc_t told = { .id = "y", .title = "Other", .overview = "quake space" };
+    float w [2];
+    assert_int_equal (search_lsa_embed_doc (lsa, &titled, v), 0);
+    assert_int_equal (search_lsa_embed_doc (lsa, &told, w), 0);
+    assert_true (v [0] > w [0]);        //  a word of the title counts twice
+    search_lsa_destroy (&lsa);
+    assert_null (lsa);
+    FILE *file = fopen (path, "wb");
+    assert_non_null (file);
+    fputs ("not a model", file);
+    fclose (file);
+    assert_null (search_lsa_load (path, err, sizeof err));
+    remove (path);
+}
+
 int
 main (void)
 {
@@ -145,6 +272,9 @@ main (void)
         cmocka_unit_test (test_search_text_typo_budget_grows_with_length),
         cmocka_unit_test (test_search_text_title_match_prefers_the_typed_title),
         cmocka_unit_test (test_search_vocab_finds_candidates_fewest_edits_first),
+        cmocka_unit_test (test_search_vocab_candidates_match_a_full_scan),
+        cmocka_unit_test (test_search_vocab_sums_the_documents_of_a_prefix),
+        cmocka_unit_test (test_search_lsa_model_round_trip_embeds_known_words),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,0 +1,250 @@
+/*  The LSA embedder (see lsa.h). The model file is, in host byte order:
+    "MGLSA001", uint32 dims, uint32 terms, then each term as a uint8
+    length and its bytes (sorted, for a binary search), then terms floats
+    of idf, then terms x dims floats of projection (one row per term).  */
+#include "lsa.h"
+#include "text.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LSA_MAGIC       "MGLSA001"
+#define LSA_DIMS_MAX    4096        //  a file claiming more is not ours
+#define LSA_TERMS_MAX   (16u << 20)
+
+struct search_lsa_t {
+    uint32_t dims, count;
+    char **terms;                   //  sorted
+    float *idf;
+    float *proj;
+};
+
+//  Emit every word of text (len bytes) with weight.
+static int
+s_emit_text (const char *text, size_t len, double weight, search_lsa_emit_fn emit, void *arg)
+{
+    char *norm = search_text_normalize (text, len);
+    if (!norm)
+        return -1;
+    int rc = 0;
+    for (char *save = NULL, *word = strtok_r (norm, " ", &save); rc == 0 && word; word = strtok_r (NULL, " ", &save))
+        rc = emit (arg, word, weight);
+    free (norm);
+    return rc;
+}
+
+int
+search_lsa_doc_terms (const search_doc_t *doc, search_lsa_emit_fn emit, void *arg)
+{
+    assert (doc && emit);
+    const struct {
+        const char *text;
+        double weight;
+    } fields [] = {
+        { doc->title, LSA_FIELD_TITLE_WEIGHT }, { doc->original_title, LSA_FIELD_TITLE_WEIGHT },
+        { doc->alternates, LSA_FIELD_TITLE_WEIGHT }, { doc->keywords, LSA_FIELD_KEYWORDS_WEIGHT },
+        { doc->genres, 1.0 }, { doc->tagline, 1.0 }, { doc->overview, 1.0 },
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields [0]; i++)
+        if (fields [i].text && s_emit_text (fields [i].text, strlen (fields [i].text), fields [i].weight, emit, arg))
+            return -1;
+    return 0;
+}
+
+int
+search_lsa_text_terms (const char *text, search_lsa_emit_fn emit, void *arg)
+{
+    assert (text && emit);
+    return s_emit_text (text, strlen (text), 1.0, emit, arg);
+}
+
+int
+search_lsa_write (const char *path, char **terms, const float *idf, const float *proj,
+                  uint32_t count, uint32_t dims, char *err, size_t errlen)
+{
+    char tmp [4096];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *file = fopen (tmp, "wb");
+    if (!file) {
+        snprintf (err, errlen, "cannot write %s: %s", tmp, strerror (errno));
+        return -1;
+    }
+    bool ok = fwrite (LSA_MAGIC, 1, 8, file) == 8 && fwrite (&dims, sizeof dims, 1, file) == 1
+           && fwrite (&count, sizeof count, 1, file) == 1;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        size_t len = strlen (terms [i]);
+        uint8_t n = (uint8_t) (len > 255 ? 255 : len);
+        ok = fwrite (&n, 1, 1, file) == 1 && fwrite (terms [i], 1, n, file) == n;
+    }
+    ok = ok && fwrite (idf, sizeof *idf, count, file) == count
+            && fwrite (proj, sizeof *proj * dims, count, file) == count;
+    ok = fclose (file) == 0 && ok;
+    if (!ok || rename (tmp, path)) {
+        snprintf (err, errlen, "cannot write %s: %s", path, strerror (errno));
+        remove (tmp);
+        return -1;
+    }
+    return 0;
+}
+
+search_lsa_t *
+search_lsa_load (const char *path, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        snprintf (err, errlen, "cannot open %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    search_lsa_t *self = calloc (1, sizeof *self);
+    char magic [8];
+    bool ok = self && fread (magic, 1, 8, file) == 8 && memcmp (magic, LSA_MAGIC, 8) == 0
+           && fread (&self->dims, sizeof self->dims, 1, file) == 1
+           && fread (&self->count, sizeof self->count, 1, file) == 1
+           && self->dims > 0 && self->dims <= LSA_DIMS_MAX && self->count <= LSA_TERMS_MAX;
+    if (ok) {
+        self->terms = calloc (self->count ? self->count : 1, sizeof *self->terms);
+        self->idf = malloc ((self->count ? self->count : 1) * sizeof *self->idf);
+        self->proj = malloc ((self->count ? (size_t) self->count : 1) * self->dims * sizeof *self->proj);
+        ok = self->terms && self->idf && self->proj;
+    }
+    for (uint32_t i = 0; ok && i < self->count; i++) {
+        uint8_t n;
+        ok = fread (&n, 1, 1, file) == 1 && (self->terms [i] = malloc ((size_t) n + 1)) != NULL
+          && fread (self->terms [i], 1, n, file) == n;
+        if (ok)
+            self->terms [i][n] = '\0';
+        ok = ok && (i == 0 || strcmp (self->terms [i - 1], self->terms [i]) < 0);
+    }
+    ok = ok && fread (self->idf, sizeof *self->idf, self->count, file) == self->count
+            && fread (self->proj, sizeof *self->proj * self->dims, self->count, file) == self->count;
+    fclose (file);
+    if (!ok) {
+        snprintf (err, errlen, "%s is not a readable LSA model (mg-embed-train writes one)", path);
+        search_lsa_destroy (&self);
+    }
+    return self;
+}
+
+void
+search_lsa_destroy (search_lsa_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        search_lsa_t *self = *self_p;
+        for (uint32_t i = 0; self->terms && i < self->count; i++)
+            free (self->terms [i]);
+        free (self->terms);
+        free (self->idf);
+        free (self->proj);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+uint32_t
+search_lsa_dims (const search_lsa_t *self)
+{
+    assert (self);
+    return self->dims;
+}
+
+//  Term frequencies of one text, by term index.
+typedef struct {
+    const search_lsa_t *lsa;
+    uint32_t *index;
+    double *tf;
+    size_t count, room;
+} s_bag_t;
+
+static int
+s_bag_add (void *arg, const char *term, double weight)
+{
+    s_bag_t *bag = arg;
+    const search_lsa_t *lsa = bag->lsa;
+    size_t lo = 0, hi = lsa->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp (lsa->terms [mid], term);
+        if (c == 0) {
+            for (size_t i = 0; i < bag->count; i++)
+                if (bag->index [i] == mid) {
+                    bag->tf [i] += weight;
+                    return 0;
+                }
+            if (bag->count == bag->room) {
+                size_t room = bag->room ? bag->room * 2 : 64;
+                uint32_t *index = realloc (bag->index, room * sizeof *index);
+                if (index)
+                    bag->index = index;
+                double *tf = index ? realloc (bag->tf, room * sizeof *tf) : NULL;
+                if (!tf)
+                    return -1;
+                bag->tf = tf;
+                bag->room = room;
+            }
+            bag->index [bag->count] = (uint32_t) mid;
+            bag->tf [bag->count++] = weight;
+            return 0;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+//  Project bag (sublinear tf x idf, unit length) into out, unit length.
+static int
+s_project (const search_lsa_t *self, s_bag_t *bag, float *out)
+{
+    memset (out, 0, self->dims * sizeof *out);
+    double norm = 0;
+    for (size_t i = 0; i < bag->count; i++) {
+        bag->tf [i] = (1 + log (bag->tf [i])) * self->idf [bag->index [i]];
+        norm += bag->tf [i] * bag->tf [i];
+    }
+    if (!bag->count || norm <= 0)
+        return 1;
+    for (size_t i = 0; i < bag->count; i++) {
+        float w = (float) bag->tf [i];
+        const float *row = self->proj + (size_t) bag->index [i] * self->dims;
+        for (uint32_t k = 0; k < self->dims; k++)
+            out [k] += w * row [k];
+    }
+    double len = 0;
+    for (uint32_t k = 0; k < self->dims; k++)
+        len += (double) out [k] * out [k];
+    if (len <= 0)
+        return 1;
+    float scale = (float) (1 / sqrt (len));
+    for (uint32_t k = 0; k < self->dims; k++)
+        out [k] *= scale;
+    return 0;
+}
+
+int
+search_lsa_embed_doc (const search_lsa_t *self, const search_doc_t *doc, float *out)
+{
+    assert (self && doc && out);
+    s_bag_t bag = { .lsa = self };
+    int rc = search_lsa_doc_terms (doc, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
+    free (bag.index);
+    free (bag.tf);
+    return rc;
+}
+
+int
+search_lsa_embed_text (const search_lsa_t *self, const char *text, float *out)
+{
+    assert (self && text && out);
+    s_bag_t bag = { .lsa = self };
+    int rc = search_lsa_text_terms (text, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
+    free (bag.index);
+    free (bag.tf);
+    return rc;
+}
