@@ -27,6 +27,7 @@
 
 #include "mg_pg.h"
 #include "mg_test.h"
+#include "mg_http.h"
 
 #define MAX_BODY       4096         //  MG_HTTP_MAX_BODY for the gateway under test
 #define MAX_URL        2048         //  MG_HTTP_MAX_URL
@@ -54,143 +55,47 @@ typedef struct {
     pid_t gateway;
 } fixture_t;
 
-typedef struct {
-    int status;                     //  0: no answer
-    char head [16384];              //  status line and headers
-    char *body;                     //  NUL-terminated
-    size_t body_len;
-} reply_t;
-
-static void
-s_reply_free (reply_t *reply)
-{
-    free (reply->body);
-    reply->body = NULL;
-}
-
-//  Send raw bytes to the gateway on port and read the answer until the
-//  server closes (every request says Connection: close). Returns 0, or -1
-//  when the connection failed or no complete answer came within timeout_ms.
-static int
-s_exchange (int port, const char *request, size_t len, reply_t *reply, int timeout_ms)
-{
-    memset (reply, 0, sizeof *reply);
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    if (connect (fd, (struct sockaddr *) &addr, sizeof addr)) {
-        close (fd);
-        return -1;
-    }
-    size_t sent = 0;
-    while (sent < len) {
-        ssize_t n = send (fd, request + sent, len - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break;          //  the server may answer and close before reading it all
-        sent += (size_t) n;
-    }
-    size_t cap = 65536, used = 0;
-    char *data = malloc (cap);
-    int64_t until = mg_test_now_ms () + timeout_ms;
-    bool closed = false;
-    while (!closed && mg_test_now_ms () < until) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        if (poll (&pfd, 1, (int) (until - mg_test_now_ms ())) <= 0)
-            continue;
-        if (used == cap) {
-            cap *= 2;
-            data = realloc (data, cap);
-        }
-        ssize_t n = recv (fd, data + used, cap - used, 0);
-        if (n <= 0)
-            closed = true;
-        else
-            used += (size_t) n;
-    }
-    close (fd);
-    char *end = used ? memmem (data, used, "\r\n\r\n", 4) : NULL;
-    if (!closed || !end || sscanf (data, "HTTP/1.1 %d", &reply->status) != 1) {
-        free (data);
-        reply->status = 0;
-        return -1;
-    }
-    size_t head_len = (size_t) (end - data);
-    if (head_len >= sizeof reply->head)
-        head_len = sizeof reply->head - 1;
-    memcpy (reply->head, data, head_len);
-    reply->head [head_len] = '\0';
-    reply->body_len = used - (size_t) (end + 4 - data);
-    reply->body = malloc (reply->body_len + 1);
-    memcpy (reply->body, end + 4, reply->body_len);
-    reply->body [reply->body_len] = '\0';
-    free (data);
-    return 0;
-}
-
 //  method path with extra header lines (may be ""), Connection: close.
 static int
 s_request (int port, const char *method, const char *path, const char *headers,
-           reply_t *reply, int timeout_ms)
+           mg_http_reply_t *reply, int timeout_ms)
 {
     size_t len = strlen (method) + strlen (path) + strlen (headers) + 128;
     char *request = malloc (len);
     int n = snprintf (request, len, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n",
                       method, path, headers);
-    int rc = s_exchange (port, request, (size_t) n, reply, timeout_ms);
+    int rc = mg_http_exchange (port, request, (size_t) n, reply, timeout_ms);
     free (request);
     return rc;
 }
 
 static int
-s_get (fixture_t *f, const char *path, reply_t *reply)
+s_get (fixture_t *f, const char *path, mg_http_reply_t *reply)
 {
     return s_request (f->http_port, "GET", path, "", reply, TIMEOUT_MS + 2000);
 }
 
 //  POST body with Content-Type type to path.
 static int
-s_post (fixture_t *f, const char *path, const char *type, const char *body, reply_t *reply)
+s_post (fixture_t *f, const char *path, const char *type, const char *body, mg_http_reply_t *reply)
 {
     size_t len = strlen (path) + strlen (type) + strlen (body) + 192;
     char *request = malloc (len);
     int n = snprintf (request, len, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\n"
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", path, type, strlen (body), body);
-    int rc = s_exchange (f->http_port, request, (size_t) n, reply, TIMEOUT_MS + 2000);
+    int rc = mg_http_exchange (f->http_port, request, (size_t) n, reply, TIMEOUT_MS + 2000);
     free (request);
     return rc;
 }
 
-//  Value of header name in reply (case-insensitive name), copied into value.
-static bool
-s_header (const reply_t *reply, const char *name, char *value, size_t size)
-{
-    size_t name_len = strlen (name);
-    for (const char *line = strstr (reply->head, "\r\n"); line; line = strstr (line, "\r\n")) {
-        line += 2;
-        if (strncasecmp (line, name, name_len) == 0 && line [name_len] == ':') {
-            const char *v = line + name_len + 1;
-            while (*v == ' ')
-                v++;
-            size_t v_len = strcspn (v, "\r");
-            if (v_len >= size)
-                v_len = size - 1;
-            memcpy (value, v, v_len);
-            value [v_len] = '\0';
-            return true;
-        }
-    }
-    return false;
-}
 
 //  The error object of a JSON error reply: asserts the shape, returns its code.
 static void
-s_assert_error (const reply_t *reply, int status, const char *code)
+s_assert_error (const mg_http_reply_t *reply, int status, const char *code)
 {
     assert_int_equal (reply->status, status);
     char type [128];
-    assert_true (s_header (reply, "Content-Type", type, sizeof type));
+    assert_true (mg_http_header (reply, "Content-Type", type, sizeof type));
     assert_string_equal (type, "application/json; charset=utf-8");
     json_error_t error;
     json_t *json = json_loads (reply->body, 0, &error);
@@ -209,10 +114,10 @@ s_wait_status (fixture_t *f, const char *path, int status, int timeout_ms)
     int64_t until = mg_test_now_ms () + timeout_ms;
     int last = 0;
     while (mg_test_now_ms () < until) {
-        reply_t reply;
+        mg_http_reply_t reply;
         s_get (f, path, &reply);
         last = reply.status;
-        s_reply_free (&reply);
+        mg_http_reply_free (&reply);
         if (last == status)
             break;
         usleep (50 * 1000);
@@ -388,14 +293,14 @@ static void
 test_health_answers_ok (void **state)
 {
     fixture_t *f = *state;
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/health", &reply), 0);
     assert_int_equal (reply.status, 200);
     assert_string_equal (reply.body, "{\"status\":\"ok\"}");
     char type [128];
-    assert_true (s_header (&reply, "Content-Type", type, sizeof type));
+    assert_true (mg_http_header (&reply, "Content-Type", type, sizeof type));
     assert_string_equal (type, "application/json; charset=utf-8");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
@@ -407,7 +312,7 @@ test_genres_lists_the_18_canonical_genres (void **state)
         "history", "horror", "music", "mystery", "romance", "science-fiction", "thriller",
         "war", "western", "reality"
     };
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
     assert_int_equal (reply.status, 200);
     json_error_t error;
@@ -433,26 +338,26 @@ test_genres_lists_the_18_canonical_genres (void **state)
     for (size_t s = 0; s < 18; s++)
         assert_true (seen [s]);
     json_decref (json);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     //  HEAD: same status and headers, no body.
     assert_int_equal (s_request (f->http_port, "HEAD", "/api/v1/genres", "", &reply, 5000), 0);
     assert_int_equal (reply.status, 200);
     assert_int_equal (reply.body_len, 0);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 //  GET path, asserting the status; the body as JSON (caller decrefs).
 static json_t *
 s_get_json (fixture_t *f, const char *path, int status)
 {
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, path, &reply), 0);
     if (reply.status != status)
         fail_msg ("GET %s: %d, expected %d: %s", path, reply.status, status, reply.body);
     json_error_t error;
     json_t *json = json_loads (reply.body, 0, &error);
     assert_non_null (json);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     return json;
 }
 
@@ -460,12 +365,12 @@ s_get_json (fixture_t *f, const char *path, int status)
 static void
 s_assert_invalid (fixture_t *f, const char *path, const char *text)
 {
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, path, &reply), 0);
     s_assert_error (&reply, 400, "INVALID_PARAMETER");
     if (!strstr (reply.body, text))
         fail_msg ("GET %s: '%s' not in %s", path, text, reply.body);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
@@ -538,12 +443,12 @@ s_assert_names (fixture_t *f, const char *path, const char *name)
     char param [128], quoted [128];
     snprintf (param, sizeof param, "\"param\":\"%s\"", name);
     snprintf (quoted, sizeof quoted, "'%s'", name);
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, path, &reply), 0);
     s_assert_error (&reply, 400, "INVALID_PARAMETER");
     if (!strstr (reply.body, param) && !strstr (reply.body, quoted))
         fail_msg ("GET %s: parameter %s not named in %s", path, name, reply.body);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
@@ -595,14 +500,14 @@ test_content_details_over_http (void **state)
     assert_true (json_is_array (json_object_get (json, "videos")));
     json_decref (json);
 
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/content/not-a-uuid", &reply), 0);
     s_assert_error (&reply, 400, "INVALID_PARAMETER");
     assert_non_null (strstr (reply.body, "\"param\":\"id\""));
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     assert_int_equal (s_get (f, "/api/v1/content/" E2E_UNKNOWN, &reply), 0);
     s_assert_error (&reply, 404, "NOT_FOUND");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     s_assert_invalid (f, "/api/v1/content/" E2E_ID "?foo=1", "unknown query parameter 'foo'");
 }
 
@@ -626,10 +531,10 @@ test_content_availability_over_http (void **state)
     json_decref (json);
     s_assert_invalid (f, "/api/v1/content/" E2E_ID "/availability?region=ZZZ", "alpha-2");
     s_assert_invalid (f, "/api/v1/content/" E2E_ID "/availability?country=ZZ", "unknown query parameter 'country'");
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/content/" E2E_UNKNOWN "/availability", &reply), 0);
     s_assert_error (&reply, 404, "NOT_FOUND");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 //  A list reply: asserts {results, total, page, per_page} and returns total.
@@ -704,7 +609,7 @@ static void
 test_resolve_answers_in_input_order_with_nulls_and_errors (void **state)
 {
     fixture_t *f = *state;
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_post (f, "/api/v1/resolve", "application/json",
         "{\"records\":[{\"title\":\"e2e title\",\"year\":1999},{\"title\":\"Nothing Like It\",\"year\":1999},"
         "{\"year\":1999},{\"title\":\"Another Name\",\"ids\":{\"tmdb\":424242}}]}", &reply), 0);
@@ -729,52 +634,52 @@ test_resolve_answers_in_input_order_with_nulls_and_errors (void **state)
     assert_int_equal (json_array_size (errors), 1);
     assert_int_equal (json_integer_value (json_object_get (json_array_get (errors, 0), "index")), 2);
     json_decref (json);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 
     assert_int_equal (s_post (f, "/api/v1/resolve", "application/json", "{\"records\": [", &reply), 0);
     s_assert_error (&reply, 400, "INVALID_JSON");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     assert_int_equal (s_post (f, "/api/v1/resolve", "application/json", "{\"rows\": []}", &reply), 0);
     s_assert_error (&reply, 400, "INVALID_PARAMETER");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     assert_int_equal (s_post (f, "/api/v1/resolve", "text/plain", "{\"records\": []}", &reply), 0);
     s_assert_error (&reply, 415, "UNSUPPORTED_MEDIA_TYPE");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
 test_unknown_path_is_404 (void **state)
 {
     fixture_t *f = *state;
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/nothing-here", &reply), 0);
     s_assert_error (&reply, 404, "NOT_FOUND");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
 test_wrong_method_is_405_with_allow (void **state)
 {
     fixture_t *f = *state;
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_request (f->http_port, "DELETE", "/api/v1/genres", "", &reply, 5000), 0);
     s_assert_error (&reply, 405, "METHOD_NOT_ALLOWED");
     char allow [64];
-    assert_true (s_header (&reply, "Allow", allow, sizeof allow));
+    assert_true (mg_http_header (&reply, "Allow", allow, sizeof allow));
     assert_string_equal (allow, "GET, HEAD");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
 test_unknown_query_parameter_is_400_naming_it (void **state)
 {
     fixture_t *f = *state;
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/genres?foo=1", &reply), 0);
     assert_int_equal (reply.status, 400);
     assert_string_equal (reply.body,
         "{\"error\":{\"code\":\"INVALID_PARAMETER\",\"message\":\"unknown query parameter 'foo'\"}}");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
@@ -788,10 +693,10 @@ test_oversized_body_is_413 (void **state)
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                       "Connection: close\r\n\r\n", body_len);
     memset (request + n, 'x', body_len);
-    reply_t reply;
-    assert_int_equal (s_exchange (f->http_port, request, (size_t) n + body_len, &reply, 5000), 0);
+    mg_http_reply_t reply;
+    assert_int_equal (mg_http_exchange (f->http_port, request, (size_t) n + body_len, &reply, 5000), 0);
     s_assert_error (&reply, 413, "PAYLOAD_TOO_LARGE");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     free (request);
 }
 
@@ -804,10 +709,10 @@ test_long_url_is_414 (void **state)
     size_t len = strlen (path);
     memset (path + len, 'a', MAX_URL);
     path [len + MAX_URL] = '\0';
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, path, &reply), 0);
     s_assert_error (&reply, 414, "URI_TOO_LONG");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
@@ -819,23 +724,23 @@ test_big_headers_are_431 (void **state)
     size_t len = strlen (headers);
     memset (headers + len, 'p', MAX_HEADERS);
     strcpy (headers + len + MAX_HEADERS, "\r\n");
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_request (f->http_port, "GET", "/api/v1/genres", headers, &reply, 5000), 0);
     s_assert_error (&reply, 431, "HEADERS_TOO_LARGE");
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     //  Just under the limit is served.
     memset (headers + len, 'p', MAX_HEADERS - 200);
     strcpy (headers + len + MAX_HEADERS - 200, "\r\n");
     assert_int_equal (s_request (f->http_port, "GET", "/health", headers, &reply, 5000), 0);
     assert_int_equal (reply.status, 200);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
 test_ready_names_the_services (void **state)
 {
     fixture_t *f = *state;
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/ready", &reply), 0);
     assert_int_equal (reply.status, 200);
     json_error_t error;
@@ -846,20 +751,20 @@ test_ready_names_the_services (void **state)
     assert_true (json_is_integer (catalog));
     assert_true (json_integer_value (catalog) >= 1);
     json_decref (json);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
 test_metrics_count_requests (void **state)
 {
     fixture_t *f = *state;
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     assert_int_equal (s_get (f, "/metrics", &reply), 0);
     assert_int_equal (reply.status, 200);
     char type [128];
-    assert_true (s_header (&reply, "Content-Type", type, sizeof type));
+    assert_true (mg_http_header (&reply, "Content-Type", type, sizeof type));
     assert_non_null (strstr (type, "text/plain"));
     const char *expected [] = {
         "# TYPE mg_gateway_http_requests_total counter",
@@ -877,7 +782,7 @@ test_metrics_count_requests (void **state)
     for (size_t i = 0; i < sizeof expected / sizeof expected [0]; i++)
         if (!strstr (reply.body, expected [i]))
             fail_msg ("metrics lack: %s\n%s", expected [i], reply.body);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 }
 
 static void
@@ -888,34 +793,34 @@ test_killed_catalog_is_503_then_recovers (void **state)
     f->catalog = -1;
     //  The broker notices the dead worker within 3 heartbeats (750 ms).
     int64_t killed = mg_test_now_ms ();
-    reply_t reply;
+    mg_http_reply_t reply;
     int status = 0;
     while (mg_test_now_ms () - killed < 1000) {
         assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
         status = reply.status;
         if (status == 503)
             break;
-        s_reply_free (&reply);
+        mg_http_reply_free (&reply);
     }
     assert_int_equal (status, 503);
     assert_true (mg_test_now_ms () - killed <= 1000);
     //  WORKER_LOST if the broker had handed it to the dead worker, else SERVICE_UNAVAILABLE.
     s_assert_error (&reply, 503, strstr (reply.body, "WORKER_LOST") ? "WORKER_LOST" : "SERVICE_UNAVAILABLE");
     char retry [16];
-    assert_true (s_header (&reply, "Retry-After", retry, sizeof retry));
+    assert_true (mg_http_header (&reply, "Retry-After", retry, sizeof retry));
     assert_true (atoi (retry) >= 1);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 
     assert_int_equal (s_wait_status (f, "/ready", 503, 2000), 503);
     assert_int_equal (s_get (f, "/ready", &reply), 0);
-    assert_true (s_header (&reply, "Retry-After", retry, sizeof retry));
+    assert_true (mg_http_header (&reply, "Retry-After", retry, sizeof retry));
     json_error_t error;
     json_t *json = json_loads (reply.body, 0, &error);
     assert_non_null (json);
     assert_string_equal (json_string_value (json_object_get (json, "status")), "not_ready");
     assert_string_equal (json_string_value (json_array_get (json_object_get (json, "missing"), 0)), "catalog");
     json_decref (json);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 
     f->catalog = s_start_catalog (f);
     assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, START_WAIT_MS), 200);
@@ -930,18 +835,18 @@ test_lost_broker_is_503_at_once_and_reconnects (void **state)
     f->broker = -1;
     //  New requests do not wait for the deadline: no connection, no queueing.
     int64_t start = mg_test_now_ms ();
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
     assert_true (mg_test_now_ms () - start < 1000);
     s_assert_error (&reply, 503, "SERVICE_UNAVAILABLE");
     char retry [16];
-    assert_true (s_header (&reply, "Retry-After", retry, sizeof retry));
-    s_reply_free (&reply);
+    assert_true (mg_http_header (&reply, "Retry-After", retry, sizeof retry));
+    mg_http_reply_free (&reply);
     start = mg_test_now_ms ();
     assert_int_equal (s_get (f, "/ready", &reply), 0);
     assert_int_equal (reply.status, 503);
     assert_true (mg_test_now_ms () - start < 1000);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
 
     //  Same endpoint, new broker: the gateway and the catalog find it themselves.
     f->broker = s_start_broker (f);
@@ -957,7 +862,7 @@ test_calls_in_flight_when_the_broker_dies_are_503 (void **state)
     fixture_t *f = *state;
     //  A stopped catalog holds the request at the broker; then the broker dies.
     kill (f->catalog, SIGSTOP);
-    reply_t reply;
+    mg_http_reply_t reply;
     pid_t child = fork ();
     if (child == 0) {
         usleep (150 * 1000);
@@ -973,7 +878,7 @@ test_calls_in_flight_when_the_broker_dies_are_503 (void **state)
     s_assert_error (&reply, 503, "SERVICE_UNAVAILABLE");
     assert_non_null (strstr (reply.body, "lost the connection"));
     assert_true (took < 700);       //  before the broker could have declared the worker lost
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     f->broker = s_start_broker (f);
     assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, 10000), 200);
 }
@@ -989,11 +894,11 @@ test_no_answer_within_the_deadline_is_504 (void **state)
     pid_t gateway = mg_test_spawn ("mg-gateway", env);
     assert_true (gateway > 0);
     int64_t until = mg_test_now_ms () + 5000;
-    reply_t reply = { 0 };
+    mg_http_reply_t reply = { 0 };
     while (mg_test_now_ms () < until) {
         s_request (port, "GET", "/api/v1/genres", "", &reply, 2000);
         int status = reply.status;
-        s_reply_free (&reply);
+        mg_http_reply_free (&reply);
         if (status == 200)
             break;
         usleep (50 * 1000);
@@ -1005,7 +910,7 @@ test_no_answer_within_the_deadline_is_504 (void **state)
     kill (f->catalog, SIGCONT);
     s_assert_error (&reply, 504, "DEADLINE_EXCEEDED");
     assert_true (took >= 250 && took < 1000);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     assert_int_equal (WEXITSTATUS (mg_test_stop (gateway, SIGTERM)), 0);
     assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, 10000), 200);
 }
@@ -1021,14 +926,14 @@ test_sigterm_answers_in_flight_requests_and_exits_0 (void **state)
         kill (f->gateway, SIGTERM);
         _exit (0);
     }
-    reply_t reply;
+    mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
     waitpid (child, NULL, 0);
     kill (f->catalog, SIGCONT);
     //  Answered although the gateway was told to stop while it waited:
     //  the broker declared the stopped worker lost.
     assert_int_equal (reply.status, 503);
-    s_reply_free (&reply);
+    mg_http_reply_free (&reply);
     int status = mg_test_stop (f->gateway, 0);
     f->gateway = -1;
     assert_true (WIFEXITED (status));

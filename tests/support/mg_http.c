@@ -20,37 +20,24 @@ mg_http_reply_free (mg_http_reply_t *reply)
 }
 
 int
-mg_http_request (int port, const char *method, const char *path, const char *headers,
-                 const char *body, mg_http_reply_t *reply, int timeout_ms)
+mg_http_exchange (int port, const char *request, size_t len, mg_http_reply_t *reply, int timeout_ms)
 {
     memset (reply, 0, sizeof *reply);
-    size_t body_len = body ? strlen (body) : 0;
-    size_t cap = strlen (method) + strlen (path) + strlen (headers) + body_len + 256;
-    char *request = malloc (cap);
-    if (!request)
-        return -1;
-    int len = body
-        ? snprintf (request, cap, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Type: application/json\r\n"
-                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", method, path, headers, body_len, body)
-        : snprintf (request, cap, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n",
-                    method, path, headers);
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof addr)) {
         if (fd >= 0)
             close (fd);
-        free (request);
         return -1;
     }
     size_t sent = 0;
-    while (sent < (size_t) len) {
-        ssize_t n = send (fd, request + sent, (size_t) len - sent, MSG_NOSIGNAL);
+    while (sent < len) {
+        ssize_t n = send (fd, request + sent, len - sent, MSG_NOSIGNAL);
         if (n <= 0)
-            break;
+            break;          //  the server may answer and close before reading it all
         sent += (size_t) n;
     }
-    free (request);
     size_t room = 65536, used = 0;
     char *data = malloc (room);
     int64_t until = mg_test_now_ms () + timeout_ms;
@@ -92,6 +79,26 @@ mg_http_request (int port, const char *method, const char *path, const char *hea
     }
     free (data);
     return reply->body ? 0 : -1;
+}
+
+int
+mg_http_request (int port, const char *method, const char *path, const char *headers,
+                 const char *body, mg_http_reply_t *reply, int timeout_ms)
+{
+    memset (reply, 0, sizeof *reply);
+    size_t body_len = body ? strlen (body) : 0;
+    size_t cap = strlen (method) + strlen (path) + strlen (headers) + body_len + 256;
+    char *request = malloc (cap);
+    if (!request)
+        return -1;
+    int len = body
+        ? snprintf (request, cap, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Type: application/json\r\n"
+                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", method, path, headers, body_len, body)
+        : snprintf (request, cap, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n",
+                    method, path, headers);
+    int rc = len > 0 ? mg_http_exchange (port, request, (size_t) len, reply, timeout_ms) : -1;
+    free (request);
+    return rc;
 }
 
 bool

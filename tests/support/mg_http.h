@@ -20,6 +20,11 @@ typedef struct {
 int mg_http_request (int port, const char *method, const char *path, const char *headers,
                      const char *body, mg_http_reply_t *reply, int timeout_ms);
 
+//  Send the raw bytes of a request (which should say Connection: close) and
+//  read the answer until the server closes. Returns 0, or -1 when the
+//  connection failed or no complete answer came within timeout_ms.
+int mg_http_exchange (int port, const char *request, size_t len, mg_http_reply_t *reply, int timeout_ms);
+
 //  Value of header name (case-insensitive) into value; false when absent.
 bool mg_http_header (const mg_http_reply_t *reply, const char *name, char *value, size_t size);
 
