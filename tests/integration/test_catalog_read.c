@@ -30,8 +30,7 @@
 
 typedef struct {
     char url [512];
-    char env [6][600];
-    const char *envp [8];
+    mg_test_env_t env;
     PGconn *admin;
     PGconn *pg;
     pid_t broker;
@@ -88,35 +87,13 @@ group_setup (void **state)
     f->admin = mg_test_scratch_db ("mg_catalog_read", f->url, sizeof f->url);
     if (!f->admin)
         return -1;
-    char sql [160];
     PGresult *res;
-    int port = mg_test_free_port ();
-    snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=tcp://127.0.0.1:%d", port);
-    snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=tcp://127.0.0.1:%d", port);
-    snprintf (f->env [2], sizeof f->env [2], "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env [3], sizeof f->env [3], "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env [4], sizeof f->env [4], "MG_PG_URL=%s", f->url);
-    snprintf (f->env [5], sizeof f->env [5], "MG_HEARTBEAT_MS=100");
-    for (int i = 0; i < 6; i++)
-        f->envp [i] = f->env [i];
-    f->broker = mg_test_spawn ("mg-broker", f->envp);
-    f->catalog = mg_test_spawn ("mg-catalog", f->envp);
-    snprintf (sql, sizeof sql, "tcp://127.0.0.1:%d", port);
-    f->client = mg_client_new (sql);
+    mg_test_env_init (&f->env, f->url);
+    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
+    f->catalog = mg_test_spawn ("mg-catalog", f->env.envp);
+    f->client = mg_client_new (f->env.endpoint);
     //  The catalog migrates the scratch database, then registers.
-    int64_t until = mg_test_now_ms () + 15000;
-    bool up = false;
-    while (!up && mg_test_now_ms () < until) {
-        mg_genres_reply_t genres;
-        mg_error_t e = { 0 };
-        if (mg_client_call (f->client, "catalog.genres", NULL, NULL, &mg_genres_reply_desc, &genres, 1000, &e) == 0) {
-            mg_msg_clear (&mg_genres_reply_desc, &genres);
-            up = true;
-        }
-        mg_msg_clear (&mg_error_desc, &e);
-        if (!up)
-            zclock_sleep (50);
-    }
+    bool up = mg_test_wait_service (f->env.endpoint, "catalog", 15000) == 0;
     f->pg = mg_pg_connect (f->url, err, sizeof err);
     if (!up || !f->pg)
         return -1;

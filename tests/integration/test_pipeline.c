@@ -19,10 +19,7 @@
 
 typedef struct {
     char url [512];
-    char endpoint [64];
-    char events [64];
-    char env [8][600];
-    const char *envp [10];
+    mg_test_env_t env;
     PGconn *admin;
     PGconn *pg;
     pid_t broker, indexer, resolver;
@@ -38,35 +35,14 @@ setup (void **state)
     f->admin = mg_test_scratch_db ("mg_pipeline", f->url, sizeof f->url);
     if (!f->admin)
         return -1;
-    snprintf (f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", mg_test_free_port ());
-    int pub = mg_test_free_port ();
-    snprintf (f->events, sizeof f->events, "tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=%s", f->endpoint);
-    snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=%s", f->endpoint);
-    snprintf (f->env [2], sizeof f->env [2], "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", pub);
-    snprintf (f->env [3], sizeof f->env [3], "MG_EVENTS_PUB=tcp://127.0.0.1:%d", pub);
-    snprintf (f->env [4], sizeof f->env [4], "MG_EVENTS_SUB_BIND=%s", f->events);
-    snprintf (f->env [5], sizeof f->env [5], "MG_PG_URL=%s", f->url);
-    snprintf (f->env [6], sizeof f->env [6], "MG_HEARTBEAT_MS=100");
-    for (int i = 0; i < 7; i++)
-        f->envp [i] = f->env [i];
-    f->broker = mg_test_spawn ("mg-broker", f->envp);
-    f->indexer = mg_test_spawn ("mg-indexer", f->envp);
-    f->sub = zsock_new_sub (f->events, "content.changed");
-    f->client = mg_client_new (f->endpoint);
+    mg_test_env_init (&f->env, f->url);
+    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
+    f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
+    f->sub = zsock_new_sub (f->env.events, "content.changed");
+    f->client = mg_client_new (f->env.endpoint);
     //  The indexer migrates the database; the resolver then loads from it.
-    int64_t until = mg_test_now_ms () + 15000;
-    while (mg_test_now_ms () < until) {
-        mg_ping_reply_t pong;
-        mg_error_t e = { 0 };
-        if (mg_client_call (f->client, "indexer.ping", NULL, NULL, &mg_ping_reply_desc, &pong, 1000, &e) == 0) {
-            mg_msg_clear (&mg_ping_reply_desc, &pong);
-            break;
-        }
-        mg_msg_clear (&mg_error_desc, &e);
-        zclock_sleep (50);
-    }
-    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    mg_test_wait_service (f->env.endpoint, "indexer", 15000);
+    f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
     f->pg = mg_pg_connect (f->url, err, sizeof err);
     *state = f;
     return f->pg ? 0 : -1;
@@ -313,7 +289,7 @@ static int
 s_import (fixture_t *f, const char *args, char *summary, size_t size)
 {
     char command [2048];
-    snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s", f->endpoint, MG_BIN_DIR, args);
+    snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s", f->env.endpoint, MG_BIN_DIR, args);
     FILE *out = popen (command, "r");
     assert_non_null (out);
     summary [0] = '\0';

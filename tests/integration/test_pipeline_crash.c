@@ -20,9 +20,7 @@
 
 typedef struct {
     char url [512];
-    char endpoint [64];
-    char env [8][600];
-    const char *envp [10];
+    mg_test_env_t env;
     PGconn *admin;
     PGconn *pg;
     pid_t broker, indexer, resolver;
@@ -37,33 +35,13 @@ setup (void **state)
     f->admin = mg_test_scratch_db ("mg_crash", f->url, sizeof f->url);
     if (!f->admin)
         return -1;
-    snprintf (f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", mg_test_free_port ());
-    int pub = mg_test_free_port ();
-    snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=%s", f->endpoint);
-    snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=%s", f->endpoint);
-    snprintf (f->env [2], sizeof f->env [2], "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", pub);
-    snprintf (f->env [3], sizeof f->env [3], "MG_EVENTS_PUB=tcp://127.0.0.1:%d", pub);
-    snprintf (f->env [4], sizeof f->env [4], "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env [5], sizeof f->env [5], "MG_PG_URL=%s", f->url);
-    snprintf (f->env [6], sizeof f->env [6], "MG_HEARTBEAT_MS=100");
-    snprintf (f->env [7], sizeof f->env [7], "MG_RESOLVER_LEASE_S=2");
-    for (int i = 0; i < 8; i++)
-        f->envp [i] = f->env [i];
-    f->broker = mg_test_spawn ("mg-broker", f->envp);
-    f->indexer = mg_test_spawn ("mg-indexer", f->envp);
-    f->client = mg_client_new (f->endpoint);
+    mg_test_env_init (&f->env, f->url);
+    mg_test_env_add (&f->env, "MG_RESOLVER_LEASE_S=2");
+    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
+    f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
+    f->client = mg_client_new (f->env.endpoint);
     //  Ready once the indexer (which migrates the database) answers.
-    int64_t until = mg_test_now_ms () + 15000;
-    bool ready = false;
-    while (!ready && mg_test_now_ms () < until) {
-        mg_ping_reply_t pong = { 0 };
-        mg_error_t e = { 0 };
-        ready = mg_client_call (f->client, "indexer.ping", NULL, NULL, &mg_ping_reply_desc, &pong, 1000, &e) == 0;
-        mg_msg_clear (&mg_ping_reply_desc, &pong);
-        mg_msg_clear (&mg_error_desc, &e);
-        if (!ready)
-            zclock_sleep (50);
-    }
+    bool ready = mg_test_wait_service (f->env.endpoint, "indexer", 15000) == 0;
     f->pg = mg_pg_connect (f->url, err, sizeof err);
     *state = f;
     return ready && f->pg ? 0 : -1;
@@ -174,14 +152,14 @@ test_kill_9_of_the_resolver_mid_import_loses_and_doubles_nothing (void **state)
 {
     fixture_t *f = *state;
     s_enqueue_all (f);
-    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
     long done = s_wait_partway (f);
     mg_test_stop (f->resolver, SIGKILL);
     long after = s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'");
     print_message ("killed the resolver with %ld of %d records done\n", after, RECORDS + 100);
     assert_true (done > 0);
     assert_true (after < RECORDS + 100);      //  provably mid-import
-    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
     s_wait_all (f);
     s_check_exact (f);
 }
@@ -191,13 +169,13 @@ test_kill_9_of_the_indexer_mid_import_loses_and_doubles_nothing (void **state)
 {
     fixture_t *f = *state;
     s_enqueue_all (f);
-    f->resolver = mg_test_spawn ("mg-resolver", f->envp);
+    f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
     s_wait_partway (f);
     mg_test_stop (f->indexer, SIGKILL);
     long after = s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'");
     print_message ("killed the indexer with %ld of %d records done\n", after, RECORDS + 100);
     assert_true (after < RECORDS + 100);
-    f->indexer = mg_test_spawn ("mg-indexer", f->envp);
+    f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
     s_wait_all (f);
     s_check_exact (f);
 }

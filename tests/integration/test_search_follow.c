@@ -29,9 +29,8 @@
 
 typedef struct {
     char url [512];
-    char env [7][600];
-    const char *envp [9];
-    char pub [64];
+    mg_test_env_t env;
+    char pub [80];
     PGconn *admin;
     PGconn *pg;
     pid_t broker;
@@ -73,7 +72,7 @@ group_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof *f);
     *state = f;
-    char err [256], sql [160];
+    char err [256];
     PGresult *res;
     f->admin = mg_test_scratch_db ("mg_search_follow", f->url, sizeof f->url);
     if (!f->admin)
@@ -93,37 +92,14 @@ group_setup (void **state)
         if (!ok)
             return -1;
     }
-    int port = mg_test_free_port (), pub = mg_test_free_port (), sub = mg_test_free_port ();
-    snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=tcp://127.0.0.1:%d", port);
-    snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=tcp://127.0.0.1:%d", port);
-    snprintf (f->env [2], sizeof f->env [2], "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", pub);
-    snprintf (f->env [3], sizeof f->env [3], "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", sub);
-    snprintf (f->env [4], sizeof f->env [4], "MG_EVENTS=tcp://127.0.0.1:%d", sub);
-    snprintf (f->env [5], sizeof f->env [5], "MG_PG_URL=%s", f->url);
-    snprintf (f->env [6], sizeof f->env [6], "MG_HEARTBEAT_MS=100");
-    for (int i = 0; i < 7; i++)
-        f->envp [i] = f->env [i];
-    f->broker = mg_test_spawn ("mg-broker", f->envp);
-    f->search = mg_test_spawn ("mg-search", f->envp);
-    snprintf (f->pub, sizeof f->pub, ">tcp://127.0.0.1:%d", pub);
+    mg_test_env_init (&f->env, f->url);
+    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
+    f->search = mg_test_spawn ("mg-search", f->env.envp);
+    snprintf (f->pub, sizeof f->pub, ">%s", f->env.publish);
     f->events = zsock_new_pub (f->pub);        //  '>': connect to the proxy
-    snprintf (sql, sizeof sql, "tcp://127.0.0.1:%d", port);
-    f->client = mg_client_new (sql);
-    int64_t until = mg_test_now_ms () + 20000;
-    bool up = false;
-    while (!up && mg_test_now_ms () < until) {
-        mg_autocomplete_request_t req = { .q = "ame" };
-        mg_autocomplete_reply_t rep;
-        mg_error_t e = { 0 };
-        if (mg_client_call (f->client, "search.autocomplete", &mg_autocomplete_request_desc, &req,
-                            &mg_autocomplete_reply_desc, &rep, 1000, &e) == 0) {
-            mg_msg_clear (&mg_autocomplete_reply_desc, &rep);
-            up = true;
-        }
-        mg_msg_clear (&mg_error_desc, &e);
-        if (!up)
-            zclock_sleep (50);
-    }
+    f->client = mg_client_new (f->env.endpoint);
+    //  The replica registers once its index is loaded.
+    bool up = mg_test_wait_service (f->env.endpoint, "search", 20000) == 0;
     return up && f->events && f->client ? 0 : -1;
 }
 

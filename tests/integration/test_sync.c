@@ -26,8 +26,7 @@
 
 typedef struct {
     char url [512];
-    char env [6][600];
-    const char *envp [8];
+    mg_test_env_t env;
     PGconn *admin;
     pid_t broker, sync;
     mg_client_t *client;
@@ -55,31 +54,11 @@ group_setup (void **state)
     PQfinish (pg);
     if (!ok)
         return -1;
-    int port = mg_test_free_port ();
-    snprintf (f->env [0], sizeof f->env [0], "MG_BROKER=tcp://127.0.0.1:%d", port);
-    snprintf (f->env [1], sizeof f->env [1], "MG_BROKER_BIND=tcp://127.0.0.1:%d", port);
-    snprintf (f->env [2], sizeof f->env [2], "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env [3], sizeof f->env [3], "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env [4], sizeof f->env [4], "MG_PG_URL=%s", f->url);
-    snprintf (f->env [5], sizeof f->env [5], "MG_HEARTBEAT_MS=100");
-    for (int i = 0; i < 6; i++)
-        f->envp [i] = f->env [i];
-    f->broker = mg_test_spawn ("mg-broker", f->envp);
-    f->sync = mg_test_spawn ("mg-sync", f->envp);
-    f->client = mg_client_new (f->env [0] + strlen ("MG_BROKER="));
-    //  Wait until the actor serves.
-    int64_t until = mg_test_now_ms () + 15000;
-    while (mg_test_now_ms () < until) {
-        mg_ping_reply_t pong;
-        mg_error_t e = { 0 };
-        if (mg_client_call (f->client, "sync.ping", NULL, NULL, &mg_ping_reply_desc, &pong, 1000, &e) == 0) {
-            mg_msg_clear (&mg_ping_reply_desc, &pong);
-            return 0;
-        }
-        mg_msg_clear (&mg_error_desc, &e);
-        zclock_sleep (50);
-    }
-    return -1;
+    mg_test_env_init (&f->env, f->url);
+    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
+    f->sync = mg_test_spawn ("mg-sync", f->env.envp);
+    f->client = mg_client_new (f->env.endpoint);
+    return mg_test_wait_service (f->env.endpoint, "sync", 15000);
 }
 
 static int
@@ -354,7 +333,7 @@ test_a_batch_cut_by_kill_9_applies_whole_or_not_and_retries_safely (void **state
     for (int r = 0; r < 4; r++) {
         char *body = s_big_batch (r);
         //  The batch goes out from another thread; the sync actor dies while it runs.
-        s_sender_t sender = { .endpoint = f->env [0] + strlen ("MG_BROKER="), .body = body };
+        s_sender_t sender = { .endpoint = f->env.endpoint, .body = body };
         pthread_t thread;
         assert_int_equal (pthread_create (&thread, NULL, s_send, &sender), 0);
         zclock_sleep (5 + r * r * 10);              //  5, 15, 45, 95 ms: before, during and after the commit
@@ -363,7 +342,7 @@ test_a_batch_cut_by_kill_9_applies_whole_or_not_and_retries_safely (void **state
         long logged = s_ops_logged (f, r);
         assert_true (logged == 0 || logged == 100);
         fprintf (stderr, "round %d: %ld of 100 ops logged when the actor died\n", r, logged);
-        f->sync = mg_test_spawn ("mg-sync", f->envp);
+        f->sync = mg_test_spawn ("mg-sync", f->env.envp);
         //  The client retries: everything ends applied exactly once.
         mg_sync_ops_reply_t reply;
         int rc = -1;

@@ -1,5 +1,8 @@
 #include "mg_test.h"
 #include "mg_pg.h"
+#include "mg_client.h"
+
+#include <stdarg.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -129,4 +132,57 @@ mg_test_drop_db (PGconn **admin_p, const char *url)
     PQclear (PQexec (*admin_p, sql));
     PQfinish (*admin_p);
     *admin_p = NULL;
+}
+
+void
+mg_test_env_add (mg_test_env_t *self, const char *fmt, ...)
+{
+    if (self->count == MG_TEST_ENV_MAX)
+        abort ();                       //  a test asking for more settings than it has room for
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (self->text [self->count], sizeof self->text [0], fmt, args);
+    va_end (args);
+    self->envp [self->count] = self->text [self->count];
+    self->count++;
+    self->envp [self->count] = NULL;
+}
+
+void
+mg_test_env_init (mg_test_env_t *self, const char *pg_url)
+{
+    memset (self, 0, sizeof *self);
+    snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (self->events, sizeof self->events, "tcp://127.0.0.1:%d", mg_test_free_port ());
+    snprintf (self->publish, sizeof self->publish, "tcp://127.0.0.1:%d", mg_test_free_port ());
+    mg_test_env_add (self, "MG_BROKER=%s", self->endpoint);
+    mg_test_env_add (self, "MG_BROKER_BIND=%s", self->endpoint);
+    mg_test_env_add (self, "MG_EVENTS_PUB=%s", self->publish);
+    mg_test_env_add (self, "MG_EVENTS_PUB_BIND=%s", self->publish);
+    mg_test_env_add (self, "MG_EVENTS_SUB_BIND=%s", self->events);
+    mg_test_env_add (self, "MG_EVENTS=%s", self->events);
+    if (pg_url)
+        mg_test_env_add (self, "MG_PG_URL=%s", pg_url);
+    mg_test_env_add (self, "MG_HEARTBEAT_MS=100");
+}
+
+int
+mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms)
+{
+    mg_client_t *client = mg_client_new (endpoint);
+    char method [96];
+    snprintf (method, sizeof method, "%s.ping", service);
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    int rc = -1;
+    while (client && rc && mg_test_now_ms () < until) {
+        mg_ping_reply_t pong = { 0 };
+        mg_error_t err = { 0 };
+        rc = mg_client_call (client, method, NULL, NULL, &mg_ping_reply_desc, &pong, 1000, &err);
+        mg_msg_clear (&mg_ping_reply_desc, &pong);
+        mg_msg_clear (&mg_error_desc, &err);
+        if (rc)
+            usleep (50 * 1000);
+    }
+    mg_client_destroy (&client);
+    return rc;
 }
