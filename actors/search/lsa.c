@@ -152,12 +152,46 @@ search_lsa_dims (const search_lsa_t *self)
     return self->dims;
 }
 
-//  Term frequencies of one text, by term index.
+int
+search_lsa_bag_add (search_lsa_bag_t *bag, size_t from, uint32_t term, double weight, bool *added)
+{
+    for (size_t i = from; i < bag->count; i++)
+        if (bag->index [i] == term) {
+            bag->tf [i] += weight;
+            if (added)
+                *added = false;
+            return 0;
+        }
+    if (bag->count == bag->room) {
+        size_t room = bag->room ? bag->room * 2 : 64;
+        uint32_t *index = realloc (bag->index, room * sizeof *index);
+        if (index)
+            bag->index = index;
+        double *tf = index ? realloc (bag->tf, room * sizeof *tf) : NULL;
+        if (!tf)
+            return -1;
+        bag->tf = tf;
+        bag->room = room;
+    }
+    bag->index [bag->count] = term;
+    bag->tf [bag->count++] = weight;
+    if (added)
+        *added = true;
+    return 0;
+}
+
+void
+search_lsa_bag_free (search_lsa_bag_t *bag)
+{
+    free (bag->index);
+    free (bag->tf);
+    memset (bag, 0, sizeof *bag);
+}
+
+//  Term frequencies of one text, by term index of the model.
 typedef struct {
     const search_lsa_t *lsa;
-    uint32_t *index;
-    double *tf;
-    size_t count, room;
+    search_lsa_bag_t terms;
 } s_bag_t;
 
 static int
@@ -169,27 +203,8 @@ s_bag_add (void *arg, const char *term, double weight)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp (lsa->terms [mid], term);
-        if (c == 0) {
-            for (size_t i = 0; i < bag->count; i++)
-                if (bag->index [i] == mid) {
-                    bag->tf [i] += weight;
-                    return 0;
-                }
-            if (bag->count == bag->room) {
-                size_t room = bag->room ? bag->room * 2 : 64;
-                uint32_t *index = realloc (bag->index, room * sizeof *index);
-                if (index)
-                    bag->index = index;
-                double *tf = index ? realloc (bag->tf, room * sizeof *tf) : NULL;
-                if (!tf)
-                    return -1;
-                bag->tf = tf;
-                bag->room = room;
-            }
-            bag->index [bag->count] = (uint32_t) mid;
-            bag->tf [bag->count++] = weight;
-            return 0;
-        }
+        if (c == 0)
+            return search_lsa_bag_add (&bag->terms, 0, (uint32_t) mid, weight, NULL);
         if (c < 0)
             lo = mid + 1;
         else
@@ -204,15 +219,16 @@ s_project (const search_lsa_t *self, s_bag_t *bag, float *out)
 {
     memset (out, 0, self->dims * sizeof *out);
     double norm = 0;
-    for (size_t i = 0; i < bag->count; i++) {
-        bag->tf [i] = (1 + log (bag->tf [i])) * self->idf [bag->index [i]];
-        norm += bag->tf [i] * bag->tf [i];
+    search_lsa_bag_t *terms = &bag->terms;
+    for (size_t i = 0; i < terms->count; i++) {
+        terms->tf [i] = (1 + log (terms->tf [i])) * self->idf [terms->index [i]];
+        norm += terms->tf [i] * terms->tf [i];
     }
-    if (!bag->count || norm <= 0)
+    if (!terms->count || norm <= 0)
         return 1;
-    for (size_t i = 0; i < bag->count; i++) {
-        float w = (float) bag->tf [i];
-        const float *row = self->proj + (size_t) bag->index [i] * self->dims;
+    for (size_t i = 0; i < terms->count; i++) {
+        float w = (float) terms->tf [i];
+        const float *row = self->proj + (size_t) terms->index [i] * self->dims;
         for (uint32_t k = 0; k < self->dims; k++)
             out [k] += w * row [k];
     }
@@ -233,8 +249,7 @@ search_lsa_embed_doc (const search_lsa_t *self, const search_doc_t *doc, float *
     assert (self && doc && out);
     s_bag_t bag = { .lsa = self };
     int rc = search_lsa_doc_terms (doc, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
-    free (bag.index);
-    free (bag.tf);
+    search_lsa_bag_free (&bag.terms);
     return rc;
 }
 
@@ -244,7 +259,6 @@ search_lsa_embed_text (const search_lsa_t *self, const char *text, float *out)
     assert (self && text && out);
     s_bag_t bag = { .lsa = self };
     int rc = search_lsa_text_terms (text, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
-    free (bag.index);
-    free (bag.tf);
+    search_lsa_bag_free (&bag.terms);
     return rc;
 }

@@ -8,12 +8,27 @@
 #define SEARCH_LSA_H_INCLUDED
 
 #include "index.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define LSA_FIELD_TITLE_WEIGHT    2.0   //  title and other titles: what a title is called counts twice
 #define LSA_FIELD_KEYWORDS_WEIGHT 2.0   //  keywords are curated topics: twice as well
 
+
+//  Term weights of a text, one entry per term: (term index, weight).
+typedef struct {
+    uint32_t *index;
+    double *tf;
+    size_t count, room;
+} search_lsa_bag_t;
+
+//  Add weight to the entry of term among entries [from, count) of bag, or
+//  append one; *added (may be NULL) tells which. Returns 0 or -1 (memory).
+int search_lsa_bag_add (search_lsa_bag_t *bag, size_t from, uint32_t term, double weight, bool *added);
+
+//  Free what bag holds and empty it.
+void search_lsa_bag_free (search_lsa_bag_t *bag);
 
 //  Called once per word of a text with the word's field weight.
 typedef int (*search_lsa_emit_fn) (void *arg, const char *term, double weight);

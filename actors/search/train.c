@@ -100,12 +100,10 @@ s_words_index (s_words_t *w, const char *word)
     return (long) w->count++;
 }
 
-//  One title's words while reading it: (word index, weight) pairs.
+//  One title's words while reading it, by word index.
 typedef struct {
     s_words_t *words;
-    uint32_t *index;
-    double *weight;
-    size_t count, room;
+    search_lsa_bag_t terms;
 } s_pairs_t;
 
 static int
@@ -113,22 +111,7 @@ s_pairs_add (void *arg, const char *term, double weight)
 {
     s_pairs_t *p = arg;
     long i = s_words_index (p->words, term);
-    if (i < 0)
-        return -1;
-    if (p->count == p->room) {
-        size_t room = p->room ? p->room * 2 : 256;
-        uint32_t *index = realloc (p->index, room * sizeof *index);
-        if (index)
-            p->index = index;
-        double *w = index ? realloc (p->weight, room * sizeof *w) : NULL;
-        if (!w)
-            return -1;
-        p->weight = w;
-        p->room = room;
-    }
-    p->index [p->count] = (uint32_t) i;
-    p->weight [p->count++] = weight;
-    return 0;
+    return i < 0 ? -1 : search_lsa_bag_add (&p->terms, 0, (uint32_t) i, weight, NULL);
 }
 
 //  The sparse matrix: rows of (column, value).
@@ -226,11 +209,9 @@ main (int argc, char *argv [])
     size_t n = (size_t) PQntuples (res);
     s_words_t words = { 0 };
     s_pairs_t pairs = { .words = &words };
-    //  Per title: its pairs, merged by word (sorted by index).
+    //  Per title: its words and their weights; all titles' rows in one bag.
     size_t *row_start = calloc (n + 1, sizeof *row_start);
-    uint32_t *all_index = NULL;
-    double *all_tf = NULL;
-    size_t all_count = 0, all_room = 0;
+    search_lsa_bag_t all = { 0 };
     int rc = row_start ? 0 : -1;
     for (size_t r = 0; rc == 0 && r < n; r++) {
         #define COL(c) (PQgetisnull (res, (int) r, c) ? NULL : PQgetvalue (res, (int) r, c))
@@ -239,39 +220,20 @@ main (int argc, char *argv [])
             .keywords = COL (4), .overview = COL (5), .genres = COL (6)
         };
         #undef COL
-        pairs.count = 0;
+        pairs.terms.count = 0;
         rc = search_lsa_doc_terms (&doc, s_pairs_add, &pairs);
-        row_start [r] = all_count;
-        for (size_t i = 0; rc == 0 && i < pairs.count; i++) {
-            size_t k = row_start [r];
-            while (k < all_count && all_index [k] != pairs.index [i])
-                k++;
-            if (k < all_count) {
-                all_tf [k] += pairs.weight [i];
-                continue;
-            }
-            if (all_count == all_room) {
-                all_room = all_room ? all_room * 2 : 1 << 16;
-                uint32_t *ai = realloc (all_index, all_room * sizeof *ai);
-                if (ai)
-                    all_index = ai;
-                double *at = ai ? realloc (all_tf, all_room * sizeof *at) : NULL;
-                if (!at) {
-                    rc = -1;
-                    break;
-                }
-                all_tf = at;
-            }
-            all_index [all_count] = pairs.index [i];
-            all_tf [all_count++] = pairs.weight [i];
-            words.df [pairs.index [i]]++;
+        row_start [r] = all.count;
+        for (size_t i = 0; rc == 0 && i < pairs.terms.count; i++) {
+            bool added;
+            rc = search_lsa_bag_add (&all, row_start [r], pairs.terms.index [i], pairs.terms.tf [i], &added);
+            if (rc == 0 && added)
+                words.df [pairs.terms.index [i]]++;
         }
     }
-    row_start [n] = all_count;
+    row_start [n] = all.count;
     PQclear (res);
     PQfinish (pg);
-    free (pairs.index);
-    free (pairs.weight);
+    search_lsa_bag_free (&pairs.terms);
     //  Kept words, in byte order (the model's binary search), and their columns.
     uint32_t *column = rc == 0 ? malloc ((words.count ? words.count : 1) * sizeof *column) : NULL;
     char **kept = rc == 0 ? malloc ((words.count ? words.count : 1) * sizeof *kept) : NULL;
@@ -296,8 +258,8 @@ main (int argc, char *argv [])
     //  X: rows of unit length.
     s_csr_t x = { .rows = n, .cols = cols };
     x.start = rc == 0 ? calloc (n + 1, sizeof *x.start) : NULL;
-    x.col = rc == 0 ? malloc ((all_count ? all_count : 1) * sizeof *x.col) : NULL;
-    x.val = rc == 0 ? malloc ((all_count ? all_count : 1) * sizeof *x.val) : NULL;
+    x.col = rc == 0 ? malloc ((all.count ? all.count : 1) * sizeof *x.col) : NULL;
+    x.val = rc == 0 ? malloc ((all.count ? all.count : 1) * sizeof *x.val) : NULL;
     if (!x.start || !x.col || !x.val)
         rc = -1;
     for (size_t r = 0; rc == 0 && r < n; r++) {
@@ -305,11 +267,11 @@ main (int argc, char *argv [])
         double norm = 0;
         size_t first = x.nnz;
         for (size_t k = row_start [r]; k < row_start [r + 1]; k++) {
-            uint32_t c = column [all_index [k]];
+            uint32_t c = column [all.index [k]];
             if (c == UINT32_MAX)
                 continue;
             x.col [x.nnz] = c;
-            x.val [x.nnz] = (1 + log (all_tf [k])) * idf [c];
+            x.val [x.nnz] = (1 + log (all.tf [k])) * idf [c];
             norm += x.val [x.nnz] * x.val [x.nnz];
             x.nnz++;
         }
@@ -318,8 +280,7 @@ main (int argc, char *argv [])
     }
     if (rc == 0)
         x.start [n] = x.nnz;
-    free (all_index);
-    free (all_tf);
+    search_lsa_bag_free (&all);
     free (row_start);
     size_t k = (size_t) dims;
     if (rc == 0 && (k >= n || k >= cols)) {
