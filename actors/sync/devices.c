@@ -19,6 +19,37 @@ s_device (PGresult *res, int r, mg_device_t *device)
         device->last_seen_at = strdup (PQgetvalue (res, r, 3));
 }
 
+//  Record a device event (type, the device as data) in the open transaction,
+//  commit, then publish it. 0, or -1 with err (the transaction rolled back).
+static int
+s_device_event (sync_thread_t *self, PGconn *pg, const char *user_id, const char *type,
+                const mg_device_t *device, mg_error_t *err)
+{
+    json_t *events = json_pack ("[{s:s, s:{s:{s:s, s:s}}}]", "type", type, "data", "device",
+                                "id", device->id, "name", device->name);
+    if (!events)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    int rc = sync_events_record (self, pg, user_id, events, err);
+    PGresult *res = PQexec (pg, rc == 0 ? "COMMIT" : "ROLLBACK");
+    if (rc == 0 && PQresultStatus (res) != PGRES_COMMAND_OK)
+        rc = mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
+    PQclear (res);
+    if (rc == 0)
+        sync_events_publish (self, user_id, events);
+    json_decref (events);
+    return rc;
+}
+
+//  BEGIN on pg. 0, or -1 with err.
+static int
+s_begin (PGconn *pg, mg_error_t *err)
+{
+    PGresult *res = PQexec (pg, "BEGIN");
+    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    return ok ? 0 : mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
+}
+
 #define DEVICE_COLUMNS \
     "id::text, name, to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
     "to_char (last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -59,6 +90,8 @@ sync_on_devices_add (void *state, const void *req, void *rep, mg_error_t *err)
     //  The user row is locked so two registrations cannot both take the last slot.
     char count [16];
     snprintf (count, sizeof count, "%d", SYNC_DEVICES_MAX);
+    if (s_begin (pg, err))
+        return -1;
     PGresult *res = PQexecParams (pg,
         "WITH u AS (SELECT id FROM users WHERE id = $1::uuid FOR UPDATE), "
         "n AS (SELECT count (*) AS devices FROM devices WHERE user_id = $1::uuid) "
@@ -68,9 +101,10 @@ sync_on_devices_add (void *state, const void *req, void *rep, mg_error_t *err)
     if (status == PGRES_TUPLES_OK && PQntuples (res) == 1) {
         s_device (res, 0, rep);
         PQclear (res);
-        return 0;
+        return s_device_event (state, pg, request->user_id, "device.added", rep, err);
     }
     PQclear (res);
+    PQclear (PQexec (pg, "ROLLBACK"));
     if (status != PGRES_TUPLES_OK)
         return mg_actor_fail (err, "INVALID_PARAMETER", "name", "name must be 1 to 100 characters");
     res = PQexecParams (pg, "SELECT 1 FROM users WHERE id = $1::uuid", 1, NULL, P (request->user_id), NULL, NULL, 0);
@@ -89,14 +123,24 @@ sync_on_devices_remove (void *state, const void *req, void *rep, mg_error_t *err
     PGconn *pg = sync_pg (state, err);
     if (!pg)
         return -1;
-    PGresult *res = PQexecParams (pg, "DELETE FROM devices WHERE id = $2::uuid AND user_id = $1::uuid",
-                                  2, NULL, P (request->user_id, request->id), NULL, NULL, 0);
+    if (s_begin (pg, err))
+        return -1;
+    PGresult *res = PQexecParams (pg, "DELETE FROM devices WHERE id = $2::uuid AND user_id = $1::uuid "
+                                      "RETURNING " DEVICE_COLUMNS, 2, NULL, P (request->user_id, request->id),
+                                  NULL, NULL, 0);
     ExecStatusType status = PQresultStatus (res);
-    bool removed = status == PGRES_COMMAND_OK && strcmp (PQcmdTuples (res), "1") == 0;
+    mg_device_t device = { 0 };
+    bool removed = status == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    if (removed)
+        s_device (res, 0, &device);
     PQclear (res);
-    if (status != PGRES_COMMAND_OK)
+    if (!removed)
+        PQclear (PQexec (pg, "ROLLBACK"));
+    if (status != PGRES_TUPLES_OK)
         return mg_actor_fail (err, "INVALID_PARAMETER", "id", "id must be a device id (UUID)");
     if (!removed)
         return mg_actor_fail (err, "NOT_FOUND", "id", "no such device");
-    return 0;
+    int rc = s_device_event (state, pg, request->user_id, "device.removed", &device, err);
+    mg_msg_clear (&mg_device_desc, &device);
+    return rc;
 }

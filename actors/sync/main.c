@@ -23,6 +23,8 @@ static const mg_method_t s_methods [] = {
     { "sync.progress.get",   &mg_sync_title_request_desc,       &mg_progress_item_desc, sync_on_progress_get },
     { "sync.progress.put",   &mg_sync_progress_request_desc,    &mg_sync_state_desc,    sync_on_progress_put },
     { "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,   sync_on_preferences_put },
+    { "sync.handoff",        &mg_sync_handoff_request_desc,     &mg_sync_handoff_desc,  sync_on_handoff },
+    { "sync.events",         &mg_sync_events_request_desc,      &mg_sync_events_reply_desc, sync_on_events },
     { NULL, NULL, NULL, NULL }
 };
 
@@ -55,8 +57,17 @@ static void *
 s_thread_init (void *shared)
 {
     sync_thread_t *self = calloc (1, sizeof *self);
-    if (self)
-        self->shared = shared;
+    if (!self)
+        return NULL;
+    self->shared = shared;
+    self->events = zsock_new (ZMQ_PUB);
+    const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
+    if (!self->events || zsock_connect (self->events, "%s", endpoint)) {
+        mg_error ("cannot connect the event publisher", "endpoint=%s", endpoint);
+        zsock_destroy (&self->events);
+        free (self);
+        return NULL;
+    }
     return self;
 }
 
@@ -65,6 +76,7 @@ s_thread_fini (void *state)
 {
     sync_thread_t *self = state;
     PQfinish (self->pg);
+    zsock_destroy (&self->events);
     free (self);
 }
 
@@ -94,7 +106,11 @@ main (void)
     PGconn *pg = mg_pg_prepare (pg_url) ? NULL : mg_pg_connect (pg_url, reason, sizeof reason);
     if (!pg)
         return EXIT_FAILURE;
-    sync_shared_t shared = { .pg_url = pg_url };
+    sync_shared_t shared = {
+        .pg_url = pg_url,
+        .events_keep = mg_config_int ("MG_SYNC_EVENTS_KEEP", 1000, 1, 1000000),
+        .events_keep_s = mg_config_int ("MG_SYNC_EVENTS_KEEP_S", 604800, 1, 31536000)
+    };
     hlc_t last;
     if (s_last_hlc (pg, &last)) {
         mg_error ("cannot read the op log clock", "table=%s", "sync_ops");

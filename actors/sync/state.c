@@ -9,7 +9,9 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #define P(...) ((const char *const []) { __VA_ARGS__ })
 #define STATE_KEY "state"
@@ -21,7 +23,10 @@ typedef struct {
     sync_op_t parsed [SYNC_BATCH_MAX];
     size_t count;
     size_t applied, duplicates;
+    bool fresh [SYNC_BATCH_MAX];      //  op i was applied now (not seen before)
     json_t *state;                    //  merged state after the batch
+    json_t *events;                   //  recorded in the transaction, published after it
+    const mg_sync_handoff_request_t *handoff;   //  a handoff: its event goes to to_device
 } s_batch_t;
 
 //  Fill batch->parsed from batch->ops: stamp ops without an HLC, take in
@@ -113,9 +118,115 @@ s_exec (PGconn *pg, const char *sql, int n, const char *const *params, mg_error_
     return mg_actor_fail (err, code, NULL, "%s", what);
 }
 
+//  The item of list (a view's watchlist or progress) for content_id, or NULL.
+static json_t *
+s_view_item (const json_t *view, const char *list, const char *content_id)
+{
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (view, list), index, item)
+        if (strcmp (json_string_value (json_object_get (item, "content_id")), content_id) == 0)
+            return item;
+    return NULL;
+}
+
+//  The event of an applied op: its type, origin and the change as merged
+//  (view is the state after the batch). New object.
+static json_t *
+s_op_event (const sync_op_t *op, const json_t *view)
+{
+    char hlc [HLC_TEXT_LEN];
+    hlc_format (op->hlc, hlc);
+    json_t *data = json_pack ("{s:s, s:s, s:o}", "op_id", op->op_id, "hlc", hlc,
+                              "device_id", op->device ? json_string (op->device) : json_null ());
+    if (!data)
+        return NULL;
+    switch (op->type) {
+        case SYNC_WATCHLIST_ADD:
+        case SYNC_WATCHLIST_REMOVE: {
+            json_t *item = s_view_item (view, "watchlist", op->content_id);
+            json_object_set_new (data, "content_id", json_string (op->content_id));
+            json_object_set_new (data, "in_watchlist", json_boolean (item != NULL));
+            if (item)
+                json_object_set (data, "item", item);
+            break;
+        }
+        case SYNC_PROGRESS_SET: {
+            json_t *item = s_view_item (view, "progress", op->content_id);
+            json_object_set_new (data, "content_id", json_string (op->content_id));
+            json_object_set (data, "progress", item ? item : json_null ());
+            break;
+        }
+        case SYNC_PREFERENCES_SET: {
+            json_t *value = json_object_get (json_object_get (view, "preferences"), op->field);
+            json_object_set_new (data, "field", json_string (op->field));
+            json_object_set (data, "value", value ? value : json_null ());
+            break;
+        }
+    }
+    json_t *event = json_pack ("{s:s, s:o}", "type", sync_op_type_name (op->type), "data", data);
+    if (event && op->device)
+        json_object_set_new (event, "device_id", json_string (op->device));
+    return event;
+}
+
+//  Record the events of the batch's applied ops (and of its handoff) in
+//  the open transaction. 0 or -1.
+static int
+s_events (sync_thread_t *self, PGconn *pg, const char *user_id, s_batch_t *batch, mg_error_t *err)
+{
+    batch->events = json_array ();
+    if (batch->applied == 0 && !batch->handoff)
+        return 0;               //  a read, or only duplicates: nothing changed
+    json_t *view = sync_state_view (batch->state);
+    if (!batch->events || !view) {
+        json_decref (view);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    for (size_t i = 0; i < batch->count; i++)
+        if (batch->fresh [i])
+            json_array_append_new (batch->events, s_op_event (&batch->parsed [i], view));
+    if (batch->handoff) {
+        const mg_sync_handoff_request_t *handoff = batch->handoff;
+        char hlc [HLC_TEXT_LEN];
+        hlc_format (batch->parsed [0].hlc, hlc);
+        json_t *item = s_view_item (view, "progress", handoff->content_id);
+        json_t *data = json_pack ("{s:s, s:s, s:s, s:f, s:s, s:O}", "from_device", handoff->from_device,
+                                  "to_device", handoff->to_device, "content_id", handoff->content_id,
+                                  "position_s", handoff->position_s, "hlc", hlc,
+                                  "progress", item ? item : json_null ());
+        json_array_append_new (batch->events, json_pack ("{s:s, s:s, s:s, s:o}", "type", "handoff",
+                                                         "device_id", handoff->from_device,
+                                                         "target", handoff->to_device, "data", data));
+    }
+    json_decref (view);
+    return sync_events_record (self, pg, user_id, batch->events, err);
+}
+
+//  A handoff's target must be one of the user's devices; the progress it
+//  writes keeps the title's known duration. 0 or -1.
+static int
+s_handoff_check (PGconn *pg, const char *user_id, s_batch_t *batch, mg_error_t *err)
+{
+    PGresult *res = PQexecParams (pg, "SELECT 1 FROM devices WHERE id = $2::uuid AND user_id = $1::uuid",
+                                  2, NULL, P (user_id, batch->handoff->to_device), NULL, NULL, 0);
+    bool mine = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    PQclear (res);
+    if (!mine)
+        return mg_actor_fail (err, "NOT_FOUND", "to_device", "no such device: to_device must be one of yours");
+    const json_t *known = json_object_get (json_object_get (batch->state, "progress"), batch->handoff->content_id);
+    double duration = json_number_value (json_object_get (known, "duration_s"));
+    if (duration > 0) {
+        batch->parsed [0].duration_s = duration;
+        json_object_set_new (json_array_get (batch->ops, 0), "duration_s", json_real (duration));
+    }
+    return 0;
+}
+
 //  Apply the checked batch for user_id in one transaction. 0 or -1.
 static int
-s_apply (PGconn *pg, const char *user_id, const char *device, s_batch_t *batch, mg_error_t *err)
+s_apply (sync_thread_t *self, PGconn *pg, const char *user_id, const char *device, s_batch_t *batch,
+         mg_error_t *err)
 {
     if (s_exec (pg, "BEGIN", 0, NULL, err, "SERVICE_UNAVAILABLE", "sync database unavailable"))
         return -1;
@@ -144,6 +255,8 @@ s_apply (PGconn *pg, const char *user_id, const char *device, s_batch_t *batch, 
         goto done;
     batch->state = s_load (pg, user_id, err);
     if (!batch->state)
+        goto done;
+    if (batch->handoff && s_handoff_check (pg, user_id, batch, err))
         goto done;
     //  Removes without tags remove what the server has seen of the title.
     for (size_t i = 0; i < batch->count; i++) {
@@ -197,6 +310,7 @@ s_apply (PGconn *pg, const char *user_id, const char *device, s_batch_t *batch, 
             mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
             goto done;
         }
+        batch->fresh [i] = true;
         batch->applied++;
     }
     json_decref (fresh);
@@ -205,6 +319,8 @@ s_apply (PGconn *pg, const char *user_id, const char *device, s_batch_t *batch, 
                                     "WHERE user_id = $1::uuid AND key = '" STATE_KEY "'",
                                 2, P (user_id, text), err, "SERVICE_UNAVAILABLE", "sync database unavailable") : -1;
     free (text);
+    if (stored == 0)
+        stored = s_events (self, pg, user_id, batch, err);
     if (stored == 0)
         rc = s_exec (pg, "COMMIT", 0, NULL, err, "SERVICE_UNAVAILABLE", "sync database unavailable");
 done:
@@ -231,25 +347,42 @@ s_view (sync_thread_t *self, const json_t *state, mg_sync_state_t *reply, mg_err
     return 0;
 }
 
-//  Check and apply ops (owned) for user_id; the merged state into reply.
+//  s_batch for a prepared batch (batch->ops owned, freed here with what the
+//  batch made).
+static int
+s_batch_run (sync_thread_t *self, const char *user_id, const char *device, s_batch_t *batch,
+             mg_sync_state_t *reply, size_t *applied, size_t *duplicates, mg_error_t *err)
+{
+    PGconn *pg = sync_pg (self, err);
+    int rc = pg ? s_check (self, batch, device, err) : -1;
+    if (rc == 0)
+        rc = s_apply (self, pg, user_id, device, batch, err);
+    if (rc == 0)
+        sync_events_publish (self, user_id, batch->events);
+    if (rc == 0 && reply)
+        rc = s_view (self, batch->state, reply, err);
+    if (applied)
+        *applied = batch->applied;
+    if (duplicates)
+        *duplicates = batch->duplicates;
+    if (rc == 0 && batch->handoff)
+        return 0;               //  the handoff reads state and events, then frees them
+    json_decref (batch->state);
+    json_decref (batch->events);
+    json_decref (batch->ops);
+    return rc;
+}
+
+//  Check and apply ops (owned) for user_id (handoff: the batch is its
+//  progress write); publish its events; the merged state into reply (NULL:
+//  the caller reads batch_out). batch_out (may be NULL) takes the batch's
+//  state and events, which the caller then frees.
 static int
 s_batch (sync_thread_t *self, const char *user_id, const char *device, json_t *ops,
          mg_sync_state_t *reply, size_t *applied, size_t *duplicates, mg_error_t *err)
 {
     s_batch_t batch = { .ops = ops };
-    PGconn *pg = sync_pg (self, err);
-    int rc = pg ? s_check (self, &batch, device, err) : -1;
-    if (rc == 0)
-        rc = s_apply (pg, user_id, device, &batch, err);
-    if (rc == 0)
-        rc = s_view (self, batch.state, reply, err);
-    if (applied)
-        *applied = batch.applied;
-    if (duplicates)
-        *duplicates = batch.duplicates;
-    json_decref (batch.state);
-    json_decref (ops);
-    return rc;
+    return s_batch_run (self, user_id, device, &batch, reply, applied, duplicates, err);
 }
 
 int
@@ -387,4 +520,57 @@ sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *er
                               "give at least one of language, subtitles, region, autoplay, genres, maturity");
     }
     return s_batch (state, request->user_id, request->device_id, ops, rep, NULL, NULL, err);
+}
+
+//  True when text is a UUID in its usual 8-4-4-4-12 hex form.
+static bool
+s_is_uuid (const char *text)
+{
+    if (!text || strlen (text) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text [i] != '-' : !strchr ("0123456789abcdefABCDEF", text [i]))
+            return false;
+    }
+    return true;
+}
+
+int
+sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_handoff_request_t *request = req;
+    mg_sync_handoff_t *reply = rep;
+    const char *bad = !s_is_uuid (request->from_device) ? "from_device"
+                    : !s_is_uuid (request->to_device) ? "to_device"
+                    : !s_is_uuid (request->content_id) ? "content_id" : NULL;
+    if (bad)
+        return mg_actor_fail (err, "INVALID_PARAMETER", bad, "%s must be a UUID", bad);
+    if (strcasecmp (request->from_device, request->to_device) == 0)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "to_device", "to_device must differ from from_device");
+    if (!(request->position_s >= 0) || !isfinite (request->position_s))
+        return mg_actor_fail (err, "INVALID_PARAMETER", "position_s", "position_s must be a number of seconds >= 0");
+    json_t *op = s_rest_op ("progress.set", request->content_id);
+    json_object_set_new (op, "position_s", json_real (request->position_s));
+    json_object_set_new (op, "completed", json_false ());
+    s_batch_t batch = { .ops = json_pack ("[o]", op), .handoff = request };
+    int rc = s_batch_run (state, request->user_id, request->from_device, &batch, NULL, NULL, NULL, err);
+    if (rc)
+        return rc;
+    //  The reply is the handoff event's data, with the event's id.
+    json_t *event = json_array_get (batch.events, json_array_size (batch.events) - 1);
+    json_t *data = json_deep_copy (json_object_get (event, "data"));
+    char reason [256];
+    if (data)
+        json_object_set (data, "event_id", json_object_get (event, "id"));
+    rc = data ? mg_msg_from_json (&mg_sync_handoff_desc, data, reply, reason, sizeof reason) : -1;
+    if (rc) {
+        mg_error ("handoff does not fit the reply", "reason=\"%s\"", data ? reason : "out of memory");
+        mg_actor_fail (err, "INTERNAL", NULL, "the handoff could not be encoded");
+    }
+    json_decref (data);
+    json_decref (batch.state);
+    json_decref (batch.events);
+    json_decref (batch.ops);
+    return rc;
 }

@@ -8,6 +8,7 @@
 #include "crdt.h"
 #include "mg_actor.h"
 
+#include <czmq.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 
@@ -19,11 +20,14 @@ typedef struct {
     const char *pg_url;
     pthread_mutex_t lock;             //  guards clock
     hlc_clock_t clock;
+    int64_t events_keep;              //  MG_SYNC_EVENTS_KEEP: events kept per user
+    int64_t events_keep_s;            //  MG_SYNC_EVENTS_KEEP_S: and none older than this
 } sync_shared_t;
 
 typedef struct {
     sync_shared_t *shared;
     PGconn *pg;
+    zsock_t *events;                  //  PUB to MG_EVENTS_PUB: sync.<user_id> topics
 } sync_thread_t;
 
 //  A working connection, reconnecting when lost; NULL with err filled.
@@ -35,6 +39,16 @@ hlc_t sync_now (sync_thread_t *self);
 //  Take in a device's timestamp. 0, or -1 when it is too far in the future.
 int sync_receive (sync_thread_t *self, hlc_t remote);
 
+//  Number events (a JSON array of {type, device_id?, target?, data}) with
+//  the user's next ids (each gets "id") and write them, inside the caller's
+//  transaction; drop what is past the history bound. 0, or -1 with err.
+int sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, json_t *events, mg_error_t *err);
+
+//  Publish recorded events on sync.<user_id> (after the commit).
+void sync_events_publish (sync_thread_t *self, const char *user_id, const json_t *events);
+
+int sync_on_events (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_add (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_remove (void *state, const void *req, void *rep, mg_error_t *err);
