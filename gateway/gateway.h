@@ -15,7 +15,9 @@
       ratelimit.c the rate-limit header values from a decision;
       respond.c  every response leaves through here: JSON bodies, error shape,
                  bus error code -> HTTP status;
-      metrics.c  per-thread counters and histograms, summed for /metrics.
+      metrics.c  per-thread counters and histograms, summed for /metrics;
+      sse.c      GET /api/v1/sync/stream: Server-Sent Events from the sync
+                 actor's sync.<user_id> topics, one SUB socket per thread.
     Nothing here blocks: a thread only ever waits in its event loop.  */
 #ifndef GATEWAY_H_INCLUDED
 #define GATEWAY_H_INCLUDED
@@ -36,6 +38,8 @@ typedef struct gw_metrics_t gw_metrics_t;
 typedef struct gw_request_t gw_request_t;
 typedef struct gw_route_t gw_route_t;
 typedef struct gw_keycache_t gw_keycache_t;
+typedef struct gw_sse_t gw_sse_t;
+typedef struct gw_sse_limits_t gw_sse_limits_t;
 
 //  --------------------------------------------------------------------------
 //  Configuration (main.c reads it from the environment)
@@ -58,6 +62,12 @@ typedef struct {
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
     uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
     char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
+    const char *events;             //  MG_EVENTS: the broker's event endpoint for subscribers
+    int sse_heartbeat_s;            //  MG_SSE_HEARTBEAT_S: comment line on idle streams this often
+    uint32_t sse_retry_ms;          //  MG_SSE_RETRY_MS: the retry: hint sent to clients
+    size_t sse_max_buffer;          //  MG_SSE_MAX_BUFFER: unsent bytes before a slow stream is cut
+    int sse_per_user;               //  MG_SSE_PER_USER: open streams per user (per gateway)
+    int sse_max_streams;            //  MG_SSE_MAX_STREAMS: open streams in all (per gateway)
 } gw_config_t;
 
 //  --------------------------------------------------------------------------
@@ -88,6 +98,7 @@ struct gw_request_t {
     gw_metrics_t *metrics;          //  the thread's counters
     const gw_config_t *config;
     gw_keycache_t *keys;            //  the thread's API key cache
+    gw_sse_t *sse;                  //  the thread's event streams
     const gw_route_t *route;        //  NULL until a route matched
     int64_t start_us;               //  monotonic
     const char *uri;                //  the request target (owned by http)
@@ -98,6 +109,8 @@ struct gw_request_t {
     int auth_status;                //  != 0: the credentials failed; answered after the rate check
     const char *auth_code;
     const char *auth_message;       //  static text
+    const uint8_t *bound;           //  local handlers: the bound request message (msgpack), during the call
+    size_t bound_len;
     gw_request_t *next_free;
 };
 
@@ -140,6 +153,8 @@ void gw_server_dispatch (gw_request_t *request);
 #define GW_ROUTE_NULLS (1u << 3)    //  list items with no fields answer as JSON null
 #define GW_ROUTE_USER  (1u << 4)    //  signed-in callers only; user_id is the caller's id
 #define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
+#define GW_ROUTE_QUERY_DEVICE (1u << 6) //  a USER route that also takes device_id as a query parameter
+                                    //  (EventSource cannot send headers); X-Device-Id wins
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
 
@@ -367,6 +382,66 @@ size_t gw_bus_pending (gw_bus_t *self);
 void gw_bus_abandon (gw_bus_t *self);
 
 //  --------------------------------------------------------------------------
+//  sse.c
+
+typedef enum {
+    GW_SSE_TAKEN = 0,
+    GW_SSE_USER_FULL,               //  the user has sse_per_user streams: 429
+    GW_SSE_FULL                     //  the gateway has sse_max_streams: 503
+} gw_sse_take_t;
+
+typedef enum {
+    GW_SSE_END_CLIENT = 0,          //  the client closed it
+    GW_SSE_END_SLOW,                //  cut: unsent output past sse_max_buffer
+    GW_SSE_END_DEVICE_REMOVED,      //  its device was removed
+    GW_SSE_END_SHUTDOWN,            //  the gateway is stopping
+    GW_SSE_END_ERROR,               //  a gap could not be filled (sync unreachable)
+    GW_SSE_ENDS
+} gw_sse_end_t;
+
+//  Per-process stream counts (shared by all threads, one mutex).
+gw_sse_limits_t *gw_sse_limits_new (void);
+void gw_sse_limits_destroy (gw_sse_limits_t **self_p);
+
+//  Count one more stream of user_id unless that passes per_user for the
+//  user or total in all.
+gw_sse_take_t gw_sse_limits_take (gw_sse_limits_t *self, const char *user_id, int per_user, int total);
+
+//  A stream of user_id ended.
+void gw_sse_limits_give (gw_sse_limits_t *self, const char *user_id);
+
+//  The streams of one thread: a SUB socket on config->events watched by
+//  base, the heartbeat timer. NULL on failure (logged).
+gw_sse_t *gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, gw_bus_t *bus,
+                      gw_metrics_t *metrics, gw_sse_limits_t *limits);
+
+//  End every stream, close the socket, free. Nulls *self_p.
+void gw_sse_destroy (gw_sse_t **self_p);
+
+//  End every stream gracefully (shutdown); streams opening get 503.
+void gw_sse_close_all (gw_sse_t *self);
+
+//  Live streams of this thread.
+size_t gw_sse_open_count (gw_sse_t *self);
+
+//  Local handler of GET /api/v1/sync/stream.
+void gw_sse_open (gw_request_t *request);
+
+//  Append one event to out in SSE text: "id:", "event:", one "data:" line
+//  per line of data, a blank line. Returns 0, or -1 (type has a line break,
+//  or out of memory).
+int gw_sse_format (struct evbuffer *out, uint64_t id, const char *type, const char *data);
+
+//  Parse a Last-Event-ID value (decimal digits, blanks around them).
+//  Returns 0 with *id, or -1.
+int gw_sse_parse_id (const char *text, int64_t *id);
+
+//  Whether the stream of device gets an event made by origin (NULL: the
+//  account) for target (NULL: every device): not its own changes, and a
+//  targeted event only on its target.
+bool gw_sse_wants (const char *device, const char *origin, const char *target);
+
+//  --------------------------------------------------------------------------
 //  metrics.c
 
 //  Counters of one thread for routes routes (+1 slot for unmatched requests).
@@ -404,6 +479,15 @@ void gw_metrics_auth (gw_metrics_t *self, gw_auth_outcome_t outcome);
 
 //  Requests started minus requests answered, by this thread.
 void gw_metrics_in_flight (gw_metrics_t *self, int delta);
+
+//  Streams: opened (delta 1) or ended (-1); an event sent; a stream ended
+//  for reason; a stream refused (total: the gateway's bound, else the
+//  user's); a reset sent.
+void gw_metrics_sse_open (gw_metrics_t *self, int delta);
+void gw_metrics_sse_event (gw_metrics_t *self);
+void gw_metrics_sse_end (gw_metrics_t *self, gw_sse_end_t reason);
+void gw_metrics_sse_refused (gw_metrics_t *self, bool total);
+void gw_metrics_sse_reset (gw_metrics_t *self);
 
 //  Append the sum of all (n threads) in Prometheus text format.
 void gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out);

@@ -29,6 +29,12 @@ main (void)
         .rate_fail_open = mg_config_int ("MG_RATE_FAIL_OPEN", 1, 0, 1) == 1,
         .rate_timeout_ms = (uint32_t) mg_config_int ("MG_RATE_TIMEOUT_MS", 250, 1, 60000),
         .key_cache_s = (uint32_t) mg_config_int ("MG_KEY_CACHE_S", 30, 1, 3600),
+        .events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557"),
+        .sse_heartbeat_s = (int) mg_config_int ("MG_SSE_HEARTBEAT_S", 15, 1, 3600),
+        .sse_retry_ms = (uint32_t) mg_config_int ("MG_SSE_RETRY_MS", 2000, 0, 600000),
+        .sse_max_buffer = (size_t) mg_config_int ("MG_SSE_MAX_BUFFER", 262144, 4096, 1 << 30),
+        .sse_per_user = (int) mg_config_int ("MG_SSE_PER_USER", 20, 1, 100000),
+        .sse_max_streams = (int) mg_config_int ("MG_SSE_MAX_STREAMS", 10000, 1, 10000000),
     };
     if (sodium_init () < 0) {
         mg_error ("cannot initialise libsodium", NULL);

@@ -53,7 +53,14 @@ struct gw_metrics_t {
     s_histogram_t rate_check;       //  ratelimit.check round trips
     s_counter_t auth [GW_AUTH_OUTCOMES];
     _Atomic int64_t in_flight;
+    _Atomic int64_t sse_open;       //  live event streams
+    s_counter_t sse_events;         //  events written to streams
+    s_counter_t sse_ends [GW_SSE_ENDS];
+    s_counter_t sse_refused [2];    //  [0] the user's bound, [1] the gateway's
+    s_counter_t sse_resets;
 };
+
+static const char *s_sse_ends [GW_SSE_ENDS] = { "client", "slow", "device_removed", "shutdown", "error" };
 
 //  Add by to a counter that only this thread writes.
 static inline void
@@ -159,6 +166,42 @@ gw_metrics_auth (gw_metrics_t *self, gw_auth_outcome_t outcome)
 {
     assert (self);
     s_bump (&self->auth [(size_t) outcome % GW_AUTH_OUTCOMES], 1);
+}
+
+void
+gw_metrics_sse_open (gw_metrics_t *self, int delta)
+{
+    assert (self);
+    atomic_store_explicit (&self->sse_open,
+        atomic_load_explicit (&self->sse_open, memory_order_relaxed) + delta, memory_order_relaxed);
+}
+
+void
+gw_metrics_sse_event (gw_metrics_t *self)
+{
+    assert (self);
+    s_bump (&self->sse_events, 1);
+}
+
+void
+gw_metrics_sse_end (gw_metrics_t *self, gw_sse_end_t reason)
+{
+    assert (self);
+    s_bump (&self->sse_ends [(size_t) reason % GW_SSE_ENDS], 1);
+}
+
+void
+gw_metrics_sse_refused (gw_metrics_t *self, bool total)
+{
+    assert (self);
+    s_bump (&self->sse_refused [total ? 1 : 0], 1);
+}
+
+void
+gw_metrics_sse_reset (gw_metrics_t *self)
+{
+    assert (self);
+    s_bump (&self->sse_resets, 1);
 }
 
 void
@@ -321,4 +364,37 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# HELP mg_gateway_http_requests_in_flight Requests received and not yet answered.\n"
         "# TYPE mg_gateway_http_requests_in_flight gauge\n"
         "mg_gateway_http_requests_in_flight %lld\n", (long long) in_flight);
+
+    int64_t open = 0;
+    uint64_t events = 0, resets = 0, refused [2] = { 0, 0 }, ends [GW_SSE_ENDS] = { 0 };
+    for (size_t t = 0; t < n; t++) {
+        open += atomic_load_explicit (&all [t]->sse_open, memory_order_relaxed);
+        events += s_read (&all [t]->sse_events);
+        resets += s_read (&all [t]->sse_resets);
+        for (size_t i = 0; i < 2; i++)
+            refused [i] += s_read (&all [t]->sse_refused [i]);
+        for (size_t i = 0; i < GW_SSE_ENDS; i++)
+            ends [i] += s_read (&all [t]->sse_ends [i]);
+    }
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_sse_streams_open Live /api/v1/sync/stream connections.\n"
+        "# TYPE mg_gateway_sse_streams_open gauge\n"
+        "mg_gateway_sse_streams_open %lld\n"
+        "# HELP mg_gateway_sse_events_sent_total Events written to streams (resets included).\n"
+        "# TYPE mg_gateway_sse_events_sent_total counter\n"
+        "mg_gateway_sse_events_sent_total %llu\n"
+        "# HELP mg_gateway_sse_resets_total Resumes from an id no longer kept: a reset event was sent.\n"
+        "# TYPE mg_gateway_sse_resets_total counter\n"
+        "mg_gateway_sse_resets_total %llu\n"
+        "# HELP mg_gateway_sse_refused_total Streams refused by a bound.\n"
+        "# TYPE mg_gateway_sse_refused_total counter\n"
+        "mg_gateway_sse_refused_total{bound=\"user\"} %llu\n"
+        "mg_gateway_sse_refused_total{bound=\"total\"} %llu\n"
+        "# HELP mg_gateway_sse_streams_ended_total Streams ended, by why (slow: cut for not reading).\n"
+        "# TYPE mg_gateway_sse_streams_ended_total counter\n",
+        (long long) open, (unsigned long long) (events + resets), (unsigned long long) resets,
+        (unsigned long long) refused [0], (unsigned long long) refused [1]);
+    for (size_t i = 0; i < GW_SSE_ENDS; i++)
+        evbuffer_add_printf (out, "mg_gateway_sse_streams_ended_total{reason=\"%s\"} %llu\n",
+                             s_sse_ends [i], (unsigned long long) ends [i]);
 }

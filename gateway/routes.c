@@ -58,6 +58,8 @@ static const gw_route_t s_routes [] = {
     { "POST",   "/api/v1/me/devices",               "sync.devices.add",     &mg_device_add_request_desc,   &mg_device_desc,             NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 201 },
     { "DELETE", "/api/v1/me/devices/{id}",          "sync.devices.remove",  &mg_device_request_desc,       NULL,                        NULL,            GW_ROUTE_USER, 204 },
     { "POST",   "/api/v1/sync/ops",                 "sync.ops",             &mg_sync_ops_request_desc,     &mg_sync_ops_reply_desc,     NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_USER, 200 },
+    { "POST",   "/api/v1/sync/handoff",             "sync.handoff",         &mg_sync_handoff_request_desc, &mg_sync_handoff_desc,       NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 202 },
+    { "GET",    "/api/v1/sync/stream",              NULL,                   &mg_sync_stream_request_desc,  NULL,                        gw_sse_open,     GW_ROUTE_USER | GW_ROUTE_QUERY_DEVICE, 200 },
 };
 
 #define ROUTES_COUNT      (sizeof s_routes / sizeof s_routes [0])
@@ -465,7 +467,8 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
     uint64_t seen = 0;
     size_t at = 0;
     //  Routes for signed-in callers take device_id from X-Device-Id only.
-    bool desc_user = desc && (match->route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION)) != 0;
+    bool desc_user = desc && (match->route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION)) != 0
+                  && !(match->route->flags & GW_ROUTE_QUERY_DEVICE);
     while (at < query_len) {
         const char *pair = query + at;
         const char *amp = memchr (pair, '&', query_len - at);

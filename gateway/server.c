@@ -52,6 +52,7 @@ struct gw_thread_t {
     gw_bus_t *bus;
     gw_metrics_t *metrics;
     gw_keycache_t *keys;
+    gw_sse_t *sse;
     pthread_t tid;
     bool started;
     int stop_pipe [2];                   //  main thread writes a byte to stop us
@@ -70,6 +71,7 @@ struct gw_server_t {
     gw_thread_t *threads;
     size_t nthreads;
     gw_metrics_t **metrics;              //  every thread's, for /metrics
+    gw_sse_limits_t *sse_limits;         //  stream counts of all threads
     int port;
 };
 
@@ -173,6 +175,9 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
                             config->heartbeat_ms, config->liveness, i);
     if (!self->metrics || !self->keys || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
+    self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
+    if (!self->sse)
+        return -1;
     server->metrics [i] = self->metrics;
     self->stop_event = event_new (self->base, self->stop_pipe [0], EV_READ, s_on_stop, self);
     self->drain_timer = event_new (self->base, -1, EV_PERSIST, s_on_drain, self);
@@ -197,7 +202,8 @@ gw_server_new (const gw_config_t *config)
     self->threads = calloc (self->nthreads, sizeof *self->threads);
     self->metrics = calloc (self->nthreads, sizeof *self->metrics);
     self->zmq_ctx = zmq_ctx_new ();
-    if (!self->threads || !self->metrics || !self->zmq_ctx) {
+    self->sse_limits = gw_sse_limits_new ();
+    if (!self->threads || !self->metrics || !self->zmq_ctx || !self->sse_limits) {
         gw_server_destroy (&self);
         return NULL;
     }
@@ -235,8 +241,12 @@ gw_server_new (const gw_config_t *config)
 static void
 s_thread_destroy (gw_thread_t *self)
 {
+    //  Streams end before their connections go.
+    if (self->sse)
+        gw_sse_close_all (self->sse);
     if (self->http)
         evhttp_free (self->http);
+    gw_sse_destroy (&self->sse);
     gw_bus_destroy (&self->bus);
     gw_metrics_destroy (&self->metrics);
     gw_keycache_destroy (&self->keys);
@@ -266,6 +276,7 @@ gw_server_destroy (gw_server_t **self_p)
             s_thread_destroy (&self->threads [i]);
         free (self->threads);
         free (self->metrics);
+        gw_sse_limits_destroy (&self->sse_limits);
         if (self->zmq_ctx)
             zmq_ctx_term (self->zmq_ctx);
         free (self);
@@ -324,7 +335,7 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
     }
     *request = (gw_request_t) {
         .http = http, .thread = self, .server = self->server, .bus = self->bus,
-        .metrics = self->metrics, .keys = self->keys, .config = &self->server->config,
+        .metrics = self->metrics, .keys = self->keys, .sse = self->sse, .config = &self->server->config,
         .start_us = gw_now_us ()
     };
     self->in_flight++;
@@ -460,8 +471,10 @@ gw_server_dispatch (gw_request_t *request)
         return;
     }
     if (match.route->handler) {
-        free (bus_body);
+        request->bound = bus_body;
+        request->bound_len = bus_len;
         match.route->handler (request);
+        free (bus_body);
     }
     else
         gw_forward (request, &bus_body, bus_len);
@@ -486,6 +499,8 @@ s_on_stop (evutil_socket_t fd, short what, void *arg)
         evhttp_del_accept_socket (self->http, self->bound);
         self->bound = NULL;
     }
+    //  Streams never finish by themselves: end them now (clients resume elsewhere).
+    gw_sse_close_all (self->sse);
     self->drain_deadline_us = gw_now_us ()
         + ((int64_t) self->server->config.request_timeout_ms + STOP_MARGIN_MS) * 1000;
     struct timeval poll = { 0, STOP_POLL_MS * 1000 };

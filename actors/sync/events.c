@@ -49,7 +49,7 @@ sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, json_t
     res = text ? PQexecParams (pg,
         "INSERT INTO sync_events (user_id, id, type, device_id, target, data) "
         "SELECT $1::uuid, (x.e->>'id')::bigint, x.e->>'type', (x.e->>'device_id')::uuid, "
-        "(x.e->>'target')::uuid, x.e->'data' FROM jsonb_array_elements ($2::jsonb) AS x (e)",
+        "(x.e->>'target')::uuid, x.e->'data' FROM json_array_elements ($2::json) AS x (e)",
         2, NULL, P (user_id, text), NULL, NULL, 0) : NULL;
     free (text);
     ExecStatusType status = PQresultStatus (res);

@@ -14,7 +14,7 @@ CREATE TABLE sync_events (
     type        text NOT NULL,
     device_id   uuid,                   -- device that made the change; NULL = the account
     target      uuid,                   -- only this device's streams receive it (handoff)
-    data        jsonb NOT NULL,
+    data        json NOT NULL,          -- json, not jsonb: replays send the very text the live event had
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, id)
 );

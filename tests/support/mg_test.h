@@ -31,7 +31,7 @@ PGconn *mg_test_scratch_db (const char *prefix, char *url, size_t url_size);
 //  Drop the scratch database of url and close admin (nulls *admin_p).
 void mg_test_drop_db (PGconn **admin_p, const char *url);
 
-#define MG_TEST_ENV_MAX  12          //  settings an env may hold
+#define MG_TEST_ENV_MAX  24          //  settings an env may hold
 
 //  Settings for a stack of processes of its own (see mg_test_env_init).
 typedef struct {
