@@ -236,7 +236,9 @@ struct s_stream_t {
     uint64_t cursor;                //  last id accounted for (sent or filtered out)
     uint64_t seen_max;              //  highest live id noted while a fetch was in flight
     bool fetching;                  //  a sync.events call is in flight
+    bool more_pending;              //  kept events left to replay once the output drains
     bool dead;                      //  ended while fetching: freed when the call returns
+    struct evbuffer_cb_entry *drained;  //  on the connection's output: resumes a replay
     s_stream_t *prev, *next;        //  in a bucket, or in the zombie list when dead
 };
 
@@ -362,6 +364,24 @@ gw_sse_open_count (gw_sse_t *self)
     return self->open;
 }
 
+//  The unsent output of the stream's connection, in bytes.
+static size_t
+s_queued (s_stream_t *stream)
+{
+    struct bufferevent *bev = stream->conn ? evhttp_connection_get_bufferevent (stream->conn) : NULL;
+    return bev ? evbuffer_get_length (bufferevent_get_output (bev)) : 0;
+}
+
+//  Stop watching the connection's output (before it goes).
+static void
+s_unwatch (s_stream_t *stream)
+{
+    struct bufferevent *bev = stream->conn ? evhttp_connection_get_bufferevent (stream->conn) : NULL;
+    if (bev && stream->drained)
+        evbuffer_remove_cb_entry (bufferevent_get_output (bev), stream->drained);
+    stream->drained = NULL;
+}
+
 //  The stream is over (reason counts it): out of its bucket and the
 //  limits; its connection ended gracefully (graceful) or cut; freed now,
 //  or when its sync.events call returns.
@@ -375,6 +395,7 @@ s_end (s_stream_t *stream, gw_sse_end_t reason, bool graceful)
         self->open--;
         gw_metrics_sse_open (self->metrics, -1);
         gw_metrics_sse_end (self->metrics, reason);
+        s_unwatch (stream);
         if (stream->conn) {
             evhttp_connection_set_closecb (stream->conn, NULL, NULL);
             if (graceful)
@@ -401,20 +422,22 @@ s_on_close (struct evhttp_connection *conn, void *arg)
 {
     (void) conn;
     s_stream_t *stream = arg;
+    s_unwatch (stream);
     //  libevent has detached the request from the connection it is freeing.
     stream->conn = NULL;
     s_end (stream, GW_SSE_END_CLIENT, true);
 }
 
-//  Write out (SSE text) to the live stream; cut it when its unsent output
-//  passes the bound. Returns 0, or -1 when the stream ended.
+//  Write out (SSE text) to the live stream, or cut the stream when its
+//  unsent output is past the bound (unless replay: one sync.events answer,
+//  itself bounded, is written whole). Returns 0, or -1 when the stream ended.
 static int
-s_write (s_stream_t *stream, struct evbuffer *out)
+s_write (s_stream_t *stream, struct evbuffer *out, bool replay)
 {
-    evhttp_send_reply_chunk (stream->http, out);
-    struct bufferevent *bev = stream->conn ? evhttp_connection_get_bufferevent (stream->conn) : NULL;
-    size_t queued = bev ? evbuffer_get_length (bufferevent_get_output (bev)) : 0;
-    if (queued > stream->sse->config->sse_max_buffer) {
+    size_t queued = s_queued (stream);
+    if (replay || queued <= stream->sse->config->sse_max_buffer)
+        evhttp_send_reply_chunk (stream->http, out);
+    else {
         mg_warn ("slow stream cut", "user=%s device=%s queued=%zu", stream->user_id, stream->device_id, queued);
         s_end (stream, GW_SSE_END_SLOW, false);
         return -1;
@@ -440,7 +463,7 @@ s_removed_device (const char *data, char id [37])
 //  device wants it; end the stream when its own device was removed.
 //  Returns 0, or -1 when the stream ended.
 static int
-s_deliver (s_stream_t *stream, const mg_sync_event_t *event)
+s_deliver (s_stream_t *stream, const mg_sync_event_t *event, bool replay)
 {
     stream->cursor = event->id;
     if (gw_sse_wants (stream->device_id, event->device_id, event->target)) {
@@ -452,7 +475,7 @@ s_deliver (s_stream_t *stream, const mg_sync_event_t *event)
             return 0;
         }
         gw_metrics_sse_event (stream->sse->metrics);
-        int rc = s_write (stream, out);
+        int rc = s_write (stream, out, replay);
         evbuffer_free (out);
         if (rc)
             return -1;
@@ -471,7 +494,7 @@ s_deliver (s_stream_t *stream, const mg_sync_event_t *event)
 static int
 s_offer (s_stream_t *stream, const mg_sync_event_t *event)
 {
-    if (stream->phase != S_LIVE || stream->fetching) {
+    if (stream->phase != S_LIVE || stream->fetching || stream->more_pending) {
         if (event->id > stream->seen_max)
             stream->seen_max = event->id;
         return 0;
@@ -479,12 +502,28 @@ s_offer (s_stream_t *stream, const mg_sync_event_t *event)
     if (event->id <= stream->cursor)
         return 0;                   //  sent already (a replay overtook it)
     if (event->id == stream->cursor + 1)
-        return s_deliver (stream, event);
+        return s_deliver (stream, event, false);
     if (s_fetch (stream, true)) {
         s_end (stream, GW_SSE_END_ERROR, true);
         return -1;
     }
     return 0;
+}
+
+//  libevent: bytes of the stream's output were sent; a paused replay goes
+//  on once half the bound is free.
+static void
+s_on_drained (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void *arg)
+{
+    s_stream_t *stream = arg;
+    if (!stream->more_pending || info->n_deleted == 0
+    ||  evbuffer_get_length (buffer) > stream->sse->config->sse_max_buffer / 2)
+        return;
+    stream->more_pending = false;
+    //  Not ended from inside the buffer's own callback: the next live event
+    //  finds the gap and asks again.
+    if (s_fetch (stream, true))
+        mg_warn ("stream replay not resumed", "user=%s", stream->user_id);
 }
 
 //  Start the HTTP answer of an opening stream: headers, retry hint.
@@ -508,7 +547,9 @@ s_start (s_stream_t *stream)
     evhttp_connection_set_closecb (stream->conn, s_on_close, stream);
     //  Only writes time out: a stream's client sends nothing after its request.
     struct timeval write = { WRITE_TIMEOUT_S, 0 };
-    bufferevent_set_timeouts (evhttp_connection_get_bufferevent (stream->conn), NULL, &write);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent (stream->conn);
+    bufferevent_set_timeouts (bev, NULL, &write);
+    stream->drained = evbuffer_add_cb (bufferevent_get_output (bev), s_on_drained, stream);
     struct evbuffer *out = evbuffer_new ();
     if (out) {
         evbuffer_add_printf (out, "retry: %u\n\n", self->config->sse_retry_ms);
@@ -529,7 +570,7 @@ s_replay (s_stream_t *stream, const mg_sync_events_reply_t *reply)
         stream->cursor = reply->last_id;
         struct evbuffer *out = evbuffer_new ();
         if (out && gw_sse_format (out, reply->last_id, "reset", data) == 0) {
-            int rc = s_write (stream, out);
+            int rc = s_write (stream, out, true);
             evbuffer_free (out);
             if (rc)
                 return -1;
@@ -544,10 +585,16 @@ s_replay (s_stream_t *stream, const mg_sync_events_reply_t *reply)
             continue;
         if (event->id != stream->cursor + 1)
             break;                  //  cannot happen (the actor checks): ask again from the cursor
-        if (s_deliver (stream, event))
+        if (s_deliver (stream, event, true))
             return -1;
     }
-    //  More kept events, or live ones noted while this call was out: ask again.
+    //  More kept events, or live ones noted while this call was out: ask
+    //  again, once the client has taken half of what is queued for it.
+    if ((reply->more || stream->seen_max > stream->cursor)
+    &&  s_queued (stream) > stream->sse->config->sse_max_buffer / 2) {
+        stream->more_pending = true;
+        return 0;
+    }
     if (reply->more || stream->seen_max > stream->cursor) {
         if (s_fetch (stream, true)) {
             s_end (stream, GW_SSE_END_ERROR, true);
@@ -803,7 +850,7 @@ s_on_heartbeat (evutil_socket_t fd, short what, void *arg)
                 continue;
             struct evbuffer *out = evbuffer_new ();
             if (out && evbuffer_add (out, HEARTBEAT_LINE, sizeof HEARTBEAT_LINE - 1) == 0)
-                s_write (stream, out);
+                s_write (stream, out, false);
             if (out)
                 evbuffer_free (out);
         }

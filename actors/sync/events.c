@@ -17,6 +17,7 @@
 #define REPLAY_EVENTS_MAX  256              //  events per sync.events reply (the message's list limit)
 #define REPLAY_BYTES_MAX   (512 * 1024)     //  data bytes per reply: well under the 1 MiB message limit
 #define TOPIC_PREFIX       "sync."
+#define AGE_PRUNE_EVERY    64               //  events between two prunes by age
 
 int
 sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, json_t *events, mg_error_t *err)
@@ -58,11 +59,15 @@ sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, json_t
     PQclear (res);
     if (status != PGRES_COMMAND_OK)
         return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
-    //  Bounded history: the newest keep events, none older than keep_s.
-    res = PQexecParams (pg,
-        "DELETE FROM sync_events WHERE user_id = $1::uuid "
-        "AND (id <= $2::bigint - $3::bigint OR created_at < now () - make_interval (secs => $4::bigint))",
-        4, NULL, P (user_id, latest, keep, keep_s), NULL, NULL, 0);
+    //  Bounded history: the newest keep events (a range of the primary key),
+    //  and, each time the ids pass a multiple of AGE_PRUNE_EVERY, none older
+    //  than keep_s (that check reads every kept row of the user).
+    bool by_age = (last / AGE_PRUNE_EVERY) != ((id - 1) / AGE_PRUNE_EVERY);
+    res = PQexecParams (pg, by_age
+        ? "DELETE FROM sync_events WHERE user_id = $1::uuid "
+          "AND (id <= $2::bigint - $3::bigint OR created_at < now () - make_interval (secs => $4::bigint))"
+        : "DELETE FROM sync_events WHERE user_id = $1::uuid AND id <= $2::bigint - $3::bigint",
+        by_age ? 4 : 3, NULL, P (user_id, latest, keep, keep_s), NULL, NULL, 0);
     status = PQresultStatus (res);
     PQclear (res);
     if (status != PGRES_COMMAND_OK)

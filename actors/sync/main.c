@@ -125,7 +125,10 @@ main (void)
     mg_actor_t *actor = mg_actor_new ("sync", s_methods);
     if (!actor)
         return EXIT_FAILURE;
-    mg_actor_set_threads (actor, 0, s_thread_init, s_thread_fini, &shared);
+    //  Each thread mostly waits for a commit to be durable: several keep
+    //  several users' writes in flight (one user's are serialised by a row lock).
+    int threads = (int) mg_config_int ("MG_SYNC_THREADS", 4, 1, 64);
+    mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
     int rc = mg_actor_run (actor);
     mg_actor_destroy (&actor);
     pthread_mutex_destroy (&shared.lock);
