@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -684,6 +685,61 @@ test_a_client_that_stops_reading_is_cut_and_resumes (void **state)
     mg_sse_close (&stream);
 }
 
+#define WRITERS        4            //  concurrent writers in the ordering test
+#define WRITES_EACH    15
+
+typedef struct {
+    const user_t *user;
+    int index;
+    int failures;
+} s_writer_t;
+
+//  Thread: WRITES_EACH watchlist writes of the account (no device).
+static void *
+s_writer (void *arg)
+{
+    s_writer_t *self = arg;
+    char headers [1400], path [128];
+    snprintf (headers, sizeof headers, "%s", self->user->auth);
+    for (int i = 0; i < WRITES_EACH; i++) {
+        snprintf (path, sizeof path, "/api/v1/me/watchlist/" TITLE "%02d", self->index * WRITES_EACH + i);
+        mg_http_reply_t reply;
+        if (s_call ("PUT", path, headers, NULL, &reply) || reply.status != 200)
+            self->failures++;
+        mg_http_reply_free (&reply);
+    }
+    return NULL;
+}
+
+static void
+test_concurrent_writes_arrive_in_id_order_without_gaps_or_duplicates (void **state)
+{
+    (void) state;
+    user_t ann;
+    s_user ("order-ann", &ann);
+    char b [37];
+    s_device (&ann, "tv", b);
+    mg_sse_t *stream = s_stream (&ann, b, "");
+    //  The sync actor's threads commit and publish side by side: publications
+    //  may come out of order, and the stream must still be 2, 3, 4, ...
+    pthread_t threads [WRITERS];
+    s_writer_t writers [WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        writers [i] = (s_writer_t) { .user = &ann, .index = i };
+        assert_int_equal (pthread_create (&threads [i], NULL, s_writer, &writers [i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join (threads [i], NULL);
+        assert_int_equal (writers [i].failures, 0);
+    }
+    for (long i = 0; i < WRITERS * WRITES_EACH; i++) {
+        long id;
+        json_decref (s_expect (stream, "watchlist.add", &id));
+        assert_int_equal (id, 2 + i);       //  1 was the device's registration
+    }
+    mg_sse_close (&stream);
+}
+
 int
 main (void)
 {
@@ -696,6 +752,7 @@ main (void)
         cmocka_unit_test (test_removing_a_device_ends_its_stream),
         cmocka_unit_test (test_streams_per_user_are_bounded_and_counted),
         cmocka_unit_test (test_a_client_that_stops_reading_is_cut_and_resumes),
+        cmocka_unit_test (test_concurrent_writes_arrive_in_id_order_without_gaps_or_duplicates),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
