@@ -327,7 +327,7 @@ s_answer (self_t *self, sim_provider_t p, struct evhttp_request *req, sim_call_t
     for (int i = 0; i < call->header_count; i++)
         evhttp_add_header (out, call->header_names [i], call->header_values [i]);
     evhttp_add_header (out, "Content-Type", call->text ? call->content_type : "application/json;charset=utf-8");
-    if (s_providers [p]->etag && status == 200 && kind < 0) {
+    if (s_providers [p]->etag && status == 200 && (kind < 0 || kind == SIM_FAULT_SLOW)) {
         char etag [24];
         s_etag (text, etag, sizeof etag);
         evhttp_add_header (out, "ETag", etag);
