@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Provider simulator throughput with per-call latency, as bench/ingest.sh
+# --providers uses it: mg-provider-sim (Release) answers TMDB movie details
+# for every catalog title in turn (a wrk script walks the ids), with
+# append_to_response=credits,videos,external_ids (what an import fetches),
+# then also with recommendations (a pass over the whole catalog per call).
+# For each:
+#   1. latency 0        - the simulator's own ceiling on this box
+#   2. latency 20 ms    - every answer waits its 20 ms on a timer
+# The reference for run 2, measured in the same run, is the lower of run 1
+# and the concurrency bound connections / latency (no server can beat it);
+# the ratio says how much of it the simulator keeps.
+#   MG_BENCH_SECONDS      seconds per measured run (default 10)
+#   MG_BENCH_CONNECTIONS  connections (default 128)
+#   MG_BENCH_THREADS      wrk threads (default 2)
+#   MG_BENCH_LATENCY_MS   latency of run 2 (default 20)
+set -euo pipefail
+seconds=${MG_BENCH_SECONDS:-10}
+connections=${MG_BENCH_CONNECTIONS:-128}
+threads=${MG_BENCH_THREADS:-2}
+latency=${MG_BENCH_LATENCY_MS:-20}
+for tool in wrk curl python3; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build-release
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 --target mg-provider-sim >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+"$build/bin/mg-provider-sim" --port "$port" --catalog "$root/data/catalog.jsonl.gz" 2>/dev/null &
+sim=$!
+tmp=$(mktemp -d /tmp/mg-bench-sim.XXXXXX)
+trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null || true; rm -rf "$tmp"' EXIT
+base=http://127.0.0.1:$port
+for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/_sim/stats" && break; sleep 0.1; done
+ids=$(python3 -c 'import gzip, json, sys
+print(",".join(str(json.loads(l)["id"]) for l in gzip.open(sys.argv[1], "rt") if l.strip()))' "$root/data/catalog.jsonl.gz")
+# script APPEND: a wrk script asking for each title's details in turn.
+script() {
+  cat >"$tmp/$1.lua" <<LUA
+ids = { $ids }
+i = 0
+request = function ()
+  i = i + 1
+  return wrk.format ("GET", "/tmdb/3/movie/" .. ids [i % #ids + 1] .. "?api_key=bench&append_to_response=$2")
+end
+LUA
+  echo "$tmp/$1.lua"
+}
+
+# run SCRIPT: one warm-up second, then the measured run; prints "rps p99_ms".
+run() {
+  local out
+  wrk -t"$threads" -c"$connections" -d1s -s "$1" "$base" >/dev/null
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$1" "$base")
+  if grep -q "Non-2xx" <<<"$out"; then echo "bench: errors: $out" >&2; exit 1; fi
+  awk '/^Requests\/sec:/ { rps = $2 }
+       $1 == "99%" { v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+                     if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000; p99 = v }
+       END { printf "%.0f %.2f\n", rps, p99 }' <<<"$out"
+}
+
+bound=$(( connections * 1000 / latency ))
+printf '%-52s %8s %9s %7s\n' "TMDB details, $connections connections" "req/s" "p99 ms" "ratio"
+for append in credits,videos,external_ids credits,videos,external_ids,recommendations; do
+  file=$(script "$(tr -c 'a-z\n' _ <<<"$append")" "$append")
+  curl -sf -X POST -d '{"ms":0}' "$base/_sim/latency" >/dev/null
+  read -r rps0 p990 < <(run "$file")
+  curl -sf -X POST -d "{\"ms\":$latency}" "$base/_sim/latency" >/dev/null
+  read -r rps1 p991 < <(run "$file")
+  [ -n "$rps0" ] && [ -n "$rps1" ] || { echo "bench: a run failed" >&2; exit 1; }
+  reference=$(( rps0 < bound ? rps0 : bound ))
+  printf '%-52s %8s %9s %7s\n' "$append, latency 0" "$rps0" "$p990" ""
+  printf '%-52s %8s %9s %7s\n' "$append, latency $latency ms" "$rps1" "$p991" \
+    "$(awk -v a="$rps1" -v b="$reference" 'BEGIN { printf "%.2f", a / b }')"
+done
+printf 'ratio: latency %s ms against min(latency 0, bound connections/latency = %d req/s)\n' "$latency" "$bound"
