@@ -63,8 +63,14 @@ cache_key (const char *provider, const char *url, char *key, size_t keylen)
     while (*p) {
         size_t len = strcspn (p + 1, "?&") + 1;
         bool param = (*p == '?' || *p == '&');
-        if (!(param && s_is_credential (p + 1)))
+        //  Parameters are hashed with one separator, so dropping the first
+        //  one (?api_key=...&x=1) gives the same key as never having it.
+        if (!param)
             crypto_generichash_update (&state, (const unsigned char *) p, len);
+        else if (!s_is_credential (p + 1)) {
+            crypto_generichash_update (&state, (const unsigned char *) "&", 1);
+            crypto_generichash_update (&state, (const unsigned char *) p + 1, len - 1);
+        }
         p += len;
     }
     unsigned char digest [CACHE_DIGEST];
