@@ -3,8 +3,9 @@
     sees the same state and only one of them sends the half-open probe.
 
     closed: requests flow; outcomes are counted over a window of window_ms
-    (a fixed window, restarted by the first outcome after it ends). At
-    >= min_requests outcomes with >= failure_pct % failures, it opens.
+    (a fixed window, restarted by the first outcome after it ends). A
+    failure that makes >= failure_pct % of >= min_requests outcomes opens
+    it (a success never does).
     open: nothing is sent for probe_after_ms, then the next caller becomes
     the single probe (half-open). half_open: everyone else is refused; the
     probe's success closes the breaker with fresh counts, its failure opens
@@ -52,7 +53,7 @@ static const char s_record [] =
     "if now - wstart >= window then wstart, total, fail = now, 0, 0 end\n"
     "total = total + 1\n"
     "if not ok then fail = fail + 1 end\n"
-    "if total >= min and fail * 100 >= pct * total then\n"
+    "if not ok and total >= min and fail * 100 >= pct * total then\n"
     "  redis.call('HSET', KEYS[1], 'state', 1, 'since', now, 'wstart', now, 'total', 0, 'fail', 0)\n"
     "  return 1\n"
     "end\n"

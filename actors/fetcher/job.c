@@ -168,6 +168,14 @@ fetch_config_load (fetch_config_t *c)
     c->timeout_ms = (int) mg_config_int ("MG_FETCHER_TIMEOUT_MS", 10000, 100, 600000);
     c->pace_low_water = mg_config_int ("MG_FETCHER_PACE_LOW_WATER", 5, 0, 1000000);
     c->batch = (int) mg_config_int ("MG_FETCHER_BATCH", 500, 1, 1000);
+    //  A YouTube search costs 100 of a key's 10,000 daily units: by default
+    //  only titles TMDB knows no trailer for spend them.
+    const char *trailers = mg_config_str ("MG_FETCHER_TRAILERS", "missing");
+    if (strcmp (trailers, "missing") && strcmp (trailers, "always")) {
+        mg_error ("MG_FETCHER_TRAILERS must be missing or always", NULL);
+        return -1;
+    }
+    c->trailers_always = strcmp (trailers, "always") == 0;
     return 0;
 }
 
@@ -266,7 +274,8 @@ s_goto (s_run_t *run, s_title_t *t, s_step_t step)
         step = STEP_WATCHMODE;
     if (step == STEP_WATCHMODE && !run->config->key [PROVIDER_WATCHMODE][0])
         step = STEP_YOUTUBE;            //  no availability provider: none asked
-    if (step == STEP_YOUTUBE && (!run->config->youtube_key_count || s_has_trailer (t->record)))
+    if (step == STEP_YOUTUBE && (!run->config->youtube_key_count
+                              || (!run->config->trailers_always && s_has_trailer (t->record))))
         step = STEP_DONE;
     t->step = step;
     if (step == STEP_DONE)
@@ -392,9 +401,17 @@ s_take_body (s_run_t *run, s_title_t *t, const char *body, size_t len)
             }
             size_t index;
             json_t *video;
-            json_array_foreach (videos, index, video)
-                if (json_array_size (list) < 32)
+            json_array_foreach (videos, index, video) {
+                const char *key = json_string_value (json_object_get (video, "key"));
+                bool known = false;
+                size_t i;
+                json_t *have;
+                json_array_foreach (list, i, have)
+                    known = known || (key && json_string_value (json_object_get (have, "key"))
+                                      && strcmp (key, json_string_value (json_object_get (have, "key"))) == 0);
+                if (!known && json_array_size (list) < 32)
                     json_array_append (list, video);
+            }
             json_decref (videos);
             s_goto (run, t, STEP_DONE);
             return 0;

@@ -27,6 +27,7 @@ typedef struct {
     int timeout_ms;                     //  per transfer
     int64_t pace_low_water;             //  pace when a provider says fewer calls are left
     int batch;                          //  records per indexer.enqueue
+    bool trailers_always;               //  search YouTube even when TMDB lists a trailer
 } fetch_config_t;
 
 //  Per-provider counters of this process (for fetcher.metrics).
