@@ -69,7 +69,8 @@ typedef struct {
     json_t *by_key;                 //  key -> requests
     long quota;                     //  units per window per key, 0 = none
     json_t *used;                   //  key -> units used in the current window
-    long long window;               //  index of the current window (day or minute)
+    json_t *since;                  //  key -> start of its per-minute window (Unix time)
+    long long window;               //  the current day of daily quotas
     long latency_ms;                //  -1: the global latency
 } provider_state_t;
 
@@ -201,16 +202,6 @@ s_wrong_types (const json_t *value)
 
 //  ---- quotas and stats ----
 
-//  Index of the quota window now (UTC day, or minute), and seconds left in it.
-static long long
-s_window (bool per_minute, long *left_s)
-{
-    time_t now = time (NULL);
-    long span = per_minute ? SIM_MINUTE_S : SIM_DAY_S;
-    *left_s = span - (long) (now % span);
-    return (long long) now / span;
-}
-
 //  Count one more for key in map (bounded number of keys).
 static long
 s_count (json_t *map, const char *key, long add)
@@ -223,6 +214,31 @@ s_count (json_t *map, const char *key, long add)
     return n;
 }
 
+//  Start a new quota window where the last one ended: daily quotas reset at
+//  00:00 UTC for every key; a per-minute rate runs 60 s from a key's first
+//  call in the window. Returns seconds left in key's window.
+static long
+s_window (provider_state_t *state, bool per_minute, const char *key)
+{
+    time_t now = time (NULL);
+    if (!per_minute) {
+        long long day = (long long) now / SIM_DAY_S;
+        if (day != state->window) {
+            json_object_clear (state->used);
+            state->window = day;
+        }
+        return SIM_DAY_S - (long) (now % SIM_DAY_S);
+    }
+    json_t *since = json_object_get (state->since, key);
+    if (!since || now - (time_t) json_integer_value (since) >= SIM_MINUTE_S) {
+        if (json_object_size (state->since) < SIM_STATS_KEYS_MAX)
+            json_object_set_new (state->since, key, json_integer (now));
+        json_object_del (state->used, key);
+        return SIM_MINUTE_S;
+    }
+    return SIM_MINUTE_S - (long) (now - (time_t) json_integer_value (since));
+}
+
 //  Charge call's cost to its key. false (and the provider's error set) when
 //  the key's quota is spent; a refused call costs nothing, as with YouTube.
 static bool
@@ -232,12 +248,7 @@ s_charge (self_t *self, sim_provider_t p, sim_call_t *call)
     const sim_provider_desc_t *desc = s_providers [p];
     if (state->quota <= 0)
         return true;
-    long left_s;
-    long long window = s_window (desc->per_minute, &left_s);
-    if (window != state->window) {
-        json_object_clear (state->used);
-        state->window = window;
-    }
+    long left_s = s_window (state, desc->per_minute, call->key);
     long cost = desc->cost (call);
     long used = (long) json_integer_value (json_object_get (state->used, call->key));
     if (used + cost > state->quota) {
@@ -448,6 +459,7 @@ s_reset (self_t *self)
         state->requests = state->faults = state->not_modified = 0;
         json_object_clear (state->by_key);
         json_object_clear (state->used);
+        json_object_clear (state->since);
     }
 }
 
@@ -571,6 +583,7 @@ s_self_destroy (self_t **self_p)
         for (int p = 0; p < SIM_PROVIDER_COUNT; p++) {
             json_decref (self->state [p].by_key);
             json_decref (self->state [p].used);
+            json_decref (self->state [p].since);
         }
         sim_faults_destroy (&self->faults);
         sim_catalog_destroy (&self->catalog);
@@ -589,6 +602,7 @@ s_self_new (void)
     for (int p = 0; p < SIM_PROVIDER_COUNT; p++) {
         self->state [p].by_key = json_object ();
         self->state [p].used = json_object ();
+        self->state [p].since = json_object ();
         self->state [p].quota = s_default_quota [p];
         self->state [p].latency_ms = -1;
     }
@@ -608,6 +622,7 @@ s_usage (FILE *out)
         "                          sa requests/minute 100, tmdb and openai 0 = none)\n"
         "  --fault provider:kind[:rate]  inject a fault from the start (repeatable)\n"
         "  --seed N                seed of the fault draws (MG_SIM_SEED, default 1)\n"
+        "  (MG_SIM_QUOTA and MG_SIM_FAULTS take --quota / --fault values, comma-separated)\n"
         "  --verbose               log every request\n");
 }
 
@@ -650,6 +665,22 @@ main (int argc, char **argv)
     sim_fault_t start_faults [SIM_PROVIDER_COUNT * SIM_FAULTS_MAX];
     int fault_count = 0, opt, rc = 1;
     char err [256], *end;
+    //  MG_SIM_QUOTA / MG_SIM_FAULTS: the options' values, comma-separated.
+    char list [1024];
+    snprintf (list, sizeof list, "%s", mg_config_str ("MG_SIM_QUOTA", ""));
+    char *save = NULL;
+    for (char *spec = strtok_r (list, ",", &save); spec; spec = strtok_r (NULL, ",", &save))
+        if (s_parse_quota (self, spec) != 0)
+            goto done;
+    snprintf (list, sizeof list, "%s", mg_config_str ("MG_SIM_FAULTS", ""));
+    for (char *spec = strtok_r (list, ",", &save); spec; spec = strtok_r (NULL, ",", &save)) {
+        if (fault_count == (int) (sizeof start_faults / sizeof *start_faults)
+        ||  sim_fault_from_spec (spec, &start_faults [fault_count], err, sizeof err) != 0) {
+            fprintf (stderr, "mg-provider-sim: MG_SIM_FAULTS: %s\n", fault_count < (int) (sizeof start_faults / sizeof *start_faults) ? err : "too many faults");
+            goto done;
+        }
+        fault_count++;
+    }
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
             case OPT_PORT:
