@@ -39,7 +39,8 @@ typedef struct {
     int sim_port;
     PGconn *admin;
     PGconn *pg;
-    pid_t broker, indexer, resolver, catalog, sim, fetcher, second;
+    pid_t broker, indexer, resolver, catalog, sim, fetcher, second, gateway;
+    int http_port;
     mg_client_t *client;
 } fixture_t;
 
@@ -223,6 +224,12 @@ setup (void **state)
     mg_http_reply_free (&reply);
     f->fetcher = s_start_fetcher (f, NULL);
     mg_test_wait_service (f->env.endpoint, "resolver", 15000);
+    f->http_port = mg_test_free_port ();
+    char http [32];
+    snprintf (http, sizeof http, "MG_HTTP_PORT=%d", f->http_port);
+    const char *gateway [] = { http, "MG_HTTP_THREADS=1", NULL };
+    s_fetcher_env (f, gateway);
+    f->gateway = mg_test_spawn ("mg-gateway", f->envp);
     *state = f;
     return f->pg ? 0 : -1;
 }
@@ -235,6 +242,7 @@ teardown (void **state)
     mg_test_stop (f->fetcher, SIGTERM);
     if (f->second > 0)
         mg_test_stop (f->second, SIGTERM);
+    mg_test_stop (f->gateway, SIGTERM);
     mg_test_stop (f->catalog, SIGTERM);
     mg_test_stop (f->resolver, SIGTERM);
     mg_test_stop (f->indexer, SIGTERM);
@@ -412,6 +420,22 @@ test_a_title_that_keeps_failing_is_a_dead_letter_until_replayed (void **state)
     s_metrics (f, &m);
     assert_int_equal (m.dead_letters, 1);
     mg_msg_clear (&mg_fetcher_metrics_reply_desc, &m);
+    //  The gateway's /metrics shows it, with every provider's breaker.
+    mg_http_reply_t scrape = { 0 };
+    int64_t until = mg_test_now_ms () + 10000;
+    do {
+        mg_http_reply_free (&scrape);
+        assert_int_equal (mg_http_request (f->http_port, "GET", "/metrics", "", NULL, &scrape, HTTP_MS) == 0
+                          || mg_test_now_ms () < until, true);
+        if (!scrape.body || !strstr (scrape.body, "mg_fetcher_dead_letters"))
+            usleep (100 * 1000);
+    } while ((!scrape.body || !strstr (scrape.body, "mg_fetcher_dead_letters")) && mg_test_now_ms () < until);
+    assert_int_equal (scrape.status, 200);
+    assert_non_null (strstr (scrape.body, "mg_fetcher_dead_letters 1\n"));
+    assert_non_null (strstr (scrape.body, "mg_fetcher_breaker_state{provider=\"tmdb\",state=\"closed\"} 0\n"));
+    assert_non_null (strstr (scrape.body, "mg_fetcher_breaker_state{provider=\"sa\""));
+    assert_non_null (strstr (scrape.body, "mg_fetcher_failures_total{provider=\"tmdb\"}"));
+    mg_http_reply_free (&scrape);
     s_sim (f, "DELETE", "/_sim/faults", NULL);
     mg_fetcher_replay_request_t req = { 0 };
     mg_fetcher_run_reply_t replay = { 0 };
