@@ -299,13 +299,18 @@ s_catalog_titles (PGconn *pg, bool expiring, char *last_id, size_t last_len, fet
 }
 
 //  Fetch every catalog title again (availability freshness comes from the
-//  cache TTLs: a title's content is cached 7 d, its availability 1 h).
+//  cache TTLs: a title's content is cached 7 d, its availability 1 h). The
+//  expiring-soon sweep runs more often than that TTL, so it asks the
+//  availability providers again whatever the cache's age.
 static void
 s_sweep (s_worker_t *self, bool expiring)
 {
     PGconn *pg = s_pg (self);
     if (!pg)
         return;
+    fetch_config_t config = self->shared->config;
+    if (expiring)
+        config.ttl_ms [PROVIDER_SA] = config.ttl_ms [PROVIDER_WATCHMODE] = 0;
     fetch_item_t *items = calloc (SWEEP_PAGE, sizeof *items);
     if (!items)
         return;
@@ -313,7 +318,7 @@ s_sweep (s_worker_t *self, bool expiring)
     do {
         size_t count = s_catalog_titles (pg, expiring, last, sizeof last, items);
         fetch_stats_t stats;
-        if (count && fetch_run (&self->shared->config, self->redis, pg, self->client, self->engine,
+        if (count && fetch_run (&config, self->redis, pg, self->client, self->engine,
                                 self->shared->counters, items, count, &stats))
             break;
     } while (last [0] && !atomic_load (&self->shared->stopping) && !zsys_interrupted);
