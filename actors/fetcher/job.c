@@ -615,7 +615,10 @@ s_on_done (void *arg, http_transfer_t *x)
                   x->error [0] ? ": " : "", x->error);
         retry = retry_is_retryable (x->status);
     }
-    if (breaker_record (run->redis, &c->breaker [p], ok || !retry, &state, why, sizeof why))
+    //  A 429 is the provider pacing us (Retry-After and the quotas handle
+    //  it), not a sign of sickness: it does not count for the breaker.
+    if (x->status != 429
+    &&  breaker_record (run->redis, &c->breaker [p], ok || !retry, &state, why, sizeof why))
         mg_warn ("breaker unavailable", "reason=\"%s\"", why);
     if (!ok)
         s_count (run, p, 1);

@@ -28,6 +28,7 @@
 #define WAIT_MS       20000         //  the pipeline applies a queued record within this
 #define MATRIX        603           //  TMDB id of The Matrix (bundled catalog)
 #define HTTP_MS       5000
+#define PROBE_MS      3000          //  breaker probe delay: long enough that "open" is seen open
 
 typedef struct {
     char url [512];
@@ -78,7 +79,7 @@ s_fetcher_env (fixture_t *f, const char *const *extra)
     s_env (f, "MG_FETCHER_RETRY_BASE_MS=20");
     s_env (f, "MG_FETCHER_RETRY_CAP_MS=200");
     s_env (f, "MG_FETCHER_BREAKER_MIN_REQUESTS=4");
-    s_env (f, "MG_FETCHER_BREAKER_PROBE_MS=500");
+    s_env (f, "MG_FETCHER_BREAKER_PROBE_MS=%d", PROBE_MS);
     //  Every availability and content answer is old at once: each fetch
     //  asks the provider again (conditionally when it gave an ETag).
     s_env (f, "MG_FETCHER_TTL_AVAILABILITY_S=0");
@@ -338,6 +339,7 @@ test_5xx_is_retried_and_a_retry_after_is_waited_for (void **state)
     assert_int_equal (run.queued, 1);
     assert_int_equal (s_sim_stat (f, "tmdb", "requests"), 3);
     //  A 429 asking for 1 s: the retry comes no sooner (backoff alone is <= 200 ms here).
+    s_flush_redis ();
     s_sim (f, "POST", "/_sim/reset", "{}");
     s_sim (f, "POST", "/_sim/faults", "{\"provider\":\"tmdb\",\"fault\":\"429\",\"rate\":1,\"count\":1,\"retry_after\":1}");
     int64_t start = mg_test_now_ms ();
@@ -373,7 +375,7 @@ test_breaker_opens_falls_back_to_watchmode_then_probes_and_closes (void **state)
     assert_int_equal (s_sim_stat (f, "sa", "requests"), sa_calls);
     //  SA recovers; after the probe delay one probe closes the breaker.
     s_sim (f, "DELETE", "/_sim/faults", NULL);
-    usleep (600 * 1000);
+    usleep ((PROBE_MS + 100) * 1000);
     assert_int_equal (s_title (f, MATRIX, &run), 0);
     assert_int_equal (s_sim_stat (f, "sa", "requests"), sa_calls + 1);
     s_metrics (f, &m);

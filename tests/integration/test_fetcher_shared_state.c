@@ -147,7 +147,7 @@ test_breaker_opens_on_half_failures_probes_once_and_closes_or_reopens (void **st
     (void) state;
     fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
     breaker_spec_t spec = { .provider = s_name ("br"), .window_ms = 60000, .min_requests = 20,
-                            .failure_pct = 50, .probe_after_ms = 300 };
+                            .failure_pct = 50, .probe_after_ms = 1500 };
     char why [FETCHER_WHY_LEN];
     breaker_state_t st;
     bool allowed;
@@ -196,7 +196,7 @@ test_breaker_stays_closed_below_half_failures (void **state)
     (void) state;
     fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
     breaker_spec_t spec = { .provider = s_name ("bc"), .window_ms = 60000, .min_requests = 20,
-                            .failure_pct = 50, .probe_after_ms = 300 };
+                            .failure_pct = 50, .probe_after_ms = 1500 };
     char why [FETCHER_WHY_LEN];
     breaker_state_t st;
     //  9 failures in 20 (45 %): closed; the 21st, a failure, makes 10 in 21: closed.
