@@ -31,29 +31,29 @@ static const char s_allow [] =
     "end\n"
     "return {0, state}\n";
 
-//  KEYS: the hash. ARGV: success (1/0), window_ms, min_requests,
+//  KEYS: the hash. ARGV: successes, failures, window_ms, min_requests,
 //  failure_pct. Returns the state after.
 static const char s_record [] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local ok, window = ARGV[1] == '1', tonumber(ARGV[2])\n"
-    "local min, pct = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local okn, failn, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local min, pct = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local h = redis.call('HMGET', KEYS[1], 'state', 'wstart', 'total', 'fail')\n"
     "local state = tonumber(h[1]) or 0\n"
     "if state == 2 then\n"
-    "  if ok then\n"
+    "  if failn == 0 and okn > 0 then\n"
     "    redis.call('HSET', KEYS[1], 'state', 0, 'since', now, 'wstart', now, 'total', 0, 'fail', 0)\n"
     "    return 0\n"
     "  end\n"
-    "  redis.call('HSET', KEYS[1], 'state', 1, 'since', now)\n"
-    "  return 1\n"
+    "  if failn > 0 then redis.call('HSET', KEYS[1], 'state', 1, 'since', now) return 1 end\n"
+    "  return 2\n"
     "end\n"
     "if state == 1 then return 1 end\n"
     "local wstart, total, fail = tonumber(h[2]) or now, tonumber(h[3]) or 0, tonumber(h[4]) or 0\n"
     "if now - wstart >= window then wstart, total, fail = now, 0, 0 end\n"
-    "total = total + 1\n"
-    "if not ok then fail = fail + 1 end\n"
-    "if not ok and total >= min and fail * 100 >= pct * total then\n"
+    "total = total + okn + failn\n"
+    "fail = fail + failn\n"
+    "if failn > 0 and total >= min and fail * 100 >= pct * total then\n"
     "  redis.call('HSET', KEYS[1], 'state', 1, 'since', now, 'wstart', now, 'total', 0, 'fail', 0)\n"
     "  return 1\n"
     "end\n"
@@ -101,18 +101,20 @@ breaker_allow (fetcher_redis_t *redis, const breaker_spec_t *spec, bool *allowed
 }
 
 int
-breaker_record (fetcher_redis_t *redis, const breaker_spec_t *spec, bool success,
-                breaker_state_t *state, char *why, size_t whylen)
+breaker_record_many (fetcher_redis_t *redis, const breaker_spec_t *spec, uint64_t successes,
+                     uint64_t failures, breaker_state_t *state, char *why, size_t whylen)
 {
     assert (redis && spec && state && why);
-    char key [128], args [3][24];
+    char key [128], args [5][24];
     s_key (spec, key);
-    snprintf (args [0], 24, "%lld", (long long) spec->window_ms);
-    snprintf (args [1], 24, "%lld", (long long) spec->min_requests);
-    snprintf (args [2], 24, "%lld", (long long) spec->failure_pct);
+    snprintf (args [0], 24, "%llu", (unsigned long long) successes);
+    snprintf (args [1], 24, "%llu", (unsigned long long) failures);
+    snprintf (args [2], 24, "%lld", (long long) spec->window_ms);
+    snprintf (args [3], 24, "%lld", (long long) spec->min_requests);
+    snprintf (args [4], 24, "%lld", (long long) spec->failure_pct);
     const char *keys [] = { key };
-    const char *argv [] = { success ? "1" : "0", args [0], args [1], args [2] };
-    redisReply *reply = fetcher_redis_eval (redis, s_record, 1, keys, 4, argv, why, whylen);
+    const char *argv [] = { args [0], args [1], args [2], args [3], args [4] };
+    redisReply *reply = fetcher_redis_eval (redis, s_record, 1, keys, 5, argv, why, whylen);
     if (!reply)
         return -1;
     int rc = -1;
@@ -124,6 +126,13 @@ breaker_record (fetcher_redis_t *redis, const breaker_spec_t *spec, bool success
         snprintf (why, whylen, "breaker script: unexpected reply");
     freeReplyObject (reply);
     return rc;
+}
+
+int
+breaker_record (fetcher_redis_t *redis, const breaker_spec_t *spec, bool success,
+                breaker_state_t *state, char *why, size_t whylen)
+{
+    return breaker_record_many (redis, spec, success ? 1 : 0, success ? 0 : 1, state, why, whylen);
 }
 
 int

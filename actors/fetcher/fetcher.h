@@ -93,6 +93,11 @@ int breaker_allow (fetcher_redis_t *redis, const breaker_spec_t *spec, bool *all
 int breaker_record (fetcher_redis_t *redis, const breaker_spec_t *spec, bool success,
                     breaker_state_t *state, char *why, size_t whylen);
 
+//  Record several outcomes at once (a fetcher batches the successes it
+//  sees while the breaker is closed; a failure is recorded at once).
+int breaker_record_many (fetcher_redis_t *redis, const breaker_spec_t *spec, uint64_t successes,
+                         uint64_t failures, breaker_state_t *state, char *why, size_t whylen);
+
 //  Current state (for /metrics); -1 on error.
 int breaker_state (fetcher_redis_t *redis, const breaker_spec_t *spec, breaker_state_t *state,
                    char *why, size_t whylen);

@@ -32,6 +32,8 @@
 #define ENQUEUE_TTL_MS   30000      //  indexer.enqueue commits a batch in one transaction
 #define ENQUEUE_TRIES    3
 #define LIST_PAGE_MAX    20         //  TMDB lists give 20 titles a page
+#define CLOSED_TRUST_MS  100        //  a closed breaker is believed this long without asking Redis
+#define SUCCESS_BATCH    64         //  successes recorded in one call while closed
 
 typedef enum { STEP_TMDB, STEP_SA, STEP_WATCHMODE, STEP_YOUTUBE, STEP_DONE } s_step_t;
 
@@ -62,6 +64,9 @@ typedef struct {
     fetch_stats_t *stats;
     int64_t pace_gap_ms [PROVIDER_COUNT];   //  > 0 while a provider says it is nearly spent
     int64_t pace_until_ms [PROVIDER_COUNT];
+    int64_t closed_until_ms [PROVIDER_COUNT];   //  breaker seen closed: trusted until then
+    uint64_t successes [PROVIDER_COUNT];        //  not yet recorded in the breaker
+    int64_t successes_since_ms [PROVIDER_COUNT];
     mg_raw_record_t *batch;
     size_t batch_count;
     bool enqueue_failed;
@@ -468,6 +473,23 @@ s_request (s_run_t *run, s_title_t *t, provider_id_t p)
     return rc;
 }
 
+//  Record the batched successes and failures (0 or 1) of provider p in its
+//  breaker; a state other than closed ends the local trust in "closed".
+static void
+s_breaker_flush (s_run_t *run, provider_id_t p, uint64_t failures)
+{
+    if (run->successes [p] == 0 && failures == 0)
+        return;
+    breaker_state_t state;
+    char why [FETCHER_WHY_LEN];
+    if (breaker_record_many (run->redis, &run->config->breaker [p], run->successes [p], failures,
+                             &state, why, sizeof why))
+        mg_warn ("breaker unavailable", "reason=\"%s\"", why);
+    else if (state != BREAKER_CLOSED)
+        run->closed_until_ms [p] = 0;
+    run->successes [p] = 0;
+}
+
 //  Try to move a title that is not in flight: cache, breaker, quota,
 //  pacing, then send. Loops while steps complete without a call.
 static void
@@ -502,13 +524,18 @@ s_advance (s_run_t *run, s_title_t *t, int64_t now)
                 //  A cached body that no longer parses: ask the provider.
             }
         }
-        bool allowed;
-        breaker_state_t state;
-        if (breaker_allow (run->redis, &c->breaker [p], &allowed, &state, why, sizeof why)) {
+        //  While the breaker is closed it is believed for CLOSED_TRUST_MS: one
+        //  round trip less per call, at the cost of calls for up to that long
+        //  after another replica opened it. Open and half-open always ask.
+        bool allowed = now < run->closed_until_ms [p];
+        breaker_state_t state = BREAKER_CLOSED;
+        if (!allowed && breaker_allow (run->redis, &c->breaker [p], &allowed, &state, why, sizeof why)) {
             snprintf (t->reason, sizeof t->reason, "breaker unavailable: %.200s", why);
             s_step_failed (run, t, p);
             continue;
         }
+        if (allowed && state == BREAKER_CLOSED && now >= run->closed_until_ms [p])
+            run->closed_until_ms [p] = now + CLOSED_TRUST_MS;
         if (!allowed) {
             snprintf (t->reason, sizeof t->reason, "%s circuit %s", provider_name (p), breaker_state_name (state));
             s_step_failed (run, t, p);
@@ -571,7 +598,6 @@ s_on_done (void *arg, http_transfer_t *x)
     const fetch_config_t *c = run->config;
     char why [FETCHER_WHY_LEN];
     int64_t now = s_now_ms ();
-    breaker_state_t state;
     //  Adaptive pacing: spread what the provider says is left of its window.
     if (x->rl_remaining >= 0 && x->rl_reset_ms > 0)
         run->pace_gap_ms [p] = retry_pace_ms (x->rl_remaining, x->rl_reset_ms, c->pace_low_water);
@@ -617,9 +643,19 @@ s_on_done (void *arg, http_transfer_t *x)
     }
     //  A 429 is the provider pacing us (Retry-After and the quotas handle
     //  it), not a sign of sickness: it does not count for the breaker.
-    if (x->status != 429
-    &&  breaker_record (run->redis, &c->breaker [p], ok || !retry, &state, why, sizeof why))
-        mg_warn ("breaker unavailable", "reason=\"%s\"", why);
+    //  Successes seen while closed are recorded in batches; a failure, or
+    //  any outcome in another state (the probe's), at once.
+    if (x->status != 429) {
+        if (ok || !retry) {
+            if (run->successes [p]++ == 0)
+                run->successes_since_ms [p] = now;
+            if (now >= run->closed_until_ms [p] || run->successes [p] >= SUCCESS_BATCH
+            ||  now - run->successes_since_ms [p] >= CLOSED_TRUST_MS)
+                s_breaker_flush (run, p, 0);
+        }
+        else
+            s_breaker_flush (run, p, 1);
+    }
     if (!ok)
         s_count (run, p, 1);
     if (ok) {
@@ -702,6 +738,8 @@ fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg, mg_
             nanosleep (&pause, NULL);
         }
     }
+    for (int p = 0; p < PROVIDER_COUNT; p++)
+        s_breaker_flush (&run, (provider_id_t) p, 0);
     s_flush (&run);
     free (run.batch);
     free (titles);

@@ -213,6 +213,30 @@ test_breaker_stays_closed_below_half_failures (void **state)
 }
 
 static void
+test_batched_successes_count_toward_the_failure_share (void **state)
+{
+    (void) state;
+    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    breaker_spec_t spec = { .provider = s_name ("bm"), .window_ms = 60000, .min_requests = 20,
+                            .failure_pct = 50, .probe_after_ms = 1500 };
+    char why [FETCHER_WHY_LEN];
+    breaker_state_t st;
+    //  30 successes in one call: it takes 30 failures to reach half.
+    assert_int_equal (breaker_record_many (redis, &spec, 30, 0, &st, why, sizeof why), 0);
+    assert_int_equal (st, BREAKER_CLOSED);
+    for (int i = 0; i < 29; i++) {
+        assert_int_equal (breaker_record_many (redis, &spec, 0, 1, &st, why, sizeof why), 0);
+        assert_int_equal (st, BREAKER_CLOSED);
+    }
+    assert_int_equal (breaker_record_many (redis, &spec, 0, 1, &st, why, sizeof why), 0);
+    assert_int_equal (st, BREAKER_OPEN);
+    //  Outcomes arriving while open change nothing.
+    assert_int_equal (breaker_record_many (redis, &spec, 5, 0, &st, why, sizeof why), 0);
+    assert_int_equal (st, BREAKER_OPEN);
+    fetcher_redis_destroy (&redis);
+}
+
+static void
 test_a_lease_has_one_holder_until_released_or_expired (void **state)
 {
     (void) state;
@@ -327,6 +351,7 @@ main (void)
         cmocka_unit_test (test_key_pool_rotates_when_a_key_is_spent_or_refused),
         cmocka_unit_test (test_breaker_opens_on_half_failures_probes_once_and_closes_or_reopens),
         cmocka_unit_test (test_breaker_stays_closed_below_half_failures),
+        cmocka_unit_test (test_batched_successes_count_toward_the_failure_share),
         cmocka_unit_test (test_a_lease_has_one_holder_until_released_or_expired),
         cmocka_unit_test (test_cache_entries_age_and_revalidate),
         cmocka_unit_test (test_dead_letters_are_recorded_counted_and_replayed_once),
