@@ -5,13 +5,14 @@
     Prints what the run did; exits 1 when the fetcher refused or did not answer.  */
 #include "mg_client.h"
 #include "mg_config.h"
+#include "mg_frame.h"
 #include "mg_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RUN_TTL_MS 3600000          //  a refresh of 500 pages under real quotas takes long
+#define RUN_TTL_MS MG_TTL_MAX_MS    //  the longest the bus allows; a longer run goes on after the answer is given up
 
 //  A whole number in [min, max] from text, or -1.
 static long long
@@ -95,6 +96,8 @@ main (int argc, char **argv)
                 (unsigned long long) reply.cache_hits, (unsigned long long) reply.stale);
         if (reply.has_replayed)
             printf (" replayed=%llu", (unsigned long long) reply.replayed);
+        if (reply.has_took_ms)
+            printf (" took_ms=%llu", (unsigned long long) reply.took_ms);
         printf ("\n");
         mg_msg_clear (&mg_fetcher_run_reply_desc, &reply);
     }

@@ -87,6 +87,7 @@ static int
 s_run (s_worker_t *self, const fetch_item_t *items, size_t count, mg_fetcher_run_reply_t *reply,
        mg_error_t *err)
 {
+    int64_t started = zclock_mono ();
     fetch_stats_t stats;
     int rc = fetch_run (&self->shared->config, self->redis, s_pg (self), self->client, self->engine,
                         self->shared->counters, items, count, &stats);
@@ -100,6 +101,10 @@ s_run (s_worker_t *self, const fetch_item_t *items, size_t count, mg_fetcher_run
     reply->stale = stats.stale;
     reply->has_titles = reply->has_queued = reply->has_failed = reply->has_calls = true;
     reply->has_cache_hits = reply->has_stale = true;
+    if (!reply->has_took_ms) {
+        reply->took_ms = (uint64_t) (zclock_mono () - started);
+        reply->has_took_ms = true;
+    }
     mg_info ("fetch run", "titles=%llu queued=%llu failed=%llu calls=%llu cache_hits=%llu stale=%llu",
              (unsigned long long) stats.titles, (unsigned long long) stats.queued,
              (unsigned long long) stats.failed, (unsigned long long) stats.calls,
@@ -130,12 +135,15 @@ s_refresh (s_worker_t *self, const char *list, int pages, mg_fetcher_run_reply_t
         return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
     size_t count = 0;
     char why [FETCHER_WHY_LEN];
+    int64_t started = zclock_mono ();
     int rc = fetch_list (&self->shared->config, self->redis, self->engine, self->shared->counters,
                          list, pages, items, LIST_TITLES_MAX, &count, why, sizeof why);
     if (rc)
         rc = mg_actor_fail (err, "UPSTREAM_UNAVAILABLE", NULL, "TMDB %s: %s", list, why);
-    else
+    else {
         rc = s_run (self, items, count, reply, err);
+        reply->took_ms = (uint64_t) (zclock_mono () - started);
+    }
     free (items);
     return rc;
 }
