@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Provider simulator throughput with per-call latency, as bench/ingest.sh
-# --providers uses it: mg-provider-sim (Release) answers TMDB details with
-# append_to_response=credits,videos,external_ids,recommendations under wrk.
+# --providers uses it: mg-provider-sim (Release) answers TMDB movie details
+# for every catalog title in turn (a wrk script walks the ids), with
+# append_to_response=credits,videos,external_ids (what an import fetches),
+# then also with recommendations (a pass over the whole catalog per call).
+# For each:
 #   1. latency 0        - the simulator's own ceiling on this box
 #   2. latency 20 ms    - every answer waits its 20 ms on a timer
 # The reference for run 2, measured in the same run, is the lower of run 1
@@ -26,16 +29,30 @@ cmake --build "$build" -j2 --target mg-provider-sim >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 "$build/bin/mg-provider-sim" --port "$port" --catalog "$root/data/catalog.jsonl.gz" 2>/dev/null &
 sim=$!
-trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null || true' EXIT
+tmp=$(mktemp -d /tmp/mg-bench-sim.XXXXXX)
+trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null || true; rm -rf "$tmp"' EXIT
 base=http://127.0.0.1:$port
 for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/_sim/stats" && break; sleep 0.1; done
-url="$base/tmdb/3/movie/19995?api_key=bench&append_to_response=credits,videos,external_ids,recommendations"
+ids=$(python3 -c 'import gzip, json, sys
+print(",".join(str(json.loads(l)["id"]) for l in gzip.open(sys.argv[1], "rt") if l.strip()))' "$root/data/catalog.jsonl.gz")
+# script APPEND: a wrk script asking for each title's details in turn.
+script() {
+  cat >"$tmp/$1.lua" <<LUA
+ids = { $ids }
+i = 0
+request = function ()
+  i = i + 1
+  return wrk.format ("GET", "/tmdb/3/movie/" .. ids [i % #ids + 1] .. "?api_key=bench&append_to_response=$2")
+end
+LUA
+  echo "$tmp/$1.lua"
+}
 
-# run URL: one warm-up second, then the measured run; prints "rps p99_ms".
+# run SCRIPT: one warm-up second, then the measured run; prints "rps p99_ms".
 run() {
   local out
-  wrk -t"$threads" -c"$connections" -d1s "$1" >/dev/null
-  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$1")
+  wrk -t"$threads" -c"$connections" -d1s -s "$1" "$base" >/dev/null
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$1" "$base")
   if grep -q "Non-2xx" <<<"$out"; then echo "bench: errors: $out" >&2; exit 1; fi
   awk '/^Requests\/sec:/ { rps = $2 }
        $1 == "99%" { v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
@@ -43,14 +60,18 @@ run() {
        END { printf "%.0f %.2f\n", rps, p99 }' <<<"$out"
 }
 
-curl -sf -X POST -d '{"ms":0}' "$base/_sim/latency" >/dev/null
-read -r rps0 p990 < <(run "$url")
-curl -sf -X POST -d "{\"ms\":$latency}" "$base/_sim/latency" >/dev/null
-read -r rps1 p991 < <(run "$url")
 bound=$(( connections * 1000 / latency ))
-reference=$(( rps0 < bound ? rps0 : bound ))
-printf '%-34s %10s %10s\n' "target ($connections connections)" "req/s" "p99 ms"
-printf '%-34s %10s %10s\n' "latency 0" "$rps0" "$p990"
-printf '%-34s %10s %10s\n' "latency ${latency} ms" "$rps1" "$p991"
-printf 'bound connections/latency: %d req/s; reference min(run 1, bound): %d req/s\n' "$bound" "$reference"
-awk -v a="$rps1" -v b="$reference" 'BEGIN { printf "ratio latency %s ms / reference: %.2f\n", "'"$latency"'", a / b }'
+printf '%-52s %8s %9s %7s\n' "TMDB details, $connections connections" "req/s" "p99 ms" "ratio"
+for append in credits,videos,external_ids credits,videos,external_ids,recommendations; do
+  file=$(script "$(tr -c 'a-z\n' _ <<<"$append")" "$append")
+  curl -sf -X POST -d '{"ms":0}' "$base/_sim/latency" >/dev/null
+  read -r rps0 p990 < <(run "$file")
+  curl -sf -X POST -d "{\"ms\":$latency}" "$base/_sim/latency" >/dev/null
+  read -r rps1 p991 < <(run "$file")
+  [ -n "$rps0" ] && [ -n "$rps1" ] || { echo "bench: a run failed" >&2; exit 1; }
+  reference=$(( rps0 < bound ? rps0 : bound ))
+  printf '%-52s %8s %9s %7s\n' "$append, latency 0" "$rps0" "$p990" ""
+  printf '%-52s %8s %9s %7s\n' "$append, latency $latency ms" "$rps1" "$p991" \
+    "$(awk -v a="$rps1" -v b="$reference" 'BEGIN { printf "%.2f", a / b }')"
+done
+printf 'ratio: latency %s ms against min(latency 0, bound connections/latency = %d req/s)\n' "$latency" "$bound"

@@ -233,6 +233,44 @@ test_openai_embeddings_match_the_openai_contract (void **state)
     json_decref (doc);
 }
 
+//  Every provider names a title with the same IMDb id, TMDB id and trailer.
+static void
+test_providers_name_a_title_with_the_same_ids (void **state)
+{
+    fixture_t *self = *state;
+    int status;
+    json_t *tmdb = s_exchange (self, "GET", "/tmdb/3/movie/603?api_key=k&append_to_response=external_ids,videos",
+                               "", NULL, &status);
+    assert_int_equal (status, 200);
+    const char *imdb = json_string_value (json_object_get (json_object_get (tmdb, "external_ids"), "imdb_id"));
+    const char *trailer = json_string_value (json_object_get (json_array_get (json_object_get (
+                              json_object_get (tmdb, "videos"), "results"), 0), "key"));
+    assert_non_null (imdb);
+    assert_non_null (trailer);
+    assert_string_equal (imdb, json_string_value (json_object_get (tmdb, "imdb_id")));
+    char path [128];
+    snprintf (path, sizeof path, "/sa/shows/%s", imdb);
+    json_t *sa = s_exchange (self, "GET", path, "X-RapidAPI-Key: k\r\n", NULL, &status);
+    assert_int_equal (status, 200);
+    assert_string_equal (json_string_value (json_object_get (sa, "tmdbId")), "movie/603");
+    assert_string_equal (json_string_value (json_object_get (sa, "title")), json_string_value (json_object_get (tmdb, "title")));
+    json_t *wm = s_exchange (self, "GET", "/watchmode/v1/title/movie-603/details/?apiKey=k", "", NULL, &status);
+    assert_int_equal (status, 200);
+    assert_string_equal (json_string_value (json_object_get (wm, "imdb_id")), imdb);
+    assert_non_null (strstr (json_string_value (json_object_get (wm, "trailer")), trailer));
+    snprintf (path, sizeof path, "/youtube/v3/videos?part=snippet&id=%s&key=k", trailer);
+    json_t *yt = s_exchange (self, "GET", path, "", NULL, &status);
+    assert_int_equal (status, 200);
+    const char *title = json_string_value (json_object_get (json_object_get (json_array_get (
+                            json_object_get (yt, "items"), 0), "snippet"), "title"));
+    assert_non_null (title);
+    assert_non_null (strstr (title, json_string_value (json_object_get (tmdb, "title"))));
+    json_decref (tmdb);
+    json_decref (sa);
+    json_decref (wm);
+    json_decref (yt);
+}
+
 //  The checker rejects a missing field, a wrong type, an empty required
 //  list and a parent of the wrong kind; optional fields may be absent.
 static void
@@ -286,6 +324,7 @@ main (void)
         cmocka_unit_test (test_watchmode_answers_match_the_watchmode_contract),
         cmocka_unit_test (test_youtube_answers_match_the_data_api_contract),
         cmocka_unit_test (test_openai_embeddings_match_the_openai_contract),
+        cmocka_unit_test (test_providers_name_a_title_with_the_same_ids),
         cmocka_unit_test (test_shape_checker_rejects_drift),
         cmocka_unit_test (test_wrong_types_fault_breaks_the_contract),
     };

@@ -17,10 +17,13 @@
 #include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,7 +327,7 @@ s_answer (self_t *self, sim_provider_t p, struct evhttp_request *req, sim_call_t
     for (int i = 0; i < call->header_count; i++)
         evhttp_add_header (out, call->header_names [i], call->header_values [i]);
     evhttp_add_header (out, "Content-Type", call->text ? call->content_type : "application/json;charset=utf-8");
-    if (s_providers [p]->etag && status == 200 && kind < 0) {
+    if (s_providers [p]->etag && status == 200 && (kind < 0 || kind == SIM_FAULT_SLOW)) {
         char etag [24];
         s_etag (text, etag, sizeof etag);
         evhttp_add_header (out, "ETag", etag);
@@ -529,11 +532,26 @@ s_admin (self_t *self, struct evhttp_request *req, const char *path, struct evke
         s_admin_error (req, 404, "NOT_FOUND", "admin endpoints: /_sim/faults, /_sim/latency, /_sim/stats, /_sim/reset");
 }
 
+//  Turn Nagle off on req's connection: answers larger than a segment would
+//  otherwise wait for the client's delayed ACK (~40 ms) on every keep-alive
+//  request. (libevent 2.1 has no new-connection hook that sees the socket.)
+static void
+s_no_delay (struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection (req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent (conn) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd (bev) : -1;
+    int on = 1;
+    if (fd >= 0)
+        setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 //  Every request: admin, a provider, or 404.
 static void
 s_on_request (struct evhttp_request *req, void *arg)
 {
     self_t *self = arg;
+    s_no_delay (req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri (req);
     const char *path = uri ? evhttp_uri_get_path (uri) : NULL;
     const char *query_text = uri ? evhttp_uri_get_query (uri) : NULL;

@@ -76,6 +76,22 @@ s_image_path (long long tmdb, const char *salt, char *out, size_t size)
     snprintf (out, size, "/%s.jpg", text);
 }
 
+//  TMDB genre ids (films, then series-only ones), one bit each in sim_item_t.genres.
+static const long long s_genre_ids [] = {
+    28, 12, 16, 35, 80, 99, 18, 10751, 14, 36, 27, 10402, 9648, 10749, 878, 10770, 53, 10752, 37,
+    10759, 10762, 10763, 10764, 10765, 10766, 10767, 10768
+};
+
+//  The bit of a TMDB genre id, or 0 when it is not one of TMDB's.
+static uint32_t
+s_genre_bit (long long genre)
+{
+    for (size_t i = 0; i < sizeof s_genre_ids / sizeof *s_genre_ids; i++)
+        if (s_genre_ids [i] == genre)
+            return 1u << i;
+    return 0;
+}
+
 //  Fill item from its catalog line; -1 when the line has no usable id/title.
 static int
 s_item_init (sim_item_t *item, const json_t *doc)
@@ -86,6 +102,10 @@ s_item_init (sim_item_t *item, const json_t *doc)
         return -1;
     item->tmdb = json_integer_value (id);
     item->doc = doc;
+    size_t index;
+    const json_t *g;
+    json_array_foreach (json_object_get (doc, "genres"), index, g)
+        item->genres |= s_genre_bit (json_integer_value (json_object_get (g, "id")));
     const char *date = json_string_value (json_object_get (doc, "release_date"));
     item->year = date && strlen (date) >= 4 ? atoi (date) : 0;
     snprintf (item->imdb, sizeof item->imdb, "tt%07lld", IMDB_BASE + item->tmdb);
@@ -327,23 +347,8 @@ sim_catalog_by_video (const sim_catalog_t *self, const char *video_id)
 int
 sim_item_has_genre (const sim_item_t *item, long long genre)
 {
-    size_t index;
-    const json_t *g;
-    json_array_foreach (json_object_get (item->doc, "genres"), index, g)
-        if (json_integer_value (json_object_get (g, "id")) == genre)
-            return 1;
-    return 0;
-}
-
-int
-sim_catalog_shared_genres (const sim_item_t *a, const sim_item_t *b)
-{
-    int shared = 0;
-    size_t index;
-    const json_t *g;
-    json_array_foreach (json_object_get (a->doc, "genres"), index, g)
-        shared += sim_item_has_genre (b, json_integer_value (json_object_get (g, "id")));
-    return shared;
+    uint32_t bit = s_genre_bit (genre);
+    return bit && (item->genres & bit) != 0;
 }
 
 int

@@ -20,6 +20,7 @@ typedef struct {
     char teaser [12];
     char poster [40];               //  TMDB-style image paths ("/….jpg")
     char backdrop [40];
+    uint32_t genres;                //  TMDB genre ids as bits (sim_catalog.c's table)
 } sim_item_t;
 
 //  Orders of the catalog a listing endpoint walks.
@@ -50,8 +51,16 @@ const sim_item_t *sim_catalog_by_video (const sim_catalog_t *self, const char *v
 //  A stable 64-bit hash of a salt and a number (splitmix64 of both).
 uint64_t sim_hash (const char *salt, long long value);
 
-//  Number of genre ids two items share.
-int sim_catalog_shared_genres (const sim_item_t *a, const sim_item_t *b);
+//  Number of genre ids two items share (inline: similar-title lists call it
+//  for every title of the catalog).
+static inline int
+sim_catalog_shared_genres (const sim_item_t *a, const sim_item_t *b)
+{
+    uint32_t x = a->genres & b->genres;
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (int) ((((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24);
+}
 
 //  True when item has TMDB genre id genre.
 int sim_item_has_genre (const sim_item_t *item, long long genre);

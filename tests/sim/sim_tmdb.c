@@ -288,23 +288,32 @@ s_changes (sim_call_t *call)
                                           "total_results", (json_int_t) total));
 }
 
-//  Titles sharing the most genres with item, then by popularity: up to max
-//  items from position first.
+//  Titles sharing the most genres with item (3 or more, then 2, then 1),
+//  then by popularity: up to max items from position first. One pass to
+//  count genres shared, then one walk per level over the counts.
 static json_t *
 s_similar_list (const sim_call_t *call, const sim_item_t *item, size_t first, size_t max, size_t *total)
 {
     json_t *results = json_array ();
+    size_t count = sim_catalog_size (call->catalog);
+    unsigned char *shared = malloc (count);
     *total = 0;
-    for (int shared = 3; shared >= 1; shared--)
-        for (size_t i = 0; i < sim_catalog_size (call->catalog); i++) {
-            const sim_item_t *other = sim_catalog_at (call->catalog, SIM_ORDER_POPULARITY, i);
-            int common = other == item ? 0 : sim_catalog_shared_genres (item, other);
-            if (common == shared || (shared == 3 && common > 3)) {
+    if (!shared)
+        return results;
+    for (size_t i = 0; i < count; i++) {
+        const sim_item_t *other = sim_catalog_at (call->catalog, SIM_ORDER_POPULARITY, i);
+        int common = other == item ? 0 : sim_catalog_shared_genres (item, other);
+        shared [i] = (unsigned char) (common > 3 ? 3 : common);
+    }
+    for (int level = 3; level >= 1; level--)
+        for (size_t i = 0; i < count; i++)
+            if (shared [i] == level) {
                 if (*total >= first && *total < first + max)
-                    json_array_append_new (results, s_list_item (other, false));
+                    json_array_append_new (results, s_list_item (sim_catalog_at (call->catalog,
+                                                                 SIM_ORDER_POPULARITY, i), false));
                 (*total)++;
             }
-        }
+    free (shared);
     return results;
 }
 
