@@ -16,9 +16,72 @@
 #      title and year otherwise): items/s and entities created.
 # Needs ../shared/data and ../shared/tools beside the repository (or
 # MG_SHARED_DIR) for 3 and 4.
+#
+# bench/ingest.sh --providers: the live provider path instead. The provider
+# simulator (every answer MG_BENCH_LATENCY_MS late, default 20 ms, quotas
+# off) serves the bundled catalog; mg-fetcher walks TMDB's popular list
+# (MG_BENCH_PAGES pages of 20, default all) and fetches each title's details
+# and availability, then resolver and indexer apply them. Prints items/s end
+# to end (goal 1,000/s), provider calls per item, and the cache hit rate of
+# a second pass (every answer still fresh in the Redis response cache).
+# Redis: a throw-away one unless MG_REDIS_URL is set (then it must be empty).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
+
+if [ "${1:-}" = --providers ]; then
+  bench_redis
+  sim_port=$(mg_free_port)
+  "$bin/mg-provider-sim" --port "$sim_port" --catalog "$bench_root/data/catalog.jsonl.gz" \
+    --latency-ms "${MG_BENCH_LATENCY_MS:-20}" --quota sa=0 --quota watchmode=0 --quota youtube=0 \
+    2>"$tmp/log/sim.log" &
+  pids+=($!)
+  sim=http://127.0.0.1:$sim_port
+  export MG_TMDB_BASE_URL=$sim/tmdb/3 MG_SA_BASE_URL=$sim/sa
+  export MG_WATCHMODE_BASE_URL=$sim/watchmode/v1 MG_YOUTUBE_BASE_URL=$sim/youtube/v3
+  export TMDB_API_KEY=bench SA_API_KEY=bench WATCHMODE_API_KEY=bench YOUTUBE_API_KEYS=bench
+  # The simulator has no quotas here, so neither has the fetcher.
+  export MG_FETCHER_SCHEDULE=0 MG_FETCHER_TMDB_PER_S=0 MG_FETCHER_SA_PER_MIN=0
+  export MG_FETCHER_WATCHMODE_PER_DAY=0 MG_FETCHER_YOUTUBE_UNITS_PER_DAY=0
+  export MG_FETCHER_CONCURRENCY=${MG_BENCH_CONCURRENCY:-256}
+  bench_start broker indexer resolver fetcher
+  # The simulator answers once its catalog is loaded; the fetcher once registered.
+  for _ in $(seq 1 300); do
+    curl -fsS "$sim/_sim/stats" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  for _ in $(seq 1 300); do
+    "$bin/mg-fetcher-cli" replay --max 1 >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  # pass NAME: one refresh of the popular list, then wait until the pipeline
+  # has applied every queued record; prints "titles calls cache_hits seconds".
+  pass() {
+    local start out end
+    start=$(date +%s.%N)
+    out=$("$bin/mg-fetcher-cli" refresh popular --pages "${MG_BENCH_PAGES:-500}")
+    for _ in $(seq 1 6000); do
+      [ "$(psql "$MG_PG_URL" -Atc "SELECT count(*) FROM ingest_jobs WHERE state IN ('queued', 'running')")" = 0 ] && break
+      sleep 0.05
+    done
+    end=$(date +%s.%N)
+    echo "$out" >"$tmp/$1.out"
+    awk -v s="$start" -v e="$end" '{
+        for (i = 1; i <= NF; i++) { split ($i, kv, "="); v [kv[1]] = kv[2] }
+        printf "%d %d %d %.3f %.3f\n", v["titles"], v["calls"], v["cache_hits"], e - s, v["took_ms"] / 1000 }' "$tmp/$1.out"
+  }
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  read -r titles calls hits secs fetch < <(pass first)
+  awk -v t="$titles" -v c="$calls" -v s="$secs" -v f="$fetch" -v l="${MG_BENCH_LATENCY_MS:-20}" 'BEGIN {
+      printf "providers, first pass:  %d titles in %.2f s end to end: %.0f items/s (%.2f x the 1,000 items/s goal), simulator latency %d ms\n", t, s, t / s, t / s / 1000, l
+      printf "  fetcher stage alone (list pages, calls, enqueue): %.2f s, %.0f items/s\n", f, (f > 0 ? t / f : 0)
+      printf "  provider calls per item: %.2f (%d calls)\n", c / t, c }'
+  read -r titles calls hits secs fetch < <(pass again)
+  awk -v t="$titles" -v c="$calls" -v h="$hits" -v s="$secs" -v f="$fetch" 'BEGIN {
+      printf "providers, second pass: %d titles in %.2f s end to end: %.0f items/s (fetcher stage %.2f s)\n", t, s, t / s, f
+      printf "  cache hit rate: %.1f %% (%d answers from the cache, %d provider calls)\n", 100 * h / (h + c > 0 ? h + c : 1), h, c }'
+  exit 0
+fi
 
 shared=${MG_SHARED_DIR:-$bench_root/../shared}
 if [ ! -f "$shared/data/movielens-small/movies.csv" ] || [ ! -f "$shared/tools/eval_resolve.py" ]; then

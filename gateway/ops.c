@@ -1,10 +1,12 @@
 /*  Ops endpoints, answered by the gateway itself and never rate limited:
     /health (the process is up), /ready (the broker answers and every service
-    the route table uses has a live worker), /metrics (Prometheus text).  */
+    the route table uses has a live worker), /metrics (Prometheus text, with
+    the fetcher's provider lines when a fetcher answers in time).  */
 #include "gateway.h"
 #include "mg_log.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #define READY_TTL_MS        1000    //  a readiness probe wants a quick answer, not the API deadline
 #define READY_RETRY_AFTER   "1"     //  seconds: workers register within a few heartbeats
 #define METRICS_TYPE        "text/plain; version=0.0.4; charset=utf-8"
+#define FETCHER_METRICS_TTL_MS 200  //  a scrape waits this long at most for the fetcher's lines
 
 void
 gw_ops_health (gw_request_t *request)
@@ -20,9 +23,83 @@ gw_ops_health (gw_request_t *request)
     gw_reply_json (request, 200, body, sizeof body - 1);
 }
 
+//  The fetcher's provider lines: breaker state per provider (0 closed,
+//  1 open, 2 half-open, as a gauge and as a labelled state), its call
+//  counters, and the dead letters waiting for a replay.
+static void
+s_render_fetcher (struct evbuffer *out, const mg_fetcher_metrics_reply_t *m)
+{
+    static const char *const states [] = { "closed", "open", "half_open" };
+    evbuffer_add_printf (out, "# HELP mg_fetcher_breaker_state Provider circuit breaker: 0 closed, 1 open, 2 half-open\n"
+                              "# TYPE mg_fetcher_breaker_state gauge\n");
+    for (size_t i = 0; i < m->providers_count; i++) {
+        int value = 0;
+        for (int s = 0; s < 3; s++)
+            if (strcmp (m->providers [i].breaker, states [s]) == 0)
+                value = s;
+        evbuffer_add_printf (out, "mg_fetcher_breaker_state{provider=\"%s\",state=\"%s\"} %d\n",
+                             m->providers [i].provider, states [value], value);
+    }
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } counters [] = {
+        { "mg_fetcher_calls_total", "Provider HTTP calls (retries included)", offsetof (mg_fetcher_provider_t, calls) },
+        { "mg_fetcher_failures_total", "Provider calls that failed", offsetof (mg_fetcher_provider_t, failures) },
+        { "mg_fetcher_cache_hits_total", "Provider answers from the response cache (fresh or 304)", offsetof (mg_fetcher_provider_t, cache_hits) },
+        { "mg_fetcher_quota_waits_total", "Calls delayed or refused by the shared quota or pacing", offsetof (mg_fetcher_provider_t, quota_waits) },
+    };
+    for (size_t c = 0; c < sizeof counters / sizeof counters [0]; c++) {
+        evbuffer_add_printf (out, "# HELP %s %s (the answering fetcher)\n# TYPE %s counter\n",
+                             counters [c].name, counters [c].help, counters [c].name);
+        for (size_t i = 0; i < m->providers_count; i++) {
+            const uint64_t *v = (const uint64_t *) ((const char *) &m->providers [i] + counters [c].offset);
+            evbuffer_add_printf (out, "%s{provider=\"%s\"} %llu\n", counters [c].name,
+                                 m->providers [i].provider, (unsigned long long) *v);
+        }
+    }
+    evbuffer_add_printf (out, "# HELP mg_fetcher_dead_letters Provider work that failed after its retries, not yet replayed\n"
+                              "# TYPE mg_fetcher_dead_letters gauge\nmg_fetcher_dead_letters %llu\n",
+                         (unsigned long long) m->dead_letters);
+}
+
+//  Bus callback for fetcher.metrics: the gateway's own metrics, then the
+//  fetcher's when one answered in time (none up: its lines are left out).
+static void
+s_on_fetcher_metrics (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t len,
+                      int64_t rtt_us)
+{
+    gw_request_t *request = arg;
+    (void) rtt_us;
+    struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
+    gw_server_render_metrics (request->server, out);
+    if (outcome == GW_BUS_REPLY) {
+        mg_fetcher_metrics_reply_t reply;
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_decode (&mg_fetcher_metrics_reply_desc, body, len, &reply, reason, sizeof reason) == 0) {
+            s_render_fetcher (out, &reply);
+            mg_msg_clear (&mg_fetcher_metrics_reply_desc, &reply);
+        }
+        else
+            mg_warn ("undecodable fetcher.metrics reply", "reason=\"%s\"", reason);
+    }
+    gw_reply_buffer (request, 200, METRICS_TYPE);
+}
+
 void
 gw_ops_metrics (gw_request_t *request)
 {
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    mg_empty_t empty = { 0 };
+    if (mg_msg_encode (&mg_empty_desc, &empty, &body, &len, reason, sizeof reason) == 0) {
+        int rc = gw_bus_call (request->bus, "fetcher.metrics", body, len, FETCHER_METRICS_TTL_MS,
+                              s_on_fetcher_metrics, request);
+        free (body);
+        if (rc == 0)
+            return;
+    }
     gw_server_render_metrics (request->server, evhttp_request_get_output_buffer (request->http));
     gw_reply_buffer (request, 200, METRICS_TYPE);
 }

@@ -1,0 +1,893 @@
+/*  A fetch run. Each title is a small state machine over the providers:
+
+        TMDB details ──> SA availability ──fail──> Watchmode ──fail──> last cached
+              │                 │                     │                (stale)
+              fail              └────────ok───────────┴──> YouTube (when TMDB has
+              ▼                                              no trailer) ──> queued
+         dead letter
+
+    A step asks, in order: the response cache (fresh: no call), the
+    provider's breaker (open: the step fails at once), the shared quota
+    (the rate says wait: the title waits; the day is spent: the step
+    fails; for YouTube the next pool key is tried), the provider's own
+    pacing (its remaining/reset headers), then sends the request, with
+    If-None-Match when an older copy is cached. A retryable answer (0,
+    408, 429, 5xx, or a body that does not parse) is tried again after
+    full-jitter backoff, never sooner than Retry-After, up to
+    retry.max_attempts in all. Titles run concurrently up to
+    config->concurrency transfers on one curl multi engine.  */
+#include "job.h"
+#include "mg_config.h"
+#include "mg_log.h"
+#include "mg_msg.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <time.h>
+
+#define POLL_MAX_MS      50         //  the loop looks at waiting titles at least this often
+#define ENQUEUE_TTL_MS   30000      //  indexer.enqueue commits a batch in one transaction
+#define ENQUEUE_TRIES    3
+#define LIST_PAGE_MAX    20         //  TMDB lists give 20 titles a page
+#define CLOSED_TRUST_MS  100        //  a closed breaker is believed this long without asking Redis
+#define SUCCESS_BATCH    64         //  successes recorded in one call while closed
+
+typedef enum { STEP_TMDB, STEP_SA, STEP_WATCHMODE, STEP_YOUTUBE, STEP_DONE } s_step_t;
+
+typedef struct {
+    fetch_item_t item;
+    s_step_t step;
+    int attempt;                    //  attempts of the current step so far
+    int64_t not_before_ms;
+    bool in_flight;
+    bool failed;
+    bool stale;
+    json_t *record;                 //  raw.record once TMDB answered
+    json_t *offers;                 //  raw.availability list once a provider answered
+    int key_index;                  //  YouTube pool key of the current call
+    char cache_key [128];
+    cache_entry_t cached;           //  the step's cached copy, when any (ETag, stale)
+    http_transfer_t transfer;
+    char reason [256];
+} s_title_t;
+
+typedef struct {
+    const fetch_config_t *config;
+    fetcher_redis_t *redis;
+    PGconn *pg;
+    mg_client_t *client;
+    http_engine_t *engine;
+    fetch_counters_t *counters;
+    fetch_stats_t *stats;
+    int64_t pace_gap_ms [PROVIDER_COUNT];   //  > 0 while a provider says it is nearly spent
+    int64_t pace_until_ms [PROVIDER_COUNT];
+    int64_t closed_until_ms [PROVIDER_COUNT];   //  breaker seen closed: trusted until then
+    uint64_t successes [PROVIDER_COUNT];        //  not yet recorded in the breaker
+    int64_t successes_since_ms [PROVIDER_COUNT];
+    mg_raw_record_t *batch;
+    size_t batch_count;
+    bool enqueue_failed;
+} s_run_t;
+
+//  Monotonic milliseconds.
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_count (s_run_t *run, provider_id_t p, int what)
+{
+    if (!run->counters)
+        return;
+    fetch_counters_t *c = &run->counters [p];
+    switch (what) {
+        case 0: atomic_fetch_add (&c->calls, 1); break;
+        case 1: atomic_fetch_add (&c->failures, 1); break;
+        case 2: atomic_fetch_add (&c->cache_hits, 1); break;
+        default: atomic_fetch_add (&c->quota_waits, 1); break;
+    }
+}
+
+//  ---- configuration ----
+
+//  Copy an environment value into out. Returns 0, or -1 when too long.
+static int
+s_config_str (const char *name, const char *fallback, char *out, size_t outlen)
+{
+    const char *value = mg_config_str (name, fallback);
+    if (strlen (value) >= outlen) {
+        mg_error ("configuration value too long", "name=%s", name);
+        return -1;
+    }
+    memcpy (out, value, strlen (value) + 1);
+    return 0;
+}
+
+int
+fetch_config_load (fetch_config_t *c)
+{
+    assert (c);
+    memset (c, 0, sizeof *c);
+    static const char *const base_names [PROVIDER_COUNT] = {
+        "MG_TMDB_BASE_URL", "MG_SA_BASE_URL", "MG_WATCHMODE_BASE_URL", "MG_YOUTUBE_BASE_URL" };
+    static const char *const base_defaults [PROVIDER_COUNT] = {
+        "https://api.themoviedb.org/3", "https://streaming-availability.p.rapidapi.com",
+        "https://api.watchmode.com/v1", "https://www.googleapis.com/youtube/v3" };
+    static const char *const key_names [PROVIDER_COUNT] = {
+        "TMDB_API_KEY", "SA_API_KEY", "WATCHMODE_API_KEY", "YOUTUBE_API_KEYS" };
+    char youtube [QUOTA_KEYS_MAX * 128 + 8];
+    for (int p = 0; p < PROVIDER_COUNT; p++)
+        if (s_config_str (base_names [p], base_defaults [p], c->base [p], sizeof c->base [p])
+        ||  s_config_str (key_names [p], "", p == PROVIDER_YOUTUBE ? youtube : c->key [p],
+                          p == PROVIDER_YOUTUBE ? sizeof youtube : sizeof c->key [p]))
+            return -1;
+    //  YOUTUBE_API_KEYS: a comma-separated pool of at most five keys.
+    char *save = NULL;
+    for (char *k = strtok_r (youtube, ", ", &save); k; k = strtok_r (NULL, ", ", &save)) {
+        if (c->youtube_key_count == QUOTA_KEYS_MAX || strlen (k) >= sizeof c->youtube_keys [0]) {
+            mg_error ("YOUTUBE_API_KEYS holds more than 5 keys or a key too long", NULL);
+            return -1;
+        }
+        memcpy (c->youtube_keys [c->youtube_key_count++], k, strlen (k) + 1);
+    }
+    if (c->youtube_key_count)
+        snprintf (c->key [PROVIDER_YOUTUBE], sizeof c->key [0], "%s", c->youtube_keys [0]);
+    for (int p = 0; p < PROVIDER_COUNT; p++) {
+        c->quota [p].provider = provider_name ((provider_id_t) p);
+        c->quota [p].keys = 1;
+        c->breaker [p].provider = provider_name ((provider_id_t) p);
+        c->breaker [p].window_ms = mg_config_int ("MG_FETCHER_BREAKER_WINDOW_MS", 60000, 100, 86400000);
+        c->breaker [p].min_requests = mg_config_int ("MG_FETCHER_BREAKER_MIN_REQUESTS", 20, 1, 1000000);
+        c->breaker [p].failure_pct = mg_config_int ("MG_FETCHER_BREAKER_FAILURE_PCT", 50, 1, 100);
+        c->breaker [p].probe_after_ms = mg_config_int ("MG_FETCHER_BREAKER_PROBE_MS", 30000, 10, 3600000);
+    }
+    //  The seed's limits: TMDB ~40 requests/s, Streaming Availability
+    //  100/min, Watchmode 1,000/day, YouTube 10,000 units/day per key.
+    c->quota [PROVIDER_TMDB].rate_limit = mg_config_int ("MG_FETCHER_TMDB_PER_S", 40, 0, 1000000);
+    c->quota [PROVIDER_TMDB].rate_window_ms = 1000;
+    c->quota [PROVIDER_SA].rate_limit = mg_config_int ("MG_FETCHER_SA_PER_MIN", 100, 0, 100000000);
+    c->quota [PROVIDER_SA].rate_window_ms = 60000;
+    c->quota [PROVIDER_WATCHMODE].daily_units = mg_config_int ("MG_FETCHER_WATCHMODE_PER_DAY", 1000, 0, 1000000000);
+    c->quota [PROVIDER_YOUTUBE].daily_units = mg_config_int ("MG_FETCHER_YOUTUBE_UNITS_PER_DAY", 10000, 0, 1000000000);
+    c->quota [PROVIDER_YOUTUBE].keys = c->youtube_key_count ? c->youtube_key_count : 1;
+    c->retry.max_attempts = (int) mg_config_int ("MG_FETCHER_RETRY_ATTEMPTS", 4, 1, 20);
+    c->retry.base_ms = mg_config_int ("MG_FETCHER_RETRY_BASE_MS", 500, 1, 600000);
+    c->retry.cap_ms = mg_config_int ("MG_FETCHER_RETRY_CAP_MS", 30000, 1, 3600000);
+    //  Cache freshness from the seed: content 7 d, availability 1 h,
+    //  Watchmode 24 h (its quota is the tightest); trailers change as
+    //  rarely as content.
+    c->ttl_ms [PROVIDER_TMDB] = mg_config_int ("MG_FETCHER_TTL_CONTENT_S", 604800, 0, 31536000) * 1000;
+    c->ttl_ms [PROVIDER_SA] = mg_config_int ("MG_FETCHER_TTL_AVAILABILITY_S", 3600, 0, 31536000) * 1000;
+    c->ttl_ms [PROVIDER_WATCHMODE] = mg_config_int ("MG_FETCHER_TTL_WATCHMODE_S", 86400, 0, 31536000) * 1000;
+    c->ttl_ms [PROVIDER_YOUTUBE] = c->ttl_ms [PROVIDER_TMDB];
+    if (s_config_str ("MG_FETCHER_REGION", "us", c->region, sizeof c->region))
+        return -1;
+    c->concurrency = (int) mg_config_int ("MG_FETCHER_CONCURRENCY", 128, 1, 4096);
+    c->timeout_ms = (int) mg_config_int ("MG_FETCHER_TIMEOUT_MS", 10000, 100, 600000);
+    c->pace_low_water = mg_config_int ("MG_FETCHER_PACE_LOW_WATER", 5, 0, 1000000);
+    c->batch = (int) mg_config_int ("MG_FETCHER_BATCH", 500, 1, 1000);
+    //  A YouTube search costs 100 of a key's 10,000 daily units: by default
+    //  only titles TMDB knows no trailer for spend them.
+    const char *trailers = mg_config_str ("MG_FETCHER_TRAILERS", "missing");
+    if (strcmp (trailers, "missing") && strcmp (trailers, "always")) {
+        mg_error ("MG_FETCHER_TRAILERS must be missing or always", NULL);
+        return -1;
+    }
+    c->trailers_always = strcmp (trailers, "always") == 0;
+    return 0;
+}
+
+//  ---- queueing records ----
+
+//  Send the batch with indexer.enqueue. Returns 0 or -1.
+static int
+s_flush (s_run_t *run)
+{
+    if (run->batch_count == 0)
+        return 0;
+    mg_enqueue_request_t request = { .records = run->batch, .records_count = run->batch_count };
+    mg_enqueue_reply_t reply;
+    mg_error_t err = { 0 };
+    int rc = -1;
+    for (int attempt = 0; attempt < ENQUEUE_TRIES && rc; attempt++) {
+        if (attempt)
+            mg_msg_clear (&mg_error_desc, &err);
+        rc = mg_client_call (run->client, "indexer.enqueue", &mg_enqueue_request_desc, &request,
+                             &mg_enqueue_reply_desc, &reply, ENQUEUE_TTL_MS, &err);
+    }
+    if (rc) {
+        mg_error ("indexer.enqueue failed", "code=%s reason=\"%s\" records=%zu",
+                  err.code ? err.code : "-", err.message ? err.message : "-", run->batch_count);
+        mg_msg_clear (&mg_error_desc, &err);
+        run->enqueue_failed = true;
+    }
+    else {
+        run->stats->queued += reply.queued;
+        mg_msg_clear (&mg_enqueue_reply_desc, &reply);
+    }
+    for (size_t i = 0; i < run->batch_count; i++)
+        mg_msg_clear (&mg_raw_record_desc, &run->batch [i]);
+    run->batch_count = 0;
+    return rc;
+}
+
+//  Record a title's failure as a dead letter (payload: what replays it).
+static void
+s_dead_letter (s_run_t *run, const s_title_t *t, provider_id_t p, const char *kind)
+{
+    char payload [96], why [FETCHER_WHY_LEN];
+    snprintf (payload, sizeof payload, "{\"tmdb\":%lld,\"type\":\"%s\"}", t->item.tmdb, t->item.type);
+    mg_warn ("dead letter", "provider=%s kind=%s tmdb=%lld reason=\"%s\"", provider_name (p), kind,
+             t->item.tmdb, t->reason);
+    if (run->pg && deadletter_add (run->pg, provider_name (p), kind, payload, t->reason,
+                                   t->attempt, why, sizeof why) < 0)
+        mg_error ("dead letter not recorded", "reason=\"%s\"", why);
+}
+
+//  The title is finished: its record goes to the batch.
+static void
+s_title_done (s_run_t *run, s_title_t *t)
+{
+    t->step = STEP_DONE;
+    if (t->failed || !t->record)
+        return;
+    if (t->offers && json_array_size (t->offers))
+        json_object_set (t->record, "availability", t->offers);
+    mg_raw_record_t *slot = &run->batch [run->batch_count];
+    memset (slot, 0, sizeof *slot);
+    char err [MG_MSG_ERR_LEN];
+    if (mg_msg_from_json (&mg_raw_record_desc, t->record, slot, err, sizeof err)) {
+        snprintf (t->reason, sizeof t->reason, "record refused by the schema: %.200s", err);
+        t->failed = true;
+        run->stats->failed++;
+        s_dead_letter (run, t, PROVIDER_TMDB, "title");
+        return;
+    }
+    if (++run->batch_count == (size_t) run->config->batch)
+        s_flush (run);
+}
+
+//  Does the record carry a trailer already (TMDB's videos)?
+static bool
+s_has_trailer (const json_t *record)
+{
+    size_t index;
+    const json_t *video;
+    json_array_foreach (json_object_get (record, "videos"), index, video) {
+        const char *type = json_string_value (json_object_get (video, "type"));
+        if (type && strcmp (type, "trailer") == 0)
+            return true;
+    }
+    return false;
+}
+
+//  Move to step (resetting its attempt count and cached copy).
+static void
+s_goto (s_run_t *run, s_title_t *t, s_step_t step)
+{
+    cache_entry_clear (&t->cached);
+    t->attempt = 0;
+    t->not_before_ms = 0;
+    if (step == STEP_SA && !run->config->key [PROVIDER_SA][0])
+        step = STEP_WATCHMODE;
+    if (step == STEP_WATCHMODE && !run->config->key [PROVIDER_WATCHMODE][0])
+        step = STEP_YOUTUBE;            //  no availability provider: none asked
+    if (step == STEP_YOUTUBE && (!run->config->youtube_key_count
+                              || (!run->config->trailers_always && s_has_trailer (t->record))))
+        step = STEP_DONE;
+    t->step = step;
+    if (step == STEP_DONE)
+        s_title_done (run, t);
+}
+
+//  Last resort for availability: the newest cached SA or Watchmode answer,
+//  whatever its age, served with stale set.
+static void
+s_stale_fallback (s_run_t *run, s_title_t *t)
+{
+    static const provider_id_t order [] = { PROVIDER_SA, PROVIDER_WATCHMODE };
+    char url [PROVIDER_URL_MAX], key [128], why [FETCHER_WHY_LEN], id [64];
+    const char *imdb = json_string_value (json_object_get (t->record, "imdb"));
+    for (size_t i = 0; i < 2 && !t->offers; i++) {
+        provider_id_t p = order [i];
+        int rc;
+        if (p == PROVIDER_SA) {
+            snprintf (id, sizeof id, imdb ? "%s" : "%s/%lld", imdb ? imdb : t->item.type, t->item.tmdb);
+            rc = sa_show_url (run->config->base [p], id, run->config->region, url, sizeof url);
+        }
+        else {
+            snprintf (id, sizeof id, imdb ? "%s" : "%s-%lld", imdb ? imdb : t->item.type, t->item.tmdb);
+            rc = watchmode_sources_url (run->config->base [p], run->config->key [p][0] ? run->config->key [p] : "none",
+                                        id, run->config->region, url, sizeof url);
+        }
+        cache_entry_t entry;
+        if (rc || cache_key (provider_name (p), url, key, sizeof key)
+        ||  cache_get (run->redis, key, 0, &entry, why, sizeof why) || !entry.body)
+            continue;
+        char err [256];
+        t->offers = p == PROVIDER_SA ? sa_parse_show (entry.body, entry.body_len, err, sizeof err)
+                                     : watchmode_parse_sources (entry.body, entry.body_len, err, sizeof err);
+        cache_entry_clear (&entry);
+    }
+    if (t->offers) {
+        size_t index;
+        json_t *offer;
+        json_array_foreach (t->offers, index, offer)
+            json_object_set_new (offer, "stale", json_true ());
+        t->stale = true;
+        run->stats->stale++;
+    }
+}
+
+//  The current step failed for good (reason set).
+static void
+s_step_failed (s_run_t *run, s_title_t *t, provider_id_t p)
+{
+    switch (t->step) {
+        case STEP_TMDB:
+            t->failed = true;
+            run->stats->failed++;
+            s_dead_letter (run, t, p, "title");
+            t->step = STEP_DONE;
+            break;
+        case STEP_SA:
+            if (run->config->key [PROVIDER_WATCHMODE][0]) {
+                mg_info ("availability falls back to Watchmode", "tmdb=%lld reason=\"%s\"", t->item.tmdb, t->reason);
+                s_goto (run, t, STEP_WATCHMODE);
+                break;
+            }
+            //  No Watchmode key: the cache is next.
+            __attribute__ ((fallthrough));
+        case STEP_WATCHMODE:
+            s_stale_fallback (run, t);
+            if (!t->offers)
+                s_dead_letter (run, t, p, "availability");
+            s_goto (run, t, STEP_YOUTUBE);
+            break;
+        case STEP_YOUTUBE:
+            mg_info ("no trailer from YouTube", "tmdb=%lld reason=\"%s\"", t->item.tmdb, t->reason);
+            s_goto (run, t, STEP_DONE);
+            break;
+        case STEP_DONE:
+            break;
+    }
+}
+
+//  The step's provider.
+static provider_id_t
+s_provider (s_step_t step)
+{
+    return step == STEP_TMDB ? PROVIDER_TMDB : step == STEP_SA ? PROVIDER_SA
+         : step == STEP_WATCHMODE ? PROVIDER_WATCHMODE : PROVIDER_YOUTUBE;
+}
+
+//  Parse a body for the current step and move on. Returns 0, or -1 with
+//  t->reason set when the body is not what the provider documents.
+static int
+s_take_body (s_run_t *run, s_title_t *t, const char *body, size_t len)
+{
+    char err [256];
+    switch (t->step) {
+        case STEP_TMDB: {
+            json_t *record = tmdb_parse_details (body, len, err, sizeof err);
+            if (!record)
+                break;
+            json_decref (t->record);
+            t->record = record;
+            s_goto (run, t, STEP_SA);
+            return 0;
+        }
+        case STEP_SA:
+        case STEP_WATCHMODE: {
+            json_t *offers = t->step == STEP_SA ? sa_parse_show (body, len, err, sizeof err)
+                                                : watchmode_parse_sources (body, len, err, sizeof err);
+            if (!offers)
+                break;
+            json_decref (t->offers);
+            t->offers = offers;
+            s_goto (run, t, STEP_YOUTUBE);
+            return 0;
+        }
+        case STEP_YOUTUBE: {
+            json_t *videos = youtube_parse_search (body, len, err, sizeof err);
+            if (!videos)
+                break;
+            json_t *list = json_object_get (t->record, "videos");
+            if (!json_is_array (list)) {
+                list = json_array ();
+                json_object_set_new (t->record, "videos", list);
+            }
+            size_t index;
+            json_t *video;
+            json_array_foreach (videos, index, video) {
+                const char *key = json_string_value (json_object_get (video, "key"));
+                bool known = false;
+                size_t i;
+                json_t *have;
+                json_array_foreach (list, i, have)
+                    known = known || (key && json_string_value (json_object_get (have, "key"))
+                                      && strcmp (key, json_string_value (json_object_get (have, "key"))) == 0);
+                if (!known && json_array_size (list) < 32)
+                    json_array_append (list, video);
+            }
+            json_decref (videos);
+            s_goto (run, t, STEP_DONE);
+            return 0;
+        }
+        case STEP_DONE:
+            return 0;
+    }
+    snprintf (t->reason, sizeof t->reason, "%s", err);
+    return -1;
+}
+
+//  Build the current step's URL and API key header. Returns 0 or -1.
+static int
+s_request (s_run_t *run, s_title_t *t, provider_id_t p)
+{
+    const fetch_config_t *c = run->config;
+    http_transfer_t *x = &t->transfer;
+    x->header_count = 0;
+    const char *imdb = json_string_value (json_object_get (t->record, "imdb"));
+    char id [64];
+    int rc = -1;
+    switch (p) {
+        case PROVIDER_TMDB:
+            rc = tmdb_details_url (c->base [p], c->key [p], t->item.type, t->item.tmdb, x->url, sizeof x->url);
+            break;
+        case PROVIDER_SA:
+            snprintf (id, sizeof id, imdb ? "%s" : "%s/%lld", imdb ? imdb : t->item.type, t->item.tmdb);
+            rc = sa_show_url (c->base [p], id, c->region, x->url, sizeof x->url);
+            snprintf (x->headers [x->header_count++], sizeof x->headers [0], "X-RapidAPI-Key: %s", c->key [p]);
+            break;
+        case PROVIDER_WATCHMODE:
+            snprintf (id, sizeof id, imdb ? "%s" : "%s-%lld", imdb ? imdb : t->item.type, t->item.tmdb);
+            rc = watchmode_sources_url (c->base [p], c->key [p], id, c->region, x->url, sizeof x->url);
+            break;
+        case PROVIDER_YOUTUBE: {
+            char query [600];
+            const char *title = json_string_value (json_object_get (t->record, "title"));
+            json_int_t year = json_integer_value (json_object_get (t->record, "year"));
+            const char *date = json_string_value (json_object_get (t->record, "release_date"));
+            if (!year && date && strlen (date) >= 4)
+                year = atoi (date);
+            if (year > 0)
+                snprintf (query, sizeof query, "%.500s %lld trailer", title ? title : "", (long long) year);
+            else
+                snprintf (query, sizeof query, "%.500s trailer", title ? title : "");
+            rc = youtube_search_url (c->base [p], c->youtube_keys [t->key_index], query, x->url, sizeof x->url);
+            break;
+        }
+        default:
+            break;
+    }
+    if (rc)
+        snprintf (t->reason, sizeof t->reason, "cannot build the %s request", provider_name (p));
+    return rc;
+}
+
+//  Record the batched successes and failures (0 or 1) of provider p in its
+//  breaker; a state other than closed ends the local trust in "closed".
+static void
+s_breaker_flush (s_run_t *run, provider_id_t p, uint64_t failures)
+{
+    if (run->successes [p] == 0 && failures == 0)
+        return;
+    breaker_state_t state;
+    char why [FETCHER_WHY_LEN];
+    if (breaker_record_many (run->redis, &run->config->breaker [p], run->successes [p], failures,
+                             &state, why, sizeof why))
+        mg_warn ("breaker unavailable", "reason=\"%s\"", why);
+    else if (state != BREAKER_CLOSED)
+        run->closed_until_ms [p] = 0;
+    run->successes [p] = 0;
+}
+
+//  Try to move a title that is not in flight: cache, breaker, quota,
+//  pacing, then send. Loops while steps complete without a call.
+static void
+s_advance (s_run_t *run, s_title_t *t, int64_t now)
+{
+    char why [FETCHER_WHY_LEN];
+    while (t->step != STEP_DONE && !t->in_flight && now >= t->not_before_ms) {
+        provider_id_t p = s_provider (t->step);
+        const fetch_config_t *c = run->config;
+        if (t->attempt == 0 && !t->cached.body) {
+            t->key_index = 0;
+            //  The cache key leaves the credentials out: build with pool key 0.
+            if (s_request (run, t, p)) {
+                s_step_failed (run, t, p);
+                continue;
+            }
+            if (cache_key (provider_name (p), t->transfer.url, t->cache_key, sizeof t->cache_key)
+            ||  cache_get (run->redis, t->cache_key, c->ttl_ms [p], &t->cached, why, sizeof why)) {
+                mg_warn ("response cache unavailable", "reason=\"%s\"", why);
+                t->cached.body = NULL;
+            }
+            if (t->cached.body && t->cached.fresh) {
+                s_count (run, p, 2);
+                run->stats->cache_hits++;
+                char *body = t->cached.body;
+                size_t len = t->cached.body_len;
+                t->cached.body = NULL;
+                int rc = s_take_body (run, t, body, len);
+                free (body);
+                if (rc == 0)
+                    continue;
+                //  A cached body that no longer parses: ask the provider.
+            }
+        }
+        //  While the breaker is closed it is believed for CLOSED_TRUST_MS: one
+        //  round trip less per call, at the cost of calls for up to that long
+        //  after another replica opened it. Open and half-open always ask.
+        bool allowed = now < run->closed_until_ms [p];
+        breaker_state_t state = BREAKER_CLOSED;
+        if (!allowed && breaker_allow (run->redis, &c->breaker [p], &allowed, &state, why, sizeof why)) {
+            snprintf (t->reason, sizeof t->reason, "breaker unavailable: %.200s", why);
+            s_step_failed (run, t, p);
+            continue;
+        }
+        if (allowed && state == BREAKER_CLOSED && now >= run->closed_until_ms [p])
+            run->closed_until_ms [p] = now + CLOSED_TRUST_MS;
+        if (!allowed) {
+            snprintf (t->reason, sizeof t->reason, "%s circuit %s", provider_name (p), breaker_state_name (state));
+            s_step_failed (run, t, p);
+            continue;
+        }
+        //  Pacing: one call per gap while the provider says it is nearly spent.
+        if (run->pace_gap_ms [p] > 0) {
+            if (now < run->pace_until_ms [p]) {
+                t->not_before_ms = run->pace_until_ms [p];
+                s_count (run, p, 3);
+                return;
+            }
+            run->pace_until_ms [p] = now + run->pace_gap_ms [p];
+        }
+        quota_grant_t grant;
+        int64_t cost = p == PROVIDER_YOUTUBE ? YOUTUBE_SEARCH_UNITS : 1;
+        if (quota_take (run->redis, &c->quota [p], cost, &grant, why, sizeof why)) {
+            snprintf (t->reason, sizeof t->reason, "quota unavailable: %.200s", why);
+            s_step_failed (run, t, p);
+            continue;
+        }
+        if (!grant.granted) {
+            s_count (run, p, 3);
+            if (grant.exhausted) {
+                snprintf (t->reason, sizeof t->reason, "%s daily quota spent", provider_name (p));
+                s_step_failed (run, t, p);
+                continue;
+            }
+            t->not_before_ms = now + (grant.wait_ms > 0 ? grant.wait_ms : 1);
+            return;
+        }
+        t->key_index = grant.key_index >= 0 ? grant.key_index : 0;
+        if (s_request (run, t, p)) {
+            s_step_failed (run, t, p);
+            continue;
+        }
+        if (t->cached.body && t->cached.etag [0] && t->transfer.header_count < HTTP_HEADERS_MAX)
+            snprintf (t->transfer.headers [t->transfer.header_count++], sizeof t->transfer.headers [0],
+                      "If-None-Match: %s", t->cached.etag);
+        t->transfer.owner = t;
+        if (http_engine_start (run->engine, &t->transfer)) {
+            t->not_before_ms = now + 1;
+            return;
+        }
+        t->attempt++;
+        t->in_flight = true;
+        s_count (run, p, 0);
+        run->stats->calls++;
+    }
+}
+
+//  A transfer finished: judge the answer.
+static void
+s_on_done (void *arg, http_transfer_t *x)
+{
+    s_run_t *run = arg;
+    s_title_t *t = x->owner;
+    t->in_flight = false;
+    provider_id_t p = s_provider (t->step);
+    const fetch_config_t *c = run->config;
+    char why [FETCHER_WHY_LEN];
+    int64_t now = s_now_ms ();
+    //  Adaptive pacing: spread what the provider says is left of its window.
+    if (x->rl_remaining >= 0 && x->rl_reset_ms > 0)
+        run->pace_gap_ms [p] = retry_pace_ms (x->rl_remaining, x->rl_reset_ms, c->pace_low_water);
+    bool ok = false, retry = false;
+    if (x->status == 304 && t->cached.body) {
+        if (cache_touch (run->redis, t->cache_key, why, sizeof why))
+            mg_warn ("cache revalidation not stored", "reason=\"%s\"", why);
+        s_count (run, p, 2);
+        run->stats->cache_hits++;
+        char *body = t->cached.body;
+        size_t len = t->cached.body_len;
+        t->cached.body = NULL;
+        ok = s_take_body (run, t, body, len) == 0;
+        free (body);
+        retry = !ok;
+    }
+    else if (x->status == 200 && x->body) {
+        //  Keep the body before the step moves on (s_take_body may go on).
+        char key [128];
+        memcpy (key, t->cache_key, sizeof key);
+        ok = s_take_body (run, t, x->body, x->len) == 0;
+        if (ok && key [0] && cache_put (run->redis, key, x->body, x->len, x->etag [0] ? x->etag : NULL,
+                                        why, sizeof why))
+            mg_warn ("response not cached", "reason=\"%s\"", why);
+        retry = !ok;
+    }
+    else if (p == PROVIDER_YOUTUBE && x->status == 403 && x->body
+         &&  youtube_is_quota_exceeded (x->body, x->len)) {
+        //  This key's day is spent: every fetcher skips it from now on.
+        if (quota_exhaust (run->redis, &c->quota [p], t->key_index, why, sizeof why))
+            mg_warn ("key exhaustion not stored", "reason=\"%s\"", why);
+        mg_info ("YouTube key exhausted, rotating", "key=%d", t->key_index);
+        t->attempt = t->attempt > 0 ? t->attempt - 1 : 0;      //  not the provider's fault
+        t->not_before_ms = now;
+        http_transfer_reset (x);
+        s_count (run, p, 1);
+        return;
+    }
+    else {
+        snprintf (t->reason, sizeof t->reason, "%s answered %ld%s%.200s", provider_name (p), x->status,
+                  x->error [0] ? ": " : "", x->error);
+        retry = retry_is_retryable (x->status);
+    }
+    //  A 429 is the provider pacing us (Retry-After and the quotas handle
+    //  it), not a sign of sickness: it does not count for the breaker.
+    //  Successes seen while closed are recorded in batches; a failure, or
+    //  any outcome in another state (the probe's), at once.
+    if (x->status != 429) {
+        if (ok || !retry) {
+            if (run->successes [p]++ == 0)
+                run->successes_since_ms [p] = now;
+            if (now >= run->closed_until_ms [p] || run->successes [p] >= SUCCESS_BATCH
+            ||  now - run->successes_since_ms [p] >= CLOSED_TRUST_MS)
+                s_breaker_flush (run, p, 0);
+        }
+        else
+            s_breaker_flush (run, p, 1);
+    }
+    if (!ok)
+        s_count (run, p, 1);
+    if (ok) {
+        http_transfer_reset (x);
+        return;
+    }
+    if (retry && t->attempt < c->retry.max_attempts) {
+        int64_t after = retry_after_ms (x->retry_after [0] ? x->retry_after : NULL, (int64_t) time (NULL));
+        t->not_before_ms = now + retry_delay_ms (&c->retry, t->attempt, after, randombytes_random ());
+        http_transfer_reset (x);
+        return;
+    }
+    if (retry)
+        snprintf (t->reason + strlen (t->reason), sizeof t->reason - strlen (t->reason),
+                  " after %d attempts", t->attempt);
+    http_transfer_reset (x);
+    s_step_failed (run, t, p);
+}
+
+int
+fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg, mg_client_t *client,
+           http_engine_t *engine, fetch_counters_t *counters, const fetch_item_t *items, size_t count,
+           fetch_stats_t *stats)
+{
+    assert (config && redis && client && engine && stats);
+    memset (stats, 0, sizeof *stats);
+    s_run_t run = { .config = config, .redis = redis, .pg = pg, .client = client, .engine = engine,
+                    .counters = counters, .stats = stats };
+    run.batch = calloc ((size_t) config->batch, sizeof *run.batch);
+    size_t slots = (size_t) config->concurrency;
+    s_title_t *titles = calloc (slots, sizeof *titles);
+    s_title_t **active = calloc (slots, sizeof *active);
+    if (!run.batch || !titles || !active) {
+        free (run.batch);
+        free (titles);
+        free (active);
+        return -1;
+    }
+    size_t next = 0, busy = 0;
+    while (next < count || busy > 0) {
+        int64_t now = s_now_ms ();
+        int64_t wake = now + POLL_MAX_MS;
+        for (size_t i = 0; i < slots; i++) {
+            s_title_t *t = active [i];
+            if (!t && next < count) {
+                t = active [i] = &titles [i];
+                memset (t, 0, sizeof *t);
+                t->item = items [next++];
+                if (strcmp (t->item.type, "tv") != 0)
+                    snprintf (t->item.type, sizeof t->item.type, "movie");
+                t->transfer.rl_remaining = t->transfer.rl_reset_ms = -1;
+                stats->titles++;
+                busy++;
+            }
+            if (!t)
+                continue;
+            s_advance (&run, t, now);
+            if (t->step == STEP_DONE && !t->in_flight) {
+                json_decref (t->record);
+                json_decref (t->offers);
+                cache_entry_clear (&t->cached);
+                http_transfer_reset (&t->transfer);
+                active [i] = NULL;
+                busy--;
+                i--;                    //  refill this slot now
+                continue;
+            }
+            if (!t->in_flight && t->not_before_ms < wake)
+                wake = t->not_before_ms;
+        }
+        if (busy == 0 && next >= count)
+            break;
+        int wait = (int) (wake - s_now_ms ());
+        if (http_engine_poll (engine, wait > 0 ? wait : 0, s_on_done, &run) < 0) {
+            mg_error ("curl multi failed", NULL);
+            break;
+        }
+        if (http_engine_running (engine) == 0 && wait > 0) {
+            struct timespec pause = { wait / 1000, (long) (wait % 1000) * 1000000L };
+            nanosleep (&pause, NULL);
+        }
+    }
+    for (int p = 0; p < PROVIDER_COUNT; p++)
+        s_breaker_flush (&run, (provider_id_t) p, 0);
+    s_flush (&run);
+    free (run.batch);
+    free (titles);
+    free (active);
+    return run.enqueue_failed ? -1 : 0;
+}
+
+//  http_engine_poll's callback when the caller watches the transfer itself.
+static void
+s_noop (void *arg, http_transfer_t *transfer)
+{
+    (void) arg;
+    (void) transfer;
+}
+
+//  Sleep ms milliseconds.
+static void
+s_sleep_ms (int64_t ms)
+{
+    struct timespec pause = { ms / 1000, (long) (ms % 1000) * 1000000L };
+    nanosleep (&pause, NULL);
+}
+
+//  Start x after taking a TMDB request from the shared quota (waiting for
+//  the rate). Returns 0 or -1 with why.
+static int
+s_list_start (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t *engine,
+              http_transfer_t *x, char *why, size_t whylen)
+{
+    quota_grant_t grant = { 0 };
+    while (quota_take (redis, &config->quota [PROVIDER_TMDB], 1, &grant, why, whylen) == 0
+       &&  !grant.granted && !grant.exhausted)
+        s_sleep_ms (grant.wait_ms > 0 ? grant.wait_ms : 1);
+    if (!grant.granted) {
+        if (grant.exhausted)
+            snprintf (why, whylen, "TMDB quota spent");
+        return -1;
+    }
+    if (http_engine_start (engine, x)) {
+        snprintf (why, whylen, "cannot start a transfer");
+        return -1;
+    }
+    return 0;
+}
+
+//  A finished list page's ids into items. Returns 0 or -1 with why.
+static int
+s_list_take (http_transfer_t *x, fetch_counters_t *counters, const char *list, int page,
+             fetch_item_t *items, size_t max, size_t *count, int *total, char *why, size_t whylen)
+{
+    if (counters)
+        atomic_fetch_add (&counters [PROVIDER_TMDB].calls, 1);
+    long long ids [LIST_PAGE_MAX * 5];
+    size_t got = 0;
+    if (x->status == 200 && x->body
+    &&  tmdb_parse_ids (x->body, x->len, ids, sizeof ids / sizeof ids [0], &got, total, why, whylen) == 0) {
+        for (size_t i = 0; i < got && *count < max; i++) {
+            items [*count].tmdb = ids [i];
+            snprintf (items [*count].type, sizeof items [0].type, "movie");
+            (*count)++;
+        }
+        return 0;
+    }
+    if (counters)
+        atomic_fetch_add (&counters [PROVIDER_TMDB].failures, 1);
+    if (x->status != 200)
+        snprintf (why, whylen, "TMDB %s page %d: %ld %.100s", list, page, x->status, x->error);
+    return -1;
+}
+
+//  One page with its retries. Returns 0 or -1 with why.
+static int
+s_list_page (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t *engine,
+             fetch_counters_t *counters, const char *list, int page, fetch_item_t *items,
+             size_t max, size_t *count, int *total, char *why, size_t whylen)
+{
+    http_transfer_t x = { .rl_remaining = -1, .rl_reset_ms = -1 };
+    if (tmdb_list_url (config->base [PROVIDER_TMDB], config->key [PROVIDER_TMDB], list, page,
+                       x.url, sizeof x.url)) {
+        snprintf (why, whylen, "cannot build the TMDB %s request", list);
+        return -1;
+    }
+    int rc = -1;
+    for (int attempt = 1; attempt <= config->retry.max_attempts && rc; attempt++) {
+        if (s_list_start (config, redis, engine, &x, why, whylen))
+            break;
+        while (x.easy)
+            if (http_engine_poll (engine, POLL_MAX_MS, s_noop, NULL) < 0) {
+                snprintf (why, whylen, "curl multi failed");
+                http_transfer_reset (&x);
+                return -1;
+            }
+        rc = s_list_take (&x, counters, list, page, items, max, count, total, why, whylen);
+        if (rc && !retry_is_retryable (x.status) && x.status != 200)
+            break;
+        if (rc && attempt < config->retry.max_attempts) {
+            int64_t after = retry_after_ms (x.retry_after [0] ? x.retry_after : NULL, (int64_t) time (NULL));
+            s_sleep_ms (retry_delay_ms (&config->retry, attempt, after, randombytes_random ()));
+        }
+        http_transfer_reset (&x);
+    }
+    http_transfer_reset (&x);
+    return rc;
+}
+
+int
+fetch_list (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t *engine,
+            fetch_counters_t *counters, const char *list, int pages, fetch_item_t *items,
+            size_t max, size_t *count, char *why, size_t whylen)
+{
+    assert (config && redis && engine && list && items && count);
+    *count = 0;
+    //  Page 1 says how many there are; the others are fetched concurrently.
+    int total = 0;
+    if (s_list_page (config, redis, engine, counters, list, 1, items, max, count, &total, why, whylen))
+        return -1;
+    int last = pages < total ? pages : total;
+    size_t slots = (size_t) config->concurrency;
+    http_transfer_t *x = calloc (slots, sizeof *x);
+    if (!x) {
+        snprintf (why, whylen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (int first = 2; rc == 0 && first <= last && *count < max; first += (int) slots) {
+        int n = last - first + 1 < (int) slots ? last - first + 1 : (int) slots;
+        for (int i = 0; rc == 0 && i < n; i++) {
+            x [i] = (http_transfer_t) { .rl_remaining = -1, .rl_reset_ms = -1 };
+            if (tmdb_list_url (config->base [PROVIDER_TMDB], config->key [PROVIDER_TMDB], list, first + i,
+                               x [i].url, sizeof x [i].url)
+            ||  s_list_start (config, redis, engine, &x [i], why, whylen))
+                rc = -1;
+        }
+        while (http_engine_running (engine) > 0)
+            if (http_engine_poll (engine, POLL_MAX_MS, s_noop, NULL) < 0) {
+                snprintf (why, whylen, "curl multi failed");
+                rc = -1;
+                break;
+            }
+        for (int i = 0; i < n; i++) {
+            int ignored;
+            //  A page that failed gets its retries one by one.
+            if (rc == 0 && s_list_take (&x [i], counters, list, first + i, items, max, count, &ignored, why, whylen)
+            &&  s_list_page (config, redis, engine, counters, list, first + i, items, max, count, &ignored, why, whylen))
+                rc = -1;
+            http_transfer_reset (&x [i]);
+        }
+    }
+    free (x);
+    return rc;
+}

@@ -1,0 +1,432 @@
+/*  mg-fetcher: live provider clients. Handlers fetch on request
+    (fetcher.title, fetcher.refresh), replay dead letters (fetcher.replay)
+    and report provider state for the gateway's /metrics (fetcher.metrics).
+    A scheduler thread runs the periodic refreshes, each under a Redis
+    lease so that one replica runs it per interval. Quotas, breakers, the
+    cache and leases are in Redis: any number of replicas share them.  */
+#include "job.h"
+#include "mg_actor.h"
+#include "mg_config.h"
+#include "mg_log.h"
+#include "mg_pg.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_TITLES_MAX   10000     //  titles one refresh takes from TMDB lists
+#define REPLAY_DEFAULT    100
+#define REPLAY_MAX        10000
+#define SCHEDULE_TICK_MS  1000      //  the scheduler looks at its jobs once a second
+#define SWEEP_PAGE        1000      //  titles per fetch_run in availability sweeps
+
+typedef struct {
+    fetch_config_t config;
+    fetch_counters_t counters [PROVIDER_COUNT];
+    const char *redis_url;
+    const char *pg_url;
+    const char *broker;
+    int redis_timeout_ms;
+    atomic_bool stopping;
+    char token [64];                //  this replica's lease token
+} s_shared_t;
+
+//  What a thread needs to run fetches.
+typedef struct {
+    s_shared_t *shared;
+    fetcher_redis_t *redis;
+    PGconn *pg;
+    mg_client_t *client;
+    http_engine_t *engine;
+} s_worker_t;
+
+static void
+s_worker_destroy (s_worker_t **self_p)
+{
+    if (*self_p) {
+        s_worker_t *self = *self_p;
+        fetcher_redis_destroy (&self->redis);
+        if (self->pg)
+            PQfinish (self->pg);
+        mg_client_destroy (&self->client);
+        http_engine_destroy (&self->engine);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static s_worker_t *
+s_worker_new (s_shared_t *shared)
+{
+    s_worker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->shared = shared;
+    self->redis = fetcher_redis_new (shared->redis_url, shared->redis_timeout_ms);
+    self->client = mg_client_new (shared->broker);
+    self->engine = http_engine_new (shared->config.concurrency, shared->config.timeout_ms);
+    if (!self->redis || !self->client || !self->engine)
+        s_worker_destroy (&self);
+    return self;
+}
+
+//  The dead-letter connection, reopened when lost (NULL: letters are only logged).
+static PGconn *
+s_pg (s_worker_t *self)
+{
+    mg_error_t err = { 0 };
+    PGconn *conn = mg_pg_keep (&self->pg, self->shared->pg_url, "dead-letter database", &err);
+    mg_msg_clear (&mg_error_desc, &err);
+    return conn;
+}
+
+//  Run items and fill the reply. Returns 0 or -1 after mg_actor_fail.
+static int
+s_run (s_worker_t *self, const fetch_item_t *items, size_t count, mg_fetcher_run_reply_t *reply,
+       mg_error_t *err)
+{
+    int64_t started = zclock_mono ();
+    fetch_stats_t stats;
+    int rc = fetch_run (&self->shared->config, self->redis, s_pg (self), self->client, self->engine,
+                        self->shared->counters, items, count, &stats);
+    if (rc)
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "the indexer did not take the records");
+    reply->titles = stats.titles;
+    reply->queued = stats.queued;
+    reply->failed = stats.failed;
+    reply->calls = stats.calls;
+    reply->cache_hits = stats.cache_hits;
+    reply->stale = stats.stale;
+    reply->has_titles = reply->has_queued = reply->has_failed = reply->has_calls = true;
+    reply->has_cache_hits = reply->has_stale = true;
+    if (!reply->has_took_ms) {
+        reply->took_ms = (uint64_t) (zclock_mono () - started);
+        reply->has_took_ms = true;
+    }
+    mg_info ("fetch run", "titles=%llu queued=%llu failed=%llu calls=%llu cache_hits=%llu stale=%llu",
+             (unsigned long long) stats.titles, (unsigned long long) stats.queued,
+             (unsigned long long) stats.failed, (unsigned long long) stats.calls,
+             (unsigned long long) stats.cache_hits, (unsigned long long) stats.stale);
+    return 0;
+}
+
+static int
+s_on_title (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_fetcher_title_request_t *request = req;
+    if (request->tmdb <= 0)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "tmdb", "tmdb must be a positive id");
+    fetch_item_t item = { .tmdb = request->tmdb };
+    const char *type = request->type ? request->type : "movie";
+    if (strcmp (type, "movie") && strcmp (type, "tv"))
+        return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be movie or tv");
+    snprintf (item.type, sizeof item.type, "%s", type);
+    return s_run (state, &item, 1, rep, err);
+}
+
+//  Titles of pages of a TMDB list, fetched. Returns 0 or -1 after mg_actor_fail.
+static int
+s_refresh (s_worker_t *self, const char *list, int pages, mg_fetcher_run_reply_t *reply, mg_error_t *err)
+{
+    fetch_item_t *items = calloc (LIST_TITLES_MAX, sizeof *items);
+    if (!items)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    size_t count = 0;
+    char why [FETCHER_WHY_LEN];
+    int64_t started = zclock_mono ();
+    int rc = fetch_list (&self->shared->config, self->redis, self->engine, self->shared->counters,
+                         list, pages, items, LIST_TITLES_MAX, &count, why, sizeof why);
+    if (rc)
+        rc = mg_actor_fail (err, "UPSTREAM_UNAVAILABLE", NULL, "TMDB %s: %s", list, why);
+    else {
+        rc = s_run (self, items, count, reply, err);
+        reply->took_ms = (uint64_t) (zclock_mono () - started);
+    }
+    free (items);
+    return rc;
+}
+
+static int
+s_on_refresh (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_fetcher_refresh_request_t *request = req;
+    if (strcmp (request->list, "trending") && strcmp (request->list, "popular")
+    &&  strcmp (request->list, "changes"))
+        return mg_actor_fail (err, "INVALID_PARAMETER", "list", "list must be trending, popular or changes");
+    uint64_t pages = request->has_pages ? request->pages : 1;
+    if (pages < 1 || pages > 500)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "pages", "pages must be 1 to 500");
+    return s_refresh (state, request->list, (int) pages, rep, err);
+}
+
+static int
+s_on_replay (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    s_worker_t *self = state;
+    const mg_fetcher_replay_request_t *request = req;
+    uint64_t max = request->has_max ? request->max : REPLAY_DEFAULT;
+    if (max < 1 || max > REPLAY_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "max", "max must be 1 to %d", REPLAY_MAX);
+    PGconn *pg = s_pg (self);
+    if (!pg)
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "dead-letter database unavailable");
+    deadletter_t *letters = NULL;
+    char why [FETCHER_WHY_LEN];
+    int n = deadletter_pending (pg, (int) max, &letters, why, sizeof why);
+    if (n < 0)
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s", why);
+    fetch_item_t *items = calloc ((size_t) (n ? n : 1), sizeof *items);
+    if (!items) {
+        deadletter_list_free (&letters, n);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    size_t count = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *payload = json_loads (letters [i].payload, 0, NULL);
+        const json_t *tmdb = json_object_get (payload, "tmdb");
+        const char *type = json_string_value (json_object_get (payload, "type"));
+        if (json_is_integer (tmdb) && json_integer_value (tmdb) > 0) {
+            items [count].tmdb = json_integer_value (tmdb);
+            snprintf (items [count].type, sizeof items [0].type, "%s", type && !strcmp (type, "tv") ? "tv" : "movie");
+            count++;
+        }
+        json_decref (payload);
+    }
+    mg_fetcher_run_reply_t *reply = rep;
+    int rc = s_run (self, items, count, reply, err);
+    uint64_t replayed = 0;
+    //  Handed back: what failed again is a new letter with its new reason.
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (deadletter_mark_replayed (pg, letters [i].id, why, sizeof why) == 0)
+            replayed++;
+    reply->replayed = replayed;
+    reply->has_replayed = true;
+    free (items);
+    deadletter_list_free (&letters, n);
+    return rc;
+}
+
+static int
+s_on_metrics (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    s_worker_t *self = state;
+    (void) req;
+    mg_fetcher_metrics_reply_t *reply = rep;
+    reply->providers = calloc (PROVIDER_COUNT, sizeof *reply->providers);
+    if (!reply->providers)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    reply->providers_count = PROVIDER_COUNT;
+    char why [FETCHER_WHY_LEN];
+    for (int p = 0; p < PROVIDER_COUNT; p++) {
+        mg_fetcher_provider_t *out = &reply->providers [p];
+        breaker_state_t state;
+        if (breaker_state (self->redis, &self->shared->config.breaker [p], &state, why, sizeof why))
+            return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s", why);
+        fetch_counters_t *c = &self->shared->counters [p];
+        out->provider = strdup (provider_name ((provider_id_t) p));
+        out->breaker = strdup (breaker_state_name (state));
+        out->calls = atomic_load (&c->calls);
+        out->failures = atomic_load (&c->failures);
+        out->cache_hits = atomic_load (&c->cache_hits);
+        out->quota_waits = atomic_load (&c->quota_waits);
+        out->has_calls = out->has_failures = out->has_cache_hits = out->has_quota_waits = true;
+        if (!out->provider || !out->breaker)
+            return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    PGconn *pg = s_pg (self);
+    int64_t letters = pg ? deadletter_count (pg, why, sizeof why) : -1;
+    if (letters < 0)
+        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "dead-letter database unavailable");
+    reply->dead_letters = (uint64_t) letters;
+    reply->has_dead_letters = true;
+    return 0;
+}
+
+static const mg_method_t s_methods [] = {
+    { "fetcher.title",   &mg_fetcher_title_request_desc,   &mg_fetcher_run_reply_desc,     s_on_title },
+    { "fetcher.refresh", &mg_fetcher_refresh_request_desc, &mg_fetcher_run_reply_desc,     s_on_refresh },
+    { "fetcher.replay",  &mg_fetcher_replay_request_desc,  &mg_fetcher_run_reply_desc,     s_on_replay },
+    { "fetcher.metrics", &mg_empty_desc,                   &mg_fetcher_metrics_reply_desc, s_on_metrics },
+    { NULL, NULL, NULL, NULL }
+};
+
+static void *
+s_thread_init (void *shared)
+{
+    return s_worker_new (shared);
+}
+
+static void
+s_thread_fini (void *state)
+{
+    s_worker_t *self = state;
+    s_worker_destroy (&self);
+}
+
+//  ---- scheduler ----
+
+//  Titles with a TMDB id from the catalog, a page after last_id (content
+//  id order); expiring: only those with an offer leaving within 7 days.
+static size_t
+s_catalog_titles (PGconn *pg, bool expiring, char *last_id, size_t last_len, fetch_item_t *items)
+{
+    char limit [16];
+    snprintf (limit, sizeof limit, "%d", SWEEP_PAGE);
+    const char *params [] = { last_id, limit };
+    PGresult *res = PQexecParams (pg, expiring
+        ? "SELECT c.id, e.value, c.type FROM content c JOIN external_ids e ON e.content_id = c.id"
+          " AND e.source = 'tmdb' WHERE c.id::text > $1 AND EXISTS (SELECT 1 FROM availability a"
+          " WHERE a.content_id = c.id AND a.expires_at < now () + interval '7 days')"
+          " ORDER BY c.id LIMIT $2::int"
+        : "SELECT c.id, e.value, c.type FROM content c JOIN external_ids e ON e.content_id = c.id"
+          " AND e.source = 'tmdb' WHERE c.id::text > $1 ORDER BY c.id LIMIT $2::int",
+        2, NULL, params, NULL, NULL, 0);
+    size_t count = 0;
+    if (PQresultStatus (res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples (res); i++) {
+            long long tmdb = strtoll (PQgetvalue (res, i, 1), NULL, 10);
+            snprintf (last_id, last_len, "%s", PQgetvalue (res, i, 0));
+            if (tmdb <= 0)
+                continue;
+            items [count].tmdb = tmdb;
+            snprintf (items [count].type, sizeof items [0].type, "%s",
+                      strcmp (PQgetvalue (res, i, 2), "tv") == 0 ? "tv" : "movie");
+            count++;
+        }
+        if (PQntuples (res) < SWEEP_PAGE)
+            last_id [0] = '\0';
+    }
+    else {
+        mg_warn ("catalog titles not read", "reason=\"%s\"", PQerrorMessage (pg));
+        last_id [0] = '\0';
+    }
+    PQclear (res);
+    return count;
+}
+
+//  Fetch every catalog title again (availability freshness comes from the
+//  cache TTLs: a title's content is cached 7 d, its availability 1 h). The
+//  expiring-soon sweep runs more often than that TTL, so it asks the
+//  availability providers again whatever the cache's age.
+static void
+s_sweep (s_worker_t *self, bool expiring)
+{
+    PGconn *pg = s_pg (self);
+    if (!pg)
+        return;
+    fetch_config_t config = self->shared->config;
+    if (expiring)
+        config.ttl_ms [PROVIDER_SA] = config.ttl_ms [PROVIDER_WATCHMODE] = 0;
+    fetch_item_t *items = calloc (SWEEP_PAGE, sizeof *items);
+    if (!items)
+        return;
+    char last [64] = "";
+    do {
+        size_t count = s_catalog_titles (pg, expiring, last, sizeof last, items);
+        fetch_stats_t stats;
+        if (count && fetch_run (&config, self->redis, pg, self->client, self->engine,
+                                self->shared->counters, items, count, &stats))
+            break;
+    } while (last [0] && !atomic_load (&self->shared->stopping) && !zsys_interrupted);
+    free (items);
+}
+
+typedef struct {
+    const char *name;               //  lease name
+    const char *variable;           //  its interval's setting
+    int64_t default_s;
+} s_job_t;
+
+//  Catalog every 6 h, availability every 1 h, expiring-soon every 15 min.
+static const s_job_t s_jobs [] = {
+    { "catalog",      "MG_FETCHER_CATALOG_EVERY_S",      21600 },
+    { "availability", "MG_FETCHER_AVAILABILITY_EVERY_S", 3600 },
+    { "expiring",     "MG_FETCHER_EXPIRING_EVERY_S",     900 },
+};
+
+static void *
+s_scheduler (void *arg)
+{
+    s_shared_t *shared = arg;
+    s_worker_t *self = s_worker_new (shared);
+    if (!self)
+        return NULL;
+    int64_t every [3];
+    for (int j = 0; j < 3; j++)
+        every [j] = mg_config_int (s_jobs [j].variable, s_jobs [j].default_s, 0, 31536000) * 1000;
+    int pages = (int) mg_config_int ("MG_FETCHER_CATALOG_PAGES", 5, 1, 500);
+    while (!atomic_load (&shared->stopping) && !zsys_interrupted) {
+        for (int j = 0; j < 3; j++) {
+            if (every [j] == 0)
+                continue;
+            //  The lease lasts the interval: taking it is "this replica runs
+            //  the job now, and no replica runs it again before the interval".
+            bool taken = false;
+            char why [FETCHER_WHY_LEN];
+            if (lease_take (self->redis, s_jobs [j].name, shared->token, every [j], &taken, why, sizeof why)) {
+                mg_warn ("lease unavailable", "job=%s reason=\"%s\"", s_jobs [j].name, why);
+                continue;
+            }
+            if (!taken)
+                continue;
+            mg_info ("scheduled job", "job=%s", s_jobs [j].name);
+            if (j == 0) {
+                static const char *const lists [] = { "changes", "trending", "popular" };
+                for (int l = 0; l < 3; l++) {
+                    mg_fetcher_run_reply_t reply = { 0 };
+                    mg_error_t err = { 0 };
+                    if (s_refresh (self, lists [l], pages, &reply, &err))
+                        mg_warn ("catalog refresh failed", "list=%s reason=\"%s\"", lists [l],
+                                 err.message ? err.message : "-");
+                    mg_msg_clear (&mg_error_desc, &err);
+                }
+            }
+            else
+                s_sweep (self, j == 2);
+        }
+        zclock_sleep (SCHEDULE_TICK_MS);
+    }
+    s_worker_destroy (&self);
+    return NULL;
+}
+
+int
+main (void)
+{
+    mg_log_init ("fetcher");
+    zsys_init ();
+    if (sodium_init () < 0 || curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return EXIT_FAILURE;
+    static s_shared_t shared;
+    if (fetch_config_load (&shared.config))
+        return EXIT_FAILURE;
+    shared.redis_url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:56379");
+    shared.pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
+    shared.broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555");
+    shared.redis_timeout_ms = (int) mg_config_int ("MG_REDIS_TIMEOUT_MS", 200, 1, 60000);
+    snprintf (shared.token, sizeof shared.token, "%d-%08x", (int) getpid (), randombytes_random ());
+    if (mg_pg_prepare (shared.pg_url))
+        return EXIT_FAILURE;
+    mg_info ("providers", "tmdb=%s sa=%s watchmode=%s youtube=%s youtube_keys=%d",
+             shared.config.base [PROVIDER_TMDB], shared.config.key [PROVIDER_SA][0] ? shared.config.base [PROVIDER_SA] : "off",
+             shared.config.key [PROVIDER_WATCHMODE][0] ? shared.config.base [PROVIDER_WATCHMODE] : "off",
+             shared.config.youtube_key_count ? shared.config.base [PROVIDER_YOUTUBE] : "off",
+             shared.config.youtube_key_count);
+    mg_actor_t *actor = mg_actor_new ("fetcher", s_methods);
+    if (!actor)
+        return EXIT_FAILURE;
+    int threads = (int) mg_config_int ("MG_FETCHER_THREADS", 2, 1, 64);
+    mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
+    pthread_t scheduler;
+    bool scheduling = mg_config_int ("MG_FETCHER_SCHEDULE", 1, 0, 1) == 1
+                   && pthread_create (&scheduler, NULL, s_scheduler, &shared) == 0;
+    int rc = mg_actor_run (actor);
+    atomic_store (&shared.stopping, true);
+    if (scheduling)
+        pthread_join (scheduler, NULL);
+    mg_actor_destroy (&actor);
+    curl_global_cleanup ();
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
