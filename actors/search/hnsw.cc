@@ -2,6 +2,7 @@
 //  IDSelector that asks the owner's callback which slots count.
 #include "hnsw.h"
 
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/IDSelector.h>
 #include <omp.h>
@@ -84,6 +85,17 @@ search_hnsw_count (const search_hnsw_t *self)
 {
     assert (self);
     return (size_t) self->index->ntotal;
+}
+
+const float *
+search_hnsw_vector (const search_hnsw_t *self, int64_t slot)
+{
+    assert (self);
+    if (slot < 0 || slot >= self->index->ntotal)
+        return nullptr;
+    //  IndexHNSWFlat keeps the vectors as they were added in an IndexFlat.
+    const faiss::IndexFlat *flat = dynamic_cast<const faiss::IndexFlat *> (self->index->storage);
+    return flat ? flat->get_xb () + (size_t) slot * (size_t) self->index->d : nullptr;
 }
 
 int

@@ -35,6 +35,10 @@ int search_hnsw_add (search_hnsw_t *self, const float *vectors, size_t count, ch
 //  Slots held (dead ones included).
 size_t search_hnsw_count (const search_hnsw_t *self);
 
+//  The stored vector of slot (dims floats), valid until the next add;
+//  NULL when slot is not held.
+const float *search_hnsw_vector (const search_hnsw_t *self, int64_t slot);
+
 //  The k nearest slots to query (dims floats) that keep accepts (keep may
 //  be NULL: all), best first, into slots and their inner products into
 //  scores; ef candidates are explored (at least k). Returns how many were

@@ -45,4 +45,7 @@ void *search_follow (void *self);
 int search_on_query (void *state, const void *req, void *rep, mg_error_t *err);
 int search_on_autocomplete (void *state, const void *req, void *rep, mg_error_t *err);
 
+//  search.similar: a title's nearest titles (404 for an unknown id).
+int search_on_similar (void *state, const void *req, void *rep, mg_error_t *err);
+
 #endif
