@@ -494,6 +494,11 @@ s_doc_fill (search_index_t *self, int64_t rowid, const search_doc_t *doc, char *
         }
         p = end ? end + 1 : p + len;
     }
+    if (self->lsa && doc->vector_stored) {
+        if (doc->vector && doc->vector_dims == self->dims && s_vec_add (self, rowid, d, doc->vector))
+            return -1;
+    }
+    else
     if (self->lsa) {
         float *vec = malloc (self->dims * sizeof *vec);
         int e = vec ? search_lsa_embed_doc (self->lsa, doc, vec) : -1;

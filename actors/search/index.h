@@ -27,6 +27,12 @@ typedef struct {
     const char *genres;             //  comma-separated slugs
     const char *offers;
     const char *hit_json;           //  the search.hit object, score excepted
+    //  The title's vector as the embedder stored it for the index's model:
+    //  when vector_stored, vector (vector_dims floats) or NULL (nothing to
+    //  embed); otherwise the index embeds the title itself.
+    bool vector_stored;
+    const float *vector;
+    uint32_t vector_dims;
 } search_doc_t;
 
 typedef enum {

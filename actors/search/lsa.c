@@ -17,6 +17,7 @@
 #define LSA_TERMS_MAX   (16u << 20)
 
 struct search_lsa_t {
+    char id [64];                   //  "lsa-<dims>d-<hash>": model and version
     uint32_t dims, count;
     char **terms;                   //  sorted
     float *idf;
@@ -91,6 +92,29 @@ search_lsa_write (const char *path, char **terms, const float *idf, const float 
     return 0;
 }
 
+//  FNV-1a 64 of len bytes, continuing from hash.
+static uint64_t
+s_fnv (uint64_t hash, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ p [i]) * 0x100000001b3ULL;
+    return hash;
+}
+
+//  The model's id: its dims and a hash of its words, idf and projection,
+//  so that two files with the same content have the same id.
+static void
+s_model_id (search_lsa_t *self)
+{
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (uint32_t i = 0; i < self->count; i++)
+        hash = s_fnv (hash, self->terms [i], strlen (self->terms [i]) + 1);
+    hash = s_fnv (hash, self->idf, self->count * sizeof *self->idf);
+    hash = s_fnv (hash, self->proj, (size_t) self->count * self->dims * sizeof *self->proj);
+    snprintf (self->id, sizeof self->id, "lsa-%ud-%016llx", self->dims, (unsigned long long) hash);
+}
+
 search_lsa_t *
 search_lsa_load (const char *path, char *err, size_t errlen)
 {
@@ -126,6 +150,8 @@ search_lsa_load (const char *path, char *err, size_t errlen)
         snprintf (err, errlen, "%s is not a readable LSA model (mg-embed-train writes one)", path);
         search_lsa_destroy (&self);
     }
+    else
+        s_model_id (self);
     return self;
 }
 
@@ -143,6 +169,13 @@ search_lsa_destroy (search_lsa_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+const char *
+search_lsa_id (const search_lsa_t *self)
+{
+    assert (self);
+    return self->id;
 }
 
 uint32_t

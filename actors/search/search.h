@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SEARCH_STREAMS 2        //  content.changed, availability.changed
+#define SEARCH_STREAMS 3        //  content.changed, availability.changed, vectors.changed
 
 typedef struct {
     pthread_mutex_t lock;       //  guards index (handlers, follower)
