@@ -24,7 +24,9 @@ struct search_lsa_t {
     float *proj;
 };
 
-//  Emit every word of text (len bytes) with weight.
+//  Emit every word of text (len bytes) with weight, and every pair of
+//  adjacent words ("word word", a bigram) with weight too: a model trained
+//  without bigrams has none of them, so they cost it a failed look-up.
 static int
 s_emit_text (const char *text, size_t len, double weight, search_lsa_emit_fn emit, void *arg)
 {
@@ -32,8 +34,14 @@ s_emit_text (const char *text, size_t len, double weight, search_lsa_emit_fn emi
     if (!norm)
         return -1;
     int rc = 0;
-    for (char *save = NULL, *word = strtok_r (norm, " ", &save); rc == 0 && word; word = strtok_r (NULL, " ", &save))
+    char pair [2 * SEARCH_WORD_BYTES + 2];
+    const char *prev = NULL;
+    for (char *save = NULL, *word = strtok_r (norm, " ", &save); rc == 0 && word; word = strtok_r (NULL, " ", &save)) {
         rc = emit (arg, word, weight);
+        if (rc == 0 && prev && (size_t) snprintf (pair, sizeof pair, "%s %s", prev, word) < sizeof pair)
+            rc = emit (arg, pair, weight);
+        prev = word;
+    }
     free (norm);
     return rc;
 }
