@@ -8,8 +8,9 @@
     (Halko, Martinsson, Tropp 2011): Y = X Omega with OVERSAMPLE extra
     columns, POWER_ITERATIONS rounds of Q = orth (X X^T Q), then the
     eigenvectors of (X^T Q)^T (X^T Q) (dsyevr) give the top right singular
-    vectors V_k = X^T Q U / sigma. The model's projection is V_k: a title
-    and a query are both tfidf . V_k, compared by cosine.  */
+    vectors V_k = X^T Q U / sigma. The model's projection is
+    V_k Sigma_k^(p - 1): a title and a query are both tfidf . projection
+    (a title's row of U_k Sigma_k^p), compared by cosine.  */
 #include "lsa.h"
 #include "text.h"
 #include "mg_config.h"
@@ -24,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#define DIMS_DEFAULT      512   //  LSA dimensions (--dims)
+#define DIMS_DEFAULT      768   //  LSA dimensions (--dims): the vectors' 768 (docs/embedder.md)
 #define OVERSAMPLE        40    //  extra random directions of the range finder
 #define POWER_ITERATIONS  3     //  sharpen the spectrum of a slowly decaying TF-IDF matrix
 #define MIN_DF            2     //  a word of one title tells nothing about any other
@@ -33,8 +34,8 @@
 //  p = 1 is plain LSA; p < 1 flattens the spectrum so that the first few
 //  dimensions (the catalog's broadest themes) weigh less against the
 //  specific ones (Caron 2001; Bullinaria and Levy 2012).
-#define SIGMA_POWER_DEFAULT 1.0
-#define BIGRAMS_DEFAULT     false   //  pairs of adjacent words as terms too (--bigrams)
+#define SIGMA_POWER_DEFAULT 0.5   //  measured better than 1 (docs/benchmarks.md)
+#define BIGRAMS_DEFAULT     true    //  pairs of adjacent words as terms too (--no-bigrams: words only)
 
 static const char s_sql [] =
     "SELECT c.title, c.original_title, "
