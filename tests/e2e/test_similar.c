@@ -115,7 +115,7 @@ group_setup (void **state)
     mg_test_env_add (&f->env, "MG_EMBED_MODEL=%s", f->model);
     mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
     mg_test_env_add (&f->env, "MG_RESOLVER_INGEST=0");
-    if (!s_run (f, "mg-embed-train", (char *[]) { "--dims", "3", NULL })) {
+    if (!s_run (f, "mg-embed-train", (char *[]) { "--dims", "2", NULL })) {
         fprintf (stderr, "mg-embed-train failed\n");
         return -1;
     }
