@@ -1,6 +1,6 @@
 /*  Embedder actor: text -> unit vectors with one model (the LSA model of
     mg-embed-train, or an OpenAI-compatible /v1/embeddings), answering
-    embed.text with a query-embedding cache in Redis, and keeping
+    embedder.embed with a query-embedding cache in Redis, and keeping
     content_vectors (one vector per title) current in PostgreSQL.  */
 #ifndef EMBEDDER_H_INCLUDED
 #define EMBEDDER_H_INCLUDED
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBEDDER_BATCH_MAX 256      //  texts per embed.text and per stored batch
+#define EMBEDDER_BATCH_MAX 256      //  titles per stored batch (one OpenAI request, one transaction)
 
 //  ---- The model: one backend behind one interface (model.c, openai.c)
 
