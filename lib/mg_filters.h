@@ -22,6 +22,11 @@ int mg_filters_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t
 //  at most MG_PLATFORM_MAX bytes). Returns 0, or -1 with err naming param.
 int mg_filters_platform (const char *slug, const char *param, mg_error_t *err);
 
+//  Lower-cased canonical UUID text of text (8-4-4-4-12 hex digits, any
+//  case) into out. Returns 0, or -1 (with err naming param).
+int mg_filters_uuid (const char *text, char out [37], const char *param, mg_error_t *err);
+
+#define MG_UUID_TEXT_LEN     36     //  8-4-4-4-12 hex digits and hyphens
 #define MG_PLATFORM_MAX      64     //  bytes of a platform slug (mg_offer platform)
 #define MG_PER_PAGE_DEFAULT  20     //  architecture §4: list endpoints
 #define MG_PER_PAGE_MAX      100    //  architecture §4; also mg_content_list's results limit

@@ -33,9 +33,6 @@ int catalog_query_json (catalog_thread_t *self, const char *sql, int nparams,
                         const char *const *params, const mg_msgdesc_t *desc,
                         void *rep, mg_error_t *err);
 
-//  Canonical lower-case form of a UUID (8-4-4-4-12 hex digits, any case)
-//  into out. Returns 0, or -1 (with err naming param) when text is no UUID.
-int catalog_uuid (const char *text, char out [37], const char *param, mg_error_t *err);
 
 //  catalog.genres: the 18 canonical genres ordered by name.
 int catalog_on_genres (void *state, const void *req, void *rep, mg_error_t *err);

@@ -5,6 +5,7 @@
     out, so a title that left a platform stops being offered at once even
     before the next refresh deletes its row.  */
 #include "catalog.h"
+#include "mg_filters.h"
 #include "mg_catalog_sql.h"
 
 #include <string.h>
@@ -71,7 +72,7 @@ catalog_on_content (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_content_request_t *request = req;
     char id [37];
-    if (catalog_uuid (request->id, id, "id", err))
+    if (mg_filters_uuid (request->id, id, "id", err))
         return -1;
     const char *params [] = { id };
     int rc = catalog_query_json (state, s_content_sql, 1, params, &mg_content_details_desc, rep, err);
@@ -84,7 +85,7 @@ catalog_on_availability (void *state, const void *req, void *rep, mg_error_t *er
     const mg_availability_request_t *request = req;
     char id [37];
     char region [3];
-    if (catalog_uuid (request->id, id, "id", err))
+    if (mg_filters_uuid (request->id, id, "id", err))
         return -1;
     if (request->region && mg_filters_region (request->region, region, "region", err))
         return -1;

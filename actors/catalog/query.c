@@ -13,8 +13,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define UUID_TEXT_LEN 36            //  8-4-4-4-12 hex digits and hyphens
-
 //  Run sql once; the result (caller clears) or NULL after a failure whose
 //  cause is in *lost (connection gone) or the log.
 static PGresult *
@@ -72,20 +70,3 @@ catalog_query_json (catalog_thread_t *self, const char *sql, int nparams,
     return 0;
 }
 
-int
-catalog_uuid (const char *text, char out [37], const char *param, mg_error_t *err)
-{
-    assert (out && param && err);
-    size_t len = text ? strlen (text) : 0;
-    bool valid = len == UUID_TEXT_LEN;
-    for (size_t i = 0; valid && i < len; i++) {
-        bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
-        valid = hyphen ? text [i] == '-' : isxdigit ((unsigned char) text [i]) != 0;
-        out [i] = (char) tolower ((unsigned char) text [i]);
-    }
-    if (!valid)
-        return mg_actor_fail (err, "INVALID_PARAMETER", param,
-                              "%s must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", param);
-    out [UUID_TEXT_LEN] = '\0';
-    return 0;
-}

@@ -1,4 +1,5 @@
-/*  Following the catalog: content.changed and availability.changed events
+/*  Following the catalog: content.changed, availability.changed and
+    vectors.changed (the embedder stored a title's vector) events
     (msgpack event.change) from the broker's XPUB. Each stream numbers its
     events without gaps; an event at or below the last applied number is
     already in the index (the snapshot included it), the next number is
@@ -35,9 +36,9 @@ s_resync (search_t *self)
     search_index_destroy (&old);
     memcpy (self->seq, seq, sizeof seq);
     self->resyncs++;
-    mg_info ("search index resynced", "titles=%zu took_ms=%lld content_seq=%llu availability_seq=%llu",
+    mg_info ("search index resynced", "titles=%zu took_ms=%lld content_seq=%llu availability_seq=%llu vectors_seq=%llu",
              search_index_count (index), (long long) (zclock_mono () - started),
-             (unsigned long long) seq [0], (unsigned long long) seq [1]);
+             (unsigned long long) seq [0], (unsigned long long) seq [1], (unsigned long long) seq [2]);
     return 0;
 }
 
@@ -119,8 +120,9 @@ search_follow (void *arg)
             mg_warn ("changed titles could not be re-read; resyncing", "reason=\"%s\"", pg ? err : "no database");
         else
         if (gap)
-            mg_info ("gap in change events; resyncing", "content_seq=%llu availability_seq=%llu",
-                     (unsigned long long) self->seq [0], (unsigned long long) self->seq [1]);
+            mg_info ("gap in change events; resyncing", "content_seq=%llu availability_seq=%llu vectors_seq=%llu",
+                     (unsigned long long) self->seq [0], (unsigned long long) self->seq [1],
+                     (unsigned long long) self->seq [2]);
         while (rc && !self->stop && (rc = s_resync (self)))
             zclock_sleep (RETRY_MS);
         for (size_t i = 0; i < count; i++)

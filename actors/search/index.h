@@ -27,6 +27,12 @@ typedef struct {
     const char *genres;             //  comma-separated slugs
     const char *offers;
     const char *hit_json;           //  the search.hit object, score excepted
+    //  The title's vector as the embedder stored it for the index's model:
+    //  when vector_stored, vector (vector_dims floats) or NULL (nothing to
+    //  embed); otherwise the index embeds the title itself.
+    bool vector_stored;
+    const float *vector;
+    uint32_t vector_dims;
 } search_doc_t;
 
 typedef enum {
@@ -87,6 +93,14 @@ bool search_index_genre_known (search_index_t *self, const char *slug);
 //  took_ms are the caller's). Returns 0, or -1 with a reason in err.
 int search_index_query (search_index_t *self, const search_query_t *query,
                         mg_search_reply_t *rep, char *err, size_t errlen);
+
+//  The titles nearest to title id (its vector's HNSW neighbours, re-ranked
+//  by cosine + genre overlap), without it, passing query's type and region
+//  filters, paged by query's offset and per_page (page/per_page of rep are
+//  the caller's). Returns 0, 1 when id is not indexed, or -1 with a
+//  reason in err. A title without a vector has no neighbours.
+int search_index_similar (search_index_t *self, const char *id, const search_query_t *query,
+                          mg_similar_reply_t *rep, char *err, size_t errlen);
 
 //  At most 10 titles (and cast members) whose words start like q.
 int search_index_autocomplete (search_index_t *self, const char *q,

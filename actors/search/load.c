@@ -6,16 +6,18 @@
 #include "mg_log.h"
 #include "mg_pg.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define OFFERS_MAX  "256"      //  mg_search_hit availability
 #define CAST_MAX    "15"       //  billed cast names searched
 
-const char *const search_streams [SEARCH_STREAMS] = { "content.changed", "availability.changed" };
+const char *const search_streams [SEARCH_STREAMS] = { "content.changed", "availability.changed", "vectors.changed" };
 
-//  One row per title: the text fields, filter values, and the result item.
-//  $1: uuid[] of the titles wanted, NULL for all.
+//  One row per title: the text fields, filter values, the result item, and
+//  the stored vector of model $2 (the embedder's, content_vectors; NULL when
+//  none is stored for this model). $1: uuid[] of the titles wanted, NULL for all.
 static const char s_titles_sql [] =
     "SELECT c.id, c.type, c.title, c.original_title, "
     "  (SELECT string_agg (t.title, E'\\n') FROM content_titles t WHERE t.content_id = c.id "
@@ -36,8 +38,28 @@ static const char s_titles_sql [] =
     "    'deep_link', a.deep_link, 'expires_at', " SQL_RFC3339 ("a.expires_at") ", "
     "    'stale', a.stale, 'updated_at', " SQL_RFC3339 ("a.updated_at") ") ORDER BY a.region, a.platform, a.type) "
     "    FROM (SELECT * FROM availability WHERE content_id = c.id AND (expires_at IS NULL OR expires_at > now ()) "
-    "          ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb))::text "
+    "          ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb))::text, "
+    "  (SELECT v.vector::text FROM content_vectors v WHERE v.content_id = c.id AND v.model = $2) "
     "FROM content c WHERE $1::uuid[] IS NULL OR c.id = ANY ($1::uuid[])";
+
+//  Floats of a real[] literal "{a,b,...}" into out (at most max); their
+//  count, or -1 when text is not one.
+static long
+s_vector (const char *text, float *out, uint32_t max)
+{
+    if (*text++ != '{')
+        return -1;
+    long n = 0;
+    while (*text && *text != '}') {
+        char *end;
+        float v = strtof (text, &end);
+        if (end == text || (uint32_t) n >= max || !isfinite (v))
+            return -1;
+        out [n++] = v;
+        text = *end == ',' ? end + 1 : end;
+    }
+    return *text == '}' ? n : -1;
+}
 
 //  Column text or NULL.
 static const char *
@@ -46,9 +68,10 @@ s_col (PGresult *res, int row, int col)
     return PQgetisnull (res, row, col) ? NULL : PQgetvalue (res, row, col);
 }
 
-//  Put row of res into index. Returns 0 or -1.
+//  Put row of res into index; vector: room for the model's dims floats
+//  (NULL: no model). Returns 0 or -1.
 static int
-s_put_row (search_index_t *index, PGresult *res, int row)
+s_put_row (search_index_t *index, PGresult *res, int row, float *vector, uint32_t dims)
 {
     search_doc_t doc = {
         .id = s_col (res, row, 0), .type = s_col (res, row, 1), .title = s_col (res, row, 2),
@@ -61,6 +84,13 @@ s_put_row (search_index_t *index, PGresult *res, int row)
         .release_date = s_col (res, row, 12), .genres = s_col (res, row, 13),
         .offers = s_col (res, row, 14), .hit_json = s_col (res, row, 15)
     };
+    const char *stored = vector ? s_col (res, row, 16) : NULL;
+    long n = stored ? s_vector (stored, vector, dims) : -1;
+    if (stored && n < 0)
+        mg_warn ("stored vector unreadable; embedding here", "id=%s", doc.id);
+    doc.vector_stored = n >= 0;
+    doc.vector = n > 0 ? vector : NULL;
+    doc.vector_dims = n > 0 ? (uint32_t) n : 0;
     return search_index_put (index, &doc);
 }
 
@@ -101,11 +131,15 @@ search_load_all (const char *pg_url, const search_lsa_t *lsa, uint64_t seq [SEAR
     for (int i = 0; ok && i < PQntuples (res); i++)
         ok = search_index_add_genre (index, PQgetvalue (res, i, 0)) == 0;
     PQclear (res);
-    const char *params [1] = { NULL };
-    res = ok ? s_query (pg, s_titles_sql, 1, params, err, errlen) : NULL;
+    const char *params [2] = { NULL, lsa ? search_lsa_id (lsa) : NULL };
+    res = ok ? s_query (pg, s_titles_sql, 2, params, err, errlen) : NULL;
     ok = res != NULL && search_index_begin (index) == 0;
+    uint32_t dims = lsa ? search_lsa_dims (lsa) : 0;
+    float *vector = lsa ? malloc (dims * sizeof *vector) : NULL;
+    ok = ok && (!lsa || vector);
     for (int i = 0; ok && i < PQntuples (res); i++)
-        ok = s_put_row (index, res, i) == 0;
+        ok = s_put_row (index, res, i, vector, dims) == 0;
+    free (vector);
     ok = ok && search_index_commit (index) == 0;
     if (res && !ok && !*err)
         snprintf (err, errlen, "a title could not be indexed");
@@ -133,21 +167,24 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
         used += n > 0 ? (size_t) n : 0;
     }
     snprintf (array + used, room - used, "}");
-    const char *params [1] = { array };
-    PGresult *res = s_query (pg, s_titles_sql, 1, params, err, errlen);
+    const char *params [2] = { array, self->lsa ? search_lsa_id (self->lsa) : NULL };
+    PGresult *res = s_query (pg, s_titles_sql, 2, params, err, errlen);
     free (array);
     if (!res)
         return -1;
-    int rc = 0;
+    uint32_t dims = self->lsa ? search_lsa_dims (self->lsa) : 0;
+    float *vector = self->lsa ? malloc (dims * sizeof *vector) : NULL;
+    int rc = self->lsa && !vector ? -1 : 0;
     pthread_mutex_lock (&self->lock);
     for (size_t i = 0; rc == 0 && i < count; i++) {
         int row = -1;
         for (int r = 0; r < PQntuples (res) && row < 0; r++)
             if (strcmp (PQgetvalue (res, r, 0), ids [i]) == 0)
                 row = r;
-        rc = row >= 0 ? s_put_row (self->index, res, row) : search_index_remove (self->index, ids [i]);
+        rc = row >= 0 ? s_put_row (self->index, res, row, vector, dims) : search_index_remove (self->index, ids [i]);
     }
     pthread_mutex_unlock (&self->lock);
+    free (vector);
     PQclear (res);
     if (rc)
         snprintf (err, errlen, "a changed title could not be indexed");

@@ -17,13 +17,16 @@
 #define LSA_TERMS_MAX   (16u << 20)
 
 struct search_lsa_t {
+    char id [64];                   //  "lsa-<dims>d-<hash>": model and version
     uint32_t dims, count;
     char **terms;                   //  sorted
     float *idf;
     float *proj;
 };
 
-//  Emit every word of text (len bytes) with weight.
+//  Emit every word of text (len bytes) with weight, and every pair of
+//  adjacent words ("word word", a bigram) with weight too: a model trained
+//  without bigrams has none of them, so they cost it a failed look-up.
 static int
 s_emit_text (const char *text, size_t len, double weight, search_lsa_emit_fn emit, void *arg)
 {
@@ -31,8 +34,14 @@ s_emit_text (const char *text, size_t len, double weight, search_lsa_emit_fn emi
     if (!norm)
         return -1;
     int rc = 0;
-    for (char *save = NULL, *word = strtok_r (norm, " ", &save); rc == 0 && word; word = strtok_r (NULL, " ", &save))
+    char pair [2 * SEARCH_WORD_BYTES + 2];
+    const char *prev = NULL;
+    for (char *save = NULL, *word = strtok_r (norm, " ", &save); rc == 0 && word; word = strtok_r (NULL, " ", &save)) {
         rc = emit (arg, word, weight);
+        if (rc == 0 && prev && (size_t) snprintf (pair, sizeof pair, "%s %s", prev, word) < sizeof pair)
+            rc = emit (arg, pair, weight);
+        prev = word;
+    }
     free (norm);
     return rc;
 }
@@ -91,6 +100,29 @@ search_lsa_write (const char *path, char **terms, const float *idf, const float 
     return 0;
 }
 
+//  FNV-1a 64 of len bytes, continuing from hash.
+static uint64_t
+s_fnv (uint64_t hash, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ p [i]) * 0x100000001b3ULL;
+    return hash;
+}
+
+//  The model's id: its dims and a hash of its words, idf and projection,
+//  so that two files with the same content have the same id.
+static void
+s_model_id (search_lsa_t *self)
+{
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (uint32_t i = 0; i < self->count; i++)
+        hash = s_fnv (hash, self->terms [i], strlen (self->terms [i]) + 1);
+    hash = s_fnv (hash, self->idf, self->count * sizeof *self->idf);
+    hash = s_fnv (hash, self->proj, (size_t) self->count * self->dims * sizeof *self->proj);
+    snprintf (self->id, sizeof self->id, "lsa-%ud-%016llx", self->dims, (unsigned long long) hash);
+}
+
 search_lsa_t *
 search_lsa_load (const char *path, char *err, size_t errlen)
 {
@@ -126,6 +158,8 @@ search_lsa_load (const char *path, char *err, size_t errlen)
         snprintf (err, errlen, "%s is not a readable LSA model (mg-embed-train writes one)", path);
         search_lsa_destroy (&self);
     }
+    else
+        s_model_id (self);
     return self;
 }
 
@@ -143,6 +177,13 @@ search_lsa_destroy (search_lsa_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+const char *
+search_lsa_id (const search_lsa_t *self)
+{
+    assert (self);
+    return self->id;
 }
 
 uint32_t

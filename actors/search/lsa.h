@@ -49,6 +49,10 @@ int search_lsa_write (const char *path, char **terms, const float *idf, const fl
 search_lsa_t *search_lsa_load (const char *path, char *err, size_t errlen);
 void search_lsa_destroy (search_lsa_t **self_p);
 
+//  The model's id and version, "lsa-<dims>d-<hash of its content>" (what
+//  content_vectors.model records).
+const char *search_lsa_id (const search_lsa_t *self);
+
 //  Dimensions of the model's vectors.
 uint32_t search_lsa_dims (const search_lsa_t *self);
 

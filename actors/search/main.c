@@ -13,6 +13,7 @@
 static const mg_method_t s_methods [] = {
     { "search.query",        &mg_search_request_desc,       &mg_search_reply_desc,       search_on_query },
     { "search.autocomplete", &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, search_on_autocomplete },
+    { "search.similar",      &mg_similar_request_desc,      &mg_similar_reply_desc,      search_on_similar },
     { NULL, NULL, NULL, NULL }
 };
 

@@ -202,3 +202,44 @@ search_on_autocomplete (void *state, const void *req, void *rep, mg_error_t *err
         return mg_actor_fail (err, "INTERNAL", NULL, "autocomplete failed: %s", reason);
     return 0;
 }
+
+int
+search_on_similar (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    search_t *self = state;
+    const mg_similar_request_t *request = req;
+    mg_similar_reply_t *reply = rep;
+    char id [MG_UUID_TEXT_LEN + 1], region [3];
+    search_query_t query = { .sort = SEARCH_SORT_RELEVANCE };
+    if (mg_filters_uuid (request->id, id, "id", err))
+        return -1;
+    if (request->type && strcmp (request->type, "all") != 0) {
+        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv");
+        query.type = request->type;
+    }
+    if (request->region) {
+        if (mg_filters_region (request->region, region, "region", err))
+            return -1;
+        query.region = region;
+    }
+    uint64_t page, per_page, offset;
+    if (mg_filters_paging (request->has_page, request->page, request->has_per_page, request->per_page,
+                           &page, &per_page, &offset, err))
+        return -1;
+    query.offset = offset;
+    query.per_page = per_page;
+    char reason [512] = "";
+    pthread_mutex_lock (&self->lock);
+    int rc = search_index_similar (self->index, id, &query, reply, reason, sizeof reason);
+    pthread_mutex_unlock (&self->lock);
+    if (rc == 1)
+        return mg_actor_fail (err, "NOT_FOUND", "id", "no content with id %s", id);
+    if (rc)
+        return mg_actor_fail (err, "INTERNAL", NULL, "similar titles failed: %s", reason);
+    reply->page = page;
+    reply->has_page = true;
+    reply->per_page = per_page;
+    reply->has_per_page = true;
+    return 0;
+}

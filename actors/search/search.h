@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SEARCH_STREAMS 2        //  content.changed, availability.changed
+#define SEARCH_STREAMS 3        //  content.changed, availability.changed, vectors.changed
 
 typedef struct {
     pthread_mutex_t lock;       //  guards index (handlers, follower)
@@ -44,5 +44,8 @@ void *search_follow (void *self);
 //  search.query and search.autocomplete handlers (state: search_t).
 int search_on_query (void *state, const void *req, void *rep, mg_error_t *err);
 int search_on_autocomplete (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  search.similar: a title's nearest titles (404 for an unknown id).
+int search_on_similar (void *state, const void *req, void *rep, mg_error_t *err);
 
 #endif

@@ -8,8 +8,9 @@
     (Halko, Martinsson, Tropp 2011): Y = X Omega with OVERSAMPLE extra
     columns, POWER_ITERATIONS rounds of Q = orth (X X^T Q), then the
     eigenvectors of (X^T Q)^T (X^T Q) (dsyevr) give the top right singular
-    vectors V_k = X^T Q U / sigma. The model's projection is V_k: a title
-    and a query are both tfidf . V_k, compared by cosine.  */
+    vectors V_k = X^T Q U / sigma. The model's projection is
+    V_k Sigma_k^(p - 1): a title and a query are both tfidf . projection
+    (a title's row of U_k Sigma_k^p), compared by cosine.  */
 #include "lsa.h"
 #include "text.h"
 #include "mg_config.h"
@@ -24,11 +25,17 @@
 #include <string.h>
 #include <time.h>
 
-#define DIMS_DEFAULT      512   //  LSA dimensions (--dims)
+#define DIMS_DEFAULT      768   //  LSA dimensions (--dims): the vectors' 768 (docs/embedder.md)
 #define OVERSAMPLE        40    //  extra random directions of the range finder
 #define POWER_ITERATIONS  3     //  sharpen the spectrum of a slowly decaying TF-IDF matrix
 #define MIN_DF            2     //  a word of one title tells nothing about any other
 #define MAX_DF_SHARE      0.5   //  a word in half the titles is a stop word
+//  A title's vector is its row of U_k Sigma_k^p (a query's: its fold-in).
+//  p = 1 is plain LSA; p < 1 flattens the spectrum so that the first few
+//  dimensions (the catalog's broadest themes) weigh less against the
+//  specific ones (Caron 2001; Bullinaria and Levy 2012).
+#define SIGMA_POWER_DEFAULT 0.5   //  measured better than 1 (docs/benchmarks.md)
+#define BIGRAMS_DEFAULT     true    //  pairs of adjacent words as terms too (--no-bigrams: words only)
 
 static const char s_sql [] =
     "SELECT c.title, c.original_title, "
@@ -104,12 +111,15 @@ s_words_index (s_words_t *w, const char *word)
 typedef struct {
     s_words_t *words;
     search_lsa_bag_t terms;
+    bool bigrams;               //  keep pairs of words ("word word") as terms
 } s_pairs_t;
 
 static int
 s_pairs_add (void *arg, const char *term, double weight)
 {
     s_pairs_t *p = arg;
+    if (!p->bigrams && strchr (term, ' '))
+        return 0;
     long i = s_words_index (p->words, term);
     return i < 0 ? -1 : search_lsa_bag_add (&p->terms, 0, (uint32_t) i, weight, NULL);
 }
@@ -174,20 +184,32 @@ main (int argc, char *argv [])
     mg_log_init ("embed-train");
     const char *out = mg_config_str ("MG_EMBED_MODEL", "var/lsa.model");
     long dims = DIMS_DEFAULT;
+    double sigma_power = SIGMA_POWER_DEFAULT;
+    bool bigrams = BIGRAMS_DEFAULT;
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv [i], "--out") == 0 && i + 1 < argc)
             out = argv [++i];
         else
         if (strcmp (argv [i], "--dims") == 0 && i + 1 < argc)
             dims = strtol (argv [++i], NULL, 10);
+        else
+        if (strcmp (argv [i], "--sigma-power") == 0 && i + 1 < argc)
+            sigma_power = strtod (argv [++i], NULL);
+        else
+        if (strcmp (argv [i], "--bigrams") == 0 || strcmp (argv [i], "--no-bigrams") == 0)
+            bigrams = argv [i][2] == 'b';
         else {
-            fprintf (stderr, "usage: mg-embed-train [--dims N] [--out PATH]\n"
+            fprintf (stderr, "usage: mg-embed-train [--dims N] [--sigma-power P] [--bigrams|--no-bigrams] [--out PATH]\n"
                              "  builds the LSA model of mg-search from the catalog (MG_PG_URL)\n");
             return EXIT_FAILURE;
         }
     }
     if (dims < 2 || dims > 2048) {
         fprintf (stderr, "mg-embed-train: --dims must be 2-2048\n");
+        return EXIT_FAILURE;
+    }
+    if (!(sigma_power >= 0 && sigma_power <= 2)) {
+        fprintf (stderr, "mg-embed-train: --sigma-power must be 0-2\n");
         return EXIT_FAILURE;
     }
     struct timespec t0;
@@ -208,7 +230,7 @@ main (int argc, char *argv [])
     }
     size_t n = (size_t) PQntuples (res);
     s_words_t words = { 0 };
-    s_pairs_t pairs = { .words = &words };
+    s_pairs_t pairs = { .words = &words, .bigrams = bigrams };
     //  Per title: its words and their weights; all titles' rows in one bag.
     size_t *row_start = calloc (n + 1, sizeof *row_start);
     search_lsa_bag_t all = { 0 };
@@ -333,7 +355,7 @@ main (int argc, char *argv [])
         for (size_t j = 0; j < k; j++) {
             size_t e = l - 1 - j;
             double sigma = ev [e] > 0 ? sqrt (ev [e]) : 0;
-            top [m * k + j] = sigma > 0 ? u [m * l + e] / sigma : 0;
+            top [m * k + j] = sigma > 0 ? u [m * l + e] * pow (sigma, sigma_power - 2) : 0;
         }
     if (rc == 0)
         cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) cols, (int) k, (int) l, 1.0,

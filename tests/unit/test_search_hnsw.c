@@ -1,0 +1,174 @@
+/*  The FAISS HNSW shim: nearest neighbours by inner product on unit vectors
+    agree with a brute-force scan (recall@10), the keep callback filters
+    results, and slots number vectors in the order they were added.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include "hnsw.h"
+
+#define DIMS      128
+#define VECTORS   4000
+#define CLUSTERS  40          //  embeddings of a catalog cluster by topic; uniform noise would not
+#define QUERIES   100
+#define K         10
+#define M         32          //  the search index's parameters (index.c)
+#define EF_BUILD  80
+#define EF_SEARCH 64
+
+//  A deterministic uniform number in [-1, 1).
+static double
+s_uniform (uint64_t *state)
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double) (*state >> 11) / (double) (1ULL << 52) - 1.0;
+}
+
+//  Unit vectors around CLUSTERS random centres, count x DIMS.
+static float *
+s_vectors (size_t count, uint64_t seed)
+{
+    uint64_t state = seed;
+    static float centres [CLUSTERS][DIMS];
+    uint64_t cstate = 42;
+    for (int c = 0; c < CLUSTERS; c++)
+        for (int d = 0; d < DIMS; d++)
+            centres [c][d] = (float) s_uniform (&cstate);
+    float *out = malloc (count * DIMS * sizeof *out);
+    assert_non_null (out);
+    for (size_t i = 0; i < count; i++) {
+        int c = (int) ((s_uniform (&state) + 1) / 2 * CLUSTERS) % CLUSTERS;
+        double len = 0;
+        for (int d = 0; d < DIMS; d++) {
+            float v = centres [c][d] + (float) (0.8 * s_uniform (&state));
+            out [i * DIMS + d] = v;
+            len += (double) v * v;
+        }
+        for (int d = 0; d < DIMS; d++)
+            out [i * DIMS + d] /= (float) sqrt (len);
+    }
+    return out;
+}
+
+//  Keep even slots only.
+static bool
+s_keep_even (void *arg, int64_t slot)
+{
+    (void) arg;
+    return slot % 2 == 0;
+}
+
+//  The K best slots by a full scan (keep may be NULL) into best.
+static void
+s_brute (const float *base, size_t count, const float *query, search_hnsw_keep_fn keep, int64_t best [K])
+{
+    float score [K];
+    int have = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (keep && !keep (NULL, (int64_t) i))
+            continue;
+        float dot = 0;
+        for (int d = 0; d < DIMS; d++)
+            dot += base [i * DIMS + d] * query [d];
+        int at = have < K ? have++ : K;
+        while (at > 0 && score [at - 1] < dot) {
+            if (at < K) {
+                score [at] = score [at - 1];
+                best [at] = best [at - 1];
+            }
+            at--;
+        }
+        if (at < K) {
+            score [at] = dot;
+            best [at] = (int64_t) i;
+        }
+    }
+}
+
+//  Share of the brute-force top K the index finds over QUERIES queries.
+static double
+s_recall (search_hnsw_t *index, const float *base, search_hnsw_keep_fn keep)
+{
+    float *queries = s_vectors (QUERIES, 7);
+    size_t found = 0;
+    for (int q = 0; q < QUERIES; q++) {
+        int64_t truth [K], slots [K];
+        float scores [K];
+        char err [256];
+        s_brute (base, VECTORS, queries + q * DIMS, keep, truth);
+        int n = search_hnsw_search (index, queries + q * DIMS, K, EF_SEARCH, keep, NULL, slots, scores, err, sizeof err);
+        assert_int_equal (n, K);
+        for (int i = 0; i < n; i++) {
+            if (keep)
+                assert_true (keep (NULL, slots [i]));
+            if (i)
+                assert_true (scores [i] <= scores [i - 1]);
+            for (int j = 0; j < K; j++)
+                found += slots [i] == truth [j];
+        }
+    }
+    free (queries);
+    return (double) found / (QUERIES * K);
+}
+
+static void
+test_search_hnsw_recall_matches_brute_force (void **state)
+{
+    (void) state;
+    char err [256];
+    search_hnsw_t *index = search_hnsw_new (DIMS, M, EF_BUILD, err, sizeof err);
+    assert_non_null (index);
+    float *base = s_vectors (VECTORS, 1);
+    //  Two adds: slots continue from the first batch.
+    assert_int_equal (search_hnsw_add (index, base, VECTORS / 2, err, sizeof err), 0);
+    assert_int_equal (search_hnsw_count (index), VECTORS / 2);
+    assert_int_equal (search_hnsw_add (index, base + (VECTORS / 2) * DIMS, VECTORS / 2, err, sizeof err), 0);
+    assert_int_equal (search_hnsw_count (index), VECTORS);
+    double recall = s_recall (index, base, NULL);
+    print_message ("recall@%d efSearch=%d: %.3f\n", K, EF_SEARCH, recall);
+    assert_true (recall >= 0.95);
+    double filtered = s_recall (index, base, s_keep_even);
+    print_message ("recall@%d efSearch=%d, half the slots kept: %.3f\n", K, EF_SEARCH, filtered);
+    assert_true (filtered >= 0.95);
+    free (base);
+    search_hnsw_destroy (&index);
+    assert_null (index);
+    search_hnsw_destroy (&index);
+}
+
+static void
+test_search_hnsw_finds_a_vector_itself_first (void **state)
+{
+    (void) state;
+    char err [256];
+    search_hnsw_t *index = search_hnsw_new (DIMS, M, EF_BUILD, err, sizeof err);
+    assert_non_null (index);
+    int64_t slot;
+    float score;
+    assert_int_equal (search_hnsw_search (index, (float [DIMS]) { 1 }, 1, EF_SEARCH, NULL, NULL, &slot, &score, err, sizeof err), 0);
+    float *base = s_vectors (200, 3);
+    assert_int_equal (search_hnsw_add (index, base, 200, err, sizeof err), 0);
+    for (int i = 0; i < 200; i += 17) {
+        assert_int_equal (search_hnsw_search (index, base + i * DIMS, 1, EF_SEARCH, NULL, NULL, &slot, &score, err, sizeof err), 1);
+        assert_int_equal (slot, i);
+        assert_true (fabsf (score - 1.0f) < 1e-4f);
+    }
+    free (base);
+    search_hnsw_destroy (&index);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_search_hnsw_recall_matches_brute_force),
+        cmocka_unit_test (test_search_hnsw_finds_a_vector_itself_first),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
