@@ -36,6 +36,9 @@ typedef struct gw_metrics_t gw_metrics_t;
 typedef struct gw_request_t gw_request_t;
 typedef struct gw_route_t gw_route_t;
 typedef struct gw_keycache_t gw_keycache_t;
+typedef struct gw_cache_t gw_cache_t;
+
+#define GW_CACHE_PREFIX_MAX 64          //  bytes of MG_SEARCH_CACHE_PREFIX
 
 //  --------------------------------------------------------------------------
 //  Configuration (main.c reads it from the environment)
@@ -58,6 +61,9 @@ typedef struct {
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
     uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
     char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
+    const char *redis_url;          //  MG_REDIS_URL: the search result cache
+    uint32_t cache_ttl_s;           //  MG_SEARCH_CACHE_TTL_S: 0 = no result cache
+    char cache_prefix [GW_CACHE_PREFIX_MAX + 1];    //  MG_SEARCH_CACHE_PREFIX
 } gw_config_t;
 
 //  --------------------------------------------------------------------------
@@ -98,6 +104,12 @@ struct gw_request_t {
     int auth_status;                //  != 0: the credentials failed; answered after the rate check
     const char *auth_code;
     const char *auth_message;       //  static text
+    gw_cache_t *cache;              //  the thread's search result cache (NULL: none)
+    bool cache_store;               //  a miss: store a 200 answer under cache_key + cache_gen
+    char cache_key [GW_CACHE_PREFIX_MAX + 40];   //  <prefix><hash>:
+    char cache_gen [48];            //  the generation read with the lookup
+    uint8_t *cache_body;            //  the bound request while the lookup runs
+    size_t cache_len;
     gw_request_t *next_free;
 };
 
@@ -140,6 +152,7 @@ void gw_server_dispatch (gw_request_t *request);
 #define GW_ROUTE_NULLS (1u << 3)    //  list items with no fields answer as JSON null
 #define GW_ROUTE_USER  (1u << 4)    //  signed-in callers only; user_id is the caller's id
 #define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
+#define GW_ROUTE_CACHE (1u << 6)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
 
@@ -285,6 +298,23 @@ void gw_rate_client_ip (const char *peer, const char *xff, const char *trusted,
 void gw_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
 //  --------------------------------------------------------------------------
+//  cache.c: search answers in Redis, keyed by request and catalog generation
+
+//  The cache of one thread (its connection opens on first use). NULL when
+//  config's Redis URL is bad (logged).
+gw_cache_t *gw_cache_new (struct event_base *base, const gw_config_t *config, gw_metrics_t *metrics);
+void gw_cache_destroy (gw_cache_t **self_p);
+
+//  Answer request from the cache, or forward it (gw_forward) and remember
+//  to store its answer. Takes ownership of *body_p.
+void gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len);
+
+//  A 200 answer for request is in out (JSON text); generation is the one
+//  the replica answered at (may be NULL). Stores it when the request was a
+//  miss and the replica had applied the generation read.
+void gw_cache_store (gw_request_t *request, const char *generation, struct evbuffer *out);
+
+//  --------------------------------------------------------------------------
 //  ops.c
 
 void gw_ops_health (gw_request_t *request);
@@ -395,6 +425,17 @@ typedef enum {
     GW_AUTH_REJECTED,               //  401
     GW_AUTH_OUTCOMES
 } gw_auth_outcome_t;
+
+typedef enum {
+    GW_CACHE_HIT = 0,
+    GW_CACHE_MISS,
+    GW_CACHE_STORE,                 //  a miss's answer stored
+    GW_CACHE_UNAVAILABLE,           //  Redis down or failing: served uncached
+    GW_CACHE_OUTCOMES
+} gw_cache_outcome_t;
+
+//  A search result cache event.
+void gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
 
 //  A rate-limit decision (check_us: its bus round trip, 0 if none).
 void gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us);

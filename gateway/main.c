@@ -29,7 +29,15 @@ main (void)
         .rate_fail_open = mg_config_int ("MG_RATE_FAIL_OPEN", 1, 0, 1) == 1,
         .rate_timeout_ms = (uint32_t) mg_config_int ("MG_RATE_TIMEOUT_MS", 250, 1, 60000),
         .key_cache_s = (uint32_t) mg_config_int ("MG_KEY_CACHE_S", 30, 1, 3600),
+        .redis_url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:6379"),
+        .cache_ttl_s = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TTL_S", 60, 0, 86400),
     };
+    const char *prefix = mg_config_str ("MG_SEARCH_CACHE_PREFIX", "search:");
+    if (strlen (prefix) > GW_CACHE_PREFIX_MAX) {
+        mg_error ("MG_SEARCH_CACHE_PREFIX is too long", "max=%d", GW_CACHE_PREFIX_MAX);
+        return EXIT_FAILURE;
+    }
+    snprintf (config.cache_prefix, sizeof config.cache_prefix, "%s", prefix);
     if (sodium_init () < 0) {
         mg_error ("cannot initialise libsodium", NULL);
         return EXIT_FAILURE;

@@ -11,6 +11,7 @@
 #include "text.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -175,6 +176,9 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     char reason [512] = "";
     if (rc == 0 && search_index_query (self->index, &query, reply, reason, sizeof reason))
         rc = mg_actor_fail (err, "INTERNAL", NULL, "search failed: %s", reason);
+    char generation [48];
+    snprintf (generation, sizeof generation, "%llu.%llu",
+              (unsigned long long) self->applied [0], (unsigned long long) self->applied [1]);
     pthread_mutex_unlock (&self->lock);
     if (rc)
         return -1;
@@ -184,7 +188,8 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     reply->has_per_page = true;
     reply->took_ms = round (s_since (&start) * 1000) / 1000;
     reply->has_took_ms = true;
-    return 0;
+    reply->generation = strdup (generation);
+    return reply->generation ? 0 : mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
 }
 
 int
