@@ -66,10 +66,9 @@
 //  word found in one of its titles) keeps its keyword place above fused
 //  results: a typed title is an answer, not a topic.
 #define TITLE_TYPED    0.75
-//  A keyword ranking whose first hit leads the second by this much of its
-//  score has found its answer (a tagline, a distinctive phrase): that hit
-//  keeps first place too.
-#define KEYWORD_LEAD   0.3
+
+//  Fused score of guarded keyword hits (above any RRF score, which is < 1).
+#define GUARD_SCORE    2.0
 //  Exactness (Meilisearch's rule of that name, per field): the query is one
 //  of the title's tags word for word (a keyword: tags are names, a query
 //  naming one is asking for what carries it), or a phrase of 3 or more
@@ -150,6 +149,7 @@ typedef struct {
     bool has_rating;
     char release [12];
     int typos;
+    bool protected;            //  hybrid: a guarded keyword hit, keeps its keyword place
     double exact;              //  exactness bonus (TAG_EXACT, TAG_PHRASE, TAGLINE_PHRASE)
     int keyword_rank;
     int semantic_rank;         //  0: not a vector hit
@@ -1332,23 +1332,25 @@ s_semantic (search_index_t *self, const char *q, const s_filter_t *f, s_hits_t *
     return rc;
 }
 
-//  Fuse the keyword hits (sorted by score) with the semantic ones by
-//  weighted reciprocal ranks: (1 - ratio) / (K + keyword rank) + ratio /
-//  (K + semantic rank); a typed title keeps its place above. Semantic hits
-//  not in hits are added.
-//  A sentence (more than LONG_QUERY_WORDS words) whose words all matched
-//  keeps every all-words keyword hit above the semantic ones: a quoted
-//  tagline is matched, not paraphrased.
+//  Fuse the keyword hits (sorted by score) with the semantic ones. Guarded
+//  keyword hits keep their keyword order above everything else: the first
+//  one, a title the query spells out, an exact tag or tagline phrase, and
+//  for a sentence (more than LONG_QUERY_WORDS words) every all-words hit
+//  (a quoted line is matched, not paraphrased). The rest are ordered by
+//  weighted reciprocal ranks, (1 - ratio) / (K + keyword rank) + ratio /
+//  (K + semantic rank); semantic hits not in hits are added among them.
+//  So the semantic side reorders and extends the tail, never the answers
+//  the keyword side is sure of.
 static int
 s_fuse (s_hits_t *hits, s_hits_t *sem, double ratio, bool sentence)
 {
-    bool lead = hits->count == 1 || (hits->count > 1 && hits->items [0].tier == 0
-              && hits->items [0].score - hits->items [1].score >= KEYWORD_LEAD * fabs (hits->items [0].score));
     for (size_t i = 0; i < hits->count; i++) {
         s_hit_t *hit = &hits->items [i];
         hit->keyword_rank = (int) i + 1;
-        bool keep = hit->tier == 0 && (sentence || hit->title >= TITLE_TYPED || (i == 0 && lead));
-        hit->score = (1 - ratio) / (RRF_K + (double) hit->keyword_rank) + (keep ? 1.0 : 0);
+        hit->protected = hit->tier == 0
+            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0);
+        hit->score = hit->protected ? GUARD_SCORE - (double) i / (double) hits->count
+                                    : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);
         hit->tier = 0;
     }
     s_hits_sort (hits, s_by_rowid);
@@ -1360,7 +1362,8 @@ s_fuse (s_hits_t *hits, s_hits_t *sem, double ratio, bool sentence)
         if (hit) {
             hit->semantic_rank = v->semantic_rank;
             hit->cosine = v->cosine;
-            hit->score += add;
+            if (!hit->protected)
+                hit->score += add;
         }
         else {
             s_hit_t fresh = *v;
