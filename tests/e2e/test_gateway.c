@@ -461,6 +461,7 @@ test_search_bad_input_is_400_naming_the_parameter (void **state)
     char path [1024];
     s_assert_names (f, "/api/v1/search", "q");
     s_assert_names (f, "/api/v1/search?q=", "q");
+    s_assert_names (f, "/api/v1/search?q=&mode=keyword", "q");
     s_assert_invalid (f, "/api/v1/search?q=%2B%2B", "q has no letters");
     s_assert_names (f, "/api/v1/search?q=%FF", "q");
     snprintf (path, sizeof path, "/api/v1/search?q=%0513d", 0);
