@@ -59,6 +59,13 @@ export MG_SEARCH_CACHE_PREFIX="bench$$:"
 bench_redis
 MG_LOG_LEVEL=info bench_start search
 search_pid=${pids[-1]}
+# The replica registers (and /ready turns 200) once its index is built:
+# minutes at 100k on a shared machine, longer than bench_wait_ready waits.
+for _ in $(seq 1 3600); do
+  grep -q "search index loaded" "$tmp/log/search.log" && break
+  kill -0 "$search_pid" 2>/dev/null || { echo "bench: mg-search exited:" >&2; tail -n 20 "$tmp/log/search.log" >&2; exit 1; }
+  sleep 1
+done
 http_port=$(mg_free_port)
 plain_port=$(mg_free_port)
 export MG_HTTP_PORT=$http_port
