@@ -87,11 +87,12 @@ bench_wait_ready() {
 }
 
 # bench_wrk URL: one warm-up second, then the measured run with $threads,
-# $connections and $seconds; prints "rps p99_ms". Any non-2xx answer fails.
+# $connections and $seconds (and wrk's --timeout $wrk_timeout when set);
+# prints "rps p99_ms". Any non-2xx answer fails.
 bench_wrk() {
   local url=$1 out
-  wrk -t"$threads" -c"$connections" -d1s "$url" >/dev/null
-  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$url")
+  wrk -t"$threads" -c"$connections" -d1s ${wrk_timeout:+--timeout "$wrk_timeout"} "$url" >/dev/null
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency ${wrk_timeout:+--timeout "$wrk_timeout"} "$url")
   if grep -q "Non-2xx" <<<"$out"; then
     echo "bench: $url answered errors:" >&2
     echo "$out" >&2
