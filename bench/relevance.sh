@@ -10,7 +10,7 @@
 # (../shared/tools/peer-minisearch, MiniSearch 7.2; npm install in a copy)
 # and prints both side by side.
 #   (mg-embed-train builds the LSA model of the catalog before mg-search starts)
-#   MG_SEARCH_PARAMS   extra query string for every search (default mode=keyword)
+#   MG_SEARCH_PARAMS   extra query string for every search (default none: the API default, hybrid)
 #   MG_SHARED_DIR      where data/ and tools/ are (default ../shared)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -21,7 +21,7 @@ qdir=$shared/data/search-dev
 for need in "$qdir/title-queries.tsv" "$shared/tools/eval_search.py" "$shared/tools/peer-minisearch/run.mjs"; do
   [ -e "$need" ] || { echo "bench: $need is missing (set MG_SHARED_DIR)" >&2; exit 1; }
 done
-params=${MG_SEARCH_PARAMS:-mode=keyword}
+params=${MG_SEARCH_PARAMS-}
 
 bench_start broker indexer resolver
 : >"$tmp/empty.jsonl"

@@ -40,6 +40,9 @@ typedef struct gw_route_t gw_route_t;
 typedef struct gw_keycache_t gw_keycache_t;
 typedef struct gw_sse_t gw_sse_t;
 typedef struct gw_sse_limits_t gw_sse_limits_t;
+typedef struct gw_cache_t gw_cache_t;
+
+#define GW_CACHE_PREFIX_MAX 64          //  bytes of MG_SEARCH_CACHE_PREFIX
 
 //  --------------------------------------------------------------------------
 //  Configuration (main.c reads it from the environment)
@@ -68,6 +71,9 @@ typedef struct {
     size_t sse_max_buffer;          //  MG_SSE_MAX_BUFFER: unsent bytes before a slow stream is cut
     int sse_per_user;               //  MG_SSE_PER_USER: open streams per user (per gateway)
     int sse_max_streams;            //  MG_SSE_MAX_STREAMS: open streams in all (per gateway)
+    const char *redis_url;          //  MG_REDIS_URL: the search result cache
+    uint32_t cache_ttl_s;           //  MG_SEARCH_CACHE_TTL_S: 0 = no result cache
+    char cache_prefix [GW_CACHE_PREFIX_MAX + 1];    //  MG_SEARCH_CACHE_PREFIX
 } gw_config_t;
 
 //  --------------------------------------------------------------------------
@@ -111,6 +117,12 @@ struct gw_request_t {
     const char *auth_message;       //  static text
     const uint8_t *bound;           //  local handlers: the bound request message (msgpack), during the call
     size_t bound_len;
+    gw_cache_t *cache;              //  the thread's search result cache (NULL: none)
+    bool cache_store;               //  a miss: store a 200 answer under cache_key + cache_gen
+    char cache_key [GW_CACHE_PREFIX_MAX + 40];   //  <prefix><hash>:
+    char cache_gen [48];            //  the generation read with the lookup
+    uint8_t *cache_body;            //  the bound request while the lookup runs
+    size_t cache_len;
     gw_request_t *next_free;
 };
 
@@ -155,6 +167,7 @@ void gw_server_dispatch (gw_request_t *request);
 #define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
 #define GW_ROUTE_QUERY_DEVICE (1u << 6) //  a USER route that also takes device_id as a query parameter
                                     //  (EventSource cannot send headers); X-Device-Id wins
+#define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
 
@@ -298,6 +311,23 @@ void gw_rate_client_ip (const char *peer, const char *xff, const char *trusted,
 //  answer the HTTP request when the reply, an error or the deadline comes.
 //  Takes ownership of *body_p.
 void gw_forward (gw_request_t *request, uint8_t **body_p, size_t len);
+
+//  --------------------------------------------------------------------------
+//  cache.c: search answers in Redis, keyed by request and catalog generation
+
+//  The cache of one thread (its connection opens on first use). NULL when
+//  config's Redis URL is bad (logged).
+gw_cache_t *gw_cache_new (struct event_base *base, const gw_config_t *config, gw_metrics_t *metrics);
+void gw_cache_destroy (gw_cache_t **self_p);
+
+//  Answer request from the cache, or forward it (gw_forward) and remember
+//  to store its answer. Takes ownership of *body_p.
+void gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len);
+
+//  A 200 answer for request is in out (JSON text); generation is the one
+//  the replica answered at (may be NULL). Stores it when the request was a
+//  miss and the replica had applied the generation read.
+void gw_cache_store (gw_request_t *request, const char *generation, struct evbuffer *out);
 
 //  --------------------------------------------------------------------------
 //  ops.c
@@ -470,6 +500,17 @@ typedef enum {
     GW_AUTH_REJECTED,               //  401
     GW_AUTH_OUTCOMES
 } gw_auth_outcome_t;
+
+typedef enum {
+    GW_CACHE_HIT = 0,
+    GW_CACHE_MISS,
+    GW_CACHE_STORE,                 //  a miss's answer stored
+    GW_CACHE_UNAVAILABLE,           //  Redis down or failing: served uncached
+    GW_CACHE_OUTCOMES
+} gw_cache_outcome_t;
+
+//  A search result cache event.
+void gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
 
 //  A rate-limit decision (check_us: its bus round trip, 0 if none).
 void gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us);

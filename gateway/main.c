@@ -35,7 +35,15 @@ main (void)
         .sse_max_buffer = (size_t) mg_config_int ("MG_SSE_MAX_BUFFER", 262144, 4096, 1 << 30),
         .sse_per_user = (int) mg_config_int ("MG_SSE_PER_USER", 20, 1, 100000),
         .sse_max_streams = (int) mg_config_int ("MG_SSE_MAX_STREAMS", 10000, 1, 10000000),
+        .redis_url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:6379"),
+        .cache_ttl_s = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TTL_S", 60, 0, 86400),
     };
+    const char *prefix = mg_config_str ("MG_SEARCH_CACHE_PREFIX", "search:");
+    if (strlen (prefix) > GW_CACHE_PREFIX_MAX) {
+        mg_error ("MG_SEARCH_CACHE_PREFIX is too long", "max=%d", GW_CACHE_PREFIX_MAX);
+        return EXIT_FAILURE;
+    }
+    snprintf (config.cache_prefix, sizeof config.cache_prefix, "%s", prefix);
     if (sodium_init () < 0) {
         mg_error ("cannot initialise libsodium", NULL);
         return EXIT_FAILURE;

@@ -32,6 +32,7 @@ static const char *s_bounds_text [] = {
 
 static const char *s_outcomes [] = { "reply", "error", "timeout", "lost" };
 static const char *s_rate_outcomes [GW_RATE_OUTCOMES] = { "allowed", "limited", "fail_open", "fail_closed" };
+static const char *s_cache_outcomes [GW_CACHE_OUTCOMES] = { "hit", "miss", "store", "unavailable" };
 static const char *s_auth_outcomes [GW_AUTH_OUTCOMES] = {
     "anonymous", "token", "key_cached", "key_lookup", "rejected"
 };
@@ -52,6 +53,7 @@ struct gw_metrics_t {
     s_counter_t rate [GW_RATE_OUTCOMES];
     s_histogram_t rate_check;       //  ratelimit.check round trips
     s_counter_t auth [GW_AUTH_OUTCOMES];
+    s_counter_t cache [GW_CACHE_OUTCOMES];
     _Atomic int64_t in_flight;
     _Atomic int64_t sse_open;       //  live event streams
     s_counter_t sse_events;         //  events written to streams
@@ -205,6 +207,13 @@ gw_metrics_sse_reset (gw_metrics_t *self)
 }
 
 void
+gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome)
+{
+    assert (self);
+    s_bump (&self->cache [(size_t) outcome % GW_CACHE_OUTCOMES], 1);
+}
+
+void
 gw_metrics_in_flight (gw_metrics_t *self, int delta)
 {
     assert (self);
@@ -355,6 +364,18 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
             total += s_read (&all [t]->auth [o]);
         evbuffer_add_printf (out, "mg_gateway_auth_total{outcome=\"%s\"} %llu\n",
                              s_auth_outcomes [o], (unsigned long long) total);
+    }
+
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_search_cache_total Search result cache look-ups and stores "
+        "(unavailable: Redis down or failing, served uncached).\n"
+        "# TYPE mg_gateway_search_cache_total counter\n");
+    for (size_t o = 0; o < GW_CACHE_OUTCOMES; o++) {
+        uint64_t total = 0;
+        for (size_t t = 0; t < n; t++)
+            total += s_read (&all [t]->cache [o]);
+        evbuffer_add_printf (out, "mg_gateway_search_cache_total{outcome=\"%s\"} %llu\n",
+                             s_cache_outcomes [o], (unsigned long long) total);
     }
 
     int64_t in_flight = 0;

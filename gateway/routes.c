@@ -37,7 +37,7 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            0,             200 },
     { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
     { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            0,             200 },
-    { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            0,             200 },
+    { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            GW_ROUTE_CACHE, 200 },
     { "GET",    "/api/v1/search/autocomplete",      "search.autocomplete",  &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, NULL,            0,             200 },
     { "GET",    "/api/v1/content/{id}/similar",     "search.similar",       &mg_similar_request_desc,      &mg_similar_reply_desc,      NULL,            0,             200 },
     { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS, 200 },
@@ -154,6 +154,10 @@ s_check_route (const gw_route_t *route)
     if ((route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION))
     &&  (!route->request || !mg_msg_field (route->request, GW_USER_FIELD)))
         why = "a route for signed-in callers needs a user_id field in its request message";
+    else
+    if ((route->flags & GW_ROUTE_CACHE) && (route->reply != &mg_search_reply_desc
+                                         || (route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION))))
+        why = "only anonymous search.query replies are cached";
     else
     if ((route->request && (route->request->size > GW_MSG_STORAGE
                         ||  route->request->nfields > MSG_FIELDS_MAX))

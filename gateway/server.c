@@ -53,6 +53,7 @@ struct gw_thread_t {
     gw_metrics_t *metrics;
     gw_keycache_t *keys;
     gw_sse_t *sse;
+    gw_cache_t *cache;                   //  NULL when the result cache is off
     pthread_t tid;
     bool started;
     int stop_pipe [2];                   //  main thread writes a byte to stop us
@@ -173,6 +174,8 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     self->keys = gw_keycache_new (KEY_CACHE_ENTRIES);
     self->bus = gw_bus_new (self->base, server->zmq_ctx, config->broker,
                             config->heartbeat_ms, config->liveness, i);
+    if (self->metrics && config->cache_ttl_s > 0)
+        self->cache = gw_cache_new (self->base, config, self->metrics);
     if (!self->metrics || !self->keys || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
@@ -247,6 +250,7 @@ s_thread_destroy (gw_thread_t *self)
     if (self->http)
         evhttp_free (self->http);
     gw_sse_destroy (&self->sse);
+    gw_cache_destroy (&self->cache);
     gw_bus_destroy (&self->bus);
     gw_metrics_destroy (&self->metrics);
     gw_keycache_destroy (&self->keys);
@@ -336,6 +340,7 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
     *request = (gw_request_t) {
         .http = http, .thread = self, .server = self->server, .bus = self->bus,
         .metrics = self->metrics, .keys = self->keys, .sse = self->sse, .config = &self->server->config,
+        .cache = self->cache,
         .start_us = gw_now_us ()
     };
     self->in_flight++;
@@ -476,6 +481,9 @@ gw_server_dispatch (gw_request_t *request)
         match.route->handler (request);
         free (bus_body);
     }
+    else
+    if (flags & GW_ROUTE_CACHE)
+        gw_cache_forward (request, &bus_body, bus_len);
     else
         gw_forward (request, &bus_body, bus_len);
 }

@@ -104,3 +104,39 @@ mg_config_int (const char *name, int64_t fallback, int64_t min, int64_t max)
     }
     return v;
 }
+
+int
+mg_config_redis_url (const char *url, char *host, size_t host_size, int *port, int *db)
+{
+    static const char scheme [] = "redis://";
+    if (!url || strncmp (url, scheme, sizeof scheme - 1) != 0)
+        return -1;
+    const char *start = url + sizeof scheme - 1;
+    size_t host_len = strcspn (start, ":/");
+    if (host_len == 0 || host_len >= host_size)
+        return -1;
+    memcpy (host, start, host_len);
+    host [host_len] = '\0';
+    *port = 6379;
+    *db = 0;
+    const char *p = start + host_len;
+    if (*p == ':') {
+        char *end;
+        long value = strtol (p + 1, &end, 10);
+        if (end == p + 1 || value <= 0 || value > 65535)
+            return -1;
+        *port = (int) value;
+        p = end;
+    }
+    if (*p == '/' && p [1]) {
+        char *end;
+        long value = strtol (p + 1, &end, 10);
+        if (end == p + 1 || *end || value < 0 || value > 15)
+            return -1;
+        *db = (int) value;
+    }
+    else
+    if (*p && strcmp (p, "/") != 0)
+        return -1;
+    return 0;
+}

@@ -32,6 +32,7 @@ s_resync (search_t *self)
     pthread_mutex_lock (&self->lock);
     search_index_t *old = self->index;
     self->index = index;
+    memcpy (self->applied, seq, sizeof seq);
     pthread_mutex_unlock (&self->lock);
     search_index_destroy (&old);
     memcpy (self->seq, seq, sizeof seq);
@@ -94,7 +95,14 @@ search_follow (void *arg)
     PGconn *pg = NULL;
     char err [512];
     void *sub = zsock_resolve (self->events);
+    uint64_t applied [SEARCH_STREAMS];
     while (!self->stop) {
+        //  Published here, outside the lock; a failed publish is retried
+        //  every turn (at least every POLL_MS).
+        pthread_mutex_lock (&self->lock);
+        memcpy (applied, self->applied, sizeof applied);
+        pthread_mutex_unlock (&self->lock);
+        search_gen_publish (self->gen, applied);
         zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, POLL_MS) <= 0)
             continue;
@@ -116,6 +124,11 @@ search_follow (void *arg)
         int rc = gap ? -1 : 0;
         if (!gap && count)
             rc = pg ? search_load_ids (self, pg, ids, count, err, sizeof err) : -1;
+        if (rc == 0) {
+            pthread_mutex_lock (&self->lock);
+            memcpy (self->applied, self->seq, sizeof self->applied);
+            pthread_mutex_unlock (&self->lock);
+        }
         if (rc && !gap)
             mg_warn ("changed titles could not be re-read; resyncing", "reason=\"%s\"", pg ? err : "no database");
         else

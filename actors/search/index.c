@@ -19,6 +19,7 @@
 #include "mg_log.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <math.h>
@@ -36,6 +37,7 @@
 #define W_KEYWORDS    5.0
 #define W_OVERVIEW    1.0
 #define W_CAST        2.0
+#define TITLE_START   0.3      //  title similarity bonus when the query is the title's start (typed from it)
 #define TITLE_WEIGHT  1.0      //  title similarity (0-1.5) against BM25 normalised to 0-1
 #define POP_WEIGHT    0.1      //  popularity prior, log-scaled to 0-1
 #define DROP_THRESHOLD 20      //  fewer AND matches than this -> add OR matches after them
@@ -80,10 +82,19 @@
 //  word found in one of its titles) keeps its keyword place above fused
 //  results: a typed title is an answer, not a topic.
 #define TITLE_TYPED    0.75
-//  A keyword ranking whose first hit leads the second by this much of its
-//  score has found its answer (a tagline, a distinctive phrase): that hit
-//  keeps first place too.
-#define KEYWORD_LEAD   0.3
+
+//  Fused score of guarded keyword hits (above any RRF score, which is < 1).
+#define GUARD_SCORE    2.0
+//  Exactness (Meilisearch's rule of that name, per field): the query is one
+//  of the title's tags word for word (a keyword: tags are names, a query
+//  naming one is asking for what carries it), or a phrase of 3 or more
+//  words found word for word in its tagline (a quoted line). Below the
+//  0.5 of a title typed word for word, so a typed title stays first.
+#define TAG_EXACT      0.8
+#define TAG_PHRASE     0.0     //  the query is a phrase inside a longer tag
+#define TAGLINE_PHRASE 1.0
+#define PHRASE_WORDS   3       //  words a tagline phrase needs
+#define TAGLINE_SHARE  0.67    //  ... and the share of the tagline's words it covers
 
 //  One offer of a title: platform (index into platforms), region, expiry.
 typedef struct {
@@ -102,6 +113,8 @@ typedef struct {
     uint64_t genres;           //  bit i: genres [i]
     char *titles;              //  normalised titles, one per line
     int64_t slot;              //  HNSW slot + 1 of its unit vector, 0: none
+    char *tags;                //  normalised keywords (tags), one per line
+    char *tagline;             //  normalised tagline
     s_offer_t *offers;
     size_t offers_count;
 } s_doc_t;
@@ -155,6 +168,8 @@ typedef struct {
     bool has_rating;
     char release [12];
     int typos;
+    bool protected;            //  hybrid: a guarded keyword hit, keeps its keyword place
+    double exact;              //  exactness bonus (TAG_EXACT, TAG_PHRASE, TAGLINE_PHRASE)
     int keyword_rank;
     int semantic_rank;         //  0: not a vector hit
     double cosine;
@@ -248,6 +263,8 @@ static void
 s_doc_clear (s_doc_t *doc)
 {
     free (doc->titles);
+    free (doc->tags);
+    free (doc->tagline);
     free (doc->offers);
     memset (doc, 0, sizeof *doc);
 }
@@ -330,6 +347,38 @@ s_titles (const search_doc_t *doc)
             free (norm);
             p = end ? end + 1 : p + len;
         }
+    }
+    out [used] = '\0';
+    return out;
+}
+
+//  Each line of a '\n'-separated list normalised, one per line (empty
+//  ones dropped). Caller frees; NULL when out of memory.
+static char *
+s_lines (const char *list)
+{
+    size_t room = (list ? strlen (list) * 2 : 0) + 2;
+    char *out = malloc (room);
+    if (!out)
+        return NULL;
+    size_t used = 0;
+    for (const char *p = list; p && *p; ) {
+        const char *end = strchr (p, '\n');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        char *norm = search_text_normalize (p, len);
+        if (!norm) {
+            free (out);
+            return NULL;
+        }
+        size_t nlen = strlen (norm);
+        if (nlen && used + nlen + 2 <= room) {
+            if (used)
+                out [used++] = '\n';
+            memcpy (out + used, norm, nlen);
+            used += nlen;
+        }
+        free (norm);
+        p = end ? end + 1 : p + len;
     }
     out [used] = '\0';
     return out;
@@ -508,6 +557,10 @@ s_doc_fill (search_index_t *self, int64_t rowid, const search_doc_t *doc, char *
         if (e < 0)
             return -1;
     }
+    d->tags = s_lines (doc->keywords);
+    d->tagline = s_norm (doc->tagline);
+    if (!d->tags || !d->tagline)
+        return -1;
     d->titles = *titles;
     *titles = NULL;
     d->live = true;
@@ -667,6 +720,7 @@ typedef struct {
     double weight [SEARCH_QUERY_WORDS];
     int budget [SEARCH_QUERY_WORDS];
     int n;
+    bool last_typed;            //  q ends after its last word (a space, punctuation): no prefix
     char *and_match, *or_match;
     char **terms;               //  expanded terms (explain)
     size_t terms_count;
@@ -721,6 +775,11 @@ s_plan (search_index_t *self, const char *q, const char *scope, s_plan_t *plan)
 {
     memset (plan, 0, sizeof *plan);
     plan->n = search_text_words (q, plan->words, SEARCH_QUERY_WORDS);
+    //  Meilisearch's rule: the last word is a prefix only while it is being
+    //  typed; "day " is the word day. (Retrieval keeps the prefix: it only
+    //  adds candidates; the ranking stops crediting it.)
+    size_t qlen = strlen (q);
+    plan->last_typed = qlen > 0 && ((unsigned char) q [qlen - 1] < 0x80) && !isalnum ((unsigned char) q [qlen - 1]);
     if (plan->n <= 0 || s_vocab (self))
         return plan->n;
     double docs = (double) search_index_count (self) + 1;
@@ -1008,6 +1067,31 @@ s_by_key (const void *a, const void *b)
     return s_by_score (a, b);
 }
 
+//  True when the title line begins with the query's words in order (the
+//  last one as a prefix when prefix_last): the title typed from its start.
+static bool
+s_starts_with (const char *line, const s_plan_t *plan, bool prefix_last)
+{
+    const char *p = line;
+    for (int i = 0; i < plan->n; i++) {
+        size_t len = strlen (plan->words [i]);
+        if (strncmp (p, plan->words [i], len) != 0)
+            return false;
+        bool last = i == plan->n - 1;
+        if (p [len] == ' ')
+            p += len + 1;
+        else
+        if (p [len] == '\0')
+            p += len;
+        else
+        if (!(last && prefix_last))
+            return false;
+        if (!*p && !last)
+            return false;
+    }
+    return true;
+}
+
 //  Best title similarity of the title lines of doc.
 static double
 s_title_match (const s_doc_t *doc, const s_plan_t *plan, bool prefix_last, int *typos)
@@ -1022,6 +1106,8 @@ s_title_match (const s_doc_t *doc, const s_plan_t *plan, bool prefix_last, int *
         int t;
         double m = search_text_title_match ((char (*)[SEARCH_WORD_BYTES]) plan->words, plan->weight,
                                             plan->budget, plan->n, prefix_last, line, &t);
+        if (m > 0 && s_starts_with (line, plan, prefix_last))
+            m += TITLE_START;
         if (m > best) {
             best = m;
             *typos = t;
@@ -1031,12 +1117,63 @@ s_title_match (const s_doc_t *doc, const s_plan_t *plan, bool prefix_last, int *
     return best;
 }
 
+//  True when phrase (normalised words) occurs in text (normalised words,
+//  lines separated by '\n') on word boundaries; *whole when it is a whole
+//  line.
+static bool
+s_phrase_in (const char *text, const char *phrase, size_t plen, bool *whole)
+{
+    *whole = false;
+    bool found = false;
+    for (const char *at = text; plen && at && (at = strstr (at, phrase)) != NULL; at++) {
+        bool start = at == text || at [-1] == ' ' || at [-1] == '\n';
+        char after = at [plen];
+        bool end = after == '\0' || after == ' ' || after == '\n';
+        if (start && end) {
+            found = true;
+            if ((at == text || at [-1] == '\n') && (after == '\0' || after == '\n')) {
+                *whole = true;
+                return true;
+            }
+        }
+    }
+    return found;
+}
+
+//  Words of normalised text (single spaces).
+static int
+s_word_count (const char *text)
+{
+    int n = *text ? 1 : 0;
+    for (; *text; text++)
+        n += *text == ' ';
+    return n;
+}
+
+//  Exactness bonus of doc for the query phrase (n words).
+static double
+s_exactness (const s_doc_t *doc, const char *phrase, size_t plen, int n)
+{
+    double bonus = 0;
+    bool whole;
+    if (doc->tags && s_phrase_in (doc->tags, phrase, plen, &whole))
+        bonus += whole ? TAG_EXACT : TAG_PHRASE;
+    if (n >= PHRASE_WORDS && doc->tagline && s_phrase_in (doc->tagline, phrase, plen, &whole)
+    &&  (double) n >= TAGLINE_SHARE * (double) s_word_count (doc->tagline))
+        bonus += TAGLINE_PHRASE;
+    return bonus;
+}
+
 //  Give the best RERANK_MAX hits of each tier their final score.
 static void
 s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
 {
     s_hits_sort (hits, s_by_bm25);
     double pop_norm = log1p (self->pop_max > 0 ? self->pop_max : 1);
+    char phrase [SEARCH_QUERY_WORDS * SEARCH_WORD_BYTES];
+    size_t plen = 0;
+    for (int i = 0; i < plan->n; i++)
+        plen += (size_t) snprintf (phrase + plen, sizeof phrase - plen, "%s%s", i ? " " : "", plan->words [i]);
     size_t start = 0;
     while (start < hits->count) {
         size_t end = start;
@@ -1049,8 +1186,10 @@ s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
             double bm = hit->bm25 / top;
             double prior = POP_WEIGHT * log1p (hit->popularity > 0 ? hit->popularity : 0) / pop_norm;
             if (i - start < RERANK_MAX) {
-                hit->title = s_title_match (&self->docs [hit->rowid], plan, true, &hit->typos);
-                hit->score = TITLE_WEIGHT * hit->title + bm + prior;
+                const s_doc_t *doc = &self->docs [hit->rowid];
+                hit->title = s_title_match (doc, plan, !plan->last_typed, &hit->typos);
+                hit->exact = s_exactness (doc, phrase, plen, plan->n);
+                hit->score = TITLE_WEIGHT * hit->title + hit->exact + bm + prior;
             }
             else
                 hit->score = bm + prior - 10;
@@ -1245,6 +1384,8 @@ s_fill_hit (search_index_t *self, const s_hit_t *hit, const search_query_t *quer
         x->has_title_match = true;
         x->typos = (uint64_t) hit->typos;
         x->has_typos = true;
+        x->exactness = hit->exact;
+        x->has_exactness = true;
         size_t nterms = plan->terms_count < 64 ? plan->terms_count : 64;
         x->terms = calloc (nterms ? nterms : 1, sizeof *x->terms);
         for (size_t i = 0; x->terms && i < nterms; i++) {
@@ -1349,23 +1490,25 @@ s_semantic (search_index_t *self, const char *q, const s_filter_t *f, s_hits_t *
     return rc;
 }
 
-//  Fuse the keyword hits (sorted by score) with the semantic ones by
-//  weighted reciprocal ranks: (1 - ratio) / (K + keyword rank) + ratio /
-//  (K + semantic rank); a typed title keeps its place above. Semantic hits
-//  not in hits are added.
-//  A sentence (more than LONG_QUERY_WORDS words) whose words all matched
-//  keeps every all-words keyword hit above the semantic ones: a quoted
-//  tagline is matched, not paraphrased.
+//  Fuse the keyword hits (sorted by score) with the semantic ones. Guarded
+//  keyword hits keep their keyword order above everything else: the first
+//  one, a title the query spells out, an exact tag or tagline phrase, and
+//  for a sentence (more than LONG_QUERY_WORDS words) every all-words hit
+//  (a quoted line is matched, not paraphrased). The rest are ordered by
+//  weighted reciprocal ranks, (1 - ratio) / (K + keyword rank) + ratio /
+//  (K + semantic rank); semantic hits not in hits are added among them.
+//  So the semantic side reorders and extends the tail, never the answers
+//  the keyword side is sure of.
 static int
 s_fuse (s_hits_t *hits, s_hits_t *sem, double ratio, bool sentence)
 {
-    bool lead = hits->count == 1 || (hits->count > 1 && hits->items [0].tier == 0
-              && hits->items [0].score - hits->items [1].score >= KEYWORD_LEAD * fabs (hits->items [0].score));
     for (size_t i = 0; i < hits->count; i++) {
         s_hit_t *hit = &hits->items [i];
         hit->keyword_rank = (int) i + 1;
-        bool keep = hit->tier == 0 && (sentence || hit->title >= TITLE_TYPED || (i == 0 && lead));
-        hit->score = (1 - ratio) / (RRF_K + (double) hit->keyword_rank) + (keep ? 1.0 : 0);
+        hit->protected = hit->tier == 0
+            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0);
+        hit->score = hit->protected ? GUARD_SCORE - (double) i / (double) hits->count
+                                    : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);
         hit->tier = 0;
     }
     s_hits_sort (hits, s_by_rowid);
@@ -1377,7 +1520,8 @@ s_fuse (s_hits_t *hits, s_hits_t *sem, double ratio, bool sentence)
         if (hit) {
             hit->semantic_rank = v->semantic_rank;
             hit->cosine = v->cosine;
-            hit->score += add;
+            if (!hit->protected)
+                hit->score += add;
         }
         else {
             s_hit_t fresh = *v;

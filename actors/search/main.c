@@ -64,12 +64,15 @@ main (void)
     mg_info ("search index loaded", "titles=%zu took_ms=%lld content_seq=%llu",
              search_index_count (self.index), (long long) (zclock_mono () - started),
              (unsigned long long) self.seq [0]);
+    memcpy (self.applied, self.seq, sizeof self.applied);
+    self.gen = search_gen_new ();
     if (pthread_mutex_init (&self.lock, NULL)
     ||  pthread_create (&self.follower, NULL, search_follow, &self)) {
         mg_error ("cannot start the event follower", NULL);
         search_index_destroy (&self.index);
         zsock_destroy (&self.events);
         search_lsa_destroy (&self.lsa);
+        search_gen_destroy (&self.gen);
         return EXIT_FAILURE;
     }
     int rc = -1;
@@ -85,5 +88,6 @@ main (void)
     zsock_destroy (&self.events);
     search_index_destroy (&self.index);
     search_lsa_destroy (&self.lsa);
+    search_gen_destroy (&self.gen);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

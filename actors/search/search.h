@@ -15,6 +15,8 @@
 
 #define SEARCH_STREAMS 3        //  content.changed, availability.changed, vectors.changed
 
+typedef struct search_gen_t search_gen_t;
+
 typedef struct {
     pthread_mutex_t lock;       //  guards index (handlers, follower)
     search_index_t *index;
@@ -25,6 +27,8 @@ typedef struct {
     pthread_t follower;
     volatile bool stop;
     uint64_t resyncs;           //  full reloads after a gap (follower only)
+    uint64_t applied [SEARCH_STREAMS];  //  numbers the index reflects (under lock)
+    search_gen_t *gen;          //  publishes applied to Redis for the result cache (follower only)
 } search_t;
 
 extern const char *const search_streams [SEARCH_STREAMS];
@@ -40,6 +44,17 @@ int search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char 
 
 //  Follower thread: applies change events; a gap -> full reload.
 void *search_follow (void *self);
+
+//  The result cache's generation in Redis (gen.c): <prefix>gen holds
+//  "C.A", the highest content.changed and availability.changed numbers
+//  some replica has applied (each the largest published). NULL when
+//  MG_REDIS_URL is unusable (logged): nothing is published then.
+search_gen_t *search_gen_new (void);
+void search_gen_destroy (search_gen_t **self_p);
+
+//  Publish applied when it differs from what was published last (or the
+//  last try failed). Returns 0, or -1 (logged once per outage).
+int search_gen_publish (search_gen_t *self, const uint64_t applied [SEARCH_STREAMS]);
 
 //  search.query and search.autocomplete handlers (state: search_t).
 int search_on_query (void *state, const void *req, void *rep, mg_error_t *err);

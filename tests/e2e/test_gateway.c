@@ -43,7 +43,8 @@ typedef struct {
     char env_sub [96];
     char env_http [64];
     char env_events [96];
-    const char *env [16];
+    char env_cache [96];
+    const char *env [17];
     int http_port;
     pid_t broker;
     pid_t catalog;
@@ -157,8 +158,10 @@ group_setup (void **state)
     snprintf (f->env_sub, sizeof f->env_sub, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", events_port);
     snprintf (f->env_events, sizeof f->env_events, "MG_EVENTS=tcp://127.0.0.1:%d", events_port);
     snprintf (f->env_http, sizeof f->env_http, "MG_HTTP_PORT=%d", f->http_port);
+    //  Search answers are cached under a prefix of this run's own.
+    snprintf (f->env_cache, sizeof f->env_cache, "MG_SEARCH_CACHE_PREFIX=e2e%d:", (int) getpid ());
     const char *env [] = {
-        f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_http, f->env_events,
+        f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_http, f->env_events, f->env_cache,
         "MG_HTTP_MAX_BODY=4096", "MG_HTTP_MAX_URL=2048", "MG_HTTP_MAX_HEADERS=4096",
         "MG_REQUEST_TIMEOUT_MS=3000", "MG_HTTP_THREADS=2", "MG_HEARTBEAT_MS=250",
         "MG_HEARTBEAT_LIVENESS=3", "MG_RESOLVER_INGEST=0",
@@ -458,6 +461,7 @@ test_search_bad_input_is_400_naming_the_parameter (void **state)
     char path [1024];
     s_assert_names (f, "/api/v1/search", "q");
     s_assert_names (f, "/api/v1/search?q=", "q");
+    s_assert_names (f, "/api/v1/search?q=&mode=keyword", "q");
     s_assert_invalid (f, "/api/v1/search?q=%2B%2B", "q has no letters");
     s_assert_names (f, "/api/v1/search?q=%FF", "q");
     snprintf (path, sizeof path, "/api/v1/search?q=%0513d", 0);

@@ -6,7 +6,8 @@
 
     Fixtures: a movie "Amélie" (2001, comedy, romance; netflix FR), a tv
     "The Matrix Files" (1999, science-fiction), a movie "Matrix Revisited"
-    (2001, documentary, overview mentions Keanu).  */
+    (2001, documentary, overview mentions Keanu), a movie "Harbour Lights"
+    (2003, an overview full of love that will change your life).  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -47,7 +48,9 @@ static const char *s_fixtures [] = {
     "('" ID ("b2") "', 'tv', 'The Matrix Files', NULL, 1999, 'Hackers and agents.', NULL, 5, 6.0, 10, "
     "  '{hacker}', '\\x00'), "
     "('" ID ("c3") "', 'movie', 'Matrix Revisited', NULL, 2001, 'Keanu Reeves looks back.', NULL, 2, NULL, 0, "
-    "  '{}', '\\x00')",
+    "  '{}', '\\x00'), "
+    "('" ID ("e5") "', 'movie', 'Harbour Lights', NULL, 2003, 'Love, love and more love: it will change your life.', "
+    "  NULL, 90, 6.5, 300, '{}', '\\x00')",
     "INSERT INTO content_genres (content_id, genre_id) SELECT x.id::uuid, g.id FROM (VALUES "
     "('" ID ("a1") "', 'comedy'), ('" ID ("a1") "', 'romance'), ('" ID ("b2") "', 'science-fiction'), "
     "('" ID ("c3") "', 'documentary')) x (id, slug) JOIN genres g ON g.slug = x.slug",
@@ -240,6 +243,35 @@ test_search_autocomplete_suggests_titles_and_people (void **state)
     mg_msg_clear (&mg_autocomplete_reply_desc, &rep);
 }
 
+//  Exactness of the first result of q (keyword mode, explain) and its id.
+static double
+s_first_exactness (fixture_t *f, const char *q, char out [40])
+{
+    mg_search_request_t req = { .q = (char *) q, .mode = "keyword", .explain = true, .has_explain = true };
+    mg_search_reply_t rep;
+    s_search (f, &req, &rep);
+    assert_true (rep.results_count > 0);
+    assert_non_null (rep.results [0].explain);
+    snprintf (out, 40, "%s", rep.results [0].id);
+    double exactness = rep.results [0].explain->exactness;
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    return exactness;
+}
+
+static void
+test_search_ranks_a_named_tag_and_a_quoted_tagline_first (void **state)
+{
+    fixture_t *f = *state;
+    char first [40];
+    //  "love" is one of Amélie's keywords; Harbour Lights says it three
+    //  times in its overview and is more popular.
+    assert_true (s_first_exactness (f, "love", first) >= 0.8);
+    assert_string_equal (first, ID ("a1"));
+    //  Amélie's tagline, quoted; Harbour Lights' overview has the same words.
+    assert_true (s_first_exactness (f, "she'll change your life!", first) >= 1.0);
+    assert_string_equal (first, ID ("a1"));
+}
+
 static void
 test_search_follows_changes_and_resyncs_after_a_gap (void **state)
 {
@@ -268,6 +300,7 @@ main (void)
         cmocka_unit_test (test_search_finds_accented_titles_typed_plainly),
         cmocka_unit_test (test_search_filters_facets_and_pages),
         cmocka_unit_test (test_search_autocomplete_suggests_titles_and_people),
+        cmocka_unit_test (test_search_ranks_a_named_tag_and_a_quoted_tagline_first),
         cmocka_unit_test (test_search_follows_changes_and_resyncs_after_a_gap),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);

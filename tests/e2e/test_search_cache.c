@@ -1,0 +1,287 @@
+/*  The search result cache end to end: a Redis of its own, a scratch
+    database, the pipeline (mg-import -> mg-indexer -> mg-resolver), a
+    search replica and every routed actor behind mg-gateway. A repeated
+    search is answered from Redis (X-Cache: hit), an import that changes a
+    title moves the catalog generation so the old page is no longer served,
+    and with Redis gone searches are answered uncached.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mg_http.h"
+#include "mg_test.h"
+
+#define START_WAIT_MS  30000        //  migrations, snapshot and registration at start
+#define CHANGE_WAIT_MS 15000        //  an import's change reaching the replica
+#define HTTP_WAIT_MS   5000
+
+typedef struct {
+    char url [512];
+    PGconn *admin;
+    mg_test_env_t env;
+    int http_port, redis_port;
+    char dir [64];
+    pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, gateway;
+} fixture_t;
+
+//  One title as the importer reads it (TMDB-like JSON line).
+static void
+s_write_catalog (fixture_t *f, const char *title)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/catalog.jsonl", f->dir);
+    FILE *out = fopen (path, "w");
+    assert_non_null (out);
+    fprintf (out, "{\"source\":\"tmdb\",\"type\":\"movie\",\"id\":990001,\"title\":\"%s\","
+                  "\"original_title\":\"%s\",\"original_language\":\"en\","
+                  "\"overview\":\"A lighthouse keeper counts ships.\",\"release_date\":\"2001-02-03\","
+                  "\"popularity\":5.5,\"vote_average\":7.1,\"vote_count\":10,"
+                  "\"genres\":[{\"id\":18,\"name\":\"Drama\"}],\"keywords\":[\"lighthouse\"]}\n",
+             title, title);
+    fclose (out);
+}
+
+//  mg-import --wait of the fixture's catalog file; its exit status.
+static int
+s_import (fixture_t *f)
+{
+    char command [1024];
+    snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s/catalog.jsonl >&2",
+              f->env.endpoint, MG_BIN_DIR, f->dir);
+    int status = system (command);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  A private Redis on port (no persistence), in the foreground; its pid.
+static pid_t
+s_start_redis (int port)
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        char text [16];
+        snprintf (text, sizeof text, "%d", port);
+        execlp ("redis-server", "redis-server", "--port", text, "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
+        _exit (127);
+    }
+    return pid;
+}
+
+static int
+s_get (fixture_t *f, const char *path, mg_http_reply_t *reply)
+{
+    return mg_http_request (f->http_port, "GET", path, "", NULL, reply, HTTP_WAIT_MS);
+}
+
+//  Poll path until it answers status (or the time is up); the last status.
+static int
+s_wait_status (fixture_t *f, const char *path, int status, int timeout_ms)
+{
+    int last = 0;
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    do {
+        mg_http_reply_t reply;
+        if (s_get (f, path, &reply) == 0) {
+            last = reply.status;
+            mg_http_reply_free (&reply);
+        }
+        if (last != status)
+            usleep (100 * 1000);
+    } while (last != status && mg_test_now_ms () < until);
+    return last;
+}
+
+static int group_teardown (void **state);
+
+static int
+group_setup (void **state)
+{
+    fixture_t *f = calloc (1, sizeof *f);
+    *state = f;
+    if (!f)
+        return -1;
+    snprintf (f->dir, sizeof f->dir, "/tmp/mg-search-cache.%d", (int) getpid ());
+    char command [128];
+    snprintf (command, sizeof command, "mkdir -p %s", f->dir);
+    if (system (command) != 0)
+        return -1;
+    f->admin = mg_test_scratch_db ("mg_search_cache", f->url, sizeof f->url);
+    if (!f->admin)
+        return -1;
+    f->redis_port = mg_test_free_port ();
+    f->redis = s_start_redis (f->redis_port);
+    f->http_port = mg_test_free_port ();
+    mg_test_env_init (&f->env, f->url);
+    mg_test_env_add (&f->env, "MG_REDIS_URL=redis://127.0.0.1:%d", f->redis_port);
+    mg_test_env_add (&f->env, "MG_HTTP_PORT=%d", f->http_port);
+    mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
+    mg_test_env_add (&f->env, "MG_SEARCH_CACHE_TTL_S=600");
+    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
+    f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
+    //  The indexer migrates the database; the resolver then loads from it.
+    if (mg_test_wait_service (f->env.endpoint, "indexer", START_WAIT_MS))
+        return -1;
+    f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
+    if (mg_test_wait_service (f->env.endpoint, "resolver", START_WAIT_MS))
+        return -1;
+    s_write_catalog (f, "Cachetest Alpha");
+    if (s_import (f) != 0)
+        return -1;
+    f->search = mg_test_spawn ("mg-search", f->env.envp);
+    f->catalog = mg_test_spawn ("mg-catalog", f->env.envp);
+    f->accounts = mg_test_spawn ("mg-accounts", f->env.envp);
+    f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env.envp);
+    f->sync = mg_test_spawn ("mg-sync", f->env.envp);
+    f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
+    if (s_wait_status (f, "/ready", 200, START_WAIT_MS) != 200) {
+        fprintf (stderr, "the gateway did not become ready\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+group_teardown (void **state)
+{
+    fixture_t *f = *state;
+    if (!f)
+        return 0;
+    pid_t *pids [] = { &f->gateway, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
+                       &f->resolver, &f->indexer, &f->broker, &f->redis };
+    for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
+        if (*pids [i] > 0)
+            mg_test_stop (*pids [i], SIGTERM);
+    mg_test_drop_db (&f->admin, f->url);
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf %s", f->dir);
+    if (system (command) != 0)
+        fprintf (stderr, "could not remove %s\n", f->dir);
+    free (f);
+    return 0;
+}
+
+//  GET path: asserts 200; X-Cache into cache ("" when absent), the body's
+//  first result title into title ("" when none). Returns the body (free).
+static char *
+s_search (fixture_t *f, const char *path, char *cache, size_t cache_size, char *title, size_t title_size)
+{
+    mg_http_reply_t reply;
+    assert_int_equal (s_get (f, path, &reply), 0);
+    if (reply.status != 200)
+        fail_msg ("GET %s: %d %s", path, reply.status, reply.body);
+    if (!mg_http_header (&reply, "X-Cache", cache, cache_size))
+        cache [0] = '\0';
+    json_error_t jerr;
+    json_t *json = json_loads (reply.body, 0, &jerr);
+    assert_non_null (json);
+    json_t *first = json_array_get (json_object_get (json, "results"), 0);
+    snprintf (title, title_size, "%s", first ? json_string_value (json_object_get (first, "title")) : "");
+    json_decref (json);
+    char *body = strdup (reply.body);
+    mg_http_reply_free (&reply);
+    return body;
+}
+
+//  Value of the cache counter outcome in /metrics, -1 when absent.
+static long
+s_cache_metric (fixture_t *f, const char *outcome)
+{
+    mg_http_reply_t reply;
+    assert_int_equal (s_get (f, "/metrics", &reply), 0);
+    char name [96];
+    snprintf (name, sizeof name, "mg_gateway_search_cache_total{outcome=\"%s\"} ", outcome);
+    const char *at = strstr (reply.body, name);
+    long value = at ? atol (at + strlen (name)) : -1;
+    mg_http_reply_free (&reply);
+    return value;
+}
+
+static void
+test_a_repeated_search_is_a_cache_hit (void **state)
+{
+    fixture_t *f = *state;
+    char cache [32], title [128];
+    const char *path = "/api/v1/search?q=cachetest&mode=keyword&per_page=5";
+    char *first = s_search (f, path, cache, sizeof cache, title, sizeof title);
+    assert_string_equal (cache, "miss");
+    assert_string_equal (title, "Cachetest Alpha");
+    char *second = s_search (f, path, cache, sizeof cache, title, sizeof title);
+    assert_string_equal (cache, "hit");
+    assert_string_equal (second, first);
+    //  Another page is another entry; explain is never cached.
+    free (s_search (f, "/api/v1/search?q=cachetest&mode=keyword&per_page=6", cache, sizeof cache, title, sizeof title));
+    assert_string_equal (cache, "miss");
+    for (int i = 0; i < 2; i++) {
+        free (s_search (f, "/api/v1/search?q=cachetest&mode=keyword&explain=true", cache, sizeof cache,
+                        title, sizeof title));
+        assert_string_equal (cache, "");
+    }
+    assert_true (s_cache_metric (f, "hit") >= 1);
+    assert_true (s_cache_metric (f, "miss") >= 2);
+    assert_true (s_cache_metric (f, "store") >= 2);
+    free (first);
+    free (second);
+}
+
+static void
+test_an_import_that_changes_a_title_invalidates_the_cache (void **state)
+{
+    fixture_t *f = *state;
+    char cache [32], title [128];
+    const char *path = "/api/v1/search?q=cachetest&mode=keyword&per_page=3";
+    free (s_search (f, path, cache, sizeof cache, title, sizeof title));
+    free (s_search (f, path, cache, sizeof cache, title, sizeof title));
+    assert_string_equal (cache, "hit");
+    assert_string_equal (title, "Cachetest Alpha");
+    s_write_catalog (f, "Cachetest Beta");
+    assert_int_equal (s_import (f), 0);
+    //  The replica applies the change and moves the generation: the cached
+    //  page stops being served (its TTL, 600 s, is far away).
+    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
+    do {
+        free (s_search (f, path, cache, sizeof cache, title, sizeof title));
+        if (strcmp (title, "Cachetest Beta") != 0)
+            usleep (100 * 1000);
+    } while (strcmp (title, "Cachetest Beta") != 0 && mg_test_now_ms () < until);
+    assert_string_equal (title, "Cachetest Beta");
+    //  ... and the new page is cached in its turn.
+    free (s_search (f, path, cache, sizeof cache, title, sizeof title));
+    assert_string_equal (title, "Cachetest Beta");
+    assert_string_equal (cache, "hit");
+}
+
+static void
+test_with_redis_down_searches_are_served_uncached (void **state)
+{
+    fixture_t *f = *state;
+    char cache [32], title [128];
+    long before = s_cache_metric (f, "unavailable");
+    assert_int_equal (mg_test_stop (f->redis, SIGKILL) != -1, 1);
+    f->redis = 0;
+    for (int i = 0; i < 3; i++) {
+        free (s_search (f, "/api/v1/search?q=cachetest&mode=keyword&per_page=3", cache, sizeof cache,
+                        title, sizeof title));
+        assert_string_equal (title, "Cachetest Beta");
+        assert_string_not_equal (cache, "hit");
+    }
+    assert_true (s_cache_metric (f, "unavailable") >= before + 3);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_a_repeated_search_is_a_cache_hit),
+        cmocka_unit_test (test_an_import_that_changes_a_title_invalidates_the_cache),
+        cmocka_unit_test (test_with_redis_down_searches_are_served_uncached),
+    };
+    return cmocka_run_group_tests (tests, group_setup, group_teardown);
+}
