@@ -81,6 +81,36 @@ cache_key (const char *provider, const char *url, char *key, size_t keylen)
     return n < 0 || (size_t) n >= keylen ? -1 : 0;
 }
 
+//  An entry from the get script's reply. Returns 0 (body NULL on a miss)
+//  or -1 with why.
+static int
+s_entry (const redisReply *reply, int64_t ttl_ms, cache_entry_t *entry, char *why, size_t whylen)
+{
+    memset (entry, 0, sizeof *entry);
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
+    &&  reply->element [0]->type == REDIS_REPLY_STRING
+    &&  reply->element [1]->type == REDIS_REPLY_STRING
+    &&  reply->element [2]->type == REDIS_REPLY_INTEGER) {
+        entry->body = malloc (reply->element [0]->len + 1);
+        if (!entry->body) {
+            snprintf (why, whylen, "out of memory");
+            return -1;
+        }
+        memcpy (entry->body, reply->element [0]->str, reply->element [0]->len);
+        entry->body [reply->element [0]->len] = '\0';
+        entry->body_len = reply->element [0]->len;
+        snprintf (entry->etag, sizeof entry->etag, "%s", reply->element [1]->str);
+        entry->age_ms = reply->element [2]->integer;
+        entry->fresh = entry->age_ms < ttl_ms;
+        return 0;
+    }
+    if (reply->type != REDIS_REPLY_NIL) {
+        snprintf (why, whylen, "cache script: unexpected reply");
+        return -1;
+    }
+    return 0;
+}
+
 int
 cache_get (fetcher_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_t *entry,
            char *why, size_t whylen)
@@ -91,30 +121,32 @@ cache_get (fetcher_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_
     redisReply *reply = fetcher_redis_eval (redis, s_get, 1, keys, 0, NULL, why, whylen);
     if (!reply)
         return -1;
-    int rc = 0;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
-    &&  reply->element [0]->type == REDIS_REPLY_STRING
-    &&  reply->element [1]->type == REDIS_REPLY_STRING
-    &&  reply->element [2]->type == REDIS_REPLY_INTEGER) {
-        entry->body = malloc (reply->element [0]->len + 1);
-        if (entry->body) {
-            memcpy (entry->body, reply->element [0]->str, reply->element [0]->len);
-            entry->body [reply->element [0]->len] = '\0';
-            entry->body_len = reply->element [0]->len;
-            snprintf (entry->etag, sizeof entry->etag, "%s", reply->element [1]->str);
-            entry->age_ms = reply->element [2]->integer;
-            entry->fresh = entry->age_ms < ttl_ms;
-        }
-        else {
-            snprintf (why, whylen, "out of memory");
-            rc = -1;
-        }
-    }
-    else if (reply->type != REDIS_REPLY_NIL) {
-        snprintf (why, whylen, "cache script: unexpected reply");
-        rc = -1;
-    }
+    int rc = s_entry (reply, ttl_ms, entry, why, whylen);
     freeReplyObject (reply);
+    return rc;
+}
+
+int
+cache_get_many (fetcher_redis_t *redis, size_t n, const char *const *keys, const int64_t *ttl_ms,
+                cache_entry_t *entries, char *why, size_t whylen)
+{
+    assert (redis && (n == 0 || (keys && ttl_ms && entries)) && why);
+    for (size_t i = 0; i < n; i++)
+        memset (&entries [i], 0, sizeof entries [i]);
+    redisReply **replies = calloc (n ? n : 1, sizeof *replies);
+    if (!replies) {
+        snprintf (why, whylen, "out of memory");
+        return -1;
+    }
+    int rc = fetcher_redis_eval_many (redis, s_get, n, 1, 0, keys, replies, why, whylen);
+    for (size_t i = 0; i < n; i++)
+        if (replies [i]) {
+            char ignored [FETCHER_WHY_LEN];
+            if (rc == 0)
+                s_entry (replies [i], ttl_ms [i], &entries [i], ignored, sizeof ignored);
+            freeReplyObject (replies [i]);
+        }
+    free (replies);
     return rc;
 }
 
@@ -137,6 +169,48 @@ cache_put (fetcher_redis_t *redis, const char *key, const char *body, size_t bod
         return -1;
     freeReplyObject (reply);
     return 0;
+}
+
+int
+cache_put_many (fetcher_redis_t *redis, size_t n, const char *const *keys,
+                const char *const *bodies, const size_t *body_lens, const char *const *etags,
+                char *why, size_t whylen)
+{
+    assert (redis && (n == 0 || (keys && bodies && body_lens && etags)) && why);
+    enum { PER_CALL = 4 };          //  key, body, etag, keep_s
+    const char **params = calloc (n ? n * PER_CALL : 1, sizeof *params);
+    redisReply **replies = calloc (n ? n : 1, sizeof *replies);
+    if (!params || !replies) {
+        free (params);
+        free (replies);
+        snprintf (why, whylen, "out of memory");
+        return -1;
+    }
+    char keep [24];
+    snprintf (keep, sizeof keep, "%d", CACHE_KEEP_S);
+    size_t calls = 0;
+    for (size_t i = 0; i < n; i++) {
+        //  hiredis argv is NUL-terminated here; provider bodies are JSON text.
+        if (strlen (bodies [i]) != body_lens [i])
+            continue;
+        params [calls * PER_CALL] = keys [i];
+        params [calls * PER_CALL + 1] = bodies [i];
+        params [calls * PER_CALL + 2] = etags [i] ? etags [i] : "";
+        params [calls * PER_CALL + 3] = keep;
+        calls++;
+    }
+    int stored = -1;
+    if (fetcher_redis_eval_many (redis, s_put, calls, 1, 3, params, replies, why, whylen) == 0) {
+        stored = 0;
+        for (size_t i = 0; i < calls; i++)
+            stored += replies [i] != NULL;
+    }
+    for (size_t i = 0; i < calls; i++)
+        if (replies [i])
+            freeReplyObject (replies [i]);
+    free (params);
+    free (replies);
+    return stored;
 }
 
 int

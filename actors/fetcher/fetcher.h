@@ -37,6 +37,15 @@ redisReply *fetcher_redis_eval (fetcher_redis_t *self, const char *source,
                                 int nkeys, const char **keys, int nargs, const char **args,
                                 char *why, size_t whylen);
 
+//  Run the script source n times in one round trip (hiredis pipelining):
+//  call i takes params [i * (nkeys + nargs) ...], its keys then its args.
+//  replies [i] is call i's reply (caller frees), or NULL when Redis
+//  answered it with an error. Returns 0, or -1 with why (every reply NULL)
+//  when Redis cannot be used.
+int fetcher_redis_eval_many (fetcher_redis_t *self, const char *source, size_t n, int nkeys,
+                             int nargs, const char *const *params, redisReply **replies,
+                             char *why, size_t whylen);
+
 //  ---- quota.c: per-provider request rate, daily units, key pool ----
 
 #define QUOTA_KEYS_MAX 5            //  YouTube: a pool of at most 5 keys
@@ -156,9 +165,21 @@ int cache_key (const char *provider, const char *url, char *key, size_t keylen);
 int cache_get (fetcher_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_t *entry,
                char *why, size_t whylen);
 
+//  Look n keys up in one round trip; entries [i] as cache_get gives it for
+//  keys [i] with ttl_ms [i] (a failed look-up is a miss). Returns 0, or -1
+//  with why (every entry a miss) when Redis cannot be used.
+int cache_get_many (fetcher_redis_t *redis, size_t n, const char *const *keys, const int64_t *ttl_ms,
+                    cache_entry_t *entries, char *why, size_t whylen);
+
 //  Store a 200 response's body and ETag (etag may be NULL).
 int cache_put (fetcher_redis_t *redis, const char *key, const char *body, size_t body_len,
                const char *etag, char *why, size_t whylen);
+
+//  Store n responses in one round trip (etags [i] may be NULL). Returns how
+//  many were stored, or -1 with why when Redis cannot be used.
+int cache_put_many (fetcher_redis_t *redis, size_t n, const char *const *keys,
+                    const char *const *bodies, const size_t *body_lens, const char *const *etags,
+                    char *why, size_t whylen);
 
 //  A 304 Not Modified: the stored body is fresh again.
 int cache_touch (fetcher_redis_t *redis, const char *key, char *why, size_t whylen);

@@ -22,6 +22,7 @@
 #include "mg_msg.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@
 #define LIST_PAGE_MAX    20         //  TMDB lists give 20 titles a page
 #define CLOSED_TRUST_MS  100        //  a closed breaker is believed this long without asking Redis
 #define SUCCESS_BATCH    64         //  successes recorded in one call while closed
+#define BATCH_BYTES      (MG_MSG_MAX_BYTES * 3 / 4)  //  an enqueue stays under the bus limit
+#define LOOKUP_ROUNDS    8          //  cache look-up rounds per loop turn before polling transfers
+#define SEND_QUEUE       2          //  batches waiting for the sender: bounds memory, fetching goes on meanwhile
 
 typedef enum { STEP_TMDB, STEP_SA, STEP_WATCHMODE, STEP_YOUTUBE, STEP_DONE } s_step_t;
 
@@ -43,6 +47,7 @@ typedef struct {
     int attempt;                    //  attempts of the current step so far
     int64_t not_before_ms;
     bool in_flight;
+    bool looked_up;                 //  the current step's cache look-up is done
     bool failed;
     bool stale;
     json_t *record;                 //  raw.record once TMDB answered
@@ -69,7 +74,34 @@ typedef struct {
     int64_t successes_since_ms [PROVIDER_COUNT];
     mg_raw_record_t *batch;
     size_t batch_count;
+    size_t batch_bytes;             //  encoded size of the batch so far
     bool enqueue_failed;
+    //  The sender thread: it alone uses client while the run goes on, so
+    //  the fetch loop never waits for an indexer.enqueue unless SEND_QUEUE
+    //  batches are waiting already.
+    pthread_t sender;
+    bool sender_running;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    mg_raw_record_t *queue [SEND_QUEUE];
+    size_t queue_counts [SEND_QUEUE];
+    size_t queue_bytes [SEND_QUEUE];
+    size_t queue_len;
+    bool closing;
+    //  Answers to store in the cache, written in one round trip per loop turn.
+    char (*put_keys) [128];
+    char **put_bodies;
+    size_t *put_lens;
+    char (*put_etags) [256];
+    size_t put_count;
+    size_t put_max;
+    //  Scratch for one round trip of look-ups or writes, slots long.
+    s_title_t **ask;
+    const char **keys;
+    const char **bodies;
+    const char **etags;
+    int64_t *ttl;
+    cache_entry_t *entries;
 } s_run_t;
 
 //  Monotonic milliseconds.
@@ -186,16 +218,16 @@ fetch_config_load (fetch_config_t *c)
 
 //  ---- queueing records ----
 
-//  Send the batch with indexer.enqueue. Returns 0 or -1.
-static int
-s_flush (s_run_t *run)
+//  Send count records with indexer.enqueue and clear them. Returns how
+//  many the indexer queued, or -1.
+static int64_t
+s_send (s_run_t *run, mg_raw_record_t *records, size_t count, size_t bytes)
 {
-    if (run->batch_count == 0)
-        return 0;
-    mg_enqueue_request_t request = { .records = run->batch, .records_count = run->batch_count };
+    mg_enqueue_request_t request = { .records = records, .records_count = count };
     mg_enqueue_reply_t reply;
     mg_error_t err = { 0 };
     int rc = -1;
+    int64_t started = s_now_ms (), queued = -1;
     for (int attempt = 0; attempt < ENQUEUE_TRIES && rc; attempt++) {
         if (attempt)
             mg_msg_clear (&mg_error_desc, &err);
@@ -204,18 +236,138 @@ s_flush (s_run_t *run)
     }
     if (rc) {
         mg_error ("indexer.enqueue failed", "code=%s reason=\"%s\" records=%zu",
-                  err.code ? err.code : "-", err.message ? err.message : "-", run->batch_count);
+                  err.code ? err.code : "-", err.message ? err.message : "-", count);
         mg_msg_clear (&mg_error_desc, &err);
-        run->enqueue_failed = true;
     }
     else {
-        run->stats->queued += reply.queued;
+        mg_info ("records queued", "records=%zu bytes=%zu took_ms=%lld", count, bytes,
+                 (long long) (s_now_ms () - started));
+        queued = (int64_t) reply.queued;
         mg_msg_clear (&mg_enqueue_reply_desc, &reply);
     }
-    for (size_t i = 0; i < run->batch_count; i++)
-        mg_msg_clear (&mg_raw_record_desc, &run->batch [i]);
+    for (size_t i = 0; i < count; i++)
+        mg_msg_clear (&mg_raw_record_desc, &records [i]);
+    return queued;
+}
+
+//  Count a sent batch's outcome (under the lock while the sender runs).
+static void
+s_sent (s_run_t *run, int64_t queued)
+{
+    if (queued < 0)
+        run->enqueue_failed = true;
+    else
+        run->stats->queued += (uint64_t) queued;
+}
+
+//  The sender thread: sends queued batches in order until closing.
+static void *
+s_sender (void *arg)
+{
+    s_run_t *run = arg;
+    pthread_mutex_lock (&run->lock);
+    while (run->queue_len || !run->closing) {
+        if (!run->queue_len) {
+            pthread_cond_wait (&run->cond, &run->lock);
+            continue;
+        }
+        mg_raw_record_t *records = run->queue [0];
+        size_t count = run->queue_counts [0], bytes = run->queue_bytes [0];
+        pthread_mutex_unlock (&run->lock);
+        int64_t queued = s_send (run, records, count, bytes);
+        free (records);
+        pthread_mutex_lock (&run->lock);
+        s_sent (run, queued);
+        //  Only now is the slot free: the loop waits while SEND_QUEUE are out.
+        run->queue_len--;
+        memmove (run->queue, run->queue + 1, run->queue_len * sizeof run->queue [0]);
+        memmove (run->queue_counts, run->queue_counts + 1, run->queue_len * sizeof run->queue_counts [0]);
+        memmove (run->queue_bytes, run->queue_bytes + 1, run->queue_len * sizeof run->queue_bytes [0]);
+        pthread_cond_broadcast (&run->cond);
+    }
+    pthread_mutex_unlock (&run->lock);
+    return NULL;
+}
+
+//  Stop the sender once it has sent every batch handed to it.
+static void
+s_sender_stop (s_run_t *run)
+{
+    if (!run->sender_running)
+        return;
+    pthread_mutex_lock (&run->lock);
+    run->closing = true;
+    pthread_cond_broadcast (&run->cond);
+    pthread_mutex_unlock (&run->lock);
+    pthread_join (run->sender, NULL);
+    run->sender_running = false;
+}
+
+//  Hand the batch to the sender (waiting while SEND_QUEUE batches are out),
+//  or send it here when there is no sender. Returns 0 or -1.
+static int
+s_flush (s_run_t *run)
+{
+    if (run->batch_count == 0)
+        return 0;
+    mg_raw_record_t *fresh = run->sender_running ? calloc ((size_t) run->config->batch, sizeof *fresh) : NULL;
+    if (!fresh) {
+        //  Out of memory: the sender finishes its queue, then batches go inline.
+        s_sender_stop (run);
+        s_sent (run, s_send (run, run->batch, run->batch_count, run->batch_bytes));
+        run->batch_count = 0;
+        run->batch_bytes = 0;
+        return run->enqueue_failed ? -1 : 0;
+    }
+    pthread_mutex_lock (&run->lock);
+    while (run->queue_len == SEND_QUEUE)
+        pthread_cond_wait (&run->cond, &run->lock);
+    run->queue [run->queue_len] = run->batch;
+    run->queue_counts [run->queue_len] = run->batch_count;
+    run->queue_bytes [run->queue_len] = run->batch_bytes;
+    run->queue_len++;
+    pthread_cond_broadcast (&run->cond);
+    pthread_mutex_unlock (&run->lock);
+    run->batch = fresh;
     run->batch_count = 0;
-    return rc;
+    run->batch_bytes = 0;
+    return 0;
+}
+
+//  Store the answers waiting for the cache, in one round trip.
+static void
+s_put_flush (s_run_t *run)
+{
+    if (run->put_count == 0)
+        return;
+    for (size_t i = 0; i < run->put_count; i++) {
+        run->keys [i] = run->put_keys [i];
+        run->bodies [i] = run->put_bodies [i];
+        run->etags [i] = run->put_etags [i][0] ? run->put_etags [i] : NULL;
+    }
+    char why [FETCHER_WHY_LEN];
+    int stored = cache_put_many (run->redis, run->put_count, run->keys, run->bodies, run->put_lens,
+                                 run->etags, why, sizeof why);
+    if (stored < 0)
+        mg_warn ("responses not cached", "count=%zu reason=\"%s\"", run->put_count, why);
+    else if ((size_t) stored < run->put_count)
+        mg_warn ("some responses not cached", "count=%zu stored=%d", run->put_count, stored);
+    for (size_t i = 0; i < run->put_count; i++)
+        free (run->put_bodies [i]);
+    run->put_count = 0;
+}
+
+//  Keep a 200 answer (body taken over) for the next cache write.
+static void
+s_put_later (s_run_t *run, const char *key, char *body, size_t len, const char *etag)
+{
+    if (run->put_count == run->put_max)
+        s_put_flush (run);
+    size_t i = run->put_count++;
+    snprintf (run->put_keys [i], sizeof run->put_keys [i], "%s", key);
+    run->put_bodies [i] = body;
+    run->put_lens [i] = len;
+    snprintf (run->put_etags [i], sizeof run->put_etags [i], "%s", etag ? etag : "");
 }
 
 //  Record a title's failure as a dead letter (payload: what replays it).
@@ -243,13 +395,32 @@ s_title_done (s_run_t *run, s_title_t *t)
     mg_raw_record_t *slot = &run->batch [run->batch_count];
     memset (slot, 0, sizeof *slot);
     char err [MG_MSG_ERR_LEN];
-    if (mg_msg_from_json (&mg_raw_record_desc, t->record, slot, err, sizeof err)) {
+    uint8_t *encoded = NULL;
+    size_t size = 0;
+    int rc = mg_msg_from_json (&mg_raw_record_desc, t->record, slot, err, sizeof err);
+    if (rc == 0 && mg_msg_encode (&mg_raw_record_desc, slot, &encoded, &size, err, sizeof err))
+        rc = -1;
+    free (encoded);
+    if (rc == 0 && size > BATCH_BYTES) {
+        snprintf (err, sizeof err, "record of %zu bytes is over the %d-byte limit", size, BATCH_BYTES);
+        rc = -1;
+    }
+    if (rc) {
+        mg_msg_clear (&mg_raw_record_desc, slot);
         snprintf (t->reason, sizeof t->reason, "record refused by the schema: %.200s", err);
         t->failed = true;
         run->stats->failed++;
         s_dead_letter (run, t, PROVIDER_TMDB, "title");
         return;
     }
+    //  Batches close at config->batch records or BATCH_BYTES encoded,
+    //  whichever comes first (the bus refuses messages over 1 MB).
+    if (run->batch_bytes + size > BATCH_BYTES) {
+        mg_raw_record_t held = *slot;
+        s_flush (run);
+        run->batch [0] = held;
+    }
+    run->batch_bytes += size;
     if (++run->batch_count == (size_t) run->config->batch)
         s_flush (run);
 }
@@ -275,6 +446,7 @@ s_goto (s_run_t *run, s_title_t *t, s_step_t step)
     cache_entry_clear (&t->cached);
     t->attempt = 0;
     t->not_before_ms = 0;
+    t->looked_up = false;
     if (step == STEP_SA && !run->config->key [PROVIDER_SA][0])
         step = STEP_WATCHMODE;
     if (step == STEP_WATCHMODE && !run->config->key [PROVIDER_WATCHMODE][0])
@@ -499,30 +671,20 @@ s_advance (s_run_t *run, s_title_t *t, int64_t now)
     while (t->step != STEP_DONE && !t->in_flight && now >= t->not_before_ms) {
         provider_id_t p = s_provider (t->step);
         const fetch_config_t *c = run->config;
-        if (t->attempt == 0 && !t->cached.body) {
-            t->key_index = 0;
-            //  The cache key leaves the credentials out: build with pool key 0.
-            if (s_request (run, t, p)) {
-                s_step_failed (run, t, p);
+        //  The look-up is s_lookup's (one round trip for every title).
+        if (!t->looked_up)
+            return;
+        if (t->attempt == 0 && t->cached.body && t->cached.fresh) {
+            s_count (run, p, 2);
+            run->stats->cache_hits++;
+            char *body = t->cached.body;
+            size_t len = t->cached.body_len;
+            t->cached.body = NULL;
+            int rc = s_take_body (run, t, body, len);
+            free (body);
+            if (rc == 0)
                 continue;
-            }
-            if (cache_key (provider_name (p), t->transfer.url, t->cache_key, sizeof t->cache_key)
-            ||  cache_get (run->redis, t->cache_key, c->ttl_ms [p], &t->cached, why, sizeof why)) {
-                mg_warn ("response cache unavailable", "reason=\"%s\"", why);
-                t->cached.body = NULL;
-            }
-            if (t->cached.body && t->cached.fresh) {
-                s_count (run, p, 2);
-                run->stats->cache_hits++;
-                char *body = t->cached.body;
-                size_t len = t->cached.body_len;
-                t->cached.body = NULL;
-                int rc = s_take_body (run, t, body, len);
-                free (body);
-                if (rc == 0)
-                    continue;
-                //  A cached body that no longer parses: ask the provider.
-            }
+            //  A cached body that no longer parses: ask the provider.
         }
         //  While the breaker is closed it is believed for CLOSED_TRUST_MS: one
         //  round trip less per call, at the cost of calls for up to that long
@@ -615,13 +777,14 @@ s_on_done (void *arg, http_transfer_t *x)
         retry = !ok;
     }
     else if (x->status == 200 && x->body) {
-        //  Keep the body before the step moves on (s_take_body may go on).
+        //  Keep the key before the step moves on (s_take_body may go on).
         char key [128];
         memcpy (key, t->cache_key, sizeof key);
         ok = s_take_body (run, t, x->body, x->len) == 0;
-        if (ok && key [0] && cache_put (run->redis, key, x->body, x->len, x->etag [0] ? x->etag : NULL,
-                                        why, sizeof why))
-            mg_warn ("response not cached", "reason=\"%s\"", why);
+        if (ok && key [0]) {
+            s_put_later (run, key, x->body, x->len, x->etag);
+            x->body = NULL;             //  the cache write owns it now
+        }
         retry = !ok;
     }
     else if (p == PROVIDER_YOUTUBE && x->status == 403 && x->body
@@ -675,6 +838,50 @@ s_on_done (void *arg, http_transfer_t *x)
     s_step_failed (run, t, p);
 }
 
+//  Look up the cache for every title whose step is due and not yet looked
+//  up, in one Redis round trip. Returns how many were looked up.
+static size_t
+s_lookup (s_run_t *run, s_title_t **active, size_t slots, int64_t now)
+{
+    s_title_t **ask = run->ask;
+    const char **keys = run->keys;
+    int64_t *ttl = run->ttl;
+    cache_entry_t *entries = run->entries;
+    size_t n = 0;
+    for (size_t i = 0; i < slots; i++) {
+        s_title_t *t = active [i];
+        //  A failed step may move on to one that needs a look-up too.
+        while (t && t->step != STEP_DONE && !t->in_flight && !t->looked_up && now >= t->not_before_ms) {
+            provider_id_t p = s_provider (t->step);
+            t->key_index = 0;
+            cache_entry_clear (&t->cached);
+            //  The cache key leaves the credentials out: build with pool key 0.
+            if (s_request (run, t, p)) {
+                s_step_failed (run, t, p);
+                continue;
+            }
+            t->looked_up = true;
+            if (cache_key (provider_name (p), t->transfer.url, t->cache_key, sizeof t->cache_key)) {
+                mg_warn ("response cache unavailable", "reason=\"cache key too long\"");
+                t->cache_key [0] = '\0';
+                break;
+            }
+            ask [n] = t;
+            keys [n] = t->cache_key;
+            ttl [n] = run->config->ttl_ms [p];
+            n++;
+        }
+    }
+    if (n == 0)
+        return 0;
+    char why [FETCHER_WHY_LEN];
+    if (cache_get_many (run->redis, n, keys, ttl, entries, why, sizeof why))
+        mg_warn ("response cache unavailable", "reason=\"%s\"", why);
+    for (size_t i = 0; i < n; i++)
+        ask [i]->cached = entries [i];
+    return n;
+}
+
 int
 fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg, mg_client_t *client,
            http_engine_t *engine, fetch_counters_t *counters, const fetch_item_t *items, size_t count,
@@ -688,20 +895,45 @@ fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg, mg_
     size_t slots = (size_t) config->concurrency;
     s_title_t *titles = calloc (slots, sizeof *titles);
     s_title_t **active = calloc (slots, sizeof *active);
-    if (!run.batch || !titles || !active) {
-        free (run.batch);
-        free (titles);
-        free (active);
-        return -1;
+    run.put_max = slots;
+    run.put_keys = calloc (slots, sizeof *run.put_keys);
+    run.put_bodies = calloc (slots, sizeof *run.put_bodies);
+    run.put_lens = calloc (slots, sizeof *run.put_lens);
+    run.put_etags = calloc (slots, sizeof *run.put_etags);
+    run.ask = calloc (slots, sizeof *run.ask);
+    run.keys = calloc (slots, sizeof *run.keys);
+    run.bodies = calloc (slots, sizeof *run.bodies);
+    run.etags = calloc (slots, sizeof *run.etags);
+    run.ttl = calloc (slots, sizeof *run.ttl);
+    run.entries = calloc (slots, sizeof *run.entries);
+    int rc = -1;
+    if (!run.batch || !titles || !active || !run.put_keys || !run.put_bodies || !run.put_lens
+    ||  !run.put_etags || !run.ask || !run.keys || !run.bodies || !run.etags || !run.ttl
+    ||  !run.entries)
+        goto done;
+    //  No sender thread (mutex, condition or thread refused): batches are sent inline.
+    if (pthread_mutex_init (&run.lock, NULL) == 0) {
+        if (pthread_cond_init (&run.cond, NULL) == 0) {
+            run.sender_running = pthread_create (&run.sender, NULL, s_sender, &run) == 0;
+            if (!run.sender_running)
+                pthread_cond_destroy (&run.cond);
+        }
+        if (!run.sender_running)
+            pthread_mutex_destroy (&run.lock);
     }
+    bool threaded = run.sender_running;
     size_t next = 0, busy = 0;
     while (next < count || busy > 0) {
         int64_t now = s_now_ms ();
         int64_t wake = now + POLL_MAX_MS;
-        for (size_t i = 0; i < slots; i++) {
-            s_title_t *t = active [i];
-            if (!t && next < count) {
-                t = active [i] = &titles [i];
+        //  Rounds of one cache round trip for every title that needs a
+        //  look-up, then moving each title as far as it goes; a title served
+        //  from the cache needs its next step's look-up in the next round.
+        for (int round = 0; round < LOOKUP_ROUNDS; round++) {
+            for (size_t i = 0; i < slots && next < count; i++) {
+                if (active [i])
+                    continue;
+                s_title_t *t = active [i] = &titles [i];
                 memset (t, 0, sizeof *t);
                 t->item = items [next++];
                 if (strcmp (t->item.type, "tv") != 0)
@@ -710,41 +942,77 @@ fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg, mg_
                 stats->titles++;
                 busy++;
             }
-            if (!t)
-                continue;
-            s_advance (&run, t, now);
-            if (t->step == STEP_DONE && !t->in_flight) {
-                json_decref (t->record);
-                json_decref (t->offers);
-                cache_entry_clear (&t->cached);
-                http_transfer_reset (&t->transfer);
-                active [i] = NULL;
-                busy--;
-                i--;                    //  refill this slot now
-                continue;
+            if (s_lookup (&run, active, slots, now) == 0 && round > 0)
+                break;
+            for (size_t i = 0; i < slots; i++) {
+                s_title_t *t = active [i];
+                if (!t)
+                    continue;
+                s_advance (&run, t, now);
+                if (t->step == STEP_DONE && !t->in_flight) {
+                    json_decref (t->record);
+                    json_decref (t->offers);
+                    cache_entry_clear (&t->cached);
+                    http_transfer_reset (&t->transfer);
+                    active [i] = NULL;
+                    busy--;
+                }
             }
-            if (!t->in_flight && t->not_before_ms < wake)
+        }
+        bool pending = false;           //  a title is due now (its look-up waits for the next turn)
+        for (size_t i = 0; i < slots; i++) {
+            s_title_t *t = active [i];
+            if (t && !t->in_flight && t->not_before_ms < wake)
                 wake = t->not_before_ms;
+            pending = pending || (t && !t->in_flight && !t->looked_up && now >= t->not_before_ms);
         }
         if (busy == 0 && next >= count)
             break;
+        if (pending || (next < count && busy < slots))
+            wake = now;
         int wait = (int) (wake - s_now_ms ());
         if (http_engine_poll (engine, wait > 0 ? wait : 0, s_on_done, &run) < 0) {
             mg_error ("curl multi failed", NULL);
             break;
         }
+        s_put_flush (&run);
         if (http_engine_running (engine) == 0 && wait > 0) {
             struct timespec pause = { wait / 1000, (long) (wait % 1000) * 1000000L };
             nanosleep (&pause, NULL);
         }
     }
+    rc = 0;
     for (int p = 0; p < PROVIDER_COUNT; p++)
         s_breaker_flush (&run, (provider_id_t) p, 0);
+    s_put_flush (&run);
     s_flush (&run);
+    s_sender_stop (&run);
+    if (threaded) {
+        pthread_cond_destroy (&run.cond);
+        pthread_mutex_destroy (&run.lock);
+    }
+done:
+    //  Titles left by a failed engine: their parts (transfers stay the engine's).
+    for (size_t i = 0; active && i < slots; i++)
+        if (active [i]) {
+            json_decref (active [i]->record);
+            json_decref (active [i]->offers);
+            cache_entry_clear (&active [i]->cached);
+        }
     free (run.batch);
     free (titles);
     free (active);
-    return run.enqueue_failed ? -1 : 0;
+    free (run.ask);
+    free (run.keys);
+    free (run.bodies);
+    free (run.etags);
+    free (run.ttl);
+    free (run.entries);
+    free (run.put_keys);
+    free (run.put_bodies);
+    free (run.put_lens);
+    free (run.put_etags);
+    return rc || run.enqueue_failed ? -1 : 0;
 }
 
 //  http_engine_poll's callback when the caller watches the transfer itself.

@@ -161,6 +161,40 @@ fetcher_redis_command (fetcher_redis_t *self, int argc, const char **argv, char 
     return reply;
 }
 
+//  The slot of script source (taken on first use), or NULL with why.
+static s_script_t *
+s_script (fetcher_redis_t *self, const char *source, char *why, size_t whylen)
+{
+    for (int i = 0; i < SCRIPTS_MAX; i++)
+        if (self->scripts [i].source == source || !self->scripts [i].source) {
+            self->scripts [i].source = source;
+            return &self->scripts [i];
+        }
+    snprintf (why, whylen, "more than %d scripts", SCRIPTS_MAX);
+    return NULL;
+}
+
+//  SCRIPT LOAD the script unless its SHA1 is known. Returns 0 or -1 with why.
+static int
+s_script_load (fetcher_redis_t *self, s_script_t *script, char *why, size_t whylen)
+{
+    if (script->sha [0])
+        return 0;
+    const char *load [] = { "SCRIPT", "LOAD", script->source };
+    redisReply *reply = fetcher_redis_command (self, 3, load, why, whylen);
+    if (!reply)
+        return -1;
+    bool ok = reply->type == REDIS_REPLY_STRING && reply->len == 40;
+    if (ok)
+        memcpy (script->sha, reply->str, 41);
+    freeReplyObject (reply);
+    if (!ok) {
+        snprintf (why, whylen, "SCRIPT LOAD gave no SHA1");
+        return -1;
+    }
+    return 0;
+}
+
 redisReply *
 fetcher_redis_eval (fetcher_redis_t *self, const char *source, int nkeys, const char **keys,
                     int nargs, const char **args, char *why, size_t whylen)
@@ -170,32 +204,12 @@ fetcher_redis_eval (fetcher_redis_t *self, const char *source, int nkeys, const 
         snprintf (why, whylen, "too many script arguments");
         return NULL;
     }
-    s_script_t *script = NULL;
-    for (int i = 0; i < SCRIPTS_MAX && !script; i++) {
-        if (self->scripts [i].source == source || !self->scripts [i].source) {
-            script = &self->scripts [i];
-            script->source = source;
-        }
-    }
-    if (!script) {
-        snprintf (why, whylen, "more than %d scripts", SCRIPTS_MAX);
+    s_script_t *script = s_script (self, source, why, whylen);
+    if (!script)
         return NULL;
-    }
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!script->sha [0]) {
-            const char *load [] = { "SCRIPT", "LOAD", script->source };
-            redisReply *reply = fetcher_redis_command (self, 3, load, why, whylen);
-            if (!reply)
-                return NULL;
-            bool ok = reply->type == REDIS_REPLY_STRING && reply->len == 40;
-            if (ok)
-                memcpy (script->sha, reply->str, 41);
-            freeReplyObject (reply);
-            if (!ok) {
-                snprintf (why, whylen, "SCRIPT LOAD gave no SHA1");
-                return NULL;
-            }
-        }
+        if (s_script_load (self, script, why, whylen))
+            return NULL;
         char count [16];
         snprintf (count, sizeof count, "%d", nkeys);
         const char *argv [ARGS_MAX];
@@ -224,4 +238,76 @@ fetcher_redis_eval (fetcher_redis_t *self, const char *source, int nkeys, const 
     }
     snprintf (why, whylen, "script not loadable");
     return NULL;
+}
+
+int
+fetcher_redis_eval_many (fetcher_redis_t *self, const char *source, size_t n, int nkeys, int nargs,
+                         const char *const *params, redisReply **replies, char *why, size_t whylen)
+{
+    assert (self && source && (n == 0 || (params && replies)) && why);
+    if (nkeys < 0 || nargs < 0 || 3 + nkeys + nargs > ARGS_MAX) {
+        snprintf (why, whylen, "too many script arguments");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        replies [i] = NULL;
+    if (n == 0)
+        return 0;
+    s_script_t *script = s_script (self, source, why, whylen);
+    if (!script || s_script_load (self, script, why, whylen) || s_open (self, why, whylen))
+        return -1;
+    char count [16];
+    snprintf (count, sizeof count, "%d", nkeys);
+    int per_call = nkeys + nargs;
+    //  Every command into hiredis's output buffer, then the replies in
+    //  order: the first redisGetReply writes the buffer in one go.
+    for (size_t i = 0; i < n; i++) {
+        const char *argv [ARGS_MAX];
+        int argc = 0;
+        argv [argc++] = "EVALSHA";
+        argv [argc++] = script->sha;
+        argv [argc++] = count;
+        for (int j = 0; j < per_call; j++)
+            argv [argc++] = params [i * (size_t) per_call + (size_t) j];
+        if (redisAppendCommandArgv (self->conn, argc, argv, NULL) != REDIS_OK) {
+            snprintf (why, whylen, "Redis pipeline: %s", self->conn->errstr);
+            s_drop (self);
+            return -1;
+        }
+    }
+    bool noscript = false;
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply (self->conn, &reply) != REDIS_OK || !reply) {
+            snprintf (why, whylen, "Redis connection lost: %s", self->conn->errstr);
+            s_drop (self);
+            for (size_t j = 0; j < i; j++)
+                if (replies [j]) {
+                    freeReplyObject (replies [j]);
+                    replies [j] = NULL;
+                }
+            return -1;
+        }
+        redisReply *r = reply;
+        if (r->type == REDIS_REPLY_ERROR) {
+            noscript = noscript || strncmp (r->str, "NOSCRIPT", 8) == 0;
+            freeReplyObject (r);
+            r = NULL;
+        }
+        replies [i] = r;
+    }
+    if (noscript) {
+        //  Redis lost the script (restart, SCRIPT FLUSH): the refused calls
+        //  again one by one, which loads it again.
+        script->sha [0] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if (!replies [i]) {
+                char ignored [FETCHER_WHY_LEN];
+                replies [i] = fetcher_redis_eval (self, source, nkeys,
+                                                  (const char **) params + i * (size_t) per_call, nargs,
+                                                  (const char **) params + i * (size_t) per_call + nkeys,
+                                                  ignored, sizeof ignored);
+            }
+    }
+    return 0;
 }

@@ -499,6 +499,49 @@ test_two_fetchers_share_one_watchmode_quota_exactly (void **state)
     f->fetcher = s_start_fetcher (f, NULL);
 }
 
+//  A refresh whose records pass the bus's 1 MB limit queues every title
+//  (batches close by size too), and a second one is served from the cache.
+static void
+test_a_large_refresh_queues_every_title_and_a_second_is_all_cache_hits (void **state)
+{
+    fixture_t *f = *state;
+    s_flush_redis ();
+    s_sim (f, "POST", "/_sim/reset", "{}");
+    mg_test_stop (f->fetcher, SIGTERM);
+    //  TMDB and Watchmode only (the simulator's SA allows 100 calls a
+    //  minute, its Watchmode 1,000 a day), answers fresh for an hour.
+    const char *extra [] = { "SA_API_KEY=", "YOUTUBE_API_KEYS=", "MG_FETCHER_TRAILERS=missing",
+                             "MG_FETCHER_TTL_CONTENT_S=3600", "MG_FETCHER_TTL_WATCHMODE_S=3600", NULL };
+    f->fetcher = s_start_fetcher (f, extra);
+    mg_fetcher_refresh_request_t req = { .list = strdup ("popular"), .pages = 25, .has_pages = true };
+    mg_fetcher_run_reply_t first, again;
+    mg_error_t err = { 0 };
+    //  25 pages of 20: about 1.5 MB of records with credits.
+    int rc = mg_client_call (f->client, "fetcher.refresh", &mg_fetcher_refresh_request_desc, &req,
+                             &mg_fetcher_run_reply_desc, &first, CALL_TTL_MS, &err);
+    if (rc)
+        fprintf (stderr, "fetcher.refresh: %s: %s\n", err.code, err.message);
+    assert_int_equal (rc, 0);
+    assert_int_equal (first.titles, 500);
+    assert_int_equal (first.queued, 500);
+    assert_int_equal (first.failed, 0);
+    assert_int_equal (first.calls, 1000);
+    assert_int_equal (first.cache_hits, 0);
+    assert_int_equal (mg_client_call (f->client, "fetcher.refresh", &mg_fetcher_refresh_request_desc, &req,
+                                      &mg_fetcher_run_reply_desc, &again, CALL_TTL_MS, &err), 0);
+    assert_int_equal (again.titles, 500);
+    assert_int_equal (again.queued, 500);
+    assert_int_equal (again.calls, 0);
+    assert_int_equal (again.cache_hits, 1000);
+    //  The simulator saw one details and one availability call per title.
+    assert_int_equal (s_sim_stat (f, "watchmode", "requests"), 500);
+    mg_msg_clear (&mg_fetcher_run_reply_desc, &first);
+    mg_msg_clear (&mg_fetcher_run_reply_desc, &again);
+    mg_msg_clear (&mg_fetcher_refresh_request_desc, &req);
+    mg_test_stop (f->fetcher, SIGTERM);
+    f->fetcher = s_start_fetcher (f, NULL);
+}
+
 int
 main (void)
 {
@@ -510,6 +553,7 @@ main (void)
         cmocka_unit_test (test_a_title_that_keeps_failing_is_a_dead_letter_until_replayed),
         cmocka_unit_test (test_youtube_keys_rotate_when_one_is_exhausted_and_etags_give_304),
         cmocka_unit_test (test_two_fetchers_share_one_watchmode_quota_exactly),
+        cmocka_unit_test (test_a_large_refresh_queues_every_title_and_a_second_is_all_cache_hits),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }

@@ -308,6 +308,61 @@ test_cache_entries_age_and_revalidate (void **state)
     fetcher_redis_destroy (&redis);
 }
 
+//  Pipelined look-ups and writes give what one-by-one calls give, a miss
+//  among hits included, and survive Redis forgetting the scripts.
+static void
+test_cache_look_ups_and_writes_in_one_round_trip (void **state)
+{
+    (void) state;
+    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    enum { N = 5 };
+    char keys [N][128], url [128], why [FETCHER_WHY_LEN], bodies [N][64];
+    const char *key_p [N], *body_p [N], *etag_p [N];
+    size_t lens [N];
+    int64_t ttl [N];
+    for (int i = 0; i < N; i++) {
+        snprintf (url, sizeof url, "http://h/tmdb/3/movie/%d?pid=%d", i, (int) getpid ());
+        assert_int_equal (cache_key ("tmdb", url, keys [i], sizeof keys [i]), 0);
+        snprintf (bodies [i], sizeof bodies [i], "{\"id\":%d}", i);
+        key_p [i] = keys [i];
+        body_p [i] = bodies [i];
+        lens [i] = strlen (bodies [i]);
+        etag_p [i] = i % 2 ? "\"odd\"" : NULL;
+        ttl [i] = 60000;
+    }
+    //  Everything but the last stored, in one round trip.
+    assert_int_equal (cache_put_many (redis, N - 1, key_p, body_p, lens, etag_p, why, sizeof why), N - 1);
+    cache_entry_t entries [N];
+    assert_int_equal (cache_get_many (redis, N, key_p, ttl, entries, why, sizeof why), 0);
+    for (int i = 0; i < N - 1; i++) {
+        assert_non_null (entries [i].body);
+        assert_string_equal (entries [i].body, bodies [i]);
+        assert_string_equal (entries [i].etag, i % 2 ? "\"odd\"" : "");
+        assert_true (entries [i].fresh);
+        cache_entry_clear (&entries [i]);
+    }
+    assert_null (entries [N - 1].body);
+    //  Redis forgets its scripts (restart, SCRIPT FLUSH): both load them again.
+    const char *flush [] = { "SCRIPT", "FLUSH" };
+    redisReply *reply = fetcher_redis_command (redis, 2, flush, why, sizeof why);
+    assert_non_null (reply);
+    freeReplyObject (reply);
+    assert_int_equal (cache_put_many (redis, N, key_p, body_p, lens, etag_p, why, sizeof why), N);
+    reply = fetcher_redis_command (redis, 2, flush, why, sizeof why);
+    assert_non_null (reply);
+    freeReplyObject (reply);
+    assert_int_equal (cache_get_many (redis, N, key_p, ttl, entries, why, sizeof why), 0);
+    for (int i = 0; i < N; i++) {
+        assert_non_null (entries [i].body);
+        assert_string_equal (entries [i].body, bodies [i]);
+        cache_entry_clear (&entries [i]);
+    }
+    //  Nothing to do is no round trip and no error.
+    assert_int_equal (cache_get_many (redis, 0, key_p, ttl, entries, why, sizeof why), 0);
+    assert_int_equal (cache_put_many (redis, 0, key_p, body_p, lens, etag_p, why, sizeof why), 0);
+    fetcher_redis_destroy (&redis);
+}
+
 static void
 test_dead_letters_are_recorded_counted_and_replayed_once (void **state)
 {
@@ -354,6 +409,7 @@ main (void)
         cmocka_unit_test (test_batched_successes_count_toward_the_failure_share),
         cmocka_unit_test (test_a_lease_has_one_holder_until_released_or_expired),
         cmocka_unit_test (test_cache_entries_age_and_revalidate),
+        cmocka_unit_test (test_cache_look_ups_and_writes_in_one_round_trip),
         cmocka_unit_test (test_dead_letters_are_recorded_counted_and_replayed_once),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
