@@ -196,6 +196,21 @@ http_engine_start (http_engine_t *self, http_transfer_t *t)
     return 0;
 }
 
+void
+http_engine_cancel (http_engine_t *self, http_transfer_t *t)
+{
+    assert (self && t);
+    if (t->easy) {
+        curl_multi_remove_handle (self->multi, t->easy);
+        curl_easy_cleanup (t->easy);
+        curl_slist_free_all (t->list);
+        t->easy = NULL;
+        t->list = NULL;
+        self->running--;
+    }
+    http_transfer_reset (t);
+}
+
 int
 http_engine_running (http_engine_t *self)
 {

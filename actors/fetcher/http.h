@@ -46,6 +46,11 @@ int http_engine_start (http_engine_t *self, http_transfer_t *transfer);
 //  Transfers in flight.
 int http_engine_running (http_engine_t *self);
 
+//  Takes transfer out of the engine if it is still running (its done
+//  callback will never be called) and frees its body: what a caller does
+//  before freeing a transfer the engine may still hold.
+void http_engine_cancel (http_engine_t *self, http_transfer_t *transfer);
+
 typedef void (http_done_fn) (void *arg, http_transfer_t *transfer);
 
 //  Move transfers on, waiting up to wait_ms for activity; every finished

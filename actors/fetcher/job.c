@@ -992,9 +992,11 @@ fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg, mg_
         pthread_mutex_destroy (&run.lock);
     }
 done:
-    //  Titles left by a failed engine: their parts (transfers stay the engine's).
+    //  Titles left by a failed engine: their transfers leave the engine
+    //  before the titles holding them are freed, then their parts.
     for (size_t i = 0; active && i < slots; i++)
         if (active [i]) {
+            http_engine_cancel (engine, &active [i]->transfer);
             json_decref (active [i]->record);
             json_decref (active [i]->offers);
             cache_entry_clear (&active [i]->cached);
@@ -1156,6 +1158,9 @@ fetch_list (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t 
             http_transfer_reset (&x [i]);
         }
     }
+    //  After a failed poll some pages may still be in the engine.
+    for (size_t i = 0; i < slots; i++)
+        http_engine_cancel (engine, &x [i]);
     free (x);
     return rc;
 }
