@@ -6,6 +6,7 @@
     synchronous connection per worker thread, with a timeout: a slow or
     absent Redis makes the cache a miss, never an error.  */
 #include "embedder.h"
+#include "mg_config.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -32,19 +33,11 @@ embedder_cache_new (const char *url, int ttl_s)
     if (!self)
         return NULL;
     self->ttl_s = ttl_s;
-    const char *p = strncmp (url, "redis://", 8) == 0 ? url + 8 : NULL;
-    const char *colon = p ? strchr (p, ':') : NULL;
-    char *end = NULL;
-    long port = colon ? strtol (colon + 1, &end, 10) : 0;
-    if (!colon || (size_t) (colon - p) >= sizeof self->host || colon == p || port <= 0 || port > 65535
-    ||  (*end && *end != '/')) {
-        mg_error ("bad Redis URL (redis://host:port[/db])", "url=%s", url);
+    if (mg_config_redis_url (url, self->host, sizeof self->host, &self->port, &self->db)) {
+        mg_error ("bad Redis URL (redis://host[:port][/db])", "url=%s", url);
         free (self);
         return NULL;
     }
-    memcpy (self->host, p, (size_t) (colon - p));
-    self->port = (int) port;
-    self->db = *end == '/' ? atoi (end + 1) : 0;
     return self;
 }
 

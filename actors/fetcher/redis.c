@@ -4,6 +4,7 @@
     and are loaded again after NOSCRIPT, which a Redis restart or SCRIPT
     FLUSH causes.  */
 #include "fetcher.h"
+#include "mg_config.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -28,39 +29,6 @@ struct fetcher_redis_t {
     s_script_t scripts [SCRIPTS_MAX];
 };
 
-//  Parse redis://host[:port][/db]. Returns 0 or -1.
-static int
-s_parse_url (fetcher_redis_t *self, const char *url)
-{
-    static const char scheme [] = "redis://";
-    if (strncmp (url, scheme, sizeof scheme - 1) != 0)
-        return -1;
-    const char *host = url + sizeof scheme - 1;
-    size_t host_len = strcspn (host, ":/");
-    if (host_len == 0 || host_len >= sizeof self->host)
-        return -1;
-    memcpy (self->host, host, host_len);
-    self->host [host_len] = '\0';
-    self->port = 6379;
-    const char *p = host + host_len;
-    if (*p == ':') {
-        char *end;
-        long port = strtol (p + 1, &end, 10);
-        if (end == p + 1 || port <= 0 || port > 65535)
-            return -1;
-        self->port = (int) port;
-        p = end;
-    }
-    if (*p == '/' && p [1]) {
-        char *end;
-        long db = strtol (p + 1, &end, 10);
-        if (end == p + 1 || *end || db < 0 || db > 15)
-            return -1;
-        self->db = (int) db;
-    }
-    return 0;
-}
-
 fetcher_redis_t *
 fetcher_redis_new (const char *url, int timeout_ms)
 {
@@ -68,7 +36,7 @@ fetcher_redis_new (const char *url, int timeout_ms)
     fetcher_redis_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    if (s_parse_url (self, url)) {
+    if (mg_config_redis_url (url, self->host, sizeof self->host, &self->port, &self->db)) {
         mg_error ("bad Redis URL (redis://host:port[/db])", NULL);
         free (self);
         return NULL;

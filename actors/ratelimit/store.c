@@ -15,6 +15,7 @@
     A lost connection is reopened once per decision; when that fails the
     caller gets an error (and the gateway fails open or closed).  */
 #include "ratelimit.h"
+#include "mg_config.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -72,40 +73,6 @@ struct rl_store_t {
     uint64_t loads;
 };
 
-//  Parse redis://host[:port][/db]. Returns 0 or -1.
-static int
-s_parse_url (rl_store_t *self, const char *url)
-{
-    static const char scheme [] = "redis://";
-    if (strncmp (url, scheme, sizeof scheme - 1) != 0)
-        return -1;
-    const char *host = url + sizeof scheme - 1;
-    size_t host_len = strcspn (host, ":/");
-    if (host_len == 0 || host_len >= sizeof self->host)
-        return -1;
-    memcpy (self->host, host, host_len);
-    self->host [host_len] = '\0';
-    self->port = 6379;
-    self->db = 0;
-    const char *p = host + host_len;
-    if (*p == ':') {
-        char *end;
-        long port = strtol (p + 1, &end, 10);
-        if (end == p + 1 || port <= 0 || port > 65535)
-            return -1;
-        self->port = (int) port;
-        p = end;
-    }
-    if (*p == '/' && p [1]) {
-        char *end;
-        long db = strtol (p + 1, &end, 10);
-        if (end == p + 1 || *end || db < 0 || db > 15)
-            return -1;
-        self->db = (int) db;
-    }
-    return 0;
-}
-
 rl_store_t *
 rl_store_new (const char *url, int timeout_ms)
 {
@@ -113,7 +80,7 @@ rl_store_new (const char *url, int timeout_ms)
     rl_store_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    if (s_parse_url (self, url)) {
+    if (mg_config_redis_url (url, self->host, sizeof self->host, &self->port, &self->db)) {
         mg_error ("bad Redis URL (redis://host:port[/db])", NULL);
         free (self);
         return NULL;
