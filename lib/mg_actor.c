@@ -118,6 +118,19 @@ mg_actor_set_threads (mg_actor_t *self, int threads, mg_thread_init_fn *init,
     self->shared = shared;
 }
 
+zsock_t *
+mg_actor_event_publisher (void)
+{
+    const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
+    zsock_t *events = zsock_new (ZMQ_PUB);
+    if (!events || zsock_connect (events, "%s", endpoint)) {
+        mg_error ("cannot connect the event publisher", "endpoint=%s", endpoint);
+        zsock_destroy (&events);
+        return NULL;
+    }
+    return events;
+}
+
 int
 mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char *fmt, ...)
 {

@@ -18,6 +18,8 @@
 
 #include "mg_msg.h"
 
+#include <czmq.h>
+
 typedef int (mg_handler_fn) (void *thread_state, const void *req, void *rep,
                              mg_error_t *err);
 
@@ -47,6 +49,11 @@ void mg_actor_set_threads (mg_actor_t *self, int threads, mg_thread_init_fn *ini
 
 //  Serve until SIGTERM/SIGINT. Returns 0 on a clean stop, -1 on failure.
 int mg_actor_run (mg_actor_t *self);
+
+//  A PUB socket connected to the broker's event proxy (MG_EVENTS_PUB), for
+//  publishing change events; NULL (logged) when it cannot be made. The caller
+//  owns it (zsock_destroy).
+zsock_t *mg_actor_event_publisher (void);
 
 //  Fill err (code, message, optional retry_after and parameter) for a
 //  handler that returns -1. Returns -1 so handlers can `return mg_actor_fail (...)`.

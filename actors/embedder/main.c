@@ -138,13 +138,11 @@ main (void)
         return EXIT_FAILURE;
     mg_info ("embedding model ready", "model=%s dims=%u", embedder_model_id (self.model), embedder_model_dims (self.model));
     const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
-    const char *publish = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
     self.events = zsock_new (ZMQ_SUB);
-    self.publish = zsock_new (ZMQ_PUB);
+    self.publish = mg_actor_event_publisher ();
     int rc = -1;
-    if (!self.events || zsock_connect (self.events, "%s", events) || !self.publish
-    ||  zsock_connect (self.publish, "%s", publish))
-        mg_error ("cannot connect to the event proxy", "events=%s publish=%s", events, publish);
+    if (!self.events || zsock_connect (self.events, "%s", events) || !self.publish)
+        mg_error ("cannot connect to the event proxy", "events=%s", events);
     else {
         zsock_set_subscribe (self.events, "content.changed");
         if (pthread_create (&self.syncer, NULL, embedder_sync, &self))

@@ -32,11 +32,8 @@ s_thread_init (void *shared)
     if (!self)
         return NULL;
     self->shared = shared;
-    self->events = zsock_new (ZMQ_PUB);
-    const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
-    if (!self->events || zsock_connect (self->events, "%s", endpoint)) {
-        mg_error ("cannot connect the event publisher", "endpoint=%s", endpoint);
-        zsock_destroy (&self->events);
+    self->events = mg_actor_event_publisher ();
+    if (!self->events) {
         free (self);
         return NULL;
     }
