@@ -1,10 +1,7 @@
 /*  libFuzzer: YouTube search bodies through youtube_parse_search (and the quota-error check). Whatever the parser
     accepts must pass the schema's strict decoder.  */
-#include "mg_msg.h"
+#include "fuzz_fetcher.h"
 #include "providers.h"
-
-#include <stdlib.h>
-#include <string.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -14,20 +11,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     const char *text = (const char *) data;
     char err [256];
     (void) youtube_is_quota_exceeded (text, size);
-    json_t *list = youtube_parse_search (text, size, err, sizeof err);
-    if (!list)
-        return 0;
-    size_t index;
-    json_t *item;
-    json_array_foreach (list, index, item) {
-        uint8_t msg [1024];
-        if (mg_raw_video_desc.size > sizeof msg)
-            abort ();
-        memset (msg, 0, sizeof msg);
-        if (mg_msg_from_json (&mg_raw_video_desc, item, msg, err, sizeof err) != 0)
-            abort ();
-        mg_msg_clear (&mg_raw_video_desc, msg);
-    }
-    json_decref (list);
+    fuzz_fetcher_check_items (youtube_parse_search (text, size, err, sizeof err), &mg_raw_video_desc);
     return 0;
 }
