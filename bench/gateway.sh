@@ -32,10 +32,6 @@ export MG_RESOLVER_INGEST=0
 # bench/ratelimit.sh (same load, with and without it, in one run).
 export MG_RATE_ENABLED=0
 export MG_RATE_ANONYMOUS=1000000/s,1000000/m
-stop_nginx() {
-  if [ -f "$tmp/nginx/nginx.pid" ]; then kill -QUIT "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null; fi
-}
-bench_cleanup_hooks+=(stop_nginx)
 # /ready wants a live worker for every service the routes name (and the limiter).
 bench_redis
 bench_start broker "${BENCH_ROUTED_ACTORS[@]}" gateway
@@ -44,40 +40,10 @@ gateway=http://127.0.0.1:$http_port
 bench_wait_ready "$http_port"
 
 # nginx serves the very bytes the gateway answers, so both move the same payload.
-mkdir -p "$tmp/nginx/www" "$tmp/nginx/temp"
-curl -sf "$gateway/api/v1/genres" >"$tmp/nginx/www/genres.json"
-# nginx workers run unprivileged: let them read the file (mktemp made tmp 0700).
-chmod 755 "$tmp" "$tmp/nginx" "$tmp/nginx/www"
-chmod 644 "$tmp/nginx/www/genres.json"
-cat >"$tmp/nginx/nginx.conf" <<CONF
-worker_processes 2;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  default_type application/json;
-  client_body_temp_path $tmp/nginx/temp/body;
-  proxy_temp_path $tmp/nginx/temp/proxy;
-  fastcgi_temp_path $tmp/nginx/temp/fastcgi;
-  uwsgi_temp_path $tmp/nginx/temp/uwsgi;
-  scgi_temp_path $tmp/nginx/temp/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $tmp/nginx/www;
-  }
-}
-CONF
-nginx -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
-for _ in $(seq 1 50); do
-  curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/genres.json" && break
-  sleep 0.1
-done
+curl -sf "$gateway/api/v1/genres" >"$tmp/genres.json"
+bench_nginx "$nginx_port" "$tmp/genres.json"
 
-
-result=$(bench_wrk "http://127.0.0.1:$nginx_port/genres.json")
+result=$(bench_wrk "http://127.0.0.1:$nginx_port/static.json")
 read -r nginx_rps nginx_p99 <<<"$result"
 result=$(bench_wrk "$gateway/health")
 read -r health_rps health_p99 <<<"$result"
