@@ -315,6 +315,31 @@ s_norm (const char *text)
     return search_text_normalize (text ? text : "", text ? strlen (text) : 0);
 }
 
+//  Append each line of list (may be NULL) normalised to out (room bytes,
+//  used so far in *used), '\n' between lines, empty ones dropped. 0, or -1
+//  when out of memory.
+static int
+s_append_lines (char *out, size_t room, size_t *used, const char *list)
+{
+    for (const char *p = list; p && *p; ) {
+        const char *end = strchr (p, '\n');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        char *norm = search_text_normalize (p, len);
+        if (!norm)
+            return -1;
+        size_t nlen = strlen (norm);
+        if (nlen && *used + nlen + 2 <= room) {
+            if (*used)
+                out [(*used)++] = '\n';
+            memcpy (out + *used, norm, nlen);
+            *used += nlen;
+        }
+        free (norm);
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
 //  Normalised titles, one per line: title, original title, alternates.
 static char *
 s_titles (const search_doc_t *doc)
@@ -327,27 +352,11 @@ s_titles (const search_doc_t *doc)
     if (!out)
         return NULL;
     size_t used = 0;
-    for (int i = 0; i < 3; i++) {
-        const char *p = parts [i];
-        while (p && *p) {
-            const char *end = strchr (p, '\n');
-            size_t len = end ? (size_t) (end - p) : strlen (p);
-            char *norm = search_text_normalize (p, len);
-            if (!norm) {
-                free (out);
-                return NULL;
-            }
-            size_t nlen = strlen (norm);
-            if (nlen && used + nlen + 2 <= room) {
-                if (used)
-                    out [used++] = '\n';
-                memcpy (out + used, norm, nlen);
-                used += nlen;
-            }
-            free (norm);
-            p = end ? end + 1 : p + len;
+    for (int i = 0; i < 3; i++)
+        if (s_append_lines (out, room, &used, parts [i])) {
+            free (out);
+            return NULL;
         }
-    }
     out [used] = '\0';
     return out;
 }
@@ -362,23 +371,9 @@ s_lines (const char *list)
     if (!out)
         return NULL;
     size_t used = 0;
-    for (const char *p = list; p && *p; ) {
-        const char *end = strchr (p, '\n');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
-        char *norm = search_text_normalize (p, len);
-        if (!norm) {
-            free (out);
-            return NULL;
-        }
-        size_t nlen = strlen (norm);
-        if (nlen && used + nlen + 2 <= room) {
-            if (used)
-                out [used++] = '\n';
-            memcpy (out + used, norm, nlen);
-            used += nlen;
-        }
-        free (norm);
-        p = end ? end + 1 : p + len;
+    if (s_append_lines (out, room, &used, list)) {
+        free (out);
+        return NULL;
     }
     out [used] = '\0';
     return out;
