@@ -252,8 +252,14 @@ mg_pg_prepare (const char *url)
 PGconn *
 mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error_t *err)
 {
-    if (*conn_p && PQstatus (*conn_p) == CONNECTION_OK)
-        return *conn_p;
+    if (*conn_p && PQstatus (*conn_p) == CONNECTION_OK) {
+        //  A request that returned inside a transaction must not leave the
+        //  next one on this connection in it (or in an aborted one).
+        if (PQtransactionStatus (*conn_p) != PQTRANS_IDLE)
+            mg_pg_settle (*conn_p);
+        if (PQstatus (*conn_p) == CONNECTION_OK && PQtransactionStatus (*conn_p) == PQTRANS_IDLE)
+            return *conn_p;
+    }
     PQfinish (*conn_p);
     char reason [256];
     *conn_p = mg_pg_connect (url, reason, sizeof reason);
@@ -262,4 +268,73 @@ mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error_t *err)
         mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s unavailable", what);
     }
     return *conn_p;
+}
+
+const char *
+mg_pg_sqlstate (const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
+    return state ? state : "";
+}
+
+//  SQLSTATEs that say "try again later", not "your request is wrong":
+//  class 08 connection exception, 53 insufficient resources, 57 operator
+//  intervention (query_canceled 57014 is statement_timeout, 57P01-03 server
+//  shutdown), 40001 serialization failure, 40P01 deadlock, 55P03 lock not
+//  available (lock_timeout), 25006 read-only transaction (a standby).
+static bool
+s_transient (const char *state)
+{
+    if (!*state)
+        return true;                //  no result at all: the connection went
+    return strncmp (state, "08", 2) == 0 || strncmp (state, "53", 2) == 0
+        || strncmp (state, "57", 2) == 0 || strcmp (state, "40001") == 0
+        || strcmp (state, "40P01") == 0 || strcmp (state, "55P03") == 0
+        || strcmp (state, "25006") == 0;
+}
+
+int
+mg_pg_fail (mg_error_t *err, PGconn *conn, const PGresult *res, const char *what)
+{
+    assert (err);
+    const char *state = mg_pg_sqlstate (res);
+    const char *reason = res ? PQresultErrorMessage (res) : conn ? PQerrorMessage (conn) : "";
+    char line [256];
+    snprintf (line, sizeof line, "%s", reason ? reason : "");
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '"')
+            *p = *p == '"' ? '\'' : ' ';
+    bool transient = s_transient (state) || (conn && PQstatus (conn) != CONNECTION_OK);
+    mg_error ("database call failed", "what=\"%s\" sqlstate=%s transient=%d reason=\"%s\"",
+              what, *state ? state : "-", transient, line);
+    mg_pg_settle (conn);
+    if (transient) {
+        mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s unavailable, try again shortly", what);
+        err->retry_after = 1;
+        err->has_retry_after = true;
+    }
+    else
+        mg_actor_fail (err, "INTERNAL", NULL, "%s failed", what);
+    return -1;
+}
+
+void
+mg_pg_settle (PGconn *conn)
+{
+    if (!conn)
+        return;
+    if (PQstatus (conn) != CONNECTION_OK) {
+        PQreset (conn);
+        return;
+    }
+    PGTransactionStatusType status = PQtransactionStatus (conn);
+    if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR) {
+        PGresult *res = PQexec (conn, "ROLLBACK");
+        if (PQresultStatus (res) != PGRES_COMMAND_OK)
+            mg_warn ("rollback failed", "reason=\"%s\"", PQresultErrorMessage (res));
+        PQclear (res);
+    }
+    else
+    if (status == PQTRANS_ACTIVE || status == PQTRANS_UNKNOWN)
+        PQreset (conn);
 }

@@ -26,4 +26,22 @@ int mg_pg_prepare (const char *url);
 //  err filled as SERVICE_UNAVAILABLE "<what> unavailable".
 PGconn *mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error_t *err);
 
+//  The SQLSTATE of res ("" when there is none: no result, or a lost
+//  connection). Callers test it for the outcomes that are the caller's doing
+//  (e.g. "23503" a row that names a missing user) before mg_pg_fail.
+const char *mg_pg_sqlstate (const PGresult *res);
+
+//  The one mapping of a PostgreSQL failure to a bus error, for failures that
+//  are not the caller's fault: a lost connection, a timeout, a lock or
+//  serialization conflict, a server shutting down or out of resources →
+//  SERVICE_UNAVAILABLE with retry_after 1 (HTTP 503 + Retry-After); anything
+//  else → INTERNAL (500). Logs what failed with the server's reason, and
+//  leaves conn usable for the next request (mg_pg_settle). Returns -1 so
+//  handlers can `return mg_pg_fail (...)`. res and conn may be NULL.
+int mg_pg_fail (mg_error_t *err, PGconn *conn, const PGresult *res, const char *what);
+
+//  Leave conn ready for the next request: ROLLBACK an open or failed
+//  transaction, reset a connection that is no longer OK. Safe on NULL.
+void mg_pg_settle (PGconn *conn);
+
 #endif
