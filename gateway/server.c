@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -103,6 +104,11 @@ s_listen (const struct addrinfo *ai, int port)
     if (fd < 0
     ||  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)
     ||  setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)
+    //  Accepted sockets inherit TCP_NODELAY from the listener (Linux). Without
+    //  it a reply of several segments waits for the client's delayed ACK
+    //  (~40 ms) before its last segment on a kept-alive connection, and an
+    //  SSE event waits behind the previous unacknowledged one.
+    ||  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)
     ||  bind (fd, (struct sockaddr *) &addr, ai->ai_addrlen)
     ||  listen (fd, LISTEN_BACKLOG)) {
         mg_error ("cannot listen", "port=%d error=\"%s\"", port, strerror (errno));

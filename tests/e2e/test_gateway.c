@@ -21,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -304,6 +307,70 @@ test_health_answers_ok (void **state)
     assert_true (mg_http_header (&reply, "Content-Type", type, sizeof type));
     assert_string_equal (type, "application/json; charset=utf-8");
     mg_http_reply_free (&reply);
+}
+
+//  The gateway's own end of conn (a connected client socket) duplicated from
+//  the gateway process with pidfd_getfd: the socket whose peer is conn's local
+//  address. -1 when not found.
+static int
+s_gateway_end_of (pid_t gateway, int conn)
+{
+    struct sockaddr_storage local;
+    socklen_t local_len = sizeof local;
+    if (getsockname (conn, (struct sockaddr *) &local, &local_len))
+        return -1;
+    int pidfd = (int) syscall (SYS_pidfd_open, gateway, 0);
+    if (pidfd < 0)
+        return -1;
+    int found = -1;
+    char dir [64];
+    snprintf (dir, sizeof dir, "/proc/%d/fd", (int) gateway);
+    DIR *fds = opendir (dir);
+    struct dirent *entry;
+    while (fds && found < 0 && (entry = readdir (fds))) {
+        char *end;
+        long target = strtol (entry->d_name, &end, 10);
+        if (*end || end == entry->d_name)
+            continue;
+        int fd = (int) syscall (SYS_pidfd_getfd, pidfd, (int) target, 0);
+        if (fd < 0)
+            continue;
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        if (getpeername (fd, (struct sockaddr *) &peer, &peer_len) == 0
+        &&  peer_len == local_len && memcmp (&peer, &local, local_len) == 0)
+            found = fd;
+        else
+            close (fd);
+    }
+    if (fds)
+        closedir (fds);
+    close (pidfd);
+    return found;
+}
+
+static void
+test_accepted_sockets_have_nodelay (void **state)
+{
+    fixture_t *f = *state;
+    //  A kept-alive connection that has had one answer: the gateway has accepted it.
+    int conn = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (conn >= 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) f->http_port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (conn, (struct sockaddr *) &addr, sizeof addr), 0);
+    const char request [] = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal (send (conn, request, sizeof request - 1, 0), (ssize_t) (sizeof request - 1));
+    char answer [512];
+    assert_true (recv (conn, answer, sizeof answer, 0) > 0);
+    int theirs = s_gateway_end_of (f->gateway, conn);
+    assert_true (theirs >= 0);
+    int nodelay = 0;
+    socklen_t len = sizeof nodelay;
+    assert_int_equal (getsockopt (theirs, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    assert_int_equal (nodelay, 1);
+    close (theirs);
+    close (conn);
 }
 
 static void
@@ -951,6 +1018,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_health_answers_ok),
+        cmocka_unit_test (test_accepted_sockets_have_nodelay),
         cmocka_unit_test (test_genres_lists_the_18_canonical_genres),
         cmocka_unit_test (test_content_details_over_http),
         cmocka_unit_test (test_content_availability_over_http),
