@@ -65,6 +65,7 @@ typedef struct {
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
     uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
     char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
+    char cors_origins [1024];       //  MG_CORS_ORIGINS: "*" or exact origins, comma-separated
     const char *events;             //  MG_EVENTS: the broker's event endpoint for subscribers
     int sse_heartbeat_s;            //  MG_SSE_HEARTBEAT_S: comment line on idle streams this often
     uint32_t sse_retry_ms;          //  MG_SSE_RETRY_MS: the retry: hint sent to clients
@@ -157,6 +158,24 @@ void gw_request_done (gw_request_t *request, int status);
 void gw_server_dispatch (gw_request_t *request);
 
 //  --------------------------------------------------------------------------
+//  cors.c: browsers (CORS) and HTTP validators
+
+//  Is the request under /api/v1 or /mcp, where CORS applies?
+bool gw_cors_applies (const gw_request_t *request);
+
+//  A CORS preflight on /api/v1 or /mcp is answered here (204, or 403 for an
+//  origin not allowed, 404 for no such path): true. Anything else: false.
+bool gw_cors_preflight (gw_request_t *request);
+
+//  Access-Control-Allow-Origin and -Expose-Headers on an answer to an
+//  allowed Origin under /api/v1 or /mcp (respond.c and SSE streams).
+void gw_cors_headers (gw_request_t *request);
+
+//  A 200 to GET/HEAD on a GW_ROUTE_PUBLIC route: add ETag and Cache-Control;
+//  304 (body dropped) when If-None-Match names the ETag. Returns the status to send.
+int gw_http_validate (gw_request_t *request, int status);
+
+//  --------------------------------------------------------------------------
 //  routes.c
 
 #define GW_ROUTE_OPS   (1u << 0)    //  at the root, never rate limited
@@ -167,6 +186,7 @@ void gw_server_dispatch (gw_request_t *request);
 #define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
 #define GW_ROUTE_QUERY_DEVICE (1u << 6) //  a USER route that also takes device_id as a query parameter
                                     //  (EventSource cannot send headers); X-Device-Id wins
+#define GW_ROUTE_PUBLIC (1u << 8)   //  a public catalog read: ETag, If-None-Match → 304, Cache-Control (cors.c)
 #define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only

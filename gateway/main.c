@@ -50,6 +50,12 @@ main (void)
     }
     snprintf (config.trusted_proxies, sizeof config.trusted_proxies, "%s",
               mg_config_str ("MG_TRUSTED_PROXIES", ""));
+    const char *origins = mg_config_str ("MG_CORS_ORIGINS", "*");
+    if (strlen (origins) >= sizeof config.cors_origins) {
+        mg_error ("MG_CORS_ORIGINS is too long", "max=%zu", sizeof config.cors_origins - 1);
+        return EXIT_FAILURE;
+    }
+    snprintf (config.cors_origins, sizeof config.cors_origins, "%s", origins);
     const char *secret = mg_config_str ("MG_JWT_SECRET", "");
     size_t secret_len = strlen (secret);
     if (secret_len >= MG_JWT_SECRET_MIN && secret_len <= sizeof config.jwt_key) {

@@ -13,7 +13,7 @@ typedef _Atomic uint64_t s_counter_t;
 
 //  Statuses the gateway answers with; anything else counts as "other".
 static const int s_statuses [] = {
-    200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 414, 415,
+    200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 414, 415,
     422, 429, 431, 500, 501, 502, 503, 504
 };
 #define STATUS_COUNT  (sizeof s_statuses / sizeof s_statuses [0])

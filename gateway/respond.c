@@ -450,7 +450,9 @@ static void
 s_send (gw_request_t *request, int status)
 {
     struct evhttp_request *http = request->http;
-    if (evhttp_request_get_command (http) == EVHTTP_REQ_HEAD) {
+    status = gw_http_validate (request, status);
+    gw_cors_headers (request);
+    if (evhttp_request_get_command (http) == EVHTTP_REQ_HEAD && status != 304) {
         //  libevent would send the body of a HEAD answer: announce its length, drop it.
         struct evbuffer *out = evhttp_request_get_output_buffer (http);
         char length [24];

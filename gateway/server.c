@@ -423,6 +423,9 @@ s_on_request (struct evhttp_request *http, void *arg)
         request->query++;
         request->query_len = strcspn (request->query, "#");
     }
+    //  A browser's preflight costs neither a bus hop nor a rate-limit token.
+    if (gw_cors_preflight (request))
+        return;
     //  Everything under /api/v1 (even a 404 there) passes the guard: it is
     //  answered with the rate-limit headers and counts against the limit.
     static const char api [] = "/api/v1";

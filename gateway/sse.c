@@ -537,6 +537,7 @@ s_start (s_stream_t *stream)
     evhttp_add_header (headers, "Cache-Control", "no-cache");
     evhttp_add_header (headers, "X-Accel-Buffering", "no");   //  proxies must not hold events back
     evhttp_add_header (headers, "Connection", "close");       //  a stream's connection ends with it
+    gw_cors_headers (request);                                //  EventSource from a web page
     gw_request_done (request, 200);
     stream->request = NULL;
     stream->phase = S_LIVE;

@@ -374,6 +374,94 @@ test_accepted_sockets_have_nodelay (void **state)
 }
 
 static void
+test_cors_preflight_is_answered_without_a_rate_check (void **state)
+{
+    fixture_t *f = *state;
+    mg_http_reply_t reply;
+    assert_int_equal (s_request (f->http_port, "OPTIONS", "/api/v1/me/watchlist",
+                                 "Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\n"
+                                 "Access-Control-Request-Headers: authorization\r\n", &reply, TIMEOUT_MS), 0);
+    assert_int_equal (reply.status, 204);
+    char value [512];
+    assert_true (mg_http_header (&reply, "Access-Control-Allow-Origin", value, sizeof value));
+    assert_string_equal (value, "*");
+    assert_true (mg_http_header (&reply, "Access-Control-Allow-Headers", value, sizeof value));
+    assert_non_null (strstr (value, "Authorization"));
+    assert_non_null (strstr (value, "X-API-Key"));
+    assert_non_null (strstr (value, "Mcp-Session-Id"));
+    assert_non_null (strstr (value, "Last-Event-ID"));
+    assert_true (mg_http_header (&reply, "Access-Control-Allow-Methods", value, sizeof value));
+    assert_non_null (strstr (value, "GET"));
+    assert_false (mg_http_header (&reply, "Access-Control-Allow-Credentials", value, sizeof value));
+    //  No rate-limit headers: the guard (and its ratelimit call) never ran.
+    assert_false (mg_http_header (&reply, "X-RateLimit-Limit", value, sizeof value));
+    mg_http_reply_free (&reply);
+    //  A plain OPTIONS (no preflight headers) is still a 405 with Allow.
+    assert_int_equal (s_request (f->http_port, "OPTIONS", "/api/v1/genres", "", &reply, TIMEOUT_MS), 0);
+    assert_int_equal (reply.status, 405);
+    mg_http_reply_free (&reply);
+}
+
+static void
+test_cors_answers_expose_the_rate_limit_headers (void **state)
+{
+    fixture_t *f = *state;
+    mg_http_reply_t reply;
+    assert_int_equal (s_request (f->http_port, "GET", "/api/v1/genres", "Origin: https://app.example\r\n",
+                                 &reply, TIMEOUT_MS + 2000), 0);
+    assert_int_equal (reply.status, 200);
+    char value [512];
+    assert_true (mg_http_header (&reply, "Access-Control-Allow-Origin", value, sizeof value));
+    assert_string_equal (value, "*");
+    assert_true (mg_http_header (&reply, "Access-Control-Expose-Headers", value, sizeof value));
+    assert_non_null (strstr (value, "X-RateLimit-Remaining"));
+    assert_non_null (strstr (value, "Retry-After"));
+    mg_http_reply_free (&reply);
+    //  Without Origin (not a browser): no CORS fields; ops endpoints never get them.
+    assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+    assert_false (mg_http_header (&reply, "Access-Control-Allow-Origin", value, sizeof value));
+    mg_http_reply_free (&reply);
+    assert_int_equal (s_request (f->http_port, "GET", "/health", "Origin: https://app.example\r\n",
+                                 &reply, TIMEOUT_MS), 0);
+    assert_false (mg_http_header (&reply, "Access-Control-Allow-Origin", value, sizeof value));
+    mg_http_reply_free (&reply);
+}
+
+static void
+test_catalog_reads_revalidate_with_etag (void **state)
+{
+    fixture_t *f = *state;
+    mg_http_reply_t reply;
+    assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
+    assert_int_equal (reply.status, 200);
+    char etag [128], control [128];
+    assert_true (mg_http_header (&reply, "ETag", etag, sizeof etag));
+    assert_int_equal (etag [0], '"');
+    assert_true (mg_http_header (&reply, "Cache-Control", control, sizeof control));
+    assert_string_equal (control, "public, max-age=60");
+    mg_http_reply_free (&reply);
+    char headers [256];
+    snprintf (headers, sizeof headers, "If-None-Match: W/\"x\", %s\r\n", etag);
+    assert_int_equal (s_request (f->http_port, "GET", "/api/v1/genres", headers, &reply, TIMEOUT_MS + 2000), 0);
+    assert_int_equal (reply.status, 304);
+    assert_int_equal (reply.body_len, 0);
+    char again [128];
+    assert_true (mg_http_header (&reply, "ETag", again, sizeof again));
+    assert_string_equal (again, etag);
+    mg_http_reply_free (&reply);
+    assert_int_equal (s_request (f->http_port, "GET", "/api/v1/genres", "If-None-Match: \"other\"\r\n",
+                                 &reply, TIMEOUT_MS + 2000), 0);
+    assert_int_equal (reply.status, 200);
+    assert_true (reply.body_len > 100);
+    mg_http_reply_free (&reply);
+    //  Errors and user routes carry no validator.
+    assert_int_equal (s_get (f, "/api/v1/content/not-a-uuid", &reply), 0);
+    assert_int_equal (reply.status, 400);
+    assert_false (mg_http_header (&reply, "ETag", etag, sizeof etag));
+    mg_http_reply_free (&reply);
+}
+
+static void
 test_genres_lists_the_18_canonical_genres (void **state)
 {
     fixture_t *f = *state;
@@ -1019,6 +1107,9 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_health_answers_ok),
         cmocka_unit_test (test_accepted_sockets_have_nodelay),
+        cmocka_unit_test (test_cors_preflight_is_answered_without_a_rate_check),
+        cmocka_unit_test (test_cors_answers_expose_the_rate_limit_headers),
+        cmocka_unit_test (test_catalog_reads_revalidate_with_etag),
         cmocka_unit_test (test_genres_lists_the_18_canonical_genres),
         cmocka_unit_test (test_content_details_over_http),
         cmocka_unit_test (test_content_availability_over_http),
