@@ -65,6 +65,7 @@ typedef struct {
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
     uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
     char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
+    uint32_t long_timeout_ms;       //  MG_REQUEST_LONG_TIMEOUT_MS: deadline of GW_ROUTE_LONG routes
     char cors_origins [1024];       //  MG_CORS_ORIGINS: "*" or exact origins, comma-separated
     const char *events;             //  MG_EVENTS: the broker's event endpoint for subscribers
     int sse_heartbeat_s;            //  MG_SSE_HEARTBEAT_S: comment line on idle streams this often
@@ -157,6 +158,9 @@ void gw_request_done (gw_request_t *request, int status);
 //  Route, bind and answer or forward request (after guard.c for /api/v1).
 void gw_server_dispatch (gw_request_t *request);
 
+//  The deadline of one call of route (GW_ROUTE_LONG routes get the long one).
+uint32_t gw_route_timeout_ms (const gw_route_t *route, const gw_config_t *config);
+
 //  --------------------------------------------------------------------------
 //  cors.c: browsers (CORS) and HTTP validators
 
@@ -186,6 +190,7 @@ int gw_http_validate (gw_request_t *request, int status);
 #define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
 #define GW_ROUTE_QUERY_DEVICE (1u << 6) //  a USER route that also takes device_id as a query parameter
                                     //  (EventSource cannot send headers); X-Device-Id wins
+#define GW_ROUTE_LONG  (1u << 9)    //  batch work: MG_REQUEST_LONG_TIMEOUT_MS instead of MG_REQUEST_TIMEOUT_MS
 #define GW_ROUTE_PUBLIC (1u << 8)   //  a public catalog read: ETag, If-None-Match → 304, Cache-Control (cors.c)
 #define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients

@@ -22,6 +22,7 @@ main (void)
         .max_url = (size_t) mg_config_int ("MG_HTTP_MAX_URL", 8192, 64, 1 << 20),
         .max_headers = (size_t) mg_config_int ("MG_HTTP_MAX_HEADERS", 16384, 256, 1 << 24),
         .request_timeout_ms = (uint32_t) mg_config_int ("MG_REQUEST_TIMEOUT_MS", 5000, 1, 600000),
+        .long_timeout_ms = (uint32_t) mg_config_int ("MG_REQUEST_LONG_TIMEOUT_MS", 10000, 1, 600000),
         .broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"),
         .heartbeat_ms = (int) mg_config_int ("MG_HEARTBEAT_MS", 250, 10, 60000),
         .liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100),

@@ -518,8 +518,10 @@ s_on_stop (evutil_socket_t fd, short what, void *arg)
     }
     //  Streams never finish by themselves: end them now (clients resume elsewhere).
     gw_sse_close_all (self->sse);
-    self->drain_deadline_us = gw_now_us ()
-        + ((int64_t) self->server->config.request_timeout_ms + STOP_MARGIN_MS) * 1000;
+    const gw_config_t *config = &self->server->config;
+    uint32_t longest = config->long_timeout_ms > config->request_timeout_ms
+                     ? config->long_timeout_ms : config->request_timeout_ms;
+    self->drain_deadline_us = gw_now_us () + ((int64_t) longest + STOP_MARGIN_MS) * 1000;
     struct timeval poll = { 0, STOP_POLL_MS * 1000 };
     event_add (self->drain_timer, &poll);
     s_on_drain (-1, 0, self);

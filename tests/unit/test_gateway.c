@@ -47,6 +47,20 @@ test_route_table_is_consistent (void **state)
 }
 
 static void
+test_resolve_gets_the_long_deadline (void **state)
+{
+    (void) state;
+    gw_config_t config = { .request_timeout_ms = 5000, .long_timeout_ms = 10000 };
+    gw_match_t match;
+    const char *resolve = "/api/v1/resolve";
+    assert_int_equal (gw_routes_match (EVHTTP_REQ_POST, resolve, strlen (resolve), &match), GW_MATCH_OK);
+    assert_int_equal (gw_route_timeout_ms (match.route, &config), 10000);
+    const char *genres = "/api/v1/genres";
+    assert_int_equal (gw_routes_match (EVHTTP_REQ_GET, genres, strlen (genres), &match), GW_MATCH_OK);
+    assert_int_equal (gw_route_timeout_ms (match.route, &config), 5000);
+}
+
+static void
 test_routes_match_method_and_path (void **state)
 {
     (void) state;
@@ -423,6 +437,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_route_table_is_consistent),
         cmocka_unit_test (test_routes_match_method_and_path),
+        cmocka_unit_test (test_resolve_gets_the_long_deadline),
         cmocka_unit_test (test_path_parameters_are_single_segments),
         cmocka_unit_test (test_genres_route_binds_an_empty_request),
         cmocka_unit_test (test_unknown_query_parameter_is_named),
