@@ -28,30 +28,6 @@ typedef struct {
     mg_client_t *client;
 } fixture_t;
 
-//  A redis-server of our own on port (no persistence), for the restart test.
-static pid_t
-s_redis_start (int port)
-{
-    pid_t pid = fork ();
-    if (pid == 0) {
-        char port_text [16];
-        snprintf (port_text, sizeof port_text, "%d", port);
-        execlp ("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
-        _exit (127);
-    }
-    for (int i = 0; i < 100; i++) {
-        redisContext *c = redisConnect ("127.0.0.1", port);
-        bool up = c && !c->err;
-        if (c)
-            redisFree (c);
-        if (up)
-            break;
-        usleep (50 * 1000);
-    }
-    return pid;
-}
-
 static fixture_t *
 s_start (const char *redis_url)
 {
@@ -87,7 +63,7 @@ static int
 setup_own_redis (void **state)
 {
     int port = mg_test_free_port ();
-    pid_t redis = s_redis_start (port);
+    pid_t redis = mg_test_redis_start (port);
     char url [64];
     snprintf (url, sizeof url, "redis://127.0.0.1:%d", port);
     fixture_t *f = s_start (url);
@@ -249,7 +225,7 @@ test_script_is_reloaded_after_flush_and_redis_restart (void **state)
     assert_int_equal (s_check (f, "user:reload", "free", &reply, code, sizeof code), -1);
     assert_string_equal (code, "SERVICE_UNAVAILABLE");
     //  Redis back, empty: the actor reconnects and loads the script again.
-    f->redis = s_redis_start (f->redis_port);
+    f->redis = mg_test_redis_start (f->redis_port);
     assert_true (s_works_within (f, "user:reload", 3000));
     for (int i = 0; i < 4; i++) {
         assert_int_equal (s_check (f, "user:reload", "free", &reply, NULL, 0), 0);
