@@ -32,7 +32,8 @@ static const char *s_bounds_text [] = {
 
 static const char *s_outcomes [] = { "reply", "error", "timeout", "lost" };
 static const char *s_rate_outcomes [GW_RATE_OUTCOMES] = { "allowed", "limited", "fail_open", "fail_closed" };
-static const char *s_cache_outcomes [GW_CACHE_OUTCOMES] = { "hit", "miss", "store", "unavailable" };
+static const char *s_cache_outcomes [GW_CACHE_OUTCOMES] = { "hit", "miss", "store", "unavailable", "timeout" };
+static const char *s_redis_events [GW_REDIS_EVENTS] = { "stalled", "reconnected" };
 static const char *s_auth_outcomes [GW_AUTH_OUTCOMES] = {
     "anonymous", "token", "key_cached", "key_lookup", "rejected"
 };
@@ -54,6 +55,7 @@ struct gw_metrics_t {
     s_histogram_t rate_check;       //  ratelimit.check round trips
     s_counter_t auth [GW_AUTH_OUTCOMES];
     s_counter_t cache [GW_CACHE_OUTCOMES];
+    s_counter_t redis [GW_REDIS_EVENTS];
     _Atomic int64_t in_flight;
     _Atomic int64_t sse_open;       //  live event streams
     s_counter_t sse_events;         //  events written to streams
@@ -214,6 +216,13 @@ gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome)
 }
 
 void
+gw_metrics_redis (gw_metrics_t *self, gw_redis_event_t event)
+{
+    assert (self);
+    s_bump (&self->redis [(size_t) event % GW_REDIS_EVENTS], 1);
+}
+
+void
 gw_metrics_in_flight (gw_metrics_t *self, int delta)
 {
     assert (self);
@@ -368,7 +377,8 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
 
     evbuffer_add_printf (out,
         "# HELP mg_gateway_search_cache_total Search result cache look-ups and stores "
-        "(unavailable: Redis down or failing, served uncached).\n"
+        "(unavailable: Redis down or failing, timeout: no answer within MG_SEARCH_CACHE_TIMEOUT_MS; "
+        "both served uncached).\n"
         "# TYPE mg_gateway_search_cache_total counter\n");
     for (size_t o = 0; o < GW_CACHE_OUTCOMES; o++) {
         uint64_t total = 0;
@@ -376,6 +386,17 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
             total += s_read (&all [t]->cache [o]);
         evbuffer_add_printf (out, "mg_gateway_search_cache_total{outcome=\"%s\"} %llu\n",
                              s_cache_outcomes [o], (unsigned long long) total);
+    }
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_redis_connections_total The result cache's Redis connections: "
+        "stalled (a command unanswered too long; dropped), reconnected (opened again after a loss).\n"
+        "# TYPE mg_gateway_redis_connections_total counter\n");
+    for (size_t e = 0; e < GW_REDIS_EVENTS; e++) {
+        uint64_t total = 0;
+        for (size_t t = 0; t < n; t++)
+            total += s_read (&all [t]->redis [e]);
+        evbuffer_add_printf (out, "mg_gateway_redis_connections_total{event=\"%s\"} %llu\n",
+                             s_redis_events [e], (unsigned long long) total);
     }
 
     int64_t in_flight = 0;
