@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 typedef _Atomic uint64_t s_counter_t;
@@ -244,6 +245,20 @@ s_route_labels (struct evbuffer *out, size_t r)
 
 //  Print the sum over all threads of the bus round trips (bus) or the
 //  request latencies (!bus).
+//  One counter family, each of count counters summed over the threads:
+//  name{label="names [i]"} total. offset: the family's array in gw_metrics_t.
+static void
+s_render_counters (gw_metrics_t *const *all, size_t n, size_t offset, size_t count,
+                   const char *name, const char *label, const char *const *names, struct evbuffer *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint64_t total = 0;
+        for (size_t t = 0; t < n; t++)
+            total += s_read ((s_counter_t *) ((char *) all [t] + offset) + i);
+        evbuffer_add_printf (out, "%s{%s=\"%s\"} %llu\n", name, label, names [i], (unsigned long long) total);
+    }
+}
+
 static void
 s_render_histogram (gw_metrics_t *const *all, size_t n, bool bus,
                     const char *name, struct evbuffer *out)
@@ -337,13 +352,8 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# HELP mg_gateway_ratelimit_decisions_total Rate-limit outcomes of /api/v1 requests "
         "(fail_open: the limiter did not answer and the request was admitted unchecked).\n"
         "# TYPE mg_gateway_ratelimit_decisions_total counter\n");
-    for (size_t o = 0; o < GW_RATE_OUTCOMES; o++) {
-        uint64_t total = 0;
-        for (size_t t = 0; t < n; t++)
-            total += s_read (&all [t]->rate [o]);
-        evbuffer_add_printf (out, "mg_gateway_ratelimit_decisions_total{outcome=\"%s\"} %llu\n",
-                             s_rate_outcomes [o], (unsigned long long) total);
-    }
+    s_render_counters (all, n, offsetof (gw_metrics_t, rate), GW_RATE_OUTCOMES,
+                       "mg_gateway_ratelimit_decisions_total", "outcome", s_rate_outcomes, out);
     uint64_t buckets [BOUNDS_COUNT + 1] = { 0 };
     uint64_t sum_us = 0, count = 0;
     for (size_t t = 0; t < n; t++) {
@@ -367,37 +377,22 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
     evbuffer_add_printf (out,
         "# HELP mg_gateway_auth_total How /api/v1 callers were identified.\n"
         "# TYPE mg_gateway_auth_total counter\n");
-    for (size_t o = 0; o < GW_AUTH_OUTCOMES; o++) {
-        uint64_t total = 0;
-        for (size_t t = 0; t < n; t++)
-            total += s_read (&all [t]->auth [o]);
-        evbuffer_add_printf (out, "mg_gateway_auth_total{outcome=\"%s\"} %llu\n",
-                             s_auth_outcomes [o], (unsigned long long) total);
-    }
+    s_render_counters (all, n, offsetof (gw_metrics_t, auth), GW_AUTH_OUTCOMES,
+                       "mg_gateway_auth_total", "outcome", s_auth_outcomes, out);
 
     evbuffer_add_printf (out,
         "# HELP mg_gateway_search_cache_total Search result cache look-ups and stores "
         "(unavailable: Redis down or failing, timeout: no answer within MG_SEARCH_CACHE_TIMEOUT_MS; "
         "both served uncached).\n"
         "# TYPE mg_gateway_search_cache_total counter\n");
-    for (size_t o = 0; o < GW_CACHE_OUTCOMES; o++) {
-        uint64_t total = 0;
-        for (size_t t = 0; t < n; t++)
-            total += s_read (&all [t]->cache [o]);
-        evbuffer_add_printf (out, "mg_gateway_search_cache_total{outcome=\"%s\"} %llu\n",
-                             s_cache_outcomes [o], (unsigned long long) total);
-    }
+    s_render_counters (all, n, offsetof (gw_metrics_t, cache), GW_CACHE_OUTCOMES,
+                       "mg_gateway_search_cache_total", "outcome", s_cache_outcomes, out);
     evbuffer_add_printf (out,
         "# HELP mg_gateway_redis_connections_total The result cache's Redis connections: "
         "stalled (a command unanswered too long; dropped), reconnected (opened again after a loss).\n"
         "# TYPE mg_gateway_redis_connections_total counter\n");
-    for (size_t e = 0; e < GW_REDIS_EVENTS; e++) {
-        uint64_t total = 0;
-        for (size_t t = 0; t < n; t++)
-            total += s_read (&all [t]->redis [e]);
-        evbuffer_add_printf (out, "mg_gateway_redis_connections_total{event=\"%s\"} %llu\n",
-                             s_redis_events [e], (unsigned long long) total);
-    }
+    s_render_counters (all, n, offsetof (gw_metrics_t, redis), GW_REDIS_EVENTS,
+                       "mg_gateway_redis_connections_total", "event", s_redis_events, out);
 
     int64_t in_flight = 0;
     for (size_t t = 0; t < n; t++)
