@@ -228,6 +228,24 @@ s_get_within (fixture_t *f, const char *path, int status, int64_t bound_ms, char
     mg_http_reply_free (&reply);
 }
 
+//  Search path until its X-Cache is want_cache and its first title
+//  want_title (NULL: any), or CHANGE_WAIT_MS passes; the last answer's
+//  X-Cache and title into cache and title.
+static void
+s_search_until (fixture_t *f, const char *path, const char *want_cache, const char *want_title,
+                char *cache, size_t cache_size, char *title, size_t title_size)
+{
+    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
+    while (true) {
+        free (s_search (f, path, cache, cache_size, title, title_size));
+        bool done = (!want_cache || strcmp (cache, want_cache) == 0)
+                 && (!want_title || strcmp (title, want_title) == 0);
+        if (done || mg_test_now_ms () >= until)
+            return;
+        usleep (100 * 1000);
+    }
+}
+
 static void
 test_a_repeated_search_is_a_cache_hit (void **state)
 {
@@ -269,12 +287,7 @@ test_an_import_that_changes_a_title_invalidates_the_cache (void **state)
     assert_int_equal (s_import (f), 0);
     //  The replica applies the change and moves the generation: the cached
     //  page stops being served (its TTL, 600 s, is far away).
-    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
-    do {
-        free (s_search (f, path, cache, sizeof cache, title, sizeof title));
-        if (strcmp (title, "Cachetest Beta") != 0)
-            usleep (100 * 1000);
-    } while (strcmp (title, "Cachetest Beta") != 0 && mg_test_now_ms () < until);
+    s_search_until (f, path, NULL, "Cachetest Beta", cache, sizeof cache, title, sizeof title);
     assert_string_equal (title, "Cachetest Beta");
     //  ... and the new page is cached in its turn.
     free (s_search (f, path, cache, sizeof cache, title, sizeof title));
@@ -316,17 +329,12 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     assert_int_equal (kill (f->redis, SIGCONT), 0);
     f->redis_stopped = false;
     const char *path = "/api/v1/search?q=cachetest&mode=keyword&per_page=7";
-    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
-    do {
-        free (s_search (f, path, cache, sizeof cache, title, sizeof title));
-        if (strcmp (cache, "hit") != 0)
-            usleep (100 * 1000);
-    } while (strcmp (cache, "hit") != 0 && mg_test_now_ms () < until);
+    s_search_until (f, path, "hit", NULL, cache, sizeof cache, title, sizeof title);
     assert_string_equal (cache, "hit");
     assert_string_equal (title, "Cachetest Beta");
     //  The thread whose connection was dropped reconnects on its next
     //  look-up after RECONNECT_MS; searches land on either thread.
-    until = mg_test_now_ms () + CHANGE_WAIT_MS;
+    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
     const char *name = "mg_gateway_redis_connections_total{event=\"reconnected\"}";
     while (s_metric (f, name) < reconnected + 1 && mg_test_now_ms () < until) {
         free (s_search (f, path, cache, sizeof cache, title, sizeof title));

@@ -19,11 +19,14 @@
 
 #define RUN_MS        3000          //  steady-rate phase of the exactness test
 #define RATE_S        100           //  per-second limit of tier "pro" here
+#define REDIS_TIMEOUT_MS 200        //  MG_REDIS_TIMEOUT_MS of config/default.env
+#define HANG_SLACK_MS 1000          //  a hang bound, not a speed claim
 
 typedef struct {
     char text [6][128];
     const char *env [12];
     pid_t broker, ratelimit, redis;
+    bool redis_stopped;             //  SIGSTOPped: SIGCONT before stopping it
     int redis_port;
     mg_client_t *client;
 } fixture_t;
@@ -80,6 +83,8 @@ teardown (void **state)
     mg_client_destroy (&f->client);
     mg_test_stop (f->ratelimit, SIGTERM);
     mg_test_stop (f->broker, SIGTERM);
+    if (f->redis > 0 && f->redis_stopped)
+        kill (f->redis, SIGCONT);
     if (f->redis > 0)
         mg_test_stop (f->redis, SIGTERM);
     free (f);
@@ -233,6 +238,30 @@ test_script_is_reloaded_after_flush_and_redis_restart (void **state)
     }
 }
 
+static void
+test_a_stopped_redis_gets_error_replies_within_the_deadline (void **state)
+{
+    fixture_t *f = *state;
+    s_wait_actor (f);
+    assert_true (s_works_within (f, "user:stall", 1000));
+    assert_int_equal (kill (f->redis, SIGSTOP), 0);
+    f->redis_stopped = true;
+    //  Every decision is an error reply (the gateway then fails open),
+    //  each within the Redis deadline: never silence, never a hang.
+    for (int i = 0; i < 6; i++) {
+        mg_ratelimit_reply_t reply;
+        char code [64];
+        int64_t start = mg_test_now_ms ();
+        assert_int_equal (s_check (f, "user:stall", "free", &reply, code, sizeof code), -1);
+        assert_string_equal (code, "SERVICE_UNAVAILABLE");
+        assert_true (mg_test_now_ms () - start < REDIS_TIMEOUT_MS + HANG_SLACK_MS);
+    }
+    //  Redis continues: decisions again once the back-off is over.
+    assert_int_equal (kill (f->redis, SIGCONT), 0);
+    f->redis_stopped = false;
+    assert_true (s_works_within (f, "user:stall", 3000));
+}
+
 int
 main (void)
 {
@@ -244,6 +273,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_burst_then_steady_rate_admits_exactly_the_gcra_count, setup_shared, teardown),
         cmocka_unit_test_setup_teardown (test_the_minute_window_limits_too, setup_shared, teardown),
         cmocka_unit_test_setup_teardown (test_script_is_reloaded_after_flush_and_redis_restart, setup_own_redis, teardown),
+        cmocka_unit_test_setup_teardown (test_a_stopped_redis_gets_error_replies_within_the_deadline,
+                                         setup_own_redis, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
