@@ -75,6 +75,7 @@ typedef struct {
     int sse_max_streams;            //  MG_SSE_MAX_STREAMS: open streams in all (per gateway)
     const char *redis_url;          //  MG_REDIS_URL: the search result cache
     uint32_t cache_ttl_s;           //  MG_SEARCH_CACHE_TTL_S: 0 = no result cache
+    uint32_t cache_timeout_ms;      //  MG_SEARCH_CACHE_TIMEOUT_MS: a look-up slower than this is skipped
     char cache_prefix [GW_CACHE_PREFIX_MAX + 1];    //  MG_SEARCH_CACHE_PREFIX
 } gw_config_t;
 
@@ -531,11 +532,21 @@ typedef enum {
     GW_CACHE_MISS,
     GW_CACHE_STORE,                 //  a miss's answer stored
     GW_CACHE_UNAVAILABLE,           //  Redis down or failing: served uncached
+    GW_CACHE_TIMEOUT,               //  no answer within MG_SEARCH_CACHE_TIMEOUT_MS: served uncached
     GW_CACHE_OUTCOMES
 } gw_cache_outcome_t;
 
 //  A search result cache event.
 void gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
+
+typedef enum {
+    GW_REDIS_STALLED = 0,           //  a connection with a command unanswered too long, dropped
+    GW_REDIS_RECONNECTED,           //  a connection opened again after one was lost or dropped
+    GW_REDIS_EVENTS
+} gw_redis_event_t;
+
+//  An event of the gateway's Redis connections.
+void gw_metrics_redis (gw_metrics_t *self, gw_redis_event_t event);
 
 //  A rate-limit decision (check_us: its bus round trip, 0 if none).
 void gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us);

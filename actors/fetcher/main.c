@@ -21,6 +21,7 @@
 #define REPLAY_MAX        10000
 #define SCHEDULE_TICK_MS  1000      //  the scheduler looks at its jobs once a second
 #define SWEEP_PAGE        1000      //  titles per fetch_run in availability sweeps
+#define REDIS_BACKOFF_MS  1000      //  Redis stalled or down: its calls fail at once this long
 
 typedef struct {
     fetch_config_t config;
@@ -36,7 +37,7 @@ typedef struct {
 //  What a thread needs to run fetches.
 typedef struct {
     s_shared_t *shared;
-    fetcher_redis_t *redis;
+    mg_redis_t *redis;
     PGconn *pg;
     mg_client_t *client;
     http_engine_t *engine;
@@ -47,7 +48,7 @@ s_worker_destroy (s_worker_t **self_p)
 {
     if (*self_p) {
         s_worker_t *self = *self_p;
-        fetcher_redis_destroy (&self->redis);
+        mg_redis_destroy (&self->redis);
         if (self->pg)
             PQfinish (self->pg);
         mg_client_destroy (&self->client);
@@ -64,7 +65,7 @@ s_worker_new (s_shared_t *shared)
     if (!self)
         return NULL;
     self->shared = shared;
-    self->redis = fetcher_redis_new (shared->redis_url, shared->redis_timeout_ms);
+    self->redis = mg_redis_new (shared->redis_url, shared->redis_timeout_ms, REDIS_BACKOFF_MS);
     self->client = mg_client_new (shared->broker);
     self->engine = http_engine_new (shared->config.concurrency, shared->config.timeout_ms);
     if (!self->redis || !self->client || !self->engine)
