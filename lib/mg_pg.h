@@ -8,7 +8,19 @@
 #include <stddef.h>
 
 //  Connect with conninfo (a URL); NULL with a reason in err on failure.
+//  Every wait on the connection is bounded, so that a stalled or unreachable
+//  server costs a request a 503, never a hung worker: connect_timeout
+//  (MG_PG_CONNECT_TIMEOUT_S), TCP keepalives and tcp_user_timeout (a dead
+//  peer is noticed while a statement waits), statement_timeout
+//  (MG_PG_STATEMENT_TIMEOUT_MS) and lock_timeout (MG_PG_LOCK_TIMEOUT_MS),
+//  sized for request handlers. Parameters in conninfo itself win.
 PGconn *mg_pg_connect (const char *conninfo, char *err, size_t errlen);
+
+//  The same with job-sized statement and lock bounds
+//  (MG_PG_LONG_STATEMENT_TIMEOUT_MS, MG_PG_LONG_LOCK_TIMEOUT_MS), for work
+//  that legitimately runs long and answers no caller waiting on a deadline:
+//  migrations, loading an index snapshot, training over the whole catalog.
+PGconn *mg_pg_connect_long (const char *conninfo, char *err, size_t errlen);
 
 //  Apply every config/sql/NNN_name.sql in dir not yet applied, in order,
 //  each in its own transaction, recorded in schema_migrations. Serialised
