@@ -7,6 +7,7 @@
 #include "job.h"
 #include "mg_actor.h"
 #include "mg_config.h"
+#include "mg_frame.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
@@ -419,6 +420,8 @@ main (void)
         return EXIT_FAILURE;
     int threads = (int) mg_config_int ("MG_FETCHER_THREADS", 2, 1, 64);
     mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
+    //  fetcher.title/refresh/replay hold a thread for a whole run, by design.
+    mg_actor_set_stall (actor, MG_TTL_MAX_MS);
     pthread_t scheduler;
     bool scheduling = mg_config_int ("MG_FETCHER_SCHEDULE", 1, 0, 1) == 1
                    && pthread_create (&scheduler, NULL, s_scheduler, &shared) == 0;
