@@ -342,8 +342,8 @@ mg_pg_sqlstate (const PGresult *res)
 //  intervention (query_canceled 57014 is statement_timeout, 57P01-03 server
 //  shutdown), 40001 serialization failure, 40P01 deadlock, 55P03 lock not
 //  available (lock_timeout), 25006 read-only transaction (a standby).
-static bool
-s_transient (const char *state)
+bool
+mg_pg_transient (const char *state)
 {
     if (!*state)
         return true;                //  no result at all: the connection went
@@ -364,7 +364,7 @@ mg_pg_fail (mg_error_t *err, PGconn *conn, const PGresult *res, const char *what
     for (char *p = line; *p; p++)
         if (*p == '\n' || *p == '"')
             *p = *p == '"' ? '\'' : ' ';
-    bool transient = s_transient (state) || (conn && PQstatus (conn) != CONNECTION_OK);
+    bool transient = mg_pg_transient (state) || (conn && PQstatus (conn) != CONNECTION_OK);
     mg_error ("database call failed", "what=\"%s\" sqlstate=%s transient=%d reason=\"%s\"",
               what, *state ? state : "-", transient, line);
     mg_pg_settle (conn);

@@ -5,6 +5,7 @@
 #include "mg_msg.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 //  Connect with conninfo (a URL); NULL with a reason in err on failure.
@@ -42,6 +43,13 @@ PGconn *mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error
 //  connection). Callers test it for the outcomes that are the caller's doing
 //  (e.g. "23503" a row that names a missing user) before mg_pg_fail.
 const char *mg_pg_sqlstate (const PGresult *res);
+
+//  True when sqlstate (as from mg_pg_sqlstate) says "try again later", not
+//  "this request is wrong": a lost connection (""), a timeout, a lock or
+//  serialization conflict, a server shutting down or out of resources. For
+//  callers that must tell a bad record from a database failure before they
+//  decide what to do with the record; mg_pg_fail uses the same test.
+bool mg_pg_transient (const char *sqlstate);
 
 //  The one mapping of a PostgreSQL failure to a bus error, for failures that
 //  are not the caller's fault: a lost connection, a timeout, a lock or

@@ -172,12 +172,14 @@ s_on_replay (void *state, const void *req, void *rep, mg_error_t *err)
         return mg_actor_fail (err, "INVALID_PARAMETER", "max", "max must be 1 to %d", REPLAY_MAX);
     PGconn *pg = s_pg (self);
     if (!pg)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "dead-letter database unavailable");
+        return mg_pg_fail (err, NULL, NULL, "dead-letter database");
     deadletter_t *letters = NULL;
     char why [FETCHER_WHY_LEN];
     int n = deadletter_pending (pg, (int) max, &letters, why, sizeof why);
-    if (n < 0)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s", why);
+    if (n < 0) {
+        mg_warn ("dead letters not read", "reason=\"%s\"", why);
+        return mg_pg_fail (err, pg, NULL, "dead-letter database");
+    }
     fetch_item_t *items = calloc ((size_t) (n ? n : 1), sizeof *items);
     if (!items) {
         deadletter_list_free (&letters, n);
@@ -239,7 +241,7 @@ s_on_metrics (void *state, const void *req, void *rep, mg_error_t *err)
     PGconn *pg = s_pg (self);
     int64_t letters = pg ? deadletter_count (pg, why, sizeof why) : -1;
     if (letters < 0)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "dead-letter database unavailable");
+        return mg_pg_fail (err, pg, NULL, "dead-letter database");
     reply->dead_letters = (uint64_t) letters;
     reply->has_dead_letters = true;
     return 0;
