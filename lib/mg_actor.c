@@ -153,16 +153,14 @@ mg_actor_event_publisher (void)
     return events;
 }
 
-int
-mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char *fmt, ...)
+//  Fill err with code, param and the formatted message; returns -1.
+static int
+s_vfail (mg_error_t *err, const char *code, const char *param, const char *fmt, va_list args)
 {
     assert (err);
     mg_msg_clear (&mg_error_desc, err);
     char text [512];
-    va_list args;
-    va_start (args, fmt);
     vsnprintf (text, sizeof text, fmt, args);
-    va_end (args);
     err->code = strdup (code);
     err->message = strdup (text);
     err->param = param ? strdup (param) : NULL;
@@ -170,15 +168,22 @@ mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char 
 }
 
 int
-mg_actor_decline (mg_error_t *err, const char *fmt, ...)
+mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char *fmt, ...)
 {
-    assert (err);
-    char text [512];
     va_list args;
     va_start (args, fmt);
-    vsnprintf (text, sizeof text, fmt, args);
+    s_vfail (err, code, param, fmt, args);
     va_end (args);
-    mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s", text);
+    return -1;
+}
+
+int
+mg_actor_decline (mg_error_t *err, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    s_vfail (err, "SERVICE_UNAVAILABLE", NULL, fmt, args);
+    va_end (args);
     err->retry_after = 1;
     err->has_retry_after = true;
     s_declining = true;
