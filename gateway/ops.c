@@ -181,15 +181,20 @@ s_ready_from (gw_request_t *request, const mg_mmi_services_reply_t *reply)
             if (n > 0 && (size_t) n < sizeof missing - used)
                 used += (size_t) n;
         }
+    //  A secret mismatch is named first: no restart of a worker mends it.
+    s_secret_t secret = (s_secret_t) atomic_load (&s_secret);
+    if (secret == S_SECRET_DIFFERENT) {
+        s_not_ready (request, SECRET_MISMATCH, reply);
+        return;
+    }
     if (used) {
         char why [320];
         snprintf (why, sizeof why, "no live worker for: %s", missing);
         s_not_ready (request, why, reply);
         return;
     }
-    s_secret_t secret = (s_secret_t) atomic_load (&s_secret);
     if (secret != S_SECRET_SAME) {
-        s_not_ready (request, secret == S_SECRET_DIFFERENT ? SECRET_MISMATCH : SECRET_UNKNOWN, reply);
+        s_not_ready (request, SECRET_UNKNOWN, reply);
         return;
     }
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
