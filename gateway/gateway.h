@@ -22,6 +22,7 @@
 #ifndef GATEWAY_H_INCLUDED
 #define GATEWAY_H_INCLUDED
 
+#include "mg_jwt.h"
 #include "mg_msg.h"
 
 #include <event2/buffer.h>
@@ -58,8 +59,9 @@ typedef struct {
     const char *broker;             //  MG_BROKER
     int heartbeat_ms;               //  MG_HEARTBEAT_MS: ZMTP ping interval to the broker
     int liveness;                   //  MG_HEARTBEAT_LIVENESS: silent intervals = broker gone
-    uint8_t jwt_key [256];          //  MG_JWT_SECRET: verifies access tokens
-    size_t jwt_key_len;             //  0: tokens are refused (401)
+    mg_jwt_keys_t jwt;              //  MG_JWT_SECRET (+ MG_JWT_SECRET_PREVIOUS): verify access tokens
+    char jwt_fingerprint [MG_JWT_FINGERPRINT_LEN + 1];  //  of the current secret: /ready compares accounts'
+    uint32_t fingerprint_cache_s;   //  MG_JWT_FINGERPRINT_CACHE_S: /ready asks accounts this often
     bool rate_enabled;              //  MG_RATE_ENABLED
     bool rate_fail_open;            //  MG_RATE_FAIL_OPEN: limiter down -> admit (else 503)
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
@@ -93,6 +95,9 @@ typedef struct {
     char user_id [37];              //  empty when anonymous
     char tier [16];                 //  anonymous|free|pro|enterprise
     char client [80];               //  ratelimit client id: ip:<addr> or user:<uuid>
+    char address [80];              //  ip:<addr> of the caller whoever they are (login throttling)
+    int64_t expires;                //  GW_CALLER_TOKEN: the token's exp (epoch s), else 0
+    char key_id [37];               //  GW_CALLER_KEY: the API key's id, else empty
 } gw_caller_t;
 
 //  --------------------------------------------------------------------------
@@ -196,6 +201,7 @@ int gw_http_validate (gw_request_t *request, int status);
 #define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
+#define GW_CLIENT_FIELD "client"    //  request field the gateway fills with the caller's address; never from clients
 
 typedef void (gw_handler_fn) (gw_request_t *request);
 
@@ -271,10 +277,13 @@ typedef struct {
 //  NULL/0 for routes without a request message). Returns 0, or -1 with fault.
 //  user_id (may be NULL) is the signed-in caller, put into user_id of
 //  GW_ROUTE_USER/SESSION routes; device_id (may be NULL) is the X-Device-Id
-//  header, put into their device_id field when the message has one.
+//  header, put into their device_id field when the message has one; client
+//  (may be NULL) is the caller's address, put into the message's client
+//  field when it has one (any route).
 int gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
                     struct evbuffer *body, const char *content_type, const char *user_id,
-                    const char *device_id, uint8_t **body_p, size_t *len_p, gw_fault_t *fault);
+                    const char *device_id, const char *client, uint8_t **body_p, size_t *len_p,
+                    gw_fault_t *fault);
 
 //  --------------------------------------------------------------------------
 //  guard.c
@@ -290,6 +299,7 @@ typedef struct {
     bool valid;                     //  false: a key the accounts service refused
     char user_id [37];
     char tier [16];
+    char key_id [37];
 } gw_key_entry_t;
 
 gw_keycache_t *gw_keycache_new (size_t capacity);
@@ -304,6 +314,9 @@ bool gw_keycache_get (gw_keycache_t *self, const char *key, size_t len, int64_t 
 //  bucket makes room).
 void gw_keycache_put (gw_keycache_t *self, const char *key, size_t len, int64_t now_us,
                       int64_t ttl_us, const gw_key_entry_t *entry);
+
+//  Forget the entries of key id key_id (it was revoked). Returns how many.
+size_t gw_keycache_drop (gw_keycache_t *self, const char *key_id);
 
 //  --------------------------------------------------------------------------
 //  ratelimit.c: header values of a decision
@@ -452,6 +465,7 @@ typedef enum {
     GW_SSE_END_DEVICE_REMOVED,      //  its device was removed
     GW_SSE_END_SHUTDOWN,            //  the gateway is stopping
     GW_SSE_END_ERROR,               //  a gap could not be filled (sync unreachable)
+    GW_SSE_END_REAUTH,              //  its token expired or its API key was revoked
     GW_SSE_ENDS
 } gw_sse_end_t;
 
@@ -470,6 +484,10 @@ void gw_sse_limits_give (gw_sse_limits_t *self, const char *user_id);
 //  base, the heartbeat timer. NULL on failure (logged).
 gw_sse_t *gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, gw_bus_t *bus,
                       gw_metrics_t *metrics, gw_sse_limits_t *limits);
+
+//  The thread's API key cache: a revocation event (auth.key_revoked) drops
+//  the key from it as well as ending the key's streams.
+void gw_sse_set_keycache (gw_sse_t *self, gw_keycache_t *keys);
 
 //  End every stream, close the socket, free. Nulls *self_p.
 void gw_sse_destroy (gw_sse_t **self_p);

@@ -65,7 +65,7 @@ struct gw_metrics_t {
     s_counter_t sse_resets;
 };
 
-static const char *s_sse_ends [GW_SSE_ENDS] = { "client", "slow", "device_removed", "shutdown", "error" };
+static const char *s_sse_ends [GW_SSE_ENDS] = { "client", "slow", "device_removed", "shutdown", "error", "reauth" };
 
 //  Add by to a counter that only this thread writes.
 static inline void

@@ -44,7 +44,7 @@ static const gw_route_t s_routes [] = {
     { "POST",   "/api/v1/auth/register",            "accounts.register",    &mg_credentials_desc,          &mg_register_reply_desc,     NULL,            GW_ROUTE_BODY, 201 },
     { "POST",   "/api/v1/auth/login",               "accounts.login",       &mg_credentials_desc,          &mg_token_reply_desc,        NULL,            GW_ROUTE_BODY, 200 },
     { "POST",   "/api/v1/auth/refresh",             "accounts.refresh",     &mg_refresh_request_desc,      &mg_token_reply_desc,        NULL,            GW_ROUTE_BODY, 200 },
-    { "GET",    "/api/v1/auth/api-keys",            "accounts.keys_list",   &mg_user_request_desc,         &mg_api_keys_reply_desc,     NULL,            GW_ROUTE_SESSION, 200 },
+    { "GET",    "/api/v1/auth/api-keys",            "accounts.keys_list",   &mg_api_keys_list_request_desc, &mg_api_keys_reply_desc,     NULL,            GW_ROUTE_SESSION, 200 },
     { "POST",   "/api/v1/auth/api-keys",            "accounts.keys_create", &mg_api_key_create_desc,       &mg_api_key_created_desc,    NULL,            GW_ROUTE_BODY | GW_ROUTE_SESSION, 201 },
     { "DELETE", "/api/v1/auth/api-keys/{id}",       "accounts.keys_revoke", &mg_api_key_revoke_desc,       NULL,                        NULL,            GW_ROUTE_SESSION, 204 },
     { "GET",    "/api/v1/me/watchlist",             "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
@@ -380,6 +380,7 @@ s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *conten
     }
     //  The caller's id comes from their credentials only, the device from X-Device-Id.
     const char *refused = json_object_get (json, GW_USER_FIELD) ? GW_USER_FIELD
+                        : json_object_get (json, GW_CLIENT_FIELD) ? GW_CLIENT_FIELD
                         : user_id && json_object_get (json, GW_DEVICE_FIELD) ? GW_DEVICE_FIELD : NULL;
     if (refused) {
         json_decref (json);
@@ -490,6 +491,7 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
                             "malformed percent-encoding in query parameter '%.*s'",
                             (int) (name_len < PARAM_NAME_SHOWN ? name_len : PARAM_NAME_SHOWN), pair);
         const mg_field_t *field = desc && n > 0 && strcmp (name, GW_USER_FIELD) != 0
+                                && strcmp (name, GW_CLIENT_FIELD) != 0
                                 && !(desc_user && strcmp (name, GW_DEVICE_FIELD) == 0)
                                 ? mg_msg_field (desc, name) : NULL;
         if (!field || s_is_path_param (match, name)
@@ -518,7 +520,8 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
 int
 gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
                 struct evbuffer *body, const char *content_type, const char *user_id,
-                const char *device_id, uint8_t **body_p, size_t *len_p, gw_fault_t *fault)
+                const char *device_id, const char *client, uint8_t **body_p, size_t *len_p,
+                gw_fault_t *fault)
 {
     assert (match && match->route);
     assert (body_p && len_p && fault);
@@ -562,6 +565,12 @@ gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
         char reason [MG_MSG_ERR_LEN];
         if (mg_msg_set_text (device_field, msg, device_id, reason, sizeof reason))
             rc = s_fault (fault, 400, "INVALID_PARAMETER", "invalid X-Device-Id: %s", reason);
+    }
+    const mg_field_t *client_field = desc ? mg_msg_field (desc, GW_CLIENT_FIELD) : NULL;
+    if (rc == 0 && client && *client && client_field) {
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_set_text (client_field, msg, client, reason, sizeof reason))
+            rc = s_fault (fault, 500, "INTERNAL", "cannot pass the client address on");
     }
     if (rc == 0 && desc) {
         char reason [MG_MSG_ERR_LEN];

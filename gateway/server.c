@@ -185,6 +185,8 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     if (!self->metrics || !self->keys || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
+    if (self->sse && self->keys)
+        gw_sse_set_keycache (self->sse, self->keys);
     if (!self->sse)
         return -1;
     server->metrics [i] = self->metrics;
@@ -480,7 +482,8 @@ gw_server_dispatch (gw_request_t *request)
     const char *user_id = request->caller.kind != GW_CALLER_ANONYMOUS ? request->caller.user_id : NULL;
     const char *device_id = evhttp_find_header (evhttp_request_get_input_headers (http), "X-Device-Id");
     if (gw_routes_bind (&match, request->query, request->query_len, evhttp_request_get_input_buffer (http),
-                        content_type, user_id, device_id, &bus_body, &bus_len, &fault)) {
+                        content_type, user_id, device_id, request->caller.address, &bus_body, &bus_len,
+                        &fault)) {
         gw_reply_error (request, fault.status, fault.code, 0, "%s", fault.message);
         return;
     }
