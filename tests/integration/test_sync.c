@@ -657,10 +657,10 @@ test_database_failures_are_503_never_client_errors (void **state)
         const mg_msgdesc_t *request, *reply;
         const void *message;
     } calls [] = {
+        { "sync.events", &mg_sync_events_request_desc, &mg_sync_events_reply_desc, &events },
+        { "sync.devices.list", &mg_sync_list_request_desc, &mg_devices_reply_desc, &list },
         { "sync.state", &mg_sync_user_request_desc, &mg_sync_state_desc, &user },
         { "sync.watchlist.list", &mg_sync_list_request_desc, &mg_watchlist_page_desc, &list },
-        { "sync.devices.list", &mg_sync_list_request_desc, &mg_devices_reply_desc, &list },
-        { "sync.events", &mg_sync_events_request_desc, &mg_sync_events_reply_desc, &events },
         { "sync.devices.add", &mg_device_add_request_desc, &mg_device_desc, &add },
         { "sync.ops", &mg_sync_ops_request_desc, &mg_sync_ops_reply_desc, &ops },
     };
