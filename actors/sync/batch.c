@@ -1,5 +1,6 @@
 /*  Reading a POST /api/v1/sync/ops body (sync_batch_read, sync.h): the
-    document's shape and its device, before any op is looked at.  */
+    document's shape and its device, before any op is looked at; and the
+    typing of preference ops (sync_op_check_preference).  */
 #include "sync.h"
 #include "mg_filters.h"
 
@@ -44,5 +45,30 @@ sync_batch_read (const char *body, const char *header_device, json_t **ops_out, 
     snprintf (device, 37, "%s", *from_header ? from_header : from_body);
     *ops_out = json_incref (ops);
     json_decref (doc);
+    return 0;
+}
+
+int
+sync_op_check_preference (const sync_op_t *op, char *reason, size_t reasonlen)
+{
+    if (op->type != SYNC_PREFERENCES_SET)
+        return 0;
+    //  Preferences are typed: the field must be one of sync.preferences'.
+    json_t *one = json_pack ("{s:O}", op->field, op->value);
+    mg_sync_preferences_t typed;
+    char why [MG_MSG_ERR_LEN] = "out of memory";
+    if (!one || mg_msg_from_json (&mg_sync_preferences_desc, one, &typed, why, sizeof why)) {
+        json_decref (one);
+        snprintf (reason, reasonlen, "preference %s", why);
+        return -1;
+    }
+    json_decref (one);
+    bool region_bad = typed.region && !(strlen (typed.region) == 2
+                                        && strspn (typed.region, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2);
+    mg_msg_clear (&mg_sync_preferences_desc, &typed);
+    if (region_bad) {
+        snprintf (reason, reasonlen, "region must be an ISO 3166-1 alpha-2 code (e.g. US)");
+        return -1;
+    }
     return 0;
 }

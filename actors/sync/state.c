@@ -80,21 +80,8 @@ s_check (sync_thread_t *self, s_batch_t *batch, const char *device, mg_error_t *
         if (sync_receive (self, parsed->hlc))
             return mg_actor_fail (err, "INVALID_PARAMETER", where,
                                   "%s: hlc is more than a minute ahead of the server's clock", where);
-        if (parsed->type == SYNC_PREFERENCES_SET) {
-            //  Preferences are typed: the field must be one of sync.preferences'.
-            json_t *one = json_pack ("{s:O}", parsed->field, parsed->value);
-            mg_sync_preferences_t typed;
-            int bad = !one || mg_msg_from_json (&mg_sync_preferences_desc, one, &typed, reason, sizeof reason);
-            json_decref (one);
-            if (bad)
-                return mg_actor_fail (err, "INVALID_PARAMETER", where, "%s: preference %s", where, reason);
-            bool region_bad = typed.region && !(strlen (typed.region) == 2
-                                                && strspn (typed.region, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2);
-            mg_msg_clear (&mg_sync_preferences_desc, &typed);
-            if (region_bad)
-                return mg_actor_fail (err, "INVALID_PARAMETER", where,
-                                      "%s: region must be an ISO 3166-1 alpha-2 code (e.g. US)", where);
-        }
+        if (sync_op_check_preference (parsed, reason, sizeof reason))
+            return mg_actor_fail (err, "INVALID_PARAMETER", where, "%s: %s", where, reason);
     }
     batch->count = json_array_size (batch->ops);
     return 0;

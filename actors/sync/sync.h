@@ -63,6 +63,11 @@ int sync_retention_run (PGconn *pg, int64_t ops_keep_s, int64_t events_keep_s, i
 //  account itself). The ops themselves are not checked here. 0, or -1 with err.
 int sync_batch_read (const char *body, const char *header_device, json_t **ops, char device [37], mg_error_t *err);
 
+//  A preferences.set op must name a field of sync.preferences with a
+//  value of its type (a region: two upper-case letters). 0, or -1 with a
+//  reason; other ops pass.
+int sync_op_check_preference (const sync_op_t *op, char *reason, size_t reasonlen);
+
 int sync_on_events (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err);
