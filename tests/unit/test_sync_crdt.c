@@ -325,6 +325,23 @@ test_ten_devices_converge_whatever_the_delivery_order (void **state)
     json_decref (log);
 }
 
+//  The ops of list as a network delivers them: shuffled, a tenth of them
+//  twice. A new array of borrowed ops; its length into count.
+static const json_t **
+s_delivery (const json_t *list, unsigned *seed, size_t *count)
+{
+    size_t n = json_array_size (list);
+    const json_t **order = calloc (n + n / 10 + 1, sizeof *order);
+    assert_non_null (order);
+    *count = 0;
+    for (size_t i = 0; i < n; i++)
+        order [(*count)++] = json_array_get (list, i);
+    for (size_t i = 0; i < n / 10; i++)
+        order [(*count)++] = json_array_get (list, (size_t) rand_r (seed) % n);
+    s_shuffle (order, *count, seed);
+    return order;
+}
+
 //  What the server does with an op it has not seen: complete it from its
 //  state (sync_op_settle), apply it, and log the completed op. Returns the
 //  logged op (new), or NULL for a duplicate.
@@ -451,15 +468,8 @@ test_watchlist_ops_from_ten_devices_keep_one_live_tag_and_converge (void **state
         json_array_append_new (sent, op);
     }
     //  Delivery to the server: shuffled, a tenth twice.
-    size_t n = json_array_size (sent);
-    const json_t **order = calloc (n * 2, sizeof *order);
-    assert_non_null (order);
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        order [total++] = json_array_get (sent, i);
-    for (size_t i = 0; i < n / 10; i++)
-        order [total++] = json_array_get (sent, (size_t) rand_r (&seed) % n);
-    s_shuffle (order, total, &seed);
+    size_t n = json_array_size (sent), total;
+    const json_t **order = s_delivery (sent, &seed, &total);
     replica_t server = { sync_state_new (), json_object () };
     json_t *log = json_array ();
     for (size_t i = 0; i < total; i++) {
@@ -472,22 +482,16 @@ test_watchlist_ops_from_ten_devices_keep_one_live_tag_and_converge (void **state
     assert_int_equal (json_array_size (log), n);
     char *expected = s_settled (server.state);
     //  Every device's replica replays the server's log in its own order.
-    size_t logged = json_array_size (log);
-    const json_t **replay = calloc (logged * 2, sizeof *replay);
-    assert_non_null (replay);
     for (int d = 0; d < DEVICES; d++) {
-        size_t count = 0;
-        for (size_t i = 0; i < logged; i++)
-            replay [count++] = json_array_get (log, i);
-        for (size_t i = 0; i < logged / 10; i++)
-            replay [count++] = json_array_get (log, (size_t) rand_r (&seed) % logged);
-        s_shuffle (replay, count, &seed);
+        size_t count;
+        const json_t **replay = s_delivery (log, &seed, &count);
         replica_t replica = { sync_state_new (), json_object () };
         for (size_t i = 0; i < count; i++)
             s_deliver (&replica, replay [i]);
         char *text = s_settled (replica.state);
         assert_string_equal (text, expected);
         free (text);
+        free (replay);
         json_decref (replica.state);
         json_decref (replica.seen);
         json_decref (devices [d].state);
@@ -499,7 +503,6 @@ test_watchlist_ops_from_ten_devices_keep_one_live_tag_and_converge (void **state
     json_decref (view);
     free (expected);
     free (order);
-    free (replay);
     json_decref (server.state);
     json_decref (server.seen);
     json_decref (log);
