@@ -374,6 +374,58 @@ sync_state_compact (json_t *state, hlc_t horizon)
 }
 
 size_t
+sync_state_titles (const json_t *state)
+{
+    size_t count = 0;
+    const char *content_id;
+    json_t *entry;
+    json_object_foreach (json_object_get (state, "watchlist"), content_id, entry)
+        if (json_object_size (json_object_get (entry, "tags")) > 0)
+            count++;
+    return count;
+}
+
+//  The key of object whose value (or value's member, when member is not
+//  NULL) is the oldest HLC text; NULL when object is empty.
+static const char *
+s_oldest (const json_t *object, const char *member)
+{
+    const char *oldest = NULL, *oldest_hlc = NULL, *key;
+    json_t *value;
+    json_object_foreach ((json_t *) object, key, value) {
+        const char *hlc = json_string_value (member ? json_object_get (value, member) : value);
+        if (!hlc)
+            hlc = "";
+        if (!oldest || strcmp (hlc, oldest_hlc) < 0 || (strcmp (hlc, oldest_hlc) == 0 && strcmp (key, oldest) < 0)) {
+            oldest = key;
+            oldest_hlc = hlc;
+        }
+    }
+    return oldest;
+}
+
+void
+sync_state_trim (json_t *state, size_t progress_max, size_t dead_max)
+{
+    //  Keys are copied out before the member that holds them goes.
+    char key [SYNC_OP_ID_MAX + 1];
+    json_t *progress = json_object_get (state, "progress");
+    while (json_object_size (progress) > progress_max) {
+        snprintf (key, sizeof key, "%s", s_oldest (progress, "hlc"));
+        json_object_del (progress, key);
+    }
+    const char *content_id;
+    json_t *entry, *spare;
+    json_object_foreach_safe (json_object_get (state, "watchlist"), spare, content_id, entry) {
+        json_t *dead = json_object_get (entry, "dead");
+        while (json_object_size (dead) > dead_max) {
+            snprintf (key, sizeof key, "%s", s_oldest (dead, NULL));
+            json_object_del (dead, key);
+        }
+    }
+}
+
+size_t
 sync_state_tags (const json_t *state, const char *content_id, const char *tags [SYNC_TAGS_MAX])
 {
     const json_t *live = json_object_get (json_object_get (json_object_get (state, "watchlist"), content_id), "tags");

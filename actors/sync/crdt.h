@@ -87,6 +87,16 @@ int sync_state_apply (json_t *state, const sync_op_t *op);
 //  Drop tombstones older than horizon, and titles left with nothing.
 void sync_state_compact (json_t *state, hlc_t horizon);
 
+//  Number of titles on the watchlist of state.
+size_t sync_state_titles (const json_t *state);
+
+//  Bound what state holds whatever its ops: the progress_max most recently
+//  updated titles' progress, and per title the dead_max newest tombstones.
+//  Not an operation: the replica that stores the state (the server) trims
+//  it, and a dropped tombstone only lets an add that comes later still
+//  than dead_max other removes of that title list it again.
+void sync_state_trim (json_t *state, size_t progress_max, size_t dead_max);
+
 //  Tags of the live adds of content_id in state (borrowed, at most
 //  SYNC_TAGS_MAX); the count. What a remove sent without tags removes.
 size_t sync_state_tags (const json_t *state, const char *content_id, const char *tags [SYNC_TAGS_MAX]);

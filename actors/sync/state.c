@@ -376,14 +376,24 @@ s_apply (sync_thread_t *self, PGconn *pg, const char *user_id, const char *devic
     json_t *seen = s_logged (pg, user_id, batch, err);
     if (!seen)
         goto done;
+    size_t titles = sync_state_titles (batch->state);
     int merged = s_merge (batch, seen, err);
     json_decref (seen);
-    if (merged || s_log (pg, user_id, batch, err))
+    if (merged)
+        goto done;
+    size_t after = sync_state_titles (batch->state);
+    if (after > SYNC_TITLES_MAX && after > titles) {
+        mg_actor_fail (err, "CONFLICT", "ops", "a watchlist holds at most %d titles: remove some first",
+                       SYNC_TITLES_MAX);
+        goto done;
+    }
+    if (s_log (pg, user_id, batch, err))
         goto done;
     //  Tombstones outlive no add they could still meet: past the op log's
     //  window an add is not recognised as a duplicate either.
     hlc_t now = sync_now (self);
     sync_state_compact (batch->state, (hlc_t) { now.wall_ms - self->shared->ops_keep_s * 1000, 0, 0 });
+    sync_state_trim (batch->state, SYNC_PROGRESS_MAX, SYNC_DEAD_MAX);
     char *text = json_dumps (batch->state, JSON_COMPACT);
     int stored = text ? s_exec (pg, "UPDATE sync_state SET state = $2::jsonb, updated_at = now () "
                                     "WHERE user_id = $1::uuid AND key = '" STATE_KEY "'",

@@ -14,6 +14,12 @@
 
 #define SYNC_DEVICES_MAX   10        //  devices per user
 #define SYNC_BATCH_MAX     100       //  ops per POST /sync/ops
+//  What one user's merged state may hold, so that every answer that carries
+//  it (writes answer the whole state) stays far under the 1 MiB message
+//  limit: 2,000 titles of about 230 bytes on each list.
+#define SYNC_TITLES_MAX    2000      //  titles on the watchlist (more: the batch is refused)
+#define SYNC_PROGRESS_MAX  2000      //  titles with progress (more: the oldest updated goes)
+#define SYNC_DEAD_MAX      64        //  tombstones kept per title (more: the oldest go)
 
 //  Shared by the handler threads of one process.
 typedef struct {

@@ -476,6 +476,58 @@ test_watchlist_repeated_put_keeps_account_usable (void **state)
     assert_true (size > 0 && size < 4096);
 }
 
+//  No sequence of calls outgrows the sync.state reply: a batch that would
+//  list more than 2,000 titles is refused (409), and progress keeps the
+//  2,000 most recently updated titles.
+static void
+test_a_state_never_outgrows_its_reply (void **state)
+{
+    fixture_t *f = *state;
+    const char *user = "00000000-0000-4000-8000-0000000b16b1";
+    s_sql (f, "INSERT INTO users (id, email, password_hash) VALUES "
+              "('00000000-0000-4000-8000-0000000b16b1', 'big@example.com', 'x')");
+    size_t size = 200 * 200 + 64;
+    char *body = malloc (size), code [64];
+    assert_non_null (body);
+    mg_sync_ops_reply_t reply;
+    for (int b = 0; b < 21; b++) {
+        size_t used = (size_t) snprintf (body, size, "{\"ops\":[");
+        for (int i = 0; i < 100; i++)
+            used += (size_t) snprintf (body + used, size - used,
+                                       "%s{\"op_id\":\"big-%d-%d\",\"type\":\"%s\",\"content_id\":"
+                                       "\"00000000-0000-4000-8000-%012d\",\"position_s\":1}", i ? "," : "", b, i,
+                                       b < 20 ? "watchlist.add" : "progress.set", 100000 + b * 100 + i);
+        snprintf (body + used, size - used, "]}");
+        s_ops_ok (f, user, body);
+    }
+    //  2,000 listed; the 2,001st title is refused, and nothing of its batch applies.
+    snprintf (body, size, "{\"ops\":[{\"op_id\":\"big-x\",\"type\":\"watchlist.add\","
+              "\"content_id\":\"00000000-0000-4000-8000-000000999999\"}]}");
+    assert_int_equal (s_ops (f, user, body, &reply, code), -1);
+    assert_string_equal (code, "CONFLICT");
+    //  Progress on 2,100 titles: the oldest 100 went.
+    for (int b = 0; b < 20; b++) {
+        size_t used = (size_t) snprintf (body, size, "{\"ops\":[");
+        for (int i = 0; i < 100; i++)
+            used += (size_t) snprintf (body + used, size - used,
+                                       "%s{\"op_id\":\"pro-%d-%d\",\"type\":\"progress.set\",\"content_id\":"
+                                       "\"00000000-0000-4000-8000-%012d\",\"position_s\":2}", i ? "," : "", b, i,
+                                       300000 + b * 100 + i);
+        snprintf (body + used, size - used, "]}");
+        assert_int_equal (s_ops (f, user, body, &reply, code), 0);
+        assert_int_equal (reply.state->watchlist_count, 2000);
+        assert_true (reply.state->progress_count <= 2000);
+        mg_msg_clear (&mg_sync_ops_reply_desc, &reply);
+    }
+    mg_sync_list_request_t list = { .user_id = (char *) user };
+    mg_progress_page_t page;
+    assert_int_equal (s_call (f, "sync.progress.list", &mg_sync_list_request_desc, &list,
+                              &mg_progress_page_desc, &page, code), 0);
+    assert_int_equal (page.total, 2000);
+    mg_msg_clear (&mg_progress_page_desc, &page);
+    free (body);
+}
+
 //  Item 9: the user lists are pages (results, total, page, per_page) whose
 //  items carry their title's summary and offers in the caller's region
 //  (preferred, else MG_DEFAULT_REGION); preferences stay one object.
@@ -697,6 +749,7 @@ main (void)
         cmocka_unit_test (test_a_batch_cut_by_kill_9_applies_whole_or_not_and_retries_safely),
         cmocka_unit_test (test_watchlist_repeated_put_keeps_account_usable),
         cmocka_unit_test (test_user_lists_are_pages_with_title_summaries),
+        cmocka_unit_test (test_a_state_never_outgrows_its_reply),
         cmocka_unit_test (test_retention_keeps_the_dedupe_and_resume_windows),
         cmocka_unit_test (test_database_failures_are_503_never_client_errors),
     };

@@ -509,6 +509,42 @@ test_watchlist_ops_from_ten_devices_keep_one_live_tag_and_converge (void **state
     json_decref (sent);
 }
 
+static void
+test_trim_keeps_the_newest_progress_and_tombstones (void **state)
+{
+    (void) state;
+    json_t *s = sync_state_new ();
+    for (int i = 0; i < 5; i++) {
+        char op_id [16];
+        snprintf (op_id, sizeof op_id, "p%d", i);
+        json_t *op = s_op (op_id, "progress.set", (hlc_t) { 100 + i, 0, 1 }, s_title (i));
+        json_object_set_new (op, "position_s", json_real (i));
+        s_apply (s, op);
+        json_decref (op);
+    }
+    //  Removes of adds that never come: one tombstone each.
+    for (int i = 0; i < 5; i++) {
+        char op_id [16], tag [16];
+        snprintf (op_id, sizeof op_id, "r%d", i);
+        snprintf (tag, sizeof tag, "never-%d", i);
+        json_t *op = s_op (op_id, "watchlist.remove", (hlc_t) { 200 + i, 0, 1 }, s_title (9));
+        json_object_set_new (op, "tags", json_pack ("[s]", tag));
+        s_apply (s, op);
+        json_decref (op);
+    }
+    assert_int_equal (sync_state_titles (s), 0);
+    sync_state_trim (s, 3, 2);
+    json_t *progress = json_object_get (s, "progress");
+    assert_int_equal (json_object_size (progress), 3);
+    assert_null (json_object_get (progress, s_title (0)));
+    assert_non_null (json_object_get (progress, s_title (4)));
+    json_t *dead = json_object_get (json_object_get (json_object_get (s, "watchlist"), s_title (9)), "dead");
+    assert_int_equal (json_object_size (dead), 2);
+    assert_non_null (json_object_get (dead, "never-4"));
+    assert_non_null (json_object_get (dead, "never-3"));
+    json_decref (s);
+}
+
 int
 main (void)
 {
@@ -520,6 +556,7 @@ main (void)
         cmocka_unit_test (test_watchlist_repeated_put_keeps_one_live_tag),
         cmocka_unit_test (test_watchlist_added_and_removed_ten_thousand_times_stays_small),
         cmocka_unit_test (test_watchlist_ops_from_ten_devices_keep_one_live_tag_and_converge),
+        cmocka_unit_test (test_trim_keeps_the_newest_progress_and_tombstones),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
