@@ -83,8 +83,8 @@ s_thread_fini (void *state)
     free (self);
 }
 
-//  The retention job: every MG_SYNC_RETENTION_S seconds, on its own
-//  connection, until the process is told to stop.
+//  The retention job: at start, then every MG_SYNC_RETENTION_S seconds, on
+//  its own connection, until the process is told to stop.
 typedef struct {
     sync_shared_t *shared;
     int64_t every_s;
@@ -95,7 +95,7 @@ s_retention (void *arg)
 {
     s_retention_t *job = arg;
     PGconn *pg = NULL;
-    int64_t next = zclock_mono () + job->every_s * 1000;
+    int64_t next = zclock_mono ();
     while (!zsys_interrupted) {
         if (zclock_mono () < next) {
             zclock_sleep (250);         //  wakes often enough to stop promptly
