@@ -92,8 +92,9 @@ sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err)
         PQclear (res);
         return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
     }
-    for (uint64_t r = offset; r < (uint64_t) rows && r < offset + per_page && reply->results_count < SYNC_DEVICES_MAX; r++)
-        s_device (res, (int) r, &reply->results [reply->results_count++]);
+    for (uint64_t r = offset; r < (uint64_t) rows && r < offset + per_page; r++)
+        if (reply->results_count < SYNC_DEVICES_MAX)
+            s_device (res, (int) r, &reply->results [reply->results_count++]);
     PQclear (res);
     return 0;
 }

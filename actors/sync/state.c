@@ -434,7 +434,11 @@ static int
 s_batch_run (sync_thread_t *self, const char *user_id, const char *device, s_batch_t *batch,
              mg_sync_state_t *reply, size_t *applied, size_t *duplicates, mg_error_t *err)
 {
-    PGconn *pg = sync_pg (self, err);
+    PGconn *pg = NULL;
+    if (!s_is_uuid (user_id))
+        mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
+    else
+        pg = sync_pg (self, err);
     int rc = pg ? s_check (self, batch, device, err) : -1;
     if (rc == 0)
         rc = s_apply (self, pg, user_id, device, batch, err);
