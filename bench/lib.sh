@@ -10,7 +10,9 @@ bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 build=$bench_root/build-release
 cmake -S "$bench_root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+# BENCH_TARGETS (optional): build only these targets.
+# shellcheck disable=SC2086
+cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS} >/dev/null
 bin=$build/bin
 
 tmp=$(mktemp -d /tmp/mg-bench.XXXXXX)
@@ -71,6 +73,18 @@ bench_redis() {
     bench_cleanup_hooks+=(bench_stop_redis)
     export MG_REDIS_URL="redis://127.0.0.1:$bench_redis_port"
   fi
+}
+
+# bench_open_limits: settings of the benchmarks that sign users in: no
+# resolver ingestion, nothing refused by the rate limit (the calls are what
+# is measured, not 429s), Argon2id at 16 MiB (registering users is setup),
+# and a JWT secret unless one is set.
+bench_open_limits() {
+  export MG_RESOLVER_INGEST=0
+  export MG_RATE_ANONYMOUS=1000000/s,1000000/m
+  export MG_RATE_FREE=1000000/s,1000000/m
+  export MG_PWHASH_MEMLIMIT_KIB=16384
+  export MG_JWT_SECRET=${MG_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
 }
 
 # bench_wait_ready PORT...: wait (20 s at most) until each gateway's /ready is 200.
