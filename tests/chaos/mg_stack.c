@@ -157,6 +157,11 @@ mg_stack_stop (mg_stack_t *self)
     &&  mg_stack_shell (self, "mg_pg_stop '%s'", self->dir))
         fprintf (stderr, "PostgreSQL in %s did not stop\n", self->dir);
     self->pg_started = false;
+    //  MG_STACK_KEEP=1 keeps the folder (logs) for a look after the test.
+    const char *keep = getenv ("MG_STACK_KEEP");
+    if (keep && strcmp (keep, "1") == 0)
+        fprintf (stderr, "kept %s\n", self->dir);
+    else
     if (self->dir [0] && mg_stack_shell (self, "rm -rf '%s'", self->dir))
         fprintf (stderr, "could not remove %s\n", self->dir);
 }

@@ -30,7 +30,8 @@ int mg_stack_init (mg_stack_t *self, const char *tag);
 //  ("search1"). Returns 0, or -1.
 int mg_stack_start (mg_stack_t *self, const char *const *names, size_t count);
 
-//  Stop the tree and every process of it, PostgreSQL, and remove the folder.
+//  Stop the tree and every process of it, PostgreSQL, and remove the folder
+//  (kept when MG_STACK_KEEP=1, to read the logs).
 void mg_stack_stop (mg_stack_t *self);
 
 //  Pids of the live processes of this stack whose program is comm (the
