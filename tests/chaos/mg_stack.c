@@ -80,12 +80,55 @@ mg_stack_shell (mg_stack_t *self, const char *fmt, ...)
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
+//  A process of its own session that waits on a pipe whose write end only
+//  the test holds: end of file means the test died without stopping the
+//  stack, and it stops it (tree, PostgreSQL, folder); a byte means all is
+//  done. Returns 0, or -1.
+static int
+s_watchdog_start (mg_stack_t *self)
+{
+    char command [SHELL_LINE_MAX];
+    int n = snprintf (command, sizeof command,
+                      ". %s/scripts/lib/common.sh && . %s/scripts/lib/services.sh;"
+                      " %s/scripts/supervise stop '%s'; mg_pg_stop '%s'; rm -rf '%s'",
+                      MG_SOURCE_DIR, MG_SOURCE_DIR, MG_SOURCE_DIR, self->dir, self->dir, self->dir);
+    int fds [2];
+    if (n < 0 || (size_t) n >= sizeof command || pipe2 (fds, O_CLOEXEC))
+        return -1;
+    pid_t pid = fork ();
+    if (pid < 0) {
+        close (fds [0]);
+        close (fds [1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close (fds [1]);
+        //  Out of the test's process group: what kills the test spares it.
+        setsid ();
+        char byte;
+        ssize_t got;
+        while ((got = read (fds [0], &byte, 1)) < 0 && errno == EINTR)
+            ;
+        if (got == 1)
+            _exit (0);
+        execlp ("bash", "bash", "-c", command, (char *) NULL);
+        _exit (127);
+    }
+    close (fds [0]);
+    self->watchdog_fd = fds [1];
+    self->watchdog = pid;
+    return 0;
+}
+
 int
 mg_stack_init (mg_stack_t *self, const char *tag)
 {
     memset (self, 0, sizeof *self);
+    self->watchdog_fd = -1;
     snprintf (self->dir, sizeof self->dir, "/tmp/mg-%s.%d", tag, (int) getpid ());
     if (mg_stack_shell (self, "rm -rf '%s' && mkdir -p '%s'", self->dir, self->dir))
+        return -1;
+    if (s_watchdog_start (self))
         return -1;
     self->pg_port = mg_test_free_port ();
     self->redis_port = mg_test_free_port ();
@@ -164,6 +207,14 @@ mg_stack_stop (mg_stack_t *self)
     else
     if (self->dir [0] && mg_stack_shell (self, "rm -rf '%s'", self->dir))
         fprintf (stderr, "could not remove %s\n", self->dir);
+    if (self->watchdog_fd >= 0) {
+        if (write (self->watchdog_fd, "x", 1) != 1)
+            fprintf (stderr, "could not dismiss the watchdog\n");
+        close (self->watchdog_fd);
+        self->watchdog_fd = -1;
+        int status;
+        waitpid (self->watchdog, &status, 0);
+    }
 }
 
 int
@@ -233,4 +284,19 @@ mg_stack_dump_logs (mg_stack_t *self)
     if (mg_stack_shell (self, "for f in '%s'/log/*.log; do echo \"== $f\"; tail -n 15 \"$f\"; done >&2",
                         self->dir))
         fprintf (stderr, "no logs in %s/log\n", self->dir);
+}
+
+pid_t
+mg_stack_service_pid (mg_stack_t *self, const char *service)
+{
+    char command [512];
+    snprintf (command, sizeof command, "s6-svstat -o pid '%s/service/%s' 2>/dev/null", self->dir, service);
+    FILE *out = popen (command, "r");
+    if (!out)
+        return -1;
+    int pid = -1;
+    if (fscanf (out, "%d", &pid) != 1)
+        pid = -1;
+    pclose (out);
+    return pid > 0 ? (pid_t) pid : -1;
 }

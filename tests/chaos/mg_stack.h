@@ -18,10 +18,13 @@ typedef struct {
     int pg_port, redis_port, http_port;
     mg_test_env_t env;              //  what every process of the stack sees
     bool pg_started, tree_started;
+    int watchdog_fd;                //  write end of the watchdog's pipe, -1: none
+    pid_t watchdog;
 } mg_stack_t;
 
 //  Fresh folder, ports and settings (tag names the folder); starts the
-//  private PostgreSQL. Returns 0, or -1.
+//  private PostgreSQL, and a watchdog that stops everything if the test
+//  dies without mg_stack_stop (a crash, a ctest timeout). Returns 0, or -1.
 int mg_stack_init (mg_stack_t *self, const char *tag);
 
 //  Start the supervision tree over names: "redis" (a Redis on redis_port,
@@ -38,6 +41,10 @@ void mg_stack_stop (mg_stack_t *self);
 //  basename of argv[0]; NULL: any) and, when arg is not NULL, whose argv[1]
 //  is arg. Fills at most max; returns how many there are.
 int mg_stack_pids (mg_stack_t *self, const char *comm, const char *arg, pid_t *pids, int max);
+
+//  Pid of the process of service (a Procfile name) as its supervisor
+//  reports it, -1 when it is down or unknown.
+pid_t mg_stack_service_pid (mg_stack_t *self, const char *service);
 
 //  The one process matching comm/arg, or -1 when there is none or several.
 pid_t mg_stack_pid (mg_stack_t *self, const char *comm, const char *arg);
