@@ -621,7 +621,7 @@ s_responses (s_gen_t *gen, const gw_route_t *route, const s_doc_t *doc)
     if (flags & GW_ROUTE_SESSION)
         s_set (gen, responses, "403", s_component ("responses", "Forbidden"));
     //  A user route's X-Device-Id must name a registered device.
-    if (strchr (route->path, '{') || (user && route->bus && mg_msg_field (route->request, GW_DEVICE_FIELD)))
+    if (strchr (route->path, '{') || (user && mg_msg_field (route->request, GW_DEVICE_FIELD)))
         s_set (gen, responses, "404", s_component ("responses", "NotFound"));
     if (flags & (GW_ROUTE_BODY | GW_ROUTE_RAW_BODY)) {
         s_set (gen, responses, "413", s_component ("responses", "PayloadTooLarge"));
