@@ -376,6 +376,28 @@ void gw_ops_ready (gw_request_t *request);
 void gw_ops_metrics (gw_request_t *request);
 
 //  --------------------------------------------------------------------------
+//  openapi.c: the OpenAPI 3.1 description, generated from the route table
+//  and the message descriptors (mg-openapi prints it: docs/openapi.yaml)
+
+//  New document (caller decrefs), or NULL with a log line.
+json_t *gw_openapi_document (void);
+
+//  Append doc as YAML (block style, after a "generated" comment line) to
+//  out. Returns 0, or -1.
+int gw_openapi_yaml (const json_t *doc, struct evbuffer *out);
+
+//  Build the YAML and JSON texts the handlers serve (once, before the
+//  threads start). Returns 0, or -1 with a log line.
+int gw_openapi_init (void);
+
+//  Free the served texts.
+void gw_openapi_term (void);
+
+//  Local handlers of GET /api/v1/openapi.yaml and /api/v1/openapi.json.
+void gw_openapi_serve_yaml (gw_request_t *request);
+void gw_openapi_serve_json (gw_request_t *request);
+
+//  --------------------------------------------------------------------------
 //  respond.c
 
 #define GW_JSON_TYPE "application/json; charset=utf-8"

@@ -61,6 +61,8 @@ static const gw_route_t s_routes [] = {
     { "POST",   "/api/v1/sync/ops",                 "sync.ops",             &mg_sync_ops_request_desc,     &mg_sync_ops_reply_desc,     NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_USER, 200 },
     { "POST",   "/api/v1/sync/handoff",             "sync.handoff",         &mg_sync_handoff_request_desc, &mg_sync_handoff_desc,       NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 202 },
     { "GET",    "/api/v1/sync/stream",              NULL,                   &mg_sync_stream_request_desc,  NULL,                        gw_sse_open,     GW_ROUTE_USER | GW_ROUTE_QUERY_DEVICE, 200 },
+    { "GET",    "/api/v1/openapi.yaml",             NULL,                   NULL,                          NULL,                        gw_openapi_serve_yaml, GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/openapi.json",             NULL,                   NULL,                          NULL,                        gw_openapi_serve_json, GW_ROUTE_PUBLIC, 200 },
 };
 
 #define ROUTES_COUNT      (sizeof s_routes / sizeof s_routes [0])

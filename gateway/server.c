@@ -201,7 +201,7 @@ gw_server_t *
 gw_server_new (const gw_config_t *config)
 {
     assert (config);
-    if (gw_routes_check ())
+    if (gw_routes_check () || gw_openapi_init ())
         return NULL;
     if (config->rate_enabled && gw_routes_require ("ratelimit.check"))
         return NULL;
@@ -291,6 +291,7 @@ gw_server_destroy (gw_server_t **self_p)
         gw_sse_limits_destroy (&self->sse_limits);
         if (self->zmq_ctx)
             zmq_ctx_term (self->zmq_ctx);
+        gw_openapi_term ();
         free (self);
         *self_p = NULL;
     }

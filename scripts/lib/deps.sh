@@ -8,13 +8,17 @@ MG_PACKAGES=(
   libevent-dev libjansson-dev libutf8proc-dev libsqlite3-dev libfaiss-dev
   libopenblas-dev liblapacke-dev libsodium-dev libcmocka-dev zlib1g-dev libcsv-dev
   wrk nginx-light s6 clang libclang-rt-14-dev
+  nodejs npm
 )
 
 # Install whatever of MG_PACKAGES is missing (apt-get as root, sudo otherwise).
 mg_install_deps() {
   local missing=() p
   for p in "${MG_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+    # A nodejs from NodeSource carries npm and conflicts with Debian's npm package.
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
+    missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing: ${missing[*]}"
