@@ -596,6 +596,7 @@ test_every_fault_keeps_the_promises (void **state)
     const char *head =
         "| fault | back after s | requests | statuses | p99 ms | errors for s | errors after back s | hung | 503 without Retry-After |\n"
         "|---|---|---|---|---|---|---|---|---|";
+    int64_t load_start = mg_test_now_ms ();
     mg_load_t *load = mg_load_start (self->stack.http_port, self->threads, self->client_wait_ms, s_next, s_done, self);
     assert_non_null (load);
     usleep (SETTLE_MS * 1000);
@@ -615,7 +616,7 @@ test_every_fault_keeps_the_promises (void **state)
     fprintf (stderr, "%s\n", head);
     if (report)
         fprintf (report, "%s\n", head);
-    fault_run_t baseline = { .start = 0, .back = 0, .end = baseline_end };
+    fault_run_t baseline = { .start = load_start, .back = load_start, .end = baseline_end };
     const fault_t none = { "none (baseline)", FAULT_KILL, NULL, false };
     int broken = s_report_fault (self, load, &none, &baseline, report);
     for (size_t i = 0; i < FAULTS; i++)
