@@ -1,5 +1,8 @@
 #include "mg_stack.h"
 
+#include "mg_http.h"
+
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,12 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define PROC_TEXT_MAX  65536        //  bytes of /proc/<pid>/environ or cmdline read
 #define SHELL_LINE_MAX 4096
+#define READY_POLL_MS  100
+#define READY_WAIT_MS  5000         //  one /ready request
 
 //  Whole contents of /proc/<pid>/<what> into buf (NUL-separated strings);
 //  bytes read, -1 when the process is gone or unreadable.
@@ -299,4 +306,65 @@ mg_stack_service_pid (mg_stack_t *self, const char *service)
         pid = -1;
     pclose (out);
     return pid > 0 ? (pid_t) pid : -1;
+}
+
+int
+mg_stack_start_core (mg_stack_t *self)
+{
+    static const char *const names [] = {
+        "redis", "broker", "indexer", "resolver", "catalog", "search1", "accounts", "ratelimit",
+        "sync", "gateway"
+    };
+    return mg_stack_start (self, names, sizeof names / sizeof names [0]);
+}
+
+int
+mg_stack_wait_ready (mg_stack_t *self, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (mg_test_now_ms () < until) {
+        mg_http_reply_t reply;
+        int status = 0;
+        if (mg_http_request (self->http_port, "GET", "/ready", "", NULL, &reply, READY_WAIT_MS) == 0)
+            status = reply.status;
+        mg_http_reply_free (&reply);
+        if (status == 200)
+            return 0;
+        usleep (READY_POLL_MS * 1000);
+    }
+    mg_stack_dump_logs (self);
+    return -1;
+}
+
+bool
+mg_stack_listening (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    bool up = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    close (fd);
+    return up;
+}
+
+int
+mg_stack_new_ready (mg_stack_t **self_p, const char *tag, int timeout_ms)
+{
+    mg_stack_t *self = *self_p = calloc (1, sizeof *self);
+    if (!self || mg_stack_init (self, tag) || mg_stack_start_core (self)
+    ||  mg_stack_wait_ready (self, timeout_ms))
+        return -1;
+    return 0;
+}
+
+void
+mg_stack_destroy (mg_stack_t **self_p)
+{
+    if (*self_p) {
+        mg_stack_stop (*self_p);
+        free (*self_p);
+        *self_p = NULL;
+    }
 }

@@ -33,9 +33,28 @@ int mg_stack_init (mg_stack_t *self, const char *tag);
 //  ("search1"). Returns 0, or -1.
 int mg_stack_start (mg_stack_t *self, const char *const *names, size_t count);
 
+//  mg_stack_start with what the gateway needs to be ready: Redis, the
+//  broker and every routed actor (one search replica), and the gateway.
+int mg_stack_start_core (mg_stack_t *self);
+
+//  Poll GET /ready until it answers 200: 0, or -1 (the logs' last lines
+//  on stderr) when timeout_ms ran out.
+int mg_stack_wait_ready (mg_stack_t *self, int timeout_ms);
+
+//  True when something accepts TCP connections on 127.0.0.1:port.
+bool mg_stack_listening (int port);
+
 //  Stop the tree and every process of it, PostgreSQL, and remove the folder
 //  (kept when MG_STACK_KEEP=1, to read the logs).
 void mg_stack_stop (mg_stack_t *self);
+
+//  A stack from mg_stack_init and mg_stack_start_core, ready within
+//  timeout_ms (the stack, to destroy, in *self_p even when it failed).
+//  Returns 0, or -1.
+int mg_stack_new_ready (mg_stack_t **self_p, const char *tag, int timeout_ms);
+
+//  mg_stack_stop and free a stack from mg_stack_new_ready. Nulls *self_p.
+void mg_stack_destroy (mg_stack_t **self_p);
 
 //  Pids of the live processes of this stack whose program is comm (the
 //  basename of argv[0]; NULL: any) and, when arg is not NULL, whose argv[1]

@@ -6,13 +6,10 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mg_http.h"
@@ -22,18 +19,13 @@
 
 #define START_WAIT_MS   120000      //  PostgreSQL, migrations and every actor under ASan
 #define CONNECTIONS     16
-#define DEADLINE_MS     5000        //  MG_REQUEST_TIMEOUT_MS of the stack
+#define DEADLINE_MS     5000        //  MG_REQUEST_TIMEOUT_MS of the stack (the default)
 #define HANG_MS         (DEADLINE_MS + 1000)
 #define CLIENT_WAIT_MS  (HANG_MS + 4000)    //  long enough to see a hang as one
 #define WARM_MS         1000
 #define BACK_WAIT_MS    15000       //  the supervisor starting a new broker
 #define ERRORS_STOP_MS  2000        //  after the new broker listens
 #define WATCH_MS        5000        //  load kept on after the new broker listens
-
-static const char *const s_names [] = {
-    "redis", "broker", "indexer", "resolver", "catalog", "search1", "accounts", "ratelimit",
-    "sync", "gateway"
-};
 
 static int
 s_next (void *arg, int thread, uint64_t n, mg_load_request_t *request)
@@ -46,53 +38,16 @@ s_next (void *arg, int thread, uint64_t n, mg_load_request_t *request)
     return 0;
 }
 
-//  True when something accepts TCP connections on 127.0.0.1:port.
-static bool
-s_listening (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    bool up = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    close (fd);
-    return up;
-}
-
 static int
 group_setup (void **state)
 {
-    mg_stack_t *stack = calloc (1, sizeof *stack);
-    *state = stack;
-    if (!stack || mg_stack_init (stack, "broker-restart"))
-        return -1;
-    mg_test_env_add (&stack->env, "MG_REQUEST_TIMEOUT_MS=%d", DEADLINE_MS);
-    if (mg_stack_start (stack, s_names, sizeof s_names / sizeof s_names [0]))
-        return -1;
-    int64_t until = mg_test_now_ms () + START_WAIT_MS;
-    int status = 0;
-    while (status != 200 && mg_test_now_ms () < until) {
-        mg_http_reply_t reply;
-        if (mg_http_request (stack->http_port, "GET", "/ready", "", NULL, &reply, 5000) == 0)
-            status = reply.status;
-        mg_http_reply_free (&reply);
-        if (status != 200)
-            usleep (100 * 1000);
-    }
-    if (status != 200)
-        mg_stack_dump_logs (stack);
-    return status == 200 ? 0 : -1;
+    return mg_stack_new_ready ((mg_stack_t **) state, "broker-restart", START_WAIT_MS);
 }
 
 static int
 group_teardown (void **state)
 {
-    mg_stack_t *stack = *state;
-    if (stack) {
-        mg_stack_stop (stack);
-        free (stack);
-    }
+    mg_stack_destroy ((mg_stack_t **) state);
     return 0;
 }
 
@@ -114,7 +69,7 @@ test_broker_restart_under_load_errors_stop_within_2s (void **state)
     int64_t back = -1;
     while (back < 0 && mg_test_now_ms () - killed < BACK_WAIT_MS) {
         pid_t now = mg_stack_pid (stack, "mg-broker", NULL);
-        if (now > 0 && now != broker && s_listening (broker_port))
+        if (now > 0 && now != broker && mg_stack_listening (broker_port))
             back = mg_test_now_ms ();
         else
             usleep (10 * 1000);

@@ -22,17 +22,14 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mg_http.h"
@@ -140,33 +137,6 @@ s_call (chaos_t *self, const char *method, const char *path, const char *body, m
     if (!reply)
         mg_http_reply_free (&local);
     return status;
-}
-
-//  Poll GET path until it answers 200; 0, or -1 when the time ran out.
-static int
-s_wait_200 (chaos_t *self, const char *path, int timeout_ms)
-{
-    int64_t until = mg_test_now_ms () + timeout_ms;
-    while (mg_test_now_ms () < until) {
-        if (s_call (self, "GET", path, NULL, NULL) == 200)
-            return 0;
-        usleep (100 * 1000);
-    }
-    return -1;
-}
-
-//  True when something accepts TCP connections on 127.0.0.1:port.
-static bool
-s_listening (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    bool up = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    close (fd);
-    return up;
 }
 
 //  md5 over every catalog table's rows, into digest; 0 or -1.
@@ -373,7 +343,7 @@ s_wait_back (chaos_t *self, const char *service, pid_t old, int port)
     int64_t until = mg_test_now_ms () + BACK_WAIT_MS;
     while (mg_test_now_ms () < until) {
         pid_t now = mg_stack_service_pid (&self->stack, service);
-        if (now > 0 && now != old && (port == 0 || s_listening (port)))
+        if (now > 0 && now != old && (port == 0 || mg_stack_listening (port)))
             return mg_test_now_ms ();
         usleep (10 * 1000);
     }
@@ -471,10 +441,8 @@ group_setup (void **state)
     mg_test_env_add (&stack->env, "MG_SYNC_EVENTS_KEEP=%d", WRITES_MAX);
     if (mg_stack_start (stack, s_names, sizeof s_names / sizeof s_names [0]))
         return -1;
-    if (s_wait_200 (self, "/ready", START_WAIT_MS)) {
-        mg_stack_dump_logs (stack);
+    if (mg_stack_wait_ready (stack, START_WAIT_MS))
         return -1;
-    }
     char command [1024];
     snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s/tests/fixtures/import/catalog.jsonl >&2",
               stack->env.endpoint, MG_BIN_DIR, MG_SOURCE_DIR);
@@ -628,6 +596,7 @@ test_every_fault_keeps_the_promises (void **state)
     const char *head =
         "| fault | back after s | requests | statuses | p99 ms | errors for s | errors after back s | hung | 503 without Retry-After |\n"
         "|---|---|---|---|---|---|---|---|---|";
+    int64_t load_start = mg_test_now_ms ();
     mg_load_t *load = mg_load_start (self->stack.http_port, self->threads, self->client_wait_ms, s_next, s_done, self);
     assert_non_null (load);
     usleep (SETTLE_MS * 1000);
@@ -647,7 +616,7 @@ test_every_fault_keeps_the_promises (void **state)
     fprintf (stderr, "%s\n", head);
     if (report)
         fprintf (report, "%s\n", head);
-    fault_run_t baseline = { .start = 0, .back = 0, .end = baseline_end };
+    fault_run_t baseline = { .start = load_start, .back = load_start, .end = baseline_end };
     const fault_t none = { "none (baseline)", FAULT_KILL, NULL, false };
     int broken = s_report_fault (self, load, &none, &baseline, report);
     for (size_t i = 0; i < FAULTS; i++)

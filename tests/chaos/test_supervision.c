@@ -26,11 +26,6 @@
 #define OTHERS_CHECK_MS 1000        //  the others keep serving at least this long after
 #define PIDS_MAX        16
 
-static const char *const s_names [] = {
-    "redis", "broker", "indexer", "resolver", "catalog", "search1", "accounts", "ratelimit",
-    "sync", "gateway"
-};
-
 //  A route per killed process, and one served by somebody else.
 #define CATALOG_PATH "/api/v1/genres"
 #define SEARCH_PATH  "/api/v1/search?q=lighthouse&mode=keyword&per_page=3"
@@ -69,26 +64,13 @@ s_wait_200 (mg_stack_t *stack, const char *path, int timeout_ms)
 static int
 group_setup (void **state)
 {
-    mg_stack_t *stack = calloc (1, sizeof *stack);
-    *state = stack;
-    if (!stack || mg_stack_init (stack, "supervision")
-    ||  mg_stack_start (stack, s_names, sizeof s_names / sizeof s_names [0]))
-        return -1;
-    if (s_wait_200 (stack, "/ready", START_WAIT_MS) < 0) {
-        mg_stack_dump_logs (stack);
-        return -1;
-    }
-    return 0;
+    return mg_stack_new_ready ((mg_stack_t **) state, "supervision", START_WAIT_MS);
 }
 
 static int
 group_teardown (void **state)
 {
-    mg_stack_t *stack = *state;
-    if (stack) {
-        mg_stack_stop (stack);
-        free (stack);
-    }
+    mg_stack_destroy ((mg_stack_t **) state);
     return 0;
 }
 
