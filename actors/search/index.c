@@ -44,7 +44,7 @@
 #define DROP_THRESHOLD 20      //  fewer AND matches than this -> add OR matches after them
 #define RERANK_MAX    400      //  best-BM25 matches of each tier given the title similarity
 #define CANDIDATES_MAX 6       //  typo candidates per query word
-#define TYPO_SKIP_DOCS 20      //  a word this many titles hold in their title is a word, not a typo
+#define TYPO_SKIP_DOCS 40      //  a word this many titles hold is a word, not a typo
 #define LONG_QUERY_WORDS 4     //  longer queries look for typos in unknown words only
 #define GENRES_MAX    64       //  canonical genre slugs remembered (a uint64_t mask per title)
 #define PLATFORMS_MAX 1024     //  distinct platform slugs remembered
@@ -124,7 +124,7 @@ typedef struct {
 //  used under the replica's lock).
 typedef enum {
     ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
-    ST_SUGGEST, ST_VOCAB, ST_VOCAB_TITLE, ST_COUNT
+    ST_SUGGEST, ST_VOCAB, ST_COUNT
 } s_stmt_id_t;
 
 static const char *const s_stmt_sql [ST_COUNT] = {
@@ -139,7 +139,6 @@ static const char *const s_stmt_sql [ST_COUNT] = {
     [ST_ITEM] = "SELECT item FROM docs WHERE rowid = ?1",
     [ST_SUGGEST] = "SELECT id, type, title, year, cast_names FROM docs WHERE rowid = ?1",
     [ST_VOCAB] = "SELECT term, doc FROM vocab",
-    [ST_VOCAB_TITLE] = "SELECT term, doc FROM vocab_col WHERE col = 'title'",
 };
 
 struct search_index_t {
@@ -148,7 +147,6 @@ struct search_index_t {
     uint32_t dims;
     sqlite3_stmt *stmts [ST_COUNT];
     search_vocab_t *vocab;
-    search_vocab_t *title_vocab;   //  the words of the title column alone (is a word common as a title word)
     bool vocab_dirty;
     search_typo_t typo;
     search_hnsw_t *hnsw;       //  the titles' vectors, NULL without an embedder
@@ -187,8 +185,7 @@ static const char s_schema [] =
     "  year INTEGER, title TEXT NOT NULL, cast_names TEXT NOT NULL, item TEXT NOT NULL);"
     "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, "
     "  tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', detail = full);"
-    "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);"
-    "CREATE VIRTUAL TABLE vocab_col USING fts5vocab (fts, col);";
+    "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);";
 
 //  Fill err with the database's last error; returns -1.
 static int
@@ -288,7 +285,6 @@ search_index_destroy (search_index_t **self_p)
             sqlite3_finalize (self->stmts [i]);
         sqlite3_close (self->db);
         search_vocab_destroy (&self->vocab);
-        search_vocab_destroy (&self->title_vocab);
         search_hnsw_destroy (&self->hnsw);
         free (self->slot_rowid);
         for (size_t i = 0; i < self->genres_count; i++)
@@ -712,22 +708,17 @@ s_vocab_read (search_index_t *self, s_stmt_id_t id)
     return vocab;
 }
 
-//  Rebuild the vocabularies from the index when titles changed since.
+//  Rebuild the vocabulary from the index when titles changed since.
 static int
 s_vocab (search_index_t *self)
 {
-    if (!self->vocab_dirty && self->vocab && self->title_vocab)
+    if (!self->vocab_dirty && self->vocab)
         return 0;
     search_vocab_t *vocab = s_vocab_read (self, ST_VOCAB);
-    search_vocab_t *title_vocab = vocab ? s_vocab_read (self, ST_VOCAB_TITLE) : NULL;
-    if (!title_vocab) {
-        search_vocab_destroy (&vocab);
+    if (!vocab)
         return -1;
-    }
     search_vocab_destroy (&self->vocab);
-    search_vocab_destroy (&self->title_vocab);
     self->vocab = vocab;
-    self->title_vocab = title_vocab;
     self->vocab_dirty = false;
     return 0;
 }
@@ -823,14 +814,10 @@ s_plan (search_index_t *self, const char *q, const char *scope, bool wide, s_pla
         if (df [i] == 0)
             plan->unknown = true;
         char cand [CANDIDATES_MAX][SEARCH_WORD_BYTES];
-        //  A word common in titles is a word, not a typo; one that is common
-        //  only in overviews ("forest") may still be a title's misspelling
-        //  ("forrest"). A known word in a long query (a tagline, a
-        //  sentence) is taken as typed: the other words carry the match,
-        //  and scanning the vocabulary for each of them is what makes long
-        //  queries slow.
-        bool expand = search_vocab_docs (self->title_vocab, word) < TYPO_SKIP_DOCS
-                   && (df [i] == 0 || plan->n <= LONG_QUERY_WORDS);
+        //  A known word in a long query (a tagline, a sentence) is taken
+        //  as typed: the other words carry the match, and scanning the
+        //  vocabulary for each of them is what makes long queries slow.
+        bool expand = df [i] < TYPO_SKIP_DOCS && (df [i] == 0 || plan->n <= LONG_QUERY_WORDS);
         int count = expand
             ? search_vocab_candidates (self->vocab, word, plan->budget [i], cand, NULL, CANDIDATES_MAX) : 0;
         unsigned weight_df = df [i];
