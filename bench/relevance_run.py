@@ -14,7 +14,8 @@ def rows(name):
 jobs = [('title-' + r['kind'], r['query']) for r in rows('title-queries.tsv')]
 jobs += [('tagline', r['query']) for r in rows('tagline-queries.tsv')]
 jobs += [('concept', r['query']) for r in rows('concept-queries.tsv')]
-jobs += [('original-title', r['query']) for r in rows('original-title-queries.tsv')]
+for name in ('original-title', 'typo2', 'person', 'person-known'):
+    jobs += [(name, r['query']) for r in rows(name + '-queries.tsv')]
 took, wall, errors = [], [], 0
 for kind, q in jobs:
     url = base + '/api/v1/search?' + urllib.parse.urlencode({'q': q, 'per_page': 10}) + ('&' + extra if extra else '')

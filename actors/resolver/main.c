@@ -1,6 +1,7 @@
 /*  mg-resolver: normalisation and entity resolution (see resolver.h).  */
 #include "resolver.h"
 #include "normalize.h"
+#include "title_parse.h"
 #include "mg_config.h"
 #include "mg_log.h"
 #include "mg_pg.h"
@@ -18,88 +19,13 @@ static const mg_method_t s_methods [] = {
     { NULL, NULL, NULL, NULL }
 };
 
-int
-resolver_load (resolver_t *self)
-{
-    char reason [512];
-    PGconn *pg = mg_pg_connect_long (self->pg_url, reason, sizeof reason);
-    if (!pg) {
-        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
-        return -1;
-    }
-    PGresult *res = PQexec (pg,
-        "SELECT c.id::text, c.type, coalesce (c.year, 0), "
-        "  coalesce ((SELECT json_agg (g.slug) FROM content_genres cg JOIN genres g ON g.id = cg.genre_id "
-        "             WHERE cg.content_id = c.id), '[]')::text, "
-        "  coalesce ((SELECT json_agg (t.title) FROM content_titles t WHERE t.content_id = c.id), '[]')::text, "
-        "  coalesce ((SELECT json_agg (json_build_array (e.source, e.value)) FROM external_ids e "
-        "             WHERE e.content_id = c.id), '[]')::text, "
-        "  coalesce ((SELECT json_agg (json_build_array (s.source, s.source_id)) FROM content_sources s "
-        "             WHERE s.content_id = c.id), '[]')::text, "
-        "  c.title, coalesce (c.original_title, '') "
-        "FROM content c");
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_error ("cannot read entities", "error=\"%s\"", PQresultErrorMessage (res));
-        PQclear (res);
-        PQfinish (pg);
-        return -1;
-    }
-    int rc = 0;
-    for (int r = 0; r < PQntuples (res) && rc == 0; r++) {
-        json_error_t jerr;
-        json_t *genres = json_loads (PQgetvalue (res, r, 3), 0, &jerr);
-        json_t *titles = json_loads (PQgetvalue (res, r, 4), 0, &jerr);
-        json_t *ids = json_loads (PQgetvalue (res, r, 5), 0, &jerr);
-        json_t *sources = json_loads (PQgetvalue (res, r, 6), 0, &jerr);
-        match_record_t record = { .type = PQgetvalue (res, r, 1), .year = atoi (PQgetvalue (res, r, 2)) };
-        record.titles [record.ntitles++] = PQgetvalue (res, r, 7);
-        if (*PQgetvalue (res, r, 8))
-            record.titles [record.ntitles++] = PQgetvalue (res, r, 8);
-        size_t i;
-        json_t *value;
-        json_array_foreach (titles, i, value)
-            if (record.ntitles < MATCH_TITLES_MAX && json_is_string (value))
-                record.titles [record.ntitles++] = json_string_value (value);
-        json_array_foreach (genres, i, value)
-            if (json_is_string (value) && genres_id (json_string_value (value)))
-                record.genres |= (genre_set_t) 1 << (genres_id (json_string_value (value)) - 1);
-        json_array_foreach (ids, i, value) {
-            const char *source = json_string_value (json_array_get (value, 0));
-            const char *text = json_string_value (json_array_get (value, 1));
-            if (!source || !text)
-                continue;
-            if (!strcmp (source, "eidr"))
-                record.eidr = text;
-            else
-            if (!strcmp (source, "imdb"))
-                record.imdb = text;
-            else
-            if (!strcmp (source, "tmdb"))
-                record.tmdb = strtoll (text, NULL, 10);
-        }
-        const char *entity = PQgetvalue (res, r, 0);
-        rc = match_index_add (self->index, entity, &record);
-        json_array_foreach (sources, i, value) {
-            match_record_t source = { .type = record.type,
-                                      .source = json_string_value (json_array_get (value, 0)),
-                                      .source_id = json_string_value (json_array_get (value, 1)) };
-            if (rc == 0 && source.source && source.source_id)
-                rc = match_index_add (self->index, entity, &source);
-        }
-        json_decref (genres);
-        json_decref (titles);
-        json_decref (ids);
-        json_decref (sources);
-    }
-    PQclear (res);
-    PQfinish (pg);
-    mg_info ("match index loaded", "entities=%zu", match_index_size (self->index));
-    return rc;
-}
-
-//  Check one public record and fill a match query; NULL or the reason.
+//  Check one public record and fill a match query (its titles point into
+//  in and parsed); NULL or the reason. The title is read the way the
+//  importer reads a listing (title_parse.h): "Matrix, The" is The Matrix,
+//  "(Alternate)" groups are other titles, a "(1999)" at the end is the year
+//  unless the record gives one.
 static const char *
-s_public_record (json_t *in, match_record_t *out, genre_set_t *genres)
+s_public_record (json_t *in, match_record_t *out, genre_set_t *genres, title_parsed_t *parsed)
 {
     memset (out, 0, sizeof *out);
     if (!json_is_object (in))
@@ -113,7 +39,11 @@ s_public_record (json_t *in, match_record_t *out, genre_set_t *genres)
     json_t *title = json_object_get (in, "title");
     if (!json_is_string (title) || json_string_length (title) == 0 || json_string_length (title) > 1000)
         return "title must be a string of 1 to 1000 bytes";
-    out->titles [out->ntitles++] = json_string_value (title);
+    title_parse_listing (json_string_value (title), parsed);
+    out->titles [out->ntitles++] = *parsed->title ? parsed->title : json_string_value (title);
+    for (int a = 0; a < parsed->nalternates && out->ntitles < MATCH_TITLES_MAX; a++)
+        out->titles [out->ntitles++] = parsed->alternates [a];
+    out->year = parsed->year;
     json_t *alternates = json_object_get (in, "alternate_titles");
     if (alternates && !json_is_null (alternates)) {
         if (!json_is_array (alternates) || json_array_size (alternates) > MATCH_TITLES_MAX - 1)
@@ -123,7 +53,8 @@ s_public_record (json_t *in, match_record_t *out, genre_set_t *genres)
         json_array_foreach (alternates, i, alternate) {
             if (!json_is_string (alternate) || json_string_length (alternate) > 1000)
                 return "alternate_titles must hold strings of at most 1000 bytes";
-            out->titles [out->ntitles++] = json_string_value (alternate);
+            if (out->ntitles < MATCH_TITLES_MAX)
+                out->titles [out->ntitles++] = json_string_value (alternate);
         }
     }
     json_t *year = json_object_get (in, "year");
@@ -198,11 +129,16 @@ resolver_on_resolve (void *state, const void *req, void *rep, mg_error_t *err)
         return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
     }
     reply->results_count = count;
+    title_parsed_t *parsed = malloc (sizeof *parsed);
+    if (!parsed) {
+        json_decref (doc);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
     pthread_rwlock_rdlock (&self->lock);
     for (size_t i = 0; i < count; i++) {
         match_record_t query;
         genre_set_t genres;
-        const char *problem = s_public_record (json_array_get (records, i), &query, &genres);
+        const char *problem = s_public_record (json_array_get (records, i), &query, &genres, parsed);
         if (problem) {
             mg_resolve_error_t *e = &reply->errors [reply->errors_count++];
             e->index = i;
@@ -226,6 +162,7 @@ resolver_on_resolve (void *state, const void *req, void *rep, mg_error_t *err)
         }
     }
     pthread_rwlock_unlock (&self->lock);
+    free (parsed);
     json_decref (doc);
     return 0;
 }
@@ -267,6 +204,13 @@ main (void)
     self.broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555");
     if (!self.index || pthread_rwlock_init (&self.lock, NULL))
         return EXIT_FAILURE;
+    //  Subscribed before the snapshot, so that no change falls between them.
+    const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
+    self.events = zsock_new_sub (events, "content.changed");
+    if (!self.events) {
+        mg_error ("cannot connect to the event proxy", "endpoint=%s", events);
+        return EXIT_FAILURE;
+    }
     //  The schema belongs to the indexer, but the resolver reads it at start.
     if (mg_pg_prepare (self.pg_url) || resolver_load (&self))
         return EXIT_FAILURE;
@@ -279,10 +223,17 @@ main (void)
     pthread_t ingest;
     bool ingesting = mg_config_int ("MG_RESOLVER_INGEST", 1, 0, 1) == 1
                   && pthread_create (&ingest, NULL, resolver_ingest_main, &self) == 0;
+    pthread_t follow;
+    bool following = pthread_create (&follow, NULL, resolver_follow, &self) == 0;
+    if (!following)
+        mg_warn ("the follower did not start: this replica matches only what it loaded and ingests", NULL);
     int rc = mg_actor_run (actor);
     atomic_store (&self.stopping, true);
     if (ingesting)
         pthread_join (ingest, NULL);
+    if (following)
+        pthread_join (follow, NULL);
+    zsock_destroy (&self.events);
     mg_actor_destroy (&actor);
     match_index_destroy (&self.index);
     pthread_rwlock_destroy (&self.lock);

@@ -9,6 +9,8 @@
 #include "match.h"
 #include "mg_actor.h"
 
+#include <czmq.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -17,12 +19,20 @@ typedef struct {
     match_index_t *index;
     const char *pg_url;
     const char *broker;
+    zsock_t *events;                  //  content.changed (the follower's, once started)
+    uint64_t content_seq;             //  last content.changed event the index holds
     atomic_bool stopping;
     atomic_uint_fast64_t resolved, merged, created, rejected;
 } resolver_t;
 
-//  Load every known entity into self->index. Returns 0 or -1 (logged).
+//  Load every known entity into self->index, and the content.changed
+//  number that snapshot includes. Returns 0 or -1 (logged).
 int resolver_load (resolver_t *self);
+
+//  The follower (a thread), until self->stopping: entities that
+//  content.changed names are re-read from PostgreSQL and added to the index,
+//  so that every replica matches what any replica's ingest created.
+void *resolver_follow (void *self);
 
 //  The ingest loop (a thread): until self->stopping.
 void *resolver_ingest_main (void *self);

@@ -16,6 +16,7 @@
 #include "vocab.h"
 #include "lsa.h"
 #include "hnsw.h"
+#include "mg_config.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -147,6 +148,7 @@ struct search_index_t {
     sqlite3_stmt *stmts [ST_COUNT];
     search_vocab_t *vocab;
     bool vocab_dirty;
+    search_typo_t typo;
     search_hnsw_t *hnsw;       //  the titles' vectors, NULL without an embedder
     int64_t *slot_rowid;       //  by HNSW slot: the title's rowid, 0 once dead
     size_t slots_room, dead;
@@ -170,6 +172,7 @@ typedef struct {
     int typos;
     bool protected;            //  hybrid: a guarded keyword hit, keeps its keyword place
     double exact;              //  exactness bonus (TAG_EXACT, TAG_PHRASE, TAGLINE_PHRASE)
+    double prior;              //  popularity prior added to the score (s_prior)
     int keyword_rank;
     int semantic_rank;         //  0: not a vector hit
     double cosine;
@@ -244,6 +247,9 @@ search_index_new (const search_lsa_t *lsa, char *err, size_t errlen)
     self->dims = lsa ? search_lsa_dims (lsa) : 0;
     self->vocab_dirty = true;
     self->next_rowid = 1;
+    self->typo.one = (int) mg_config_int ("MG_SEARCH_TYPO_ONE", SEARCH_TYPO_ONE, 1, SEARCH_WORD_CPS);
+    self->typo.two = (int) mg_config_int ("MG_SEARCH_TYPO_TWO", SEARCH_TYPO_TWO, 1, SEARCH_WORD_CPS);
+    self->typo.wide_two = (int) mg_config_int ("MG_SEARCH_TYPO_WIDE_TWO", SEARCH_TYPO_WIDE_TWO, 1, SEARCH_WORD_CPS);
     if (lsa && !(self->hnsw = search_hnsw_new (self->dims, HNSW_M, HNSW_EF_CONSTRUCTION, err, errlen))) {
         free (self);
         return NULL;
@@ -682,14 +688,13 @@ search_index_genre_known (search_index_t *self, const char *slug)
     return false;
 }
 
-//  Rebuild the vocabulary from the index when titles changed since.
-static int
-s_vocab (search_index_t *self)
+//  A sealed vocabulary of the words statement id lists (term, documents),
+//  or NULL.
+static search_vocab_t *
+s_vocab_read (search_index_t *self, s_stmt_id_t id)
 {
-    if (!self->vocab_dirty && self->vocab)
-        return 0;
     search_vocab_t *vocab = search_vocab_new ();
-    sqlite3_stmt *stmt = vocab ? s_stmt (self, ST_VOCAB) : NULL;
+    sqlite3_stmt *stmt = vocab ? s_stmt (self, id) : NULL;
     int rc = stmt ? 0 : -1, step = SQLITE_DONE;
     while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW)
         rc = search_vocab_add (vocab, (const char *) sqlite3_column_text (stmt, 0),
@@ -698,10 +703,20 @@ s_vocab (search_index_t *self)
         sqlite3_reset (stmt);
     if (rc == 0 && (step != SQLITE_DONE || search_vocab_seal (vocab)))
         rc = -1;
-    if (rc) {
+    if (rc)
         search_vocab_destroy (&vocab);
+    return vocab;
+}
+
+//  Rebuild the vocabulary from the index when titles changed since.
+static int
+s_vocab (search_index_t *self)
+{
+    if (!self->vocab_dirty && self->vocab)
+        return 0;
+    search_vocab_t *vocab = s_vocab_read (self, ST_VOCAB);
+    if (!vocab)
         return -1;
-    }
     search_vocab_destroy (&self->vocab);
     self->vocab = vocab;
     self->vocab_dirty = false;
@@ -716,6 +731,7 @@ typedef struct {
     int budget [SEARCH_QUERY_WORDS];
     int n;
     bool last_typed;            //  q ends after its last word (a space, punctuation): no prefix
+    bool unknown;               //  a word no title holds in any field (a typo, or a word the catalog lacks)
     char *and_match, *or_match;
     char **terms;               //  expanded terms (explain)
     size_t terms_count;
@@ -763,10 +779,11 @@ s_add_term (s_plan_t *plan, const char *term)
     return 0;
 }
 
-//  Plan q: words, typo candidates, match expressions limited to the
-//  columns in scope ("" for all). Returns the word count, or -1.
+//  Plan q: words, typo candidates (wide: the second pass's budgets),
+//  match expressions limited to the columns in scope ("" for all).
+//  Returns the word count, or -1.
 static int
-s_plan (search_index_t *self, const char *q, const char *scope, s_plan_t *plan)
+s_plan (search_index_t *self, const char *q, const char *scope, bool wide, s_plan_t *plan)
 {
     memset (plan, 0, sizeof *plan);
     plan->n = search_text_words (q, plan->words, SEARCH_QUERY_WORDS);
@@ -793,7 +810,9 @@ s_plan (search_index_t *self, const char *q, const char *scope, s_plan_t *plan)
     for (int i = 0; fits && i < plan->n; i++) {
         const char *word = plan->words [i];
         size_t length = search_text_length (word);
-        plan->budget [i] = search_text_typo_budget (length, !distinctive || df [i] == 0);
+        plan->budget [i] = search_text_typo_budget (&self->typo, length, !distinctive || df [i] == 0, wide);
+        if (df [i] == 0)
+            plan->unknown = true;
         char cand [CANDIDATES_MAX][SEARCH_WORD_BYTES];
         //  A known word in a long query (a tagline, a sentence) is taken
         //  as typed: the other words carry the match, and scanning the
@@ -1159,12 +1178,43 @@ s_exactness (const s_doc_t *doc, const char *phrase, size_t plen, int n)
     return bonus;
 }
 
+//  The popularity prior of a title: POP_WEIGHT x log(1 + popularity) over
+//  log(1 + the catalog's highest popularity), so 0..POP_WEIGHT whatever the
+//  scale of TMDB's popularity (log: popularity is heavy-tailed, a blockbuster
+//  is hundreds of times a classic).
+static double
+s_prior (const search_index_t *self, double popularity)
+{
+    double norm = log1p (self->pop_max > 0 ? self->pop_max : 1);
+    return POP_WEIGHT * log1p (popularity > 0 ? popularity : 0) / norm;
+}
+
+//  Placeholder search (no words): every live title passing f, scored by
+//  its popularity prior alone.
+static int
+s_placeholder (search_index_t *self, const s_filter_t *f, s_hits_t *hits)
+{
+    for (int64_t rowid = 1; rowid < (int64_t) self->docs_room; rowid++) {
+        const s_doc_t *doc = &self->docs [rowid];
+        if (!doc->live || !s_keep (doc, f))
+            continue;
+        s_hit_t hit = {
+            .rowid = rowid, .popularity = doc->popularity, .has_rating = doc->has_rating,
+            .rating = doc->rating, .prior = s_prior (self, doc->popularity)
+        };
+        hit.score = hit.prior;
+        memcpy (hit.release, doc->release, sizeof hit.release);
+        if (s_hits_push (hits, &hit))
+            return -1;
+    }
+    return 0;
+}
+
 //  Give the best RERANK_MAX hits of each tier their final score.
 static void
 s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
 {
     s_hits_sort (hits, s_by_bm25);
-    double pop_norm = log1p (self->pop_max > 0 ? self->pop_max : 1);
     char phrase [SEARCH_QUERY_WORDS * SEARCH_WORD_BYTES];
     size_t plen = 0;
     for (int i = 0; i < plan->n; i++)
@@ -1179,7 +1229,8 @@ s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
             s_hit_t *hit = &hits->items [i];
             hit->keyword_rank = (int) (i + 1);
             double bm = hit->bm25 / top;
-            double prior = POP_WEIGHT * log1p (hit->popularity > 0 ? hit->popularity : 0) / pop_norm;
+            double prior = s_prior (self, hit->popularity);
+            hit->prior = prior;
             if (i - start < RERANK_MAX) {
                 const s_doc_t *doc = &self->docs [hit->rowid];
                 hit->title = s_title_match (doc, plan, !plan->last_typed, &hit->typos);
@@ -1191,6 +1242,55 @@ s_rank (search_index_t *self, const s_plan_t *plan, s_hits_t *hits)
         }
         start = end;
     }
+}
+
+//  Keyword hits of plan passing f into hits, ranked: the AND, then (when
+//  it finds few) the OR fallback.
+static int
+s_keyword (search_index_t *self, const s_plan_t *plan, const s_filter_t *f, s_hits_t *hits)
+{
+    int rc = s_collect (self, plan->and_match, f, 0, hits, 0);
+    if (rc == 0 && hits->count < DROP_THRESHOLD && plan->n > 1)
+        rc = s_collect (self, plan->or_match, f, 1, hits, hits->count);
+    if (rc == 0)
+        s_rank (self, plan, hits);
+    return rc;
+}
+
+//  Best title similarity among hits.
+static double
+s_best_title (const s_hits_t *hits)
+{
+    double best = 0;
+    for (size_t i = 0; i < hits->count; i++)
+        if (hits->items [i].title > best)
+            best = hits->items [i].title;
+    return best;
+}
+
+//  The second pass (people type "the msrfs"): when the first budget found
+//  no title the query spells out and a word is in no title, plan q again
+//  with the wide budgets and keep that answer (plan and hits) when it
+//  spells out a title better.
+static int
+s_second_pass (search_index_t *self, const char *q, const s_filter_t *f, s_plan_t *plan, s_hits_t *hits)
+{
+    s_plan_t wide;
+    s_hits_t more = { 0 };
+    if (s_plan (self, q, "", true, &wide) < 0)
+        return -1;
+    int rc = s_keyword (self, &wide, f, &more);
+    if (rc == 0 && s_best_title (&more) > s_best_title (hits)) {
+        s_plan_t spare = *plan;
+        *plan = wide;
+        wide = spare;
+        s_hits_t swap = *hits;
+        *hits = more;
+        more = swap;
+    }
+    free (more.items);
+    s_plan_clear (&wide);
+    return rc;
 }
 
 //  One facet value and its count, while counting.
@@ -1381,6 +1481,8 @@ s_fill_hit (search_index_t *self, const s_hit_t *hit, const search_query_t *quer
         x->has_typos = true;
         x->exactness = hit->exact;
         x->has_exactness = true;
+        x->popularity = round (hit->prior * 1e6) / 1e6;
+        x->has_popularity = true;
         size_t nterms = plan->terms_count < 64 ? plan->terms_count : 64;
         x->terms = calloc (nterms ? nterms : 1, sizeof *x->terms);
         for (size_t i = 0; x->terms && i < nterms; i++) {
@@ -1534,7 +1636,7 @@ search_index_query (search_index_t *self, const search_query_t *query,
 {
     assert (self && query && rep);
     s_plan_t plan;
-    int n = s_plan (self, query->q, "", &plan);
+    int n = s_plan (self, query->q, "", false, &plan);
     if (n < 0) {
         snprintf (err, errlen, "the query could not be planned");
         return -1;
@@ -1550,12 +1652,12 @@ search_index_query (search_index_t *self, const search_query_t *query,
     int rc = 0;
     double ratio = query->mode == SEARCH_MODE_KEYWORD || !self->lsa ? 0
                  : query->mode == SEARCH_MODE_SEMANTIC ? 1 : query->semantic_ratio;
+    if (n == 0)
+        rc = s_placeholder (self, filter, &hits);
     if (n > 0 && ratio < 1) {
-        rc = s_collect (self, plan.and_match, filter, 0, &hits, 0);
-        if (rc == 0 && hits.count < DROP_THRESHOLD && n > 1)
-            rc = s_collect (self, plan.or_match, filter, 1, &hits, hits.count);
-        if (rc == 0)
-            s_rank (self, &plan, &hits);
+        rc = s_keyword (self, &plan, filter, &hits);
+        if (rc == 0 && plan.unknown && s_best_title (&hits) < TITLE_TYPED)
+            rc = s_second_pass (self, query->q, filter, &plan, &hits);
     }
     if (rc == 0 && n > 0 && ratio > 0) {
         rc = s_semantic (self, query->q, filter, &sem);
@@ -1661,8 +1763,8 @@ search_index_autocomplete (search_index_t *self, const char *q,
 {
     assert (self && q && rep);
     s_plan_t titles_plan, people_plan;
-    int n = s_plan (self, q, "{title alt} : ", &titles_plan);
-    int m = s_plan (self, q, "{cast_names} : ", &people_plan);
+    int n = s_plan (self, q, "{title alt} : ", false, &titles_plan);
+    int m = s_plan (self, q, "{cast_names} : ", false, &people_plan);
     s_hits_t titles = { 0 }, people = { 0 };
     int rc = n < 0 || m < 0 ? -1 : 0;
     if (rc == 0 && n > 0)

@@ -47,6 +47,15 @@ s_has_words (const char *text)
     return text && search_text_words (text, words, 1) == 1;
 }
 
+//  True when text is NULL, empty or white space only.
+static bool
+s_blank (const char *text)
+{
+    while (text && *text && isspace ((unsigned char) *text))
+        text++;
+    return !text || !*text;
+}
+
 //  Lower-case ASCII in place.
 static void
 s_lower (char *text)
@@ -151,11 +160,13 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     mg_search_reply_t *reply = rep;
     struct timespec start;
     clock_gettime (CLOCK_MONOTONIC, &start);
-    search_query_t query = { .q = request->q, .explain = request->has_explain && request->explain };
+    //  q empty, blank or absent is the placeholder search (the catalog by
+    //  popularity, as Meilisearch answers it); q of punctuation alone is a
+    //  query that cannot match and says so.
+    search_query_t query = { .q = s_blank (request->q) ? "" : request->q,
+                             .explain = request->has_explain && request->explain };
     char region [3];
-    if (!request->q || !*request->q)
-        return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q is required (the words to search for)");
-    if (!s_has_words (request->q))
+    if (*query.q && !s_has_words (query.q))
         return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q has no letters or digits to search for");
     query.sort = SEARCH_SORT_RELEVANCE;
     if (request->sort) {

@@ -158,43 +158,67 @@ search_text_distance (const char *a, const char *b, int max)
     int m = s_code_points (b, y);
     if (abs (n - m) > max)
         return max + 1;
-    //  Three rows of the optimal-string-alignment matrix.
-    int rows [3][SEARCH_WORD_CPS + 1];
-    int *prev2 = rows [0], *prev = rows [1], *cur = rows [2];
-    for (int j = 0; j <= m; j++)
-        prev [j] = j;
-    for (int i = 1; i <= n; i++) {
-        cur [0] = i;
-        int best = cur [0];
-        for (int j = 1; j <= m; j++) {
-            int cost = x [i - 1] != y [j - 1];
-            int d = prev [j] + 1;
-            if (cur [j - 1] + 1 < d)
-                d = cur [j - 1] + 1;
-            if (prev [j - 1] + cost < d)
-                d = prev [j - 1] + cost;
-            if (i > 1 && j > 1 && x [i - 1] == y [j - 2] && x [i - 2] == y [j - 1] && prev2 [j - 2] + 1 < d)
-                d = prev2 [j - 2] + 1;
-            cur [j] = d;
-            if (d < best)
-                best = d;
-        }
-        if (best > max)
-            return max + 1;
-        int *spare = prev2;
-        prev2 = prev;
-        prev = cur;
-        cur = spare;
+    //  Lowrance-Wagner: d [i + 1][j + 1] is the distance of the first i
+    //  code points of a to the first j of b; row and column 0 hold the
+    //  "infinite" border the transposition step may reach back to.
+    //  last_row [k] is the last row (1-based) where x holds seen [k].
+    int d [SEARCH_WORD_CPS + 2][SEARCH_WORD_CPS + 2];
+    int far = n + m;
+    utf8proc_int32_t seen [SEARCH_WORD_CPS];
+    int last_row [SEARCH_WORD_CPS];
+    int seen_count = 0;
+    d [0][0] = far;
+    for (int i = 0; i <= n; i++) {
+        d [i + 1][0] = far;
+        d [i + 1][1] = i;
     }
-    return prev [m] > max ? max + 1 : prev [m];
+    for (int j = 0; j <= m; j++) {
+        d [0][j + 1] = far;
+        d [1][j + 1] = j;
+    }
+    for (int i = 1; i <= n; i++) {
+        int last_col = 0;
+        for (int j = 1; j <= m; j++) {
+            int k = 0;
+            for (int s = 0; s < seen_count; s++)
+                if (seen [s] == y [j - 1])
+                    k = last_row [s];
+            int l = last_col;
+            int cost = 1;
+            if (x [i - 1] == y [j - 1]) {
+                cost = 0;
+                last_col = j;
+            }
+            int best = d [i][j] + cost;
+            if (d [i + 1][j] + 1 < best)
+                best = d [i + 1][j] + 1;
+            if (d [i][j + 1] + 1 < best)
+                best = d [i][j + 1] + 1;
+            int swap = d [k][l] + (i - k - 1) + 1 + (j - l - 1);
+            if (swap < best)
+                best = swap;
+            d [i + 1][j + 1] = best;
+        }
+        int s = 0;
+        while (s < seen_count && seen [s] != x [i - 1])
+            s++;
+        if (s == seen_count)
+            seen [seen_count++] = x [i - 1];
+        last_row [s] = i;
+    }
+    return d [n + 1][m + 1] > max ? max + 1 : d [n + 1][m + 1];
 }
 
 int
-search_text_typo_budget (size_t length, bool short_words)
+search_text_typo_budget (const search_typo_t *rules, size_t length, bool short_words, bool wide)
 {
-    if (length >= 9)
+    static const search_typo_t defaults = { SEARCH_TYPO_ONE, SEARCH_TYPO_TWO, SEARCH_TYPO_WIDE_TWO };
+    if (!rules)
+        rules = &defaults;
+    int two = wide && rules->wide_two < rules->two ? rules->wide_two : rules->two;
+    if (length >= (size_t) two)
         return 2;
-    if (length >= 5)
+    if (length >= (size_t) rules->one)
         return 1;
     return short_words && length >= 3 ? 1 : 0;
 }

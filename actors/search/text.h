@@ -28,15 +28,31 @@ int search_text_words (const char *text, char words [][SEARCH_WORD_BYTES], int m
 //  Code points of a UTF-8 word.
 size_t search_text_length (const char *word);
 
-//  Edit distance (Levenshtein with adjacent transpositions, over code
-//  points) between a and b, or max + 1 as soon as it exceeds max.
+//  Damerau-Levenshtein distance over code points between a and b (an
+//  insertion, a deletion, a substitution or a swap of neighbours is one
+//  edit, and a swapped pair may be edited again: "maleficent" to
+//  "meaficent" is 2), or max + 1 when it exceeds max.
 int search_text_distance (const char *a, const char *b, int max);
 
-//  Typos a query word of length code points may have. Starts from
-//  Meilisearch's rule (0 up to 4 letters, 1 for 5-8, 2 from 9); a word of 3
-//  or 4 letters gets 1 when short_words is set (the caller sets it when
-//  nothing else in the query is distinctive, or the word is unknown).
-int search_text_typo_budget (size_t length, bool short_words);
+//  Typo rules: the word lengths (code points) from which one and two edits
+//  are allowed, and the length from which the second pass (when the first
+//  budget finds nothing good) allows two.
+typedef struct {
+    int one;                //  1 edit from this many letters (Meilisearch: 5)
+    int two;                //  2 edits from this many letters (Meilisearch: 9)
+    int wide_two;           //  second pass: 2 edits from this many letters
+} search_typo_t;
+
+#define SEARCH_TYPO_ONE      5
+#define SEARCH_TYPO_TWO      9
+#define SEARCH_TYPO_WIDE_TWO 5
+
+//  Typos a query word of length code points may have under rules (NULL:
+//  the defaults above). A word shorter than rules->one gets 1 when
+//  short_words is set and it has 3 letters or more (the caller sets it when
+//  nothing else in the query is distinctive, or the word is unknown). wide
+//  is the second pass: two edits from rules->wide_two letters.
+int search_text_typo_budget (const search_typo_t *rules, size_t length, bool short_words, bool wide);
 
 //  How well a query (n words, weights w, last word also a prefix when
 //  prefix_last) matches one title (normalised, space-separated words):

@@ -282,6 +282,72 @@ test_resolve_matches_without_creating_anything (void **state)
     mg_msg_clear (&mg_enqueue_request_desc, &req);
 }
 
+//  resolver.resolve of one record (JSON); its TMDB id, 0 when it matched nothing.
+static int64_t
+s_resolve_tmdb (fixture_t *f, const char *record)
+{
+    char body [1024];
+    snprintf (body, sizeof body, "{\"records\":[%s]}", record);
+    mg_resolve_request_t query = { .body = body };
+    mg_resolve_reply_t reply;
+    mg_error_t err = { 0 };
+    if (mg_client_call (f->client, "resolver.resolve", &mg_resolve_request_desc, &query,
+                        &mg_resolve_reply_desc, &reply, 5000, &err))
+        fail_msg ("resolve failed: %s %s", err.code, err.message);
+    assert_int_equal (reply.results_count, 1);
+    assert_int_equal (reply.errors_count, 0);
+    int64_t tmdb = reply.results [0].id ? (int64_t) reply.results [0].tmdb_id : 0;
+    mg_msg_clear (&mg_resolve_reply_desc, &reply);
+    return tmdb;
+}
+
+//  The API reads a title the way exports write it, as the importer does:
+//  trailing article, alternate title in parentheses, year inside the title.
+static void
+test_resolve_reads_titles_as_exports_write_them (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { 0 };
+    s_fixture_batch (&req);
+    s_run_batch (f, &req);
+    assert_int_equal (s_resolve_tmdb (f, "{\"title\":\"Matrix, The\",\"year\":1999}"), 603);
+    assert_int_equal (s_resolve_tmdb (f, "{\"title\":\"Matrix Reloaded, The (Matrix 2, The)\",\"year\":2003}"), 604);
+    assert_int_equal (s_resolve_tmdb (f, "{\"title\":\"Matrix, The (1999)\"}"), 603);
+    assert_int_equal (s_resolve_tmdb (f, "{\"title\":\"Matrix, The (1999)\",\"genres\":[\"Action\"]}"), 603);
+    //  The year given wins over one in the title; a wrong year finds nothing.
+    assert_int_equal (s_resolve_tmdb (f, "{\"title\":\"Matrix, The (1999)\",\"year\":1950}"), 0);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
+//  A second replica, loaded before the catalog had these titles and not
+//  ingesting, matches what the first one created: it follows content.changed.
+static void
+test_every_resolver_replica_matches_what_any_created (void **state)
+{
+    fixture_t *f = *state;
+    mg_test_env_t env = f->env;
+    for (int i = 0; i < env.count; i++)
+        env.envp [i] = env.text [i];
+    mg_test_env_add (&env, "MG_RESOLVER_INGEST=0");
+    pid_t second = mg_test_spawn ("mg-resolver", env.envp);
+    assert_true (second > 0);
+    zclock_sleep (500);             //  it loads the (empty) catalog and registers
+    mg_enqueue_request_t req = { 0 };
+    s_fixture_batch (&req);
+    s_run_batch (f, &req);
+    //  The broker spreads requests over both replicas: every answer must agree.
+    int64_t until = mg_test_now_ms () + 15000;
+    int agreed = 0;
+    while (agreed < 20 && mg_test_now_ms () < until) {
+        agreed = s_resolve_tmdb (f, "{\"title\":\"The Matrix Reloaded\",\"year\":2003}") == 604 ? agreed + 1 : 0;
+        if (!agreed)
+            zclock_sleep (100);
+    }
+    assert_int_equal (agreed, 20);
+    mg_test_stop (second, SIGTERM);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
 //  Run mg-import with args against the fixture's broker; its exit status.
 //  Standard error (progress, reasons) goes to the test log; the summary line
 //  (standard output) is copied into summary.
@@ -392,6 +458,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown (test_change_events_arrive_numbered_without_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown (test_resolve_matches_without_creating_anything, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_resolve_reads_titles_as_exports_write_them, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_every_resolver_replica_matches_what_any_created, setup, teardown),
         cmocka_unit_test_setup_teardown (test_import_merges_movielens_into_the_tmdb_catalog_and_rejects_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown (test_import_refuses_what_it_cannot_read, setup, teardown),
     };

@@ -78,17 +78,51 @@ test_search_text_distance_counts_edits_and_transpositions (void **state)
     assert_int_equal (search_text_distance ("céline", "celine", 1), 1);     //  code points, not bytes
 }
 
+//  Damerau-Levenshtein, not optimal string alignment: a swapped pair may be
+//  edited again, so a deletion next to a swap costs 2 (OSA says 3).
+static void
+test_search_text_distance_is_damerau_levenshtein (void **state)
+{
+    (void) state;
+    assert_int_equal (search_text_distance ("meaficent", "maleficent", 3), 2);
+    assert_int_equal (search_text_distance ("ca", "abc", 3), 2);
+    assert_int_equal (search_text_distance ("figthir", "fighter", 2), 2);
+    assert_int_equal (search_text_distance ("ca", "abc", 1), 2);            //  past max: max + 1
+    assert_int_equal (search_text_distance ("", "abc", 3), 3);
+    assert_int_equal (search_text_distance ("abc", "", 3), 3);
+    assert_int_equal (search_text_distance ("éa", "aé", 1), 1);             //  a swap of code points
+}
+
 static void
 test_search_text_typo_budget_grows_with_length (void **state)
 {
     (void) state;
-    assert_int_equal (search_text_typo_budget (4, false), 0);
-    assert_int_equal (search_text_typo_budget (5, false), 1);
-    assert_int_equal (search_text_typo_budget (8, false), 1);
-    assert_int_equal (search_text_typo_budget (9, false), 2);
+    assert_int_equal (search_text_typo_budget (NULL, 4, false, false), 0);
+    assert_int_equal (search_text_typo_budget (NULL, 5, false, false), 1);
+    assert_int_equal (search_text_typo_budget (NULL, 8, false, false), 1);
+    assert_int_equal (search_text_typo_budget (NULL, 9, false, false), 2);
     //  A short word when nothing else in the query is distinctive.
-    assert_int_equal (search_text_typo_budget (3, true), 1);
-    assert_int_equal (search_text_typo_budget (2, true), 0);
+    assert_int_equal (search_text_typo_budget (NULL, 3, true, false), 1);
+    assert_int_equal (search_text_typo_budget (NULL, 2, true, false), 0);
+}
+
+//  The second pass allows two edits from 5 letters; rules are configurable.
+static void
+test_search_text_typo_budget_wide_and_configured (void **state)
+{
+    (void) state;
+    assert_int_equal (search_text_typo_budget (NULL, 5, false, true), 2);
+    assert_int_equal (search_text_typo_budget (NULL, 4, false, true), 0);
+    assert_int_equal (search_text_typo_budget (NULL, 4, true, true), 1);
+    search_typo_t strict = { .one = 7, .two = 12, .wide_two = 10 };
+    assert_int_equal (search_text_typo_budget (&strict, 6, false, false), 0);
+    assert_int_equal (search_text_typo_budget (&strict, 7, false, false), 1);
+    assert_int_equal (search_text_typo_budget (&strict, 11, false, false), 1);
+    assert_int_equal (search_text_typo_budget (&strict, 12, false, false), 2);
+    assert_int_equal (search_text_typo_budget (&strict, 10, false, true), 2);
+    //  A wide pass never allows less than the first.
+    search_typo_t odd = { .one = 5, .two = 9, .wide_two = 20 };
+    assert_int_equal (search_text_typo_budget (&odd, 9, false, true), 2);
 }
 
 static void
@@ -269,7 +303,9 @@ main (void)
         cmocka_unit_test (test_search_text_rejects_invalid_utf8),
         cmocka_unit_test (test_search_text_words_split_and_cap),
         cmocka_unit_test (test_search_text_distance_counts_edits_and_transpositions),
+        cmocka_unit_test (test_search_text_distance_is_damerau_levenshtein),
         cmocka_unit_test (test_search_text_typo_budget_grows_with_length),
+        cmocka_unit_test (test_search_text_typo_budget_wide_and_configured),
         cmocka_unit_test (test_search_text_title_match_prefers_the_typed_title),
         cmocka_unit_test (test_search_vocab_finds_candidates_fewest_edits_first),
         cmocka_unit_test (test_search_vocab_candidates_match_a_full_scan),

@@ -1,0 +1,182 @@
+/*  The search index (in-memory SQLite FTS5, the replica's real index) on a
+    small made-up catalog: typing as people type (Damerau-Levenshtein, the
+    second pass, exact over typo'd), placeholder search, and the popularity
+    prior in explain.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+
+typedef struct {
+    const char *title, *overview, *type;
+    int year;
+    double popularity;
+} s_title_t;
+
+//  Made-up titles; a handful of popular ones outrank the rest for
+//  placeholder search.
+static const s_title_t s_catalog [] = {
+    { "Merrow Lane", "a quiet town", "movie", 2001, 3.0 },
+    { "Sanctuary", "monks keep a secret", "movie", 1995, 20.0 },
+    { "The Goldfinch", "a painting survives a blast", "movie", 2019, 15.0 },
+    { "The Meadow Keeper", "a meadow", "movie", 1980, 1.0 },
+    { "Harbour Lights", "ships at night", "tv", 2010, 90.0 },
+    { "Glass Orchard", "apples and glass", "movie", 1999, 50.0 },
+    { "Class Orchard", "lessons under apple trees", "movie", 1999, 80.0 },
+    { "The Lighthouse", "a storm", "movie", 2019, 40.0 },
+};
+
+#define FILLER 60       //  more titles, unpopular, that no query of these tests is about
+
+static void
+s_put (search_index_t *index, int n, const char *title, const char *overview, const char *type,
+       int year, double popularity)
+{
+    char id [40], json [512];
+    snprintf (id, sizeof id, "00000000-0000-4000-8000-%012d", n);
+    snprintf (json, sizeof json,
+              "{\"id\":\"%s\",\"type\":\"%s\",\"title\":\"%s\",\"genres\":[],\"external_ids\":{\"tmdb\":%d},"
+              "\"availability\":[]}", id, type, title, n);
+    search_doc_t doc = {
+        .id = id, .type = type, .title = title, .overview = overview, .year = year,
+        .popularity = popularity, .hit_json = json, .genres = "", .offers = "",
+        .vector_stored = true
+    };
+    assert_int_equal (search_index_put (index, &doc), 0);
+}
+
+static int
+setup (void **state)
+{
+    char err [256];
+    search_index_t *index = search_index_new (NULL, err, sizeof err);
+    if (!index)
+        return -1;
+    search_index_begin (index);
+    int n = 1;
+    for (size_t i = 0; i < sizeof s_catalog / sizeof s_catalog [0]; i++, n++)
+        s_put (index, n, s_catalog [i].title, s_catalog [i].overview, s_catalog [i].type,
+               s_catalog [i].year, s_catalog [i].popularity);
+    for (int i = 0; i < FILLER; i++, n++) {
+        char title [64];
+        snprintf (title, sizeof title, "Filler %c%c", 'a' + i % 26, 'a' + i / 26);
+        s_put (index, n, title, "a walk down a lane", "movie", 2000, 0.5);
+    }
+    search_index_commit (index);
+    *state = index;
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    search_index_t *index = *state;
+    search_index_destroy (&index);
+    return 0;
+}
+
+//  Run q (keyword mode) into rep; asserts it succeeds.
+static void
+s_query (search_index_t *index, const char *q, const char *type, bool explain, mg_search_reply_t *rep)
+{
+    search_query_t query = { .q = q, .type = type, .per_page = 10, .explain = explain,
+                             .mode = SEARCH_MODE_KEYWORD };
+    char err [256] = "";
+    memset (rep, 0, sizeof *rep);
+    if (search_index_query (index, &query, rep, err, sizeof err))
+        fail_msg ("query '%s' failed: %s", q, err);
+}
+
+//  Title of the first result, "" when none.
+static const char *
+s_first (const mg_search_reply_t *rep)
+{
+    return rep->results_count ? rep->results [0].title : "";
+}
+
+static void
+test_a_swap_next_to_a_deletion_is_two_edits (void **state)
+{
+    mg_search_reply_t rep;
+    //  "sanctuary" with the n dropped and the a/c swapped: 2 edits under
+    //  Damerau-Levenshtein (within the second pass's budget), 3 under
+    //  optimal string alignment (beyond any budget).
+    s_query (*state, "scatuary", NULL, false, &rep);
+    assert_string_equal (s_first (&rep), "Sanctuary");
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+}
+
+static void
+test_the_second_pass_allows_two_edits_from_five_letters (void **state)
+{
+    mg_search_reply_t rep;
+    //  "goldfinch" swapped and missing a letter: 2 edits in 8 letters,
+    //  beyond the first budget (1 below 9 letters).
+    s_query (*state, "the glodfnch", NULL, true, &rep);
+    assert_string_equal (s_first (&rep), "The Goldfinch");
+    assert_int_equal (rep.results [0].explain->typos, 2);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  An exact title keeps its exact answer (no second pass).
+    s_query (*state, "glass orchard", NULL, true, &rep);
+    assert_string_equal (s_first (&rep), "Glass Orchard");
+    assert_int_equal (rep.results [0].explain->typos, 0);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+}
+
+//  Exact beats typo'd: both spellings are titles, the typed one wins over
+//  the more popular one a typo away.
+static void
+test_exact_words_beat_typod_words (void **state)
+{
+    mg_search_reply_t rep;
+    s_query (*state, "glass orchard", NULL, true, &rep);
+    assert_string_equal (s_first (&rep), "Glass Orchard");
+    assert_int_equal (rep.results [0].explain->typos, 0);
+    assert_true (rep.results_count >= 2);
+    assert_string_equal (rep.results [1].title, "Class Orchard");
+    assert_int_equal (rep.results [1].explain->typos, 1);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+}
+
+static void
+test_placeholder_search_is_the_catalog_by_popularity (void **state)
+{
+    mg_search_reply_t rep;
+    s_query (*state, "", NULL, true, &rep);
+    size_t all = sizeof s_catalog / sizeof s_catalog [0] + FILLER;
+    assert_int_equal (rep.total, all);
+    assert_int_equal (rep.results_count, 10);
+    assert_string_equal (rep.results [0].title, "Harbour Lights");
+    assert_string_equal (rep.results [1].title, "Class Orchard");
+    assert_string_equal (rep.results [2].title, "Glass Orchard");
+    for (size_t i = 1; i < rep.results_count; i++)
+        assert_true (rep.results [i - 1].score >= rep.results [i].score);
+    //  The score is the prior, bounded by 0.1 (the most popular title has it all).
+    assert_true (fabs (rep.results [0].explain->popularity - 0.1) < 1e-6);
+    assert_true (rep.results [1].explain->popularity < 0.1);
+    assert_non_null (rep.facets);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  The same filters as any search.
+    s_query (*state, "", "tv", false, &rep);
+    assert_int_equal (rep.total, 1);
+    assert_string_equal (s_first (&rep), "Harbour Lights");
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_a_swap_next_to_a_deletion_is_two_edits),
+        cmocka_unit_test (test_the_second_pass_allows_two_edits_from_five_letters),
+        cmocka_unit_test (test_exact_words_beat_typod_words),
+        cmocka_unit_test (test_placeholder_search_is_the_catalog_by_popularity),
+    };
+    return cmocka_run_group_tests (tests, setup, teardown);
+}
