@@ -10,7 +10,9 @@ bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 build=$bench_root/build-release
 cmake -S "$bench_root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+# BENCH_TARGETS (optional): build only these targets.
+# shellcheck disable=SC2086
+cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS} >/dev/null
 bin=$build/bin
 
 tmp=$(mktemp -d /tmp/mg-bench.XXXXXX)
@@ -56,6 +58,9 @@ bench_start() {
 }
 
 
+# shellcheck source=bench/measure.sh
+. "$bench_root/bench/measure.sh"
+
 # Every actor the gateway's routes name: /ready wants a live worker of each.
 BENCH_ROUTED_ACTORS=(catalog resolver search accounts ratelimit sync)
 
@@ -68,6 +73,18 @@ bench_redis() {
     bench_cleanup_hooks+=(bench_stop_redis)
     export MG_REDIS_URL="redis://127.0.0.1:$bench_redis_port"
   fi
+}
+
+# bench_open_limits: settings of the benchmarks that sign users in: no
+# resolver ingestion, nothing refused by the rate limit (the calls are what
+# is measured, not 429s), Argon2id at 16 MiB (registering users is setup),
+# and a JWT secret unless one is set.
+bench_open_limits() {
+  export MG_RESOLVER_INGEST=0
+  export MG_RATE_ANONYMOUS=1000000/s,1000000/m
+  export MG_RATE_FREE=1000000/s,1000000/m
+  export MG_PWHASH_MEMLIMIT_KIB=16384
+  export MG_JWT_SECRET=${MG_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
 }
 
 # bench_wait_ready PORT...: wait (20 s at most) until each gateway's /ready is 200.
@@ -86,64 +103,3 @@ bench_wait_ready() {
   done
 }
 
-# bench_wrk URL: one warm-up second, then the measured run with $threads,
-# $connections and $seconds (and wrk's --timeout $wrk_timeout when set);
-# prints "rps p99_ms". Any non-2xx answer fails.
-bench_wrk() {
-  local url=$1 out
-  wrk -t"$threads" -c"$connections" -d1s ${wrk_timeout:+--timeout "$wrk_timeout"} "$url" >/dev/null
-  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency ${wrk_timeout:+--timeout "$wrk_timeout"} "$url")
-  if grep -q "Non-2xx" <<<"$out"; then
-    echo "bench: $url answered errors:" >&2
-    echo "$out" >&2
-    exit 1
-  fi
-  local rps p99
-  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-  p99=$(awk '$1 == "99%" {
-      v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
-      if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000;
-      printf "%.2f", v }' <<<"$out")
-  echo "$rps $p99"
-}
-
-# bench_nginx PORT FILE: nginx (2 workers, no access log, keep-alive) on PORT
-# serving FILE as /static.json; stopped at exit.
-bench_nginx() {
-  local port=$1 file=$2
-  mkdir -p "$tmp/nginx/www" "$tmp/nginx/temp"
-  cp "$file" "$tmp/nginx/www/static.json"
-  # nginx workers run unprivileged: let them read the file (mktemp made tmp 0700).
-  chmod 755 "$tmp" "$tmp/nginx" "$tmp/nginx/www"
-  chmod 644 "$tmp/nginx/www/static.json"
-  cat >"$tmp/nginx/nginx.conf" <<CONF
-worker_processes 2;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  default_type application/json;
-  client_body_temp_path $tmp/nginx/temp/body;
-  proxy_temp_path $tmp/nginx/temp/proxy;
-  fastcgi_temp_path $tmp/nginx/temp/fastcgi;
-  uwsgi_temp_path $tmp/nginx/temp/uwsgi;
-  scgi_temp_path $tmp/nginx/temp/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    root $tmp/nginx/www;
-  }
-}
-CONF
-  bench_stop_nginx() {
-    if [ -f "$tmp/nginx/nginx.pid" ]; then kill -QUIT "$(cat "$tmp/nginx/nginx.pid")" 2>/dev/null; fi
-  }
-  bench_cleanup_hooks+=(bench_stop_nginx)
-  nginx -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
-  for _ in $(seq 1 50); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/static.json" && break
-    sleep 0.1
-  done
-}

@@ -36,13 +36,7 @@ fi
 . "$(dirname "$0")/lib.sh"
 
 bench_redis
-export MG_RESOLVER_INGEST=0
-# Nothing is refused: the writes are what is measured, not 429s.
-export MG_RATE_ANONYMOUS=1000000/s,1000000/m
-export MG_RATE_FREE=1000000/s,1000000/m
-# Argon2id at 16 MiB: registering the users is setup, not what is measured.
-export MG_PWHASH_MEMLIMIT_KIB=16384
-export MG_JWT_SECRET=${MG_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
+bench_open_limits
 export MG_EVENTS=$MG_EVENTS_SUB_BIND
 http_port=$(mg_free_port)
 bench_start broker "${BENCH_ROUTED_ACTORS[@]}"

@@ -10,7 +10,14 @@
       never delivered late;
     - a worker may hold several requests (credit), so one slow request does
       not idle a whole process, and dispatch is least-recently-used among
-      workers with spare credit.
+      workers with spare credit;
+    - a worker may decline a request it cannot serve (e.g. a search replica
+      without a model asked for semantic search): the broker gives it to a
+      worker of the same service that has not declined it, or answers the
+      decliner's error when every live worker has;
+    - a worker whose credit has been used up with no answer for
+      MG_BROKER_STALL_MS is stalled: when every worker of a service is, its
+      requests get SERVICE_BUSY at once instead of waiting out their ttl.
     A client therefore always gets exactly one answer per request while the
     broker lives. The broker holds no state worth keeping: after a restart
     workers register again (RESET, or their own liveness timer).  */
@@ -35,6 +42,8 @@ typedef struct {
     zframe_t *body;
     int64_t deadline;             //  monotonic ms
     bool answered;                //  broker already replied (deadline); drop the worker's reply
+    zlistx_t *declined;           //  keys of workers that declined it (char *); NULL: none
+    zframe_t *decline_error;      //  the last decliner's error, the answer when nobody can
 } s_request_t;
 
 struct s_worker_t {
@@ -44,6 +53,8 @@ struct s_worker_t {
     int credit;
     zlistx_t *held;               //  s_request_t *, owned
     int64_t expiry;               //  monotonic ms after which it is dead
+    int64_t full_since;           //  monotonic ms its credit was last used up
+    int64_t stall_ms;             //  full and silent this long: stuck
     bool draining;                //  said BYE: nothing new
 };
 
@@ -78,6 +89,8 @@ s_request_destroy (s_request_t **self_p)
         zframe_destroy (&self->name);
         zframe_destroy (&self->id);
         zframe_destroy (&self->body);
+        zlistx_destroy (&self->declined);
+        zframe_destroy (&self->decline_error);
         free (self);
         *self_p = NULL;
     }
@@ -189,6 +202,8 @@ s_send_worker (mg_broker_t *self, zframe_t *identity, const char *cmd)
         zmsg_destroy (&msg);
 }
 
+static void s_dispatch (mg_broker_t *self, s_service_t *service);
+
 //  With no live worker left nobody can serve what is queued: fail it now.
 static void
 s_service_fail_queue_if_dead (mg_broker_t *self, s_service_t *service)
@@ -227,21 +242,52 @@ s_worker_delete (mg_broker_t *self, s_worker_t *worker, const char *why)
              service->name, worker->key, why, lost, service->live);
     s_service_fail_queue_if_dead (self, service);
     zhashx_delete (self->workers, worker->key);
+    //  Requests that only this worker had not declined are now answerable.
+    s_dispatch (self, service);
 }
 
-//  Give queued requests of service to workers with spare credit, LRU first.
+//  True when worker declined request.
+static bool
+s_declined_by (s_request_t *request, s_worker_t *worker)
+{
+    if (request->declined)
+        for (const char *key = zlistx_first (request->declined); key; key = zlistx_next (request->declined))
+            if (streq (key, worker->key))
+                return true;
+    return false;
+}
+
+//  Give queued requests of service to workers with spare credit, LRU first,
+//  never to a worker that declined the request. A request every live worker
+//  declined is answered with the last decliner's error.
 static void
 s_dispatch (mg_broker_t *self, s_service_t *service)
 {
-    while (zlistx_size (service->queue) > 0) {
+    s_request_t *request = zlistx_first (service->queue);
+    while (request) {
         s_worker_t *worker = zlistx_first (service->workers);
-        while (worker && (worker->draining || (int) zlistx_size (worker->held) >= worker->credit))
-            worker = zlistx_next (service->workers);
-        if (!worker)
-            return;
+        bool eligible = false;
+        for (; worker; worker = zlistx_next (service->workers)) {
+            if (worker->draining || s_declined_by (request, worker))
+                continue;
+            eligible = true;
+            if ((int) zlistx_size (worker->held) < worker->credit)
+                break;
+        }
+        if (!worker && !request->declined)
+            return;             //  no credit anywhere: the queue waits
+        if (!worker && eligible) {
+            request = zlistx_next (service->queue);
+            continue;           //  its willing workers are busy; later ones may go
+        }
+        if (!worker) {
+            s_send_client (self, request->client, "ERR", request->name, request->id, &request->decline_error);
+            zlistx_delete (service->queue, zlistx_cursor (service->queue));
+            request = zlistx_first (service->queue);
+            continue;
+        }
         //  Most recently used goes last.
         zlistx_move_end (service->workers, zlistx_cursor (service->workers));
-        s_request_t *request = zlistx_first (service->queue);
         zlistx_detach_cur (service->queue);
         int64_t left = request->deadline - zclock_mono ();
         if (left < 1)
@@ -254,11 +300,31 @@ s_dispatch (mg_broker_t *self, s_service_t *service)
         zmsg_append (msg, &(zframe_t *) { zframe_dup (request->name) });
         zmsg_append (msg, &(zframe_t *) { zframe_dup (request->id) });
         zmsg_addstrf (msg, "%lld", (long long) left);
-        zmsg_append (msg, &request->body);
+        //  The request keeps its body: a worker may decline it.
+        zmsg_append (msg, &(zframe_t *) { zframe_dup (request->body) });
         if (zmsg_send (&msg, self->router))
             zmsg_destroy (&msg);
         zlistx_add_end (worker->held, request);
+        if ((int) zlistx_size (worker->held) >= worker->credit)
+            worker->full_since = zclock_mono ();
+        request = zlistx_first (service->queue);
     }
+}
+
+//  True when service has live workers and every one of them has used up its
+//  credit and answered nothing for stall_ms: all stuck, none will take work
+//  soon, so waiting in the queue would only turn a 503 into a late 504.
+static bool
+s_service_stalled (s_service_t *service, int64_t now)
+{
+    if (service->live == 0)
+        return false;
+    for (s_worker_t *worker = zlistx_first (service->workers); worker; worker = zlistx_next (service->workers))
+        if (!worker->draining
+        &&  ((int) zlistx_size (worker->held) < worker->credit
+          || now - worker->full_since < worker->stall_ms))
+            return false;
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -387,6 +453,9 @@ s_on_request (mg_broker_t *self, zframe_t *sender, zmsg_t *msg)
     else
     if ((int) zlistx_size (service->queue) >= self->config.queue_max)
         s_fail_request (self, request, "SERVICE_BUSY", "too many requests waiting for this service", 1);
+    else
+    if (s_service_stalled (service, zclock_mono ()))
+        s_fail_request (self, request, "SERVICE_BUSY", "every worker of this service is stuck", 1);
     if (request->answered) {
         s_request_destroy (&request);
         return;
@@ -395,7 +464,26 @@ s_on_request (mg_broker_t *self, zframe_t *sender, zmsg_t *msg)
     s_dispatch (self, service);
 }
 
-//  A worker's answer: MG1 REP|ERR client name id body.
+//  A worker declines a request it holds: back to the head of the queue, for
+//  a worker that has not declined it (s_dispatch).
+static void
+s_decline (s_worker_t *worker, s_request_t *request, zframe_t **error_p)
+{
+    zlistx_detach_cur (worker->held);
+    if (!request->declined) {
+        request->declined = zlistx_new ();
+        assert (request->declined);
+        zlistx_set_duplicator (request->declined, (czmq_duplicator *) strdup);
+        zlistx_set_destructor (request->declined, (czmq_destructor *) zstr_free);
+    }
+    zlistx_add_end (request->declined, worker->key);
+    zframe_destroy (&request->decline_error);
+    request->decline_error = *error_p;
+    *error_p = NULL;
+    zlistx_add_start (worker->service->queue, request);
+}
+
+//  A worker's answer: MG1 REP|ERR|DECLINE client name id body.
 static void
 s_on_reply (mg_broker_t *self, s_worker_t *worker, const char *cmd, zmsg_t *msg)
 {
@@ -407,6 +495,9 @@ s_on_reply (mg_broker_t *self, s_worker_t *worker, const char *cmd, zmsg_t *msg)
         s_request_t *request = zlistx_first (worker->held);
         while (request && !(zframe_eq (request->id, id) && zframe_eq (request->client, client)))
             request = zlistx_next (worker->held);
+        if (request && !request->answered && streq (cmd, "DECLINE"))
+            s_decline (worker, request, &body);
+        else
         if (request) {
             if (!request->answered)
                 s_send_client (self, client, cmd, name, id, &body);
@@ -425,17 +516,20 @@ s_on_reply (mg_broker_t *self, s_worker_t *worker, const char *cmd, zmsg_t *msg)
         s_dispatch (self, worker->service);
 }
 
-//  READY service credit: register (again) a worker.
+//  READY service credit [stall_ms]: register (again) a worker.
 static void
 s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
 {
     zframe_t *service_frame = zmsg_pop (msg);
     zframe_t *credit_frame = zmsg_pop (msg);
+    zframe_t *stall_frame = zmsg_pop (msg);
     uint32_t credit = 0;
+    uint32_t stall_ms = (uint32_t) self->config.stall_ms;
     const char *name = service_frame ? (const char *) zframe_data (service_frame) : NULL;
     size_t len = service_frame ? zframe_size (service_frame) : 0;
     bool valid = name && len >= 1 && len <= MG_NAME_MAX && !memchr (name, '.', len)
-              && mg_frame_uint (credit_frame, 1, MG_CREDIT_MAX, &credit) == 0;
+              && mg_frame_uint (credit_frame, 1, MG_CREDIT_MAX, &credit) == 0
+              && (!stall_frame || mg_frame_uint (stall_frame, 1, MG_TTL_MAX_MS, &stall_ms) == 0);
     for (size_t i = 0; valid && i < len; i++)
         valid = (name [i] >= 'a' && name [i] <= 'z') || (name [i] >= '0' && name [i] <= '9')
              || name [i] == '_' || name [i] == '-';
@@ -443,6 +537,7 @@ s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
         mg_warn ("rejected a bad READY", "worker=%s", key);
         zframe_destroy (&service_frame);
         zframe_destroy (&credit_frame);
+        zframe_destroy (&stall_frame);
         return;
     }
     s_worker_t *old = zhashx_lookup (self->workers, key);
@@ -453,6 +548,7 @@ s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
     snprintf (worker->key, sizeof worker->key, "%s", key);
     worker->identity = zframe_dup (sender);
     worker->credit = (int) credit;
+    worker->stall_ms = stall_ms;
     worker->held = zlistx_new ();
     zlistx_set_destructor (worker->held, s_request_free);
     worker->expiry = zclock_mono () + (int64_t) self->config.heartbeat_ms * self->config.liveness;
@@ -460,10 +556,11 @@ s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
     zlistx_add_end (worker->service->workers, worker);
     worker->service->live++;
     zhashx_insert (self->workers, key, worker);
-    mg_info ("worker ready", "service=%s worker=%s credit=%d live=%zu",
-             worker->service->name, key, worker->credit, worker->service->live);
+    mg_info ("worker ready", "service=%s worker=%s credit=%d stall_ms=%lld live=%zu",
+             worker->service->name, key, worker->credit, (long long) worker->stall_ms, worker->service->live);
     zframe_destroy (&service_frame);
     zframe_destroy (&credit_frame);
+    zframe_destroy (&stall_frame);
     s_dispatch (self, worker->service);
 }
 
@@ -505,8 +602,8 @@ s_on_router (mg_broker_t *self)
         }
         else {
             worker->expiry = zclock_mono () + (int64_t) self->config.heartbeat_ms * self->config.liveness;
-            if (cmd == MG_CMD_REP || cmd == MG_CMD_ERR)
-                s_on_reply (self, worker, cmd == MG_CMD_REP ? "REP" : "ERR", msg);
+            if (cmd == MG_CMD_REP || cmd == MG_CMD_ERR || cmd == MG_CMD_DECLINE)
+                s_on_reply (self, worker, mg_frame_cmd_text (cmd), msg);
             else
             if (cmd == MG_CMD_BYE) {
                 if (!worker->draining) {
@@ -544,8 +641,15 @@ s_expire (mg_broker_t *self)
     zlistx_destroy (&dead);
     //  Deadlines of queued and held requests.
     for (s_service_t *service = zhashx_first (self->services); service; service = zhashx_next (self->services)) {
+        bool stalled = zlistx_size (service->queue) > 0 && s_service_stalled (service, now);
         s_request_t *request = zlistx_first (service->queue);
         while (request) {
+            if (stalled) {
+                s_fail_request (self, request, "SERVICE_BUSY", "every worker of this service is stuck", 1);
+                zlistx_delete (service->queue, zlistx_cursor (service->queue));
+                request = zlistx_first (service->queue);
+                continue;
+            }
             if (request->deadline <= now) {
                 s_fail_request (self, request, "DEADLINE_EXCEEDED", "the request's ttl ran out while queued", 0);
                 zlistx_delete (service->queue, zlistx_cursor (service->queue));

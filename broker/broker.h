@@ -12,6 +12,8 @@ typedef struct {
     int heartbeat_ms;
     int liveness;
     int queue_max;                //  per service
+    int stall_ms;                 //  credit used up this long without an answer: stuck
+                                  //  (for workers whose READY does not say)
 } mg_broker_config_t;
 
 typedef struct mg_broker_t mg_broker_t;

@@ -18,6 +18,7 @@ main (void)
         .heartbeat_ms = (int) mg_config_int ("MG_HEARTBEAT_MS", 250, 10, 60000),
         .liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100),
         .queue_max = (int) mg_config_int ("MG_BROKER_QUEUE_MAX", 1024, 1, 1000000),
+        .stall_ms = (int) mg_config_int ("MG_BROKER_STALL_MS", 1000, 10, 600000),
     };
     mg_broker_t *broker = mg_broker_new (&config);
     if (!broker)

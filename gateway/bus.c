@@ -18,7 +18,12 @@
     no connection (the caller answers 503 instead of queueing into nothing);
     ZMTP heartbeats drop a connection to a broker that stopped answering; and
     a socket monitor reports the drop, which fails every call sent on it (the
-    broker that held them is gone, so no reply will come).  */
+    broker that held them is gone, so no reply will come). From that report
+    until the next handshake no call is sent at all: libzmq looks at its
+    command queue at most once a millisecond when sending, so for a moment
+    after the drop a send can still succeed into the dying pipe and be lost,
+    and such a call would otherwise wait out its whole ttl (504 instead of a
+    fast 503).  */
 #include "gateway.h"
 #include "mg_frame.h"
 #include "mg_log.h"
@@ -296,6 +301,8 @@ gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
     assert (self);
     assert (name);
     assert (cb);
+    if (!self->connected)
+        return -1;              //  see the top: a send now could be lost unseen
     s_slot_t *slot = s_slot_take (self);
     if (!slot) {
         mg_warn ("too many bus calls in flight", "thread=%d pending=%zu", self->index, self->pending);

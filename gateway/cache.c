@@ -17,7 +17,18 @@
     Fail open: without Redis (down, refused, an error reply) the request is
     forwarded as if there were no cache; the outage is logged once and a
     reconnect is tried at most every RECONNECT_MS. One asynchronous hiredis
-    connection per gateway thread, on the thread's libevent loop.  */
+    connection per gateway thread, on the thread's libevent loop.
+
+    Deadlines: hiredis 0.14 has no timeouts for asynchronous commands, so
+    every command carries a libevent timer of ours. A look-up not answered
+    within MG_SEARCH_CACHE_TIMEOUT_MS is given up: the request is forwarded
+    uncached and counted (outcome "timeout"); its late reply, if any, is
+    dropped. Any command unanswered for STALL_MS means the connection is
+    stalled (Redis stopped, a host gone): it is dropped - every look-up
+    still waiting on it is forwarded uncached at once - and reopened after
+    RECONNECT_MS. Each command's context (s_pending_t) is freed by its
+    hiredis callback, which hiredis calls exactly once: with the reply, or
+    with NULL when the connection closes or is freed.  */
 #include "gateway.h"
 #include "mg_config.h"
 #include "mg_log.h"
@@ -28,11 +39,13 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RECONNECT_MS   1000        //  Redis unreachable: try again after this long
+#define RECONNECT_MS   1000        //  Redis unreachable or stalled: try again after this long
+#define STALL_MS       1000        //  a command unanswered this long: the connection is stalled
 #define HASH_BYTES     16          //  BLAKE2b-128 of the bound request: collisions are out of reach
 
 //  KEYS[1]: the generation key; ARGV[1]: the entry's key without the
@@ -50,10 +63,25 @@ struct gw_cache_t {
     char gen_key [GW_CACHE_PREFIX_MAX + 8];
     char prefix [GW_CACHE_PREFIX_MAX + 1];
     char sha [41];                 //  of s_lookup once loaded on this connection, else empty
+    uint32_t lookup_ms;            //  MG_SEARCH_CACHE_TIMEOUT_MS
     int64_t retry_at_us;
     bool down;                     //  an outage was logged
+    bool connected_once;           //  later connections count as reconnections
     bool closing;
     gw_metrics_t *metrics;
+};
+
+typedef struct s_pending_t s_pending_t;
+
+//  What to do with a command's reply (NULL: the connection is gone).
+typedef void (s_done_fn) (gw_cache_t *self, s_pending_t *pending, redisReply *reply);
+
+//  One command in flight and its deadline.
+struct s_pending_t {
+    gw_cache_t *self;
+    struct event *timer;
+    s_done_fn *done;               //  NULL: the reply is not needed
+    gw_request_t *request;         //  a look-up's request while it waits; NULL once forwarded
 };
 
 //  Log an outage once; keep the connection closed until RECONNECT_MS.
@@ -75,10 +103,14 @@ s_on_connect (const redisAsyncContext *redis, int status)
         self->redis = NULL;        //  hiredis frees it
         s_down (self, redis->errstr);
     }
-    else
-    if (self->down) {
-        mg_info ("search cache reachable again", NULL);
-        self->down = false;
+    else {
+        if (self->connected_once)
+            gw_metrics_redis (self->metrics, GW_REDIS_RECONNECTED);
+        self->connected_once = true;
+        if (self->down) {
+            mg_info ("search cache reachable again", NULL);
+            self->down = false;
+        }
     }
 }
 
@@ -95,13 +127,100 @@ s_on_disconnect (const redisAsyncContext *redis, int status)
 
 //  SCRIPT LOAD answered: later lookups send the SHA1, not the script.
 static void
-s_on_loaded (redisAsyncContext *redis, void *r, void *arg)
+s_on_loaded (gw_cache_t *self, s_pending_t *pending, redisReply *reply)
 {
-    (void) arg;
-    gw_cache_t *self = redis->data;
-    redisReply *reply = r;
+    (void) pending;
     if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
         memcpy (self->sha, reply->str, 41);
+}
+
+//  hiredis: a command's reply, or NULL when the connection went. Runs the
+//  command's done, then frees its context.
+static void
+s_on_reply (redisAsyncContext *redis, void *reply, void *arg)
+{
+    (void) redis;
+    s_pending_t *pending = arg;
+    event_free (pending->timer);
+    if (pending->done)
+        pending->done (pending->self, pending, reply);
+    free (pending);
+}
+
+//  Drop a stalled connection: hiredis answers every command still waiting
+//  on it with NULL (their look-ups are forwarded uncached).
+static void
+s_drop (gw_cache_t *self, const char *reason)
+{
+    redisAsyncContext *redis = self->redis;
+    if (!redis)
+        return;
+    gw_metrics_redis (self->metrics, GW_REDIS_STALLED);
+    s_down (self, reason);
+    redisAsyncFree (redis);
+    //  A connection that never completed gets no disconnect callback.
+    self->redis = NULL;
+    self->sha [0] = '\0';
+}
+
+static void s_forward_uncached (gw_request_t *request, gw_cache_outcome_t outcome);
+
+//  A command's timer: a look-up past its deadline is forwarded uncached
+//  (the command keeps running until STALL_MS); any command past STALL_MS
+//  drops the connection.
+static void
+s_on_deadline (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_pending_t *pending = arg;
+    gw_cache_t *self = pending->self;
+    if (pending->request) {
+        gw_request_t *request = pending->request;
+        pending->request = NULL;
+        if (self->lookup_ms < STALL_MS) {
+            struct timeval rest = { 0, (suseconds_t) (STALL_MS - self->lookup_ms) * 1000 };
+            evtimer_add (pending->timer, &rest);
+        }
+        else
+            s_drop (self, "a search cache look-up was not answered in time");
+        s_forward_uncached (request, GW_CACHE_TIMEOUT);
+        return;
+    }
+    s_drop (self, "Redis stalled: a command unanswered for 1 s");
+}
+
+//  Send a command with its deadline: done gets its reply; request (may be
+//  NULL) is a look-up's request, forwarded uncached past timeout_ms.
+//  Returns 0, or -1 when it could not be sent (done is not called).
+static int
+s_send (gw_cache_t *self, s_done_fn *done, gw_request_t *request, uint32_t timeout_ms, const char *format, ...)
+{
+    assert (self->redis);
+    s_pending_t *pending = calloc (1, sizeof *pending);
+    if (!pending)
+        return -1;
+    pending->self = self;
+    pending->done = done;
+    pending->request = request;
+    pending->timer = evtimer_new (self->base, s_on_deadline, pending);
+    struct timeval deadline = { (time_t) (timeout_ms / 1000), (suseconds_t) (timeout_ms % 1000) * 1000 };
+    if (!pending->timer || evtimer_add (pending->timer, &deadline)) {
+        if (pending->timer)
+            event_free (pending->timer);
+        free (pending);
+        return -1;
+    }
+    va_list args;
+    va_start (args, format);
+    int rc = redisvAsyncCommand (self->redis, s_on_reply, pending, format, args);
+    va_end (args);
+    if (rc != REDIS_OK) {
+        event_free (pending->timer);
+        free (pending);
+        return -1;
+    }
+    return 0;
 }
 
 //  Open the connection (asynchronously). Returns 0, or -1 (logged).
@@ -126,8 +245,8 @@ s_connect (gw_cache_t *self)
     self->redis = redis;
     self->sha [0] = '\0';
     if (self->db)
-        redisAsyncCommand (redis, NULL, NULL, "SELECT %d", self->db);
-    redisAsyncCommand (redis, s_on_loaded, NULL, "SCRIPT LOAD %s", s_lookup);
+        s_send (self, NULL, NULL, STALL_MS, "SELECT %d", self->db);
+    s_send (self, s_on_loaded, NULL, STALL_MS, "SCRIPT LOAD %s", s_lookup);
     return 0;
 }
 
@@ -141,6 +260,7 @@ gw_cache_new (struct event_base *base, const gw_config_t *config, gw_metrics_t *
     self->base = base;
     self->metrics = metrics;
     self->ttl_s = config->cache_ttl_s;
+    self->lookup_ms = config->cache_timeout_ms ? config->cache_timeout_ms : 1;
     if (mg_config_redis_url (config->redis_url, self->host, sizeof self->host, &self->port, &self->db)) {
         mg_error ("bad MG_REDIS_URL (redis://host[:port][/db])", NULL);
         free (self);
@@ -200,26 +320,34 @@ s_parse_gen (const char *text, uint64_t gen [2])
     return end == second || *end ? -1 : 0;
 }
 
+//  Forward request without the cache, counted as outcome.
+static void
+s_forward_uncached (gw_request_t *request, gw_cache_outcome_t outcome)
+{
+    uint8_t *body = request->cache_body;
+    request->cache_body = NULL;
+    gw_metrics_cache (request->metrics, outcome);
+    gw_forward (request, &body, request->cache_len);
+}
+
 //  The lookup answered (reply NULL: the connection is gone).
 static void
-s_on_lookup (redisAsyncContext *redis, void *r, void *arg)
+s_on_lookup (gw_cache_t *self, s_pending_t *pending, redisReply *reply)
 {
-    gw_cache_t *self = redis->data;
-    gw_request_t *request = arg;
-    redisReply *reply = r;
+    gw_request_t *request = pending->request;
+    if (!request)
+        return;                 //  given up at its deadline: already forwarded
     if (self->closing) {
         free (request->cache_body);
         request->cache_body = NULL;
         return;
     }
-    uint8_t *body = request->cache_body;
-    size_t len = request->cache_len;
-    request->cache_body = NULL;
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
     &&  reply->element [0]->type == REDIS_REPLY_STRING && reply->element [0]->len < sizeof request->cache_gen) {
         redisReply *entry = reply->element [1];
         if (entry->type == REDIS_REPLY_STRING) {
-            free (body);
+            free (request->cache_body);
+            request->cache_body = NULL;
             gw_metrics_cache (request->metrics, GW_CACHE_HIT);
             evhttp_add_header (evhttp_request_get_output_headers (request->http), "X-Cache", "hit");
             gw_reply_json (request, 200, entry->str, entry->len);
@@ -227,21 +355,19 @@ s_on_lookup (redisAsyncContext *redis, void *r, void *arg)
         }
         memcpy (request->cache_gen, reply->element [0]->str, reply->element [0]->len + 1);
         request->cache_store = true;
-        gw_metrics_cache (request->metrics, GW_CACHE_MISS);
         evhttp_add_header (evhttp_request_get_output_headers (request->http), "X-Cache", "miss");
+        s_forward_uncached (request, GW_CACHE_MISS);
+        return;
     }
-    else {
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            if (strncmp (reply->str, "NOSCRIPT", 8) == 0 && self->redis) {
-                self->sha [0] = '\0';
-                redisAsyncCommand (self->redis, s_on_loaded, NULL, "SCRIPT LOAD %s", s_lookup);
-            }
-            else
-                mg_warn ("search cache lookup failed: serving uncached", "reason=\"%.200s\"", reply->str);
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp (reply->str, "NOSCRIPT", 8) == 0 && self->redis) {
+            self->sha [0] = '\0';
+            s_send (self, s_on_loaded, NULL, STALL_MS, "SCRIPT LOAD %s", s_lookup);
         }
-        gw_metrics_cache (request->metrics, GW_CACHE_UNAVAILABLE);
+        else
+            mg_warn ("search cache lookup failed: serving uncached", "reason=\"%.200s\"", reply->str);
     }
-    gw_forward (request, &body, len);
+    s_forward_uncached (request, GW_CACHE_UNAVAILABLE);
 }
 
 void
@@ -269,11 +395,11 @@ gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len)
     request->cache_body = *body_p;
     request->cache_len = len;
     int rc = self->sha [0]
-        ? redisAsyncCommand (self->redis, s_on_lookup, request, "EVALSHA %s 1 %s %s",
-                             self->sha, self->gen_key, request->cache_key)
-        : redisAsyncCommand (self->redis, s_on_lookup, request, "EVAL %s 1 %s %s",
-                             s_lookup, self->gen_key, request->cache_key);
-    if (rc != REDIS_OK) {
+        ? s_send (self, s_on_lookup, request, self->lookup_ms, "EVALSHA %s 1 %s %s",
+                  self->sha, self->gen_key, request->cache_key)
+        : s_send (self, s_on_lookup, request, self->lookup_ms, "EVAL %s 1 %s %s",
+                  s_lookup, self->gen_key, request->cache_key);
+    if (rc) {
         request->cache_body = NULL;
         gw_metrics_cache (request->metrics, GW_CACHE_UNAVAILABLE);
         gw_forward (request, body_p, len);
@@ -298,7 +424,7 @@ gw_cache_store (gw_request_t *request, const char *generation, struct evbuffer *
     const unsigned char *data = evbuffer_pullup (out, -1);
     if (!data)
         return;
-    if (redisAsyncCommand (self->redis, NULL, NULL, "SET %s%s %b EX %u", request->cache_key,
-                           request->cache_gen, data, len, self->ttl_s) == REDIS_OK)
+    if (s_send (self, NULL, NULL, STALL_MS, "SET %s%s %b EX %u", request->cache_key,
+                request->cache_gen, data, len, self->ttl_s) == 0)
         gw_metrics_cache (request->metrics, GW_CACHE_STORE);
 }

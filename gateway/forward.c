@@ -78,7 +78,7 @@ s_on_answer (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t le
             break;
         case GW_BUS_TIMEOUT:
             gw_reply_error (request, 504, "DEADLINE_EXCEEDED", 0, "no answer from %s within %u ms",
-                            route->bus, request->config->request_timeout_ms);
+                            route->bus, gw_route_timeout_ms (route, request->config));
             break;
         case GW_BUS_LOST:
             gw_reply_error (request, 503, "SERVICE_UNAVAILABLE", RETRY_AFTER_S,
@@ -87,13 +87,20 @@ s_on_answer (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t le
     }
 }
 
+uint32_t
+gw_route_timeout_ms (const gw_route_t *route, const gw_config_t *config)
+{
+    assert (route && config);
+    return (route->flags & GW_ROUTE_LONG) ? config->long_timeout_ms : config->request_timeout_ms;
+}
+
 void
 gw_forward (gw_request_t *request, uint8_t **body_p, size_t len)
 {
     assert (request && request->route && request->route->bus);
     assert (body_p);
     int rc = gw_bus_call (request->bus, request->route->bus, *body_p, len,
-                          request->config->request_timeout_ms, s_on_answer, request);
+                          gw_route_timeout_ms (request->route, request->config), s_on_answer, request);
     free (*body_p);
     *body_p = NULL;
     if (rc)

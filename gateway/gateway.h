@@ -22,6 +22,7 @@
 #ifndef GATEWAY_H_INCLUDED
 #define GATEWAY_H_INCLUDED
 
+#include "mg_jwt.h"
 #include "mg_msg.h"
 
 #include <event2/buffer.h>
@@ -58,13 +59,15 @@ typedef struct {
     const char *broker;             //  MG_BROKER
     int heartbeat_ms;               //  MG_HEARTBEAT_MS: ZMTP ping interval to the broker
     int liveness;                   //  MG_HEARTBEAT_LIVENESS: silent intervals = broker gone
-    uint8_t jwt_key [256];          //  MG_JWT_SECRET: verifies access tokens
-    size_t jwt_key_len;             //  0: tokens are refused (401)
+    mg_jwt_keys_t jwt;              //  MG_JWT_SECRET (+ MG_JWT_SECRET_PREVIOUS): verify access tokens
+    char jwt_fingerprint [MG_JWT_FINGERPRINT_LEN + 1];  //  of the current secret: /ready compares accounts'
+    uint32_t fingerprint_cache_s;   //  MG_JWT_FINGERPRINT_CACHE_S: /ready asks accounts this often
     bool rate_enabled;              //  MG_RATE_ENABLED
     bool rate_fail_open;            //  MG_RATE_FAIL_OPEN: limiter down -> admit (else 503)
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
     uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
     char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
+    uint32_t long_timeout_ms;       //  MG_REQUEST_LONG_TIMEOUT_MS: deadline of GW_ROUTE_LONG routes
     char cors_origins [1024];       //  MG_CORS_ORIGINS: "*" or exact origins, comma-separated
     const char *events;             //  MG_EVENTS: the broker's event endpoint for subscribers
     int sse_heartbeat_s;            //  MG_SSE_HEARTBEAT_S: comment line on idle streams this often
@@ -74,6 +77,7 @@ typedef struct {
     int sse_max_streams;            //  MG_SSE_MAX_STREAMS: open streams in all (per gateway)
     const char *redis_url;          //  MG_REDIS_URL: the search result cache
     uint32_t cache_ttl_s;           //  MG_SEARCH_CACHE_TTL_S: 0 = no result cache
+    uint32_t cache_timeout_ms;      //  MG_SEARCH_CACHE_TIMEOUT_MS: a look-up slower than this is skipped
     char cache_prefix [GW_CACHE_PREFIX_MAX + 1];    //  MG_SEARCH_CACHE_PREFIX
 } gw_config_t;
 
@@ -91,6 +95,9 @@ typedef struct {
     char user_id [37];              //  empty when anonymous
     char tier [16];                 //  anonymous|free|pro|enterprise
     char client [80];               //  ratelimit client id: ip:<addr> or user:<uuid>
+    char address [80];              //  ip:<addr> of the caller whoever they are (login throttling)
+    int64_t expires;                //  GW_CALLER_TOKEN: the token's exp (epoch s), else 0
+    char key_id [37];               //  GW_CALLER_KEY: the API key's id, else empty
 } gw_caller_t;
 
 //  --------------------------------------------------------------------------
@@ -157,6 +164,9 @@ void gw_request_done (gw_request_t *request, int status);
 //  Route, bind and answer or forward request (after guard.c for /api/v1).
 void gw_server_dispatch (gw_request_t *request);
 
+//  The deadline of one call of route (GW_ROUTE_LONG routes get the long one).
+uint32_t gw_route_timeout_ms (const gw_route_t *route, const gw_config_t *config);
+
 //  --------------------------------------------------------------------------
 //  cors.c: browsers (CORS) and HTTP validators
 
@@ -186,10 +196,12 @@ int gw_http_validate (gw_request_t *request, int status);
 #define GW_ROUTE_SESSION (1u << 5)  //  as USER, and with a Bearer token: API keys cannot manage keys
 #define GW_ROUTE_QUERY_DEVICE (1u << 6) //  a USER route that also takes device_id as a query parameter
                                     //  (EventSource cannot send headers); X-Device-Id wins
+#define GW_ROUTE_LONG  (1u << 9)    //  batch work: MG_REQUEST_LONG_TIMEOUT_MS instead of MG_REQUEST_TIMEOUT_MS
 #define GW_ROUTE_PUBLIC (1u << 8)   //  a public catalog read: ETag, If-None-Match → 304, Cache-Control (cors.c)
 #define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
+#define GW_CLIENT_FIELD "client"    //  request field the gateway fills with the caller's address; never from clients
 
 typedef void (gw_handler_fn) (gw_request_t *request);
 
@@ -265,10 +277,13 @@ typedef struct {
 //  NULL/0 for routes without a request message). Returns 0, or -1 with fault.
 //  user_id (may be NULL) is the signed-in caller, put into user_id of
 //  GW_ROUTE_USER/SESSION routes; device_id (may be NULL) is the X-Device-Id
-//  header, put into their device_id field when the message has one.
+//  header, put into their device_id field when the message has one; client
+//  (may be NULL) is the caller's address, put into the message's client
+//  field when it has one (any route).
 int gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
                     struct evbuffer *body, const char *content_type, const char *user_id,
-                    const char *device_id, uint8_t **body_p, size_t *len_p, gw_fault_t *fault);
+                    const char *device_id, const char *client, uint8_t **body_p, size_t *len_p,
+                    gw_fault_t *fault);
 
 //  --------------------------------------------------------------------------
 //  guard.c
@@ -284,6 +299,7 @@ typedef struct {
     bool valid;                     //  false: a key the accounts service refused
     char user_id [37];
     char tier [16];
+    char key_id [37];
 } gw_key_entry_t;
 
 gw_keycache_t *gw_keycache_new (size_t capacity);
@@ -298,6 +314,9 @@ bool gw_keycache_get (gw_keycache_t *self, const char *key, size_t len, int64_t 
 //  bucket makes room).
 void gw_keycache_put (gw_keycache_t *self, const char *key, size_t len, int64_t now_us,
                       int64_t ttl_us, const gw_key_entry_t *entry);
+
+//  Forget the entries of key id key_id (it was revoked). Returns how many.
+size_t gw_keycache_drop (gw_keycache_t *self, const char *key_id);
 
 //  --------------------------------------------------------------------------
 //  ratelimit.c: header values of a decision
@@ -468,6 +487,7 @@ typedef enum {
     GW_SSE_END_DEVICE_REMOVED,      //  its device was removed
     GW_SSE_END_SHUTDOWN,            //  the gateway is stopping
     GW_SSE_END_ERROR,               //  a gap could not be filled (sync unreachable)
+    GW_SSE_END_REAUTH,              //  its token expired or its API key was revoked
     GW_SSE_ENDS
 } gw_sse_end_t;
 
@@ -486,6 +506,10 @@ void gw_sse_limits_give (gw_sse_limits_t *self, const char *user_id);
 //  base, the heartbeat timer. NULL on failure (logged).
 gw_sse_t *gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, gw_bus_t *bus,
                       gw_metrics_t *metrics, gw_sse_limits_t *limits);
+
+//  The thread's API key cache: a revocation event (auth.key_revoked) drops
+//  the key from it as well as ending the key's streams.
+void gw_sse_set_keycache (gw_sse_t *self, gw_keycache_t *keys);
 
 //  End every stream, close the socket, free. Nulls *self_p.
 void gw_sse_destroy (gw_sse_t **self_p);
@@ -548,11 +572,21 @@ typedef enum {
     GW_CACHE_MISS,
     GW_CACHE_STORE,                 //  a miss's answer stored
     GW_CACHE_UNAVAILABLE,           //  Redis down or failing: served uncached
+    GW_CACHE_TIMEOUT,               //  no answer within MG_SEARCH_CACHE_TIMEOUT_MS: served uncached
     GW_CACHE_OUTCOMES
 } gw_cache_outcome_t;
 
 //  A search result cache event.
 void gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
+
+typedef enum {
+    GW_REDIS_STALLED = 0,           //  a connection with a command unanswered too long, dropped
+    GW_REDIS_RECONNECTED,           //  a connection opened again after one was lost or dropped
+    GW_REDIS_EVENTS
+} gw_redis_event_t;
+
+//  An event of the gateway's Redis connections.
+void gw_metrics_redis (gw_metrics_t *self, gw_redis_event_t event);
 
 //  A rate-limit decision (check_us: its bus round trip, 0 if none).
 void gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us);

@@ -2,10 +2,13 @@
     headers, before a request is routed.
 
     1. Caller. "Authorization: Bearer <JWT>" is verified here with
-       MG_JWT_SECRET (no bus call). "X-API-Key" is looked up once on the bus
+       MG_JWT_SECRET, or during a rotation MG_JWT_SECRET_PREVIOUS (no bus
+       call). "X-API-Key" is looked up once on the bus
        (accounts.authenticate) and the answer kept in the thread's key cache
-       for MG_KEY_CACHE_S (refusals for at most REFUSED_TTL_S), so a revoked
-       key stops working within that time. No credentials: anonymous,
+       for MG_KEY_CACHE_S (refusals for at most REFUSED_TTL_S); a revoked
+       key is dropped from the cache when accounts publishes its
+       revocation (sse.c listens), and within MG_KEY_CACHE_S if that event
+       is lost. No credentials: anonymous,
        limited by client IP. Bad credentials are never anonymous: the
        request ends in 401, after step 2 so that guessing costs rate.
     2. One ratelimit.check for (client, tier). Its answer becomes the
@@ -66,6 +69,7 @@ s_anonymous (gw_request_t *request)
     caller->kind = GW_CALLER_ANONYMOUS;
     snprintf (caller->tier, sizeof caller->tier, "anonymous");
     gw_rate_client_ip (peer, xff, request->config->trusted_proxies, caller->client, sizeof caller->client);
+    snprintf (caller->address, sizeof caller->address, "%s", caller->client);
 }
 
 //  Signed in as user with tier, by how.
@@ -96,14 +100,13 @@ s_token (gw_request_t *request, const char *authorization)
         len--;
     mg_jwt_claims_t claims;
     const char *reason = "tokens are not accepted here";
-    if (request->config->jwt_key_len == 0
-    ||  mg_jwt_verify (request->config->jwt_key, request->config->jwt_key_len, token, len,
-                       (int64_t) time (NULL), &claims, &reason)) {
+    if (mg_jwt_verify_keys (&request->config->jwt, token, len, (int64_t) time (NULL), &claims, &reason)) {
         //  reason is one of mg_jwt's static texts: it quotes nothing of the token.
         s_refuse (request, 401, "UNAUTHORIZED", reason);
         return;
     }
     s_signed_in (request, GW_CALLER_TOKEN, claims.sub, claims.tier);
+    request->caller.expires = claims.exp;
     gw_metrics_auth (request->metrics, GW_AUTH_TOKEN);
 }
 
@@ -131,10 +134,12 @@ s_on_key (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t len, 
             entry.valid = true;
             snprintf (entry.user_id, sizeof entry.user_id, "%s", reply.user_id);
             snprintf (entry.tier, sizeof entry.tier, "%s", reply.tier);
+            snprintf (entry.key_id, sizeof entry.key_id, "%s", reply.key_id);
             mg_msg_clear (&mg_authenticate_reply_desc, &reply);
             gw_keycache_put (request->keys, key, strlen (key), now,
                              (int64_t) request->config->key_cache_s * 1000000, &entry);
             s_signed_in (request, GW_CALLER_KEY, entry.user_id, entry.tier);
+            snprintf (request->caller.key_id, sizeof request->caller.key_id, "%s", entry.key_id);
             gw_metrics_auth (request->metrics, GW_AUTH_KEY_LOOKUP);
             s_check_rate (request);
             return;
@@ -176,6 +181,7 @@ s_key (gw_request_t *request, const char *key)
     if (gw_keycache_get (request->keys, key, len, gw_now_us (), &entry)) {
         if (entry.valid) {
             s_signed_in (request, GW_CALLER_KEY, entry.user_id, entry.tier);
+            snprintf (request->caller.key_id, sizeof request->caller.key_id, "%s", entry.key_id);
             gw_metrics_auth (request->metrics, GW_AUTH_KEY_CACHED);
         }
         else

@@ -4,7 +4,8 @@
     a memory dump does not yield usable keys. The table is a fixed array of
     buckets of BUCKET_WAYS entries; a full bucket gives up its entry that
     expires first. Entries live MG_KEY_CACHE_S (accepted keys) or less
-    (refused ones): a revoked key stops working within that time.  */
+    (refused ones); a revoked key is dropped at once when its revocation
+    event arrives (gw_keycache_drop), and within that time when it is lost.  */
 #include "gateway.h"
 
 #include <assert.h>
@@ -96,4 +97,20 @@ gw_keycache_put (gw_keycache_t *self, const char *key, size_t len, int64_t now_u
     memcpy (victim->hash, hash, sizeof hash);
     victim->expires_us = now_us + ttl_us;
     victim->entry = *entry;
+}
+
+size_t
+gw_keycache_drop (gw_keycache_t *self, const char *key_id)
+{
+    assert (self && key_id);
+    //  A full scan: revocations are rare and the table is a few thousand slots.
+    size_t dropped = 0;
+    for (size_t i = 0; i < self->buckets * BUCKET_WAYS; i++) {
+        s_slot_t *slot = &self->slots [i];
+        if (slot->expires_us && slot->entry.valid && strcmp (slot->entry.key_id, key_id) == 0) {
+            sodium_memzero (slot, sizeof *slot);
+            dropped++;
+        }
+    }
+    return dropped;
 }

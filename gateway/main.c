@@ -22,6 +22,7 @@ main (void)
         .max_url = (size_t) mg_config_int ("MG_HTTP_MAX_URL", 8192, 64, 1 << 20),
         .max_headers = (size_t) mg_config_int ("MG_HTTP_MAX_HEADERS", 16384, 256, 1 << 24),
         .request_timeout_ms = (uint32_t) mg_config_int ("MG_REQUEST_TIMEOUT_MS", 5000, 1, 600000),
+        .long_timeout_ms = (uint32_t) mg_config_int ("MG_REQUEST_LONG_TIMEOUT_MS", 10000, 1, 600000),
         .broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"),
         .heartbeat_ms = (int) mg_config_int ("MG_HEARTBEAT_MS", 250, 10, 60000),
         .liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100),
@@ -37,6 +38,7 @@ main (void)
         .sse_max_streams = (int) mg_config_int ("MG_SSE_MAX_STREAMS", 10000, 1, 10000000),
         .redis_url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:6379"),
         .cache_ttl_s = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TTL_S", 60, 0, 86400),
+        .cache_timeout_ms = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TIMEOUT_MS", 50, 1, 60000),
     };
     const char *prefix = mg_config_str ("MG_SEARCH_CACHE_PREFIX", "search:");
     if (strlen (prefix) > GW_CACHE_PREFIX_MAX) {
@@ -56,19 +58,31 @@ main (void)
         return EXIT_FAILURE;
     }
     snprintf (config.cors_origins, sizeof config.cors_origins, "%s", origins);
-    const char *secret = mg_config_str ("MG_JWT_SECRET", "");
-    size_t secret_len = strlen (secret);
-    if (secret_len >= MG_JWT_SECRET_MIN && secret_len <= sizeof config.jwt_key) {
-        memcpy (config.jwt_key, secret, secret_len);
-        config.jwt_key_len = secret_len;
+    //  A gateway that would accept tokens anyone can sign must not serve.
+    char reason [512];
+    int loaded = mg_jwt_secret_load ("MG_JWT_SECRET", config.jwt.current, &config.jwt.current_len,
+                                     reason, sizeof reason);
+    if (loaded) {
+        mg_error ("refusing to start: no usable JWT secret", "reason=\"%s\" fix=\"%s\"",
+                  loaded > 0 ? "neither MG_JWT_SECRET nor MG_JWT_SECRET_FILE is set" : reason,
+                  "run scripts/run (it makes var/jwt_secret), or mg-admin make-secret FILE and set MG_JWT_SECRET_FILE");
+        return EXIT_FAILURE;
     }
-    else
-        mg_warn ("MG_JWT_SECRET is not 32 to 256 bytes: Bearer tokens will be refused", "length=%zu",
-                 secret_len);
+    loaded = mg_jwt_secret_load ("MG_JWT_SECRET_PREVIOUS", config.jwt.previous, &config.jwt.previous_len,
+                                 reason, sizeof reason);
+    if (loaded < 0) {
+        mg_error ("refusing to start: MG_JWT_SECRET_PREVIOUS is set but unusable", "reason=\"%s\"", reason);
+        return EXIT_FAILURE;
+    }
+    if (loaded == 0)
+        mg_info ("JWT secret rotation: tokens of the previous secret are still accepted", NULL);
+    mg_jwt_fingerprint (config.jwt.current, config.jwt.current_len, config.jwt_fingerprint);
+    config.fingerprint_cache_s = (uint32_t) mg_config_int ("MG_JWT_FINGERPRINT_CACHE_S", 5, 0, 3600);
     gw_server_t *server = gw_server_new (&config);
     if (!server)
         return EXIT_FAILURE;
     int rc = gw_server_run (server);
     gw_server_destroy (&server);
+    sodium_memzero (&config.jwt, sizeof config.jwt);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 typedef _Atomic uint64_t s_counter_t;
@@ -32,7 +33,8 @@ static const char *s_bounds_text [] = {
 
 static const char *s_outcomes [] = { "reply", "error", "timeout", "lost" };
 static const char *s_rate_outcomes [GW_RATE_OUTCOMES] = { "allowed", "limited", "fail_open", "fail_closed" };
-static const char *s_cache_outcomes [GW_CACHE_OUTCOMES] = { "hit", "miss", "store", "unavailable" };
+static const char *s_cache_outcomes [GW_CACHE_OUTCOMES] = { "hit", "miss", "store", "unavailable", "timeout" };
+static const char *s_redis_events [GW_REDIS_EVENTS] = { "stalled", "reconnected" };
 static const char *s_auth_outcomes [GW_AUTH_OUTCOMES] = {
     "anonymous", "token", "key_cached", "key_lookup", "rejected"
 };
@@ -54,6 +56,7 @@ struct gw_metrics_t {
     s_histogram_t rate_check;       //  ratelimit.check round trips
     s_counter_t auth [GW_AUTH_OUTCOMES];
     s_counter_t cache [GW_CACHE_OUTCOMES];
+    s_counter_t redis [GW_REDIS_EVENTS];
     _Atomic int64_t in_flight;
     _Atomic int64_t sse_open;       //  live event streams
     s_counter_t sse_events;         //  events written to streams
@@ -62,7 +65,7 @@ struct gw_metrics_t {
     s_counter_t sse_resets;
 };
 
-static const char *s_sse_ends [GW_SSE_ENDS] = { "client", "slow", "device_removed", "shutdown", "error" };
+static const char *s_sse_ends [GW_SSE_ENDS] = { "client", "slow", "device_removed", "shutdown", "error", "reauth" };
 
 //  Add by to a counter that only this thread writes.
 static inline void
@@ -214,6 +217,13 @@ gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome)
 }
 
 void
+gw_metrics_redis (gw_metrics_t *self, gw_redis_event_t event)
+{
+    assert (self);
+    s_bump (&self->redis [(size_t) event % GW_REDIS_EVENTS], 1);
+}
+
+void
 gw_metrics_in_flight (gw_metrics_t *self, int delta)
 {
     assert (self);
@@ -235,6 +245,20 @@ s_route_labels (struct evbuffer *out, size_t r)
 
 //  Print the sum over all threads of the bus round trips (bus) or the
 //  request latencies (!bus).
+//  One counter family, each of count counters summed over the threads:
+//  name{label="names [i]"} total. offset: the family's array in gw_metrics_t.
+static void
+s_render_counters (gw_metrics_t *const *all, size_t n, size_t offset, size_t count,
+                   const char *name, const char *label, const char *const *names, struct evbuffer *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint64_t total = 0;
+        for (size_t t = 0; t < n; t++)
+            total += s_read ((s_counter_t *) ((char *) all [t] + offset) + i);
+        evbuffer_add_printf (out, "%s{%s=\"%s\"} %llu\n", name, label, names [i], (unsigned long long) total);
+    }
+}
+
 static void
 s_render_histogram (gw_metrics_t *const *all, size_t n, bool bus,
                     const char *name, struct evbuffer *out)
@@ -328,13 +352,8 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# HELP mg_gateway_ratelimit_decisions_total Rate-limit outcomes of /api/v1 requests "
         "(fail_open: the limiter did not answer and the request was admitted unchecked).\n"
         "# TYPE mg_gateway_ratelimit_decisions_total counter\n");
-    for (size_t o = 0; o < GW_RATE_OUTCOMES; o++) {
-        uint64_t total = 0;
-        for (size_t t = 0; t < n; t++)
-            total += s_read (&all [t]->rate [o]);
-        evbuffer_add_printf (out, "mg_gateway_ratelimit_decisions_total{outcome=\"%s\"} %llu\n",
-                             s_rate_outcomes [o], (unsigned long long) total);
-    }
+    s_render_counters (all, n, offsetof (gw_metrics_t, rate), GW_RATE_OUTCOMES,
+                       "mg_gateway_ratelimit_decisions_total", "outcome", s_rate_outcomes, out);
     uint64_t buckets [BOUNDS_COUNT + 1] = { 0 };
     uint64_t sum_us = 0, count = 0;
     for (size_t t = 0; t < n; t++) {
@@ -358,25 +377,22 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
     evbuffer_add_printf (out,
         "# HELP mg_gateway_auth_total How /api/v1 callers were identified.\n"
         "# TYPE mg_gateway_auth_total counter\n");
-    for (size_t o = 0; o < GW_AUTH_OUTCOMES; o++) {
-        uint64_t total = 0;
-        for (size_t t = 0; t < n; t++)
-            total += s_read (&all [t]->auth [o]);
-        evbuffer_add_printf (out, "mg_gateway_auth_total{outcome=\"%s\"} %llu\n",
-                             s_auth_outcomes [o], (unsigned long long) total);
-    }
+    s_render_counters (all, n, offsetof (gw_metrics_t, auth), GW_AUTH_OUTCOMES,
+                       "mg_gateway_auth_total", "outcome", s_auth_outcomes, out);
 
     evbuffer_add_printf (out,
         "# HELP mg_gateway_search_cache_total Search result cache look-ups and stores "
-        "(unavailable: Redis down or failing, served uncached).\n"
+        "(unavailable: Redis down or failing, timeout: no answer within MG_SEARCH_CACHE_TIMEOUT_MS; "
+        "both served uncached).\n"
         "# TYPE mg_gateway_search_cache_total counter\n");
-    for (size_t o = 0; o < GW_CACHE_OUTCOMES; o++) {
-        uint64_t total = 0;
-        for (size_t t = 0; t < n; t++)
-            total += s_read (&all [t]->cache [o]);
-        evbuffer_add_printf (out, "mg_gateway_search_cache_total{outcome=\"%s\"} %llu\n",
-                             s_cache_outcomes [o], (unsigned long long) total);
-    }
+    s_render_counters (all, n, offsetof (gw_metrics_t, cache), GW_CACHE_OUTCOMES,
+                       "mg_gateway_search_cache_total", "outcome", s_cache_outcomes, out);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_redis_connections_total The result cache's Redis connections: "
+        "stalled (a command unanswered too long; dropped), reconnected (opened again after a loss).\n"
+        "# TYPE mg_gateway_redis_connections_total counter\n");
+    s_render_counters (all, n, offsetof (gw_metrics_t, redis), GW_REDIS_EVENTS,
+                       "mg_gateway_redis_connections_total", "event", s_redis_events, out);
 
     int64_t in_flight = 0;
     for (size_t t = 0; t < n; t++)

@@ -1,11 +1,13 @@
 /*  Ops endpoints, answered by the gateway itself and never rate limited:
-    /health (the process is up), /ready (the broker answers and every service
-    the route table uses has a live worker), /metrics (Prometheus text, with
+    /health (the process is up), /ready (the broker answers, every service
+    the route table uses has a live worker, and accounts signs tokens with
+    the secret this gateway verifies them with), /metrics (Prometheus text, with
     the fetcher's provider lines when a fetcher answers in time).  */
 #include "gateway.h"
 #include "mg_log.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -15,6 +17,15 @@
 #define READY_RETRY_AFTER   "1"     //  seconds: workers register within a few heartbeats
 #define METRICS_TYPE        "text/plain; version=0.0.4; charset=utf-8"
 #define FETCHER_METRICS_TTL_MS 200  //  a scrape waits this long at most for the fetcher's lines
+#define SECRET_MISMATCH "the gateway and accounts hold different JWT secrets (MG_JWT_SECRET): " \
+                        "tokens accounts signs would be refused here"
+#define SECRET_UNKNOWN  "cannot compare the JWT secret with accounts' (accounts.fingerprint did not answer)"
+
+//  Whether accounts' secret matches ours, as last asked (all threads):
+//  the answer and when it came (monotonic us; 0: never).
+typedef enum { S_SECRET_UNKNOWN = 0, S_SECRET_SAME, S_SECRET_DIFFERENT } s_secret_t;
+static _Atomic int s_secret = S_SECRET_UNKNOWN;
+static _Atomic int64_t s_secret_at_us;
 
 void
 gw_ops_health (gw_request_t *request)
@@ -170,10 +181,20 @@ s_ready_from (gw_request_t *request, const mg_mmi_services_reply_t *reply)
             if (n > 0 && (size_t) n < sizeof missing - used)
                 used += (size_t) n;
         }
+    //  A secret mismatch is named first: no restart of a worker mends it.
+    s_secret_t secret = (s_secret_t) atomic_load (&s_secret);
+    if (secret == S_SECRET_DIFFERENT) {
+        s_not_ready (request, SECRET_MISMATCH, reply);
+        return;
+    }
     if (used) {
         char why [320];
         snprintf (why, sizeof why, "no live worker for: %s", missing);
         s_not_ready (request, why, reply);
+        return;
+    }
+    if (secret != S_SECRET_SAME) {
+        s_not_ready (request, SECRET_UNKNOWN, reply);
         return;
     }
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
@@ -206,22 +227,72 @@ s_on_services (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t 
     mg_msg_clear (&mg_mmi_services_reply_desc, &reply);
 }
 
-void
-gw_ops_ready (gw_request_t *request)
+//  Send method an empty request with the readiness deadline; cb answers.
+//  Returns 0, or -1 when the request was answered here (500) or the call
+//  could not be sent (-2).
+static int
+s_ask (gw_request_t *request, const char *method, gw_bus_fn *cb)
 {
-    assert (request);
     uint8_t *body = NULL;
     size_t len = 0;
     char reason [MG_MSG_ERR_LEN];
     mg_empty_t empty = { 0 };
     if (mg_msg_encode (&mg_empty_desc, &empty, &body, &len, reason, sizeof reason)) {
         gw_reply_error (request, 500, "INTERNAL", 0, "%s", reason);
-        return;
+        return -1;
     }
     uint32_t ttl = request->config->request_timeout_ms < READY_TTL_MS
                  ? request->config->request_timeout_ms : READY_TTL_MS;
-    int rc = gw_bus_call (request->bus, "mmi.services", body, len, ttl, s_on_services, request);
+    int rc = gw_bus_call (request->bus, method, body, len, ttl, cb, request);
     free (body);
-    if (rc)
+    return rc ? -2 : 0;
+}
+
+//  Ask the broker which services have workers (the second step of /ready).
+static void
+s_ask_services (gw_request_t *request)
+{
+    if (s_ask (request, "mmi.services", s_on_services) == -2)
         s_not_ready (request, "the message broker is unreachable", NULL);
+}
+
+//  Bus callback for accounts.fingerprint: remember the comparison (a
+//  definite answer only), then ask for the services.
+static void
+s_on_fingerprint (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t len,
+                  int64_t rtt_us)
+{
+    (void) rtt_us;
+    gw_request_t *request = arg;
+    mg_fingerprint_reply_t reply;
+    char reason [MG_MSG_ERR_LEN];
+    if (outcome == GW_BUS_REPLY
+    &&  mg_msg_decode (&mg_fingerprint_reply_desc, body, len, &reply, reason, sizeof reason) == 0) {
+        bool same = strcmp (reply.fingerprint, request->config->jwt_fingerprint) == 0;
+        mg_msg_clear (&mg_fingerprint_reply_desc, &reply);
+        s_secret_t before = (s_secret_t) atomic_exchange (&s_secret, same ? S_SECRET_SAME : S_SECRET_DIFFERENT);
+        atomic_store (&s_secret_at_us, gw_now_us ());
+        if (!same && before != S_SECRET_DIFFERENT)
+            mg_error ("accounts signs with another JWT secret than this gateway verifies with",
+                      "fix=\"%s\"", "give both the same MG_JWT_SECRET_FILE (or MG_JWT_SECRET)");
+    }
+    else
+        atomic_store (&s_secret, S_SECRET_UNKNOWN);
+    s_ask_services (request);
+}
+
+void
+gw_ops_ready (gw_request_t *request)
+{
+    assert (request);
+    int64_t at = atomic_load (&s_secret_at_us);
+    bool fresh = at && atomic_load (&s_secret) != S_SECRET_UNKNOWN
+              && gw_now_us () - at < (int64_t) request->config->fingerprint_cache_s * 1000000;
+    if (fresh) {
+        s_ask_services (request);
+        return;
+    }
+    //  The broker is unreachable: the services step says so.
+    if (s_ask (request, "accounts.fingerprint", s_on_fingerprint) == -2)
+        s_ask_services (request);
 }

@@ -40,22 +40,22 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/search/autocomplete",      "search.autocomplete",  &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}/similar",     "search.similar",       &mg_similar_request_desc,      &mg_similar_reply_desc,      NULL,            GW_ROUTE_PUBLIC, 200 },
-    { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS, 200 },
+    { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS | GW_ROUTE_LONG, 200 },
     { "POST",   "/api/v1/auth/register",            "accounts.register",    &mg_credentials_desc,          &mg_register_reply_desc,     NULL,            GW_ROUTE_BODY, 201 },
     { "POST",   "/api/v1/auth/login",               "accounts.login",       &mg_credentials_desc,          &mg_token_reply_desc,        NULL,            GW_ROUTE_BODY, 200 },
     { "POST",   "/api/v1/auth/refresh",             "accounts.refresh",     &mg_refresh_request_desc,      &mg_token_reply_desc,        NULL,            GW_ROUTE_BODY, 200 },
-    { "GET",    "/api/v1/auth/api-keys",            "accounts.keys_list",   &mg_user_request_desc,         &mg_api_keys_reply_desc,     NULL,            GW_ROUTE_SESSION, 200 },
+    { "GET",    "/api/v1/auth/api-keys",            "accounts.keys_list",   &mg_api_keys_list_request_desc, &mg_api_keys_reply_desc,     NULL,            GW_ROUTE_SESSION, 200 },
     { "POST",   "/api/v1/auth/api-keys",            "accounts.keys_create", &mg_api_key_create_desc,       &mg_api_key_created_desc,    NULL,            GW_ROUTE_BODY | GW_ROUTE_SESSION, 201 },
     { "DELETE", "/api/v1/auth/api-keys/{id}",       "accounts.keys_revoke", &mg_api_key_revoke_desc,       NULL,                        NULL,            GW_ROUTE_SESSION, 204 },
-    { "GET",    "/api/v1/me/watchlist",             "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/watchlist",             "sync.watchlist.list",  &mg_sync_list_request_desc,    &mg_watchlist_page_desc,     NULL,            GW_ROUTE_USER, 200 },
     { "PUT",    "/api/v1/me/watchlist/{content_id}", "sync.watchlist.put",  &mg_sync_item_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
     { "DELETE", "/api/v1/me/watchlist/{content_id}", "sync.watchlist.delete", &mg_sync_item_request_desc,  &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
-    { "GET",    "/api/v1/me/progress",              "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/progress",              "sync.progress.list",   &mg_sync_list_request_desc,    &mg_progress_page_desc,      NULL,            GW_ROUTE_USER, 200 },
     { "GET",    "/api/v1/me/progress/{content_id}", "sync.progress.get",    &mg_sync_title_request_desc,   &mg_progress_item_desc,      NULL,            GW_ROUTE_USER, 200 },
     { "PUT",    "/api/v1/me/progress/{content_id}", "sync.progress.put",    &mg_sync_progress_request_desc, &mg_sync_state_desc,        NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
-    { "GET",    "/api/v1/me/preferences",           "sync.state",           &mg_sync_user_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/preferences",           "sync.preferences.get", &mg_sync_user_request_desc,    &mg_sync_preferences_desc,   NULL,            GW_ROUTE_USER, 200 },
     { "PUT",    "/api/v1/me/preferences",           "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,     NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
-    { "GET",    "/api/v1/me/devices",               "sync.devices.list",    &mg_sync_user_request_desc,    &mg_devices_reply_desc,      NULL,            GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/devices",               "sync.devices.list",    &mg_sync_list_request_desc,    &mg_devices_reply_desc,      NULL,            GW_ROUTE_USER, 200 },
     { "POST",   "/api/v1/me/devices",               "sync.devices.add",     &mg_device_add_request_desc,   &mg_device_desc,             NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 201 },
     { "DELETE", "/api/v1/me/devices/{id}",          "sync.devices.remove",  &mg_device_request_desc,       NULL,                        NULL,            GW_ROUTE_USER, 204 },
     { "POST",   "/api/v1/sync/ops",                 "sync.ops",             &mg_sync_ops_request_desc,     &mg_sync_ops_reply_desc,     NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_USER, 200 },
@@ -382,6 +382,7 @@ s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *conten
     }
     //  The caller's id comes from their credentials only, the device from X-Device-Id.
     const char *refused = json_object_get (json, GW_USER_FIELD) ? GW_USER_FIELD
+                        : json_object_get (json, GW_CLIENT_FIELD) ? GW_CLIENT_FIELD
                         : user_id && json_object_get (json, GW_DEVICE_FIELD) ? GW_DEVICE_FIELD : NULL;
     if (refused) {
         json_decref (json);
@@ -492,6 +493,7 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
                             "malformed percent-encoding in query parameter '%.*s'",
                             (int) (name_len < PARAM_NAME_SHOWN ? name_len : PARAM_NAME_SHOWN), pair);
         const mg_field_t *field = desc && n > 0 && strcmp (name, GW_USER_FIELD) != 0
+                                && strcmp (name, GW_CLIENT_FIELD) != 0
                                 && !(desc_user && strcmp (name, GW_DEVICE_FIELD) == 0)
                                 ? mg_msg_field (desc, name) : NULL;
         if (!field || s_is_path_param (match, name)
@@ -520,7 +522,8 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
 int
 gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
                 struct evbuffer *body, const char *content_type, const char *user_id,
-                const char *device_id, uint8_t **body_p, size_t *len_p, gw_fault_t *fault)
+                const char *device_id, const char *client, uint8_t **body_p, size_t *len_p,
+                gw_fault_t *fault)
 {
     assert (match && match->route);
     assert (body_p && len_p && fault);
@@ -564,6 +567,12 @@ gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
         char reason [MG_MSG_ERR_LEN];
         if (mg_msg_set_text (device_field, msg, device_id, reason, sizeof reason))
             rc = s_fault (fault, 400, "INVALID_PARAMETER", "invalid X-Device-Id: %s", reason);
+    }
+    const mg_field_t *client_field = desc ? mg_msg_field (desc, GW_CLIENT_FIELD) : NULL;
+    if (rc == 0 && client && *client && client_field) {
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_set_text (client_field, msg, client, reason, sizeof reason))
+            rc = s_fault (fault, 500, "INTERNAL", "cannot pass the client address on");
     }
     if (rc == 0 && desc) {
         char reason [MG_MSG_ERR_LEN];

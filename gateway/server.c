@@ -185,6 +185,8 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     if (!self->metrics || !self->keys || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
+    if (self->sse && self->keys)
+        gw_sse_set_keycache (self->sse, self->keys);
     if (!self->sse)
         return -1;
     server->metrics [i] = self->metrics;
@@ -481,7 +483,8 @@ gw_server_dispatch (gw_request_t *request)
     const char *user_id = request->caller.kind != GW_CALLER_ANONYMOUS ? request->caller.user_id : NULL;
     const char *device_id = evhttp_find_header (evhttp_request_get_input_headers (http), "X-Device-Id");
     if (gw_routes_bind (&match, request->query, request->query_len, evhttp_request_get_input_buffer (http),
-                        content_type, user_id, device_id, &bus_body, &bus_len, &fault)) {
+                        content_type, user_id, device_id, request->caller.address, &bus_body, &bus_len,
+                        &fault)) {
         gw_reply_error (request, fault.status, fault.code, 0, "%s", fault.message);
         return;
     }
@@ -519,8 +522,10 @@ s_on_stop (evutil_socket_t fd, short what, void *arg)
     }
     //  Streams never finish by themselves: end them now (clients resume elsewhere).
     gw_sse_close_all (self->sse);
-    self->drain_deadline_us = gw_now_us ()
-        + ((int64_t) self->server->config.request_timeout_ms + STOP_MARGIN_MS) * 1000;
+    const gw_config_t *config = &self->server->config;
+    uint32_t longest = config->long_timeout_ms > config->request_timeout_ms
+                     ? config->long_timeout_ms : config->request_timeout_ms;
+    self->drain_deadline_us = gw_now_us () + ((int64_t) longest + STOP_MARGIN_MS) * 1000;
     struct timeval poll = { 0, STOP_POLL_MS * 1000 };
     event_add (self->drain_timer, &poll);
     s_on_drain (-1, 0, self);

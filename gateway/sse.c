@@ -23,6 +23,14 @@
     A stream does not receive the changes its own device made, and a
     handoff only reaches its target device.
 
+    Credentials: a stream lives no longer than what opened it. One opened
+    with an access token gets "event: reauth" and is closed when the token
+    expires (the client refreshes and reconnects with Last-Event-ID); one
+    opened with an API key ends the same way when accounts publishes the
+    key's revocation (auth.key_revoked, on the same SUB socket), which also
+    drops the key from the thread's key cache; one whose device is removed
+    ends on the device.removed event.
+
     Bounds: at most sse_per_user streams per user and sse_max_streams in
     all (per gateway process, counted under one mutex when streams open and
     close, never per event); a stream whose unsent output passes
@@ -42,9 +50,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <zmq.h>
 
 #define TOPIC_PREFIX       "sync."
+#define AUTH_TOPIC_PREFIX  "auth."    //  accounts' revocations (auth.key_revoked)
+#define REVOKED_TOPIC      "auth.key_revoked"
+#define OPENING_RECHECK_S  1          //  a token that expires while its stream opens is looked at again
 #define TOPIC_MAX          64         //  "sync." + a UUID, with room to spare
 #define BUCKETS            1024       //  per-thread stream table (chained by user)
 #define LIMIT_BUCKETS      1024       //  per-process per-user counts
@@ -230,6 +242,8 @@ struct s_stream_t {
     struct evhttp_connection *conn; //  S_LIVE: the client's connection
     char user_id [37];
     char device_id [37];
+    char key_id [37];               //  opened with this API key (empty: a token)
+    struct event *expiry;           //  opened with a token: fires when it expires
     s_phase_t phase;
     bool has_since;                 //  the client gave Last-Event-ID (S_OPENING)
     int64_t since;
@@ -248,6 +262,7 @@ struct gw_sse_t {
     gw_bus_t *bus;
     gw_metrics_t *metrics;
     gw_sse_limits_t *limits;
+    gw_keycache_t *keys;            //  the thread's API key cache (revocations drop keys)
     void *sub;
     struct event *sub_event;
     struct event *heartbeat;
@@ -308,6 +323,7 @@ gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, g
     ||  zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm)
     ||  zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger)
     ||  zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, TOPIC_PREFIX, strlen (TOPIC_PREFIX))
+    ||  zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, AUTH_TOPIC_PREFIX, strlen (AUTH_TOPIC_PREFIX))
     ||  zmq_connect (self->sub, config->events)
     ||  zmq_getsockopt (self->sub, ZMQ_FD, &fd, &fd_size)) {
         mg_error ("cannot subscribe to sync events", "endpoint=\"%s\" error=\"%s\"", config->events,
@@ -326,10 +342,19 @@ gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, g
     return self;
 }
 
+void
+gw_sse_set_keycache (gw_sse_t *self, gw_keycache_t *keys)
+{
+    assert (self);
+    self->keys = keys;
+}
+
 //  Free a stream that is in no list and holds no HTTP request.
 static void
 s_stream_free (s_stream_t *stream)
 {
+    if (stream->expiry)
+        event_free (stream->expiry);
     free (stream);
 }
 
@@ -391,6 +416,10 @@ s_end (s_stream_t *stream, gw_sse_end_t reason, bool graceful)
     gw_sse_t *self = stream->sse;
     s_unlink (s_bucket (self, stream->user_id), stream);
     gw_sse_limits_give (self->limits, stream->user_id);
+    if (stream->expiry) {
+        event_free (stream->expiry);
+        stream->expiry = NULL;
+    }
     if (stream->phase == S_LIVE) {
         self->open--;
         gw_metrics_sse_open (self->metrics, -1);
@@ -524,6 +553,35 @@ s_on_drained (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void
     //  finds the gap and asks again.
     if (s_fetch (stream, true))
         mg_warn ("stream replay not resumed", "user=%s", stream->user_id);
+}
+
+//  Tell a live stream's client why it ends ("event: reauth", no id: the
+//  client's Last-Event-ID stays where it was), then end it.
+static void
+s_reauth (s_stream_t *stream, const char *why)
+{
+    struct evbuffer *out = evbuffer_new ();
+    if (out && evbuffer_add_printf (out, "event: reauth\ndata: {\"reason\":\"%s\"}\n\n", why) > 0)
+        s_write (stream, out, true);
+    if (out)
+        evbuffer_free (out);
+    s_end (stream, GW_SSE_END_REAUTH, true);
+}
+
+//  Timer: the token that opened the stream has expired.
+static void
+s_on_expiry (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_stream_t *stream = arg;
+    if (stream->phase != S_LIVE) {
+        //  Still opening: its answer is not sent yet; look again shortly.
+        struct timeval again = { OPENING_RECHECK_S, 0 };
+        event_add (stream->expiry, &again);
+        return;
+    }
+    s_reauth (stream, "access token expired: refresh it and reconnect");
 }
 
 //  Start the HTTP answer of an opening stream: headers, retry hint.
@@ -745,6 +803,17 @@ gw_sse_open (gw_request_t *request)
                              .has_since = has_since, .since = since };
     snprintf (stream->user_id, sizeof stream->user_id, "%s", bound.user_id);
     snprintf (stream->device_id, sizeof stream->device_id, "%s", bound.device_id);
+    snprintf (stream->key_id, sizeof stream->key_id, "%s", request->caller.key_id);
+    if (request->caller.kind == GW_CALLER_TOKEN) {
+        int64_t left = request->caller.expires - (int64_t) time (NULL);
+        struct timeval when = { left > 0 ? (time_t) left : 0, 0 };
+        stream->expiry = evtimer_new (self->base, s_on_expiry, stream);
+        if (!stream->expiry || evtimer_add (stream->expiry, &when)) {
+            gw_sse_limits_give (self->limits, stream->user_id);
+            gw_reply_error (request, 500, "INTERNAL", 0, "out of memory");
+            goto done;
+        }
+    }
     //  In the table first: live events that come before the backlog are noted.
     s_link (s_bucket (self, stream->user_id), stream);
     stream->cursor = has_since ? (uint64_t) since : 0;
@@ -756,6 +825,8 @@ gw_sse_open (gw_request_t *request)
     }
     stream = NULL;
 done:
+    if (stream && stream->expiry)
+        event_free (stream->expiry);
     free (stream);
     mg_msg_clear (&mg_sync_stream_request_desc, &bound);
 }
@@ -789,6 +860,27 @@ s_on_event (gw_sse_t *self, zmq_msg_t *topic, zmq_msg_t *body)
             s_offer (stream, &event);
     }
     mg_msg_clear (&mg_sync_event_desc, &event);
+}
+
+//  An auth.key_revoked event: forget the key, end the streams it opened.
+static void
+s_on_revoked (gw_sse_t *self, zmq_msg_t *body)
+{
+    mg_key_revoked_t event;
+    char reason [MG_MSG_ERR_LEN];
+    if (mg_msg_decode (&mg_key_revoked_desc, zmq_msg_data (body), zmq_msg_size (body), &event, reason, sizeof reason)) {
+        mg_warn ("undecodable key revocation", "reason=\"%s\"", reason);
+        return;
+    }
+    if (self->keys)
+        gw_keycache_drop (self->keys, event.key_id);
+    for (s_stream_t *stream = *s_bucket (self, event.user_id), *next; stream; stream = next) {
+        next = stream->next;
+        if (stream->phase == S_LIVE && strcmp (stream->user_id, event.user_id) == 0
+        &&  strcmp (stream->key_id, event.key_id) == 0)
+            s_reauth (stream, "API key revoked");
+    }
+    mg_msg_clear (&mg_key_revoked_desc, &event);
 }
 
 //  True when the SUB socket has a message waiting.
@@ -827,6 +919,11 @@ s_on_sub (evutil_socket_t fd, short what, void *arg)
             if (!more)
                 break;
         }
+        size_t topic_len = zmq_msg_size (&topic);
+        if (two && topic_len == sizeof REVOKED_TOPIC - 1
+        &&  memcmp (zmq_msg_data (&topic), REVOKED_TOPIC, topic_len) == 0)
+            s_on_revoked (self, &body);
+        else
         if (two)
             s_on_event (self, &topic, &body);
         zmq_msg_close (&topic);

@@ -5,8 +5,17 @@
     the worker threads over inproc sockets. Heartbeats therefore go on while
     a handler is slow, and the broker can tell a busy worker from a dead one.
 
-    inproc "work"    I/O PUSH  -> worker PULL   [envelope, name, id, body]
-    inproc "results" worker PUSH -> I/O PULL    [cmd, envelope, name, id, body]
+    Credit is one request per worker thread, and the I/O thread hands a
+    request only to an idle worker. A worker stuck (e.g. on PostgreSQL)
+    therefore has nothing queued behind it: while every worker is busy the
+    broker holds the service's requests, gives them to another replica, or
+    answers them itself (docs/protocol.md). A request whose deadline passed
+    before a worker could start it is not run: it is answered
+    DEADLINE_EXCEEDED (the client already has that answer from the broker),
+    logged, and counted in <service>.ping (expired).
+
+    inproc "work-<n>" I/O PUSH -> worker n PULL [deadline, envelope, name, id, body]
+    inproc "results"  worker PUSH -> I/O PULL   [n, cmd, envelope, name, id, body]
 
     Shutdown (SIGTERM/SIGINT): send BYE (broker sends nothing new), wait for
     every request already taken to be answered (bounded by DRAIN_MAX_MS),
@@ -26,6 +35,9 @@
 #define WORKER_POLL_MS    100       //  how often an idle worker checks for shutdown
 #define MAX_THREADS       64
 
+//  Set by mg_actor_decline on the worker thread running the handler.
+static _Thread_local bool s_declining;
+
 typedef struct {
     mg_actor_t *actor;
     pthread_t thread;
@@ -41,16 +53,18 @@ struct mg_actor_t {
     int heartbeat_ms;
     int liveness;
     int credit;
+    int stall_ms;                   //  announced: busy this long without an answer is stuck
     int threads;
     mg_thread_init_fn *init;
     mg_thread_fini_fn *fini;
     void *shared;
-    char work_endpoint [64];
+    char work_endpoint [64];        //  prefix; worker n adds "-n"
     char results_endpoint [64];
     int64_t started_ms;             //  wall clock at mg_actor_new, for ping
     char ping_name [MG_NAME_MAX + 1];
     atomic_bool stopping;           //  workers leave their loop when set
     atomic_int failed_workers;      //  a worker whose init failed
+    atomic_uint_fast64_t expired;   //  requests dropped unrun: deadline passed
     s_worker_t workers [MAX_THREADS];
 };
 
@@ -69,8 +83,8 @@ mg_actor_new (const char *service, const mg_method_t *methods)
     self->broker_endpoint = strdup (mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"));
     self->heartbeat_ms = (int) mg_config_int ("MG_HEARTBEAT_MS", 250, 10, 60000);
     self->liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100);
-    self->credit = (int) mg_config_int ("MG_WORKER_CREDIT", 32, 1, MG_CREDIT_MAX);
     self->threads = (int) mg_config_int ("MG_WORKER_THREADS", 1, 1, MAX_THREADS);
+    self->stall_ms = (int) mg_config_int ("MG_WORKER_STALL_MS", 1000, 10, MG_TTL_MAX_MS);
     self->started_ms = zclock_mono ();
     snprintf (self->ping_name, sizeof self->ping_name, "%s.ping", service);
     snprintf (self->work_endpoint, sizeof self->work_endpoint, "inproc://mg-work-%p", (void *) self);
@@ -107,6 +121,14 @@ mg_actor_destroy (mg_actor_t **self_p)
 }
 
 void
+mg_actor_set_stall (mg_actor_t *self, int stall_ms)
+{
+    assert (self);
+    if (stall_ms >= 10 && stall_ms <= MG_TTL_MAX_MS)
+        self->stall_ms = stall_ms;
+}
+
+void
 mg_actor_set_threads (mg_actor_t *self, int threads, mg_thread_init_fn *init,
                       mg_thread_fini_fn *fini, void *shared)
 {
@@ -131,19 +153,40 @@ mg_actor_event_publisher (void)
     return events;
 }
 
-int
-mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char *fmt, ...)
+//  Fill err with code, param and the formatted message; returns -1.
+static int
+s_vfail (mg_error_t *err, const char *code, const char *param, const char *fmt, va_list args)
 {
     assert (err);
     mg_msg_clear (&mg_error_desc, err);
     char text [512];
-    va_list args;
-    va_start (args, fmt);
     vsnprintf (text, sizeof text, fmt, args);
-    va_end (args);
     err->code = strdup (code);
     err->message = strdup (text);
     err->param = param ? strdup (param) : NULL;
+    return -1;
+}
+
+int
+mg_actor_fail (mg_error_t *err, const char *code, const char *param, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    s_vfail (err, code, param, fmt, args);
+    va_end (args);
+    return -1;
+}
+
+int
+mg_actor_decline (mg_error_t *err, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    s_vfail (err, "SERVICE_UNAVAILABLE", NULL, fmt, args);
+    va_end (args);
+    err->retry_after = 1;
+    err->has_retry_after = true;
+    s_declining = true;
     return -1;
 }
 
@@ -164,6 +207,8 @@ s_on_ping (mg_actor_t *self, mg_ping_reply_t *reply)
     reply->has_pid = true;
     reply->uptime_ms = (uint64_t) (zclock_mono () - self->started_ms);
     reply->has_uptime_ms = true;
+    reply->expired = (uint64_t) atomic_load (&self->expired);
+    reply->has_expired = true;
     return reply->service && reply->host ? 0 : -1;
 }
 
@@ -177,9 +222,10 @@ s_method (mg_actor_t *self, const char *name, size_t len)
     return NULL;
 }
 
-//  Run one request and build the result message [cmd envelope name id body].
+//  Run one request, or refuse it unrun when it expired, and build the result
+//  message [cmd envelope name id body].
 static zmsg_t *
-s_handle (mg_actor_t *self, void *state, zmsg_t *request)
+s_handle (mg_actor_t *self, void *state, zmsg_t *request, bool expired)
 {
     zframe_t *envelope = zmsg_pop (request);
     zframe_t *name = zmsg_pop (request);
@@ -190,8 +236,18 @@ s_handle (mg_actor_t *self, void *state, zmsg_t *request)
     size_t out_len = 0;
     char reason [MG_MSG_ERR_LEN];
     bool failed = true;
+    s_declining = false;
 
     const mg_method_t *method = s_method (self, (const char *) zframe_data (name), zframe_size (name));
+    if (expired) {
+        //  Its caller has had DEADLINE_EXCEEDED: running it now (a write
+        //  above all) would do what the caller was told did not happen.
+        uint64_t count = atomic_fetch_add (&self->expired, 1) + 1;
+        mg_warn ("dropped an expired request unrun", "method=%.*s expired=%llu",
+                 (int) zframe_size (name), (const char *) zframe_data (name), (unsigned long long) count);
+        mg_actor_fail (&err, "DEADLINE_EXCEEDED", NULL, "the request's deadline passed before a worker was free");
+    }
+    else
     if (!method && zframe_streq (name, self->ping_name)) {
         mg_ping_reply_t pong = { 0 };
         if (s_on_ping (self, &pong) == 0
@@ -245,7 +301,7 @@ s_handle (mg_actor_t *self, void *state, zmsg_t *request)
     mg_msg_clear (&mg_error_desc, &err);
 
     zmsg_t *result = zmsg_new ();
-    zmsg_addstr (result, failed ? "ERR" : "REP");
+    zmsg_addstr (result, !failed ? "REP" : s_declining ? "DECLINE" : "ERR");
     zmsg_append (result, &envelope);
     zmsg_append (result, &name);
     zmsg_append (result, &id);
@@ -273,7 +329,7 @@ s_worker_main (void *arg)
     zsock_t *work = zsock_new_pull (NULL);
     zsock_t *results = zsock_new_push (NULL);
     if (!work || !results
-    ||  zsock_connect (work, "%s", self->work_endpoint)
+    ||  zsock_connect (work, "%s-%d", self->work_endpoint, worker->index)
     ||  zsock_connect (results, "%s", self->results_endpoint)) {
         mg_error ("worker sockets failed", "thread=%d", worker->index);
         atomic_fetch_add (&self->failed_workers, 1);
@@ -286,12 +342,15 @@ s_worker_main (void *arg)
             zmsg_t *request = zmsg_recv_nowait (work);
             if (!request)
                 continue;
-            if (zmsg_size (request) != 4) {
-                zmsg_destroy (&request);
-                continue;
-            }
-            zmsg_t *result = s_handle (self, state, request);
+            //  [deadline envelope name id body], made by the I/O thread.
+            char *deadline = zmsg_popstr (request);
+            bool expired = !deadline || zclock_mono () >= strtoll (deadline, NULL, 10);
+            free (deadline);
+            zmsg_t *result = zmsg_size (request) == 4
+                           ? s_handle (self, state, request, expired) : zmsg_new ();
             zmsg_destroy (&request);
+            //  Always answer: the I/O thread counts this worker busy until then.
+            zmsg_pushstrf (result, "%d", worker->index);
             if (zmsg_send (&result, results))
                 zmsg_destroy (&result);
         }
@@ -308,13 +367,46 @@ s_worker_main (void *arg)
 typedef struct {
     mg_actor_t *actor;
     zsock_t *broker;
-    zsock_t *work;
+    zsock_t *work [MAX_THREADS];  //  one per worker: a request goes to an idle one
+    bool busy [MAX_THREADS];
+    zlistx_t *pending;          //  zmsg_t *, taken while every worker was busy
     zsock_t *results;
     int64_t heard_at;           //  last message from the broker
     int64_t sent_at;            //  last message to the broker
     int64_t held;               //  requests taken and not yet answered
     bool draining;
 } s_io_t;
+
+//  Requests taken from a previous broker connection are that broker's to
+//  answer (it has, with WORKER_LOST): drop those no worker has started.
+static void
+s_forget_pending (s_io_t *io)
+{
+    zmsg_t *msg;
+    while ((msg = zlistx_first (io->pending))) {
+        zlistx_detach_cur (io->pending);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Hand a work message to an idle worker, or keep it until one is free.
+static void
+s_give (s_io_t *io, zmsg_t *msg)
+{
+    for (int i = 0; i < io->actor->threads; i++)
+        if (!io->busy [i]) {
+            io->busy [i] = true;
+            if (zmsg_send (&msg, io->work [i])) {
+                mg_error ("could not hand a request to a worker", "thread=%d", i);
+                zmsg_destroy (&msg);
+                io->busy [i] = false;
+            }
+            return;
+        }
+    //  Only after a reconnect (workers still busy with the old broker's
+    //  requests) can more arrive than there are idle workers.
+    zlistx_add_end (io->pending, msg);
+}
 
 //  Send MG1 cmd [more frames of msg]; msg may be NULL. Destroys msg.
 static int
@@ -350,9 +442,11 @@ s_connect (s_io_t *io)
     zmsg_t *ready = zmsg_new ();
     zmsg_addstr (ready, self->service);
     zmsg_addstrf (ready, "%d", self->credit);
+    zmsg_addstrf (ready, "%d", self->stall_ms);
     io->heard_at = zclock_mono ();
     //  Requests held by the old connection are the old broker's to answer.
     io->held = 0;
+    s_forget_pending (io);
     return s_send (io, "READY", &ready);
 }
 
@@ -371,18 +465,23 @@ s_on_broker (s_io_t *io)
         mg_warn ("dropped a frame without protocol MG1", NULL);
     else
     if (command == MG_CMD_REQ && zmsg_size (msg) == 5) {
-        //  envelope name id ttl body -> envelope name id body
+        //  envelope name id ttl body -> deadline envelope name id body:
+        //  the ttl is relative (hosts share no clock), the deadline is ours.
         zframe_t *envelope = zmsg_pop (msg);
         zframe_t *name = zmsg_pop (msg);
         zframe_t *id = zmsg_pop (msg);
-        zframe_t *ttl = zmsg_pop (msg);
-        zframe_destroy (&ttl);
+        zframe_t *ttl_frame = zmsg_pop (msg);
+        uint32_t ttl = 0;           //  a bad ttl: expired, answered unrun
+        if (mg_frame_uint (ttl_frame, 1, MG_TTL_MAX_MS, &ttl))
+            ttl = 0;
+        zframe_destroy (&ttl_frame);
         zmsg_prepend (msg, &id);
         zmsg_prepend (msg, &name);
         zmsg_prepend (msg, &envelope);
+        zmsg_pushstrf (msg, "%lld", (long long) (io->heard_at + ttl));
         io->held++;
-        if (zmsg_send (&msg, io->work))
-            mg_error ("could not hand a request to a worker", NULL);
+        s_give (io, msg);
+        msg = NULL;
     }
     else
     if (command == MG_CMD_RESET) {
@@ -390,7 +489,9 @@ s_on_broker (s_io_t *io)
         zmsg_t *ready = zmsg_new ();
         zmsg_addstr (ready, io->actor->service);
         zmsg_addstrf (ready, "%d", io->actor->credit);
+        zmsg_addstrf (ready, "%d", io->actor->stall_ms);
         io->held = 0;
+        s_forget_pending (io);
         s_send (io, "READY", &ready);
     }
     else
@@ -401,20 +502,33 @@ s_on_broker (s_io_t *io)
     zmsg_destroy (&msg);
 }
 
-//  Forward one worker result to the broker.
+//  Forward one worker result to the broker; the worker takes the next
+//  request kept for it, if any.
 static void
 s_on_result (s_io_t *io)
 {
     zmsg_t *msg = zmsg_recv (io->results);
     if (!msg)
         return;
+    char *index = zmsg_popstr (msg);
+    int worker = index ? atoi (index) : -1;
+    free (index);
+    if (worker >= 0 && worker < io->actor->threads)
+        io->busy [worker] = false;
     char *cmd = zmsg_popstr (msg);
-    if (cmd && s_send (io, cmd, &msg))
-        mg_warn ("could not send a reply to the broker", NULL);
-    if (io->held > 0)
-        io->held--;
+    if (cmd) {
+        if (io->broker && s_send (io, cmd, &msg))
+            mg_warn ("could not send a reply to the broker", NULL);
+        if (io->held > 0)
+            io->held--;
+    }
     free (cmd);
     zmsg_destroy (&msg);
+    zmsg_t *next = zlistx_first (io->pending);
+    if (next) {
+        zlistx_detach_cur (io->pending);
+        s_give (io, next);
+    }
 }
 
 int
@@ -423,18 +537,23 @@ mg_actor_run (mg_actor_t *self)
     assert (self);
     s_io_t io = { .actor = self };
     int rc = 0;
-    io.work = zsock_new (ZMQ_PUSH);
+    //  One request per worker thread: nothing ever waits behind a busy one.
+    self->credit = self->threads;
     io.results = zsock_new (ZMQ_PULL);
-    if (!io.work || !io.results
-    ||  zsock_bind (io.work, "%s", self->work_endpoint)
-    ||  zsock_bind (io.results, "%s", self->results_endpoint)) {
+    io.pending = zlistx_new ();
+    bool bound = io.results && io.pending && zsock_bind (io.results, "%s", self->results_endpoint) == 0;
+    for (int i = 0; bound && i < self->threads; i++) {
+        io.work [i] = zsock_new (ZMQ_PUSH);
+        bound = io.work [i] && zsock_bind (io.work [i], "%s-%d", self->work_endpoint, i) == 0;
+    }
+    if (!bound) {
         mg_error ("cannot bind inproc sockets", NULL);
-        zsock_destroy (&io.work);
+        for (int i = 0; i < self->threads; i++)
+            zsock_destroy (&io.work [i]);
         zsock_destroy (&io.results);
+        zlistx_destroy (&io.pending);
         return -1;
     }
-    //  Unbounded queues toward workers: the broker bounds what we hold by credit.
-    zsock_set_sndhwm (io.work, 0);
     zsock_set_rcvhwm (io.results, 0);
 
     atomic_store (&self->stopping, false);
@@ -510,8 +629,11 @@ mg_actor_run (mg_actor_t *self)
     while (io.broker && zsock_events (io.results) & ZMQ_POLLIN)
         s_on_result (&io);
     zsock_destroy (&io.broker);
-    zsock_destroy (&io.work);
+    for (int i = 0; i < self->threads; i++)
+        zsock_destroy (&io.work [i]);
     zsock_destroy (&io.results);
+    s_forget_pending (&io);
+    zlistx_destroy (&io.pending);
     mg_info ("actor stopped", "service=%s rc=%d", self->service, rc);
     return rc;
 }

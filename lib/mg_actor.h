@@ -12,6 +12,11 @@
             { NULL }
         };
 
+    Each worker thread holds one request at a time (the credit announced to
+    the broker is the thread count), and a request whose deadline passed
+    before a thread was free is answered DEADLINE_EXCEEDED unrun and counted
+    (<service>.ping: expired).
+
     SIGTERM/SIGINT: stop taking work, finish what is in flight, say BYE, exit.  */
 #ifndef MG_ACTOR_H_INCLUDED
 #define MG_ACTOR_H_INCLUDED
@@ -47,6 +52,14 @@ void mg_actor_destroy (mg_actor_t **self_p);
 void mg_actor_set_threads (mg_actor_t *self, int threads, mg_thread_init_fn *init,
                            mg_thread_fini_fn *fini, void *shared);
 
+//  Tell the broker that a worker thread may legitimately be busy with one
+//  request for up to stall_ms (default MG_WORKER_STALL_MS or 1000). When
+//  every thread has been busy longer than that with no answer, the broker
+//  answers the service's new requests SERVICE_BUSY (503) at once rather than
+//  queueing them behind stuck workers. Actors whose handlers run long by
+//  design (a batch commit, a whole fetch run) set it to their callers' ttl.
+void mg_actor_set_stall (mg_actor_t *self, int stall_ms);
+
 //  Serve until SIGTERM/SIGINT. Returns 0 on a clean stop, -1 on failure.
 int mg_actor_run (mg_actor_t *self);
 
@@ -59,5 +72,12 @@ zsock_t *mg_actor_event_publisher (void);
 //  handler that returns -1. Returns -1 so handlers can `return mg_actor_fail (...)`.
 int mg_actor_fail (mg_error_t *err, const char *code, const char *param,
                    const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+
+//  For a handler that cannot serve a request another replica of the service
+//  could (e.g. search without a model): the broker hands the request to a
+//  replica that has not declined it, and only when every live one has does
+//  the caller get this error, SERVICE_UNAVAILABLE with retry_after 1 (503).
+//  Returns -1 so handlers can `return mg_actor_decline (...)`.
+int mg_actor_decline (mg_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 #endif

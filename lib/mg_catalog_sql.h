@@ -26,6 +26,13 @@
     "WHEN e.value ~ '^[0-9]{1,15}$' THEN to_jsonb (e.value::bigint) END) FROM external_ids e " \
     "WHERE e.content_id = c.id AND e.source IN ('tmdb', 'imdb', 'eidr', 'tvdb', 'watchmode')), '{}'::jsonb)"
 
+//  An availability row (alias a) as an offer (catalog.offer).
+#define SQL_OFFER(a) \
+    "jsonb_build_object ('platform', " a ".platform, 'region', " a ".region, 'type', " a ".type, " \
+    "'quality', " a ".quality, 'price', " a ".price, 'currency', " a ".currency, " \
+    "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ", " \
+    "'stale', " a ".stale, 'updated_at', " SQL_RFC3339 (a ".updated_at") ")"
+
 //  A list item (catalog.item: the search result item shape) of c.
 #define SQL_ITEM \
     "jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, " \

@@ -1,15 +1,31 @@
 /*  HS256 JWTs: sign and verify (see mg_jwt.h).  */
 #include "mg_jwt.h"
+#include "mg_config.h"
+#include "mg_log.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define HEADER_MAX   128            //  decoded header bytes
 #define PAYLOAD_MAX  512            //  decoded payload bytes
+#define FINGERPRINT_LABEL "mg-jwt-secret-fingerprint-v1"
+
+//  Secrets that were published, so anyone can sign with them: refused
+//  wherever they come from.
+static const char *const s_placeholders [] = {
+    "dev-only-secret-change-me-0123456789abcdef",   //  config/default.env until it stopped shipping one
+    NULL
+};
+//  Text that marks a value as an example to be replaced.
+static const char *const s_placeholder_words [] = { "change-me", "changeme", "change_me", "placeholder", NULL };
 
 //  The only header we issue or accept, base64url of {"alg":"HS256","typ":"JWT"}.
 static const char s_header [] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -146,4 +162,134 @@ mg_jwt_verify (const uint8_t *key, size_t key_len, const char *token, size_t len
     }
     json_decref (json);
     return rc;
+}
+
+int
+mg_jwt_verify_keys (const mg_jwt_keys_t *keys, const char *token, size_t len,
+                    int64_t now, mg_jwt_claims_t *claims, const char **reason)
+{
+    static const char *unused;
+    if (!reason)
+        reason = &unused;
+    if (!keys || keys->current_len == 0) {
+        memset (claims, 0, sizeof *claims);
+        *reason = "tokens are not accepted here";
+        return -1;
+    }
+    int rc = mg_jwt_verify (keys->current, keys->current_len, token, len, now, claims, reason);
+    //  Only a signature the current secret did not make is tried again:
+    //  every other refusal would be the same with either secret.
+    if (rc && keys->previous_len && strcmp (*reason, "bad token signature") == 0)
+        rc = mg_jwt_verify (keys->previous, keys->previous_len, token, len, now, claims, reason);
+    return rc;
+}
+
+int
+mg_jwt_secret_check (const uint8_t *key, size_t len, const char **reason)
+{
+    static const char *unused;
+    if (!reason)
+        reason = &unused;
+    if (!key || len < MG_JWT_SECRET_MIN) {
+        *reason = "shorter than 32 bytes";
+        return -1;
+    }
+    if (len > MG_JWT_SECRET_MAX) {
+        *reason = "longer than 256 bytes";
+        return -1;
+    }
+    for (const char *const *p = s_placeholders; *p; p++)
+        if (strlen (*p) == len && memcmp (*p, key, len) == 0) {
+            *reason = "a published placeholder value (anyone can sign tokens with it)";
+            return -1;
+        }
+    char text [MG_JWT_SECRET_MAX + 1];
+    for (size_t i = 0; i < len; i++)
+        text [i] = key [i] ? (char) tolower (key [i]) : ' ';
+    text [len] = '\0';
+    for (const char *const *w = s_placeholder_words; *w; w++)
+        if (strstr (text, *w)) {
+            sodium_memzero (text, sizeof text);
+            *reason = "an example value (it says change-me or placeholder): generate one";
+            return -1;
+        }
+    sodium_memzero (text, sizeof text);
+    return 0;
+}
+
+//  Read at most MG_JWT_SECRET_MAX + 1 bytes of path into key; bytes read or -1.
+static ssize_t
+s_read_secret_file (const char *path, uint8_t *key, char *reason, size_t reason_len)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        snprintf (reason, reason_len, "cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat (fileno (file), &st) == 0 && (st.st_mode & 0077))
+        mg_warn ("secret file is readable by others (chmod 600 it)", "path=\"%s\"", path);
+    uint8_t buffer [MG_JWT_SECRET_MAX + 2];
+    size_t n = fread (buffer, 1, sizeof buffer, file);
+    fclose (file);
+    while (n && isspace (buffer [n - 1]))
+        n--;
+    if (n > MG_JWT_SECRET_MAX)
+        n = MG_JWT_SECRET_MAX + 1;          //  refused by the length check
+    memcpy (key, buffer, n > MG_JWT_SECRET_MAX ? MG_JWT_SECRET_MAX : n);
+    sodium_memzero (buffer, sizeof buffer);
+    return (ssize_t) n;
+}
+
+int
+mg_jwt_secret_load (const char *name, uint8_t *key, size_t *len, char *reason, size_t reason_len)
+{
+    *len = 0;
+    const char *value = mg_config_str (name, "");
+    size_t n = strlen (value);
+    const char *from = name;
+    char file_var [64];
+    snprintf (file_var, sizeof file_var, "%s_FILE", name);
+    if (n == 0) {
+        const char *path = mg_config_str (file_var, "");
+        if (!*path)
+            return 1;
+        ssize_t got = s_read_secret_file (path, key, reason, reason_len);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            return 1;
+        n = (size_t) got;
+        from = file_var;
+    }
+    else
+    if (n <= MG_JWT_SECRET_MAX)
+        memcpy (key, value, n);
+    const char *why;
+    if (mg_jwt_secret_check (key, n, &why)) {
+        snprintf (reason, reason_len, "%s is unusable: %s", from, why);
+        sodium_memzero (key, MG_JWT_SECRET_MAX);
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
+void
+mg_jwt_fingerprint (const uint8_t *key, size_t len, char out [MG_JWT_FINGERPRINT_LEN + 1])
+{
+    //  BLAKE2b keys are at most 64 bytes: a longer secret is hashed first.
+    uint8_t short_key [crypto_generichash_KEYBYTES_MAX];
+    const uint8_t *mac_key = key;
+    size_t mac_len = len;
+    if (len > sizeof short_key || len < crypto_generichash_KEYBYTES_MIN) {
+        crypto_generichash (short_key, sizeof short_key, key, len, NULL, 0);
+        mac_key = short_key;
+        mac_len = sizeof short_key;
+    }
+    uint8_t hash [MG_JWT_FINGERPRINT_LEN / 2];
+    crypto_generichash (hash, sizeof hash, (const uint8_t *) FINGERPRINT_LABEL, sizeof FINGERPRINT_LABEL - 1,
+                        mac_key, mac_len);
+    sodium_bin2hex (out, MG_JWT_FINGERPRINT_LEN + 1, hash, sizeof hash);
+    sodium_memzero (short_key, sizeof short_key);
 }

@@ -48,10 +48,56 @@ s_ignore_notice (void *arg, const char *message)
     (void) message;
 }
 
-PGconn *
-mg_pg_connect (const char *conninfo, char *err, size_t errlen)
+//  libpq keyword values for the bounds of one connection (see mg_pg.h).
+typedef struct {
+    char connect_timeout [16];
+    char keepalives_idle [16];
+    char keepalives_interval [16];
+    char keepalives_count [16];
+    char tcp_user_timeout [16];
+    char options [128];
+} s_bounds_t;
+
+//  Fill bounds from the configuration; long_jobs picks the job-sized
+//  statement and lock bounds instead of the request-sized ones.
+static void
+s_bounds (s_bounds_t *bounds, bool long_jobs)
 {
-    PGconn *conn = PQconnectdb (conninfo);
+    //  libpq treats a connect_timeout below 2 s as 2 s.
+    snprintf (bounds->connect_timeout, sizeof bounds->connect_timeout, "%lld",
+              (long long) mg_config_int ("MG_PG_CONNECT_TIMEOUT_S", 3, 2, 600));
+    snprintf (bounds->keepalives_idle, sizeof bounds->keepalives_idle, "%lld",
+              (long long) mg_config_int ("MG_PG_KEEPALIVES_IDLE_S", 10, 1, 7200));
+    snprintf (bounds->keepalives_interval, sizeof bounds->keepalives_interval, "%lld",
+              (long long) mg_config_int ("MG_PG_KEEPALIVES_INTERVAL_S", 5, 1, 600));
+    snprintf (bounds->keepalives_count, sizeof bounds->keepalives_count, "%lld",
+              (long long) mg_config_int ("MG_PG_KEEPALIVES_COUNT", 3, 1, 100));
+    snprintf (bounds->tcp_user_timeout, sizeof bounds->tcp_user_timeout, "%lld",
+              (long long) mg_config_int ("MG_PG_TCP_USER_TIMEOUT_MS", 15000, 1000, 3600000));
+    int64_t statement = long_jobs
+        ? mg_config_int ("MG_PG_LONG_STATEMENT_TIMEOUT_MS", 600000, 1000, 86400000)
+        : mg_config_int ("MG_PG_STATEMENT_TIMEOUT_MS", 4000, 100, 3600000);
+    int64_t lock = long_jobs
+        ? mg_config_int ("MG_PG_LONG_LOCK_TIMEOUT_MS", 60000, 100, 86400000)
+        : mg_config_int ("MG_PG_LOCK_TIMEOUT_MS", 1000, 100, 3600000);
+    snprintf (bounds->options, sizeof bounds->options,
+              "-c statement_timeout=%lld -c lock_timeout=%lld", (long long) statement, (long long) lock);
+}
+
+//  Connect with the bounds of long_jobs (see mg_pg_connect, mg_pg_connect_long).
+static PGconn *
+s_connect (const char *conninfo, bool long_jobs, char *err, size_t errlen)
+{
+    s_bounds_t bounds;
+    s_bounds (&bounds, long_jobs);
+    //  Our bounds come before dbname: what the URL itself says wins.
+    const char *keys [] = { "connect_timeout", "keepalives", "keepalives_idle",
+                            "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                            "options", "dbname", NULL };
+    const char *values [] = { bounds.connect_timeout, "1", bounds.keepalives_idle,
+                              bounds.keepalives_interval, bounds.keepalives_count,
+                              bounds.tcp_user_timeout, bounds.options, conninfo, NULL };
+    PGconn *conn = PQconnectdbParams (keys, values, 1);
     if (!conn) {
         s_fail (err, errlen, "out of memory");
         return NULL;
@@ -68,6 +114,18 @@ mg_pg_connect (const char *conninfo, char *err, size_t errlen)
     }
     PQsetNoticeProcessor (conn, s_ignore_notice, NULL);
     return conn;
+}
+
+PGconn *
+mg_pg_connect (const char *conninfo, char *err, size_t errlen)
+{
+    return s_connect (conninfo, false, err, errlen);
+}
+
+PGconn *
+mg_pg_connect_long (const char *conninfo, char *err, size_t errlen)
+{
+    return s_connect (conninfo, true, err, errlen);
 }
 
 //  Run a command that returns no rows; -1 with the server's reason.
@@ -239,7 +297,7 @@ int
 mg_pg_prepare (const char *url)
 {
     char reason [512];
-    PGconn *pg = mg_pg_connect (url, reason, sizeof reason);
+    PGconn *pg = mg_pg_connect_long (url, reason, sizeof reason);
     int rc = pg ? mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), reason, sizeof reason) : -1;
     PQfinish (pg);
     if (rc < 0) {
@@ -266,6 +324,8 @@ mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error_t *err)
     if (!*conn_p) {
         mg_error ("database unavailable", "what=\"%s\" reason=\"%s\"", what, reason);
         mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s unavailable", what);
+        err->retry_after = 1;
+        err->has_retry_after = true;
     }
     return *conn_p;
 }
@@ -282,8 +342,8 @@ mg_pg_sqlstate (const PGresult *res)
 //  intervention (query_canceled 57014 is statement_timeout, 57P01-03 server
 //  shutdown), 40001 serialization failure, 40P01 deadlock, 55P03 lock not
 //  available (lock_timeout), 25006 read-only transaction (a standby).
-static bool
-s_transient (const char *state)
+bool
+mg_pg_transient (const char *state)
 {
     if (!*state)
         return true;                //  no result at all: the connection went
@@ -304,7 +364,7 @@ mg_pg_fail (mg_error_t *err, PGconn *conn, const PGresult *res, const char *what
     for (char *p = line; *p; p++)
         if (*p == '\n' || *p == '"')
             *p = *p == '"' ? '\'' : ' ';
-    bool transient = s_transient (state) || (conn && PQstatus (conn) != CONNECTION_OK);
+    bool transient = mg_pg_transient (state) || (conn && PQstatus (conn) != CONNECTION_OK);
     mg_error ("database call failed", "what=\"%s\" sqlstate=%s transient=%d reason=\"%s\"",
               what, *state ? state : "-", transient, line);
     mg_pg_settle (conn);

@@ -5,10 +5,23 @@
 #include "mg_msg.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 //  Connect with conninfo (a URL); NULL with a reason in err on failure.
+//  Every wait on the connection is bounded, so that a stalled or unreachable
+//  server costs a request a 503, never a hung worker: connect_timeout
+//  (MG_PG_CONNECT_TIMEOUT_S), TCP keepalives and tcp_user_timeout (a dead
+//  peer is noticed while a statement waits), statement_timeout
+//  (MG_PG_STATEMENT_TIMEOUT_MS) and lock_timeout (MG_PG_LOCK_TIMEOUT_MS),
+//  sized for request handlers. Parameters in conninfo itself win.
 PGconn *mg_pg_connect (const char *conninfo, char *err, size_t errlen);
+
+//  The same with job-sized statement and lock bounds
+//  (MG_PG_LONG_STATEMENT_TIMEOUT_MS, MG_PG_LONG_LOCK_TIMEOUT_MS), for work
+//  that legitimately runs long and answers no caller waiting on a deadline:
+//  migrations, loading an index snapshot, training over the whole catalog.
+PGconn *mg_pg_connect_long (const char *conninfo, char *err, size_t errlen);
 
 //  Apply every config/sql/NNN_name.sql in dir not yet applied, in order,
 //  each in its own transaction, recorded in schema_migrations. Serialised
@@ -30,6 +43,13 @@ PGconn *mg_pg_keep (PGconn **conn_p, const char *url, const char *what, mg_error
 //  connection). Callers test it for the outcomes that are the caller's doing
 //  (e.g. "23503" a row that names a missing user) before mg_pg_fail.
 const char *mg_pg_sqlstate (const PGresult *res);
+
+//  True when sqlstate (as from mg_pg_sqlstate) says "try again later", not
+//  "this request is wrong": a lost connection (""), a timeout, a lock or
+//  serialization conflict, a server shutting down or out of resources. For
+//  callers that must tell a bad record from a database failure before they
+//  decide what to do with the record; mg_pg_fail uses the same test.
+bool mg_pg_transient (const char *sqlstate);
 
 //  The one mapping of a PostgreSQL failure to a bus error, for failures that
 //  are not the caller's fault: a lost connection, a timeout, a lock or

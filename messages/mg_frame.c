@@ -13,13 +13,14 @@ static const char *s_cmd_text [] = {
     [MG_CMD_READY] = "READY",
     [MG_CMD_HB] = "HB",
     [MG_CMD_RESET] = "RESET",
-    [MG_CMD_BYE] = "BYE"
+    [MG_CMD_BYE] = "BYE",
+    [MG_CMD_DECLINE] = "DECLINE"
 };
 
 const char *
 mg_frame_cmd_text (mg_cmd_t cmd)
 {
-    return (cmd > MG_CMD_UNKNOWN && cmd <= MG_CMD_BYE) ? s_cmd_text [cmd] : s_cmd_text [0];
+    return (cmd > MG_CMD_UNKNOWN && cmd <= MG_CMD_DECLINE) ? s_cmd_text [cmd] : s_cmd_text [0];
 }
 
 mg_cmd_t
@@ -29,7 +30,7 @@ mg_frame_cmd (zframe_t *frame)
         return MG_CMD_UNKNOWN;
     size_t size = zframe_size (frame);
     const char *data = (const char *) zframe_data (frame);
-    for (int cmd = MG_CMD_REQ; cmd <= MG_CMD_BYE; cmd++)
+    for (int cmd = MG_CMD_REQ; cmd <= MG_CMD_DECLINE; cmd++)
         if (strlen (s_cmd_text [cmd]) == size && memcmp (s_cmd_text [cmd], data, size) == 0)
             return (mg_cmd_t) cmd;
     return MG_CMD_UNKNOWN;

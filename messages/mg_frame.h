@@ -21,7 +21,8 @@ typedef enum {
     MG_CMD_READY,
     MG_CMD_HB,
     MG_CMD_RESET,
-    MG_CMD_BYE
+    MG_CMD_BYE,
+    MG_CMD_DECLINE
 } mg_cmd_t;
 
 //  Command text for cmd ("REQ", ...).

@@ -3,24 +3,39 @@
 
         mg-admin set-tier EMAIL TIER        the account and all its keys
         mg-admin set-tier --key KEY_ID TIER one API key
+        mg-admin make-secret [--force] FILE the JWT signing secret
 
     TIER is free, pro or enterprise. A tier change reaches API keys within
-    the gateway's key cache time and access tokens at their next refresh.  */
+    the gateway's key cache time and access tokens at their next refresh.
+
+    make-secret needs no database: it writes 48 random bytes from libsodium
+    (base64url, 64 characters) to FILE with mode 0600, unless FILE already
+    holds a usable secret (then it is kept, so sessions survive restarts);
+    --force replaces it (every token signed with the old one stops
+    verifying, unless it is given as MG_JWT_SECRET_PREVIOUS).  */
 #include "accounts.h"
 #include "mg_config.h"
 #include "mg_jwt.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET_RANDOM 48            //  bytes: 384 bits, above HS256's 256-bit key size
 
 static int
 s_usage (void)
 {
     fprintf (stderr, "usage: mg-admin set-tier EMAIL free|pro|enterprise\n"
-                     "       mg-admin set-tier --key KEY_ID free|pro|enterprise\n");
+                     "       mg-admin set-tier --key KEY_ID free|pro|enterprise\n"
+                     "       mg-admin make-secret [--force] FILE\n");
     return 2;
 }
 
@@ -84,12 +99,76 @@ s_set_tier (PGconn *pg, int argc, char **argv)
     return 0;
 }
 
+//  True when path holds a secret the processes would accept.
+static bool
+s_secret_usable (const char *path)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return false;
+    uint8_t text [MG_JWT_SECRET_MAX + 2];
+    size_t n = fread (text, 1, sizeof text, file);
+    fclose (file);
+    while (n && (text [n - 1] == '\n' || text [n - 1] == '\r' || text [n - 1] == ' '))
+        n--;
+    bool usable = mg_jwt_secret_check (text, n, NULL) == 0;
+    sodium_memzero (text, sizeof text);
+    return usable;
+}
+
+//  make-secret: arguments after the command name.
+static int
+s_make_secret (int argc, char **argv)
+{
+    bool force = argc == 2 && strcmp (argv [0], "--force") == 0;
+    if (argc != (force ? 2 : 1))
+        return s_usage ();
+    const char *path = argv [force ? 1 : 0];
+    if (!force && s_secret_usable (path)) {
+        printf ("kept the secret in %s\n", path);
+        return 0;
+    }
+    char tmp [4096];
+    if (snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid ()) >= (int) sizeof tmp) {
+        fprintf (stderr, "mg-admin: path too long\n");
+        return 2;
+    }
+    uint8_t random [SECRET_RANDOM];
+    char text [sodium_base64_ENCODED_LEN (SECRET_RANDOM, sodium_base64_VARIANT_URLSAFE_NO_PADDING) + 1];
+    randombytes_buf (random, sizeof random);
+    sodium_bin2base64 (text, sizeof text - 1, random, sizeof random, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero (random, sizeof random);
+    size_t len = strlen (text);
+    text [len++] = '\n';
+    //  Written under another name and renamed: a reader never sees half a secret.
+    int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    bool ok = fd >= 0 && write (fd, text, len) == (ssize_t) len && fsync (fd) == 0;
+    int saved = errno;
+    sodium_memzero (text, sizeof text);
+    if (fd >= 0 && close (fd) != 0)
+        ok = false;
+    if (!ok || rename (tmp, path) != 0) {
+        fprintf (stderr, "mg-admin: cannot write %s: %s\n", path, strerror (ok ? errno : saved));
+        unlink (tmp);
+        return 1;
+    }
+    printf ("wrote a new secret to %s\n", path);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
     mg_log_init ("admin");
     if (argc < 2)
         return s_usage ();
+    if (strcmp (argv [1], "make-secret") == 0) {
+        if (sodium_init () < 0) {
+            fprintf (stderr, "mg-admin: cannot initialise libsodium\n");
+            return 1;
+        }
+        return s_make_secret (argc - 2, argv + 2);
+    }
     char reason [512];
     PGconn *pg = mg_pg_connect (mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway"),
                                 reason, sizeof reason);

@@ -1,5 +1,9 @@
 /*  The accounts actor's one way to PostgreSQL: a connection per worker
-    thread, reopened once when a query finds it lost (database restart).  */
+    thread, handed out only when it is usable (connected, and idle unless
+    the handler opened a transaction with accounts_begin), reopened once
+    when a statement finds it lost (database restart). Every failure goes
+    through mg_pg_fail, which also rolls back, so no error leaves the next
+    request on this thread in an aborted transaction.  */
 #include "accounts.h"
 #include "mg_log.h"
 #include "mg_pg.h"
@@ -8,25 +12,21 @@
 #include <string.h>
 
 #define SQLSTATE_UNIQUE_VIOLATION "23505"
+#define DB_WHAT "accounts database"
 
-//  A working connection, or NULL when PostgreSQL cannot be reached.
+//  The thread's connection, ready for a statement; NULL with err when
+//  PostgreSQL cannot be reached. Inside a transaction it is used as it is.
 static PGconn *
-s_connection (accounts_thread_t *self)
+s_connection (accounts_thread_t *self, mg_error_t *err)
 {
-    if (self->pg && PQstatus (self->pg) == CONNECTION_OK)
+    if (self->in_transaction)
         return self->pg;
-    if (self->pg) {
-        PQreset (self->pg);
-        if (PQstatus (self->pg) == CONNECTION_OK)
-            return self->pg;
-        PQfinish (self->pg);
-        self->pg = NULL;
+    PGconn *pg = mg_pg_keep (&self->pg, self->config->pg_url, DB_WHAT, err);
+    if (!pg) {
+        err->has_retry_after = true;
+        err->retry_after = 1;
     }
-    char reason [256];
-    self->pg = mg_pg_connect (self->config->pg_url, reason, sizeof reason);
-    if (!self->pg)
-        mg_error ("accounts database unavailable", "reason=\"%s\"", reason);
-    return self->pg;
+    return pg;
 }
 
 PGresult *
@@ -35,33 +35,62 @@ accounts_exec (accounts_thread_t *self, const char *sql, int nparams,
 {
     assert (self && sql && err);
     for (int attempt = 0; attempt < 2; attempt++) {
-        PGconn *pg = s_connection (self);
+        PGconn *pg = s_connection (self, err);
         if (!pg)
-            break;
+            return NULL;
         PGresult *res = PQexecParams (pg, sql, nparams, NULL, params, NULL, NULL, 0);
         ExecStatusType status = res ? PQresultStatus (res) : PGRES_FATAL_ERROR;
         if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
             return res;
-        if (PQstatus (pg) == CONNECTION_BAD) {
+        //  A lost connection outside a transaction: once more on a new one.
+        if (PQstatus (pg) == CONNECTION_BAD && !self->in_transaction && attempt == 0) {
             PQclear (res);
             continue;
         }
-        const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
-        if (state && strcmp (state, SQLSTATE_UNIQUE_VIOLATION) == 0) {
+        self->in_transaction = false;
+        if (strcmp (mg_pg_sqlstate (res), SQLSTATE_UNIQUE_VIOLATION) == 0) {
             PQclear (res);
+            mg_pg_settle (pg);
             mg_actor_fail (err, "CONFLICT", NULL, "already exists");
             return NULL;
         }
-        //  The statement text is ours; parameters are never logged (they
-        //  may be passwords' hashes, token hashes or emails).
-        mg_error ("accounts query failed", "sqlstate=%s error=\"%s\"", state ? state : "-",
-                  res ? PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY) : "no result");
+        //  mg_pg_fail logs the server's reason, never the parameters (they
+        //  may be password hashes, token hashes or emails).
+        mg_pg_fail (err, pg, res, DB_WHAT);
         PQclear (res);
-        mg_actor_fail (err, "INTERNAL", NULL, "accounts query failed");
         return NULL;
     }
-    mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "accounts database unavailable");
-    err->has_retry_after = true;
-    err->retry_after = 1;
     return NULL;
+}
+
+int
+accounts_begin (accounts_thread_t *self, mg_error_t *err)
+{
+    assert (self && !self->in_transaction);
+    PGresult *res = accounts_exec (self, "BEGIN", 0, NULL, err);
+    if (!res)
+        return -1;
+    PQclear (res);
+    self->in_transaction = true;
+    return 0;
+}
+
+int
+accounts_commit (accounts_thread_t *self, mg_error_t *err)
+{
+    assert (self);
+    PGresult *res = accounts_exec (self, "COMMIT", 0, NULL, err);
+    self->in_transaction = false;
+    if (!res)
+        return -1;
+    PQclear (res);
+    return 0;
+}
+
+void
+accounts_rollback (accounts_thread_t *self)
+{
+    assert (self);
+    self->in_transaction = false;
+    mg_pg_settle (self->pg);
 }

@@ -37,18 +37,44 @@ int
 accounts_on_keys_list (void *state, const void *req, void *rep, mg_error_t *err)
 {
     accounts_thread_t *self = state;
-    const mg_user_request_t *request = req;
+    const mg_api_keys_list_request_t *request = req;
     mg_api_keys_reply_t *reply = rep;
     if (s_caller (request->user_id, err))
         return -1;
-    const char *params [] = { request->user_id };
+    uint64_t page = request->has_page ? request->page : 1;
+    uint64_t per_page = request->has_per_page ? request->per_page : ACCOUNTS_PER_PAGE;
+    //  An account has at most ACCOUNTS_KEYS_MAX live keys: no page past that.
+    if (page < 1 || page > ACCOUNTS_KEYS_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "page", "page must be 1 to %d", ACCOUNTS_KEYS_MAX);
+    if (per_page < 1 || per_page > ACCOUNTS_KEYS_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "per_page", "per_page must be 1 to %d", ACCOUNTS_KEYS_MAX);
+    char limit [24], offset [24];
+    snprintf (limit, sizeof limit, "%llu", (unsigned long long) per_page);
+    snprintf (offset, sizeof offset, "%llu", (unsigned long long) ((page - 1) * per_page));
+    const char *params [] = { request->user_id, limit, offset };
+    //  The total comes with the page (a window over the same rows): one
+    //  statement, so the two always agree.
     PGresult *res = accounts_exec (self,
         "SELECT id::text, name, tier, prefix, " ISO_UTC ("created_at") ", " ISO_UTC ("last_used_at")
-        " FROM api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL "
-        "ORDER BY created_at DESC, id LIMIT 100", 1, params, err);
+        ", count(*) OVER () FROM api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL "
+        "ORDER BY created_at DESC, id LIMIT $2::int OFFSET $3::int", 3, params, err);
     if (!res)
         return -1;
     int rows = PQntuples (res);
+    reply->page = page;
+    reply->per_page = per_page;
+    reply->has_page = reply->has_per_page = reply->has_total = true;
+    if (rows)
+        reply->total = (uint64_t) atoll (PQgetvalue (res, 0, 6));
+    else {
+        //  Past the last page: the window has no row to carry the total.
+        PQclear (res);
+        res = accounts_exec (self, "SELECT count(*) FROM api_keys WHERE user_id = $1::uuid AND revoked_at IS NULL",
+                             1, params, err);
+        if (!res)
+            return -1;
+        reply->total = (uint64_t) atoll (PQgetvalue (res, 0, 0));
+    }
     reply->results = rows ? calloc ((size_t) rows, sizeof *reply->results) : NULL;
     if (rows && !reply->results) {
         PQclear (res);
@@ -121,6 +147,29 @@ accounts_on_keys_create (void *state, const void *req, void *rep, mg_error_t *er
     return 0;
 }
 
+//  Tell every gateway the key is revoked (auth.key_revoked): they drop it
+//  from their caches and end its streams at once. A lost event costs at
+//  most the gateways' MG_KEY_CACHE_S, as before there was one.
+static void
+s_publish_revoked (accounts_thread_t *self, const char *user_id, const char *key_id)
+{
+    mg_key_revoked_t event = { .user_id = (char *) user_id, .key_id = (char *) key_id };
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    if (!self->events || mg_msg_encode (&mg_key_revoked_desc, &event, &body, &len, reason, sizeof reason)) {
+        mg_warn ("key revocation not published", "key_id=%s", key_id);
+        return;
+    }
+    zmsg_t *msg = zmsg_new ();
+    if (!msg || zmsg_addstr (msg, ACCOUNTS_REVOKED_TOPIC) || zmsg_addmem (msg, body, len)
+    ||  zmsg_send (&msg, self->events)) {
+        zmsg_destroy (&msg);
+        mg_warn ("key revocation not published", "key_id=%s", key_id);
+    }
+    free (body);
+}
+
 int
 accounts_on_keys_revoke (void *state, const void *req, void *rep, mg_error_t *err)
 {
@@ -142,6 +191,7 @@ accounts_on_keys_revoke (void *state, const void *req, void *rep, mg_error_t *er
     if (!found)
         return mg_actor_fail (err, "NOT_FOUND", "id", "no such API key");
     mg_info ("api key revoked", "user_id=%s key_id=%s", request->user_id, request->id);
+    s_publish_revoked (self, request->user_id, request->id);
     return 0;
 }
 
@@ -175,6 +225,18 @@ accounts_on_authenticate (void *state, const void *req, void *rep, mg_error_t *e
     reply->tier = s_value (res, 0, 2);
     PQclear (res);
     if (!reply->key_id || !reply->user_id || !reply->tier)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    return 0;
+}
+
+int
+accounts_on_fingerprint (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    (void) req;
+    accounts_thread_t *self = state;
+    mg_fingerprint_reply_t *reply = rep;
+    reply->fingerprint = strdup (self->config->jwt_fingerprint);
+    if (!reply->fingerprint)
         return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
     return 0;
 }

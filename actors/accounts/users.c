@@ -4,10 +4,22 @@
     unknown email still verifies a dummy hash, so the answer takes as long
     as for a known one and does not tell which emails exist.
 
-    Login throttling: consecutive failures per email are counted in
-    login_failures; at MG_LOGIN_MAX_FAILURES the email is locked for
-    MG_LOGIN_LOCK_S seconds (429 with retry_after, checked before any
-    hashing so a locked email costs no Argon2 work).
+    Login throttling (OWASP authentication cheat sheet: lock the attacker,
+    not the account). Failures are counted in login_failures per (email,
+    client), client being the network address the gateway saw, and once
+    more per email (client '*'):
+      - a client that fails MG_LOGIN_MAX_FAILURES times for an email within
+        MG_LOGIN_WINDOW_S is locked out of that email for MG_LOGIN_LOCK_S
+        (429 with retry_after, checked before any hashing so a locked
+        client costs no Argon2 work);
+      - once an email has MG_LOGIN_GLOBAL_FAILURES failures within the
+        window from all clients together (a guess spread over many
+        addresses), every further failure locks its client out of that
+        email for MG_LOGIN_GLOBAL_LOCK_S, from its first failure on.
+    Only clients that fail are ever locked: the right password from a client
+    that has not been failing is always accepted, so nobody can lock the
+    owner out by failing on purpose. Locks expire; a success clears the
+    client's count.
 
     Refresh tokens rotate: each is good for one refresh, which marks it
     rotated and issues the next of the same family. Presenting a rotated or
@@ -103,43 +115,75 @@ accounts_on_register (void *state, const void *req, void *rep, mg_error_t *err)
     return 0;
 }
 
-//  Seconds the email is still locked for (0: not locked), or -1 with err.
-static int64_t
-s_locked_for (accounts_thread_t *self, const char *email, mg_error_t *err)
+//  The throttle key of the caller: the address the gateway saw, or one
+//  shared key for bus callers that give none.
+static const char *
+s_client (const mg_credentials_t *request)
 {
-    const char *params [] = { email };
-    PGresult *res = accounts_exec (self,
-        "SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM login_failures "
-        "WHERE email = lower($1) AND locked_until > now()", 1, params, err);
-    if (!res)
-        return -1;
-    int64_t seconds = PQntuples (res) == 1 ? atoll (PQgetvalue (res, 0, 0)) : 0;
-    PQclear (res);
-    return seconds < 0 ? 0 : seconds;
+    return request->client && *request->client && strcmp (request->client, "*") != 0
+         ? request->client : "-";
 }
 
-//  Count a failed login for email; lock it when the failures reach the limit.
-static void
-s_count_failure (accounts_thread_t *self, const char *email)
+//  Seconds this client is still locked out of email for (0: not locked),
+//  or -1 with err.
+static int64_t
+s_locked_for (accounts_thread_t *self, const char *email, const char *client, mg_error_t *err)
 {
-    char max [24], lock [24];
-    snprintf (max, sizeof max, "%lld", (long long) self->config->login_max_failures);
-    snprintf (lock, sizeof lock, "%lld", (long long) self->config->login_lock_s);
-    const char *params [] = { email, max, lock };
-    mg_error_t err = { 0 };
-    //  A lock that has run out starts a fresh count.
+    const char *params [] = { email, client };
     PGresult *res = accounts_exec (self,
-        "INSERT INTO login_failures AS f (email, failures) VALUES (lower($1), 1) "
-        "ON CONFLICT (email) DO UPDATE SET "
-        "  failures = CASE WHEN f.locked_until IS NOT NULL AND f.locked_until <= now() THEN 1 "
-        "                  ELSE f.failures + 1 END, "
-        "  locked_until = CASE WHEN f.locked_until IS NOT NULL AND f.locked_until <= now() THEN NULL "
-        "                      WHEN f.failures + 1 >= $2::int THEN now() + $3::bigint * interval '1 second' "
-        "                      ELSE f.locked_until END, "
-        "  updated_at = now() "
-        "RETURNING failures", 3, params, &err);
-    if (res && atoi (PQgetvalue (res, 0, 0)) >= self->config->login_max_failures)
-        mg_warn ("login locked after repeated failures", "failures=%s", PQgetvalue (res, 0, 0));
+        "SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM login_failures "
+        "WHERE email = lower($1) AND client = $2 AND locked_until > now()", 2, params, err);
+    if (!res)
+        return -1;
+    bool locked = PQntuples (res) == 1;
+    int64_t seconds = locked ? atoll (PQgetvalue (res, 0, 0)) : 0;
+    PQclear (res);
+    //  Locked for less than a second still answers "retry in 1 s".
+    return locked && seconds < 1 ? 1 : seconds;
+}
+
+//  Count a failed login of client for email (and for the email over all
+//  clients); lock the client out as the header comment says.
+static void
+s_count_failure (accounts_thread_t *self, const char *email, const char *client)
+{
+    const accounts_config_t *config = self->config;
+    char max [24], lock [24], global_max [24], global_lock [24], window [24];
+    snprintf (max, sizeof max, "%lld", (long long) config->login_max_failures);
+    snprintf (lock, sizeof lock, "%lld", (long long) config->login_lock_s);
+    snprintf (global_max, sizeof global_max, "%lld", (long long) config->login_global_failures);
+    snprintf (global_lock, sizeof global_lock, "%lld", (long long) config->login_global_lock_s);
+    snprintf (window, sizeof window, "%lld", (long long) config->login_window_s);
+    const char *params [] = { email, client, max, lock, global_max, global_lock, window };
+    mg_error_t err = { 0 };
+    //  A count starts again after a quiet window or once its lock ran out.
+    PGresult *res = accounts_exec (self,
+        "WITH g AS ("
+        "  INSERT INTO login_failures AS f (email, client, failures) VALUES (lower($1), '*', 1) "
+        "  ON CONFLICT (email, client) DO UPDATE SET "
+        "    failures = CASE WHEN f.updated_at < now() - $7::bigint * interval '1 second' THEN 1 "
+        "                    ELSE f.failures + 1 END, "
+        "    updated_at = now() "
+        "  RETURNING failures), "
+        "c AS ("
+        "  INSERT INTO login_failures AS f (email, client, failures, locked_until) "
+        "  SELECT lower($1), $2, 1, CASE WHEN g.failures >= $5::int THEN now() + $6::bigint * interval '1 second' "
+        "                                WHEN 1 >= $3::int THEN now() + $4::bigint * interval '1 second' END FROM g "
+        "  ON CONFLICT (email, client) DO UPDATE SET "
+        "    failures = CASE WHEN f.updated_at < now() - $7::bigint * interval '1 second' "
+        "                      OR f.locked_until <= now() THEN 1 ELSE f.failures + 1 END, "
+        "    locked_until = CASE "
+        "      WHEN (SELECT failures FROM g) >= $5::int THEN now() + $6::bigint * interval '1 second' "
+        "      WHEN (CASE WHEN f.updated_at < now() - $7::bigint * interval '1 second' "
+        "                   OR f.locked_until <= now() THEN 1 ELSE f.failures + 1 END) >= $3::int "
+        "        THEN now() + $4::bigint * interval '1 second' "
+        "      ELSE NULL END, "
+        "    updated_at = now() "
+        "  RETURNING failures, locked_until) "
+        "SELECT c.failures, (SELECT failures FROM g), c.locked_until IS NOT NULL FROM c", 7, params, &err);
+    if (res && PQntuples (res) == 1 && strcmp (PQgetvalue (res, 0, 2), "t") == 0)
+        mg_warn ("login client locked after repeated failures", "client_failures=%s email_failures=%s",
+                 PQgetvalue (res, 0, 0), PQgetvalue (res, 0, 1));
     PQclear (res);
     mg_msg_clear (&mg_error_desc, &err);
 }
@@ -154,11 +198,12 @@ accounts_on_login (void *state, const void *req, void *rep, mg_error_t *err)
         return mg_actor_fail (err, "INVALID_PARAMETER", "email", "%s", reason);
     if (strlen (request->password) > ACCOUNTS_PASSWORD_MAX)
         return mg_actor_fail (err, "INVALID_PARAMETER", "password", "password must be at most 128 bytes long");
-    int64_t locked = s_locked_for (self, request->email, err);
+    const char *client = s_client (request);
+    int64_t locked = s_locked_for (self, request->email, client, err);
     if (locked < 0)
         return -1;
     if (locked > 0) {
-        mg_actor_fail (err, "RATE_LIMITED", NULL, "too many failed logins for this account; try again later");
+        mg_actor_fail (err, "RATE_LIMITED", NULL, "too many failed logins from this address; try again later");
         err->has_retry_after = true;
         err->retry_after = (uint64_t) locked;
         return -1;
@@ -173,14 +218,15 @@ accounts_on_login (void *state, const void *req, void *rep, mg_error_t *err)
     bool good = crypto_pwhash_str_verify (hash, request->password, strlen (request->password)) == 0;
     if (!known || !good) {
         PQclear (res);
-        s_count_failure (self, request->email);
+        s_count_failure (self, request->email, client);
         return mg_actor_fail (err, "UNAUTHORIZED", NULL, UNAUTHORIZED_LOGIN);
     }
     char user_id [37], tier [16];
     snprintf (user_id, sizeof user_id, "%s", PQgetvalue (res, 0, 0));
     snprintf (tier, sizeof tier, "%s", PQgetvalue (res, 0, 2));
     PQclear (res);
-    res = accounts_exec (self, "DELETE FROM login_failures WHERE email = lower($1)", 1, params, err);
+    const char *pair [] = { request->email, client };
+    res = accounts_exec (self, "DELETE FROM login_failures WHERE email = lower($1) AND client = $2", 2, pair, err);
     if (!res)
         return -1;
     PQclear (res);
@@ -208,7 +254,7 @@ accounts_on_refresh (void *state, const void *req, void *rep, mg_error_t *err)
         return mg_actor_fail (err, "UNAUTHORIZED", NULL, "invalid refresh token");
     char hash [65];
     accounts_sha256_hex (request->refresh_token, hash);
-    if (s_run (self, "BEGIN", 0, NULL, err))
+    if (accounts_begin (self, err))
         return -1;
     const char *params [] = { hash };
     //  FOR UPDATE: two refreshes with one token are serialised, and the
@@ -218,17 +264,11 @@ accounts_on_refresh (void *state, const void *req, void *rep, mg_error_t *err)
         "       (t.rotated_at IS NOT NULL OR t.revoked_at IS NOT NULL), t.expires_at <= now(), u.tier "
         "FROM refresh_tokens t JOIN users u ON u.id = t.user_id "
         "WHERE t.token_hash = decode($1, 'hex') FOR UPDATE OF t", 1, params, err);
-    if (!res) {
-        mg_error_t ignored = { 0 };
-        s_run (self, "ROLLBACK", 0, NULL, &ignored);
-        mg_msg_clear (&mg_error_desc, &ignored);
-        return -1;
-    }
+    if (!res)
+        return -1;                  //  accounts_exec rolled back
     if (PQntuples (res) != 1 || strcmp (PQgetvalue (res, 0, 3), "t") == 0) {
         PQclear (res);
-        mg_error_t ignored = { 0 };
-        s_run (self, "ROLLBACK", 0, NULL, &ignored);
-        mg_msg_clear (&mg_error_desc, &ignored);
+        accounts_rollback (self);
         return mg_actor_fail (err, "UNAUTHORIZED", NULL, "invalid or expired refresh token");
     }
     char user_id [37], family [37], tier [16];
@@ -238,10 +278,13 @@ accounts_on_refresh (void *state, const void *req, void *rep, mg_error_t *err)
     bool reused = strcmp (PQgetvalue (res, 0, 2), "t") == 0;
     PQclear (res);
     if (reused) {
+        //  A failure here (a lock timeout against a concurrent refresh of
+        //  the family, a lost connection) is rolled back by accounts_exec:
+        //  the caller gets 503 and may present the token again.
         const char *fam [] = { family };
         if (s_run (self, "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) "
                          "WHERE family = $1::uuid", 1, fam, err)
-        ||  s_run (self, "COMMIT", 0, NULL, err))
+        ||  accounts_commit (self, err))
             return -1;
         mg_warn ("refresh token reused: its family is revoked", "user_id=%s family=%s", user_id, family);
         return mg_actor_fail (err, "UNAUTHORIZED", NULL,
@@ -250,10 +293,8 @@ accounts_on_refresh (void *state, const void *req, void *rep, mg_error_t *err)
     if (s_run (self, "UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = decode($1, 'hex')",
                1, params, err)
     ||  s_issue (self, user_id, tier, family, rep, err)
-    ||  s_run (self, "COMMIT", 0, NULL, err)) {
-        mg_error_t ignored = { 0 };
-        s_run (self, "ROLLBACK", 0, NULL, &ignored);
-        mg_msg_clear (&mg_error_desc, &ignored);
+    ||  accounts_commit (self, err)) {
+        accounts_rollback (self);
         mg_msg_clear (&mg_token_reply_desc, rep);
         return -1;
     }

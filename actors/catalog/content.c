@@ -49,11 +49,7 @@ static const char s_content_sql [] =
 //  $2: region or NULL for all regions.
 static const char s_availability_sql [] =
     "SELECT jsonb_build_object ('id', c.id, 'region', $2::text, 'results', "
-    "coalesce ((SELECT jsonb_agg (jsonb_build_object ('platform', a.platform, 'region', a.region, "
-    "  'type', a.type, 'quality', a.quality, 'price', a.price, 'currency', a.currency, "
-    "  'deep_link', a.deep_link, 'expires_at', " SQL_RFC3339 ("a.expires_at") ", "
-    "  'stale', a.stale, 'updated_at', " SQL_RFC3339 ("a.updated_at") ") "
-    "  ORDER BY a.region, a.platform, a.type) "
+    "coalesce ((SELECT jsonb_agg (" SQL_OFFER ("a") " ORDER BY a.region, a.platform, a.type) "
     "  FROM (SELECT * FROM availability WHERE content_id = c.id "
     "        AND ($2::text IS NULL OR region = $2::bpchar) "
     "        AND (expires_at IS NULL OR expires_at > now ()) "

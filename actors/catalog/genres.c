@@ -3,6 +3,7 @@
     every request itself without a PostgreSQL round trip each time.  */
 #include "catalog.h"
 #include "mg_log.h"
+#include "mg_pg.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -18,9 +19,9 @@ s_load (catalog_thread_t *self, mg_error_t *err)
         return -1;
     PGresult *res = PQexec (pg, "SELECT id, slug, name FROM genres ORDER BY name");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_error ("genres query failed", "error=\"%s\"", PQerrorMessage (pg));
+        int rc = mg_pg_fail (err, pg, res, "catalog database");
         PQclear (res);
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+        return rc;
     }
     int rows = PQntuples (res);
     mg_genres_reply_t fresh = { 0 };

@@ -6,28 +6,13 @@
     limits of schema.def hold for what leaves the actor, whatever is stored.  */
 #include "catalog.h"
 #include "mg_log.h"
+#include "mg_pg.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
-
-//  Run sql once; the result (caller clears) or NULL after a failure whose
-//  cause is in *lost (connection gone) or the log.
-static PGresult *
-s_exec (PGconn *pg, const char *sql, int nparams, const char *const *params, bool *lost)
-{
-    PGresult *res = PQexecParams (pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (res && PQresultStatus (res) == PGRES_TUPLES_OK)
-        return res;
-    *lost = PQstatus (pg) == CONNECTION_BAD;
-    if (!*lost)
-        mg_error ("catalog query failed", "error=\"%s\"",
-                  res ? PQresultErrorMessage (res) : PQerrorMessage (pg));
-    PQclear (res);
-    return NULL;
-}
 
 int
 catalog_query_json (catalog_thread_t *self, const char *sql, int nparams,
@@ -36,19 +21,24 @@ catalog_query_json (catalog_thread_t *self, const char *sql, int nparams,
 {
     assert (self && sql && desc && rep && err);
     PGresult *res = NULL;
-    //  A connection lost since the last request (database restart) is
-    //  reopened once before the request fails.
-    for (int attempt = 0; attempt < 2 && !res; attempt++) {
+    for (int attempt = 0; !res; attempt++) {
         PGconn *pg = catalog_pg (self, err);
         if (!pg)
             return -1;
-        bool lost = false;
-        res = s_exec (pg, sql, nparams, params, &lost);
-        if (!res && !lost)
+        res = PQexecParams (pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus (res) == PGRES_TUPLES_OK)
             break;
+        //  A connection lost since the last request (database restart) is
+        //  reopened once before the request fails.
+        if (attempt == 0 && PQstatus (pg) == CONNECTION_BAD) {
+            PQclear (res);
+            res = NULL;
+            continue;
+        }
+        int rc = mg_pg_fail (err, pg, res, "catalog database");
+        PQclear (res);
+        return rc;
     }
-    if (!res)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
     if (PQntuples (res) == 0 || PQnfields (res) != 1 || PQgetisnull (res, 0, 0)) {
         PQclear (res);
         return 1;

@@ -2,27 +2,24 @@
     text>" holds the vector's dims float32 (host order), or an empty string
     when the text has nothing to embed, for ttl_s (5 minutes by default: a
     repeated query - paging, a refresh - skips the model, while a model
-    change needs no invalidation since the model is in the key). One
-    synchronous connection per worker thread, with a timeout: a slow or
-    absent Redis makes the cache a miss, never an error.  */
+    change needs no invalidation since the model is in the key). One client
+    of lib/mg_redis.h per worker thread, each call bounded by
+    REDIS_TIMEOUT_MS: a slow or absent Redis makes the cache a miss, never
+    an error, and after a timeout the cache is not tried for BACKOFF_MS.  */
 #include "embedder.h"
-#include "mg_config.h"
-#include "mg_log.h"
+#include "mg_redis.h"
 
 #include <assert.h>
-#include <hiredis/hiredis.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define REDIS_TIMEOUT_MS  50        //  a cache slower than this is worse than none
-#define RECONNECT_MS      1000      //  after a failure, do not retry Redis sooner
+#define BACKOFF_MS        1000      //  after a timeout, do not try Redis sooner
 
 struct embedder_cache_t {
-    char host [256];
-    int port, db, ttl_s;
-    redisContext *redis;
-    int64_t down_until;             //  zclock_mono () before which Redis is not tried
+    mg_redis_t *redis;
+    int ttl_s;
 };
 
 embedder_cache_t *
@@ -33,8 +30,8 @@ embedder_cache_new (const char *url, int ttl_s)
     if (!self)
         return NULL;
     self->ttl_s = ttl_s;
-    if (mg_config_redis_url (url, self->host, sizeof self->host, &self->port, &self->db)) {
-        mg_error ("bad Redis URL (redis://host[:port][/db])", "url=%s", url);
+    self->redis = mg_redis_new (url, REDIS_TIMEOUT_MS, BACKOFF_MS);
+    if (!self->redis) {
         free (self);
         return NULL;
     }
@@ -46,45 +43,10 @@ embedder_cache_destroy (embedder_cache_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        if ((*self_p)->redis)
-            redisFree ((*self_p)->redis);
+        mg_redis_destroy (&(*self_p)->redis);
         free (*self_p);
         *self_p = NULL;
     }
-}
-
-//  Drop a broken connection and do not retry for RECONNECT_MS.
-static void
-s_down (embedder_cache_t *self)
-{
-    if (self->redis)
-        redisFree (self->redis);
-    self->redis = NULL;
-    self->down_until = zclock_mono () + RECONNECT_MS;
-}
-
-//  A usable connection, or NULL.
-static redisContext *
-s_redis (embedder_cache_t *self)
-{
-    if (self->redis || zclock_mono () < self->down_until)
-        return self->redis;
-    struct timeval timeout = { 0, REDIS_TIMEOUT_MS * 1000 };
-    self->redis = redisConnectWithTimeout (self->host, self->port, timeout);
-    if (!self->redis || self->redis->err || redisSetTimeout (self->redis, timeout) != REDIS_OK) {
-        mg_warn ("query-embedding cache unavailable", "host=%s port=%d", self->host, self->port);
-        s_down (self);
-        return NULL;
-    }
-    if (self->db) {
-        redisReply *reply = redisCommand (self->redis, "SELECT %d", self->db);
-        bool ok = reply && reply->type == REDIS_REPLY_STATUS;
-        if (reply)
-            freeReplyObject (reply);
-        if (!ok)
-            s_down (self);
-    }
-    return self->redis;
 }
 
 //  The key of (model, text) into key.
@@ -103,16 +65,12 @@ embedder_cache_get (embedder_cache_t *self, const char *model, const char *text,
                     float *out, bool *empty)
 {
     assert (self && model && text && out && empty);
-    redisContext *redis = s_redis (self);
-    if (!redis)
-        return -1;
-    char key [256];
+    char key [256], why [256];
     s_key (model, text, key);
-    redisReply *reply = redisCommand (redis, "GET %s", key);
-    if (!reply) {
-        s_down (self);
+    const char *argv [] = { "GET", key };
+    redisReply *reply = mg_redis_command (self->redis, 2, argv, why, sizeof why);
+    if (!reply)
         return -1;
-    }
     int rc = 0;
     if (reply->type == REDIS_REPLY_STRING && reply->len == 0) {
         *empty = true;
@@ -133,17 +91,14 @@ embedder_cache_put (embedder_cache_t *self, const char *model, const char *text,
                     const float *vector)
 {
     assert (self && model && text);
-    redisContext *redis = s_redis (self);
-    if (!redis)
-        return -1;
-    char key [256];
+    char key [256], ttl [16], why [256];
     s_key (model, text, key);
-    redisReply *reply = redisCommand (redis, "SET %s %b EX %d", key, vector ? (const void *) vector : "",
-                                      vector ? (size_t) dims * sizeof *vector : (size_t) 0, self->ttl_s);
-    if (!reply) {
-        s_down (self);
+    snprintf (ttl, sizeof ttl, "%d", self->ttl_s);
+    const char *argv [] = { "SET", key, vector ? (const char *) vector : "", "EX", ttl };
+    const size_t lens [] = { 3, strlen (key), vector ? (size_t) dims * sizeof *vector : 0, 2, strlen (ttl) };
+    redisReply *reply = mg_redis_command_len (self->redis, 5, argv, lens, why, sizeof why);
+    if (!reply)
         return -1;
-    }
     freeReplyObject (reply);
     return 0;
 }

@@ -13,6 +13,7 @@
 
 #define CACHE_TTL_S    300          //  query embeddings are cached 5 minutes
 #define MODEL_RETRY_MS 2000         //  how often a missing model file is looked for
+#define EMBED_STALL_MS 30000        //  an embed may wait this long on a remote API
 
 static const mg_method_t s_methods [] = {
     { "embedder.embed", &mg_embed_request_desc, &mg_embed_reply_desc, embedder_on_embed },
@@ -151,6 +152,9 @@ main (void)
             mg_actor_t *actor = mg_actor_new ("embedder", s_methods);
             if (actor) {
                 mg_actor_set_threads (actor, 0, s_thread_init, s_thread_fini, &self);
+                //  With the openai backend one embed waits on a remote API
+                //  (MG_OPENAI_TIMEOUT_MS, retried).
+                mg_actor_set_stall (actor, EMBED_STALL_MS);
                 rc = mg_actor_run (actor);
                 mg_actor_destroy (&actor);
             }

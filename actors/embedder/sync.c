@@ -245,7 +245,7 @@ embedder_sync (void *arg)
             continue;
         if (!pg || PQstatus (pg) != CONNECTION_OK) {
             PQfinish (pg);
-            pg = mg_pg_connect (self->pg_url, err, sizeof err);
+            pg = mg_pg_connect_long (self->pg_url, err, sizeof err);
         }
         long stored = pg ? embedder_sync_pass (self, pg, err, sizeof err) : -1;
         if (stored < 0) {

@@ -74,7 +74,7 @@ breaker_state_name (breaker_state_t state)
 }
 
 int
-breaker_allow (fetcher_redis_t *redis, const breaker_spec_t *spec, bool *allowed,
+breaker_allow (mg_redis_t *redis, const breaker_spec_t *spec, bool *allowed,
                breaker_state_t *state, char *why, size_t whylen)
 {
     assert (redis && spec && allowed && state && why);
@@ -83,7 +83,7 @@ breaker_allow (fetcher_redis_t *redis, const breaker_spec_t *spec, bool *allowed
     snprintf (probe, sizeof probe, "%lld", (long long) spec->probe_after_ms);
     const char *keys [] = { key };
     const char *argv [] = { probe };
-    redisReply *reply = fetcher_redis_eval (redis, s_allow, 1, keys, 1, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_allow, 1, keys, 1, argv, why, whylen);
     if (!reply)
         return -1;
     int rc = -1;
@@ -101,7 +101,7 @@ breaker_allow (fetcher_redis_t *redis, const breaker_spec_t *spec, bool *allowed
 }
 
 int
-breaker_record_many (fetcher_redis_t *redis, const breaker_spec_t *spec, uint64_t successes,
+breaker_record_many (mg_redis_t *redis, const breaker_spec_t *spec, uint64_t successes,
                      uint64_t failures, breaker_state_t *state, char *why, size_t whylen)
 {
     assert (redis && spec && state && why);
@@ -114,7 +114,7 @@ breaker_record_many (fetcher_redis_t *redis, const breaker_spec_t *spec, uint64_
     snprintf (args [4], 24, "%lld", (long long) spec->failure_pct);
     const char *keys [] = { key };
     const char *argv [] = { args [0], args [1], args [2], args [3], args [4] };
-    redisReply *reply = fetcher_redis_eval (redis, s_record, 1, keys, 5, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_record, 1, keys, 5, argv, why, whylen);
     if (!reply)
         return -1;
     int rc = -1;
@@ -129,21 +129,21 @@ breaker_record_many (fetcher_redis_t *redis, const breaker_spec_t *spec, uint64_
 }
 
 int
-breaker_record (fetcher_redis_t *redis, const breaker_spec_t *spec, bool success,
+breaker_record (mg_redis_t *redis, const breaker_spec_t *spec, bool success,
                 breaker_state_t *state, char *why, size_t whylen)
 {
     return breaker_record_many (redis, spec, success ? 1 : 0, success ? 0 : 1, state, why, whylen);
 }
 
 int
-breaker_state (fetcher_redis_t *redis, const breaker_spec_t *spec, breaker_state_t *state,
+breaker_state (mg_redis_t *redis, const breaker_spec_t *spec, breaker_state_t *state,
                char *why, size_t whylen)
 {
     assert (redis && spec && state && why);
     char key [128];
     s_key (spec, key);
     const char *argv [] = { "HGET", key, "state" };
-    redisReply *reply = fetcher_redis_command (redis, 3, argv, why, whylen);
+    redisReply *reply = mg_redis_command (redis, 3, argv, why, whylen);
     if (!reply)
         return -1;
     *state = BREAKER_CLOSED;

@@ -112,13 +112,13 @@ s_entry (const redisReply *reply, int64_t ttl_ms, cache_entry_t *entry, char *wh
 }
 
 int
-cache_get (fetcher_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_t *entry,
+cache_get (mg_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_t *entry,
            char *why, size_t whylen)
 {
     assert (redis && key && entry && why);
     memset (entry, 0, sizeof *entry);
     const char *keys [] = { key };
-    redisReply *reply = fetcher_redis_eval (redis, s_get, 1, keys, 0, NULL, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_get, 1, keys, 0, NULL, why, whylen);
     if (!reply)
         return -1;
     int rc = s_entry (reply, ttl_ms, entry, why, whylen);
@@ -127,7 +127,7 @@ cache_get (fetcher_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_
 }
 
 int
-cache_get_many (fetcher_redis_t *redis, size_t n, const char *const *keys, const int64_t *ttl_ms,
+cache_get_many (mg_redis_t *redis, size_t n, const char *const *keys, const int64_t *ttl_ms,
                 cache_entry_t *entries, char *why, size_t whylen)
 {
     assert (redis && (n == 0 || (keys && ttl_ms && entries)) && why);
@@ -138,7 +138,7 @@ cache_get_many (fetcher_redis_t *redis, size_t n, const char *const *keys, const
         snprintf (why, whylen, "out of memory");
         return -1;
     }
-    int rc = fetcher_redis_eval_many (redis, s_get, n, 1, 0, keys, replies, why, whylen);
+    int rc = mg_redis_eval_many (redis, s_get, n, 1, 0, keys, replies, why, whylen);
     for (size_t i = 0; i < n; i++)
         if (replies [i]) {
             char ignored [FETCHER_WHY_LEN];
@@ -151,7 +151,7 @@ cache_get_many (fetcher_redis_t *redis, size_t n, const char *const *keys, const
 }
 
 int
-cache_put (fetcher_redis_t *redis, const char *key, const char *body, size_t body_len,
+cache_put (mg_redis_t *redis, const char *key, const char *body, size_t body_len,
            const char *etag, char *why, size_t whylen)
 {
     assert (redis && key && body && why);
@@ -164,7 +164,7 @@ cache_put (fetcher_redis_t *redis, const char *key, const char *body, size_t bod
     snprintf (keep, sizeof keep, "%d", CACHE_KEEP_S);
     const char *keys [] = { key };
     const char *argv [] = { body, etag ? etag : "", keep };
-    redisReply *reply = fetcher_redis_eval (redis, s_put, 1, keys, 3, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_put, 1, keys, 3, argv, why, whylen);
     if (!reply)
         return -1;
     freeReplyObject (reply);
@@ -172,7 +172,7 @@ cache_put (fetcher_redis_t *redis, const char *key, const char *body, size_t bod
 }
 
 int
-cache_put_many (fetcher_redis_t *redis, size_t n, const char *const *keys,
+cache_put_many (mg_redis_t *redis, size_t n, const char *const *keys,
                 const char *const *bodies, const size_t *body_lens, const char *const *etags,
                 char *why, size_t whylen)
 {
@@ -200,7 +200,7 @@ cache_put_many (fetcher_redis_t *redis, size_t n, const char *const *keys,
         calls++;
     }
     int stored = -1;
-    if (fetcher_redis_eval_many (redis, s_put, calls, 1, 3, params, replies, why, whylen) == 0) {
+    if (mg_redis_eval_many (redis, s_put, calls, 1, 3, params, replies, why, whylen) == 0) {
         stored = 0;
         for (size_t i = 0; i < calls; i++)
             stored += replies [i] != NULL;
@@ -214,14 +214,14 @@ cache_put_many (fetcher_redis_t *redis, size_t n, const char *const *keys,
 }
 
 int
-cache_touch (fetcher_redis_t *redis, const char *key, char *why, size_t whylen)
+cache_touch (mg_redis_t *redis, const char *key, char *why, size_t whylen)
 {
     assert (redis && key && why);
     char keep [24];
     snprintf (keep, sizeof keep, "%d", CACHE_KEEP_S);
     const char *keys [] = { key };
     const char *argv [] = { keep };
-    redisReply *reply = fetcher_redis_eval (redis, s_touch, 1, keys, 1, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_touch, 1, keys, 1, argv, why, whylen);
     if (!reply)
         return -1;
     int rc = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1 ? 0 : -1;

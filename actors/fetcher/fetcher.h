@@ -1,4 +1,4 @@
-/*  The live fetcher's modules: a Redis connection with scripts (redis.c),
+/*  The live fetcher's modules, over the Redis client of lib/mg_redis.h:
     shared provider quotas and key pools (quota.c), circuit breakers
     (breaker.c), retry timing (retry.c), the response cache (cache.c), the
     dead-letter table (deadletter.c) and scheduler leases (schedule.c).
@@ -7,6 +7,8 @@
 #ifndef FETCHER_H_INCLUDED
 #define FETCHER_H_INCLUDED
 
+#include "mg_redis.h"
+
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -14,37 +16,6 @@
 #include <stdint.h>
 
 #define FETCHER_WHY_LEN 256
-
-//  ---- redis.c: one Redis connection, reopened once on loss ----
-
-typedef struct fetcher_redis_t fetcher_redis_t;
-
-//  Connection to url (redis://host[:port][/db]), opened lazily; timeout_ms
-//  bounds connecting and each command. NULL on a bad URL.
-fetcher_redis_t *fetcher_redis_new (const char *url, int timeout_ms);
-void fetcher_redis_destroy (fetcher_redis_t **self_p);
-
-//  Run a command (argv form). Returns the reply (caller frees with
-//  freeReplyObject), or NULL with why when Redis cannot be used or the
-//  reply is an error.
-redisReply *fetcher_redis_command (fetcher_redis_t *self, int argc, const char **argv,
-                                   char *why, size_t whylen);
-
-//  Run the Lua script source (a string that lives until exit; its SHA1 is
-//  kept per connection) with keys then args: EVALSHA, loading it once
-//  after NOSCRIPT. Returns the reply or NULL with why.
-redisReply *fetcher_redis_eval (fetcher_redis_t *self, const char *source,
-                                int nkeys, const char **keys, int nargs, const char **args,
-                                char *why, size_t whylen);
-
-//  Run the script source n times in one round trip (hiredis pipelining):
-//  call i takes params [i * (nkeys + nargs) ...], its keys then its args.
-//  replies [i] is call i's reply (caller frees), or NULL when Redis
-//  answered it with an error. Returns 0, or -1 with why (every reply NULL)
-//  when Redis cannot be used.
-int fetcher_redis_eval_many (fetcher_redis_t *self, const char *source, size_t n, int nkeys,
-                             int nargs, const char *const *params, redisReply **replies,
-                             char *why, size_t whylen);
 
 //  ---- quota.c: per-provider request rate, daily units, key pool ----
 
@@ -70,16 +41,16 @@ typedef struct {
 //  fetchers: the rate window first, then the first pool key (from the one
 //  used last) with cost units left today. Returns 0 with grant filled, or
 //  -1 with why when Redis cannot be used.
-int quota_take (fetcher_redis_t *redis, const quota_spec_t *spec, int64_t cost,
+int quota_take (mg_redis_t *redis, const quota_spec_t *spec, int64_t cost,
                 quota_grant_t *grant, char *why, size_t whylen);
 
 //  The provider said key_index is out of quota (e.g. YouTube 403
 //  quotaExceeded): mark its day spent so every fetcher rotates past it.
-int quota_exhaust (fetcher_redis_t *redis, const quota_spec_t *spec, int key_index,
+int quota_exhaust (mg_redis_t *redis, const quota_spec_t *spec, int key_index,
                    char *why, size_t whylen);
 
 //  Units used today on key_index (tests, metrics); -1 on error.
-int64_t quota_used_today (fetcher_redis_t *redis, const quota_spec_t *spec, int key_index);
+int64_t quota_used_today (mg_redis_t *redis, const quota_spec_t *spec, int key_index);
 
 //  ---- breaker.c: one circuit breaker per provider, shared ----
 
@@ -95,20 +66,20 @@ typedef struct {
 
 //  May a request go to the provider now? *allowed is false while open, and
 //  in half-open for every request but the single probe. Returns 0 or -1.
-int breaker_allow (fetcher_redis_t *redis, const breaker_spec_t *spec, bool *allowed,
+int breaker_allow (mg_redis_t *redis, const breaker_spec_t *spec, bool *allowed,
                    breaker_state_t *state, char *why, size_t whylen);
 
 //  Record a request's outcome (the probe's outcome closes or reopens).
-int breaker_record (fetcher_redis_t *redis, const breaker_spec_t *spec, bool success,
+int breaker_record (mg_redis_t *redis, const breaker_spec_t *spec, bool success,
                     breaker_state_t *state, char *why, size_t whylen);
 
 //  Record several outcomes at once (a fetcher batches the successes it
 //  sees while the breaker is closed; a failure is recorded at once).
-int breaker_record_many (fetcher_redis_t *redis, const breaker_spec_t *spec, uint64_t successes,
+int breaker_record_many (mg_redis_t *redis, const breaker_spec_t *spec, uint64_t successes,
                          uint64_t failures, breaker_state_t *state, char *why, size_t whylen);
 
 //  Current state (for /metrics); -1 on error.
-int breaker_state (fetcher_redis_t *redis, const breaker_spec_t *spec, breaker_state_t *state,
+int breaker_state (mg_redis_t *redis, const breaker_spec_t *spec, breaker_state_t *state,
                    char *why, size_t whylen);
 
 //  "closed", "open", "half_open".
@@ -162,27 +133,27 @@ int cache_key (const char *provider, const char *url, char *key, size_t keylen);
 //  Look key up. Returns 0 (entry->body NULL on a miss) or -1 with why.
 //  A found entry is fresh when younger than ttl_ms; older ones are kept
 //  (up to CACHE_KEEP_S) for conditional requests and the stale fallback.
-int cache_get (fetcher_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_t *entry,
+int cache_get (mg_redis_t *redis, const char *key, int64_t ttl_ms, cache_entry_t *entry,
                char *why, size_t whylen);
 
 //  Look n keys up in one round trip; entries [i] as cache_get gives it for
 //  keys [i] with ttl_ms [i] (a failed look-up is a miss). Returns 0, or -1
 //  with why (every entry a miss) when Redis cannot be used.
-int cache_get_many (fetcher_redis_t *redis, size_t n, const char *const *keys, const int64_t *ttl_ms,
+int cache_get_many (mg_redis_t *redis, size_t n, const char *const *keys, const int64_t *ttl_ms,
                     cache_entry_t *entries, char *why, size_t whylen);
 
 //  Store a 200 response's body and ETag (etag may be NULL).
-int cache_put (fetcher_redis_t *redis, const char *key, const char *body, size_t body_len,
+int cache_put (mg_redis_t *redis, const char *key, const char *body, size_t body_len,
                const char *etag, char *why, size_t whylen);
 
 //  Store n responses in one round trip (etags [i] may be NULL). Returns how
 //  many were stored, or -1 with why when Redis cannot be used.
-int cache_put_many (fetcher_redis_t *redis, size_t n, const char *const *keys,
+int cache_put_many (mg_redis_t *redis, size_t n, const char *const *keys,
                     const char *const *bodies, const size_t *body_lens, const char *const *etags,
                     char *why, size_t whylen);
 
 //  A 304 Not Modified: the stored body is fresh again.
-int cache_touch (fetcher_redis_t *redis, const char *key, char *why, size_t whylen);
+int cache_touch (mg_redis_t *redis, const char *key, char *why, size_t whylen);
 
 //  Free the entry's body.
 void cache_entry_clear (cache_entry_t *entry);
@@ -219,11 +190,11 @@ int deadletter_mark_replayed (PGconn *conn, int64_t id, char *why, size_t whylen
 
 //  Take the lease name for ttl_ms unless another holder has it; token
 //  identifies this holder. *taken says whether it is ours. Returns 0 or -1.
-int lease_take (fetcher_redis_t *redis, const char *name, const char *token, int64_t ttl_ms,
+int lease_take (mg_redis_t *redis, const char *name, const char *token, int64_t ttl_ms,
                 bool *taken, char *why, size_t whylen);
 
 //  Give the lease back, only when token still holds it. Returns 0 or -1.
-int lease_release (fetcher_redis_t *redis, const char *name, const char *token,
+int lease_release (mg_redis_t *redis, const char *name, const char *token,
                    char *why, size_t whylen);
 
 //  Is a job last run at last_ms (0 = never) due at now_ms every interval_ms?

@@ -61,7 +61,7 @@ typedef struct {
 
 typedef struct {
     const fetch_config_t *config;
-    fetcher_redis_t *redis;
+    mg_redis_t *redis;
     PGconn *pg;
     mg_client_t *client;
     http_engine_t *engine;
@@ -883,7 +883,7 @@ s_lookup (s_run_t *run, s_title_t **active, size_t slots, int64_t now)
 }
 
 int
-fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg, mg_client_t *client,
+fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_client_t *client,
            http_engine_t *engine, fetch_counters_t *counters, const fetch_item_t *items, size_t count,
            fetch_stats_t *stats)
 {
@@ -1036,7 +1036,7 @@ s_sleep_ms (int64_t ms)
 //  Start x after taking a TMDB request from the shared quota (waiting for
 //  the rate). Returns 0 or -1 with why.
 static int
-s_list_start (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t *engine,
+s_list_start (const fetch_config_t *config, mg_redis_t *redis, http_engine_t *engine,
               http_transfer_t *x, char *why, size_t whylen)
 {
     quota_grant_t grant = { 0 };
@@ -1082,7 +1082,7 @@ s_list_take (http_transfer_t *x, fetch_counters_t *counters, const char *list, i
 
 //  One page with its retries. Returns 0 or -1 with why.
 static int
-s_list_page (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t *engine,
+s_list_page (const fetch_config_t *config, mg_redis_t *redis, http_engine_t *engine,
              fetch_counters_t *counters, const char *list, int page, fetch_item_t *items,
              size_t max, size_t *count, int *total, char *why, size_t whylen)
 {
@@ -1116,7 +1116,7 @@ s_list_page (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t
 }
 
 int
-fetch_list (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t *engine,
+fetch_list (const fetch_config_t *config, mg_redis_t *redis, http_engine_t *engine,
             fetch_counters_t *counters, const char *list, int pages, fetch_item_t *items,
             size_t max, size_t *count, char *why, size_t whylen)
 {

@@ -54,13 +54,13 @@ int fetch_config_load (fetch_config_t *config);
 //  NULL: dead letters are then only logged), client (the bus, for
 //  indexer.enqueue) and engine are the caller's; counters may be NULL.
 //  Returns 0 with stats filled, or -1 when the pipeline refused the records.
-int fetch_run (const fetch_config_t *config, fetcher_redis_t *redis, PGconn *pg,
+int fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg,
                mg_client_t *client, http_engine_t *engine, fetch_counters_t *counters,
                const fetch_item_t *items, size_t count, fetch_stats_t *stats);
 
 //  Walk pages of a TMDB list (trending, popular, changes) into items:
 //  up to max, *count of them. Returns 0 or -1 with why.
-int fetch_list (const fetch_config_t *config, fetcher_redis_t *redis, http_engine_t *engine,
+int fetch_list (const fetch_config_t *config, mg_redis_t *redis, http_engine_t *engine,
                 fetch_counters_t *counters, const char *list, int pages, fetch_item_t *items,
                 size_t max, size_t *count, char *why, size_t whylen);
 

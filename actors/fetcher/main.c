@@ -7,6 +7,7 @@
 #include "job.h"
 #include "mg_actor.h"
 #include "mg_config.h"
+#include "mg_frame.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
@@ -21,6 +22,7 @@
 #define REPLAY_MAX        10000
 #define SCHEDULE_TICK_MS  1000      //  the scheduler looks at its jobs once a second
 #define SWEEP_PAGE        1000      //  titles per fetch_run in availability sweeps
+#define REDIS_BACKOFF_MS  1000      //  Redis stalled or down: its calls fail at once this long
 
 typedef struct {
     fetch_config_t config;
@@ -36,7 +38,7 @@ typedef struct {
 //  What a thread needs to run fetches.
 typedef struct {
     s_shared_t *shared;
-    fetcher_redis_t *redis;
+    mg_redis_t *redis;
     PGconn *pg;
     mg_client_t *client;
     http_engine_t *engine;
@@ -47,7 +49,7 @@ s_worker_destroy (s_worker_t **self_p)
 {
     if (*self_p) {
         s_worker_t *self = *self_p;
-        fetcher_redis_destroy (&self->redis);
+        mg_redis_destroy (&self->redis);
         if (self->pg)
             PQfinish (self->pg);
         mg_client_destroy (&self->client);
@@ -64,7 +66,7 @@ s_worker_new (s_shared_t *shared)
     if (!self)
         return NULL;
     self->shared = shared;
-    self->redis = fetcher_redis_new (shared->redis_url, shared->redis_timeout_ms);
+    self->redis = mg_redis_new (shared->redis_url, shared->redis_timeout_ms, REDIS_BACKOFF_MS);
     self->client = mg_client_new (shared->broker);
     self->engine = http_engine_new (shared->config.concurrency, shared->config.timeout_ms);
     if (!self->redis || !self->client || !self->engine)
@@ -171,12 +173,14 @@ s_on_replay (void *state, const void *req, void *rep, mg_error_t *err)
         return mg_actor_fail (err, "INVALID_PARAMETER", "max", "max must be 1 to %d", REPLAY_MAX);
     PGconn *pg = s_pg (self);
     if (!pg)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "dead-letter database unavailable");
+        return mg_pg_fail (err, NULL, NULL, "dead-letter database");
     deadletter_t *letters = NULL;
     char why [FETCHER_WHY_LEN];
     int n = deadletter_pending (pg, (int) max, &letters, why, sizeof why);
-    if (n < 0)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "%s", why);
+    if (n < 0) {
+        mg_warn ("dead letters not read", "reason=\"%s\"", why);
+        return mg_pg_fail (err, pg, NULL, "dead-letter database");
+    }
     fetch_item_t *items = calloc ((size_t) (n ? n : 1), sizeof *items);
     if (!items) {
         deadletter_list_free (&letters, n);
@@ -238,7 +242,7 @@ s_on_metrics (void *state, const void *req, void *rep, mg_error_t *err)
     PGconn *pg = s_pg (self);
     int64_t letters = pg ? deadletter_count (pg, why, sizeof why) : -1;
     if (letters < 0)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "dead-letter database unavailable");
+        return mg_pg_fail (err, pg, NULL, "dead-letter database");
     reply->dead_letters = (uint64_t) letters;
     reply->has_dead_letters = true;
     return 0;
@@ -419,6 +423,8 @@ main (void)
         return EXIT_FAILURE;
     int threads = (int) mg_config_int ("MG_FETCHER_THREADS", 2, 1, 64);
     mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
+    //  fetcher.title/refresh/replay hold a thread for a whole run, by design.
+    mg_actor_set_stall (actor, MG_TTL_MAX_MS);
     pthread_t scheduler;
     bool scheduling = mg_config_int ("MG_FETCHER_SCHEDULE", 1, 0, 1) == 1
                    && pthread_create (&scheduler, NULL, s_scheduler, &shared) == 0;

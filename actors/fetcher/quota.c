@@ -99,7 +99,7 @@ s_int (const redisReply *reply, size_t i, int64_t fallback)
 }
 
 int
-quota_take (fetcher_redis_t *redis, const quota_spec_t *spec, int64_t cost,
+quota_take (mg_redis_t *redis, const quota_spec_t *spec, int64_t cost,
             quota_grant_t *grant, char *why, size_t whylen)
 {
     assert (redis && spec && grant && why);
@@ -123,7 +123,7 @@ quota_take (fetcher_redis_t *redis, const quota_spec_t *spec, int64_t cost,
     snprintf (args [4], 24, "%lld", (long long) cost);
     const char *keys [] = { rate, cursor, day };
     const char *argv [] = { args [0], args [1], args [2], args [3], args [4] };
-    redisReply *reply = fetcher_redis_eval (redis, s_take, 3, keys, 5, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_take, 3, keys, 5, argv, why, whylen);
     if (!reply)
         return -1;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
@@ -141,7 +141,7 @@ quota_take (fetcher_redis_t *redis, const quota_spec_t *spec, int64_t cost,
 }
 
 int
-quota_exhaust (fetcher_redis_t *redis, const quota_spec_t *spec, int key_index,
+quota_exhaust (mg_redis_t *redis, const quota_spec_t *spec, int key_index,
                char *why, size_t whylen)
 {
     assert (redis && spec && why);
@@ -157,7 +157,7 @@ quota_exhaust (fetcher_redis_t *redis, const quota_spec_t *spec, int key_index,
     snprintf (args [2], 24, "%d", key_index);
     const char *keys [] = { cursor, day };
     const char *argv [] = { args [0], args [1], args [2] };
-    redisReply *reply = fetcher_redis_eval (redis, s_exhaust, 2, keys, 3, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_exhaust, 2, keys, 3, argv, why, whylen);
     if (!reply)
         return -1;
     freeReplyObject (reply);
@@ -165,7 +165,7 @@ quota_exhaust (fetcher_redis_t *redis, const quota_spec_t *spec, int key_index,
 }
 
 int64_t
-quota_used_today (fetcher_redis_t *redis, const quota_spec_t *spec, int key_index)
+quota_used_today (mg_redis_t *redis, const quota_spec_t *spec, int key_index)
 {
     assert (redis && spec);
     char rate [128], cursor [128], day [128], index [16], why [FETCHER_WHY_LEN];
@@ -173,7 +173,7 @@ quota_used_today (fetcher_redis_t *redis, const quota_spec_t *spec, int key_inde
     snprintf (index, sizeof index, "%d", key_index);
     const char *keys [] = { day };
     const char *argv [] = { index };
-    redisReply *reply = fetcher_redis_eval (redis, s_used, 1, keys, 1, argv, why, sizeof why);
+    redisReply *reply = mg_redis_eval (redis, s_used, 1, keys, 1, argv, why, sizeof why);
     if (!reply)
         return -1;
     int64_t used = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;

@@ -14,7 +14,7 @@ static const char s_release [] =
     "return 0\n";
 
 int
-lease_take (fetcher_redis_t *redis, const char *name, const char *token, int64_t ttl_ms,
+lease_take (mg_redis_t *redis, const char *name, const char *token, int64_t ttl_ms,
             bool *taken, char *why, size_t whylen)
 {
     assert (redis && name && token && taken && why);
@@ -22,7 +22,7 @@ lease_take (fetcher_redis_t *redis, const char *name, const char *token, int64_t
     snprintf (key, sizeof key, "mg:fl:%s", name);
     snprintf (ttl, sizeof ttl, "%lld", (long long) ttl_ms);
     const char *argv [] = { "SET", key, token, "NX", "PX", ttl };
-    redisReply *reply = fetcher_redis_command (redis, 6, argv, why, whylen);
+    redisReply *reply = mg_redis_command (redis, 6, argv, why, whylen);
     if (!reply)
         return -1;
     *taken = reply->type == REDIS_REPLY_STATUS && strcmp (reply->str, "OK") == 0;
@@ -31,7 +31,7 @@ lease_take (fetcher_redis_t *redis, const char *name, const char *token, int64_t
 }
 
 int
-lease_release (fetcher_redis_t *redis, const char *name, const char *token,
+lease_release (mg_redis_t *redis, const char *name, const char *token,
                char *why, size_t whylen)
 {
     assert (redis && name && token && why);
@@ -39,7 +39,7 @@ lease_release (fetcher_redis_t *redis, const char *name, const char *token,
     snprintf (key, sizeof key, "mg:fl:%s", name);
     const char *keys [] = { key };
     const char *argv [] = { token };
-    redisReply *reply = fetcher_redis_eval (redis, s_release, 1, keys, 1, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (redis, s_release, 1, keys, 1, argv, why, whylen);
     if (!reply)
         return -1;
     freeReplyObject (reply);

@@ -11,6 +11,7 @@
     that one bad record fails alone, with its reason, and the rest goes on.  */
 #include "indexer.h"
 #include "mg_log.h"
+#include "mg_pg.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -66,6 +67,10 @@ s_checksum (json_t *value, char out [HEX_SHA256])
     return 0;
 }
 
+//  SQLSTATE of the last statement s_sql saw fail on this thread: whether a
+//  refused batch is the records' fault or the database's (mg_pg_transient).
+static _Thread_local char s_failed_state [8];
+
 //  Run sql with text params; returns the result or NULL (reason in err).
 static PGresult *
 s_sql (PGconn *pg, char *err, size_t errlen, const char *sql, int nparams, const char *const *params)
@@ -73,6 +78,7 @@ s_sql (PGconn *pg, char *err, size_t errlen, const char *sql, int nparams, const
     PGresult *res = PQexecParams (pg, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus (res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        snprintf (s_failed_state, sizeof s_failed_state, "%s", mg_pg_sqlstate (res));
         snprintf (err, errlen, "%s", PQresultErrorMessage (res));
         for (char *p = err; *p; p++)
             if (*p == '\n' || *p == '"')
@@ -700,18 +706,23 @@ indexer_on_apply (void *state, const void *req, void *rep, mg_error_t *err)
     if (!pg)
         return -1;
     char reason [512];
+    s_failed_state [0] = 0;
     if (s_apply_range (self, pg, request, 0, request->items_count, reply, reason, sizeof reason) == 0)
         return 0;
-    if (PQstatus (pg) != CONNECTION_OK)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+    //  A timeout, a lock or a lost connection is no record's fault: nothing
+    //  is failed, the jobs are claimed again.
+    if (PQstatus (pg) != CONNECTION_OK || (s_failed_state [0] && mg_pg_transient (s_failed_state)))
+        return mg_pg_fail (err, pg, NULL, "catalog database");
     //  The database refused the batch: find the item(s) it refuses.
     mg_warn ("batch refused, applying items one by one", "items=%zu reason=\"%s\"", request->items_count, reason);
-    for (size_t i = 0; i < request->items_count; i++)
+    for (size_t i = 0; i < request->items_count; i++) {
+        s_failed_state [0] = 0;
         if (s_apply_range (self, pg, request, i, 1, reply, reason, sizeof reason)) {
-            if (PQstatus (pg) != CONNECTION_OK)
-                return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+            if (PQstatus (pg) != CONNECTION_OK || (s_failed_state [0] && mg_pg_transient (s_failed_state)))
+                return mg_pg_fail (err, pg, NULL, "catalog database");
             s_fail_job (pg, &request->items [i], reason);
             reply->failed++;
         }
+    }
     return 0;
 }

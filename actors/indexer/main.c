@@ -11,6 +11,8 @@
 #include <sodium.h>
 #include <stdlib.h>
 
+#define INDEXER_BATCH_TTL_MS 30000  //  what enqueue and apply callers allow a batch
+
 static const mg_method_t s_methods [] = {
     { "indexer.enqueue", &mg_enqueue_request_desc, &mg_enqueue_reply_desc, indexer_on_enqueue },
     { "indexer.claim", &mg_claim_request_desc, &mg_claim_reply_desc, indexer_on_claim },
@@ -69,6 +71,9 @@ main (void)
     }
     int threads = (int) mg_config_int ("MG_INDEXER_THREADS", 2, 1, 16);
     mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
+    //  An enqueue or an apply commits a batch of up to 500 records in one
+    //  transaction; its callers give it 30 s.
+    mg_actor_set_stall (actor, INDEXER_BATCH_TTL_MS);
     int rc = mg_actor_run (actor);
     mg_actor_destroy (&actor);
     pthread_mutex_destroy (&shared.publish_order);

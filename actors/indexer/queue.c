@@ -7,6 +7,7 @@
     (apply is keyed by source and checksum), so at-least-once is enough.  */
 #include "indexer.h"
 #include "mg_log.h"
+#include "mg_pg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,9 @@ indexer_on_enqueue (void *state, const void *req, void *rep, mg_error_t *err)
         "ORDER BY n RETURNING id", 1, NULL, params, NULL, NULL, 0);
     free (text);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_error ("enqueue failed", "error=\"%s\"", PQresultErrorMessage (res));
+        int rc = mg_pg_fail (err, pg, res, "queueing the records");
         PQclear (res);
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "could not queue the records");
+        return rc;
     }
     reply->queued = (uint64_t) PQntuples (res);
     reply->has_queued = true;
@@ -109,9 +110,9 @@ indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err)
         "RETURNING j.id, j.attempts, j.payload::text",
         4, NULL, params, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_error ("claim failed", "error=\"%s\"", PQresultErrorMessage (res));
+        int rc = mg_pg_fail (err, pg, res, "claiming jobs");
         PQclear (res);
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "could not claim jobs");
+        return rc;
     }
     int rows = PQntuples (res);
     reply->jobs = calloc ((size_t) (rows ? rows : 1), sizeof (mg_job_t));
@@ -166,8 +167,9 @@ indexer_on_stats (void *state, const void *req, void *rep, mg_error_t *err)
         "  (SELECT last_seq FROM change_streams WHERE stream = 'availability.changed') "
         "FROM ingest_jobs");
     if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        int rc = mg_pg_fail (err, pg, res, "indexer statistics");
         PQclear (res);
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "catalog database unavailable");
+        return rc;
     }
     uint64_t *fields [] = { &stats->queued, &stats->running, &stats->done, &stats->failed,
                             &stats->entities, &stats->content_seq, &stats->availability_seq };

@@ -8,23 +8,23 @@
     agree. (Redis 7 replicates a script's effects, not the script, so TIME
     before a write is allowed.)
 
-    The script is loaded once (SCRIPT LOAD) and then called by its SHA1 with
-    EVALSHA, which sends 40 bytes instead of the script. A Redis restart or
-    SCRIPT FLUSH empties Redis's script cache: EVALSHA then answers NOSCRIPT
-    and the script is loaded again, once, before the same call is retried.
-    A lost connection is reopened once per decision; when that fails the
-    caller gets an error (and the gateway fails open or closed).  */
+    The client of lib/mg_redis.h runs the script by its SHA1 (loading it
+    again after NOSCRIPT: Redis restarted, SCRIPT FLUSH), reopens a lost
+    connection once per decision and bounds every decision by
+    MG_REDIS_TIMEOUT_MS, which stays below the gateway's MG_RATE_TIMEOUT_MS
+    so that a stalled Redis gives the gateway an error reply to fail open
+    on within its budget. After a timeout the store answers errors at once
+    for BACKOFF_MS rather than make each decision wait out a deadline.  */
 #include "ratelimit.h"
-#include "mg_config.h"
-#include "mg_log.h"
+#include "mg_redis.h"
 
 #include <assert.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define KEY_PREFIX  "mg:rl:"        //  mg:rl:<tier>:<client>, a hash {s, m} of TATs in us
+#define BACKOFF_MS  250             //  after a Redis timeout, decisions fail at once this long
 
 //  KEYS[1]: the client's state. ARGV: T and tau of the per-second window,
 //  then of the per-minute window, in microseconds.
@@ -64,13 +64,7 @@ static const char s_script [] =
     "return out\n";
 
 struct rl_store_t {
-    char host [256];
-    int port;
-    int db;
-    struct timeval timeout;
-    redisContext *redis;
-    char sha [41];                  //  empty until loaded on this connection's server
-    uint64_t loads;
+    mg_redis_t *redis;
 };
 
 rl_store_t *
@@ -80,13 +74,11 @@ rl_store_new (const char *url, int timeout_ms)
     rl_store_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    if (mg_config_redis_url (url, self->host, sizeof self->host, &self->port, &self->db)) {
-        mg_error ("bad Redis URL (redis://host:port[/db])", NULL);
+    self->redis = mg_redis_new (url, timeout_ms, BACKOFF_MS);
+    if (!self->redis) {
         free (self);
         return NULL;
     }
-    self->timeout.tv_sec = timeout_ms / 1000;
-    self->timeout.tv_usec = (timeout_ms % 1000) * 1000;
     return self;
 }
 
@@ -96,8 +88,7 @@ rl_store_destroy (rl_store_t **self_p)
     assert (self_p);
     if (*self_p) {
         rl_store_t *self = *self_p;
-        if (self->redis)
-            redisFree (self->redis);
+        mg_redis_destroy (&self->redis);
         free (self);
         *self_p = NULL;
     }
@@ -107,72 +98,14 @@ uint64_t
 rl_store_loads (rl_store_t *self)
 {
     assert (self);
-    return self->loads;
-}
-
-//  Drop the connection (a NULL reply: it is unusable now).
-static void
-s_drop (rl_store_t *self)
-{
-    if (self->redis)
-        redisFree (self->redis);
-    self->redis = NULL;
-    self->sha [0] = '\0';
-}
-
-//  Load the script; its SHA1 into self->sha. Returns 0 or -1 with why.
-static int
-s_load (rl_store_t *self, char *why, size_t whylen)
-{
-    redisReply *reply = redisCommand (self->redis, "SCRIPT LOAD %s", s_script);
-    if (!reply || reply->type != REDIS_REPLY_STRING || reply->len != 40) {
-        snprintf (why, whylen, "SCRIPT LOAD failed: %s",
-                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : self->redis->errstr);
-        if (reply)
-            freeReplyObject (reply);
-        else
-            s_drop (self);
-        return -1;
-    }
-    memcpy (self->sha, reply->str, 40);
-    self->sha [40] = '\0';
-    self->loads++;
-    freeReplyObject (reply);
-    return 0;
+    return mg_redis_stats (self->redis)->script_loads;
 }
 
 int
 rl_store_open (rl_store_t *self, char *why, size_t whylen)
 {
     assert (self && why);
-    if (self->redis && self->sha [0])
-        return 0;
-    if (!self->redis) {
-        self->redis = redisConnectWithTimeout (self->host, self->port, self->timeout);
-        if (!self->redis || self->redis->err) {
-            snprintf (why, whylen, "cannot connect to Redis: %s",
-                      self->redis ? self->redis->errstr : "out of memory");
-            s_drop (self);
-            return -1;
-        }
-        if (redisSetTimeout (self->redis, self->timeout) != REDIS_OK) {
-            snprintf (why, whylen, "cannot set the Redis timeout");
-            s_drop (self);
-            return -1;
-        }
-        if (self->db) {
-            redisReply *reply = redisCommand (self->redis, "SELECT %d", self->db);
-            bool ok = reply && reply->type == REDIS_REPLY_STATUS;
-            if (reply)
-                freeReplyObject (reply);
-            if (!ok) {
-                snprintf (why, whylen, "SELECT failed");
-                s_drop (self);
-                return -1;
-            }
-        }
-    }
-    return s_load (self, why, whylen);
+    return mg_redis_script_load (self->redis, s_script, why, whylen);
 }
 
 //  Integer element i of an array reply (negative or missing -> 0).
@@ -192,41 +125,29 @@ rl_store_check (rl_store_t *self, const rl_tier_t *tier, const char *client,
     assert (self && tier && client && decision && why);
     char key [256];
     snprintf (key, sizeof key, KEY_PREFIX "%s:%s", tier->name, client);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (rl_store_open (self, why, whylen))
-            continue;
-        redisReply *reply = redisCommand (self->redis, "EVALSHA %s 1 %s %lld %lld %lld %lld",
-                                          self->sha, key,
-                                          (long long) tier->period_s_us, (long long) tier->tau_s_us,
-                                          (long long) tier->period_m_us, (long long) tier->tau_m_us);
-        if (!reply) {
-            snprintf (why, whylen, "lost the connection to Redis: %s", self->redis->errstr);
-            s_drop (self);
-            continue;
-        }
-        if (reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "NOSCRIPT", 8) == 0) {
-            //  Redis restarted (or its scripts were flushed): load again.
-            freeReplyObject (reply);
-            mg_info ("Redis lost the script: loading it again", NULL);
-            self->sha [0] = '\0';
-            snprintf (why, whylen, "NOSCRIPT twice");
-            continue;
-        }
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 7) {
-            snprintf (why, whylen, "unexpected reply from the script: %s",
-                      reply->type == REDIS_REPLY_ERROR ? reply->str : "wrong shape");
-            freeReplyObject (reply);
-            return -1;
-        }
-        decision->allowed = s_int (reply, 0) == 1;
-        decision->remaining_s = s_int (reply, 1);
-        decision->remaining_m = s_int (reply, 2);
-        decision->reset_s_ms = s_int (reply, 3);
-        decision->reset_m_ms = s_int (reply, 4);
-        decision->retry_s_ms = s_int (reply, 5);
-        decision->retry_m_ms = s_int (reply, 6);
-        freeReplyObject (reply);
-        return 0;
+    char args [4][24];
+    const int64_t values [4] = { tier->period_s_us, tier->tau_s_us, tier->period_m_us, tier->tau_m_us };
+    const char *argv [4];
+    for (int i = 0; i < 4; i++) {
+        snprintf (args [i], sizeof args [i], "%lld", (long long) values [i]);
+        argv [i] = args [i];
     }
-    return -1;
+    const char *keys [] = { key };
+    redisReply *reply = mg_redis_eval (self->redis, s_script, 1, keys, 4, argv, why, whylen);
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 7) {
+        snprintf (why, whylen, "unexpected reply from the script: wrong shape");
+        freeReplyObject (reply);
+        return -1;
+    }
+    decision->allowed = s_int (reply, 0) == 1;
+    decision->remaining_s = s_int (reply, 1);
+    decision->remaining_m = s_int (reply, 2);
+    decision->reset_s_ms = s_int (reply, 3);
+    decision->reset_m_ms = s_int (reply, 4);
+    decision->retry_s_ms = s_int (reply, 5);
+    decision->retry_m_ms = s_int (reply, 6);
+    freeReplyObject (reply);
+    return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #define RESOLVE_MAX  1000          //  records in one resolve request (API contract)
+#define RESOLVER_BATCH_TTL_MS 30000 //  what callers of resolver.resolve allow a batch
 
 static const mg_method_t s_methods [] = {
     { "resolver.resolve", &mg_resolve_request_desc, &mg_resolve_reply_desc, resolver_on_resolve },
@@ -21,7 +22,7 @@ int
 resolver_load (resolver_t *self)
 {
     char reason [512];
-    PGconn *pg = mg_pg_connect (self->pg_url, reason, sizeof reason);
+    PGconn *pg = mg_pg_connect_long (self->pg_url, reason, sizeof reason);
     if (!pg) {
         mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
         return -1;
@@ -273,6 +274,8 @@ main (void)
     if (!actor)
         return EXIT_FAILURE;
     mg_actor_set_threads (actor, 0, s_thread_init, NULL, &self);
+    //  resolver.resolve checks a whole batch; its callers give it 30 s.
+    mg_actor_set_stall (actor, RESOLVER_BATCH_TTL_MS);
     pthread_t ingest;
     bool ingesting = mg_config_int ("MG_RESOLVER_INGEST", 1, 0, 1) == 1
                   && pthread_create (&ingest, NULL, resolver_ingest_main, &self) == 0;

@@ -7,18 +7,21 @@
     under G only when the replica that answered had applied at least G, so
     a page from before a change is never stored under a key read after it.
     A failed publish is retried on the follower's next turn: until then the
-    gateway keeps reading the old generation, whose entries expire by TTL. */
+    gateway keeps reading the old generation, whose entries expire by TTL.
+    Each publish is bounded by MG_REDIS_TIMEOUT_MS (lib/mg_redis.h); after
+    a timeout, publishes are skipped for BACKOFF_MS so that a stalled Redis
+    does not hold up the follower once per turn. */
 #include "search.h"
 #include "mg_config.h"
 #include "mg_log.h"
+#include "mg_redis.h"
 
-#include <hiredis/hiredis.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PREFIX_MAX 64          //  bytes of MG_SEARCH_CACHE_PREFIX
+#define BACKOFF_MS 1000        //  after a Redis timeout, publishes wait this long
 
 //  KEYS[1]: the generation key; ARGV: content and availability numbers.
 static const char s_raise [] =
@@ -34,11 +37,8 @@ static const char s_raise [] =
     "return new\n";
 
 struct search_gen_t {
-    char host [256];
-    int port, db;
-    struct timeval timeout;
     char key [PREFIX_MAX + 8];
-    redisContext *redis;
+    mg_redis_t *redis;
     uint64_t published [SEARCH_STREAMS];
     bool done;                 //  published holds what Redis was told last
     bool down;                 //  the last try failed (logged once)
@@ -47,21 +47,23 @@ struct search_gen_t {
 search_gen_t *
 search_gen_new (void)
 {
-    search_gen_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
     const char *url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:6379");
     const char *prefix = mg_config_str ("MG_SEARCH_CACHE_PREFIX", "search:");
     int64_t timeout_ms = mg_config_int ("MG_REDIS_TIMEOUT_MS", 200, 1, 60000);
-    if (mg_config_redis_url (url, self->host, sizeof self->host, &self->port, &self->db)
-    ||  strlen (prefix) > PREFIX_MAX) {
-        mg_warn ("the result cache's generation is not published: bad MG_REDIS_URL or MG_SEARCH_CACHE_PREFIX", NULL);
+    if (strlen (prefix) > PREFIX_MAX) {
+        mg_warn ("the result cache's generation is not published: MG_SEARCH_CACHE_PREFIX is too long", NULL);
+        return NULL;
+    }
+    search_gen_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->redis = mg_redis_new (url, (int) timeout_ms, BACKOFF_MS);
+    if (!self->redis) {
+        mg_warn ("the result cache's generation is not published: bad MG_REDIS_URL", NULL);
         free (self);
         return NULL;
     }
     snprintf (self->key, sizeof self->key, "%sgen", prefix);
-    self->timeout.tv_sec = timeout_ms / 1000;
-    self->timeout.tv_usec = (timeout_ms % 1000) * 1000;
     return self;
 }
 
@@ -69,44 +71,10 @@ void
 search_gen_destroy (search_gen_t **self_p)
 {
     if (self_p && *self_p) {
-        if ((*self_p)->redis)
-            redisFree ((*self_p)->redis);
+        mg_redis_destroy (&(*self_p)->redis);
         free (*self_p);
         *self_p = NULL;
     }
-}
-
-//  One command's reply, reconnecting once when the connection is gone.
-static redisReply *
-s_command (search_gen_t *self, const char *fmt, ...)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!self->redis) {
-            self->redis = redisConnectWithTimeout (self->host, self->port, self->timeout);
-            if (self->redis && !self->redis->err && redisSetTimeout (self->redis, self->timeout) == REDIS_OK
-            &&  self->db) {
-                redisReply *r = redisCommand (self->redis, "SELECT %d", self->db);
-                if (!r || r->type == REDIS_REPLY_ERROR)
-                    self->redis->err = REDIS_ERR_OTHER;
-                freeReplyObject (r);
-            }
-            if (!self->redis || self->redis->err) {
-                if (self->redis)
-                    redisFree (self->redis);
-                self->redis = NULL;
-                return NULL;
-            }
-        }
-        va_list args;
-        va_start (args, fmt);
-        redisReply *reply = redisvCommand (self->redis, fmt, args);
-        va_end (args);
-        if (reply)
-            return reply;
-        redisFree (self->redis);
-        self->redis = NULL;
-    }
-    return NULL;
 }
 
 int
@@ -116,10 +84,12 @@ search_gen_publish (search_gen_t *self, const uint64_t applied [SEARCH_STREAMS])
         return 0;
     if (self->done && memcmp (self->published, applied, sizeof self->published) == 0)
         return 0;
-    char c [24], a [24];
+    char c [24], a [24], why [256];
     snprintf (c, sizeof c, "%llu", (unsigned long long) applied [0]);
     snprintf (a, sizeof a, "%llu", (unsigned long long) applied [1]);
-    redisReply *reply = s_command (self, "EVAL %s 1 %s %s %s", s_raise, self->key, c, a);
+    const char *keys [] = { self->key };
+    const char *args [] = { c, a };
+    redisReply *reply = mg_redis_eval (self->redis, s_raise, 1, keys, 2, args, why, sizeof why);
     bool ok = reply && reply->type == REDIS_REPLY_STRING;
     if (ok) {
         memcpy (self->published, applied, sizeof self->published);
@@ -132,8 +102,9 @@ search_gen_publish (search_gen_t *self, const uint64_t applied [SEARCH_STREAMS])
     if (!self->down) {
         self->down = true;
         mg_warn ("cannot publish the result cache generation (retrying)", "reason=\"%s\"",
-                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "Redis unreachable");
+                 reply ? "unexpected reply" : why);
     }
-    freeReplyObject (reply);
+    if (reply)
+        freeReplyObject (reply);
     return ok ? 0 : -1;
 }

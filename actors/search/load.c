@@ -112,7 +112,7 @@ s_query (PGconn *pg, const char *sql, int nparams, const char *const *params, ch
 search_index_t *
 search_load_all (const char *pg_url, const search_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
 {
-    PGconn *pg = mg_pg_connect (pg_url, err, errlen);
+    PGconn *pg = mg_pg_connect_long (pg_url, err, errlen);
     if (!pg)
         return NULL;
     search_index_t *index = search_index_new (lsa, err, errlen);

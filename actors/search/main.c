@@ -46,7 +46,7 @@ main (void)
     for (int s = 0; s < SEARCH_STREAMS; s++)
         zsock_set_subscribe (self.events, search_streams [s]);
     //  The embedder is optional: without a model the replica serves keyword
-    //  search and refuses mode=semantic (mg-embed-train writes the model).
+    //  search and declines mode=semantic (mg-embed-train writes the model).
     const char *model = mg_config_str ("MG_EMBED_MODEL", "var/lsa.model");
     self.lsa = search_lsa_load (model, reason, sizeof reason);
     if (!self.lsa)

@@ -4,8 +4,9 @@
     mode: hybrid (the default) fuses the keyword and the semantic rankings
     (semantic_ratio, default SEMANTIC_RATIO_DEFAULT = 0.5; 0 is keyword, 1 is
     semantic), keyword and semantic use one side. A replica without an
-    embedder model refuses semantic (and hybrid with semantic_ratio=1) with
-    400 naming the parameter, and answers hybrid as keyword.  */
+    embedder model declines semantic (and hybrid with semantic_ratio=1), so
+    that the broker gives it to a replica with one (503 with Retry-After
+    when there is none), and answers hybrid as keyword.  */
 #include "search.h"
 #include "mg_filters.h"
 #include "text.h"
@@ -71,20 +72,21 @@ s_check_mode (search_t *self, const mg_search_request_t *request, search_query_t
         query->mode = SEARCH_MODE_HYBRID;
     else
         return mg_actor_fail (err, "INVALID_PARAMETER", "mode", "mode must be one of hybrid, keyword, semantic");
-    if (query->mode == SEARCH_MODE_SEMANTIC && !semantic)
-        return mg_actor_fail (err, "INVALID_PARAMETER", "mode",
-                              "semantic search is not available: this replica has no embedder model "
-                              "(mode=keyword or mode=hybrid)");
     if (request->has_semantic_ratio) {
         double r = request->semantic_ratio;
         if (!isfinite (r) || r < 0 || r > 1)
             return mg_actor_fail (err, "INVALID_PARAMETER", "semantic_ratio",
                                   "semantic_ratio must be a number from 0 to 1");
-        if (r == 1 && query->mode == SEARCH_MODE_HYBRID && !semantic)
-            return mg_actor_fail (err, "INVALID_PARAMETER", "semantic_ratio",
-                                  "semantic_ratio=1 is semantic search, which this replica cannot serve (no embedder model)");
         query->semantic_ratio = r;
     }
+    //  A well-formed request this replica cannot serve is not the caller's
+    //  fault: the broker gives it to a replica with a model, and answers 503
+    //  when none is up (docs/search.md).
+    bool wants_semantic = query->mode == SEARCH_MODE_SEMANTIC
+                       || (query->mode == SEARCH_MODE_HYBRID && query->semantic_ratio == 1);
+    if (wants_semantic && !semantic)
+        return mg_actor_decline (err, "semantic search is not available: no search replica has an embedder "
+                                      "model (mode=keyword or mode=hybrid work)");
     return 0;
 }
 

@@ -215,7 +215,7 @@ main (int argc, char *argv [])
     struct timespec t0;
     clock_gettime (CLOCK_MONOTONIC, &t0);
     char reason [512] = "";
-    PGconn *pg = mg_pg_connect (mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway"),
+    PGconn *pg = mg_pg_connect_long (mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway"),
                                 reason, sizeof reason);
     if (!pg) {
         mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);

@@ -101,7 +101,7 @@ sync_op_from_json (const json_t *json, sync_op_t *op, char *err, size_t errlen)
         if (!s_is_uuid (op->content_id))
             return s_fail (err, errlen, "%s", "content_id must be a content id (UUID)");
     }
-    if (op->type == SYNC_WATCHLIST_REMOVE) {
+    if (op->type == SYNC_WATCHLIST_ADD || op->type == SYNC_WATCHLIST_REMOVE) {
         const json_t *tags = json_object_get (json, "tags");
         if (tags && (!json_is_array (tags) || json_array_size (tags) > SYNC_TAGS_MAX))
             return s_fail (err, errlen, "tags must be a list of at most %s op ids", "64");
@@ -161,7 +161,7 @@ sync_op_to_json (const sync_op_t *op)
         json_object_set_new (json, "device_id", json_string (op->device));
     if (op->content_id)
         json_object_set_new (json, "content_id", json_string (op->content_id));
-    if (op->type == SYNC_WATCHLIST_REMOVE) {
+    if (op->type == SYNC_WATCHLIST_REMOVE || (op->type == SYNC_WATCHLIST_ADD && op->ntags > 0)) {
         json_t *tags = json_array ();
         for (size_t i = 0; i < op->ntags; i++)
             json_array_append_new (tags, json_string (op->tags [i]));
@@ -219,6 +219,34 @@ s_stored_hlc (const json_t *text)
     return t;
 }
 
+//  End the add tagged tag in entry: a live add is dropped at once (the op
+//  log keeps its op id, so it is never applied again); an add not seen yet
+//  gets a tombstone with the latest time that ended it, whatever the order.
+static int
+s_watchlist_end (json_t *entry, const char *tag, const char *hlc)
+{
+    json_t *tags = json_object_get (entry, "tags");
+    json_t *dead = json_object_get (entry, "dead");
+    if (json_object_get (tags, tag))
+        return json_object_del (tags, tag);
+    const json_t *known = json_object_get (dead, tag);
+    if (known && strcmp (json_string_value (known), hlc) >= 0)
+        return 0;
+    return json_object_set_new (dead, tag, json_string (hlc));
+}
+
+//  Drop content_id's entry when it holds neither live adds nor tombstones.
+static void
+s_watchlist_tidy (json_t *watchlist, const char *content_id, const json_t *entry)
+{
+    if (json_object_size (json_object_get (entry, "tags")) == 0
+    &&  json_object_size (json_object_get (entry, "dead")) == 0)
+        json_object_del (watchlist, content_id);
+}
+
+//  An add ends the adds it names (those it supersedes), then lists the
+//  title under its own tag, unless a remove of that tag came first: then
+//  the tombstone has done its work and goes.
 static int
 s_watchlist_add (json_t *watchlist, const sync_op_t *op, const char *hlc)
 {
@@ -227,9 +255,13 @@ s_watchlist_add (json_t *watchlist, const sync_op_t *op, const char *hlc)
     json_t *dead = entry ? s_child (entry, "dead") : NULL;
     if (!tags || !dead)
         return -1;
-    if (json_object_get (dead, op->op_id))
-        return 0;                               //  removed before it came
-    return json_object_set_new (tags, op->op_id, json_string (hlc));
+    for (size_t i = 0; i < op->ntags; i++)
+        if (strcmp (op->tags [i], op->op_id) != 0 && s_watchlist_end (entry, op->tags [i], hlc))
+            return -1;
+    int rc = json_object_get (dead, op->op_id) ? json_object_del (dead, op->op_id)
+                                               : json_object_set_new (tags, op->op_id, json_string (hlc));
+    s_watchlist_tidy (watchlist, op->content_id, entry);
+    return rc;
 }
 
 static int
@@ -240,15 +272,10 @@ s_watchlist_remove (json_t *watchlist, const sync_op_t *op, const char *hlc)
     json_t *dead = entry ? s_child (entry, "dead") : NULL;
     if (!tags || !dead)
         return -1;
-    for (size_t i = 0; i < op->ntags; i++) {
-        json_object_del (tags, op->tags [i]);
-        //  The tombstone keeps the latest remove's time, whatever the order.
-        const json_t *known = json_object_get (dead, op->tags [i]);
-        if (known && strcmp (json_string_value (known), hlc) >= 0)
-            continue;
-        if (json_object_set_new (dead, op->tags [i], json_string (hlc)))
+    for (size_t i = 0; i < op->ntags; i++)
+        if (s_watchlist_end (entry, op->tags [i], hlc))
             return -1;
-    }
+    s_watchlist_tidy (watchlist, op->content_id, entry);
     return 0;
 }
 
@@ -287,6 +314,45 @@ sync_state_apply (json_t *state, const sync_op_t *op)
     return -1;
 }
 
+int
+sync_op_settle (const json_t *state, json_t *op_json, sync_op_t *op, char *err, size_t errlen)
+{
+    bool fill_remove = op->type == SYNC_WATCHLIST_REMOVE && !json_object_get (op_json, "tags");
+    if (op->type != SYNC_WATCHLIST_ADD && !fill_remove)
+        return 0;
+    const json_t *entry = json_object_get (json_object_get (state, "watchlist"), op->content_id);
+    //  An add removed before it came ends only the adds it named itself: the
+    //  live ones here may be adds its remover never saw, and those must stay.
+    if (op->type == SYNC_WATCHLIST_ADD && json_object_get (json_object_get (entry, "dead"), op->op_id))
+        return 0;
+    const char *names [SYNC_TAGS_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < op->ntags; i++)
+        names [count++] = op->tags [i];
+    const char *tag;
+    const json_t *hlc;
+    json_object_foreach ((json_t *) json_object_get (entry, "tags"), tag, hlc) {
+        bool known = strcmp (tag, op->op_id) == 0;
+        for (size_t i = 0; i < count && !known; i++)
+            known = strcmp (names [i], tag) == 0;
+        if (count == SYNC_TAGS_MAX)
+            break;              //  more than a remove may name: the next write ends the rest
+        if (!known)
+            names [count++] = tag;
+    }
+    if (op->type == SYNC_WATCHLIST_ADD && count == op->ntags)
+        return 0;               //  nothing more to name
+    json_t *list = json_array ();
+    for (size_t i = 0; list && i < count; i++)
+        if (json_array_append_new (list, json_string (names [i]))) {
+            json_decref (list);
+            list = NULL;
+        }
+    if (!list || json_object_set_new (op_json, "tags", list))
+        return s_fail (err, errlen, "%s", "out of memory");
+    return sync_op_from_json (op_json, op, err, errlen);
+}
+
 void
 sync_state_compact (json_t *state, hlc_t horizon)
 {
@@ -304,6 +370,58 @@ sync_state_compact (json_t *state, hlc_t horizon)
                 json_object_del (dead, tag);
         if (json_object_size (dead) == 0 && json_object_size (json_object_get (entry, "tags")) == 0)
             json_object_del (watchlist, content_id);
+    }
+}
+
+size_t
+sync_state_titles (const json_t *state)
+{
+    size_t count = 0;
+    const char *content_id;
+    json_t *entry;
+    json_object_foreach (json_object_get (state, "watchlist"), content_id, entry)
+        if (json_object_size (json_object_get (entry, "tags")) > 0)
+            count++;
+    return count;
+}
+
+//  The key of object whose value (or value's member, when member is not
+//  NULL) is the oldest HLC text; NULL when object is empty.
+static const char *
+s_oldest (const json_t *object, const char *member)
+{
+    const char *oldest = NULL, *oldest_hlc = NULL, *key;
+    json_t *value;
+    json_object_foreach ((json_t *) object, key, value) {
+        const char *hlc = json_string_value (member ? json_object_get (value, member) : value);
+        if (!hlc)
+            hlc = "";
+        if (!oldest || strcmp (hlc, oldest_hlc) < 0 || (strcmp (hlc, oldest_hlc) == 0 && strcmp (key, oldest) < 0)) {
+            oldest = key;
+            oldest_hlc = hlc;
+        }
+    }
+    return oldest;
+}
+
+void
+sync_state_trim (json_t *state, size_t progress_max, size_t dead_max)
+{
+    //  Keys are copied out before the member that holds them goes.
+    char key [SYNC_OP_ID_MAX + 1];
+    json_t *progress = json_object_get (state, "progress");
+    while (json_object_size (progress) > progress_max) {
+        snprintf (key, sizeof key, "%s", s_oldest (progress, "hlc"));
+        json_object_del (progress, key);
+    }
+    const char *content_id;
+    json_t *entry, *spare;
+    json_object_foreach_safe (json_object_get (state, "watchlist"), spare, content_id, entry) {
+        json_t *dead = json_object_get (entry, "dead");
+        while (json_object_size (dead) > dead_max) {
+            snprintf (key, sizeof key, "%s", s_oldest (dead, NULL));
+            json_object_del (dead, key);
+        }
     }
 }
 
@@ -371,7 +489,10 @@ sync_state_view (const json_t *state)
         const char *tag;
         json_t *hlc;
         json_object_foreach (tags, tag, hlc) {
-            json_array_append_new (names, json_string (tag));
+            //  A state stored before adds superseded each other may hold more
+            //  live tags than a remove can name: a write ends the rest.
+            if (json_array_size (names) < SYNC_TAGS_MAX)
+                json_array_append_new (names, json_string (tag));
             if (strcmp (json_string_value (hlc), newest) > 0)
                 newest = json_string_value (hlc);
         }

@@ -5,7 +5,9 @@
     PUB message) asks sync.events for what follows the last id it has: ids
     are consecutive, so a gap is always noticed and always filled.  */
 #include "sync.h"
+#include "mg_filters.h"
 #include "mg_log.h"
+#include "mg_pg.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -34,9 +36,9 @@ sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, json_t
         "ON CONFLICT (user_id) DO UPDATE SET last_id = sync_event_seq.last_id + $2::bigint RETURNING last_id",
         2, NULL, P (user_id, n), NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
-        mg_warn ("event sequence update failed", "reason=\"%s\"", PQresultErrorMessage (res));
+        mg_pg_fail (err, pg, res, "sync event sequence");
         PQclear (res);
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
+        return -1;
     }
     int64_t last = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
@@ -53,12 +55,12 @@ sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, json_t
         "(x.e->>'target')::uuid, x.e->'data' FROM json_array_elements ($2::json) AS x (e)",
         2, NULL, P (user_id, text), NULL, NULL, 0) : NULL;
     free (text);
-    ExecStatusType status = PQresultStatus (res);
-    if (status != PGRES_COMMAND_OK)
-        mg_warn ("event write failed", "reason=\"%s\"", res ? PQresultErrorMessage (res) : "out of memory");
+    if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+        mg_pg_fail (err, pg, res, "sync events");
+        PQclear (res);
+        return -1;
+    }
     PQclear (res);
-    if (status != PGRES_COMMAND_OK)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
     //  Bounded history: the newest keep events (a range of the primary key),
     //  and, each time the ids pass a multiple of AGE_PRUNE_EVERY, none older
     //  than keep_s (that check reads every kept row of the user).
@@ -68,11 +70,9 @@ sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, json_t
           "AND (id <= $2::bigint - $3::bigint OR created_at < now () - make_interval (secs => $4::bigint))"
         : "DELETE FROM sync_events WHERE user_id = $1::uuid AND id <= $2::bigint - $3::bigint",
         by_age ? 4 : 3, NULL, P (user_id, latest, keep, keep_s), NULL, NULL, 0);
-    status = PQresultStatus (res);
+    int rc = PQresultStatus (res) == PGRES_COMMAND_OK ? 0 : mg_pg_fail (err, pg, res, "sync events");
     PQclear (res);
-    if (status != PGRES_COMMAND_OK)
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
-    return 0;
+    return rc;
 }
 
 void
@@ -125,8 +125,9 @@ s_replay (PGconn *pg, const char *user_id, int64_t since, int64_t last, mg_sync_
         "WHERE user_id = $1::uuid AND id > $2::bigint ORDER BY id LIMIT $3::int",
         3, NULL, P (user_id, from, limit), NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_pg_fail (err, pg, res, "sync events");
         PQclear (res);
-        return mg_actor_fail (err, "SERVICE_UNAVAILABLE", NULL, "sync database unavailable");
+        return -1;
     }
     int rows = PQntuples (res);
     //  Ids are consecutive: a first id past since + 1 means the ones between were dropped.
@@ -172,16 +173,21 @@ sync_on_events (void *state, const void *req, void *rep, mg_error_t *err)
     mg_sync_events_reply_t *reply = rep;
     if (request->has_since && request->since < 0)
         return mg_actor_fail (err, "INVALID_PARAMETER", "since", "an event id is a number >= 0");
+    char user_id [37], device_id [37];
+    if (mg_filters_uuid (request->user_id, user_id, "user_id", err)
+    ||  mg_filters_uuid (request->device_id, device_id, "device_id", err))
+        return -1;
     PGconn *pg = sync_pg (state, err);
     if (!pg)
         return -1;
     PGresult *res = PQexecParams (pg,
         "SELECT coalesce ((SELECT last_id FROM sync_event_seq WHERE user_id = $1::uuid), 0), "
         "EXISTS (SELECT 1 FROM devices WHERE id = $2::uuid AND user_id = $1::uuid)",
-        2, NULL, P (request->user_id, request->device_id), NULL, NULL, 0);
+        2, NULL, P (user_id, device_id), NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_pg_fail (err, pg, res, "sync events");
         PQclear (res);
-        return mg_actor_fail (err, "INVALID_PARAMETER", "device_id", "device_id must be a device id (UUID)");
+        return -1;
     }
     int64_t last = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     bool mine = strcmp (PQgetvalue (res, 0, 1), "t") == 0;
@@ -198,5 +204,5 @@ sync_on_events (void *state, const void *req, void *rep, mg_error_t *err)
         reply->reset = true;        //  an id this user never had (another server's, or a wiped database)
         return 0;
     }
-    return s_replay (pg, request->user_id, request->since, last, reply, err);
+    return s_replay (pg, user_id, request->since, last, reply, err);
 }

@@ -8,15 +8,21 @@
 
 #include <czmq.h>
 #include <sodium.h>
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_DRIFT_MS  60000           //  ops stamped further ahead of our clock are refused
 
 static const mg_method_t s_methods [] = {
-    { "sync.devices.list",   &mg_sync_user_request_desc,        &mg_devices_reply_desc, sync_on_devices_list },
+    { "sync.devices.list",   &mg_sync_list_request_desc,        &mg_devices_reply_desc, sync_on_devices_list },
     { "sync.devices.add",    &mg_device_add_request_desc,       &mg_device_desc,        sync_on_devices_add },
     { "sync.devices.remove", &mg_device_request_desc,           &mg_empty_desc,         sync_on_devices_remove },
     { "sync.state",          &mg_sync_user_request_desc,        &mg_sync_state_desc,    sync_on_state },
+    { "sync.watchlist.list", &mg_sync_list_request_desc,        &mg_watchlist_page_desc, sync_on_watchlist_list },
+    { "sync.progress.list",  &mg_sync_list_request_desc,        &mg_progress_page_desc, sync_on_progress_list },
+    { "sync.preferences.get", &mg_sync_user_request_desc,       &mg_sync_preferences_desc, sync_on_preferences_get },
     { "sync.ops",            &mg_sync_ops_request_desc,         &mg_sync_ops_reply_desc, sync_on_ops },
     { "sync.watchlist.put",  &mg_sync_item_request_desc,        &mg_sync_state_desc,    sync_on_watchlist_put },
     { "sync.watchlist.delete", &mg_sync_item_request_desc,      &mg_sync_state_desc,    sync_on_watchlist_delete },
@@ -77,6 +83,40 @@ s_thread_fini (void *state)
     free (self);
 }
 
+//  The retention job: at start, then every MG_SYNC_RETENTION_S seconds, on
+//  its own connection, until the process is told to stop.
+typedef struct {
+    sync_shared_t *shared;
+    int64_t every_s;
+} s_retention_t;
+
+static void *
+s_retention (void *arg)
+{
+    s_retention_t *job = arg;
+    PGconn *pg = NULL;
+    int64_t next = zclock_mono ();
+    while (!zsys_interrupted) {
+        if (zclock_mono () < next) {
+            zclock_sleep (250);         //  wakes often enough to stop promptly
+            continue;
+        }
+        next = zclock_mono () + job->every_s * 1000;
+        mg_error_t err = { 0 };
+        int64_t ops = 0, events = 0;
+        if (mg_pg_keep (&pg, job->shared->pg_url, "sync database", &err)
+        &&  sync_retention_run (pg, job->shared->ops_keep_s, job->shared->events_keep_s, &ops, &events, &err) == 0) {
+            if (ops || events)
+                mg_info ("retention", "ops_deleted=%" PRId64 " events_deleted=%" PRId64, ops, events);
+        }
+        else
+            mg_warn ("retention run failed", "reason=\"%s\"", err.message ? err.message : "");
+        mg_msg_clear (&mg_error_desc, &err);
+    }
+    PQfinish (pg);
+    return NULL;
+}
+
 //  The latest HLC in the op log: this node's clock starts after it, so
 //  time never runs backwards across restarts.
 static int
@@ -106,8 +146,17 @@ main (void)
     sync_shared_t shared = {
         .pg_url = pg_url,
         .events_keep = mg_config_int ("MG_SYNC_EVENTS_KEEP", 1000, 1, 1000000),
-        .events_keep_s = mg_config_int ("MG_SYNC_EVENTS_KEEP_S", 604800, 1, 31536000)
+        .events_keep_s = mg_config_int ("MG_SYNC_EVENTS_KEEP_S", 604800, 1, 31536000),
+        .ops_keep_s = mg_config_int ("MG_SYNC_OPS_KEEP_S", 2592000, 1, 315360000)
     };
+    const char *region = mg_config_str ("MG_DEFAULT_REGION", "US");
+    if (strlen (region) != 2 || strspn (region, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != 2) {
+        mg_error ("MG_DEFAULT_REGION must be an ISO 3166-1 alpha-2 code", "value=\"%s\"", region);
+        PQfinish (pg);
+        return EXIT_FAILURE;
+    }
+    shared.default_region [0] = (char) toupper ((unsigned char) region [0]);
+    shared.default_region [1] = (char) toupper ((unsigned char) region [1]);
     hlc_t last;
     if (s_last_hlc (pg, &last)) {
         mg_error ("cannot read the op log clock", "table=%s", "sync_ops");
@@ -126,7 +175,15 @@ main (void)
     //  several users' writes in flight (one user's are serialised by a row lock).
     int threads = (int) mg_config_int ("MG_SYNC_THREADS", 4, 1, 64);
     mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
+    s_retention_t job = { &shared, mg_config_int ("MG_SYNC_RETENTION_S", 3600, 1, 86400) };
+    pthread_t retention;
+    if (pthread_create (&retention, NULL, s_retention, &job)) {
+        mg_actor_destroy (&actor);
+        return EXIT_FAILURE;
+    }
     int rc = mg_actor_run (actor);
+    zsys_interrupted = 1;               //  the job stops with the actor
+    pthread_join (retention, NULL);
     mg_actor_destroy (&actor);
     pthread_mutex_destroy (&shared.lock);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -5,6 +5,9 @@
     before is skipped), applies the new ones and stores the merged state.  */
 #include "sync.h"
 #include "mg_log.h"
+#include "mg_catalog_sql.h"
+#include "mg_filters.h"
+#include "mg_pg.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -15,6 +18,21 @@
 
 #define P(...) ((const char *const []) { __VA_ARGS__ })
 #define STATE_KEY "state"
+#define TITLE_OFFERS_MAX "8"     //  offers per listed title: mg_sync_title availability
+
+//  True when text is a UUID in its usual 8-4-4-4-12 hex form.
+static bool
+s_is_uuid (const char *text)
+{
+    if (!text || strlen (text) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text [i] != '-' : !strchr ("0123456789abcdefABCDEF", text [i]))
+            return false;
+    }
+    return true;
+}
 
 //  A batch being applied: ops (JSON, stamped), their parsed form (borrowing
 //  from ops), and what came of it.
@@ -46,7 +64,14 @@ s_check (sync_thread_t *self, s_batch_t *batch, const char *device, mg_error_t *
             hlc_format (sync_now (self), text);
             json_object_set_new (op, "hlc", json_string (text));
         }
-        if (device && !json_object_get (op, "device_id"))
+        //  An op is the batch's device's, nothing else: naming another
+        //  device would keep that device's streams from hearing of it.
+        const json_t *named = json_object_get (op, "device_id");
+        if (named && !(device && json_is_string (named) && strcasecmp (json_string_value (named), device) == 0))
+            return mg_actor_fail (err, "INVALID_PARAMETER", where,
+                                  "%s: device_id must be the batch's device (X-Device-Id or the body's device_id)",
+                                  where);
+        if (device)
             json_object_set_new (op, "device_id", json_string (device));
         char reason [256];
         sync_op_t *parsed = &batch->parsed [index];
@@ -55,36 +80,25 @@ s_check (sync_thread_t *self, s_batch_t *batch, const char *device, mg_error_t *
         if (sync_receive (self, parsed->hlc))
             return mg_actor_fail (err, "INVALID_PARAMETER", where,
                                   "%s: hlc is more than a minute ahead of the server's clock", where);
-        if (parsed->type == SYNC_PREFERENCES_SET) {
-            //  Preferences are typed: the field must be one of sync.preferences'.
-            json_t *one = json_pack ("{s:O}", parsed->field, parsed->value);
-            mg_sync_preferences_t typed;
-            int bad = !one || mg_msg_from_json (&mg_sync_preferences_desc, one, &typed, reason, sizeof reason);
-            json_decref (one);
-            if (bad)
-                return mg_actor_fail (err, "INVALID_PARAMETER", where, "%s: preference %s", where, reason);
-            bool region_bad = typed.region && !(strlen (typed.region) == 2
-                                                && strspn (typed.region, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2);
-            mg_msg_clear (&mg_sync_preferences_desc, &typed);
-            if (region_bad)
-                return mg_actor_fail (err, "INVALID_PARAMETER", where,
-                                      "%s: region must be an ISO 3166-1 alpha-2 code (e.g. US)", where);
-        }
+        if (sync_op_check_preference (parsed, reason, sizeof reason))
+            return mg_actor_fail (err, "INVALID_PARAMETER", where, "%s: %s", where, reason);
     }
     batch->count = json_array_size (batch->ops);
     return 0;
 }
 
-//  The user's stored state (locked to the end of the transaction), or a
-//  new one. NULL with err filled.
+//  The user's stored state (with lock, locked to the end of the
+//  transaction), or a new one. NULL with err filled.
 static json_t *
-s_load (PGconn *pg, const char *user_id, mg_error_t *err)
+s_load (PGconn *pg, const char *user_id, bool lock, mg_error_t *err)
 {
-    PGresult *res = PQexecParams (pg, "SELECT state::text FROM sync_state WHERE user_id = $1::uuid AND key = '"
-                                      STATE_KEY "' FOR UPDATE", 1, NULL, P (user_id), NULL, NULL, 0);
+    PGresult *res = PQexecParams (pg, lock
+        ? "SELECT state::text FROM sync_state WHERE user_id = $1::uuid AND key = '" STATE_KEY "' FOR UPDATE"
+        : "SELECT state::text FROM sync_state WHERE user_id = $1::uuid AND key = '" STATE_KEY "'",
+        1, NULL, P (user_id), NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_pg_fail (err, pg, res, "sync database");
         PQclear (res);
-        mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
         return NULL;
     }
     json_t *state = NULL;
@@ -105,17 +119,16 @@ s_load (PGconn *pg, const char *user_id, mg_error_t *err)
     return state;
 }
 
-//  Run sql with params; 0 or -1 (err filled with code).
+//  Run sql with params; 0, or -1 with err (mg_pg_fail: the failure is the
+//  database's, never the caller's).
 static int
-s_exec (PGconn *pg, const char *sql, int n, const char *const *params, mg_error_t *err, const char *code,
-        const char *what)
+s_exec (PGconn *pg, const char *sql, int n, const char *const *params, mg_error_t *err)
 {
     PGresult *res = PQexecParams (pg, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus (res);
+    int rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : mg_pg_fail (err, pg, res, "sync database");
     PQclear (res);
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
-        return 0;
-    return mg_actor_fail (err, code, NULL, "%s", what);
+    return rc;
 }
 
 //  The item of list (a view's watchlist or progress) for content_id, or NULL.
@@ -210,7 +223,12 @@ s_handoff_check (PGconn *pg, const char *user_id, s_batch_t *batch, mg_error_t *
 {
     PGresult *res = PQexecParams (pg, "SELECT 1 FROM devices WHERE id = $2::uuid AND user_id = $1::uuid",
                                   2, NULL, P (user_id, batch->handoff->to_device), NULL, NULL, 0);
-    bool mine = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_pg_fail (err, pg, res, "sync database");
+        PQclear (res);
+        return -1;
+    }
+    bool mine = PQntuples (res) == 1;
     PQclear (res);
     if (!mine)
         return mg_actor_fail (err, "NOT_FOUND", "to_device", "no such device: to_device must be one of yours");
@@ -223,17 +241,110 @@ s_handoff_check (PGconn *pg, const char *user_id, s_batch_t *batch, mg_error_t *
     return 0;
 }
 
+//  0 when res holds rows (or a command's outcome), else -1 with err
+//  (mg_pg_fail) and res cleared.
+static int
+s_ok (PGconn *pg, PGresult *res, mg_error_t *err)
+{
+    ExecStatusType status = PQresultStatus (res);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return 0;
+    mg_pg_fail (err, pg, res, "sync database");
+    PQclear (res);
+    return -1;
+}
+
+//  The op ids of batch that the op log already holds (a JSON object used
+//  as a set), or NULL with err.
+static json_t *
+s_logged (PGconn *pg, const char *user_id, const s_batch_t *batch, mg_error_t *err)
+{
+    json_t *ids = json_array ();
+    for (size_t i = 0; ids && i < batch->count; i++)
+        json_array_append_new (ids, json_string (batch->parsed [i].op_id));
+    char *text = ids ? json_dumps (ids, JSON_COMPACT) : NULL;
+    json_decref (ids);
+    json_t *seen = json_object ();
+    if (!text || !seen) {
+        free (text);
+        json_decref (seen);
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+        return NULL;
+    }
+    PGresult *res = PQexecParams (pg, "SELECT op_id FROM sync_ops WHERE user_id = $1::uuid "
+                                      "AND op_id IN (SELECT jsonb_array_elements_text ($2::jsonb))",
+                                  2, NULL, P (user_id, text), NULL, NULL, 0);
+    free (text);
+    if (s_ok (pg, res, err)) {
+        json_decref (seen);
+        return NULL;
+    }
+    for (int r = 0; r < PQntuples (res); r++)
+        json_object_set_new (seen, PQgetvalue (res, r, 0), json_true ());
+    PQclear (res);
+    return seen;
+}
+
+//  Apply the new ops of the batch to its state in order, each completed
+//  first from the state the ops before it left (sync_op_settle: so an add
+//  repeated in one batch supersedes the one before it); mark which were
+//  new. 0 or -1.
+static int
+s_merge (s_batch_t *batch, json_t *seen, mg_error_t *err)
+{
+    for (size_t i = 0; i < batch->count; i++) {
+        sync_op_t *parsed = &batch->parsed [i];
+        //  Each new op once, even when the batch names it twice.
+        if (json_object_get (seen, parsed->op_id)) {
+            batch->duplicates++;
+            continue;
+        }
+        char reason [128];
+        if (json_object_set_new (seen, parsed->op_id, json_true ())
+        ||  sync_op_settle (batch->state, json_array_get (batch->ops, i), parsed, reason, sizeof reason)
+        ||  sync_state_apply (batch->state, parsed))
+            return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+        batch->fresh [i] = true;
+        batch->applied++;
+    }
+    return 0;
+}
+
+//  Write the batch's new ops, as applied, to the op log. 0 or -1.
+static int
+s_log (PGconn *pg, const char *user_id, const s_batch_t *batch, mg_error_t *err)
+{
+    json_t *rows = json_array ();
+    for (size_t i = 0; rows && i < batch->count; i++)
+        if (batch->fresh [i])
+            json_array_append_new (rows, sync_op_to_json (&batch->parsed [i]));
+    char *text = rows && json_array_size (rows) ? json_dumps (rows, JSON_COMPACT) : NULL;
+    bool empty = rows && json_array_size (rows) == 0;
+    json_decref (rows);
+    if (empty)
+        return 0;
+    if (!text)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    int rc = s_exec (pg, "INSERT INTO sync_ops (user_id, op_id, device_id, type, hlc, body) "
+                         "SELECT $1::uuid, x->>'op_id', (x->>'device_id')::uuid, x->>'type', x->>'hlc', x "
+                         "FROM jsonb_array_elements ($2::jsonb) x", 2, P (user_id, text), err);
+    free (text);
+    return rc;
+}
+
 //  Apply the checked batch for user_id in one transaction. 0 or -1.
 static int
 s_apply (sync_thread_t *self, PGconn *pg, const char *user_id, const char *device, s_batch_t *batch,
          mg_error_t *err)
 {
-    if (s_exec (pg, "BEGIN", 0, NULL, err, "SERVICE_UNAVAILABLE", "sync database unavailable"))
+    if (s_exec (pg, "BEGIN", 0, NULL, err))
         return -1;
     int rc = -1;
     PGresult *res = PQexecParams (pg, "SELECT 1 FROM users WHERE id = $1::uuid FOR SHARE", 1, NULL, P (user_id),
                                   NULL, NULL, 0);
-    bool known = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    if (s_ok (pg, res, err))
+        goto done;
+    bool known = PQntuples (res) == 1;
     PQclear (res);
     if (!known) {
         mg_actor_fail (err, "NOT_FOUND", "user_id", "no such user");
@@ -242,7 +353,9 @@ s_apply (sync_thread_t *self, PGconn *pg, const char *user_id, const char *devic
     if (device) {
         res = PQexecParams (pg, "UPDATE devices SET last_seen_at = now () WHERE id = $2::uuid AND user_id = $1::uuid",
                             2, NULL, P (user_id, device), NULL, NULL, 0);
-        bool mine = PQresultStatus (res) == PGRES_COMMAND_OK && strcmp (PQcmdTuples (res), "1") == 0;
+        if (s_ok (pg, res, err))
+            goto done;
+        bool mine = strcmp (PQcmdTuples (res), "1") == 0;
         PQclear (res);
         if (!mine) {
             mg_actor_fail (err, "NOT_FOUND", "device_id", "no such device: register it with POST /api/v1/me/devices");
@@ -251,81 +364,49 @@ s_apply (sync_thread_t *self, PGconn *pg, const char *user_id, const char *devic
     }
     if (s_exec (pg, "INSERT INTO sync_state (user_id, key, state) VALUES ($1::uuid, '" STATE_KEY "', "
                     "'{\"watchlist\":{},\"progress\":{},\"preferences\":{}}') ON CONFLICT DO NOTHING",
-                1, P (user_id), err, "SERVICE_UNAVAILABLE", "sync database unavailable"))
+                1, P (user_id), err))
         goto done;
-    batch->state = s_load (pg, user_id, err);
+    //  The state row is locked from here: the user's other writes wait, so
+    //  the op log read below stays true until the commit.
+    batch->state = s_load (pg, user_id, true, err);
     if (!batch->state)
         goto done;
     if (batch->handoff && s_handoff_check (pg, user_id, batch, err))
         goto done;
-    //  Removes without tags remove what the server has seen of the title.
-    for (size_t i = 0; i < batch->count; i++) {
-        json_t *op = json_array_get (batch->ops, i);
-        sync_op_t *parsed = &batch->parsed [i];
-        if (parsed->type == SYNC_WATCHLIST_REMOVE && !json_object_get (op, "tags")) {
-            parsed->ntags = sync_state_tags (batch->state, parsed->content_id, parsed->tags);
-            json_t *tags = json_array ();
-            for (size_t t = 0; t < parsed->ntags; t++)
-                json_array_append_new (tags, json_string (parsed->tags [t]));
-            json_object_set_new (op, "tags", tags);
-            //  Borrow the tags from the op, not from the state the op changes.
-            char ignored [8];
-            if (sync_op_from_json (op, parsed, ignored, sizeof ignored)) {
-                mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
-                goto done;
-            }
-        }
-    }
-    //  The op log decides which ops are new: a seen op id inserts nothing.
-    json_t *rows = json_array ();
-    for (size_t i = 0; i < batch->count; i++)
-        json_array_append_new (rows, sync_op_to_json (&batch->parsed [i]));
-    char *text = json_dumps (rows, JSON_COMPACT);
-    json_decref (rows);
-    res = text ? PQexecParams (pg,
-        "INSERT INTO sync_ops (user_id, op_id, device_id, type, hlc, body) "
-        "SELECT $1::uuid, x->>'op_id', (x->>'device_id')::uuid, x->>'type', x->>'hlc', x "
-        "FROM jsonb_array_elements ($2::jsonb) x ON CONFLICT (user_id, op_id) DO NOTHING RETURNING op_id",
-        2, NULL, P (user_id, text), NULL, NULL, 0) : NULL;
-    free (text);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_warn ("op log write failed", "reason=\"%s\"", res ? PQresultErrorMessage (res) : "out of memory");
-        PQclear (res);
-        mg_actor_fail (err, "INVALID_PARAMETER", "ops", "an op names a device or title the server refuses");
+    json_t *seen = s_logged (pg, user_id, batch, err);
+    if (!seen)
+        goto done;
+    size_t titles = sync_state_titles (batch->state);
+    int merged = s_merge (batch, seen, err);
+    json_decref (seen);
+    if (merged)
+        goto done;
+    size_t after = sync_state_titles (batch->state);
+    if (after > SYNC_TITLES_MAX && after > titles) {
+        mg_actor_fail (err, "CONFLICT", "ops", "a watchlist holds at most %d titles: remove some first",
+                       SYNC_TITLES_MAX);
         goto done;
     }
-    json_t *fresh = json_object ();
-    for (int r = 0; r < PQntuples (res); r++)
-        json_object_set_new (fresh, PQgetvalue (res, r, 0), json_true ());
-    PQclear (res);
-    for (size_t i = 0; i < batch->count; i++) {
-        //  Each new op once, even when the batch names it twice.
-        if (!json_object_get (fresh, batch->parsed [i].op_id)) {
-            batch->duplicates++;
-            continue;
-        }
-        json_object_del (fresh, batch->parsed [i].op_id);
-        if (sync_state_apply (batch->state, &batch->parsed [i])) {
-            json_decref (fresh);
-            mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
-            goto done;
-        }
-        batch->fresh [i] = true;
-        batch->applied++;
-    }
-    json_decref (fresh);
-    text = json_dumps (batch->state, JSON_COMPACT);
+    if (s_log (pg, user_id, batch, err))
+        goto done;
+    //  Tombstones outlive no add they could still meet: past the op log's
+    //  window an add is not recognised as a duplicate either.
+    hlc_t now = sync_now (self);
+    sync_state_compact (batch->state, (hlc_t) { now.wall_ms - self->shared->ops_keep_s * 1000, 0, 0 });
+    sync_state_trim (batch->state, SYNC_PROGRESS_MAX, SYNC_DEAD_MAX);
+    char *text = json_dumps (batch->state, JSON_COMPACT);
     int stored = text ? s_exec (pg, "UPDATE sync_state SET state = $2::jsonb, updated_at = now () "
                                     "WHERE user_id = $1::uuid AND key = '" STATE_KEY "'",
-                                2, P (user_id, text), err, "SERVICE_UNAVAILABLE", "sync database unavailable") : -1;
+                                2, P (user_id, text), err)
+                      : mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
     free (text);
     if (stored == 0)
         stored = s_events (self, pg, user_id, batch, err);
     if (stored == 0)
-        rc = s_exec (pg, "COMMIT", 0, NULL, err, "SERVICE_UNAVAILABLE", "sync database unavailable");
+        rc = s_exec (pg, "COMMIT", 0, NULL, err);
 done:
     if (rc)
-        PQclear (PQexec (pg, "ROLLBACK"));
+        mg_pg_settle (pg);
     return rc;
 }
 
@@ -353,7 +434,11 @@ static int
 s_batch_run (sync_thread_t *self, const char *user_id, const char *device, s_batch_t *batch,
              mg_sync_state_t *reply, size_t *applied, size_t *duplicates, mg_error_t *err)
 {
-    PGconn *pg = sync_pg (self, err);
+    PGconn *pg = NULL;
+    if (!s_is_uuid (user_id))
+        mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
+    else
+        pg = sync_pg (self, err);
     int rc = pg ? s_check (self, batch, device, err) : -1;
     if (rc == 0)
         rc = s_apply (self, pg, user_id, device, batch, err);
@@ -385,11 +470,166 @@ s_batch (sync_thread_t *self, const char *user_id, const char *device, json_t *o
     return s_batch_run (self, user_id, device, &batch, reply, applied, duplicates, err);
 }
 
+//  The user's merged state for a read: one plain SELECT, no transaction,
+//  no lock and no write (a user never seen reads as empty). NULL with err.
+static json_t *
+s_read (sync_thread_t *self, const char *user_id, PGconn **pg_out, mg_error_t *err)
+{
+    if (!s_is_uuid (user_id)) {
+        mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
+        return NULL;
+    }
+    PGconn *pg = sync_pg (self, err);
+    if (pg_out)
+        *pg_out = pg;
+    return pg ? s_load (pg, user_id, false, err) : NULL;
+}
+
 int
 sync_on_state (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_sync_user_request_t *request = req;
-    return s_batch (state, request->user_id, NULL, json_array (), rep, NULL, NULL, err);
+    json_t *merged = s_read (state, request->user_id, NULL, err);
+    int rc = merged ? s_view (state, merged, rep, err) : -1;
+    json_decref (merged);
+    return rc;
+}
+
+//  Summaries of the titles ids (a JSON array of content ids) as a JSON
+//  object by id, with their offers in region; titles the catalog does not
+//  hold are left out. NULL with err.
+static json_t *
+s_titles (PGconn *pg, const json_t *ids, const char *region, mg_error_t *err)
+{
+    char *text = json_dumps (ids, JSON_COMPACT);
+    if (!text) {
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+        return NULL;
+    }
+    PGresult *res = PQexecParams (pg,
+        "SELECT coalesce (jsonb_object_agg (c.id, jsonb_build_object ('id', c.id, 'type', c.type, "
+        "'title', c.title, 'year', c.year, 'poster', " SQL_IMAGE ("c.poster_path", "w500") ", "
+        "'genres', " SQL_GENRES ", 'region', $2::text, 'availability', coalesce ((SELECT jsonb_agg ("
+        SQL_OFFER ("a") " ORDER BY a.platform, a.type) FROM (SELECT * FROM availability "
+        "WHERE content_id = c.id AND region = $2::bpchar AND (expires_at IS NULL OR expires_at > now ()) "
+        "ORDER BY platform, type LIMIT " TITLE_OFFERS_MAX ") a), '[]'::jsonb))), '{}'::jsonb)::text "
+        "FROM content c WHERE c.id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid)",
+        2, NULL, P (text, region), NULL, NULL, 0);
+    free (text);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        mg_pg_fail (err, pg, res, "sync database");
+        PQclear (res);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *titles = json_loads (PQgetvalue (res, 0, 0), 0, &jerr);
+    PQclear (res);
+    if (!titles)
+        mg_actor_fail (err, "INTERNAL", NULL, "could not read the titles");
+    return titles;
+}
+
+//  One page of list (the view's watchlist or progress, owned) into reply
+//  (desc: mg_watchlist_page or mg_progress_page), each item with its
+//  title's summary in the caller's region. 0 or -1.
+static int
+s_page (sync_thread_t *self, PGconn *pg, const json_t *merged, json_t *list, const mg_sync_list_request_t *request,
+        const mg_msgdesc_t *desc, void *reply, mg_error_t *err)
+{
+    uint64_t page, per_page, offset;
+    if (mg_filters_paging (request->has_page, request->page, request->has_per_page, request->per_page,
+                           &page, &per_page, &offset, err)) {
+        json_decref (list);
+        return -1;
+    }
+    size_t total = json_array_size (list);
+    json_t *results = json_array (), *ids = json_array ();
+    for (size_t i = (size_t) offset; results && ids && i < total && i < offset + per_page; i++) {
+        json_array_append (results, json_array_get (list, i));
+        json_array_append (ids, json_object_get (json_array_get (list, i), "content_id"));
+    }
+    json_decref (list);
+    //  The caller's preferred region, else the configured default.
+    const json_t *preferred = json_object_get (json_object_get (json_object_get (merged, "preferences"), "region"),
+                                               "value");
+    const char *region = json_is_string (preferred) ? json_string_value (preferred) : self->shared->default_region;
+    json_t *titles = results && ids ? s_titles (pg, ids, region, err) : NULL;
+    json_decref (ids);
+    if (!titles) {
+        json_decref (results);
+        return results ? -1 : mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    size_t index;
+    json_t *item;
+    json_array_foreach (results, index, item) {
+        json_t *title = json_object_get (titles, json_string_value (json_object_get (item, "content_id")));
+        if (title)
+            json_object_set (item, "content", title);
+    }
+    json_decref (titles);
+    json_t *body = json_pack ("{s:o, s:I, s:I, s:I}", "results", results, "total", (json_int_t) total,
+                              "page", (json_int_t) page, "per_page", (json_int_t) per_page);
+    char reason [256];
+    int rc = body ? mg_msg_from_json (desc, body, reply, reason, sizeof reason) : -1;
+    json_decref (body);
+    if (rc) {
+        mg_error ("list page does not fit the reply", "reply=%s reason=\"%s\"", desc->name,
+                  body ? reason : "out of memory");
+        return mg_actor_fail (err, "INTERNAL", NULL, "the list could not be encoded");
+    }
+    return 0;
+}
+
+//  A list of the user's merged state (key: watchlist or progress) as a page.
+static int
+s_list (sync_thread_t *self, const mg_sync_list_request_t *request, const char *key, const mg_msgdesc_t *desc,
+        void *reply, mg_error_t *err)
+{
+    PGconn *pg = NULL;
+    json_t *merged = s_read (self, request->user_id, &pg, err);
+    json_t *view = merged ? sync_state_view (merged) : NULL;
+    int rc = -1;
+    if (view)
+        rc = s_page (self, pg, merged, json_incref (json_object_get (view, key)), request, desc, reply, err);
+    else
+    if (merged)
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    json_decref (view);
+    json_decref (merged);
+    return rc;
+}
+
+int
+sync_on_watchlist_list (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    return s_list (state, req, "watchlist", &mg_watchlist_page_desc, rep, err);
+}
+
+int
+sync_on_progress_list (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    return s_list (state, req, "progress", &mg_progress_page_desc, rep, err);
+}
+
+int
+sync_on_preferences_get (void *state, const void *req, void *rep, mg_error_t *err)
+{
+    const mg_sync_user_request_t *request = req;
+    json_t *merged = s_read (state, request->user_id, NULL, err);
+    json_t *view = merged ? sync_state_view (merged) : NULL;
+    char reason [256];
+    int rc = view ? mg_msg_from_json (&mg_sync_preferences_desc, json_object_get (view, "preferences"), rep,
+                                      reason, sizeof reason) : -1;
+    if (rc && view) {
+        mg_error ("preferences do not fit the reply", "reason=\"%s\"", reason);
+        mg_actor_fail (err, "INTERNAL", NULL, "the preferences could not be encoded");
+    }
+    else
+    if (rc && merged)
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    json_decref (view);
+    json_decref (merged);
+    return rc;
 }
 
 int
@@ -397,36 +637,17 @@ sync_on_ops (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_sync_ops_request_t *request = req;
     mg_sync_ops_reply_t *reply = rep;
-    json_error_t jerr;
-    json_t *doc = json_loads (request->body, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object (doc)) {
-        json_decref (doc);
-        return mg_actor_fail (err, "INVALID_JSON", NULL, "the body must be {\"device_id\":..., \"ops\":[...]}");
-    }
-    json_t *ops = json_object_get (doc, "ops");
-    //  Too many ops is refused before anything else is looked at.
-    if (json_array_size (ops) > SYNC_BATCH_MAX) {
-        json_decref (doc);
-        return mg_actor_fail (err, "PAYLOAD_TOO_LARGE", "ops", "at most %d ops per batch", SYNC_BATCH_MAX);
-    }
-    const json_t *device = json_object_get (doc, "device_id");
-    if (!json_is_array (ops) || (device && !json_is_string (device))) {
-        json_decref (doc);
-        return mg_actor_fail (err, "INVALID_PARAMETER", "ops",
-                              "the body must be {\"device_id\":\"<device id>\", \"ops\":[...]}");
-    }
-    char device_id [37] = "";
-    if (device)
-        snprintf (device_id, sizeof device_id, "%s", json_string_value (device));
-    json_incref (ops);
-    json_decref (doc);
+    json_t *ops;
+    char device_id [37];
+    if (sync_batch_read (request->body, request->device_id, &ops, device_id, err))
+        return -1;
     reply->state = calloc (1, sizeof (mg_sync_state_t));
     if (!reply->state) {
         json_decref (ops);
         return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
     }
     size_t applied = 0, duplicates = 0;
-    int rc = s_batch (state, request->user_id, device ? device_id : NULL, ops, reply->state,
+    int rc = s_batch (state, request->user_id, *device_id ? device_id : NULL, ops, reply->state,
                       &applied, &duplicates, err);
     reply->applied = applied;
     reply->duplicates = duplicates;
@@ -470,7 +691,9 @@ sync_on_progress_get (void *state, const void *req, void *rep, mg_error_t *err)
     const mg_sync_title_request_t *request = req;
     mg_progress_item_t *reply = rep;
     mg_sync_state_t all = { 0 };
-    int rc = s_batch (state, request->user_id, NULL, json_array (), &all, NULL, NULL, err);
+    json_t *merged = s_read (state, request->user_id, NULL, err);
+    int rc = merged ? s_view (state, merged, &all, err) : -1;
+    json_decref (merged);
     for (size_t i = 0; rc == 0 && i < all.progress_count; i++)
         if (strcmp (all.progress [i].content_id, request->content_id) == 0) {
             *reply = all.progress [i];
@@ -520,20 +743,6 @@ sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *er
                               "give at least one of language, subtitles, region, autoplay, genres, maturity");
     }
     return s_batch (state, request->user_id, request->device_id, ops, rep, NULL, NULL, err);
-}
-
-//  True when text is a UUID in its usual 8-4-4-4-12 hex form.
-static bool
-s_is_uuid (const char *text)
-{
-    if (!text || strlen (text) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? text [i] != '-' : !strchr ("0123456789abcdefABCDEF", text [i]))
-            return false;
-    }
-    return true;
 }
 
 int

@@ -14,6 +14,12 @@
 
 #define SYNC_DEVICES_MAX   10        //  devices per user
 #define SYNC_BATCH_MAX     100       //  ops per POST /sync/ops
+//  What one user's merged state may hold, so that every answer that carries
+//  it (writes answer the whole state) stays far under the 1 MiB message
+//  limit: 2,000 titles of about 230 bytes on each list.
+#define SYNC_TITLES_MAX    2000      //  titles on the watchlist (more: the batch is refused)
+#define SYNC_PROGRESS_MAX  2000      //  titles with progress (more: the oldest updated goes)
+#define SYNC_DEAD_MAX      64        //  tombstones kept per title (more: the oldest go)
 
 //  Shared by the handler threads of one process.
 typedef struct {
@@ -22,6 +28,8 @@ typedef struct {
     hlc_clock_t clock;
     int64_t events_keep;              //  MG_SYNC_EVENTS_KEEP: events kept per user
     int64_t events_keep_s;            //  MG_SYNC_EVENTS_KEEP_S: and none older than this
+    int64_t ops_keep_s;               //  MG_SYNC_OPS_KEEP_S: op ids remembered (duplicates recognised)
+    char default_region [3];          //  MG_DEFAULT_REGION: offers shown without a preferred region
 } sync_shared_t;
 
 typedef struct {
@@ -47,12 +55,34 @@ int sync_events_record (sync_thread_t *self, PGconn *pg, const char *user_id, js
 //  Publish recorded events on sync.<user_id> (after the commit).
 void sync_events_publish (sync_thread_t *self, const char *user_id, const json_t *events);
 
+//  Delete what correctness no longer needs, in bounded steps: op log rows
+//  older than ops_keep_s (the window in which a resent op is recognised)
+//  and events older than events_keep_s (the window a stream can resume
+//  from). The counts deleted into ops and events. 0, or -1 with err.
+int sync_retention_run (PGconn *pg, int64_t ops_keep_s, int64_t events_keep_s, int64_t *ops, int64_t *events,
+                        mg_error_t *err);
+
+//  Read a POST /sync/ops body {device_id?, ops:[...]} (at most
+//  SYNC_BATCH_MAX ops, else PAYLOAD_TOO_LARGE): its ops (a new reference)
+//  and the batch's device, the body's device_id or header_device
+//  (X-Device-Id, may be NULL), which must agree (canonical text; "" = the
+//  account itself). The ops themselves are not checked here. 0, or -1 with err.
+int sync_batch_read (const char *body, const char *header_device, json_t **ops, char device [37], mg_error_t *err);
+
+//  A preferences.set op must name a field of sync.preferences with a
+//  value of its type (a region: two upper-case letters). 0, or -1 with a
+//  reason; other ops pass.
+int sync_op_check_preference (const sync_op_t *op, char *reason, size_t reasonlen);
+
 int sync_on_events (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_add (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_remove (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_state (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_watchlist_list (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_progress_list (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_preferences_get (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_ops (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_watchlist_put (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_watchlist_delete (void *state, const void *req, void *rep, mg_error_t *err);

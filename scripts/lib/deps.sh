@@ -7,7 +7,7 @@ MG_PACKAGES=(
   libcurl4-openssl-dev libpq-dev postgresql-15 libhiredis-dev redis-server
   libevent-dev libjansson-dev libutf8proc-dev libsqlite3-dev libfaiss-dev
   libopenblas-dev liblapacke-dev libsodium-dev libcmocka-dev zlib1g-dev libcsv-dev
-  wrk nginx-light ruby-foreman clang libclang-rt-14-dev
+  wrk nginx-light s6 clang libclang-rt-14-dev
   nodejs npm
 )
 

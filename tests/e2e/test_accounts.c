@@ -597,7 +597,7 @@ test_watchlist_devices_and_ops_belong_to_their_user (void **state)
     //  Ben sees none of it, and cannot use or remove Ann's device.
     assert_int_equal (s_as (access_b, "", "GET", "/api/v1/me/watchlist", NULL, &reply), 0);
     json = s_json (&reply);
-    assert_int_equal (json_array_size (json_object_get (json, "watchlist")), 0);
+    assert_int_equal (json_array_size (json_object_get (json, "results")), 0);
     json_decref (json);
     mg_http_reply_free (&reply);
     assert_int_equal (s_as (access_b, header, "PUT", "/api/v1/me/watchlist/00000000-0000-4000-8000-000000000002",

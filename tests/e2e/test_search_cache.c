@@ -3,7 +3,9 @@
     search replica and every routed actor behind mg-gateway. A repeated
     search is answered from Redis (X-Cache: hit), an import that changes a
     title moves the catalog generation so the old page is no longer served,
-    and with Redis gone searches are answered uncached.  */
+    with Redis stopped (SIGSTOP) searches are answered uncached within their
+    deadline and the cache works again once Redis continues, and with Redis
+    gone searches are answered uncached.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,6 +24,10 @@
 #define START_WAIT_MS  30000        //  migrations, snapshot and registration at start
 #define CHANGE_WAIT_MS 15000        //  an import's change reaching the replica
 #define HTTP_WAIT_MS   5000
+#define RATE_TIMEOUT_MS  250        //  MG_RATE_TIMEOUT_MS: the limiter's budget (fail open past it)
+#define LOOKUP_TIMEOUT_MS 50        //  MG_SEARCH_CACHE_TIMEOUT_MS
+#define HANG_SLACK_MS  1000         //  a hang bound, not a speed claim
+#define STALL_WAIT_MS  10000        //  how long a stalled request is waited for before it counts as hung
 
 typedef struct {
     char url [512];
@@ -30,6 +36,7 @@ typedef struct {
     int http_port, redis_port;
     char dir [64];
     pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, gateway;
+    bool redis_stopped;             //  SIGSTOPped: SIGCONT before stopping it
 } fixture_t;
 
 //  One title as the importer reads it (TMDB-like JSON line).
@@ -58,21 +65,6 @@ s_import (fixture_t *f)
               f->env.endpoint, MG_BIN_DIR, f->dir);
     int status = system (command);
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
-//  A private Redis on port (no persistence), in the foreground; its pid.
-static pid_t
-s_start_redis (int port)
-{
-    pid_t pid = fork ();
-    if (pid == 0) {
-        char text [16];
-        snprintf (text, sizeof text, "%d", port);
-        execlp ("redis-server", "redis-server", "--port", text, "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
-        _exit (127);
-    }
-    return pid;
 }
 
 static int
@@ -117,13 +109,15 @@ group_setup (void **state)
     if (!f->admin)
         return -1;
     f->redis_port = mg_test_free_port ();
-    f->redis = s_start_redis (f->redis_port);
+    f->redis = mg_test_redis_start (f->redis_port);
     f->http_port = mg_test_free_port ();
     mg_test_env_init (&f->env, f->url);
     mg_test_env_add (&f->env, "MG_REDIS_URL=redis://127.0.0.1:%d", f->redis_port);
     mg_test_env_add (&f->env, "MG_HTTP_PORT=%d", f->http_port);
     mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
     mg_test_env_add (&f->env, "MG_SEARCH_CACHE_TTL_S=600");
+    mg_test_env_add (&f->env, "MG_SEARCH_CACHE_TIMEOUT_MS=%d", LOOKUP_TIMEOUT_MS);
+    mg_test_env_add (&f->env, "MG_RATE_TIMEOUT_MS=%d", RATE_TIMEOUT_MS);
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
     f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
     //  The indexer migrates the database; the resolver then loads from it.
@@ -154,6 +148,8 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
+    if (f->redis_stopped)
+        kill (f->redis, SIGCONT);
     pid_t *pids [] = { &f->gateway, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
                        &f->resolver, &f->indexer, &f->broker, &f->redis };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
@@ -190,18 +186,65 @@ s_search (fixture_t *f, const char *path, char *cache, size_t cache_size, char *
     return body;
 }
 
+//  Value of the counter name (with its labels) in /metrics, -1 when absent.
+static long
+s_metric (fixture_t *f, const char *name)
+{
+    mg_http_reply_t reply;
+    assert_int_equal (s_get (f, "/metrics", &reply), 0);
+    char line [160];
+    snprintf (line, sizeof line, "%s ", name);
+    const char *at = strstr (reply.body, line);
+    long value = at ? atol (at + strlen (line)) : -1;
+    mg_http_reply_free (&reply);
+    return value;
+}
+
 //  Value of the cache counter outcome in /metrics, -1 when absent.
 static long
 s_cache_metric (fixture_t *f, const char *outcome)
 {
-    mg_http_reply_t reply;
-    assert_int_equal (s_get (f, "/metrics", &reply), 0);
     char name [96];
-    snprintf (name, sizeof name, "mg_gateway_search_cache_total{outcome=\"%s\"} ", outcome);
-    const char *at = strstr (reply.body, name);
-    long value = at ? atol (at + strlen (name)) : -1;
+    snprintf (name, sizeof name, "mg_gateway_search_cache_total{outcome=\"%s\"}", outcome);
+    return s_metric (f, name);
+}
+
+//  GET path waiting up to STALL_WAIT_MS: asserts it answered status within
+//  bound_ms; X-Cache into cache ("" when absent). Returns the milliseconds taken.
+static int64_t
+s_get_within (fixture_t *f, const char *path, int status, int64_t bound_ms, char *cache, size_t cache_size)
+{
+    mg_http_reply_t reply;
+    int64_t start = mg_test_now_ms ();
+    int rc = mg_http_request (f->http_port, "GET", path, "", NULL, &reply, STALL_WAIT_MS);
+    int64_t took = mg_test_now_ms () - start;
+    if (rc != 0)
+        fail_msg ("GET %s: no answer within %d ms", path, STALL_WAIT_MS);
+    if (reply.status != status || took >= bound_ms)
+        fail_msg ("GET %s: %d after %lld ms (wanted %d within %lld ms)", path, reply.status,
+                  (long long) took, status, (long long) bound_ms);
+    if (!mg_http_header (&reply, "X-Cache", cache, cache_size))
+        cache [0] = '\0';
     mg_http_reply_free (&reply);
-    return value;
+    return took;
+}
+
+//  Search path until its X-Cache is want_cache and its first title
+//  want_title (NULL: any), or CHANGE_WAIT_MS passes; the last answer's
+//  X-Cache and title into cache and title.
+static void
+s_search_until (fixture_t *f, const char *path, const char *want_cache, const char *want_title,
+                char *cache, size_t cache_size, char *title, size_t title_size)
+{
+    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
+    while (true) {
+        free (s_search (f, path, cache, cache_size, title, title_size));
+        bool done = (!want_cache || strcmp (cache, want_cache) == 0)
+                 && (!want_title || strcmp (title, want_title) == 0);
+        if (done || mg_test_now_ms () >= until)
+            return;
+        usleep (100 * 1000);
+    }
 }
 
 static void
@@ -245,17 +288,65 @@ test_an_import_that_changes_a_title_invalidates_the_cache (void **state)
     assert_int_equal (s_import (f), 0);
     //  The replica applies the change and moves the generation: the cached
     //  page stops being served (its TTL, 600 s, is far away).
-    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
-    do {
-        free (s_search (f, path, cache, sizeof cache, title, sizeof title));
-        if (strcmp (title, "Cachetest Beta") != 0)
-            usleep (100 * 1000);
-    } while (strcmp (title, "Cachetest Beta") != 0 && mg_test_now_ms () < until);
+    s_search_until (f, path, NULL, "Cachetest Beta", cache, sizeof cache, title, sizeof title);
     assert_string_equal (title, "Cachetest Beta");
     //  ... and the new page is cached in its turn.
     free (s_search (f, path, cache, sizeof cache, title, sizeof title));
     assert_string_equal (title, "Cachetest Beta");
     assert_string_equal (cache, "hit");
+}
+
+static void
+test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void **state)
+{
+    fixture_t *f = *state;
+    char cache [32], title [128];
+    long timeouts = s_cache_metric (f, "timeout");
+    long stalled = s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}");
+    long fail_open = s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}");
+    long reconnected = s_metric (f, "mg_gateway_redis_connections_total{event=\"reconnected\"}");
+    assert_int_equal (kill (f->redis, SIGSTOP), 0);
+    f->redis_stopped = true;
+    //  Neither the limiter (fails open within its budget) nor the cache
+    //  (given up after its look-up deadline) holds a request up.
+    const int64_t bound = RATE_TIMEOUT_MS + LOOKUP_TIMEOUT_MS + HANG_SLACK_MS;
+    int64_t stopped_at = mg_test_now_ms ();
+    int served = 0;
+    int64_t slowest_search = 0, slowest_genres = 0;
+    for (int per_page = 7; per_page <= 9 || mg_test_now_ms () - stopped_at < 2500; per_page++) {
+        char path [128];
+        snprintf (path, sizeof path, "/api/v1/search?q=cachetest&mode=keyword&per_page=%d", per_page);
+        int64_t took = s_get_within (f, path, 200, bound, cache, sizeof cache);
+        slowest_search = took > slowest_search ? took : slowest_search;
+        assert_string_not_equal (cache, "hit");
+        took = s_get_within (f, "/api/v1/genres", 200, bound, cache, sizeof cache);
+        slowest_genres = took > slowest_genres ? took : slowest_genres;
+        served++;
+        usleep (100 * 1000);
+    }
+    fprintf (stderr, "redis stopped: searches=%d slowest_search_ms=%lld slowest_genres_ms=%lld bound_ms=%lld\n",
+             served, (long long) slowest_search, (long long) slowest_genres, (long long) bound);
+    assert_true (served >= 3);
+    assert_true (s_cache_metric (f, "timeout") >= timeouts + 1);
+    //  A command unanswered for 1 s: the connection was dropped as stalled.
+    assert_true (s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}") >= stalled + 1);
+    assert_true (s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}") >= fail_open + 1);
+    //  Redis continues: the gateway reconnects and the cache answers again.
+    assert_int_equal (kill (f->redis, SIGCONT), 0);
+    f->redis_stopped = false;
+    const char *path = "/api/v1/search?q=cachetest&mode=keyword&per_page=7";
+    s_search_until (f, path, "hit", NULL, cache, sizeof cache, title, sizeof title);
+    assert_string_equal (cache, "hit");
+    assert_string_equal (title, "Cachetest Beta");
+    //  The thread whose connection was dropped reconnects on its next
+    //  look-up after RECONNECT_MS; searches land on either thread.
+    int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
+    const char *name = "mg_gateway_redis_connections_total{event=\"reconnected\"}";
+    while (s_metric (f, name) < reconnected + 1 && mg_test_now_ms () < until) {
+        free (s_search (f, path, cache, sizeof cache, title, sizeof title));
+        usleep (100 * 1000);
+    }
+    assert_true (s_metric (f, name) >= reconnected + 1);
 }
 
 static void
@@ -281,6 +372,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_a_repeated_search_is_a_cache_hit),
         cmocka_unit_test (test_an_import_that_changes_a_title_invalidates_the_cache),
+        cmocka_unit_test (test_with_redis_stopped_searches_are_served_uncached_within_their_deadline),
         cmocka_unit_test (test_with_redis_down_searches_are_served_uncached),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);

@@ -740,6 +740,142 @@ test_concurrent_writes_arrive_in_id_order_without_gaps_or_duplicates (void **sta
     mg_sse_close (&stream);
 }
 
+//  Item 2 of the integrity issue over HTTP: 70 PUTs of one title, 20
+//  batches of 100 adds of it, then add/remove cycles: every call 2xx and
+//  the watchlist still answers.
+static void
+test_watchlist_repeated_put_keeps_account_usable_over_http (void **state)
+{
+    (void) state;
+    user_t ann;
+    s_user ("repeat-ann", &ann);
+    char phone [37], header [64];
+    s_device (&ann, "phone", phone);
+    for (int i = 0; i < 70; i++)
+        s_add_title (&ann, NULL, 7);
+    size_t size = 100 * 160 + 128;
+    char *body = malloc (size);
+    assert_non_null (body);
+    for (int b = 0; b < 20; b++) {
+        size_t used = (size_t) snprintf (body, size, "{\"ops\":[");
+        for (int i = 0; i < 100; i++)
+            used += (size_t) snprintf (body + used, size - used, "%s{\"op_id\":\"b%d-%d\",\"type\":"
+                                       "\"watchlist.add\",\"content_id\":\"" TITLE "07\"}", i ? "," : "", b, i);
+        snprintf (body + used, size - used, "]}");
+        s_ok (&ann, s_from (phone, header), "POST", "/api/v1/sync/ops", body, 200);
+    }
+    free (body);
+    for (int i = 0; i < 20; i++) {
+        s_add_title (&ann, i % 2 ? phone : NULL, 7);
+        s_ok (&ann, s_from (phone, header), "DELETE", "/api/v1/me/watchlist/" TITLE "07", NULL, 200);
+    }
+    s_add_title (&ann, phone, 7);
+    mg_http_reply_t reply;
+    s_as (&ann, "", "GET", "/api/v1/me/watchlist", NULL, &reply);
+    assert_int_equal (reply.status, 200);
+    json_t *page = s_json (reply.body);
+    assert_int_equal (json_integer_value (json_object_get (page, "total")), 1);
+    json_t *tags = json_object_get (json_array_get (json_object_get (page, "results"), 0), "tags");
+    assert_int_equal (json_array_size (tags), 1);
+    json_decref (page);
+    mg_http_reply_free (&reply);
+}
+
+//  Item 6: every op of a batch is the batch's device's. An op naming
+//  another of the caller's devices is refused (the batch with it), so it
+//  cannot keep that device's stream from hearing of the change.
+static void
+test_an_op_cannot_speak_for_another_device (void **state)
+{
+    (void) state;
+    user_t ann;
+    s_user ("device-ann", &ann);
+    char a [37], b [37], header [64], body [512];
+    s_device (&ann, "phone", a);
+    s_device (&ann, "tv", b);
+    mg_sse_t *stream_b = s_stream (&ann, b, "");
+    //  From A, an op claiming to be B's.
+    snprintf (body, sizeof body, "{\"device_id\":\"%s\",\"ops\":[{\"op_id\":\"spoof-1\",\"type\":"
+              "\"watchlist.add\",\"device_id\":\"%s\",\"content_id\":\"" TITLE "31\"}]}", a, b);
+    mg_http_reply_t reply;
+    s_as (&ann, "", "POST", "/api/v1/sync/ops", body, &reply);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    mg_http_reply_free (&reply);
+    //  The same through X-Device-Id, and a header and body that disagree.
+    snprintf (body, sizeof body, "{\"ops\":[{\"op_id\":\"spoof-2\",\"type\":\"watchlist.add\","
+              "\"device_id\":\"%s\",\"content_id\":\"" TITLE "32\"}]}", b);
+    s_as (&ann, s_from (a, header), "POST", "/api/v1/sync/ops", body, &reply);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    mg_http_reply_free (&reply);
+    snprintf (body, sizeof body, "{\"device_id\":\"%s\",\"ops\":[]}", b);
+    s_as (&ann, s_from (a, header), "POST", "/api/v1/sync/ops", body, &reply);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    mg_http_reply_free (&reply);
+    //  A's own op, named as A's or not at all, reaches B's stream as A's;
+    //  nothing of the refused batches does.
+    snprintf (body, sizeof body, "{\"ops\":[{\"op_id\":\"own-1\",\"type\":\"watchlist.add\","
+              "\"device_id\":\"%s\",\"content_id\":\"" TITLE "33\"}]}", a);
+    s_ok (&ann, s_from (a, header), "POST", "/api/v1/sync/ops", body, 200);
+    json_t *data = s_expect (stream_b, "watchlist.add", NULL);
+    assert_string_equal (json_string_value (json_object_get (data, "content_id")), TITLE "33");
+    assert_string_equal (json_string_value (json_object_get (data, "device_id")), a);
+    json_decref (data);
+    mg_sse_close (&stream_b);
+}
+
+//  Item 9 over HTTP: the user lists answer the list contract and take
+//  page and per_page; preferences stay one object.
+static void
+test_user_lists_answer_the_list_contract_over_http (void **state)
+{
+    (void) state;
+    user_t ann;
+    s_user ("lists-ann", &ann);
+    char phone [37];
+    s_device (&ann, "phone", phone);
+    for (int n = 40; n < 43; n++)
+        s_add_title (&ann, NULL, n);
+    s_ok (&ann, "", "PUT", "/api/v1/me/progress/" TITLE "40", "{\"position_s\":30}", 200);
+    s_ok (&ann, "", "PUT", "/api/v1/me/preferences", "{\"language\":\"en\"}", 200);
+    const char *lists [][2] = {
+        { "/api/v1/me/watchlist?page=2&per_page=2", "3" },
+        { "/api/v1/me/progress?per_page=5", "1" },
+        { "/api/v1/me/devices", "1" },
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists [0]; i++) {
+        mg_http_reply_t reply;
+        s_as (&ann, "", "GET", lists [i][0], NULL, &reply);
+        if (reply.status != 200)
+            fail_msg ("%s: %d %s", lists [i][0], reply.status, reply.body);
+        json_t *page = s_json (reply.body);
+        assert_true (json_is_array (json_object_get (page, "results")));
+        assert_int_equal (json_integer_value (json_object_get (page, "total")), atoi (lists [i][1]));
+        assert_true (json_integer_value (json_object_get (page, "page")) >= 1);
+        assert_true (json_integer_value (json_object_get (page, "per_page")) >= 1);
+        json_decref (page);
+        mg_http_reply_free (&reply);
+    }
+    mg_http_reply_t reply;
+    s_as (&ann, "", "GET", "/api/v1/me/watchlist?page=2&per_page=2", NULL, &reply);
+    json_t *page = s_json (reply.body);
+    assert_int_equal (json_array_size (json_object_get (page, "results")), 1);
+    json_decref (page);
+    mg_http_reply_free (&reply);
+    s_as (&ann, "", "GET", "/api/v1/me/watchlist?per_page=0", NULL, &reply);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    mg_http_reply_free (&reply);
+    s_as (&ann, "", "GET", "/api/v1/me/watchlist?sort=title", NULL, &reply);
+    s_assert_error (&reply, 400, "INVALID_PARAMETER");
+    mg_http_reply_free (&reply);
+    s_as (&ann, "", "GET", "/api/v1/me/preferences", NULL, &reply);
+    assert_int_equal (reply.status, 200);
+    json_t *prefs = s_json (reply.body);
+    assert_string_equal (json_string_value (json_object_get (prefs, "language")), "en");
+    assert_null (json_object_get (prefs, "results"));
+    json_decref (prefs);
+    mg_http_reply_free (&reply);
+}
+
 int
 main (void)
 {
@@ -753,6 +889,9 @@ main (void)
         cmocka_unit_test (test_streams_per_user_are_bounded_and_counted),
         cmocka_unit_test (test_a_client_that_stops_reading_is_cut_and_resumes),
         cmocka_unit_test (test_concurrent_writes_arrive_in_id_order_without_gaps_or_duplicates),
+        cmocka_unit_test (test_watchlist_repeated_put_keeps_account_usable_over_http),
+        cmocka_unit_test (test_an_op_cannot_speak_for_another_device),
+        cmocka_unit_test (test_user_lists_answer_the_list_contract_over_http),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }

@@ -69,7 +69,7 @@ setup (void **state)
     snprintf (f->env_sub, sizeof f->env_sub, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", sub);
     snprintf (f->env_hb, sizeof f->env_hb, "MG_HEARTBEAT_MS=%d", HEARTBEAT_MS);
     const char *env [] = { f->env_broker, f->env_bind, f->env_pub, f->env_sub, f->env_hb,
-                           "MG_WORKER_THREADS=2", "MG_WORKER_CREDIT=4", NULL };
+                           "MG_WORKER_THREADS=2", NULL };
     memcpy (f->env, env, sizeof env);
     f->broker = s_start_broker (f);
     f->actors [0] = mg_test_spawn ("mg-test-actor", f->env);

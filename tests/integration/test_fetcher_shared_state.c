@@ -49,7 +49,7 @@ test_two_processes_share_a_daily_quota_exactly (void **state)
         pids [w] = fork ();
         assert_true (pids [w] >= 0);
         if (pids [w] == 0) {
-            fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+            mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
             long granted = 0;
             char why [FETCHER_WHY_LEN];
             for (;;) {
@@ -58,7 +58,7 @@ test_two_processes_share_a_daily_quota_exactly (void **state)
                     break;
                 granted++;
             }
-            fetcher_redis_destroy (&redis);
+            mg_redis_destroy (&redis);
             if (write (pipes [w][1], &granted, sizeof granted) != sizeof granted)
                 _exit (1);
             _exit (0);
@@ -75,16 +75,16 @@ test_two_processes_share_a_daily_quota_exactly (void **state)
         total += granted;
     }
     assert_int_equal (total, 1000);
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     assert_int_equal (quota_used_today (redis, &spec, 0), 1000);
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 static void
 test_rate_window_refuses_with_the_wait_to_its_end (void **state)
 {
     (void) state;
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     //  A window far longer than the test: the 6th call is refused.
     quota_spec_t spec = { .provider = s_name ("sa"), .rate_limit = 5, .rate_window_ms = 3600000,
                           .keys = 1 };
@@ -98,14 +98,14 @@ test_rate_window_refuses_with_the_wait_to_its_end (void **state)
     assert_int_equal (granted, 5);
     assert_false (grant.exhausted);
     assert_true (grant.wait_ms > 0 && grant.wait_ms <= 3600000);
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 static void
 test_key_pool_rotates_when_a_key_is_spent_or_refused (void **state)
 {
     (void) state;
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     //  YouTube-like: 1,000 units per key, a search costs 100.
     quota_spec_t spec = { .provider = s_name ("yt"), .daily_units = 1000, .keys = 3 };
     char why [FETCHER_WHY_LEN];
@@ -138,14 +138,14 @@ test_key_pool_rotates_when_a_key_is_spent_or_refused (void **state)
     assert_int_equal (quota_take (redis, &spec, 1, &grant, why, sizeof why), 0);
     assert_true (grant.granted);
     assert_int_equal (grant.key_index, 2);
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 static void
 test_breaker_opens_on_half_failures_probes_once_and_closes_or_reopens (void **state)
 {
     (void) state;
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     breaker_spec_t spec = { .provider = s_name ("br"), .window_ms = 60000, .min_requests = 20,
                             .failure_pct = 50, .probe_after_ms = 1500 };
     char why [FETCHER_WHY_LEN];
@@ -187,14 +187,14 @@ test_breaker_opens_on_half_failures_probes_once_and_closes_or_reopens (void **st
     assert_int_equal (st, BREAKER_CLOSED);
     assert_int_equal (breaker_state (redis, &spec, &st, why, sizeof why), 0);
     assert_int_equal (st, BREAKER_CLOSED);
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 static void
 test_breaker_stays_closed_below_half_failures (void **state)
 {
     (void) state;
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     breaker_spec_t spec = { .provider = s_name ("bc"), .window_ms = 60000, .min_requests = 20,
                             .failure_pct = 50, .probe_after_ms = 1500 };
     char why [FETCHER_WHY_LEN];
@@ -209,14 +209,14 @@ test_breaker_stays_closed_below_half_failures (void **state)
     assert_int_equal (breaker_record (redis, &spec, false, &st, why, sizeof why), 0);
     assert_int_equal (st, BREAKER_OPEN);
     assert_string_equal (breaker_state_name (st), "open");
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 static void
 test_batched_successes_count_toward_the_failure_share (void **state)
 {
     (void) state;
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     breaker_spec_t spec = { .provider = s_name ("bm"), .window_ms = 60000, .min_requests = 20,
                             .failure_pct = 50, .probe_after_ms = 1500 };
     char why [FETCHER_WHY_LEN];
@@ -233,15 +233,15 @@ test_batched_successes_count_toward_the_failure_share (void **state)
     //  Outcomes arriving while open change nothing.
     assert_int_equal (breaker_record_many (redis, &spec, 5, 0, &st, why, sizeof why), 0);
     assert_int_equal (st, BREAKER_OPEN);
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 static void
 test_a_lease_has_one_holder_until_released_or_expired (void **state)
 {
     (void) state;
-    fetcher_redis_t *a = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
-    fetcher_redis_t *b = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *a = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
+    mg_redis_t *b = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     char why [FETCHER_WHY_LEN];
     bool taken;
     const char *name = s_name ("lease");
@@ -266,15 +266,15 @@ test_a_lease_has_one_holder_until_released_or_expired (void **state)
     assert_true (schedule_due (0, 1000, 5));
     assert_false (schedule_due (5000, 1000, 5500));
     assert_true (schedule_due (5000, 1000, 6000));
-    fetcher_redis_destroy (&a);
-    fetcher_redis_destroy (&b);
+    mg_redis_destroy (&a);
+    mg_redis_destroy (&b);
 }
 
 static void
 test_cache_entries_age_and_revalidate (void **state)
 {
     (void) state;
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     char key [128], why [FETCHER_WHY_LEN];
     char url [128];
     snprintf (url, sizeof url, "http://h/sa/shows/tt%d?country=us", (int) getpid ());
@@ -305,7 +305,7 @@ test_cache_entries_age_and_revalidate (void **state)
     char other [128];
     assert_int_equal (cache_key ("sa", "http://h/none", other, sizeof other), 0);
     assert_int_equal (cache_touch (redis, other, why, sizeof why), -1);
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 //  Pipelined look-ups and writes give what one-by-one calls give, a miss
@@ -314,7 +314,7 @@ static void
 test_cache_look_ups_and_writes_in_one_round_trip (void **state)
 {
     (void) state;
-    fetcher_redis_t *redis = fetcher_redis_new (s_redis_url (), REDIS_TIMEOUT_MS);
+    mg_redis_t *redis = mg_redis_new (s_redis_url (), REDIS_TIMEOUT_MS, 0);
     enum { N = 5 };
     char keys [N][128], url [128], why [FETCHER_WHY_LEN], bodies [N][64];
     const char *key_p [N], *body_p [N], *etag_p [N];
@@ -344,11 +344,11 @@ test_cache_look_ups_and_writes_in_one_round_trip (void **state)
     assert_null (entries [N - 1].body);
     //  Redis forgets its scripts (restart, SCRIPT FLUSH): both load them again.
     const char *flush [] = { "SCRIPT", "FLUSH" };
-    redisReply *reply = fetcher_redis_command (redis, 2, flush, why, sizeof why);
+    redisReply *reply = mg_redis_command (redis, 2, flush, why, sizeof why);
     assert_non_null (reply);
     freeReplyObject (reply);
     assert_int_equal (cache_put_many (redis, N, key_p, body_p, lens, etag_p, why, sizeof why), N);
-    reply = fetcher_redis_command (redis, 2, flush, why, sizeof why);
+    reply = mg_redis_command (redis, 2, flush, why, sizeof why);
     assert_non_null (reply);
     freeReplyObject (reply);
     assert_int_equal (cache_get_many (redis, N, key_p, ttl, entries, why, sizeof why), 0);
@@ -360,7 +360,7 @@ test_cache_look_ups_and_writes_in_one_round_trip (void **state)
     //  Nothing to do is no round trip and no error.
     assert_int_equal (cache_get_many (redis, 0, key_p, ttl, entries, why, sizeof why), 0);
     assert_int_equal (cache_put_many (redis, 0, key_p, body_p, lens, etag_p, why, sizeof why), 0);
-    fetcher_redis_destroy (&redis);
+    mg_redis_destroy (&redis);
 }
 
 static void

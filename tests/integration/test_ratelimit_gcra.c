@@ -18,39 +18,19 @@
 #include "mg_test.h"
 
 #define RUN_MS        3000          //  steady-rate phase of the exactness test
-#define RATE_S        100           //  per-second limit of tier "pro" here
+#define RATE_S        20            //  per-second limit of tier "pro" here: low enough that a
+                                    //  loaded machine still calls at over twice the rate
+#define REDIS_TIMEOUT_MS 200        //  MG_REDIS_TIMEOUT_MS of config/default.env
+#define HANG_SLACK_MS 1000          //  a hang bound, not a speed claim
 
 typedef struct {
     char text [6][128];
     const char *env [12];
     pid_t broker, ratelimit, redis;
+    bool redis_stopped;             //  SIGSTOPped: SIGCONT before stopping it
     int redis_port;
     mg_client_t *client;
 } fixture_t;
-
-//  A redis-server of our own on port (no persistence), for the restart test.
-static pid_t
-s_redis_start (int port)
-{
-    pid_t pid = fork ();
-    if (pid == 0) {
-        char port_text [16];
-        snprintf (port_text, sizeof port_text, "%d", port);
-        execlp ("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
-        _exit (127);
-    }
-    for (int i = 0; i < 100; i++) {
-        redisContext *c = redisConnect ("127.0.0.1", port);
-        bool up = c && !c->err;
-        if (c)
-            redisFree (c);
-        if (up)
-            break;
-        usleep (50 * 1000);
-    }
-    return pid;
-}
 
 static fixture_t *
 s_start (const char *redis_url)
@@ -87,7 +67,7 @@ static int
 setup_own_redis (void **state)
 {
     int port = mg_test_free_port ();
-    pid_t redis = s_redis_start (port);
+    pid_t redis = mg_test_redis_start (port);
     char url [64];
     snprintf (url, sizeof url, "redis://127.0.0.1:%d", port);
     fixture_t *f = s_start (url);
@@ -104,6 +84,8 @@ teardown (void **state)
     mg_client_destroy (&f->client);
     mg_test_stop (f->ratelimit, SIGTERM);
     mg_test_stop (f->broker, SIGTERM);
+    if (f->redis > 0 && f->redis_stopped)
+        kill (f->redis, SIGCONT);
     if (f->redis > 0)
         mg_test_stop (f->redis, SIGTERM);
     free (f);
@@ -249,12 +231,36 @@ test_script_is_reloaded_after_flush_and_redis_restart (void **state)
     assert_int_equal (s_check (f, "user:reload", "free", &reply, code, sizeof code), -1);
     assert_string_equal (code, "SERVICE_UNAVAILABLE");
     //  Redis back, empty: the actor reconnects and loads the script again.
-    f->redis = s_redis_start (f->redis_port);
+    f->redis = mg_test_redis_start (f->redis_port);
     assert_true (s_works_within (f, "user:reload", 3000));
     for (int i = 0; i < 4; i++) {
         assert_int_equal (s_check (f, "user:reload", "free", &reply, NULL, 0), 0);
         mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
     }
+}
+
+static void
+test_a_stopped_redis_gets_error_replies_within_the_deadline (void **state)
+{
+    fixture_t *f = *state;
+    s_wait_actor (f);
+    assert_true (s_works_within (f, "user:stall", 1000));
+    assert_int_equal (kill (f->redis, SIGSTOP), 0);
+    f->redis_stopped = true;
+    //  Every decision is an error reply (the gateway then fails open),
+    //  each within the Redis deadline: never silence, never a hang.
+    for (int i = 0; i < 6; i++) {
+        mg_ratelimit_reply_t reply;
+        char code [64];
+        int64_t start = mg_test_now_ms ();
+        assert_int_equal (s_check (f, "user:stall", "free", &reply, code, sizeof code), -1);
+        assert_string_equal (code, "SERVICE_UNAVAILABLE");
+        assert_true (mg_test_now_ms () - start < REDIS_TIMEOUT_MS + HANG_SLACK_MS);
+    }
+    //  Redis continues: decisions again once the back-off is over.
+    assert_int_equal (kill (f->redis, SIGCONT), 0);
+    f->redis_stopped = false;
+    assert_true (s_works_within (f, "user:stall", 3000));
 }
 
 int
@@ -268,6 +274,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_burst_then_steady_rate_admits_exactly_the_gcra_count, setup_shared, teardown),
         cmocka_unit_test_setup_teardown (test_the_minute_window_limits_too, setup_shared, teardown),
         cmocka_unit_test_setup_teardown (test_script_is_reloaded_after_flush_and_redis_restart, setup_own_redis, teardown),
+        cmocka_unit_test_setup_teardown (test_a_stopped_redis_gets_error_replies_within_the_deadline,
+                                         setup_own_redis, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include <arpa/inet.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -269,4 +270,32 @@ mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms)
     }
     mg_client_destroy (&client);
     return rc;
+}
+
+pid_t
+mg_test_redis_start (int port)
+{
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char text [16];
+        snprintf (text, sizeof text, "%d", port);
+        execlp ("redis-server", "redis-server", "--port", text, "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
+        _exit (127);
+    }
+    for (int i = 0; i < 100; i++) {
+        redisContext *c = redisConnect ("127.0.0.1", port);
+        redisReply *reply = c && !c->err ? redisCommand (c, "PING") : NULL;
+        bool up = reply && reply->type == REDIS_REPLY_STATUS;
+        if (reply)
+            freeReplyObject (reply);
+        if (c)
+            redisFree (c);
+        if (up)
+            break;
+        usleep (50 * 1000);
+    }
+    return pid;
 }

@@ -80,4 +80,10 @@ int mg_test_wait_service (const char *endpoint, const char *service, int timeout
 //  Monotonic milliseconds.
 int64_t mg_test_now_ms (void);
 
+//  A redis-server of the test's own on port (no persistence), in the
+//  foreground, answering PING when this returns (or after 5 s); its pid, or
+//  -1. Tests that stop or kill Redis use one so as not to touch the Redis
+//  other tests share.
+pid_t mg_test_redis_start (int port);
+
 #endif

@@ -1,11 +1,14 @@
 /*  mg-test-actor: a real actor on the real runtime for runtime and broker
-    tests. Service "test" (or MG_TEST_SERVICE): test.ping (built in) and
-    test.sleep {ms}, which holds the request to exercise busy workers.  */
+    tests. Service "test": test.ping (built in) and test.sleep {ms, tag},
+    which holds the request to exercise busy workers. When it starts, a
+    request with a tag appends the tag as a line to the file MG_TEST_TRACE
+    names: the side effect tests look for to tell whether it ran.  */
 #include "mg_actor.h"
 #include "mg_config.h"
 #include "mg_log.h"
 
 #include <czmq.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,6 +20,15 @@ s_on_sleep (void *state, const void *req, void *rep, mg_error_t *err)
     (void) state;
     if (request->ms > 60000)
         return mg_actor_fail (err, "INVALID_PARAMETER", "ms", "ms must be at most 60000");
+    const char *trace = getenv ("MG_TEST_TRACE");
+    if (request->tag && trace) {
+        FILE *file = fopen (trace, "a");
+        bool written = file && fprintf (file, "%s\n", request->tag) >= 0;
+        if (file && fclose (file) != 0)
+            written = false;
+        if (!written)
+            return mg_actor_fail (err, "INTERNAL", NULL, "cannot write the trace file");
+    }
     zclock_sleep ((int) request->ms);
     reply->service = strdup ("test");
     reply->host = strdup ("test");

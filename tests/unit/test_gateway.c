@@ -25,7 +25,7 @@ s_bind (const gw_route_t *route, const char *path, const char *query,
     assert_non_null (input);
     if (body)
         evbuffer_add (input, body, strlen (body));
-    int rc = gw_routes_bind (&match, query, strlen (query), input, content_type, NULL, NULL,
+    int rc = gw_routes_bind (&match, query, strlen (query), input, content_type, NULL, NULL, NULL,
                              out, out_len, fault);
     evbuffer_free (input);
     return rc;
@@ -44,6 +44,20 @@ test_route_table_is_consistent (void **state)
     for (size_t i = 0; i < gw_routes_count (); i++)
         assert_int_equal (gw_routes_index (gw_routes_at (i)), i);
     assert_int_equal (gw_routes_index (NULL), gw_routes_count ());
+}
+
+static void
+test_resolve_gets_the_long_deadline (void **state)
+{
+    (void) state;
+    gw_config_t config = { .request_timeout_ms = 5000, .long_timeout_ms = 10000 };
+    gw_match_t match;
+    const char *resolve = "/api/v1/resolve";
+    assert_int_equal (gw_routes_match (EVHTTP_REQ_POST, resolve, strlen (resolve), &match), GW_MATCH_OK);
+    assert_int_equal (gw_route_timeout_ms (match.route, &config), 10000);
+    const char *genres = "/api/v1/genres";
+    assert_int_equal (gw_routes_match (EVHTTP_REQ_GET, genres, strlen (genres), &match), GW_MATCH_OK);
+    assert_int_equal (gw_route_timeout_ms (match.route, &config), 5000);
 }
 
 static void
@@ -93,14 +107,14 @@ test_genres_route_binds_an_empty_request (void **state)
     uint8_t *body = NULL;
     size_t len = 0;
     gw_fault_t fault;
-    assert_int_equal (gw_routes_bind (&match, "", 0, NULL, NULL, NULL, NULL, &body, &len, &fault), 0);
+    assert_int_equal (gw_routes_bind (&match, "", 0, NULL, NULL, NULL, NULL, NULL, &body, &len, &fault), 0);
     assert_non_null (body);
     mg_empty_t empty;
     char reason [MG_MSG_ERR_LEN];
     assert_int_equal (mg_msg_decode (&mg_empty_desc, body, len, &empty, reason, sizeof reason), 0);
     free (body);
     //  Empty pairs are no parameters.
-    assert_int_equal (gw_routes_bind (&match, "&&", 2, NULL, NULL, NULL, NULL, &body, &len, &fault), 0);
+    assert_int_equal (gw_routes_bind (&match, "&&", 2, NULL, NULL, NULL, NULL, NULL, &body, &len, &fault), 0);
     free (body);
 }
 
@@ -114,18 +128,18 @@ test_unknown_query_parameter_is_named (void **state)
     size_t len = 0;
     gw_fault_t fault;
     const char *query = "foo=1";
-    assert_int_equal (gw_routes_bind (&match, query, strlen (query), NULL, NULL, NULL, NULL, &body, &len, &fault), -1);
+    assert_int_equal (gw_routes_bind (&match, query, strlen (query), NULL, NULL, NULL, NULL, NULL, &body, &len, &fault), -1);
     assert_null (body);
     assert_int_equal (fault.status, 400);
     assert_string_equal (fault.code, "INVALID_PARAMETER");
     assert_string_equal (fault.message, "unknown query parameter 'foo'");
     //  The name is decoded before it is named.
     query = "f%6Fo+bar";
-    assert_int_equal (gw_routes_bind (&match, query, strlen (query), NULL, NULL, NULL, NULL, &body, &len, &fault), -1);
+    assert_int_equal (gw_routes_bind (&match, query, strlen (query), NULL, NULL, NULL, NULL, NULL, &body, &len, &fault), -1);
     assert_string_equal (fault.message, "unknown query parameter 'foo bar'");
     //  Ops routes take no parameters at all.
     assert_int_equal (gw_routes_match (EVHTTP_REQ_GET, "/health", 7, &match), GW_MATCH_OK);
-    assert_int_equal (gw_routes_bind (&match, "verbose", 7, NULL, NULL, NULL, NULL, &body, &len, &fault), -1);
+    assert_int_equal (gw_routes_bind (&match, "verbose", 7, NULL, NULL, NULL, NULL, NULL, &body, &len, &fault), -1);
     assert_string_equal (fault.message, "unknown query parameter 'verbose'");
 }
 
@@ -140,7 +154,7 @@ test_malformed_percent_encoding_is_rejected (void **state)
     gw_fault_t fault;
     const char *bad [] = { "a%zz=1", "a%2", "%00=1", "a%" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
-        assert_int_equal (gw_routes_bind (&match, bad [i], strlen (bad [i]), NULL, NULL, NULL, NULL,
+        assert_int_equal (gw_routes_bind (&match, bad [i], strlen (bad [i]), NULL, NULL, NULL, NULL, NULL,
                                           &body, &len, &fault), -1);
         assert_int_equal (fault.status, 400);
         assert_non_null (strstr (fault.message, "malformed percent-encoding"));
@@ -423,6 +437,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_route_table_is_consistent),
         cmocka_unit_test (test_routes_match_method_and_path),
+        cmocka_unit_test (test_resolve_gets_the_long_deadline),
         cmocka_unit_test (test_path_parameters_are_single_segments),
         cmocka_unit_test (test_genres_route_binds_an_empty_request),
         cmocka_unit_test (test_unknown_query_parameter_is_named),
