@@ -667,11 +667,12 @@ s_operation (s_gen_t *gen, const gw_route_t *route)
     s_set (gen, op, "tags", json_pack ("[s]", tag));
     const char *summary = doc ? doc->summary : route->request && route->request->doc ? route->request->doc : route->path;
     s_set (gen, op, "summary", json_string (summary));
-    char description [1024];
-    const char *text = doc && doc->description ? doc->description
-                     : route->reply && route->reply->doc ? route->reply->doc : summary;
+    char description [1024], answer [384] = "";
+    const char *text = doc && doc->description ? doc->description : summary;
+    if (route->reply)
+        snprintf (answer, sizeof answer, " The answer: %s (`%s`).", route->reply->doc, route->reply->name);
     if (route->bus)
-        snprintf (description, sizeof description, "%s\n\nAnswered by `%s` on the bus.", text, route->bus);
+        snprintf (description, sizeof description, "%s\n\nAnswered by `%s` on the bus.%s", text, route->bus, answer);
     else
         snprintf (description, sizeof description, "%s\n\nAnswered by the gateway itself.", text);
     s_set (gen, op, "description", json_string (description));

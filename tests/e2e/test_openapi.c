@@ -99,47 +99,13 @@ static const char *s_fixtures [] = {
 
 static int group_teardown (void **state);
 
-//  Run binary with the fixture's settings and extra args until it exits;
-//  true when it exited 0.
-static bool
-s_run (fixture_t *f, const char *binary, char *const *args)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s/%s", MG_BIN_DIR, binary);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        for (int i = 0; f->env.envp [i]; i++)
-            putenv ((char *) f->env.envp [i]);
-        char *argv [8] = { path };
-        for (int i = 0; args [i] && i < 6; i++)
-            argv [i + 1] = args [i];
-        execv (path, argv);
-        _exit (127);
-    }
-    int status = 0;
-    return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
-}
-
 static int
 group_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof *f);
     *state = f;
-    char err [256];
     f->admin = mg_test_scratch_db ("mg_openapi", f->url, sizeof f->url);
-    if (!f->admin)
-        return -1;
-    PGconn *pg = mg_pg_connect (f->url, err, sizeof err);
-    bool ok = pg && mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), err, sizeof err) >= 0;
-    for (size_t i = 0; ok && i < sizeof s_fixtures / sizeof s_fixtures [0]; i++) {
-        PGresult *res = PQexec (pg, s_fixtures [i]);
-        ok = PQresultStatus (res) == PGRES_COMMAND_OK;
-        if (!ok)
-            fprintf (stderr, "fixture %zu: %s", i, PQresultErrorMessage (res));
-        PQclear (res);
-    }
-    PQfinish (pg);
-    if (!ok)
+    if (!f->admin || mg_test_load_db (f->url, s_fixtures, sizeof s_fixtures / sizeof s_fixtures [0]))
         return -1;
     snprintf (f->model, sizeof f->model, "/tmp/mg_openapi_%d.model", (int) getpid ());
     snprintf (f->records, sizeof f->records, "/tmp/mg_openapi_%d.jsonl", (int) getpid ());
@@ -156,24 +122,12 @@ group_setup (void **state)
     mg_test_env_add (&f->env, "MG_RESOLVER_INGEST=0");
     //  Argon2id at 16 MiB keeps the test quick under ASan; production uses 64 MiB.
     mg_test_env_add (&f->env, "MG_PWHASH_MEMLIMIT_KIB=16384");
-    if (!s_run (f, "mg-embed-train", (char *[]) { "--dims", "2", NULL })) {
+    if (!mg_test_run ("mg-embed-train", f->env.envp, (char *[]) { "--dims", "2", NULL })) {
         fprintf (stderr, "mg-embed-train failed\n");
         return -1;
     }
-    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
-    for (size_t i = 0; i < ROUTED; i++)
-        f->actors [i] = mg_test_spawn (s_routed [i], f->env.envp);
-    int64_t until = mg_test_now_ms () + START_WAIT_MS;
-    while (mg_test_now_ms () < until) {
-        mg_http_reply_t reply;
-        bool ready = mg_http_request (f->http_port, "GET", "/ready", "", NULL, &reply, 1000) == 0
-                  && reply.status == 200;
-        if (reply.status)
-            mg_http_reply_free (&reply);
-        if (ready)
-            return 0;
-        usleep (100 * 1000);
-    }
+    if (mg_test_stack_start (&f->broker, f->actors, s_routed, ROUTED, f->env.envp, f->http_port, START_WAIT_MS) == 0)
+        return 0;
     fprintf (stderr, "the gateway did not become ready\n");
     group_teardown (state);
     *state = NULL;
@@ -186,11 +140,7 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    for (size_t i = ROUTED; i-- > 0; )
-        if (f->actors [i] > 0)
-            mg_test_stop (f->actors [i], SIGTERM);
-    if (f->broker > 0)
-        mg_test_stop (f->broker, SIGTERM);
+    mg_test_stack_stop (&f->broker, f->actors, ROUTED);
     if (f->out)
         fclose (f->out);
     if (*f->model)

@@ -1,6 +1,8 @@
 #include "mg_test.h"
 #include "mg_pg.h"
 #include "mg_client.h"
+#include "mg_config.h"
+#include "mg_http.h"
 
 #include <stdarg.h>
 
@@ -52,6 +54,88 @@ mg_test_spawn (const char *binary, const char *const *env)
     execve (path, argv, environ);
     perror ("execve");
     _exit (127);
+}
+
+bool
+mg_test_run (const char *binary, const char *const *env, char *const *args)
+{
+    char path [1024];
+    int n = snprintf (path, sizeof path, "%s/%s", MG_BIN_DIR, binary);
+    if (n < 0 || (size_t) n >= sizeof path)
+        return false;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        for (const char *const *e = env; e && *e; e++)
+            if (putenv ((char *) *e) != 0)
+                _exit (126);
+        char *argv [8] = { path };
+        for (int i = 0; args && args [i] && i < 6; i++)
+            argv [i + 1] = args [i];
+        execv (path, argv);
+        _exit (127);
+    }
+    int status = 0;
+    return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+int
+mg_test_load_db (const char *url, const char *const *sql, size_t count)
+{
+    char err [256];
+    PGconn *pg = mg_pg_connect (url, err, sizeof err);
+    bool ok = pg && mg_pg_migrate (pg, mg_config_str ("MG_SQL_DIR", "config/sql"), err, sizeof err) >= 0;
+    if (!ok)
+        fprintf (stderr, "migrations: %s\n", err);
+    for (size_t i = 0; ok && i < count; i++) {
+        PGresult *res = PQexec (pg, sql [i]);
+        ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf (stderr, "statement %zu: %s", i, PQresultErrorMessage (res));
+        PQclear (res);
+    }
+    PQfinish (pg);
+    return ok ? 0 : -1;
+}
+
+int
+mg_test_wait_ready (int port, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (mg_test_now_ms () < until) {
+        mg_http_reply_t reply;
+        bool ready = mg_http_request (port, "GET", "/ready", "", NULL, &reply, 1000) == 0
+                  && reply.status == 200;
+        if (reply.status)
+            mg_http_reply_free (&reply);
+        if (ready)
+            return 0;
+        usleep (100 * 1000);
+    }
+    return -1;
+}
+
+int
+mg_test_stack_start (pid_t *broker, pid_t *pids, const char *const *names, size_t count,
+                     const char *const *env, int port, int timeout_ms)
+{
+    *broker = mg_test_spawn ("mg-broker", env);
+    for (size_t i = 0; i < count; i++)
+        pids [i] = mg_test_spawn (names [i], env);
+    return mg_test_wait_ready (port, timeout_ms);
+}
+
+void
+mg_test_stack_stop (pid_t *broker, pid_t *pids, size_t count)
+{
+    for (size_t i = count; i-- > 0; )
+        if (pids [i] > 0) {
+            mg_test_stop (pids [i], SIGTERM);
+            pids [i] = 0;
+        }
+    if (*broker > 0) {
+        mg_test_stop (*broker, SIGTERM);
+        *broker = 0;
+    }
 }
 
 int

@@ -16,6 +16,11 @@ int mg_test_free_port (void);
 //  Returns the pid, or -1.
 pid_t mg_test_spawn (const char *binary, const char *const *env);
 
+//  Run MG_BIN_DIR/<binary> with args (NULL-terminated, at most 6) and env
+//  "K=V" strings (NULL-terminated) added to ours until it exits. True when
+//  it exited 0.
+bool mg_test_run (const char *binary, const char *const *env, char *const *args);
+
 //  Send sig to pid (0: none, it was signalled already) and reap it (waits
 //  up to 10 s, then SIGKILL).
 //  Returns the exit status as waitpid reports it.
@@ -27,6 +32,23 @@ int mg_test_stop (pid_t pid, int sig);
 //  with mg_test_drop_db; NULL when MG_PG_URL is unset or creation fails.
 #include <libpq-fe.h>
 PGconn *mg_test_scratch_db (const char *prefix, char *url, size_t url_size);
+
+//  Migrate the database at url (MG_SQL_DIR) and run count SQL statements on
+//  it. Returns 0, or -1 with the reason on stderr.
+int mg_test_load_db (const char *url, const char *const *sql, size_t count);
+
+//  Poll GET /ready on 127.0.0.1:port until it answers 200, up to timeout_ms.
+//  Returns 0, or -1 when it did not.
+int mg_test_wait_ready (int port, int timeout_ms);
+
+//  Start mg-broker into *broker, then each of count binaries named in names
+//  into pids (the gateway last), with env; wait until the gateway on port
+//  is ready (timeout_ms). Returns 0, or -1 (stop them with mg_test_stack_stop).
+int mg_test_stack_start (pid_t *broker, pid_t *pids, const char *const *names, size_t count,
+                         const char *const *env, int port, int timeout_ms);
+
+//  SIGTERM and reap the count pids (last first), then the broker.
+void mg_test_stack_stop (pid_t *broker, pid_t *pids, size_t count);
 
 //  Drop the scratch database of url and close admin (nulls *admin_p).
 void mg_test_drop_db (PGconn **admin_p, const char *url);
