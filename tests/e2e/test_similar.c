@@ -66,27 +66,6 @@ static const char *s_fixtures [] = {
 
 static int group_teardown (void **state);
 
-//  Run binary with the fixture's settings and extra args until it exits;
-//  true when it exited 0.
-static bool
-s_run (fixture_t *f, const char *binary, char *const *args)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s/%s", MG_BIN_DIR, binary);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        for (int i = 0; f->env.envp [i]; i++)
-            putenv ((char *) f->env.envp [i]);
-        char *argv [8] = { path };
-        for (int i = 0; args [i] && i < 6; i++)
-            argv [i + 1] = args [i];
-        execv (path, argv);
-        _exit (127);
-    }
-    int status = 0;
-    return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
-}
-
 static int
 group_setup (void **state)
 {
@@ -115,7 +94,7 @@ group_setup (void **state)
     mg_test_env_add (&f->env, "MG_EMBED_MODEL=%s", f->model);
     mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
     mg_test_env_add (&f->env, "MG_RESOLVER_INGEST=0");
-    if (!s_run (f, "mg-embed-train", (char *[]) { "--dims", "2", NULL })) {
+    if (!mg_test_run ("mg-embed-train", f->env.envp, (char *[]) { "--dims", "2", NULL })) {
         fprintf (stderr, "mg-embed-train failed\n");
         return -1;
     }

@@ -53,6 +53,28 @@ mg_test_spawn (const char *binary, const char *const *env)
     _exit (127);
 }
 
+bool
+mg_test_run (const char *binary, const char *const *env, char *const *args)
+{
+    char path [1024];
+    int n = snprintf (path, sizeof path, "%s/%s", MG_BIN_DIR, binary);
+    if (n < 0 || (size_t) n >= sizeof path)
+        return false;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        for (const char *const *e = env; e && *e; e++)
+            if (putenv ((char *) *e) != 0)
+                _exit (126);
+        char *argv [8] = { path };
+        for (int i = 0; args && args [i] && i < 6; i++)
+            argv [i + 1] = args [i];
+        execv (path, argv);
+        _exit (127);
+    }
+    int status = 0;
+    return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
 int
 mg_test_stop (pid_t pid, int sig)
 {

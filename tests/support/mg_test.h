@@ -16,6 +16,10 @@ int mg_test_free_port (void);
 //  Returns the pid, or -1.
 pid_t mg_test_spawn (const char *binary, const char *const *env);
 
+//  Run MG_BIN_DIR/<binary> with args (NULL-terminated, at most 6) and the
+//  environment of mg_test_spawn until it exits. True when it exited 0.
+bool mg_test_run (const char *binary, const char *const *env, char *const *args);
+
 //  Send sig to pid (0: none, it was signalled already) and reap it (waits
 //  up to 10 s, then SIGKILL).
 //  Returns the exit status as waitpid reports it.
