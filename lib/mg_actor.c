@@ -34,6 +34,8 @@
 #define DRAIN_MAX_MS      10000     //  longest a stopping actor waits for in-flight work
 #define WORKER_POLL_MS    100       //  how often an idle worker checks for shutdown
 #define MAX_THREADS       64
+#define START_MARGIN_MS   10        //  the caller's clock started before ours (bus transit):
+                                    //  this close to our deadline, it has timed out already
 
 //  Set by mg_actor_decline on the worker thread running the handler.
 static _Thread_local bool s_declining;
@@ -344,7 +346,7 @@ s_worker_main (void *arg)
                 continue;
             //  [deadline envelope name id body], made by the I/O thread.
             char *deadline = zmsg_popstr (request);
-            bool expired = !deadline || zclock_mono () >= strtoll (deadline, NULL, 10);
+            bool expired = !deadline || zclock_mono () + START_MARGIN_MS >= strtoll (deadline, NULL, 10);
             free (deadline);
             zmsg_t *result = zmsg_size (request) == 4
                            ? s_handle (self, state, request, expired) : zmsg_new ();

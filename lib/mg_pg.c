@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,27 @@ s_ignore_notice (void *arg, const char *message)
     (void) message;
 }
 
+//  Request-sized bounds an actor chose for itself (mg_pg_set_request_bounds); 0: configured.
+static atomic_int s_statement_ms;
+static atomic_int s_lock_ms;
+
+void
+mg_pg_set_request_bounds (int statement_ms, int lock_ms)
+{
+    atomic_store (&s_statement_ms, statement_ms);
+    atomic_store (&s_lock_ms, lock_ms);
+}
+
+//  The bound name configures: the process environment wins, then the
+//  actor's own choice (chosen > 0), then the configuration file.
+static int64_t
+s_bound (const char *name, int chosen, int64_t fallback, int64_t min, int64_t max)
+{
+    if (!getenv (name) && chosen > 0)
+        return chosen;
+    return mg_config_int (name, fallback, min, max);
+}
+
 //  libpq keyword values for the bounds of one connection (see mg_pg.h).
 typedef struct {
     char connect_timeout [16];
@@ -76,10 +98,10 @@ s_bounds (s_bounds_t *bounds, bool long_jobs)
               (long long) mg_config_int ("MG_PG_TCP_USER_TIMEOUT_MS", 15000, 1000, 3600000));
     int64_t statement = long_jobs
         ? mg_config_int ("MG_PG_LONG_STATEMENT_TIMEOUT_MS", 600000, 1000, 86400000)
-        : mg_config_int ("MG_PG_STATEMENT_TIMEOUT_MS", 4000, 100, 3600000);
+        : s_bound ("MG_PG_STATEMENT_TIMEOUT_MS", atomic_load (&s_statement_ms), 4000, 100, 3600000);
     int64_t lock = long_jobs
         ? mg_config_int ("MG_PG_LONG_LOCK_TIMEOUT_MS", 60000, 100, 86400000)
-        : mg_config_int ("MG_PG_LOCK_TIMEOUT_MS", 1000, 100, 3600000);
+        : s_bound ("MG_PG_LOCK_TIMEOUT_MS", atomic_load (&s_lock_ms), 1000, 100, 3600000);
     snprintf (bounds->options, sizeof bounds->options,
               "-c statement_timeout=%lld -c lock_timeout=%lld", (long long) statement, (long long) lock);
 }

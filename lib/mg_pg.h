@@ -17,6 +17,12 @@
 //  sized for request handlers. Parameters in conninfo itself win.
 PGconn *mg_pg_connect (const char *conninfo, char *err, size_t errlen);
 
+//  For an actor whose handlers are batch jobs its callers allow longer than
+//  a request (the indexer: 30 s): the statement and lock bounds of the
+//  request-sized connections this process makes from now on. A value set in
+//  the process environment still wins.
+void mg_pg_set_request_bounds (int statement_ms, int lock_ms);
+
 //  The same with job-sized statement and lock bounds
 //  (MG_PG_LONG_STATEMENT_TIMEOUT_MS, MG_PG_LONG_LOCK_TIMEOUT_MS), for work
 //  that legitimately runs long and answers no caller waiting on a deadline:

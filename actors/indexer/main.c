@@ -12,6 +12,8 @@
 #include <stdlib.h>
 
 #define INDEXER_BATCH_TTL_MS 30000  //  what enqueue and apply callers allow a batch
+#define INDEXER_STATEMENT_MS 25000  //  a batch statement: under the callers' 30 s, so they get our 503
+#define INDEXER_LOCK_MS      5000   //  applies of overlapping batches wait for each other this long
 
 static const mg_method_t s_methods [] = {
     { "indexer.enqueue", &mg_enqueue_request_desc, &mg_enqueue_reply_desc, indexer_on_enqueue },
@@ -59,6 +61,9 @@ main (void)
     if (sodium_init () < 0)
         return EXIT_FAILURE;
     const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
+    //  Enqueues and applies commit batches of up to 500 records in one
+    //  statement or transaction: a few seconds on a loaded machine is normal.
+    mg_pg_set_request_bounds (INDEXER_STATEMENT_MS, INDEXER_LOCK_MS);
     if (mg_pg_prepare (pg_url))
         return EXIT_FAILURE;
     mg_actor_t *actor = mg_actor_new ("indexer", s_methods);

@@ -111,15 +111,24 @@ s_start (fixture_t *f, int count)
     assert_non_null (f->raw);
 }
 
+//  Start count actors that announce stall_ms, then hold one worker thread
+//  with a request of STUCK_MS and wait wait_ms.
+static void
+s_start_with_one_stuck (fixture_t *f, int count, int stall_ms, int wait_ms)
+{
+    mg_test_env_add (&f->env, "MG_WORKER_STALL_MS=%d", stall_ms);
+    s_start (f, count);
+    zmsg_t *stuck = s_sleep_request ("stuck", STUCK_MS + 5000, STUCK_MS, NULL);
+    assert_int_equal (zmsg_send (&stuck, f->raw), 0);
+    zclock_sleep (wait_ms);
+}
+
 static void
 test_a_stuck_replica_gets_no_more_work (void **state)
 {
     fixture_t *f = *state;
-    mg_test_env_add (&f->env, "MG_WORKER_STALL_MS=60000");
-    s_start (f, 2);
-    zmsg_t *stuck = s_sleep_request ("stuck", STUCK_MS + 5000, STUCK_MS, NULL);
-    assert_int_equal (zmsg_send (&stuck, f->raw), 0);
-    zclock_sleep (300);           //  the broker has handed it to one replica
+    //  300 ms: the broker has handed it to one replica.
+    s_start_with_one_stuck (f, 2, 60000, 300);
     //  Every call goes to the free replica; none waits behind the stuck one.
     uint64_t first = 0;
     for (int i = 0; i < 10; i++) {
@@ -138,11 +147,8 @@ static void
 test_all_workers_stuck_is_busy_at_once (void **state)
 {
     fixture_t *f = *state;
-    mg_test_env_add (&f->env, "MG_WORKER_STALL_MS=300");
-    s_start (f, 1);
-    zmsg_t *stuck = s_sleep_request ("stuck", STUCK_MS + 5000, STUCK_MS, NULL);
-    assert_int_equal (zmsg_send (&stuck, f->raw), 0);
-    zclock_sleep (800);           //  past the stall time
+    //  800 ms: past the stall time.
+    s_start_with_one_stuck (f, 1, 300, 800);
     mg_error_t err;
     int64_t started = mg_test_now_ms ();
     assert_int_equal (s_ping (f, CALL_TTL_MS, &err), 0);

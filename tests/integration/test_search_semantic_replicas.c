@@ -47,26 +47,6 @@ static const char *s_fixtures [] = {
     "('" ID ("4") "', 'movie', 'Recipe for Love', 2015, 'Two rival chefs cook in the same restaurant kitchen and fall in love.', 7, '\\x00')",
 };
 
-//  Run binary with env until it exits; true when it exited 0.
-static bool
-s_run (const mg_test_env_t *env, const char *binary, char *const *args)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s/%s", MG_BIN_DIR, binary);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        for (int i = 0; env->envp [i]; i++)
-            putenv ((char *) env->envp [i]);
-        char *argv [8] = { path };
-        for (int i = 0; args [i] && i < 6; i++)
-            argv [i + 1] = args [i];
-        execv (path, argv);
-        _exit (127);
-    }
-    int status = 0;
-    return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
-}
-
 //  search.query {q, mode}: 0, or -1 with err filled.
 static int
 s_search (fixture_t *f, const char *mode, mg_error_t *err)
@@ -127,7 +107,7 @@ group_setup (void **state)
     snprintf (f->model, sizeof f->model, "/tmp/mg_semantic_replicas_%d.model", (int) getpid ());
     mg_test_env_init (&f->env, f->url);
     mg_test_env_add (&f->env, "MG_EMBED_MODEL=%s", f->model);
-    if (!s_run (&f->env, "mg-embed-train", (char *[]) { "--dims", "2", NULL })) {
+    if (!mg_test_run ("mg-embed-train", f->env.envp, (char *[]) { "--dims", "2", NULL })) {
         fprintf (stderr, "mg-embed-train failed\n");
         return -1;
     }
