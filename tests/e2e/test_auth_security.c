@@ -298,18 +298,22 @@ group_setup (void **state)
     int saved = dup (STDERR_FILENO);
     if (log_fd >= 0 && saved >= 0)
         dup2 (log_fd, STDERR_FILENO);
+    //  Accounts first: its migrations done, sync's find nothing to wait for
+    //  (a lock wait past lock_timeout would stop it).
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
     f->accounts = mg_test_spawn ("mg-accounts", f->env.envp);
-    f->sync = mg_test_spawn ("mg-sync", f->env.envp);
-    f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
+    bool started = mg_test_wait_service (f->env.endpoint, "accounts", START_WAIT_MS) == 0;
+    if (started) {
+        f->sync = mg_test_spawn ("mg-sync", f->env.envp);
+        f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
+    }
     if (log_fd >= 0 && saved >= 0)
         dup2 (saved, STDERR_FILENO);
     if (saved >= 0)
         close (saved);
     if (log_fd >= 0)
         close (log_fd);
-    if (mg_test_wait_service (f->env.endpoint, "accounts", START_WAIT_MS) == 0
-    &&  mg_test_wait_service (f->env.endpoint, "sync", START_WAIT_MS) == 0
+    if (started && mg_test_wait_service (f->env.endpoint, "sync", START_WAIT_MS) == 0
     &&  s_wait_health (f->http_port) == 0)
         return 0;
     fprintf (stderr, "the stack did not start; its log:\n");
@@ -350,14 +354,23 @@ test_issue12_item1_token_signed_with_the_shipped_secret_is_401 (void **state)
     char email [128], user_id [37], auth [1200];
     s_email ("mint", email);
     s_register (email, "mint-password", user_id);
+    //  A gateway configured the default way: config/default.env and the
+    //  secret the installation made (here ctest's MG_JWT_SECRET_FILE).
+    const char *none [] = { NULL };
+    int port;
+    pid_t pid = s_spawn ("mg-gateway", none, &port);
+    assert_int_equal (s_wait_health (port), 0);
     //  What anyone could make from the string config/default.env shipped.
     s_forge (SHIPPED_SECRET, user_id, "enterprise", 600, auth);
     mg_http_reply_t reply;
-    assert_int_equal (s_call ("GET", "/api/v1/me/devices", auth, NULL, &reply), 0);
-    if (reply.status != 401)
-        fail_msg ("a token signed with the shipped secret got %d: %s", reply.status, reply.body);
+    assert_int_equal (s_call_at (port, "GET", "/api/v1/me/devices", auth, NULL, &reply), 0);
+    int status = reply.status;
     mg_http_reply_free (&reply);
-    //  The same claims signed with the stack's own secret are accepted.
+    mg_test_stop (pid, SIGTERM);
+    if (status != 401)
+        fail_msg ("a token signed with the shipped secret got %d", status);
+    //  On the fixture's gateway too; the same claims signed with its own secret pass.
+    assert_int_equal (s_status ("GET", "/api/v1/me/devices", auth, NULL), 401);
     s_forge (s_f->secret, user_id, "free", 600, auth);
     assert_int_equal (s_status ("GET", "/api/v1/me/devices", auth, NULL), 200);
 }
@@ -865,5 +878,10 @@ main (void)
         cmocka_unit_test (test_issue12_item8_retention_deletes_dead_tokens_and_old_failures_only),
         cmocka_unit_test (test_issue12_logs_hold_no_secrets),
     };
+    //  CMOCKA_TEST_FILTER / CMOCKA_SKIP_FILTER (globs of test names) run a part.
+    if (getenv ("CMOCKA_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("CMOCKA_TEST_FILTER"));
+    if (getenv ("CMOCKA_SKIP_FILTER"))
+        cmocka_set_skip_filter (getenv ("CMOCKA_SKIP_FILTER"));
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
