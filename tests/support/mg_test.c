@@ -1,6 +1,7 @@
 #include "mg_test.h"
 #include "mg_pg.h"
 #include "mg_client.h"
+#include "mg_http.h"
 
 #include <stdarg.h>
 
@@ -185,4 +186,20 @@ mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms)
     }
     mg_client_destroy (&client);
     return rc;
+}
+
+int
+mg_test_wait_http (int port, const char *path, int status, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (mg_test_now_ms () < until) {
+        mg_http_reply_t reply;
+        int rc = mg_http_request (port, "GET", path, "", NULL, &reply, 1000);
+        bool done = rc == 0 && reply.status == status;
+        mg_http_reply_free (&reply);
+        if (done)
+            return 0;
+        usleep (100 * 1000);
+    }
+    return -1;
 }
