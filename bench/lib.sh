@@ -47,6 +47,11 @@ export MG_EVENTS_PUB=tcp://127.0.0.1:$events_pub
 export MG_EVENTS_SUB_BIND=tcp://127.0.0.1:$(mg_free_port)
 export MG_LOG_LEVEL=warn
 mkdir -p "$tmp/log"
+# A JWT secret of this run's own (the gateway and accounts refuse to start without one).
+if [ -z "${MG_JWT_SECRET:-}" ]; then
+  "$bin/mg-admin" make-secret "$tmp/jwt_secret" >/dev/null
+  export MG_JWT_SECRET_FILE=$tmp/jwt_secret
+fi
 
 # bench_start NAME...: start mg-NAME for each name, logs in $tmp/log/NAME.log.
 bench_start() {

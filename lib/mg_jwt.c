@@ -77,7 +77,10 @@ mg_jwt_sign (const uint8_t *key, size_t key_len, const mg_jwt_claims_t *claims,
     return 0;
 }
 
-//  Decode base64url text (len bytes, no padding) into out; decoded length or -1.
+//  Decode base64url text (len bytes, no padding) into out; decoded length
+//  or -1. Only the canonical encoding is accepted: libsodium's decoder
+//  takes some bytes outside the alphabet (and non-zero trailing bits), which
+//  would let one signed token be spelled several ways.
 static ssize_t
 s_decode (const char *text, size_t len, uint8_t *out, size_t outlen)
 {
@@ -85,6 +88,12 @@ s_decode (const char *text, size_t len, uint8_t *out, size_t outlen)
     const char *end = NULL;
     if (sodium_base642bin (out, outlen, text, len, NULL, &bin_len, &end, B64) != 0
     ||  end != text + len)
+        return -1;
+    char again [MG_JWT_MAX_LEN + 1];
+    if (sodium_base64_ENCODED_LEN (bin_len, B64) > sizeof again)
+        return -1;
+    sodium_bin2base64 (again, sizeof again, out, bin_len, B64);
+    if (strlen (again) != len || memcmp (again, text, len) != 0)
         return -1;
     return (ssize_t) bin_len;
 }

@@ -380,7 +380,9 @@ mg_pg_fail (mg_error_t *err, PGconn *conn, const PGresult *res, const char *what
 {
     assert (err);
     const char *state = mg_pg_sqlstate (res);
-    const char *reason = res ? PQresultErrorMessage (res) : conn ? PQerrorMessage (conn) : "";
+    //  The primary message only: DETAIL lines can quote a row's values
+    //  ("Failing row contains ..."), which may be emails or hashes.
+    const char *reason = res ? PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY) : conn ? PQerrorMessage (conn) : "";
     char line [256];
     snprintf (line, sizeof line, "%s", reason ? reason : "");
     for (char *p = line; *p; p++)

@@ -100,18 +100,7 @@ mg_test_load_db (const char *url, const char *const *sql, size_t count)
 int
 mg_test_wait_ready (int port, int timeout_ms)
 {
-    int64_t until = mg_test_now_ms () + timeout_ms;
-    while (mg_test_now_ms () < until) {
-        mg_http_reply_t reply;
-        bool ready = mg_http_request (port, "GET", "/ready", "", NULL, &reply, 1000) == 0
-                  && reply.status == 200;
-        if (reply.status)
-            mg_http_reply_free (&reply);
-        if (ready)
-            return 0;
-        usleep (100 * 1000);
-    }
-    return -1;
+    return mg_test_wait_http (port, "/ready", 200, timeout_ms);
 }
 
 int
@@ -298,4 +287,20 @@ mg_test_redis_start (int port)
         usleep (50 * 1000);
     }
     return pid;
+}
+
+int
+mg_test_wait_http (int port, const char *path, int status, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (mg_test_now_ms () < until) {
+        mg_http_reply_t reply;
+        int rc = mg_http_request (port, "GET", path, "", NULL, &reply, 1000);
+        bool done = rc == 0 && reply.status == status;
+        mg_http_reply_free (&reply);
+        if (done)
+            return 0;
+        usleep (100 * 1000);
+    }
+    return -1;
 }

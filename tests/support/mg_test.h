@@ -77,6 +77,10 @@ void mg_test_env_add (mg_test_env_t *self, const char *fmt, ...) __attribute__ (
 //  Returns 0, or -1 when it did not.
 int mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms);
 
+//  Wait until GET path on 127.0.0.1:port answers status, up to timeout_ms.
+//  Returns 0, or -1 when it did not.
+int mg_test_wait_http (int port, const char *path, int status, int timeout_ms);
+
 //  Monotonic milliseconds.
 int64_t mg_test_now_ms (void);
 

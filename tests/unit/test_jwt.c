@@ -171,6 +171,25 @@ test_fingerprints_tell_secrets_apart_and_show_none (void **state)
     assert_string_not_equal (a, b);
 }
 
+static void
+test_a_signature_spelled_outside_the_alphabet_is_refused (void **state)
+{
+    (void) state;
+    //  libsodium's decoder reads byte 0x9e as '_': a token with it in place
+    //  of a '_' of its signature is another spelling of a signed token.
+    char token [MG_JWT_MAX_LEN];
+    char *sig = NULL;
+    for (int64_t iat = 1000; !sig || !strchr (sig, '_'); iat++) {
+        s_sign (iat, 1900, token, sizeof token);
+        sig = strrchr (token, '.');
+    }
+    const char *reason = NULL;
+    assert_int_equal (s_verify (token, 1500, &reason), 0);
+    *strchr (sig, '_') = (char) 0x9e;
+    assert_int_equal (s_verify (token, 1500, &reason), -1);
+    assert_string_equal (reason, "bad token signature");
+}
+
 int
 main (void)
 {
@@ -183,6 +202,7 @@ main (void)
         cmocka_unit_test (test_issue12_item1_previous_secret_verifies_during_a_rotation),
         cmocka_unit_test (test_issue12_item1_placeholder_and_short_secrets_are_refused),
         cmocka_unit_test (test_fingerprints_tell_secrets_apart_and_show_none),
+        cmocka_unit_test (test_a_signature_spelled_outside_the_alphabet_is_refused),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
