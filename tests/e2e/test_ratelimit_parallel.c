@@ -65,6 +65,8 @@ s_setup (void **state)
     env [n++] = "MG_RESOLVER_INGEST=0";
     env [n++] = "MG_JWT_SECRET=" SECRET;
     env [n++] = "MG_PWHASH_MEMLIMIT_KIB=16384";
+    size_t mode = n;
+    env [n++] = "MG_RATE_PARALLEL_READS=1";
     env [n] = NULL;
     s_stack.pids [0] = mg_test_spawn ("mg-broker", env);
     s_stack.pids [1] = mg_test_spawn ("mg-catalog", env);
@@ -73,8 +75,7 @@ s_setup (void **state)
     s_stack.pids [6] = mg_test_spawn ("mg-accounts", env);
     s_stack.pids [4] = mg_test_spawn ("mg-gateway", env);
     snprintf (text [5], 128, "MG_HTTP_PORT=%d", s_stack.http [1]);
-    env [n++] = "MG_RATE_PARALLEL_READS=0";
-    env [n] = NULL;
+    env [mode] = "MG_RATE_PARALLEL_READS=0";
     s_stack.pids [5] = mg_test_spawn ("mg-gateway", env);
     for (int i = 0; i < 7; i++)
         if (s_stack.pids [i] <= 0)
