@@ -3,9 +3,11 @@
 #
 # Builds Release (build-release), starts a throw-away PostgreSQL and Redis
 # (unless MG_PG_URL / MG_REDIS_URL are set), mg-broker, every actor the
-# routes name, and two gateways: one checking every
+# routes name, and three gateways: one checking every
 # /api/v1 request (limits raised so that nothing is refused: the check is
-# what is measured, not 429s) and one with MG_RATE_ENABLED=0. Then:
+# what is measured, not 429s) with reads asking the limiter and the actor at
+# once (the default), one where every request waits for its decision first
+# (MG_RATE_PARALLEL_READS=0) and one with MG_RATE_ENABLED=0. Then:
 #   decision latency  mg-ratelimit-bench: the GCRA script through the actor's
 #                     code (one EVALSHA) and ratelimit.check through the broker
 #   gateway req/s     the same wrk load on GET /api/v1/genres against each
@@ -33,14 +35,17 @@ export MG_RESOLVER_INGEST=0
 export MG_RATE_ANONYMOUS=1000000/s,1000000/m
 export MG_RATE_ENTERPRISE=1000000/s,1000000/m
 limited_port=$(mg_free_port)
+serial_port=$(mg_free_port)
 open_port=$(mg_free_port)
 bench_start broker "${BENCH_ROUTED_ACTORS[@]}"
 MG_HTTP_PORT=$limited_port "$bin/mg-gateway" 2>"$tmp/log/gateway-limited.log" &
 pids+=($!)
+MG_HTTP_PORT=$serial_port MG_RATE_PARALLEL_READS=0 "$bin/mg-gateway" 2>"$tmp/log/gateway-serial.log" &
+pids+=($!)
 MG_HTTP_PORT=$open_port MG_RATE_ENABLED=0 "$bin/mg-gateway" 2>"$tmp/log/gateway-open.log" &
 pids+=($!)
 
-bench_wait_ready "$limited_port" "$open_port"
+bench_wait_ready "$limited_port" "$serial_port" "$open_port"
 curl -sf -D - -o /dev/null "http://127.0.0.1:$limited_port/api/v1/genres" | grep -qi '^RateLimit-Policy:' ||
   { echo "bench: the limited gateway sends no rate-limit headers" >&2; exit 1; }
 
@@ -48,11 +53,14 @@ echo "decision latency ($decisions decisions each):"
 "$bin/mg-ratelimit-bench" "$decisions" | tee "$tmp/latency.txt"
 
 
-best_limited=0; best_open=0; p99_limited=0; p99_open=0
+best_limited=0; best_serial=0; best_open=0; p99_limited=0; p99_serial=0; p99_open=0
 for round in $(seq 1 "$rounds"); do
   read -r rps p99 <<<"$(bench_wrk "http://127.0.0.1:$limited_port/api/v1/genres")"
-  echo "round $round: limited   $rps req/s p99 $p99 ms"
+  echo "round $round: parallel  $rps req/s p99 $p99 ms"
   if [ "$rps" -gt "$best_limited" ]; then best_limited=$rps; p99_limited=$p99; fi
+  read -r rps p99 <<<"$(bench_wrk "http://127.0.0.1:$serial_port/api/v1/genres")"
+  echo "round $round: serial    $rps req/s p99 $p99 ms"
+  if [ "$rps" -gt "$best_serial" ]; then best_serial=$rps; p99_serial=$p99; fi
   read -r rps p99 <<<"$(bench_wrk "http://127.0.0.1:$open_port/api/v1/genres")"
   echo "round $round: unlimited $rps req/s p99 $p99 ms"
   if [ "$rps" -gt "$best_open" ]; then best_open=$rps; p99_open=$p99; fi
@@ -62,5 +70,7 @@ echo
 echo "wrk -t$threads -c$connections -d${seconds}s --latency, best of $rounds; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 printf '%-36s %10s %10s %8s\n' target "req/s" "p99 ms" "ratio"
 printf '%-36s %10s %10s %8s\n' "GET /api/v1/genres, no rate limit" "$best_open" "$p99_open" "1.00"
-printf '%-36s %10s %10s %8s\n' "GET /api/v1/genres, rate limited" "$best_limited" "$p99_limited" \
+printf '%-36s %10s %10s %8s\n' "GET /api/v1/genres, limited, serial" "$best_serial" "$p99_serial" \
+  "$(awk -v a="$best_serial" -v b="$best_open" 'BEGIN { printf "%.2f", a / b }')"
+printf '%-36s %10s %10s %8s\n' "GET /api/v1/genres, limited, parallel" "$best_limited" "$p99_limited" \
   "$(awk -v a="$best_limited" -v b="$best_open" 'BEGIN { printf "%.2f", a / b }')"

@@ -65,6 +65,7 @@ typedef struct {
     bool rate_enabled;              //  MG_RATE_ENABLED
     bool rate_fail_open;            //  MG_RATE_FAIL_OPEN: limiter down -> admit (else 503)
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
+    bool rate_parallel_reads;       //  MG_RATE_PARALLEL_READS: GETs ask limiter and actor at once
     uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
     char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
     uint32_t long_timeout_ms;       //  MG_REQUEST_LONG_TIMEOUT_MS: deadline of GW_ROUTE_LONG routes
@@ -100,6 +101,16 @@ typedef struct {
     char key_id [37];               //  GW_CALLER_KEY: the API key's id, else empty
 } gw_caller_t;
 
+//  Rate-limit header values of one decision (ratelimit.c).
+typedef struct {
+    char limit [24];                //  X-RateLimit-Limit
+    char remaining [24];            //  X-RateLimit-Remaining
+    char reset [24];                //  X-RateLimit-Reset (epoch seconds)
+    char policy [160];              //  RateLimit-Policy
+    char state [96];                //  RateLimit
+    uint32_t retry_after;           //  seconds (denied decisions), else 0
+} gw_rate_headers_t;
+
 //  --------------------------------------------------------------------------
 //  One HTTP request in progress. Owned by its thread; every request ends in
 //  exactly one gw_reply* call, which records metrics and recycles it.
@@ -131,6 +142,14 @@ struct gw_request_t {
     char cache_gen [48];            //  the generation read with the lookup
     uint8_t *cache_body;            //  the bound request while the lookup runs
     size_t cache_len;
+    //  A GET/HEAD of a bus route runs its rate check and its answer at the
+    //  same time (guard.c): the answer is held until the decision, and the
+    //  request is recycled only once both bus calls have ended.
+    bool rate_parallel;             //  the answer waits for the decision
+    int rate_verdict;               //  != 0: a refusal came first: 429 (limited) or 503 (fail closed)
+    int held_status;                //  != 0: the answer is ready, held for the decision
+    gw_rate_headers_t rate_headers; //  of a refusal decided before the answer was ready
+    bool rate_have_headers;
     gw_request_t *next_free;
 };
 
@@ -292,6 +311,11 @@ int gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len
 //  rate-limit headers, then gw_server_dispatch it (or answer 401/429/503).
 void gw_guard (gw_request_t *request);
 
+//  respond.c: the answer of a request whose rate decision is still out
+//  (request->rate_parallel) is ready with status. Holds it, or, when the
+//  decision was a refusal, answers that instead.
+void gw_guard_hold (gw_request_t *request, int status);
+
 //  --------------------------------------------------------------------------
 //  keycache.c: API key -> caller, per thread (no locks), bounded.
 
@@ -320,15 +344,6 @@ size_t gw_keycache_drop (gw_keycache_t *self, const char *key_id);
 
 //  --------------------------------------------------------------------------
 //  ratelimit.c: header values of a decision
-
-typedef struct {
-    char limit [24];                //  X-RateLimit-Limit
-    char remaining [24];            //  X-RateLimit-Remaining
-    char reset [24];                //  X-RateLimit-Reset (epoch seconds)
-    char policy [160];              //  RateLimit-Policy
-    char state [96];                //  RateLimit
-    uint32_t retry_after;           //  seconds (denied decisions), else 0
-} gw_rate_headers_t;
 
 //  Header values for decision at now_s (epoch seconds). The window closest
 //  to running out is the one reported. Returns 0, or -1 when a value does
@@ -408,6 +423,10 @@ void gw_reply_json (gw_request_t *request, int status, const char *json, size_t 
 //  Answer with status and what is in the request's output buffer already,
 //  with content_type. Ends the request.
 void gw_reply_buffer (gw_request_t *request, int status, const char *content_type);
+
+//  Send what the request's output buffer and headers hold with status (an
+//  answer guard.c held for its rate decision). Ends the request.
+void gw_reply_send (gw_request_t *request, int status);
 
 //  Answer {"error":{"code":code,"message":...}} with status; retry_after > 0
 //  adds Retry-After (and "retry_after" to the body for 429). Ends the request.

@@ -14,6 +14,12 @@
     2. One ratelimit.check for (client, tier). Its answer becomes the
        X-RateLimit-* / RateLimit / RateLimit-Policy headers, on whatever
        status the request ends with; a refusal is 429 with Retry-After.
+       A GET or HEAD of a route an actor answers is sent at the same time
+       (MG_RATE_PARALLEL_READS): its answer is held until the decision and
+       replaced by the 429 on a refusal, so a read costs one bus round trip
+       instead of two. The request is recycled only when both calls have
+       ended (each is bounded by its deadline). Writes wait for the
+       decision before they are sent.
        When the limiter does not answer (actor or Redis down, or past
        MG_RATE_TIMEOUT_MS) the request is admitted unchecked
        (MG_RATE_FAIL_OPEN=1, the default) or refused with 503, with a log
@@ -223,6 +229,81 @@ s_proceed (gw_request_t *request)
     gw_server_dispatch (request);
 }
 
+//  Add the rate-limit headers of a decision to the answer.
+static void
+s_headers_add (gw_request_t *request, const gw_rate_headers_t *headers)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers (request->http);
+    evhttp_add_header (out, "X-RateLimit-Limit", headers->limit);
+    evhttp_add_header (out, "X-RateLimit-Remaining", headers->remaining);
+    evhttp_add_header (out, "X-RateLimit-Reset", headers->reset);
+    evhttp_add_header (out, "RateLimit-Policy", headers->policy);
+    evhttp_add_header (out, "RateLimit", headers->state);
+}
+
+//  Answer the refusal in request->rate_verdict instead of whatever answer
+//  was prepared (a parallel GET's is discarded, headers and body).
+static void
+s_answer_verdict (gw_request_t *request)
+{
+    request->rate_parallel = false;
+    struct evhttp_request *http = request->http;
+    evhttp_clear_headers (evhttp_request_get_output_headers (http));
+    struct evbuffer *out = evhttp_request_get_output_buffer (http);
+    evbuffer_drain (out, evbuffer_get_length (out));
+    if (request->rate_verdict == 503) {
+        gw_reply_error (request, 503, "SERVICE_UNAVAILABLE", RETRY_AFTER_S,
+                        "the rate limiter is unavailable");
+        return;
+    }
+    uint32_t wait = RETRY_AFTER_S;
+    if (request->rate_have_headers) {
+        s_headers_add (request, &request->rate_headers);
+        wait = request->rate_headers.retry_after;
+    }
+    gw_reply_error (request, 429, "RATE_LIMITED", wait,
+                    "rate limit of the %s tier exceeded; retry in %u s", request->caller.tier, wait);
+}
+
+//  The decision about request: verdict 0 (admitted), 429 (limited) or 503
+//  (limiter down, fail closed), with the headers to send (NULL: none).
+static void
+s_decided (gw_request_t *request, int verdict, const gw_rate_headers_t *headers)
+{
+    if (verdict == 0) {
+        if (headers)
+            s_headers_add (request, headers);
+        if (!request->rate_parallel)
+            s_proceed (request);
+        else {
+            request->rate_parallel = false;
+            if (request->held_status)
+                gw_reply_send (request, request->held_status);
+            //  else the answer goes out as it comes
+        }
+        return;
+    }
+    request->rate_verdict = verdict;
+    request->rate_have_headers = headers != NULL;
+    if (headers)
+        request->rate_headers = *headers;
+    //  A parallel GET whose answer is still out: that call must end before
+    //  the request may be recycled (gw_guard_hold answers then).
+    if (request->rate_parallel && !request->held_status)
+        return;
+    s_answer_verdict (request);
+}
+
+void
+gw_guard_hold (gw_request_t *request, int status)
+{
+    assert (request && request->rate_parallel);
+    if (request->rate_verdict)
+        s_answer_verdict (request);
+    else
+        request->held_status = status;
+}
+
 //  No decision could be had: admit unchecked or refuse, per configuration.
 static void
 s_limiter_down (gw_request_t *request, const char *why, int64_t rtt_us)
@@ -235,11 +316,7 @@ s_limiter_down (gw_request_t *request, const char *why, int64_t rtt_us)
     &&  atomic_compare_exchange_strong (&s_down_logged_us, &last, now))
         mg_warn ("rate limiter unavailable", "reason=\"%s\" policy=%s", why,
                  open ? "fail_open" : "fail_closed");
-    if (open)
-        s_proceed (request);
-    else
-        gw_reply_error (request, 503, "SERVICE_UNAVAILABLE", RETRY_AFTER_S,
-                        "the rate limiter is unavailable");
+    s_decided (request, open ? 0 : 503, NULL);
 }
 
 //  Bus callback of ratelimit.check.
@@ -263,26 +340,27 @@ s_on_rate (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t len,
     bool allowed = decision.allowed;
     int rc = gw_rate_headers_format (&decision, (int64_t) time (NULL), &headers);
     mg_msg_clear (&mg_ratelimit_reply_desc, &decision);
-    if (rc == 0) {
-        struct evkeyvalq *out = evhttp_request_get_output_headers (request->http);
-        evhttp_add_header (out, "X-RateLimit-Limit", headers.limit);
-        evhttp_add_header (out, "X-RateLimit-Remaining", headers.remaining);
-        evhttp_add_header (out, "X-RateLimit-Reset", headers.reset);
-        evhttp_add_header (out, "RateLimit-Policy", headers.policy);
-        evhttp_add_header (out, "RateLimit", headers.state);
-    }
     gw_metrics_rate (request->metrics, allowed ? GW_RATE_ALLOWED : GW_RATE_LIMITED, rtt_us);
-    if (allowed)
-        s_proceed (request);
-    else {
-        uint32_t wait = rc == 0 ? headers.retry_after : RETRY_AFTER_S;
-        gw_reply_error (request, 429, "RATE_LIMITED", wait,
-                        "rate limit of the %s tier exceeded; retry in %u s",
-                        request->caller.tier, wait);
-    }
+    s_decided (request, allowed ? 0 : 429, rc == 0 ? &headers : NULL);
 }
 
-//  Ask the limiter about the caller.
+//  May request be answered while its rate check runs? Only a GET or HEAD
+//  (a read: discarding its answer undoes nothing) of a route an actor
+//  answers, by a caller whose credentials passed.
+static bool
+s_parallel (gw_request_t *request)
+{
+    enum evhttp_cmd_type method = evhttp_request_get_command (request->http);
+    if (!request->config->rate_parallel_reads || request->auth_status
+    ||  (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD))
+        return false;
+    gw_match_t match;
+    return gw_routes_match ((int) method, request->uri, request->path_len, &match) == GW_MATCH_OK
+        && match.route->bus != NULL;
+}
+
+//  Ask the limiter about the caller; a read goes on at once (s_parallel),
+//  anything else once the decision admits it.
 static void
 s_check_rate (gw_request_t *request)
 {
@@ -303,6 +381,12 @@ s_check_rate (gw_request_t *request)
     free (body);
     if (rc)
         s_limiter_down (request, "message broker unreachable", 0);
+    else
+    if (s_parallel (request)) {
+        //  bus callbacks never run inside gw_bus_call: the decision is still out
+        request->rate_parallel = true;
+        gw_server_dispatch (request);
+    }
 }
 
 void

@@ -29,6 +29,7 @@ main (void)
         .rate_enabled = mg_config_int ("MG_RATE_ENABLED", 1, 0, 1) == 1,
         .rate_fail_open = mg_config_int ("MG_RATE_FAIL_OPEN", 1, 0, 1) == 1,
         .rate_timeout_ms = (uint32_t) mg_config_int ("MG_RATE_TIMEOUT_MS", 250, 1, 60000),
+        .rate_parallel_reads = mg_config_int ("MG_RATE_PARALLEL_READS", 1, 0, 1) == 1,
         .key_cache_s = (uint32_t) mg_config_int ("MG_KEY_CACHE_S", 30, 1, 3600),
         .events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557"),
         .sse_heartbeat_s = (int) mg_config_int ("MG_SSE_HEARTBEAT_S", 15, 1, 3600),

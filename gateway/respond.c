@@ -449,6 +449,12 @@ gw_msg_append (struct evbuffer *out, const mg_msgdesc_t *desc, const void *msg, 
 static void
 s_send (gw_request_t *request, int status)
 {
+    //  The rate decision of a parallel GET is still out (or refused it):
+    //  guard.c sends this answer, or the refusal, once both are in.
+    if (request->rate_parallel) {
+        gw_guard_hold (request, status);
+        return;
+    }
     struct evhttp_request *http = request->http;
     status = gw_http_validate (request, status);
     gw_cors_headers (request);
@@ -463,6 +469,13 @@ s_send (gw_request_t *request, int status)
     gw_request_done (request, status);
     //  libevent has no reason phrase for 429 ("Client Error" otherwise).
     evhttp_send_reply (http, status, status == 429 ? "Too Many Requests" : NULL, NULL);
+}
+
+void
+gw_reply_send (gw_request_t *request, int status)
+{
+    assert (request);
+    s_send (request, status);
 }
 
 void
