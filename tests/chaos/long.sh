@@ -19,6 +19,11 @@ cmake -S "$MG_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 
 export MG_CONFIG_FILE=$MG_ROOT/config/default.env MG_SQL_DIR=$MG_ROOT/config/sql
+# A JWT secret of this run's own, as scripts/run makes one (no secret ships).
+secret_dir=$(mktemp -d /tmp/mg-chaos-secret.XXXXXX)
+trap 'rm -rf "$secret_dir"' EXIT
+"$build/bin/mg-admin" make-secret "$secret_dir/jwt_secret" >/dev/null
+export MG_JWT_SECRET_FILE=$secret_dir/jwt_secret
 export MG_CHAOS_DEADLINE_MS=${MG_CHAOS_DEADLINE_MS:-5000}
 export MG_CHAOS_FAULT_MS=${MG_CHAOS_FAULT_MS:-10000}
 export MG_CHAOS_OBSERVE_MS=${MG_CHAOS_OBSERVE_MS:-10000}
