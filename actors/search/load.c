@@ -73,7 +73,7 @@ s_col (PGresult *res, int row, int col)
 static int
 s_put_row (search_index_t *index, PGresult *res, int row, float *vector, uint32_t dims)
 {
-    search_doc_t doc = {
+    mg_doc_t doc = {
         .id = s_col (res, row, 0), .type = s_col (res, row, 1), .title = s_col (res, row, 2),
         .original_title = s_col (res, row, 3), .alternates = s_col (res, row, 4),
         .tagline = s_col (res, row, 5), .keywords = s_col (res, row, 6), .overview = s_col (res, row, 7),
@@ -110,7 +110,7 @@ s_query (PGconn *pg, const char *sql, int nparams, const char *const *params, ch
 }
 
 search_index_t *
-search_load_all (const char *pg_url, const search_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
+search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
 {
     PGconn *pg = mg_pg_connect_long (pg_url, err, errlen);
     if (!pg)
@@ -131,10 +131,10 @@ search_load_all (const char *pg_url, const search_lsa_t *lsa, uint64_t seq [SEAR
     for (int i = 0; ok && i < PQntuples (res); i++)
         ok = search_index_add_genre (index, PQgetvalue (res, i, 0)) == 0;
     PQclear (res);
-    const char *params [2] = { NULL, lsa ? search_lsa_id (lsa) : NULL };
+    const char *params [2] = { NULL, lsa ? mg_lsa_id (lsa) : NULL };
     res = ok ? s_query (pg, s_titles_sql, 2, params, err, errlen) : NULL;
     ok = res != NULL && search_index_begin (index) == 0;
-    uint32_t dims = lsa ? search_lsa_dims (lsa) : 0;
+    uint32_t dims = lsa ? mg_lsa_dims (lsa) : 0;
     float *vector = lsa ? malloc (dims * sizeof *vector) : NULL;
     ok = ok && (!lsa || vector);
     for (int i = 0; ok && i < PQntuples (res); i++)
@@ -167,12 +167,12 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
         used += n > 0 ? (size_t) n : 0;
     }
     snprintf (array + used, room - used, "}");
-    const char *params [2] = { array, self->lsa ? search_lsa_id (self->lsa) : NULL };
+    const char *params [2] = { array, self->lsa ? mg_lsa_id (self->lsa) : NULL };
     PGresult *res = s_query (pg, s_titles_sql, 2, params, err, errlen);
     free (array);
     if (!res)
         return -1;
-    uint32_t dims = self->lsa ? search_lsa_dims (self->lsa) : 0;
+    uint32_t dims = self->lsa ? mg_lsa_dims (self->lsa) : 0;
     float *vector = self->lsa ? malloc (dims * sizeof *vector) : NULL;
     int rc = self->lsa && !vector ? -1 : 0;
     pthread_mutex_lock (&self->lock);

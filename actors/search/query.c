@@ -9,7 +9,7 @@
     when there is none), and answers hybrid as keyword.  */
 #include "search.h"
 #include "mg_filters.h"
-#include "text.h"
+#include "mg_text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -43,8 +43,8 @@ s_since (const struct timespec *start)
 static bool
 s_has_words (const char *text)
 {
-    char words [1][SEARCH_WORD_BYTES];
-    return text && search_text_words (text, words, 1) == 1;
+    char words [1][MG_TEXT_WORD_BYTES];
+    return text && mg_text_words (text, words, 1) == 1;
 }
 
 //  True when text is NULL, empty or white space only.
