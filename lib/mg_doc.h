@@ -11,7 +11,9 @@
 //  lines "platform REGION expires" (expires: Unix seconds, 0 = never).
 typedef struct {
     const char *id, *type, *title, *original_title, *alternates, *tagline;
-    const char *keywords, *overview, *cast;
+    const char *keywords, *overview;
+    const char *cast;               //  billed cast, in billing order (first: top billed)
+    const char *directors;          //  directors (crew with job Director), may be NULL
     int year;                       //  0 = unknown
     double popularity;
     bool has_rating;

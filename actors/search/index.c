@@ -15,22 +15,34 @@ static const char *const s_stmt_sql [ST_COUNT] = {
     [ST_DOC_INSERT] = "INSERT OR REPLACE INTO docs (rowid, id, type, year, title, cast_names, item) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_FTS_DELETE] = "DELETE FROM fts WHERE rowid = ?1",
-    [ST_FTS_INSERT] = "INSERT INTO fts (rowid, title, alt, tagline, keywords, overview, cast_names) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_FTS_INSERT] = "INSERT INTO fts (rowid, title, alt, tagline, keywords, overview, cast_names, crew_names) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_DOC_DELETE] = "DELETE FROM docs WHERE rowid = ?1",
     [ST_MATCH] = NULL,         //  built from the weights (index_stmt)
     [ST_ITEM] = "SELECT item FROM docs WHERE rowid = ?1",
     [ST_SUGGEST] = "SELECT id, type, title, year, cast_names FROM docs WHERE rowid = ?1",
     [ST_VOCAB] = "SELECT term, doc FROM vocab",
+    [ST_PERSON_ROWID] = "SELECT rowid FROM people WHERE id = ?1",
+    [ST_PERSON_PUT] = "INSERT OR REPLACE INTO people (rowid, id, popularity, item) VALUES (?1, ?2, ?3, ?4)",
+    [ST_PERSON_FTS_DELETE] = "DELETE FROM pfts WHERE rowid = ?1",
+    [ST_PERSON_FTS_INSERT] = "INSERT INTO pfts (rowid, name) VALUES (?1, ?2)",
+    [ST_PERSON_MATCH] = "SELECT p.rowid, bm25 (pfts), pfts.name, p.popularity FROM pfts "
+                        "JOIN people p ON p.rowid = pfts.rowid WHERE pfts MATCH ?1",
+    [ST_PERSON_ALL] = "SELECT p.rowid, 0, pfts.name, p.popularity FROM people p JOIN pfts ON pfts.rowid = p.rowid",
+    [ST_PERSON_ITEM] = "SELECT item FROM people WHERE rowid = ?1",
 };
 static const char s_schema [] =
     "PRAGMA journal_mode = OFF;"
     "PRAGMA synchronous = OFF;"
     "CREATE TABLE docs (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, "
     "  year INTEGER, title TEXT NOT NULL, cast_names TEXT NOT NULL, item TEXT NOT NULL);"
-    "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, "
+    "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, crew_names, "
     "  tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', detail = full);"
-    "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);";
+    "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);"
+    "CREATE TABLE people (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, popularity REAL NOT NULL, "
+    "  item TEXT NOT NULL);"
+    "CREATE VIRTUAL TABLE pfts USING fts5 (name, tokenize = 'unicode61 remove_diacritics 0', "
+    "  prefix = '1 2 3', detail = full);";
 //  Fill err with the database's last error; returns -1.
 int
 index_fail (search_index_t *self, char *err, size_t errlen, const char *what)
@@ -54,8 +66,8 @@ index_stmt (search_index_t *self, index_stmt_id_t id)
     char match [512];
     const char *sql = s_stmt_sql [id];
     if (id == ST_MATCH) {
-        snprintf (match, sizeof match, "SELECT rowid, bm25 (fts, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
-                  W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST);
+        snprintf (match, sizeof match, "SELECT rowid, bm25 (fts, %g, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
+                  W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST, W_CREW);
         sql = match;
     }
     if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
@@ -115,6 +127,8 @@ s_doc_clear (index_doc_t *doc)
     free (doc->titles);
     free (doc->tags);
     free (doc->tagline);
+    free (doc->cast);
+    free (doc->crew);
     free (doc->offers);
     memset (doc, 0, sizeof *doc);
 }
@@ -404,7 +418,9 @@ s_doc_fill (search_index_t *self, int64_t rowid, const mg_doc_t *doc, char **tit
     }
     d->tags = s_lines (doc->keywords);
     d->tagline = s_norm (doc->tagline);
-    if (!d->tags || !d->tagline)
+    d->cast = s_lines (doc->cast);
+    d->crew = s_lines (doc->directors);
+    if (!d->tags || !d->tagline || !d->cast || !d->crew)
         return -1;
     d->titles = *titles;
     *titles = NULL;
@@ -423,16 +439,16 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
     if (!known)
         rowid = self->next_rowid;
     char *titles = s_titles (doc);
-    char *cols [6] = {
+    char *cols [7] = {
         s_norm (doc->title), NULL, s_norm (doc->tagline), s_norm (doc->keywords),
-        s_norm (doc->overview), s_norm (doc->cast)
+        s_norm (doc->overview), s_norm (doc->cast), s_norm (doc->directors)
     };
     //  alt: every title but the first line of titles (the title itself).
     const char *nl = titles ? strchr (titles, '\n') : NULL;
     cols [1] = strdup (nl ? nl + 1 : "");
     int rc = -1;
     bool ok = titles != NULL;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         ok = ok && cols [i];
     sqlite3_stmt *stmt = ok && known ? index_stmt (self, ST_FTS_DELETE) : NULL;
     if (stmt)
@@ -455,7 +471,7 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
         stmt = index_stmt (self, ST_FTS_INSERT);
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, rowid);
-            for (int i = 0; i < 6; i++)
+            for (int i = 0; i < 7; i++)
                 sqlite3_bind_text (stmt, 2 + i, cols [i], -1, SQLITE_STATIC);
         }
         rc = s_run (self, stmt);
@@ -472,7 +488,7 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
         self->pop_max = doc->popularity;
     self->vocab_dirty = true;
     free (titles);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         free (cols [i]);
     return rc;
 }

@@ -15,6 +15,14 @@
 
 typedef struct search_index_t search_index_t;
 
+//  One person as the loader reads it (people are found by type=person
+//  searches and in autocomplete).
+typedef struct {
+    const char *id, *name;
+    double popularity;              //  summed popularity of the titles they lead or direct
+    const char *hit_json;           //  the search.hit object (type person), score excepted
+} search_person_t;
+
 typedef enum {
     SEARCH_MODE_HYBRID, SEARCH_MODE_KEYWORD, SEARCH_MODE_SEMANTIC
 } search_mode_t;
@@ -26,7 +34,7 @@ typedef enum {
 //  A checked query (the handler validates; the index trusts it).
 typedef struct {
     const char *q;
-    const char *type;               //  movie|tv or NULL
+    const char *type;               //  movie|tv|person or NULL (person: people only)
     char **genres;
     size_t genres_count;
     bool has_year_from, has_year_to, has_min_rating;
@@ -59,6 +67,12 @@ int search_index_put (search_index_t *self, const mg_doc_t *doc);
 
 //  Remove a title; removing an unknown id is not an error.
 int search_index_remove (search_index_t *self, const char *id);
+
+//  Insert or replace one person. Returns 0 or -1 (logged).
+int search_index_put_person (search_index_t *self, const search_person_t *person);
+
+//  People held.
+size_t search_index_people (search_index_t *self);
 
 //  Titles held.
 size_t search_index_count (search_index_t *self);

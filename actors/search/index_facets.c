@@ -198,6 +198,8 @@ index_fill_hit (search_index_t *self, const index_hit_t *hit, const search_query
         x->has_exactness = true;
         x->popularity = round (hit->prior * 1e6) / 1e6;
         x->has_popularity = true;
+        x->person = round (hit->person * 1e6) / 1e6;
+        x->has_person = hit->person > 0;
         size_t nterms = plan->terms_count < 64 ? plan->terms_count : 64;
         x->terms = calloc (nterms ? nterms : 1, sizeof *x->terms);
         for (size_t i = 0; x->terms && i < nterms; i++) {

@@ -144,7 +144,7 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
         index_hit_t *hit = &hits->items [i];
         hit->keyword_rank = (int) i + 1;
         hit->protected = hit->tier == 0
-            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0);
+            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0 || hit->person > 0);
         hit->score = hit->protected ? GUARD_SCORE - (double) i / (double) hits->count
                                     : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);
         hit->tier = 0;
@@ -176,6 +176,8 @@ search_index_query (search_index_t *self, const search_query_t *query,
                     mg_search_reply_t *rep, char *err, size_t errlen)
 {
     assert (self && query && rep);
+    if (query->type && strcmp (query->type, "person") == 0)
+        return index_people_query (self, query, rep, err, errlen);
     index_plan_t plan;
     int n = index_plan (self, query->q, "", false, &plan);
     if (n < 0) {

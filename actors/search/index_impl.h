@@ -7,6 +7,7 @@
     index_fuse.c     the semantic side, its fusion with the keyword side, similar titles
     index_facets.c   facets and result items
     index_suggest.c  autocomplete
+    index_people.c   people: type=person searches, person suggestions
 
     Retrieval: each query word becomes a group "word OR typo candidates
     (OR word* for the last word)"; the groups are ANDed, as Meilisearch and
@@ -34,13 +35,29 @@
 #include <stdint.h>
 
 //  BM25 weights of the FTS5 columns: title, alt (original and other
-//  titles), tagline, keywords, overview, cast.
+//  titles), tagline, keywords, overview, cast (billed, in order), crew
+//  (directors): people are fields of their own, not overview text.
 #define W_TITLE      10.0
 #define W_ALT         6.0
 #define W_TAGLINE     4.0
 #define W_KEYWORDS    5.0
 #define W_OVERVIEW    1.0
 #define W_CAST        2.0
+#define W_CREW        2.0
+//  People: a query naming a person (every word of a billed cast member's or
+//  a director's name, in order, among the query's words) ranks first the
+//  films that person carries, by how central they are and how popular the
+//  film is: PERSON_WEIGHT x centrality x (1 + PERSON_POP x the film's
+//  log-scaled popularity, 0-1), so a lead in a little-known film stays above
+//  a small part in a blockbuster. Centrality: a director, or a lead (billed in the first
+//  PERSON_LEADS), 1 falling by 0.1 a place; a supporting part
+//  PERSON_SUPPORT x PERSON_LEADS / (billing place + 1), falling with billing.
+//  A one-word name (a stage name) counts only as the whole query.
+#define PERSON_WEIGHT  1.0
+#define PERSON_LEADS   3
+#define PERSON_SUPPORT 0.4
+#define PERSON_POP     0.5
+#define PERSON_WORDS   8       //  words of a name compared; longer names are not matched
 #define TITLE_START   0.3      //  title similarity bonus when the query is the title's start (typed from it)
 #define TITLE_WEIGHT  1.0      //  title similarity (0-1.5) against BM25 normalised to 0-1
 #define POP_WEIGHT    0.1      //  popularity prior, log-scaled to 0-1
@@ -120,6 +137,8 @@ typedef struct {
     int64_t slot;              //  HNSW slot + 1 of its unit vector, 0: none
     char *tags;                //  normalised keywords (tags), one per line
     char *tagline;             //  normalised tagline
+    char *cast;                //  normalised billed cast, one per line, in billing order
+    char *crew;                //  normalised directors, one per line
     index_offer_t *offers;
     size_t offers_count;
 } index_doc_t;
@@ -128,7 +147,8 @@ typedef struct {
 //  used under the replica's lock).
 typedef enum {
     ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
-    ST_SUGGEST, ST_VOCAB, ST_COUNT
+    ST_SUGGEST, ST_VOCAB, ST_PERSON_ROWID, ST_PERSON_PUT, ST_PERSON_FTS_DELETE, ST_PERSON_FTS_INSERT,
+    ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_COUNT
 } index_stmt_id_t;
 
 struct search_index_t {
@@ -150,6 +170,8 @@ struct search_index_t {
     index_doc_t *docs;             //  by rowid (rowids are reused: a put of a known id keeps its rowid)
     size_t docs_room;
     int64_t next_rowid;
+    double person_pop_max;     //  highest popularity of a person held
+    size_t people;             //  people held
     size_t count;              //  live titles
 };
 
@@ -163,6 +185,7 @@ typedef struct {
     bool protected;            //  hybrid: a guarded keyword hit, keeps its keyword place
     double exact;              //  exactness bonus (TAG_EXACT, TAG_PHRASE, TAGLINE_PHRASE)
     double prior;              //  popularity prior added to the score (s_prior)
+    double person;             //  people bonus added to the score (a person the query names)
     int keyword_rank;
     int semantic_rank;         //  0: not a vector hit
     double cosine;
@@ -267,5 +290,15 @@ void index_now_text (char out [32]);
 //  Decode the stored item of hit into out.
 int index_fill_hit (search_index_t *self, const index_hit_t *hit, const search_query_t *query,
                     const index_plan_t *plan, const char *now, mg_search_hit_t *out, char *err, size_t errlen);
+
+//  ---- index_people.c
+//  A type=person query into rep (people only; facets empty). 0, or -1 with
+//  a reason in err.
+int index_people_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *rep,
+                        char *err, size_t errlen);
+//  Up to max people whose names start like plan (the last word a prefix),
+//  best first, appended to rep as items of type person. 0 or -1.
+int index_people_suggest (search_index_t *self, const index_plan_t *plan, size_t max,
+                          mg_autocomplete_reply_t *rep);
 
 #endif

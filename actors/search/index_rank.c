@@ -197,6 +197,70 @@ s_exactness (const index_doc_t *doc, const char *phrase, size_t plen, int n)
     return bonus;
 }
 
+//  True when the words of name (normalised, space-separated; at most
+//  PERSON_WORDS) are words [from, from + their count) of plan; their count
+//  into *len.
+static bool
+s_name_at (const char *name, size_t nlen, const index_plan_t *plan, int from, int *len)
+{
+    int m = 0;
+    const char *p = name, *end = name + nlen;
+    while (p < end) {
+        const char *space = memchr (p, ' ', (size_t) (end - p));
+        size_t wlen = space ? (size_t) (space - p) : (size_t) (end - p);
+        if (m >= PERSON_WORDS || from + m >= plan->n)
+            return false;
+        const char *word = plan->words [from + m];
+        if (strlen (word) != wlen || memcmp (word, p, wlen) != 0)
+            return false;
+        m++;
+        p = space ? space + 1 : end;
+    }
+    *len = m;
+    return m > 0;
+}
+
+//  Centrality (0-1, see PERSON_WEIGHT) of the most central person of
+//  people (normalised names, one per line; cast: in billing order) whose
+//  whole name the query holds; the name's first word and word count into
+//  *from and *len. 0 when the query names nobody there.
+static double
+s_person_in (const char *people, bool cast, const index_plan_t *plan, int *from, int *len)
+{
+    double best = 0;
+    int place = 0;
+    for (const char *p = people; p && *p; place++) {
+        const char *nl = strchr (p, '\n');
+        size_t nlen = nl ? (size_t) (nl - p) : strlen (p);
+        bool one_word = !memchr (p, ' ', nlen);
+        double c = !cast || place < PERSON_LEADS ? 1.0 - 0.1 * (cast ? place : 0)
+                 : PERSON_SUPPORT * PERSON_LEADS / (place + 1.0);
+        for (int at = 0; c > best && at < plan->n; at++) {
+            int m = 0;
+            if ((!one_word || plan->n == 1) && s_name_at (p, nlen, plan, at, &m)) {
+                best = c;
+                *from = at;
+                *len = m;
+            }
+        }
+        p = nl ? nl + 1 : p + nlen;
+    }
+    return best;
+}
+
+//  Centrality of the person the query names among doc's cast and crew (0:
+//  nobody); where the name is in the query into *from and *len.
+static double
+s_person (const index_doc_t *doc, const index_plan_t *plan, int *from, int *len)
+{
+    int cf = 0, cl = 0, df = 0, dl = 0;
+    double cast = s_person_in (doc->cast, true, plan, &cf, &cl);
+    double crew = s_person_in (doc->crew, false, plan, &df, &dl);
+    *from = crew > cast ? df : cf;
+    *len = crew > cast ? dl : cl;
+    return crew > cast ? crew : cast;
+}
+
 //  The popularity prior of a title: POP_WEIGHT x log(1 + popularity) over
 //  log(1 + the catalog's highest popularity), so 0..POP_WEIGHT whatever the
 //  scale of TMDB's popularity (log: popularity is heavy-tailed, a blockbuster
@@ -254,7 +318,23 @@ index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
                 const index_doc_t *doc = &self->docs [hit->rowid];
                 hit->title = s_title_match (doc, plan, !plan->last_typed, &hit->typos);
                 hit->exact = s_exactness (doc, phrase, plen, plan->n);
-                hit->score = TITLE_WEIGHT * hit->title + hit->exact + bm + prior;
+                int from = 0, len = 0;
+                double centrality = s_person (doc, plan, &from, &len);
+                if (centrality > 0) {
+                    hit->person = PERSON_WEIGHT * centrality * (1 + PERSON_POP * prior / POP_WEIGHT);
+                    //  A name and one thing about a film ("<actor> <keyword>"):
+                    //  the rest of the query as a tag of this film counts as
+                    //  the whole query being one.
+                    char rest [MG_TEXT_QUERY_WORDS * MG_TEXT_WORD_BYTES];
+                    size_t rlen = 0;
+                    for (int w = 0; w < plan->n; w++)
+                        if (w < from || w >= from + len)
+                            rlen += (size_t) snprintf (rest + rlen, sizeof rest - rlen, "%s%s",
+                                                       rlen ? " " : "", plan->words [w]);
+                    if (rlen && hit->exact == 0)
+                        hit->exact = s_exactness (doc, rest, rlen, plan->n - len);
+                }
+                hit->score = TITLE_WEIGHT * hit->title + hit->exact + bm + prior + hit->person;
             }
             else
                 hit->score = bm + prior - 10;

@@ -62,14 +62,22 @@ search_index_autocomplete (search_index_t *self, const char *q,
                            mg_autocomplete_reply_t *rep, char *err, size_t errlen)
 {
     assert (self && q && rep);
+    //  With people held, person suggestions are people (type person);
+    //  without, titles whose cast has the name (the item names the person).
+    bool entities = search_index_people (self) > 0;
     index_plan_t titles_plan, people_plan;
     int n = index_plan (self, q, "{title alt} : ", false, &titles_plan);
-    int m = index_plan (self, q, "{cast_names} : ", false, &people_plan);
+    int m = index_plan (self, q, entities ? "" : "{cast_names} : ", false, &people_plan);
     index_hits_t titles = { 0 }, people = { 0 };
+    mg_autocomplete_reply_t found = { 0 };
     int rc = n < 0 || m < 0 ? -1 : 0;
     if (rc == 0 && n > 0)
         rc = s_suggest (self, &titles_plan, titles_plan.and_match, &titles)
-          || s_suggest (self, &people_plan, people_plan.and_match, &people) ? -1 : 0;
+          || (!entities && s_suggest (self, &people_plan, people_plan.and_match, &people)) ? -1 : 0;
+    if (rc == 0 && n > 0 && entities) {
+        found.results = calloc (PEOPLE_MAX, sizeof *found.results);
+        rc = found.results ? index_people_suggest (self, &people_plan, PEOPLE_MAX, &found) : -1;
+    }
     rep->results = calloc (SUGGESTIONS_MAX, sizeof *rep->results);
     if (!rep->results)
         rc = -1;
@@ -79,8 +87,16 @@ search_index_autocomplete (search_index_t *self, const char *q,
     size_t people_room = PEOPLE_MAX;
     if (titles.count + PEOPLE_MAX < SUGGESTIONS_MAX)
         people_room = SUGGESTIONS_MAX - titles.count;
-    size_t title_room = SUGGESTIONS_MAX - (people.count < people_room ? people.count : people_room);
+    size_t people_found = entities ? found.results_count : people.count;
+    size_t title_room = SUGGESTIONS_MAX - (people_found < people_room ? people_found : people_room);
     for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        if (pass == 1 && entities) {
+            for (size_t i = 0; i < found.results_count && rep->results_count < SUGGESTIONS_MAX; i++) {
+                rep->results [rep->results_count++] = found.results [i];
+                memset (&found.results [i], 0, sizeof found.results [i]);
+            }
+            break;
+        }
         index_hits_t *list = pass == 0 ? &titles : &people;
         size_t room = pass == 0 ? title_room : SUGGESTIONS_MAX - rep->results_count;
         size_t added = 0;
@@ -114,6 +130,7 @@ search_index_autocomplete (search_index_t *self, const char *q,
         snprintf (err, errlen, "autocomplete failed");
     free (titles.items);
     free (people.items);
+    mg_msg_clear (&mg_autocomplete_reply_desc, &found);
     index_plan_clear (&titles_plan);
     index_plan_clear (&people_plan);
     return rc;

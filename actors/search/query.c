@@ -106,8 +106,9 @@ s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *q
                  mg_error_t *err)
 {
     if (request->type && strcmp (request->type, "all") != 0) {
-        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0)
-            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv");
+        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0
+        &&  strcmp (request->type, "person") != 0)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv, person");
         query->type = request->type;
     }
     for (size_t i = 0; i < request->genres_count; i++) {
