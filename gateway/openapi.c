@@ -91,6 +91,15 @@ static const s_doc_t s_docs [] = {
       "{\"id\":\"" MATRIX_ID "\",\"region\":\"AU\",\"results\":[{\"platform\":\"disney-plus\",\"region\":\"AU\",\"type\":\"subscription\","
       "\"quality\":\"hd\",\"deep_link\":\"https://www.disneyplus.com/movies/di603\",\"stale\":false,\"updated_at\":\"2026-01-01T00:00:00Z\"}]}",
       NULL },
+    { "GET", "/api/v1/people/{id}", "catalog", "A person with one page of their filmography",
+      "A person is an entity of their own (canonical UUID, TMDB person id in external_ids.tmdb); the "
+      "filmography lists every credit (cast and crew), the most popular title first, paged like a list.",
+      NULL, NULL, NULL, NULL,
+      "{\"id\":\"0b6e2f3c-4d1a-4f5e-9a7b-8c9d0e1f2a3b\",\"name\":\"Keanu Reeves\",\"known_for_department\":\"Acting\","
+      "\"external_ids\":{\"tmdb\":6384},\"filmography\":[{\"id\":\"" MATRIX_ID "\",\"type\":\"movie\","
+      "\"title\":\"The Matrix\",\"year\":1999,\"role\":\"cast\",\"character\":\"Thomas \\\"Neo\\\" Anderson\","
+      "\"order\":0,\"popularity\":104.309993}],\"total\":1,\"page\":1,\"per_page\":20}",
+      NULL },
     { "GET", "/api/v1/trending", "catalog", "Titles trending now, most popular first", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",

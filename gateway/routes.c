@@ -35,6 +35,7 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/genres",                   "catalog.genres",       &mg_empty_desc,                &mg_genres_reply_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}",             "catalog.content",      &mg_content_request_desc,      &mg_content_details_desc,    NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/people/{id}",              "catalog.person",       &mg_person_request_desc,       &mg_person_details_desc,     NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC, 200 },

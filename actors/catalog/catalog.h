@@ -40,6 +40,14 @@ int catalog_on_genres (void *state, const void *req, void *rep, mg_error_t *err)
 //  catalog.content: one title with credits, videos, genres, external ids.
 int catalog_on_content (void *state, const void *req, void *rep, mg_error_t *err);
 
+//  Paging as SQL text: per_page, offset and page into text (0, or -1 with
+//  err filled: a bad page or per_page).
+int catalog_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+                    char text [3][24], mg_error_t *err);
+
+//  catalog.person: one person with a page of their filmography (people.c).
+int catalog_on_person (void *state, const void *req, void *rep, mg_error_t *err);
+
 //  catalog.availability: current (unexpired) offers of one title.
 int catalog_on_availability (void *state, const void *req, void *rep, mg_error_t *err);
 

@@ -80,9 +80,9 @@ s_type (const char *type, const char **filter, mg_error_t *err)
 }
 
 //  Paging as SQL text: per_page, offset and page into the buffers.
-static int
-s_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
-          char text [3][24], mg_error_t *err)
+int
+catalog_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+                char text [3][24], mg_error_t *err)
 {
     uint64_t offset;
     if (mg_filters_paging (has_page, page, has_per_page, per_page, &page, &per_page, &offset, err))
@@ -114,7 +114,7 @@ catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err)
         return -1;
     if (request->window && strcmp (request->window, "day") != 0 && strcmp (request->window, "week") != 0)
         return mg_actor_fail (err, "INVALID_PARAMETER", "window", "window must be one of day, week");
-    if (s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
+    if (catalog_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
         return -1;
     const char *params [] = { paging [0], paging [1], paging [2], type };
     return s_list (state, s_trending_sql, 4, params, rep, err);
@@ -242,7 +242,7 @@ catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err)
                      sizeof platforms_text, &platforms, err)
     ||  s_genres (self, request->genres, request->genres_count, genres_text, sizeof genres_text,
                   &genres, err)
-    ||  s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
+    ||  catalog_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
         return -1;
     const char *params [] = {
         paging [0], paging [1], paging [2], type, genres, year_from, year_to, min_rating,

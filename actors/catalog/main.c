@@ -12,6 +12,7 @@ static const mg_method_t s_methods [] = {
     { "catalog.genres",       &mg_empty_desc,               &mg_genres_reply_desc,       catalog_on_genres },
     { "catalog.content",      &mg_content_request_desc,     &mg_content_details_desc,    catalog_on_content },
     { "catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, catalog_on_availability },
+    { "catalog.person",       &mg_person_request_desc,      &mg_person_details_desc,     catalog_on_person },
     { "catalog.trending",     &mg_trending_request_desc,    &mg_content_list_desc,       catalog_on_trending },
     { "catalog.discover",     &mg_discover_request_desc,    &mg_content_list_desc,       catalog_on_discover },
     { NULL, NULL, NULL, NULL }

@@ -48,17 +48,17 @@ main (void)
     //  The embedder is optional: without a model the replica serves keyword
     //  search and declines mode=semantic (mg-embed-train writes the model).
     const char *model = mg_config_str ("MG_EMBED_MODEL", "var/lsa.model");
-    self.lsa = search_lsa_load (model, reason, sizeof reason);
+    self.lsa = mg_lsa_load (model, reason, sizeof reason);
     if (!self.lsa)
         mg_warn ("no embedder: keyword search only", "reason=\"%s\"", reason);
     else
-        mg_info ("embedder loaded", "model=%s dims=%u", model, search_lsa_dims (self.lsa));
+        mg_info ("embedder loaded", "model=%s dims=%u", model, mg_lsa_dims (self.lsa));
     int64_t started = zclock_mono ();
     self.index = search_load_all (self.pg_url, self.lsa, self.seq, reason, sizeof reason);
     if (!self.index) {
         mg_error ("cannot load the catalog", "reason=\"%s\"", reason);
         zsock_destroy (&self.events);
-        search_lsa_destroy (&self.lsa);
+        mg_lsa_destroy (&self.lsa);
         return EXIT_FAILURE;
     }
     mg_info ("search index loaded", "titles=%zu took_ms=%lld content_seq=%llu",
@@ -71,7 +71,7 @@ main (void)
         mg_error ("cannot start the event follower", NULL);
         search_index_destroy (&self.index);
         zsock_destroy (&self.events);
-        search_lsa_destroy (&self.lsa);
+        mg_lsa_destroy (&self.lsa);
         search_gen_destroy (&self.gen);
         return EXIT_FAILURE;
     }
@@ -87,7 +87,7 @@ main (void)
     pthread_mutex_destroy (&self.lock);
     zsock_destroy (&self.events);
     search_index_destroy (&self.index);
-    search_lsa_destroy (&self.lsa);
+    mg_lsa_destroy (&self.lsa);
     search_gen_destroy (&self.gen);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -9,7 +9,7 @@
     when there is none), and answers hybrid as keyword.  */
 #include "search.h"
 #include "mg_filters.h"
-#include "text.h"
+#include "mg_text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -43,8 +43,8 @@ s_since (const struct timespec *start)
 static bool
 s_has_words (const char *text)
 {
-    char words [1][SEARCH_WORD_BYTES];
-    return text && search_text_words (text, words, 1) == 1;
+    char words [1][MG_TEXT_WORD_BYTES];
+    return text && mg_text_words (text, words, 1) == 1;
 }
 
 //  True when text is NULL, empty or white space only.
@@ -106,8 +106,9 @@ s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *q
                  mg_error_t *err)
 {
     if (request->type && strcmp (request->type, "all") != 0) {
-        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0)
-            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv");
+        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0
+        &&  strcmp (request->type, "person") != 0)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv, person");
         query->type = request->type;
     }
     for (size_t i = 0; i < request->genres_count; i++) {

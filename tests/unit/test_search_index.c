@@ -43,7 +43,7 @@ s_put (search_index_t *index, int n, const char *title, const char *overview, co
     snprintf (json, sizeof json,
               "{\"id\":\"%s\",\"type\":\"%s\",\"title\":\"%s\",\"genres\":[],\"external_ids\":{\"tmdb\":%d},"
               "\"availability\":[]}", id, type, title, n);
-    search_doc_t doc = {
+    mg_doc_t doc = {
         .id = id, .type = type, .title = title, .overview = overview, .year = year,
         .popularity = popularity, .hit_json = json, .genres = "", .offers = "",
         .vector_stored = true
