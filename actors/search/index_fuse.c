@@ -88,10 +88,12 @@ s_nearest (search_index_t *self, const float *qv, s_vec_keep_t *keep, size_t k, 
         return (int) count;
     count = 0;
     size_t held = search_hnsw_count (self->hnsw);
+    float *vec = malloc (self->dims * sizeof *vec);
+    if (!vec)
+        return -1;
     for (size_t slot = 0; slot < held; slot++) {
-        if (!s_vec_keep (keep, (int64_t) slot))
+        if (!s_vec_keep (keep, (int64_t) slot) || !search_hnsw_vector (self->hnsw, (int64_t) slot, vec))
             continue;
-        const float *vec = search_hnsw_vector (self->hnsw, (int64_t) slot);
         float dot = 0;
         for (uint32_t d = 0; d < self->dims; d++)
             dot += qv [d] * vec [d];
@@ -104,6 +106,7 @@ s_nearest (search_index_t *self, const float *qv, s_vec_keep_t *keep, size_t k, 
         }
         top [at] = s_vec_hit (self, self->slot_rowid [slot], dot);
     }
+    free (vec);
     return (int) count;
 }
 
@@ -273,12 +276,11 @@ search_index_similar (search_index_t *self, const char *id, const search_query_t
     if (rc == 0 && self->hnsw && doc->slot > 0) {
         index_filter_init (self, query, filter);
         s_vec_keep_t keep = { .self = self, .f = filter, .skip = rowid };
-        //  The title's vector is copied: the search may not move it, but
-        //  nothing else should depend on that.
+        //  The title's vector as the index keeps it (decoded from 8 bits
+        //  for the compressed kinds), so its own score is the best.
         float *qv = malloc (self->dims * sizeof *qv);
-        if (qv)
-            memcpy (qv, search_hnsw_vector (self->hnsw, doc->slot - 1), self->dims * sizeof *qv);
-        count = qv ? s_nearest (self, qv, &keep, SIMILAR_TOP, 0, top) : -1;
+        count = qv && search_hnsw_vector (self->hnsw, doc->slot - 1, qv)
+              ? s_nearest (self, qv, &keep, SIMILAR_TOP, 0, top) : -1;
         free (qv);
         rc = count < 0 ? -1 : 0;
     }
