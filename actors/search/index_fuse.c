@@ -5,6 +5,7 @@
 #include "mg_log.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,24 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
     return 0;
 }
 
+//  The semantic side of one hybrid query, run beside the keyword side.
+typedef struct {
+    search_index_t *self;
+    const char *q;
+    const index_filter_t *f;
+    index_hits_t *sem;
+    int rc;
+} s_side_t;
+
+//  Thread body: s_semantic of a s_side_t.
+static void *
+s_semantic_side (void *arg)
+{
+    s_side_t *side = arg;
+    side->rc = s_semantic (side->self, side->q, side->f, side->sem);
+    return NULL;
+}
+
 int
 search_index_query (search_index_t *self, const search_query_t *query,
                     mg_search_reply_t *rep, char *err, size_t errlen)
@@ -198,13 +217,26 @@ search_index_query (search_index_t *self, const search_query_t *query,
                  : query->mode == SEARCH_MODE_SEMANTIC ? 1 : query->semantic_ratio;
     if (n == 0)
         rc = index_placeholder (self, filter, &hits);
+    //  Hybrid: the vector side (embedding, graph or list walk) runs on its
+    //  own thread while this one runs the keyword side; they share only
+    //  what neither writes (the doc table, the filter). Inline when no
+    //  thread can be had.
+    s_side_t side = { .self = self, .q = query->q, .f = filter, .sem = &sem, .rc = 0 };
+    pthread_t thread;
+    bool beside = n > 0 && ratio > 0 && ratio < 1
+               && pthread_create (&thread, NULL, s_semantic_side, &side) == 0;
     if (n > 0 && ratio < 1) {
         rc = index_keyword (self, &plan, filter, &hits);
         if (rc == 0 && plan.unknown && index_best_title (&hits) < TITLE_TYPED)
             rc = index_second_pass (self, query->q, filter, &plan, &hits);
     }
+    if (beside) {
+        pthread_join (thread, NULL);
+        rc = rc ? rc : side.rc;
+    }
     if (rc == 0 && n > 0 && ratio > 0) {
-        rc = s_semantic (self, query->q, filter, &sem);
+        if (!beside)
+            rc = s_semantic (self, query->q, filter, &sem);
         if (rc == 0 && ratio < 1) {
             index_hits_sort (&hits, index_by_score);
             rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
@@ -224,11 +256,14 @@ search_index_query (search_index_t *self, const search_query_t *query,
             index_hits_sort (&hits, s_by_key);
         }
     }
-    rep->facets = calloc (1, sizeof *rep->facets);
-    if (rc == 0)
+    if (rc == 0 && query->facets) {
+        rep->facets = calloc (1, sizeof *rep->facets);
         rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;
-    rep->total = hits.count;
+    }
+    rep->total = hits.count < SEARCH_TOTAL_MAX ? hits.count : SEARCH_TOTAL_MAX;
     rep->has_total = true;
+    rep->total_exact = hits.count <= SEARCH_TOTAL_MAX;
+    rep->has_total_exact = true;
     size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
     size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
     if (rc == 0 && count) {
