@@ -103,6 +103,8 @@ static const s_doc_t s_docs [] = {
     { "GET", "/api/v1/trending", "catalog", "Titles trending now, most popular first", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",
+      "Facets are counted only when asked (`facets=genres,platforms,years,types`); `total` is exact up to 10,000, "
+      "beyond which it is 10,000 with `total_exact: false`. "
       "Repeated searches are answered from the Redis result cache (`X-Cache: hit`) until the catalog changes.",
       NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search/autocomplete", "search", "Title and person suggestions for what has been typed", NULL,

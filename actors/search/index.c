@@ -168,7 +168,15 @@ int
 search_index_commit (search_index_t *self)
 {
     assert (self);
-    return sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    //  A snapshot's vectors were staged by its puts: one parallel build.
+    char err [256];
+    if (self->hnsw && search_hnsw_seal (self->hnsw, err, sizeof err)) {
+        mg_error ("vector index build failed", "reason=\"%s\"", err);
+        return -1;
+    }
+    return 0;
 }
 
 //  Normalised form of a '\n'-separated list (each item normalised, items
@@ -295,13 +303,11 @@ s_vec_rebuild (search_index_t *self)
     size_t n = 0;
     for (int64_t rowid = 1; hnsw && slot_rowid && vectors && rowid < self->next_rowid; rowid++) {
         index_doc_t *d = &self->docs [rowid];
-        const float *vec = d->slot > 0 ? search_hnsw_vector (self->hnsw, d->slot - 1) : NULL;
-        if (vec && n < live) {
-            memcpy (vectors + n * self->dims, vec, self->dims * sizeof *vec);
+        if (d->slot > 0 && n < live && search_hnsw_vector (self->hnsw, d->slot - 1, vectors + n * self->dims))
             slot_rowid [n++] = rowid;
-        }
     }
-    int rc = hnsw && slot_rowid && vectors && search_hnsw_add (hnsw, vectors, n, err, sizeof err) == 0 ? 0 : -1;
+    int rc = hnsw && slot_rowid && vectors && search_hnsw_add (hnsw, vectors, n, err, sizeof err) == 0
+          && search_hnsw_seal (hnsw, err, sizeof err) == 0 ? 0 : -1;
     free (vectors);
     if (rc) {
         mg_error ("vector index rebuild failed", "reason=\"%s\"", hnsw ? err : "out of memory");

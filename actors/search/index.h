@@ -48,7 +48,18 @@ typedef struct {
     bool explain;
     search_mode_t mode;
     double semantic_ratio;          //  hybrid: weight of the semantic ranking, 0-1
+    unsigned facets;                //  SEARCH_FACET_* asked for; 0: no facets
 } search_query_t;
+
+//  Facets a query may ask for (search_query_t.facets bits).
+#define SEARCH_FACET_GENRES    1u
+#define SEARCH_FACET_PLATFORMS 2u
+#define SEARCH_FACET_YEARS     4u
+#define SEARCH_FACET_TYPES     8u
+
+//  What total counts up to exactly (architecture §4); beyond it the reply
+//  says SEARCH_TOTAL_MAX with total_exact false.
+#define SEARCH_TOTAL_MAX 10000
 
 //  A new, empty index; with lsa (borrowed, may be NULL) titles get vectors
 //  and semantic/hybrid queries are served.
@@ -81,8 +92,9 @@ size_t search_index_count (search_index_t *self);
 int search_index_add_genre (search_index_t *self, const char *slug);
 bool search_index_genre_known (search_index_t *self, const char *slug);
 
-//  Run query into rep (total, page of results, facets; page/per_page and
-//  took_ms are the caller's). Returns 0, or -1 with a reason in err.
+//  Run query into rep (total capped at SEARCH_TOTAL_MAX with total_exact,
+//  page of results, the facets asked for; page/per_page and took_ms are
+//  the caller's). Returns 0, or -1 with a reason in err.
 int search_index_query (search_index_t *self, const search_query_t *query,
                         mg_search_reply_t *rep, char *err, size_t errlen);
 

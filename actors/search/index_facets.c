@@ -56,8 +56,8 @@ s_by_year_desc (const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-//  Facets over every hit: genres, platforms (titles with a current offer
-//  there, in region when given), years, types.
+//  The facets query asks for over every hit: genres, platforms (titles
+//  with a current offer there, in region when given), years, types.
 int
 index_facets (search_index_t *self, const search_query_t *query, const index_hits_t *hits, mg_search_facets_t *facets)
 {
@@ -74,20 +74,21 @@ index_facets (search_index_t *self, const search_query_t *query, const index_hit
         platforms [p].value = self->platforms [p];
     int64_t now = (int64_t) time (NULL);
     size_t nyears = 0;
+    unsigned asked = query->facets;
     for (size_t i = 0; rc == 0 && i < hits->count; i++) {
         int64_t rowid = hits->items [i].rowid;
         const index_doc_t *doc = &self->docs [rowid];
-        for (size_t g = 0; g < self->genres_count; g++)
+        for (size_t g = 0; (asked & SEARCH_FACET_GENRES) && g < self->genres_count; g++)
             if (doc->genres & ((uint64_t) 1 << g))
                 genres [g].count++;
-        for (size_t k = 0; k < doc->offers_count; k++) {
+        for (size_t k = 0; (asked & SEARCH_FACET_PLATFORMS) && k < doc->offers_count; k++) {
             const index_offer_t *o = &doc->offers [k];
             if (index_offer_live (o, query->region, now) && seen [o->platform] != rowid) {
                 seen [o->platform] = rowid;
                 platforms [o->platform].count++;
             }
         }
-        if (doc->year > 0)
+        if ((asked & SEARCH_FACET_YEARS) && doc->year > 0)
             years [nyears++] = doc->year;
         types [doc->tv ? 1 : 0].count++;
     }
@@ -107,11 +108,17 @@ index_facets (search_index_t *self, const search_query_t *query, const index_hit
             y->count = 1;
         }
     }
+    //  Only the asked lists are made: an absent list is one not asked for,
+    //  an empty one a facet no result has.
     if (rc == 0)
-        rc = s_facet_list (genres, self->genres_count, 64, true, &facets->genres, &facets->genres_count)
-          || s_facet_list (platforms, np, 256, true, &facets->platforms, &facets->platforms_count)
-          || s_facet_list (year_counts, ny, 256, false, &facets->years, &facets->years_count)
-          || s_facet_list (types, 2, 2, true, &facets->types, &facets->types_count) ? -1 : 0;
+        rc = ((asked & SEARCH_FACET_GENRES)
+              && s_facet_list (genres, self->genres_count, 64, true, &facets->genres, &facets->genres_count))
+          || ((asked & SEARCH_FACET_PLATFORMS)
+              && s_facet_list (platforms, np, 256, true, &facets->platforms, &facets->platforms_count))
+          || ((asked & SEARCH_FACET_YEARS)
+              && s_facet_list (year_counts, ny, 256, false, &facets->years, &facets->years_count))
+          || ((asked & SEARCH_FACET_TYPES)
+              && s_facet_list (types, 2, 2, true, &facets->types, &facets->types_count)) ? -1 : 0;
     free (platforms);
     free (seen);
     free (years);

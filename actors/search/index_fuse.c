@@ -5,6 +5,7 @@
 #include "mg_log.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +89,12 @@ s_nearest (search_index_t *self, const float *qv, s_vec_keep_t *keep, size_t k, 
         return (int) count;
     count = 0;
     size_t held = search_hnsw_count (self->hnsw);
+    float *vec = malloc (self->dims * sizeof *vec);
+    if (!vec)
+        return -1;
     for (size_t slot = 0; slot < held; slot++) {
-        if (!s_vec_keep (keep, (int64_t) slot))
+        if (!s_vec_keep (keep, (int64_t) slot) || !search_hnsw_vector (self->hnsw, (int64_t) slot, vec))
             continue;
-        const float *vec = search_hnsw_vector (self->hnsw, (int64_t) slot);
         float dot = 0;
         for (uint32_t d = 0; d < self->dims; d++)
             dot += qv [d] * vec [d];
@@ -104,6 +107,7 @@ s_nearest (search_index_t *self, const float *qv, s_vec_keep_t *keep, size_t k, 
         }
         top [at] = s_vec_hit (self, self->slot_rowid [slot], dot);
     }
+    free (vec);
     return (int) count;
 }
 
@@ -171,6 +175,24 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
     return 0;
 }
 
+//  The semantic side of one hybrid query, run beside the keyword side.
+typedef struct {
+    search_index_t *self;
+    const char *q;
+    const index_filter_t *f;
+    index_hits_t *sem;
+    int rc;
+} s_side_t;
+
+//  Thread body: s_semantic of a s_side_t.
+static void *
+s_semantic_side (void *arg)
+{
+    s_side_t *side = arg;
+    side->rc = s_semantic (side->self, side->q, side->f, side->sem);
+    return NULL;
+}
+
 int
 search_index_query (search_index_t *self, const search_query_t *query,
                     mg_search_reply_t *rep, char *err, size_t errlen)
@@ -197,13 +219,26 @@ search_index_query (search_index_t *self, const search_query_t *query,
                  : query->mode == SEARCH_MODE_SEMANTIC ? 1 : query->semantic_ratio;
     if (n == 0)
         rc = index_placeholder (self, filter, &hits);
+    //  Hybrid: the vector side (embedding, graph or list walk) runs on its
+    //  own thread while this one runs the keyword side; they share only
+    //  what neither writes (the doc table, the filter). Inline when no
+    //  thread can be had.
+    s_side_t side = { .self = self, .q = query->q, .f = filter, .sem = &sem, .rc = 0 };
+    pthread_t thread;
+    bool beside = n > 0 && ratio > 0 && ratio < 1
+               && pthread_create (&thread, NULL, s_semantic_side, &side) == 0;
     if (n > 0 && ratio < 1) {
         rc = index_keyword (self, &plan, filter, &hits);
         if (rc == 0 && plan.unknown && index_best_title (&hits) < TITLE_TYPED)
             rc = index_second_pass (self, query->q, filter, &plan, &hits);
     }
+    if (beside) {
+        pthread_join (thread, NULL);
+        rc = rc ? rc : side.rc;
+    }
     if (rc == 0 && n > 0 && ratio > 0) {
-        rc = s_semantic (self, query->q, filter, &sem);
+        if (!beside)
+            rc = s_semantic (self, query->q, filter, &sem);
         if (rc == 0 && ratio < 1) {
             index_hits_sort (&hits, index_by_score);
             rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
@@ -223,11 +258,14 @@ search_index_query (search_index_t *self, const search_query_t *query,
             index_hits_sort (&hits, s_by_key);
         }
     }
-    rep->facets = calloc (1, sizeof *rep->facets);
-    if (rc == 0)
+    if (rc == 0 && query->facets) {
+        rep->facets = calloc (1, sizeof *rep->facets);
         rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;
-    rep->total = hits.count;
+    }
+    rep->total = hits.count < SEARCH_TOTAL_MAX ? hits.count : SEARCH_TOTAL_MAX;
     rep->has_total = true;
+    rep->total_exact = hits.count <= SEARCH_TOTAL_MAX;
+    rep->has_total_exact = true;
     size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
     size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
     if (rc == 0 && count) {
@@ -275,12 +313,11 @@ search_index_similar (search_index_t *self, const char *id, const search_query_t
     if (rc == 0 && self->hnsw && doc->slot > 0) {
         index_filter_init (self, query, filter);
         s_vec_keep_t keep = { .self = self, .f = filter, .skip = rowid };
-        //  The title's vector is copied: the search may not move it, but
-        //  nothing else should depend on that.
+        //  The title's vector as the index keeps it (decoded from 8 bits
+        //  for the compressed kinds), so its own score is the best.
         float *qv = malloc (self->dims * sizeof *qv);
-        if (qv)
-            memcpy (qv, search_hnsw_vector (self->hnsw, doc->slot - 1), self->dims * sizeof *qv);
-        count = qv ? s_nearest (self, qv, &keep, SIMILAR_TOP, 0, top) : -1;
+        count = qv && search_hnsw_vector (self->hnsw, doc->slot - 1, qv)
+              ? s_nearest (self, qv, &keep, SIMILAR_TOP, 0, top) : -1;
         free (qv);
         rc = count < 0 ? -1 : 0;
     }

@@ -153,6 +153,28 @@ s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *q
     return 0;
 }
 
+//  The facets request asks for into query->facets (an unknown name is the
+//  caller's error). 0 or -1 with err set.
+static int
+s_check_facets (const mg_search_request_t *request, search_query_t *query, mg_error_t *err)
+{
+    static const struct { const char *name; unsigned bit; } facets [] = {
+        { "genres", SEARCH_FACET_GENRES }, { "platforms", SEARCH_FACET_PLATFORMS },
+        { "years", SEARCH_FACET_YEARS }, { "types", SEARCH_FACET_TYPES },
+    };
+    for (size_t i = 0; i < request->facets_count; i++) {
+        size_t f = 0;
+        while (f < sizeof facets / sizeof facets [0] && strcmp (facets [f].name, request->facets [i]) != 0)
+            f++;
+        if (f == sizeof facets / sizeof facets [0])
+            return mg_actor_fail (err, "INVALID_PARAMETER", "facets",
+                                  "unknown facet '%.32s' in facets (genres, platforms, years, types)",
+                                  request->facets [i]);
+        query->facets |= facets [f].bit;
+    }
+    return 0;
+}
+
 int
 search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
 {
@@ -185,6 +207,8 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
         return -1;
     query.offset = offset;
     query.per_page = per_page;
+    if (s_check_facets (request, &query, err))
+        return -1;
     pthread_mutex_lock (&self->lock);
     int rc = s_check_mode (self, request, &query, err) ? -1 : s_check_filters (self, request, &query, region, err);
     char reason [512] = "";
