@@ -80,6 +80,8 @@ typedef struct {
     uint32_t cache_ttl_s;           //  MG_SEARCH_CACHE_TTL_S: 0 = no result cache
     uint32_t cache_timeout_ms;      //  MG_SEARCH_CACHE_TIMEOUT_MS: a look-up slower than this is skipped
     char cache_prefix [GW_CACHE_PREFIX_MAX + 1];    //  MG_SEARCH_CACHE_PREFIX
+    uint32_t details_ttl_s;         //  MG_DETAILS_CACHE_TTL_S: 0 = details not cached
+    char details_prefix [GW_CACHE_PREFIX_MAX + 1];  //  MG_DETAILS_CACHE_PREFIX
 } gw_config_t;
 
 //  --------------------------------------------------------------------------
@@ -217,7 +219,7 @@ int gw_http_validate (gw_request_t *request, int status);
                                     //  (EventSource cannot send headers); X-Device-Id wins
 #define GW_ROUTE_LONG  (1u << 9)    //  batch work: MG_REQUEST_LONG_TIMEOUT_MS instead of MG_REQUEST_TIMEOUT_MS
 #define GW_ROUTE_PUBLIC (1u << 8)   //  a public catalog read: ETag, If-None-Match → 304, Cache-Control (cors.c)
-#define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
+#define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c): search.query and catalog.content replies
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
 #define GW_CLIENT_FIELD "client"    //  request field the gateway fills with the caller's address; never from clients
@@ -367,7 +369,8 @@ void gw_rate_client_ip (const char *peer, const char *xff, const char *trusted,
 void gw_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
 //  --------------------------------------------------------------------------
-//  cache.c: search answers in Redis, keyed by request and catalog generation
+//  cache.c: search answers in Redis, keyed by request and catalog generation,
+//  and details answers, keyed by request and the title's version
 
 //  The cache of one thread (its connection opens on first use). NULL when
 //  config's Redis URL is bad (logged).
@@ -378,10 +381,11 @@ void gw_cache_destroy (gw_cache_t **self_p);
 //  to store its answer. Takes ownership of *body_p.
 void gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
-//  A 200 answer for request is in out (JSON text); generation is the one
-//  the replica answered at (may be NULL). Stores it when the request was a
-//  miss and the replica had applied the generation read.
-void gw_cache_store (gw_request_t *request, const char *generation, struct evbuffer *out);
+//  A 200 answer for request is in out (JSON text); reply is the decoded
+//  reply message. Stores it when the request was a miss: a search answer
+//  when the replica had applied the generation read, a details answer
+//  until the earliest expiry of the offers it shows.
+void gw_cache_store (gw_request_t *request, const void *reply, struct evbuffer *out);
 
 //  --------------------------------------------------------------------------
 //  ops.c
@@ -597,6 +601,9 @@ typedef enum {
 
 //  A search result cache event.
 void gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
+
+//  A details cache event.
+void gw_metrics_details_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
 
 typedef enum {
     GW_REDIS_STALLED = 0,           //  a connection with a command unanswered too long, dropped

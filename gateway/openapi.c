@@ -74,7 +74,10 @@ static const s_doc_t s_docs [] = {
     { "GET", "/api/v1/genres", "catalog", "The 18 canonical genres", NULL, NULL, NULL, NULL, NULL,
       "{\"results\":[{\"id\":28,\"slug\":\"action\",\"name\":\"Action\"},{\"id\":878,\"slug\":\"science-fiction\",\"name\":\"Science Fiction\"}]}",
       NULL },
-    { "GET", "/api/v1/content/{id}", "catalog", "A title with its credits, videos, genres and external ids", NULL,
+    { "GET", "/api/v1/content/{id}", "catalog", "A title with its credits, videos, genres, external ids and offers",
+      "`offers` are one region's current offers: `offers_region` (ISO 3166-1 alpha-2, or `all` for every "
+      "region), by default the deployment's `MG_DEFAULT_REGION`. Answers come from the Redis details cache "
+      "(`X-Cache: hit`) until the title or its offers change, and never past an offer's `expires_at`.",
       NULL, NULL, NULL, NULL,
       "{\"id\":\"" MATRIX_ID "\",\"type\":\"movie\",\"title\":\"The Matrix\",\"original_title\":\"The Matrix\","
       "\"original_language\":\"en\",\"year\":1999,\"release_date\":\"1999-03-30\","
@@ -85,7 +88,9 @@ static const s_doc_t s_docs [] = {
       "\"spoken_languages\":[\"en\"],\"credits\":{\"cast\":[{\"name\":\"Keanu Reeves\",\"character\":\"Thomas \\\"Neo\\\" Anderson\",\"order\":0,\"person_tmdb_id\":6384},"
       "{\"name\":\"Laurence Fishburne\",\"character\":\"Morpheus\",\"order\":1,\"person_tmdb_id\":2975}],"
       "\"crew\":[{\"name\":\"Lana Wachowski\",\"job\":\"Director\",\"department\":\"Directing\",\"order\":0,\"person_tmdb_id\":9340}]},"
-      "\"videos\":[],\"external_ids\":{\"tmdb\":603,\"imdb\":\"tt0133093\"},\"version\":1,\"updated_at\":\"2026-01-01T00:00:00Z\"}",
+      "\"videos\":[],\"external_ids\":{\"tmdb\":603,\"imdb\":\"tt0133093\"},\"version\":1,\"updated_at\":\"2026-01-01T00:00:00Z\","
+      "\"offers\":[{\"platform\":\"max\",\"region\":\"US\",\"type\":\"subscription\",\"quality\":\"hd\","
+      "\"expires_at\":\"2027-01-01T00:00:00Z\",\"stale\":false,\"updated_at\":\"2026-01-01T00:00:00Z\"}]}",
       NULL },
     { "GET", "/api/v1/content/{id}/availability", "catalog", "Where a title can be watched now", NULL, NULL, NULL, NULL, NULL,
       "{\"id\":\"" MATRIX_ID "\",\"region\":\"AU\",\"results\":[{\"platform\":\"disney-plus\",\"region\":\"AU\",\"type\":\"subscription\","
@@ -765,7 +770,7 @@ s_components (s_gen_t *gen, json_t *components)
         "Retry-After", "description", "Seconds to wait before retrying", "schema", "type", "integer", "minimum", 0,
         "ETag", "description", "Strong validator of the answer's body", "schema", "type", "string",
         "Cache-Control", "description", "public, max-age=60 (anonymous) or private, max-age=60", "schema", "type", "string",
-        "X-Cache", "description", "Whether the Redis result cache answered", "schema", "type", "string", "enum", "hit", "miss"));
+        "X-Cache", "description", "Whether the Redis cache (search results, details) answered", "schema", "type", "string", "enum", "hit", "miss"));
     s_set (gen, components, "securitySchemes", json_pack (
         "{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}}",
         "bearerAuth", "type", "http", "scheme", "bearer", "bearerFormat", "JWT",

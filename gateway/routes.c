@@ -33,7 +33,7 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/ready",                           NULL,                   NULL,                          NULL,                        gw_ops_ready,    GW_ROUTE_OPS,  200 },
     { "GET",    "/metrics",                         NULL,                   NULL,                          NULL,                        gw_ops_metrics,  GW_ROUTE_OPS,  200 },
     { "GET",    "/api/v1/genres",                   "catalog.genres",       &mg_empty_desc,                &mg_genres_reply_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
-    { "GET",    "/api/v1/content/{id}",             "catalog.content",      &mg_content_request_desc,      &mg_content_details_desc,    NULL,            GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/content/{id}",             "catalog.content",      &mg_content_request_desc,      &mg_content_details_desc,    NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/people/{id}",              "catalog.person",       &mg_person_request_desc,       &mg_person_details_desc,     NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
@@ -158,9 +158,10 @@ s_check_route (const gw_route_t *route)
     &&  (!route->request || !mg_msg_field (route->request, GW_USER_FIELD)))
         why = "a route for signed-in callers needs a user_id field in its request message";
     else
-    if ((route->flags & GW_ROUTE_CACHE) && (route->reply != &mg_search_reply_desc
+    if ((route->flags & GW_ROUTE_CACHE) && ((route->reply != &mg_search_reply_desc
+                                           && route->reply != &mg_content_details_desc)
                                          || (route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION))))
-        why = "only anonymous search.query replies are cached";
+        why = "only search.query and catalog.content replies are cached, for any caller alike";
     else
     if ((route->request && (route->request->size > GW_MSG_STORAGE
                         ||  route->request->nfields > MSG_FIELDS_MAX))

@@ -180,7 +180,7 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     self->keys = gw_keycache_new (KEY_CACHE_ENTRIES);
     self->bus = gw_bus_new (self->base, server->zmq_ctx, config->broker,
                             config->heartbeat_ms, config->liveness, i);
-    if (self->metrics && config->cache_ttl_s > 0)
+    if (self->metrics && (config->cache_ttl_s > 0 || config->details_ttl_s > 0))
         self->cache = gw_cache_new (self->base, config, self->metrics);
     if (!self->metrics || !self->keys || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;

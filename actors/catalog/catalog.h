@@ -15,7 +15,18 @@ typedef struct {
     mg_genres_reply_t genres;       //  cached canonical genres
     int64_t genres_loaded_ms;       //  monotonic time of the last load, 0 = never
     int64_t refresh_ms;             //  how long the cache is trusted
+    char default_region [3];        //  MG_DEFAULT_REGION: offers inlined in details by default
 } catalog_thread_t;
+
+typedef struct catalog_follow_t catalog_follow_t;
+
+//  Start following content.changed and availability.changed for the
+//  gateway's details cache (follow.c). NULL when that cache is off
+//  (MG_DETAILS_CACHE_TTL_S=0) or the thread cannot start (logged).
+catalog_follow_t *catalog_follow_new (void);
+
+//  Stop following and free. Nulls *self_p.
+void catalog_follow_destroy (catalog_follow_t **self_p);
 
 //  A working connection for this thread, reconnecting if it was lost;
 //  NULL with err filled (SERVICE_UNAVAILABLE) when PostgreSQL is down.
