@@ -91,7 +91,10 @@ static const s_doc_t s_docs [] = {
       "{\"id\":\"" MATRIX_ID "\",\"region\":\"AU\",\"results\":[{\"platform\":\"disney-plus\",\"region\":\"AU\",\"type\":\"subscription\","
       "\"quality\":\"hd\",\"deep_link\":\"https://www.disneyplus.com/movies/di603\",\"stale\":false,\"updated_at\":\"2026-01-01T00:00:00Z\"}]}",
       NULL },
-    { "GET", "/api/v1/trending", "catalog", "Titles trending now, most popular first", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/trending", "catalog", "Titles gaining the most popularity over the window (day or week)",
+      "Ranks by the popularity a title gained since the last snapshot taken at or before the window's start; "
+      "each item's `score` is that gain. With less history than the window the reply has `window_fallback: true` "
+      "and ranks by current popularity (`score` is then the popularity).", NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",
       "Repeated searches are answered from the Redis result cache (`X-Cache: hit`) until the catalog changes.",
@@ -175,6 +178,7 @@ static const struct {
     { "q", "\"the matrix\"" }, { "genres", "[\"science-fiction\",\"action\"]" }, { "region", "\"US\"" },
     { "platforms", "[\"netflix\"]" }, { "year_from", "1990" }, { "year_to", "1999" }, { "min_rating", "7.5" },
     { "type", "\"movie\"" }, { "id", "\"" MATRIX_ID "\"" }, { "content_id", "\"" MATRIX_ID "\"" },
+    { "window", "\"day\"" },
 };
 
 static const char s_info [] =
