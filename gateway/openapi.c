@@ -105,7 +105,10 @@ static const s_doc_t s_docs [] = {
       "\"title\":\"The Matrix\",\"year\":1999,\"role\":\"cast\",\"character\":\"Thomas \\\"Neo\\\" Anderson\","
       "\"order\":0,\"popularity\":104.309993}],\"total\":1,\"page\":1,\"per_page\":20}",
       NULL },
-    { "GET", "/api/v1/trending", "catalog", "Titles trending now, most popular first", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/trending", "catalog", "Titles gaining the most popularity over the window (day or week)",
+      "Ranks by the popularity a title gained since the last snapshot taken at or before the window's start; "
+      "each item's `score` is that gain. With less history than the window the reply has `window_fallback: true` "
+      "and ranks by current popularity (`score` is then the popularity).", NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",
       "Facets are counted only when asked (`facets=genres,platforms,years,types`); `total` is exact up to 10,000, "
@@ -191,6 +194,7 @@ static const struct {
     { "q", "\"the matrix\"" }, { "genres", "[\"science-fiction\",\"action\"]" }, { "region", "\"US\"" },
     { "platforms", "[\"netflix\"]" }, { "year_from", "1990" }, { "year_to", "1999" }, { "min_rating", "7.5" },
     { "type", "\"movie\"" }, { "id", "\"" MATRIX_ID "\"" }, { "content_id", "\"" MATRIX_ID "\"" },
+    { "window", "\"day\"" },
 };
 
 static const char s_info [] =

@@ -33,13 +33,25 @@
     "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ", " \
     "'stale', " a ".stale, 'updated_at', " SQL_RFC3339 (a ".updated_at") ")"
 
-//  A list item (catalog.item: the search result item shape) of c.
+//  Offers of c shown in a list item: the current ones (expired rows wait
+//  for the next refresh to delete them), at most as many as the item holds.
+#define SQL_ITEM_OFFERS_MAX "256"
+#define SQL_ITEM_OFFERS \
+    "coalesce ((SELECT jsonb_agg (" SQL_OFFER ("a") " ORDER BY a.region, a.platform, a.type) " \
+    "FROM (SELECT * FROM availability WHERE content_id = c.id " \
+    "      AND (expires_at IS NULL OR expires_at > now ()) " \
+    "      ORDER BY region, platform, type LIMIT " SQL_ITEM_OFFERS_MAX ") a), '[]'::jsonb)"
+
+//  A list item (catalog.item: the search result item shape) of c, scored
+//  by column score of p (what the list ranks by). Every list builds its
+//  items here, so a change to the item's fields is made once.
 #define SQL_ITEM \
     "jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, " \
     "'original_title', c.original_title, 'year', c.year, 'overview', c.overview, " \
     "'genres', " SQL_GENRES ", 'poster', " SQL_IMAGE ("c.poster_path", "w500") ", " \
     "'release_date', to_char (c.release_date, 'YYYY-MM-DD'), 'popularity', c.popularity, " \
     "'vote_average', c.vote_average::numeric, 'vote_count', c.vote_count, " \
-    "'external_ids', " SQL_EXTERNAL_IDS ")"
+    "'external_ids', " SQL_EXTERNAL_IDS ", 'score', p.score, " \
+    "'availability', " SQL_ITEM_OFFERS ")"
 
 #endif

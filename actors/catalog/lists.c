@@ -6,10 +6,14 @@
     title when scores tie. Filters that are not given are SQL NULLs, which
     the planner folds away (an unnamed statement is planned with its values).
 
-    Trending: there is no view data yet, so titles rank by their stored
-    popularity (the providers' score, refreshed by the fetcher); titles with
-    no popularity at all (0) are not trending. window= is checked and kept
-    for when view counts exist; today day and week rank the same.  */
+    Trending ranks by the popularity a title gained over the window (day or
+    week): its stored popularity now less its popularity in the last
+    snapshot taken at or before the window's start (popularity_snapshots,
+    written by the fetcher's scheduler). With no snapshot that old there is
+    nothing to compare with: every title counts from 0, which ranks by
+    current popularity, and the reply says window_fallback. Titles with no
+    popularity at all (0) are not trending. Each item's score is what its
+    list ranks by: the gain for trending, the popularity for discover.  */
 #include "catalog.h"
 #include "mg_catalog_sql.h"
 
@@ -22,22 +26,32 @@
 #define RATING_MAX       10      //  vote_average is 0-10
 #define ARRAY_TEXT_MAX   4096    //  a text[] literal: 32 platforms of <= 64 bytes, commas
 
-//  The list statement over the filter where and the sort order (columns of
-//  alias p). $1 per_page, $2 offset, $3 page, filters from $4.
-#define SQL_LIST(where, order) \
-    "WITH f AS (SELECT c.id, c.popularity, c.vote_average, c.vote_count, c.release_date " \
-    "           FROM content c WHERE " where "), " \
+//  The list statement: CTEs before f (with, each ending in ", "), a join of
+//  content c (from), each title's score, the filter where and the sort
+//  order (columns of alias p), more reply fields (extra, each starting with
+//  ", "). $1 per_page, $2 offset, $3 page, filters from $4.
+#define SQL_LIST(with, from, score, where, order, extra) \
+    "WITH " with "f AS (SELECT c.id, c.popularity, c.vote_average, c.vote_count, c.release_date, " \
+    "           " score " AS score FROM content c " from " WHERE " where "), " \
     "p AS (SELECT * FROM f p ORDER BY " order " LIMIT $1::bigint OFFSET $2::bigint) " \
     "SELECT jsonb_build_object ('total', (SELECT count (*) FROM f), 'page', $3::bigint, " \
-    "'per_page', $1::bigint, 'results', coalesce ((SELECT jsonb_agg (" SQL_ITEM " ORDER BY " order ") " \
+    "'per_page', $1::bigint" extra ", 'results', coalesce ((SELECT jsonb_agg (" SQL_ITEM " ORDER BY " order ") " \
     "FROM p JOIN content c ON c.id = p.id), '[]'::jsonb))::text"
 
 #define ORDER_POPULARITY   "p.popularity DESC, p.id"
 #define ORDER_RATING       "p.vote_average DESC NULLS LAST, p.vote_count DESC, p.id"
 #define ORDER_RELEASE_DATE "p.release_date DESC NULLS LAST, p.id"
+#define ORDER_GAIN         "p.score DESC, p.popularity DESC, p.id"
 
 //  $4 type or NULL.
 #define WHERE_TRENDING "($4::text IS NULL OR c.type = $4::text) AND c.popularity > 0"
+
+//  $5 the window as an interval: the snapshot the gain is measured from is
+//  the last one at or before the window's start (all rows of one snapshot
+//  share its taken_at).
+#define WITH_TRENDING \
+    "start AS (SELECT max (taken_at) AS at FROM popularity_snapshots WHERE taken_at <= now () - $5::interval), " \
+    "base AS (SELECT s.content_id, s.popularity FROM popularity_snapshots s JOIN start ON s.taken_at = start.at), "
 
 //  $4 type, $5 genre ids (any of), $6 year_from, $7 year_to, $8 min_rating,
 //  $9 platforms (any of), $10 region; each NULL when not given.
@@ -53,16 +67,29 @@
     "     AND ($10::text IS NULL OR a.region = $10::bpchar) " \
     "     AND (a.expires_at IS NULL OR a.expires_at > now ())))"
 
-static const char s_trending_sql [] = SQL_LIST (WHERE_TRENDING, ORDER_POPULARITY);
+#define SQL_DISCOVER(order) SQL_LIST ("", "", "c.popularity", WHERE_DISCOVER, order, "")
+
+static const char s_trending_sql [] =
+    SQL_LIST (WITH_TRENDING, "LEFT JOIN base b ON b.content_id = c.id", "c.popularity - coalesce (b.popularity, 0)",
+              WHERE_TRENDING, ORDER_GAIN, ", 'window_fallback', (SELECT at IS NULL FROM start)");
+
+//  window= values and the intervals they span.
+static const struct {
+    const char *window;
+    const char *interval;
+} s_windows [] = {
+    { "day",  "1 day" },
+    { "week", "7 days" },
+};
 
 //  sort= values and their statements.
 static const struct {
     const char *sort;
     const char *sql;
 } s_discover [] = {
-    { "popularity",   SQL_LIST (WHERE_DISCOVER, ORDER_POPULARITY) },
-    { "rating",       SQL_LIST (WHERE_DISCOVER, ORDER_RATING) },
-    { "release_date", SQL_LIST (WHERE_DISCOVER, ORDER_RELEASE_DATE) },
+    { "popularity",   SQL_DISCOVER (ORDER_POPULARITY) },
+    { "rating",       SQL_DISCOVER (ORDER_RATING) },
+    { "release_date", SQL_DISCOVER (ORDER_RELEASE_DATE) },
 };
 
 //  The type filter of type= (NULL = all) into *filter. Returns 0 or -1.
@@ -112,12 +139,16 @@ catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err)
     char paging [3][24];
     if (s_type (request->type, &type, err))
         return -1;
-    if (request->window && strcmp (request->window, "day") != 0 && strcmp (request->window, "week") != 0)
+    const char *window = request->window ? request->window : "week", *interval = NULL;
+    for (size_t i = 0; i < sizeof s_windows / sizeof s_windows [0]; i++)
+        if (strcmp (s_windows [i].window, window) == 0)
+            interval = s_windows [i].interval;
+    if (!interval)
         return mg_actor_fail (err, "INVALID_PARAMETER", "window", "window must be one of day, week");
     if (catalog_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
         return -1;
-    const char *params [] = { paging [0], paging [1], paging [2], type };
-    return s_list (state, s_trending_sql, 4, params, rep, err);
+    const char *params [] = { paging [0], paging [1], paging [2], type, interval };
+    return s_list (state, s_trending_sql, 5, params, rep, err);
 }
 
 //  The ids of the genre slugs (any case; empty items skipped) as a
