@@ -39,7 +39,7 @@
 #define UNKNOWN   ID ("99")
 
 static const char *s_routed [] = {
-    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-gateway"
+    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
 };
 #define ROUTED (sizeof s_routed / sizeof s_routed [0])
 
@@ -331,6 +331,23 @@ s_user_routes (fixture_t *f)
     mg_http_header (&reply, "Content-Type", type, sizeof type);
     s_record (f, "GET", "/api/v1/sync/stream", reply.status, type, "", 0);
     mg_sse_close (&stream);
+
+    //  Notifications and webhooks (a public literal: no call is made, nothing is notified).
+    s_check (f, "GET", "/api/v1/me/notifications?unread=true", bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/me/notifications?per_page=0", bearer, NULL, 400);
+    s_check (f, "POST", "/api/v1/me/notifications/read", bearer, "{}", 200);
+    s_check (f, "POST", "/api/v1/me/webhooks", bearer, "{\"url\":\"http://127.0.0.1/hook\"}", 400);
+    json_t *hook = s_call (f, "POST", "/api/v1/me/webhooks", bearer, "{\"url\":\"https://93.184.215.14/hook\"}", 201, NULL);
+    char hook_id [64];
+    s_text (hook, "id", hook_id, sizeof hook_id);
+    json_decref (hook);
+    s_check (f, "GET", "/api/v1/me/webhooks", bearer, NULL, 200);
+    snprintf (path, sizeof path, "/api/v1/me/webhooks/%s/deliveries?state=dead", hook_id);
+    s_check (f, "GET", path, bearer, NULL, 200);
+    snprintf (path, sizeof path, "/api/v1/me/webhooks/%s/deliveries/" UNKNOWN "/replay", hook_id);
+    s_check (f, "POST", path, bearer, NULL, 404);
+    snprintf (path, sizeof path, "/api/v1/me/webhooks/%s", hook_id);
+    s_check (f, "DELETE", path, bearer, NULL, 204);
 
     snprintf (path, sizeof path, "/api/v1/me/devices/%s", tv);
     s_check (f, "DELETE", path, bearer, NULL, 204);
