@@ -153,16 +153,18 @@ static const s_doc_t s_docs [] = {
       "Standard Webhooks: headers `webhook-id` (the delivery id, the same on every retry), `webhook-timestamp` "
       "(Unix seconds) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed with the "
       "base64 after `whsec_` of the secret, shown only in this reply). The URL must be https and resolve only to "
-      "public addresses. A 2xx answer acknowledges; anything else is retried with exponential backoff for 24 h, "
+      "public addresses; 409 CONFLICT when the caller has 10 webhooks already. A 2xx answer acknowledges; anything else is retried with exponential backoff for 24 h, "
       "then the delivery is a dead letter; 5 dead letters in a row disable the webhook (and notify the caller).",
-      NULL, NULL, NULL, "{\"url\":\"https://example.com/hooks/media\"}", NULL, NULL },
+      NULL, NULL, NULL, "{\"url\":\"https://example.com/hooks/media\"}", NULL,
+      "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
     { "DELETE", "/api/v1/me/webhooks/{id}", "me", "Remove a webhook (its pending deliveries with it)", NULL,
       NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/me/webhooks/{id}/deliveries", "me", "A webhook's deliveries, newest first (state=dead: the dead letters)",
       NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/me/webhooks/{id}/deliveries/{delivery}/replay", "me", "Deliver a dead letter again",
-      "The delivery is retried as new (same `webhook-id`) and the webhook is enabled again.",
-      NULL, NULL, NULL, NULL, NULL, NULL },
+      "The delivery is retried as new (same `webhook-id`) and the webhook is enabled again; "
+      "409 CONFLICT when the delivery is not a dead letter.",
+      NULL, NULL, NULL, NULL, NULL, "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
     { "POST", "/api/v1/sync/ops", "sync", "Apply a batch of offline ops (CRDT merge) and get the merged state",
       "Ops are checked one by one; an op already applied (same op_id) is skipped.", NULL,
       "{\"type\":\"object\",\"required\":[\"ops\"],\"properties\":{\"device_id\":{\"type\":\"string\",\"description\":\"The caller's device sending the batch\"},"
