@@ -160,6 +160,30 @@ static const s_doc_t s_docs [] = {
     { "POST", "/api/v1/me/devices", "me", "Register a device (at most 10)", NULL, NULL, NULL, NULL,
       "{\"name\":\"Living room TV\"}", NULL, NULL },
     { "DELETE", "/api/v1/me/devices/{id}", "me", "Remove a device (its open streams end)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/me/notifications", "me", "The caller's notifications, newest first",
+      "A title on the watchlist arrived on (`available`) or leaves within the caller's `leaving_days` preference "
+      "(`leaving`) one of the caller's `services` in the caller's `region`, or a webhook was disabled "
+      "(`webhook.disabled`). Each is also an `event: notification` on `/sync/stream` and a call to each webhook.",
+      NULL, NULL, NULL, NULL, NULL, NULL },
+    { "POST", "/api/v1/me/notifications/read", "me", "Mark notifications read (those named, or all)", NULL,
+      NULL, NULL, NULL, "{\"ids\":[\"7d0b6c1e-3f43-4a8e-9a55-0d6f0b1f2a10\"]}", NULL, NULL },
+    { "GET", "/api/v1/me/webhooks", "me", "The caller's webhooks", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "POST", "/api/v1/me/webhooks", "me", "Add a webhook: notifications are POSTed to it, signed",
+      "Standard Webhooks: headers `webhook-id` (the delivery id, the same on every retry), `webhook-timestamp` "
+      "(Unix seconds) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed with the "
+      "base64 after `whsec_` of the secret, shown only in this reply). The URL must be https and resolve only to "
+      "public addresses; 409 CONFLICT when the caller has 10 webhooks already. A 2xx answer acknowledges; anything else is retried with exponential backoff for 24 h, "
+      "then the delivery is a dead letter; 5 dead letters in a row disable the webhook (and notify the caller).",
+      NULL, NULL, NULL, "{\"url\":\"https://example.com/hooks/media\"}", NULL,
+      "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
+    { "DELETE", "/api/v1/me/webhooks/{id}", "me", "Remove a webhook (its pending deliveries with it)", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/me/webhooks/{id}/deliveries", "me", "A webhook's deliveries, newest first (state=dead: the dead letters)",
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "POST", "/api/v1/me/webhooks/{id}/deliveries/{delivery}/replay", "me", "Deliver a dead letter again",
+      "The delivery is retried as new (same `webhook-id`) and the webhook is enabled again; "
+      "409 CONFLICT when the delivery is not a dead letter.",
+      NULL, NULL, NULL, NULL, NULL, "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
     { "POST", "/api/v1/sync/ops", "sync", "Apply a batch of offline ops (CRDT merge) and get the merged state",
       "Ops are checked one by one; an op already applied (same op_id) is skipped.", NULL,
       "{\"type\":\"object\",\"required\":[\"ops\"],\"properties\":{\"device_id\":{\"type\":\"string\",\"description\":\"The caller's device sending the batch\"},"
@@ -176,7 +200,7 @@ static const s_doc_t s_docs [] = {
       NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/sync/stream", "sync", "Server-Sent Events: changes of the caller's state, live",
       "One `event:` per change (`watchlist.add`, `watchlist.remove`, `progress.set`, `preferences.set`, "
-      "`device.added`, `device.removed`, `handoff`, `reset`), `id:` the per-user event number, `data:` a JSON object. "
+      "`device.added`, `device.removed`, `handoff`, `notification`, `reset`), `id:` the per-user event number, `data:` a JSON object. "
       "Resume with `Last-Event-ID` (or `last_event_id`); a device is named by `X-Device-Id` or `device_id` "
       "(EventSource cannot send headers). Comment lines keep idle streams open.",
       "text/event-stream", NULL, "{\"type\":\"string\"}", NULL, NULL, NULL },

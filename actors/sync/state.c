@@ -18,6 +18,7 @@
 
 #define P(...) ((const char *const []) { __VA_ARGS__ })
 #define STATE_KEY "state"
+#define LEAVING_DAYS_MAX 90         //  the alerts actor's leaving-soon window, days
 #define TITLE_OFFERS_MAX "8"     //  offers per listed title: mg_sync_title availability
 
 //  True when text is a UUID in its usual 8-4-4-4-12 hex form.
@@ -723,6 +724,8 @@ int
 sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_sync_preferences_request_t *request = req;
+    if (request->has_leaving_days && request->leaving_days > LEAVING_DAYS_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "leaving_days", "leaving_days must be 0 to %d", LEAVING_DAYS_MAX);
     //  One op per field given: each field is its own register.
     json_t *given = mg_msg_to_json (&mg_sync_preferences_request_desc, request);
     json_t *ops = json_array ();

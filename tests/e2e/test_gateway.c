@@ -56,6 +56,7 @@ typedef struct {
     pid_t accounts;
     pid_t ratelimit;
     pid_t sync;
+    pid_t alerts;
     pid_t gateway;
 } fixture_t;
 
@@ -189,9 +190,10 @@ group_setup (void **state)
     f->accounts = mg_test_spawn ("mg-accounts", f->env);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
     f->sync = mg_test_spawn ("mg-sync", f->env);
+    f->alerts = mg_test_spawn ("mg-alerts", f->env);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
     if (f->broker > 0 && f->catalog > 0 && f->resolver > 0 && f->search > 0 && f->gateway > 0
-    &&  f->accounts > 0 && f->ratelimit > 0 && f->sync > 0
+    &&  f->accounts > 0 && f->ratelimit > 0 && f->sync > 0 && f->alerts > 0
     &&  s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200)
         return 0;
     fprintf (stderr, "the gateway did not become ready\n");
@@ -285,6 +287,8 @@ group_teardown (void **state)
         mg_test_stop (f->accounts, SIGTERM);
     if (f->ratelimit > 0)
         mg_test_stop (f->ratelimit, SIGTERM);
+    if (f->alerts > 0)
+        mg_test_stop (f->alerts, SIGTERM);
     if (f->sync > 0)
         mg_test_stop (f->sync, SIGTERM);
     if (f->catalog > 0)
