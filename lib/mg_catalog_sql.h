@@ -33,6 +33,26 @@
     "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ", " \
     "'stale', " a ".stale, 'updated_at', " SQL_RFC3339 (a ".updated_at") ")"
 
+//  Conditions on an availability row (alias a) of an offer watchable now on
+//  one of services (a JSON array of platform slugs, parameter p).
+#define SQL_MINE_OFFER(a, p) \
+    "AND " a ".platform IN (SELECT jsonb_array_elements_text (" p "::jsonb)) " \
+    "AND (" a ".expires_at IS NULL OR " a ".expires_at > now ())"
+
+//  The on_my_services key of a title c: an empty object when services
+//  (parameter s, a JSON array) is NULL (anonymous callers), else the
+//  services c is watchable on now in region (parameter r).
+#define SQL_MINE_MARK(s, r) \
+    "CASE WHEN " s "::jsonb IS NULL THEN '{}'::jsonb ELSE jsonb_build_object ('on_my_services', " \
+    "coalesce ((SELECT jsonb_agg (DISTINCT a.platform ORDER BY a.platform) FROM availability a " \
+    "WHERE a.content_id = c.id AND a.region = " r "::bpchar " SQL_MINE_OFFER ("a", s) "), '[]'::jsonb)) END"
+
+//  available=mine on a title c: when flag (parameter f) is true, only
+//  titles watchable now on services s in region r.
+#define SQL_MINE_WHERE(f, s, r) \
+    "AND (" f "::boolean IS NOT TRUE OR EXISTS (SELECT 1 FROM availability a " \
+    "WHERE a.content_id = c.id AND a.region = " r "::bpchar " SQL_MINE_OFFER ("a", s) "))"
+
 //  A list item (catalog.item: the search result item shape) of c.
 #define SQL_ITEM \
     "jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, " \
