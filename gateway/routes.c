@@ -49,7 +49,7 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/auth/api-keys",            "accounts.keys_list",   &mg_api_keys_list_request_desc, &mg_api_keys_reply_desc,     NULL,            GW_ROUTE_SESSION, 200 },
     { "POST",   "/api/v1/auth/api-keys",            "accounts.keys_create", &mg_api_key_create_desc,       &mg_api_key_created_desc,    NULL,            GW_ROUTE_BODY | GW_ROUTE_SESSION, 201 },
     { "DELETE", "/api/v1/auth/api-keys/{id}",       "accounts.keys_revoke", &mg_api_key_revoke_desc,       NULL,                        NULL,            GW_ROUTE_SESSION, 204 },
-    { "GET",    "/api/v1/me/watchlist",             "sync.watchlist.list",  &mg_watchlist_request_desc,    &mg_watchlist_page_desc,     NULL,            GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/watchlist",             "sync.watchlist.list",  &mg_sync_list_request_desc,    &mg_watchlist_page_desc,     NULL,            GW_ROUTE_USER, 200 },
     { "PUT",    "/api/v1/me/watchlist/{content_id}", "sync.watchlist.put",  &mg_sync_item_request_desc,    &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
     { "DELETE", "/api/v1/me/watchlist/{content_id}", "sync.watchlist.delete", &mg_sync_item_request_desc,  &mg_sync_state_desc,         NULL,            GW_ROUTE_USER, 200 },
     { "GET",    "/api/v1/me/progress",              "sync.progress.list",   &mg_sync_list_request_desc,    &mg_progress_page_desc,      NULL,            GW_ROUTE_USER, 200 },

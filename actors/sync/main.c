@@ -20,7 +20,7 @@ static const mg_method_t s_methods [] = {
     { "sync.devices.add",    &mg_device_add_request_desc,       &mg_device_desc,        sync_on_devices_add },
     { "sync.devices.remove", &mg_device_request_desc,           &mg_empty_desc,         sync_on_devices_remove },
     { "sync.state",          &mg_sync_user_request_desc,        &mg_sync_state_desc,    sync_on_state },
-    { "sync.watchlist.list", &mg_watchlist_request_desc,        &mg_watchlist_page_desc, sync_on_watchlist_list },
+    { "sync.watchlist.list", &mg_sync_list_request_desc,        &mg_watchlist_page_desc, sync_on_watchlist_list },
     { "sync.progress.list",  &mg_sync_list_request_desc,        &mg_progress_page_desc, sync_on_progress_list },
     { "sync.preferences.get", &mg_sync_user_request_desc,       &mg_sync_preferences_desc, sync_on_preferences_get },
     { "sync.ops",            &mg_sync_ops_request_desc,         &mg_sync_ops_reply_desc, sync_on_ops },

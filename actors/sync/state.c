@@ -661,20 +661,19 @@ s_list (sync_thread_t *self, const mg_sync_list_request_t *request, bool mine, c
 int
 sync_on_watchlist_list (void *state, const void *req, void *rep, mg_error_t *err)
 {
-    const mg_watchlist_request_t *request = req;
+    const mg_sync_list_request_t *request = req;
     if (request->available && strcmp (request->available, "mine") != 0)
         return mg_actor_fail (err, "INVALID_PARAMETER", "available", "available must be mine");
-    mg_sync_list_request_t list = {
-        .user_id = request->user_id, .page = request->page, .has_page = request->has_page,
-        .per_page = request->per_page, .has_per_page = request->has_per_page
-    };
-    return s_list (state, &list, request->available != NULL, "watchlist", &mg_watchlist_page_desc, rep, err);
+    return s_list (state, request, request->available != NULL, "watchlist", &mg_watchlist_page_desc, rep, err);
 }
 
 int
 sync_on_progress_list (void *state, const void *req, void *rep, mg_error_t *err)
 {
-    return s_list (state, req, false, "progress", &mg_progress_page_desc, rep, err);
+    const mg_sync_list_request_t *request = req;
+    if (request->available)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "available", "available applies to /me/watchlist only");
+    return s_list (state, request, false, "progress", &mg_progress_page_desc, rep, err);
 }
 
 int

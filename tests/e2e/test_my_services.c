@@ -405,7 +405,8 @@ test_available_mine_is_401_anonymous_and_400_for_other_values (void **state)
     const char *bad [] = {
         "/api/v1/discover?available=all", "/api/v1/trending?available=yes",
         "/api/v1/search?q=quorvex&mode=keyword&available=MINE", "/api/v1/leaving?available=none",
-        "/api/v1/me/watchlist?available=theirs",
+        "/api/v1/me/watchlist?available=theirs", "/api/v1/me/progress?available=mine",
+        "/api/v1/me/devices?available=mine",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
         s_assert_error (s_expect ("GET", bad [i], true, NULL, 400), "INVALID_PARAMETER", "available");
