@@ -21,6 +21,8 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
 {
     const gw_route_t *route = request->route;
     int status = route->status ? route->status : 200;
+    if ((route->flags & GW_ROUTE_PREFS) && request->caller.kind != GW_CALLER_ANONYMOUS)
+        gw_mine_forget (request->caller.user_id);
     if (!route->reply) {
         gw_reply_buffer (request, status, GW_JSON_TYPE);
         return;

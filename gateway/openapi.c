@@ -463,7 +463,7 @@ s_not_in_body (const mg_field_t *f, const void *arg)
 {
     const gw_route_t *route = arg;
     bool user = (route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION)) != 0;
-    return strcmp (f->name, GW_USER_FIELD) == 0 || s_in_path (route, f->name)
+    return gw_routes_gateway_field (f->name) || s_in_path (route, f->name)
         || (user && strcmp (f->name, GW_DEVICE_FIELD) == 0);
 }
 
@@ -515,7 +515,7 @@ s_parameters (s_gen_t *gen, const gw_route_t *route)
             s_append (gen, params, s_parameter (gen, &desc->fields [i], desc->fields [i].name, "path", true));
     for (size_t i = 0; desc && !body && i < desc->nfields; i++) {
         const mg_field_t *f = &desc->fields [i];
-        if (s_in_path (route, f->name) || strcmp (f->name, GW_USER_FIELD) == 0
+        if (s_in_path (route, f->name) || gw_routes_gateway_field (f->name)
         ||  (user && strcmp (f->name, GW_DEVICE_FIELD) == 0 && !(route->flags & GW_ROUTE_QUERY_DEVICE))
         ||  f->type == MG_T_MSG || f->type == MG_T_MSGLIST)
             continue;

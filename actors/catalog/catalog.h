@@ -15,7 +15,7 @@ typedef struct {
     mg_genres_reply_t genres;       //  cached canonical genres
     int64_t genres_loaded_ms;       //  monotonic time of the last load, 0 = never
     int64_t refresh_ms;             //  how long the cache is trusted
-    char default_region [3];        //  MG_DEFAULT_REGION: offers inlined in details by default
+    char default_region [3];        //  MG_DEFAULT_REGION: offers inlined by default; a caller's region when they set none
 } catalog_thread_t;
 
 typedef struct catalog_follow_t catalog_follow_t;
@@ -27,6 +27,29 @@ catalog_follow_t *catalog_follow_new (void);
 
 //  Stop following and free. Nulls *self_p.
 void catalog_follow_destroy (catalog_follow_t **self_p);
+
+#define CATALOG_ARRAY_TEXT_MAX 4096  //  a text[] literal: 32 platforms of <= 64 bytes, commas
+
+//  The platform slugs (any case; empty items skipped) as a text[] literal
+//  into text, or NULL into *filter when there are none. Slugs are checked
+//  for their shape only: a platform nobody offers simply matches nothing.
+//  Returns 0, or -1 with err naming platforms.
+int catalog_platforms_array (char **slugs, size_t count, char *text, size_t size, const char **filter,
+                             mg_error_t *err);
+
+//  A signed-in caller's services as SQL parameters (catalog_mine).
+typedef struct {
+    const char *flag;               //  "true" for available=mine, else NULL
+    char *services;                 //  JSON array of slugs; NULL for anonymous callers (no marking)
+    char region [3];                //  the caller's region, else default_region
+} catalog_mine_t;
+
+//  Check available= and fill mine from the gateway's fields (services: the
+//  caller's, my_region: their preferred region or NULL). Returns 0 (the
+//  caller frees mine->services), or -1 with err: 400 for a bad value, 401
+//  for available=mine from an anonymous caller.
+int catalog_mine (catalog_thread_t *self, const char *available, bool signed_in, char **services,
+                  size_t services_count, const char *my_region, catalog_mine_t *mine, mg_error_t *err);
 
 //  A working connection for this thread, reconnecting if it was lost;
 //  NULL with err filled (SERVICE_UNAVAILABLE) when PostgreSQL is down.
@@ -67,5 +90,11 @@ int catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *er
 
 //  catalog.discover: titles by filters, sorted and paged.
 int catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  catalog.leaving: offers expiring within a window, soonest first, paged.
+int catalog_on_leaving (void *state, const void *req, void *rep, mg_error_t *err);
+
+//  catalog.platforms: the canonical platforms (optionally those serving a region), paged.
+int catalog_on_platforms (void *state, const void *req, void *rep, mg_error_t *err);
 
 #endif

@@ -16,6 +16,8 @@ static const mg_method_t s_methods [] = {
     { "catalog.person",       &mg_person_request_desc,      &mg_person_details_desc,     catalog_on_person },
     { "catalog.trending",     &mg_trending_request_desc,    &mg_content_list_desc,       catalog_on_trending },
     { "catalog.discover",     &mg_discover_request_desc,    &mg_content_list_desc,       catalog_on_discover },
+    { "catalog.leaving",      &mg_leaving_request_desc,     &mg_leaving_reply_desc,      catalog_on_leaving },
+    { "catalog.platforms",    &mg_platforms_request_desc,   &mg_platforms_reply_desc,    catalog_on_platforms },
     { NULL, NULL, NULL, NULL }
 };
 
@@ -42,6 +44,14 @@ s_thread_init (void *arg)
     self->pg_url = strdup (shared->pg_url);
     memcpy (self->default_region, shared->default_region, sizeof self->default_region);
     self->refresh_ms = mg_config_int ("MG_CATALOG_REFRESH_S", 30, 0, 86400) * 1000;
+    const char *region = mg_config_str ("MG_DEFAULT_REGION", "US");
+    mg_error_t err = { 0 };
+    if (mg_filters_region (region, self->default_region, "MG_DEFAULT_REGION", &err)) {
+        mg_error ("MG_DEFAULT_REGION must be an ISO 3166-1 alpha-2 code", "value=\"%s\"", region);
+        mg_msg_clear (&mg_error_desc, &err);
+        free (self);
+        return NULL;
+    }
     if (!self->pg_url) {
         free (self);
         return NULL;

@@ -43,6 +43,11 @@ typedef struct {
     char **platforms;               //  lower-case slugs
     size_t platforms_count;
     const char *region;             //  upper-case or NULL
+    bool mine_only;                 //  available=mine: only titles watchable now on my_services in my_region
+    bool mine_mark;                 //  a signed-in caller: mark hits with on_my_services
+    char **my_services;             //  the caller's platform slugs (mine_only, mine_mark)
+    size_t my_services_count;
+    const char *my_region;          //  the caller's region, upper-case (mine_only, mine_mark)
     search_sort_t sort;
     uint64_t offset, per_page;
     bool explain;

@@ -155,6 +155,41 @@ s_trim_offers (mg_search_hit_t *hit, const char *region, const char *now)
     hit->availability_count = kept;
 }
 
+//  qsort order of two C strings.
+static int
+s_by_text (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+//  on_my_services of hit: the caller's services with a current offer in
+//  their region, once each, by slug (as the catalog's lists give them).
+static int
+s_mark_mine (mg_search_hit_t *hit, const search_query_t *query, const char *now)
+{
+    hit->on_my_services = calloc (query->my_services_count + 1, sizeof (char *));
+    if (!hit->on_my_services)
+        return -1;
+    for (size_t i = 0; i < hit->availability_count; i++) {
+        const mg_offer_t *offer = &hit->availability [i];
+        if (strcmp (offer->region, query->my_region) != 0
+        ||  (offer->expires_at && strcmp (offer->expires_at, now) <= 0))
+            continue;
+        bool mine = false, seen = false;
+        for (size_t s = 0; !mine && s < query->my_services_count; s++)
+            mine = strcmp (query->my_services [s], offer->platform) == 0;
+        for (size_t k = 0; !seen && k < hit->on_my_services_count; k++)
+            seen = strcmp (hit->on_my_services [k], offer->platform) == 0;
+        if (!mine || seen)
+            continue;
+        if (!(hit->on_my_services [hit->on_my_services_count] = strdup (offer->platform)))
+            return -1;
+        hit->on_my_services_count++;
+    }
+    qsort (hit->on_my_services, hit->on_my_services_count, sizeof (char *), s_by_text);
+    return 0;
+}
+
 //  Decode the stored item of hit into out.
 int
 index_fill_hit (search_index_t *self, const index_hit_t *hit, const search_query_t *query,
@@ -181,6 +216,10 @@ index_fill_hit (search_index_t *self, const index_hit_t *hit, const search_query
     json_decref (json);
     if (rc)
         return -1;
+    if (query->mine_mark && s_mark_mine (out, query, now)) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
     s_trim_offers (out, query->region, now);
     if (query->explain) {
         mg_search_explain_t *x = calloc (1, sizeof *x);

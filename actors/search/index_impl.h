@@ -217,6 +217,9 @@ typedef struct {
     bool any_platform;         //  no platforms given (region only)
     bool platform [PLATFORMS_MAX];
     const char *region;
+    bool mine;                 //  available=mine
+    bool mine_platform [PLATFORMS_MAX];
+    const char *mine_region;
     int64_t now;
 } index_filter_t;
 

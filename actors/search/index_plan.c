@@ -182,6 +182,12 @@ index_filter_init (search_index_t *self, const search_query_t *query, index_filt
             if (strcmp (self->platforms [p], query->platforms [i]) == 0)
                 f->platform [p] = true;
     f->region = query->region;
+    f->mine = query->mine_only;
+    for (size_t i = 0; f->mine && i < query->my_services_count; i++)
+        for (size_t p = 0; p < self->platforms_count; p++)
+            if (strcmp (self->platforms [p], query->my_services [i]) == 0)
+                f->mine_platform [p] = true;
+    f->mine_region = query->my_region;
     f->now = (int64_t) time (NULL);
 }
 
@@ -211,6 +217,16 @@ index_keep (const index_doc_t *doc, const index_filter_t *f)
         for (size_t i = 0; !found && i < doc->offers_count; i++) {
             const index_offer_t *o = &doc->offers [i];
             found = index_offer_live (o, f->region, f->now) && (f->any_platform || f->platform [o->platform]);
+        }
+        if (!found)
+            return false;
+    }
+    //  available=mine: an offer of its own, on one of the caller's services in their region.
+    if (f->mine) {
+        bool found = false;
+        for (size_t i = 0; !found && i < doc->offers_count; i++) {
+            const index_offer_t *o = &doc->offers [i];
+            found = index_offer_live (o, f->mine_region, f->now) && f->mine_platform [o->platform];
         }
         if (!found)
             return false;

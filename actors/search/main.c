@@ -4,6 +4,7 @@
     requests over them.  */
 #include "search.h"
 #include "mg_config.h"
+#include "mg_filters.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
@@ -30,6 +31,14 @@ main (void)
     mg_log_init ("search");
     zsys_init ();
     search_t self = { .pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway") };
+    mg_error_t region_err = { 0 };
+    if (mg_filters_region (mg_config_str ("MG_DEFAULT_REGION", "US"), self.default_region,
+                           "MG_DEFAULT_REGION", &region_err)) {
+        mg_error ("MG_DEFAULT_REGION must be an ISO 3166-1 alpha-2 code", "value=\"%s\"",
+                  mg_config_str ("MG_DEFAULT_REGION", "US"));
+        mg_msg_clear (&mg_error_desc, &region_err);
+        return EXIT_FAILURE;
+    }
     char reason [512] = "";
     //  Migrations run at start under an advisory lock, so actors may race.
     if (mg_pg_prepare (self.pg_url))

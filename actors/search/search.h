@@ -29,6 +29,7 @@ typedef struct {
     uint64_t resyncs;           //  full reloads after a gap (follower only)
     uint64_t applied [SEARCH_STREAMS];  //  numbers the index reflects (under lock)
     search_gen_t *gen;          //  publishes applied to Redis for the result cache (follower only)
+    char default_region [3];    //  MG_DEFAULT_REGION: a signed-in caller's region when they set none
 } search_t;
 
 extern const char *const search_streams [SEARCH_STREAMS];

@@ -238,6 +238,9 @@ s_public_routes (fixture_t *f)
     s_check (f, "GET", "/api/v1/trending?type=movie&window=week&per_page=2&page=2", "", NULL, 200);
     s_check (f, "GET", "/api/v1/trending?per_page=many", "", NULL, 400);
     s_check (f, "GET", "/api/v1/discover?genres=science-fiction,crime&sort=rating&year_from=1990", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/platforms?region=us", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/leaving?region=US&within_days=30", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/leaving?available=mine", "", NULL, 401);
     s_check (f, "GET", "/api/v1/search?q=matrix", "", NULL, 200);
     s_check (f, "GET", "/api/v1/search?q=matrix&explain=true&mode=keyword&region=US", "", NULL, 200);
     s_check (f, "GET", "/api/v1/search?q=matrix&colour=red", "", NULL, 400);
@@ -317,6 +320,10 @@ s_user_routes (fixture_t *f)
     s_check (f, "PUT", "/api/v1/me/preferences", bearer,
              "{\"language\":\"en\",\"region\":\"US\",\"autoplay\":true,\"genres\":[\"science-fiction\"]}", 200);
     s_check (f, "GET", "/api/v1/me/preferences", bearer, NULL, 200);
+    s_check (f, "PUT", "/api/v1/me/preferences", bearer, "{\"services\":[\"apple-tv\",\"netflix\"]}", 200);
+    s_check (f, "GET", "/api/v1/discover?available=mine", bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/search?q=matrix&available=mine", bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/me/watchlist?available=mine", bearer, NULL, 200);
     snprintf (body, sizeof body, "{\"device_id\":\"%s\",\"ops\":[{\"op_id\":\"00000000-0000-4000-8000-0000000006a1\","
               "\"type\":\"watchlist.add\",\"content_id\":\"" RELOADED "\"}]}", phone);
     s_check (f, "POST", "/api/v1/sync/ops", bearer, body, 200);
