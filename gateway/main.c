@@ -40,6 +40,8 @@ main (void)
         .redis_url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:6379"),
         .cache_ttl_s = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TTL_S", 60, 0, 86400),
         .cache_timeout_ms = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TIMEOUT_MS", 50, 1, 60000),
+        .mcp_session_ttl_s = (uint32_t) mg_config_int ("MG_MCP_SESSION_TTL_S", 3600, 1, 30 * 86400),
+        .mcp_redis_timeout_ms = (uint32_t) mg_config_int ("MG_MCP_REDIS_TIMEOUT_MS", 100, 1, 60000),
     };
     const char *prefix = mg_config_str ("MG_SEARCH_CACHE_PREFIX", "search:");
     if (strlen (prefix) > GW_CACHE_PREFIX_MAX) {
