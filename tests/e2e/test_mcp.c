@@ -4,7 +4,8 @@
     tool compared with the REST answer for the same input, resources,
     protocol errors (-32700, -32600, -32601, -32602, -32002), user tools
     called anonymously (UNAUTHORIZED), a session used on the other gateway,
-    Origin, revision negotiation, and DELETE ending a session.  */
+    Origin, revision negotiation, and DELETE ending a session; then the
+    generic server scenarios of @modelcontextprotocol/conformance.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -181,11 +182,29 @@ test_mcp_sdk_client_drives_every_tool_and_the_protocol_errors (void **state)
         fail_msg ("the MCP checks failed (output above)");
 }
 
+//  The scenarios of the MCP conformance suite that fit any server (the
+//  others call the suite's own test tools, prompts or sampling).
+static void
+test_mcp_passes_the_generic_conformance_scenarios (void **state)
+{
+    fixture_t *f = *state;
+    static const char *scenarios [] = { "server-initialize", "tools-list", "resources-list" };
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios [0]; i++) {
+        char command [1024];
+        snprintf (command, sizeof command, "node '%s/node_modules/@modelcontextprotocol/conformance/dist/index.mjs' "
+                  "server --url http://127.0.0.1:%d/mcp --scenario %s", NODE_DIR, f->http_port, scenarios [i]);
+        int status = system (command);
+        if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+            fail_msg ("conformance scenario %s failed (output above)", scenarios [i]);
+    }
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_mcp_sdk_client_drives_every_tool_and_the_protocol_errors),
+        cmocka_unit_test (test_mcp_passes_the_generic_conformance_scenarios),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
