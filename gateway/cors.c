@@ -73,6 +73,14 @@ s_origin_allowed (const char *list, const char *origin, bool *any)
     return false;
 }
 
+bool
+gw_cors_origin_allowed (const gw_config_t *config, const char *origin)
+{
+    assert (config && origin);
+    bool any;
+    return s_origin_allowed (config->cors_origins, origin, &any);
+}
+
 //  Access-Control-Allow-Origin for origin (and Vary when it depends on it);
 //  false when the origin is not allowed.
 static bool

@@ -17,7 +17,9 @@
                  bus error code -> HTTP status;
       metrics.c  per-thread counters and histograms, summed for /metrics;
       sse.c      GET /api/v1/sync/stream: Server-Sent Events from the sync
-                 actor's sync.<user_id> topics, one SUB socket per thread.
+                 actor's sync.<user_id> topics, one SUB socket per thread;
+      mcp.c      /mcp: the Model Context Protocol (JSON-RPC, sessions in Redis);
+      mcp_tools.c its tools and resources, each a route of the table.
     Nothing here blocks: a thread only ever waits in its event loop.  */
 #ifndef GATEWAY_H_INCLUDED
 #define GATEWAY_H_INCLUDED
@@ -43,6 +45,7 @@ typedef struct gw_sse_t gw_sse_t;
 typedef struct gw_sse_limits_t gw_sse_limits_t;
 typedef struct gw_cache_t gw_cache_t;
 typedef struct gw_mine_cache_t gw_mine_cache_t;
+typedef struct gw_mcp_t gw_mcp_t;
 
 #define GW_CACHE_PREFIX_MAX 64          //  bytes of MG_SEARCH_CACHE_PREFIX
 
@@ -84,6 +87,8 @@ typedef struct {
     uint32_t details_ttl_s;         //  MG_DETAILS_CACHE_TTL_S: 0 = details not cached
     char details_prefix [GW_CACHE_PREFIX_MAX + 1];  //  MG_DETAILS_CACHE_PREFIX
     uint32_t mine_cache_s;          //  MG_MINE_CACHE_S: a caller's services are trusted this long (0: ask each time)
+    uint32_t mcp_session_ttl_s;     //  MG_MCP_SESSION_TTL_S: an idle MCP session ends after this
+    uint32_t mcp_redis_timeout_ms;  //  MG_MCP_REDIS_TIMEOUT_MS: deadline of one session look-up
 } gw_config_t;
 
 //  --------------------------------------------------------------------------
@@ -150,6 +155,7 @@ struct gw_request_t {
     const uint8_t *bound;           //  local handlers: the bound request message (msgpack), during the call
     size_t bound_len;
     gw_cache_t *cache;              //  the thread's search result cache (NULL: none)
+    gw_mcp_t *mcp;                  //  the thread's MCP session store (NULL: none)
     bool cache_store;               //  a miss: store a 200 answer under cache_key + cache_gen
     char cache_key [GW_CACHE_PREFIX_MAX + 40];   //  <prefix><hash>:
     char cache_gen [48];            //  the generation read with the lookup
@@ -214,6 +220,9 @@ bool gw_cors_preflight (gw_request_t *request);
 //  Access-Control-Allow-Origin and -Expose-Headers on an answer to an
 //  allowed Origin under /api/v1 or /mcp (respond.c and SSE streams).
 void gw_cors_headers (gw_request_t *request);
+
+//  Is origin one that MG_CORS_ORIGINS allows?
+bool gw_cors_origin_allowed (const gw_config_t *config, const char *origin);
 
 //  A 200 to GET/HEAD on a GW_ROUTE_PUBLIC route: add ETag and Cache-Control;
 //  304 (body dropped) when If-None-Match names the ETag. Returns the status to send.
@@ -451,6 +460,70 @@ void gw_openapi_term (void);
 //  Local handlers of GET /api/v1/openapi.yaml and /api/v1/openapi.json.
 void gw_openapi_serve_yaml (gw_request_t *request);
 void gw_openapi_serve_json (gw_request_t *request);
+
+//  --------------------------------------------------------------------------
+//  mcp.c: /mcp, the Model Context Protocol's Streamable HTTP transport
+
+//  JSON-RPC 2.0 error codes (and MCP's resource-not-found).
+#define GW_RPC_PARSE_ERROR        -32700
+#define GW_RPC_INVALID_REQUEST    -32600
+#define GW_RPC_METHOD_NOT_FOUND   -32601
+#define GW_RPC_INVALID_PARAMS     -32602
+#define GW_RPC_INTERNAL_ERROR     -32603
+#define GW_RPC_RESOURCE_NOT_FOUND -32002
+
+typedef enum {
+    GW_RPC_REQUEST = 0,             //  method and id: answered
+    GW_RPC_NOTIFICATION,            //  method, no id
+    GW_RPC_RESPONSE                 //  id and result or error (we send no requests: ignored)
+} gw_rpc_kind_t;
+
+//  One decoded JSON-RPC message; id, method and params point into root.
+typedef struct {
+    json_t *root;
+    gw_rpc_kind_t kind;
+    json_t *id;                     //  string or integer; NULL for a notification
+    const char *method;
+    json_t *params;                 //  an object, or NULL
+    int code;                       //  decoding failed: the JSON-RPC error code
+    const char *why;                //  and a static reason
+} gw_rpc_t;
+
+//  Decode one message (len bytes of text, may be NULL). Returns 0, or -1
+//  with rpc->code and rpc->why (rpc->id set when it could be read). Either
+//  way gw_rpc_clear frees it.
+int gw_rpc_decode (const char *text, size_t len, gw_rpc_t *rpc);
+void gw_rpc_clear (gw_rpc_t *rpc);
+
+//  The session store of one thread (a Redis client of config's URL,
+//  connecting on first use). NULL on a bad URL (logged).
+gw_mcp_t *gw_mcp_new (const gw_config_t *config);
+void gw_mcp_destroy (gw_mcp_t **self_p);
+
+//  Local handlers of POST and DELETE /mcp.
+void gw_mcp_post (gw_request_t *request);
+void gw_mcp_delete (gw_request_t *request);
+
+//  Answer the request id with result (reference taken; NULL: 500).
+//  stream: sent as one SSE event when the client accepts text/event-stream.
+void gw_mcp_result (gw_request_t *request, const json_t *id, json_t *result, bool stream);
+
+//  Answer a JSON-RPC error (data: reference taken, may be NULL).
+void gw_mcp_error (gw_request_t *request, const json_t *id, int code, const char *message, json_t *data);
+
+//  mcp_tools.c: describe the tools from the OpenAPI document (once, before
+//  the threads start). Returns 0, or -1 with a log line.
+int gw_mcp_tools_init (void);
+void gw_mcp_tools_term (void);
+
+//  New answers of tools/list, resources/list, resources/templates/list (caller owns).
+json_t *gw_mcp_tools_list (void);
+json_t *gw_mcp_resources_list (void);
+json_t *gw_mcp_resource_templates (void);
+
+//  tools/call and resources/read: answer request id (now or when the bus answers).
+void gw_mcp_tools_call (gw_request_t *request, const json_t *id, const json_t *params);
+void gw_mcp_resources_read (gw_request_t *request, const json_t *id, const json_t *params);
 
 //  --------------------------------------------------------------------------
 //  respond.c

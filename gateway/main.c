@@ -42,6 +42,8 @@ main (void)
         .mine_cache_s = (uint32_t) mg_config_int ("MG_MINE_CACHE_S", 10, 0, 3600),
         .cache_timeout_ms = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TIMEOUT_MS", 50, 1, 60000),
         .details_ttl_s = (uint32_t) mg_config_int ("MG_DETAILS_CACHE_TTL_S", 300, 0, 86400),
+        .mcp_session_ttl_s = (uint32_t) mg_config_int ("MG_MCP_SESSION_TTL_S", 3600, 1, 30 * 86400),
+        .mcp_redis_timeout_ms = (uint32_t) mg_config_int ("MG_MCP_REDIS_TIMEOUT_MS", 100, 1, 60000),
     };
     const char *prefix = mg_config_str ("MG_SEARCH_CACHE_PREFIX", "search:");
     if (strlen (prefix) > GW_CACHE_PREFIX_MAX) {

@@ -204,6 +204,36 @@ static const s_doc_t s_docs [] = {
       "Resume with `Last-Event-ID` (or `last_event_id`); a device is named by `X-Device-Id` or `device_id` "
       "(EventSource cannot send headers). Comment lines keep idle streams open.",
       "text/event-stream", NULL, "{\"type\":\"string\"}", NULL, NULL, NULL },
+    { "POST", "/mcp", "mcp", "Model Context Protocol (Streamable HTTP): one JSON-RPC 2.0 message",
+      "MCP revisions 2025-06-18 and 2025-11-25 for assistants: `initialize` opens a session (answered with "
+      "`Mcp-Session-Id`, kept in Redis so any gateway serves it); every later message sends that header and may "
+      "send `MCP-Protocol-Version`. Methods: `ping`, `tools/list`, `tools/call`, `resources/list`, "
+      "`resources/templates/list`, `resources/read`. Each tool calls the REST route it is named after "
+      "(see docs/gateway.md): search_titles, get_title, where_to_watch, trending, discover, find_person, "
+      "resolve_titles, get_watchlist, add_to_watchlist, remove_from_watchlist, set_progress. Tool failures are "
+      "results with `isError` and the API's error object; protocol errors are JSON-RPC errors (-32700, -32600, "
+      "-32601, -32602; -32002 for an unknown resource). `tools/call` and `resources/read` answer as one "
+      "`text/event-stream` event when the client accepts it. Notifications get 202. A browser `Origin` must be "
+      "one `MG_CORS_ORIGINS` allows (403). Authenticated and rate limited like `/api/v1`; GET (a server stream) "
+      "is not offered: 405.",
+      NULL,
+      "{\"type\":\"object\",\"required\":[\"jsonrpc\"],\"properties\":{\"jsonrpc\":{\"const\":\"2.0\"},"
+      "\"id\":{\"type\":[\"string\",\"integer\"]},\"method\":{\"type\":\"string\"},\"params\":{\"type\":\"object\"},"
+      "\"result\":{},\"error\":{\"type\":\"object\"}}}",
+      "{\"type\":\"object\",\"required\":[\"jsonrpc\"],\"properties\":{\"jsonrpc\":{\"const\":\"2.0\"},"
+      "\"id\":{\"type\":[\"string\",\"integer\",\"null\"]},\"result\":{\"type\":\"object\"},"
+      "\"error\":{\"type\":\"object\",\"required\":[\"code\",\"message\"],\"properties\":{\"code\":{\"type\":\"integer\"},"
+      "\"message\":{\"type\":\"string\"},\"data\":{}}}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"search_titles\",\"arguments\":{\"q\":\"the matrix\"}}}",
+      NULL,
+      "{\"202\":{\"description\":\"A notification or a response: accepted, no body\"},"
+      "\"403\":{\"$ref\":\"#/components/responses/Forbidden\"},"
+      "\"404\":{\"$ref\":\"#/components/responses/NotFound\"}}" },
+    { "DELETE", "/mcp", "mcp", "End an MCP session",
+      "Ends the session named by `Mcp-Session-Id` (404 when there is none, it ended or it is another caller's).",
+      NULL, NULL, NULL, NULL, NULL,
+      "{\"403\":{\"$ref\":\"#/components/responses/Forbidden\"},"
+      "\"404\":{\"$ref\":\"#/components/responses/NotFound\"}}" },
     { "GET", "/api/v1/openapi.yaml", "meta", "This document (YAML)", "Built by the gateway at start from its route table.",
       "application/yaml", NULL, "{\"type\":\"string\"}", NULL, NULL, NULL },
     { "GET", "/api/v1/openapi.json", "meta", "This document (JSON)", "Built by the gateway at start from its route table.",
@@ -236,7 +266,7 @@ static const char s_info [] =
     "- `HEAD` is accepted wherever `GET` is.\n"
     "- Every `/api/v1` request is rate limited per caller (client IP when anonymous, else the user, by tier); "
     "answers carry `X-RateLimit-*`, `RateLimit` and `RateLimit-Policy`, and a 429 carries `Retry-After`.\n"
-    "- Browsers: CORS on `/api/v1` (origins from `MG_CORS_ORIGINS`, default `*`); preflights are answered by "
+    "- Browsers: CORS on `/api/v1` and `/mcp` (origins from `MG_CORS_ORIGINS`, default `*`); preflights are answered by "
     "the gateway; no cookies are used, so credentials mode is never needed.\n"
     "- Public catalog reads carry a strong `ETag` and `Cache-Control`; `If-None-Match` gives 304.";
 
@@ -816,13 +846,14 @@ gw_openapi_document (void)
            "version", API_VERSION, "description", s_info, "license", "name", "MIT", "identifier", "MIT"));
     s_set (&gen, gen.doc, "servers", json_pack ("[{s:s,s:s}]", "url", DEFAULT_SERVER, "description",
            "A local gateway (scripts/run; MG_HTTP_PORT)"));
-    s_set (&gen, gen.doc, "tags", json_pack ("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]",
+    s_set (&gen, gen.doc, "tags", json_pack ("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]",
            "name", "catalog", "description", "Titles, genres, where to watch, trending and discovery (public)",
            "name", "search", "description", "Search, autocomplete and similar titles (public)",
            "name", "accounts", "description", "Accounts, tokens and API keys",
            "name", "me", "description", "The signed-in caller's watchlist, progress, preferences and devices",
            "name", "sync", "description", "Offline ops, handoff and the live event stream",
            "name", "meta", "description", "This description",
+           "name", "mcp", "description", "The Model Context Protocol endpoint for assistants (at the root, rate limited like /api/v1)",
            "name", "ops", "description", "Liveness, readiness and metrics (at the root, never rate limited)"));
     json_t *paths = json_object ();
     for (size_t i = 0; i < gw_routes_count (); i++) {

@@ -32,6 +32,8 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/health",                          NULL,                   NULL,                          NULL,                        gw_ops_health,   GW_ROUTE_OPS,  200 },
     { "GET",    "/ready",                           NULL,                   NULL,                          NULL,                        gw_ops_ready,    GW_ROUTE_OPS,  200 },
     { "GET",    "/metrics",                         NULL,                   NULL,                          NULL,                        gw_ops_metrics,  GW_ROUTE_OPS,  200 },
+    { "POST",   "/mcp",                             NULL,                   NULL,                          NULL,                        gw_mcp_post,     GW_ROUTE_RAW_BODY, 200 },
+    { "DELETE", "/mcp",                             NULL,                   NULL,                          NULL,                        gw_mcp_delete,   0,             204 },
     { "GET",    "/api/v1/genres",                   "catalog.genres",       &mg_empty_desc,                &mg_genres_reply_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}",             "catalog.content",      &mg_content_request_desc,      &mg_content_details_desc,    NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },

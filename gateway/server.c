@@ -57,6 +57,7 @@ struct gw_thread_t {
     gw_mine_cache_t *mine;          //  callers' services (available=mine)
     gw_sse_t *sse;
     gw_cache_t *cache;                   //  NULL when the result cache is off
+    gw_mcp_t *mcp;                       //  MCP sessions (NULL: a bad Redis URL, /mcp answers 503)
     pthread_t tid;
     bool started;
     int stop_pipe [2];                   //  main thread writes a byte to stop us
@@ -185,6 +186,7 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
                             config->heartbeat_ms, config->liveness, i);
     if (self->metrics && (config->cache_ttl_s > 0 || config->details_ttl_s > 0))
         self->cache = gw_cache_new (self->base, config, self->metrics);
+    self->mcp = gw_mcp_new (config);
     if (!self->metrics || !self->keys || !self->mine || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
@@ -204,7 +206,7 @@ gw_server_t *
 gw_server_new (const gw_config_t *config)
 {
     assert (config);
-    if (gw_routes_check () || gw_openapi_init ())
+    if (gw_routes_check () || gw_openapi_init () || gw_mcp_tools_init ())
         return NULL;
     if (config->rate_enabled && gw_routes_require ("ratelimit.check"))
         return NULL;
@@ -262,6 +264,7 @@ s_thread_destroy (gw_thread_t *self)
         evhttp_free (self->http);
     gw_sse_destroy (&self->sse);
     gw_cache_destroy (&self->cache);
+    gw_mcp_destroy (&self->mcp);
     gw_bus_destroy (&self->bus);
     gw_metrics_destroy (&self->metrics);
     gw_keycache_destroy (&self->keys);
@@ -296,6 +299,7 @@ gw_server_destroy (gw_server_t **self_p)
         if (self->zmq_ctx)
             zmq_ctx_term (self->zmq_ctx);
         gw_openapi_term ();
+        gw_mcp_tools_term ();
         free (self);
         *self_p = NULL;
     }
@@ -353,7 +357,7 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
     *request = (gw_request_t) {
         .http = http, .thread = self, .server = self->server, .bus = self->bus,
         .metrics = self->metrics, .keys = self->keys, .sse = self->sse, .config = &self->server->config,
-        .cache = self->cache, .mine_cache = self->mine,
+        .cache = self->cache, .mine_cache = self->mine, .mcp = self->mcp,
         .start_us = gw_now_us ()
     };
     self->in_flight++;
@@ -433,11 +437,13 @@ s_on_request (struct evhttp_request *http, void *arg)
     //  A browser's preflight costs neither a bus hop nor a rate-limit token.
     if (gw_cors_preflight (request))
         return;
-    //  Everything under /api/v1 (even a 404 there) passes the guard: it is
-    //  answered with the rate-limit headers and counts against the limit.
+    //  Everything under /api/v1 (even a 404 there) and /mcp passes the guard:
+    //  it is answered with the rate-limit headers and counts against the limit.
     static const char api [] = "/api/v1";
-    if (path_len >= sizeof api - 1 && memcmp (uri, api, sizeof api - 1) == 0
-    &&  (path_len == sizeof api - 1 || uri [sizeof api - 1] == '/'))
+    static const char mcp [] = "/mcp";
+    if ((path_len >= sizeof api - 1 && memcmp (uri, api, sizeof api - 1) == 0
+    &&   (path_len == sizeof api - 1 || uri [sizeof api - 1] == '/'))
+    ||  (path_len == sizeof mcp - 1 && memcmp (uri, mcp, sizeof mcp - 1) == 0))
         gw_guard (request);
     else
         gw_server_dispatch (request);

@@ -250,6 +250,22 @@ s_public_routes (fixture_t *f)
              "{\"records\":[{\"title\":\"The Matrix\",\"year\":1999},{\"title\":\"Nothing Like It At All\",\"year\":1901},"
              "{\"title\":42}]}", 200);
     s_check (f, "GET", "/api/v1/search", "Authorization: Bearer not-a-token\r\n", NULL, 401);
+
+    //  /mcp: initialize (a client that takes JSON only), then end the session twice.
+    mg_http_reply_t reply;
+    assert_int_equal (mg_http_request (f->http_port, "POST", "/mcp", "Accept: application/json\r\n",
+                                       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                                       "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"e2e\",\"version\":\"1\"}}}",
+                                       &reply, HTTP_WAIT_MS), 0);
+    assert_int_equal (reply.status, 200);
+    char session [64] = "", type [128] = "";
+    assert_true (mg_http_header (&reply, "Mcp-Session-Id", session, sizeof session));
+    mg_http_header (&reply, "Content-Type", type, sizeof type);
+    s_record (f, "POST", "/mcp", reply.status, type, reply.body, reply.body_len);
+    mg_http_reply_free (&reply);
+    snprintf (headers, sizeof headers, "Mcp-Session-Id: %s\r\n", session);
+    s_check (f, "DELETE", "/mcp", headers, NULL, 204);
+    s_check (f, "DELETE", "/mcp", headers, NULL, 404);
 }
 
 //  A body of another media type: 415.
