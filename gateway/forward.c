@@ -24,8 +24,10 @@ s_has_items (const gw_route_t *route)
 }
 
 //  The region whose offers request's items show into region: two upper-case
-//  letters, or "" for every region. Returns 0, or -1 when offers_region is
-//  neither a region nor "all".
+//  letters, or "" for every region. Without offers_region: the region filter
+//  when one is asked for (the titles offered there show those offers), else
+//  MG_DEFAULT_REGION. Returns 0, or -1 when offers_region is neither a
+//  region nor "all".
 static int
 s_offers_region (const gw_request_t *request, char region [3])
 {
@@ -33,6 +35,11 @@ s_offers_region (const gw_request_t *request, char region [3])
     size_t len;
     if (!gw_query_param (request->query, request->query_len, OFFERS_REGION, &value, &len)) {
         memcpy (region, request->config->default_region, 3);
+        if (gw_query_param (request->query, request->query_len, "region", &value, &len)
+        &&  len == 2 && isalpha ((unsigned char) value [0]) && isalpha ((unsigned char) value [1])) {
+            region [0] = (char) toupper ((unsigned char) value [0]);
+            region [1] = (char) toupper ((unsigned char) value [1]);
+        }
         return 0;
     }
     if (len == 3 && strncasecmp (value, "all", 3) == 0) {

@@ -369,6 +369,9 @@ test_items_show_one_regions_offers (void **state)
     assert_string_equal (regions, "GB,US");
     s_search_regions (f, "&offers_region=gb", regions, sizeof regions);
     assert_string_equal (regions, "GB");
+    //  The region filter alone: the offers of that region.
+    s_search_regions (f, "&region=gb", regions, sizeof regions);
+    assert_string_equal (regions, "GB");
     //  It trims what is shown, never which titles match.
     s_search_regions (f, "&offers_region=JP", regions, sizeof regions);
     assert_string_equal (regions, "");
