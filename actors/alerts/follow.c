@@ -99,15 +99,8 @@ alerts_follow (void *arg)
     PGconn *pg = NULL;
     char why [1024];
     while (!self->stop) {
-        if (!pg || PQstatus (pg) != CONNECTION_OK) {
-            PQfinish (pg);
-            pg = mg_pg_connect (self->pg_url, why, sizeof why);
-            if (!pg) {
-                mg_warn ("database unavailable", "reason=\"%s\"", why);
-                zclock_sleep (RETRY_MS);
-                continue;
-            }
-        }
+        if (!alerts_pg_connected (self, &pg))
+            continue;
         int rc;
         while ((rc = s_batch (self, pg, events, why, sizeof why)) > 0 && !self->stop) {
             alerts_publish (pub, events);

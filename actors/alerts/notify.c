@@ -99,8 +99,11 @@ s_stream_event (alerts_t *self, PGconn *pg, const char *user_id, const char *dat
 int
 alerts_notify_title (alerts_t *self, PGconn *pg, const char *content_id, zlist_t *events, char *why, size_t whylen)
 {
-    char sql [sizeof s_match_sql + 1024];
-    snprintf (sql, sizeof sql, s_match_sql, alerts_prefs_sql ());
+    char sql [sizeof s_match_sql + 2048];
+    if (snprintf (sql, sizeof sql, s_match_sql, alerts_prefs_sql ()) >= (int) sizeof sql) {
+        snprintf (why, whylen, "the matching statement does not fit its buffer");
+        return -1;
+    }
     char days [16], retry_for [16];
     snprintf (days, sizeof days, "%d", self->leaving_days);
     snprintf (retry_for, sizeof retry_for, "%d", self->retry_for_s);
