@@ -63,10 +63,10 @@ s_apply (mg_client_t *client, const char *entity, bool create, const char *until
     mg_apply_reply_t reply = { 0 };
     mg_error_t err = { 0 };
     //  The indexer may still be starting: SERVICE_UNAVAILABLE is retried.
-    int64_t until = zclock_mono () + APPLY_TTL_MS;
+    int64_t give_up = zclock_mono () + APPLY_TTL_MS;
     while (mg_client_call (client, "indexer.apply", &mg_apply_request_desc, &request, &mg_apply_reply_desc, &reply,
                            APPLY_TTL_MS, &err)) {
-        if (strcmp (err.code, "SERVICE_UNAVAILABLE") != 0 || zclock_mono () > until) {
+        if (strcmp (err.code, "SERVICE_UNAVAILABLE") != 0 || zclock_mono () > give_up) {
             fprintf (stderr, "mg-alerts-bench: indexer.apply: %s %s\n", err.code, err.message);
             exit (1);
         }
