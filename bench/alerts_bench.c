@@ -117,6 +117,7 @@ main (int argc, char **argv)
         "    'region', jsonb_build_object ('value', 'GB', 'hlc', '000000000001-00000000-00000000'))) FROM u",
         2, (const char *const []) { count, entity }));
     zclock_sleep (1000);            //  the first apply's notifications (none: nobody watched yet) are past
+    zpoller_t *poller = zpoller_new (sub, NULL);
     size_t total = (size_t) users * (size_t) rounds, got = 0;
     int64_t *latency = calloc (total, sizeof *latency);
     for (int round = 0; round < rounds; round++) {
@@ -130,11 +131,7 @@ main (int argc, char **argv)
         int seen = 0;
         int64_t deadline = zclock_mono () + ROUND_WAIT_MS;
         while (seen < users && zclock_mono () < deadline) {
-            zmsg_t *msg = NULL;
-            zpoller_t *poller = zpoller_new (sub, NULL);
-            if (zpoller_wait (poller, 100))
-                msg = zmsg_recv (sub);
-            zpoller_destroy (&poller);
+            zmsg_t *msg = zpoller_wait (poller, 100) ? zmsg_recv (sub) : NULL;
             if (!msg)
                 continue;
             int64_t now = zclock_usecs ();
@@ -164,6 +161,7 @@ main (int argc, char **argv)
             latency [got / 2] / 1000.0, latency [got * 95 / 100] / 1000.0, latency [got * 99 / 100] / 1000.0,
             latency [got - 1] / 1000.0);
     free (latency);
+    zpoller_destroy (&poller);
     zsock_destroy (&sub);
     mg_client_destroy (&client);
     PQfinish (pg);

@@ -24,6 +24,7 @@
 static int
 s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
 {
+    int64_t started = zclock_mono ();
     PGresult *res = PQexec (pg, "BEGIN");
     bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
     PQclear (res);
@@ -80,7 +81,8 @@ s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
         return -1;
     }
     if (changes)
-        mg_info ("availability changes handled", "changes=%d notifications=%d through=%s", changes, made, last);
+        mg_info ("availability changes handled", "changes=%d notifications=%d through=%s took_ms=%lld", changes, made,
+                 last, (long long) (zclock_mono () - started));
     return changes;
 }
 
