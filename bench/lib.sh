@@ -68,7 +68,7 @@ bench_start() {
 . "$bench_root/bench/measure.sh"
 
 # Every actor the gateway's routes name: /ready wants a live worker of each.
-BENCH_ROUTED_ACTORS=(catalog resolver search accounts ratelimit sync)
+BENCH_ROUTED_ACTORS=(catalog resolver search accounts ratelimit sync alerts)
 
 # bench_redis: a throw-away Redis unless MG_REDIS_URL is set.
 bench_redis() {
