@@ -144,8 +144,7 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
         index_hit_t *hit = &hits->items [i];
         hit->keyword_rank = (int) i + 1;
         hit->protected = hit->tier == 0
-            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0 || hit->person > 0
-                || hit->named);
+            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0 || hit->person > 0);
         hit->score = hit->protected ? GUARD_SCORE - (double) i / (double) hits->count
                                     : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);
         hit->tier = 0;

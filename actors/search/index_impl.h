@@ -103,11 +103,6 @@
 //  word found in one of its titles) keeps its keyword place above fused
 //  results: a typed title is an answer, not a topic.
 #define TITLE_TYPED    0.75
-//  A one-word query (`matrix`) that is a word of several titles is
-//  ambiguous: every title holding the word keeps its keyword place (title
-//  similarity, then the popularity prior orders them: the film, then its
-//  sequels) above titles the semantic side brings, which share a topic but
-//  not the word.
 
 //  Fused score of guarded keyword hits (above any RRF score, which is < 1).
 #define GUARD_SCORE    2.0
@@ -191,7 +186,6 @@ typedef struct {
     double exact;              //  exactness bonus (TAG_EXACT, TAG_PHRASE, TAGLINE_PHRASE)
     double prior;              //  popularity prior added to the score (s_prior)
     double person;             //  people bonus added to the score (a person the query names)
-    bool named;                //  a one-word query that is a word of one of its titles
     int keyword_rank;
     int semantic_rank;         //  0: not a vector hit
     double cosine;

@@ -261,18 +261,6 @@ s_person (const index_doc_t *doc, const index_plan_t *plan, int *from, int *len)
     return crew > cast ? crew : cast;
 }
 
-//  True when word is a whole word of text (normalised words, spaces and
-//  newlines between them).
-static bool
-s_word_in (const char *text, const char *word)
-{
-    size_t len = strlen (word);
-    for (const char *p = text ? strstr (text, word) : NULL; p; p = strstr (p + 1, word))
-        if ((p == text || p [-1] == ' ' || p [-1] == '\n') && (p [len] == '\0' || p [len] == ' ' || p [len] == '\n'))
-            return true;
-    return false;
-}
-
 //  The popularity prior of a title: POP_WEIGHT x log(1 + popularity) over
 //  log(1 + the catalog's highest popularity), so 0..POP_WEIGHT whatever the
 //  scale of TMDB's popularity (log: popularity is heavy-tailed, a blockbuster
@@ -347,7 +335,6 @@ index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
                         hit->exact = s_exactness (doc, rest, rlen, plan->n - len);
                 }
                 hit->score = TITLE_WEIGHT * hit->title + hit->exact + bm + prior + hit->person;
-                hit->named = plan->n == 1 && s_word_in (doc->titles, plan->words [0]);
             }
             else
                 hit->score = bm + prior - 10;
