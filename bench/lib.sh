@@ -93,11 +93,12 @@ bench_open_limits() {
   export MG_JWT_SECRET=${MG_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
 }
 
-# bench_wait_ready PORT...: wait (20 s at most) until each gateway's /ready is 200.
+# bench_wait_ready PORT...: wait (BENCH_READY_S, default 20 s, at most) until each gateway's
+# /ready is 200 (a search replica loading the whole catalog on a loaded machine wants more).
 bench_wait_ready() {
   local port
   for port in "$@"; do
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 $(( ${BENCH_READY_S:-20} * 10 ))); do
       [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" = 200 ] && break
       sleep 0.1
     done
