@@ -42,6 +42,26 @@
     "      AND (expires_at IS NULL OR expires_at > now ()) " \
     "      ORDER BY region, platform, type LIMIT " SQL_ITEM_OFFERS_MAX ") a), '[]'::jsonb)"
 
+//  Conditions on an availability row (alias a) of an offer watchable now on
+//  one of services (a JSON array of platform slugs, parameter p).
+#define SQL_MINE_OFFER(a, p) \
+    "AND " a ".platform IN (SELECT jsonb_array_elements_text (" p "::jsonb)) " \
+    "AND (" a ".expires_at IS NULL OR " a ".expires_at > now ())"
+
+//  The on_my_services key of a title c: an empty object when services
+//  (parameter s, a JSON array) is NULL (anonymous callers), else the
+//  services c is watchable on now in region (parameter r).
+#define SQL_MINE_MARK(s, r) \
+    "CASE WHEN " s "::jsonb IS NULL THEN '{}'::jsonb ELSE jsonb_build_object ('on_my_services', " \
+    "coalesce ((SELECT jsonb_agg (DISTINCT a.platform ORDER BY a.platform) FROM availability a " \
+    "WHERE a.content_id = c.id AND a.region = " r "::bpchar " SQL_MINE_OFFER ("a", s) "), '[]'::jsonb)) END"
+
+//  available=mine on a title c: when flag (parameter f) is true, only
+//  titles watchable now on services s in region r.
+#define SQL_MINE_WHERE(f, s, r) \
+    "AND (" f "::boolean IS NOT TRUE OR EXISTS (SELECT 1 FROM availability a " \
+    "WHERE a.content_id = c.id AND a.region = " r "::bpchar " SQL_MINE_OFFER ("a", s) "))"
+
 //  A list item (catalog.item: the search result item shape) of c, scored
 //  by column score of p (what the list ranks by). Every list builds its
 //  items here, so a change to the item's fields is made once.
