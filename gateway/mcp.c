@@ -39,6 +39,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,9 @@
 #define RETRY_AFTER_S      1
 #define SERVER_NAME        "media-gateway"
 #define SERVER_VERSION     "1.0.0"  //  of the tool set; follows the /api/v1 contract
+#define DOWN_LOG_EVERY_US  1000000  //  "store unavailable" is logged at most this often
+
+static _Atomic int64_t s_down_logged_us;
 
 //  Newest first: initialize falls back to the first.
 static const char *const s_revisions [] = { "2025-11-25", "2025-06-18" };
@@ -249,11 +253,14 @@ s_session_shaped (const char *id)
     return id && strlen (id) == SESSION_ID_LEN && strspn (id, "0123456789abcdef") == SESSION_ID_LEN;
 }
 
-//  The store failed: 503 and a log line.
+//  The store failed: 503, and a log line (at most one a second, all threads).
 static void
 s_store_down (gw_request_t *request, const char *why)
 {
-    mg_warn ("mcp session store unavailable", "reason=\"%s\"", why);
+    int64_t now = gw_now_us ();
+    int64_t last = atomic_load_explicit (&s_down_logged_us, memory_order_relaxed);
+    if (now - last >= DOWN_LOG_EVERY_US && atomic_compare_exchange_strong (&s_down_logged_us, &last, now))
+        mg_warn ("mcp session store unavailable", "reason=\"%s\"", why);
     gw_reply_error (request, 503, "SERVICE_UNAVAILABLE", RETRY_AFTER_S, "the MCP session store is unavailable");
 }
 

@@ -199,12 +199,49 @@ test_mcp_passes_the_generic_conformance_scenarios (void **state)
     }
 }
 
+//  A gateway whose Redis is unreachable: /mcp answers 503 with Retry-After
+//  (the session store is not the caller's fault), within the look-up bound.
+static void
+test_mcp_without_redis_is_503_with_retry_after (void **state)
+{
+    fixture_t *f = *state;
+    int port = mg_test_free_port ();
+    char http [32], redis [64];
+    snprintf (http, sizeof http, "MG_HTTP_PORT=%d", port);
+    snprintf (redis, sizeof redis, "MG_REDIS_URL=redis://127.0.0.1:%d", mg_test_free_port ());
+    const char *env [MG_TEST_ENV_MAX + 2];
+    int n = 0;
+    for (int i = 0; f->env.envp [i]; i++)
+        env [n++] = strncmp (f->env.envp [i], "MG_HTTP_PORT=", 13) == 0 ? http : f->env.envp [i];
+    env [n++] = redis;
+    env [n] = NULL;
+    pid_t gateway = mg_test_spawn ("mg-gateway", env);
+    assert_true (gateway > 0);
+    assert_int_equal (mg_test_wait_ready (port, START_WAIT_MS), 0);
+    mg_http_reply_t reply;
+    int rc = mg_http_request (port, "POST", "/mcp", "Accept: application/json\r\n",
+                              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                              "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"e2e\",\"version\":\"1\"}}}",
+                              &reply, HTTP_WAIT_MS);
+    mg_test_stop (gateway, SIGTERM);
+    assert_int_equal (rc, 0);
+    char retry [16] = "";
+    int status = reply.status;
+    bool has_retry = mg_http_header (&reply, "Retry-After", retry, sizeof retry);
+    if (status != 503)
+        fail_msg ("POST /mcp without Redis: %d %s", status, reply.body);
+    mg_http_reply_free (&reply);
+    assert_true (has_retry);
+    assert_string_equal (retry, "1");
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_mcp_sdk_client_drives_every_tool_and_the_protocol_errors),
         cmocka_unit_test (test_mcp_passes_the_generic_conformance_scenarios),
+        cmocka_unit_test (test_mcp_without_redis_is_503_with_retry_after),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }

@@ -222,6 +222,19 @@ async function main () {
   assert.equal(get.status, 405, "no server-initiated stream");
   await get.text();
 
+  // Figures, printed and never asserted: one tool call against the REST call it makes.
+  const rounds = 50;
+  let started = performance.now();
+  for (let i = 0; i < rounds; i++)
+    await client.callTool({ name: "get_title", arguments: { id: titleId } });
+  const viaMcp = (performance.now() - started) / rounds;
+  started = performance.now();
+  for (let i = 0; i < rounds; i++)
+    await rest("GET", `/api/v1/content/${titleId}`, bearer);
+  const viaRest = (performance.now() - started) / rounds;
+  console.log(`figures: get_title via /mcp ${viaMcp.toFixed(2)} ms a call, GET /api/v1/content/{id} ` +
+    `${viaRest.toFixed(2)} ms (${rounds} sequential calls each)`);
+
   // DELETE ends the session: later messages and a second DELETE are 404.
   const ended = transport.sessionId;
   await transport.terminateSession();
