@@ -20,7 +20,9 @@
 //  (any of), $7 type, $8 available=mine, $9 the caller's services (JSON
 //  array; NULL: anonymous), $10 the caller's region.
 static const char s_leaving_sql [] =
-    "WITH f AS (SELECT a.content_id, a.platform, a.region, a.type, a.expires_at "
+    "WITH f AS (SELECT a.content_id, a.platform, a.region, a.type, a.expires_at, "
+    //  The item's score (SQL_ITEM reads p.score): its popularity, as in discover.
+    "           c.popularity AS score "
     "           FROM availability a JOIN content c ON c.id = a.content_id "
     "           WHERE a.expires_at > now () AND a.expires_at <= now () + make_interval (days => $4::int) "
     "           AND a.region = $5::bpchar "
