@@ -3,10 +3,26 @@
 #ifndef MG_TEST_H_INCLUDED
 #define MG_TEST_H_INCLUDED
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+//  CURVE on the bus for every stack a test starts, as in production: on
+//  first use, a key directory of the test's own (removed at exit) with the
+//  pairs scripts/keys makes (mg_curve_make_roles) and "test" (this
+//  process: any service, for tests that act as workers) is exported as
+//  MG_KEYS to the processes the test starts. MG_TEST_CURVE=0 in the
+//  environment runs them in plaintext instead (MG_KEYS=off). Called by the
+//  helpers below that start processes or connect; returns the directory, or
+//  NULL when CURVE is off. A failure to make keys aborts the test.
+const char *mg_test_keys (void);
+
+//  A socket of type (ZMQ_DEALER, ZMQ_SUB, ZMQ_PUB, ...) connected to
+//  endpoint as a CURVE client of the test's broker; a SUB subscribes to
+//  topic (NULL: nothing yet). NULL on failure.
+zsock_t *mg_test_socket (int type, const char *endpoint, const char *topic);
 
 //  A TCP port on 127.0.0.1 that was free a moment ago.
 int mg_test_free_port (void);
