@@ -95,32 +95,11 @@ s_stats (fixture_t *f)
     return stats;
 }
 
-//  Live workers of service, as the broker says.
-static uint64_t
-s_workers (fixture_t *f, const char *service)
-{
-    mg_mmi_service_request_t query = { .service = (char *) service };
-    mg_mmi_service_reply_t reply = { 0 };
-    mg_error_t err = { 0 };
-    assert_int_equal (mg_client_call (f->client, "mmi.service", &mg_mmi_service_request_desc, &query,
-                                      &mg_mmi_service_reply_desc, &reply, WAIT_MS, &err), 0);
-    uint64_t workers = reply.workers;
-    mg_msg_clear (&mg_mmi_service_reply_desc, &reply);
-    mg_msg_clear (&mg_error_desc, &err);
-    return workers;
-}
-
 //  Wait until service has want live workers; true when it did.
 static bool
 s_wait_workers (fixture_t *f, const char *service, uint64_t want)
 {
-    int64_t until = mg_test_now_ms () + WAIT_MS;
-    while (mg_test_now_ms () < until) {
-        if (s_workers (f, service) == want)
-            return true;
-        usleep (50 * 1000);
-    }
-    return false;
+    return mg_test_wait_workers (f->client, service, want, WAIT_MS);
 }
 
 //  True when an mmi.services request on sock is answered within SILENCE_MS.
@@ -178,7 +157,7 @@ test_a_role_registers_only_the_services_its_certificate_allows (void **state)
     zstr_sendx (worker, MG_FRAME_PROTOCOL, "READY", "accounts", "1", NULL);
     zstr_sendx (worker, MG_FRAME_PROTOCOL, "READY", "search", "1", NULL);
     assert_true (s_wait_workers (f, "search", 1));
-    assert_int_equal (s_workers (f, "accounts"), 0);
+    assert_int_equal (mg_test_workers (f->client, "accounts"), 0);
     assert_true (s_stats (f).refused_registrations >= 1);
 
     //  The accounts key may.
@@ -256,7 +235,7 @@ test_clients_directory_is_read_again_when_it_changes_and_on_sighup (void **state
     //  Its next message gets RESET, and its READY again is refused.
     zstr_sendx (worker, MG_FRAME_PROTOCOL, "READY", "extra", "1", NULL);
     usleep (300 * 1000);
-    assert_int_equal (s_workers (f, "extra"), 0);
+    assert_int_equal (mg_test_workers (f->client, "extra"), 0);
     zsock_t *again = s_socket_with (f, ZMQ_DEALER, f->env.endpoint, extra);
     assert_false (s_answered (again));
     zsock_destroy (&again);

@@ -322,6 +322,33 @@ mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms)
     return rc;
 }
 
+uint64_t
+mg_test_workers (mg_client_t *client, const char *service)
+{
+    mg_mmi_service_request_t query = { .service = (char *) service };
+    mg_mmi_service_reply_t reply = { 0 };
+    mg_error_t err = { 0 };
+    uint64_t workers = 0;
+    if (mg_client_call (client, "mmi.service", &mg_mmi_service_request_desc, &query,
+                        &mg_mmi_service_reply_desc, &reply, 2000, &err) == 0)
+        workers = reply.workers;
+    mg_msg_clear (&mg_mmi_service_reply_desc, &reply);
+    mg_msg_clear (&mg_error_desc, &err);
+    return workers;
+}
+
+bool
+mg_test_wait_workers (mg_client_t *client, const char *service, uint64_t want, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (mg_test_now_ms () < until) {
+        if (mg_test_workers (client, service) == want)
+            return true;
+        usleep (50 * 1000);
+    }
+    return false;
+}
+
 pid_t
 mg_test_redis_start (int port)
 {

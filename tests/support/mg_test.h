@@ -93,6 +93,14 @@ void mg_test_env_add (mg_test_env_t *self, const char *fmt, ...) __attribute__ (
 //  Returns 0, or -1 when it did not.
 int mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms);
 
+//  Live workers of service as the broker behind client says (mmi.service);
+//  0 when it does not answer.
+struct mg_client_t;
+uint64_t mg_test_workers (struct mg_client_t *client, const char *service);
+
+//  Wait until service has want live workers, up to timeout_ms. True when it did.
+bool mg_test_wait_workers (struct mg_client_t *client, const char *service, uint64_t want, int timeout_ms);
+
 //  Wait until GET path on 127.0.0.1:port answers status, up to timeout_ms.
 //  Returns 0, or -1 when it did not.
 int mg_test_wait_http (int port, const char *path, int status, int timeout_ms);
