@@ -1,6 +1,6 @@
 /*  A second host, for real: a network namespace of the test's own joined to
     the machine by a veth pair (addresses that exist only inside the test)
-    runs a search replica and a catalog actor that join the broker over
+    runs a search replica, an embedder and a catalog actor that join the broker over
     CURVE with keys made for that host. They serve part of the traffic; the
     link is cut, the broker drops them after the heartbeat liveness and
     requests keep succeeding on the local replicas; the link comes back and
@@ -35,7 +35,8 @@
 #include "mg_curve.h"
 #include "mg_test.h"
 
-#define HEARTBEAT_MS    100       //  liveness 3 x 100 ms: a cut link is noticed in 0.3 s
+#define HEARTBEAT_MS    250       //  liveness 4 x 250 ms: a cut link is noticed in 1 s, and
+#define LIVENESS        4         //  ASan processes on a loaded machine do not flap
 #define WAIT_MS         20000     //  generous: ASan processes on a loaded 2-core machine
 #define CALL_TTL_MS     2000
 #define CALLS           24        //  per check: enough that LRU dispatch reaches every replica
@@ -52,7 +53,7 @@ typedef struct {
     PGconn *admin;
     pid_t relay;
     int relay_port;
-    pid_t broker, catalog, search, catalog2, search3, stranger;
+    pid_t broker, catalog, search, catalog2, search3, embedder2, stranger;
     char wrong_keys [64];
     mg_client_t *client;
 } fixture_t;
@@ -146,33 +147,11 @@ s_spawn_in (const char *ns, const char *binary, const char *const *env)
     _exit (127);
 }
 
-//  Live workers of service.
-static uint64_t
-s_workers (fixture_t *f, const char *service)
-{
-    mg_mmi_service_request_t query = { .service = (char *) service };
-    mg_mmi_service_reply_t reply = { 0 };
-    mg_error_t err = { 0 };
-    uint64_t workers = 0;
-    if (mg_client_call (f->client, "mmi.service", &mg_mmi_service_request_desc, &query,
-                        &mg_mmi_service_reply_desc, &reply, CALL_TTL_MS, &err) == 0)
-        workers = reply.workers;
-    mg_msg_clear (&mg_mmi_service_reply_desc, &reply);
-    mg_msg_clear (&mg_error_desc, &err);
-    return workers;
-}
-
 //  Wait until service has want live workers.
 static bool
 s_wait_workers (fixture_t *f, const char *service, uint64_t want)
 {
-    int64_t until = mg_test_now_ms () + WAIT_MS;
-    while (mg_test_now_ms () < until) {
-        if (s_workers (f, service) == want)
-            return true;
-        usleep (50 * 1000);
-    }
-    return false;
+    return mg_test_wait_workers (f->client, service, want, WAIT_MS);
 }
 
 //  CALLS pings of service; counts those answered, and those answered by pid.
@@ -219,6 +198,7 @@ s_remote_env (fixture_t *f, int relay_port, const char *keys, const char *role)
     mg_test_env_add (e, "MG_EVENTS_PUB=%s", f->env.publish);
     mg_test_env_add (e, "MG_EVENTS=%s", f->env.events);
     mg_test_env_add (e, "MG_HEARTBEAT_MS=%d", HEARTBEAT_MS);
+    mg_test_env_add (e, "MG_HEARTBEAT_LIVENESS=%d", LIVENESS);
     mg_test_env_add (e, "MG_KEYS=%s", keys);
     mg_test_env_add (e, "MG_ROLE=%s", role);
     const char *db = strrchr (f->url, '/');
@@ -270,6 +250,7 @@ setup (void **state)
     mg_test_env_add (&f->env, "MG_EVENTS_SUB_BIND=%s", f->env.events);
     mg_test_env_add (&f->env, "MG_EVENTS=%s", f->env.events);
     mg_test_env_add (&f->env, "MG_HEARTBEAT_MS=%d", HEARTBEAT_MS);
+    mg_test_env_add (&f->env, "MG_HEARTBEAT_LIVENESS=%d", LIVENESS);
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
     f->client = mg_client_new (f->env.endpoint);
     //  The local catalog migrates the scratch database first.
@@ -282,13 +263,22 @@ setup (void **state)
     const char *keys = mg_test_keys ();
     char err [256];
     if (mg_curve_make (keys, "catalog2", "catalog", err, sizeof err)
-    ||  mg_curve_make (keys, "search3", "search", err, sizeof err))
+    ||  mg_curve_make (keys, "search3", "search", err, sizeof err)
+    ||  mg_curve_make (keys, "embedder2", "embedder", err, sizeof err))
         return -1;
     s_remote_env (f, relay_port, keys, "catalog2");
     f->catalog2 = s_spawn_in (f->ns, "mg-catalog", f->remote.envp);
     s_remote_env (f, relay_port, keys, "search3");
     f->search3 = s_spawn_in (f->ns, "mg-search", f->remote.envp);
-    return s_wait_workers (f, "catalog", 2) && s_wait_workers (f, "search", 2) ? 0 : -1;
+    //  The remote-API backend needs no trained model to serve (nothing is
+    //  embedded here: the catalog is empty, and the API address is closed).
+    s_remote_env (f, relay_port, keys, "embedder2");
+    mg_test_env_add (&f->remote, "MG_EMBED_BACKEND=openai");
+    mg_test_env_add (&f->remote, "OPENAI_API_KEY=unused");
+    mg_test_env_add (&f->remote, "MG_OPENAI_BASE_URL=http://127.0.0.1:9/v1");
+    f->embedder2 = s_spawn_in (f->ns, "mg-embedder", f->remote.envp);
+    return s_wait_workers (f, "catalog", 2) && s_wait_workers (f, "search", 2)
+        && s_wait_workers (f, "embedder", 1) ? 0 : -1;
 }
 
 static int
@@ -297,7 +287,7 @@ teardown (void **state)
     fixture_t *f = *state;
     if (!f->skipped) {
         mg_client_destroy (&f->client);
-        pid_t pids [] = { f->stranger, f->search3, f->catalog2, f->search, f->catalog, f->broker };
+        pid_t pids [] = { f->stranger, f->embedder2, f->search3, f->catalog2, f->search, f->catalog, f->broker };
         for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
             if (pids [i] > 0)
                 mg_test_stop (pids [i], SIGTERM);
@@ -334,6 +324,7 @@ test_replicas_on_another_host_serve_leave_on_a_cut_link_and_rejoin (void **state
     assert_true (s_sh ("ip netns exec %s ip link set %s down", f->ns, f->veth_ns));
     assert_true (s_wait_workers (f, "catalog", 1));
     assert_true (s_wait_workers (f, "search", 1));
+    assert_true (s_wait_workers (f, "embedder", 0));
     s_pings (f, "catalog", f->catalog2, &answered, &remote);
     assert_int_equal (answered, CALLS);
     assert_int_equal (remote, 0);
@@ -345,6 +336,7 @@ test_replicas_on_another_host_serve_leave_on_a_cut_link_and_rejoin (void **state
     assert_true (s_sh ("ip netns exec %s ip link set %s up", f->ns, f->veth_ns));
     assert_true (s_wait_workers (f, "catalog", 2));
     assert_true (s_wait_workers (f, "search", 2));
+    assert_true (s_wait_workers (f, "embedder", 1));
     s_pings (f, "catalog", f->catalog2, &answered, &remote);
     assert_int_equal (answered, CALLS);
     assert_true (remote > 0);
@@ -369,7 +361,7 @@ test_a_process_on_the_other_host_with_an_unlisted_key_is_refused (void **state)
     while (s_refused (f) == before && mg_test_now_ms () < until)
         usleep (100 * 1000);
     assert_true (s_refused (f) > before);
-    assert_int_equal (s_workers (f, "catalog"), 2);
+    assert_int_equal (mg_test_workers (f->client, "catalog"), 2);
 }
 
 int
