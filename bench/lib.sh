@@ -54,6 +54,13 @@ if [ -z "${MG_JWT_SECRET:-}" ]; then
   export MG_JWT_SECRET_FILE=$tmp/jwt_secret
 fi
 
+# CURVE on the bus as in production: keys of this run's own (scripts/keys),
+# unless MG_KEYS=off is set (plaintext).
+if [ "${MG_KEYS:-}" != off ]; then
+  MG_BIN=$bin "$bench_root/scripts/keys" "$tmp/keys" >/dev/null
+  export MG_KEYS=$tmp/keys
+fi
+
 # bench_start NAME...: start mg-NAME for each name, logs in $tmp/log/NAME.log.
 bench_start() {
   local name

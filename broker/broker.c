@@ -18,18 +18,31 @@
     - a worker whose credit has been used up with no answer for
       MG_BROKER_STALL_MS is stalled: when every worker of a service is, its
       requests get SERVICE_BUSY at once instead of waiting out their ttl.
+    With a key directory every socket is a CURVE server: a peer whose
+    public key is not in keys/clients is refused at the handshake by the
+    broker's own ZAP handler (zauth cannot hand the certificate's metadata
+    on), and a worker may register only a service its certificate's
+    "services" names (docs/security.md).
     A client therefore always gets exactly one answer per request while the
     broker lives. The broker holds no state worth keeping: after a restart
     workers register again (RESET, or their own liveness timer).  */
 #include "broker.h"
+#include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"
 #include "mg_msg.h"
 
 #include <czmq.h>
+#include <signal.h>
 
 #define TICK_BUSY_MS   5          //  poll timeout while requests wait: deadline precision
 #define KEY_MAX        (2 * 256 + 1)  //  hex of a routing id (at most 255 bytes)
+#define REFUSED_LOG_MS 1000       //  a refused peer retries every reconnect interval:
+                                  //  one log line a second says enough
+#define ZAP_ENDPOINT   "inproc://zeromq.zap.01"   //  fixed by ZeroMQ RFC 27
+
+//  Set by SIGHUP: read the clients directory again.
+static volatile sig_atomic_t s_reload;
 
 typedef struct s_service_t s_service_t;
 typedef struct s_worker_t s_worker_t;
@@ -56,6 +69,7 @@ struct s_worker_t {
     int64_t full_since;           //  monotonic ms its credit was last used up
     int64_t stall_ms;             //  full and silent this long: stuck
     bool draining;                //  said BYE: nothing new
+    char public_key [41];         //  Z85 CURVE key it registered with; "" without CURVE
 };
 
 struct s_service_t {
@@ -73,8 +87,14 @@ struct mg_broker_t {
     zhashx_t *services;           //  name -> s_service_t, owned
     zhashx_t *workers;            //  key -> s_worker_t, owned
     int64_t heartbeat_at;         //  next heartbeat to workers
-    uint64_t requests;            //  counters for logs
+    uint64_t requests;            //  counters for logs and mmi.stats
     uint64_t errors;
+    zsock_t *zap;                 //  ZAP handler (CURVE only)
+    zcertstore_t *certs;          //  keys/clients: who may connect, and serve what
+    char *clients_dir;
+    uint64_t refused_handshakes;
+    uint64_t refused_registrations;
+    int64_t refused_logged_at;    //  monotonic ms of the last refusal logged
 };
 
 //  --------------------------------------------------------------------------
@@ -379,9 +399,21 @@ s_on_mmi (mg_broker_t *self, s_request_t *request)
         rc = mg_msg_encode (&mg_mmi_services_reply_desc, &reply, &buf, &buf_len, reason, sizeof reason);
         free (reply.services);    //  entries borrow the services' names
     }
+    else
+    if (len == strlen ("mmi.stats") && memcmp (name, "mmi.stats", len) == 0) {
+        mg_mmi_stats_reply_t reply = {
+            .requests = self->requests, .has_requests = true,
+            .errors = self->errors, .has_errors = true,
+            .curve = self->certs != NULL, .has_curve = true,
+            .refused_handshakes = self->refused_handshakes, .has_refused_handshakes = true,
+            .refused_registrations = self->refused_registrations, .has_refused_registrations = true,
+            .workers = zhashx_size (self->workers), .has_workers = true
+        };
+        rc = mg_msg_encode (&mg_mmi_stats_reply_desc, &reply, &buf, &buf_len, reason, sizeof reason);
+    }
     else {
         s_send_error (self, request->client, request->name, request->id, "UNKNOWN_METHOD",
-                      "the broker answers mmi.service and mmi.services", 0);
+                      "the broker answers mmi.service, mmi.services and mmi.stats", 0);
         return;
     }
     if (rc) {
@@ -516,9 +548,46 @@ s_on_reply (mg_broker_t *self, s_worker_t *worker, const char *cmd, zmsg_t *msg)
         s_dispatch (self, worker->service);
 }
 
-//  READY service credit [stall_ms]: register (again) a worker.
+//  Log a refused peer, at most once per REFUSED_LOG_MS.
 static void
-s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
+s_log_refused (mg_broker_t *self, const char *what, const char *detail)
+{
+    int64_t now = zclock_mono ();
+    if (self->refused_logged_at && now - self->refused_logged_at < REFUSED_LOG_MS)
+        return;
+    self->refused_logged_at = now;
+    mg_warn (what, "%s refused_handshakes=%llu refused_registrations=%llu", detail,
+             (unsigned long long) self->refused_handshakes,
+             (unsigned long long) self->refused_registrations);
+}
+
+//  True when the peer whose message carried meta_frame may register service
+//  (len bytes): always without CURVE; with it, when the certificate of the
+//  key it connected with (still) lists the service.
+static bool
+s_may_serve (mg_broker_t *self, zframe_t *meta_frame, const char *worker_key,
+             const char *service, size_t len)
+{
+    if (!self->certs)
+        return true;
+    const char *public_key = meta_frame ? zframe_meta (meta_frame, "User-Id") : NULL;
+    zcert_t *cert = public_key && *public_key ? zcertstore_lookup (self->certs, public_key) : NULL;
+    const char *services = cert ? zcert_meta (cert, "services") : NULL;
+    if (mg_curve_services_allow (services, service, len))
+        return true;
+    self->refused_registrations++;
+    char detail [512];
+    snprintf (detail, sizeof detail, "worker=%.64s service=%.*s role=%.64s key=%.40s", worker_key, (int) len,
+              service, cert && zcert_meta (cert, "role") ? zcert_meta (cert, "role") : "(not listed)",
+              public_key ? public_key : "");
+    s_log_refused (self, "refused a registration: the key may not serve this service", detail);
+    return false;
+}
+
+//  READY service credit [stall_ms]: register (again) a worker. meta_frame
+//  carries the connection's metadata (the CURVE key).
+static void
+s_on_ready (mg_broker_t *self, zframe_t *sender, zframe_t *meta_frame, const char *key, zmsg_t *msg)
 {
     zframe_t *service_frame = zmsg_pop (msg);
     zframe_t *credit_frame = zmsg_pop (msg);
@@ -540,6 +609,12 @@ s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
         zframe_destroy (&stall_frame);
         return;
     }
+    if (!s_may_serve (self, meta_frame, key, name, len)) {
+        zframe_destroy (&service_frame);
+        zframe_destroy (&credit_frame);
+        zframe_destroy (&stall_frame);
+        return;
+    }
     s_worker_t *old = zhashx_lookup (self->workers, key);
     if (old)
         s_worker_delete (self, old, "registered again");
@@ -547,6 +622,8 @@ s_on_ready (mg_broker_t *self, zframe_t *sender, const char *key, zmsg_t *msg)
     assert (worker);
     snprintf (worker->key, sizeof worker->key, "%s", key);
     worker->identity = zframe_dup (sender);
+    const char *public_key = self->certs ? zframe_meta (meta_frame, "User-Id") : NULL;
+    snprintf (worker->public_key, sizeof worker->public_key, "%s", public_key ? public_key : "");
     worker->credit = (int) credit;
     worker->stall_ms = stall_ms;
     worker->held = zlistx_new ();
@@ -593,7 +670,7 @@ s_on_router (mg_broker_t *self)
         key [2 * (size < 255 ? size : 255)] = 0;
         s_worker_t *worker = zhashx_lookup (self->workers, key);
         if (cmd == MG_CMD_READY)
-            s_on_ready (self, sender, key, msg);
+            s_on_ready (self, sender, proto, key, msg);
         else
         if (!worker) {
             //  A worker we do not know (e.g. we restarted): ask it to register.
@@ -622,6 +699,88 @@ s_on_router (mg_broker_t *self)
     zframe_destroy (&proto);
     zframe_destroy (&cmd_frame);
     zmsg_destroy (&msg);
+}
+
+//  --------------------------------------------------------------------------
+//  CURVE: the ZAP handler and the clients directory
+
+//  One ZAP request (RFC 27): version, request id, domain, address, routing
+//  id, mechanism, credentials. A CURVE peer whose key is in the clients
+//  directory is accepted with its key (Z85) as User-Id, so a READY can be
+//  checked against the certificate's services; anything else is refused.
+static void
+s_on_zap (mg_broker_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->zap);
+    if (!request)
+        return;
+    char *version = zmsg_popstr (request);
+    char *sequence = zmsg_popstr (request);
+    char *domain = zmsg_popstr (request);
+    char *address = zmsg_popstr (request);
+    zframe_t *identity = zmsg_pop (request);
+    char *mechanism = zmsg_popstr (request);
+    zframe_t *client_key = zmsg_pop (request);
+    char public_key [41] = "";
+    zcert_t *cert = NULL;
+    if (mechanism && streq (mechanism, "CURVE") && client_key && zframe_size (client_key) == 32) {
+        zmq_z85_encode (public_key, zframe_data (client_key), 32);
+        cert = zcertstore_lookup (self->certs, public_key);
+    }
+    if (!cert) {
+        self->refused_handshakes++;
+        char detail [256];
+        snprintf (detail, sizeof detail, "address=%.64s mechanism=%.16s key=%.40s", address ? address : "",
+                  mechanism ? mechanism : "", public_key);
+        s_log_refused (self, "refused a connection: key not in the clients directory", detail);
+    }
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, "1.0");
+    zmsg_addstr (reply, sequence ? sequence : "");
+    zmsg_addstr (reply, cert ? "200" : "400");
+    zmsg_addstr (reply, cert ? "OK" : "key not listed");
+    zmsg_addstr (reply, cert ? public_key : "");
+    zmsg_addmem (reply, NULL, 0);
+    if (zmsg_send (&reply, self->zap))
+        zmsg_destroy (&reply);
+    zstr_free (&version);
+    zstr_free (&sequence);
+    zstr_free (&domain);
+    zstr_free (&address);
+    zframe_destroy (&identity);
+    zstr_free (&mechanism);
+    zframe_destroy (&client_key);
+    zmsg_destroy (&request);
+}
+
+static void
+s_on_sighup (int signum)
+{
+    (void) signum;
+    s_reload = 1;
+}
+
+//  Read the clients directory again (SIGHUP): a key taken out can no longer
+//  connect, and its registered workers are dropped, so their next message
+//  gets RESET and their READY is refused. (Changes are also seen without
+//  SIGHUP when a peer connects or registers; SIGHUP also catches an edit
+//  within the same second that keeps the directory's size.)
+static void
+s_reload_clients (mg_broker_t *self)
+{
+    zcertstore_destroy (&self->certs);
+    self->certs = zcertstore_new (self->clients_dir);
+    assert (self->certs);
+    zlistx_t *gone = zlistx_new ();
+    assert (gone);
+    for (s_worker_t *worker = zhashx_first (self->workers); worker; worker = zhashx_next (self->workers)) {
+        if (worker->public_key [0] && !zcertstore_lookup (self->certs, worker->public_key))
+            zlistx_add_end (gone, worker);
+    }
+    for (s_worker_t *worker = zlistx_first (gone); worker; worker = zlistx_next (gone))
+        s_worker_delete (self, worker, "key withdrawn");
+    mg_info ("clients directory read again", "dir=%s dropped=%zu", self->clients_dir, zlistx_size (gone));
+    zlistx_destroy (&gone);
 }
 
 //  --------------------------------------------------------------------------
@@ -680,6 +839,25 @@ s_busy (mg_broker_t *self)
 
 //  --------------------------------------------------------------------------
 
+//  CURVE on the three sockets, our ZAP handler, the clients directory.
+static int
+s_curve_start (mg_broker_t *self, const char *keys)
+{
+    self->clients_dir = zsys_sprintf ("%s/clients", keys);
+    self->certs = self->clients_dir ? zcertstore_new (self->clients_dir) : NULL;
+    self->zap = zsock_new (ZMQ_REP);
+    if (!self->certs || !self->zap || zsock_bind (self->zap, ZAP_ENDPOINT)) {
+        mg_error ("cannot start the ZAP handler", "error=\"%s\"", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    zsock_set_linger (self->zap, 0);
+    if (mg_curve_server (self->router, keys) || mg_curve_server (self->xsub, keys)
+    ||  mg_curve_server (self->xpub, keys))
+        return -1;
+    mg_info ("CURVE on", "clients=%s", self->clients_dir);
+    return 0;
+}
+
 mg_broker_t *
 mg_broker_new (const mg_broker_config_t *config)
 {
@@ -706,6 +884,10 @@ mg_broker_new (const mg_broker_config_t *config)
     zsock_set_linger (self->router, 0);
     zsock_set_linger (self->xsub, 0);
     zsock_set_linger (self->xpub, 0);
+    if (config->keys && s_curve_start (self, config->keys)) {
+        mg_broker_destroy (&self);
+        return NULL;
+    }
     if (zsock_bind (self->router, "%s", config->bind) < 0
     ||  zsock_bind (self->xsub, "%s", config->events_pub_bind) < 0
     ||  zsock_bind (self->xpub, "%s", config->events_sub_bind) < 0) {
@@ -729,6 +911,9 @@ mg_broker_destroy (mg_broker_t **self_p)
         zsock_destroy (&self->router);
         zsock_destroy (&self->xsub);
         zsock_destroy (&self->xpub);
+        zsock_destroy (&self->zap);
+        zcertstore_destroy (&self->certs);
+        zstr_free (&self->clients_dir);
         free (self);
         *self_p = NULL;
     }
@@ -751,14 +936,23 @@ mg_broker_run (mg_broker_t *self)
              self->config.bind, self->config.events_pub_bind, self->config.events_sub_bind,
              self->config.heartbeat_ms, self->config.liveness);
     self->heartbeat_at = zclock_mono () + self->config.heartbeat_ms;
+    struct sigaction hup = { .sa_handler = s_on_sighup };
+    sigemptyset (&hup.sa_mask);
+    if (sigaction (SIGHUP, &hup, NULL))
+        mg_warn ("cannot handle SIGHUP", NULL);
     while (!zsys_interrupted) {
+        if (s_reload && self->certs) {
+            s_reload = 0;
+            s_reload_clients (self);
+        }
         zmq_pollitem_t items [] = {
             { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->xsub), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self->xpub), 0, ZMQ_POLLIN, 0 }
+            { zsock_resolve (self->xpub), 0, ZMQ_POLLIN, 0 },
+            { self->zap ? zsock_resolve (self->zap) : NULL, 0, ZMQ_POLLIN, 0 }
         };
         long timeout = s_busy (self) ? TICK_BUSY_MS : self->config.heartbeat_ms;
-        int rc = zmq_poll (items, 3, timeout);
+        int rc = zmq_poll (items, self->zap ? 4 : 3, timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -772,6 +966,8 @@ mg_broker_run (mg_broker_t *self)
             s_forward (self->xsub, self->xpub);
         if (items [2].revents & ZMQ_POLLIN)
             s_forward (self->xpub, self->xsub);
+        if (self->zap && (items [3].revents & ZMQ_POLLIN))
+            s_on_zap (self);
         s_expire (self);
         if (zclock_mono () >= self->heartbeat_at) {
             for (s_worker_t *worker = zhashx_first (self->workers); worker; worker = zhashx_next (self->workers))
@@ -779,7 +975,8 @@ mg_broker_run (mg_broker_t *self)
             self->heartbeat_at = zclock_mono () + self->config.heartbeat_ms;
         }
     }
-    mg_info ("broker stopping", "requests=%llu errors=%llu",
-             (unsigned long long) self->requests, (unsigned long long) self->errors);
+    mg_info ("broker stopping", "requests=%llu errors=%llu refused_handshakes=%llu refused_registrations=%llu",
+             (unsigned long long) self->requests, (unsigned long long) self->errors,
+             (unsigned long long) self->refused_handshakes, (unsigned long long) self->refused_registrations);
     return 0;
 }

@@ -14,6 +14,8 @@ typedef struct {
     int queue_max;                //  per service
     int stall_ms;                 //  credit used up this long without an answer: stuck
                                   //  (for workers whose READY does not say)
+    const char *keys;             //  key directory (mg_curve.h): CURVE on every socket,
+                                  //  only keys in keys/clients accepted; NULL: plaintext
 } mg_broker_config_t;
 
 typedef struct mg_broker_t mg_broker_t;
@@ -24,7 +26,9 @@ mg_broker_t *mg_broker_new (const mg_broker_config_t *config);
 //  Close sockets, answer nothing more, free. Nulls *self_p; safe on NULL.
 void mg_broker_destroy (mg_broker_t **self_p);
 
-//  Serve until SIGINT/SIGTERM. Returns 0, or -1 if polling failed.
+//  Serve until SIGINT/SIGTERM. SIGHUP reloads the clients directory (it is
+//  also read again whenever it changed when a peer connects or registers).
+//  Returns 0, or -1 if polling failed.
 int mg_broker_run (mg_broker_t *self);
 
 #endif

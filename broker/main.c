@@ -1,6 +1,7 @@
 /*  mg-broker: request broker (ROUTER) and event proxy (XSUB/XPUB).  */
 #include "broker.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_log.h"
 
 #include <czmq.h>
@@ -19,6 +20,7 @@ main (void)
         .liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100),
         .queue_max = (int) mg_config_int ("MG_BROKER_QUEUE_MAX", 1024, 1, 1000000),
         .stall_ms = (int) mg_config_int ("MG_BROKER_STALL_MS", 1000, 10, 600000),
+        .keys = mg_curve_dir (),
     };
     mg_broker_t *broker = mg_broker_new (&config);
     if (!broker)

@@ -25,6 +25,7 @@
     and such a call would otherwise wait out its whole ttl (504 instead of a
     fast 503).  */
 #include "gateway.h"
+#include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"
 
@@ -229,6 +230,7 @@ gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoint,
     ||  zmq_socket_monitor (self->dealer, monitor_endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
     ||  zmq_connect (self->monitor, monitor_endpoint)
+    ||  mg_curve_client (self->dealer)
     ||  zmq_connect (self->dealer, endpoint)
     ||  zmq_getsockopt (self->dealer, ZMQ_FD, &dealer_fd, &fd_size)
     ||  (fd_size = sizeof monitor_fd, zmq_getsockopt (self->monitor, ZMQ_FD, &monitor_fd, &fd_size))) {

@@ -57,6 +57,8 @@ typedef struct {
     int port;                       //  MG_HTTP_PORT (0: any free port)
     int threads;                    //  MG_HTTP_THREADS
     size_t max_body;                //  MG_HTTP_MAX_BODY, bytes
+    size_t max_in_flight;           //  MG_HTTP_MAX_IN_FLIGHT: requests per thread not yet
+                                    //  answered; past it 503 + Retry-After at once
     size_t max_url;                 //  MG_HTTP_MAX_URL, bytes of the request target
     size_t max_headers;             //  MG_HTTP_MAX_HEADERS, bytes of all header lines
     uint32_t request_timeout_ms;    //  MG_REQUEST_TIMEOUT_MS: deadline of a bus request

@@ -2,6 +2,7 @@
     environment (config/default.env), serves until SIGTERM, exits 0.  */
 #include "gateway.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_jwt.h"
 #include "mg_log.h"
 
@@ -15,11 +16,13 @@ int
 main (void)
 {
     mg_log_init ("gateway");
+    mg_curve_set_role ("gateway");
     gw_config_t config = {
         .addr = mg_config_str ("MG_HTTP_ADDR", "127.0.0.1"),
         .port = (int) mg_config_int ("MG_HTTP_PORT", 8080, 0, 65535),
         .threads = (int) mg_config_int ("MG_HTTP_THREADS", 2, 1, 256),
         .max_body = (size_t) mg_config_int ("MG_HTTP_MAX_BODY", 1048576, 0, 1 << 30),
+        .max_in_flight = (size_t) mg_config_int ("MG_HTTP_MAX_IN_FLIGHT", 1024, 1, 1 << 20),
         .max_url = (size_t) mg_config_int ("MG_HTTP_MAX_URL", 8192, 64, 1 << 20),
         .max_headers = (size_t) mg_config_int ("MG_HTTP_MAX_HEADERS", 16384, 256, 1 << 24),
         .request_timeout_ms = (uint32_t) mg_config_int ("MG_REQUEST_TIMEOUT_MS", 5000, 1, 600000),

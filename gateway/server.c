@@ -407,6 +407,14 @@ s_on_request (struct evhttp_request *http, void *arg)
         evhttp_send_error (http, 500, NULL);
         return;
     }
+    //  Overload: what is already in flight bounds this thread's memory and
+    //  the wait of each request in it; more would only queue. A fast 503
+    //  tells the client to come back (docs/gateway.md, "Overload").
+    if (self->in_flight > config->max_in_flight) {
+        gw_reply_error (request, 503, "OVERLOADED", 1,
+                        "this gateway has %zu requests in flight; retry shortly", config->max_in_flight);
+        return;
+    }
     const char *uri = evhttp_request_get_uri (http);
     size_t uri_len = strlen (uri);
     if (uri_len > config->max_url) {

@@ -22,6 +22,7 @@
     then stop the workers and leave.  */
 #include "mg_actor.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"
 
@@ -80,6 +81,7 @@ mg_actor_new (const char *service, const mg_method_t *methods)
         return NULL;
     self->service = strdup (service);
     self->methods = methods;
+    mg_curve_set_role (service);
     while (methods [self->nmethods].name)
         self->nmethods++;
     self->broker_endpoint = strdup (mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"));
@@ -147,7 +149,7 @@ mg_actor_event_publisher (void)
 {
     const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
     zsock_t *events = zsock_new (ZMQ_PUB);
-    if (!events || zsock_connect (events, "%s", endpoint)) {
+    if (!events || mg_curve_client (events) || zsock_connect (events, "%s", endpoint)) {
         mg_error ("cannot connect the event publisher", "endpoint=%s", endpoint);
         zsock_destroy (&events);
         return NULL;
@@ -437,6 +439,8 @@ s_connect (s_io_t *io)
     if (!io->broker)
         return -1;
     zsock_set_linger (io->broker, 0);
+    if (mg_curve_client (io->broker))
+        return -1;
     if (zsock_connect (io->broker, "%s", self->broker_endpoint)) {
         mg_error ("cannot connect to broker", "endpoint=%s", self->broker_endpoint);
         return -1;

@@ -1,6 +1,7 @@
 /*  Synchronous bus client: one request in flight, replies matched by id so a
     late reply to an earlier, timed-out request is never taken for this one.  */
 #include "mg_client.h"
+#include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"
 
@@ -20,7 +21,8 @@ mg_client_new (const char *endpoint)
     if (!self)
         return NULL;
     self->dealer = zsock_new (ZMQ_DEALER);
-    if (!self->dealer || zsock_connect (self->dealer, "%s", endpoint) != 0) {
+    if (!self->dealer || mg_curve_client (self->dealer)
+    ||  zsock_connect (self->dealer, "%s", endpoint) != 0) {
         mg_client_destroy (&self);
         return NULL;
     }

@@ -3,6 +3,7 @@
     PostgreSQL (sync.c). The model is MG_EMBED_BACKEND's (model.c).  */
 #include "embedder.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
@@ -116,6 +117,7 @@ int
 main (void)
 {
     mg_log_init ("embedder");
+    mg_curve_set_role ("embedder");
     zsys_init ();
     if (sodium_init () < 0 || curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         mg_error ("cannot initialise libsodium or libcurl", NULL);
@@ -142,7 +144,8 @@ main (void)
     self.events = zsock_new (ZMQ_SUB);
     self.publish = mg_actor_event_publisher ();
     int rc = -1;
-    if (!self.events || zsock_connect (self.events, "%s", events) || !self.publish)
+    if (!self.events || mg_curve_client (self.events) || zsock_connect (self.events, "%s", events)
+    ||  !self.publish)
         mg_error ("cannot connect to the event proxy", "events=%s", events);
     else {
         zsock_set_subscribe (self.events, "content.changed");

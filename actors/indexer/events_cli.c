@@ -6,6 +6,7 @@
     The endpoint is MG_EVENTS (the broker's XPUB). Stops on SIGINT/SIGTERM.  */
 #include "events.pb-c.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_msg.h"
 
 #include <czmq.h>
@@ -80,7 +81,7 @@ main (int argc, char **argv)
     zsys_init ();
     const char *endpoint = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
     zsock_t *sub = zsock_new (ZMQ_SUB);
-    if (!sub || zsock_connect (sub, "%s", endpoint)) {
+    if (!sub || mg_curve_client (sub) || zsock_connect (sub, "%s", endpoint)) {
         fprintf (stderr, "mg-events: cannot connect to %s\n", endpoint);
         zsock_destroy (&sub);
         return 1;

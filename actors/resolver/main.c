@@ -3,6 +3,7 @@
 #include "normalize.h"
 #include "title_parse.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
@@ -196,6 +197,7 @@ int
 main (void)
 {
     mg_log_init ("resolver");
+    mg_curve_set_role ("resolver");
     zsys_init ();
     if (sodium_init () < 0)
         return EXIT_FAILURE;
@@ -206,11 +208,13 @@ main (void)
         return EXIT_FAILURE;
     //  Subscribed before the snapshot, so that no change falls between them.
     const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
-    self.events = zsock_new_sub (events, "content.changed");
-    if (!self.events) {
+    self.events = zsock_new (ZMQ_SUB);
+    if (!self.events || mg_curve_client (self.events) || zsock_connect (self.events, "%s", events)) {
+        zsock_destroy (&self.events);
         mg_error ("cannot connect to the event proxy", "endpoint=%s", events);
         return EXIT_FAILURE;
     }
+    zsock_set_subscribe (self.events, "content.changed");
     //  The schema belongs to the indexer, but the resolver reads it at start.
     if (mg_pg_prepare (self.pg_url) || resolver_load (&self))
         return EXIT_FAILURE;

@@ -5,6 +5,7 @@
 #include "search.h"
 #include "mg_config.h"
 #include "mg_filters.h"
+#include "mg_curve.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
@@ -29,6 +30,7 @@ int
 main (void)
 {
     mg_log_init ("search");
+    mg_curve_set_role ("search");
     zsys_init ();
     search_t self = { .pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway") };
     mg_error_t region_err = { 0 };
@@ -47,7 +49,7 @@ main (void)
     //  is then either received or seen as a gap.
     const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
     self.events = zsock_new (ZMQ_SUB);
-    if (!self.events || zsock_connect (self.events, "%s", events)) {
+    if (!self.events || mg_curve_client (self.events) || zsock_connect (self.events, "%s", events)) {
         mg_error ("cannot connect to the event proxy", "endpoint=%s", events);
         zsock_destroy (&self.events);
         return EXIT_FAILURE;

@@ -1,5 +1,6 @@
 #include "mg_stack.h"
 
+#include "mg_curve.h"
 #include "mg_http.h"
 
 #include <arpa/inet.h>
@@ -176,6 +177,16 @@ mg_stack_start (mg_stack_t *self, const char *const *names, size_t count)
             while (len > 0 && names [i][len - 1] >= '0' && names [i][len - 1] <= '9')
                 len--;
             fprintf (out, "%s: %s/mg-%.*s\n", names [i], MG_BIN_DIR, (int) len, names [i]);
+            //  The supervisor names each process's bus role after its line:
+            //  a key for every name, as scripts/keys makes from a Procfile.
+            char service [64], err [256];
+            snprintf (service, sizeof service, "%.*s", (int) len, names [i]);
+            const char *keys = mg_test_keys ();
+            if (keys && mg_curve_make (keys, names [i], service, err, sizeof err)) {
+                fprintf (stderr, "cannot make the key of %s: %s\n", names [i], err);
+                fclose (out);
+                return -1;
+            }
         }
     }
     if (fclose (out))

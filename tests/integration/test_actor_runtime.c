@@ -134,7 +134,7 @@ test_sigterm_finishes_the_request_in_flight (void **state)
     size_t len;
     char reason [MG_MSG_ERR_LEN];
     assert_int_equal (mg_msg_encode (&mg_sleep_request_desc, &req, &body, &len, reason, sizeof reason), 0);
-    zsock_t *raw = zsock_new_dealer (f->endpoint);
+    zsock_t *raw = mg_test_socket (ZMQ_DEALER, f->endpoint, NULL);
     for (int i = 0; i < 2; i++) {
         zmsg_t *msg = mg_frame_request ("test.sleep", &id, sizeof id, 5000, body, len);
         assert_int_equal (zmsg_send (&msg, raw), 0);
@@ -175,7 +175,7 @@ test_killed_actor_answers_held_request_with_worker_lost_then_unavailable (void *
     size_t len;
     char reason [MG_MSG_ERR_LEN];
     assert_int_equal (mg_msg_encode (&mg_sleep_request_desc, &req, &body, &len, reason, sizeof reason), 0);
-    zsock_t *raw = zsock_new_dealer (f->endpoint);
+    zsock_t *raw = mg_test_socket (ZMQ_DEALER, f->endpoint, NULL);
     uint64_t id = 77;
     zmsg_t *msg = mg_frame_request ("test.sleep", &id, sizeof id, 10000, body, len);
     free (body);

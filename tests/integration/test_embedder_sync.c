@@ -150,11 +150,8 @@ group_setup (void **state)
     mg_test_env_add (&f->env, "MG_EMBED_SYNC_MS=200");
     mg_test_env_add (&f->env, "MG_EMBED_MODEL=%s", f->model_a);
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
-    char sub [80], pub [80];
-    snprintf (sub, sizeof sub, ">%s", f->env.events);
-    snprintf (pub, sizeof pub, ">%s", f->env.publish);
-    f->vectors = zsock_new_sub (sub, "vectors.changed");
-    f->publish = zsock_new_pub (pub);
+    f->vectors = mg_test_socket (ZMQ_SUB, f->env.events, "vectors.changed");
+    f->publish = mg_test_socket (ZMQ_PUB, f->env.publish, NULL);
     f->client = mg_client_new (f->env.endpoint);
     //  The replica first, so that it sees the embedder's vectors arrive.
     f->search = mg_test_spawn ("mg-search", f->env.envp);

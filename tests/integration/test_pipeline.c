@@ -38,7 +38,7 @@ setup (void **state)
     mg_test_env_init (&f->env, f->url);
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
     f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
-    f->sub = zsock_new_sub (f->env.events, "content.changed");
+    f->sub = mg_test_socket (ZMQ_SUB, f->env.events, "content.changed");
     f->client = mg_client_new (f->env.endpoint);
     //  The indexer migrates the database; the resolver then loads from it.
     mg_test_wait_service (f->env.endpoint, "indexer", 15000);

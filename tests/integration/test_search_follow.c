@@ -98,8 +98,8 @@ group_setup (void **state)
     mg_test_env_init (&f->env, f->url);
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
     f->search = mg_test_spawn ("mg-search", f->env.envp);
-    snprintf (f->pub, sizeof f->pub, ">%s", f->env.publish);
-    f->events = zsock_new_pub (f->pub);        //  '>': connect to the proxy
+    snprintf (f->pub, sizeof f->pub, "%s", f->env.publish);
+    f->events = mg_test_socket (ZMQ_PUB, f->pub, NULL);
     f->client = mg_client_new (f->env.endpoint);
     //  The replica registers once its index is loaded.
     bool up = mg_test_wait_service (f->env.endpoint, "search", 20000) == 0;

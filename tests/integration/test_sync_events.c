@@ -96,7 +96,7 @@ s_subscribe (fixture_t *f, const char *user)
 {
     char topic [64];
     snprintf (topic, sizeof topic, "sync.%s", user);
-    zsock_t *sub = zsock_new_sub (f->env.events, topic);
+    zsock_t *sub = mg_test_socket (ZMQ_SUB, f->env.events, topic);
     assert_non_null (sub);
     for (int i = 0; i < 100; i++) {
         char ops [256];

@@ -2,6 +2,7 @@
 #include "mg_pg.h"
 #include "mg_client.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_http.h"
 
 #include <stdarg.h>
@@ -19,6 +20,62 @@
 #include <unistd.h>
 
 extern char **environ;
+
+#define TEST_ROLE "test"          //  this process's role: may register any service
+
+static char s_keys [64];
+static bool s_keys_done;
+
+//  Remove the test's key directory (atexit).
+static void
+s_keys_remove (void)
+{
+    zdir_t *dir = zdir_new (s_keys, NULL);
+    if (dir)
+        zdir_remove (dir, true);
+    zdir_destroy (&dir);
+}
+
+const char *
+mg_test_keys (void)
+{
+    if (s_keys_done)
+        return s_keys [0] ? s_keys : NULL;
+    s_keys_done = true;
+    const char *curve = getenv ("MG_TEST_CURVE");
+    if (curve && strcmp (curve, "0") == 0) {
+        fprintf (stderr, "MG_TEST_CURVE=0: the bus runs in plaintext\n");
+        setenv ("MG_KEYS", "off", 1);
+        return NULL;
+    }
+    char err [512] = "";
+    snprintf (s_keys, sizeof s_keys, "/tmp/mg-test-keys-XXXXXX");
+    const char *procfile = MG_SOURCE_DIR "/Procfile";
+    bool made = mkdtemp (s_keys) && mg_curve_make_roles (s_keys, procfile, err, sizeof err) == 0
+             && mg_curve_make (s_keys, TEST_ROLE, "*", err, sizeof err) == 0;
+    if (!made) {
+        fprintf (stderr, "cannot make the test's CURVE keys in %s: %s\n", s_keys, err);
+        abort ();
+    }
+    atexit (s_keys_remove);
+    setenv ("MG_KEYS", s_keys, 1);
+    mg_curve_set_role (TEST_ROLE);
+    return s_keys;
+}
+
+zsock_t *
+mg_test_socket (int type, const char *endpoint, const char *topic)
+{
+    mg_test_keys ();
+    zsock_t *sock = zsock_new (type);
+    if (!sock || mg_curve_client (sock) || zsock_connect (sock, "%s", endpoint)) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    if (type == ZMQ_SUB && topic)
+        zsock_set_subscribe (sock, topic);
+    return sock;
+}
 
 int
 mg_test_free_port (void)
@@ -44,6 +101,7 @@ mg_test_spawn (const char *binary, const char *const *env)
     int n = snprintf (path, sizeof path, "%s/%s", MG_BIN_DIR, binary);
     if (n < 0 || (size_t) n >= sizeof path)
         return -1;
+    mg_test_keys ();
     pid_t pid = fork ();
     if (pid != 0)
         return pid;
@@ -63,6 +121,7 @@ mg_test_run (const char *binary, const char *const *env, char *const *args)
     int n = snprintf (path, sizeof path, "%s/%s", MG_BIN_DIR, binary);
     if (n < 0 || (size_t) n >= sizeof path)
         return false;
+    mg_test_keys ();
     pid_t pid = fork ();
     if (pid == 0) {
         for (const char *const *e = env; e && *e; e++)
@@ -226,6 +285,7 @@ void
 mg_test_env_init (mg_test_env_t *self, const char *pg_url)
 {
     memset (self, 0, sizeof *self);
+    mg_test_keys ();
     snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", mg_test_free_port ());
     snprintf (self->events, sizeof self->events, "tcp://127.0.0.1:%d", mg_test_free_port ());
     snprintf (self->publish, sizeof self->publish, "tcp://127.0.0.1:%d", mg_test_free_port ());
@@ -243,6 +303,7 @@ mg_test_env_init (mg_test_env_t *self, const char *pg_url)
 int
 mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms)
 {
+    mg_test_keys ();
     mg_client_t *client = mg_client_new (endpoint);
     char method [96];
     snprintf (method, sizeof method, "%s.ping", service);
@@ -259,6 +320,33 @@ mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms)
     }
     mg_client_destroy (&client);
     return rc;
+}
+
+uint64_t
+mg_test_workers (mg_client_t *client, const char *service)
+{
+    mg_mmi_service_request_t query = { .service = (char *) service };
+    mg_mmi_service_reply_t reply = { 0 };
+    mg_error_t err = { 0 };
+    uint64_t workers = 0;
+    if (mg_client_call (client, "mmi.service", &mg_mmi_service_request_desc, &query,
+                        &mg_mmi_service_reply_desc, &reply, 2000, &err) == 0)
+        workers = reply.workers;
+    mg_msg_clear (&mg_mmi_service_reply_desc, &reply);
+    mg_msg_clear (&mg_error_desc, &err);
+    return workers;
+}
+
+bool
+mg_test_wait_workers (mg_client_t *client, const char *service, uint64_t want, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (mg_test_now_ms () < until) {
+        if (mg_test_workers (client, service) == want)
+            return true;
+        usleep (50 * 1000);
+    }
+    return false;
 }
 
 pid_t

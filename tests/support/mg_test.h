@@ -3,10 +3,26 @@
 #ifndef MG_TEST_H_INCLUDED
 #define MG_TEST_H_INCLUDED
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+//  CURVE on the bus for every stack a test starts, as in production: on
+//  first use, a key directory of the test's own (removed at exit) with the
+//  pairs scripts/keys makes (mg_curve_make_roles) and "test" (this
+//  process: any service, for tests that act as workers) is exported as
+//  MG_KEYS to the processes the test starts. MG_TEST_CURVE=0 in the
+//  environment runs them in plaintext instead (MG_KEYS=off). Called by the
+//  helpers below that start processes or connect; returns the directory, or
+//  NULL when CURVE is off. A failure to make keys aborts the test.
+const char *mg_test_keys (void);
+
+//  A socket of type (ZMQ_DEALER, ZMQ_SUB, ZMQ_PUB, ...) connected to
+//  endpoint as a CURVE client of the test's broker; a SUB subscribes to
+//  topic (NULL: nothing yet). NULL on failure.
+zsock_t *mg_test_socket (int type, const char *endpoint, const char *topic);
 
 //  A TCP port on 127.0.0.1 that was free a moment ago.
 int mg_test_free_port (void);
@@ -76,6 +92,14 @@ void mg_test_env_add (mg_test_env_t *self, const char *fmt, ...) __attribute__ (
 //  Wait until <service>.ping answers through endpoint, up to timeout_ms.
 //  Returns 0, or -1 when it did not.
 int mg_test_wait_service (const char *endpoint, const char *service, int timeout_ms);
+
+//  Live workers of service as the broker behind client says (mmi.service);
+//  0 when it does not answer.
+struct mg_client_t;
+uint64_t mg_test_workers (struct mg_client_t *client, const char *service);
+
+//  Wait until service has want live workers, up to timeout_ms. True when it did.
+bool mg_test_wait_workers (struct mg_client_t *client, const char *service, uint64_t want, int timeout_ms);
 
 //  Wait until GET path on 127.0.0.1:port answers status, up to timeout_ms.
 //  Returns 0, or -1 when it did not.
