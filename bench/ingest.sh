@@ -89,6 +89,29 @@ if [ ! -f "$shared/data/movielens-small/movies.csv" ] || [ ! -f "$shared/tools/e
   exit 1
 fi
 bench_start broker indexer resolver
+indexer_pid=${pids[${#pids[@]}-2]} resolver_pid=${pids[${#pids[@]}-1]}
+
+# cpu_seconds: CPU time (user + system) so far of PostgreSQL (the server, its
+# live backends and those that ended), mg-indexer and mg-resolver, as
+# "postgres indexer resolver". On a shared machine wall time moves with the
+# neighbours' load; the CPU a step costs moves much less.
+cpu_seconds() {
+  local pg_pid hz
+  hz=$(getconf CLK_TCK)
+  # The server's pid is the checkpointer's parent (PostgreSQL may run on another host's data dir).
+  pg_pid=$(psql "$MG_PG_URL" -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" | xargs -r ps -o ppid= -p | tr -d ' ')
+  # cat skips processes that end meanwhile; awk would stop at the first.
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v hz="$hz" -v pg="$pg_pid" -v ix="$indexer_pid" -v rs="$resolver_pid" '
+    {
+      pid = $1; line = $0; sub (/^.*\) /, "", line); split (line, f, " ")
+      own = (f[12] + f[13]) / hz
+      if (pid == pg) sum["pg"] += own + (f[14] + f[15]) / hz
+      else if (f[2] == pg) sum["pg"] += own
+      else if (pid == ix) sum["ix"] += own
+      else if (pid == rs) sum["rs"] += own
+    }
+    END { printf "%.2f %.2f %.2f\n", sum["pg"], sum["ix"], sum["rs"] }'
+}
 
 # The indexer migrates on start; an empty import succeeds once it answers.
 : >"$tmp/empty.jsonl"
@@ -106,9 +129,15 @@ import() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+read -r pg0 ix0 rs0 < <(cpu_seconds)
 first=$(import first "$bench_root/data/catalog.jsonl.gz")
+read -r pg1 ix1 rs1 < <(cpu_seconds)
 echo "bundled catalog, first import:   $first items/s  ($(awk -v a="$first" 'BEGIN { printf "%.2f", a / 1000 }') x the 1,000 items/s goal)"
 grep "pipeline:" "$tmp/first.err" | sed 's/^mg-import: /  /'
+awk -v a="$pg0" -v b="$pg1" -v c="$ix0" -v d="$ix1" -v e="$rs0" -v f="$rs1" 'BEGIN {
+    printf "  CPU seconds: postgres %.2f, mg-indexer %.2f, mg-resolver %.2f\n", b - a, d - c, f - e }'
+# MG_BENCH_FIRST_ONLY=1: stop here (comparing builds of the apply path).
+[ "${MG_BENCH_FIRST_ONLY:-0}" = 1 ] && exit 0
 again=$(import again "$bench_root/data/catalog.jsonl.gz")
 echo "bundled catalog, again:          $again items/s"
 grep "pipeline:" "$tmp/again.err" | sed 's/^mg-import: /  /'

@@ -10,9 +10,10 @@ bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 build=$bench_root/build-release
 cmake -S "$bench_root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-# BENCH_TARGETS (optional): build only these targets.
+# BENCH_TARGETS (optional): build only these targets (and mg-admin, which
+# makes the run's JWT secret below).
 # shellcheck disable=SC2086
-cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS} >/dev/null
+cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS mg-admin} >/dev/null
 bin=$build/bin
 
 tmp=$(mktemp -d /tmp/mg-bench.XXXXXX)

@@ -18,7 +18,10 @@ set -euo pipefail
 
 shared=${MG_SHARED_DIR:-$bench_root/../shared}
 qdir=$shared/data/search-dev
-for need in "$qdir/title-queries.tsv" "$shared/tools/eval_search.py" "$shared/tools/peer-minisearch/run.mjs"; do
+# The peer reads tmdb_5000_credits.csv beside the movies for its people field
+# (top-5 billed cast and directors), as ours indexes cast and crew.
+for need in "$qdir/title-queries.tsv" "$shared/tools/eval_search.py" "$shared/tools/peer-minisearch/run.mjs" \
+            "$shared/data/tmdb5000/tmdb_5000_credits.csv"; do
   [ -e "$need" ] || { echo "bench: $need is missing (set MG_SHARED_DIR)" >&2; exit 1; }
 done
 params=${MG_SEARCH_PARAMS-}

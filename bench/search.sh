@@ -14,6 +14,14 @@
 #     keyword and hybrid searches, and nginx serving the same reply's bytes
 #     as a static file, all in this run. Rate limiting is off
 #     (MG_RATE_ENABLED=0; bench/ratelimit.sh measures its cost).
+#
+#   bench/search.sh --titles N     N titles (as MG_BENCH_ITEMS)
+#   bench/search.sh --vectors-only --titles N
+#       only the replica's vector index at N titles, built straight from
+#       generated vectors (mg-hnsw-bench, not through PostgreSQL): build time
+#       on MG_SEARCH_BUILD_THREADS threads, memory, recall@10 against an exact
+#       scan, top-100 latency, and the index saved and read back (a restart).
+#       MG_SEARCH_VECTOR_INDEX picks the kind (default here ivf-sq8).
 #   MG_BENCH_ITEMS       titles (default 100000)
 #   MG_BENCH_DIMS        LSA dimensions (default 512)
 #   MG_BENCH_MODES       modes whose took_ms is measured (default "keyword semantic hybrid")
@@ -21,12 +29,33 @@
 #   MG_BENCH_CONNECTIONS connections (default 64)
 #   MG_BENCH_THREADS     wrk threads (default 2)
 set -euo pipefail
+vectors_only=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --titles) MG_BENCH_ITEMS=${2:?--titles needs a number}; shift 2 ;;
+    --vectors-only) vectors_only=1; shift ;;
+    *) echo "usage: bench/search.sh [--titles N] [--vectors-only]" >&2; exit 2 ;;
+  esac
+done
 items=${MG_BENCH_ITEMS:-100000}
 dims=${MG_BENCH_DIMS:-512}
 seconds=${MG_BENCH_SECONDS:-10}
 connections=${MG_BENCH_CONNECTIONS:-64}
 threads=${MG_BENCH_THREADS:-2}
 wrk_timeout=60s
+if [ -n "$vectors_only" ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  cmake -S "$root" -B "$root/build-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$root/build-release" -j2 --target mg-hnsw-bench >/dev/null
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' EXIT
+  echo "vector index only, $items generated vectors of $dims dims (not through PostgreSQL);" \
+       "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  MG_SEARCH_VECTOR_INDEX=${MG_SEARCH_VECTOR_INDEX:-ivf-sq8} \
+    "$root/build-release/bin/mg-hnsw-bench" "$items" "$dims" "${MG_BENCH_QUERIES:-200}" "$dir/vectors.idx"
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 for tool in wrk nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
 done

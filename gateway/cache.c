@@ -28,7 +28,20 @@
     still waiting on it is forwarded uncached at once - and reopened after
     RECONNECT_MS. Each command's context (s_pending_t) is freed by its
     hiredis callback, which hiredis calls exactly once: with the reply, or
-    with NULL when the connection closes or is freed.  */
+    with NULL when the connection closes or is freed.
+
+    The details cache (GET /api/v1/content/{id}) rides on the same
+    connection, look-up deadline and fail-open rules, with keys of its own:
+    <details prefix><request hash>:<E>.<V>, where V is the title's version
+    <details prefix>v:<id> and E the epoch <details prefix>epoch. The
+    catalog replicas raise V on every content.changed or
+    availability.changed of the title, and E when events may have been
+    missed (actors/catalog/follow.c), so a change retires the title's
+    entries; one script reads E, V and the entry. A miss stores its answer
+    under the E.V read before the call: a race with a change stores it
+    under a number that is no longer looked up. An entry lives
+    MG_DETAILS_CACHE_TTL_S at most and never past the earliest expires_at
+    of the offers it shows: an offer leaves by time, with no event.  */
 #include "gateway.h"
 #include "mg_config.h"
 #include "mg_log.h"
@@ -43,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RECONNECT_MS   1000        //  Redis unreachable or stalled: try again after this long
 #define STALL_MS       1000        //  a command unanswered this long: the connection is stalled
@@ -54,6 +68,15 @@ static const char s_lookup [] =
     "local g = redis.call('GET', KEYS[1]) or '0.0'\n"
     "return {g, redis.call('GET', ARGV[1] .. g)}\n";
 
+//  KEYS[1]: the details epoch, KEYS[2]: the title's version; ARGV[1]: the
+//  entry's key without them. Returns {"E.V", entry or nil}.
+static const char s_lookup_details [] =
+    "local g = (redis.call('GET', KEYS[1]) or '0') .. '.' .. (redis.call('GET', KEYS[2]) or '0')\n"
+    "return {g, redis.call('GET', ARGV[1] .. g)}\n";
+
+#define UUID_TEXT      36          //  a canonical id as text
+#define DETAILS_PATH   "/api/v1/content/"
+
 struct gw_cache_t {
     struct event_base *base;
     redisAsyncContext *redis;      //  NULL when not connected
@@ -63,6 +86,10 @@ struct gw_cache_t {
     char gen_key [GW_CACHE_PREFIX_MAX + 8];
     char prefix [GW_CACHE_PREFIX_MAX + 1];
     char sha [41];                 //  of s_lookup once loaded on this connection, else empty
+    char sha_details [41];         //  of s_lookup_details, the same way
+    uint32_t details_ttl_s;        //  MG_DETAILS_CACHE_TTL_S: 0 = details not cached
+    char details_prefix [GW_CACHE_PREFIX_MAX + 1];
+    char details_epoch [GW_CACHE_PREFIX_MAX + 8];
     uint32_t lookup_ms;            //  MG_SEARCH_CACHE_TIMEOUT_MS
     int64_t retry_at_us;
     bool down;                     //  an outage was logged
@@ -121,6 +148,7 @@ s_on_disconnect (const redisAsyncContext *redis, int status)
     gw_cache_t *self = redis->data;
     self->redis = NULL;
     self->sha [0] = '\0';
+    self->sha_details [0] = '\0';
     if (status != REDIS_OK && !self->closing)
         s_down (self, redis->errstr);
 }
@@ -132,6 +160,15 @@ s_on_loaded (gw_cache_t *self, s_pending_t *pending, redisReply *reply)
     (void) pending;
     if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
         memcpy (self->sha, reply->str, 41);
+}
+
+//  The same for the details look-up.
+static void
+s_on_loaded_details (gw_cache_t *self, s_pending_t *pending, redisReply *reply)
+{
+    (void) pending;
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
+        memcpy (self->sha_details, reply->str, 41);
 }
 
 //  hiredis: a command's reply, or NULL when the connection went. Runs the
@@ -161,6 +198,7 @@ s_drop (gw_cache_t *self, const char *reason)
     //  A connection that never completed gets no disconnect callback.
     self->redis = NULL;
     self->sha [0] = '\0';
+    self->sha_details [0] = '\0';
 }
 
 static void s_forward_uncached (gw_request_t *request, gw_cache_outcome_t outcome);
@@ -244,9 +282,11 @@ s_connect (gw_cache_t *self)
     redisAsyncSetDisconnectCallback (redis, s_on_disconnect);
     self->redis = redis;
     self->sha [0] = '\0';
+    self->sha_details [0] = '\0';
     if (self->db)
         s_send (self, NULL, NULL, STALL_MS, "SELECT %d", self->db);
     s_send (self, s_on_loaded, NULL, STALL_MS, "SCRIPT LOAD %s", s_lookup);
+    s_send (self, s_on_loaded_details, NULL, STALL_MS, "SCRIPT LOAD %s", s_lookup_details);
     return 0;
 }
 
@@ -268,6 +308,9 @@ gw_cache_new (struct event_base *base, const gw_config_t *config, gw_metrics_t *
     }
     snprintf (self->prefix, sizeof self->prefix, "%s", config->cache_prefix);
     snprintf (self->gen_key, sizeof self->gen_key, "%sgen", config->cache_prefix);
+    self->details_ttl_s = config->details_ttl_s;
+    snprintf (self->details_prefix, sizeof self->details_prefix, "%s", config->details_prefix);
+    snprintf (self->details_epoch, sizeof self->details_epoch, "%sepoch", config->details_prefix);
     return self;
 }
 
@@ -320,13 +363,51 @@ s_parse_gen (const char *text, uint64_t gen [2])
     return end == second || *end ? -1 : 0;
 }
 
+//  True for a request of the details route (else it is a search).
+static bool
+s_is_details (const gw_request_t *request)
+{
+    return request->route->reply == &mg_content_details_desc;
+}
+
+//  Count outcome for request's cache (details or search).
+static void
+s_count (gw_request_t *request, gw_cache_outcome_t outcome)
+{
+    if (s_is_details (request))
+        gw_metrics_details_cache (request->metrics, outcome);
+    else
+        gw_metrics_cache (request->metrics, outcome);
+}
+
+//  The title id of a details request path as the catalog writes it (lower
+//  case) into id. Returns 0, or -1 when the path holds no canonical UUID
+//  (such a request is forwarded uncached: the catalog refuses it).
+static int
+s_details_id (const gw_request_t *request, char id [UUID_TEXT + 1])
+{
+    size_t skip = strlen (DETAILS_PATH);
+    if (request->path_len != skip + UUID_TEXT || strncmp (request->uri, DETAILS_PATH, skip) != 0)
+        return -1;
+    const char *text = request->uri + skip;
+    for (size_t i = 0; i < UUID_TEXT; i++) {
+        char c = text [i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return -1;
+        id [i] = (c >= 'A' && c <= 'F') ? (char) (c - 'A' + 'a') : c;
+    }
+    id [UUID_TEXT] = '\0';
+    return 0;
+}
+
 //  Forward request without the cache, counted as outcome.
 static void
 s_forward_uncached (gw_request_t *request, gw_cache_outcome_t outcome)
 {
     uint8_t *body = request->cache_body;
     request->cache_body = NULL;
-    gw_metrics_cache (request->metrics, outcome);
+    s_count (request, outcome);
     gw_forward (request, &body, request->cache_len);
 }
 
@@ -348,7 +429,7 @@ s_on_lookup (gw_cache_t *self, s_pending_t *pending, redisReply *reply)
         if (entry->type == REDIS_REPLY_STRING) {
             free (request->cache_body);
             request->cache_body = NULL;
-            gw_metrics_cache (request->metrics, GW_CACHE_HIT);
+            s_count (request, GW_CACHE_HIT);
             evhttp_add_header (evhttp_request_get_output_headers (request->http), "X-Cache", "hit");
             gw_reply_json (request, 200, entry->str, entry->len);
             return;
@@ -362,7 +443,9 @@ s_on_lookup (gw_cache_t *self, s_pending_t *pending, redisReply *reply)
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         if (strncmp (reply->str, "NOSCRIPT", 8) == 0 && self->redis) {
             self->sha [0] = '\0';
+            self->sha_details [0] = '\0';
             s_send (self, s_on_loaded, NULL, STALL_MS, "SCRIPT LOAD %s", s_lookup);
+            s_send (self, s_on_loaded_details, NULL, STALL_MS, "SCRIPT LOAD %s", s_lookup_details);
         }
         else
             mg_warn ("search cache lookup failed: serving uncached", "reason=\"%.200s\"", reply->str);
@@ -376,14 +459,17 @@ gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len)
     assert (request && body_p);
     gw_cache_t *self = request->cache;
     request->cache_store = false;
-    if (!self || self->ttl_s == 0 || s_has_param (request->query, request->query_len, "explain")) {
+    bool details = s_is_details (request);
+    char id [UUID_TEXT + 1];
+    if (!self || (details ? self->details_ttl_s == 0 || s_details_id (request, id)
+                          : self->ttl_s == 0 || s_has_param (request->query, request->query_len, "explain"))) {
         gw_forward (request, body_p, len);
         return;
     }
     if (!self->redis && gw_now_us () >= self->retry_at_us)
         s_connect (self);
     if (!self->redis) {
-        gw_metrics_cache (request->metrics, GW_CACHE_UNAVAILABLE);
+        s_count (request, GW_CACHE_UNAVAILABLE);
         gw_forward (request, body_p, len);
         return;
     }
@@ -391,40 +477,104 @@ gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len)
     crypto_generichash (hash, sizeof hash, *body_p, len, NULL, 0);
     char hex [HASH_BYTES * 2 + 1];
     sodium_bin2hex (hex, sizeof hex, hash, sizeof hash);
-    snprintf (request->cache_key, sizeof request->cache_key, "%s%s:", self->prefix, hex);
+    snprintf (request->cache_key, sizeof request->cache_key, "%s%s:",
+              details ? self->details_prefix : self->prefix, hex);
     request->cache_body = *body_p;
     request->cache_len = len;
-    int rc = self->sha [0]
-        ? s_send (self, s_on_lookup, request, self->lookup_ms, "EVALSHA %s 1 %s %s",
-                  self->sha, self->gen_key, request->cache_key)
-        : s_send (self, s_on_lookup, request, self->lookup_ms, "EVAL %s 1 %s %s",
-                  s_lookup, self->gen_key, request->cache_key);
+    int rc;
+    if (details) {
+        char version [GW_CACHE_PREFIX_MAX + 3 + UUID_TEXT];
+        snprintf (version, sizeof version, "%sv:%s", self->details_prefix, id);
+        rc = self->sha_details [0]
+           ? s_send (self, s_on_lookup, request, self->lookup_ms, "EVALSHA %s 2 %s %s %s",
+                     self->sha_details, self->details_epoch, version, request->cache_key)
+           : s_send (self, s_on_lookup, request, self->lookup_ms, "EVAL %s 2 %s %s %s",
+                     s_lookup_details, self->details_epoch, version, request->cache_key);
+    }
+    else
+        rc = self->sha [0]
+           ? s_send (self, s_on_lookup, request, self->lookup_ms, "EVALSHA %s 1 %s %s",
+                     self->sha, self->gen_key, request->cache_key)
+           : s_send (self, s_on_lookup, request, self->lookup_ms, "EVAL %s 1 %s %s",
+                     s_lookup, self->gen_key, request->cache_key);
     if (rc) {
         request->cache_body = NULL;
-        gw_metrics_cache (request->metrics, GW_CACHE_UNAVAILABLE);
+        s_count (request, GW_CACHE_UNAVAILABLE);
         gw_forward (request, body_p, len);
         return;
     }
     *body_p = NULL;
 }
 
-void
-gw_cache_store (gw_request_t *request, const char *generation, struct evbuffer *out)
+//  Epoch milliseconds of an RFC 3339 UTC time as the catalog writes it
+//  ("YYYY-MM-DDTHH:MM:SSZ"). Returns 0, or -1 for any other text.
+static int
+s_rfc3339_ms (const char *text, int64_t *ms)
 {
-    assert (request && out);
+    struct tm tm = { 0 };
+    char zone = 0, end = 0;
+    if (sscanf (text, "%4d-%2d-%2dT%2d:%2d:%2d%c%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &zone, &end) != 7 || zone != 'Z')
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t at = timegm (&tm);
+    if (at == (time_t) -1)
+        return -1;
+    *ms = (int64_t) at * 1000;
+    return 0;
+}
+
+//  How long a details answer may be kept: the TTL, cut at the earliest
+//  expires_at of its offers (0: do not keep it; an unreadable time counts
+//  as already passed).
+static int64_t
+s_details_life_ms (const gw_cache_t *self, const mg_content_details_t *details)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int64_t life = (int64_t) self->details_ttl_s * 1000;
+    for (size_t i = 0; i < details->offers_count; i++) {
+        const char *expires = details->offers [i].expires_at;
+        int64_t at;
+        if (!expires)
+            continue;
+        if (s_rfc3339_ms (expires, &at))
+            return 0;
+        if (at - now_ms < life)
+            life = at - now_ms;
+    }
+    return life > 0 ? life : 0;
+}
+
+void
+gw_cache_store (gw_request_t *request, const void *reply, struct evbuffer *out)
+{
+    assert (request && reply && out);
     gw_cache_t *self = request->cache;
     if (!request->cache_store || !self || !self->redis)
         return;
     request->cache_store = false;
-    uint64_t read [2], answered [2];
-    if (s_parse_gen (request->cache_gen, read) || s_parse_gen (generation, answered)
-    ||  answered [0] < read [0] || answered [1] < read [1])
-        return;                 //  the replica lags the generation read: not stored
+    int64_t life_ms;
+    if (s_is_details (request)) {
+        life_ms = s_details_life_ms (self, reply);
+        if (life_ms == 0)
+            return;             //  an offer it shows expires now
+    }
+    else {
+        uint64_t read [2], answered [2];
+        const char *generation = ((const mg_search_reply_t *) reply)->generation;
+        if (s_parse_gen (request->cache_gen, read) || s_parse_gen (generation, answered)
+        ||  answered [0] < read [0] || answered [1] < read [1])
+            return;             //  the replica lags the generation read: not stored
+        life_ms = (int64_t) self->ttl_s * 1000;
+    }
     size_t len = evbuffer_get_length (out);
     const unsigned char *data = evbuffer_pullup (out, -1);
     if (!data)
         return;
-    if (s_send (self, NULL, NULL, STALL_MS, "SET %s%s %b EX %u", request->cache_key,
-                request->cache_gen, data, len, self->ttl_s) == 0)
-        gw_metrics_cache (request->metrics, GW_CACHE_STORE);
+    if (s_send (self, NULL, NULL, STALL_MS, "SET %s%s %b PX %lld", request->cache_key,
+                request->cache_gen, data, len, (long long) life_ms) == 0)
+        s_count (request, GW_CACHE_STORE);
 }

@@ -21,6 +21,8 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
 {
     const gw_route_t *route = request->route;
     int status = route->status ? route->status : 200;
+    if ((route->flags & GW_ROUTE_PREFS) && request->caller.kind != GW_CALLER_ANONYMOUS)
+        gw_mine_forget (request->caller.user_id);
     if (!route->reply) {
         gw_reply_buffer (request, status, GW_JSON_TYPE);
         return;
@@ -36,7 +38,7 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
     int rc = gw_msg_append (out, route->reply, storage, (route->flags & GW_ROUTE_NULLS) != 0);
     if (rc == 0 && request->cache_store && status == 200)
-        gw_cache_store (request, ((const mg_search_reply_t *) (const void *) storage)->generation, out);
+        gw_cache_store (request, storage, out);
     mg_msg_clear (route->reply, storage);
     if (rc) {
         gw_reply_error (request, 500, "INTERNAL", 0, "could not encode the reply");

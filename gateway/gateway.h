@@ -44,6 +44,7 @@ typedef struct gw_keycache_t gw_keycache_t;
 typedef struct gw_sse_t gw_sse_t;
 typedef struct gw_sse_limits_t gw_sse_limits_t;
 typedef struct gw_cache_t gw_cache_t;
+typedef struct gw_mine_cache_t gw_mine_cache_t;
 typedef struct gw_mcp_t gw_mcp_t;
 
 #define GW_CACHE_PREFIX_MAX 64          //  bytes of MG_SEARCH_CACHE_PREFIX
@@ -83,6 +84,9 @@ typedef struct {
     uint32_t cache_ttl_s;           //  MG_SEARCH_CACHE_TTL_S: 0 = no result cache
     uint32_t cache_timeout_ms;      //  MG_SEARCH_CACHE_TIMEOUT_MS: a look-up slower than this is skipped
     char cache_prefix [GW_CACHE_PREFIX_MAX + 1];    //  MG_SEARCH_CACHE_PREFIX
+    uint32_t details_ttl_s;         //  MG_DETAILS_CACHE_TTL_S: 0 = details not cached
+    char details_prefix [GW_CACHE_PREFIX_MAX + 1];  //  MG_DETAILS_CACHE_PREFIX
+    uint32_t mine_cache_s;          //  MG_MINE_CACHE_S: a caller's services are trusted this long (0: ask each time)
     uint32_t mcp_session_ttl_s;     //  MG_MCP_SESSION_TTL_S: an idle MCP session ends after this
     uint32_t mcp_redis_timeout_ms;  //  MG_MCP_REDIS_TIMEOUT_MS: deadline of one session look-up
 } gw_config_t;
@@ -115,6 +119,15 @@ typedef struct {
     char state [96];                //  RateLimit
     uint32_t retry_after;           //  seconds (denied decisions), else 0
 } gw_rate_headers_t;
+
+#define GW_MINE_TEXT_MAX 1024         //  bytes of a caller's services, comma-separated (32 canonical slugs)
+
+//  What a signed-in caller of a GW_ROUTE_MINE route has (mine.c).
+typedef struct {
+    bool ready;                     //  looked up: bind it into the request
+    char region [3];                //  preferred region, "" when none
+    char services [GW_MINE_TEXT_MAX];   //  platform slugs, comma-separated, "" when none
+} gw_mine_t;
 
 //  --------------------------------------------------------------------------
 //  One HTTP request in progress. Owned by its thread; every request ends in
@@ -156,6 +169,8 @@ struct gw_request_t {
     int held_status;                //  != 0: the answer is ready, held for the decision
     gw_rate_headers_t rate_headers; //  of a refusal decided before the answer was ready
     bool rate_have_headers;
+    gw_mine_cache_t *mine_cache;    //  the thread's cache of callers' services
+    gw_mine_t mine;                 //  GW_ROUTE_MINE routes: the caller's services
     gw_request_t *next_free;
 };
 
@@ -226,8 +241,13 @@ int gw_http_validate (gw_request_t *request, int status);
                                     //  (EventSource cannot send headers); X-Device-Id wins
 #define GW_ROUTE_LONG  (1u << 9)    //  batch work: MG_REQUEST_LONG_TIMEOUT_MS instead of MG_REQUEST_TIMEOUT_MS
 #define GW_ROUTE_PUBLIC (1u << 8)   //  a public catalog read: ETag, If-None-Match → 304, Cache-Control (cors.c)
-#define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c); the reply is a search.query.reply
+#define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c): search.query and catalog.content replies
+#define GW_ROUTE_MINE  (1u << 20)   //  takes available=mine: a signed-in caller's services and region are passed on (mine.c)
+#define GW_ROUTE_PREFS (1u << 21)   //  may change the caller's preferences: their cached services are forgotten
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
+#define GW_MINE_SERVICES_FIELD "my_services"    //  GW_ROUTE_MINE: filled by the gateway only
+#define GW_MINE_REGION_FIELD   "my_region"      //  GW_ROUTE_MINE: filled by the gateway only
+#define GW_SIGNED_IN_FIELD     "signed_in"      //  GW_ROUTE_MINE: filled by the gateway only
 #define GW_DEVICE_FIELD "device_id" //  request field of user routes filled from X-Device-Id only
 #define GW_CLIENT_FIELD "client"    //  request field the gateway fills with the caller's address; never from clients
 
@@ -256,6 +276,7 @@ typedef struct {
 
 typedef struct {
     const gw_route_t *route;
+    const gw_mine_t *mine;          //  NULL, or the caller's services to bind (GW_ROUTE_MINE)
     size_t nparams;
     gw_param_t params [GW_PATH_PARAMS_MAX];
     char allow [96];                //  on 405: the methods the path accepts, "GET, HEAD"
@@ -376,7 +397,8 @@ void gw_rate_client_ip (const char *peer, const char *xff, const char *trusted,
 void gw_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
 //  --------------------------------------------------------------------------
-//  cache.c: search answers in Redis, keyed by request and catalog generation
+//  cache.c: search answers in Redis, keyed by request and catalog generation,
+//  and details answers, keyed by request and the title's version
 
 //  The cache of one thread (its connection opens on first use). NULL when
 //  config's Redis URL is bad (logged).
@@ -387,10 +409,28 @@ void gw_cache_destroy (gw_cache_t **self_p);
 //  to store its answer. Takes ownership of *body_p.
 void gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
-//  A 200 answer for request is in out (JSON text); generation is the one
-//  the replica answered at (may be NULL). Stores it when the request was a
-//  miss and the replica had applied the generation read.
-void gw_cache_store (gw_request_t *request, const char *generation, struct evbuffer *out);
+//  A 200 answer for request is in out (JSON text); reply is the decoded
+//  reply message. Stores it when the request was a miss: a search answer
+//  when the replica had applied the generation read, a details answer
+//  until the earliest expiry of the offers it shows.
+void gw_cache_store (gw_request_t *request, const void *reply, struct evbuffer *out);
+
+//  --------------------------------------------------------------------------
+//  mine.c: a signed-in caller's services and region, for available=mine
+
+gw_mine_cache_t *gw_mine_cache_new (size_t capacity);
+void gw_mine_cache_destroy (gw_mine_cache_t **self_p);
+
+//  Fill request->mine for its signed-in caller (from the thread's cache, or
+//  by asking sync.preferences.get), then gw_server_dispatch the request
+//  again; answers 503 itself when the lookup fails.
+void gw_mine_lookup (gw_request_t *request);
+
+//  user_id's preferences may have changed: every thread's cached answer is stale.
+void gw_mine_forget (const char *user_id);
+
+//  True when name is a request field only the gateway fills (caller, client, services).
+bool gw_routes_gateway_field (const char *name);
 
 //  --------------------------------------------------------------------------
 //  ops.c
@@ -670,6 +710,9 @@ typedef enum {
 
 //  A search result cache event.
 void gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
+
+//  A details cache event.
+void gw_metrics_details_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
 
 typedef enum {
     GW_REDIS_STALLED = 0,           //  a connection with a command unanswered too long, dropped

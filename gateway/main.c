@@ -39,7 +39,9 @@ main (void)
         .sse_max_streams = (int) mg_config_int ("MG_SSE_MAX_STREAMS", 10000, 1, 10000000),
         .redis_url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:6379"),
         .cache_ttl_s = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TTL_S", 60, 0, 86400),
+        .mine_cache_s = (uint32_t) mg_config_int ("MG_MINE_CACHE_S", 10, 0, 3600),
         .cache_timeout_ms = (uint32_t) mg_config_int ("MG_SEARCH_CACHE_TIMEOUT_MS", 50, 1, 60000),
+        .details_ttl_s = (uint32_t) mg_config_int ("MG_DETAILS_CACHE_TTL_S", 300, 0, 86400),
         .mcp_session_ttl_s = (uint32_t) mg_config_int ("MG_MCP_SESSION_TTL_S", 3600, 1, 30 * 86400),
         .mcp_redis_timeout_ms = (uint32_t) mg_config_int ("MG_MCP_REDIS_TIMEOUT_MS", 100, 1, 60000),
     };
@@ -49,6 +51,12 @@ main (void)
         return EXIT_FAILURE;
     }
     snprintf (config.cache_prefix, sizeof config.cache_prefix, "%s", prefix);
+    prefix = mg_config_str ("MG_DETAILS_CACHE_PREFIX", "details:");
+    if (strlen (prefix) > GW_CACHE_PREFIX_MAX) {
+        mg_error ("MG_DETAILS_CACHE_PREFIX is too long", "max=%d", GW_CACHE_PREFIX_MAX);
+        return EXIT_FAILURE;
+    }
+    snprintf (config.details_prefix, sizeof config.details_prefix, "%s", prefix);
     if (sodium_init () < 0) {
         mg_error ("cannot initialise libsodium", NULL);
         return EXIT_FAILURE;

@@ -74,7 +74,10 @@ static const s_doc_t s_docs [] = {
     { "GET", "/api/v1/genres", "catalog", "The 18 canonical genres", NULL, NULL, NULL, NULL, NULL,
       "{\"results\":[{\"id\":28,\"slug\":\"action\",\"name\":\"Action\"},{\"id\":878,\"slug\":\"science-fiction\",\"name\":\"Science Fiction\"}]}",
       NULL },
-    { "GET", "/api/v1/content/{id}", "catalog", "A title with its credits, videos, genres and external ids", NULL,
+    { "GET", "/api/v1/content/{id}", "catalog", "A title with its credits, videos, genres, external ids and offers",
+      "`offers` are one region's current offers: `offers_region` (ISO 3166-1 alpha-2, or `all` for every "
+      "region), by default the deployment's `MG_DEFAULT_REGION`. Answers come from the Redis details cache "
+      "(`X-Cache: hit`) until the title or its offers change, and never past an offer's `expires_at`.",
       NULL, NULL, NULL, NULL,
       "{\"id\":\"" MATRIX_ID "\",\"type\":\"movie\",\"title\":\"The Matrix\",\"original_title\":\"The Matrix\","
       "\"original_language\":\"en\",\"year\":1999,\"release_date\":\"1999-03-30\","
@@ -85,15 +88,31 @@ static const s_doc_t s_docs [] = {
       "\"spoken_languages\":[\"en\"],\"credits\":{\"cast\":[{\"name\":\"Keanu Reeves\",\"character\":\"Thomas \\\"Neo\\\" Anderson\",\"order\":0,\"person_tmdb_id\":6384},"
       "{\"name\":\"Laurence Fishburne\",\"character\":\"Morpheus\",\"order\":1,\"person_tmdb_id\":2975}],"
       "\"crew\":[{\"name\":\"Lana Wachowski\",\"job\":\"Director\",\"department\":\"Directing\",\"order\":0,\"person_tmdb_id\":9340}]},"
-      "\"videos\":[],\"external_ids\":{\"tmdb\":603,\"imdb\":\"tt0133093\"},\"version\":1,\"updated_at\":\"2026-01-01T00:00:00Z\"}",
+      "\"videos\":[],\"external_ids\":{\"tmdb\":603,\"imdb\":\"tt0133093\"},\"version\":1,\"updated_at\":\"2026-01-01T00:00:00Z\","
+      "\"offers\":[{\"platform\":\"max\",\"region\":\"US\",\"type\":\"subscription\",\"quality\":\"hd\","
+      "\"expires_at\":\"2027-01-01T00:00:00Z\",\"stale\":false,\"updated_at\":\"2026-01-01T00:00:00Z\"}]}",
       NULL },
     { "GET", "/api/v1/content/{id}/availability", "catalog", "Where a title can be watched now", NULL, NULL, NULL, NULL, NULL,
       "{\"id\":\"" MATRIX_ID "\",\"region\":\"AU\",\"results\":[{\"platform\":\"disney-plus\",\"region\":\"AU\",\"type\":\"subscription\","
       "\"quality\":\"hd\",\"deep_link\":\"https://www.disneyplus.com/movies/di603\",\"stale\":false,\"updated_at\":\"2026-01-01T00:00:00Z\"}]}",
       NULL },
-    { "GET", "/api/v1/trending", "catalog", "Titles trending now, most popular first", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/people/{id}", "catalog", "A person with one page of their filmography",
+      "A person is an entity of their own (canonical UUID, TMDB person id in external_ids.tmdb); the "
+      "filmography lists every credit (cast and crew), the most popular title first, paged like a list.",
+      NULL, NULL, NULL, NULL,
+      "{\"id\":\"0b6e2f3c-4d1a-4f5e-9a7b-8c9d0e1f2a3b\",\"name\":\"Keanu Reeves\",\"known_for_department\":\"Acting\","
+      "\"external_ids\":{\"tmdb\":6384},\"filmography\":[{\"id\":\"" MATRIX_ID "\",\"type\":\"movie\","
+      "\"title\":\"The Matrix\",\"year\":1999,\"role\":\"cast\",\"character\":\"Thomas \\\"Neo\\\" Anderson\","
+      "\"order\":0,\"popularity\":104.309993}],\"total\":1,\"page\":1,\"per_page\":20}",
+      NULL },
+    { "GET", "/api/v1/trending", "catalog", "Titles gaining the most popularity over the window (day or week)",
+      "Ranks by the popularity a title gained since the last snapshot taken at or before the window's start; "
+      "each item's `score` is that gain. With less history than the window the reply has `window_fallback: true` "
+      "and ranks by current popularity (`score` is then the popularity).", NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",
+      "Facets are counted only when asked (`facets=genres,platforms,years,types`); `total` is exact up to 10,000, "
+      "beyond which it is 10,000 with `total_exact: false`. "
       "Repeated searches are answered from the Redis result cache (`X-Cache: hit`) until the catalog changes.",
       NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search/autocomplete", "search", "Title and person suggestions for what has been typed", NULL,
@@ -141,6 +160,30 @@ static const s_doc_t s_docs [] = {
     { "POST", "/api/v1/me/devices", "me", "Register a device (at most 10)", NULL, NULL, NULL, NULL,
       "{\"name\":\"Living room TV\"}", NULL, NULL },
     { "DELETE", "/api/v1/me/devices/{id}", "me", "Remove a device (its open streams end)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/me/notifications", "me", "The caller's notifications, newest first",
+      "A title on the watchlist arrived on (`available`) or leaves within the caller's `leaving_days` preference "
+      "(`leaving`) one of the caller's `services` in the caller's `region`, or a webhook was disabled "
+      "(`webhook.disabled`). Each is also an `event: notification` on `/sync/stream` and a call to each webhook.",
+      NULL, NULL, NULL, NULL, NULL, NULL },
+    { "POST", "/api/v1/me/notifications/read", "me", "Mark notifications read (those named, or all)", NULL,
+      NULL, NULL, NULL, "{\"ids\":[\"7d0b6c1e-3f43-4a8e-9a55-0d6f0b1f2a10\"]}", NULL, NULL },
+    { "GET", "/api/v1/me/webhooks", "me", "The caller's webhooks", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "POST", "/api/v1/me/webhooks", "me", "Add a webhook: notifications are POSTed to it, signed",
+      "Standard Webhooks: headers `webhook-id` (the delivery id, the same on every retry), `webhook-timestamp` "
+      "(Unix seconds) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed with the "
+      "base64 after `whsec_` of the secret, shown only in this reply). The URL must be https and resolve only to "
+      "public addresses; 409 CONFLICT when the caller has 10 webhooks already. A 2xx answer acknowledges; anything else is retried with exponential backoff for 24 h, "
+      "then the delivery is a dead letter; 5 dead letters in a row disable the webhook (and notify the caller).",
+      NULL, NULL, NULL, "{\"url\":\"https://example.com/hooks/media\"}", NULL,
+      "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
+    { "DELETE", "/api/v1/me/webhooks/{id}", "me", "Remove a webhook (its pending deliveries with it)", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/me/webhooks/{id}/deliveries", "me", "A webhook's deliveries, newest first (state=dead: the dead letters)",
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "POST", "/api/v1/me/webhooks/{id}/deliveries/{delivery}/replay", "me", "Deliver a dead letter again",
+      "The delivery is retried as new (same `webhook-id`) and the webhook is enabled again; "
+      "409 CONFLICT when the delivery is not a dead letter.",
+      NULL, NULL, NULL, NULL, NULL, "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
     { "POST", "/api/v1/sync/ops", "sync", "Apply a batch of offline ops (CRDT merge) and get the merged state",
       "Ops are checked one by one; an op already applied (same op_id) is skipped.", NULL,
       "{\"type\":\"object\",\"required\":[\"ops\"],\"properties\":{\"device_id\":{\"type\":\"string\",\"description\":\"The caller's device sending the batch\"},"
@@ -157,7 +200,7 @@ static const s_doc_t s_docs [] = {
       NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/sync/stream", "sync", "Server-Sent Events: changes of the caller's state, live",
       "One `event:` per change (`watchlist.add`, `watchlist.remove`, `progress.set`, `preferences.set`, "
-      "`device.added`, `device.removed`, `handoff`, `reset`), `id:` the per-user event number, `data:` a JSON object. "
+      "`device.added`, `device.removed`, `handoff`, `notification`, `reset`), `id:` the per-user event number, `data:` a JSON object. "
       "Resume with `Last-Event-ID` (or `last_event_id`); a device is named by `X-Device-Id` or `device_id` "
       "(EventSource cannot send headers). Comment lines keep idle streams open.",
       "text/event-stream", NULL, "{\"type\":\"string\"}", NULL, NULL, NULL },
@@ -205,6 +248,7 @@ static const struct {
     { "q", "\"the matrix\"" }, { "genres", "[\"science-fiction\",\"action\"]" }, { "region", "\"US\"" },
     { "platforms", "[\"netflix\"]" }, { "year_from", "1990" }, { "year_to", "1999" }, { "min_rating", "7.5" },
     { "type", "\"movie\"" }, { "id", "\"" MATRIX_ID "\"" }, { "content_id", "\"" MATRIX_ID "\"" },
+    { "window", "\"day\"" },
 };
 
 static const char s_info [] =
@@ -449,7 +493,7 @@ s_not_in_body (const mg_field_t *f, const void *arg)
 {
     const gw_route_t *route = arg;
     bool user = (route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION)) != 0;
-    return strcmp (f->name, GW_USER_FIELD) == 0 || s_in_path (route, f->name)
+    return gw_routes_gateway_field (f->name) || s_in_path (route, f->name)
         || (user && strcmp (f->name, GW_DEVICE_FIELD) == 0);
 }
 
@@ -501,7 +545,7 @@ s_parameters (s_gen_t *gen, const gw_route_t *route)
             s_append (gen, params, s_parameter (gen, &desc->fields [i], desc->fields [i].name, "path", true));
     for (size_t i = 0; desc && !body && i < desc->nfields; i++) {
         const mg_field_t *f = &desc->fields [i];
-        if (s_in_path (route, f->name) || strcmp (f->name, GW_USER_FIELD) == 0
+        if (s_in_path (route, f->name) || gw_routes_gateway_field (f->name)
         ||  (user && strcmp (f->name, GW_DEVICE_FIELD) == 0 && !(route->flags & GW_ROUTE_QUERY_DEVICE))
         ||  f->type == MG_T_MSG || f->type == MG_T_MSGLIST)
             continue;
@@ -784,7 +828,7 @@ s_components (s_gen_t *gen, json_t *components)
         "Retry-After", "description", "Seconds to wait before retrying", "schema", "type", "integer", "minimum", 0,
         "ETag", "description", "Strong validator of the answer's body", "schema", "type", "string",
         "Cache-Control", "description", "public, max-age=60 (anonymous) or private, max-age=60", "schema", "type", "string",
-        "X-Cache", "description", "Whether the Redis result cache answered", "schema", "type", "string", "enum", "hit", "miss"));
+        "X-Cache", "description", "Whether the Redis cache (search results, details) answered", "schema", "type", "string", "enum", "hit", "miss"));
     s_set (gen, components, "securitySchemes", json_pack (
         "{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}}",
         "bearerAuth", "type", "http", "scheme", "bearer", "bearerFormat", "JWT",

@@ -550,6 +550,10 @@ gw_reply_bus_error (gw_request_t *request, const mg_error_t *error)
     else
     if (i >= 0)
         retry_after = s_codes [i].retry_after;
+    //  RFC 9110 §11.6.1: a 401 says how to authenticate (available=mine, anonymous).
+    if (status == 401)
+        evhttp_add_header (evhttp_request_get_output_headers (request->http), "WWW-Authenticate",
+                           "Bearer realm=\"api\"");
     s_error (request, status, code, retry_after, error->param,
              error->message ? error->message : "");
 }

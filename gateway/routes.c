@@ -35,11 +35,14 @@ static const gw_route_t s_routes [] = {
     { "POST",   "/mcp",                             NULL,                   NULL,                          NULL,                        gw_mcp_post,     GW_ROUTE_RAW_BODY, 200 },
     { "DELETE", "/mcp",                             NULL,                   NULL,                          NULL,                        gw_mcp_delete,   0,             204 },
     { "GET",    "/api/v1/genres",                   "catalog.genres",       &mg_empty_desc,                &mg_genres_reply_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
-    { "GET",    "/api/v1/content/{id}",             "catalog.content",      &mg_content_request_desc,      &mg_content_details_desc,    NULL,            GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/content/{id}",             "catalog.content",      &mg_content_request_desc,      &mg_content_details_desc,    NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },
-    { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
-    { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC, 200 },
-    { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/people/{id}",              "catalog.person",       &mg_person_request_desc,       &mg_person_details_desc,     NULL,            GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
+    { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
+    { "GET",    "/api/v1/platforms",                "catalog.platforms",    &mg_platforms_request_desc,    &mg_platforms_reply_desc,    NULL,            GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/leaving",                  "catalog.leaving",      &mg_leaving_request_desc,      &mg_leaving_reply_desc,      NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
+    { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
     { "GET",    "/api/v1/search/autocomplete",      "search.autocomplete",  &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/content/{id}/similar",     "search.similar",       &mg_similar_request_desc,      &mg_similar_reply_desc,      NULL,            GW_ROUTE_PUBLIC, 200 },
     { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS | GW_ROUTE_LONG, 200 },
@@ -56,11 +59,18 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/me/progress/{content_id}", "sync.progress.get",    &mg_sync_title_request_desc,   &mg_progress_item_desc,      NULL,            GW_ROUTE_USER, 200 },
     { "PUT",    "/api/v1/me/progress/{content_id}", "sync.progress.put",    &mg_sync_progress_request_desc, &mg_sync_state_desc,        NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
     { "GET",    "/api/v1/me/preferences",           "sync.preferences.get", &mg_sync_user_request_desc,    &mg_sync_preferences_desc,   NULL,            GW_ROUTE_USER, 200 },
-    { "PUT",    "/api/v1/me/preferences",           "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,     NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
+    { "PUT",    "/api/v1/me/preferences",           "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,     NULL,            GW_ROUTE_BODY | GW_ROUTE_USER | GW_ROUTE_PREFS, 200 },
     { "GET",    "/api/v1/me/devices",               "sync.devices.list",    &mg_sync_list_request_desc,    &mg_devices_reply_desc,      NULL,            GW_ROUTE_USER, 200 },
     { "POST",   "/api/v1/me/devices",               "sync.devices.add",     &mg_device_add_request_desc,   &mg_device_desc,             NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 201 },
     { "DELETE", "/api/v1/me/devices/{id}",          "sync.devices.remove",  &mg_device_request_desc,       NULL,                        NULL,            GW_ROUTE_USER, 204 },
-    { "POST",   "/api/v1/sync/ops",                 "sync.ops",             &mg_sync_ops_request_desc,     &mg_sync_ops_reply_desc,     NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/notifications",         "alerts.notifications", &mg_notifications_request_desc, &mg_notifications_page_desc, NULL,           GW_ROUTE_USER, 200 },
+    { "POST",   "/api/v1/me/notifications/read",    "alerts.read",          &mg_notifications_read_request_desc, &mg_notifications_read_reply_desc, NULL,   GW_ROUTE_BODY | GW_ROUTE_USER, 200 },
+    { "GET",    "/api/v1/me/webhooks",              "alerts.webhooks",      &mg_alerts_page_request_desc,  &mg_webhooks_page_desc,      NULL,            GW_ROUTE_USER, 200 },
+    { "POST",   "/api/v1/me/webhooks",              "alerts.webhook.create", &mg_webhook_create_request_desc, &mg_webhook_desc,         NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 201 },
+    { "DELETE", "/api/v1/me/webhooks/{id}",         "alerts.webhook.delete", &mg_webhook_request_desc,     NULL,                        NULL,            GW_ROUTE_USER, 204 },
+    { "GET",    "/api/v1/me/webhooks/{id}/deliveries", "alerts.deliveries", &mg_deliveries_request_desc,   &mg_deliveries_page_desc,    NULL,            GW_ROUTE_USER, 200 },
+    { "POST",   "/api/v1/me/webhooks/{id}/deliveries/{delivery}/replay", "alerts.replay", &mg_replay_request_desc, &mg_delivery_desc,     NULL,            GW_ROUTE_USER, 202 },
+    { "POST",   "/api/v1/sync/ops",                 "sync.ops",             &mg_sync_ops_request_desc,     &mg_sync_ops_reply_desc,     NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_USER | GW_ROUTE_PREFS, 200 },
     { "POST",   "/api/v1/sync/handoff",             "sync.handoff",         &mg_sync_handoff_request_desc, &mg_sync_handoff_desc,       NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 202 },
     { "GET",    "/api/v1/sync/stream",              NULL,                   &mg_sync_stream_request_desc,  NULL,                        gw_sse_open,     GW_ROUTE_USER | GW_ROUTE_QUERY_DEVICE, 200 },
     { "GET",    "/api/v1/openapi.yaml",             NULL,                   NULL,                          NULL,                        gw_openapi_serve_yaml, GW_ROUTE_PUBLIC, 200 },
@@ -159,9 +169,15 @@ s_check_route (const gw_route_t *route)
     &&  (!route->request || !mg_msg_field (route->request, GW_USER_FIELD)))
         why = "a route for signed-in callers needs a user_id field in its request message";
     else
-    if ((route->flags & GW_ROUTE_CACHE) && (route->reply != &mg_search_reply_desc
+    if ((route->flags & GW_ROUTE_CACHE) && ((route->reply != &mg_search_reply_desc
+                                           && route->reply != &mg_content_details_desc)
                                          || (route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION))))
-        why = "only anonymous search.query replies are cached";
+        why = "only search.query and catalog.content replies are cached, for any caller alike";
+    else
+    if ((route->flags & GW_ROUTE_MINE)
+    &&  (!route->request || !mg_msg_field (route->request, GW_MINE_SERVICES_FIELD)
+      || !mg_msg_field (route->request, GW_MINE_REGION_FIELD) || !mg_msg_field (route->request, GW_SIGNED_IN_FIELD)))
+        why = "an available=mine route needs my_services, my_region and signed_in fields";
     else
     if ((route->request && (route->request->size > GW_MSG_STORAGE
                         ||  route->request->nfields > MSG_FIELDS_MAX))
@@ -245,6 +261,7 @@ gw_routes_match (int method, const char *path, size_t len, gw_match_t *match)
     //  HEAD is a GET without the body (libevent drops the body).
     int wanted = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : method;
     int allowed = 0;
+    match->mine = NULL;
     for (size_t i = 0; i < ROUTES_COUNT; i++) {
         const gw_route_t *route = &s_routes [i];
         if (!gw_routes_path_match (route->path, path, len, match))
@@ -383,12 +400,17 @@ s_bind_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *conten
         return s_fault (fault, 400, "INVALID_JSON", "the request body must be a JSON object");
     }
     //  The caller's id comes from their credentials only, the device from X-Device-Id.
-    const char *refused = json_object_get (json, GW_USER_FIELD) ? GW_USER_FIELD
-                        : json_object_get (json, GW_CLIENT_FIELD) ? GW_CLIENT_FIELD
-                        : user_id && json_object_get (json, GW_DEVICE_FIELD) ? GW_DEVICE_FIELD : NULL;
+    const char *refused = user_id && json_object_get (json, GW_DEVICE_FIELD) ? GW_DEVICE_FIELD : NULL;
+    const char *key;
+    json_t *value;
+    json_object_foreach (json, key, value)
+        if (!refused && gw_routes_gateway_field (key))
+            refused = key;
     if (refused) {
+        //  The message is written before json (which holds key) goes.
+        s_fault (fault, 400, "INVALID_PARAMETER", "invalid request body: unknown field '%.64s'", refused);
         json_decref (json);
-        return s_fault (fault, 400, "INVALID_PARAMETER", "invalid request body: unknown field '%s'", refused);
+        return -1;
     }
     if (user_id && json_object_set_new (json, GW_USER_FIELD, json_string (user_id))) {
         json_decref (json);
@@ -425,6 +447,33 @@ s_bind_raw_body (const mg_msgdesc_t *desc, struct evbuffer *body, const char *co
     free (copy);
     if (rc)
         return s_fault (fault, 400, "INVALID_JSON", "invalid request body: %s", reason);
+    return 0;
+}
+
+bool
+gw_routes_gateway_field (const char *name)
+{
+    static const char *const fields [] = {
+        GW_USER_FIELD, GW_CLIENT_FIELD, GW_MINE_SERVICES_FIELD, GW_MINE_REGION_FIELD, GW_SIGNED_IN_FIELD
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields [0]; i++)
+        if (strcmp (name, fields [i]) == 0)
+            return true;
+    return false;
+}
+
+//  Bind a signed-in caller's services and region (GW_ROUTE_MINE) into msg.
+//  Returns 0 or -1.
+static int
+s_bind_mine (const gw_mine_t *mine, const mg_msgdesc_t *desc, void *msg, gw_fault_t *fault)
+{
+    char reason [MG_MSG_ERR_LEN];
+    if (mg_msg_set_text (mg_msg_field (desc, GW_SIGNED_IN_FIELD), msg, "true", reason, sizeof reason)
+    ||  (*mine->region && mg_msg_set_text (mg_msg_field (desc, GW_MINE_REGION_FIELD), msg, mine->region,
+                                           reason, sizeof reason))
+    ||  (*mine->services && mg_msg_set_text (mg_msg_field (desc, GW_MINE_SERVICES_FIELD), msg, mine->services,
+                                             reason, sizeof reason)))
+        return s_fault (fault, 500, "INTERNAL", "cannot pass the caller's services on: %s", reason);
     return 0;
 }
 
@@ -494,8 +543,7 @@ s_bind_query (const gw_match_t *match, const mg_msgdesc_t *desc, const char *que
             return s_fault (fault, 400, "INVALID_PARAMETER",
                             "malformed percent-encoding in query parameter '%.*s'",
                             (int) (name_len < PARAM_NAME_SHOWN ? name_len : PARAM_NAME_SHOWN), pair);
-        const mg_field_t *field = desc && n > 0 && strcmp (name, GW_USER_FIELD) != 0
-                                && strcmp (name, GW_CLIENT_FIELD) != 0
+        const mg_field_t *field = desc && n > 0 && !gw_routes_gateway_field (name)
                                 && !(desc_user && strcmp (name, GW_DEVICE_FIELD) == 0)
                                 ? mg_msg_field (desc, name) : NULL;
         if (!field || s_is_path_param (match, name)
@@ -559,6 +607,8 @@ gw_routes_bind (const gw_match_t *match, const char *query, size_t query_len,
         rc = s_bind_path (match, desc, msg, fault);
     if (rc == 0)
         rc = s_bind_query (match, desc, query, query_len, scratch, msg, fault);
+    if (rc == 0 && desc && match->mine && (route->flags & GW_ROUTE_MINE))
+        rc = s_bind_mine (match->mine, desc, msg, fault);
     if (rc == 0 && desc && user_route && !body_bound) {
         char reason [MG_MSG_ERR_LEN];
         if (mg_msg_set_text (mg_msg_field (desc, GW_USER_FIELD), msg, user_id, reason, sizeof reason))

@@ -43,6 +43,7 @@
 #define FLUSH_GRACE_MS       100    //  after the last answer: time for libevent to write it
 #define FREE_REQUESTS_MAX    1024   //  recycled request contexts kept per thread
 #define KEY_CACHE_ENTRIES    4096   //  API keys cached per thread
+#define MINE_CACHE_ENTRIES   1024   //  callers' services cached per thread (direct-mapped)
 
 struct gw_thread_t {
     gw_server_t *server;
@@ -53,6 +54,7 @@ struct gw_thread_t {
     gw_bus_t *bus;
     gw_metrics_t *metrics;
     gw_keycache_t *keys;
+    gw_mine_cache_t *mine;          //  callers' services (available=mine)
     gw_sse_t *sse;
     gw_cache_t *cache;                   //  NULL when the result cache is off
     gw_mcp_t *mcp;                       //  MCP sessions (NULL: a bad Redis URL, /mcp answers 503)
@@ -179,12 +181,13 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     evhttp_set_timeout (self->http, HTTP_IDLE_TIMEOUT_S);
     self->metrics = gw_metrics_new (gw_routes_count ());
     self->keys = gw_keycache_new (KEY_CACHE_ENTRIES);
+    self->mine = gw_mine_cache_new (MINE_CACHE_ENTRIES);
     self->bus = gw_bus_new (self->base, server->zmq_ctx, config->broker,
                             config->heartbeat_ms, config->liveness, i);
-    if (self->metrics && config->cache_ttl_s > 0)
+    if (self->metrics && (config->cache_ttl_s > 0 || config->details_ttl_s > 0))
         self->cache = gw_cache_new (self->base, config, self->metrics);
     self->mcp = gw_mcp_new (config);
-    if (!self->metrics || !self->keys || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
+    if (!self->metrics || !self->keys || !self->mine || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
     if (self->sse && self->keys)
@@ -265,6 +268,7 @@ s_thread_destroy (gw_thread_t *self)
     gw_bus_destroy (&self->bus);
     gw_metrics_destroy (&self->metrics);
     gw_keycache_destroy (&self->keys);
+    gw_mine_cache_destroy (&self->mine);
     if (self->stop_event)
         event_free (self->stop_event);
     if (self->drain_timer)
@@ -353,7 +357,7 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
     *request = (gw_request_t) {
         .http = http, .thread = self, .server = self->server, .bus = self->bus,
         .metrics = self->metrics, .keys = self->keys, .sse = self->sse, .config = &self->server->config,
-        .cache = self->cache, .mcp = self->mcp,
+        .cache = self->cache, .mine_cache = self->mine, .mcp = self->mcp,
         .start_us = gw_now_us ()
     };
     self->in_flight++;
@@ -481,6 +485,13 @@ gw_server_dispatch (gw_request_t *request)
                         0, "API keys cannot manage API keys: use a Bearer access token");
         return;
     }
+    //  A signed-in caller's services and region go with the request: looked
+    //  up first, then the request comes back here.
+    if ((flags & GW_ROUTE_MINE) && request->caller.kind != GW_CALLER_ANONYMOUS && !request->mine.ready) {
+        gw_mine_lookup (request);
+        return;
+    }
+    match.mine = request->mine.ready ? &request->mine : NULL;
     gw_fault_t fault;
     uint8_t *bus_body = NULL;
     size_t bus_len = 0;

@@ -33,13 +33,45 @@
     "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ", " \
     "'stale', " a ".stale, 'updated_at', " SQL_RFC3339 (a ".updated_at") ")"
 
-//  A list item (catalog.item: the search result item shape) of c.
+//  Offers of c shown in a list item: the current ones (expired rows wait
+//  for the next refresh to delete them), at most as many as the item holds.
+#define SQL_ITEM_OFFERS_MAX "256"
+#define SQL_ITEM_OFFERS \
+    "coalesce ((SELECT jsonb_agg (" SQL_OFFER ("a") " ORDER BY a.region, a.platform, a.type) " \
+    "FROM (SELECT * FROM availability WHERE content_id = c.id " \
+    "      AND (expires_at IS NULL OR expires_at > now ()) " \
+    "      ORDER BY region, platform, type LIMIT " SQL_ITEM_OFFERS_MAX ") a), '[]'::jsonb)"
+
+//  Conditions on an availability row (alias a) of an offer watchable now on
+//  one of services (a JSON array of platform slugs, parameter p).
+#define SQL_MINE_OFFER(a, p) \
+    "AND " a ".platform IN (SELECT jsonb_array_elements_text (" p "::jsonb)) " \
+    "AND (" a ".expires_at IS NULL OR " a ".expires_at > now ())"
+
+//  The on_my_services key of a title c: an empty object when services
+//  (parameter s, a JSON array) is NULL (anonymous callers), else the
+//  services c is watchable on now in region (parameter r).
+#define SQL_MINE_MARK(s, r) \
+    "CASE WHEN " s "::jsonb IS NULL THEN '{}'::jsonb ELSE jsonb_build_object ('on_my_services', " \
+    "coalesce ((SELECT jsonb_agg (DISTINCT a.platform ORDER BY a.platform) FROM availability a " \
+    "WHERE a.content_id = c.id AND a.region = " r "::bpchar " SQL_MINE_OFFER ("a", s) "), '[]'::jsonb)) END"
+
+//  available=mine on a title c: when flag (parameter f) is true, only
+//  titles watchable now on services s in region r.
+#define SQL_MINE_WHERE(f, s, r) \
+    "AND (" f "::boolean IS NOT TRUE OR EXISTS (SELECT 1 FROM availability a " \
+    "WHERE a.content_id = c.id AND a.region = " r "::bpchar " SQL_MINE_OFFER ("a", s) "))"
+
+//  A list item (catalog.item: the search result item shape) of c, scored
+//  by column score of p (what the list ranks by). Every list builds its
+//  items here, so a change to the item's fields is made once.
 #define SQL_ITEM \
     "jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, " \
     "'original_title', c.original_title, 'year', c.year, 'overview', c.overview, " \
     "'genres', " SQL_GENRES ", 'poster', " SQL_IMAGE ("c.poster_path", "w500") ", " \
     "'release_date', to_char (c.release_date, 'YYYY-MM-DD'), 'popularity', c.popularity, " \
     "'vote_average', c.vote_average::numeric, 'vote_count', c.vote_count, " \
-    "'external_ids', " SQL_EXTERNAL_IDS ")"
+    "'external_ids', " SQL_EXTERNAL_IDS ", 'score', p.score, " \
+    "'availability', " SQL_ITEM_OFFERS ")"
 
 #endif

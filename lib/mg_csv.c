@@ -20,6 +20,7 @@ typedef struct {
     int overflow;                       //  1: too many fields, 2: row too long
     size_t bad_row;                     //  the row that overflowed
     int stopped;
+    size_t line;                        //  mg_csv_parse: the line being fed, passed as row
     mg_csv_row_fn *fn;
     void *arg;
 } s_rows_t;
@@ -59,7 +60,7 @@ s_on_row (int terminator, void *arg)
         char *fields [MG_CSV_FIELDS_MAX];
         for (size_t i = 0; i < self->count; i++)
             fields [i] = self->buf + self->offsets [i];
-        if (self->fn (fields, self->count, self->row, self->arg))
+        if (self->fn (fields, self->count, self->line ? self->line : self->row, self->arg))
             self->stopped = 1;
     }
     self->count = 0;
@@ -123,6 +124,57 @@ mg_csv_read (const char *path, mg_csv_row_fn *fn, void *arg, char *err, size_t e
     free (chunk);
     free (rows.buf);
     gzclose (in);
+    return rc;
+}
+
+int
+mg_csv_parse (const char *data, size_t len, mg_csv_row_fn *fn, void *arg, char *err, size_t errlen,
+              size_t *line)
+{
+    *line = 0;
+    struct csv_parser parser;
+    if (csv_init (&parser, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    s_rows_t rows = { .buf = malloc (MG_CSV_ROW_MAX), .fn = fn, .arg = arg, .line = 1 };
+    int rc = 0;
+    if (!rows.buf) {
+        snprintf (err, errlen, "out of memory");
+        rc = -1;
+    }
+    //  Fed a line at a time, so a row is known by the line it ends on.
+    size_t at = 0;
+    while (rc == 0 && at < len && !rows.stopped && !rows.overflow) {
+        const char *nl = memchr (data + at, '\n', len - at);
+        size_t n = nl ? (size_t) (nl - (data + at)) + 1 : len - at;
+        if (csv_parse (&parser, data + at, n, s_on_field, s_on_row, &rows) != n) {
+            snprintf (err, errlen, "%s", csv_strerror (csv_error (&parser)));
+            *line = rows.line;
+            rc = -1;
+        }
+        at += n;
+        if (rc == 0 && nl)
+            rows.line++;
+    }
+    //  The last row ends with the text: on the last line, not past a final newline.
+    if (len && data [len - 1] == '\n' && rows.line > 1)
+        rows.line--;
+    if (rc == 0 && !rows.stopped && !rows.overflow && csv_fini (&parser, s_on_field, s_on_row, &rows) != 0) {
+        snprintf (err, errlen, "%s", csv_strerror (csv_error (&parser)));
+        *line = rows.line;
+        rc = -1;
+    }
+    if (rc == 0 && rows.overflow) {
+        snprintf (err, errlen, rows.overflow == 1 ? "more than %d columns" : "a row longer than %d bytes",
+                  rows.overflow == 1 ? MG_CSV_FIELDS_MAX : MG_CSV_ROW_MAX);
+        *line = rows.line;
+        rc = -1;
+    }
+    if (rc == 0 && rows.stopped)
+        rc = 1;
+    csv_free (&parser);
+    free (rows.buf);
     return rc;
 }
 

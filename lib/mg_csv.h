@@ -17,6 +17,13 @@ typedef int (mg_csv_row_fn) (char **fields, size_t count, size_t row, void *arg)
 //  file cannot be read or is not valid CSV (a row over the limits included).
 int mg_csv_read (const char *path, mg_csv_row_fn *fn, void *arg, char *err, size_t errlen);
 
+//  Parse data (len bytes of CSV in memory), calling fn for every row with
+//  the line the row ends on (from 1) as its row. Returns 0 when all was
+//  read, 1 when fn stopped it, -1 with err filled and *line the line at
+//  fault when the text is not valid CSV (a row over the limits included).
+int mg_csv_parse (const char *data, size_t len, mg_csv_row_fn *fn, void *arg, char *err, size_t errlen,
+                  size_t *line);
+
 //  Column index in header (count columns) of the first of names found, or -1.
 int mg_csv_column (char **header, size_t count, const char *const *names);
 

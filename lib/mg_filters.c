@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 //  True for A-Z and a-z only (isalpha depends on the locale).
@@ -84,4 +85,48 @@ mg_filters_uuid (const char *text, char out [37], const char *param, mg_error_t 
                               "%s must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", param);
     out [MG_UUID_TEXT_LEN] = '\0';
     return 0;
+}
+
+int
+mg_filters_available (const char *available, bool signed_in, bool *mine, mg_error_t *err)
+{
+    assert (mine && err);
+    *mine = false;
+    if (!available)
+        return 0;
+    if (strcmp (available, "mine") != 0)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "available", "available must be mine");
+    //  Whose services? Only a signed-in caller has any.
+    if (!signed_in)
+        return mg_actor_fail (err, "UNAUTHORIZED", "available",
+                              "available=mine needs a signed-in caller: send Authorization: Bearer <access token>");
+    *mine = true;
+    return 0;
+}
+
+char *
+mg_filters_services_json (char **services, size_t count)
+{
+    size_t size = 3;
+    for (size_t i = 0; i < count; i++)
+        size += strlen (services [i]) + 3;
+    char *text = malloc (size);
+    if (!text)
+        return NULL;
+    size_t used = 0;
+    text [used++] = '[';
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            text [used++] = ',';
+        text [used++] = '"';
+        //  Slugs come from the gateway, which took them from the checked
+        //  preference; anything but [a-z0-9-] is dropped all the same.
+        for (const char *p = services [i]; *p; p++)
+            if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')
+                text [used++] = *p;
+        text [used++] = '"';
+    }
+    text [used++] = ']';
+    text [used] = '\0';
+    return text;
 }

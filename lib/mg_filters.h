@@ -26,6 +26,15 @@ int mg_filters_platform (const char *slug, const char *param, mg_error_t *err);
 //  case) into out. Returns 0, or -1 (with err naming param).
 int mg_filters_uuid (const char *text, char out [37], const char *param, mg_error_t *err);
 
+//  Check available= (absent, or "mine" from a signed-in caller): *mine says
+//  whether to keep only titles on the caller's services. Returns 0, or -1
+//  with err (INVALID_PARAMETER, or UNAUTHORIZED for an anonymous caller).
+int mg_filters_available (const char *available, bool signed_in, bool *mine, mg_error_t *err);
+
+//  The platform slugs services (count) as a JSON array text, for SQL
+//  parameters. Caller frees; NULL when out of memory.
+char *mg_filters_services_json (char **services, size_t count);
+
 #define MG_UUID_TEXT_LEN     36     //  8-4-4-4-12 hex digits and hyphens
 #define MG_PLATFORM_MAX      64     //  bytes of a platform slug (mg_offer platform)
 #define MG_PER_PAGE_DEFAULT  20     //  architecture §4: list endpoints

@@ -547,8 +547,10 @@ s_decode_value (const mg_field_t *f, const msgpack_object *obj, void *msg,
             size_t count = obj->via.array.size;
             if (count > f->max)
                 return s_fail (err, errlen, path, "more than %u items", f->max);
-            char **items = count ? calloc (count, sizeof (char *)) : NULL;
-            if (count && !items)
+            //  An empty list given is kept apart from no list (never NULL):
+            //  "services": [] clears a preference, absent leaves it.
+            char **items = calloc (count ? count : 1, sizeof (char *));
+            if (!items)
                 return s_fail (err, errlen, path, "out of memory");
             *AT (msg, f->offset, char **) = items;
             for (size_t j = 0; j < count; j++) {
@@ -878,8 +880,10 @@ s_from_json_value (const mg_field_t *f, const json_t *value, void *msg,
             size_t count = json_array_size (value);
             if (count > f->max)
                 return s_fail (err, errlen, path, "more than %u items", f->max);
-            char **items = count ? calloc (count, sizeof (char *)) : NULL;
-            if (count && !items)
+            //  An empty list given is kept apart from no list (never NULL):
+            //  "services": [] clears a preference, absent leaves it.
+            char **items = calloc (count ? count : 1, sizeof (char *));
+            if (!items)
                 return s_fail (err, errlen, path, "out of memory");
             *AT (msg, f->offset, char **) = items;
             for (size_t j = 0; j < count; j++) {

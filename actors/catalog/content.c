@@ -9,11 +9,20 @@
 #include "mg_catalog_sql.h"
 
 #include <string.h>
+#include <strings.h>
 
 //  Row limits: those of the reply's lists in schema.def (strings for SQL).
 #define CREDITS_MAX  "64"     //  mg_credits cast, crew
 #define VIDEOS_MAX   "32"     //  mg_content_details videos
-#define OFFERS_MAX   "1024"   //  mg_availability_reply results
+#define OFFERS_MAX   "1024"   //  mg_availability_reply results, mg_content_details offers
+
+//  Current offers of c.id: of region $2, or of every region when $2 is NULL.
+#define SQL_CURRENT_OFFERS \
+    "coalesce ((SELECT jsonb_agg (" SQL_OFFER ("a") " ORDER BY a.region, a.platform, a.type) " \
+    "  FROM (SELECT * FROM availability WHERE content_id = c.id " \
+    "        AND ($2::text IS NULL OR region = $2::bpchar) " \
+    "        AND (expires_at IS NULL OR expires_at > now ()) " \
+    "        ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb)"
 
 #define SQL_CREDITS(role) \
     "coalesce ((SELECT jsonb_agg (jsonb_build_object ('name', r.person_name, 'character', r.character, " \
@@ -43,17 +52,13 @@ static const char s_content_sql [] =
     "  ORDER BY " SQL_VIDEO_ORDER ") FROM (SELECT * FROM videos WHERE content_id = c.id "
     "  ORDER BY " SQL_VIDEO_ORDER " LIMIT " VIDEOS_MAX ") v), '[]'::jsonb), "
     "'external_ids', " SQL_EXTERNAL_IDS ", "
-    "'version', c.version, 'updated_at', " SQL_RFC3339 ("c.updated_at")
+    "'version', c.version, 'updated_at', " SQL_RFC3339 ("c.updated_at") ", "
+    "'offers', " SQL_CURRENT_OFFERS
     ")::text FROM content c WHERE c.id = $1::uuid";
 
 //  $2: region or NULL for all regions.
 static const char s_availability_sql [] =
-    "SELECT jsonb_build_object ('id', c.id, 'region', $2::text, 'results', "
-    "coalesce ((SELECT jsonb_agg (" SQL_OFFER ("a") " ORDER BY a.region, a.platform, a.type) "
-    "  FROM (SELECT * FROM availability WHERE content_id = c.id "
-    "        AND ($2::text IS NULL OR region = $2::bpchar) "
-    "        AND (expires_at IS NULL OR expires_at > now ()) "
-    "        ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb)"
+    "SELECT jsonb_build_object ('id', c.id, 'region', $2::text, 'results', " SQL_CURRENT_OFFERS
     ")::text FROM content c WHERE c.id = $1::uuid";
 
 //  Fail with NOT_FOUND for the id.
@@ -67,11 +72,22 @@ int
 catalog_on_content (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_content_request_t *request = req;
+    catalog_thread_t *self = state;
     char id [37];
+    char region [3];
     if (mg_filters_uuid (request->id, id, "id", err))
         return -1;
-    const char *params [] = { id };
-    int rc = catalog_query_json (state, s_content_sql, 1, params, &mg_content_details_desc, rep, err);
+    const char *offers_region = self->default_region;
+    if (request->offers_region && strcasecmp (request->offers_region, "all") == 0)
+        offers_region = NULL;
+    else
+    if (request->offers_region) {
+        if (mg_filters_region (request->offers_region, region, "offers_region", err))
+            return -1;
+        offers_region = region;
+    }
+    const char *params [] = { id, offers_region };
+    int rc = catalog_query_json (state, s_content_sql, 2, params, &mg_content_details_desc, rep, err);
     return rc == 1 ? s_not_found (id, err) : rc;
 }
 

@@ -6,38 +6,54 @@
     title when scores tie. Filters that are not given are SQL NULLs, which
     the planner folds away (an unnamed statement is planned with its values).
 
-    Trending: there is no view data yet, so titles rank by their stored
-    popularity (the providers' score, refreshed by the fetcher); titles with
-    no popularity at all (0) are not trending. window= is checked and kept
-    for when view counts exist; today day and week rank the same.  */
+    Trending ranks by the popularity a title gained over the window (day or
+    week): its stored popularity now less its popularity in the last
+    snapshot taken at or before the window's start (popularity_snapshots,
+    written by the fetcher's scheduler). With no snapshot that old there is
+    nothing to compare with: every title counts from 0, which ranks by
+    current popularity, and the reply says window_fallback. Titles with no
+    popularity at all (0) are not trending. Each item's score is what its
+    list ranks by: the gain for trending, the popularity for discover.  */
 #include "catalog.h"
 #include "mg_catalog_sql.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define YEAR_MAX         9999    //  larger years are typos, and must fit an int
 #define RATING_MAX       10      //  vote_average is 0-10
-#define ARRAY_TEXT_MAX   4096    //  a text[] literal: 32 platforms of <= 64 bytes, commas
 
-//  The list statement over the filter where and the sort order (columns of
-//  alias p). $1 per_page, $2 offset, $3 page, filters from $4.
-#define SQL_LIST(where, order) \
-    "WITH f AS (SELECT c.id, c.popularity, c.vote_average, c.vote_count, c.release_date " \
-    "           FROM content c WHERE " where "), " \
+//  The list statement: CTEs before f (with, each ending in ", "), a join of
+//  content c (from), each title's score, the filter where and the sort
+//  order (columns of alias p), more reply fields (extra, each starting with
+//  ", "); f, s, r the parameters of the available=mine flag, the caller's
+//  services and region (SQL_MINE_WHERE, SQL_MINE_MARK). $1 per_page,
+//  $2 offset, $3 page, filters from $4.
+#define SQL_LIST(with, from, score, where, order, extra, f, s, r) \
+    "WITH " with "f AS (SELECT c.id, c.popularity, c.vote_average, c.vote_count, c.release_date, " \
+    "           " score " AS score FROM content c " from " WHERE " where " " SQL_MINE_WHERE (f, s, r) "), " \
     "p AS (SELECT * FROM f p ORDER BY " order " LIMIT $1::bigint OFFSET $2::bigint) " \
     "SELECT jsonb_build_object ('total', (SELECT count (*) FROM f), 'page', $3::bigint, " \
-    "'per_page', $1::bigint, 'results', coalesce ((SELECT jsonb_agg (" SQL_ITEM " ORDER BY " order ") " \
-    "FROM p JOIN content c ON c.id = p.id), '[]'::jsonb))::text"
+    "'per_page', $1::bigint" extra ", 'results', coalesce ((SELECT jsonb_agg ((" SQL_ITEM ") || (" SQL_MINE_MARK (s, r) ") " \
+    "ORDER BY " order ") FROM p JOIN content c ON c.id = p.id), '[]'::jsonb))::text"
 
 #define ORDER_POPULARITY   "p.popularity DESC, p.id"
 #define ORDER_RATING       "p.vote_average DESC NULLS LAST, p.vote_count DESC, p.id"
 #define ORDER_RELEASE_DATE "p.release_date DESC NULLS LAST, p.id"
+#define ORDER_GAIN         "p.score DESC, p.popularity DESC, p.id"
 
 //  $4 type or NULL.
 #define WHERE_TRENDING "($4::text IS NULL OR c.type = $4::text) AND c.popularity > 0"
+
+//  $5 the window as an interval: the snapshot the gain is measured from is
+//  the last one at or before the window's start (all rows of one snapshot
+//  share its taken_at).
+#define WITH_TRENDING \
+    "start AS (SELECT max (taken_at) AS at FROM popularity_snapshots WHERE taken_at <= now () - $5::interval), " \
+    "base AS (SELECT s.content_id, s.popularity FROM popularity_snapshots s JOIN start ON s.taken_at = start.at), "
 
 //  $4 type, $5 genre ids (any of), $6 year_from, $7 year_to, $8 min_rating,
 //  $9 platforms (any of), $10 region; each NULL when not given.
@@ -53,16 +69,31 @@
     "     AND ($10::text IS NULL OR a.region = $10::bpchar) " \
     "     AND (a.expires_at IS NULL OR a.expires_at > now ())))"
 
-static const char s_trending_sql [] = SQL_LIST (WHERE_TRENDING, ORDER_POPULARITY);
+//  Discover: $11 available=mine, $12 services, $13 region.
+#define SQL_DISCOVER(order) SQL_LIST ("", "", "c.popularity", WHERE_DISCOVER, order, "", "$11", "$12", "$13")
+
+//  Trending: $6 available=mine, $7 services, $8 region.
+static const char s_trending_sql [] =
+    SQL_LIST (WITH_TRENDING, "LEFT JOIN base b ON b.content_id = c.id", "c.popularity - coalesce (b.popularity, 0)",
+              WHERE_TRENDING, ORDER_GAIN, ", 'window_fallback', (SELECT at IS NULL FROM start)", "$6", "$7", "$8");
+
+//  window= values and the intervals they span.
+static const struct {
+    const char *window;
+    const char *interval;
+} s_windows [] = {
+    { "day",  "1 day" },
+    { "week", "7 days" },
+};
 
 //  sort= values and their statements.
 static const struct {
     const char *sort;
     const char *sql;
 } s_discover [] = {
-    { "popularity",   SQL_LIST (WHERE_DISCOVER, ORDER_POPULARITY) },
-    { "rating",       SQL_LIST (WHERE_DISCOVER, ORDER_RATING) },
-    { "release_date", SQL_LIST (WHERE_DISCOVER, ORDER_RELEASE_DATE) },
+    { "popularity",   SQL_DISCOVER (ORDER_POPULARITY) },
+    { "rating",       SQL_DISCOVER (ORDER_RATING) },
+    { "release_date", SQL_DISCOVER (ORDER_RELEASE_DATE) },
 };
 
 //  The type filter of type= (NULL = all) into *filter. Returns 0 or -1.
@@ -80,9 +111,9 @@ s_type (const char *type, const char **filter, mg_error_t *err)
 }
 
 //  Paging as SQL text: per_page, offset and page into the buffers.
-static int
-s_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
-          char text [3][24], mg_error_t *err)
+int
+catalog_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+                char text [3][24], mg_error_t *err)
 {
     uint64_t offset;
     if (mg_filters_paging (has_page, page, has_per_page, per_page, &page, &per_page, &offset, err))
@@ -105,6 +136,27 @@ s_list (catalog_thread_t *self, const char *sql, int nparams, const char *const 
 }
 
 int
+catalog_mine (catalog_thread_t *self, const char *available, bool signed_in, char **services,
+              size_t services_count, const char *my_region, catalog_mine_t *mine, mg_error_t *err)
+{
+    bool only = false;
+    *mine = (catalog_mine_t) { 0 };
+    if (mg_filters_available (available, signed_in, &only, err))
+        return -1;
+    if (!signed_in)
+        return 0;
+    if (my_region && mg_filters_region (my_region, mine->region, "region", err))
+        return -1;
+    if (!my_region)
+        memcpy (mine->region, self->default_region, sizeof mine->region);
+    mine->services = mg_filters_services_json (services, services_count);
+    if (!mine->services)
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    mine->flag = only ? "true" : NULL;
+    return 0;
+}
+
+int
 catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_trending_request_t *request = req;
@@ -112,12 +164,25 @@ catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err)
     char paging [3][24];
     if (s_type (request->type, &type, err))
         return -1;
-    if (request->window && strcmp (request->window, "day") != 0 && strcmp (request->window, "week") != 0)
+    const char *window = request->window ? request->window : "week", *interval = NULL;
+    for (size_t i = 0; i < sizeof s_windows / sizeof s_windows [0]; i++)
+        if (strcmp (s_windows [i].window, window) == 0)
+            interval = s_windows [i].interval;
+    if (!interval)
         return mg_actor_fail (err, "INVALID_PARAMETER", "window", "window must be one of day, week");
-    if (s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
+    if (catalog_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
         return -1;
-    const char *params [] = { paging [0], paging [1], paging [2], type };
-    return s_list (state, s_trending_sql, 4, params, rep, err);
+    catalog_mine_t mine;
+    if (catalog_mine (state, request->available, request->signed_in, request->my_services,
+                      request->my_services_count, request->my_region, &mine, err))
+        return -1;
+    const char *params [] = {
+        paging [0], paging [1], paging [2], type, interval, mine.flag, mine.services,
+        mine.services ? mine.region : NULL
+    };
+    int rc = s_list (state, s_trending_sql, 8, params, rep, err);
+    free (mine.services);
+    return rc;
 }
 
 //  The ids of the genre slugs (any case; empty items skipped) as a
@@ -156,12 +221,9 @@ s_genres (catalog_thread_t *self, char **slugs, size_t count, char *text, size_t
     return 0;
 }
 
-//  The platform slugs (any case; empty items skipped) as a text[] literal
-//  into text, or NULL into *filter when there are none. Slugs are checked
-//  for their shape only: a platform nobody offers simply matches nothing.
-static int
-s_platforms (char **slugs, size_t count, char *text, size_t size, const char **filter,
-             mg_error_t *err)
+int
+catalog_platforms_array (char **slugs, size_t count, char *text, size_t size, const char **filter,
+                         mg_error_t *err)
 {
     *filter = NULL;
     size_t used = 0;
@@ -209,7 +271,7 @@ catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err)
     const char *type, *genres, *year_from, *year_to, *platforms;
     const char *min_rating = NULL, *region = NULL, *sql = NULL;
     char paging [3][24], genres_text [256], from_text [8], to_text [8];
-    char rating_text [32], region_text [3], platforms_text [ARRAY_TEXT_MAX];
+    char rating_text [32], region_text [3], platforms_text [CATALOG_ARRAY_TEXT_MAX];
 
     const char *sort = request->sort ? request->sort : "popularity";
     for (size_t i = 0; i < sizeof s_discover / sizeof s_discover [0]; i++)
@@ -238,15 +300,21 @@ catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err)
             return -1;
         region = region_text;
     }
-    if (s_platforms (request->platforms, request->platforms_count, platforms_text,
-                     sizeof platforms_text, &platforms, err)
+    if (catalog_platforms_array (request->platforms, request->platforms_count, platforms_text,
+                                 sizeof platforms_text, &platforms, err)
     ||  s_genres (self, request->genres, request->genres_count, genres_text, sizeof genres_text,
                   &genres, err)
-    ||  s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
+    ||  catalog_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
+        return -1;
+    catalog_mine_t mine;
+    if (catalog_mine (self, request->available, request->signed_in, request->my_services,
+                      request->my_services_count, request->my_region, &mine, err))
         return -1;
     const char *params [] = {
         paging [0], paging [1], paging [2], type, genres, year_from, year_to, min_rating,
-        platforms, region
+        platforms, region, mine.flag, mine.services, mine.services ? mine.region : NULL
     };
-    return s_list (self, sql, 10, params, rep, err);
+    int rc = s_list (self, sql, 13, params, rep, err);
+    free (mine.services);
+    return rc;
 }

@@ -2,7 +2,7 @@
 
         mg-embedder-bench [COUNT] < texts (one per line)
 
-    1. "local": the LSA fold-in in process (lsa.c, MG_EMBED_MODEL), what a
+    1. "local": the LSA fold-in in process (mg_lsa.c, MG_EMBED_MODEL), what a
        replica does today;
     2. "bus": embedder.embed of one text through the broker at MG_BROKER to
        a running mg-embedder, each text new to the cache (Redis miss, model,
@@ -10,7 +10,7 @@
     3. "cached": the same texts again (answered from Redis).
     Prints p50, p99 and mean in milliseconds for each, and the ratios.  */
 #include "embedder.h"
-#include "lsa.h"
+#include "mg_lsa.h"
 #include "mg_client.h"
 #include "mg_config.h"
 #include "mg_log.h"
@@ -65,16 +65,16 @@ main (int argc, char **argv)
             n++;
     }
     char reason [512];
-    search_lsa_t *lsa = search_lsa_load (mg_config_str ("MG_EMBED_MODEL", "var/lsa.model"), reason, sizeof reason);
+    mg_lsa_t *lsa = mg_lsa_load (mg_config_str ("MG_EMBED_MODEL", "var/lsa.model"), reason, sizeof reason);
     mg_client_t *client = mg_client_new (mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"));
     if (n < 10 || !samples || !lsa || !client) {
         fprintf (stderr, "mg-embedder-bench: need >= 10 texts on stdin, a model (%s) and a broker\n", lsa ? "ok" : reason);
         return 1;
     }
-    float *vec = malloc (search_lsa_dims (lsa) * sizeof *vec);
+    float *vec = malloc (mg_lsa_dims (lsa) * sizeof *vec);
     for (size_t i = 0; i < n; i++) {
         double t = s_now_ms ();
-        search_lsa_embed_text (lsa, texts [i], vec);
+        mg_lsa_embed_text (lsa, texts [i], vec);
         samples [i] = s_now_ms () - t;
     }
     double local = s_report ("local", samples, n);
@@ -111,7 +111,7 @@ main (int argc, char **argv)
     free (vec);
     free (texts);
     free (samples);
-    search_lsa_destroy (&lsa);
+    mg_lsa_destroy (&lsa);
     mg_client_destroy (&client);
     return 0;
 }

@@ -5,7 +5,7 @@
 #ifndef EMBEDDER_H_INCLUDED
 #define EMBEDDER_H_INCLUDED
 
-#include "index.h"
+#include "mg_lsa.h"
 #include "mg_actor.h"
 
 #include <czmq.h>
@@ -39,7 +39,7 @@ int embedder_model_embed (embedder_model_t *self, const char *const *texts, size
 
 //  As embedder_model_embed for catalog titles (field weights for LSA, one
 //  text of the fields for OpenAI).
-int embedder_model_embed_docs (embedder_model_t *self, const search_doc_t *docs, size_t count,
+int embedder_model_embed_docs (embedder_model_t *self, const mg_doc_t *docs, size_t count,
                                float *out, bool *ok, char *err, size_t errlen);
 
 //  ---- OpenAI-compatible client (openai.c)

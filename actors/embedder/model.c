@@ -1,8 +1,8 @@
 /*  The embedder's model: the LSA model trained by mg-embed-train (the
-    default: no network, the search replicas' own code in lsa.c) or an
+    default: no network, the code search replicas share, lib/mg_lsa.c) or an
     OpenAI-compatible /v1/embeddings.  */
 #include "embedder.h"
-#include "lsa.h"
+#include "mg_lsa.h"
 #include "mg_config.h"
 #include "mg_log.h"
 
@@ -17,7 +17,7 @@
 struct embedder_model_t {
     char id [128];
     uint32_t dims;
-    search_lsa_t *lsa;              //  backend B, or
+    mg_lsa_t *lsa;              //  backend B, or
     embedder_openai_t *openai;      //  backend A
 };
 
@@ -31,10 +31,10 @@ embedder_model_new (char *err, size_t errlen)
     }
     const char *backend = mg_config_str ("MG_EMBED_BACKEND", "lsa");
     if (strcmp (backend, "lsa") == 0) {
-        self->lsa = search_lsa_load (mg_config_str ("MG_EMBED_MODEL", "var/lsa.model"), err, errlen);
+        self->lsa = mg_lsa_load (mg_config_str ("MG_EMBED_MODEL", "var/lsa.model"), err, errlen);
         if (self->lsa) {
-            self->dims = search_lsa_dims (self->lsa);
-            snprintf (self->id, sizeof self->id, "%s", search_lsa_id (self->lsa));
+            self->dims = mg_lsa_dims (self->lsa);
+            snprintf (self->id, sizeof self->id, "%s", mg_lsa_id (self->lsa));
         }
     }
     else
@@ -59,7 +59,7 @@ embedder_model_destroy (embedder_model_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        search_lsa_destroy (&(*self_p)->lsa);
+        mg_lsa_destroy (&(*self_p)->lsa);
         embedder_openai_destroy (&(*self_p)->openai);
         free (*self_p);
         *self_p = NULL;
@@ -124,7 +124,7 @@ embedder_model_embed (embedder_model_t *self, const char *const *texts, size_t c
     if (self->openai)
         return s_openai (self, texts, count, out, ok, err, errlen);
     for (size_t i = 0; i < count; i++) {
-        int e = search_lsa_embed_text (self->lsa, texts [i], out + i * self->dims);
+        int e = mg_lsa_embed_text (self->lsa, texts [i], out + i * self->dims);
         if (e < 0) {
             snprintf (err, errlen, "out of memory");
             return -1;
@@ -154,13 +154,13 @@ s_field (char *buf, size_t size, size_t *used, const char *label, const char *te
 }
 
 int
-embedder_model_embed_docs (embedder_model_t *self, const search_doc_t *docs, size_t count,
+embedder_model_embed_docs (embedder_model_t *self, const mg_doc_t *docs, size_t count,
                            float *out, bool *ok, char *err, size_t errlen)
 {
     assert (self && docs && out && ok);
     if (self->lsa) {
         for (size_t i = 0; i < count; i++) {
-            int e = search_lsa_embed_doc (self->lsa, &docs [i], out + i * self->dims);
+            int e = mg_lsa_embed_doc (self->lsa, &docs [i], out + i * self->dims);
             if (e < 0) {
                 snprintf (err, errlen, "out of memory");
                 return -1;
@@ -180,7 +180,7 @@ embedder_model_embed_docs (embedder_model_t *self, const search_doc_t *docs, siz
         }
         size_t used = 0;
         texts [i][0] = '\0';
-        const search_doc_t *d = &docs [i];
+        const mg_doc_t *d = &docs [i];
         s_field (texts [i], DOC_TEXT_MAX, &used, "Title", d->title);
         s_field (texts [i], DOC_TEXT_MAX, &used, "Original title", d->original_title);
         s_field (texts [i], DOC_TEXT_MAX, &used, "Genres", d->genres);

@@ -138,14 +138,14 @@ s_store_batch (embedder_t *self, PGconn *pg, char **ids, size_t count, char *err
     if (!texts)
         return -1;
     int n = PQntuples (texts);
-    search_doc_t *docs = calloc ((size_t) n + 1, sizeof *docs);
+    mg_doc_t *docs = calloc ((size_t) n + 1, sizeof *docs);
     float *vectors = malloc (((size_t) n + 1) * dims * sizeof *vectors);
     bool *ok = calloc ((size_t) n + 1, sizeof *ok);
     int rc = docs && vectors && ok ? 0 : -1;
     if (rc)
         snprintf (err, errlen, "out of memory");
     for (int i = 0; rc == 0 && i < n; i++)
-        docs [i] = (search_doc_t) {
+        docs [i] = (mg_doc_t) {
             .id = s_col (texts, i, 0), .title = s_col (texts, i, 1), .original_title = s_col (texts, i, 2),
             .alternates = s_col (texts, i, 3), .tagline = s_col (texts, i, 4), .keywords = s_col (texts, i, 5),
             .overview = s_col (texts, i, 6), .genres = s_col (texts, i, 7)

@@ -33,6 +33,7 @@ typedef struct {
     int redis_timeout_ms;
     atomic_bool stopping;
     char token [64];                //  this replica's lease token
+    int sweep_first;                //  most popular titles a sweep refreshes first
 } s_shared_t;
 
 //  What a thread needs to run fetches.
@@ -310,10 +311,65 @@ s_catalog_titles (PGconn *pg, bool expiring, char *last_id, size_t last_len, fet
     return count;
 }
 
+//  The titles users see first, in the order a sweep refreshes them: the
+//  first most popular titles (trending and popular lists draw from them),
+//  then titles on anyone's watchlist, most popular first. Returns how many.
+static size_t
+s_first_titles (PGconn *pg, int first, fetch_item_t *items, size_t max)
+{
+    char limit [16], total [16];
+    snprintf (limit, sizeof limit, "%d", first);
+    snprintf (total, sizeof total, "%zu", max);
+    const char *params [] = { limit, total };
+    //  A watchlist entry is live while it holds an add tag (docs/sync.md).
+    PGresult *res = PQexecParams (pg,
+        "WITH top AS (SELECT id, popularity, 0 AS tier FROM content ORDER BY popularity DESC, id LIMIT $1::int), "
+        "watched AS (SELECT c.id, c.popularity, 1 AS tier FROM content c WHERE c.id IN ("
+        "  SELECT w.key::uuid FROM sync_state s CROSS JOIN jsonb_each (s.state->'watchlist') w "
+        "  WHERE s.key = 'state' AND w.key ~ '^[0-9a-f-]{36}$' AND jsonb_typeof (w.value->'tags') = 'object' "
+        "  AND w.value->'tags' <> '{}'::jsonb) AND c.id NOT IN (SELECT id FROM top)) "
+        "SELECT e.value, c.type FROM (SELECT * FROM top UNION ALL SELECT * FROM watched) t "
+        "JOIN content c ON c.id = t.id JOIN external_ids e ON e.content_id = t.id AND e.source = 'tmdb' "
+        "ORDER BY t.tier, t.popularity DESC, t.id LIMIT $2::int",
+        2, NULL, params, NULL, NULL, 0);
+    size_t count = 0;
+    if (PQresultStatus (res) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples (res) && count < max; i++) {
+            long long tmdb = strtoll (PQgetvalue (res, i, 0), NULL, 10);
+            if (tmdb <= 0)
+                continue;
+            items [count].tmdb = tmdb;
+            snprintf (items [count].type, sizeof items [0].type, "%s",
+                      strcmp (PQgetvalue (res, i, 1), "tv") == 0 ? "tv" : "movie");
+            count++;
+        }
+    else
+        mg_warn ("first titles not read", "reason=\"%s\"", PQerrorMessage (pg));
+    PQclear (res);
+    return count;
+}
+
+//  Refresh the titles users see first (s_first_titles), items being room
+//  for SWEEP_PAGE of them; their content and offers reach the catalog
+//  before the rest of a sweep is started.
+static void
+s_refresh_first (s_worker_t *self, PGconn *pg, fetch_item_t *items)
+{
+    if (self->shared->sweep_first == 0)
+        return;
+    size_t count = s_first_titles (pg, self->shared->sweep_first, items, SWEEP_PAGE);
+    fetch_stats_t stats;
+    if (count && fetch_run (&self->shared->config, self->redis, pg, self->client, self->engine,
+                            self->shared->counters, items, count, &stats))
+        mg_warn ("first titles not refreshed", "titles=%zu", count);
+}
+
 //  Fetch every catalog title again (availability freshness comes from the
 //  cache TTLs: a title's content is cached 7 d, its availability 1 h). The
 //  expiring-soon sweep runs more often than that TTL, so it asks the
-//  availability providers again whatever the cache's age.
+//  availability providers again whatever the cache's age. The full sweep
+//  starts with what users see first (s_first_titles); those come round
+//  again in id order, from the cache, at no provider call.
 static void
 s_sweep (s_worker_t *self, bool expiring)
 {
@@ -326,6 +382,8 @@ s_sweep (s_worker_t *self, bool expiring)
     fetch_item_t *items = calloc (SWEEP_PAGE, sizeof *items);
     if (!items)
         return;
+    if (!expiring)
+        s_refresh_first (self, pg, items);
     char last [64] = "";
     do {
         size_t count = s_catalog_titles (pg, expiring, last, sizeof last, items);
@@ -337,18 +395,53 @@ s_sweep (s_worker_t *self, bool expiring)
     free (items);
 }
 
+//  Record one popularity snapshot of the catalog (every title with a
+//  popularity, one taken_at for all) and drop snapshots older than
+//  retention_s: trending's day and week windows rank by the change since.
+static void
+s_snapshot (s_worker_t *self, int64_t retention_s)
+{
+    PGconn *pg = s_pg (self);
+    if (!pg)
+        return;
+    char retention [24];
+    snprintf (retention, sizeof retention, "%lld", (long long) retention_s);
+    const char *params [] = { retention };
+    PGresult *res = PQexecParams (pg,
+        "WITH taken AS (INSERT INTO popularity_snapshots (taken_at, content_id, popularity) "
+        "  SELECT now (), id, popularity FROM content WHERE popularity > 0 RETURNING 1), "
+        "gone AS (DELETE FROM popularity_snapshots WHERE taken_at < now () - $1::bigint * interval '1 second' "
+        "  RETURNING 1) "
+        "SELECT (SELECT count (*) FROM taken), (SELECT count (*) FROM gone)",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1)
+        mg_info ("popularity snapshot", "titles=%s dropped=%s", PQgetvalue (res, 0, 0), PQgetvalue (res, 0, 1));
+    else {
+        mg_warn ("popularity snapshot failed", "reason=\"%s\"", PQresultErrorMessage (res));
+        mg_pg_settle (pg);
+    }
+    PQclear (res);
+}
+
 typedef struct {
     const char *name;               //  lease name
     const char *variable;           //  its interval's setting
     int64_t default_s;
 } s_job_t;
 
-//  Catalog every 6 h, availability every 1 h, expiring-soon every 15 min.
-static const s_job_t s_jobs [] = {
-    { "catalog",      "MG_FETCHER_CATALOG_EVERY_S",      21600 },
-    { "availability", "MG_FETCHER_AVAILABILITY_EVERY_S", 3600 },
-    { "expiring",     "MG_FETCHER_EXPIRING_EVERY_S",     900 },
+//  Catalog every 6 h, availability every 1 h, expiring-soon every 15 min,
+//  a popularity snapshot every hour.
+enum { JOB_CATALOG, JOB_AVAILABILITY, JOB_EXPIRING, JOB_POPULARITY, JOB_COUNT };
+static const s_job_t s_jobs [JOB_COUNT] = {
+    [JOB_CATALOG]      = { "catalog",      "MG_FETCHER_CATALOG_EVERY_S",      21600 },
+    [JOB_AVAILABILITY] = { "availability", "MG_FETCHER_AVAILABILITY_EVERY_S", 3600 },
+    [JOB_EXPIRING]     = { "expiring",     "MG_FETCHER_EXPIRING_EVERY_S",     900 },
+    [JOB_POPULARITY]   = { "popularity",   "MG_FETCHER_POPULARITY_EVERY_S",   3600 },
 };
+
+//  Snapshots are kept 8 days at least: a week's window needs one taken a
+//  week ago, and a day of slack keeps one whatever the interval.
+#define POPULARITY_RETENTION_MIN_S  (8 * 86400)
 
 static void *
 s_scheduler (void *arg)
@@ -357,12 +450,14 @@ s_scheduler (void *arg)
     s_worker_t *self = s_worker_new (shared);
     if (!self)
         return NULL;
-    int64_t every [3];
-    for (int j = 0; j < 3; j++)
+    int64_t every [JOB_COUNT];
+    for (int j = 0; j < JOB_COUNT; j++)
         every [j] = mg_config_int (s_jobs [j].variable, s_jobs [j].default_s, 0, 31536000) * 1000;
     int pages = (int) mg_config_int ("MG_FETCHER_CATALOG_PAGES", 5, 1, 500);
+    int64_t retention_s = mg_config_int ("MG_POPULARITY_RETENTION_S", POPULARITY_RETENTION_MIN_S,
+                                         POPULARITY_RETENTION_MIN_S, 31536000);
     while (!atomic_load (&shared->stopping) && !zsys_interrupted) {
-        for (int j = 0; j < 3; j++) {
+        for (int j = 0; j < JOB_COUNT; j++) {
             if (every [j] == 0)
                 continue;
             //  The lease lasts the interval: taking it is "this replica runs
@@ -376,9 +471,21 @@ s_scheduler (void *arg)
             if (!taken)
                 continue;
             mg_info ("scheduled job", "job=%s", s_jobs [j].name);
-            if (j == 0) {
-                static const char *const lists [] = { "changes", "trending", "popular" };
-                for (int l = 0; l < 3; l++) {
+            if (j == JOB_CATALOG) {
+                //  What users see first is refreshed first: the catalog's
+                //  trending page ranks by popularity, so TMDB's popular list,
+                //  then its trending list, then watchlisted titles, then the
+                //  changes.
+                static const char *const lists [] = { "popular", "trending", NULL, "changes" };
+                for (int l = 0; l < 4; l++) {
+                    if (!lists [l]) {
+                        PGconn *pg = s_pg (self);
+                        fetch_item_t *items = pg ? calloc (SWEEP_PAGE, sizeof *items) : NULL;
+                        if (items)
+                            s_refresh_first (self, pg, items);
+                        free (items);
+                        continue;
+                    }
                     mg_fetcher_run_reply_t reply = { 0 };
                     mg_error_t err = { 0 };
                     if (s_refresh (self, lists [l], pages, &reply, &err))
@@ -388,7 +495,10 @@ s_scheduler (void *arg)
                 }
             }
             else
-                s_sweep (self, j == 2);
+            if (j == JOB_POPULARITY)
+                s_snapshot (self, retention_s);
+            else
+                s_sweep (self, j == JOB_EXPIRING);
         }
         zclock_sleep (SCHEDULE_TICK_MS);
     }
@@ -410,6 +520,7 @@ main (void)
     shared.pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
     shared.broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555");
     shared.redis_timeout_ms = (int) mg_config_int ("MG_REDIS_TIMEOUT_MS", 200, 1, 60000);
+    shared.sweep_first = (int) mg_config_int ("MG_FETCHER_SWEEP_FIRST", 200, 0, SWEEP_PAGE);
     snprintf (shared.token, sizeof shared.token, "%d-%08x", (int) getpid (), randombytes_random ());
     if (mg_pg_prepare (shared.pg_url))
         return EXIT_FAILURE;

@@ -331,6 +331,123 @@ s_part (json_t *records, const char *part)
     return text;
 }
 
+//  Text of a JSON scalar for a COPY field: NULL for null or missing.
+static const char *
+s_field (json_t *value, char *buffer, size_t size)
+{
+    if (json_is_string (value))
+        return json_string_value (value);
+    if (json_is_integer (value))
+        snprintf (buffer, size, "%lld", (long long) json_integer_value (value));
+    else
+    if (json_is_real (value))
+        snprintf (buffer, size, "%.17g", json_real_value (value));
+    else
+    if (json_is_boolean (value))
+        snprintf (buffer, size, "%s", json_is_true (value) ? "t" : "f");
+    else
+        return NULL;
+    return buffer;
+}
+
+//  COPY rows of credits: each record's cast, then its crew, in list order.
+static void
+s_credit_rows (json_t *records, indexer_copy_t *rows)
+{
+    size_t index, n;
+    json_t *record, *credit;
+    char ord [24], person [32];
+    json_array_foreach (records, index, record) {
+        const char *id = json_string_value (json_object_get (record, "id"));
+        json_array_foreach (json_object_get (record, "cast"), n, credit) {
+            snprintf (ord, sizeof ord, "%zu", n);
+            indexer_copy_field (rows, id);
+            indexer_copy_field (rows, "cast");
+            indexer_copy_field (rows, ord);
+            indexer_copy_field (rows, json_string_value (json_object_get (credit, "name")));
+            indexer_copy_field (rows, s_field (json_object_get (credit, "person_id"), person, sizeof person));
+            indexer_copy_field (rows, json_string_value (json_object_get (credit, "character")));
+            indexer_copy_field (rows, NULL);
+            indexer_copy_field (rows, NULL);
+            indexer_copy_end_row (rows);
+        }
+        json_array_foreach (json_object_get (record, "crew"), n, credit) {
+            snprintf (ord, sizeof ord, "%zu", n);
+            indexer_copy_field (rows, id);
+            indexer_copy_field (rows, "crew");
+            indexer_copy_field (rows, ord);
+            indexer_copy_field (rows, json_string_value (json_object_get (credit, "name")));
+            indexer_copy_field (rows, s_field (json_object_get (credit, "person_id"), person, sizeof person));
+            indexer_copy_field (rows, NULL);
+            indexer_copy_field (rows, json_string_value (json_object_get (credit, "job")));
+            indexer_copy_field (rows, json_string_value (json_object_get (credit, "department")));
+            indexer_copy_end_row (rows);
+        }
+    }
+}
+
+//  COPY rows of availability. The merge keeps one offer per (platform,
+//  region, type) of an entity, so the rows never collide on the key.
+static void
+s_offer_rows (json_t *records, indexer_copy_t *rows)
+{
+    size_t index, n;
+    json_t *record, *offer;
+    char price [48], stale [4];
+    json_array_foreach (records, index, record) {
+        const char *id = json_string_value (json_object_get (record, "id"));
+        json_array_foreach (json_object_get (record, "availability"), n, offer) {
+            const char *quality = json_string_value (json_object_get (offer, "quality"));
+            const char *stale_text = s_field (json_object_get (offer, "stale"), stale, sizeof stale);
+            indexer_copy_field (rows, id);
+            indexer_copy_field (rows, json_string_value (json_object_get (offer, "platform")));
+            indexer_copy_field (rows, json_string_value (json_object_get (offer, "region")));
+            indexer_copy_field (rows, json_string_value (json_object_get (offer, "type")));
+            indexer_copy_field (rows, quality ? quality : "hd");
+            indexer_copy_field (rows, s_field (json_object_get (offer, "price"), price, sizeof price));
+            indexer_copy_field (rows, json_string_value (json_object_get (offer, "currency")));
+            indexer_copy_field (rows, json_string_value (json_object_get (offer, "deep_link")));
+            indexer_copy_field (rows, json_string_value (json_object_get (offer, "expires_at")));
+            indexer_copy_field (rows, json_string_value (json_object_get (offer, "source")));
+            indexer_copy_field (rows, stale_text ? stale_text : "f");
+            indexer_copy_end_row (rows);
+        }
+    }
+}
+
+//  One statement of the rebuild: a parameterised one given its part of the
+//  records, or a COPY given rows built from them.
+typedef struct {
+    const char *sql;
+    const char *part;             //  "ids": uuid[]; "main": scalar fields; else {id, <part>}
+    void (*rows) (json_t *records, indexer_copy_t *rows);    //  set for a COPY
+} s_statement_t;
+
+//  Run one rebuild statement over records; 0 or -1 with err.
+static int
+s_statement (PGconn *pg, const s_statement_t *statement, json_t *records, char *err, size_t errlen)
+{
+    if (statement->rows) {
+        indexer_copy_t rows = { 0 };
+        statement->rows (records, &rows);
+        int rc = indexer_copy_send (pg, statement->sql, &rows, err, errlen, s_failed_state);
+        indexer_copy_clear (&rows);
+        //  The reason goes into log lines and ingest_jobs.last_error as one line.
+        for (char *p = err; rc && *p; p++)
+            if (*p == '\n' || *p == '"')
+                *p = ' ';
+        return rc;
+    }
+    char *text = s_part (records, statement->part);
+    if (!text) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = s_run (pg, err, errlen, statement->sql, 1, P (text));
+    free (text);
+    return rc;
+}
+
 //  Steps F-I: rebuild the canonical rows of the entities that changed.
 static int
 s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
@@ -446,10 +563,7 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
     //  One statement per table for the whole batch. Each gets only the part
     //  of the records it reads: the server parses every JSON parameter in
     //  full, and the big lists would otherwise be parsed a dozen times.
-    static const struct {
-        const char *sql;
-        const char *part;             //  "ids": uuid[]; "main": scalar fields; else {id, <part>}
-    } content_sql [] = {
+    static const s_statement_t content_sql [] = {
         { "UPDATE content c SET type = x->>'type', title = x->>'title', original_title = x->>'original_title', "
           "  original_language = x->>'original_language', overview = x->>'overview', tagline = x->>'tagline', "
           "  release_date = (x->>'release_date')::date, "
@@ -463,65 +577,46 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
           "  spoken_languages = ARRAY (SELECT jsonb_array_elements_text (x->'spoken_languages')), "
           "  version = CASE WHEN c.checksum = '\\x00' THEN 1 ELSE c.version + 1 END, "
           "  checksum = decode (x->>'checksum', 'hex'), updated_at = now () "
-          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "main" },
-        { "DELETE FROM content_genres WHERE content_id = ANY ($1::uuid[])", "ids" },
+          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "main", NULL },
+        { "DELETE FROM content_genres WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
         { "INSERT INTO content_genres (content_id, genre_id) SELECT DISTINCT (x->>'id')::uuid, g.id "
           "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements_text (x->'genres') s (slug) "
-          "JOIN genres g ON g.slug = s.slug", "genres" },
-        { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "ids" },
-        { "INSERT INTO credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
-          "SELECT (x->>'id')::uuid, 'cast', (n - 1)::smallint, c->>'name', (c->>'person_id')::int, c->>'character', NULL, NULL "
-          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'cast') WITH ORDINALITY t (c, n) "
-          "UNION ALL "
-          "SELECT (x->>'id')::uuid, 'crew', (n - 1)::smallint, c->>'name', (c->>'person_id')::int, NULL, c->>'job', c->>'department' "
-          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'crew') WITH ORDINALITY t (c, n)",
-          "cast crew" },
-        { "DELETE FROM videos WHERE content_id = ANY ($1::uuid[])", "ids" },
+          "JOIN genres g ON g.slug = s.slug", "genres", NULL },
+        { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
+        { "COPY credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
+          "FROM STDIN", NULL, s_credit_rows },
+        { "DELETE FROM videos WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
         { "INSERT INTO videos (content_id, site, key, type, name, official) "
           "SELECT (x->>'id')::uuid, v->>'site', v->>'key', "
           "  CASE WHEN v->>'type' IN ('trailer', 'teaser', 'clip', 'featurette', 'review') THEN v->>'type' ELSE 'clip' END, "
           "  v->>'name', coalesce ((v->>'official')::boolean, false) "
           "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'videos') v "
-          "WHERE v->>'site' IN ('youtube', 'vimeo') ON CONFLICT DO NOTHING", "videos" },
-        { "DELETE FROM external_ids WHERE content_id = ANY ($1::uuid[])", "ids" },
+          "WHERE v->>'site' IN ('youtube', 'vimeo') ON CONFLICT DO NOTHING", "videos", NULL },
+        { "DELETE FROM external_ids WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
         { "INSERT INTO external_ids (content_id, source, value) "
           "SELECT (x->>'id')::uuid, e->>'source', e->>'value' "
           "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'external_ids') e "
           "WHERE e->>'source' IN ('eidr', 'imdb', 'tmdb', 'tvdb', 'watchmode', 'streaming_availability', 'movielens', 'youtube') "
-          "ON CONFLICT (source, value) DO NOTHING", "external_ids" },
-        { "DELETE FROM content_titles WHERE content_id = ANY ($1::uuid[])", "ids" },
+          "ON CONFLICT (source, value) DO NOTHING", "external_ids", NULL },
+        { "DELETE FROM content_titles WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
         { "INSERT INTO content_titles (content_id, title, kind, source) "
           "SELECT (x->>'id')::uuid, t->>'title', t->>'kind', t->>'source' "
           "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'titles') t ON CONFLICT DO NOTHING",
-          "titles" }
+          "titles", NULL }
     };
     int rc = 0;
-    for (size_t s = 0; rc == 0 && json_array_size (content) && s < sizeof content_sql / sizeof content_sql [0]; s++) {
-        char *text = s_part (content, content_sql [s].part);
-        rc = text ? s_run (pg, err, errlen, content_sql [s].sql, 1, P (text)) : -1;
-        free (text);
-    }
+    for (size_t s = 0; rc == 0 && json_array_size (content) && s < sizeof content_sql / sizeof content_sql [0]; s++)
+        rc = s_statement (pg, &content_sql [s], content, err, errlen);
     json_decref (content);
-    static const struct {
-        const char *sql;
-        const char *part;
-    } offers_sql [] = {
-        { "DELETE FROM availability WHERE content_id = ANY ($1::uuid[])", "ids" },
-        { "INSERT INTO availability (content_id, platform, region, type, quality, price, currency, deep_link, "
-          "  expires_at, source, stale) "
-          "SELECT (x->>'id')::uuid, a->>'platform', a->>'region', a->>'type', coalesce (a->>'quality', 'hd'), "
-          "  (a->>'price')::numeric, a->>'currency', a->>'deep_link', (a->>'expires_at')::timestamptz, a->>'source', "
-          "  coalesce ((a->>'stale')::boolean, false) "
-          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'availability') a "
-          "ON CONFLICT DO NOTHING", "availability" },
+    static const s_statement_t offers_sql [] = {
+        { "DELETE FROM availability WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
+        { "COPY availability (content_id, platform, region, type, quality, price, currency, deep_link, "
+          "  expires_at, source, stale) FROM STDIN", NULL, s_offer_rows },
         { "UPDATE content c SET availability_checksum = decode (x->>'checksum', 'hex') "
-          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "checksum" }
+          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "checksum", NULL }
     };
-    for (size_t s = 0; rc == 0 && json_array_size (offers) && s < sizeof offers_sql / sizeof offers_sql [0]; s++) {
-        char *text = s_part (offers, offers_sql [s].part);
-        rc = text ? s_run (pg, err, errlen, offers_sql [s].sql, 1, P (text)) : -1;
-        free (text);
-    }
+    for (size_t s = 0; rc == 0 && json_array_size (offers) && s < sizeof offers_sql / sizeof offers_sql [0]; s++)
+        rc = s_statement (pg, &offers_sql [s], offers, err, errlen);
     json_decref (offers);
     return rc;
 }

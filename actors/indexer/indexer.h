@@ -47,4 +47,26 @@ const char *indexer_validate (const mg_raw_record_t *record);
 void indexer_publish (indexer_t *self, const char *stream, uint64_t seq,
                       const char *content_id, uint64_t version);
 
+//  Rows for COPY ... FROM STDIN in text format, built in memory.
+typedef struct {
+    char *data;
+    size_t used, size;
+    size_t rows;
+    bool failed;                      //  out of memory: send refuses
+} indexer_copy_t;
+
+//  Append one field (NULL for SQL NULL), escaped for COPY's text format.
+void indexer_copy_field (indexer_copy_t *self, const char *text);
+
+//  End the current row.
+void indexer_copy_end_row (indexer_copy_t *self);
+
+//  Free the rows; the buffer can be used again.
+void indexer_copy_clear (indexer_copy_t *self);
+
+//  Run sql (a COPY ... FROM STDIN) with the rows; nothing when there are
+//  none. Returns 0, or -1 with err and the server's sqlstate ("" if none).
+int indexer_copy_send (PGconn *pg, const char *sql, indexer_copy_t *self, char *err, size_t errlen,
+                       char sqlstate [8]);
+
 #endif

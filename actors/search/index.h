@@ -7,6 +7,7 @@
 #ifndef SEARCH_INDEX_H_INCLUDED
 #define SEARCH_INDEX_H_INCLUDED
 
+#include "mg_lsa.h"
 #include "mg_msg.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,26 +15,13 @@
 
 typedef struct search_index_t search_index_t;
 
-//  One title as the loader reads it. Lists are '\n'-separated; offers are
-//  lines "platform REGION expires" (expires: Unix seconds, 0 = never).
+//  One person as the loader reads it (people are found by type=person
+//  searches and in autocomplete).
 typedef struct {
-    const char *id, *type, *title, *original_title, *alternates, *tagline;
-    const char *keywords, *overview, *cast;
-    int year;                       //  0 = unknown
-    double popularity;
-    bool has_rating;
-    double rating;
-    const char *release_date;       //  YYYY-MM-DD or NULL
-    const char *genres;             //  comma-separated slugs
-    const char *offers;
-    const char *hit_json;           //  the search.hit object, score excepted
-    //  The title's vector as the embedder stored it for the index's model:
-    //  when vector_stored, vector (vector_dims floats) or NULL (nothing to
-    //  embed); otherwise the index embeds the title itself.
-    bool vector_stored;
-    const float *vector;
-    uint32_t vector_dims;
-} search_doc_t;
+    const char *id, *name;
+    double popularity;              //  summed popularity of the titles they lead or direct
+    const char *hit_json;           //  the search.hit object (type person), score excepted
+} search_person_t;
 
 typedef enum {
     SEARCH_MODE_HYBRID, SEARCH_MODE_KEYWORD, SEARCH_MODE_SEMANTIC
@@ -46,7 +34,7 @@ typedef enum {
 //  A checked query (the handler validates; the index trusts it).
 typedef struct {
     const char *q;
-    const char *type;               //  movie|tv or NULL
+    const char *type;               //  movie|tv|person or NULL (person: people only)
     char **genres;
     size_t genres_count;
     bool has_year_from, has_year_to, has_min_rating;
@@ -55,18 +43,32 @@ typedef struct {
     char **platforms;               //  lower-case slugs
     size_t platforms_count;
     const char *region;             //  upper-case or NULL
+    bool mine_only;                 //  available=mine: only titles watchable now on my_services in my_region
+    bool mine_mark;                 //  a signed-in caller: mark hits with on_my_services
+    char **my_services;             //  the caller's platform slugs (mine_only, mine_mark)
+    size_t my_services_count;
+    const char *my_region;          //  the caller's region, upper-case (mine_only, mine_mark)
     search_sort_t sort;
     uint64_t offset, per_page;
     bool explain;
     search_mode_t mode;
     double semantic_ratio;          //  hybrid: weight of the semantic ranking, 0-1
+    unsigned facets;                //  SEARCH_FACET_* asked for; 0: no facets
 } search_query_t;
 
-typedef struct search_lsa_t search_lsa_t;
+//  Facets a query may ask for (search_query_t.facets bits).
+#define SEARCH_FACET_GENRES    1u
+#define SEARCH_FACET_PLATFORMS 2u
+#define SEARCH_FACET_YEARS     4u
+#define SEARCH_FACET_TYPES     8u
+
+//  What total counts up to exactly (architecture §4); beyond it the reply
+//  says SEARCH_TOTAL_MAX with total_exact false.
+#define SEARCH_TOTAL_MAX 10000
 
 //  A new, empty index; with lsa (borrowed, may be NULL) titles get vectors
 //  and semantic/hybrid queries are served.
-search_index_t *search_index_new (const search_lsa_t *lsa, char *err, size_t errlen);
+search_index_t *search_index_new (const mg_lsa_t *lsa, char *err, size_t errlen);
 
 //  True when the index has an embedder (semantic search is available).
 bool search_index_semantic (search_index_t *self);
@@ -77,10 +79,16 @@ int search_index_begin (search_index_t *self);
 int search_index_commit (search_index_t *self);
 
 //  Insert or replace one title. Returns 0 or -1 (logged).
-int search_index_put (search_index_t *self, const search_doc_t *doc);
+int search_index_put (search_index_t *self, const mg_doc_t *doc);
 
 //  Remove a title; removing an unknown id is not an error.
 int search_index_remove (search_index_t *self, const char *id);
+
+//  Insert or replace one person. Returns 0 or -1 (logged).
+int search_index_put_person (search_index_t *self, const search_person_t *person);
+
+//  People held.
+size_t search_index_people (search_index_t *self);
 
 //  Titles held.
 size_t search_index_count (search_index_t *self);
@@ -89,8 +97,9 @@ size_t search_index_count (search_index_t *self);
 int search_index_add_genre (search_index_t *self, const char *slug);
 bool search_index_genre_known (search_index_t *self, const char *slug);
 
-//  Run query into rep (total, page of results, facets; page/per_page and
-//  took_ms are the caller's). Returns 0, or -1 with a reason in err.
+//  Run query into rep (total capped at SEARCH_TOTAL_MAX with total_exact,
+//  page of results, the facets asked for; page/per_page and took_ms are
+//  the caller's). Returns 0, or -1 with a reason in err.
 int search_index_query (search_index_t *self, const search_query_t *query,
                         mg_search_reply_t *rep, char *err, size_t errlen);
 

@@ -12,6 +12,7 @@
 
 #define OFFERS_MAX  "256"      //  mg_search_hit availability
 #define CAST_MAX    "15"       //  billed cast names searched
+#define CREW_MAX    "5"        //  directors searched (co-directed films have two or three)
 
 const char *const search_streams [SEARCH_STREAMS] = { "content.changed", "availability.changed", "vectors.changed" };
 
@@ -39,8 +40,39 @@ static const char s_titles_sql [] =
     "    'stale', a.stale, 'updated_at', " SQL_RFC3339 ("a.updated_at") ") ORDER BY a.region, a.platform, a.type) "
     "    FROM (SELECT * FROM availability WHERE content_id = c.id AND (expires_at IS NULL OR expires_at > now ()) "
     "          ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb))::text, "
-    "  (SELECT v.vector::text FROM content_vectors v WHERE v.content_id = c.id AND v.model = $2) "
+    "  (SELECT v.vector::text FROM content_vectors v WHERE v.content_id = c.id AND v.model = $2), "
+    "  (SELECT string_agg (r.person_name, E'\\n' ORDER BY r.ord) FROM (SELECT person_name, ord FROM credits "
+    "   WHERE content_id = c.id AND role = 'crew' AND job = 'Director' ORDER BY ord LIMIT " CREW_MAX ") r) "
     "FROM content c WHERE $1::uuid[] IS NULL OR c.id = ANY ($1::uuid[])";
+
+//  One row per person named by a billed cast member (in the first
+//  CAST_MAX) or a director of a title: id, name, the summed popularity of
+//  the titles they lead (billed in the first three) or direct, and their
+//  search.hit item. $1: uuid[] of titles whose people are wanted, NULL for all.
+static const char s_people_sql [] =
+    "SELECT p.id, p.name, coalesce (sum (c.popularity) FILTER (WHERE (cr.role = 'cast' AND cr.ord < 3) "
+    "  OR cr.job = 'Director'), 0), "
+    "  jsonb_build_object ('id', p.id, 'type', 'person', 'title', p.name, 'genres', '[]'::jsonb, "
+    "  'external_ids', jsonb_build_object ('tmdb', p.tmdb_id), 'availability', '[]'::jsonb, "
+    "  'known_for_department', p.known_for_department, 'profile', " SQL_IMAGE ("p.profile_path", "w185") ")::text "
+    "FROM people p JOIN credits cr ON cr.person_tmdb_id = p.tmdb_id JOIN content c ON c.id = cr.content_id "
+    "WHERE ($1::uuid[] IS NULL OR p.tmdb_id IN (SELECT person_tmdb_id FROM credits WHERE content_id = ANY ($1::uuid[]))) "
+    "GROUP BY p.id HAVING bool_or ((cr.role = 'cast' AND cr.ord < " CAST_MAX ") OR cr.job = 'Director')";
+
+//  Put every person of res into index. 0 or -1.
+static int
+s_put_people (search_index_t *index, PGresult *res)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples (res); i++) {
+        search_person_t person = {
+            .id = PQgetvalue (res, i, 0), .name = PQgetvalue (res, i, 1),
+            .popularity = strtod (PQgetvalue (res, i, 2), NULL), .hit_json = PQgetvalue (res, i, 3)
+        };
+        rc = search_index_put_person (index, &person);
+    }
+    return rc;
+}
 
 //  Floats of a real[] literal "{a,b,...}" into out (at most max); their
 //  count, or -1 when text is not one.
@@ -73,7 +105,7 @@ s_col (PGresult *res, int row, int col)
 static int
 s_put_row (search_index_t *index, PGresult *res, int row, float *vector, uint32_t dims)
 {
-    search_doc_t doc = {
+    mg_doc_t doc = {
         .id = s_col (res, row, 0), .type = s_col (res, row, 1), .title = s_col (res, row, 2),
         .original_title = s_col (res, row, 3), .alternates = s_col (res, row, 4),
         .tagline = s_col (res, row, 5), .keywords = s_col (res, row, 6), .overview = s_col (res, row, 7),
@@ -82,7 +114,7 @@ s_put_row (search_index_t *index, PGresult *res, int row, float *vector, uint32_
         .has_rating = s_col (res, row, 11) != NULL,
         .rating = s_col (res, row, 11) ? strtod (s_col (res, row, 11), NULL) : 0,
         .release_date = s_col (res, row, 12), .genres = s_col (res, row, 13),
-        .offers = s_col (res, row, 14), .hit_json = s_col (res, row, 15)
+        .offers = s_col (res, row, 14), .hit_json = s_col (res, row, 15), .directors = s_col (res, row, 17)
     };
     const char *stored = vector ? s_col (res, row, 16) : NULL;
     long n = stored ? s_vector (stored, vector, dims) : -1;
@@ -110,7 +142,7 @@ s_query (PGconn *pg, const char *sql, int nparams, const char *const *params, ch
 }
 
 search_index_t *
-search_load_all (const char *pg_url, const search_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
+search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
 {
     PGconn *pg = mg_pg_connect_long (pg_url, err, errlen);
     if (!pg)
@@ -131,18 +163,22 @@ search_load_all (const char *pg_url, const search_lsa_t *lsa, uint64_t seq [SEAR
     for (int i = 0; ok && i < PQntuples (res); i++)
         ok = search_index_add_genre (index, PQgetvalue (res, i, 0)) == 0;
     PQclear (res);
-    const char *params [2] = { NULL, lsa ? search_lsa_id (lsa) : NULL };
+    const char *params [2] = { NULL, lsa ? mg_lsa_id (lsa) : NULL };
     res = ok ? s_query (pg, s_titles_sql, 2, params, err, errlen) : NULL;
     ok = res != NULL && search_index_begin (index) == 0;
-    uint32_t dims = lsa ? search_lsa_dims (lsa) : 0;
+    uint32_t dims = lsa ? mg_lsa_dims (lsa) : 0;
     float *vector = lsa ? malloc (dims * sizeof *vector) : NULL;
     ok = ok && (!lsa || vector);
     for (int i = 0; ok && i < PQntuples (res); i++)
         ok = s_put_row (index, res, i, vector, dims) == 0;
     free (vector);
+    PQclear (res);
+    const char *all [1] = { NULL };
+    res = ok ? s_query (pg, s_people_sql, 1, all, err, errlen) : NULL;
+    ok = ok && res != NULL && s_put_people (index, res) == 0;
     ok = ok && search_index_commit (index) == 0;
-    if (res && !ok && !*err)
-        snprintf (err, errlen, "a title could not be indexed");
+    if (!ok && !*err)
+        snprintf (err, errlen, "a title or person could not be indexed");
     PQclear (res);
     PQfinish (pg);
     if (!ok)
@@ -167,12 +203,15 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
         used += n > 0 ? (size_t) n : 0;
     }
     snprintf (array + used, room - used, "}");
-    const char *params [2] = { array, self->lsa ? search_lsa_id (self->lsa) : NULL };
+    const char *params [2] = { array, self->lsa ? mg_lsa_id (self->lsa) : NULL };
     PGresult *res = s_query (pg, s_titles_sql, 2, params, err, errlen);
+    PGresult *people = res ? s_query (pg, s_people_sql, 1, params, err, errlen) : NULL;
     free (array);
-    if (!res)
+    if (!people) {
+        PQclear (res);
         return -1;
-    uint32_t dims = self->lsa ? search_lsa_dims (self->lsa) : 0;
+    }
+    uint32_t dims = self->lsa ? mg_lsa_dims (self->lsa) : 0;
     float *vector = self->lsa ? malloc (dims * sizeof *vector) : NULL;
     int rc = self->lsa && !vector ? -1 : 0;
     pthread_mutex_lock (&self->lock);
@@ -183,9 +222,12 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
                 row = r;
         rc = row >= 0 ? s_put_row (self->index, res, row, vector, dims) : search_index_remove (self->index, ids [i]);
     }
+    if (rc == 0)
+        rc = s_put_people (self->index, people);
     pthread_mutex_unlock (&self->lock);
     free (vector);
     PQclear (res);
+    PQclear (people);
     if (rc)
         snprintf (err, errlen, "a changed title could not be indexed");
     return rc;

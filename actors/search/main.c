@@ -4,6 +4,7 @@
     requests over them.  */
 #include "search.h"
 #include "mg_config.h"
+#include "mg_filters.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
@@ -30,6 +31,14 @@ main (void)
     mg_log_init ("search");
     zsys_init ();
     search_t self = { .pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway") };
+    mg_error_t region_err = { 0 };
+    if (mg_filters_region (mg_config_str ("MG_DEFAULT_REGION", "US"), self.default_region,
+                           "MG_DEFAULT_REGION", &region_err)) {
+        mg_error ("MG_DEFAULT_REGION must be an ISO 3166-1 alpha-2 code", "value=\"%s\"",
+                  mg_config_str ("MG_DEFAULT_REGION", "US"));
+        mg_msg_clear (&mg_error_desc, &region_err);
+        return EXIT_FAILURE;
+    }
     char reason [512] = "";
     //  Migrations run at start under an advisory lock, so actors may race.
     if (mg_pg_prepare (self.pg_url))
@@ -48,17 +57,17 @@ main (void)
     //  The embedder is optional: without a model the replica serves keyword
     //  search and declines mode=semantic (mg-embed-train writes the model).
     const char *model = mg_config_str ("MG_EMBED_MODEL", "var/lsa.model");
-    self.lsa = search_lsa_load (model, reason, sizeof reason);
+    self.lsa = mg_lsa_load (model, reason, sizeof reason);
     if (!self.lsa)
         mg_warn ("no embedder: keyword search only", "reason=\"%s\"", reason);
     else
-        mg_info ("embedder loaded", "model=%s dims=%u", model, search_lsa_dims (self.lsa));
+        mg_info ("embedder loaded", "model=%s dims=%u", model, mg_lsa_dims (self.lsa));
     int64_t started = zclock_mono ();
     self.index = search_load_all (self.pg_url, self.lsa, self.seq, reason, sizeof reason);
     if (!self.index) {
         mg_error ("cannot load the catalog", "reason=\"%s\"", reason);
         zsock_destroy (&self.events);
-        search_lsa_destroy (&self.lsa);
+        mg_lsa_destroy (&self.lsa);
         return EXIT_FAILURE;
     }
     mg_info ("search index loaded", "titles=%zu took_ms=%lld content_seq=%llu",
@@ -71,7 +80,7 @@ main (void)
         mg_error ("cannot start the event follower", NULL);
         search_index_destroy (&self.index);
         zsock_destroy (&self.events);
-        search_lsa_destroy (&self.lsa);
+        mg_lsa_destroy (&self.lsa);
         search_gen_destroy (&self.gen);
         return EXIT_FAILURE;
     }
@@ -87,7 +96,7 @@ main (void)
     pthread_mutex_destroy (&self.lock);
     zsock_destroy (&self.events);
     search_index_destroy (&self.index);
-    search_lsa_destroy (&self.lsa);
+    mg_lsa_destroy (&self.lsa);
     search_gen_destroy (&self.gen);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

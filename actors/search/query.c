@@ -9,7 +9,7 @@
     when there is none), and answers hybrid as keyword.  */
 #include "search.h"
 #include "mg_filters.h"
-#include "text.h"
+#include "mg_text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -43,8 +43,8 @@ s_since (const struct timespec *start)
 static bool
 s_has_words (const char *text)
 {
-    char words [1][SEARCH_WORD_BYTES];
-    return text && search_text_words (text, words, 1) == 1;
+    char words [1][MG_TEXT_WORD_BYTES];
+    return text && mg_text_words (text, words, 1) == 1;
 }
 
 //  True when text is NULL, empty or white space only.
@@ -103,11 +103,12 @@ s_check_mode (search_t *self, const mg_search_request_t *request, search_query_t
 //  lower-cased in place in the request).
 static int
 s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *query, char region [3],
-                 mg_error_t *err)
+                 char my_region [3], mg_error_t *err)
 {
     if (request->type && strcmp (request->type, "all") != 0) {
-        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0)
-            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv");
+        if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0
+        &&  strcmp (request->type, "person") != 0)
+            return mg_actor_fail (err, "INVALID_PARAMETER", "type", "type must be one of all, movie, tv, person");
         query->type = request->type;
     }
     for (size_t i = 0; i < request->genres_count; i++) {
@@ -149,6 +150,41 @@ s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *q
             return -1;
         query->region = region;
     }
+    //  A signed-in caller's services (from the gateway) mark the results; available=mine filters by them.
+    if (mg_filters_available (request->available, request->signed_in, &query->mine_only, err))
+        return -1;
+    if (request->signed_in) {
+        if (request->my_region && mg_filters_region (request->my_region, my_region, "region", err))
+            return -1;
+        if (!request->my_region)
+            memcpy (my_region, self->default_region, 3);
+        query->mine_mark = true;
+        query->my_region = my_region;
+        query->my_services = request->my_services;
+        query->my_services_count = request->my_services_count;
+    }
+    return 0;
+}
+
+//  The facets request asks for into query->facets (an unknown name is the
+//  caller's error). 0 or -1 with err set.
+static int
+s_check_facets (const mg_search_request_t *request, search_query_t *query, mg_error_t *err)
+{
+    static const struct { const char *name; unsigned bit; } facets [] = {
+        { "genres", SEARCH_FACET_GENRES }, { "platforms", SEARCH_FACET_PLATFORMS },
+        { "years", SEARCH_FACET_YEARS }, { "types", SEARCH_FACET_TYPES },
+    };
+    for (size_t i = 0; i < request->facets_count; i++) {
+        size_t f = 0;
+        while (f < sizeof facets / sizeof facets [0] && strcmp (facets [f].name, request->facets [i]) != 0)
+            f++;
+        if (f == sizeof facets / sizeof facets [0])
+            return mg_actor_fail (err, "INVALID_PARAMETER", "facets",
+                                  "unknown facet '%.32s' in facets (genres, platforms, years, types)",
+                                  request->facets [i]);
+        query->facets |= facets [f].bit;
+    }
     return 0;
 }
 
@@ -165,7 +201,7 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     //  query that cannot match and says so.
     search_query_t query = { .q = s_blank (request->q) ? "" : request->q,
                              .explain = request->has_explain && request->explain };
-    char region [3];
+    char region [3], my_region [3];
     if (*query.q && !s_has_words (query.q))
         return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q has no letters or digits to search for");
     query.sort = SEARCH_SORT_RELEVANCE;
@@ -184,8 +220,10 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
         return -1;
     query.offset = offset;
     query.per_page = per_page;
+    if (s_check_facets (request, &query, err))
+        return -1;
     pthread_mutex_lock (&self->lock);
-    int rc = s_check_mode (self, request, &query, err) ? -1 : s_check_filters (self, request, &query, region, err);
+    int rc = s_check_mode (self, request, &query, err) ? -1 : s_check_filters (self, request, &query, region, my_region, err);
     char reason [512] = "";
     if (rc == 0 && search_index_query (self->index, &query, reply, reason, sizeof reason))
         rc = mg_actor_fail (err, "INTERNAL", NULL, "search failed: %s", reason);

@@ -4,7 +4,7 @@
 #define SEARCH_H_INCLUDED
 
 #include "index.h"
-#include "lsa.h"
+#include "mg_lsa.h"
 #include "mg_actor.h"
 
 #include <czmq.h>
@@ -20,7 +20,7 @@ typedef struct search_gen_t search_gen_t;
 typedef struct {
     pthread_mutex_t lock;       //  guards index (handlers, follower)
     search_index_t *index;
-    search_lsa_t *lsa;          //  the embedder, NULL without a model (keyword only)
+    mg_lsa_t *lsa;          //  the embedder, NULL without a model (keyword only)
     const char *pg_url;
     uint64_t seq [SEARCH_STREAMS];  //  last applied number of each stream (follower only)
     zsock_t *events;            //  SUB to MG_EVENTS (follower only)
@@ -29,6 +29,7 @@ typedef struct {
     uint64_t resyncs;           //  full reloads after a gap (follower only)
     uint64_t applied [SEARCH_STREAMS];  //  numbers the index reflects (under lock)
     search_gen_t *gen;          //  publishes applied to Redis for the result cache (follower only)
+    char default_region [3];    //  MG_DEFAULT_REGION: a signed-in caller's region when they set none
 } search_t;
 
 extern const char *const search_streams [SEARCH_STREAMS];
@@ -36,7 +37,7 @@ extern const char *const search_streams [SEARCH_STREAMS];
 //  A new index with every title, and the streams' last sequence numbers of
 //  the same snapshot into seq. NULL with a reason in err.
 //  With lsa (may be NULL) every title gets its vector.
-search_index_t *search_load_all (const char *pg_url, const search_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen);
+search_index_t *search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen);
 
 //  Re-read the titles ids (count of them) from pg and apply them to self's
 //  index under its lock (a title no longer stored is removed). 0 or -1.

@@ -11,8 +11,8 @@
     vectors V_k = X^T Q U / sigma. The model's projection is
     V_k Sigma_k^(p - 1): a title and a query are both tfidf . projection
     (a title's row of U_k Sigma_k^p), compared by cosine.  */
-#include "lsa.h"
-#include "text.h"
+#include "mg_lsa.h"
+#include "mg_text.h"
 #include "mg_config.h"
 #include "mg_log.h"
 #include "mg_pg.h"
@@ -110,7 +110,7 @@ s_words_index (s_words_t *w, const char *word)
 //  One title's words while reading it, by word index.
 typedef struct {
     s_words_t *words;
-    search_lsa_bag_t terms;
+    mg_lsa_bag_t terms;
     bool bigrams;               //  keep pairs of words ("word word") as terms
 } s_pairs_t;
 
@@ -121,7 +121,7 @@ s_pairs_add (void *arg, const char *term, double weight)
     if (!p->bigrams && strchr (term, ' '))
         return 0;
     long i = s_words_index (p->words, term);
-    return i < 0 ? -1 : search_lsa_bag_add (&p->terms, 0, (uint32_t) i, weight, NULL);
+    return i < 0 ? -1 : mg_lsa_bag_add (&p->terms, 0, (uint32_t) i, weight, NULL);
 }
 
 //  The sparse matrix: rows of (column, value).
@@ -233,21 +233,21 @@ main (int argc, char *argv [])
     s_pairs_t pairs = { .words = &words, .bigrams = bigrams };
     //  Per title: its words and their weights; all titles' rows in one bag.
     size_t *row_start = calloc (n + 1, sizeof *row_start);
-    search_lsa_bag_t all = { 0 };
+    mg_lsa_bag_t all = { 0 };
     int rc = row_start ? 0 : -1;
     for (size_t r = 0; rc == 0 && r < n; r++) {
         #define COL(c) (PQgetisnull (res, (int) r, c) ? NULL : PQgetvalue (res, (int) r, c))
-        search_doc_t doc = {
+        mg_doc_t doc = {
             .title = COL (0), .original_title = COL (1), .alternates = COL (2), .tagline = COL (3),
             .keywords = COL (4), .overview = COL (5), .genres = COL (6)
         };
         #undef COL
         pairs.terms.count = 0;
-        rc = search_lsa_doc_terms (&doc, s_pairs_add, &pairs);
+        rc = mg_lsa_doc_terms (&doc, s_pairs_add, &pairs);
         row_start [r] = all.count;
         for (size_t i = 0; rc == 0 && i < pairs.terms.count; i++) {
             bool added;
-            rc = search_lsa_bag_add (&all, row_start [r], pairs.terms.index [i], pairs.terms.tf [i], &added);
+            rc = mg_lsa_bag_add (&all, row_start [r], pairs.terms.index [i], pairs.terms.tf [i], &added);
             if (rc == 0 && added)
                 words.df [pairs.terms.index [i]]++;
         }
@@ -255,7 +255,7 @@ main (int argc, char *argv [])
     row_start [n] = all.count;
     PQclear (res);
     PQfinish (pg);
-    search_lsa_bag_free (&pairs.terms);
+    mg_lsa_bag_free (&pairs.terms);
     //  Kept words, in byte order (the model's binary search), and their columns.
     uint32_t *column = rc == 0 ? malloc ((words.count ? words.count : 1) * sizeof *column) : NULL;
     char **kept = rc == 0 ? malloc ((words.count ? words.count : 1) * sizeof *kept) : NULL;
@@ -302,7 +302,7 @@ main (int argc, char *argv [])
     }
     if (rc == 0)
         x.start [n] = x.nnz;
-    search_lsa_bag_free (&all);
+    mg_lsa_bag_free (&all);
     free (row_start);
     size_t k = (size_t) dims;
     if (rc == 0 && (k >= n || k >= cols)) {
@@ -365,7 +365,7 @@ main (int argc, char *argv [])
     free (top);
     free (vk);
     if (rc == 0)
-        rc = search_lsa_write (out, kept, idf, proj, (uint32_t) cols, (uint32_t) k, reason, sizeof reason);
+        rc = mg_lsa_write (out, kept, idf, proj, (uint32_t) cols, (uint32_t) k, reason, sizeof reason);
     struct timespec t1;
     clock_gettime (CLOCK_MONOTONIC, &t1);
     if (rc == 0)

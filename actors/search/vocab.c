@@ -28,7 +28,7 @@ struct search_vocab_t {
     size_t count, room;
     uint32_t *by_length;            //  entry indexes ordered by length
     uint64_t *signature;            //  signature of by_length [i]
-    size_t bucket [SEARCH_WORD_CPS + 2];    //  by_length [bucket [l], bucket [l + 1]): length l
+    size_t bucket [MG_TEXT_WORD_CPS + 2];    //  by_length [bucket [l], bucket [l + 1]): length l
 };
 
 //  Letter signature of word: bit (code point % 64) per code point.
@@ -87,10 +87,10 @@ search_vocab_add (search_vocab_t *self, const char *word, unsigned docs)
     char *copy = strdup (word);
     if (!copy)
         return -1;
-    size_t length = search_text_length (word);
+    size_t length = mg_text_length (word);
     self->entries [self->count++] = (s_entry_t) {
         .word = copy, .docs = docs,
-        .length = (unsigned) (length > SEARCH_WORD_CPS ? SEARCH_WORD_CPS : length)
+        .length = (unsigned) (length > MG_TEXT_WORD_CPS ? MG_TEXT_WORD_CPS : length)
     };
     return 0;
 }
@@ -117,9 +117,9 @@ search_vocab_seal (search_vocab_t *self)
     memset (self->bucket, 0, sizeof self->bucket);
     for (size_t i = 0; i < self->count; i++)
         self->bucket [self->entries [i].length + 1]++;
-    for (size_t l = 1; l < SEARCH_WORD_CPS + 2; l++)
+    for (size_t l = 1; l < MG_TEXT_WORD_CPS + 2; l++)
         self->bucket [l] += self->bucket [l - 1];
-    size_t next [SEARCH_WORD_CPS + 1];
+    size_t next [MG_TEXT_WORD_CPS + 1];
     memcpy (next, self->bucket, sizeof next);
     for (size_t i = 0; i < self->count; i++) {
         size_t at = next [self->entries [i].length]++;
@@ -148,18 +148,18 @@ search_vocab_size (const search_vocab_t *self)
 
 int
 search_vocab_candidates (const search_vocab_t *self, const char *word, int budget,
-                         char out [][SEARCH_WORD_BYTES], int *dist, int max)
+                         char out [][MG_TEXT_WORD_BYTES], int *dist, int max)
 {
     assert (self && word && out);
     if (budget <= 0 || max <= 0)
         return 0;
     if (!self->by_length)
         return 0;
-    size_t length = search_text_length (word);
-    if (length > SEARCH_WORD_CPS)
-        length = SEARCH_WORD_CPS;
+    size_t length = mg_text_length (word);
+    if (length > MG_TEXT_WORD_CPS)
+        length = MG_TEXT_WORD_CPS;
     size_t low = length > (size_t) budget ? length - (size_t) budget : 0;
-    size_t high = length + (size_t) budget <= SEARCH_WORD_CPS ? length + (size_t) budget : SEARCH_WORD_CPS;
+    size_t high = length + (size_t) budget <= MG_TEXT_WORD_CPS ? length + (size_t) budget : MG_TEXT_WORD_CPS;
     uint64_t sig = s_signature (word);
     int count = 0;
     int edits [max];
@@ -168,7 +168,7 @@ search_vocab_candidates (const search_vocab_t *self, const char *word, int budge
         if (__builtin_popcountll (self->signature [at] ^ sig) > 2 * budget)
             continue;
         const s_entry_t *e = &self->entries [self->by_length [at]];
-        int d = search_text_distance (word, e->word, budget);
+        int d = mg_text_distance (word, e->word, budget);
         if (d == 0 || d > budget)
             continue;
         //  Insert in order (fewest edits, then most documents); drop the worst when full.
@@ -179,13 +179,13 @@ search_vocab_candidates (const search_vocab_t *self, const char *word, int budge
             continue;
         int last = count < max ? count : max - 1;
         for (int k = last; k > at; k--) {
-            memcpy (out [k], out [k - 1], SEARCH_WORD_BYTES);
+            memcpy (out [k], out [k - 1], MG_TEXT_WORD_BYTES);
             edits [k] = edits [k - 1];
             docs [k] = docs [k - 1];
         }
         size_t len = strlen (e->word);
-        if (len >= SEARCH_WORD_BYTES)
-            len = SEARCH_WORD_BYTES - 1;
+        if (len >= MG_TEXT_WORD_BYTES)
+            len = MG_TEXT_WORD_BYTES - 1;
         memcpy (out [at], e->word, len);
         out [at][len] = '\0';
         edits [at] = d;

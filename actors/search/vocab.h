@@ -4,7 +4,7 @@
 #ifndef SEARCH_VOCAB_H_INCLUDED
 #define SEARCH_VOCAB_H_INCLUDED
 
-#include "text.h"
+#include "mg_text.h"
 #include <stddef.h>
 
 typedef struct search_vocab_t search_vocab_t;
@@ -32,6 +32,6 @@ size_t search_vocab_size (const search_vocab_t *self);
 //  first, then most documents; edits of each into dist (may be NULL).
 //  Returns the count.
 int search_vocab_candidates (const search_vocab_t *self, const char *word, int budget,
-                             char out [][SEARCH_WORD_BYTES], int *dist, int max);
+                             char out [][MG_TEXT_WORD_BYTES], int *dist, int max);
 
 #endif

@@ -3,6 +3,7 @@
     typing of preference ops (sync_op_check_preference).  */
 #include "sync.h"
 #include "mg_filters.h"
+#include "mg_platforms.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -65,10 +66,22 @@ sync_op_check_preference (const sync_op_t *op, char *reason, size_t reasonlen)
     json_decref (one);
     bool region_bad = typed.region && !(strlen (typed.region) == 2
                                         && strspn (typed.region, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2);
-    mg_msg_clear (&mg_sync_preferences_desc, &typed);
+    //  Services are canonical platform slugs, so filters and alerts can trust them.
+    const char *unknown = NULL;
+    for (size_t i = 0; !unknown && i < typed.services_count; i++)
+        if (!mg_platforms_find (typed.services [i]))
+            unknown = typed.services [i];
+    int rc = 0;
     if (region_bad) {
         snprintf (reason, reasonlen, "region must be an ISO 3166-1 alpha-2 code (e.g. US)");
-        return -1;
+        rc = -1;
     }
-    return 0;
+    else
+    if (unknown) {
+        snprintf (reason, reasonlen, "services: unknown platform '%.64s' (GET /api/v1/platforms lists the slugs)",
+                  unknown);
+        rc = -1;
+    }
+    mg_msg_clear (&mg_sync_preferences_desc, &typed);
+    return rc;
 }

@@ -66,6 +66,8 @@ sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err)
     const mg_sync_list_request_t *request = req;
     mg_devices_reply_t *reply = rep;
     uint64_t page, per_page, offset;
+    if (request->available)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "available", "available applies to /me/watchlist only");
     if (mg_filters_paging (request->has_page, request->page, request->has_per_page, request->per_page,
                            &page, &per_page, &offset, err))
         return -1;

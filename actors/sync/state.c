@@ -18,6 +18,7 @@
 
 #define P(...) ((const char *const []) { __VA_ARGS__ })
 #define STATE_KEY "state"
+#define LEAVING_DAYS_MAX 90         //  the alerts actor's leaving-soon window, days
 #define TITLE_OFFERS_MAX "8"     //  offers per listed title: mg_sync_title availability
 
 //  True when text is a UUID in its usual 8-4-4-4-12 hex form.
@@ -496,10 +497,11 @@ sync_on_state (void *state, const void *req, void *rep, mg_error_t *err)
 }
 
 //  Summaries of the titles ids (a JSON array of content ids) as a JSON
-//  object by id, with their offers in region; titles the catalog does not
-//  hold are left out. NULL with err.
+//  object by id, with their offers in region and the caller's services
+//  (services: a JSON array of slugs) they are on; titles the catalog does
+//  not hold are left out. NULL with err.
 static json_t *
-s_titles (PGconn *pg, const json_t *ids, const char *region, mg_error_t *err)
+s_titles (PGconn *pg, const json_t *ids, const char *region, const char *services, mg_error_t *err)
 {
     char *text = json_dumps (ids, JSON_COMPACT);
     if (!text) {
@@ -512,9 +514,12 @@ s_titles (PGconn *pg, const json_t *ids, const char *region, mg_error_t *err)
         "'genres', " SQL_GENRES ", 'region', $2::text, 'availability', coalesce ((SELECT jsonb_agg ("
         SQL_OFFER ("a") " ORDER BY a.platform, a.type) FROM (SELECT * FROM availability "
         "WHERE content_id = c.id AND region = $2::bpchar AND (expires_at IS NULL OR expires_at > now ()) "
-        "ORDER BY platform, type LIMIT " TITLE_OFFERS_MAX ") a), '[]'::jsonb))), '{}'::jsonb)::text "
+        "ORDER BY platform, type LIMIT " TITLE_OFFERS_MAX ") a), '[]'::jsonb), "
+        "'on_my_services', coalesce ((SELECT jsonb_agg (DISTINCT a.platform ORDER BY a.platform) "
+        "FROM availability a WHERE a.content_id = c.id AND a.region = $2::bpchar " SQL_MINE_OFFER ("a", "$3") "), "
+        "'[]'::jsonb))), '{}'::jsonb)::text "
         "FROM content c WHERE c.id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid)",
-        2, NULL, P (text, region), NULL, NULL, 0);
+        3, NULL, P (text, region, services), NULL, NULL, 0);
     free (text);
     if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
         mg_pg_fail (err, pg, res, "sync database");
@@ -529,17 +534,75 @@ s_titles (PGconn *pg, const json_t *ids, const char *region, mg_error_t *err)
     return titles;
 }
 
+//  The items of list (owned) whose titles are watchable now on services (a
+//  JSON array of slugs) in region: a new list, or NULL with err.
+static json_t *
+s_mine_only (PGconn *pg, json_t *list, const char *region, const char *services, mg_error_t *err)
+{
+    json_t *ids = json_array ();
+    size_t index;
+    json_t *item;
+    json_array_foreach (list, index, item)
+        json_array_append (ids, json_object_get (item, "content_id"));
+    char *text = ids ? json_dumps (ids, JSON_COMPACT) : NULL;
+    json_decref (ids);
+    if (!text) {
+        json_decref (list);
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+        return NULL;
+    }
+    PGresult *res = PQexecParams (pg,
+        "SELECT coalesce (jsonb_object_agg (id, true), '{}'::jsonb)::text FROM (SELECT DISTINCT a.content_id AS id "
+        "FROM availability a WHERE a.content_id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid) "
+        "AND a.region = $2::bpchar " SQL_MINE_OFFER ("a", "$3") ") m",
+        3, NULL, P (text, region, services), NULL, NULL, 0);
+    free (text);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        mg_pg_fail (err, pg, res, "sync database");
+        PQclear (res);
+        json_decref (list);
+        return NULL;
+    }
+    json_t *watchable = json_loads (PQgetvalue (res, 0, 0), 0, NULL);
+    PQclear (res);
+    json_t *kept = watchable ? json_array () : NULL;
+    json_array_foreach (list, index, item)
+        if (kept && json_object_get (watchable, json_string_value (json_object_get (item, "content_id"))))
+            json_array_append (kept, item);
+    json_decref (watchable);
+    json_decref (list);
+    if (!kept)
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    return kept;
+}
+
 //  One page of list (the view's watchlist or progress, owned) into reply
 //  (desc: mg_watchlist_page or mg_progress_page), each item with its
-//  title's summary in the caller's region. 0 or -1.
+//  title's summary in the caller's region and the caller's services it is
+//  on; with mine, only titles watchable now on them (filtered before
+//  paging). 0 or -1.
 static int
 s_page (sync_thread_t *self, PGconn *pg, const json_t *merged, json_t *list, const mg_sync_list_request_t *request,
-        const mg_msgdesc_t *desc, void *reply, mg_error_t *err)
+        bool mine, const mg_msgdesc_t *desc, void *reply, mg_error_t *err)
 {
     uint64_t page, per_page, offset;
     if (mg_filters_paging (request->has_page, request->page, request->has_per_page, request->per_page,
                            &page, &per_page, &offset, err)) {
         json_decref (list);
+        return -1;
+    }
+    //  The caller's preferred region, else the configured default, and services.
+    const json_t *prefs = json_object_get (merged, "preferences");
+    const json_t *preferred = json_object_get (json_object_get (prefs, "region"), "value");
+    const char *region = json_is_string (preferred) ? json_string_value (preferred) : self->shared->default_region;
+    const json_t *mine_services = json_object_get (json_object_get (prefs, "services"), "value");
+    char *services = json_is_array (mine_services) ? json_dumps (mine_services, JSON_COMPACT) : strdup ("[]");
+    if (!services) {
+        json_decref (list);
+        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    }
+    if (mine && !(list = s_mine_only (pg, list, region, services, err))) {
+        free (services);
         return -1;
     }
     size_t total = json_array_size (list);
@@ -549,11 +612,8 @@ s_page (sync_thread_t *self, PGconn *pg, const json_t *merged, json_t *list, con
         json_array_append (ids, json_object_get (json_array_get (list, i), "content_id"));
     }
     json_decref (list);
-    //  The caller's preferred region, else the configured default.
-    const json_t *preferred = json_object_get (json_object_get (json_object_get (merged, "preferences"), "region"),
-                                               "value");
-    const char *region = json_is_string (preferred) ? json_string_value (preferred) : self->shared->default_region;
-    json_t *titles = results && ids ? s_titles (pg, ids, region, err) : NULL;
+    json_t *titles = results && ids ? s_titles (pg, ids, region, services, err) : NULL;
+    free (services);
     json_decref (ids);
     if (!titles) {
         json_decref (results);
@@ -582,15 +642,15 @@ s_page (sync_thread_t *self, PGconn *pg, const json_t *merged, json_t *list, con
 
 //  A list of the user's merged state (key: watchlist or progress) as a page.
 static int
-s_list (sync_thread_t *self, const mg_sync_list_request_t *request, const char *key, const mg_msgdesc_t *desc,
-        void *reply, mg_error_t *err)
+s_list (sync_thread_t *self, const mg_sync_list_request_t *request, bool mine, const char *key,
+        const mg_msgdesc_t *desc, void *reply, mg_error_t *err)
 {
     PGconn *pg = NULL;
     json_t *merged = s_read (self, request->user_id, &pg, err);
     json_t *view = merged ? sync_state_view (merged) : NULL;
     int rc = -1;
     if (view)
-        rc = s_page (self, pg, merged, json_incref (json_object_get (view, key)), request, desc, reply, err);
+        rc = s_page (self, pg, merged, json_incref (json_object_get (view, key)), request, mine, desc, reply, err);
     else
     if (merged)
         mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
@@ -602,13 +662,19 @@ s_list (sync_thread_t *self, const mg_sync_list_request_t *request, const char *
 int
 sync_on_watchlist_list (void *state, const void *req, void *rep, mg_error_t *err)
 {
-    return s_list (state, req, "watchlist", &mg_watchlist_page_desc, rep, err);
+    const mg_sync_list_request_t *request = req;
+    if (request->available && strcmp (request->available, "mine") != 0)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "available", "available must be mine");
+    return s_list (state, request, request->available != NULL, "watchlist", &mg_watchlist_page_desc, rep, err);
 }
 
 int
 sync_on_progress_list (void *state, const void *req, void *rep, mg_error_t *err)
 {
-    return s_list (state, req, "progress", &mg_progress_page_desc, rep, err);
+    const mg_sync_list_request_t *request = req;
+    if (request->available)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "available", "available applies to /me/watchlist only");
+    return s_list (state, request, false, "progress", &mg_progress_page_desc, rep, err);
 }
 
 int
@@ -723,6 +789,8 @@ int
 sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_sync_preferences_request_t *request = req;
+    if (request->has_leaving_days && request->leaving_days > LEAVING_DAYS_MAX)
+        return mg_actor_fail (err, "INVALID_PARAMETER", "leaving_days", "leaving_days must be 0 to %d", LEAVING_DAYS_MAX);
     //  One op per field given: each field is its own register.
     json_t *given = mg_msg_to_json (&mg_sync_preferences_request_desc, request);
     json_t *ops = json_array ();
@@ -740,7 +808,7 @@ sync_on_preferences_put (void *state, const void *req, void *rep, mg_error_t *er
     if (json_array_size (ops) == 0) {
         json_decref (ops);
         return mg_actor_fail (err, "INVALID_PARAMETER", NULL,
-                              "give at least one of language, subtitles, region, autoplay, genres, maturity");
+                              "give at least one of language, subtitles, region, autoplay, genres, maturity, services");
     }
     return s_batch (state, request->user_id, request->device_id, ops, rep, NULL, NULL, err);
 }

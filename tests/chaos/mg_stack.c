@@ -313,7 +313,7 @@ mg_stack_start_core (mg_stack_t *self)
 {
     static const char *const names [] = {
         "redis", "broker", "indexer", "resolver", "catalog", "search1", "accounts", "ratelimit",
-        "sync", "gateway"
+        "sync", "alerts", "gateway"
     };
     return mg_stack_start (self, names, sizeof names / sizeof names [0]);
 }

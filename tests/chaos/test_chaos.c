@@ -82,7 +82,7 @@ static const fault_t s_faults [] = {
 
 static const char *const s_names [] = {
     "redis", "broker", "indexer", "resolver", "catalog", "search1", "search2", "accounts",
-    "ratelimit", "sync", "gateway", "fetcher", "embedder"
+    "ratelimit", "sync", "alerts", "gateway", "fetcher", "embedder"
 };
 
 typedef struct {

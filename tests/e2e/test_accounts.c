@@ -32,7 +32,7 @@ typedef struct {
     char env_text [8][96];
     const char *env [32];
     int http_port;
-    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, gateway;
+    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, alerts, gateway;
     char run [16];                  //  makes this run's emails unique
     char log_path [128];            //  stderr of the processes started by group_setup
 } fixture_t;
@@ -210,7 +210,7 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    pid_t *pids [] = { &f->gateway, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
+    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
                        &f->catalog, &f->broker };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)
@@ -267,6 +267,7 @@ group_setup (void **state)
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
     f->search = mg_test_spawn ("mg-search", f->env);
     f->sync = mg_test_spawn ("mg-sync", f->env);
+    f->alerts = mg_test_spawn ("mg-alerts", f->env);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
     if (log_fd >= 0 && saved >= 0)
         dup2 (saved, STDERR_FILENO);

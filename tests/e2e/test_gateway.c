@@ -56,6 +56,7 @@ typedef struct {
     pid_t accounts;
     pid_t ratelimit;
     pid_t sync;
+    pid_t alerts;
     pid_t gateway;
 } fixture_t;
 
@@ -189,9 +190,10 @@ group_setup (void **state)
     f->accounts = mg_test_spawn ("mg-accounts", f->env);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
     f->sync = mg_test_spawn ("mg-sync", f->env);
+    f->alerts = mg_test_spawn ("mg-alerts", f->env);
     f->gateway = mg_test_spawn ("mg-gateway", f->env);
     if (f->broker > 0 && f->catalog > 0 && f->resolver > 0 && f->search > 0 && f->gateway > 0
-    &&  f->accounts > 0 && f->ratelimit > 0 && f->sync > 0
+    &&  f->accounts > 0 && f->ratelimit > 0 && f->sync > 0 && f->alerts > 0
     &&  s_wait_status (f, "/ready", 200, START_WAIT_MS) == 200)
         return 0;
     fprintf (stderr, "the gateway did not become ready\n");
@@ -285,6 +287,8 @@ group_teardown (void **state)
         mg_test_stop (f->accounts, SIGTERM);
     if (f->ratelimit > 0)
         mg_test_stop (f->ratelimit, SIGTERM);
+    if (f->alerts > 0)
+        mg_test_stop (f->alerts, SIGTERM);
     if (f->sync > 0)
         mg_test_stop (f->sync, SIGTERM);
     if (f->catalog > 0)
@@ -537,7 +541,7 @@ test_search_over_http (void **state)
     fixture_t *f = *state;
     //  A typo in a 5-letter word, the fixture's only offer as filter, explain.
     json_t *json = s_get_json (f, "/api/v1/search?q=e2e+titel&mode=keyword&platforms=e2e-platform"
-                                  "&region=zz&explain=true&per_page=5", 200);
+                                  "&region=zz&explain=true&per_page=5&facets=genres,platforms,years", 200);
     assert_int_equal (json_integer_value (json_object_get (json, "total")), 1);
     assert_int_equal (json_integer_value (json_object_get (json, "page")), 1);
     assert_int_equal (json_integer_value (json_object_get (json, "per_page")), 5);
@@ -563,6 +567,9 @@ test_search_over_http (void **state)
     //  Filters that exclude it: an exact, empty answer.
     json = s_get_json (f, "/api/v1/search?q=e2e+title&type=tv", 200);
     assert_int_equal (json_integer_value (json_object_get (json, "total")), 0);
+    assert_true (json_is_true (json_object_get (json, "total_exact")));
+    //  Facets only when asked.
+    assert_null (json_object_get (json, "facets"));
     assert_int_equal (json_array_size (json_object_get (json, "results")), 0);
     json_decref (json);
     json = s_get_json (f, "/api/v1/search?q=e2e+title&year_from=2000&genres=drama", 200);
@@ -577,9 +584,9 @@ test_search_placeholder_over_http (void **state)
 {
     fixture_t *f = *state;
     const char *paths [] = {
-        "/api/v1/search?platforms=e2e-platform&region=zz",
-        "/api/v1/search?q=&platforms=e2e-platform&region=zz&mode=keyword",
-        "/api/v1/search?q=%20%20&platforms=e2e-platform&region=zz&explain=true",
+        "/api/v1/search?platforms=e2e-platform&region=zz&facets=genres",
+        "/api/v1/search?q=&platforms=e2e-platform&region=zz&mode=keyword&facets=genres",
+        "/api/v1/search?q=%20%20&platforms=e2e-platform&region=zz&explain=true&facets=genres",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths [0]; i++) {
         json_t *json = s_get_json (f, paths [i], 200);

@@ -39,7 +39,7 @@
 #define UNKNOWN   ID ("99")
 
 static const char *s_routed [] = {
-    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-gateway"
+    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
 };
 #define ROUTED (sizeof s_routed / sizeof s_routed [0])
 
@@ -120,6 +120,9 @@ group_setup (void **state)
     mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
     mg_test_env_add (&f->env, "MG_RATE_FREE=1000000/s,1000000/m");
     mg_test_env_add (&f->env, "MG_RESOLVER_INGEST=0");
+    //  The webhook routes are called with a local target (test-only switches).
+    mg_test_env_add (&f->env, "MG_ALERTS_ALLOW_HTTP=1");
+    mg_test_env_add (&f->env, "MG_ALERTS_ALLOW_PRIVATE=1");
     //  Argon2id at 16 MiB keeps the test quick under ASan; production uses 64 MiB.
     mg_test_env_add (&f->env, "MG_PWHASH_MEMLIMIT_KIB=16384");
     if (!mg_test_run ("mg-embed-train", f->env.envp, (char *[]) { "--dims", "2", NULL })) {
@@ -235,6 +238,9 @@ s_public_routes (fixture_t *f)
     s_check (f, "GET", "/api/v1/trending?type=movie&window=week&per_page=2&page=2", "", NULL, 200);
     s_check (f, "GET", "/api/v1/trending?per_page=many", "", NULL, 400);
     s_check (f, "GET", "/api/v1/discover?genres=science-fiction,crime&sort=rating&year_from=1990", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/platforms?region=us", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/leaving?region=US&within_days=30", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/leaving?available=mine", "", NULL, 401);
     s_check (f, "GET", "/api/v1/search?q=matrix", "", NULL, 200);
     s_check (f, "GET", "/api/v1/search?q=matrix&explain=true&mode=keyword&region=US", "", NULL, 200);
     s_check (f, "GET", "/api/v1/search?q=matrix&colour=red", "", NULL, 400);
@@ -330,6 +336,10 @@ s_user_routes (fixture_t *f)
     s_check (f, "PUT", "/api/v1/me/preferences", bearer,
              "{\"language\":\"en\",\"region\":\"US\",\"autoplay\":true,\"genres\":[\"science-fiction\"]}", 200);
     s_check (f, "GET", "/api/v1/me/preferences", bearer, NULL, 200);
+    s_check (f, "PUT", "/api/v1/me/preferences", bearer, "{\"services\":[\"apple-tv\",\"netflix\"]}", 200);
+    s_check (f, "GET", "/api/v1/discover?available=mine", bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/search?q=matrix&available=mine", bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/me/watchlist?available=mine", bearer, NULL, 200);
     snprintf (body, sizeof body, "{\"device_id\":\"%s\",\"ops\":[{\"op_id\":\"00000000-0000-4000-8000-0000000006a1\","
               "\"type\":\"watchlist.add\",\"content_id\":\"" RELOADED "\"}]}", phone);
     s_check (f, "POST", "/api/v1/sync/ops", bearer, body, 200);
@@ -347,6 +357,43 @@ s_user_routes (fixture_t *f)
     mg_http_header (&reply, "Content-Type", type, sizeof type);
     s_record (f, "GET", "/api/v1/sync/stream", reply.status, type, "", 0);
     mg_sse_close (&stream);
+
+    //  Notifications and webhooks. The webhook points at a closed local
+    //  port (the stack admits loopback): a call fails at once, harmlessly.
+    s_check (f, "GET", "/api/v1/me/notifications?unread=true", bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/me/notifications?per_page=0", bearer, NULL, 400);
+    s_check (f, "POST", "/api/v1/me/notifications/read", bearer, "{}", 200);
+    s_check (f, "POST", "/api/v1/me/webhooks", bearer, "{\"url\":\"ftp://127.0.0.1/hook\"}", 400);
+    json_t *hook = s_call (f, "POST", "/api/v1/me/webhooks", bearer, "{\"url\":\"http://127.0.0.1:9/hook\"}", 201, NULL);
+    char hook_id [64];
+    s_text (hook, "id", hook_id, sizeof hook_id);
+    json_decref (hook);
+    s_check (f, "GET", "/api/v1/me/webhooks", bearer, NULL, 200);
+    //  A dead letter to list and replay, as the delivery loop leaves one.
+    PGconn *pg = PQconnectdb (f->url);
+    const char *params [] = { hook_id };
+    PGresult *res = PQexecParams (pg,
+        "WITH n AS (INSERT INTO notifications (user_id, kind, content_id, platform, region, data) "
+        "  SELECT user_id, 'available', '" MATRIX "', 'netflix', 'US', '{\"title\":\"The Matrix\"}' "
+        "  FROM webhooks WHERE id = $1::uuid RETURNING id) "
+        "INSERT INTO webhook_deliveries (webhook_id, notification_id, state, attempts, give_up_at, last_status, last_error) "
+        "SELECT $1::uuid, n.id, 'dead', 12, now (), 503, 'the webhook answered 503' FROM n RETURNING id",
+        1, NULL, params, NULL, NULL, 0);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    char delivery [64];
+    snprintf (delivery, sizeof delivery, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+    PQfinish (pg);
+    snprintf (path, sizeof path, "/api/v1/me/webhooks/%s/deliveries?state=dead", hook_id);
+    s_check (f, "GET", path, bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/me/notifications", bearer, NULL, 200);
+    snprintf (path, sizeof path, "/api/v1/me/webhooks/%s/deliveries/" UNKNOWN "/replay", hook_id);
+    s_check (f, "POST", path, bearer, NULL, 404);
+    snprintf (path, sizeof path, "/api/v1/me/webhooks/%s/deliveries/%s/replay", hook_id, delivery);
+    s_check (f, "POST", path, bearer, NULL, 202);
+    s_check (f, "POST", path, bearer, NULL, 409);
+    snprintf (path, sizeof path, "/api/v1/me/webhooks/%s", hook_id);
+    s_check (f, "DELETE", path, bearer, NULL, 204);
 
     snprintf (path, sizeof path, "/api/v1/me/devices/%s", tv);
     s_check (f, "DELETE", path, bearer, NULL, 204);

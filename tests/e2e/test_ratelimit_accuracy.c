@@ -100,13 +100,13 @@ s_client (void *arg)
 }
 
 //  The stack's processes, stopped by the teardown even when an assertion fails.
-static pid_t s_pids [9];
+static pid_t s_pids [10];
 
 static int
 s_stop_stack (void **state)
 {
     (void) state;
-    for (int i = 8; i >= 0; i--)
+    for (int i = 9; i >= 0; i--)
         if (s_pids [i] > 0) {
             mg_test_stop (s_pids [i], SIGTERM);
             s_pids [i] = 0;
@@ -139,6 +139,7 @@ test_two_gateways_admit_what_one_exact_gcra_admits (void **state)
     pid_t *pids = s_pids;
     pids [7] = mg_test_spawn ("mg-search", env);
     pids [8] = mg_test_spawn ("mg-sync", env);
+    pids [9] = mg_test_spawn ("mg-alerts", env);
     pids [0] = mg_test_spawn ("mg-broker", env);
     pids [1] = mg_test_spawn ("mg-accounts", env);
     pids [2] = mg_test_spawn ("mg-catalog", env);

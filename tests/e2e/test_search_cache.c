@@ -35,7 +35,7 @@ typedef struct {
     mg_test_env_t env;
     int http_port, redis_port;
     char dir [64];
-    pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, gateway;
+    pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, alerts, gateway;
     bool redis_stopped;             //  SIGSTOPped: SIGCONT before stopping it
 } fixture_t;
 
@@ -134,6 +134,7 @@ group_setup (void **state)
     f->accounts = mg_test_spawn ("mg-accounts", f->env.envp);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env.envp);
     f->sync = mg_test_spawn ("mg-sync", f->env.envp);
+    f->alerts = mg_test_spawn ("mg-alerts", f->env.envp);
     f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
     if (s_wait_status (f, "/ready", 200, START_WAIT_MS) != 200) {
         fprintf (stderr, "the gateway did not become ready\n");
@@ -150,7 +151,7 @@ group_teardown (void **state)
         return 0;
     if (f->redis_stopped)
         kill (f->redis, SIGCONT);
-    pid_t *pids [] = { &f->gateway, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
+    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
                        &f->resolver, &f->indexer, &f->broker, &f->redis };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)

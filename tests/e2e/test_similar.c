@@ -34,7 +34,7 @@
 #define UNKNOWN  ID ("9")
 
 static const char *s_routed [] = {
-    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-gateway"
+    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
 };
 #define ROUTED (sizeof s_routed / sizeof s_routed [0])
 

@@ -32,7 +32,7 @@
 typedef struct {
     mg_test_env_t env;
     int http_port;
-    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, gateway;
+    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, alerts, gateway;
     char run [24];                  //  makes this run's emails unique
 } fixture_t;
 
@@ -218,7 +218,7 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    pid_t *pids [] = { &f->gateway, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
+    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
                        &f->catalog, &f->broker };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)
@@ -256,6 +256,7 @@ group_setup (void **state)
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env.envp);
     f->search = mg_test_spawn ("mg-search", f->env.envp);
     f->sync = mg_test_spawn ("mg-sync", f->env.envp);
+    f->alerts = mg_test_spawn ("mg-alerts", f->env.envp);
     f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
     if (s_wait_ready () == 0)
         return 0;

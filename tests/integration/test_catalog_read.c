@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
+#include <math.h>
 
 #include "mg_client.h"
 #include "mg_pg.h"
@@ -399,7 +400,80 @@ test_trending_item_has_the_search_item_shape (void **state)
     assert_int_equal (a->external_ids->tmdb, 603);
     assert_string_equal (a->external_ids->imdb, "tt0133093");
     assert_true (a->vote_average == 7.5);
+    //  No popularity history: the score is the popularity it ranks by.
+    assert_true (a->score == 50.5);
+    //  Current offers of every region, by region, platform, type: the
+    //  expired hulu offer is left out.
+    assert_int_equal (a->availability_count, 3);
+    assert_string_equal (a->availability [0].region, "GB");
+    assert_string_equal (a->availability [1].platform, "apple-tv");
+    assert_string_equal (a->availability [1].type, "rent");
+    assert_true (a->availability [1].price == 3.5);
+    assert_string_equal (a->availability [1].currency, "USD");
+    assert_true (a->availability [1].stale);
+    assert_non_null (a->availability [1].expires_at);
+    assert_string_equal (a->availability [2].platform, "netflix");
+    assert_string_equal (a->availability [2].region, "US");
+    assert_true (list.has_window_fallback && list.window_fallback);
     mg_msg_clear (&mg_content_list_desc, &list);
+}
+
+//  Run sql on the fixture database.
+static void
+s_exec (fixture_t *f, const char *sql)
+{
+    PGresult *res = PQexec (f->pg, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+}
+
+//  Trending over window: asserts letters, the fallback flag and, for the
+//  first title, its score.
+static void
+s_assert_window (fixture_t *f, const char *window, const char *letters, bool fallback, double first_score)
+{
+    mg_trending_request_t req = { .window = (char *) window };
+    mg_content_list_t list;
+    mg_error_t err;
+    if (s_call (f, "catalog.trending", &mg_trending_request_desc, &req, &mg_content_list_desc, &list, &err))
+        fail_msg ("trending failed: %s %s", err.code, err.message);
+    s_assert_list (&list, letters, 4);
+    assert_true (list.has_window_fallback);
+    assert_int_equal (list.window_fallback, fallback);
+    assert_true (fabs (list.results [0].score - first_score) < 1e-9);
+    mg_msg_clear (&mg_content_list_desc, &list);
+}
+
+static void
+test_trending_ranks_by_the_popularity_gained_over_the_window (void **state)
+{
+    fixture_t *f = *state;
+    //  No snapshot: both windows fall back to current popularity.
+    s_assert_window (f, "day", "cabe", true, 80);
+    s_assert_window (f, "week", "cabe", true, 80);
+    //  Two days ago: a 10 (gained 40.5), b 29 (1), c 79 (1); e had no
+    //  popularity then (counts from 0: gained 10). Ties go to the more
+    //  popular title. A day's window has history, a week's not yet.
+    s_exec (f, "INSERT INTO popularity_snapshots (taken_at, content_id, popularity) VALUES "
+               "(now () - interval '2 days', '" ID ("a") "', 10), (now () - interval '2 days', '" ID ("b") "', 29), "
+               "(now () - interval '2 days', '" ID ("c") "', 79)");
+    s_assert_window (f, "day", "aecb", false, 40.5);
+    s_assert_window (f, "week", "cabe", true, 80);
+    //  Eight days ago: c 20 (gained 60), b 5 (25), a 50 (0.5), e 10 (0).
+    //  The week compares with it; the day still with the last snapshot at
+    //  or before its start.
+    s_exec (f, "INSERT INTO popularity_snapshots (taken_at, content_id, popularity) VALUES "
+               "(now () - interval '8 days', '" ID ("a") "', 50), (now () - interval '8 days', '" ID ("b") "', 5), "
+               "(now () - interval '8 days', '" ID ("c") "', 20), (now () - interval '8 days', '" ID ("e") "', 10)");
+    s_assert_window (f, "week", "cbae", false, 60);
+    s_assert_window (f, "day", "aecb", false, 40.5);
+    //  A snapshot younger than a day is no history for either window.
+    s_exec (f, "INSERT INTO popularity_snapshots (taken_at, content_id, popularity) VALUES "
+               "(now () - interval '1 hour', '" ID ("e") "', 1000)");
+    s_assert_window (f, "day", "aecb", false, 40.5);
+    s_exec (f, "DELETE FROM popularity_snapshots");
+    s_assert_window (f, "day", "cabe", true, 80);
 }
 
 static void
@@ -502,6 +576,19 @@ test_discover_sorts (void **state)
     req = (mg_discover_request_t) { .sort = "rating", .page = 2, .has_page = true,
                                     .per_page = 2, .has_per_page = true };
     s_assert_discover (f, &req, "ec", 5);
+    //  Whatever the sort, an item's score is its popularity; discover has
+    //  no window to fall back from.
+    req = (mg_discover_request_t) { .sort = "rating", .per_page = 1, .has_per_page = true };
+    mg_content_list_t list;
+    mg_error_t err;
+    assert_int_equal (s_call (f, "catalog.discover", &mg_discover_request_desc, &req,
+                              &mg_content_list_desc, &list, &err), 0);
+    assert_int_equal (list.results_count, 1);
+    assert_true (list.results [0].score == 30);
+    assert_int_equal (list.results [0].availability_count, 1);
+    assert_string_equal (list.results [0].availability [0].platform, "hulu");
+    assert_false (list.has_window_fallback);
+    mg_msg_clear (&mg_content_list_desc, &list);
 }
 
 static void
@@ -551,6 +638,7 @@ main (void)
         cmocka_unit_test (test_trending_ranks_by_popularity_with_exact_totals_and_pages),
         cmocka_unit_test (test_trending_item_has_the_search_item_shape),
         cmocka_unit_test (test_trending_rejects_bad_type_window_and_paging),
+        cmocka_unit_test (test_trending_ranks_by_the_popularity_gained_over_the_window),
         cmocka_unit_test (test_discover_without_filters_lists_everything_by_popularity),
         cmocka_unit_test (test_discover_filters_by_type_genres_years_and_rating),
         cmocka_unit_test (test_discover_filters_by_current_offers),

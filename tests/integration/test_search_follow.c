@@ -196,17 +196,20 @@ static void
 test_search_filters_facets_and_pages (void **state)
 {
     fixture_t *f = *state;
-    mg_search_request_t req = { .q = "matrix", .type = "movie" };
+    char *types [] = { "types" }, *years [] = { "years" };
+    mg_search_request_t req = { .q = "matrix", .type = "movie", .facets = types, .facets_count = 1 };
     mg_search_reply_t rep;
     s_search (f, &req, &rep);
     assert_int_equal (rep.total, 1);
+    assert_true (rep.has_total_exact && rep.total_exact);
     assert_string_equal (rep.results [0].id, ID ("c3"));
+    assert_null (rep.facets->genres);               //  not asked for
     assert_int_equal (rep.facets->types_count, 1);
     assert_string_equal (rep.facets->types [0].value, "movie");
     mg_msg_clear (&mg_search_reply_desc, &rep);
 
     req = (mg_search_request_t) { .q = "matrix", .per_page = 1, .has_per_page = true, .page = 2, .has_page = true,
-                                  .sort = "popularity" };
+                                  .sort = "popularity", .facets = years, .facets_count = 1 };
     s_search (f, &req, &rep);
     assert_int_equal (rep.total, 2);
     assert_int_equal (rep.results_count, 1);

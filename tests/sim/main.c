@@ -640,6 +640,8 @@ s_usage (FILE *out)
         "                          sa requests/minute 100, tmdb and openai 0 = none)\n"
         "  --fault provider:kind[:rate]  inject a fault from the start (repeatable)\n"
         "  --seed N                seed of the fault draws (MG_SIM_SEED, default 1)\n"
+        "  --drift-period-s N      popularity drifts by up to 25 %% over this period\n"
+        "                          (MG_SIM_DRIFT_PERIOD_S, default 345600 = 4 days; 0 = no drift)\n"
         "  (MG_SIM_QUOTA and MG_SIM_FAULTS take --quota / --fault values, comma-separated)\n"
         "  --verbose               log every request\n");
 }
@@ -672,13 +674,16 @@ main (int argc, char **argv)
     const char *catalog = mg_config_str ("MG_SIM_CATALOG", "data/catalog.jsonl.gz");
     self->latency_ms = (long) mg_config_int ("MG_SIM_LATENCY_MS", 0, 0, SIM_LATENCY_MAX_MS);
     self->seed = (uint64_t) mg_config_int ("MG_SIM_SEED", 1, 0, INT64_MAX);
-    enum { OPT_PORT = 1, OPT_BIND, OPT_CATALOG, OPT_LATENCY, OPT_QUOTA, OPT_FAULT, OPT_SEED, OPT_VERBOSE, OPT_HELP };
+    long drift_s = (long) mg_config_int ("MG_SIM_DRIFT_PERIOD_S", SIM_DRIFT_PERIOD_DEFAULT_S, 0, SIM_DRIFT_PERIOD_MAX_S);
+    enum { OPT_PORT = 1, OPT_BIND, OPT_CATALOG, OPT_LATENCY, OPT_QUOTA, OPT_FAULT, OPT_SEED, OPT_VERBOSE, OPT_HELP,
+           OPT_DRIFT };
     static const struct option options [] = {
         { "port", required_argument, NULL, OPT_PORT }, { "bind", required_argument, NULL, OPT_BIND },
         { "catalog", required_argument, NULL, OPT_CATALOG }, { "latency-ms", required_argument, NULL, OPT_LATENCY },
         { "quota", required_argument, NULL, OPT_QUOTA }, { "fault", required_argument, NULL, OPT_FAULT },
         { "seed", required_argument, NULL, OPT_SEED }, { "verbose", no_argument, NULL, OPT_VERBOSE },
-        { "help", no_argument, NULL, OPT_HELP }, { NULL, 0, NULL, 0 }
+        { "help", no_argument, NULL, OPT_HELP }, { "drift-period-s", required_argument, NULL, OPT_DRIFT },
+        { NULL, 0, NULL, 0 }
     };
     sim_fault_t start_faults [SIM_PROVIDER_COUNT * SIM_FAULTS_MAX];
     int fault_count = 0, opt, rc = 1;
@@ -739,6 +744,14 @@ main (int argc, char **argv)
                     goto done;
                 }
                 break;
+            case OPT_DRIFT:
+                drift_s = strtol (optarg, &end, 10);
+                if (*end || !*optarg || drift_s < 0 || drift_s > SIM_DRIFT_PERIOD_MAX_S) {
+                    fprintf (stderr, "mg-provider-sim: --drift-period-s %s: 0 to %d is required\n", optarg,
+                             SIM_DRIFT_PERIOD_MAX_S);
+                    goto done;
+                }
+                break;
             case OPT_VERBOSE: self->verbose = true; break;
             case OPT_HELP: s_usage (stdout); rc = 0; goto done;
             default: s_usage (stderr); goto done;
@@ -748,6 +761,7 @@ main (int argc, char **argv)
         fprintf (stderr, "mg-provider-sim: unexpected argument '%s'\n", argv [optind]);
         goto done;
     }
+    sim_catalog_set_drift (drift_s);
     self->catalog = sim_catalog_new (catalog, err, sizeof err);
     if (!self->catalog) {
         mg_error ("cannot load the catalog", "reason=\"%s\"", err);
@@ -782,9 +796,9 @@ main (int argc, char **argv)
         }
     signal (SIGPIPE, SIG_IGN);
     mg_info ("listening", "bind=%s port=%ld titles=%zu latency_ms=%ld faults=%d quota_youtube=%ld "
-             "quota_watchmode=%ld quota_sa_per_min=%ld seed=%llu", bind, port, sim_catalog_size (self->catalog),
+             "quota_watchmode=%ld quota_sa_per_min=%ld seed=%llu drift_period_s=%ld", bind, port, sim_catalog_size (self->catalog),
              self->latency_ms, fault_count, self->state [SIM_YOUTUBE].quota, self->state [SIM_WATCHMODE].quota,
-             self->state [SIM_SA].quota, (unsigned long long) self->seed);
+             self->state [SIM_SA].quota, (unsigned long long) self->seed, drift_s);
     event_base_dispatch (self->base);
     rc = 0;
 done:

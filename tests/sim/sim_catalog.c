@@ -1,11 +1,13 @@
 /*  The bundled catalog in memory, with the orders listing endpoints walk and
-    derived identifiers. Everything here is a pure function of the file: two
-    runs of the simulator on the same catalog answer the same bytes.  */
+    derived identifiers. Everything here is a pure function of the file (and,
+    for popularity, of the time: it drifts, sim_item_popularity): two runs of
+    the simulator on the same catalog at the same time answer the same bytes.  */
 #include "sim_catalog.h"
 
 #include <assert.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,4 +372,30 @@ sim_item_num (const sim_item_t *item, const char *key)
 {
     const json_t *value = json_object_get (item->doc, key);
     return json_is_number (value) ? json_number_value (value) : 0;
+}
+
+//  Drift period in seconds, 0 = none. Set once at start, before any request
+//  is served: items carry no pointer back to their catalog.
+static long s_drift_period_s = SIM_DRIFT_PERIOD_DEFAULT_S;
+
+void
+sim_catalog_set_drift (long period_s)
+{
+    s_drift_period_s = period_s > 0 ? period_s : 0;
+}
+
+double
+sim_item_popularity (const sim_item_t *item, time_t now)
+{
+    double base = sim_item_num (item, "popularity");
+    if (s_drift_period_s == 0)
+        return base;
+    //  Each title on its own phase, so that at any time some rise and some
+    //  fall: trending's day and week windows see a change to rank by.
+    double phase = (double) (sim_hash ("drift", item->tmdb) % 10000) / 10000.0;
+    //  Hourly steps, as the providers publish it: an answer (and its ETag)
+    //  stays the same within the hour, so revalidation still gets its 304.
+    time_t step = now - now % SIM_DRIFT_STEP_S;
+    double turn = (double) (step % s_drift_period_s) / (double) s_drift_period_s + phase;
+    return round (base * (1.0 + SIM_DRIFT_AMPLITUDE * sin (2.0 * M_PI * turn)) * 1000.0) / 1000.0;
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct sim_catalog_t sim_catalog_t;
 
@@ -73,5 +74,19 @@ const char *sim_item_str (const sim_item_t *item, const char *key);
 
 //  A number field of the item's catalog line, 0 when absent.
 double sim_item_num (const sim_item_t *item, const char *key);
+
+//  Popularity drifts around the catalog's value, by at most this fraction,
+//  over a sine of this period (4 days: a day's and a week's change differ),
+//  so that a demo's popularity snapshots have history to rank by.
+#define SIM_DRIFT_AMPLITUDE          0.25
+#define SIM_DRIFT_PERIOD_DEFAULT_S   (4 * 86400)
+#define SIM_DRIFT_PERIOD_MAX_S       (365 * 86400)
+#define SIM_DRIFT_STEP_S             3600        //  popularity changes once an hour
+
+//  Set the drift period in seconds (0: popularity is the catalog's value).
+void sim_catalog_set_drift (long period_s);
+
+//  The item's popularity at time now (the catalog's value, drifted).
+double sim_item_popularity (const sim_item_t *item, time_t now);
 
 #endif

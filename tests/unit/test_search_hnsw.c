@@ -1,6 +1,9 @@
-/*  The FAISS HNSW shim: nearest neighbours by inner product on unit vectors
-    agree with a brute-force scan (recall@10), the keep callback filters
-    results, and slots number vectors in the order they were added.  */
+/*  The FAISS vector index shim: for each kind (hnsw, hnsw-sq8, ivf-sq8)
+    nearest neighbours by inner product on unit vectors agree with a
+    brute-force scan (recall@10), the keep callback filters results, and
+    slots number vectors in the order they were added; staged vectors are
+    searched exactly before the build; a saved index reads back only under
+    the key (catalog generation) it was saved with.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "hnsw.h"
 
@@ -117,29 +122,141 @@ s_recall (search_hnsw_t *index, const float *base, search_hnsw_keep_fn keep)
     return (double) found / (QUERIES * K);
 }
 
-static void
-test_search_hnsw_recall_matches_brute_force (void **state)
+static const char *const s_kinds [] = { "hnsw", "hnsw-sq8", "ivf-sq8" };
+
+//  A new index of kind (MG_SEARCH_VECTOR_INDEX) holding base, built.
+static search_hnsw_t *
+s_built (const char *kind, const float *base)
 {
-    (void) state;
     char err [256];
+    assert_int_equal (setenv ("MG_SEARCH_VECTOR_INDEX", kind, 1), 0);
     search_hnsw_t *index = search_hnsw_new (DIMS, M, EF_BUILD, err, sizeof err);
     assert_non_null (index);
-    float *base = s_vectors (VECTORS, 1);
+    assert_string_equal (search_hnsw_kind (index), kind);
     //  Two adds: slots continue from the first batch.
     assert_int_equal (search_hnsw_add (index, base, VECTORS / 2, err, sizeof err), 0);
     assert_int_equal (search_hnsw_count (index), VECTORS / 2);
     assert_int_equal (search_hnsw_add (index, base + (VECTORS / 2) * DIMS, VECTORS / 2, err, sizeof err), 0);
     assert_int_equal (search_hnsw_count (index), VECTORS);
-    double recall = s_recall (index, base, NULL);
-    print_message ("recall@%d efSearch=%d: %.3f\n", K, EF_SEARCH, recall);
-    assert_true (recall >= 0.95);
-    double filtered = s_recall (index, base, s_keep_even);
-    print_message ("recall@%d efSearch=%d, half the slots kept: %.3f\n", K, EF_SEARCH, filtered);
-    assert_true (filtered >= 0.95);
+    assert_int_equal (search_hnsw_seal (index, err, sizeof err), 0);
+    assert_int_equal (search_hnsw_count (index), VECTORS);
+    return index;
+}
+
+static void
+test_search_hnsw_recall_matches_brute_force (void **state)
+{
+    (void) state;
+    float *base = s_vectors (VECTORS, 1);
+    for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds [0]; i++) {
+        search_hnsw_t *index = s_built (s_kinds [i], base);
+        double recall = s_recall (index, base, NULL);
+        print_message ("%s recall@%d: %.3f\n", s_kinds [i], K, recall);
+        assert_true (recall >= 0.95);
+        double filtered = s_recall (index, base, s_keep_even);
+        print_message ("%s recall@%d, half the slots kept: %.3f\n", s_kinds [i], K, filtered);
+        assert_true (filtered >= 0.95);
+        //  A stored vector reads back as added (8-bit kinds: to a step).
+        float vec [DIMS];
+        assert_true (search_hnsw_vector (index, 17, vec));
+        for (int d = 0; d < DIMS; d++)
+            assert_true (fabsf (vec [d] - base [17 * DIMS + d]) < 0.02f);
+        assert_false (search_hnsw_vector (index, VECTORS, vec));
+        search_hnsw_destroy (&index);
+        assert_null (index);
+        search_hnsw_destroy (&index);
+    }
+    unsetenv ("MG_SEARCH_VECTOR_INDEX");
     free (base);
+}
+
+static void
+test_search_hnsw_staged_vectors_are_searched_exactly (void **state)
+{
+    (void) state;
+    char err [256];
+    assert_int_equal (setenv ("MG_SEARCH_VECTOR_INDEX", "ivf-sq8", 1), 0);
+    search_hnsw_t *index = search_hnsw_new (DIMS, M, EF_BUILD, err, sizeof err);
+    assert_non_null (index);
+    float *base = s_vectors (VECTORS, 1);
+    assert_int_equal (search_hnsw_add (index, base, VECTORS, err, sizeof err), 0);
+    //  Not sealed: every answer is the brute-force one.
+    assert_true (s_recall (index, base, NULL) == 1.0);
+    assert_true (s_recall (index, base, s_keep_even) == 1.0);
     search_hnsw_destroy (&index);
-    assert_null (index);
-    search_hnsw_destroy (&index);
+    assert_int_equal (setenv ("MG_SEARCH_VECTOR_INDEX", "no-such-kind", 1), 0);
+    assert_null (search_hnsw_new (DIMS, M, EF_BUILD, err, sizeof err));
+    assert_non_null (strstr (err, "MG_SEARCH_VECTOR_INDEX"));
+    unsetenv ("MG_SEARCH_VECTOR_INDEX");
+    free (base);
+}
+
+//  The first K slots of query q against index.
+static void
+s_top (search_hnsw_t *index, const float *query, int64_t slots [K])
+{
+    float scores [K];
+    char err [256];
+    assert_int_equal (search_hnsw_search (index, query, K, EF_SEARCH, NULL, NULL, slots, scores, err, sizeof err), K);
+}
+
+static void
+test_search_hnsw_reads_back_only_its_generation (void **state)
+{
+    (void) state;
+    char path [] = "/tmp/test_search_hnswXXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    close (fd);
+    assert_int_equal (unlink (path), 0);
+    char err [256];
+    float *base = s_vectors (VECTORS, 1);
+    float *queries = s_vectors (QUERIES, 7);
+    for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds [0]; i++) {
+        search_hnsw_t *index = s_built (s_kinds [i], base), *back = NULL;
+        //  No file yet: the caller builds.
+        assert_int_equal (search_hnsw_load (path, "lsa-768 7.3.2", DIMS, &back, err, sizeof err), 1);
+        assert_null (back);
+        assert_int_equal (search_hnsw_save (index, path, "lsa-768 7.3.2", err, sizeof err), 0);
+        //  Another generation, another model or another shape: rebuild.
+        assert_int_equal (search_hnsw_load (path, "lsa-768 7.3.3", DIMS, &back, err, sizeof err), 1);
+        assert_int_equal (search_hnsw_load (path, "lsa-512 7.3.2", DIMS, &back, err, sizeof err), 1);
+        assert_int_equal (search_hnsw_load (path, "lsa-768 7.3", DIMS, &back, err, sizeof err), 1);
+        assert_int_equal (search_hnsw_load (path, "lsa-768 7.3.2", DIMS * 2, &back, err, sizeof err), 1);
+        assert_null (back);
+        //  The same key: the same index, same answers, and it takes adds.
+        assert_int_equal (search_hnsw_load (path, "lsa-768 7.3.2", DIMS, &back, err, sizeof err), 0);
+        assert_non_null (back);
+        assert_string_equal (search_hnsw_kind (back), s_kinds [i]);
+        assert_int_equal (search_hnsw_count (back), VECTORS);
+        for (int q = 0; q < QUERIES; q += 10) {
+            int64_t a [K], b [K];
+            s_top (index, queries + q * DIMS, a);
+            s_top (back, queries + q * DIMS, b);
+            assert_memory_equal (a, b, sizeof a);
+        }
+        assert_int_equal (search_hnsw_add (back, base, 1, err, sizeof err), 0);
+        assert_int_equal (search_hnsw_count (back), VECTORS + 1);
+        int64_t slot;
+        float score;
+        assert_int_equal (search_hnsw_search (back, base, 1, EF_SEARCH, s_keep_even, NULL, &slot, &score, err, sizeof err), 1);
+        assert_int_equal (slot, 0);
+        search_hnsw_destroy (&back);
+        search_hnsw_destroy (&index);
+        assert_int_equal (unlink (path), 0);
+    }
+    //  A file that is not an index under the right key line: an error.
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_true (fprintf (file, "mg-vectors 1 k\nnot faiss\n") > 0);
+    assert_int_equal (fclose (file), 0);
+    search_hnsw_t *back = NULL;
+    assert_int_equal (search_hnsw_load (path, "k", DIMS, &back, err, sizeof err), -1);
+    assert_null (back);
+    assert_int_equal (unlink (path), 0);
+    unsetenv ("MG_SEARCH_VECTOR_INDEX");
+    free (base);
+    free (queries);
 }
 
 static void
@@ -154,6 +271,7 @@ test_search_hnsw_finds_a_vector_itself_first (void **state)
     assert_int_equal (search_hnsw_search (index, (float [DIMS]) { 1 }, 1, EF_SEARCH, NULL, NULL, &slot, &score, err, sizeof err), 0);
     float *base = s_vectors (200, 3);
     assert_int_equal (search_hnsw_add (index, base, 200, err, sizeof err), 0);
+    assert_int_equal (search_hnsw_seal (index, err, sizeof err), 0);
     for (int i = 0; i < 200; i += 17) {
         assert_int_equal (search_hnsw_search (index, base + i * DIMS, 1, EF_SEARCH, NULL, NULL, &slot, &score, err, sizeof err), 1);
         assert_int_equal (slot, i);
@@ -168,6 +286,8 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_search_hnsw_recall_matches_brute_force),
+        cmocka_unit_test (test_search_hnsw_staged_vectors_are_searched_exactly),
+        cmocka_unit_test (test_search_hnsw_reads_back_only_its_generation),
         cmocka_unit_test (test_search_hnsw_finds_a_vector_itself_first),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*  The search index (in-memory SQLite FTS5, the replica's real index) on a
     small made-up catalog: typing as people type (Damerau-Levenshtein, the
-    second pass, exact over typo'd), placeholder search, and the popularity
-    prior in explain.  */
+    second pass, exact over typo'd), placeholder search, the popularity
+    prior in explain, facets only when asked, and total capped at 10,000
+    with total_exact.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -43,7 +44,7 @@ s_put (search_index_t *index, int n, const char *title, const char *overview, co
     snprintf (json, sizeof json,
               "{\"id\":\"%s\",\"type\":\"%s\",\"title\":\"%s\",\"genres\":[],\"external_ids\":{\"tmdb\":%d},"
               "\"availability\":[]}", id, type, title, n);
-    search_doc_t doc = {
+    mg_doc_t doc = {
         .id = id, .type = type, .title = title, .overview = overview, .year = year,
         .popularity = popularity, .hit_json = json, .genres = "", .offers = "",
         .vector_stored = true
@@ -83,14 +84,21 @@ teardown (void **state)
 
 //  Run q (keyword mode) into rep; asserts it succeeds.
 static void
-s_query (search_index_t *index, const char *q, const char *type, bool explain, mg_search_reply_t *rep)
+s_query_facets (search_index_t *index, const char *q, const char *type, bool explain, unsigned facets,
+                mg_search_reply_t *rep)
 {
     search_query_t query = { .q = q, .type = type, .per_page = 10, .explain = explain,
-                             .mode = SEARCH_MODE_KEYWORD };
+                             .mode = SEARCH_MODE_KEYWORD, .facets = facets };
     char err [256] = "";
     memset (rep, 0, sizeof *rep);
     if (search_index_query (index, &query, rep, err, sizeof err))
         fail_msg ("query '%s' failed: %s", q, err);
+}
+
+static void
+s_query (search_index_t *index, const char *q, const char *type, bool explain, mg_search_reply_t *rep)
+{
+    s_query_facets (index, q, type, explain, 0, rep);
 }
 
 //  Title of the first result, "" when none.
@@ -160,13 +168,72 @@ test_placeholder_search_is_the_catalog_by_popularity (void **state)
     //  The score is the prior, bounded by 0.1 (the most popular title has it all).
     assert_true (fabs (rep.results [0].explain->popularity - 0.1) < 1e-6);
     assert_true (rep.results [1].explain->popularity < 0.1);
-    assert_non_null (rep.facets);
+    assert_true (rep.has_total_exact && rep.total_exact);
     mg_msg_clear (&mg_search_reply_desc, &rep);
     //  The same filters as any search.
     s_query (*state, "", "tv", false, &rep);
     assert_int_equal (rep.total, 1);
     assert_string_equal (s_first (&rep), "Harbour Lights");
     mg_msg_clear (&mg_search_reply_desc, &rep);
+}
+
+static void
+test_facets_are_counted_only_when_asked (void **state)
+{
+    mg_search_reply_t rep;
+    s_query (*state, "", NULL, false, &rep);
+    assert_null (rep.facets);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    s_query_facets (*state, "orchard", NULL, false, SEARCH_FACET_TYPES | SEARCH_FACET_YEARS, &rep);
+    assert_non_null (rep.facets);
+    assert_null (rep.facets->genres);
+    assert_null (rep.facets->platforms);
+    assert_int_equal (rep.facets->types_count, 1);
+    assert_string_equal (rep.facets->types [0].value, "movie");
+    assert_int_equal (rep.facets->types [0].count, 2);
+    assert_int_equal (rep.facets->years_count, 1);
+    assert_string_equal (rep.facets->years [0].value, "1999");
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  Asked for and held by no result: present and empty.
+    s_query_facets (*state, "orchard", NULL, false, SEARCH_FACET_PLATFORMS, &rep);
+    assert_non_null (rep.facets->platforms);
+    assert_int_equal (rep.facets->platforms_count, 0);
+    assert_null (rep.facets->types);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+}
+
+#define MANY (SEARCH_TOTAL_MAX + 20)     //  titles of the capped catalog
+
+static void
+test_total_is_exact_up_to_the_cap (void **state)
+{
+    (void) state;
+    char err [256];
+    search_index_t *index = search_index_new (NULL, err, sizeof err);
+    assert_non_null (index);
+    assert_int_equal (search_index_begin (index), 0);
+    for (int n = 1; n <= MANY; n++)
+        s_put (index, n, n % 2 ? "Common Odd" : "Common Even", "a shared word", "movie", 2000, n);
+    assert_int_equal (search_index_commit (index), 0);
+    mg_search_reply_t rep;
+    //  Half of them: exact.
+    s_query (index, "odd", NULL, false, &rep);
+    assert_int_equal (rep.total, MANY / 2);
+    assert_true (rep.has_total_exact && rep.total_exact);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  All of them, by a word and by placeholder: the cap, not exact; the
+    //  page is still the best ones.
+    s_query (index, "common", NULL, false, &rep);
+    assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
+    assert_true (rep.has_total_exact && !rep.total_exact);
+    assert_int_equal (rep.results_count, 10);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    s_query (index, "", NULL, false, &rep);
+    assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
+    assert_false (rep.total_exact);
+    assert_string_equal (s_first (&rep), MANY % 2 ? "Common Odd" : "Common Even");   //  the most popular
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    search_index_destroy (&index);
 }
 
 int
@@ -177,6 +244,8 @@ main (void)
         cmocka_unit_test (test_the_second_pass_allows_two_edits_from_five_letters),
         cmocka_unit_test (test_exact_words_beat_typod_words),
         cmocka_unit_test (test_placeholder_search_is_the_catalog_by_popularity),
+        cmocka_unit_test (test_facets_are_counted_only_when_asked),
+        cmocka_unit_test (test_total_is_exact_up_to_the_cap),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }

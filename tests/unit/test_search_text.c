@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text.h"
+#include "mg_text.h"
 #include "vocab.h"
-#include "lsa.h"
+#include "mg_lsa.h"
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@
 static void
 s_assert_normal (const char *text, const char *expected)
 {
-    char *norm = search_text_normalize (text, strlen (text));
+    char *norm = mg_text_normalize (text, strlen (text));
     assert_non_null (norm);
     assert_string_equal (norm, expected);
     free (norm);
@@ -45,37 +45,37 @@ static void
 test_search_text_rejects_invalid_utf8 (void **state)
 {
     (void) state;
-    assert_null (search_text_normalize ("\xff\xfe", 2));
-    char words [4][SEARCH_WORD_BYTES];
-    assert_int_equal (search_text_words ("ok \xc3", words, 4), -1);
+    assert_null (mg_text_normalize ("\xff\xfe", 2));
+    char words [4][MG_TEXT_WORD_BYTES];
+    assert_int_equal (mg_text_words ("ok \xc3", words, 4), -1);
 }
 
 static void
 test_search_text_words_split_and_cap (void **state)
 {
     (void) state;
-    char words [3][SEARCH_WORD_BYTES];
-    assert_int_equal (search_text_words ("The Lord of the Rings", words, 3), 3);
+    char words [3][MG_TEXT_WORD_BYTES];
+    assert_int_equal (mg_text_words ("The Lord of the Rings", words, 3), 3);
     assert_string_equal (words [0], "the");
     assert_string_equal (words [2], "of");
     char long_word [200];
     memset (long_word, 'a', sizeof long_word - 1);
     long_word [sizeof long_word - 1] = '\0';
-    assert_int_equal (search_text_words (long_word, words, 3), 1);
-    assert_int_equal (strlen (words [0]), SEARCH_WORD_BYTES - 1);
+    assert_int_equal (mg_text_words (long_word, words, 3), 1);
+    assert_int_equal (strlen (words [0]), MG_TEXT_WORD_BYTES - 1);
 }
 
 static void
 test_search_text_distance_counts_edits_and_transpositions (void **state)
 {
     (void) state;
-    assert_int_equal (search_text_distance ("matrix", "matrix", 2), 0);
-    assert_int_equal (search_text_distance ("matrx", "matrix", 2), 1);
-    assert_int_equal (search_text_distance ("mtarix", "matrix", 2), 1);     //  transposition
-    assert_int_equal (search_text_distance ("amelie", "amelia", 1), 1);
-    assert_int_equal (search_text_distance ("kitten", "sitting", 3), 3);
-    assert_int_equal (search_text_distance ("kitten", "sitting", 1), 2);    //  stops past max
-    assert_int_equal (search_text_distance ("céline", "celine", 1), 1);     //  code points, not bytes
+    assert_int_equal (mg_text_distance ("matrix", "matrix", 2), 0);
+    assert_int_equal (mg_text_distance ("matrx", "matrix", 2), 1);
+    assert_int_equal (mg_text_distance ("mtarix", "matrix", 2), 1);     //  transposition
+    assert_int_equal (mg_text_distance ("amelie", "amelia", 1), 1);
+    assert_int_equal (mg_text_distance ("kitten", "sitting", 3), 3);
+    assert_int_equal (mg_text_distance ("kitten", "sitting", 1), 2);    //  stops past max
+    assert_int_equal (mg_text_distance ("céline", "celine", 1), 1);     //  code points, not bytes
 }
 
 //  Damerau-Levenshtein, not optimal string alignment: a swapped pair may be
@@ -84,26 +84,26 @@ static void
 test_search_text_distance_is_damerau_levenshtein (void **state)
 {
     (void) state;
-    assert_int_equal (search_text_distance ("meaficent", "maleficent", 3), 2);
-    assert_int_equal (search_text_distance ("ca", "abc", 3), 2);
-    assert_int_equal (search_text_distance ("figthir", "fighter", 2), 2);
-    assert_int_equal (search_text_distance ("ca", "abc", 1), 2);            //  past max: max + 1
-    assert_int_equal (search_text_distance ("", "abc", 3), 3);
-    assert_int_equal (search_text_distance ("abc", "", 3), 3);
-    assert_int_equal (search_text_distance ("éa", "aé", 1), 1);             //  a swap of code points
+    assert_int_equal (mg_text_distance ("meaficent", "maleficent", 3), 2);
+    assert_int_equal (mg_text_distance ("ca", "abc", 3), 2);
+    assert_int_equal (mg_text_distance ("figthir", "fighter", 2), 2);
+    assert_int_equal (mg_text_distance ("ca", "abc", 1), 2);            //  past max: max + 1
+    assert_int_equal (mg_text_distance ("", "abc", 3), 3);
+    assert_int_equal (mg_text_distance ("abc", "", 3), 3);
+    assert_int_equal (mg_text_distance ("éa", "aé", 1), 1);             //  a swap of code points
 }
 
 static void
 test_search_text_typo_budget_grows_with_length (void **state)
 {
     (void) state;
-    assert_int_equal (search_text_typo_budget (NULL, 4, false, false), 0);
-    assert_int_equal (search_text_typo_budget (NULL, 5, false, false), 1);
-    assert_int_equal (search_text_typo_budget (NULL, 8, false, false), 1);
-    assert_int_equal (search_text_typo_budget (NULL, 9, false, false), 2);
+    assert_int_equal (mg_text_typo_budget (NULL, 4, false, false), 0);
+    assert_int_equal (mg_text_typo_budget (NULL, 5, false, false), 1);
+    assert_int_equal (mg_text_typo_budget (NULL, 8, false, false), 1);
+    assert_int_equal (mg_text_typo_budget (NULL, 9, false, false), 2);
     //  A short word when nothing else in the query is distinctive.
-    assert_int_equal (search_text_typo_budget (NULL, 3, true, false), 1);
-    assert_int_equal (search_text_typo_budget (NULL, 2, true, false), 0);
+    assert_int_equal (mg_text_typo_budget (NULL, 3, true, false), 1);
+    assert_int_equal (mg_text_typo_budget (NULL, 2, true, false), 0);
 }
 
 //  The second pass allows two edits from 5 letters; rules are configurable.
@@ -111,32 +111,32 @@ static void
 test_search_text_typo_budget_wide_and_configured (void **state)
 {
     (void) state;
-    assert_int_equal (search_text_typo_budget (NULL, 5, false, true), 2);
-    assert_int_equal (search_text_typo_budget (NULL, 4, false, true), 0);
-    assert_int_equal (search_text_typo_budget (NULL, 4, true, true), 1);
-    search_typo_t strict = { .one = 7, .two = 12, .wide_two = 10 };
-    assert_int_equal (search_text_typo_budget (&strict, 6, false, false), 0);
-    assert_int_equal (search_text_typo_budget (&strict, 7, false, false), 1);
-    assert_int_equal (search_text_typo_budget (&strict, 11, false, false), 1);
-    assert_int_equal (search_text_typo_budget (&strict, 12, false, false), 2);
-    assert_int_equal (search_text_typo_budget (&strict, 10, false, true), 2);
+    assert_int_equal (mg_text_typo_budget (NULL, 5, false, true), 2);
+    assert_int_equal (mg_text_typo_budget (NULL, 4, false, true), 0);
+    assert_int_equal (mg_text_typo_budget (NULL, 4, true, true), 1);
+    mg_text_typo_t strict = { .one = 7, .two = 12, .wide_two = 10 };
+    assert_int_equal (mg_text_typo_budget (&strict, 6, false, false), 0);
+    assert_int_equal (mg_text_typo_budget (&strict, 7, false, false), 1);
+    assert_int_equal (mg_text_typo_budget (&strict, 11, false, false), 1);
+    assert_int_equal (mg_text_typo_budget (&strict, 12, false, false), 2);
+    assert_int_equal (mg_text_typo_budget (&strict, 10, false, true), 2);
     //  A wide pass never allows less than the first.
-    search_typo_t odd = { .one = 5, .two = 9, .wide_two = 20 };
-    assert_int_equal (search_text_typo_budget (&odd, 9, false, true), 2);
+    mg_text_typo_t odd = { .one = 5, .two = 9, .wide_two = 20 };
+    assert_int_equal (mg_text_typo_budget (&odd, 9, false, true), 2);
 }
 
 static void
 test_search_text_title_match_prefers_the_typed_title (void **state)
 {
     (void) state;
-    char words [3][SEARCH_WORD_BYTES] = { "the", "matrx", "rel" };
+    char words [3][MG_TEXT_WORD_BYTES] = { "the", "matrx", "rel" };
     double w [3] = { 0.1, 3.0, 2.0 };
     int budget [3] = { 0, 1, 0 };
     int typos = -1;
-    double exact = search_text_title_match (words, w, budget, 3, true, "the matrix reloaded", &typos);
+    double exact = mg_text_title_match (words, w, budget, 3, true, "the matrix reloaded", &typos);
     assert_int_equal (typos, 1);
-    double partial = search_text_title_match (words, w, budget, 3, true, "the matrix", &typos);
-    double other = search_text_title_match (words, w, budget, 3, true, "the other", &typos);
+    double partial = mg_text_title_match (words, w, budget, 3, true, "the matrix", &typos);
+    double other = mg_text_title_match (words, w, budget, 3, true, "the other", &typos);
     assert_true (exact > 1.0);          //  every word both ways: the bonus
     assert_true (partial < exact);
     assert_true (other < partial);
@@ -157,7 +157,7 @@ test_search_vocab_finds_candidates_fewest_edits_first (void **state)
     assert_int_equal (search_vocab_size (vocab), 4);
     assert_int_equal (search_vocab_docs (vocab, "matron"), 9);
     assert_int_equal (search_vocab_docs (vocab, "nothing"), 0);
-    char out [4][SEARCH_WORD_BYTES];
+    char out [4][MG_TEXT_WORD_BYTES];
     int dist [4];
     int n = search_vocab_candidates (vocab, "matrx", 2, out, dist, 4);
     assert_int_equal (n, 3);
@@ -200,11 +200,11 @@ test_search_vocab_candidates_match_a_full_scan (void **state)
     enum { WORDS = 3000, QUERIES = 300 };
     search_vocab_t *vocab = search_vocab_new ();
     assert_non_null (vocab);
-    static char words [WORDS][SEARCH_WORD_BYTES];
+    static char words [WORDS][MG_TEXT_WORD_BYTES];
     unsigned seed = 7;
     size_t count = 0;
     for (int i = 0; i < WORDS; i++) {
-        s_random_word (words [count], SEARCH_WORD_BYTES, &seed);
+        s_random_word (words [count], MG_TEXT_WORD_BYTES, &seed);
         bool dup = false;
         for (size_t k = 0; k < count && !dup; k++)
             dup = strcmp (words [k], words [count]) == 0;
@@ -215,22 +215,22 @@ test_search_vocab_candidates_match_a_full_scan (void **state)
     }
     assert_int_equal (search_vocab_seal (vocab), 0);
     for (int q = 0; q < QUERIES; q++) {
-        char query [SEARCH_WORD_BYTES];
+        char query [MG_TEXT_WORD_BYTES];
         s_random_word (query, sizeof query, &seed);
         for (int budget = 1; budget <= 2; budget++) {
             //  Every word within budget, by a full scan.
             int expected = 0;
             for (size_t k = 0; k < count; k++) {
-                int d = search_text_distance (query, words [k], budget);
+                int d = mg_text_distance (query, words [k], budget);
                 expected += d > 0 && d <= budget;
             }
             enum { MAX = 4096 };
-            static char out [MAX][SEARCH_WORD_BYTES];
+            static char out [MAX][MG_TEXT_WORD_BYTES];
             static int dist [MAX];
             int n = search_vocab_candidates (vocab, query, budget, out, dist, MAX);
             assert_int_equal (n, expected);
             for (int k = 0; k < n; k++) {
-                assert_int_equal (search_text_distance (query, out [k], budget), dist [k]);
+                assert_int_equal (mg_text_distance (query, out [k], budget), dist [k]);
                 assert_true (k == 0 || dist [k - 1] <= dist [k]);
             }
         }
@@ -269,29 +269,29 @@ test_search_lsa_model_round_trip_embeds_known_words (void **state)
     float idf [] = { 1, 1, 2 };
     float proj [] = { 1, 0, 1, 0, 0, 1 };
     char err [256] = "";
-    assert_int_equal (search_lsa_write (path, terms, idf, proj, 3, 2, err, sizeof err), 0);
-    search_lsa_t *lsa = search_lsa_load (path, err, sizeof err);
+    assert_int_equal (mg_lsa_write (path, terms, idf, proj, 3, 2, err, sizeof err), 0);
+    mg_lsa_t *lsa = mg_lsa_load (path, err, sizeof err);
     assert_non_null (lsa);
-    assert_int_equal (search_lsa_dims (lsa), 2);
+    assert_int_equal (mg_lsa_dims (lsa), 2);
     float v [2];
-    assert_int_equal (search_lsa_embed_text (lsa, "Quake!", v), 0);
+    assert_int_equal (mg_lsa_embed_text (lsa, "Quake!", v), 0);
     assert_true (fabsf (v [0] - 1) < 1e-6f && fabsf (v [1]) < 1e-6f);
-    assert_int_equal (search_lsa_embed_text (lsa, "EARTHQUAKE in space", v), 0);
+    assert_int_equal (mg_lsa_embed_text (lsa, "EARTHQUAKE in space", v), 0);
     assert_true (v [1] > v [0] && fabsf (v [0] * v [0] + v [1] * v [1] - 1) < 1e-5f);     //  idf 2 > 1
-    assert_int_equal (search_lsa_embed_text (lsa, "nothing known", v), 1);
-    search_doc_t titled = { .id = "x", .title = "Quake", .overview = "space" };
-    search_doc_t told = { .id = "y", .title = "Other", .overview = "quake space" };
+    assert_int_equal (mg_lsa_embed_text (lsa, "nothing known", v), 1);
+    mg_doc_t titled = { .id = "x", .title = "Quake", .overview = "space" };
+    mg_doc_t told = { .id = "y", .title = "Other", .overview = "quake space" };
     float w [2];
-    assert_int_equal (search_lsa_embed_doc (lsa, &titled, v), 0);
-    assert_int_equal (search_lsa_embed_doc (lsa, &told, w), 0);
+    assert_int_equal (mg_lsa_embed_doc (lsa, &titled, v), 0);
+    assert_int_equal (mg_lsa_embed_doc (lsa, &told, w), 0);
     assert_true (v [0] > w [0]);        //  a word of the title counts twice
-    search_lsa_destroy (&lsa);
+    mg_lsa_destroy (&lsa);
     assert_null (lsa);
     FILE *file = fopen (path, "wb");
     assert_non_null (file);
     fputs ("not a model", file);
     fclose (file);
-    assert_null (search_lsa_load (path, err, sizeof err));
+    assert_null (mg_lsa_load (path, err, sizeof err));
     remove (path);
 }
 

@@ -2,8 +2,8 @@
     "MGLSA001", uint32 dims, uint32 terms, then each term as a uint8
     length and its bytes (sorted, for a binary search), then terms floats
     of idf, then terms x dims floats of projection (one row per term).  */
-#include "lsa.h"
-#include "text.h"
+#include "mg_lsa.h"
+#include "mg_text.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #define LSA_DIMS_MAX    4096        //  a file claiming more is not ours
 #define LSA_TERMS_MAX   (16u << 20)
 
-struct search_lsa_t {
+struct mg_lsa_t {
     char id [64];                   //  "lsa-<dims>d-<hash>": model and version
     uint32_t dims, count;
     char **terms;                   //  sorted
@@ -28,13 +28,13 @@ struct search_lsa_t {
 //  adjacent words ("word word", a bigram) with weight too: a model trained
 //  without bigrams has none of them, so they cost it a failed look-up.
 static int
-s_emit_text (const char *text, size_t len, double weight, search_lsa_emit_fn emit, void *arg)
+s_emit_text (const char *text, size_t len, double weight, mg_lsa_emit_fn emit, void *arg)
 {
-    char *norm = search_text_normalize (text, len);
+    char *norm = mg_text_normalize (text, len);
     if (!norm)
         return -1;
     int rc = 0;
-    char pair [2 * SEARCH_WORD_BYTES + 2];
+    char pair [2 * MG_TEXT_WORD_BYTES + 2];
     const char *prev = NULL;
     for (char *save = NULL, *word = strtok_r (norm, " ", &save); rc == 0 && word; word = strtok_r (NULL, " ", &save)) {
         rc = emit (arg, word, weight);
@@ -47,15 +47,15 @@ s_emit_text (const char *text, size_t len, double weight, search_lsa_emit_fn emi
 }
 
 int
-search_lsa_doc_terms (const search_doc_t *doc, search_lsa_emit_fn emit, void *arg)
+mg_lsa_doc_terms (const mg_doc_t *doc, mg_lsa_emit_fn emit, void *arg)
 {
     assert (doc && emit);
     const struct {
         const char *text;
         double weight;
     } fields [] = {
-        { doc->title, LSA_FIELD_TITLE_WEIGHT }, { doc->original_title, LSA_FIELD_TITLE_WEIGHT },
-        { doc->alternates, LSA_FIELD_TITLE_WEIGHT }, { doc->keywords, LSA_FIELD_KEYWORDS_WEIGHT },
+        { doc->title, MG_LSA_FIELD_TITLE_WEIGHT }, { doc->original_title, MG_LSA_FIELD_TITLE_WEIGHT },
+        { doc->alternates, MG_LSA_FIELD_TITLE_WEIGHT }, { doc->keywords, MG_LSA_FIELD_KEYWORDS_WEIGHT },
         { doc->genres, 1.0 }, { doc->tagline, 1.0 }, { doc->overview, 1.0 },
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields [0]; i++)
@@ -65,14 +65,14 @@ search_lsa_doc_terms (const search_doc_t *doc, search_lsa_emit_fn emit, void *ar
 }
 
 int
-search_lsa_text_terms (const char *text, search_lsa_emit_fn emit, void *arg)
+mg_lsa_text_terms (const char *text, mg_lsa_emit_fn emit, void *arg)
 {
     assert (text && emit);
     return s_emit_text (text, strlen (text), 1.0, emit, arg);
 }
 
 int
-search_lsa_write (const char *path, char **terms, const float *idf, const float *proj,
+mg_lsa_write (const char *path, char **terms, const float *idf, const float *proj,
                   uint32_t count, uint32_t dims, char *err, size_t errlen)
 {
     char tmp [4096];
@@ -113,7 +113,7 @@ s_fnv (uint64_t hash, const void *data, size_t len)
 //  The model's id: its dims and a hash of its words, idf and projection,
 //  so that two files with the same content have the same id.
 static void
-s_model_id (search_lsa_t *self)
+s_model_id (mg_lsa_t *self)
 {
     uint64_t hash = 0xcbf29ce484222325ULL;
     for (uint32_t i = 0; i < self->count; i++)
@@ -123,15 +123,15 @@ s_model_id (search_lsa_t *self)
     snprintf (self->id, sizeof self->id, "lsa-%ud-%016llx", self->dims, (unsigned long long) hash);
 }
 
-search_lsa_t *
-search_lsa_load (const char *path, char *err, size_t errlen)
+mg_lsa_t *
+mg_lsa_load (const char *path, char *err, size_t errlen)
 {
     FILE *file = fopen (path, "rb");
     if (!file) {
         snprintf (err, errlen, "cannot open %s: %s", path, strerror (errno));
         return NULL;
     }
-    search_lsa_t *self = calloc (1, sizeof *self);
+    mg_lsa_t *self = calloc (1, sizeof *self);
     char magic [8];
     bool ok = self && fread (magic, 1, 8, file) == 8 && memcmp (magic, LSA_MAGIC, 8) == 0
            && fread (&self->dims, sizeof self->dims, 1, file) == 1
@@ -156,7 +156,7 @@ search_lsa_load (const char *path, char *err, size_t errlen)
     fclose (file);
     if (!ok) {
         snprintf (err, errlen, "%s is not a readable LSA model (mg-embed-train writes one)", path);
-        search_lsa_destroy (&self);
+        mg_lsa_destroy (&self);
     }
     else
         s_model_id (self);
@@ -164,11 +164,11 @@ search_lsa_load (const char *path, char *err, size_t errlen)
 }
 
 void
-search_lsa_destroy (search_lsa_t **self_p)
+mg_lsa_destroy (mg_lsa_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        search_lsa_t *self = *self_p;
+        mg_lsa_t *self = *self_p;
         for (uint32_t i = 0; self->terms && i < self->count; i++)
             free (self->terms [i]);
         free (self->terms);
@@ -180,21 +180,21 @@ search_lsa_destroy (search_lsa_t **self_p)
 }
 
 const char *
-search_lsa_id (const search_lsa_t *self)
+mg_lsa_id (const mg_lsa_t *self)
 {
     assert (self);
     return self->id;
 }
 
 uint32_t
-search_lsa_dims (const search_lsa_t *self)
+mg_lsa_dims (const mg_lsa_t *self)
 {
     assert (self);
     return self->dims;
 }
 
 int
-search_lsa_bag_add (search_lsa_bag_t *bag, size_t from, uint32_t term, double weight, bool *added)
+mg_lsa_bag_add (mg_lsa_bag_t *bag, size_t from, uint32_t term, double weight, bool *added)
 {
     for (size_t i = from; i < bag->count; i++)
         if (bag->index [i] == term) {
@@ -222,7 +222,7 @@ search_lsa_bag_add (search_lsa_bag_t *bag, size_t from, uint32_t term, double we
 }
 
 void
-search_lsa_bag_free (search_lsa_bag_t *bag)
+mg_lsa_bag_free (mg_lsa_bag_t *bag)
 {
     free (bag->index);
     free (bag->tf);
@@ -231,21 +231,21 @@ search_lsa_bag_free (search_lsa_bag_t *bag)
 
 //  Term frequencies of one text, by term index of the model.
 typedef struct {
-    const search_lsa_t *lsa;
-    search_lsa_bag_t terms;
+    const mg_lsa_t *lsa;
+    mg_lsa_bag_t terms;
 } s_bag_t;
 
 static int
 s_bag_add (void *arg, const char *term, double weight)
 {
     s_bag_t *bag = arg;
-    const search_lsa_t *lsa = bag->lsa;
+    const mg_lsa_t *lsa = bag->lsa;
     size_t lo = 0, hi = lsa->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp (lsa->terms [mid], term);
         if (c == 0)
-            return search_lsa_bag_add (&bag->terms, 0, (uint32_t) mid, weight, NULL);
+            return mg_lsa_bag_add (&bag->terms, 0, (uint32_t) mid, weight, NULL);
         if (c < 0)
             lo = mid + 1;
         else
@@ -256,11 +256,11 @@ s_bag_add (void *arg, const char *term, double weight)
 
 //  Project bag (sublinear tf x idf, unit length) into out, unit length.
 static int
-s_project (const search_lsa_t *self, s_bag_t *bag, float *out)
+s_project (const mg_lsa_t *self, s_bag_t *bag, float *out)
 {
     memset (out, 0, self->dims * sizeof *out);
     double norm = 0;
-    search_lsa_bag_t *terms = &bag->terms;
+    mg_lsa_bag_t *terms = &bag->terms;
     for (size_t i = 0; i < terms->count; i++) {
         terms->tf [i] = (1 + log (terms->tf [i])) * self->idf [terms->index [i]];
         norm += terms->tf [i] * terms->tf [i];
@@ -285,21 +285,21 @@ s_project (const search_lsa_t *self, s_bag_t *bag, float *out)
 }
 
 int
-search_lsa_embed_doc (const search_lsa_t *self, const search_doc_t *doc, float *out)
+mg_lsa_embed_doc (const mg_lsa_t *self, const mg_doc_t *doc, float *out)
 {
     assert (self && doc && out);
     s_bag_t bag = { .lsa = self };
-    int rc = search_lsa_doc_terms (doc, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
-    search_lsa_bag_free (&bag.terms);
+    int rc = mg_lsa_doc_terms (doc, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
+    mg_lsa_bag_free (&bag.terms);
     return rc;
 }
 
 int
-search_lsa_embed_text (const search_lsa_t *self, const char *text, float *out)
+mg_lsa_embed_text (const mg_lsa_t *self, const char *text, float *out)
 {
     assert (self && text && out);
     s_bag_t bag = { .lsa = self };
-    int rc = search_lsa_text_terms (text, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
-    search_lsa_bag_free (&bag.terms);
+    int rc = mg_lsa_text_terms (text, s_bag_add, &bag) ? -1 : s_project (self, &bag, out);
+    mg_lsa_bag_free (&bag.terms);
     return rc;
 }

@@ -1,6 +1,6 @@
 /*  Search text: normalisation, words, edit distance, typo budgets, title
     similarity. Pure functions, no state.  */
-#include "text.h"
+#include "mg_text.h"
 
 #include <assert.h>
 #include <math.h>
@@ -40,7 +40,7 @@ s_word_char (utf8proc_int32_t cp)
 }
 
 //  Append the UTF-8 of cp (folded) to out at *used, keeping the current
-//  word (started at word_start) under SEARCH_WORD_BYTES - 1 bytes.
+//  word (started at word_start) under MG_TEXT_WORD_BYTES - 1 bytes.
 static void
 s_append (char *out, size_t *used, size_t word_start, utf8proc_int32_t cp)
 {
@@ -57,14 +57,14 @@ s_append (char *out, size_t *used, size_t word_start, utf8proc_int32_t cp)
         text = (const char *) bytes;
         len = n > 0 ? (size_t) n : 0;
     }
-    if (*used - word_start + len > SEARCH_WORD_BYTES - 1)
+    if (*used - word_start + len > MG_TEXT_WORD_BYTES - 1)
         return;
     memcpy (out + *used, text, len);
     *used += len;
 }
 
 char *
-search_text_normalize (const char *text, size_t len)
+mg_text_normalize (const char *text, size_t len)
 {
     assert (text || len == 0);
     utf8proc_uint8_t *mapped = NULL;
@@ -105,9 +105,9 @@ search_text_normalize (const char *text, size_t len)
 }
 
 int
-search_text_words (const char *text, char words [][SEARCH_WORD_BYTES], int max)
+mg_text_words (const char *text, char words [][MG_TEXT_WORD_BYTES], int max)
 {
-    char *norm = search_text_normalize (text, text ? strlen (text) : 0);
+    char *norm = mg_text_normalize (text, text ? strlen (text) : 0);
     if (!norm)
         return -1;
     int count = 0;
@@ -124,7 +124,7 @@ search_text_words (const char *text, char words [][SEARCH_WORD_BYTES], int max)
 }
 
 size_t
-search_text_length (const char *word)
+mg_text_length (const char *word)
 {
     size_t count = 0;
     for (const unsigned char *p = (const unsigned char *) word; *p; p++)
@@ -132,14 +132,14 @@ search_text_length (const char *word)
     return count;
 }
 
-//  Code points of word (at most SEARCH_WORD_CPS) into cps; returns the count.
+//  Code points of word (at most MG_TEXT_WORD_CPS) into cps; returns the count.
 static int
 s_code_points (const char *word, utf8proc_int32_t *cps)
 {
     int count = 0;
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *) word;
     utf8proc_ssize_t left = (utf8proc_ssize_t) strlen (word);
-    while (left > 0 && count < SEARCH_WORD_CPS) {
+    while (left > 0 && count < MG_TEXT_WORD_CPS) {
         utf8proc_ssize_t n = utf8proc_iterate (p, left, &cps [count]);
         if (n <= 0)
             break;
@@ -151,9 +151,9 @@ s_code_points (const char *word, utf8proc_int32_t *cps)
 }
 
 int
-search_text_distance (const char *a, const char *b, int max)
+mg_text_distance (const char *a, const char *b, int max)
 {
-    utf8proc_int32_t x [SEARCH_WORD_CPS], y [SEARCH_WORD_CPS];
+    utf8proc_int32_t x [MG_TEXT_WORD_CPS], y [MG_TEXT_WORD_CPS];
     int n = s_code_points (a, x);
     int m = s_code_points (b, y);
     if (abs (n - m) > max)
@@ -162,10 +162,10 @@ search_text_distance (const char *a, const char *b, int max)
     //  code points of a to the first j of b; row and column 0 hold the
     //  "infinite" border the transposition step may reach back to.
     //  last_row [k] is the last row (1-based) where x holds seen [k].
-    int d [SEARCH_WORD_CPS + 2][SEARCH_WORD_CPS + 2];
+    int d [MG_TEXT_WORD_CPS + 2][MG_TEXT_WORD_CPS + 2];
     int far = n + m;
-    utf8proc_int32_t seen [SEARCH_WORD_CPS];
-    int last_row [SEARCH_WORD_CPS];
+    utf8proc_int32_t seen [MG_TEXT_WORD_CPS];
+    int last_row [MG_TEXT_WORD_CPS];
     int seen_count = 0;
     d [0][0] = far;
     for (int i = 0; i <= n; i++) {
@@ -210,9 +210,9 @@ search_text_distance (const char *a, const char *b, int max)
 }
 
 int
-search_text_typo_budget (const search_typo_t *rules, size_t length, bool short_words, bool wide)
+mg_text_typo_budget (const mg_text_typo_t *rules, size_t length, bool short_words, bool wide)
 {
-    static const search_typo_t defaults = { SEARCH_TYPO_ONE, SEARCH_TYPO_TWO, SEARCH_TYPO_WIDE_TWO };
+    static const mg_text_typo_t defaults = { MG_TEXT_TYPO_ONE, MG_TEXT_TYPO_TWO, MG_TEXT_TYPO_WIDE_TWO };
     if (!rules)
         rules = &defaults;
     int two = wide && rules->wide_two < rules->two ? rules->wide_two : rules->two;
@@ -236,7 +236,7 @@ s_word_match (const char *q, const char *t, int budget, bool prefix, int *edits)
         return 0.9;
     if (budget <= 0)
         return 0.0;
-    int d = search_text_distance (q, t, budget);
+    int d = mg_text_distance (q, t, budget);
     if (d > budget)
         return 0.0;
     *edits = d;
@@ -246,17 +246,17 @@ s_word_match (const char *q, const char *t, int budget, bool prefix, int *edits)
 #define TITLE_WORDS_MAX 64   //  title words looked at
 
 double
-search_text_title_match (char words [][SEARCH_WORD_BYTES], const double *w, const int *budget,
+mg_text_title_match (char words [][MG_TEXT_WORD_BYTES], const double *w, const int *budget,
                          int n, bool prefix_last, const char *title, int *typos)
 {
     assert (title);
-    char twords [TITLE_WORDS_MAX][SEARCH_WORD_BYTES];
+    char twords [TITLE_WORDS_MAX][MG_TEXT_WORD_BYTES];
     int tn = 0;
     for (const char *p = title; *p && tn < TITLE_WORDS_MAX; ) {
         const char *end = strchr (p, ' ');
         size_t len = end ? (size_t) (end - p) : strlen (p);
-        if (len >= SEARCH_WORD_BYTES)
-            len = SEARCH_WORD_BYTES - 1;
+        if (len >= MG_TEXT_WORD_BYTES)
+            len = MG_TEXT_WORD_BYTES - 1;
         memcpy (twords [tn], p, len);
         twords [tn][len] = '\0';
         tn++;

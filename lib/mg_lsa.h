@@ -4,16 +4,18 @@
     mg-embed-train (train.c) builds the model from PostgreSQL and writes it
     to a file; each search replica loads that file and embeds its titles at
     load and its queries as they come, with the same code.  */
-#ifndef SEARCH_LSA_H_INCLUDED
-#define SEARCH_LSA_H_INCLUDED
+#ifndef MG_LSA_H_INCLUDED
+#define MG_LSA_H_INCLUDED
 
-#include "index.h"
+#include "mg_doc.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define LSA_FIELD_TITLE_WEIGHT    2.0   //  title and other titles: what a title is called counts twice
-#define LSA_FIELD_KEYWORDS_WEIGHT 2.0   //  keywords are curated topics: twice as well
+typedef struct mg_lsa_t mg_lsa_t;
+
+#define MG_LSA_FIELD_TITLE_WEIGHT    2.0   //  title and other titles: what a title is called counts twice
+#define MG_LSA_FIELD_KEYWORDS_WEIGHT 2.0   //  keywords are curated topics: twice as well
 
 
 //  Term weights of a text, one entry per term: (term index, weight).
@@ -21,46 +23,46 @@ typedef struct {
     uint32_t *index;
     double *tf;
     size_t count, room;
-} search_lsa_bag_t;
+} mg_lsa_bag_t;
 
 //  Add weight to the entry of term among entries [from, count) of bag, or
 //  append one; *added (may be NULL) tells which. Returns 0 or -1 (memory).
-int search_lsa_bag_add (search_lsa_bag_t *bag, size_t from, uint32_t term, double weight, bool *added);
+int mg_lsa_bag_add (mg_lsa_bag_t *bag, size_t from, uint32_t term, double weight, bool *added);
 
 //  Free what bag holds and empty it.
-void search_lsa_bag_free (search_lsa_bag_t *bag);
+void mg_lsa_bag_free (mg_lsa_bag_t *bag);
 
 //  Called once per word of a text with the word's field weight.
-typedef int (*search_lsa_emit_fn) (void *arg, const char *term, double weight);
+typedef int (*mg_lsa_emit_fn) (void *arg, const char *term, double weight);
 
 //  Emit the normalised words of doc's fields (titles, keywords, genres,
 //  tagline, overview) with their field weights. 0, or -1 (memory, emit).
-int search_lsa_doc_terms (const search_doc_t *doc, search_lsa_emit_fn emit, void *arg);
+int mg_lsa_doc_terms (const mg_doc_t *doc, mg_lsa_emit_fn emit, void *arg);
 
 //  Emit the normalised words of text, weight 1 each. 0 or -1.
-int search_lsa_text_terms (const char *text, search_lsa_emit_fn emit, void *arg);
+int mg_lsa_text_terms (const char *text, mg_lsa_emit_fn emit, void *arg);
 
 //  Write a model: terms (count of them), their idf, and the projection
 //  (count x dims, row-major). 0, or -1 with a reason in err.
-int search_lsa_write (const char *path, char **terms, const float *idf, const float *proj,
+int mg_lsa_write (const char *path, char **terms, const float *idf, const float *proj,
                       uint32_t count, uint32_t dims, char *err, size_t errlen);
 
 //  Load a model file; NULL with a reason in err.
-search_lsa_t *search_lsa_load (const char *path, char *err, size_t errlen);
-void search_lsa_destroy (search_lsa_t **self_p);
+mg_lsa_t *mg_lsa_load (const char *path, char *err, size_t errlen);
+void mg_lsa_destroy (mg_lsa_t **self_p);
 
 //  The model's id and version, "lsa-<dims>d-<hash of its content>" (what
 //  content_vectors.model records).
-const char *search_lsa_id (const search_lsa_t *self);
+const char *mg_lsa_id (const mg_lsa_t *self);
 
 //  Dimensions of the model's vectors.
-uint32_t search_lsa_dims (const search_lsa_t *self);
+uint32_t mg_lsa_dims (const mg_lsa_t *self);
 
 //  Unit vector of doc into out (dims floats). 0, 1 when no word of doc is
 //  in the model (out is zero), -1 when out of memory.
-int search_lsa_embed_doc (const search_lsa_t *self, const search_doc_t *doc, float *out);
+int mg_lsa_embed_doc (const mg_lsa_t *self, const mg_doc_t *doc, float *out);
 
-//  Unit vector of a query text into out; as search_lsa_embed_doc.
-int search_lsa_embed_text (const search_lsa_t *self, const char *text, float *out);
+//  Unit vector of a query text into out; as mg_lsa_embed_doc.
+int mg_lsa_embed_text (const mg_lsa_t *self, const char *text, float *out);
 
 #endif

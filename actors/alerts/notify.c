@@ -1,0 +1,168 @@
+/*  Recording notifications. One statement per changed title matches its
+    current offers against the users whose watchlist holds it, inserts what
+    is new (the unique key of notifications makes a second replica, a
+    restart or a repeated event insert nothing) and queues a delivery per
+    enabled webhook of each user. Each new notification also becomes an
+    event on the user's stream, numbered in sync_events like every other
+    change of the user's state, so a stream that missed it live replays it
+    (Last-Event-ID) and the gateway needs nothing new to show it.  */
+#include "alerts.h"
+#include "mg_log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define P(...) ((const char *const []) { __VA_ARGS__ })
+#define TOPIC_PREFIX "sync."
+#define EVENT_TYPE   "notification"     //  the SSE event name
+
+//  An event to publish after the commit.
+typedef struct {
+    char user_id [37];
+    uint64_t id;
+    char *data;
+} s_event_t;
+
+//  Offers of the title now, one per platform and region: open-ended when
+//  any offer there is, else ending with the last one. Those on a user's
+//  service in the user's region are "available"; those ending within the
+//  user's window also "leaving".
+static const char s_match_sql [] =
+    "WITH watchers AS (%s), "
+    "offers AS ("
+    "  SELECT platform, region, CASE WHEN bool_or (expires_at IS NULL) THEN NULL ELSE max (expires_at) END AS until "
+    "  FROM availability WHERE content_id = $1::uuid AND (expires_at IS NULL OR expires_at > now ()) "
+    "  GROUP BY platform, region), "
+    "hits AS ("
+    "  SELECT w.user_id, o.platform, o.region, o.until, 'available' AS kind "
+    "  FROM watchers w JOIN offers o ON o.region = w.region AND w.services ? o.platform "
+    "  UNION ALL "
+    "  SELECT w.user_id, o.platform, o.region, o.until, 'leaving' "
+    "  FROM watchers w JOIN offers o ON o.region = w.region AND w.services ? o.platform "
+    "  WHERE o.until IS NOT NULL AND o.until <= now () + make_interval (days => w.leaving_days)), "
+    "made AS ("
+    "  INSERT INTO notifications (user_id, kind, content_id, platform, region, offer_until, data) "
+    "  SELECT h.user_id, h.kind, c.id, h.platform, h.region, h.until, jsonb_build_object ('title', c.title) "
+    "  FROM hits h JOIN content c ON c.id = $1::uuid "
+    "  ON CONFLICT DO NOTHING RETURNING *), "
+    "queued AS ("
+    "  INSERT INTO webhook_deliveries (webhook_id, notification_id, give_up_at) "
+    "  SELECT w.id, m.id, now () + make_interval (secs => $4::int) "
+    "  FROM made m JOIN webhooks w ON w.user_id = m.user_id AND w.enabled "
+    "  ON CONFLICT DO NOTHING) "
+    "SELECT m.user_id, alerts_notification_json (m)::text FROM made m ORDER BY m.user_id";
+
+//  Number the notification data as the user's next stream event, keep the
+//  user's history as bounded as sync keeps it, and note it for publishing.
+static int
+s_stream_event (alerts_t *self, PGconn *pg, const char *user_id, const char *data, zlist_t *events,
+                char *why, size_t whylen)
+{
+    PGresult *res = PQexecParams (pg,
+        "INSERT INTO sync_event_seq (user_id, last_id) VALUES ($1::uuid, 1) "
+        "ON CONFLICT (user_id) DO UPDATE SET last_id = sync_event_seq.last_id + 1 RETURNING last_id",
+        1, NULL, P (user_id), NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        snprintf (why, whylen, "event sequence: %s", PQerrorMessage (pg));
+        PQclear (res);
+        return -1;
+    }
+    uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    char number [24], keep [24];
+    snprintf (number, sizeof number, "%" PRIu64, id);
+    snprintf (keep, sizeof keep, "%" PRId64, self->events_keep);
+    res = PQexecParams (pg,
+        "WITH kept AS (DELETE FROM sync_events WHERE user_id = $1::uuid AND id <= $2::bigint - $4::bigint) "
+        "INSERT INTO sync_events (user_id, id, type, data) VALUES ($1::uuid, $2::bigint, '" EVENT_TYPE "', $3::json)",
+        4, NULL, P (user_id, number, data, keep), NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+        snprintf (why, whylen, "stream event: %s", PQerrorMessage (pg));
+        PQclear (res);
+        return -1;
+    }
+    PQclear (res);
+    s_event_t *event = calloc (1, sizeof *event);
+    if (!event || !(event->data = strdup (data))) {
+        free (event);
+        snprintf (why, whylen, "out of memory");
+        return -1;
+    }
+    snprintf (event->user_id, sizeof event->user_id, "%s", user_id);
+    event->id = id;
+    zlist_append (events, event);
+    return 0;
+}
+
+int
+alerts_notify_title (alerts_t *self, PGconn *pg, const char *content_id, zlist_t *events, char *why, size_t whylen)
+{
+    char sql [sizeof s_match_sql + 1024];
+    snprintf (sql, sizeof sql, s_match_sql, alerts_prefs_sql ());
+    char days [16], retry_for [16];
+    snprintf (days, sizeof days, "%d", self->leaving_days);
+    snprintf (retry_for, sizeof retry_for, "%d", self->retry_for_s);
+    PGresult *res = PQexecParams (pg, sql, 4, NULL, P (content_id, self->default_region, days, retry_for),
+                                  NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        snprintf (why, whylen, "matching %s: %s", content_id, PQerrorMessage (pg));
+        PQclear (res);
+        return -1;
+    }
+    int made = PQntuples (res);
+    for (int row = 0; row < made; row++)
+        if (s_stream_event (self, pg, PQgetvalue (res, row, 0), PQgetvalue (res, row, 1), events, why, whylen)) {
+            PQclear (res);
+            return -1;
+        }
+    PQclear (res);
+    return made;
+}
+
+int
+alerts_notify_disabled (alerts_t *self, PGconn *pg, const char *user_id, const char *webhook_id,
+                        const char *reason, zlist_t *events, char *why, size_t whylen)
+{
+    PGresult *res = PQexecParams (pg,
+        "INSERT INTO notifications (user_id, kind, webhook_id, data) "
+        "VALUES ($1::uuid, 'webhook.disabled', $2::uuid, jsonb_build_object ('reason', $3::text)) "
+        "ON CONFLICT DO NOTHING RETURNING alerts_notification_json (notifications)::text",
+        3, NULL, P (user_id, webhook_id, reason), NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        snprintf (why, whylen, "webhook notification: %s", PQerrorMessage (pg));
+        PQclear (res);
+        return -1;
+    }
+    int rc = PQntuples (res) == 1 ? s_stream_event (self, pg, user_id, PQgetvalue (res, 0, 0), events, why, whylen) : 0;
+    PQclear (res);
+    return rc;
+}
+
+void
+alerts_publish (zsock_t *pub, zlist_t *events)
+{
+    s_event_t *event;
+    while ((event = zlist_pop (events))) {
+        mg_sync_event_t message = {
+            .user_id = event->user_id, .id = event->id, .has_id = true, .type = EVENT_TYPE, .data = event->data,
+        };
+        uint8_t *body = NULL;
+        size_t len = 0;
+        char reason [MG_MSG_ERR_LEN], topic [64];
+        snprintf (topic, sizeof topic, TOPIC_PREFIX "%s", event->user_id);
+        //  A lost event is not lost for the stream: the next one shows the
+        //  gap and the gateway fetches it from sync_events.
+        if (pub && mg_msg_encode (&mg_sync_event_desc, &message, &body, &len, reason, sizeof reason) == 0) {
+            zmsg_t *msg = zmsg_new ();
+            zmsg_addstr (msg, topic);
+            zmsg_addmem (msg, body, len);
+            if (zmsg_send (&msg, pub))
+                zmsg_destroy (&msg);
+        }
+        free (body);
+        free (event->data);
+        free (event);
+    }
+}

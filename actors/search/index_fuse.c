@@ -1,0 +1,352 @@
+/*  The semantic side (HNSW neighbours of the query's vector), its fusion
+    with the keyword side (weighted reciprocal ranks), the query entry
+    point, and similar titles.  */
+#include "index_impl.h"
+#include "mg_log.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Sort key comparison for sort=popularity|rating|release_date, then score.
+static search_sort_t s_sort_key;
+
+static int
+s_by_key (const void *a, const void *b)
+{
+    const index_hit_t *x = a, *y = b;
+    int c = 0;
+    if (s_sort_key == SEARCH_SORT_POPULARITY)
+        c = (x->popularity < y->popularity) - (x->popularity > y->popularity);
+    else
+    if (s_sort_key == SEARCH_SORT_RATING)
+        c = x->has_rating != y->has_rating ? (y->has_rating - x->has_rating)
+          : (x->rating < y->rating) - (x->rating > y->rating);
+    else {
+        bool xr = x->release [0] != '\0', yr = y->release [0] != '\0';
+        c = xr != yr ? (yr - xr) : -strcmp (x->release, y->release);
+    }
+    if (c)
+        return c;
+    return index_by_score (a, b);
+}
+
+//  True when the title line begins with the query's words in order (the
+//  last one as a prefix when prefix_last): the title typed from its start.
+//  What the vector search may return: live titles passing f, but skip.
+typedef struct {
+    search_index_t *self;
+    const index_filter_t *f;
+    int64_t skip;              //  rowid left out (similar: the title itself), 0: none
+} s_vec_keep_t;
+
+//  search_hnsw_keep_fn over s_vec_keep_t.
+static bool
+s_vec_keep (void *arg, int64_t slot)
+{
+    s_vec_keep_t *keep = arg;
+    int64_t rowid = keep->self->slot_rowid [slot];
+    return rowid > 0 && rowid != keep->skip && index_keep (&keep->self->docs [rowid], keep->f);
+}
+
+//  A vector hit of rowid with cosine dot.
+static index_hit_t
+s_vec_hit (search_index_t *self, int64_t rowid, double dot)
+{
+    const index_doc_t *doc = &self->docs [rowid];
+    index_hit_t hit = {
+        .rowid = rowid, .cosine = dot, .score = dot, .popularity = doc->popularity,
+        .has_rating = doc->has_rating, .rating = doc->rating
+    };
+    memcpy (hit.release, doc->release, sizeof hit.release);
+    return hit;
+}
+
+//  The best k titles (k <= SIMILAR_TOP, SEMANTIC_TOP) that keep accepts
+//  whose vector's cosine with qv is at least min, best first, into top;
+//  their count, or -1. HNSW first; when it finds fewer than k above min
+//  (a filter few titles pass starves the graph walk), a full scan of the
+//  vectors gives the exact answer.
+static int
+s_nearest (search_index_t *self, const float *qv, s_vec_keep_t *keep, size_t k, double min, index_hit_t *top)
+{
+    int64_t slots [SEMANTIC_TOP > SIMILAR_TOP ? SEMANTIC_TOP : SIMILAR_TOP];
+    float scores [SEMANTIC_TOP > SIMILAR_TOP ? SEMANTIC_TOP : SIMILAR_TOP];
+    char err [256];
+    assert (k <= sizeof slots / sizeof slots [0]);
+    int found = search_hnsw_search (self->hnsw, qv, k, HNSW_EF_SEARCH, s_vec_keep, keep, slots, scores, err, sizeof err);
+    if (found < 0) {
+        mg_error ("vector search failed", "reason=\"%s\"", err);
+        return -1;
+    }
+    size_t count = 0;
+    for (int i = 0; i < found && scores [i] >= min; i++)
+        top [count++] = s_vec_hit (self, self->slot_rowid [slots [i]], scores [i]);
+    if (count == k || (size_t) found > count)
+        return (int) count;
+    count = 0;
+    size_t held = search_hnsw_count (self->hnsw);
+    float *vec = malloc (self->dims * sizeof *vec);
+    if (!vec)
+        return -1;
+    for (size_t slot = 0; slot < held; slot++) {
+        if (!s_vec_keep (keep, (int64_t) slot) || !search_hnsw_vector (self->hnsw, (int64_t) slot, vec))
+            continue;
+        float dot = 0;
+        for (uint32_t d = 0; d < self->dims; d++)
+            dot += qv [d] * vec [d];
+        if (dot < min || (count == k && dot <= top [count - 1].cosine))
+            continue;
+        size_t at = count < k ? count++ : count - 1;
+        while (at > 0 && top [at - 1].cosine < dot) {
+            top [at] = top [at - 1];
+            at--;
+        }
+        top [at] = s_vec_hit (self, self->slot_rowid [slot], dot);
+    }
+    free (vec);
+    return (int) count;
+}
+
+//  The best SEMANTIC_TOP titles passing f whose vector's cosine with the
+//  query's is at least SEMANTIC_MIN, best first, ranked from 1, into sem.
+static int
+s_semantic (search_index_t *self, const char *q, const index_filter_t *f, index_hits_t *sem)
+{
+    float *qv = malloc (self->dims * sizeof *qv);
+    if (!qv)
+        return -1;
+    int e = mg_lsa_embed_text (self->lsa, q, qv);
+    index_hit_t top [SEMANTIC_TOP];
+    s_vec_keep_t keep = { .self = self, .f = f };
+    int count = e == 0 ? s_nearest (self, qv, &keep, SEMANTIC_TOP, SEMANTIC_MIN, top) : e > 0 ? 0 : -1;
+    free (qv);
+    int rc = count < 0 ? -1 : 0;
+    for (int i = 0; rc == 0 && i < count; i++) {
+        top [i].semantic_rank = i + 1;
+        rc = index_hits_push (sem, &top [i]);
+    }
+    return rc;
+}
+
+//  Fuse the keyword hits (sorted by score) with the semantic ones. Guarded
+//  keyword hits keep their keyword order above everything else: the first
+//  one, a title the query spells out, an exact tag or tagline phrase, and
+//  for a sentence (more than LONG_QUERY_WORDS words) every all-words hit
+//  (a quoted line is matched, not paraphrased). The rest are ordered by
+//  weighted reciprocal ranks, (1 - ratio) / (K + keyword rank) + ratio /
+//  (K + semantic rank); semantic hits not in hits are added among them.
+//  So the semantic side reorders and extends the tail, never the answers
+//  the keyword side is sure of.
+static int
+s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
+{
+    for (size_t i = 0; i < hits->count; i++) {
+        index_hit_t *hit = &hits->items [i];
+        hit->keyword_rank = (int) i + 1;
+        hit->protected = hit->tier == 0
+            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0 || hit->person > 0);
+        hit->score = hit->protected ? GUARD_SCORE - (double) i / (double) hits->count
+                                    : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);
+        hit->tier = 0;
+    }
+    index_hits_sort (hits, index_by_rowid);
+    size_t known = hits->count;
+    for (size_t i = 0; i < sem->count; i++) {
+        const index_hit_t *v = &sem->items [i];
+        index_hit_t *hit = known ? bsearch (v, hits->items, known, sizeof *hits->items, index_by_rowid) : NULL;
+        double add = ratio / (RRF_K + (double) v->semantic_rank);
+        if (hit) {
+            hit->semantic_rank = v->semantic_rank;
+            hit->cosine = v->cosine;
+            if (!hit->protected)
+                hit->score += add;
+        }
+        else {
+            index_hit_t fresh = *v;
+            fresh.score = add;
+            if (index_hits_push (hits, &fresh))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+//  The semantic side of one hybrid query, run beside the keyword side.
+typedef struct {
+    search_index_t *self;
+    const char *q;
+    const index_filter_t *f;
+    index_hits_t *sem;
+    int rc;
+} s_side_t;
+
+//  Thread body: s_semantic of a s_side_t.
+static void *
+s_semantic_side (void *arg)
+{
+    s_side_t *side = arg;
+    side->rc = s_semantic (side->self, side->q, side->f, side->sem);
+    return NULL;
+}
+
+int
+search_index_query (search_index_t *self, const search_query_t *query,
+                    mg_search_reply_t *rep, char *err, size_t errlen)
+{
+    assert (self && query && rep);
+    if (query->type && strcmp (query->type, "person") == 0)
+        return index_people_query (self, query, rep, err, errlen);
+    index_plan_t plan;
+    int n = index_plan (self, query->q, "", false, &plan);
+    if (n < 0) {
+        snprintf (err, errlen, "the query could not be planned");
+        return -1;
+    }
+    index_filter_t *filter = malloc (sizeof *filter);
+    if (!filter) {
+        index_plan_clear (&plan);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    index_filter_init (self, query, filter);
+    index_hits_t hits = { 0 }, sem = { 0 };
+    int rc = 0;
+    double ratio = query->mode == SEARCH_MODE_KEYWORD || !self->lsa ? 0
+                 : query->mode == SEARCH_MODE_SEMANTIC ? 1 : query->semantic_ratio;
+    if (n == 0)
+        rc = index_placeholder (self, filter, &hits);
+    //  Hybrid: the vector side (embedding, graph or list walk) runs on its
+    //  own thread while this one runs the keyword side; they share only
+    //  what neither writes (the doc table, the filter). Inline when no
+    //  thread can be had.
+    s_side_t side = { .self = self, .q = query->q, .f = filter, .sem = &sem, .rc = 0 };
+    pthread_t thread;
+    bool beside = n > 0 && ratio > 0 && ratio < 1
+               && pthread_create (&thread, NULL, s_semantic_side, &side) == 0;
+    if (n > 0 && ratio < 1) {
+        rc = index_keyword (self, &plan, filter, &hits);
+        if (rc == 0 && plan.unknown && index_best_title (&hits) < TITLE_TYPED)
+            rc = index_second_pass (self, query->q, filter, &plan, &hits);
+    }
+    if (beside) {
+        pthread_join (thread, NULL);
+        rc = rc ? rc : side.rc;
+    }
+    if (rc == 0 && n > 0 && ratio > 0) {
+        if (!beside)
+            rc = s_semantic (self, query->q, filter, &sem);
+        if (rc == 0 && ratio < 1) {
+            index_hits_sort (&hits, index_by_score);
+            rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
+        }
+        else
+        if (rc == 0) {
+            free (hits.items);
+            hits = sem;
+            sem = (index_hits_t) { 0 };
+        }
+    }
+    if (rc == 0) {
+        if (query->sort == SEARCH_SORT_RELEVANCE)
+            index_hits_sort (&hits, index_by_score);
+        else {
+            s_sort_key = query->sort;
+            index_hits_sort (&hits, s_by_key);
+        }
+    }
+    if (rc == 0 && query->facets) {
+        rep->facets = calloc (1, sizeof *rep->facets);
+        rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;
+    }
+    rep->total = hits.count < SEARCH_TOTAL_MAX ? hits.count : SEARCH_TOTAL_MAX;
+    rep->has_total = true;
+    rep->total_exact = hits.count <= SEARCH_TOTAL_MAX;
+    rep->has_total_exact = true;
+    size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
+    size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
+    if (rc == 0 && count) {
+        rep->results = calloc (count, sizeof *rep->results);
+        rc = rep->results ? 0 : -1;
+        char now [32];
+        index_now_text (now);
+        for (size_t i = 0; rc == 0 && i < count; i++) {
+            rc = index_fill_hit (self, &hits.items [first + i], query, &plan, now, &rep->results [i], err, errlen);
+            if (rc == 0)
+                rep->results_count++;
+        }
+    }
+    if (rc && !*err)
+        index_fail (self, err, errlen, "search failed");
+    free (hits.items);
+    free (sem.items);
+    free (filter);
+    index_plan_clear (&plan);
+    return rc;
+}
+//  Genre overlap of two titles: |a ∩ b| / |a ∪ b|, 0 when neither has one.
+static double
+s_genre_overlap (uint64_t a, uint64_t b)
+{
+    int all = __builtin_popcountll (a | b);
+    return all ? (double) __builtin_popcountll (a & b) / all : 0;
+}
+
+int
+search_index_similar (search_index_t *self, const char *id, const search_query_t *query,
+                      mg_similar_reply_t *rep, char *err, size_t errlen)
+{
+    assert (self && id && query && rep);
+    int64_t rowid = index_rowid (self, id);
+    if (rowid < 0)
+        return index_fail (self, err, errlen, "cannot look the title up");
+    if (rowid == 0 || (size_t) rowid >= self->docs_room || !self->docs [rowid].live)
+        return 1;
+    const index_doc_t *doc = &self->docs [rowid];
+    index_filter_t *filter = malloc (sizeof *filter);
+    index_hit_t *top = malloc (SIMILAR_TOP * sizeof *top);
+    int rc = filter && top ? 0 : -1;
+    int count = 0;
+    if (rc == 0 && self->hnsw && doc->slot > 0) {
+        index_filter_init (self, query, filter);
+        s_vec_keep_t keep = { .self = self, .f = filter, .skip = rowid };
+        //  The title's vector as the index keeps it (decoded from 8 bits
+        //  for the compressed kinds), so its own score is the best.
+        float *qv = malloc (self->dims * sizeof *qv);
+        count = qv && search_hnsw_vector (self->hnsw, doc->slot - 1, qv)
+              ? s_nearest (self, qv, &keep, SIMILAR_TOP, 0, top) : -1;
+        free (qv);
+        rc = count < 0 ? -1 : 0;
+    }
+    for (int i = 0; rc == 0 && i < count; i++)
+        top [i].score = top [i].cosine
+                      + SIMILAR_GENRE_WEIGHT * s_genre_overlap (doc->genres, self->docs [top [i].rowid].genres);
+    index_hits_t hits = { .items = top, .count = rc == 0 ? (size_t) count : 0, .room = SIMILAR_TOP };
+    if (rc == 0)
+        index_hits_sort (&hits, index_by_score);
+    rep->total = hits.count;
+    rep->has_total = true;
+    size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
+    size_t n = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
+    if (rc == 0 && n) {
+        rep->results = calloc (n, sizeof *rep->results);
+        rc = rep->results ? 0 : -1;
+        char now [32];
+        index_now_text (now);
+        index_plan_t plan = { 0 };
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            rc = index_fill_hit (self, &hits.items [first + i], query, &plan, now, &rep->results [i], err, errlen);
+            if (rc == 0)
+                rep->results_count++;
+        }
+    }
+    if (rc && !*err)
+        snprintf (err, errlen, "similar titles failed");
+    free (filter);
+    free (top);
+    return rc;
+}
+

@@ -1,0 +1,307 @@
+/*  The in-memory search index (SQLite + FTS5) and its ranking: what the
+    index's modules share (private to actors/search).
+
+    index.c          the index's life: schema, statements, put/remove, vocabulary
+    index_plan.c     query parsing: words, typo candidates, match expressions, filters
+    index_rank.c     keyword retrieval and ranking
+    index_fuse.c     the semantic side, its fusion with the keyword side, similar titles
+    index_facets.c   facets and result items
+    index_suggest.c  autocomplete
+    index_people.c   people: type=person searches, person suggestions
+
+    Retrieval: each query word becomes a group "word OR typo candidates
+    (OR word* for the last word)"; the groups are ANDed, as Meilisearch and
+    Typesense do: an AND is both more precise and far cheaper than an OR,
+    because FTS5 scores every match and has no top-k pruning. When fewer
+    than DROP_THRESHOLD titles match all words, titles matching any word
+    are added after them (drop_tokens).
+
+    Ranking of the matches: field-weighted BM25 (title highest), normalised
+    by the best BM25 of the query, plus a title similarity (mg_text.c) that
+    rewards a title the query spells out, plus a small popularity prior that
+    breaks near-ties towards the title people mean (remakes, sequels).  */
+#ifndef SEARCH_INDEX_IMPL_H_INCLUDED
+#define SEARCH_INDEX_IMPL_H_INCLUDED
+
+#include "index.h"
+#include "mg_text.h"
+#include "vocab.h"
+#include "mg_lsa.h"
+#include "hnsw.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  BM25 weights of the FTS5 columns: title, alt (original and other
+//  titles), tagline, keywords, overview, cast (billed, in order), crew
+//  (directors): people are fields of their own, not overview text.
+#define W_TITLE      10.0
+#define W_ALT         6.0
+#define W_TAGLINE     4.0
+#define W_KEYWORDS    5.0
+#define W_OVERVIEW    1.0
+#define W_CAST        2.0
+#define W_CREW        2.0
+//  People: a query naming a person (every word of a billed cast member's or
+//  a director's name, in order, among the query's words) ranks first the
+//  films that person carries, by how central they are and how popular the
+//  film is: PERSON_WEIGHT x centrality x (1 + PERSON_POP x the film's
+//  log-scaled popularity, 0-1), so a lead in a little-known film stays above
+//  a small part in a blockbuster. Centrality: a director, or a lead (billed in the first
+//  PERSON_LEADS), 1 falling by 0.1 a place; a supporting part
+//  PERSON_SUPPORT x PERSON_LEADS / (billing place + 1), falling with billing.
+//  A one-word name (a stage name) counts only as the whole query.
+#define PERSON_WEIGHT  1.0
+#define PERSON_LEADS   3
+#define PERSON_SUPPORT 0.4
+#define PERSON_POP     0.5
+#define PERSON_WORDS   8       //  words of a name compared; longer names are not matched
+#define TITLE_START   0.3      //  title similarity bonus when the query is the title's start (typed from it)
+#define TITLE_WEIGHT  1.0      //  title similarity (0-1.5) against BM25 normalised to 0-1
+#define POP_WEIGHT    0.1      //  popularity prior, log-scaled to 0-1
+#define DROP_THRESHOLD 20      //  fewer AND matches than this -> add OR matches after them
+#define RERANK_MAX    400      //  best-BM25 matches of each tier given the title similarity
+#define CANDIDATES_MAX 6       //  typo candidates per query word
+#define TYPO_SKIP_DOCS 40      //  a word this many titles hold is a word, not a typo
+#define LONG_QUERY_WORDS 4     //  longer queries look for typos in unknown words only
+#define GENRES_MAX    64       //  canonical genre slugs remembered (a uint64_t mask per title)
+#define PLATFORMS_MAX 1024     //  distinct platform slugs remembered
+#define OFFERS_MAX    256      //  offers kept per title (the loader's limit)
+#define MATCH_MAX     (64 * 1024)  //  bytes of an FTS5 match expression
+#define GROUP_MAX     1024     //  bytes of one word's group (word, CANDIDATES_MAX candidates, prefix)
+//  The OR fallback (drop_tokens) costs one BM25 per posting it reads: its
+//  words go in rarest first while their postings (documents per word, the
+//  vocabulary's counts) stay within this bound, the rarest always. Common
+//  words ("the", "of", "who") then cost nothing, and the words that can
+//  still tell titles apart carry the fallback.
+#define OR_POSTINGS_MAX 1500
+//  Semantic side: the best SEMANTIC_TOP vector neighbours with a cosine of
+//  at least SEMANTIC_MIN (weaker ones are noise: an LSA cosine of two
+//  unrelated titles is ~0.0-0.15), fused with the keyword ranking by
+//  weighted reciprocal ranks (RRF, k = 60).
+#define SEMANTIC_TOP   100
+#define SEMANTIC_MIN   0.2
+#define RRF_K          60.0
+//  The vector index: FAISS HNSW, inner product on unit vectors. M = 32
+//  links per node and efConstruction = 80 give recall@10 ~ 1.0 at 100k x
+//  768 with efSearch = 64 at ~1 ms a query (a flat scan: ~46 ms); a search
+//  explores at least as many candidates as it wants results.
+#define HNSW_M               32
+#define HNSW_EF_CONSTRUCTION 80
+#define HNSW_EF_SEARCH       64
+//  HNSW cannot delete: a changed title's old vector stays as a dead slot
+//  until dead slots outnumber both this and the live ones, then the graph
+//  is rebuilt from the live vectors.
+#define HNSW_DEAD_MIN        1024
+//  similar: neighbours fetched, and the weight of genre overlap (Jaccard of
+//  the genre sets) added to the cosine.
+#define SIMILAR_TOP          100
+#define SIMILAR_GENRE_WEIGHT 0.25
+//  A title the query spells out (title similarity at least this: every
+//  word found in one of its titles) keeps its keyword place above fused
+//  results: a typed title is an answer, not a topic.
+#define TITLE_TYPED    0.75
+
+//  Fused score of guarded keyword hits (above any RRF score, which is < 1).
+#define GUARD_SCORE    2.0
+//  Exactness (Meilisearch's rule of that name, per field): the query is one
+//  of the title's tags word for word (a keyword: tags are names, a query
+//  naming one is asking for what carries it), or a phrase of 3 or more
+//  words found word for word in its tagline (a quoted line). Below the
+//  0.5 of a title typed word for word, so a typed title stays first.
+#define TAG_EXACT      0.8
+#define TAG_PHRASE     0.0     //  the query is a phrase inside a longer tag
+#define TAGLINE_PHRASE 1.0
+#define PHRASE_WORDS   3       //  words a tagline phrase needs
+#define TAGLINE_SHARE  0.67    //  ... and the share of the tagline's words it covers
+
+
+//  One offer of a title: platform (index into platforms), region, expiry.
+typedef struct {
+    uint16_t platform;
+    char region [3];
+    int64_t expires;           //  Unix seconds, 0 = never
+} index_offer_t;
+
+//  What filters, facets, sorts and the title similarity need of a title,
+//  in memory by rowid: no SQL per match.
+typedef struct {
+    bool live, tv, has_rating;
+    int year;                  //  0 = unknown
+    double popularity, rating;
+    char release [12];
+    uint64_t genres;           //  bit i: genres [i]
+    char *titles;              //  normalised titles, one per line
+    int64_t slot;              //  HNSW slot + 1 of its unit vector, 0: none
+    char *tags;                //  normalised keywords (tags), one per line
+    char *tagline;             //  normalised tagline
+    char *cast;                //  normalised billed cast, one per line, in billing order
+    char *crew;                //  normalised directors, one per line
+    index_offer_t *offers;
+    size_t offers_count;
+} index_doc_t;
+
+//  Statements kept prepared for the life of the index (one connection,
+//  used under the replica's lock).
+typedef enum {
+    ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
+    ST_SUGGEST, ST_VOCAB, ST_PERSON_ROWID, ST_PERSON_PUT, ST_PERSON_FTS_DELETE, ST_PERSON_FTS_INSERT,
+    ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_COUNT
+} index_stmt_id_t;
+
+struct search_index_t {
+    sqlite3 *db;
+    const mg_lsa_t *lsa;   //  borrowed
+    uint32_t dims;
+    sqlite3_stmt *stmts [ST_COUNT];
+    search_vocab_t *vocab;
+    bool vocab_dirty;
+    mg_text_typo_t typo;
+    search_hnsw_t *hnsw;       //  the titles' vectors, NULL without an embedder
+    int64_t *slot_rowid;       //  by HNSW slot: the title's rowid, 0 once dead
+    size_t slots_room, dead;
+    double pop_max;
+    char *genres [GENRES_MAX];
+    size_t genres_count;
+    char *platforms [PLATFORMS_MAX];
+    size_t platforms_count;
+    index_doc_t *docs;             //  by rowid (rowids are reused: a put of a known id keeps its rowid)
+    size_t docs_room;
+    int64_t next_rowid;
+    double person_pop_max;     //  highest popularity of a person held
+    size_t people;             //  people held
+    size_t count;              //  live titles
+};
+
+typedef struct {
+    int64_t rowid;
+    int tier;                  //  0: every word matched, 1: some
+    double bm25, title, score, popularity, rating;
+    bool has_rating;
+    char release [12];
+    int typos;
+    bool protected;            //  hybrid: a guarded keyword hit, keeps its keyword place
+    double exact;              //  exactness bonus (TAG_EXACT, TAG_PHRASE, TAGLINE_PHRASE)
+    double prior;              //  popularity prior added to the score (s_prior)
+    double person;             //  people bonus added to the score (a person the query names)
+    int keyword_rank;
+    int semantic_rank;         //  0: not a vector hit
+    double cosine;
+} index_hit_t;
+
+//  The query plan: words, their weights and typo budgets, and the FTS5
+//  match expressions (AND of groups, OR of groups).
+typedef struct {
+    char words [MG_TEXT_QUERY_WORDS][MG_TEXT_WORD_BYTES];
+    double weight [MG_TEXT_QUERY_WORDS];
+    int budget [MG_TEXT_QUERY_WORDS];
+    int n;
+    bool last_typed;            //  q ends after its last word (a space, punctuation): no prefix
+    bool unknown;               //  a word no title holds in any field (a typo, or a word the catalog lacks)
+    char *and_match, *or_match;
+    char **terms;               //  expanded terms (explain)
+    size_t terms_count;
+} index_plan_t;
+
+//  A query's filters, resolved against the doc table once per query.
+typedef struct {
+    bool none;                 //  a filter no title can pass
+    int tv;                    //  -1 any type, 0 movie, 1 tv
+    bool has_year_from, has_year_to, has_min_rating;
+    int year_from, year_to;
+    double min_rating;
+    uint64_t genres;           //  0: any; else a title needs one of these
+    bool by_offer;             //  platforms or region given
+    bool any_platform;         //  no platforms given (region only)
+    bool platform [PLATFORMS_MAX];
+    const char *region;
+    bool mine;                 //  available=mine
+    bool mine_platform [PLATFORMS_MAX];
+    const char *mine_region;
+    int64_t now;
+} index_filter_t;
+
+//  Growable array of hits.
+typedef struct {
+    index_hit_t *items;
+    size_t count, room;
+} index_hits_t;
+
+
+//  ---- index.c
+//  Fill err with the database's last error; returns -1.
+int index_fail (search_index_t *self, char *err, size_t errlen, const char *what);
+//  The kept statement id, reset and unbound; NULL (logged) when it cannot
+//  be prepared.
+sqlite3_stmt *index_stmt (search_index_t *self, index_stmt_id_t id);
+//  Rowid of id, 0 when unknown, -1 on error.
+int64_t index_rowid (search_index_t *self, const char *id);
+//  Rebuild the vocabulary from the index when titles changed since.
+int index_vocab (search_index_t *self);
+
+//  ---- index_plan.c
+//  Free what plan holds and empty it.
+void index_plan_clear (index_plan_t *plan);
+//  Plan q: words, typo candidates (wide: the second pass's budgets),
+//  match expressions limited to the columns in scope ("" for all).
+//  Returns the word count, or -1.
+int index_plan (search_index_t *self, const char *q, const char *scope, bool wide, index_plan_t *plan);
+//  Resolve query's filters. A genre or platform the index does not know
+//  matches no title.
+void index_filter_init (search_index_t *self, const search_query_t *query, index_filter_t *f);
+//  True when offer is current and in region (when given).
+bool index_offer_live (const index_offer_t *o, const char *region, int64_t now);
+//  True when doc passes every filter of f.
+bool index_keep (const index_doc_t *doc, const index_filter_t *f);
+
+//  ---- index_rank.c
+//  Append a copy of hit. 0 or -1 (memory).
+int index_hits_push (index_hits_t *hits, const index_hit_t *hit);
+//  Sort hits by compare (qsort wants a non-NULL array even when empty).
+void index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const void *));
+//  qsort order of hits: rowid ascending.
+int index_by_rowid (const void *a, const void *b);
+//  Collect the matches of match (tier) that pass f and are not already
+//  in hits [0, known).
+int index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits, size_t known);
+//  qsort order of hits: tier, then score descending, then rowid.
+int index_by_score (const void *a, const void *b);
+//  Placeholder search (no words): every live title passing f, scored by
+//  its popularity prior alone.
+int index_placeholder (search_index_t *self, const index_filter_t *f, index_hits_t *hits);
+//  Give the best RERANK_MAX hits of each tier their final score.
+void index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits);
+//  Keyword hits of plan passing f into hits, ranked: the AND, then (when
+//  it finds few) the OR fallback.
+int index_keyword (search_index_t *self, const index_plan_t *plan, const index_filter_t *f, index_hits_t *hits);
+//  Best title similarity among hits.
+double index_best_title (const index_hits_t *hits);
+//  The second pass (people type "the msrfs"): when the first budget found
+//  no title the query spells out and a word is in no title, plan q again
+//  with the wide budgets and keep that answer (plan and hits) when it
+//  spells out a title better.
+int index_second_pass (search_index_t *self, const char *q, const index_filter_t *f, index_plan_t *plan, index_hits_t *hits);
+
+//  ---- index_facets.c
+//  Facets over every hit: genres, platforms (titles with a current offer
+//  there, in region when given), years, types.
+int index_facets (search_index_t *self, const search_query_t *query, const index_hits_t *hits, mg_search_facets_t *facets);
+//  RFC 3339 UTC text of now, to compare with offers' expires_at.
+void index_now_text (char out [32]);
+//  Decode the stored item of hit into out.
+int index_fill_hit (search_index_t *self, const index_hit_t *hit, const search_query_t *query,
+                    const index_plan_t *plan, const char *now, mg_search_hit_t *out, char *err, size_t errlen);
+
+//  ---- index_people.c
+//  A type=person query into rep (people only; facets empty). 0, or -1 with
+//  a reason in err.
+int index_people_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *rep,
+                        char *err, size_t errlen);
+//  Up to max people whose names start like plan (the last word a prefix),
+//  best first, appended to rep as items of type person. 0 or -1.
+int index_people_suggest (search_index_t *self, const index_plan_t *plan, size_t max,
+                          mg_autocomplete_reply_t *rep);
+
+#endif

@@ -1,0 +1,394 @@
+/*  Keyword retrieval and ranking: FTS5 matches of a plan, BM25 normalised
+    per tier, title similarity, exactness, the popularity prior, the
+    second pass.  */
+#include "index_impl.h"
+#include "mg_log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+index_hits_push (index_hits_t *hits, const index_hit_t *hit)
+{
+    if (hits->count == hits->room) {
+        size_t room = hits->room ? hits->room * 2 : 256;
+        index_hit_t *items = realloc (hits->items, room * sizeof *items);
+        if (!items)
+            return -1;
+        hits->items = items;
+        hits->room = room;
+    }
+    hits->items [hits->count++] = *hit;
+    return 0;
+}
+
+//  Sort hits by compare (qsort wants a non-NULL array even when empty).
+void
+index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const void *))
+{
+    if (hits->count)
+        qsort (hits->items, hits->count, sizeof *hits->items, compare);
+}
+
+int
+index_by_rowid (const void *a, const void *b)
+{
+    int64_t x = ((const index_hit_t *) a)->rowid, y = ((const index_hit_t *) b)->rowid;
+    return (x > y) - (x < y);
+}
+
+//  Collect the matches of match (tier) that pass f and are not already
+//  in hits [0, known).
+int
+index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits, size_t known)
+{
+    sqlite3_stmt *stmt = index_stmt (self, ST_MATCH);
+    if (!stmt)
+        return -1;
+    sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+    index_hit_t *sorted = NULL;
+    if (known) {
+        sorted = malloc (known * sizeof *sorted);
+        if (!sorted) {
+            sqlite3_reset (stmt);
+            return -1;
+        }
+        memcpy (sorted, hits->items, known * sizeof *sorted);
+        qsort (sorted, known, sizeof *sorted, index_by_rowid);
+    }
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        int64_t rowid = sqlite3_column_int64 (stmt, 0);
+        if (rowid <= 0 || (size_t) rowid >= self->docs_room || !index_keep (&self->docs [rowid], f))
+            continue;
+        const index_doc_t *doc = &self->docs [rowid];
+        index_hit_t hit = {
+            .rowid = rowid, .tier = tier, .bm25 = -sqlite3_column_double (stmt, 1),
+            .popularity = doc->popularity, .has_rating = doc->has_rating, .rating = doc->rating
+        };
+        memcpy (hit.release, doc->release, sizeof hit.release);
+        if (sorted && bsearch (&hit, sorted, known, sizeof *sorted, index_by_rowid))
+            continue;
+        rc = index_hits_push (hits, &hit);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = -1;
+    if (rc)
+        mg_error ("search match failed", "error=\"%s\"", sqlite3_errmsg (self->db));
+    free (sorted);
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+static int
+s_by_bm25 (const void *a, const void *b)
+{
+    const index_hit_t *x = a, *y = b;
+    if (x->tier != y->tier)
+        return x->tier - y->tier;
+    return (x->bm25 < y->bm25) - (x->bm25 > y->bm25);
+}
+
+int
+index_by_score (const void *a, const void *b)
+{
+    const index_hit_t *x = a, *y = b;
+    if (x->tier != y->tier)
+        return x->tier - y->tier;
+    if (x->score != y->score)
+        return (x->score < y->score) - (x->score > y->score);
+    return (x->rowid > y->rowid) - (x->rowid < y->rowid);
+}
+
+static bool
+s_starts_with (const char *line, const index_plan_t *plan, bool prefix_last)
+{
+    const char *p = line;
+    for (int i = 0; i < plan->n; i++) {
+        size_t len = strlen (plan->words [i]);
+        if (strncmp (p, plan->words [i], len) != 0)
+            return false;
+        bool last = i == plan->n - 1;
+        if (p [len] == ' ')
+            p += len + 1;
+        else
+        if (p [len] == '\0')
+            p += len;
+        else
+        if (!(last && prefix_last))
+            return false;
+        if (!*p && !last)
+            return false;
+    }
+    return true;
+}
+
+//  Best title similarity of the title lines of doc.
+static double
+s_title_match (const index_doc_t *doc, const index_plan_t *plan, bool prefix_last, int *typos)
+{
+    *typos = 0;
+    double best = 0;
+    char line [4096];
+    for (const char *p = doc->titles; p && *p; ) {
+        const char *end = strchr (p, '\n');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        snprintf (line, sizeof line, "%.*s", (int) (len < sizeof line ? len : sizeof line - 1), p);
+        int t;
+        double m = mg_text_title_match ((char (*)[MG_TEXT_WORD_BYTES]) plan->words, plan->weight,
+                                            plan->budget, plan->n, prefix_last, line, &t);
+        if (m > 0 && s_starts_with (line, plan, prefix_last))
+            m += TITLE_START;
+        if (m > best) {
+            best = m;
+            *typos = t;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return best;
+}
+
+//  True when phrase (normalised words) occurs in text (normalised words,
+//  lines separated by '\n') on word boundaries; *whole when it is a whole
+//  line.
+static bool
+s_phrase_in (const char *text, const char *phrase, size_t plen, bool *whole)
+{
+    *whole = false;
+    bool found = false;
+    for (const char *at = text; plen && at && (at = strstr (at, phrase)) != NULL; at++) {
+        bool start = at == text || at [-1] == ' ' || at [-1] == '\n';
+        char after = at [plen];
+        bool end = after == '\0' || after == ' ' || after == '\n';
+        if (start && end) {
+            found = true;
+            if ((at == text || at [-1] == '\n') && (after == '\0' || after == '\n')) {
+                *whole = true;
+                return true;
+            }
+        }
+    }
+    return found;
+}
+
+//  Words of normalised text (single spaces).
+static int
+s_word_count (const char *text)
+{
+    int n = *text ? 1 : 0;
+    for (; *text; text++)
+        n += *text == ' ';
+    return n;
+}
+
+//  Exactness bonus of doc for the query phrase (n words).
+static double
+s_exactness (const index_doc_t *doc, const char *phrase, size_t plen, int n)
+{
+    double bonus = 0;
+    bool whole;
+    if (doc->tags && s_phrase_in (doc->tags, phrase, plen, &whole))
+        bonus += whole ? TAG_EXACT : TAG_PHRASE;
+    if (n >= PHRASE_WORDS && doc->tagline && s_phrase_in (doc->tagline, phrase, plen, &whole)
+    &&  (double) n >= TAGLINE_SHARE * (double) s_word_count (doc->tagline))
+        bonus += TAGLINE_PHRASE;
+    return bonus;
+}
+
+//  True when the words of name (normalised, space-separated; at most
+//  PERSON_WORDS) are words [from, from + their count) of plan; their count
+//  into *len.
+static bool
+s_name_at (const char *name, size_t nlen, const index_plan_t *plan, int from, int *len)
+{
+    int m = 0;
+    const char *p = name, *end = name + nlen;
+    while (p < end) {
+        const char *space = memchr (p, ' ', (size_t) (end - p));
+        size_t wlen = space ? (size_t) (space - p) : (size_t) (end - p);
+        if (m >= PERSON_WORDS || from + m >= plan->n)
+            return false;
+        const char *word = plan->words [from + m];
+        if (strlen (word) != wlen || memcmp (word, p, wlen) != 0)
+            return false;
+        m++;
+        p = space ? space + 1 : end;
+    }
+    *len = m;
+    return m > 0;
+}
+
+//  Centrality (0-1, see PERSON_WEIGHT) of the most central person of
+//  people (normalised names, one per line; cast: in billing order) whose
+//  whole name the query holds; the name's first word and word count into
+//  *from and *len. 0 when the query names nobody there.
+static double
+s_person_in (const char *people, bool cast, const index_plan_t *plan, int *from, int *len)
+{
+    double best = 0;
+    int place = 0;
+    for (const char *p = people; p && *p; place++) {
+        const char *nl = strchr (p, '\n');
+        size_t nlen = nl ? (size_t) (nl - p) : strlen (p);
+        bool one_word = !memchr (p, ' ', nlen);
+        double c = !cast || place < PERSON_LEADS ? 1.0 - 0.1 * (cast ? place : 0)
+                 : PERSON_SUPPORT * PERSON_LEADS / (place + 1.0);
+        for (int at = 0; c > best && at < plan->n; at++) {
+            int m = 0;
+            if ((!one_word || plan->n == 1) && s_name_at (p, nlen, plan, at, &m)) {
+                best = c;
+                *from = at;
+                *len = m;
+            }
+        }
+        p = nl ? nl + 1 : p + nlen;
+    }
+    return best;
+}
+
+//  Centrality of the person the query names among doc's cast and crew (0:
+//  nobody); where the name is in the query into *from and *len.
+static double
+s_person (const index_doc_t *doc, const index_plan_t *plan, int *from, int *len)
+{
+    int cf = 0, cl = 0, df = 0, dl = 0;
+    double cast = s_person_in (doc->cast, true, plan, &cf, &cl);
+    double crew = s_person_in (doc->crew, false, plan, &df, &dl);
+    *from = crew > cast ? df : cf;
+    *len = crew > cast ? dl : cl;
+    return crew > cast ? crew : cast;
+}
+
+//  The popularity prior of a title: POP_WEIGHT x log(1 + popularity) over
+//  log(1 + the catalog's highest popularity), so 0..POP_WEIGHT whatever the
+//  scale of TMDB's popularity (log: popularity is heavy-tailed, a blockbuster
+//  is hundreds of times a classic).
+static double
+s_prior (const search_index_t *self, double popularity)
+{
+    double norm = log1p (self->pop_max > 0 ? self->pop_max : 1);
+    return POP_WEIGHT * log1p (popularity > 0 ? popularity : 0) / norm;
+}
+
+//  Placeholder search (no words): every live title passing f, scored by
+//  its popularity prior alone.
+int
+index_placeholder (search_index_t *self, const index_filter_t *f, index_hits_t *hits)
+{
+    for (int64_t rowid = 1; rowid < (int64_t) self->docs_room; rowid++) {
+        const index_doc_t *doc = &self->docs [rowid];
+        if (!doc->live || !index_keep (doc, f))
+            continue;
+        index_hit_t hit = {
+            .rowid = rowid, .popularity = doc->popularity, .has_rating = doc->has_rating,
+            .rating = doc->rating, .prior = s_prior (self, doc->popularity)
+        };
+        hit.score = hit.prior;
+        memcpy (hit.release, doc->release, sizeof hit.release);
+        if (index_hits_push (hits, &hit))
+            return -1;
+    }
+    return 0;
+}
+
+//  Give the best RERANK_MAX hits of each tier their final score.
+void
+index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
+{
+    index_hits_sort (hits, s_by_bm25);
+    char phrase [MG_TEXT_QUERY_WORDS * MG_TEXT_WORD_BYTES];
+    size_t plen = 0;
+    for (int i = 0; i < plan->n; i++)
+        plen += (size_t) snprintf (phrase + plen, sizeof phrase - plen, "%s%s", i ? " " : "", plan->words [i]);
+    size_t start = 0;
+    while (start < hits->count) {
+        size_t end = start;
+        while (end < hits->count && hits->items [end].tier == hits->items [start].tier)
+            end++;
+        double top = hits->items [start].bm25 > 0 ? hits->items [start].bm25 : 1;
+        for (size_t i = start; i < end; i++) {
+            index_hit_t *hit = &hits->items [i];
+            hit->keyword_rank = (int) (i + 1);
+            double bm = hit->bm25 / top;
+            double prior = s_prior (self, hit->popularity);
+            hit->prior = prior;
+            if (i - start < RERANK_MAX) {
+                const index_doc_t *doc = &self->docs [hit->rowid];
+                hit->title = s_title_match (doc, plan, !plan->last_typed, &hit->typos);
+                hit->exact = s_exactness (doc, phrase, plen, plan->n);
+                int from = 0, len = 0;
+                double centrality = s_person (doc, plan, &from, &len);
+                if (centrality > 0) {
+                    hit->person = PERSON_WEIGHT * centrality * (1 + PERSON_POP * prior / POP_WEIGHT);
+                    //  A name and one thing about a film ("<actor> <keyword>"):
+                    //  the rest of the query as a tag of this film counts as
+                    //  the whole query being one.
+                    char rest [MG_TEXT_QUERY_WORDS * MG_TEXT_WORD_BYTES];
+                    size_t rlen = 0;
+                    for (int w = 0; w < plan->n; w++)
+                        if (w < from || w >= from + len)
+                            rlen += (size_t) snprintf (rest + rlen, sizeof rest - rlen, "%s%s",
+                                                       rlen ? " " : "", plan->words [w]);
+                    if (rlen && hit->exact == 0)
+                        hit->exact = s_exactness (doc, rest, rlen, plan->n - len);
+                }
+                hit->score = TITLE_WEIGHT * hit->title + hit->exact + bm + prior + hit->person;
+            }
+            else
+                hit->score = bm + prior - 10;
+        }
+        start = end;
+    }
+}
+
+//  Keyword hits of plan passing f into hits, ranked: the AND, then (when
+//  it finds few) the OR fallback.
+int
+index_keyword (search_index_t *self, const index_plan_t *plan, const index_filter_t *f, index_hits_t *hits)
+{
+    int rc = index_collect (self, plan->and_match, f, 0, hits, 0);
+    if (rc == 0 && hits->count < DROP_THRESHOLD && plan->n > 1)
+        rc = index_collect (self, plan->or_match, f, 1, hits, hits->count);
+    if (rc == 0)
+        index_rank (self, plan, hits);
+    return rc;
+}
+
+//  Best title similarity among hits.
+double
+index_best_title (const index_hits_t *hits)
+{
+    double best = 0;
+    for (size_t i = 0; i < hits->count; i++)
+        if (hits->items [i].title > best)
+            best = hits->items [i].title;
+    return best;
+}
+
+//  The second pass (people type "the msrfs"): when the first budget found
+//  no title the query spells out and a word is in no title, plan q again
+//  with the wide budgets and keep that answer (plan and hits) when it
+//  spells out a title better.
+int
+index_second_pass (search_index_t *self, const char *q, const index_filter_t *f, index_plan_t *plan, index_hits_t *hits)
+{
+    index_plan_t wide;
+    index_hits_t more = { 0 };
+    if (index_plan (self, q, "", true, &wide) < 0)
+        return -1;
+    int rc = index_keyword (self, &wide, f, &more);
+    if (rc == 0 && index_best_title (&more) > index_best_title (hits)) {
+        index_plan_t spare = *plan;
+        *plan = wide;
+        wide = spare;
+        index_hits_t swap = *hits;
+        *hits = more;
+        more = swap;
+    }
+    free (more.items);
+    index_plan_clear (&wide);
+    return rc;
+}
+
