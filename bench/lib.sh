@@ -68,7 +68,7 @@ bench_start() {
 . "$bench_root/bench/measure.sh"
 
 # Every actor the gateway's routes name: /ready wants a live worker of each.
-BENCH_ROUTED_ACTORS=(catalog resolver search accounts ratelimit sync)
+BENCH_ROUTED_ACTORS=(catalog resolver search accounts ratelimit sync alerts)
 
 # bench_redis: a throw-away Redis unless MG_REDIS_URL is set.
 bench_redis() {
@@ -93,11 +93,12 @@ bench_open_limits() {
   export MG_JWT_SECRET=${MG_JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
 }
 
-# bench_wait_ready PORT...: wait (20 s at most) until each gateway's /ready is 200.
+# bench_wait_ready PORT...: wait (BENCH_READY_S, default 20 s, at most) until each gateway's
+# /ready is 200 (a search replica loading the whole catalog on a loaded machine wants more).
 bench_wait_ready() {
   local port
   for port in "$@"; do
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 $(( ${BENCH_READY_S:-20} * 10 ))); do
       [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")" = 200 ] && break
       sleep 0.1
     done

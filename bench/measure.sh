@@ -74,3 +74,29 @@ CONF
     sleep 0.1
   done
 }
+
+# bench_measure NAME URL [PATHS FILE]: one bench_wrk_stats run on URL (spread
+# over the paths listed in FILE when given), kept in bench_rows as "NAME|stats".
+bench_rows=()
+bench_measure() {
+  local name=$1 url=$2 file=${3:-} stats
+  if [ -n "$file" ]; then
+    stats=$(bench_wrk_stats "$url" -s "$(dirname "${BASH_SOURCE[0]}")/paths.lua" -- "$file")
+  else
+    stats=$(bench_wrk_stats "$url")
+  fi
+  bench_rows+=("$name|$stats")
+}
+
+# bench_print_rows: bench_rows as a table; "x nginx" divides by the first row.
+bench_print_rows() {
+  local nginx_rps row name stats rps p50 p99 bad
+  read -r nginx_rps _ <<<"${bench_rows[0]#*|}"
+  printf '%-28s %10s %9s %9s %8s %8s\n' target "req/s" "p50 ms" "p99 ms" "x nginx" "non-2xx"
+  for row in "${bench_rows[@]}"; do
+    IFS='|' read -r name stats <<<"$row"
+    read -r rps p50 p99 bad <<<"$stats"
+    printf '%-28s %10s %9s %9s %8s %8s\n' "$name" "$rps" "$p50" "$p99" \
+      "$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')" "$bad"
+  done
+}

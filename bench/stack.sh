@@ -108,16 +108,7 @@ curl -sf "$base/api/v1/genres" >"$tmp/genres.json"
 nginx_port=$(mg_free_port)
 bench_nginx "$nginx_port" "$tmp/genres.json"
 
-rows=()
-measure() {   # measure NAME URL [PATHS FILE]
-  local name=$1 url=$2 file=${3:-} stats
-  if [ -n "$file" ]; then
-    stats=$(bench_wrk_stats "$url" -s "$root/bench/paths.lua" -- "$file")
-  else
-    stats=$(bench_wrk_stats "$url")
-  fi
-  rows+=("$name|$stats")
-}
+measure() { bench_measure "$@"; }
 measure "nginx static file" "http://127.0.0.1:$nginx_port/static.json"
 measure "GET /health" "$base/health"
 measure "GET /api/v1/genres" "$base/api/v1/genres"
@@ -128,17 +119,10 @@ measure "search, uncached" "$base" "$tmp/uncached.txt"
 hits_after=$(cache_hits)
 measure "discover, 120 filter sets" "$base" "$tmp/discover.txt"
 
-read -r nginx_rps _ <<<"${rows[0]#*|}"
 echo
 echo "wrk -t$threads -c$connections -d${seconds}s --latency, keep-alive; stack as scripts/run starts it (rate limiting on)"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-28s %10s %9s %9s %8s %8s\n' target "req/s" "p50 ms" "p99 ms" "x nginx" "non-2xx"
-for row in "${rows[@]}"; do
-  IFS='|' read -r name stats <<<"$row"
-  read -r rps p50 p99 bad <<<"$stats"
-  printf '%-28s %10s %9s %9s %8s %8s\n' "$name" "$rps" "$p50" "$p99" \
-    "$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')" "$bad"
-done
+bench_print_rows
 echo "uncached search run: $((hits_after - hits_before)) of its answers came from the cache"
 
 # One kept-alive connection, consecutive large replies.

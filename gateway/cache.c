@@ -328,9 +328,8 @@ gw_cache_destroy (gw_cache_t **self_p)
     }
 }
 
-//  True when the query string has a parameter called name.
-static bool
-s_has_param (const char *query, size_t len, const char *name)
+bool
+gw_query_param (const char *query, size_t len, const char *name, const char **value, size_t *value_len)
 {
     size_t name_len = strlen (name);
     size_t at = 0;
@@ -341,11 +340,23 @@ s_has_param (const char *query, size_t len, const char *name)
         size_t key = at;
         while (key < end && query [key] != '=')
             key++;
-        if (key - at == name_len && memcmp (query + at, name, name_len) == 0)
+        if (key - at == name_len && memcmp (query + at, name, name_len) == 0) {
+            *value = key < end ? query + key + 1 : query + end;
+            *value_len = key < end ? end - key - 1 : 0;
             return true;
+        }
         at = end + 1;
     }
     return false;
+}
+
+//  True when the query string has a parameter called name.
+static bool
+s_has_param (const char *query, size_t len, const char *name)
+{
+    const char *value;
+    size_t value_len;
+    return gw_query_param (query, len, name, &value, &value_len);
 }
 
 //  Parse "C.A" into two numbers. Returns 0 or -1.

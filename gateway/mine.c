@@ -46,6 +46,7 @@ s_hash (const char *user_id)
     return hash;
 }
 
+//  The current epoch of user_id's slot: an entry looked up at another is stale.
 static uint32_t
 s_epoch (const char *user_id)
 {

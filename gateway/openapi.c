@@ -113,7 +113,9 @@ static const s_doc_t s_docs [] = {
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",
       "Facets are counted only when asked (`facets=genres,platforms,years,types`); `total` is exact up to 10,000, "
       "beyond which it is 10,000 with `total_exact: false`. "
-      "Repeated searches are answered from the Redis result cache (`X-Cache: hit`) until the catalog changes.",
+      "Repeated searches are answered from the Redis result cache (`X-Cache: hit`) until the catalog changes. "
+      "Each result's `availability` shows one region's offers: `offers_region` (or `all`), by default "
+      "`MG_DEFAULT_REGION`; it never changes which titles match (`region` does).",
       NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search/autocomplete", "search", "Title and person suggestions for what has been typed", NULL,
       NULL, NULL, NULL, NULL,

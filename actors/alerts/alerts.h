@@ -92,6 +92,10 @@ void alerts_publish (zsock_t *pub, zlist_t *events);
 void *alerts_follow (void *self);
 void *alerts_deliver (void *self);
 
+//  *pg_p when it is connected, else a new connection (the old one closed);
+//  NULL after a log line and a pause when the database cannot be reached.
+PGconn *alerts_pg_connected (alerts_t *self, PGconn **pg_p);
+
 //  Wake the delivery loop: deliveries were queued.
 void alerts_wake (alerts_t *self);
 

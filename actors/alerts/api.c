@@ -67,17 +67,21 @@ s_reply (PGconn *pg, const char *sql, int count, const char *const *params, cons
     return 0;
 }
 
-//  page, per_page and offset as text, checked.
-static int
-s_paging (bool has_page, uint64_t page, bool has_per_page, uint64_t per_page, char out [3][24], mg_error_t *err)
+//  What every list route does first: the caller's id and the paging
+//  (page, per_page and offset as text) checked, then the connection.
+//  Returns it, or NULL with err set.
+static PGconn *
+s_list_start (void *state, const char *user_id, bool has_page, uint64_t page, bool has_per_page, uint64_t per_page,
+              char user [37], char paging [3][24], mg_error_t *err)
 {
     uint64_t p, n, offset;
-    if (mg_filters_paging (has_page, page, has_per_page, per_page, &p, &n, &offset, err))
-        return -1;
-    snprintf (out [0], 24, "%" PRIu64, p);
-    snprintf (out [1], 24, "%" PRIu64, n);
-    snprintf (out [2], 24, "%" PRIu64, offset);
-    return 0;
+    if (mg_filters_uuid (user_id, user, "user_id", err)
+    ||  mg_filters_paging (has_page, page, has_per_page, per_page, &p, &n, &offset, err))
+        return NULL;
+    snprintf (paging [0], 24, "%" PRIu64, p);
+    snprintf (paging [1], 24, "%" PRIu64, n);
+    snprintf (paging [2], 24, "%" PRIu64, offset);
+    return s_pg (state, err);
 }
 
 int
@@ -85,10 +89,8 @@ alerts_on_notifications (void *state, const void *req, void *rep, mg_error_t *er
 {
     const mg_notifications_request_t *request = req;
     char paging [3][24], user [37];
-    if (mg_filters_uuid (request->user_id, user, "user_id", err)
-    ||  s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
-        return -1;
-    PGconn *pg = s_pg (state, err);
+    PGconn *pg = s_list_start (state, request->user_id, request->has_page, request->page, request->has_per_page,
+                               request->per_page, user, paging, err);
     if (!pg)
         return -1;
     const char *unread = request->has_unread && request->unread ? "t" : "f";
@@ -142,10 +144,8 @@ alerts_on_webhooks (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_alerts_page_request_t *request = req;
     char paging [3][24], user [37];
-    if (mg_filters_uuid (request->user_id, user, "user_id", err)
-    ||  s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
-        return -1;
-    PGconn *pg = s_pg (state, err);
+    PGconn *pg = s_list_start (state, request->user_id, request->has_page, request->page, request->has_per_page,
+                               request->per_page, user, paging, err);
     if (!pg)
         return -1;
     return s_reply (pg,
@@ -211,13 +211,13 @@ alerts_on_deliveries (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_deliveries_request_t *request = req;
     char paging [3][24], user [37], id [37];
-    if (mg_filters_uuid (request->user_id, user, "user_id", err) || mg_filters_uuid (request->id, id, "id", err)
-    ||  s_paging (request->has_page, request->page, request->has_per_page, request->per_page, paging, err))
-        return -1;
     const char *wanted = request->state;
+    if (mg_filters_uuid (request->id, id, "id", err))
+        return -1;
     if (wanted && strcmp (wanted, "pending") && strcmp (wanted, "delivered") && strcmp (wanted, "dead"))
         return mg_actor_fail (err, "INVALID_PARAMETER", "state", "state must be pending, delivered or dead");
-    PGconn *pg = s_pg (state, err);
+    PGconn *pg = s_list_start (state, request->user_id, request->has_page, request->page, request->has_per_page,
+                               request->per_page, user, paging, err);
     if (!pg)
         return -1;
     return s_reply (pg,

@@ -116,11 +116,11 @@ s_prepare (alerts_t *self, s_call_t *call, CURLM *multi)
     call->headers = curl_slist_append (NULL, "Content-Type: application/json");
     //  No "Expect: 100-continue" round trip before the body.
     call->headers = curl_slist_append (call->headers, "Expect:");
-    snprintf (line, sizeof line, "webhook-id: %s", call->id);
+    snprintf (line, sizeof line, "webhook-id: %.36s", call->id);
     call->headers = curl_slist_append (call->headers, line);
     snprintf (line, sizeof line, "webhook-timestamp: %" PRId64, now);
     call->headers = curl_slist_append (call->headers, line);
-    snprintf (line, sizeof line, "webhook-signature: %s", signature);
+    snprintf (line, sizeof line, "webhook-signature: %.127s", signature);
     call->headers = curl_slist_append (call->headers, line);
     call->curl = curl_easy_init ();
     if (!call->resolve || !call->headers || !call->curl) {
@@ -276,6 +276,21 @@ s_next_due_ms (PGconn *pg, int cap)
     return (int) (wait < cap ? wait : cap);
 }
 
+PGconn *
+alerts_pg_connected (alerts_t *self, PGconn **pg_p)
+{
+    if (*pg_p && PQstatus (*pg_p) == CONNECTION_OK)
+        return *pg_p;
+    PQfinish (*pg_p);
+    char why [512];
+    *pg_p = mg_pg_connect (self->pg_url, why, sizeof why);
+    if (!*pg_p) {
+        mg_warn ("database unavailable", "reason=\"%s\"", why);
+        zclock_sleep (RETRY_MS);
+    }
+    return *pg_p;
+}
+
 void
 alerts_wake (alerts_t *self)
 {
@@ -313,18 +328,10 @@ alerts_deliver (void *arg)
     zsock_t *pub = mg_actor_event_publisher ();
     zlist_t *events = zlist_new ();
     PGconn *pg = NULL;
-    char why [512];
     s_call_t calls [CLAIM_SLOTS];
     while (!self->stop && multi) {
-        if (!pg || PQstatus (pg) != CONNECTION_OK) {
-            PQfinish (pg);
-            pg = mg_pg_connect (self->pg_url, why, sizeof why);
-            if (!pg) {
-                mg_warn ("database unavailable", "reason=\"%s\"", why);
-                zclock_sleep (RETRY_MS);
-                continue;
-            }
-        }
+        if (!alerts_pg_connected (self, &pg))
+            continue;
         int count = s_claim (self, pg, calls);
         if (count <= 0) {
             s_sleep (self, count < 0 ? RETRY_MS : s_next_due_ms (pg, self->poll_ms));

@@ -24,6 +24,7 @@
 static int
 s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
 {
+    int64_t started = zclock_mono ();
     PGresult *res = PQexec (pg, "BEGIN");
     bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
     PQclear (res);
@@ -80,7 +81,8 @@ s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
         return -1;
     }
     if (changes)
-        mg_info ("availability changes handled", "changes=%d notifications=%d through=%s", changes, made, last);
+        mg_info ("availability changes handled", "changes=%d notifications=%d through=%s took_ms=%lld", changes, made,
+                 last, (long long) (zclock_mono () - started));
     return changes;
 }
 
@@ -99,15 +101,8 @@ alerts_follow (void *arg)
     PGconn *pg = NULL;
     char why [1024];
     while (!self->stop) {
-        if (!pg || PQstatus (pg) != CONNECTION_OK) {
-            PQfinish (pg);
-            pg = mg_pg_connect (self->pg_url, why, sizeof why);
-            if (!pg) {
-                mg_warn ("database unavailable", "reason=\"%s\"", why);
-                zclock_sleep (RETRY_MS);
-                continue;
-            }
-        }
+        if (!alerts_pg_connected (self, &pg))
+            continue;
         int rc;
         while ((rc = s_batch (self, pg, events, why, sizeof why)) > 0 && !self->stop) {
             alerts_publish (pub, events);

@@ -5,7 +5,9 @@
     enabled webhook of each user. Each new notification also becomes an
     event on the user's stream, numbered in sync_events like every other
     change of the user's state, so a stream that missed it live replays it
-    (Last-Event-ID) and the gateway needs nothing new to show it.  */
+    (Last-Event-ID) and the gateway needs nothing new to show it. All of it
+    is one statement per title: a title on a thousand watchlists is one
+    round trip, not thousands.  */
 #include "alerts.h"
 #include "mg_log.h"
 
@@ -47,12 +49,44 @@ static const char s_match_sql [] =
     "  SELECT h.user_id, h.kind, c.id, h.platform, h.region, h.until, jsonb_build_object ('title', c.title) "
     "  FROM hits h JOIN content c ON c.id = $1::uuid "
     "  ON CONFLICT DO NOTHING RETURNING *), "
+    "shown AS (SELECT m.user_id, m.id, alerts_notification_json (m) AS j FROM made m), "
+    //  Each user's next stream event ids, for all of the user's new
+    //  notifications at once (one row lock per user).
+    "seq AS ("
+    "  INSERT INTO sync_event_seq (user_id, last_id) SELECT user_id, count(*) FROM shown GROUP BY user_id "
+    "  ON CONFLICT (user_id) DO UPDATE SET last_id = sync_event_seq.last_id + EXCLUDED.last_id "
+    "  RETURNING user_id, last_id), "
+    "numbered AS ("
+    "  SELECT sh.user_id, q.last_id + 1 - row_number () OVER (PARTITION BY sh.user_id ORDER BY sh.id DESC) AS event_id, sh.j "
+    "  FROM shown sh JOIN seq q ON q.user_id = sh.user_id), "
+    "events AS ("
+    "  INSERT INTO sync_events (user_id, id, type, data) "
+    "  SELECT user_id, event_id, '" EVENT_TYPE "', j::json FROM numbered), "
+    //  The stream history as bounded as sync keeps it.
+    "pruned AS ("
+    "  DELETE FROM sync_events e USING seq q WHERE e.user_id = q.user_id AND e.id <= q.last_id - $5::bigint), "
     "queued AS ("
     "  INSERT INTO webhook_deliveries (webhook_id, notification_id, give_up_at) "
     "  SELECT w.id, m.id, now () + make_interval (secs => $4::int) "
     "  FROM made m JOIN webhooks w ON w.user_id = m.user_id AND w.enabled "
     "  ON CONFLICT DO NOTHING) "
-    "SELECT m.user_id, alerts_notification_json (m)::text FROM made m ORDER BY m.user_id";
+    "SELECT user_id, event_id, j::text FROM numbered ORDER BY user_id, event_id";
+
+//  Note an event to publish after the commit. Returns 0 or -1.
+static int
+s_note (zlist_t *events, const char *user_id, uint64_t id, const char *data, char *why, size_t whylen)
+{
+    s_event_t *event = calloc (1, sizeof *event);
+    if (!event || !(event->data = strdup (data))) {
+        free (event);
+        snprintf (why, whylen, "out of memory");
+        return -1;
+    }
+    snprintf (event->user_id, sizeof event->user_id, "%s", user_id);
+    event->id = id;
+    zlist_append (events, event);
+    return 0;
+}
 
 //  Number the notification data as the user's next stream event, keep the
 //  user's history as bounded as sync keeps it, and note it for publishing.
@@ -84,27 +118,22 @@ s_stream_event (alerts_t *self, PGconn *pg, const char *user_id, const char *dat
         return -1;
     }
     PQclear (res);
-    s_event_t *event = calloc (1, sizeof *event);
-    if (!event || !(event->data = strdup (data))) {
-        free (event);
-        snprintf (why, whylen, "out of memory");
-        return -1;
-    }
-    snprintf (event->user_id, sizeof event->user_id, "%s", user_id);
-    event->id = id;
-    zlist_append (events, event);
-    return 0;
+    return s_note (events, user_id, id, data, why, whylen);
 }
 
 int
 alerts_notify_title (alerts_t *self, PGconn *pg, const char *content_id, zlist_t *events, char *why, size_t whylen)
 {
-    char sql [sizeof s_match_sql + 1024];
-    snprintf (sql, sizeof sql, s_match_sql, alerts_prefs_sql ());
-    char days [16], retry_for [16];
+    char sql [sizeof s_match_sql + 2048];
+    if (snprintf (sql, sizeof sql, s_match_sql, alerts_prefs_sql ()) >= (int) sizeof sql) {
+        snprintf (why, whylen, "the matching statement does not fit its buffer");
+        return -1;
+    }
+    char days [16], retry_for [16], keep [24];
     snprintf (days, sizeof days, "%d", self->leaving_days);
     snprintf (retry_for, sizeof retry_for, "%d", self->retry_for_s);
-    PGresult *res = PQexecParams (pg, sql, 4, NULL, P (content_id, self->default_region, days, retry_for),
+    snprintf (keep, sizeof keep, "%" PRId64, self->events_keep);
+    PGresult *res = PQexecParams (pg, sql, 5, NULL, P (content_id, self->default_region, days, retry_for, keep),
                                   NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         snprintf (why, whylen, "matching %s: %s", content_id, PQerrorMessage (pg));
@@ -113,7 +142,8 @@ alerts_notify_title (alerts_t *self, PGconn *pg, const char *content_id, zlist_t
     }
     int made = PQntuples (res);
     for (int row = 0; row < made; row++)
-        if (s_stream_event (self, pg, PQgetvalue (res, row, 0), PQgetvalue (res, row, 1), events, why, whylen)) {
+        if (s_note (events, PQgetvalue (res, row, 0), strtoull (PQgetvalue (res, row, 1), NULL, 10),
+                    PQgetvalue (res, row, 2), why, whylen)) {
             PQclear (res);
             return -1;
         }

@@ -110,8 +110,8 @@ s_take (catalog_follow_t *self, zmsg_t *msg, size_t *count)
 static void
 s_raise_versions (catalog_follow_t *self, size_t count)
 {
-    const char *params [BATCH_MAX * 2];
-    redisReply *replies [BATCH_MAX];
+    const char *params [BATCH_MAX * 2] = { NULL };
+    redisReply *replies [BATCH_MAX] = { NULL };
     for (size_t i = 0; i < count; i++) {
         params [i * 2] = self->keys [i];
         params [i * 2 + 1] = self->life_ms;

@@ -16,11 +16,13 @@
 
 #define LEAVING_ORDER "p.expires_at, p.content_id, p.platform, p.type"
 
+//  An item's score (SQL_ITEM) is the title's popularity: the list is
+//  ordered by expiry, and popularity is what tells two entries apart.
 //  $1 per_page, $2 offset, $3 page, $4 within_days, $5 region, $6 platforms
 //  (any of), $7 type, $8 available=mine, $9 the caller's services (JSON
 //  array; NULL: anonymous), $10 the caller's region.
 static const char s_leaving_sql [] =
-    "WITH f AS (SELECT a.content_id, a.platform, a.region, a.type, a.expires_at "
+    "WITH f AS (SELECT a.content_id, a.platform, a.region, a.type, a.expires_at, c.popularity AS score "
     "           FROM availability a JOIN content c ON c.id = a.content_id "
     "           WHERE a.expires_at > now () AND a.expires_at <= now () + make_interval (days => $4::int) "
     "           AND a.region = $5::bpchar "

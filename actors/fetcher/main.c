@@ -272,6 +272,19 @@ s_thread_fini (void *state)
 
 //  ---- scheduler ----
 
+//  A title to fetch from its stored TMDB id and type into item: 1, or 0
+//  (item untouched) when the id is not a positive number.
+static size_t
+s_item (fetch_item_t *item, const char *tmdb_text, const char *type)
+{
+    long long tmdb = strtoll (tmdb_text, NULL, 10);
+    if (tmdb <= 0)
+        return 0;
+    item->tmdb = tmdb;
+    snprintf (item->type, sizeof item->type, "%s", strcmp (type, "tv") == 0 ? "tv" : "movie");
+    return 1;
+}
+
 //  Titles with a TMDB id from the catalog, a page after last_id (content
 //  id order); expiring: only those with an offer leaving within 7 days.
 static size_t
@@ -291,14 +304,8 @@ s_catalog_titles (PGconn *pg, bool expiring, char *last_id, size_t last_len, fet
     size_t count = 0;
     if (PQresultStatus (res) == PGRES_TUPLES_OK) {
         for (int i = 0; i < PQntuples (res); i++) {
-            long long tmdb = strtoll (PQgetvalue (res, i, 1), NULL, 10);
             snprintf (last_id, last_len, "%s", PQgetvalue (res, i, 0));
-            if (tmdb <= 0)
-                continue;
-            items [count].tmdb = tmdb;
-            snprintf (items [count].type, sizeof items [0].type, "%s",
-                      strcmp (PQgetvalue (res, i, 2), "tv") == 0 ? "tv" : "movie");
-            count++;
+            count += s_item (&items [count], PQgetvalue (res, i, 1), PQgetvalue (res, i, 2));
         }
         if (PQntuples (res) < SWEEP_PAGE)
             last_id [0] = '\0';
@@ -334,15 +341,8 @@ s_first_titles (PGconn *pg, int first, fetch_item_t *items, size_t max)
         2, NULL, params, NULL, NULL, 0);
     size_t count = 0;
     if (PQresultStatus (res) == PGRES_TUPLES_OK)
-        for (int i = 0; i < PQntuples (res) && count < max; i++) {
-            long long tmdb = strtoll (PQgetvalue (res, i, 0), NULL, 10);
-            if (tmdb <= 0)
-                continue;
-            items [count].tmdb = tmdb;
-            snprintf (items [count].type, sizeof items [0].type, "%s",
-                      strcmp (PQgetvalue (res, i, 1), "tv") == 0 ? "tv" : "movie");
-            count++;
-        }
+        for (int i = 0; i < PQntuples (res) && count < max; i++)
+            count += s_item (&items [count], PQgetvalue (res, i, 0), PQgetvalue (res, i, 1));
     else
         mg_warn ("first titles not read", "reason=\"%s\"", PQerrorMessage (pg));
     PQclear (res);

@@ -350,39 +350,31 @@ s_field (json_t *value, char *buffer, size_t size)
     return buffer;
 }
 
-//  COPY rows of credits: each record's cast, then its crew, in list order.
+//  COPY rows of credits: each record's cast, then its crew, in list order;
+//  a cast credit has a character, a crew credit a job and a department.
 static void
 s_credit_rows (json_t *records, indexer_copy_t *rows)
 {
+    static const char *const roles [] = { "cast", "crew" };
     size_t index, n;
     json_t *record, *credit;
     char ord [24], person [32];
     json_array_foreach (records, index, record) {
         const char *id = json_string_value (json_object_get (record, "id"));
-        json_array_foreach (json_object_get (record, "cast"), n, credit) {
-            snprintf (ord, sizeof ord, "%zu", n);
-            indexer_copy_field (rows, id);
-            indexer_copy_field (rows, "cast");
-            indexer_copy_field (rows, ord);
-            indexer_copy_field (rows, json_string_value (json_object_get (credit, "name")));
-            indexer_copy_field (rows, s_field (json_object_get (credit, "person_id"), person, sizeof person));
-            indexer_copy_field (rows, json_string_value (json_object_get (credit, "character")));
-            indexer_copy_field (rows, NULL);
-            indexer_copy_field (rows, NULL);
-            indexer_copy_end_row (rows);
-        }
-        json_array_foreach (json_object_get (record, "crew"), n, credit) {
-            snprintf (ord, sizeof ord, "%zu", n);
-            indexer_copy_field (rows, id);
-            indexer_copy_field (rows, "crew");
-            indexer_copy_field (rows, ord);
-            indexer_copy_field (rows, json_string_value (json_object_get (credit, "name")));
-            indexer_copy_field (rows, s_field (json_object_get (credit, "person_id"), person, sizeof person));
-            indexer_copy_field (rows, NULL);
-            indexer_copy_field (rows, json_string_value (json_object_get (credit, "job")));
-            indexer_copy_field (rows, json_string_value (json_object_get (credit, "department")));
-            indexer_copy_end_row (rows);
-        }
+        for (int r = 0; r < 2; r++)
+            json_array_foreach (json_object_get (record, roles [r]), n, credit) {
+                bool cast = r == 0;
+                snprintf (ord, sizeof ord, "%zu", n);
+                indexer_copy_field (rows, id);
+                indexer_copy_field (rows, roles [r]);
+                indexer_copy_field (rows, ord);
+                indexer_copy_field (rows, json_string_value (json_object_get (credit, "name")));
+                indexer_copy_field (rows, s_field (json_object_get (credit, "person_id"), person, sizeof person));
+                indexer_copy_field (rows, cast ? json_string_value (json_object_get (credit, "character")) : NULL);
+                indexer_copy_field (rows, cast ? NULL : json_string_value (json_object_get (credit, "job")));
+                indexer_copy_field (rows, cast ? NULL : json_string_value (json_object_get (credit, "department")));
+                indexer_copy_end_row (rows);
+            }
     }
 }
 

@@ -526,24 +526,22 @@ s_wait_delivery (const user_t *user, const char *webhook, const char *state)
     return NULL;
 }
 
+//  A user (name) with Netflix in GB whose watchlist holds title tmdb, in
+//  the catalog on no service yet, and a webhook at the receiver's path.
+static void
+s_watcher (int tmdb, const char *name, const char *path, user_t *user, char *secret, char *hook)
+{
+    s_import (tmdb, "[]");
+    char title [37];
+    s_content_id (tmdb, title);
+    s_user (name, "[\"netflix\"]", "GB", user);
+    s_watch (user, title);
+    s_services (user);
+    s_webhook (user, path, secret, hook);
+}
+
 //  --------------------------------------------------------------------------
 //  Fixture
-
-static int
-s_wait_ready (void)
-{
-    int64_t until = mg_test_now_ms () + START_WAIT_MS;
-    while (mg_test_now_ms () < until) {
-        mg_http_reply_t reply;
-        if (s_call ("GET", "/ready", "", NULL, &reply) == 0 && reply.status == 200) {
-            mg_http_reply_free (&reply);
-            return 0;
-        }
-        mg_http_reply_free (&reply);
-        usleep (100 * 1000);
-    }
-    return -1;
-}
 
 static pid_t
 s_spawn_alerts (void)
@@ -617,7 +615,7 @@ group_setup (void **state)
     f->alerts = s_spawn_alerts ();
     f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
     f->pg = PQconnectdb (f->url);
-    if (PQstatus (f->pg) == CONNECTION_OK && s_wait_ready () == 0)
+    if (PQstatus (f->pg) == CONNECTION_OK && mg_test_wait_ready (f->http_port, START_WAIT_MS) == 0)
         return 0;
     fprintf (stderr, "the gateway did not become ready\n");
     group_teardown (state);
@@ -702,16 +700,22 @@ test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_a
 }
 
 static void
-test_a_title_leaving_within_the_window_is_a_leaving_notification (void **state)
+test_a_title_leaving_within_the_users_window_is_a_leaving_notification (void **state)
 {
     (void) state;
     s_import (990002, "[]");
     char title [37];
     s_content_id (990002, title);
-    user_t cara;
+    user_t cara, cyd;
     s_user ("cara", "[\"hulu\"]", "GB", &cara);
+    s_user ("cyd", "[\"hulu\"]", "GB", &cyd);
+    //  Cyd's window is 2 days: the offer below leaves after it.
+    s_refused (&cyd, "PUT", "/api/v1/me/preferences", "{\"leaving_days\":91}", 400, "INVALID_PARAMETER");
+    json_decref (s_as (&cyd, "PUT", "/api/v1/me/preferences", "{\"leaving_days\":2}", 200));
     s_watch (&cara, title);
+    s_watch (&cyd, title);
     s_services (&cara);
+    s_services (&cyd);
     //  On Hulu in GB until three days from now: available, and leaving (window 7 days).
     char offers [512], until [32];
     time_t soon = time (NULL) + 3 * 86400;
@@ -731,21 +735,20 @@ test_a_title_leaving_within_the_window_is_a_leaving_notification (void **state)
         }
     assert_int_equal (leaving, 1);
     json_decref (page);
+    page = s_as (&cyd, "GET", "/api/v1/me/notifications", NULL, 200);
+    assert_int_equal (json_integer_value (json_object_get (page, "total")), 1);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (page, "results"), 0), "kind")),
+                         "available");
+    json_decref (page);
 }
 
 static void
 test_a_webhook_failing_three_times_then_succeeding_gets_the_event_once (void **state)
 {
     (void) state;
-    s_import (990003, "[]");
-    char title [37];
-    s_content_id (990003, title);
     user_t dan;
-    s_user ("dan", "[\"netflix\"]", "GB", &dan);
-    s_watch (&dan, title);
-    s_services (&dan);
     char secret [128], hook [37];
-    s_webhook (&dan, "/flaky", secret, hook);
+    s_watcher (990003, "dan", "/flaky", &dan, secret, hook);
     pthread_mutex_lock (&s_f->receiver.lock);
     s_f->receiver.flaky_failures = 3;
     pthread_mutex_unlock (&s_f->receiver.lock);
@@ -771,15 +774,9 @@ static void
 test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_is_disabled_and_can_be_replayed (void **state)
 {
     (void) state;
-    s_import (990004, "[]");
-    char title [37];
-    s_content_id (990004, title);
     user_t eve;
-    s_user ("eve", "[\"netflix\"]", "GB", &eve);
-    s_watch (&eve, title);
-    s_services (&eve);
     char secret [128], hook [37];
-    s_webhook (&eve, "/down", secret, hook);
+    s_watcher (990004, "eve", "/down", &eve, secret, hook);
     s_import (990004, "[{\"platform\":\"netflix\",\"region\":\"GB\",\"type\":\"subscription\"}]");
     json_t *dead = s_wait_delivery (&eve, hook, "dead");
     assert_true (json_integer_value (json_object_get (dead, "attempts")) >= 2);
@@ -833,15 +830,9 @@ static void
 test_a_delivery_in_flight_when_the_actor_is_killed_is_delivered_after_the_restart (void **state)
 {
     fixture_t *f = *state;
-    s_import (990005, "[]");
-    char title [37];
-    s_content_id (990005, title);
     user_t finn;
-    s_user ("finn", "[\"netflix\"]", "GB", &finn);
-    s_watch (&finn, title);
-    s_services (&finn);
     char secret [128], hook [37];
-    s_webhook (&finn, "/hold", secret, hook);
+    s_watcher (990005, "finn", "/hold", &finn, secret, hook);
     pthread_mutex_lock (&f->receiver.lock);
     f->receiver.hold = true;
     pthread_mutex_unlock (&f->receiver.lock);
@@ -898,7 +889,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_and_a_signed_webhook),
-        cmocka_unit_test (test_a_title_leaving_within_the_window_is_a_leaving_notification),
+        cmocka_unit_test (test_a_title_leaving_within_the_users_window_is_a_leaving_notification),
         cmocka_unit_test (test_a_webhook_failing_three_times_then_succeeding_gets_the_event_once),
         cmocka_unit_test (test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_is_disabled_and_can_be_replayed),
         cmocka_unit_test (test_a_delivery_in_flight_when_the_actor_is_killed_is_delivered_after_the_restart),

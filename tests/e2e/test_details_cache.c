@@ -27,7 +27,7 @@
 #define CHANGE_WAIT_MS   15000      //  an import's event reaching the catalog's follower
 #define HTTP_WAIT_MS     5000
 #define RATE_TIMEOUT_MS  250        //  MG_RATE_TIMEOUT_MS: the limiter's budget (fail open past it)
-#define LOOKUP_TIMEOUT_MS 50        //  MG_SEARCH_CACHE_TIMEOUT_MS, the details look-up's too
+#define LOOKUP_TIMEOUT_MS 500       //  MG_SEARCH_CACHE_TIMEOUT_MS, the details look-up's too: generous, a loaded machine must still see hits
 #define HANG_SLACK_MS    1000       //  a hang bound, not a speed claim
 #define STALL_WAIT_MS    10000      //  how long a stalled request is waited for before it counts as hung
 #define EXPIRY_IN_S      4          //  the expiring offer leaves this long after it is set
@@ -46,7 +46,7 @@ typedef struct {
 } fixture_t;
 
 //  One title as the importer reads it (TMDB-like JSON line) with one offer
-//  on platform in the US.
+//  on platform in the US and one on mubi in GB.
 static void
 s_write_catalog (fixture_t *f, const char *title, const char *platform)
 {
@@ -60,6 +60,7 @@ s_write_catalog (fixture_t *f, const char *title, const char *platform)
                   "\"popularity\":5.5,\"vote_average\":7.1,\"vote_count\":10,"
                   "\"genres\":[{\"id\":18,\"name\":\"Drama\"}],\"keywords\":[\"island\"],"
                   "\"availability\":[{\"platform\":\"%s\",\"region\":\"US\",\"type\":\"subscription\","
+                  "\"quality\":\"hd\"},{\"platform\":\"mubi\",\"region\":\"GB\",\"type\":\"subscription\","
                   "\"quality\":\"hd\"}]}\n",
              title, title, platform);
     fclose (out);
@@ -189,6 +190,7 @@ typedef struct {
     char cache [32];                //  X-Cache ("" when absent)
     char title [128];
     char platforms [256];           //  the offers' platforms, comma-separated
+    char regions [256];             //  the offers' regions, comma-separated
     char expires [64];              //  the first offer's expires_at ("" when none)
     char *body;                     //  the JSON text (free)
 } s_details_t;
@@ -216,6 +218,9 @@ s_details (fixture_t *f, const char *query, s_details_t *out)
         size_t used = strlen (out->platforms);
         snprintf (out->platforms + used, sizeof out->platforms - used, "%s%s", used ? "," : "",
                   json_string_value (json_object_get (offer, "platform")));
+        used = strlen (out->regions);
+        snprintf (out->regions + used, sizeof out->regions - used, "%s%s", used ? "," : "",
+                  json_string_value (json_object_get (offer, "region")));
         const char *expires = json_string_value (json_object_get (offer, "expires_at"));
         if (i == 0 && expires)
             snprintf (out->expires, sizeof out->expires, "%s", expires);
@@ -273,13 +278,16 @@ test_a_repeated_read_is_a_cache_hit (void **state)
     s_details (f, "", &first);
     assert_string_equal (first.cache, "miss");
     assert_string_equal (first.title, "Detailtest Alpha");
+    //  One region's offers: MG_DEFAULT_REGION's.
     assert_string_equal (first.platforms, "netflix");
+    assert_string_equal (first.regions, "US");
     s_details (f, "", &second);
     assert_string_equal (second.cache, "hit");
     assert_string_equal (second.body, first.body);
     //  Another offers region is another entry.
     s_details (f, "?offers_region=all", &all);
     assert_string_equal (all.cache, "miss");
+    assert_string_equal (all.regions, "GB,US");
     assert_true (s_cache_metric (f, "hit") >= 1);
     assert_true (s_cache_metric (f, "store") >= 2);
     free (first.body);
@@ -318,6 +326,70 @@ test_a_change_event_makes_the_next_read_fresh (void **state)
     assert_string_equal (seen.platforms, "hulu");
     assert_string_equal (seen.cache, "hit");
     free (seen.body);
+}
+
+//  GET a search for the fixture's title with query: asserts 200 and one
+//  result; its offers' regions (comma-separated, sorted as answered) into regions.
+static void
+s_search_regions (fixture_t *f, const char *query, char *regions, size_t size)
+{
+    char path [256];
+    snprintf (path, sizeof path, "/api/v1/search?q=detailtest&mode=keyword%s", query);
+    mg_http_reply_t reply;
+    assert_int_equal (s_get (f, path, &reply), 0);
+    if (reply.status != 200)
+        fail_msg ("GET %s: %d %s", path, reply.status, reply.body);
+    json_error_t jerr;
+    json_t *json = json_loads (reply.body, 0, &jerr);
+    mg_http_reply_free (&reply);
+    assert_non_null (json);
+    json_t *results = json_object_get (json, "results");
+    assert_int_equal (json_array_size (results), 1);
+    regions [0] = '\0';
+    size_t i;
+    json_t *offer;
+    json_array_foreach (json_object_get (json_array_get (results, 0), "availability"), i, offer) {
+        size_t used = strlen (regions);
+        snprintf (regions + used, size - used, "%s%s", used ? "," : "",
+                  json_string_value (json_object_get (offer, "region")));
+    }
+    json_decref (json);
+}
+
+static void
+test_items_show_one_regions_offers (void **state)
+{
+    fixture_t *f = *state;
+    char regions [256];
+    //  Default: MG_DEFAULT_REGION's offers only; all: today's shape; one
+    //  region: that one's, whatever the case.
+    s_search_regions (f, "", regions, sizeof regions);
+    assert_string_equal (regions, "US");
+    s_search_regions (f, "&offers_region=all", regions, sizeof regions);
+    assert_string_equal (regions, "GB,US");
+    s_search_regions (f, "&offers_region=gb", regions, sizeof regions);
+    assert_string_equal (regions, "GB");
+    //  The region filter alone: the offers of that region.
+    s_search_regions (f, "&region=gb", regions, sizeof regions);
+    assert_string_equal (regions, "GB");
+    //  It trims what is shown, never which titles match.
+    s_search_regions (f, "&offers_region=JP", regions, sizeof regions);
+    assert_string_equal (regions, "");
+    s_details_t seen;
+    s_details (f, "?offers_region=GB", &seen);
+    assert_string_equal (seen.regions, "GB");
+    free (seen.body);
+    //  Anything else is the caller's mistake.
+    const char *bad [] = { "/api/v1/search?q=detailtest&offers_region=usa",
+                           "/api/v1/search?q=detailtest&offers_region=",
+                           "/api/v1/content/00000000-0000-0000-0000-000000000000/similar?offers_region=1x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        mg_http_reply_t reply;
+        assert_int_equal (s_get (f, bad [i], &reply), 0);
+        if (reply.status != 400 || !strstr (reply.body, "offers_region"))
+            fail_msg ("GET %s: %d %s (wanted 400 naming offers_region)", bad [i], reply.status, reply.body);
+        mg_http_reply_free (&reply);
+    }
 }
 
 static void
@@ -438,6 +510,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_a_repeated_read_is_a_cache_hit),
         cmocka_unit_test (test_a_change_event_makes_the_next_read_fresh),
+        cmocka_unit_test (test_items_show_one_regions_offers),
         cmocka_unit_test (test_an_entry_is_gone_at_its_earliest_offer_expiry),
         cmocka_unit_test (test_with_redis_stopped_details_are_served_within_their_deadline),
         cmocka_unit_test (test_with_redis_down_details_are_served_by_the_catalog),

@@ -734,11 +734,14 @@ test_content_availability_over_http (void **state)
     mg_http_reply_free (&reply);
 }
 
-//  A list reply: asserts {results, total, page, per_page} and returns total.
+//  A list reply: asserts {results, total, page, per_page} (and trending's
+//  window_fallback, a boolean, only there) and returns total.
 static json_int_t
 s_assert_list_shape (json_t *json, json_int_t page, json_int_t per_page)
 {
-    assert_int_equal (json_object_size (json), 4);
+    json_t *fallback = json_object_get (json, "window_fallback");
+    assert_true (!fallback || json_is_boolean (fallback));
+    assert_int_equal (json_object_size (json), fallback ? 5 : 4);
     assert_true (json_is_array (json_object_get (json, "results")));
     assert_int_equal (json_integer_value (json_object_get (json, "page")), page);
     assert_int_equal (json_integer_value (json_object_get (json, "per_page")), per_page);
@@ -762,6 +765,10 @@ test_trending_over_http (void **state)
     assert_true (json_is_string (json_object_get (item, "id")));
     assert_true (json_is_array (json_object_get (item, "genres")));
     assert_true (json_is_object (json_object_get (item, "external_ids")));
+    //  The search item shape: a score and the current offers.
+    assert_true (json_is_number (json_object_get (item, "score")));
+    assert_true (json_is_array (json_object_get (item, "availability")));
+    assert_true (json_is_boolean (json_object_get (json, "window_fallback")));
     json_decref (json);
     s_assert_invalid (f, "/api/v1/trending?window=month", "window");
     s_assert_invalid (f, "/api/v1/trending?type=film", "type");
@@ -783,6 +790,9 @@ test_discover_over_http (void **state)
     json_t *item = json_array_get (json_object_get (json, "results"), 0);
     assert_string_equal (json_string_value (json_object_get (item, "id")), E2E_ID);
     assert_int_equal (json_integer_value (json_object_get (json_object_get (item, "external_ids"), "tmdb")), 424242);
+    //  The offer it was found by is among the item's offers; no window here.
+    assert_true (json_array_size (json_object_get (item, "availability")) >= 1);
+    assert_null (json_object_get (json, "window_fallback"));
     json_decref (json);
     //  Past the last page: no results, the same exact total.
     json = s_get_json (f, "/api/v1/discover?platforms=e2e-platform&page=2&per_page=1", 200);

@@ -37,6 +37,7 @@
 #define STAR_WARS ID ("07")
 #define NEMO      ID ("08")
 #define UNKNOWN   ID ("99")
+#define KEANU     ID ("50")          //  the person Keanu Reeves (people row made from the credits)
 
 static const char *s_routed [] = {
     "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
@@ -90,6 +91,7 @@ static const char *s_fixtures [] = {
     "('" MATRIX "', 'cast', 0, 'Keanu Reeves', 6384, 'Thomas \"Neo\" Anderson', NULL, NULL), "
     "('" MATRIX "', 'cast', 1, 'Laurence Fishburne', 2975, 'Morpheus', NULL, NULL), "
     "('" MATRIX "', 'crew', 0, 'Lana Wachowski', 9340, NULL, 'Director', 'Directing')",
+    "UPDATE people SET id = '" KEANU "' WHERE tmdb_id = 6384",
     "INSERT INTO videos (content_id, site, key, type, name, official) VALUES "
     "('" MATRIX "', 'youtube', 'vKQi3bBA1y8', 'trailer', 'The Matrix trailer', true)",
     "INSERT INTO availability (content_id, platform, region, type, quality, price, currency, deep_link, source) VALUES "
@@ -233,6 +235,10 @@ s_public_routes (fixture_t *f)
     s_check (f, "GET", "/api/v1/content/" MATRIX, headers, NULL, 304);
     s_check (f, "GET", "/api/v1/content/" UNKNOWN, "", NULL, 404);
     s_check (f, "GET", "/api/v1/content/" MATRIX "/availability", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/people/" KEANU, "", NULL, 200);
+    s_check (f, "GET", "/api/v1/people/" KEANU "?per_page=1&page=1", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/people/" UNKNOWN, "", NULL, 404);
+    s_check (f, "GET", "/api/v1/people/not-a-uuid", "", NULL, 400);
     s_check (f, "GET", "/api/v1/content/" MATRIX "/availability?region=us", "", NULL, 200);
     s_check (f, "GET", "/api/v1/trending", "", NULL, 200);
     s_check (f, "GET", "/api/v1/trending?type=movie&window=week&per_page=2&page=2", "", NULL, 200);
@@ -245,6 +251,9 @@ s_public_routes (fixture_t *f)
     s_check (f, "GET", "/api/v1/search?q=matrix&explain=true&mode=keyword&region=US", "", NULL, 200);
     s_check (f, "GET", "/api/v1/search?q=matrix&colour=red", "", NULL, 400);
     s_check (f, "GET", "/api/v1/search/autocomplete?q=mat", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/search/autocomplete?q=keanu", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/search?q=keanu%20reeves&type=person&explain=true", "", NULL, 200);
+    s_check (f, "GET", "/api/v1/search?q=keanu%20reeves&explain=true", "", NULL, 200);
     s_check (f, "GET", "/api/v1/content/" MATRIX "/similar?per_page=2", "", NULL, 200);
     s_check (f, "POST", "/api/v1/resolve", "",
              "{\"records\":[{\"title\":\"The Matrix\",\"year\":1999},{\"title\":\"Nothing Like It At All\",\"year\":1901},"

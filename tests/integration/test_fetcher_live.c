@@ -212,8 +212,9 @@ setup (void **state)
     f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
     f->catalog = mg_test_spawn ("mg-catalog", f->env.envp);
     f->pg = mg_pg_connect (f->url, err, sizeof err);
-    //  The simulator answers once its catalog is loaded.
-    int64_t until = mg_test_now_ms () + 15000;
+    //  The simulator answers once its catalog is loaded: seconds, and more
+    //  than 15 on a loaded machine with the sanitizers.
+    int64_t until = mg_test_now_ms () + 60000;
     mg_http_reply_t reply = { 0 };
     while (mg_test_now_ms () < until) {
         if (mg_http_request (f->sim_port, "GET", "/_sim/stats", "", NULL, &reply, 1000) == 0

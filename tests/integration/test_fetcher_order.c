@@ -25,7 +25,7 @@
 
 #define REDIS_DB      11            //  the fetcher's leases and cache here, flushed first
 #define WAIT_MS       60000         //  a loaded machine queues six titles well within this
-#define HTTP_MS       5000
+#define SIM_UP_MS     60000         //  the simulator loads the bundled catalog within this
 
 #define ID(x) "00000000-0000-4000-8000-00000000000" x
 
@@ -119,18 +119,20 @@ setup (void **state)
         if (!ok)
             return -1;
     }
-    //  The simulator answers once its catalog is loaded.
-    int64_t until = mg_test_now_ms () + 15000;
+    //  The simulator answers once its catalog is loaded (seconds on a
+    //  loaded machine); the fetcher must not start before, or its first
+    //  titles become dead letters.
+    int64_t until = mg_test_now_ms () + SIM_UP_MS;
     mg_http_reply_t reply = { 0 };
-    while (mg_test_now_ms () < until) {
-        if (mg_http_request (f->sim_port, "GET", "/_sim/stats", "", NULL, &reply, 1000) == 0
-        &&  reply.status == 200)
-            break;
+    bool up = false;
+    while (!up && mg_test_now_ms () < until) {
+        up = mg_http_request (f->sim_port, "GET", "/_sim/stats", "", NULL, &reply, 1000) == 0
+          && reply.status == 200;
         mg_http_reply_free (&reply);
-        usleep (50 * 1000);
+        if (!up)
+            usleep (50 * 1000);
     }
-    mg_http_reply_free (&reply);
-    return 0;
+    return up ? 0 : -1;
 }
 
 static int

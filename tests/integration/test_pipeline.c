@@ -419,6 +419,12 @@ test_import_merges_movielens_into_the_tmdb_catalog_and_rejects_bad_rows (void **
     assert_int_equal (s_scalar (f, "SELECT count(*) FROM credits c JOIN external_ids e USING (content_id) "
                                    "WHERE e.source = 'tmdb' AND e.value = '900001'"), 2);
     assert_int_equal (s_scalar (f, "SELECT count(*) FROM credits WHERE person_name = 'Not Kept'"), 0);
+    //  The people the stored credits name, entities of their own (011_people.sql).
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 501 AND name = 'Anne Actrice' "
+                                   "AND known_for_department = 'Acting'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 502 "
+                                   "AND known_for_department = 'Directing'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 503"), 0);
     assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), 6);
 
     //  Importing it all again changes nothing and announces nothing.

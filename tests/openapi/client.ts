@@ -53,11 +53,11 @@ export class MediaGateway {
 
 // Uses of the generated types that must keep compiling.
 export async function demo (api: MediaGateway): Promise<string[]> {
-  const found = await api.search({ q: "the matrix", type: "movie", genres: ["science-fiction"], per_page: 5 });
+  const found = await api.search({ q: "the matrix", type: "movie", genres: ["science-fiction"], per_page: 5, facets: ["genres"] });
   const first = found.results[0];
   const title = await api.title(first.id);
   const offers: number = first.availability.length;
   const year: number | undefined = title.year;
   await api.setProgress(title.id, { position_s: 1830.5, duration_s: 8160, completed: false });
-  return [title.title, String(year ?? ""), String(offers), String(found.facets.genres[0]?.count ?? 0)];
+  return [title.title, String(year ?? ""), String(offers), String(found.facets?.genres?.[0]?.count ?? 0)];
 }
