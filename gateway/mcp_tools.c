@@ -61,9 +61,8 @@ static const s_tool_t s_tools [] = {
       "Browse titles by filters without a query: genres, years, platforms, region, rating, sort (GET /api/v1/discover)." },
     { "find_person", "Find a person", "GET", "/api/v1/search", "type=person", "q,page,per_page",
       "Find actors, directors and other people by name: GET /api/v1/search with type=person. Answers the search "
-      "page shape (results, total, page, per_page); each result is a person entry (id, name, known-for), and "
-      "GET /api/v1/people/{id} has the filmography. A gateway whose search does not know people answers a tool "
-      "error (INVALID_PARAMETER)." },
+      "page shape (results, total, page, per_page); each result is a person: id, type \"person\", title (their "
+      "name), known_for_department, profile (image URL). GET /api/v1/people/{id} has a person's filmography." },
     { "resolve_titles", "Resolve titles to ids", "POST", "/api/v1/resolve", NULL, NULL,
       "Match up to 1,000 records {title, year?, type?, genres?, ids?} to catalog ids (POST /api/v1/resolve): "
       "one result per record in order, null where nothing matched." },

@@ -37,7 +37,7 @@
 #define STAR_WARS ID ("07")
 
 static const char *s_routed [] = {
-    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-gateway"
+    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
 };
 #define ROUTED (sizeof s_routed / sizeof s_routed [0])
 
