@@ -4,6 +4,7 @@
     Any number of replicas: the cursor, the unique keys and the claimed
     deliveries are in PostgreSQL.  */
 #include "alerts.h"
+#include "mg_curve.h"
 #include "mg_config.h"
 #include "mg_log.h"
 #include "mg_pg.h"
@@ -44,6 +45,8 @@ int
 main (void)
 {
     mg_log_init ("alerts");
+    //  The bus role is set before any thread opens a bus socket.
+    mg_curve_set_role ("alerts");
     zsys_init ();
     if (sodium_init () < 0 || curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         mg_error ("cannot initialise libsodium or libcurl", NULL);

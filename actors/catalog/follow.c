@@ -19,6 +19,7 @@
     restart from 0 revives nothing.  */
 #include "catalog.h"
 #include "mg_config.h"
+#include "mg_curve.h"
 #include "mg_log.h"
 #include "mg_redis.h"
 
@@ -135,11 +136,13 @@ static void *
 s_follow (void *arg)
 {
     catalog_follow_t *self = arg;
-    zsock_t *sub = zsock_new_sub (self->events, s_streams [0]);
-    if (!sub) {
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    if (!sub || mg_curve_client (sub) || zsock_connect (sub, "%s", self->events)) {
         mg_error ("details cache: cannot subscribe to the change events", "endpoint=%s", self->events);
+        zsock_destroy (&sub);
         return NULL;
     }
+    zsock_set_subscribe (sub, s_streams [0]);
     zsock_set_subscribe (sub, s_streams [1]);
     void *socket = zsock_resolve (sub);
     while (!atomic_load (&self->stopping)) {

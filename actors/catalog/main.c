@@ -1,6 +1,7 @@
 /*  mg-catalog: read side of the catalog (genres, details, availability,
     trending, discover) over PostgreSQL. Any number of replicas.  */
 #include "catalog.h"
+#include "mg_curve.h"
 #include "mg_config.h"
 #include "mg_log.h"
 #include "mg_pg.h"
@@ -73,6 +74,8 @@ int
 main (void)
 {
     mg_log_init ("catalog");
+    //  The bus role is set before any thread opens a bus socket.
+    mg_curve_set_role ("catalog");
     zsys_init ();
     const char *pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
     //  Migrations run at start under an advisory lock, so replicas may race.
