@@ -41,7 +41,7 @@ typedef struct {
     int http_port, redis_port;
     char dir [64];
     char id [37];                   //  the title's canonical id
-    pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, gateway;
+    pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, alerts, gateway;
     bool redis_stopped;             //  SIGSTOPped: SIGCONT before stopping it
 } fixture_t;
 
@@ -154,6 +154,7 @@ group_setup (void **state)
     f->accounts = mg_test_spawn ("mg-accounts", f->env.envp);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env.envp);
     f->sync = mg_test_spawn ("mg-sync", f->env.envp);
+    f->alerts = mg_test_spawn ("mg-alerts", f->env.envp);
     f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
     if (s_wait_status (f, "/ready", 200, START_WAIT_MS) != 200) {
         fprintf (stderr, "the gateway did not become ready\n");
@@ -170,7 +171,7 @@ group_teardown (void **state)
         return 0;
     if (f->redis_stopped)
         kill (f->redis, SIGCONT);
-    pid_t *pids [] = { &f->gateway, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
+    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
                        &f->resolver, &f->indexer, &f->broker, &f->redis };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)

@@ -1,5 +1,5 @@
 /*  My services and leaving soon end to end: real mg-broker, mg-catalog,
-    mg-search, mg-sync, mg-accounts, mg-ratelimit, mg-resolver (for /ready)
+    mg-search, mg-sync, mg-alerts, mg-accounts, mg-ratelimit, mg-resolver (for /ready)
     and mg-gateway over HTTP, on a catalog fixture of its own in region XM
     (no other data has offers there, so every count is exact).
 
@@ -60,7 +60,7 @@ typedef struct {
     char env_text [6][96];
     const char *env [24];
     int http_port;
-    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, gateway;
+    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, alerts, gateway;
     char auth [1200];               //  "Authorization: Bearer ...\r\n" of the user
 } fixture_t;
 
@@ -194,7 +194,7 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    pid_t *pids [] = { &f->gateway, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
+    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
                        &f->catalog, &f->broker };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)
@@ -285,6 +285,7 @@ group_setup (void **state)
         f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
         f->search = mg_test_spawn ("mg-search", f->env);
         f->sync = mg_test_spawn ("mg-sync", f->env);
+        f->alerts = mg_test_spawn ("mg-alerts", f->env);
         f->gateway = mg_test_spawn ("mg-gateway", f->env);
         if (s_wait_ready () == 0 && s_sign_in (f) == 0)
             return 0;

@@ -33,7 +33,7 @@
 #define UNKNOWN  "00000000-0000-4000-8000-000000000619"
 
 static const char *s_routed [] = {
-    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-gateway"
+    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
 };
 #define ROUTED (sizeof s_routed / sizeof s_routed [0])
 
