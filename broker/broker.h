@@ -14,6 +14,9 @@ typedef struct {
     int queue_max;                //  per service
     int stall_ms;                 //  credit used up this long without an answer: stuck
                                   //  (for workers whose READY does not say)
+    const char *pair_role;        //  "primary" or "backup" of a Binary Star pair; NULL: standalone
+    const char *pair_bind;        //  PUB: our state, for the peer
+    const char *pair_peer;        //  the peer's pair_bind
     const char *keys;             //  key directory (mg_curve.h): CURVE on every socket,
                                   //  only keys in keys/clients accepted; NULL: plaintext
 } mg_broker_config_t;

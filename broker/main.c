@@ -11,6 +11,8 @@ int
 main (void)
 {
     mg_log_init ("broker");
+    //  A pair member reaches its peer as a CURVE client with the broker's own pair.
+    mg_curve_set_role ("broker");
     zsys_init ();
     mg_broker_config_t config = {
         .bind = mg_config_str ("MG_BROKER_BIND", "tcp://127.0.0.1:5555"),
@@ -20,6 +22,9 @@ main (void)
         .liveness = (int) mg_config_int ("MG_HEARTBEAT_LIVENESS", 3, 2, 100),
         .queue_max = (int) mg_config_int ("MG_BROKER_QUEUE_MAX", 1024, 1, 1000000),
         .stall_ms = (int) mg_config_int ("MG_BROKER_STALL_MS", 1000, 10, 600000),
+        .pair_role = getenv ("MG_BROKER_PAIR") && *getenv ("MG_BROKER_PAIR") ? getenv ("MG_BROKER_PAIR") : NULL,
+        .pair_bind = mg_config_str ("MG_BROKER_PAIR_BIND", NULL),
+        .pair_peer = mg_config_str ("MG_BROKER_PAIR_PEER", NULL),
         .keys = mg_curve_dir (),
     };
     mg_broker_t *broker = mg_broker_new (&config);

@@ -23,8 +23,18 @@
     command queue at most once a millisecond when sending, so for a moment
     after the drop a send can still succeed into the dying pipe and be lost,
     and such a call would otherwise wait out its whole ttl (504 instead of a
-    fast 503).  */
+    fast 503).
+
+    A broker pair (MG_BROKER=tcp://a,tcp://b; docs/deploy.md): one DEALER
+    link per broker, calls go to the one believed active. A BROKER_PASSIVE
+    answer means nothing ran, so any call is sent again on the other link
+    (or, when that one is down too, on the same link after a pause: a
+    failover is under way). When a link drops, its idempotent calls are sent
+    again on the other link; the rest end GW_BUS_LOST (503 + Retry-After:
+    the dead broker may have delivered them). With a pair each call keeps a
+    copy of its request for this; with one broker nothing is copied.  */
 #include "gateway.h"
+#include "mg_config.h"
 #include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"
@@ -42,33 +52,51 @@
 #define DRAIN_BATCH      256        //  messages per wake before HTTP gets a turn
 #define COMMON_TTLS_MAX  4          //  distinct ttls with a shared timer queue
 #define SOCKET_HWM       20000      //  messages queued per direction
+#define PASSIVE_PAUSE_MS 50         //  both brokers of a pair passive (failover under way):
+                                    //  ask again this much later, within the call's ttl
+
+//  One DEALER to one broker.
+typedef struct {
+    gw_bus_t *bus;
+    int index;                      //  in bus->links
+    void *dealer;
+    void *monitor;
+    struct event *dealer_event;
+    struct event *monitor_event;
+    bool check_queued;              //  a drain is queued for this loop turn
+    uint32_t epoch;                 //  bumped when the connection drops
+    bool connected;
+} s_link_t;
 
 typedef struct {
     gw_bus_t *bus;
     uint32_t index;
     uint32_t generation;            //  bumped on release: stale ids miss
-    uint32_t epoch;                 //  connection epoch when sent
+    int link;                       //  link it was sent on
+    uint32_t epoch;                 //  that link's epoch when sent
     bool busy;
+    bool idempotent;                //  may be sent again when its broker is lost
     gw_bus_fn *cb;
     void *arg;
     int64_t sent_us;
+    int64_t deadline_us;
+    char *name;                     //  copy of the request (a pair only)
+    uint8_t *body;
+    size_t len;
     struct event timer;
+    struct event again;             //  the paused re-send (a pair only)
 } s_slot_t;
 
 struct gw_bus_t {
     struct event_base *base;
-    void *dealer;
-    void *monitor;
-    struct event *dealer_event;
-    struct event *monitor_event;
+    s_link_t links [MG_ENDPOINTS_MAX];
+    int nlinks;
+    int active;                     //  the link calls go to
     s_slot_t *chunks [CHUNKS_MAX];
     size_t nchunks;
     uint32_t *free_slots;           //  stack of free slot indexes
     size_t nfree;
     size_t pending;
-    bool check_queued;              //  a drain is queued for this loop turn
-    uint32_t epoch;                 //  bumped when the connection drops
-    bool connected;
     int index;
     struct {
         uint32_t ttl_ms;
@@ -80,6 +108,7 @@ struct gw_bus_t {
 static void s_on_dealer (evutil_socket_t fd, short what, void *arg);
 static void s_on_monitor (evutil_socket_t fd, short what, void *arg);
 static void s_on_timeout (evutil_socket_t fd, short what, void *arg);
+static void s_on_again (evutil_socket_t fd, short what, void *arg);
 
 //  Slot by index, or NULL.
 static s_slot_t *
@@ -111,6 +140,7 @@ s_grow (gw_bus_t *self)
         slot->bus = self;
         slot->index = base + i;
         evtimer_assign (&slot->timer, self->base, s_on_timeout, slot);
+        evtimer_assign (&slot->again, self->base, s_on_again, slot);
         //  Lowest index on top: recently used slots stay warm in cache.
         self->free_slots [self->nfree++] = base + SLOTS_PER_CHUNK - 1 - i;
     }
@@ -135,6 +165,11 @@ static void
 s_slot_release (gw_bus_t *self, s_slot_t *slot)
 {
     event_del (&slot->timer);
+    event_del (&slot->again);
+    free (slot->name);
+    free (slot->body);
+    slot->name = NULL;
+    slot->body = NULL;
     slot->busy = false;
     slot->generation++;
     slot->cb = NULL;
@@ -195,6 +230,57 @@ s_readable (void *socket)
     return zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
 }
 
+//  Open link index to endpoint. 0, or -1 (logged).
+static int
+s_link_open (gw_bus_t *self, void *zmq_ctx, int index, const char *endpoint, int heartbeat_ms, int liveness)
+{
+    s_link_t *link = &self->links [index];
+    link->bus = self;
+    link->index = index;
+    link->dealer = zmq_socket (zmq_ctx, ZMQ_DEALER);
+    link->monitor = zmq_socket (zmq_ctx, ZMQ_PAIR);
+    int zero = 0;
+    int one = 1;
+    int hwm = SOCKET_HWM;
+    int timeout_ms = heartbeat_ms * liveness;
+    char monitor_endpoint [64];
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://gw-bus-monitor-%d-%d-%p",
+              self->index, index, (void *) self);
+    evutil_socket_t dealer_fd = -1;
+    evutil_socket_t monitor_fd = -1;
+    size_t fd_size = sizeof dealer_fd;
+    if (!link->dealer || !link->monitor
+    ||  zmq_setsockopt (link->dealer, ZMQ_LINGER, &zero, sizeof zero)
+    ||  zmq_setsockopt (link->dealer, ZMQ_IMMEDIATE, &one, sizeof one)
+    ||  zmq_setsockopt (link->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm)
+    ||  zmq_setsockopt (link->dealer, ZMQ_RCVHWM, &hwm, sizeof hwm)
+    ||  zmq_setsockopt (link->dealer, ZMQ_HEARTBEAT_IVL, &heartbeat_ms, sizeof heartbeat_ms)
+    ||  zmq_setsockopt (link->dealer, ZMQ_HEARTBEAT_TIMEOUT, &timeout_ms, sizeof timeout_ms)
+    ||  zmq_setsockopt (link->monitor, ZMQ_LINGER, &zero, sizeof zero)
+    ||  zmq_socket_monitor (link->dealer, monitor_endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
+    ||  zmq_connect (link->monitor, monitor_endpoint)
+    ||  mg_curve_client (link->dealer)
+    ||  zmq_connect (link->dealer, endpoint)
+    ||  zmq_getsockopt (link->dealer, ZMQ_FD, &dealer_fd, &fd_size)
+    ||  (fd_size = sizeof monitor_fd, zmq_getsockopt (link->monitor, ZMQ_FD, &monitor_fd, &fd_size))) {
+        mg_error ("cannot set up the bus client", "endpoint=\"%s\" error=\"%s\"",
+                  endpoint, zmq_strerror (errno));
+        return -1;
+    }
+    link->dealer_event = event_new (self->base, dealer_fd, EV_READ | EV_PERSIST, s_on_dealer, link);
+    link->monitor_event = event_new (self->base, monitor_fd, EV_READ | EV_PERSIST, s_on_monitor, link);
+    if (!link->dealer_event || !link->monitor_event
+    ||  event_add (link->dealer_event, NULL) || event_add (link->monitor_event, NULL)) {
+        mg_error ("cannot set up the bus client", "endpoint=\"%s\"", endpoint);
+        return -1;
+    }
+    //  Edges that came before the loop watched the fds would be lost: look now.
+    event_active (link->dealer_event, EV_READ, 0);
+    event_active (link->monitor_event, EV_READ, 0);
+    return 0;
+}
+
 gw_bus_t *
 gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoint,
             int heartbeat_ms, int liveness, int index)
@@ -207,50 +293,22 @@ gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoint,
         return NULL;
     self->base = base;
     self->index = index;
-    self->dealer = zmq_socket (zmq_ctx, ZMQ_DEALER);
-    self->monitor = zmq_socket (zmq_ctx, ZMQ_PAIR);
-    int zero = 0;
-    int one = 1;
-    int hwm = SOCKET_HWM;
-    int timeout_ms = heartbeat_ms * liveness;
-    char monitor_endpoint [64];
-    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://gw-bus-monitor-%d-%p",
-              index, (void *) self);
-    evutil_socket_t dealer_fd = -1;
-    evutil_socket_t monitor_fd = -1;
-    size_t fd_size = sizeof dealer_fd;
-    if (!self->dealer || !self->monitor
-    ||  zmq_setsockopt (self->dealer, ZMQ_LINGER, &zero, sizeof zero)
-    ||  zmq_setsockopt (self->dealer, ZMQ_IMMEDIATE, &one, sizeof one)
-    ||  zmq_setsockopt (self->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm)
-    ||  zmq_setsockopt (self->dealer, ZMQ_RCVHWM, &hwm, sizeof hwm)
-    ||  zmq_setsockopt (self->dealer, ZMQ_HEARTBEAT_IVL, &heartbeat_ms, sizeof heartbeat_ms)
-    ||  zmq_setsockopt (self->dealer, ZMQ_HEARTBEAT_TIMEOUT, &timeout_ms, sizeof timeout_ms)
-    ||  zmq_setsockopt (self->monitor, ZMQ_LINGER, &zero, sizeof zero)
-    ||  zmq_socket_monitor (self->dealer, monitor_endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
-    ||  zmq_connect (self->monitor, monitor_endpoint)
-    ||  mg_curve_client (self->dealer)
-    ||  zmq_connect (self->dealer, endpoint)
-    ||  zmq_getsockopt (self->dealer, ZMQ_FD, &dealer_fd, &fd_size)
-    ||  (fd_size = sizeof monitor_fd, zmq_getsockopt (self->monitor, ZMQ_FD, &monitor_fd, &fd_size))) {
-        mg_error ("cannot set up the bus client", "endpoint=\"%s\" error=\"%s\"",
-                  endpoint, zmq_strerror (errno));
+    char one [MG_ENDPOINT_MAX];
+    size_t count = mg_config_endpoint (endpoint, 0, one, sizeof one);
+    if (count == 0)
+        mg_error ("MG_BROKER names no endpoint", "value=\"%.200s\"", endpoint);
+    for (size_t i = 0; i < count; i++) {
+        mg_config_endpoint (endpoint, i, one, sizeof one);
+        if (s_link_open (self, zmq_ctx, (int) i, one, heartbeat_ms, liveness)) {
+            gw_bus_destroy (&self);
+            return NULL;
+        }
+        self->nlinks++;
+    }
+    if (count == 0 || s_grow (self)) {
         gw_bus_destroy (&self);
         return NULL;
     }
-    self->dealer_event = event_new (base, dealer_fd, EV_READ | EV_PERSIST, s_on_dealer, self);
-    self->monitor_event = event_new (base, monitor_fd, EV_READ | EV_PERSIST, s_on_monitor, self);
-    if (!self->dealer_event || !self->monitor_event
-    ||  event_add (self->dealer_event, NULL) || event_add (self->monitor_event, NULL)
-    ||  s_grow (self)) {
-        mg_error ("cannot set up the bus client", "endpoint=\"%s\"", endpoint);
-        gw_bus_destroy (&self);
-        return NULL;
-    }
-    //  Edges that came before the loop watched the fds would be lost: look now.
-    event_active (self->dealer_event, EV_READ, 0);
-    event_active (self->monitor_event, EV_READ, 0);
     return self;
 }
 
@@ -260,22 +318,30 @@ gw_bus_destroy (gw_bus_t **self_p)
     assert (self_p);
     if (*self_p) {
         gw_bus_t *self = *self_p;
-        if (self->dealer_event)
-            event_free (self->dealer_event);
-        if (self->monitor_event)
-            event_free (self->monitor_event);
         for (size_t c = 0; c < self->nchunks; c++) {
-            for (size_t i = 0; i < SLOTS_PER_CHUNK; i++)
-                event_del (&self->chunks [c][i].timer);
+            for (size_t i = 0; i < SLOTS_PER_CHUNK; i++) {
+                s_slot_t *slot = &self->chunks [c][i];
+                event_del (&slot->timer);
+                event_del (&slot->again);
+                free (slot->name);
+                free (slot->body);
+            }
             free (self->chunks [c]);
         }
         free (self->free_slots);
-        if (self->dealer) {
-            zmq_socket_monitor (self->dealer, NULL, 0);
-            zmq_close (self->dealer);
+        for (int i = 0; i < MG_ENDPOINTS_MAX; i++) {
+            s_link_t *link = &self->links [i];
+            if (link->dealer_event)
+                event_free (link->dealer_event);
+            if (link->monitor_event)
+                event_free (link->monitor_event);
+            if (link->dealer) {
+                zmq_socket_monitor (link->dealer, NULL, 0);
+                zmq_close (link->dealer);
+            }
+            if (link->monitor)
+                zmq_close (link->monitor);
         }
-        if (self->monitor)
-            zmq_close (self->monitor);
         free (self);
         *self_p = NULL;
     }
@@ -296,52 +362,147 @@ s_send_frame (void *socket, const void *data, size_t len, bool more)
     return zmq_send (socket, data, len, flags) == (int) len ? 0 : -1;
 }
 
-int
-gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
-             uint32_t ttl_ms, gw_bus_fn *cb, void *arg)
+//  The link to send on: the active one when connected, else a connected
+//  other one (which becomes active); NULL when none is connected.
+static s_link_t *
+s_link_for_send (gw_bus_t *self)
+{
+    if (self->links [self->active].connected)
+        return &self->links [self->active];
+    for (int i = 0; i < self->nlinks; i++)
+        if (self->links [i].connected) {
+            self->active = i;
+            return &self->links [i];
+        }
+    return NULL;
+}
+
+//  Send slot's request (name, body) on link with what is left of its ttl.
+//  0, or -1 when the link would not take it (no connection, full queue).
+static int
+s_send_on (s_link_t *link, s_slot_t *slot, const char *name, const void *body, size_t len)
+{
+    uint8_t id [8];
+    memcpy (id, &slot->index, 4);
+    memcpy (id + 4, &slot->generation, 4);
+    int64_t left_ms = (slot->deadline_us - gw_now_us ()) / 1000;
+    char ttl [16];
+    int ttl_len = snprintf (ttl, sizeof ttl, "%lld", (long long) (left_ms > 1 ? left_ms : 1));
+    //  The first frame decides: once it is queued, ZeroMQ takes the rest of
+    //  the multipart message. EAGAIN here means no connection (IMMEDIATE) or
+    //  a full queue.
+    if (s_send_frame (link->dealer, MG_FRAME_PROTOCOL, 3, true))
+        return -1;
+    if (s_send_frame (link->dealer, "REQ", 3, true)
+    ||  s_send_frame (link->dealer, name, strlen (name), true)
+    ||  s_send_frame (link->dealer, id, sizeof id, true)
+    ||  s_send_frame (link->dealer, ttl, (size_t) ttl_len, true)
+    ||  s_send_frame (link->dealer, body, len, false))
+        mg_error ("bus send failed mid-message", "error=\"%s\"", zmq_strerror (errno));
+    slot->link = link->index;
+    slot->epoch = link->epoch;
+    //  The send may have taken the edge that announced a reply: drain once
+    //  this loop turn (one check for all the calls made in it, not one each:
+    //  every check costs libzmq a poll and a getpid).
+    if (!link->check_queued) {
+        link->check_queued = true;
+        event_active (link->dealer_event, EV_READ, 0);
+    }
+    return 0;
+}
+
+//  Call of a pair sent on link, whose broker was passive (after_passive) or
+//  lost: send it on the other link; if that is down too and nothing ran,
+//  on the same link a little later. Ends it GW_BUS_LOST when it cannot go.
+static void
+s_send_again (gw_bus_t *self, s_slot_t *slot, bool after_passive)
+{
+    s_link_t *from = &self->links [slot->link];
+    if (self->active == from->index)
+        self->active = (from->index + 1) % self->nlinks;
+    s_link_t *link = s_link_for_send (self);
+    if (link && link != from && s_send_on (link, slot, slot->name, slot->body, slot->len) == 0)
+        return;
+    if (after_passive && slot->deadline_us - gw_now_us () > PASSIVE_PAUSE_MS * 1000) {
+        struct timeval pause = { 0, PASSIVE_PAUSE_MS * 1000 };
+        event_add (&slot->again, &pause);
+        return;
+    }
+    s_complete (self, slot, GW_BUS_LOST, NULL, 0);
+}
+
+//  Timer of a paused call: both brokers were passive a moment ago.
+static void
+s_on_again (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_slot_t *slot = arg;
+    gw_bus_t *self = slot->bus;
+    if (!slot->busy)
+        return;
+    s_link_t *link = s_link_for_send (self);
+    if (!link || s_send_on (link, slot, slot->name, slot->body, slot->len))
+        s_complete (self, slot, GW_BUS_LOST, NULL, 0);
+}
+
+//  gw_bus_call and gw_bus_call_idempotent.
+static int
+s_call (gw_bus_t *self, const char *name, const void *body, size_t len, uint32_t ttl_ms,
+        bool idempotent, gw_bus_fn *cb, void *arg)
 {
     assert (self);
     assert (name);
     assert (cb);
-    if (!self->connected)
-        return -1;              //  see the top: a send now could be lost unseen
+    //  No connection: see the top, a send now could be lost unseen.
+    s_link_t *link = s_link_for_send (self);
+    if (!link)
+        return -1;
     s_slot_t *slot = s_slot_take (self);
     if (!slot) {
         mg_warn ("too many bus calls in flight", "thread=%d pending=%zu", self->index, self->pending);
         return -1;
     }
-    uint8_t id [8];
-    memcpy (id, &slot->index, 4);
-    memcpy (id + 4, &slot->generation, 4);
-    char ttl [16];
-    int ttl_len = snprintf (ttl, sizeof ttl, "%u", ttl_ms);
-    //  The first frame decides: once it is queued, ZeroMQ takes the rest of
-    //  the multipart message. EAGAIN here means no connection (IMMEDIATE) or
-    //  a full queue.
-    if (s_send_frame (self->dealer, MG_FRAME_PROTOCOL, 3, true)) {
+    slot->sent_us = gw_now_us ();
+    slot->deadline_us = slot->sent_us + (int64_t) ttl_ms * 1000;
+    slot->idempotent = idempotent;
+    if (s_send_on (link, slot, name, body, len)) {
         s_slot_release (self, slot);
         return -1;
     }
-    if (s_send_frame (self->dealer, "REQ", 3, true)
-    ||  s_send_frame (self->dealer, name, strlen (name), true)
-    ||  s_send_frame (self->dealer, id, sizeof id, true)
-    ||  s_send_frame (self->dealer, ttl, (size_t) ttl_len, true)
-    ||  s_send_frame (self->dealer, body, len, false))
-        mg_error ("bus send failed mid-message", "error=\"%s\"", zmq_strerror (errno));
+    if (self->nlinks > 1) {
+        slot->name = strdup (name);
+        slot->body = malloc (len ? len : 1);
+        if (slot->name && slot->body)
+            memcpy (slot->body, body, len);
+        else {
+            //  Out of memory: the call goes on, but cannot be sent again.
+            free (slot->name);
+            free (slot->body);
+            slot->name = NULL;
+            slot->body = NULL;
+        }
+        slot->len = len;
+    }
     slot->cb = cb;
     slot->arg = arg;
-    slot->epoch = self->epoch;
-    slot->sent_us = gw_now_us ();
     struct timeval plain;
     event_add (&slot->timer, s_timeout_for (self, ttl_ms, &plain));
-    //  The send may have taken the edge that announced a reply: drain once
-    //  this loop turn (one check for all the calls made in it, not one each:
-    //  every check costs libzmq a poll and a getpid).
-    if (!self->check_queued) {
-        self->check_queued = true;
-        event_active (self->dealer_event, EV_READ, 0);
-    }
     return 0;
+}
+
+int
+gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
+             uint32_t ttl_ms, gw_bus_fn *cb, void *arg)
+{
+    return s_call (self, name, body, len, ttl_ms, false, cb, arg);
+}
+
+int
+gw_bus_call_idempotent (gw_bus_t *self, const char *name, const void *body, size_t len,
+                        uint32_t ttl_ms, gw_bus_fn *cb, void *arg)
+{
+    return s_call (self, name, body, len, ttl_ms, true, cb, arg);
 }
 
 //  Receive one multipart message into parts (up to max); returns the number
@@ -367,10 +528,24 @@ s_recv (void *socket, zmq_msg_t *parts, size_t max)
     return count;
 }
 
-//  Handle one reply: MG1 REP|ERR name id body.
-static void
-s_on_reply (gw_bus_t *self, zmq_msg_t *parts, size_t count)
+//  True when an error body says the broker is the passive one of a pair.
+static bool
+s_is_passive (const uint8_t *body, size_t len)
 {
+    mg_error_t error;
+    char reason [MG_MSG_ERR_LEN];
+    if (mg_msg_decode (&mg_error_desc, body, len, &error, reason, sizeof reason))
+        return false;
+    bool passive = error.code && strcmp (error.code, "BROKER_PASSIVE") == 0;
+    mg_msg_clear (&mg_error_desc, &error);
+    return passive;
+}
+
+//  Handle one reply on link: MG1 REP|ERR name id body.
+static void
+s_on_reply (s_link_t *link, zmq_msg_t *parts, size_t count)
+{
+    gw_bus_t *self = link->bus;
     if (count != 5
     ||  zmq_msg_size (&parts [0]) != 3 || memcmp (zmq_msg_data (&parts [0]), MG_FRAME_PROTOCOL, 3)
     ||  zmq_msg_size (&parts [1]) != 3 || zmq_msg_size (&parts [3]) != 8) {
@@ -396,6 +571,11 @@ s_on_reply (gw_bus_t *self, zmq_msg_t *parts, size_t count)
         mg_debug ("dropped a late bus reply", "thread=%d", self->index);
         return;
     }
+    if (outcome == GW_BUS_ERROR && self->nlinks > 1 && slot->name
+    &&  s_is_passive (zmq_msg_data (&parts [4]), zmq_msg_size (&parts [4]))) {
+        s_send_again (self, slot, true);
+        return;
+    }
     s_complete (self, slot, outcome, zmq_msg_data (&parts [4]), zmq_msg_size (&parts [4]));
 }
 
@@ -405,32 +585,39 @@ s_on_dealer (evutil_socket_t fd, short what, void *arg)
 {
     (void) fd;
     (void) what;
-    gw_bus_t *self = arg;
-    self->check_queued = false;
+    s_link_t *link = arg;
+    link->check_queued = false;
     //  Receiving until EAGAIN re-arms the edge as a ZMQ_EVENTS check would.
     for (int n = 0; n < DRAIN_BATCH; n++) {
         zmq_msg_t parts [5];
-        size_t count = s_recv (self->dealer, parts, 5);
+        size_t count = s_recv (link->dealer, parts, 5);
         if (count == 0)
             return;
-        s_on_reply (self, parts, count);
+        s_on_reply (link, parts, count);
         for (size_t i = 0; i < count && i < 5; i++)
             zmq_msg_close (&parts [i]);
     }
-    event_active (self->dealer_event, EV_READ, 0);
+    event_active (link->dealer_event, EV_READ, 0);
 }
 
-//  The connection dropped: every call sent on it will get no reply.
-//  Returns how many calls failed.
+//  The connection of link dropped: every call sent on it will get no reply.
+//  With a pair, idempotent calls go to the other broker (resend) unless
+//  shutting down. Returns how many calls failed.
 static size_t
-s_fail_epoch (gw_bus_t *self)
+s_fail_epoch (s_link_t *link, bool resend)
 {
-    uint32_t epoch = self->epoch++;
+    gw_bus_t *self = link->bus;
+    uint32_t epoch = link->epoch++;
     size_t failed = 0;
     for (size_t c = 0; c < self->nchunks; c++)
         for (size_t i = 0; i < SLOTS_PER_CHUNK; i++) {
             s_slot_t *slot = &self->chunks [c][i];
-            if (slot->busy && slot->epoch == epoch) {
+            if (!slot->busy || slot->link != link->index || slot->epoch != epoch
+            ||  evtimer_pending (&slot->again, NULL))
+                continue;
+            if (resend && slot->idempotent && slot->name)
+                s_send_again (self, slot, false);
+            else {
                 s_complete (self, slot, GW_BUS_LOST, NULL, 0);
                 failed++;
             }
@@ -442,7 +629,13 @@ void
 gw_bus_abandon (gw_bus_t *self)
 {
     assert (self);
-    s_fail_epoch (self);
+    for (int i = 0; i < self->nlinks; i++)
+        s_fail_epoch (&self->links [i], false);
+    //  Calls paused for a passive pair end too.
+    for (size_t c = 0; c < self->nchunks; c++)
+        for (size_t i = 0; i < SLOTS_PER_CHUNK; i++)
+            if (self->chunks [c][i].busy)
+                s_complete (self, &self->chunks [c][i], GW_BUS_LOST, NULL, 0);
 }
 
 //  Monitor events (edge-triggered like the dealer): connection up or down.
@@ -451,10 +644,11 @@ s_on_monitor (evutil_socket_t fd, short what, void *arg)
 {
     (void) fd;
     (void) what;
-    gw_bus_t *self = arg;
-    while (s_readable (self->monitor)) {
+    s_link_t *link = arg;
+    gw_bus_t *self = link->bus;
+    while (s_readable (link->monitor)) {
         zmq_msg_t parts [2];
-        size_t count = s_recv (self->monitor, parts, 2);
+        size_t count = s_recv (link->monitor, parts, 2);
         if (count == 0)
             return;
         uint16_t event = 0;
@@ -463,17 +657,19 @@ s_on_monitor (evutil_socket_t fd, short what, void *arg)
         for (size_t i = 0; i < count && i < 2; i++)
             zmq_msg_close (&parts [i]);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            self->connected = true;
-            mg_info ("connected to the broker", "thread=%d", self->index);
+            link->connected = true;
+            mg_info ("connected to the broker", "thread=%d link=%d", self->index, link->index);
         }
         else
         if (event == ZMQ_EVENT_DISCONNECTED) {
-            bool was_connected = self->connected;
-            self->connected = false;
-            size_t failed = s_fail_epoch (self);
+            bool was_connected = link->connected;
+            link->connected = false;
+            if (self->active == link->index && self->nlinks > 1)
+                self->active = (link->index + 1) % self->nlinks;
+            size_t failed = s_fail_epoch (link, true);
             if (was_connected || failed)
-                mg_warn ("lost the connection to the broker", "thread=%d failed_calls=%zu",
-                         self->index, failed);
+                mg_warn ("lost the connection to the broker", "thread=%d link=%d failed_calls=%zu",
+                         self->index, link->index, failed);
         }
     }
 }

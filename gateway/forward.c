@@ -179,8 +179,13 @@ gw_forward (gw_request_t *request, uint8_t **body_p, size_t len)
                         OFFERS_REGION " must be an ISO 3166-1 alpha-2 country code (e.g. US) or all");
         return;
     }
-    int rc = gw_bus_call (request->bus, request->route->bus, *body_p, len,
-                          gw_route_timeout_ms (request->route, request->config), s_on_answer, request);
+    //  Reads, and PUTs that set state, may run twice: with a broker pair they
+    //  go to the other broker when theirs is lost (docs/deploy.md).
+    const char *method = request->route->method;
+    bool idempotent = !strcmp (method, "GET") || !strcmp (method, "HEAD") || !strcmp (method, "PUT");
+    int rc = (idempotent ? gw_bus_call_idempotent : gw_bus_call)
+             (request->bus, request->route->bus, *body_p, len,
+              gw_route_timeout_ms (request->route, request->config), s_on_answer, request);
     free (*body_p);
     *body_p = NULL;
     if (rc)

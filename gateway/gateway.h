@@ -593,7 +593,8 @@ typedef enum {
 typedef void (gw_bus_fn) (void *arg, gw_bus_outcome_t outcome,
                           const uint8_t *body, size_t len, int64_t rtt_us);
 
-//  New client on base: a DEALER connected to endpoint, its fd watched by the
+//  New client on base: a DEALER connected to endpoint (or one to each of the
+//  two brokers of a pair, "tcp://a,tcp://b"), its fd watched by the
 //  loop, ZMTP heartbeats every heartbeat_ms, dead after liveness silent
 //  intervals. zmq_ctx is shared by all threads. NULL on failure.
 gw_bus_t *gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoint,
@@ -606,6 +607,12 @@ void gw_bus_destroy (gw_bus_t **self_p);
 //  when the broker is not connected or the send queue is full.
 int gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
                  uint32_t ttl_ms, gw_bus_fn *cb, void *arg);
+
+//  gw_bus_call for a request that may run twice without harm (a read, a PUT
+//  that sets state): with a broker pair it is sent again to the other broker
+//  when its broker is lost, where gw_bus_call ends GW_BUS_LOST.
+int gw_bus_call_idempotent (gw_bus_t *self, const char *name, const void *body, size_t len,
+                            uint32_t ttl_ms, gw_bus_fn *cb, void *arg);
 
 //  Calls waiting for an answer.
 size_t gw_bus_pending (gw_bus_t *self);

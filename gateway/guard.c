@@ -204,7 +204,7 @@ s_key (gw_request_t *request, const char *key)
     }
     uint32_t ttl = request->config->request_timeout_ms < AUTH_TTL_MS
                  ? request->config->request_timeout_ms : AUTH_TTL_MS;
-    int rc = gw_bus_call (request->bus, "accounts.authenticate", body, body_len, ttl, s_on_key, request);
+    int rc = gw_bus_call_idempotent (request->bus, "accounts.authenticate", body, body_len, ttl, s_on_key, request);
     free (body);
     if (rc) {
         gw_reply_error (request, 503, "SERVICE_UNAVAILABLE", RETRY_AFTER_S,

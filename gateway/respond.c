@@ -39,6 +39,7 @@ static const struct {
     { "SERVICE_UNAVAILABLE",    503, 1 },
     { "SERVICE_BUSY",           503, 1 },
     { "WORKER_LOST",            503, 1 },
+    { "BROKER_PASSIVE",         503, 1 },
     { "DEADLINE_EXCEEDED",      504, 0 },
 };
 

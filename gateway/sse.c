@@ -38,6 +38,7 @@
     a slow reader cannot grow memory without limit.  */
 #include "gateway.h"
 #include "mg_curve.h"
+#include "mg_config.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -326,7 +327,7 @@ gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, g
     ||  zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, TOPIC_PREFIX, strlen (TOPIC_PREFIX))
     ||  zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, AUTH_TOPIC_PREFIX, strlen (AUTH_TOPIC_PREFIX))
     ||  mg_curve_client (self->sub)
-    ||  zmq_connect (self->sub, config->events)
+    ||  mg_config_connect (self->sub, config->events)
     ||  zmq_getsockopt (self->sub, ZMQ_FD, &fd, &fd_size)) {
         mg_error ("cannot subscribe to sync events", "endpoint=\"%s\" error=\"%s\"", config->events,
                   zmq_strerror (zmq_errno ()));

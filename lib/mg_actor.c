@@ -52,7 +52,9 @@ struct mg_actor_t {
     char *service;
     const mg_method_t *methods;
     size_t nmethods;
-    char *broker_endpoint;
+    char *broker_endpoint;          //  MG_BROKER: one broker, or the two of a pair
+    size_t broker_count;            //  endpoints in it
+    size_t broker_index;            //  the one in use: the next after a silent one
     int heartbeat_ms;
     int liveness;
     int credit;
@@ -93,7 +95,11 @@ mg_actor_new (const char *service, const mg_method_t *methods)
     snprintf (self->ping_name, sizeof self->ping_name, "%s.ping", service);
     snprintf (self->work_endpoint, sizeof self->work_endpoint, "inproc://mg-work-%p", (void *) self);
     snprintf (self->results_endpoint, sizeof self->results_endpoint, "inproc://mg-results-%p", (void *) self);
-    if (!self->service || !self->broker_endpoint) {
+    char first [MG_ENDPOINT_MAX];
+    self->broker_count = self->broker_endpoint
+                       ? mg_config_endpoint (self->broker_endpoint, 0, first, sizeof first) : 0;
+    if (!self->service || self->broker_count == 0) {
+        mg_error ("MG_BROKER names no endpoint", NULL);
         mg_actor_destroy (&self);
         return NULL;
     }
@@ -149,7 +155,7 @@ mg_actor_event_publisher (void)
 {
     const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
     zsock_t *events = zsock_new (ZMQ_PUB);
-    if (!events || mg_curve_client (events) || zsock_connect (events, "%s", endpoint)) {
+    if (!events || mg_curve_client (events) || mg_config_connect (events, endpoint)) {
         mg_error ("cannot connect the event publisher", "endpoint=%s", endpoint);
         zsock_destroy (&events);
         return NULL;
@@ -441,8 +447,10 @@ s_connect (s_io_t *io)
     zsock_set_linger (io->broker, 0);
     if (mg_curve_client (io->broker))
         return -1;
-    if (zsock_connect (io->broker, "%s", self->broker_endpoint)) {
-        mg_error ("cannot connect to broker", "endpoint=%s", self->broker_endpoint);
+    char endpoint [MG_ENDPOINT_MAX];
+    mg_config_endpoint (self->broker_endpoint, self->broker_index, endpoint, sizeof endpoint);
+    if (!endpoint [0] || zsock_connect (io->broker, "%s", endpoint)) {
+        mg_error ("cannot connect to broker", "endpoint=%s", endpoint);
         return -1;
     }
     zmsg_t *ready = zmsg_new ();
@@ -614,7 +622,11 @@ mg_actor_run (mg_actor_t *self)
         int64_t now = zclock_mono ();
         if (now - io.heard_at > (int64_t) self->heartbeat_ms * self->liveness) {
             if (!io.draining) {
-                mg_warn ("broker silent, reconnecting", "endpoint=%s", self->broker_endpoint);
+                //  A pair's passive broker ignores workers, and a dead one says
+                //  nothing: either way the other endpoint is the one to try.
+                self->broker_index = (self->broker_index + 1) % self->broker_count;
+                mg_warn ("broker silent, reconnecting", "brokers=%s using=%zu", self->broker_endpoint,
+                         self->broker_index);
                 if (s_connect (&io))
                     rc = -1;
             }

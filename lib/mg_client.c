@@ -1,6 +1,12 @@
 /*  Synchronous bus client: one request in flight, replies matched by id so a
-    late reply to an earlier, timed-out request is never taken for this one.  */
+    late reply to an earlier, timed-out request is never taken for this one.
+
+    With the two brokers of a pair it talks to one at a time: a
+    BROKER_PASSIVE answer (nothing ran) sends the request to the other one
+    within the same deadline, and a call that timed out makes the next call
+    go to the other one (the broker may be dead).  */
 #include "mg_client.h"
+#include "mg_config.h"
 #include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"
@@ -8,10 +14,39 @@
 #include <czmq.h>
 #include <stdarg.h>
 
+#define PASSIVE_PAUSE_MS 50     //  both brokers passive (a failover under way): wait this
+                                //  long before asking again
+
 struct mg_client_t {
     zsock_t *dealer;
     uint64_t next_id;
+    char *endpoints;            //  one broker or a pair
+    size_t count;
+    size_t index;               //  the one in use
 };
+
+//  (Re)open the DEALER to the broker in use. 0 or -1.
+static int
+s_connect (mg_client_t *self)
+{
+    zsock_destroy (&self->dealer);
+    char endpoint [MG_ENDPOINT_MAX];
+    mg_config_endpoint (self->endpoints, self->index, endpoint, sizeof endpoint);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer || !endpoint [0] || mg_curve_client (self->dealer)
+    ||  zsock_connect (self->dealer, "%s", endpoint) != 0)
+        return -1;
+    zsock_set_linger (self->dealer, 0);
+    return 0;
+}
+
+//  Use the other broker of a pair from now on. 0 or -1.
+static int
+s_switch (mg_client_t *self)
+{
+    self->index = (self->index + 1) % self->count;
+    return s_connect (self);
+}
 
 mg_client_t *
 mg_client_new (const char *endpoint)
@@ -20,13 +55,13 @@ mg_client_new (const char *endpoint)
     mg_client_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->dealer = zsock_new (ZMQ_DEALER);
-    if (!self->dealer || mg_curve_client (self->dealer)
-    ||  zsock_connect (self->dealer, "%s", endpoint) != 0) {
+    char first [MG_ENDPOINT_MAX];
+    self->endpoints = strdup (endpoint);
+    self->count = self->endpoints ? mg_config_endpoint (self->endpoints, 0, first, sizeof first) : 0;
+    if (self->count == 0 || s_connect (self)) {
         mg_client_destroy (&self);
         return NULL;
     }
-    zsock_set_linger (self->dealer, 0);
     self->next_id = (uint64_t) zclock_time () << 16;
     return self;
 }
@@ -38,6 +73,7 @@ mg_client_destroy (mg_client_t **self_p)
     if (*self_p) {
         mg_client_t *self = *self_p;
         zsock_destroy (&self->dealer);
+        free (self->endpoints);
         free (self);
         *self_p = NULL;
     }
@@ -60,32 +96,28 @@ s_error (mg_error_t *err, const char *code, const char *fmt, ...)
     return -1;
 }
 
-int
-mg_client_call (mg_client_t *self, const char *name,
-                const mg_msgdesc_t *req_desc, const void *req,
-                const mg_msgdesc_t *rep_desc, void *rep,
-                uint32_t ttl_ms, mg_error_t *err)
+//  Send one request and wait until deadline. 0 (rep filled), -1 (err
+//  filled), or -2: a passive broker refused it (err filled).
+static int
+s_call (mg_client_t *self, const char *name, const uint8_t *body, size_t body_len, int64_t deadline,
+        uint32_t ttl_ms, const mg_msgdesc_t *rep_desc, void *rep, mg_error_t *err)
 {
-    assert (self);
-    assert (name);
-    uint8_t *body = NULL;
-    size_t body_len = 0;
     char reason [MG_MSG_ERR_LEN];
-    if (req_desc && req
-    &&  mg_msg_encode (req_desc, req, &body, &body_len, reason, sizeof reason))
-        return s_error (err, "BAD_REQUEST", "%s", reason);
     uint64_t id = self->next_id++;
-    zmsg_t *msg = mg_frame_request (name, &id, sizeof id, ttl_ms, body, body_len);
-    free (body);
+    int64_t left = deadline - zclock_mono ();
+    zmsg_t *msg = mg_frame_request (name, &id, sizeof id, left > 0 ? (uint32_t) left : 1, body, body_len);
     if (!msg || zmsg_send (&msg, self->dealer) != 0) {
         zmsg_destroy (&msg);
         return s_error (err, "INTERNAL", "could not send the request");
     }
-    int64_t deadline = zclock_mono () + ttl_ms;
     while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
+        left = deadline - zclock_mono ();
+        if (left <= 0) {
+            //  The broker may be dead: the next call tries the other one.
+            if (self->count > 1)
+                s_switch (self);
             return s_error (err, "DEADLINE_EXCEEDED", "no reply from '%s' within %u ms", name, ttl_ms);
+        }
         zmq_pollitem_t item = { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
         int rc = zmq_poll (&item, 1, (long) left);
         if (rc < 0)
@@ -122,7 +154,7 @@ mg_client_call (mg_client_t *self, const char *name,
                                err, reason, sizeof reason))
                 result = s_error (err, "BAD_REPLY", "undecodable error reply: %s", reason);
             else
-                result = -1;
+                result = err->code && streq (err->code, "BROKER_PASSIVE") ? -2 : -1;
         }
         else
         if (rep_desc && rep
@@ -133,4 +165,35 @@ mg_client_call (mg_client_t *self, const char *name,
         zmsg_destroy (&reply);
         return result;
     }
+}
+
+int
+mg_client_call (mg_client_t *self, const char *name,
+                const mg_msgdesc_t *req_desc, const void *req,
+                const mg_msgdesc_t *rep_desc, void *rep,
+                uint32_t ttl_ms, mg_error_t *err)
+{
+    assert (self);
+    assert (name);
+    uint8_t *body = NULL;
+    size_t body_len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    if (req_desc && req
+    &&  mg_msg_encode (req_desc, req, &body, &body_len, reason, sizeof reason))
+        return s_error (err, "BAD_REQUEST", "%s", reason);
+    int64_t deadline = zclock_mono () + ttl_ms;
+    int result = s_call (self, name, body, body_len, deadline, ttl_ms, rep_desc, rep, err);
+    //  Nothing ran on a passive broker: the other one may take it.
+    for (int tries = 0; result == -2; tries++) {
+        if (tries > 0)
+            zclock_sleep (PASSIVE_PAUSE_MS);
+        if (self->count < 2 || zclock_mono () >= deadline || s_switch (self)) {
+            result = -1;
+            break;
+        }
+        mg_msg_clear (&mg_error_desc, err);
+        result = s_call (self, name, body, body_len, deadline, ttl_ms, rep_desc, rep, err);
+    }
+    free (body);
+    return result;
 }

@@ -2,6 +2,8 @@
 #include "mg_config.h"
 #include "mg_log.h"
 
+#include <assert.h>
+#include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -138,5 +140,48 @@ mg_config_redis_url (const char *url, char *host, size_t host_size, int *port, i
     else
     if (*p && strcmp (p, "/") != 0)
         return -1;
+    return 0;
+}
+
+size_t
+mg_config_endpoint (const char *list, size_t index, char *out, size_t size)
+{
+    assert (list && out && size > 0);
+    out [0] = 0;
+    size_t count = 0;
+    const char *item = list;
+    while (*item && count < MG_ENDPOINTS_MAX) {
+        size_t len = strcspn (item, ",");
+        if (len > 0) {
+            if (count == index && len < size) {
+                memcpy (out, item, len);
+                out [len] = 0;
+            }
+            count++;
+        }
+        item += len;
+        if (*item == ',')
+            item++;
+    }
+    return count;
+}
+
+int
+mg_config_connect (void *socket, const char *list)
+{
+    assert (socket && list);
+    char endpoint [MG_ENDPOINT_MAX];
+    size_t count = mg_config_endpoint (list, 0, endpoint, sizeof endpoint);
+    if (count == 0) {
+        mg_error ("no endpoint to connect to", "list=\"%.200s\"", list);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        mg_config_endpoint (list, i, endpoint, sizeof endpoint);
+        if (!endpoint [0] || zmq_connect (zsock_resolve (socket), endpoint)) {
+            mg_error ("cannot connect", "endpoint=\"%.200s\" error=\"%s\"", endpoint, zmq_strerror (errno));
+            return -1;
+        }
+    }
     return 0;
 }

@@ -93,7 +93,7 @@ alerts_follow (void *arg)
     alerts_t *self = arg;
     const char *endpoint = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
     zsock_t *sub = zsock_new (ZMQ_SUB);
-    if (!sub || mg_curve_client (sub) || zsock_connect (sub, "%s", endpoint))
+    if (!sub || mg_curve_client (sub) || mg_config_connect (sub, endpoint))
         mg_error ("cannot connect to the event proxy: polling only", "endpoint=%s", endpoint);
     else
         zsock_set_subscribe (sub, STREAM);

@@ -137,7 +137,7 @@ s_follow (void *arg)
 {
     catalog_follow_t *self = arg;
     zsock_t *sub = zsock_new (ZMQ_SUB);
-    if (!sub || mg_curve_client (sub) || zsock_connect (sub, "%s", self->events)) {
+    if (!sub || mg_curve_client (sub) || mg_config_connect (sub, self->events)) {
         mg_error ("details cache: cannot subscribe to the change events", "endpoint=%s", self->events);
         zsock_destroy (&sub);
         return NULL;

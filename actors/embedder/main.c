@@ -144,7 +144,7 @@ main (void)
     self.events = zsock_new (ZMQ_SUB);
     self.publish = mg_actor_event_publisher ();
     int rc = -1;
-    if (!self.events || mg_curve_client (self.events) || zsock_connect (self.events, "%s", events)
+    if (!self.events || mg_curve_client (self.events) || mg_config_connect (self.events, events)
     ||  !self.publish)
         mg_error ("cannot connect to the event proxy", "events=%s", events);
     else {

@@ -209,7 +209,7 @@ main (void)
     //  Subscribed before the snapshot, so that no change falls between them.
     const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
     self.events = zsock_new (ZMQ_SUB);
-    if (!self.events || mg_curve_client (self.events) || zsock_connect (self.events, "%s", events)) {
+    if (!self.events || mg_curve_client (self.events) || mg_config_connect (self.events, events)) {
         zsock_destroy (&self.events);
         mg_error ("cannot connect to the event proxy", "endpoint=%s", events);
         return EXIT_FAILURE;

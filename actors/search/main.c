@@ -49,7 +49,7 @@ main (void)
     //  is then either received or seen as a gap.
     const char *events = mg_config_str ("MG_EVENTS", "tcp://127.0.0.1:5557");
     self.events = zsock_new (ZMQ_SUB);
-    if (!self.events || mg_curve_client (self.events) || zsock_connect (self.events, "%s", events)) {
+    if (!self.events || mg_curve_client (self.events) || mg_config_connect (self.events, events)) {
         mg_error ("cannot connect to the event proxy", "endpoint=%s", events);
         zsock_destroy (&self.events);
         return EXIT_FAILURE;

@@ -69,7 +69,7 @@ void mg_test_stack_stop (pid_t *broker, pid_t *pids, size_t count);
 //  Drop the scratch database of url and close admin (nulls *admin_p).
 void mg_test_drop_db (PGconn **admin_p, const char *url);
 
-#define MG_TEST_ENV_MAX  24          //  settings an env may hold
+#define MG_TEST_ENV_MAX  32          //  settings an env may hold
 
 //  Settings for a stack of processes of its own (see mg_test_env_init).
 typedef struct {
