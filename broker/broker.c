@@ -34,6 +34,10 @@
 #include <signal.h>
 
 #define TICK_BUSY_MS   5          //  poll timeout while requests wait: deadline precision
+#define ROUTER_HWM     65536      //  messages per peer and direction: a gateway thread has at
+                                  //  most 65,536 calls in flight (gateway/bus.c), so its replies
+                                  //  always fit; a peer that stops reading loses its replies
+                                  //  past this instead of growing the broker without bound
 
 //  Set by SIGHUP: read the clients directory again.
 static volatile sig_atomic_t s_reload;
@@ -64,10 +68,11 @@ mg_broker_new (const mg_broker_config_t *config)
     }
     zhashx_set_destructor (self->services, bk_service_destroy);
     zhashx_set_destructor (self->workers, bk_worker_free);
-    //  Replies to a vanished client are dropped, not queued forever.
+    //  Replies to a vanished client are dropped, not queued forever; and no
+    //  peer's pipe grows past ROUTER_HWM (see its definition).
     zsock_set_router_mandatory (self->router, 0);
-    zsock_set_sndhwm (self->router, 0);
-    zsock_set_rcvhwm (self->router, 0);
+    zsock_set_sndhwm (self->router, ROUTER_HWM);
+    zsock_set_rcvhwm (self->router, ROUTER_HWM);
     zsock_set_linger (self->router, 0);
     zsock_set_linger (self->xsub, 0);
     zsock_set_linger (self->xpub, 0);

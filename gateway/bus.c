@@ -385,7 +385,7 @@ s_send_on (s_link_t *link, s_slot_t *slot, const char *name, const void *body, s
     uint8_t id [8];
     memcpy (id, &slot->index, 4);
     memcpy (id + 4, &slot->generation, 4);
-    int64_t left_ms = (slot->deadline_us - gw_now_us ()) / 1000;
+    int64_t left_ms = (slot->deadline_us - gw_now_us () + 999) / 1000;
     char ttl [16];
     int ttl_len = snprintf (ttl, sizeof ttl, "%lld", (long long) (left_ms > 1 ? left_ms : 1));
     //  The first frame decides: once it is queued, ZeroMQ takes the rest of
