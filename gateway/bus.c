@@ -33,11 +33,13 @@
     again on the other link; the rest end GW_BUS_LOST (503 + Retry-After:
     the dead broker may have delivered them). With a pair each call keeps a
     copy of its request for this; with one broker nothing is copied.  */
-#include "gateway.h"
+#include "gw_bus.h"
+#include "gw_request.h"
 #include "mg_config.h"
 #include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"
+#include "mg_msg.h"
 
 #include <assert.h>
 #include <errno.h>
