@@ -35,6 +35,7 @@
 #define DRAIN_MAX_MS      10000     //  longest a stopping actor waits for in-flight work
 #define WORKER_POLL_MS    100       //  how often an idle worker checks for shutdown
 #define MAX_THREADS       64
+#define RECONNECT_BACKOFF_MAX 3     //  silent reconnects wait up to 2^3 liveness periods
 #define START_MARGIN_MS   10        //  the caller's clock started before ours (bus transit):
                                     //  this close to our deadline, it has timed out already
 
@@ -384,6 +385,7 @@ typedef struct {
     int64_t heard_at;           //  last message from the broker
     int64_t sent_at;            //  last message to the broker
     int64_t held;               //  requests taken and not yet answered
+    int silent_connects;        //  reconnects in a row that heard nothing back
     bool draining;
 } s_io_t;
 
@@ -472,6 +474,7 @@ s_on_broker (s_io_t *io)
     if (!msg)
         return;
     io->heard_at = zclock_mono ();
+    io->silent_connects = 0;
     zframe_t *proto = zmsg_pop (msg);
     zframe_t *cmd = zmsg_pop (msg);
     mg_cmd_t command = mg_frame_cmd (cmd);
@@ -620,8 +623,14 @@ mg_actor_run (mg_actor_t *self)
         if (n > 0 && (items [0].revents & ZMQ_POLLIN))
             s_on_broker (&io);
         int64_t now = zclock_mono ();
-        if (now - io.heard_at > (int64_t) self->heartbeat_ms * self->liveness) {
+        //  After a reconnect that heard nothing, wait longer before the next
+        //  (the zguide's Paranoid Pirate backs off the same way): a CURVE
+        //  handshake on a loaded host can take longer than one liveness
+        //  period, and reconnecting every period would never let it finish.
+        int backoff = 1 << (io.silent_connects < RECONNECT_BACKOFF_MAX ? io.silent_connects : RECONNECT_BACKOFF_MAX);
+        if (now - io.heard_at > (int64_t) self->heartbeat_ms * self->liveness * backoff) {
             if (!io.draining) {
+                io.silent_connects++;
                 //  A pair's passive broker ignores workers, and a dead one says
                 //  nothing: either way the other endpoint is the one to try.
                 self->broker_index = (self->broker_index + 1) % self->broker_count;
