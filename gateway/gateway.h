@@ -91,7 +91,6 @@ typedef struct {
     uint32_t mine_cache_s;          //  MG_MINE_CACHE_S: a caller's services are trusted this long (0: ask each time)
     uint32_t mcp_session_ttl_s;     //  MG_MCP_SESSION_TTL_S: an idle MCP session ends after this
     uint32_t mcp_redis_timeout_ms;  //  MG_MCP_REDIS_TIMEOUT_MS: deadline of one session look-up
-    char default_region [3];        //  MG_DEFAULT_REGION: whose offers search items show by default
 } gw_config_t;
 
 //  --------------------------------------------------------------------------
@@ -396,9 +395,7 @@ void gw_rate_client_ip (const char *peer, const char *xff, const char *trusted,
 
 //  Send the bound request body for request->route to its bus method and
 //  answer the HTTP request when the reply, an error or the deadline comes.
-//  Search and similar answers show one region's offers (offers_region, else
-//  MG_DEFAULT_REGION; "all": every region): a bad offers_region is a 400
-//  before the call. Takes ownership of *body_p.
+//  Takes ownership of *body_p.
 void gw_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
 //  The value of query parameter name (raw, not %-decoded) into *value and
