@@ -33,12 +33,21 @@
     "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ", " \
     "'stale', " a ".stale, 'updated_at', " SQL_RFC3339 (a ".updated_at") ")"
 
+//  An availability row (alias a) as a list item's offer: what a list shows,
+//  without the bookkeeping GET /content/{id}/availability and details carry
+//  (updated_at; stale only when true), which was a quarter of a page's bytes.
+#define SQL_ITEM_OFFER(a) \
+    "(jsonb_build_object ('platform', " a ".platform, 'region', " a ".region, 'type', " a ".type, " \
+    "'quality', " a ".quality, 'price', " a ".price, 'currency', " a ".currency, " \
+    "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ") " \
+    "|| CASE WHEN " a ".stale THEN '{\"stale\": true}'::jsonb ELSE '{}'::jsonb END)"
+
 //  Offers of c shown in a list item: the current ones (expired rows wait
 //  for the next refresh to delete them) of region o (a parameter; NULL:
 //  every region, offers_region=all), at most as many as the item holds.
 #define SQL_ITEM_OFFERS_MAX "256"
 #define SQL_ITEM_OFFERS(o) \
-    "coalesce ((SELECT jsonb_agg (" SQL_OFFER ("a") " ORDER BY a.region, a.platform, a.type) " \
+    "coalesce ((SELECT jsonb_agg (" SQL_ITEM_OFFER ("a") " ORDER BY a.region, a.platform, a.type) " \
     "FROM (SELECT * FROM availability WHERE content_id = c.id " \
     "      AND (expires_at IS NULL OR expires_at > now ()) AND (" o "::text IS NULL OR region = " o "::bpchar) " \
     "      ORDER BY region, platform, type LIMIT " SQL_ITEM_OFFERS_MAX ") a), '[]'::jsonb)"

@@ -86,8 +86,12 @@ group_setup (void **state)
     mg_test_stack_options_t options = {
         .db = "mg_search_cache", .redis = true, .import = catalog, .settings = settings, .timeout_ms = START_WAIT_MS
     };
-    if (mg_test_stack_open (&f->stack, &options))
+    if (mg_test_stack_open (&f->stack, &options)) {
+        mg_test_stack_close (&f->stack);
+        free (f);
+        *state = NULL;
         return -1;
+    }
     return 0;
 }
 

@@ -219,6 +219,14 @@ mg_test_stack_open (mg_test_stack_t *self, const mg_test_stack_options_t *option
     mg_test_env_add (&self->env, "MG_HTTP_PORT=%d", self->http_port);
     for (const char *const *setting = options->settings; setting && *setting; setting++)
         mg_test_env_add (&self->env, "%s", *setting);
+    if (options->model) {
+        snprintf (self->model, sizeof self->model, "%s", options->model);
+        mg_test_env_add (&self->env, "MG_EMBED_MODEL=%s", self->model);
+        if (options->train && !mg_test_run ("mg-embed-train", self->env.envp, (char *[]) { "--dims", "2", NULL })) {
+            fprintf (stderr, "mg-embed-train failed\n");
+            return -1;
+        }
+    }
     self->broker = mg_test_spawn ("mg-broker", self->env.envp);
     //  The indexer migrates the database; the resolver then loads from it;
     //  the import goes through both before the search replica's snapshot.
@@ -259,6 +267,8 @@ mg_test_stack_close (mg_test_stack_t *self)
     if (self->redis > 0)
         mg_test_stop (self->redis, SIGTERM);
     self->redis = 0;
+    if (*self->model)
+        remove (self->model);
     mg_test_drop_db (&self->admin, self->url);
 }
 

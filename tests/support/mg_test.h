@@ -119,6 +119,8 @@ typedef struct {
     const char *import;             //  a catalog file mg-import --wait loads before the routed
                                     //  actors start (the search replica's first snapshot has it); NULL: none
     const char *const *settings;    //  more "NAME=value" settings, NULL-terminated (NULL: none)
+    const char *model;              //  MG_EMBED_MODEL, removed on close (NULL: none)
+    bool train;                     //  model made first by mg-embed-train --dims 2 from the database
     int timeout_ms;                 //  for each step of the start
 } mg_test_stack_options_t;
 
@@ -134,6 +136,7 @@ typedef struct {
     pid_t broker;
     pid_t pids [MG_TEST_STACK_MAX]; //  in start order, the gateway last
     size_t count;
+    char model [256];               //  the options' model, "" when none
 } mg_test_stack_t;
 
 //  Start the stack options describe into self (zeroed first). Returns 0 once
