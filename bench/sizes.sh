@@ -22,7 +22,7 @@ if [ -n "${MG_SIZES_URL:-}" ]; then
 else
   # shellcheck source=bench/lib.sh
   . "$(dirname "$0")/lib.sh"
-  export MG_RATE_ANONYMOUS=1000000/s,1000000/m MG_RESOLVER_INGEST=0 MG_SEARCH_CACHE_TTL_S=0
+  export MG_RATE_ANONYMOUS=1000000/s,1000000/m MG_SEARCH_CACHE_TTL_S=0
   bench_redis
   bench_start broker indexer resolver
   : >"$tmp/empty.jsonl"

@@ -52,10 +52,6 @@ static const char *s_fixtures [] = {
 static int
 group_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    *state = f;
-    if (!f)
-        return -1;
     //  No model file: keyword search (what people ranking is made of).
     char model [256];
     snprintf (model, sizeof model, "/tmp/mg_people_%d.none", (int) getpid ());
@@ -64,23 +60,7 @@ group_setup (void **state)
         .db = "mg_people", .sql = s_fixtures, .sql_count = sizeof s_fixtures / sizeof s_fixtures [0],
         .settings = settings, .model = model, .train = false, .timeout_ms = START_WAIT_MS
     };
-    if (mg_test_stack_open (&f->stack, &options) == 0)
-        return 0;
-    mg_test_stack_close (&f->stack);
-    free (f);
-    *state = NULL;
-    return -1;
-}
-
-static int
-group_teardown (void **state)
-{
-    fixture_t *f = *state;
-    if (!f)
-        return 0;
-    mg_test_stack_close (&f->stack);
-    free (f);
-    return 0;
+    return mg_test_stack_setup (state, sizeof (fixture_t), &options);
 }
 
 //  GET path, asserting the status; the body as JSON (caller decrefs).
@@ -239,5 +219,5 @@ main (void)
         cmocka_unit_test (test_search_finds_people_only_when_asked),
         cmocka_unit_test (test_autocomplete_items_carry_their_type),
     };
-    return cmocka_run_group_tests (tests, group_setup, group_teardown);
+    return cmocka_run_group_tests (tests, group_setup, mg_test_stack_teardown);
 }

@@ -56,10 +56,6 @@ static const char *s_fixtures [] = {
 static int
 group_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    *state = f;
-    if (!f)
-        return -1;
     char model [256];
     snprintf (model, sizeof model, "/tmp/mg_similar_%d.model", (int) getpid ());
     const char *settings [] = { "MG_RATE_ANONYMOUS=1000000/s,1000000/m", "MG_RESOLVER_INGEST=0", NULL };
@@ -67,23 +63,7 @@ group_setup (void **state)
         .db = "mg_similar", .sql = s_fixtures, .sql_count = sizeof s_fixtures / sizeof s_fixtures [0],
         .settings = settings, .model = model, .train = true, .timeout_ms = START_WAIT_MS
     };
-    if (mg_test_stack_open (&f->stack, &options) == 0)
-        return 0;
-    mg_test_stack_close (&f->stack);
-    free (f);
-    *state = NULL;
-    return -1;
-}
-
-static int
-group_teardown (void **state)
-{
-    fixture_t *f = *state;
-    if (!f)
-        return 0;
-    mg_test_stack_close (&f->stack);
-    free (f);
-    return 0;
+    return mg_test_stack_setup (state, sizeof (fixture_t), &options);
 }
 
 //  GET path, asserting the status; the body as JSON (caller decrefs).
@@ -208,5 +188,5 @@ main (void)
         cmocka_unit_test (test_similar_pages_and_filters_by_type),
         cmocka_unit_test (test_similar_bad_input_is_400_and_an_unknown_title_404),
     };
-    return cmocka_run_group_tests (tests, group_setup, group_teardown);
+    return cmocka_run_group_tests (tests, group_setup, mg_test_stack_teardown);
 }

@@ -173,6 +173,33 @@ mg_test_stack_start (pid_t *broker, pid_t *pids, const char *const *names, size_
 }
 
 int
+mg_test_stack_setup (void **state, size_t fixture_size, const mg_test_stack_options_t *options)
+{
+    assert (state && fixture_size >= sizeof (mg_test_stack_t));
+    mg_test_stack_t *stack = calloc (1, fixture_size);
+    *state = stack;
+    if (stack && mg_test_stack_open (stack, options) == 0)
+        return 0;
+    if (stack)
+        mg_test_stack_close (stack);
+    free (stack);
+    *state = NULL;
+    return -1;
+}
+
+int
+mg_test_stack_teardown (void **state)
+{
+    mg_test_stack_t *stack = *state;
+    if (stack) {
+        mg_test_stack_close (stack);
+        free (stack);
+        *state = NULL;
+    }
+    return 0;
+}
+
+int
 mg_test_stack_import (mg_test_stack_t *self, const char *path)
 {
     char command [1200];

@@ -146,6 +146,14 @@ int mg_test_stack_open (mg_test_stack_t *self, const mg_test_stack_options_t *op
 //  Stop every process of self (gateway first), Redis, and drop the database.
 void mg_test_stack_close (mg_test_stack_t *self);
 
+//  A cmocka group setup of a fixture of fixture_size bytes (zeroed) whose
+//  first member is its mg_test_stack_t: *state is the fixture with the stack
+//  options describe open, or NULL with -1 (whatever started is stopped).
+int mg_test_stack_setup (void **state, size_t fixture_size, const mg_test_stack_options_t *options);
+
+//  The cmocka group teardown of such a fixture: closes its stack, frees it.
+int mg_test_stack_teardown (void **state);
+
 //  mg-import --wait of path into self's pipeline. Returns its exit status
 //  (0: every record accepted), -1 when it could not run.
 int mg_test_stack_import (mg_test_stack_t *self, const char *path);
