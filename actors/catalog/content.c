@@ -78,7 +78,7 @@ catalog_on_content (void *state, const void *req, void *rep, mg_error_t *err)
         return -1;
     const char *offers_region;
     const char *fallbacks [] = { self->default_region };
-    if (mg_filters_offers_region (request->offers_region, fallbacks, sizeof fallbacks / sizeof fallbacks [0], region, &offers_region, err))
+    if (mg_filters_offers_region (request->offers_region, fallbacks, 1, region, &offers_region, err))
         return -1;
     const char *params [] = { id, offers_region };
     int rc = catalog_query_json (state, s_content_sql, 2, params, &mg_content_details_desc, rep, err);

@@ -165,7 +165,8 @@ s_offers_region (catalog_thread_t *self, const char *requested, const char *filt
                  char text [3], const char **offers_region, mg_error_t *err)
 {
     const char *fallbacks [] = { filter, mine->services ? mine->region : NULL, self->default_region };
-    return mg_filters_offers_region (requested, fallbacks, sizeof fallbacks / sizeof fallbacks [0], text, offers_region, err);
+    return mg_filters_offers_region (requested, fallbacks, sizeof fallbacks / sizeof fallbacks [0], text,
+                                     offers_region, err);
 }
 
 int

@@ -118,6 +118,17 @@ s_check_caller (search_t *self, bool signed_in, const char *region, char **servi
     return 0;
 }
 
+//  The region whose offers the hits show into query->offers_region (held in
+//  out): the one asked for, else the region filtered on, else the signed-in
+//  caller's, else MG_DEFAULT_REGION; "all" is every region.
+static int
+s_check_offers (search_t *self, const char *offers_region, search_query_t *query, char out [3], mg_error_t *err)
+{
+    const char *fallbacks [] = { query->region, query->my_region, self->default_region };
+    return mg_filters_offers_region (offers_region, fallbacks, sizeof fallbacks / sizeof fallbacks [0], out,
+                                     &query->offers_region, err);
+}
+
 //  Check the filters of request into query (genres and platforms are
 //  lower-cased in place in the request); regions holds the region filter,
 //  the caller's region and the region whose offers the hits show.
@@ -177,10 +188,7 @@ s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *q
     if (s_check_caller (self, request->signed_in, request->my_region, request->my_services,
                         request->my_services_count, query, my_region, err))
         return -1;
-    //  Hits show one region's offers: the one asked for, else the region
-    //  filtered on, else the signed-in caller's, else MG_DEFAULT_REGION.
-    const char *fallbacks [] = { query->region, query->my_region, self->default_region };
-    return mg_filters_offers_region (request->offers_region, fallbacks, sizeof fallbacks / sizeof fallbacks [0], regions [2], &query->offers_region, err);
+    return s_check_offers (self, request->offers_region, query, regions [2], err);
 }
 
 //  The facets request asks for into query->facets (an unknown name is the
@@ -299,8 +307,7 @@ search_on_similar (void *state, const void *req, void *rep, mg_error_t *err)
     if (s_check_caller (self, request->signed_in, request->my_region, request->my_services,
                         request->my_services_count, &query, my_region, err))
         return -1;
-    const char *fallbacks [] = { query.region, query.my_region, self->default_region };
-    if (mg_filters_offers_region (request->offers_region, fallbacks, sizeof fallbacks / sizeof fallbacks [0], offers_region, &query.offers_region, err))
+    if (s_check_offers (self, request->offers_region, &query, offers_region, err))
         return -1;
     uint64_t page, per_page, offset;
     if (mg_filters_paging (request->has_page, request->page, request->has_per_page, request->per_page,
