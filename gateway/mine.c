@@ -12,7 +12,10 @@
     follows every user's sync events), a few milliseconds later. The
     answer also says whose offers search, similar, trending and discover
     items show: the caller's region.  */
-#include "gateway.h"
+#include "gw_mine.h"
+#include "gw_bus.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -107,7 +110,7 @@ s_proceed (gw_request_t *request, const char *region, const char *services)
     request->mine.ready = true;
     snprintf (request->mine.region, sizeof request->mine.region, "%s", region);
     snprintf (request->mine.services, sizeof request->mine.services, "%s", services);
-    gw_server_dispatch (request);
+    request->dispatch (request);
 }
 
 //  The comma-separated services of prefs into out (size bytes). Returns 0,
