@@ -59,7 +59,12 @@ for path in "${paths[@]}"; do
   for shape in default all; do
     target=$url$path
     [ "$shape" = all ] && target="$target&offers_region=all"
-    code=$(curl -s "${auth[@]}" -o "$tmp/$shape.$i.json" -w '%{http_code}' "$target")
+    # A loaded machine may miss a deadline (504): sizes, not speed, are measured here.
+    for _ in 1 2 3 4 5; do
+      code=$(curl -s "${auth[@]}" -o "$tmp/$shape.$i.json" -w '%{http_code}' "$target")
+      [ "$code" = 200 ] && break
+      sleep 1
+    done
     [ "$code" = 200 ] || { echo "sizes: GET $path ($shape): $code" >&2; exit 1; }
   done
   printf '%-45s %10d %10d\n' "$path" "$(stat -c %s "$tmp/default.$i.json")" "$(stat -c %s "$tmp/all.$i.json")"
