@@ -8,11 +8,6 @@
 #include <string.h>
 
 #define MATRIX_ID "0b5d8f8e-6a47-4c39-9a3e-5f0f2f1a6030"   //  an entity id: ids are made at import
-//  Whose offers list items show (architecture §4), said once for every list route.
-#define OFFERS_REGION_RULE \
-    "`offers_region` (ISO 3166-1 alpha-2, or `all` for every region), by default the `region` filter when " \
-    "given, else the signed-in caller's preferred region, else the deployment's `MG_DEFAULT_REGION`; it " \
-    "never changes which titles are listed (`region` does)."
 
 //  Whose offers list items show (architecture §4), said once for every list route.
 #define OFFERS_REGION_RULE \
