@@ -39,6 +39,7 @@ typedef struct {
     mg_test_env_t env;
     PGconn *admin;
     pid_t broker;
+    pid_t replica;              //  the replica running, 0: none (stopped by teardown after a failure)
     mg_client_t *client;
 } fixture_t;
 
@@ -89,7 +90,7 @@ s_replica (fixture_t *f)
             bool found = pong.pid == (uint64_t) pid;
             mg_msg_clear (&mg_ping_reply_desc, &pong);
             if (found)
-                return pid;
+                return f->replica = pid;
         }
         else {
             mg_msg_clear (&mg_error_desc, &err);
@@ -163,6 +164,8 @@ group_teardown (void **state)
     if (!f)
         return 0;
     mg_client_destroy (&f->client);
+    if (f->replica > 0)
+        mg_test_stop (f->replica, SIGTERM);
     if (f->broker > 0)
         mg_test_stop (f->broker, SIGTERM);
     char ids [300];
@@ -187,6 +190,7 @@ test_a_restarted_replica_reads_the_saved_index_until_the_generation_moves (void 
     char built [64], read [64], rebuilt [64];
     s_best (f, built);
     mg_test_stop (first, SIGTERM);
+    f->replica = 0;
     struct stat saved;
     assert_int_equal (stat (f->index, &saved), 0);
 
@@ -198,6 +202,7 @@ test_a_restarted_replica_reads_the_saved_index_until_the_generation_moves (void 
     s_best (f, read);
     assert_string_equal (read, built);
     mg_test_stop (second, SIGTERM);
+    f->replica = 0;
     struct stat kept;
     assert_int_equal (stat (f->index, &kept), 0);
     assert_int_equal (kept.st_ino, saved.st_ino);      //  not written again
@@ -213,6 +218,7 @@ test_a_restarted_replica_reads_the_saved_index_until_the_generation_moves (void 
     assert_false (s_logged (f, "vector index loaded from file"));
     s_best (f, rebuilt);
     mg_test_stop (third, SIGTERM);
+    f->replica = 0;
     struct stat again;
     assert_int_equal (stat (f->index, &again), 0);
     assert_true (again.st_ino != saved.st_ino);
