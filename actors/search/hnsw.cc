@@ -22,6 +22,7 @@ extern "C" {
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -351,7 +352,8 @@ search_hnsw_save (search_hnsw_t *self, const char *path, const char *key, char *
         std::snprintf (err, errlen, "the vector index is empty");
         return -1;
     }
-    std::string tmp = std::string (path) + ".tmp";
+    //  Replicas sharing a file each write their own temporary one.
+    std::string tmp = std::string (path) + "." + std::to_string ((long) getpid ()) + ".tmp";
     FILE *file = std::fopen (tmp.c_str (), "wb");
     if (!file) {
         std::snprintf (err, errlen, "cannot write %s: %s", tmp.c_str (), std::strerror (errno));

@@ -68,7 +68,7 @@ int search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int e
                         search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
                         char *err, size_t errlen);
 
-//  Write the sealed index to path (through path.tmp, then a rename), with
+//  Write the sealed index to path (through path.PID.tmp, then a rename), with
 //  key (one line: what the vectors are of, e.g. the model and the catalog
 //  generation). 0, or -1 with a reason.
 int search_hnsw_save (search_hnsw_t *self, const char *path, const char *key, char *err, size_t errlen);

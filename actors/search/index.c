@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const s_stmt_sql [ST_COUNT] = {
     [ST_ROWID] = "SELECT rowid FROM docs WHERE id = ?1",
@@ -30,6 +31,8 @@ static const char *const s_stmt_sql [ST_COUNT] = {
                         "JOIN people p ON p.rowid = pfts.rowid WHERE pfts MATCH ?1",
     [ST_PERSON_ALL] = "SELECT p.rowid, 0, pfts.name, p.popularity FROM people p JOIN pfts ON pfts.rowid = p.rowid",
     [ST_PERSON_ITEM] = "SELECT item FROM people WHERE rowid = ?1",
+    [ST_MATCH_ROWID] = "SELECT rowid FROM fts WHERE fts MATCH ?1",
+    [ST_SLOT_IDS] = "SELECT rowid, id FROM docs",
 };
 static const char s_schema [] =
     "PRAGMA journal_mode = OFF;"
@@ -152,6 +155,7 @@ search_index_destroy (search_index_t **self_p)
         for (size_t i = 0; i < self->docs_room; i++)
             s_doc_clear (&self->docs [i]);
         free (self->docs);
+        free (self->read_slots);
         free (self);
         *self_p = NULL;
     }
@@ -354,6 +358,141 @@ s_vec_add (search_index_t *self, int64_t rowid, index_doc_t *d, const float *vec
     return 0;
 }
 
+static int
+s_by_slot_id (const void *a, const void *b)
+{
+    return strcmp (((const index_slot_id_t *) a)->id, ((const index_slot_id_t *) b)->id);
+}
+
+//  A snapshot load over a vector index read from file: d (at rowid) takes
+//  the slot saved for title id; a title without one has no vector (as when
+//  built: no word the model knows).
+static void
+s_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id)
+{
+    index_slot_id_t key;
+    snprintf (key.id, sizeof key.id, "%s", id);
+    index_slot_id_t *found = bsearch (&key, self->read_slots, self->read_count, sizeof key, s_by_slot_id);
+    if (!found)
+        return;
+    if (self->slot_rowid [found->slot]) {
+        self->read_clash = true;
+        return;
+    }
+    self->slot_rowid [found->slot] = rowid;
+    d->slot = found->slot + 1;
+    self->read_claimed++;
+}
+
+int
+search_index_vectors_read (search_index_t *self, const char *path, const char *key)
+{
+    assert (self && path && key);
+    if (!self->hnsw || self->count)
+        return 0;
+    char err [256] = "", ids_path [1024];
+    snprintf (ids_path, sizeof ids_path, "%s.ids", path);
+    search_hnsw_t *hnsw = NULL;
+    int rc = search_hnsw_load (path, key, self->dims, &hnsw, err, sizeof err);
+    if (rc) {
+        if (rc < 0)
+            mg_warn ("saved vector index unreadable: building", "path=%s reason=\"%s\"", path, err);
+        return rc < 0 ? -1 : 0;
+    }
+    //  The map: the key, then one line per slot, "slot id", every slot once.
+    size_t held = search_hnsw_count (hnsw);
+    FILE *file = fopen (ids_path, "r");
+    index_slot_id_t *slots = calloc (held ? held : 1, sizeof *slots);
+    int64_t *slot_rowid = calloc (held ? held : 1, sizeof *slot_rowid);
+    size_t count = 0;
+    char line [1024];
+    bool ok = file && slots && slot_rowid && fgets (line, sizeof line, file)
+           && strcspn (line, "\n") == strlen (key) && strncmp (line, key, strlen (key)) == 0;
+    while (ok && fgets (line, sizeof line, file)) {
+        long long slot;
+        char id [40];
+        ok = count < held && sscanf (line, "%lld %39s", &slot, id) == 2 && slot >= 0 && (size_t) slot < held;
+        if (ok) {
+            snprintf (slots [count].id, sizeof slots [count].id, "%s", id);
+            slots [count++].slot = slot;
+        }
+    }
+    ok = ok && count == held;
+    if (file)
+        fclose (file);
+    if (!ok) {
+        mg_warn ("saved vector index has no usable slot map: building", "path=%s", ids_path);
+        free (slots);
+        free (slot_rowid);
+        search_hnsw_destroy (&hnsw);
+        return -1;
+    }
+    qsort (slots, count, sizeof *slots, s_by_slot_id);
+    search_hnsw_destroy (&self->hnsw);
+    free (self->slot_rowid);
+    self->hnsw = hnsw;
+    self->slot_rowid = slot_rowid;
+    self->slots_room = held ? held : 1;
+    self->dead = 0;
+    self->read_slots = slots;
+    self->read_count = count;
+    self->read_claimed = 0;
+    self->read_clash = false;
+    return 1;
+}
+
+bool
+search_index_vectors_complete (search_index_t *self)
+{
+    assert (self);
+    bool complete = self->read_slots && !self->read_clash && self->read_claimed == self->read_count;
+    //  The puts that follow (the follower's) add vectors as usual.
+    free (self->read_slots);
+    self->read_slots = NULL;
+    return complete;
+}
+
+int
+search_index_vectors_write (search_index_t *self, const char *path, const char *key)
+{
+    assert (self && path && key);
+    if (!self->hnsw)
+        return 0;
+    char err [256] = "", ids_path [1024], tmp [1060];
+    snprintf (ids_path, sizeof ids_path, "%s.ids", path);
+    //  Replicas sharing a file each write their own temporary one.
+    snprintf (tmp, sizeof tmp, "%s.%ld.tmp", ids_path, (long) getpid ());
+    //  The map first: an index file is only ever read with a map that was
+    //  written for it (a crash between the two renames leaves a map the
+    //  old index's key never matches).
+    FILE *file = fopen (tmp, "w");
+    sqlite3_stmt *stmt = file && fprintf (file, "%s\n", key) > 0 ? index_stmt (self, ST_SLOT_IDS) : NULL;
+    bool ok = stmt != NULL;
+    int step = SQLITE_DONE;
+    while (ok && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        int64_t rowid = sqlite3_column_int64 (stmt, 0);
+        if (rowid > 0 && (size_t) rowid < self->docs_room && self->docs [rowid].slot > 0)
+            ok = fprintf (file, "%lld %s\n", (long long) self->docs [rowid].slot - 1,
+                          (const char *) sqlite3_column_text (stmt, 1)) > 0;
+    }
+    ok = ok && step == SQLITE_DONE && self->dead == 0;
+    if (stmt)
+        sqlite3_reset (stmt);
+    if (file)
+        ok = fclose (file) == 0 && ok;
+    ok = ok && rename (tmp, ids_path) == 0;
+    if (!ok) {
+        remove (tmp);
+        mg_warn ("cannot save the vector index's slot map", "path=%s", ids_path);
+        return -1;
+    }
+    if (search_hnsw_save (self->hnsw, path, key, err, sizeof err)) {
+        mg_warn ("cannot save the vector index", "path=%s reason=\"%s\"", path, err);
+        return -1;
+    }
+    return 0;
+}
+
 //  Fill the doc table's entry of rowid from doc. Returns 0 or -1 (memory).
 static int
 s_doc_fill (search_index_t *self, int64_t rowid, const mg_doc_t *doc, char **titles)
@@ -408,6 +547,9 @@ s_doc_fill (search_index_t *self, int64_t rowid, const mg_doc_t *doc, char **tit
         }
         p = end ? end + 1 : p + len;
     }
+    if (self->read_slots)
+        s_vec_claim (self, rowid, d, doc->id);
+    else
     if (self->lsa && doc->vector_stored) {
         if (doc->vector && doc->vector_dims == self->dims && s_vec_add (self, rowid, d, doc->vector))
             return -1;
@@ -535,6 +677,13 @@ search_index_count (search_index_t *self)
 {
     assert (self);
     return self->count;
+}
+
+size_t
+search_index_scored (search_index_t *self)
+{
+    assert (self);
+    return self->scored;
 }
 
 int

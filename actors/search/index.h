@@ -91,8 +91,27 @@ int search_index_put_person (search_index_t *self, const search_person_t *person
 //  People held.
 size_t search_index_people (search_index_t *self);
 
+//  The vector index persisted (MG_SEARCH_INDEX_FILE): a snapshot load
+//  reads the one saved under key (the model and the catalog generation)
+//  before its puts, which then take their vectors' slots from it instead
+//  of building. 1 when read, 0 when there is none for key (the load
+//  builds), -1 when unreadable (logged; the load builds).
+int search_index_vectors_read (search_index_t *self, const char *path, const char *key);
+
+//  After a load that read the vectors: true when every slot read found its
+//  title (else the caller builds anew).
+bool search_index_vectors_complete (search_index_t *self);
+
+//  Write the built vector index under key to path, and beside it
+//  (path.ids) which title each slot is the vector of. 0, or -1 (logged).
+int search_index_vectors_write (search_index_t *self, const char *path, const char *key);
+
 //  Titles held.
 size_t search_index_count (search_index_t *self);
+
+//  Keyword matches the last query scored with BM25 (bounded on broad words:
+//  see KEYWORD_TOP).
+size_t search_index_scored (search_index_t *self);
 
 //  Remember a canonical genre slug (for search_index_genre_known).
 int search_index_add_genre (search_index_t *self, const char *slug);

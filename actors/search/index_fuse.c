@@ -166,6 +166,10 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
                 hit->score += add;
         }
         else {
+            //  A keyword match only counted (a bounded query) joins as a
+            //  semantic hit: it is counted once.
+            if (index_hits_in_rest (hits, v->rowid))
+                hits->rest_joined++;
             index_hit_t fresh = *v;
             fresh.score = add;
             if (index_hits_push (hits, &fresh))
@@ -213,6 +217,7 @@ search_index_query (search_index_t *self, const search_query_t *query,
         return -1;
     }
     index_filter_init (self, query, filter);
+    self->scored = 0;
     index_hits_t hits = { 0 }, sem = { 0 };
     int rc = 0;
     double ratio = query->mode == SEARCH_MODE_KEYWORD || !self->lsa ? 0
@@ -227,10 +232,14 @@ search_index_query (search_index_t *self, const search_query_t *query,
     pthread_t thread;
     bool beside = n > 0 && ratio > 0 && ratio < 1
                && pthread_create (&thread, NULL, s_semantic_side, &side) == 0;
+    //  Bounded keyword work (KEYWORD_TOP) serves relevance pages among the
+    //  reranked best; other sorts, facets and deep pages see every match.
+    bool bounded = query->sort == SEARCH_SORT_RELEVANCE && !query->facets
+                && query->offset + query->per_page <= RERANK_MAX;
     if (n > 0 && ratio < 1) {
-        rc = index_keyword (self, &plan, filter, &hits);
+        rc = index_keyword (self, &plan, filter, bounded, &hits);
         if (rc == 0 && plan.unknown && index_best_title (&hits) < TITLE_TYPED)
-            rc = index_second_pass (self, query->q, filter, &plan, &hits);
+            rc = index_second_pass (self, query->q, filter, bounded, &plan, &hits);
     }
     if (beside) {
         pthread_join (thread, NULL);
@@ -245,7 +254,7 @@ search_index_query (search_index_t *self, const search_query_t *query,
         }
         else
         if (rc == 0) {
-            free (hits.items);
+            index_hits_free (&hits);
             hits = sem;
             sem = (index_hits_t) { 0 };
         }
@@ -262,9 +271,10 @@ search_index_query (search_index_t *self, const search_query_t *query,
         rep->facets = calloc (1, sizeof *rep->facets);
         rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;
     }
-    rep->total = hits.count < SEARCH_TOTAL_MAX ? hits.count : SEARCH_TOTAL_MAX;
+    size_t total = index_hits_total (&hits);
+    rep->total = total < SEARCH_TOTAL_MAX ? total : SEARCH_TOTAL_MAX;
     rep->has_total = true;
-    rep->total_exact = hits.count <= SEARCH_TOTAL_MAX;
+    rep->total_exact = total <= SEARCH_TOTAL_MAX && !hits.rest_more;
     rep->has_total_exact = true;
     size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
     size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
@@ -281,8 +291,8 @@ search_index_query (search_index_t *self, const search_query_t *query,
     }
     if (rc && !*err)
         index_fail (self, err, errlen, "search failed");
-    free (hits.items);
-    free (sem.items);
+    index_hits_free (&hits);
+    index_hits_free (&sem);
     free (filter);
     index_plan_clear (&plan);
     return rc;

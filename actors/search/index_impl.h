@@ -77,6 +77,16 @@
 //  words ("the", "of", "who") then cost nothing, and the words that can
 //  still tell titles apart carry the fallback.
 #define OR_POSTINGS_MAX 1500
+//  Bounded work on broad words: a relevance query of the first pages
+//  scores (BM25, the costly part: every match's position lists) at most
+//  KEYWORD_TOP matches of the AND, and as many whose own titles hold the
+//  words. Rowids are given in descending popularity at a snapshot load
+//  (load.c), and FTS5 walks matches in rowid order, so stopping there keeps
+//  the most popular matches: a pre-ranked posting order with early
+//  termination. The rest are only counted (rowids, no BM25), up to
+//  SEARCH_TOTAL_MAX. 1,000: well above RERANK_MAX, so the rerank still
+//  chooses among many, and ~1-2 ms of BM25 on this platform.
+#define KEYWORD_TOP   1000
 //  Semantic side: the best SEMANTIC_TOP vector neighbours with a cosine of
 //  at least SEMANTIC_MIN (weaker ones are noise: an LSA cosine of two
 //  unrelated titles is ~0.0-0.15), fused with the keyword ranking by
@@ -143,12 +153,19 @@ typedef struct {
     size_t offers_count;
 } index_doc_t;
 
+//  A slot of a vector index read from file and the title it is the vector
+//  of (the map saved beside the index).
+typedef struct {
+    char id [40];
+    int64_t slot;
+} index_slot_id_t;
+
 //  Statements kept prepared for the life of the index (one connection,
 //  used under the replica's lock).
 typedef enum {
     ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
     ST_SUGGEST, ST_VOCAB, ST_PERSON_ROWID, ST_PERSON_PUT, ST_PERSON_FTS_DELETE, ST_PERSON_FTS_INSERT,
-    ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_COUNT
+    ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_MATCH_ROWID, ST_SLOT_IDS, ST_COUNT
 } index_stmt_id_t;
 
 struct search_index_t {
@@ -173,6 +190,10 @@ struct search_index_t {
     double person_pop_max;     //  highest popularity of a person held
     size_t people;             //  people held
     size_t count;              //  live titles
+    size_t scored;             //  matches the last query scored (BM25)
+    index_slot_id_t *read_slots;   //  a vector index read from file: its slots by title id (sorted)
+    size_t read_count, read_claimed;
+    bool read_clash;           //  a title claimed a slot already claimed
 };
 
 typedef struct {
@@ -223,10 +244,15 @@ typedef struct {
     int64_t now;
 } index_filter_t;
 
-//  Growable array of hits.
+//  Growable array of hits, and the keyword matches a bounded query counted
+//  but did not score (their rowids ascending, for the fusion and total).
 typedef struct {
     index_hit_t *items;
     size_t count, room;
+    int64_t *rest;             //  matches not in items, ascending rowids
+    size_t rest_count, rest_room;
+    size_t rest_joined;        //  of rest, those the fusion added to items (semantic hits)
+    bool rest_more;            //  matches beyond SEARCH_TOTAL_MAX were not counted
 } index_hits_t;
 
 
@@ -259,13 +285,22 @@ bool index_keep (const index_doc_t *doc, const index_filter_t *f);
 //  ---- index_rank.c
 //  Append a copy of hit. 0 or -1 (memory).
 int index_hits_push (index_hits_t *hits, const index_hit_t *hit);
+//  Free what hits holds and empty it.
+void index_hits_free (index_hits_t *hits);
+//  Matches of the query hits answers (scored and only counted).
+size_t index_hits_total (const index_hits_t *hits);
+//  True when rowid is among the matches counted but not scored.
+bool index_hits_in_rest (const index_hits_t *hits, int64_t rowid);
 //  Sort hits by compare (qsort wants a non-NULL array even when empty).
 void index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const void *));
 //  qsort order of hits: rowid ascending.
 int index_by_rowid (const void *a, const void *b);
 //  Collect the matches of match (tier) that pass f and are not already
-//  in hits [0, known).
-int index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits, size_t known);
+//  in hits [0, known), at most cap of them (0: all), in rowid (popularity)
+//  order. 1 when it stopped at cap with matches left, 0 when it saw them
+//  all, -1 on error.
+int index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits,
+                   size_t known, size_t cap);
 //  qsort order of hits: tier, then score descending, then rowid.
 int index_by_score (const void *a, const void *b);
 //  Placeholder search (no words): every live title passing f, scored by
@@ -274,15 +309,19 @@ int index_placeholder (search_index_t *self, const index_filter_t *f, index_hits
 //  Give the best RERANK_MAX hits of each tier their final score.
 void index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits);
 //  Keyword hits of plan passing f into hits, ranked: the AND, then (when
-//  it finds few) the OR fallback.
-int index_keyword (search_index_t *self, const index_plan_t *plan, const index_filter_t *f, index_hits_t *hits);
+//  it finds few) the OR fallback. With bounded (a relevance query's first
+//  pages), a broad AND scores KEYWORD_TOP matches and those whose titles
+//  hold the words, and counts the rest into hits->rest.
+int index_keyword (search_index_t *self, const index_plan_t *plan, const index_filter_t *f, bool bounded,
+                   index_hits_t *hits);
 //  Best title similarity among hits.
 double index_best_title (const index_hits_t *hits);
 //  The second pass (people type "the msrfs"): when the first budget found
 //  no title the query spells out and a word is in no title, plan q again
 //  with the wide budgets and keep that answer (plan and hits) when it
 //  spells out a title better.
-int index_second_pass (search_index_t *self, const char *q, const index_filter_t *f, index_plan_t *plan, index_hits_t *hits);
+int index_second_pass (search_index_t *self, const char *q, const index_filter_t *f, bool bounded,
+                       index_plan_t *plan, index_hits_t *hits);
 
 //  ---- index_facets.c
 //  Facets over every hit: genres, platforms (titles with a current offer

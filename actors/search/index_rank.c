@@ -39,27 +39,76 @@ index_by_rowid (const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+//  Free what hits holds and empty it.
+void
+index_hits_free (index_hits_t *hits)
+{
+    free (hits->items);
+    free (hits->rest);
+    *hits = (index_hits_t) { 0 };
+}
+
+//  Matches of the query hits answers (scored and only counted).
+size_t
+index_hits_total (const index_hits_t *hits)
+{
+    return hits->count + hits->rest_count - hits->rest_joined;
+}
+
+static int
+s_by_int64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return (x > y) - (x < y);
+}
+
+//  True when rowid is among the matches counted but not scored.
+bool
+index_hits_in_rest (const index_hits_t *hits, int64_t rowid)
+{
+    return hits->rest_count && bsearch (&rowid, hits->rest, hits->rest_count, sizeof *hits->rest, s_by_int64);
+}
+
+//  A copy of hits [0, known) sorted by rowid (NULL when known is 0), or
+//  *failed when out of memory.
+static index_hit_t *
+s_sorted (const index_hits_t *hits, size_t known, bool *failed)
+{
+    *failed = false;
+    if (!known)
+        return NULL;
+    index_hit_t *sorted = malloc (known * sizeof *sorted);
+    if (!sorted) {
+        *failed = true;
+        return NULL;
+    }
+    memcpy (sorted, hits->items, known * sizeof *sorted);
+    qsort (sorted, known, sizeof *sorted, index_by_rowid);
+    return sorted;
+}
+
 //  Collect the matches of match (tier) that pass f and are not already
-//  in hits [0, known).
+//  in hits [0, known), at most cap of them (0: all), in rowid (popularity)
+//  order. 1 when it stopped at cap with matches left, 0 when it saw them
+//  all, -1 on error.
 int
-index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits, size_t known)
+index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits,
+               size_t known, size_t cap)
 {
     sqlite3_stmt *stmt = index_stmt (self, ST_MATCH);
     if (!stmt)
         return -1;
     sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
-    index_hit_t *sorted = NULL;
-    if (known) {
-        sorted = malloc (known * sizeof *sorted);
-        if (!sorted) {
-            sqlite3_reset (stmt);
-            return -1;
-        }
-        memcpy (sorted, hits->items, known * sizeof *sorted);
-        qsort (sorted, known, sizeof *sorted, index_by_rowid);
+    bool failed;
+    index_hit_t *sorted = s_sorted (hits, known, &failed);
+    if (failed) {
+        sqlite3_reset (stmt);
+        return -1;
     }
     int rc = 0, step;
+    size_t taken = 0;
     while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        self->scored++;        //  each row stepped had its BM25 computed
         int64_t rowid = sqlite3_column_int64 (stmt, 0);
         if (rowid <= 0 || (size_t) rowid >= self->docs_room || !index_keep (&self->docs [rowid], f))
             continue;
@@ -71,12 +120,60 @@ index_collect (search_index_t *self, const char *match, const index_filter_t *f,
         memcpy (hit.release, doc->release, sizeof hit.release);
         if (sorted && bsearch (&hit, sorted, known, sizeof *sorted, index_by_rowid))
             continue;
+        if (cap && taken == cap) {
+            rc = 1;            //  one more match than cap: stop, the rest is only counted
+            break;
+        }
         rc = index_hits_push (hits, &hit);
+        taken++;
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = -1;
-    if (rc)
+    if (rc < 0)
         mg_error ("search match failed", "error=\"%s\"", sqlite3_errmsg (self->db));
+    free (sorted);
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+//  Count the matches of match passing f that hits does not hold into
+//  hits->rest (rowids only: no BM25, no position lists), until the query
+//  has more than SEARCH_TOTAL_MAX. 0 or -1.
+static int
+s_count_rest (search_index_t *self, const char *match, const index_filter_t *f, index_hits_t *hits)
+{
+    sqlite3_stmt *stmt = index_stmt (self, ST_MATCH_ROWID);
+    if (!stmt)
+        return -1;
+    sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+    bool failed;
+    index_hit_t *sorted = s_sorted (hits, hits->count, &failed);
+    int rc = failed ? -1 : 0, step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        index_hit_t key = { .rowid = sqlite3_column_int64 (stmt, 0) };
+        if (key.rowid <= 0 || (size_t) key.rowid >= self->docs_room || !index_keep (&self->docs [key.rowid], f)
+        ||  (sorted && bsearch (&key, sorted, hits->count, sizeof *sorted, index_by_rowid)))
+            continue;
+        if (hits->count + hits->rest_count > SEARCH_TOTAL_MAX) {
+            hits->rest_more = true;
+            break;
+        }
+        if (hits->rest_count == hits->rest_room) {
+            size_t room = hits->rest_room ? hits->rest_room * 2 : 1024;
+            int64_t *rest = realloc (hits->rest, room * sizeof *rest);
+            if (!rest) {
+                rc = -1;
+                break;
+            }
+            hits->rest = rest;
+            hits->rest_room = room;
+        }
+        hits->rest [hits->rest_count++] = key.rowid;
+    }
+    if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = -1;
+    if (rc)
+        mg_error ("search count failed", "error=\"%s\"", sqlite3_errmsg (self->db));
     free (sorted);
     sqlite3_reset (stmt);
     return rc;
@@ -344,13 +441,28 @@ index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
 }
 
 //  Keyword hits of plan passing f into hits, ranked: the AND, then (when
-//  it finds few) the OR fallback.
+//  it finds few) the OR fallback. With bounded (a relevance query's first
+//  pages), a broad AND scores KEYWORD_TOP matches and those whose titles
+//  hold the words, and counts the rest into hits->rest.
 int
-index_keyword (search_index_t *self, const index_plan_t *plan, const index_filter_t *f, index_hits_t *hits)
+index_keyword (search_index_t *self, const index_plan_t *plan, const index_filter_t *f, bool bounded,
+               index_hits_t *hits)
 {
-    int rc = index_collect (self, plan->and_match, f, 0, hits, 0);
+    int rc = index_collect (self, plan->and_match, f, 0, hits, 0, bounded ? KEYWORD_TOP : 0);
+    if (rc == 1) {
+        //  A broad word: the most popular matches are in; so are the titles
+        //  that hold the words in their own titles (what a user most
+        //  likely typed), however unpopular, then the rest is counted.
+        char *titled = malloc (MATCH_MAX + 32);
+        rc = titled ? 0 : -1;
+        if (rc == 0 && snprintf (titled, MATCH_MAX + 32, "{title alt} : (%s)", plan->and_match) < MATCH_MAX + 32)
+            rc = index_collect (self, titled, f, 0, hits, hits->count, KEYWORD_TOP) < 0 ? -1 : 0;
+        free (titled);
+        if (rc == 0)
+            rc = s_count_rest (self, plan->and_match, f, hits);
+    }
     if (rc == 0 && hits->count < DROP_THRESHOLD && plan->n > 1)
-        rc = index_collect (self, plan->or_match, f, 1, hits, hits->count);
+        rc = index_collect (self, plan->or_match, f, 1, hits, hits->count, 0);
     if (rc == 0)
         index_rank (self, plan, hits);
     return rc;
@@ -372,13 +484,14 @@ index_best_title (const index_hits_t *hits)
 //  with the wide budgets and keep that answer (plan and hits) when it
 //  spells out a title better.
 int
-index_second_pass (search_index_t *self, const char *q, const index_filter_t *f, index_plan_t *plan, index_hits_t *hits)
+index_second_pass (search_index_t *self, const char *q, const index_filter_t *f, bool bounded,
+                   index_plan_t *plan, index_hits_t *hits)
 {
     index_plan_t wide;
     index_hits_t more = { 0 };
     if (index_plan (self, q, "", true, &wide) < 0)
         return -1;
-    int rc = index_keyword (self, &wide, f, &more);
+    int rc = index_keyword (self, &wide, f, bounded, &more);
     if (rc == 0 && index_best_title (&more) > index_best_title (hits)) {
         index_plan_t spare = *plan;
         *plan = wide;
@@ -387,7 +500,7 @@ index_second_pass (search_index_t *self, const char *q, const index_filter_t *f,
         *hits = more;
         more = swap;
     }
-    free (more.items);
+    index_hits_free (&more);
     index_plan_clear (&wide);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include "search.h"
 #include "mg_catalog_sql.h"
 #include "mg_log.h"
+#include "mg_config.h"
 #include "mg_pg.h"
 
 #include <math.h>
@@ -19,6 +20,8 @@ const char *const search_streams [SEARCH_STREAMS] = { "content.changed", "availa
 //  One row per title: the text fields, filter values, the result item, and
 //  the stored vector of model $2 (the embedder's, content_vectors; NULL when
 //  none is stored for this model). $1: uuid[] of the titles wanted, NULL for all.
+//  Most popular first: a snapshot load gives rowids in this order, which
+//  is the order a bounded keyword query scores matches in (KEYWORD_TOP).
 static const char s_titles_sql [] =
     "SELECT c.id, c.type, c.title, c.original_title, "
     "  (SELECT string_agg (t.title, E'\\n') FROM content_titles t WHERE t.content_id = c.id "
@@ -40,7 +43,8 @@ static const char s_titles_sql [] =
     "  (SELECT v.vector::text FROM content_vectors v WHERE v.content_id = c.id AND v.model = $2), "
     "  (SELECT string_agg (r.person_name, E'\\n' ORDER BY r.ord) FROM (SELECT person_name, ord FROM credits "
     "   WHERE content_id = c.id AND role = 'crew' AND job = 'Director' ORDER BY ord LIMIT " CREW_MAX ") r) "
-    "FROM content c WHERE $1::uuid[] IS NULL OR c.id = ANY ($1::uuid[])";
+    "FROM content c WHERE $1::uuid[] IS NULL OR c.id = ANY ($1::uuid[]) "
+    "ORDER BY c.popularity DESC NULLS LAST, c.id";
 
 //  One row per person named by a billed cast member (in the first
 //  CAST_MAX) or a director of a title: id, name, the summed popularity of
@@ -138,9 +142,14 @@ s_query (PGconn *pg, const char *sql, int nparams, const char *const *params, ch
     return NULL;
 }
 
-search_index_t *
-search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
+//  One snapshot load into a new index; with read_path (MG_SEARCH_INDEX_FILE),
+//  the vectors come from the index saved there under this snapshot's key
+//  when there is one (*read says whether they did). NULL with a reason.
+static search_index_t *
+s_load (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], const char *read_path,
+        bool *read, char *key, size_t keylen, char *err, size_t errlen)
 {
+    *read = false;
     PGconn *pg = mg_pg_connect_long (pg_url, err, errlen);
     if (!pg)
         return NULL;
@@ -155,12 +164,22 @@ search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_S
             if (strcmp (PQgetvalue (res, i, 0), search_streams [s]) == 0)
                 seq [s] = strtoull (PQgetvalue (res, i, 1), NULL, 10);
     PQclear (res);
+    //  The vectors' key: the model, and the catalog generation of this
+    //  snapshot (the content and vector streams' numbers, the titles).
+    res = ok && lsa ? s_query (pg, "SELECT count (*) FROM content", 0, NULL, err, errlen) : NULL;
+    ok = ok && (!lsa || res != NULL);
+    if (ok && lsa)
+        snprintf (key, keylen, "model=%s dims=%u content=%llu vectors=%llu titles=%s", mg_lsa_id (lsa),
+                  mg_lsa_dims (lsa), (unsigned long long) seq [0], (unsigned long long) seq [2], PQgetvalue (res, 0, 0));
+    PQclear (res);
+    *read = ok && lsa && read_path && *read_path && search_index_vectors_read (index, read_path, key) == 1;
     res = ok ? s_query (pg, "SELECT slug FROM genres", 0, NULL, err, errlen) : NULL;
     ok = res != NULL;
     for (int i = 0; ok && i < PQntuples (res); i++)
         ok = search_index_add_genre (index, PQgetvalue (res, i, 0)) == 0;
     PQclear (res);
-    const char *params [2] = { NULL, lsa ? mg_lsa_id (lsa) : NULL };
+    //  Vectors read from file: the stored ones are not transferred.
+    const char *params [2] = { NULL, lsa && !*read ? mg_lsa_id (lsa) : NULL };
     res = ok ? s_query (pg, s_titles_sql, 2, params, err, errlen) : NULL;
     ok = res != NULL && search_index_begin (index) == 0;
     uint32_t dims = lsa ? mg_lsa_dims (lsa) : 0;
@@ -180,6 +199,34 @@ search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_S
     PQfinish (pg);
     if (!ok)
         search_index_destroy (&index);
+    return index;
+}
+
+search_index_t *
+search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
+{
+    const char *path = mg_config_str ("MG_SEARCH_INDEX_FILE", "");
+    char key [512] = "";
+    bool read = false;
+    int64_t started = zclock_mono ();
+    search_index_t *index = s_load (pg_url, lsa, seq, path, &read, key, sizeof key, err, errlen);
+    if (index && read && !search_index_vectors_complete (index)) {
+        //  The map does not fit this snapshot's titles: build as if none.
+        mg_warn ("saved vector index does not match the catalog: building", "path=%s", path);
+        search_index_destroy (&index);
+        index = s_load (pg_url, lsa, seq, NULL, &read, key, sizeof key, err, errlen);
+    }
+    if (index && lsa && *path) {
+        if (read)
+            mg_info ("vector index loaded from file", "path=%s key=\"%s\" took_ms=%lld", path, key,
+                     (long long) (zclock_mono () - started));
+        else {
+            int64_t built = zclock_mono ();
+            if (search_index_vectors_write (index, path, key) == 0)
+                mg_info ("vector index built and saved", "path=%s key=\"%s\" save_ms=%lld", path, key,
+                         (long long) (zclock_mono () - built));
+        }
+    }
     return index;
 }
 

@@ -1,8 +1,8 @@
 /*  The search index (in-memory SQLite FTS5, the replica's real index) on a
     small made-up catalog: typing as people type (Damerau-Levenshtein, the
     second pass, exact over typo'd), placeholder search, the popularity
-    prior in explain, facets only when asked, and total capped at 10,000
-    with total_exact.  */
+    prior in explain, facets only when asked, total capped at 10,000
+    with total_exact, and bounded work on a broad word.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index.h"
+#include "index_impl.h"
 
 typedef struct {
     const char *title, *overview, *type;
@@ -236,6 +236,60 @@ test_total_is_exact_up_to_the_cap (void **state)
     search_index_destroy (&index);
 }
 
+#define BROAD (3 * KEYWORD_TOP)      //  titles holding the broad word
+
+//  A word most titles hold: a relevance page scores (BM25) the most popular
+//  KEYWORD_TOP matches and the titles that hold the word in their titles,
+//  counts the rest exactly, and still finds the unpopular title the query
+//  types. Facets, other sorts and deep pages see every match.
+static void
+test_a_broad_word_scores_a_bounded_number_of_matches (void **state)
+{
+    (void) state;
+    char err [256];
+    search_index_t *index = search_index_new (NULL, err, sizeof err);
+    assert_non_null (index);
+    assert_int_equal (search_index_begin (index), 0);
+    //  Most popular first, as a snapshot load gives rowids (load.c).
+    for (int n = 1; n <= BROAD; n++)
+        s_put (index, n, n == 1 ? "Plain Top" : "Plain", "a broad river", "movie", 2000, BROAD - n + 10);
+    s_put (index, BROAD + 1, "River", "a boat", "movie", 1990, 0.1);
+    assert_int_equal (search_index_commit (index), 0);
+    mg_search_reply_t rep;
+    s_query (index, "river", NULL, false, &rep);
+    assert_int_equal (rep.total, BROAD + 1);
+    assert_true (rep.total_exact);
+    assert_string_equal (s_first (&rep), "River");
+    //  Each pass steps one row past its bound (to know matches are left).
+    assert_true (search_index_scored (index) <= 2 * (KEYWORD_TOP + 1));
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  Facets count every match: every match is scored.
+    s_query_facets (index, "river", NULL, false, SEARCH_FACET_TYPES, &rep);
+    assert_int_equal (rep.total, BROAD + 1);
+    assert_int_equal (rep.facets->types [0].count, BROAD + 1);
+    assert_int_equal (search_index_scored (index), BROAD + 1);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  Another sort and a deep page: every match.
+    search_query_t query = { .q = "river", .per_page = 10, .mode = SEARCH_MODE_KEYWORD,
+                             .sort = SEARCH_SORT_POPULARITY };
+    memset (&rep, 0, sizeof rep);
+    assert_int_equal (search_index_query (index, &query, &rep, err, sizeof err), 0);
+    assert_string_equal (s_first (&rep), "Plain Top");
+    assert_int_equal (search_index_scored (index), BROAD + 1);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    query = (search_query_t) { .q = "river", .per_page = 10, .offset = RERANK_MAX, .mode = SEARCH_MODE_KEYWORD };
+    memset (&rep, 0, sizeof rep);
+    assert_int_equal (search_index_query (index, &query, &rep, err, sizeof err), 0);
+    assert_int_equal (rep.total, BROAD + 1);
+    assert_int_equal (search_index_scored (index), BROAD + 1);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  Filters apply to the counted rest too.
+    s_query (index, "river", "tv", false, &rep);
+    assert_int_equal (rep.total, 0);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    search_index_destroy (&index);
+}
+
 int
 main (void)
 {
@@ -246,6 +300,7 @@ main (void)
         cmocka_unit_test (test_placeholder_search_is_the_catalog_by_popularity),
         cmocka_unit_test (test_facets_are_counted_only_when_asked),
         cmocka_unit_test (test_total_is_exact_up_to_the_cap),
+        cmocka_unit_test (test_a_broad_word_scores_a_bounded_number_of_matches),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
