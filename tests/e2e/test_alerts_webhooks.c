@@ -768,13 +768,13 @@ test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by
     s_import (990007, "[]");
     char title [37];
     s_content_id (990007, title);
-    user_t eve;
-    s_user ("eve", "[\"hulu\"]", "GB", &eve);
-    s_watch (&eve, title);
-    s_services (&eve);
-    mg_sse_t *stream = s_stream (&eve);
+    user_t hal;
+    s_user ("hal", "[\"hulu\"]", "GB", &hal);
+    s_watch (&hal, title);
+    s_services (&hal);
+    mg_sse_t *stream = s_stream (&hal);
     //  On Hulu in GB until 7 days and ENTERS_S seconds from now: outside
-    //  Eve's 7-day window when the change is handled, inside it ENTERS_S
+    //  Hal's 7-day window when the change is handled, inside it ENTERS_S
     //  seconds later, with no change of the offer in between.
     char offers [512], until [32];
     time_t leaves = time (NULL) + 7 * 86400 + ENTERS_S;
@@ -789,7 +789,7 @@ test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by
     //  The premise: handled before the window was entered.
     assert_true (time (NULL) < leaves - 7 * 86400);
     char kinds [256];
-    s_kinds (&eve, kinds, sizeof kinds);
+    s_kinds (&hal, kinds, sizeof kinds);
     assert_string_equal (kinds, "available");
     //  A second replica sweeps too.
     pid_t second = s_spawn_alerts ();
@@ -804,7 +804,7 @@ test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by
     json_decref (event);
     //  Many more sweeps of both replicas later: still that one.
     assert_null (s_notification (stream, 10 * SWEEP_MS));
-    s_kinds (&eve, kinds, sizeof kinds);
+    s_kinds (&hal, kinds, sizeof kinds);
     assert_string_equal (kinds, "leaving,available");
     assert_int_equal (mg_test_stop (second, SIGTERM), 0);
     mg_sse_close (&stream);
