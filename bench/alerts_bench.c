@@ -14,6 +14,7 @@
     availability change → SSE notification latency less that last write.
     Prints p50/p95/p99 over USERS x ROUNDS notifications and the count.  */
 #include "mg_client.h"
+#include "mg_curve.h"
 #include "mg_msg.h"
 
 #include <czmq.h>
@@ -95,9 +96,11 @@ main (int argc, char **argv)
         return 1;
     }
     mg_client_t *client = mg_client_new (broker);
-    zsock_t *sub = zsock_new_sub (events, "sync.");
-    if (!client || !sub)
+    //  A CURVE client of the event proxy, as the gateway's subscription is.
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    if (!client || !sub || mg_curve_client (sub) || zsock_connect (sub, "%s", events))
         return 1;
+    zsock_set_subscribe (sub, "sync.");
     //  The title, made through the indexer like any other.
     char entity [37];
     PGresult *res = s_sql (pg, "SELECT gen_random_uuid ()::text", 0, NULL);

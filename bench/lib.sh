@@ -17,9 +17,9 @@ if [ -n "${MG_BENCH_BUILD:-}" ]; then
 else
   cmake -S "$bench_root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   # BENCH_TARGETS (optional): build only these targets (and mg-admin, which
-  # makes the run's JWT secret below).
+  # makes the run's JWT secret below, and mg-keys, which makes its bus keys).
   # shellcheck disable=SC2086
-  cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS mg-admin} >/dev/null
+  cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS mg-admin mg-keys} >/dev/null
 fi
 bin=$build/bin
 

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #define ALERTS_ADDR_TEXT 64         //  an IPv6 address as text, with room
+#define SHARES_MAX       16         //  connections a title's watchers are matched on at once
 
 //  Configuration and what the threads share.
 typedef struct {
@@ -25,6 +26,8 @@ typedef struct {
     const char *default_region;     //  a user without a region preference
     int leaving_days;               //  a user without a leaving_days preference
     int poll_ms;                    //  change_log read at least this often (a lost PUB message costs this much)
+    int shares;                     //  a title's watchers are matched in this many shares at once (connections)
+    int sweep_ms;                   //  leaving-soon sweep interval (across replicas)
     int delivery_timeout_ms;        //  one webhook call
     int retry_base_ms;              //  first retry after about this long, doubling
     int retry_max_ms;               //  no wait between two calls longer than this
@@ -72,12 +75,24 @@ const char *alerts_prefs_sql (void);
 
 //  --- notify.c: recording notifications ---
 
-//  Match the title content_id against its watchers and record what is new
-//  (notifications, stream events, deliveries) on pg inside the caller's
-//  transaction. Appends (user_id, event) pairs to publish after the
-//  commit to events. Returns the notifications made, or -1 with why.
-int alerts_notify_title (alerts_t *self, PGconn *pg, const char *content_id, zlist_t *events,
-                         char *why, size_t whylen);
+//  Prepare the matching statement on pg (a new connection), planned once
+//  for any title. Returns 0, or -1 with why.
+int alerts_notify_prepare (PGconn *pg, char *why, size_t whylen);
+
+//  Send (PQsendQueryPrepared) the statement that matches the title
+//  content_id against its watchers of share share of shares (a hash of the
+//  user id; 0 of 1: all of them) and records what is new: notifications,
+//  stream events, deliveries. leaving_only: only "leaving" ones (the sweep).
+//  pg must have had alerts_notify_prepare.
+//  On a connection in autocommit the share commits on its own. Returns 0,
+//  or -1 with why.
+int alerts_notify_send (alerts_t *self, PGconn *pg, const char *content_id, int share, int shares, bool leaving_only,
+                        char *why, size_t whylen);
+
+//  Wait for the result of alerts_notify_send on pg and append the (user_id,
+//  event) pairs to publish (after the commit) to events. Returns the
+//  notifications made, or -1 with why.
+int alerts_notify_recv (PGconn *pg, zlist_t *events, char *why, size_t whylen);
 
 //  Record a notification of user on pg (in the caller's transaction) with
 //  its stream event: kind webhook.disabled of webhook_id. Appends the event.

@@ -19,11 +19,43 @@
 #define STREAM       "availability.changed"
 #define BATCH_MAX    "200"          //  changes per transaction: bounded lock time
 #define RETRY_MS     1000           //  after a database failure
+#define LEAVING_DAYS_MAX "90"       //  the longest leaving_days a user may set
+
+//  Match the title content_id against all of its watchers at once: one
+//  share of them on each share connection (autocommit: each share commits
+//  on its own), each share's events published as soon as it has
+//  committed. Returns the notifications made, or -1 with why (the shares
+//  that committed are kept: matching again inserts nothing for them).
+static int
+s_title (alerts_t *self, PGconn **shares, zsock_t *pub, const char *content_id, zlist_t *events,
+         char *why, size_t whylen)
+{
+    bool sent [SHARES_MAX] = { false };
+    int made = 0;
+    for (int share = 0; share < self->shares && made >= 0; share++)
+        if (alerts_notify_send (self, shares [share], content_id, share, self->shares, false, why, whylen))
+            made = -1;
+        else
+            sent [share] = true;
+    for (int share = 0; share < self->shares; share++) {
+        if (!sent [share])
+            continue;
+        char share_why [512];
+        int n = alerts_notify_recv (shares [share], events, share_why, sizeof share_why);
+        alerts_publish (pub, events);
+        if (n < 0 && made >= 0)
+            snprintf (why, whylen, "%s", share_why);
+        made = made < 0 || n < 0 ? -1 : made + n;
+    }
+    if (made > 0)
+        alerts_wake (self);
+    return made;
+}
 
 //  Handle the next batch of changes. Returns the changes handled, 0 when
-//  there were none, -1 with why on failure (rolled back).
+//  there were none, -1 with why on failure (the cursor not moved).
 static int
-s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
+s_batch (alerts_t *self, PGconn *pg, PGconn **shares, zsock_t *pub, zlist_t *events, char *why, size_t whylen)
 {
     int64_t started = zclock_mono ();
     PGresult *res = PQexec (pg, "BEGIN");
@@ -52,7 +84,7 @@ s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
         if (zhashx_lookup (seen, content_id))
             continue;
         zhashx_insert (seen, content_id, (void *) 1);
-        int n = alerts_notify_title (self, pg, content_id, events, why, whylen);
+        int n = s_title (self, shares, pub, content_id, events, why, whylen);
         made = n < 0 ? -1 : made + n;
     }
     zhashx_destroy (&seen);
@@ -60,6 +92,9 @@ s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
     if (changes)
         snprintf (last, sizeof last, "%s", PQgetvalue (res, changes - 1, 0));
     PQclear (res);
+    //  The cursor moves once every share of every title has committed: a
+    //  failure or a kill -9 before this leaves the batch to be handled
+    //  again, which the unique key makes insert nothing twice.
     if (made >= 0 && changes) {
         res = PQexecParams (pg, "UPDATE alerts_cursor SET last_seq = $1::bigint", 1, NULL, P (last), NULL, NULL, 0);
         if (PQresultStatus (res) != PGRES_COMMAND_OK) {
@@ -78,13 +113,83 @@ s_batch (alerts_t *self, PGconn *pg, zlist_t *events, char *why, size_t whylen)
     }
     if (made < 0) {
         mg_pg_settle (pg);
-        alerts_publish (NULL, events);      //  nothing committed: dropped, not sent
         return -1;
     }
     if (changes)
         mg_info ("availability changes handled", "changes=%d notifications=%d through=%s took_ms=%lld", changes, made,
                  last, (long long) (zclock_mono () - started));
     return changes;
+}
+
+//  The sweep: offers do not announce that time passes, so every sweep_ms
+//  the titles on some watchlist with an offer ending within the longest
+//  leaving window are matched for "leaving" notifications. One replica
+//  sweeps per interval: it claims the interval by moving
+//  alerts_cursor.swept_at (one statement, so two replicas cannot both
+//  claim it); the unique key would make a second sweep insert nothing
+//  anyway. A sweep cut short is done again at the next interval. Returns
+//  the notifications made (0 when another replica has the interval), or
+//  -1 with why.
+static int
+s_sweep (alerts_t *self, PGconn *pg, zsock_t *pub, zlist_t *events, char *why, size_t whylen)
+{
+    char interval [24];
+    snprintf (interval, sizeof interval, "%d", self->sweep_ms);
+    PGresult *res = PQexecParams (pg,
+        "UPDATE alerts_cursor SET swept_at = now () "
+        "WHERE swept_at <= now () - make_interval (secs => $1::int / 1000.0) RETURNING true",
+        1, NULL, P (interval), NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        snprintf (why, whylen, "sweep claim: %s", PQerrorMessage (pg));
+        PQclear (res);
+        return -1;
+    }
+    bool mine = PQntuples (res) == 1;
+    PQclear (res);
+    if (!mine)
+        return 0;
+    res = PQexec (pg,
+        "SELECT DISTINCT a.content_id FROM availability a "
+        "WHERE a.expires_at > now () AND a.expires_at <= now () + make_interval (days => " LEAVING_DAYS_MAX ") "
+        "  AND EXISTS (SELECT 1 FROM sync_state s WHERE s.key = 'state' AND s.state->'watchlist' ? a.content_id::text)");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        snprintf (why, whylen, "sweep titles: %s", PQerrorMessage (pg));
+        PQclear (res);
+        return -1;
+    }
+    int made = 0;
+    for (int row = 0; row < PQntuples (res) && made >= 0 && !self->stop; row++) {
+        int n = alerts_notify_send (self, pg, PQgetvalue (res, row, 0), 0, 1, true, why, whylen);
+        if (n == 0)
+            n = alerts_notify_recv (pg, events, why, whylen);
+        alerts_publish (pub, events);
+        made = n < 0 ? -1 : made + n;
+    }
+    if (made >= 0)
+        mg_info ("sweep done", "titles=%d notifications=%d", PQntuples (res), made);
+    PQclear (res);
+    if (made > 0)
+        alerts_wake (self);
+    return made;
+}
+
+//  True when *pg_p is connected with the matching statement prepared (a
+//  new connection prepares it); false after a log line and a pause.
+static bool
+s_connected (alerts_t *self, PGconn **pg_p)
+{
+    PGconn *was = *pg_p;
+    if (!alerts_pg_connected (self, pg_p))
+        return false;
+    char why [512];
+    if (*pg_p != was && alerts_notify_prepare (*pg_p, why, sizeof why)) {
+        mg_warn ("availability changes not handled yet", "reason=\"%s\"", why);
+        PQfinish (*pg_p);
+        *pg_p = NULL;
+        zclock_sleep (RETRY_MS);
+        return false;
+    }
+    return true;
 }
 
 void *
@@ -100,33 +205,46 @@ alerts_follow (void *arg)
     zsock_t *pub = mg_actor_event_publisher ();
     zlist_t *events = zlist_new ();
     PGconn *pg = NULL;
+    PGconn *shares [SHARES_MAX] = { NULL };
+    int64_t sweep_at = zclock_mono ();      //  a start sweeps (when no replica has just done so)
     char why [1024];
     while (!self->stop) {
-        if (!alerts_pg_connected (self, &pg))
+        bool connected = s_connected (self, &pg);
+        for (int share = 0; share < self->shares && connected; share++)
+            connected = s_connected (self, &shares [share]);
+        if (!connected)
             continue;
         int rc;
-        while ((rc = s_batch (self, pg, events, why, sizeof why)) > 0 && !self->stop) {
-            alerts_publish (pub, events);
-            alerts_wake (self);
-        }
+        while ((rc = s_batch (self, pg, shares, pub, events, why, sizeof why)) > 0 && !self->stop)
+            ;
         if (rc < 0) {
             mg_warn ("availability changes not handled yet", "reason=\"%s\"", why);
             zclock_sleep (RETRY_MS);
             continue;
         }
-        //  Sleep until an event (or the poll interval), then drain every
-        //  event waiting: one read of change_log covers them all.
+        if (zclock_mono () >= sweep_at) {
+            sweep_at = zclock_mono () + self->sweep_ms;
+            if (s_sweep (self, pg, pub, events, why, sizeof why) < 0)
+                mg_warn ("sweep not done: the next one catches up", "reason=\"%s\"", why);
+        }
+        //  Sleep until an event (or the poll interval, or the next sweep),
+        //  then drain every event waiting: one read of change_log covers
+        //  them all.
+        int64_t to_sweep = sweep_at - zclock_mono ();
+        long wait_ms = to_sweep < self->poll_ms ? (to_sweep > 0 ? (long) to_sweep : 0) : self->poll_ms;
         void *socket = sub ? zsock_resolve (sub) : NULL;
         zmq_pollitem_t item = { socket, 0, ZMQ_POLLIN, 0 };
-        if (socket && zmq_poll (&item, 1, self->poll_ms) > 0)
+        if (socket && zmq_poll (&item, 1, wait_ms) > 0)
             while (zmq_poll (&item, 1, 0) > 0) {
                 zmsg_t *msg = zmsg_recv (sub);
                 zmsg_destroy (&msg);
             }
         else
         if (!socket)
-            zclock_sleep (self->poll_ms);
+            zclock_sleep ((int) wait_ms);
     }
+    for (int share = 0; share < self->shares; share++)
+        PQfinish (shares [share]);
     PQfinish (pg);
     zlist_destroy (&events);
     zsock_destroy (&pub);

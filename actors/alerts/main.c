@@ -57,6 +57,8 @@ main (void)
     self.default_region = mg_config_str ("MG_DEFAULT_REGION", "US");
     self.leaving_days = (int) mg_config_int ("MG_ALERTS_LEAVING_DAYS", 7, 0, 90);
     self.poll_ms = (int) mg_config_int ("MG_ALERTS_POLL_MS", 1000, 10, 60000);
+    self.shares = (int) mg_config_int ("MG_ALERTS_SHARES", 4, 1, SHARES_MAX);
+    self.sweep_ms = (int) mg_config_int ("MG_ALERTS_SWEEP_MS", 3600000, 100, 86400000);
     self.delivery_timeout_ms = (int) mg_config_int ("MG_ALERTS_DELIVERY_TIMEOUT_MS", 10000, 100, 60000);
     self.retry_base_ms = (int) mg_config_int ("MG_ALERTS_RETRY_BASE_MS", 30000, 2, 3600000);
     self.retry_max_ms = (int) mg_config_int ("MG_ALERTS_RETRY_MAX_MS", 3600000, 2, 86400000);

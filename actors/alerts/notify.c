@@ -5,9 +5,12 @@
     enabled webhook of each user. Each new notification also becomes an
     event on the user's stream, numbered in sync_events like every other
     change of the user's state, so a stream that missed it live replays it
-    (Last-Event-ID) and the gateway needs nothing new to show it. All of it
-    is one statement per title: a title on a thousand watchlists is one
-    round trip, not thousands.  */
+    (Last-Event-ID) and the gateway needs nothing new to show it. A title on
+    a thousand watchlists is one round trip, not thousands; and the
+    statement can take one share of the watchers (a hash of the user id), so
+    the follower runs the shares at once on several connections and
+    publishes each as it commits: the users' rows are written on several
+    cores instead of one.  */
 #include "alerts.h"
 #include "mg_log.h"
 
@@ -19,6 +22,7 @@
 #define P(...) ((const char *const []) { __VA_ARGS__ })
 #define TOPIC_PREFIX "sync."
 #define EVENT_TYPE   "notification"     //  the SSE event name
+#define MATCH_STATEMENT "alerts_match"  //  prepared on each connection that matches
 
 //  An event to publish after the commit.
 typedef struct {
@@ -32,7 +36,8 @@ typedef struct {
 //  service in the user's region are "available"; those ending within the
 //  user's window also "leaving".
 static const char s_match_sql [] =
-    "WITH watchers AS (%s), "
+    //  $6 shares, $7 this one: the last byte of a (random) user id.
+    "WITH watchers AS (SELECT * FROM (%s) p WHERE get_byte (uuid_send (p.user_id), 15) %% $6::int = $7::int), "
     "offers AS ("
     "  SELECT platform, region, CASE WHEN bool_or (expires_at IS NULL) THEN NULL ELSE max (expires_at) END AS until "
     "  FROM availability WHERE content_id = $1::uuid AND (expires_at IS NULL OR expires_at > now ()) "
@@ -40,6 +45,7 @@ static const char s_match_sql [] =
     "hits AS ("
     "  SELECT w.user_id, o.platform, o.region, o.until, 'available' AS kind "
     "  FROM watchers w JOIN offers o ON o.region = w.region AND w.services ? o.platform "
+    "  WHERE NOT $8::bool "
     "  UNION ALL "
     "  SELECT w.user_id, o.platform, o.region, o.until, 'leaving' "
     "  FROM watchers w JOIN offers o ON o.region = w.region AND w.services ? o.platform "
@@ -47,13 +53,15 @@ static const char s_match_sql [] =
     "made AS ("
     "  INSERT INTO notifications (user_id, kind, content_id, platform, region, offer_until, data) "
     "  SELECT h.user_id, h.kind, c.id, h.platform, h.region, h.until, jsonb_build_object ('title', c.title) "
-    "  FROM hits h JOIN content c ON c.id = $1::uuid "
+    "  FROM hits h JOIN content c ON c.id = $1::uuid ORDER BY h.user_id "
     "  ON CONFLICT DO NOTHING RETURNING *), "
     "shown AS (SELECT m.user_id, m.id, alerts_notification_json (m) AS j FROM made m), "
     //  Each user's next stream event ids, for all of the user's new
-    //  notifications at once (one row lock per user).
+    //  notifications at once (one row lock per user). Rows are written in
+    //  user order, so two statements on the same users (the sweep and a
+    //  change) wait for each other rather than deadlock.
     "seq AS ("
-    "  INSERT INTO sync_event_seq (user_id, last_id) SELECT user_id, count(*) FROM shown GROUP BY user_id "
+    "  INSERT INTO sync_event_seq (user_id, last_id) SELECT user_id, count(*) FROM shown GROUP BY user_id ORDER BY user_id "
     "  ON CONFLICT (user_id) DO UPDATE SET last_id = sync_event_seq.last_id + EXCLUDED.last_id "
     "  RETURNING user_id, last_id), "
     "numbered AS ("
@@ -64,7 +72,8 @@ static const char s_match_sql [] =
     "  SELECT user_id, event_id, '" EVENT_TYPE "', j::json FROM numbered), "
     //  The stream history as bounded as sync keeps it.
     "pruned AS ("
-    "  DELETE FROM sync_events e USING seq q WHERE e.user_id = q.user_id AND e.id <= q.last_id - $5::bigint), "
+    "  DELETE FROM sync_events e USING seq q "
+    "  WHERE q.last_id > $5::bigint AND e.user_id = q.user_id AND e.id <= q.last_id - $5::bigint), "
     "queued AS ("
     "  INSERT INTO webhook_deliveries (webhook_id, notification_id, give_up_at) "
     "  SELECT w.id, m.id, now () + make_interval (secs => $4::int) "
@@ -122,32 +131,62 @@ s_stream_event (alerts_t *self, PGconn *pg, const char *user_id, const char *dat
 }
 
 int
-alerts_notify_title (alerts_t *self, PGconn *pg, const char *content_id, zlist_t *events, char *why, size_t whylen)
+alerts_notify_prepare (PGconn *pg, char *why, size_t whylen)
 {
     char sql [sizeof s_match_sql + 2048];
     if (snprintf (sql, sizeof sql, s_match_sql, alerts_prefs_sql ()) >= (int) sizeof sql) {
         snprintf (why, whylen, "the matching statement does not fit its buffer");
         return -1;
     }
-    char days [16], retry_for [16], keep [24];
+    //  Planning the statement costs about as much as running it for a
+    //  hundred users: it is planned once per connection, for any title.
+    PGresult *res = PQexec (pg, "SET plan_cache_mode = force_generic_plan");
+    int rc = PQresultStatus (res) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear (res);
+    if (rc == 0) {
+        res = PQprepare (pg, MATCH_STATEMENT, sql, 8, NULL);
+        rc = PQresultStatus (res) == PGRES_COMMAND_OK ? 0 : -1;
+        PQclear (res);
+    }
+    if (rc)
+        snprintf (why, whylen, "preparing the matching statement: %s", PQerrorMessage (pg));
+    return rc;
+}
+
+int
+alerts_notify_send (alerts_t *self, PGconn *pg, const char *content_id, int share, int shares, bool leaving_only,
+                    char *why, size_t whylen)
+{
+    char days [16], retry_for [16], keep [24], of [16], this [16];
     snprintf (days, sizeof days, "%d", self->leaving_days);
     snprintf (retry_for, sizeof retry_for, "%d", self->retry_for_s);
     snprintf (keep, sizeof keep, "%" PRId64, self->events_keep);
-    PGresult *res = PQexecParams (pg, sql, 5, NULL, P (content_id, self->default_region, days, retry_for, keep),
-                                  NULL, NULL, 0);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+    snprintf (of, sizeof of, "%d", shares);
+    snprintf (this, sizeof this, "%d", share);
+    if (!PQsendQueryPrepared (pg, MATCH_STATEMENT, 8,
+                              P (content_id, self->default_region, days, retry_for, keep, of, this,
+                                 leaving_only ? "true" : "false"), NULL, NULL, 0)) {
         snprintf (why, whylen, "matching %s: %s", content_id, PQerrorMessage (pg));
-        PQclear (res);
         return -1;
     }
-    int made = PQntuples (res);
-    for (int row = 0; row < made; row++)
-        if (s_note (events, PQgetvalue (res, row, 0), strtoull (PQgetvalue (res, row, 1), NULL, 10),
-                    PQgetvalue (res, row, 2), why, whylen)) {
-            PQclear (res);
-            return -1;
+    return 0;
+}
+
+int
+alerts_notify_recv (PGconn *pg, zlist_t *events, char *why, size_t whylen)
+{
+    int made = 0;
+    PGresult *res;
+    while ((res = PQgetResult (pg))) {
+        if (made >= 0 && PQresultStatus (res) != PGRES_TUPLES_OK) {
+            snprintf (why, whylen, "matching: %s", PQerrorMessage (pg));
+            made = -1;
         }
-    PQclear (res);
+        for (int row = 0; made >= 0 && row < PQntuples (res); row++)
+            made = s_note (events, PQgetvalue (res, row, 0), strtoull (PQgetvalue (res, row, 1), NULL, 10),
+                           PQgetvalue (res, row, 2), why, whylen) ? -1 : made + 1;
+        PQclear (res);
+    }
     return made;
 }
 

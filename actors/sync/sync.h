@@ -74,6 +74,16 @@ int sync_batch_read (const char *body, const char *header_device, json_t **ops, 
 //  reason; other ops pass.
 int sync_op_check_preference (const sync_op_t *op, char *reason, size_t reasonlen);
 
+//  True when text is a UUID in its usual 8-4-4-4-12 hex form.
+bool sync_is_uuid (const char *text);
+
+//  The user's stored state (with lock, locked to the end of the
+//  transaction), or a new one. NULL with err filled.
+json_t *sync_load (PGconn *pg, const char *user_id, bool lock, mg_error_t *err);
+
+//  Fill reply (sync.state) from state, with the server's clock. 0 or -1.
+int sync_view (sync_thread_t *self, const json_t *state, mg_sync_state_t *reply, mg_error_t *err);
+
 int sync_on_events (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err);

@@ -37,6 +37,8 @@
 #define CALLS_MAX      64
 #define HELD_MAX       8
 #define REQUEST_MAX    65536
+#define SWEEP_MS       300          //  the leaving-soon sweep's interval here
+#define ENTERS_S       12           //  a leaving test offer enters the 7-day window this long after the import
 
 typedef struct {
     char path [64];
@@ -602,6 +604,8 @@ group_setup (void **state)
     mg_test_env_add (&f->env, "MG_ALERTS_RETRY_FOR_S=4");
     mg_test_env_add (&f->env, "MG_ALERTS_DISABLE_AFTER=1");
     mg_test_env_add (&f->env, "MG_ALERTS_DELIVERY_TIMEOUT_MS=1500");
+    //  Leaving-soon sweeps often, so that time passing is seen within a test.
+    mg_test_env_add (&f->env, "MG_ALERTS_SWEEP_MS=%d", SWEEP_MS);
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
     f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
     //  The indexer migrates the database; the others then find it ready.
@@ -740,6 +744,71 @@ test_a_title_leaving_within_the_users_window_is_a_leaving_notification (void **s
     assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (page, "results"), 0), "kind")),
                          "available");
     json_decref (page);
+}
+
+//  The kinds of user's notifications, in the order listed (newest first),
+//  comma-separated, into out.
+static void
+s_kinds (const user_t *user, char *out, size_t size)
+{
+    json_t *page = s_as (user, "GET", "/api/v1/me/notifications", NULL, 200);
+    out [0] = '\0';
+    size_t i, used = 0;
+    json_t *item;
+    json_array_foreach (json_object_get (page, "results"), i, item)
+        used += (size_t) snprintf (out + used, size - used, "%s%s", i ? "," : "",
+                                   json_string_value (json_object_get (item, "kind")));
+    json_decref (page);
+}
+
+static void
+test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas (void **state)
+{
+    fixture_t *f = *state;
+    s_import (990007, "[]");
+    char title [37];
+    s_content_id (990007, title);
+    user_t hal;
+    s_user ("hal", "[\"hulu\"]", "GB", &hal);
+    s_watch (&hal, title);
+    s_services (&hal);
+    mg_sse_t *stream = s_stream (&hal);
+    //  On Hulu in GB until 7 days and ENTERS_S seconds from now: outside
+    //  Hal's 7-day window when the change is handled, inside it ENTERS_S
+    //  seconds later, with no change of the offer in between.
+    char offers [512], until [32];
+    time_t leaves = time (NULL) + 7 * 86400 + ENTERS_S;
+    strftime (until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", gmtime (&leaves));
+    snprintf (offers, sizeof offers, "[{\"platform\":\"hulu\",\"region\":\"GB\",\"type\":\"subscription\",\"expires_at\":\"%s\"}]", until);
+    s_import (990007, offers);
+    json_t *event = s_notification (stream, DELIVER_WAIT_MS);
+    assert_non_null (event);
+    assert_string_equal (json_string_value (json_object_get (event, "kind")), "available");
+    json_decref (event);
+    s_wait_handled ();
+    //  The premise: handled before the window was entered.
+    assert_true (time (NULL) < leaves - 7 * 86400);
+    char kinds [256];
+    s_kinds (&hal, kinds, sizeof kinds);
+    assert_string_equal (kinds, "available");
+    //  A second replica sweeps too.
+    pid_t second = s_spawn_alerts ();
+    assert_true (second > 0);
+    //  Time passes: the sweep finds the offer in the window.
+    event = s_notification (stream, (ENTERS_S * 1000) + DELIVER_WAIT_MS);
+    assert_non_null (event);
+    assert_string_equal (json_string_value (json_object_get (event, "kind")), "leaving");
+    assert_string_equal (json_string_value (json_object_get (event, "content_id")), title);
+    assert_non_null (json_string_value (json_object_get (event, "offer_until")));
+    assert_true (time (NULL) >= leaves - 7 * 86400);
+    json_decref (event);
+    //  Many more sweeps of both replicas later: still that one.
+    assert_null (s_notification (stream, 10 * SWEEP_MS));
+    s_kinds (&hal, kinds, sizeof kinds);
+    assert_string_equal (kinds, "leaving,available");
+    assert_int_equal (mg_test_stop (second, SIGTERM), 0);
+    mg_sse_close (&stream);
+    (void) f;
 }
 
 static void
@@ -890,6 +959,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_and_a_signed_webhook),
         cmocka_unit_test (test_a_title_leaving_within_the_users_window_is_a_leaving_notification),
+        cmocka_unit_test (test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas),
         cmocka_unit_test (test_a_webhook_failing_three_times_then_succeeding_gets_the_event_once),
         cmocka_unit_test (test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_is_disabled_and_can_be_replayed),
         cmocka_unit_test (test_a_delivery_in_flight_when_the_actor_is_killed_is_delivered_after_the_restart),
