@@ -306,18 +306,22 @@ test_a_persons_profile_image_reaches_the_person_and_search (void **state)
     json_t *sim = s_sim_movie (f, TOY_STORY);
     json_t *lead = json_array_get (json_object_get (json_object_get (sim, "credits"), "cast"), 0);
     assert_int_equal (json_integer_value (json_object_get (lead, "id")), TOM_HANKS);
+    const char *profile_path = json_string_value (json_object_get (lead, "profile_path"));
+    assert_non_null (profile_path);
     char profile [256], id [37], path [128];
-    snprintf (profile, sizeof profile, IMAGE_URL "%s", json_string_value (json_object_get (lead, "profile_path")));
+    snprintf (profile, sizeof profile, IMAGE_URL "%s", profile_path);
     json_decref (sim);
     s_canonical_id (f, "SELECT id FROM people WHERE tmdb_id = %lld", TOM_HANKS, id);
     snprintf (path, sizeof path, "/api/v1/people/%s", id);
     json_t *json = s_get_json (f->http_port, path);
     assert_string_equal (json_string_value (json_object_get (json, "name")), "Tom Hanks");
+    assert_non_null (json_object_get (json, "profile"));
     assert_string_equal (json_string_value (json_object_get (json, "profile")), profile);
     json_decref (json);
     json = s_get_json (f->http_port, "/api/v1/search?q=tom%20hanks&type=person");
     json_t *first = json_array_get (json_object_get (json, "results"), 0);
     assert_string_equal (json_string_value (json_object_get (first, "id")), id);
+    assert_non_null (json_object_get (first, "profile"));
     assert_string_equal (json_string_value (json_object_get (first, "profile")), profile);
     json_decref (json);
 }
