@@ -128,6 +128,7 @@ s_doc_clear (index_doc_t *doc)
 {
     free (doc->titles);
     free (doc->tags);
+    free (doc->companies);
     free (doc->tagline);
     free (doc->cast);
     free (doc->crew);
@@ -425,10 +426,11 @@ s_doc_fill (search_index_t *self, int64_t rowid, const mg_doc_t *doc, char **tit
             return -1;
     }
     d->tags = s_lines (doc->keywords);
+    d->companies = s_lines (doc->companies);
     d->tagline = s_norm (doc->tagline);
     d->cast = s_lines (doc->cast);
     d->crew = s_lines (doc->directors);
-    if (!d->tags || !d->tagline || !d->cast || !d->crew)
+    if (!d->tags || !d->companies || !d->tagline || !d->cast || !d->crew)
         return -1;
     d->titles = *titles;
     *titles = NULL;

@@ -142,6 +142,7 @@ typedef struct {
     char *titles;              //  normalised titles, one per line
     int64_t slot;              //  HNSW slot + 1 of its unit vector, 0: none
     char *tags;                //  normalised keywords (tags), one per line
+    char *companies;           //  normalised production companies, one per line
     char *tagline;             //  normalised tagline
     char *cast;                //  normalised billed cast, one per line, in billing order
     char *crew;                //  normalised directors, one per line
@@ -193,6 +194,7 @@ typedef struct {
     double prior;              //  popularity prior added to the score (s_prior)
     double person;             //  people bonus added to the score (a person the query names)
     bool title_holds;          //  one of its titles holds every query word, word for word
+    bool company;              //  the query names one of its companies: guarded in hybrid, score unchanged
     int keyword_rank;
     int semantic_rank;         //  0: not a vector hit
     double cosine;
