@@ -49,7 +49,9 @@ static const gw_openapi_doc_t s_docs [] = {
       "\"overview\":\"Set in the 22nd century, The Matrix tells the story of a computer hacker who joins a group of underground insurgents fighting the vast and powerful computers who now rule the earth.\","
       "\"tagline\":\"Welcome to the Real World.\",\"runtime\":136,\"status\":\"Released\",\"homepage\":\"http://www.warnerbros.com/matrix\","
       "\"popularity\":104.309993,\"vote_average\":7.9,\"vote_count\":8907,\"genres\":[\"action\",\"science-fiction\"],"
-      "\"keywords\":[\"artificial intelligence\",\"virtual reality\",\"cyberpunk\"],\"production_countries\":[\"AU\",\"US\"],"
+      "\"keywords\":[\"artificial intelligence\",\"virtual reality\",\"cyberpunk\"],\"production_companies\":[{\"name\":\"Village Roadshow Pictures\",\"tmdb_id\":79,"
+      "\"logo\":\"https://image.tmdb.org/t/p/w185/tpFpsqbleCzEE2p5EgvUq6ozfCA.png\",\"origin_country\":\"US\"},"
+      "{\"name\":\"Warner Bros.\",\"tmdb_id\":6194}],\"production_countries\":[\"AU\",\"US\"],"
       "\"spoken_languages\":[\"en\"],\"credits\":{\"cast\":[{\"name\":\"Keanu Reeves\",\"character\":\"Thomas \\\"Neo\\\" Anderson\",\"order\":0,\"person_tmdb_id\":6384},"
       "{\"name\":\"Laurence Fishburne\",\"character\":\"Morpheus\",\"order\":1,\"person_tmdb_id\":2975}],"
       "\"crew\":[{\"name\":\"Lana Wachowski\",\"job\":\"Director\",\"department\":\"Directing\",\"order\":0,\"person_tmdb_id\":9340}]},"
@@ -66,6 +68,7 @@ static const gw_openapi_doc_t s_docs [] = {
       "filmography lists every credit (cast and crew), the most popular title first, paged like a list.",
       NULL, NULL, NULL, NULL,
       "{\"id\":\"0b6e2f3c-4d1a-4f5e-9a7b-8c9d0e1f2a3b\",\"name\":\"Keanu Reeves\",\"known_for_department\":\"Acting\","
+      "\"profile\":\"https://image.tmdb.org/t/p/w185/4D0PpNI0kmP58hgrwGC3wCjxhnm.jpg\","
       "\"external_ids\":{\"tmdb\":6384},\"filmography\":[{\"id\":\"" MATRIX_ID "\",\"type\":\"movie\","
       "\"title\":\"The Matrix\",\"year\":1999,\"role\":\"cast\",\"character\":\"Thomas \\\"Neo\\\" Anderson\","
       "\"order\":0,\"popularity\":104.309993}],\"total\":1,\"page\":1,\"per_page\":20}",

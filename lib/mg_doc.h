@@ -14,6 +14,7 @@ typedef struct {
     const char *keywords, *overview;
     const char *cast;               //  billed cast, in billing order (first: top billed)
     const char *directors;          //  directors (crew with job Director), may be NULL
+    const char *companies;          //  production companies, one per line, may be NULL
     int year;                       //  0 = unknown
     double popularity;
     bool has_rating;

@@ -29,6 +29,13 @@
     "ORDER BY r.ord) FROM (SELECT * FROM credits WHERE content_id = c.id AND role = '" role "' " \
     "ORDER BY ord LIMIT " CREDITS_MAX ") r), '[]'::jsonb)"
 
+//  Production companies as stored (the source's order), logo paths as URLs.
+#define SQL_COMPANIES \
+    "coalesce ((SELECT jsonb_agg (jsonb_build_object ('name', x->>'name', " \
+    "'tmdb_id', (x->>'id')::bigint, 'logo', " SQL_IMAGE ("(x->>'logo_path')", "w185") ", " \
+    "'origin_country', x->>'origin_country') ORDER BY n) " \
+    "FROM jsonb_array_elements (c.production_companies) WITH ORDINALITY y (x, n)), '[]'::jsonb)"
+
 #define SQL_VIDEO_ORDER "official DESC, published_at DESC NULLS LAST, site, key"
 
 static const char s_content_sql [] =
@@ -42,6 +49,7 @@ static const char s_content_sql [] =
     "'backdrop', " SQL_IMAGE ("c.backdrop_path", "w780") ", "
     "'genres', " SQL_GENRES ", "
     "'keywords', to_jsonb (c.keywords [1:128]), "
+    "'production_companies', " SQL_COMPANIES ", "
     "'production_countries', to_jsonb (c.production_countries [1:32]), "
     "'spoken_languages', to_jsonb (c.spoken_languages [1:32]), "
     "'credits', jsonb_build_object ('cast', " SQL_CREDITS ("cast") ", 'crew', " SQL_CREDITS ("crew") "), "

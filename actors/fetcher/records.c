@@ -16,7 +16,7 @@
 #define CREW_MAX     64     //  raw.record crew limit
 #define VIDEOS_MAX   32
 #define KEYWORDS_MAX 128
-#define LIST_MAX     32     //  genres, countries, languages
+#define LIST_MAX     32     //  genres, countries, languages, companies
 #define ID_TEXT_MAX  24
 
 //  Crew jobs a catalog shows; TMDB lists hundreds of crew per film.
@@ -130,7 +130,37 @@ s_credits (const json_t *list, bool crew)
         const json_t *id = json_object_get (item, "id");
         if (json_is_integer (id))
             json_object_set_new (credit, "person_id", json_integer (json_integer_value (id)));
+        s_copy_str (credit, "profile_path", json_object_get (item, "profile_path"));
         json_array_append_new (out, credit);
+    }
+    return out;
+}
+
+//  TMDB production companies ({id, name, logo_path, origin_country}; the
+//  export has id and name only) as raw.company objects. A country that is
+//  not two letters ("" when TMDB does not know it) is left out.
+static json_t *
+s_companies (const json_t *list)
+{
+    json_t *out = json_array ();
+    size_t index;
+    const json_t *item;
+    json_array_foreach (list, index, item) {
+        if (json_array_size (out) == LIST_MAX)
+            break;
+        const json_t *name = json_object_get (item, "name");
+        if (!json_is_string (name) || json_string_length (name) == 0)
+            continue;
+        json_t *company = json_object ();
+        s_copy_str (company, "name", name);
+        const json_t *id = json_object_get (item, "id");
+        if (json_is_integer (id) && json_integer_value (id) > 0)
+            json_object_set_new (company, "id", json_integer (json_integer_value (id)));
+        s_copy_str (company, "logo_path", json_object_get (item, "logo_path"));
+        const json_t *country = json_object_get (item, "origin_country");
+        if (json_is_string (country) && json_string_length (country) == 2)
+            s_copy_str (company, "origin_country", country);
+        json_array_append_new (out, company);
     }
     return out;
 }
@@ -235,6 +265,7 @@ records_from_tmdb (const json_t *tmdb, char *err, size_t errlen)
     s_set_list (out, "genre_ids", genre_ids);
     s_set_list (out, "keywords", s_strings (s_unwrap (json_object_get (tmdb, "keywords"), "keywords"),
                                            (const char *[]) { "name", NULL }, KEYWORDS_MAX));
+    s_set_list (out, "production_companies", s_companies (json_object_get (tmdb, "production_companies")));
     s_set_list (out, "production_countries", s_strings (json_object_get (tmdb, "production_countries"),
                                                        (const char *[]) { "iso_3166_1", NULL }, LIST_MAX));
     s_set_list (out, "spoken_languages", s_strings (json_object_get (tmdb, "spoken_languages"),

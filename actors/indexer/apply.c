@@ -565,6 +565,7 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
           "  vote_count = coalesce ((x->>'vote_count')::int, 0), poster_path = x->>'poster_path', "
           "  backdrop_path = x->>'backdrop_path', "
           "  keywords = ARRAY (SELECT jsonb_array_elements_text (x->'keywords')), "
+          "  production_companies = coalesce (x->'production_companies', '[]'::jsonb), "
           "  production_countries = ARRAY (SELECT jsonb_array_elements_text (x->'production_countries')), "
           "  spoken_languages = ARRAY (SELECT jsonb_array_elements_text (x->'spoken_languages')), "
           "  version = CASE WHEN c.checksum = '\\x00' THEN 1 ELSE c.version + 1 END, "
@@ -577,6 +578,16 @@ s_rebuild (PGconn *pg, s_batch_t *batch, char *err, size_t errlen)
         { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
         { "COPY credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
           "FROM STDIN", NULL, s_credit_rows },
+        //  The people the credits name exist now (the credits trigger);
+        //  a profile image the source gives replaces the stored one.
+        { "UPDATE people p SET profile_path = x.path, updated_at = now () "
+          "FROM (SELECT DISTINCT ON (1) (c->>'person_id')::int, c->>'profile_path' "
+          "      FROM jsonb_array_elements ($1::jsonb) r CROSS JOIN LATERAL ("
+          "        SELECT * FROM jsonb_array_elements (coalesce (r->'cast', '[]'::jsonb)) UNION ALL "
+          "        SELECT * FROM jsonb_array_elements (coalesce (r->'crew', '[]'::jsonb))) l (c) "
+          "      WHERE c->>'person_id' IS NOT NULL AND c->>'profile_path' IS NOT NULL "
+          "      ORDER BY 1, 2) x (tmdb_id, path) "
+          "WHERE p.tmdb_id = x.tmdb_id AND p.profile_path IS DISTINCT FROM x.path", "cast crew", NULL },
         { "DELETE FROM videos WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
         { "INSERT INTO videos (content_id, site, key, type, name, official) "
           "SELECT (x->>'id')::uuid, v->>'site', v->>'key', "

@@ -2,7 +2,7 @@
 
     Sources come ordered by precedence (metadata providers before
     availability providers before rating sites). A scalar comes from the
-    first source that has it; a list (genres, keywords, credits, videos) from
+    first source that has it; a list (genres, keywords, companies, credits, videos) from
     the first source that has a non-empty one, so lists are never mixed from
     two vocabularies; identifiers, titles and availability are the union of
     all sources, availability keyed by (platform, region, type) with the
@@ -22,7 +22,7 @@ static const char *s_scalars [] = {
 };
 
 static const char *s_lists [] = {
-    "genres", "keywords", "production_countries", "spoken_languages", "cast", "crew", "videos"
+    "genres", "keywords", "production_companies", "production_countries", "spoken_languages", "cast", "crew", "videos"
 };
 
 //  True when value carries information (not null, "", 0-length array).

@@ -11,13 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#define FTS_COLUMNS  8          //  title, alt, tagline, keywords, overview, cast, crew, companies
+
 static const char *const s_stmt_sql [ST_COUNT] = {
     [ST_ROWID] = "SELECT rowid FROM docs WHERE id = ?1",
     [ST_DOC_INSERT] = "INSERT OR REPLACE INTO docs (rowid, id, type, year, title, cast_names, item) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_FTS_DELETE] = "DELETE FROM fts WHERE rowid = ?1",
-    [ST_FTS_INSERT] = "INSERT INTO fts (rowid, title, alt, tagline, keywords, overview, cast_names, crew_names) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_FTS_INSERT] = "INSERT INTO fts (rowid, title, alt, tagline, keywords, overview, cast_names, crew_names, "
+                      "companies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_DOC_DELETE] = "DELETE FROM docs WHERE rowid = ?1",
     [ST_MATCH] = NULL,         //  built from the weights (index_stmt)
     [ST_ITEM] = "SELECT item FROM docs WHERE rowid = ?1",
@@ -39,7 +41,7 @@ static const char s_schema [] =
     "PRAGMA synchronous = OFF;"
     "CREATE TABLE docs (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, "
     "  year INTEGER, title TEXT NOT NULL, cast_names TEXT NOT NULL, item TEXT NOT NULL);"
-    "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, crew_names, "
+    "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, crew_names, companies, "
     "  tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', detail = full);"
     "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);"
     "CREATE TABLE people (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, popularity REAL NOT NULL, "
@@ -69,8 +71,8 @@ index_stmt (search_index_t *self, index_stmt_id_t id)
     char match [512];
     const char *sql = s_stmt_sql [id];
     if (id == ST_MATCH) {
-        snprintf (match, sizeof match, "SELECT rowid, bm25 (fts, %g, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
-                  W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST, W_CREW);
+        snprintf (match, sizeof match, "SELECT rowid, bm25 (fts, %g, %g, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
+                  W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST, W_CREW, W_COMPANIES);
         sql = match;
     }
     if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
@@ -129,6 +131,7 @@ s_doc_clear (index_doc_t *doc)
 {
     free (doc->titles);
     free (doc->tags);
+    free (doc->companies);
     free (doc->tagline);
     free (doc->cast);
     free (doc->crew);
@@ -565,10 +568,11 @@ s_doc_fill (search_index_t *self, int64_t rowid, const mg_doc_t *doc, char **tit
             return -1;
     }
     d->tags = s_lines (doc->keywords);
+    d->companies = s_lines (doc->companies);
     d->tagline = s_norm (doc->tagline);
     d->cast = s_lines (doc->cast);
     d->crew = s_lines (doc->directors);
-    if (!d->tags || !d->tagline || !d->cast || !d->crew)
+    if (!d->tags || !d->companies || !d->tagline || !d->cast || !d->crew)
         return -1;
     d->titles = *titles;
     *titles = NULL;
@@ -587,16 +591,16 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
     if (!known)
         rowid = self->next_rowid;
     char *titles = s_titles (doc);
-    char *cols [7] = {
+    char *cols [FTS_COLUMNS] = {
         s_norm (doc->title), NULL, s_norm (doc->tagline), s_norm (doc->keywords),
-        s_norm (doc->overview), s_norm (doc->cast), s_norm (doc->directors)
+        s_norm (doc->overview), s_norm (doc->cast), s_norm (doc->directors), s_norm (doc->companies)
     };
     //  alt: every title but the first line of titles (the title itself).
     const char *nl = titles ? strchr (titles, '\n') : NULL;
     cols [1] = strdup (nl ? nl + 1 : "");
     int rc = -1;
     bool ok = titles != NULL;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < FTS_COLUMNS; i++)
         ok = ok && cols [i];
     sqlite3_stmt *stmt = ok && known ? index_stmt (self, ST_FTS_DELETE) : NULL;
     if (stmt)
@@ -619,7 +623,7 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
         stmt = index_stmt (self, ST_FTS_INSERT);
         if (stmt) {
             sqlite3_bind_int64 (stmt, 1, rowid);
-            for (int i = 0; i < 7; i++)
+            for (int i = 0; i < FTS_COLUMNS; i++)
                 sqlite3_bind_text (stmt, 2 + i, cols [i], -1, SQLITE_STATIC);
         }
         rc = s_run (self, stmt);
@@ -636,7 +640,7 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
         self->pop_max = doc->popularity;
     self->vocab_dirty = true;
     free (titles);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < FTS_COLUMNS; i++)
         free (cols [i]);
     return rc;
 }

@@ -134,7 +134,9 @@ s_semantic (search_index_t *self, const char *q, const index_filter_t *f, index_
 
 //  Fuse the keyword hits (sorted by score) with the semantic ones. Guarded
 //  keyword hits keep their keyword order above everything else: the first
-//  one, a title the query spells out, an exact tag or tagline phrase, and
+//  one, a title the query spells out, an exact tag or tagline phrase, a
+//  film of the person or company the query names, a title holding every
+//  query word ranked above one of those, and
 //  for a sentence (more than LONG_QUERY_WORDS words) every all-words hit
 //  (a quoted line is matched, not paraphrased). The rest are ordered by
 //  weighted reciprocal ranks, (1 - ratio) / (K + keyword rank) + ratio /
@@ -144,11 +146,21 @@ s_semantic (search_index_t *self, const char *q, const index_filter_t *f, index_
 static int
 s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
 {
+    size_t last_guarded = 0;
+    for (size_t i = 0; i < hits->count; i++) {
+        index_hit_t *hit = &hits->items [i];
+        hit->protected = hit->tier == 0
+            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0 || hit->person > 0
+                || hit->company);
+        if (hit->protected)
+            last_guarded = i;
+    }
     for (size_t i = 0; i < hits->count; i++) {
         index_hit_t *hit = &hits->items [i];
         hit->keyword_rank = (int) i + 1;
-        hit->protected = hit->tier == 0
-            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0 || hit->person > 0);
+        //  A title holding the whole query, ranked above a guarded hit (TITLE_TYPED).
+        if (hit->tier == 0 && hit->title_holds && i < last_guarded)
+            hit->protected = true;
         hit->score = hit->protected ? GUARD_SCORE - (double) i / (double) hits->count
                                     : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);
         hit->tier = 0;

@@ -36,7 +36,8 @@
 
 //  BM25 weights of the FTS5 columns: title, alt (original and other
 //  titles), tagline, keywords, overview, cast (billed, in order), crew
-//  (directors): people are fields of their own, not overview text.
+//  (directors), companies: people and studios are fields of their own,
+//  not overview text.
 #define W_TITLE      10.0
 #define W_ALT         6.0
 #define W_TAGLINE     4.0
@@ -44,6 +45,7 @@
 #define W_OVERVIEW    1.0
 #define W_CAST        2.0
 #define W_CREW        2.0
+#define W_COMPANIES   3.0      //  production companies ("pixar", "studio ghibli")
 //  People: a query naming a person (every word of a billed cast member's or
 //  a director's name, in order, among the query's words) ranks first the
 //  films that person carries, by how central they are and how popular the
@@ -109,9 +111,13 @@
 //  the genre sets) added to the cosine.
 #define SIMILAR_TOP          100
 #define SIMILAR_GENRE_WEIGHT 0.25
-//  A title the query spells out (title similarity at least this: every
-//  word found in one of its titles) keeps its keyword place above fused
-//  results: a typed title is an answer, not a topic.
+//  A title the query spells out (title similarity at least this: the
+//  query's words are most of one of its titles) keeps its keyword place
+//  above fused results: a typed title is an answer, not a topic. So does a
+//  title that holds every query word (*The Matrix Reloaded* for "matrix")
+//  when the keyword side ranks it above a hit it keeps in place (a tag of
+//  *Dark City*): the title field outranks the others, as Meilisearch's
+//  attribute rule has it, and fusion does not turn that order around.
 #define TITLE_TYPED    0.75
 
 //  Fused score of guarded keyword hits (above any RRF score, which is < 1).
@@ -146,6 +152,7 @@ typedef struct {
     char *titles;              //  normalised titles, one per line
     int64_t slot;              //  HNSW slot + 1 of its unit vector, 0: none
     char *tags;                //  normalised keywords (tags), one per line
+    char *companies;           //  normalised production companies, one per line
     char *tagline;             //  normalised tagline
     char *cast;                //  normalised billed cast, one per line, in billing order
     char *crew;                //  normalised directors, one per line
@@ -207,6 +214,8 @@ typedef struct {
     double exact;              //  exactness bonus (TAG_EXACT, TAG_PHRASE, TAGLINE_PHRASE)
     double prior;              //  popularity prior added to the score (s_prior)
     double person;             //  people bonus added to the score (a person the query names)
+    bool title_holds;          //  one of its titles holds every query word, word for word
+    bool company;              //  the query names one of its companies: guarded in hybrid, score unchanged
     int keyword_rank;
     int semantic_rank;         //  0: not a vector hit
     double cosine;

@@ -247,6 +247,53 @@ s_title_match (const index_doc_t *doc, const index_plan_t *plan, bool prefix_las
     return best;
 }
 
+//  True when a company line of doc (normalised, one per line) starts with
+//  phrase (plen bytes) on a word boundary: the query names the company
+//  ("pixar" of Pixar Animation Studios) and asks for its films, which then
+//  keep their keyword place in hybrid search as a named person's do.
+static bool
+s_company_named (const index_doc_t *doc, const char *phrase, size_t plen)
+{
+    for (const char *p = doc->companies; plen && p && *p; ) {
+        const char *end = strchr (p, '\n');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        if (len >= plen && memcmp (p, phrase, plen) == 0 && (len == plen || p [plen] == ' '))
+            return true;
+        p = end ? end + 1 : p + len;
+    }
+    return false;
+}
+
+//  True when one title line of doc holds every word of plan as a word of
+//  its own (no typo, no prefix): the title field matches the whole query.
+static bool
+s_title_holds (const index_doc_t *doc, const index_plan_t *plan)
+{
+    for (const char *p = doc->titles; p && *p && plan->n > 0; ) {
+        const char *end = strchr (p, '\n');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        int found = 0;
+        for (int i = 0; i < plan->n && found == i; i++) {
+            size_t wlen = strlen (plan->words [i]);
+            for (const char *w = p; w + wlen <= p + len; ) {
+                const char *space = memchr (w, ' ', (size_t) (p + len - w));
+                size_t have = space ? (size_t) (space - w) : (size_t) (p + len - w);
+                if (have == wlen && memcmp (w, plan->words [i], wlen) == 0) {
+                    found++;
+                    break;
+                }
+                if (!space)
+                    break;
+                w = space + 1;
+            }
+        }
+        if (found == plan->n)
+            return true;
+        p = end ? end + 1 : p + len;
+    }
+    return false;
+}
+
 //  True when phrase (normalised words) occurs in text (normalised words,
 //  lines separated by '\n') on word boundaries; *whole when it is a whole
 //  line.
@@ -414,6 +461,8 @@ index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
             if (i - start < RERANK_MAX) {
                 const index_doc_t *doc = &self->docs [hit->rowid];
                 hit->title = s_title_match (doc, plan, !plan->last_typed, &hit->typos);
+                hit->title_holds = s_title_holds (doc, plan);
+                hit->company = s_company_named (doc, phrase, plen);
                 hit->exact = s_exactness (doc, phrase, plen, plan->n);
                 int from = 0, len = 0;
                 double centrality = s_person (doc, plan, &from, &len);

@@ -17,9 +17,10 @@
 
 const char *const search_streams [SEARCH_STREAMS] = { "content.changed", "availability.changed", "vectors.changed" };
 
-//  One row per title: the text fields, filter values, the result item, and
-//  the stored vector of model $2 (the embedder's, content_vectors; NULL when
-//  none is stored for this model). $1: uuid[] of the titles wanted, NULL for all.
+//  One row per title: the text fields (production companies last), filter
+//  values, the result item, and the stored vector of model $2 (the
+//  embedder's, content_vectors; NULL when none is stored for this model).
+//  $1: uuid[] of the titles wanted, NULL for all.
 //  Most popular first: a snapshot load gives rowids in this order, which
 //  is the order a bounded keyword query scores matches in (KEYWORD_TOP).
 static const char s_titles_sql [] =
@@ -42,7 +43,9 @@ static const char s_titles_sql [] =
     "          ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb))::text, "
     "  (SELECT v.vector::text FROM content_vectors v WHERE v.content_id = c.id AND v.model = $2), "
     "  (SELECT string_agg (r.person_name, E'\\n' ORDER BY r.ord) FROM (SELECT person_name, ord FROM credits "
-    "   WHERE content_id = c.id AND role = 'crew' AND job = 'Director' ORDER BY ord LIMIT " CREW_MAX ") r) "
+    "   WHERE content_id = c.id AND role = 'crew' AND job = 'Director' ORDER BY ord LIMIT " CREW_MAX ") r), "
+    "  (SELECT string_agg (x->>'name', E'\\n' ORDER BY n) "
+    "   FROM jsonb_array_elements (c.production_companies) WITH ORDINALITY y (x, n)) "
     "FROM content c WHERE $1::uuid[] IS NULL OR c.id = ANY ($1::uuid[]) "
     "ORDER BY c.popularity DESC NULLS LAST, c.id";
 
@@ -115,7 +118,8 @@ s_put_row (search_index_t *index, PGresult *res, int row, float *vector, uint32_
         .has_rating = s_col (res, row, 11) != NULL,
         .rating = s_col (res, row, 11) ? strtod (s_col (res, row, 11), NULL) : 0,
         .release_date = s_col (res, row, 12), .genres = s_col (res, row, 13),
-        .offers = s_col (res, row, 14), .hit_json = s_col (res, row, 15), .directors = s_col (res, row, 17)
+        .offers = s_col (res, row, 14), .hit_json = s_col (res, row, 15), .directors = s_col (res, row, 17),
+        .companies = s_col (res, row, 18)
     };
     const char *stored = vector ? s_col (res, row, 16) : NULL;
     long n = stored ? s_vector (stored, vector, dims) : -1;

@@ -60,9 +60,8 @@ s_video_id (long long tmdb, const char *salt, char *out)
     out [11] = '\0';
 }
 
-//  A TMDB-style image path: 27 base62 characters and ".jpg".
-static void
-s_image_path (long long tmdb, const char *salt, char *out, size_t size)
+void
+sim_image_path (long long tmdb, const char *salt, const char *ext, char *out, size_t size)
 {
     static const char alphabet [] =
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -75,7 +74,7 @@ s_image_path (long long tmdb, const char *salt, char *out, size_t size)
         h /= 62;
     }
     text [27] = '\0';
-    snprintf (out, size, "/%s.jpg", text);
+    snprintf (out, size, "/%s.%s", text, ext);
 }
 
 //  TMDB genre ids (films, then series-only ones), one bit each in sim_item_t.genres.
@@ -113,8 +112,8 @@ s_item_init (sim_item_t *item, const json_t *doc)
     snprintf (item->imdb, sizeof item->imdb, "tt%07lld", IMDB_BASE + item->tmdb);
     s_video_id (item->tmdb, "trailer", item->trailer);
     s_video_id (item->tmdb, "teaser", item->teaser);
-    s_image_path (item->tmdb, "poster", item->poster, sizeof item->poster);
-    s_image_path (item->tmdb, "backdrop", item->backdrop, sizeof item->backdrop);
+    sim_image_path (item->tmdb, "poster", "jpg", item->poster, sizeof item->poster);
+    sim_image_path (item->tmdb, "backdrop", "jpg", item->backdrop, sizeof item->backdrop);
     return 0;
 }
 

@@ -52,6 +52,11 @@ const sim_item_t *sim_catalog_by_video (const sim_catalog_t *self, const char *v
 //  A stable 64-bit hash of a salt and a number (splitmix64 of both).
 uint64_t sim_hash (const char *salt, long long value);
 
+//  A TMDB-style image path of id ("/" + 27 base62 characters + "." + ext),
+//  the same for the same salt and id: posters and backdrops of titles,
+//  profiles of people, logos of companies.
+void sim_image_path (long long id, const char *salt, const char *ext, char *out, size_t size);
+
 //  Number of genre ids two items share (inline: similar-title lists call it
 //  for every title of the catalog).
 static inline int

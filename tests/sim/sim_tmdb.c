@@ -344,21 +344,25 @@ s_credits (const sim_item_t *item)
     const json_t *person;
     json_array_foreach (json_object_get (credits, "cast"), index, person) {
         json_int_t id = json_integer_value (json_object_get (person, "id"));
+        char profile [40];
+        sim_image_path (id, "profile", "jpg", profile, sizeof profile);
         const char *name = json_string_value (json_object_get (person, "name"));
         const char *character = json_string_value (json_object_get (person, "character"));
         char credit_id [32];
         snprintf (credit_id, sizeof credit_id, "%016llx%08llx",
                   (unsigned long long) sim_hash ("cast", (long long) id ^ item->tmdb),
                   (unsigned long long) (item->tmdb & 0xffffffff));
-        json_array_append_new (cast, json_pack ("{s:b, s:i, s:I, s:s, s:s, s:s, s:f, s:n, s:I, s:s, s:s, s:I}",
+        json_array_append_new (cast, json_pack ("{s:b, s:i, s:I, s:s, s:s, s:s, s:f, s:s, s:I, s:s, s:s, s:I}",
             "adult", 0, "gender", (int) (sim_hash ("gender", id) % 3), "id", id,
             "known_for_department", "Acting", "name", name ? name : "", "original_name", name ? name : "",
-            "popularity", (double) (sim_hash ("person", id) % 10000) / 100.0, "profile_path",
+            "popularity", (double) (sim_hash ("person", id) % 10000) / 100.0, "profile_path", profile,
             "cast_id", (json_int_t) index + 1, "character", character ? character : "",
             "credit_id", credit_id, "order", (json_int_t) index));
     }
     json_array_foreach (json_object_get (credits, "crew"), index, person) {
         json_int_t id = json_integer_value (json_object_get (person, "id"));
+        char profile [40];
+        sim_image_path (id, "profile", "jpg", profile, sizeof profile);
         const char *name = json_string_value (json_object_get (person, "name"));
         const char *job = json_string_value (json_object_get (person, "job"));
         const char *department = json_string_value (json_object_get (person, "department"));
@@ -366,11 +370,11 @@ s_credits (const sim_item_t *item)
         snprintf (credit_id, sizeof credit_id, "%016llx%08llx",
                   (unsigned long long) sim_hash (job ? job : "crew", (long long) id ^ item->tmdb),
                   (unsigned long long) (item->tmdb & 0xffffffff));
-        json_array_append_new (crew, json_pack ("{s:b, s:i, s:I, s:s, s:s, s:s, s:f, s:n, s:s, s:s, s:s}",
+        json_array_append_new (crew, json_pack ("{s:b, s:i, s:I, s:s, s:s, s:s, s:f, s:s, s:s, s:s, s:s}",
             "adult", 0, "gender", (int) (sim_hash ("gender", id) % 3), "id", id,
             "known_for_department", department ? department : "Crew", "name", name ? name : "",
             "original_name", name ? name : "", "popularity", (double) (sim_hash ("person", id) % 10000) / 100.0,
-            "profile_path", "credit_id", credit_id, "department", department ? department : "Crew",
+            "profile_path", profile, "credit_id", credit_id, "department", department ? department : "Crew",
             "job", job ? job : ""));
     }
     return json_pack ("{s:I, s:o, s:o}", "id", (json_int_t) item->tmdb, "cast", cast, "crew", crew);
@@ -420,6 +424,20 @@ s_movie (sim_call_t *call, const sim_item_t *item)
         if (json_is_string (value))
             json_array_append_new (countries, json_pack ("{s:s, s:s}", "iso_3166_1", json_string_value (value),
                                                          "name", s_name_of (s_countries, json_string_value (value))));
+    //  The export names each company (id, name); TMDB also gives a logo
+    //  path (derived here from the company id) and an origin country, ""
+    //  when it does not know it, as here.
+    json_t *companies = json_array ();
+    json_array_foreach (json_object_get (item->doc, "production_companies"), index, value) {
+        json_int_t id = json_integer_value (json_object_get (value, "id"));
+        const char *name = json_string_value (json_object_get (value, "name"));
+        if (id <= 0 || !name)
+            continue;
+        char logo [40];
+        sim_image_path (id, "logo", "png", logo, sizeof logo);
+        json_array_append_new (companies, json_pack ("{s:I, s:s, s:s, s:s}", "id", id, "logo_path", logo,
+                                                     "name", name, "origin_country", ""));
+    }
     json_t *languages = json_array ();
     json_array_foreach (json_object_get (item->doc, "spoken_languages"), index, value)
         if (json_is_string (value)) {
@@ -428,14 +446,14 @@ s_movie (sim_call_t *call, const sim_item_t *item)
                                                          "iso_639_1", json_string_value (value), "name", name));
         }
     json_t *out = json_pack ("{s:b, s:s, s:n, s:I, s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:f, s:s,"
-                             " s:[], s:o, s:s, s:I, s:I, s:o, s:s, s:s, s:s, s:b, s:f, s:I}",
+                             " s:o, s:o, s:s, s:I, s:I, s:o, s:s, s:s, s:s, s:b, s:f, s:I}",
         "adult", 0, "backdrop_path", item->backdrop, "belongs_to_collection",
         "budget", (json_int_t) sim_item_num (item, "budget"), "genres", genres,
         "homepage", sim_item_str (item, "homepage"), "id", (json_int_t) item->tmdb,
         "imdb_id", item->imdb, "original_language", sim_item_str (item, "original_language"),
         "original_title", sim_item_str (item, "original_title"), "overview", sim_item_str (item, "overview"),
         "popularity", sim_item_popularity (item, time (NULL)), "poster_path", item->poster,
-        "production_companies", "production_countries", countries,
+        "production_companies", companies, "production_countries", countries,
         "release_date", sim_item_str (item, "release_date"),
         "revenue", (json_int_t) sim_item_num (item, "revenue"),
         "runtime", (json_int_t) sim_item_num (item, "runtime"), "spoken_languages", languages,
