@@ -85,6 +85,10 @@ fetch_config_load (fetch_config_t *c)
     c->timeout_ms = (int) mg_config_int ("MG_FETCHER_TIMEOUT_MS", 10000, 100, 600000);
     c->pace_low_water = mg_config_int ("MG_FETCHER_PACE_LOW_WATER", 5, 0, 1000000);
     c->batch = (int) mg_config_int ("MG_FETCHER_BATCH", 500, 1, 1000);
+    //  A title's record goes to the pipeline within this of being complete,
+    //  not when its run's last title is: at the providers' quotas a run's
+    //  tail can wait minutes, and its first titles are what users see first.
+    c->flush_ms = mg_config_int ("MG_FETCHER_FLUSH_MS", 1000, 0, 600000);
     //  A YouTube search costs 100 of a key's 10,000 daily units: by default
     //  only titles TMDB knows no trailer for spend them.
     const char *trailers = mg_config_str ("MG_FETCHER_TRAILERS", "missing");

@@ -639,7 +639,7 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
     memset (stats, 0, sizeof *stats);
     s_run_t run = { .config = config, .redis = redis, .pg = pg, .client = client, .engine = engine,
                     .counters = counters, .stats = stats };
-    run.sender = fetch_sender_new (client, (size_t) config->batch);
+    run.sender = fetch_sender_new (client, (size_t) config->batch, config->flush_ms);
     size_t slots = (size_t) config->concurrency;
     s_title_t *titles = calloc (slots, sizeof *titles);
     s_title_t **active = calloc (slots, sizeof *active);
@@ -713,6 +713,7 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
             break;
         }
         s_put_flush (&run);
+        fetch_sender_tick (run.sender);
         if (http_engine_running (engine) == 0 && wait > 0) {
             struct timespec pause = { wait / 1000, (long) (wait % 1000) * 1000000L };
             nanosleep (&pause, NULL);

@@ -25,6 +25,8 @@ struct _fetch_sender_t {
     mg_raw_record_t *batch;
     size_t batch_count;
     size_t batch_bytes;             //  encoded size of the batch so far
+    int64_t flush_ms;               //  the longest a record waits in the open batch
+    int64_t opened_ms;              //  when the open batch got its first record
     uint64_t queued;
     bool failed;
     bool closed;
@@ -136,7 +138,7 @@ s_stop (fetch_sender_t *self)
 }
 
 fetch_sender_t *
-fetch_sender_new (mg_client_t *client, size_t batch)
+fetch_sender_new (mg_client_t *client, size_t batch, int64_t flush_ms)
 {
     assert (client && batch > 0);
     fetch_sender_t *self = calloc (1, sizeof *self);
@@ -144,6 +146,7 @@ fetch_sender_new (mg_client_t *client, size_t batch)
         return NULL;
     self->client = client;
     self->max = batch;
+    self->flush_ms = flush_ms;
     self->batch = calloc (batch, sizeof *self->batch);
     if (!self->batch) {
         free (self);
@@ -192,6 +195,14 @@ fetch_sender_flush (fetch_sender_t *self)
     self->batch_bytes = 0;
 }
 
+void
+fetch_sender_tick (fetch_sender_t *self)
+{
+    assert (self);
+    if (self->batch_count && s_now_ms () - self->opened_ms >= self->flush_ms)
+        fetch_sender_flush (self);
+}
+
 int
 fetch_sender_add (fetch_sender_t *self, const json_t *record, char *err, size_t errlen)
 {
@@ -216,6 +227,8 @@ fetch_sender_add (fetch_sender_t *self, const json_t *record, char *err, size_t 
     //  comes first (the bus refuses messages over 1 MB).
     if (self->batch_bytes + size > BATCH_BYTES)
         fetch_sender_flush (self);
+    if (self->batch_count == 0)
+        self->opened_ms = s_now_ms ();
     self->batch [self->batch_count++] = slot;
     self->batch_bytes += size;
     if (self->batch_count == self->max)

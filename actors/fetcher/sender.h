@@ -14,8 +14,9 @@
 typedef struct _fetch_sender_t fetch_sender_t;
 
 //  A sender of batches of batch records over client, which only the
-//  sender uses until it is closed. NULL when out of memory.
-fetch_sender_t *fetch_sender_new (mg_client_t *client, size_t batch);
+//  sender uses until it is closed; a batch is also sent once its first
+//  record has waited flush_ms (fetch_sender_tick). NULL when out of memory.
+fetch_sender_t *fetch_sender_new (mg_client_t *client, size_t batch, int64_t flush_ms);
 
 //  Add a record to the open batch (sent when it is full). Returns 0, or -1
 //  with err when the schema refuses it or it is over the batch size limit.
@@ -23,6 +24,11 @@ int fetch_sender_add (fetch_sender_t *self, const json_t *record, char *err, siz
 
 //  Hand the open batch to the sender now, full or not.
 void fetch_sender_flush (fetch_sender_t *self);
+
+//  Hand the open batch to the sender when its first record has waited
+//  flush_ms: called on every turn of the run's loop, so that a finished
+//  title reaches the pipeline within that, whatever the titles after it wait for.
+void fetch_sender_tick (fetch_sender_t *self);
 
 //  Send what is left and wait for every batch. Returns how many records
 //  the indexer queued, or -1 when any batch was refused.
