@@ -17,12 +17,11 @@
     retry.max_attempts in all. Titles run concurrently up to
     config->concurrency transfers on one curl multi engine.  */
 #include "job.h"
-#include "mg_config.h"
 #include "mg_log.h"
 #include "mg_msg.h"
+#include "sender.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +29,9 @@
 #include <time.h>
 
 #define POLL_MAX_MS      50         //  the loop looks at waiting titles at least this often
-#define ENQUEUE_TTL_MS   30000      //  indexer.enqueue commits a batch in one transaction
-#define ENQUEUE_TRIES    3
-#define LIST_PAGE_MAX    20         //  TMDB lists give 20 titles a page
 #define CLOSED_TRUST_MS  100        //  a closed breaker is believed this long without asking Redis
 #define SUCCESS_BATCH    64         //  successes recorded in one call while closed
-#define BATCH_BYTES      (MG_MSG_MAX_BYTES * 3 / 4)  //  an enqueue stays under the bus limit
 #define LOOKUP_ROUNDS    8          //  cache look-up rounds per loop turn before polling transfers
-#define SEND_QUEUE       2          //  batches waiting for the sender: bounds memory, fetching goes on meanwhile
 
 typedef enum { STEP_TMDB, STEP_SA, STEP_WATCHMODE, STEP_YOUTUBE, STEP_DONE } s_step_t;
 
@@ -72,22 +66,7 @@ typedef struct {
     int64_t closed_until_ms [PROVIDER_COUNT];   //  breaker seen closed: trusted until then
     uint64_t successes [PROVIDER_COUNT];        //  not yet recorded in the breaker
     int64_t successes_since_ms [PROVIDER_COUNT];
-    mg_raw_record_t *batch;
-    size_t batch_count;
-    size_t batch_bytes;             //  encoded size of the batch so far
-    bool enqueue_failed;
-    //  The sender thread: it alone uses client while the run goes on, so
-    //  the fetch loop never waits for an indexer.enqueue unless SEND_QUEUE
-    //  batches are waiting already.
-    pthread_t sender;
-    bool sender_running;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    mg_raw_record_t *queue [SEND_QUEUE];
-    size_t queue_counts [SEND_QUEUE];
-    size_t queue_bytes [SEND_QUEUE];
-    size_t queue_len;
-    bool closing;
+    fetch_sender_t *sender;         //  the records, batched into indexer.enqueue
     //  Answers to store in the cache, written in one round trip per loop turn.
     char (*put_keys) [128];
     char **put_bodies;
@@ -125,213 +104,6 @@ s_count (s_run_t *run, provider_id_t p, int what)
         case 2: atomic_fetch_add (&c->cache_hits, 1); break;
         default: atomic_fetch_add (&c->quota_waits, 1); break;
     }
-}
-
-//  ---- configuration ----
-
-//  Copy an environment value into out. Returns 0, or -1 when too long.
-static int
-s_config_str (const char *name, const char *fallback, char *out, size_t outlen)
-{
-    const char *value = mg_config_str (name, fallback);
-    if (strlen (value) >= outlen) {
-        mg_error ("configuration value too long", "name=%s", name);
-        return -1;
-    }
-    memcpy (out, value, strlen (value) + 1);
-    return 0;
-}
-
-int
-fetch_config_load (fetch_config_t *c)
-{
-    assert (c);
-    memset (c, 0, sizeof *c);
-    static const char *const base_names [PROVIDER_COUNT] = {
-        "MG_TMDB_BASE_URL", "MG_SA_BASE_URL", "MG_WATCHMODE_BASE_URL", "MG_YOUTUBE_BASE_URL" };
-    static const char *const base_defaults [PROVIDER_COUNT] = {
-        "https://api.themoviedb.org/3", "https://streaming-availability.p.rapidapi.com",
-        "https://api.watchmode.com/v1", "https://www.googleapis.com/youtube/v3" };
-    static const char *const key_names [PROVIDER_COUNT] = {
-        "TMDB_API_KEY", "SA_API_KEY", "WATCHMODE_API_KEY", "YOUTUBE_API_KEYS" };
-    char youtube [QUOTA_KEYS_MAX * 128 + 8];
-    for (int p = 0; p < PROVIDER_COUNT; p++)
-        if (s_config_str (base_names [p], base_defaults [p], c->base [p], sizeof c->base [p])
-        ||  s_config_str (key_names [p], "", p == PROVIDER_YOUTUBE ? youtube : c->key [p],
-                          p == PROVIDER_YOUTUBE ? sizeof youtube : sizeof c->key [p]))
-            return -1;
-    //  YOUTUBE_API_KEYS: a comma-separated pool of at most five keys.
-    char *save = NULL;
-    for (char *k = strtok_r (youtube, ", ", &save); k; k = strtok_r (NULL, ", ", &save)) {
-        if (c->youtube_key_count == QUOTA_KEYS_MAX || strlen (k) >= sizeof c->youtube_keys [0]) {
-            mg_error ("YOUTUBE_API_KEYS holds more than 5 keys or a key too long", NULL);
-            return -1;
-        }
-        memcpy (c->youtube_keys [c->youtube_key_count++], k, strlen (k) + 1);
-    }
-    if (c->youtube_key_count)
-        snprintf (c->key [PROVIDER_YOUTUBE], sizeof c->key [0], "%s", c->youtube_keys [0]);
-    for (int p = 0; p < PROVIDER_COUNT; p++) {
-        c->quota [p].provider = provider_name ((provider_id_t) p);
-        c->quota [p].keys = 1;
-        c->breaker [p].provider = provider_name ((provider_id_t) p);
-        c->breaker [p].window_ms = mg_config_int ("MG_FETCHER_BREAKER_WINDOW_MS", 60000, 100, 86400000);
-        c->breaker [p].min_requests = mg_config_int ("MG_FETCHER_BREAKER_MIN_REQUESTS", 20, 1, 1000000);
-        c->breaker [p].failure_pct = mg_config_int ("MG_FETCHER_BREAKER_FAILURE_PCT", 50, 1, 100);
-        c->breaker [p].probe_after_ms = mg_config_int ("MG_FETCHER_BREAKER_PROBE_MS", 30000, 10, 3600000);
-    }
-    //  The seed's limits: TMDB ~40 requests/s, Streaming Availability
-    //  100/min, Watchmode 1,000/day, YouTube 10,000 units/day per key.
-    c->quota [PROVIDER_TMDB].rate_limit = mg_config_int ("MG_FETCHER_TMDB_PER_S", 40, 0, 1000000);
-    c->quota [PROVIDER_TMDB].rate_window_ms = 1000;
-    c->quota [PROVIDER_SA].rate_limit = mg_config_int ("MG_FETCHER_SA_PER_MIN", 100, 0, 100000000);
-    c->quota [PROVIDER_SA].rate_window_ms = 60000;
-    c->quota [PROVIDER_WATCHMODE].daily_units = mg_config_int ("MG_FETCHER_WATCHMODE_PER_DAY", 1000, 0, 1000000000);
-    c->quota [PROVIDER_YOUTUBE].daily_units = mg_config_int ("MG_FETCHER_YOUTUBE_UNITS_PER_DAY", 10000, 0, 1000000000);
-    c->quota [PROVIDER_YOUTUBE].keys = c->youtube_key_count ? c->youtube_key_count : 1;
-    c->retry.max_attempts = (int) mg_config_int ("MG_FETCHER_RETRY_ATTEMPTS", 4, 1, 20);
-    c->retry.base_ms = mg_config_int ("MG_FETCHER_RETRY_BASE_MS", 500, 1, 600000);
-    c->retry.cap_ms = mg_config_int ("MG_FETCHER_RETRY_CAP_MS", 30000, 1, 3600000);
-    //  Cache freshness from the seed: content 7 d, availability 1 h,
-    //  Watchmode 24 h (its quota is the tightest); trailers change as
-    //  rarely as content.
-    c->ttl_ms [PROVIDER_TMDB] = mg_config_int ("MG_FETCHER_TTL_CONTENT_S", 604800, 0, 31536000) * 1000;
-    c->ttl_ms [PROVIDER_SA] = mg_config_int ("MG_FETCHER_TTL_AVAILABILITY_S", 3600, 0, 31536000) * 1000;
-    c->ttl_ms [PROVIDER_WATCHMODE] = mg_config_int ("MG_FETCHER_TTL_WATCHMODE_S", 86400, 0, 31536000) * 1000;
-    c->ttl_ms [PROVIDER_YOUTUBE] = c->ttl_ms [PROVIDER_TMDB];
-    if (s_config_str ("MG_FETCHER_REGION", "us", c->region, sizeof c->region))
-        return -1;
-    c->concurrency = (int) mg_config_int ("MG_FETCHER_CONCURRENCY", 128, 1, 4096);
-    c->timeout_ms = (int) mg_config_int ("MG_FETCHER_TIMEOUT_MS", 10000, 100, 600000);
-    c->pace_low_water = mg_config_int ("MG_FETCHER_PACE_LOW_WATER", 5, 0, 1000000);
-    c->batch = (int) mg_config_int ("MG_FETCHER_BATCH", 500, 1, 1000);
-    //  A YouTube search costs 100 of a key's 10,000 daily units: by default
-    //  only titles TMDB knows no trailer for spend them.
-    const char *trailers = mg_config_str ("MG_FETCHER_TRAILERS", "missing");
-    if (strcmp (trailers, "missing") && strcmp (trailers, "always")) {
-        mg_error ("MG_FETCHER_TRAILERS must be missing or always", NULL);
-        return -1;
-    }
-    c->trailers_always = strcmp (trailers, "always") == 0;
-    return 0;
-}
-
-//  ---- queueing records ----
-
-//  Send count records with indexer.enqueue and clear them. Returns how
-//  many the indexer queued, or -1.
-static int64_t
-s_send (s_run_t *run, mg_raw_record_t *records, size_t count, size_t bytes)
-{
-    mg_enqueue_request_t request = { .records = records, .records_count = count };
-    mg_enqueue_reply_t reply;
-    mg_error_t err = { 0 };
-    int rc = -1;
-    int64_t started = s_now_ms (), queued = -1;
-    for (int attempt = 0; attempt < ENQUEUE_TRIES && rc; attempt++) {
-        if (attempt)
-            mg_msg_clear (&mg_error_desc, &err);
-        rc = mg_client_call (run->client, "indexer.enqueue", &mg_enqueue_request_desc, &request,
-                             &mg_enqueue_reply_desc, &reply, ENQUEUE_TTL_MS, &err);
-    }
-    if (rc) {
-        mg_error ("indexer.enqueue failed", "code=%s reason=\"%s\" records=%zu",
-                  err.code ? err.code : "-", err.message ? err.message : "-", count);
-        mg_msg_clear (&mg_error_desc, &err);
-    }
-    else {
-        mg_info ("records queued", "records=%zu bytes=%zu took_ms=%lld", count, bytes,
-                 (long long) (s_now_ms () - started));
-        queued = (int64_t) reply.queued;
-        mg_msg_clear (&mg_enqueue_reply_desc, &reply);
-    }
-    for (size_t i = 0; i < count; i++)
-        mg_msg_clear (&mg_raw_record_desc, &records [i]);
-    return queued;
-}
-
-//  Count a sent batch's outcome (under the lock while the sender runs).
-static void
-s_sent (s_run_t *run, int64_t queued)
-{
-    if (queued < 0)
-        run->enqueue_failed = true;
-    else
-        run->stats->queued += (uint64_t) queued;
-}
-
-//  The sender thread: sends queued batches in order until closing.
-static void *
-s_sender (void *arg)
-{
-    s_run_t *run = arg;
-    pthread_mutex_lock (&run->lock);
-    while (run->queue_len || !run->closing) {
-        if (!run->queue_len) {
-            pthread_cond_wait (&run->cond, &run->lock);
-            continue;
-        }
-        mg_raw_record_t *records = run->queue [0];
-        size_t count = run->queue_counts [0], bytes = run->queue_bytes [0];
-        pthread_mutex_unlock (&run->lock);
-        int64_t queued = s_send (run, records, count, bytes);
-        free (records);
-        pthread_mutex_lock (&run->lock);
-        s_sent (run, queued);
-        //  Only now is the slot free: the loop waits while SEND_QUEUE are out.
-        run->queue_len--;
-        memmove (run->queue, run->queue + 1, run->queue_len * sizeof run->queue [0]);
-        memmove (run->queue_counts, run->queue_counts + 1, run->queue_len * sizeof run->queue_counts [0]);
-        memmove (run->queue_bytes, run->queue_bytes + 1, run->queue_len * sizeof run->queue_bytes [0]);
-        pthread_cond_broadcast (&run->cond);
-    }
-    pthread_mutex_unlock (&run->lock);
-    return NULL;
-}
-
-//  Stop the sender once it has sent every batch handed to it.
-static void
-s_sender_stop (s_run_t *run)
-{
-    if (!run->sender_running)
-        return;
-    pthread_mutex_lock (&run->lock);
-    run->closing = true;
-    pthread_cond_broadcast (&run->cond);
-    pthread_mutex_unlock (&run->lock);
-    pthread_join (run->sender, NULL);
-    run->sender_running = false;
-}
-
-//  Hand the batch to the sender (waiting while SEND_QUEUE batches are out),
-//  or send it here when there is no sender. Returns 0 or -1.
-static int
-s_flush (s_run_t *run)
-{
-    if (run->batch_count == 0)
-        return 0;
-    mg_raw_record_t *fresh = run->sender_running ? calloc ((size_t) run->config->batch, sizeof *fresh) : NULL;
-    if (!fresh) {
-        //  Out of memory: the sender finishes its queue, then batches go inline.
-        s_sender_stop (run);
-        s_sent (run, s_send (run, run->batch, run->batch_count, run->batch_bytes));
-        run->batch_count = 0;
-        run->batch_bytes = 0;
-        return run->enqueue_failed ? -1 : 0;
-    }
-    pthread_mutex_lock (&run->lock);
-    while (run->queue_len == SEND_QUEUE)
-        pthread_cond_wait (&run->cond, &run->lock);
-    run->queue [run->queue_len] = run->batch;
-    run->queue_counts [run->queue_len] = run->batch_count;
-    run->queue_bytes [run->queue_len] = run->batch_bytes;
-    run->queue_len++;
-    pthread_cond_broadcast (&run->cond);
-    pthread_mutex_unlock (&run->lock);
-    run->batch = fresh;
-    run->batch_count = 0;
-    run->batch_bytes = 0;
-    return 0;
 }
 
 //  Store the answers waiting for the cache, in one round trip.
@@ -392,37 +164,13 @@ s_title_done (s_run_t *run, s_title_t *t)
         return;
     if (t->offers && json_array_size (t->offers))
         json_object_set (t->record, "availability", t->offers);
-    mg_raw_record_t *slot = &run->batch [run->batch_count];
-    memset (slot, 0, sizeof *slot);
     char err [MG_MSG_ERR_LEN];
-    uint8_t *encoded = NULL;
-    size_t size = 0;
-    int rc = mg_msg_from_json (&mg_raw_record_desc, t->record, slot, err, sizeof err);
-    if (rc == 0 && mg_msg_encode (&mg_raw_record_desc, slot, &encoded, &size, err, sizeof err))
-        rc = -1;
-    free (encoded);
-    if (rc == 0 && size > BATCH_BYTES) {
-        snprintf (err, sizeof err, "record of %zu bytes is over the %d-byte limit", size, BATCH_BYTES);
-        rc = -1;
-    }
-    if (rc) {
-        mg_msg_clear (&mg_raw_record_desc, slot);
+    if (fetch_sender_add (run->sender, t->record, err, sizeof err)) {
         snprintf (t->reason, sizeof t->reason, "record refused by the schema: %.200s", err);
         t->failed = true;
         run->stats->failed++;
         s_dead_letter (run, t, PROVIDER_TMDB, "title");
-        return;
     }
-    //  Batches close at config->batch records or BATCH_BYTES encoded,
-    //  whichever comes first (the bus refuses messages over 1 MB).
-    if (run->batch_bytes + size > BATCH_BYTES) {
-        mg_raw_record_t held = *slot;
-        s_flush (run);
-        run->batch [0] = held;
-    }
-    run->batch_bytes += size;
-    if (++run->batch_count == (size_t) run->config->batch)
-        s_flush (run);
 }
 
 //  Does the record carry a trailer already (TMDB's videos)?
@@ -891,7 +639,7 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
     memset (stats, 0, sizeof *stats);
     s_run_t run = { .config = config, .redis = redis, .pg = pg, .client = client, .engine = engine,
                     .counters = counters, .stats = stats };
-    run.batch = calloc ((size_t) config->batch, sizeof *run.batch);
+    run.sender = fetch_sender_new (client, (size_t) config->batch, config->flush_ms);
     size_t slots = (size_t) config->concurrency;
     s_title_t *titles = calloc (slots, sizeof *titles);
     s_title_t **active = calloc (slots, sizeof *active);
@@ -907,21 +655,10 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
     run.ttl = calloc (slots, sizeof *run.ttl);
     run.entries = calloc (slots, sizeof *run.entries);
     int rc = -1;
-    if (!run.batch || !titles || !active || !run.put_keys || !run.put_bodies || !run.put_lens
+    if (!run.sender || !titles || !active || !run.put_keys || !run.put_bodies || !run.put_lens
     ||  !run.put_etags || !run.ask || !run.keys || !run.bodies || !run.etags || !run.ttl
     ||  !run.entries)
         goto done;
-    //  No sender thread (mutex, condition or thread refused): batches are sent inline.
-    if (pthread_mutex_init (&run.lock, NULL) == 0) {
-        if (pthread_cond_init (&run.cond, NULL) == 0) {
-            run.sender_running = pthread_create (&run.sender, NULL, s_sender, &run) == 0;
-            if (!run.sender_running)
-                pthread_cond_destroy (&run.cond);
-        }
-        if (!run.sender_running)
-            pthread_mutex_destroy (&run.lock);
-    }
-    bool threaded = run.sender_running;
     size_t next = 0, busy = 0;
     while (next < count || busy > 0) {
         int64_t now = s_now_ms ();
@@ -976,6 +713,7 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
             break;
         }
         s_put_flush (&run);
+        fetch_sender_tick (run.sender);
         if (http_engine_running (engine) == 0 && wait > 0) {
             struct timespec pause = { wait / 1000, (long) (wait % 1000) * 1000000L };
             nanosleep (&pause, NULL);
@@ -985,12 +723,11 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
     for (int p = 0; p < PROVIDER_COUNT; p++)
         s_breaker_flush (&run, (provider_id_t) p, 0);
     s_put_flush (&run);
-    s_flush (&run);
-    s_sender_stop (&run);
-    if (threaded) {
-        pthread_cond_destroy (&run.cond);
-        pthread_mutex_destroy (&run.lock);
-    }
+    int64_t queued = fetch_sender_close (run.sender);
+    if (queued < 0)
+        rc = -1;
+    else
+        stats->queued = (uint64_t) queued;
 done:
     //  Titles left by a failed engine: their transfers leave the engine
     //  before the titles holding them are freed, then their parts.
@@ -1001,7 +738,7 @@ done:
             json_decref (active [i]->offers);
             cache_entry_clear (&active [i]->cached);
         }
-    free (run.batch);
+    fetch_sender_destroy (&run.sender);
     free (titles);
     free (active);
     free (run.ask);
@@ -1014,153 +751,5 @@ done:
     free (run.put_bodies);
     free (run.put_lens);
     free (run.put_etags);
-    return rc || run.enqueue_failed ? -1 : 0;
-}
-
-//  http_engine_poll's callback when the caller watches the transfer itself.
-static void
-s_noop (void *arg, http_transfer_t *transfer)
-{
-    (void) arg;
-    (void) transfer;
-}
-
-//  Sleep ms milliseconds.
-static void
-s_sleep_ms (int64_t ms)
-{
-    struct timespec pause = { ms / 1000, (long) (ms % 1000) * 1000000L };
-    nanosleep (&pause, NULL);
-}
-
-//  Start x after taking a TMDB request from the shared quota (waiting for
-//  the rate). Returns 0 or -1 with why.
-static int
-s_list_start (const fetch_config_t *config, mg_redis_t *redis, http_engine_t *engine,
-              http_transfer_t *x, char *why, size_t whylen)
-{
-    quota_grant_t grant = { 0 };
-    while (quota_take (redis, &config->quota [PROVIDER_TMDB], 1, &grant, why, whylen) == 0
-       &&  !grant.granted && !grant.exhausted)
-        s_sleep_ms (grant.wait_ms > 0 ? grant.wait_ms : 1);
-    if (!grant.granted) {
-        if (grant.exhausted)
-            snprintf (why, whylen, "TMDB quota spent");
-        return -1;
-    }
-    if (http_engine_start (engine, x)) {
-        snprintf (why, whylen, "cannot start a transfer");
-        return -1;
-    }
-    return 0;
-}
-
-//  A finished list page's ids into items. Returns 0 or -1 with why.
-static int
-s_list_take (http_transfer_t *x, fetch_counters_t *counters, const char *list, int page,
-             fetch_item_t *items, size_t max, size_t *count, int *total, char *why, size_t whylen)
-{
-    if (counters)
-        atomic_fetch_add (&counters [PROVIDER_TMDB].calls, 1);
-    long long ids [LIST_PAGE_MAX * 5];
-    size_t got = 0;
-    if (x->status == 200 && x->body
-    &&  tmdb_parse_ids (x->body, x->len, ids, sizeof ids / sizeof ids [0], &got, total, why, whylen) == 0) {
-        for (size_t i = 0; i < got && *count < max; i++) {
-            items [*count].tmdb = ids [i];
-            snprintf (items [*count].type, sizeof items [0].type, "movie");
-            (*count)++;
-        }
-        return 0;
-    }
-    if (counters)
-        atomic_fetch_add (&counters [PROVIDER_TMDB].failures, 1);
-    if (x->status != 200)
-        snprintf (why, whylen, "TMDB %s page %d: %ld %.100s", list, page, x->status, x->error);
-    return -1;
-}
-
-//  One page with its retries. Returns 0 or -1 with why.
-static int
-s_list_page (const fetch_config_t *config, mg_redis_t *redis, http_engine_t *engine,
-             fetch_counters_t *counters, const char *list, int page, fetch_item_t *items,
-             size_t max, size_t *count, int *total, char *why, size_t whylen)
-{
-    http_transfer_t x = { .rl_remaining = -1, .rl_reset_ms = -1 };
-    if (tmdb_list_url (config->base [PROVIDER_TMDB], config->key [PROVIDER_TMDB], list, page,
-                       x.url, sizeof x.url)) {
-        snprintf (why, whylen, "cannot build the TMDB %s request", list);
-        return -1;
-    }
-    int rc = -1;
-    for (int attempt = 1; attempt <= config->retry.max_attempts && rc; attempt++) {
-        if (s_list_start (config, redis, engine, &x, why, whylen))
-            break;
-        while (x.easy)
-            if (http_engine_poll (engine, POLL_MAX_MS, s_noop, NULL) < 0) {
-                snprintf (why, whylen, "curl multi failed");
-                http_transfer_reset (&x);
-                return -1;
-            }
-        rc = s_list_take (&x, counters, list, page, items, max, count, total, why, whylen);
-        if (rc && !retry_is_retryable (x.status) && x.status != 200)
-            break;
-        if (rc && attempt < config->retry.max_attempts) {
-            int64_t after = retry_after_ms (x.retry_after [0] ? x.retry_after : NULL, (int64_t) time (NULL));
-            s_sleep_ms (retry_delay_ms (&config->retry, attempt, after, randombytes_random ()));
-        }
-        http_transfer_reset (&x);
-    }
-    http_transfer_reset (&x);
-    return rc;
-}
-
-int
-fetch_list (const fetch_config_t *config, mg_redis_t *redis, http_engine_t *engine,
-            fetch_counters_t *counters, const char *list, int pages, fetch_item_t *items,
-            size_t max, size_t *count, char *why, size_t whylen)
-{
-    assert (config && redis && engine && list && items && count);
-    *count = 0;
-    //  Page 1 says how many there are; the others are fetched concurrently.
-    int total = 0;
-    if (s_list_page (config, redis, engine, counters, list, 1, items, max, count, &total, why, whylen))
-        return -1;
-    int last = pages < total ? pages : total;
-    size_t slots = (size_t) config->concurrency;
-    http_transfer_t *x = calloc (slots, sizeof *x);
-    if (!x) {
-        snprintf (why, whylen, "out of memory");
-        return -1;
-    }
-    int rc = 0;
-    for (int first = 2; rc == 0 && first <= last && *count < max; first += (int) slots) {
-        int n = last - first + 1 < (int) slots ? last - first + 1 : (int) slots;
-        for (int i = 0; rc == 0 && i < n; i++) {
-            x [i] = (http_transfer_t) { .rl_remaining = -1, .rl_reset_ms = -1 };
-            if (tmdb_list_url (config->base [PROVIDER_TMDB], config->key [PROVIDER_TMDB], list, first + i,
-                               x [i].url, sizeof x [i].url)
-            ||  s_list_start (config, redis, engine, &x [i], why, whylen))
-                rc = -1;
-        }
-        while (http_engine_running (engine) > 0)
-            if (http_engine_poll (engine, POLL_MAX_MS, s_noop, NULL) < 0) {
-                snprintf (why, whylen, "curl multi failed");
-                rc = -1;
-                break;
-            }
-        for (int i = 0; i < n; i++) {
-            int ignored;
-            //  A page that failed gets its retries one by one.
-            if (rc == 0 && s_list_take (&x [i], counters, list, first + i, items, max, count, &ignored, why, whylen)
-            &&  s_list_page (config, redis, engine, counters, list, first + i, items, max, count, &ignored, why, whylen))
-                rc = -1;
-            http_transfer_reset (&x [i]);
-        }
-    }
-    //  After a failed poll some pages may still be in the engine.
-    for (size_t i = 0; i < slots; i++)
-        http_engine_cancel (engine, &x [i]);
-    free (x);
     return rc;
 }

@@ -27,6 +27,7 @@ typedef struct {
     int timeout_ms;                     //  per transfer
     int64_t pace_low_water;             //  pace when a provider says fewer calls are left
     int batch;                          //  records per indexer.enqueue
+    int64_t flush_ms;                   //  the longest a finished title's record waits for its batch
     bool trailers_always;               //  search YouTube even when TMDB lists a trailer
 } fetch_config_t;
 

@@ -23,6 +23,7 @@
 #define SCHEDULE_TICK_MS  1000      //  the scheduler looks at its jobs once a second
 #define SWEEP_PAGE        1000      //  titles per fetch_run in availability sweeps
 #define REDIS_BACKOFF_MS  1000      //  Redis stalled or down: its calls fail at once this long
+#define CATALOG_RETRY_MS  30000     //  a catalog job whose lists failed runs again after this
 
 typedef struct {
     fetch_config_t config;
@@ -477,6 +478,7 @@ s_scheduler (void *arg)
                 //  then its trending list, then watchlisted titles, then the
                 //  changes.
                 static const char *const lists [] = { "popular", "trending", NULL, "changes" };
+                int failed = 0;
                 for (int l = 0; l < 4; l++) {
                     if (!lists [l]) {
                         PGconn *pg = s_pg (self);
@@ -488,11 +490,24 @@ s_scheduler (void *arg)
                     }
                     mg_fetcher_run_reply_t reply = { 0 };
                     mg_error_t err = { 0 };
-                    if (s_refresh (self, lists [l], pages, &reply, &err))
+                    if (s_refresh (self, lists [l], pages, &reply, &err)) {
                         mg_warn ("catalog refresh failed", "list=%s reason=\"%s\"", lists [l],
                                  err.message ? err.message : "-");
+                        failed += l < 2;
+                    }
                     mg_msg_clear (&mg_error_desc, &err);
                 }
+                //  The popular or trending list could not be read (TMDB down,
+                //  or not up yet when the stack starts): the job runs again
+                //  after CATALOG_RETRY_MS instead of after its whole interval,
+                //  or the first page would lack trailers and offers for hours.
+                if (failed && (lease_release (self->redis, s_jobs [j].name, shared->token, why, sizeof why)
+                           ||  lease_take (self->redis, s_jobs [j].name, shared->token, CATALOG_RETRY_MS,
+                                           &taken, why, sizeof why)))
+                    mg_warn ("catalog retry not scheduled", "reason=\"%s\"", why);
+                else
+                if (failed)
+                    mg_info ("catalog job to run again", "in_ms=%d", CATALOG_RETRY_MS);
             }
             else
             if (j == JOB_POPULARITY)

@@ -178,9 +178,10 @@ s_wait_scalar (fixture_t *f, const char *sql, long want)
 }
 
 //  Start the fetcher with only the availability sweep and the popularity
-//  snapshot scheduled, the simulator as every provider, no quotas.
+//  snapshot scheduled, the simulator as every provider, no quotas, and
+//  extra settings (NULL-terminated; may be NULL).
 static void
-s_start_fetcher (fixture_t *f)
+s_start_fetcher (fixture_t *f, const char *const *extra)
 {
     char text [16][600];
     const char *envp [64];
@@ -204,6 +205,8 @@ s_start_fetcher (fixture_t *f)
     };
     for (int i = 0; fixed [i]; i++)
         envp [n++] = fixed [i];
+    for (int i = 0; extra && extra [i] && n < 63; i++)
+        envp [n++] = extra [i];
     envp [n] = NULL;
     f->fetcher = mg_test_spawn ("mg-fetcher", envp);
     assert_true (f->fetcher > 0);
@@ -213,7 +216,7 @@ static void
 test_a_sweep_refreshes_popular_then_watchlisted_titles_first (void **state)
 {
     fixture_t *f = *state;
-    s_start_fetcher (f);
+    s_start_fetcher (f, NULL);
     //  The sweep queues the first titles (b, e, then the watchlisted f),
     //  then all six in catalog order: nine records.
     const char *count = "SELECT count (*) FROM ingest_jobs WHERE payload->>'source' = 'tmdb'";
@@ -238,12 +241,74 @@ test_a_popularity_snapshot_is_taken_and_old_ones_dropped (void **state)
 {
     fixture_t *f = *state;
     if (f->fetcher <= 0)
-        s_start_fetcher (f);
+        s_start_fetcher (f, NULL);
     //  Every title with a popularity, in one snapshot.
     const char *recent = "SELECT count (*) FROM popularity_snapshots WHERE taken_at > now () - interval '1 hour'";
     assert_int_equal (s_wait_scalar (f, recent, 6), 6);
     assert_int_equal (s_scalar (f, "SELECT count (DISTINCT taken_at) FROM popularity_snapshots"), 1);
     assert_int_equal (s_scalar (f, "SELECT popularity FROM popularity_snapshots WHERE content_id = '" ID ("b") "'"), 90);
+}
+
+//  Set the simulator's latency for one provider (ms).
+static void
+s_sim_latency (fixture_t *f, const char *provider, int ms)
+{
+    char body [96];
+    snprintf (body, sizeof body, "{\"ms\": %d, \"provider\": \"%s\"}", ms, provider);
+    mg_http_reply_t reply = { 0 };
+    assert_int_equal (mg_http_request (f->sim_port, "POST", "/_sim/latency", "", body, &reply, 5000), 0);
+    assert_int_equal (reply.status, 200);
+    mg_http_reply_free (&reply);
+}
+
+//  A run's first titles are queued as soon as they are complete, not
+//  when its last title is: with Streaming Availability answering after
+//  SA_LATENCY_MS and one transfer at a time, the sweep's first run (Star
+//  Wars, American Beauty, Dancer in the Dark) takes three of those; Star
+//  Wars, with its offers and trailer, must reach the pipeline while
+//  American Beauty still waits for its answer. (A run that held its
+//  records until its end queued all three together, SA_LATENCY_MS after
+//  the third call: the top of a page waited for the page's tail.)
+#define SA_LATENCY_MS 10000
+
+static void
+test_a_run_queues_its_first_titles_before_its_tail (void **state)
+{
+    fixture_t *f = *state;
+    if (f->fetcher > 0)
+        mg_test_stop (f->fetcher, SIGTERM);
+    f->fetcher = 0;
+    //  No lease, and no cached answer to spare the calls.
+    s_flush_redis ();
+    long before = s_scalar (f, "SELECT coalesce (max (id), 0) FROM ingest_jobs");
+    s_sim_latency (f, "sa", SA_LATENCY_MS);
+    static const char *const extra [] = {
+        "MG_FETCHER_TIMEOUT_MS=60000", NULL };
+    s_start_fetcher (f, extra);
+    char sql [512];
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld "
+              "AND payload->>'source' = 'tmdb' AND payload->>'source_id' = '11'", before);
+    //  Three SA answers, the fetcher's start and a loaded machine: well
+    //  within this.
+    int64_t until = mg_test_now_ms () + WAIT_MS + 3 * SA_LATENCY_MS;
+    while (s_scalar (f, sql) < 1 && mg_test_now_ms () < until)
+        usleep (100 * 1000);
+    snprintf (sql, sizeof sql, "SELECT string_agg (payload->>'source_id', ' ' ORDER BY id) FROM ingest_jobs "
+              "WHERE id > %ld AND payload->>'source' = 'tmdb'", before);
+    PGresult *res = PQexec (f->pg, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    char queued [128];
+    snprintf (queued, sizeof queued, "%s", PQntuples (res) && !PQgetisnull (res, 0, 0) ? PQgetvalue (res, 0, 0) : "");
+    PQclear (res);
+    s_sim_latency (f, "sa", 0);
+    //  Star Wars alone: American Beauty (the run's second title) is not
+    //  queued yet.
+    assert_string_equal (queued, "11");
+    //  ... and it is complete: offers from SA and TMDB's trailer.
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld AND payload->>'source_id' = '11' "
+              "AND jsonb_array_length (payload->'availability') > 0 "
+              "AND jsonb_path_exists (payload, '$.videos[*] ? (@.type == \"trailer\")')", before);
+    assert_int_equal (s_scalar (f, sql), 1);
 }
 
 int
@@ -252,6 +317,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_a_sweep_refreshes_popular_then_watchlisted_titles_first),
         cmocka_unit_test (test_a_popularity_snapshot_is_taken_and_old_ones_dropped),
+        cmocka_unit_test (test_a_run_queues_its_first_titles_before_its_tail),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
