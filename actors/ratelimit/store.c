@@ -23,7 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_PREFIX  "mg:rl:"        //  mg:rl:<tier>:<client>, a hash {s, m} of TATs in us
+//  mg:rl:{<client>}:<tier>, a hash {s, m} of TATs in us. The client is the
+//  key's hash tag, so on Redis Cluster all of one caller's keys (every
+//  tier it has had) share one slot.
+#define KEY_PREFIX  "mg:rl:"
 #define BACKOFF_MS  250             //  after a Redis timeout, decisions fail at once this long
 
 //  KEYS[1]: the client's state. ARGV: T and tau of the per-second window,
@@ -124,7 +127,7 @@ rl_store_check (rl_store_t *self, const rl_tier_t *tier, const char *client,
 {
     assert (self && tier && client && decision && why);
     char key [256];
-    snprintf (key, sizeof key, KEY_PREFIX "%s:%s", tier->name, client);
+    snprintf (key, sizeof key, KEY_PREFIX "{%s}:%s", client, tier->name);
     char args [4][24];
     const int64_t values [4] = { tier->period_s_us, tier->tau_s_us, tier->period_m_us, tier->tau_m_us };
     const char *argv [4];

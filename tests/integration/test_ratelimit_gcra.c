@@ -263,6 +263,34 @@ test_a_stopped_redis_gets_error_replies_within_the_deadline (void **state)
     assert_true (s_works_within (f, "user:stall", 3000));
 }
 
+//  The state of one caller is kept under the caller as a Redis Cluster hash
+//  tag: the keys of both tiers exist under mg:rl:{<client>}:<tier>, so a
+//  cluster hashes only "<client>" and puts them in one slot.
+static void
+test_a_callers_keys_share_one_cluster_slot (void **state)
+{
+    fixture_t *f = *state;
+    s_wait_actor (f);
+    const char *tiers [] = { "free", "pro" };
+    for (size_t i = 0; i < 2; i++) {
+        mg_ratelimit_reply_t reply;
+        assert_int_equal (s_check (f, "user:slot", tiers [i], &reply, NULL, 0), 0);
+        assert_true (reply.allowed);
+        mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    }
+    redisContext *redis = redisConnect ("127.0.0.1", f->redis_port);
+    assert_true (redis && !redis->err);
+    long long found = 0;
+    for (size_t i = 0; i < 2; i++) {
+        redisReply *r = redisCommand (redis, "EXISTS mg:rl:{user:slot}:%s", tiers [i]);
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            found += r->integer;
+        freeReplyObject (r);
+    }
+    redisFree (redis);
+    assert_int_equal (found, 2);
+}
+
 int
 main (void)
 {
@@ -276,6 +304,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_script_is_reloaded_after_flush_and_redis_restart, setup_own_redis, teardown),
         cmocka_unit_test_setup_teardown (test_a_stopped_redis_gets_error_replies_within_the_deadline,
                                          setup_own_redis, teardown),
+        cmocka_unit_test_setup_teardown (test_a_callers_keys_share_one_cluster_slot, setup_own_redis, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
