@@ -42,7 +42,8 @@ typedef struct {
     const char *summary;
     const char *description;        //  NULL: the request or reply message's doc
     const char *type;               //  media type of the success body (NULL: application/json)
-    const char *body;               //  JSON Schema of a GW_ROUTE_RAW_BODY body
+    const char *body;               //  JSON Schema of a GW_ROUTE_RAW_BODY body; of a local handler
+                                    //  without it, the body's content object (media type -> {schema})
     const char *reply;              //  JSON Schema of a local handler's success body
     const char *example;            //  JSON example of the request body
     const char *reply_example;      //  JSON example of the success body
@@ -186,6 +187,26 @@ static const s_doc_t s_docs [] = {
       "The delivery is retried as new (same `webhook-id`) and the webhook is enabled again; "
       "409 CONFLICT when the delivery is not a dead letter.",
       NULL, NULL, NULL, NULL, NULL, "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
+    { "POST", "/api/v1/me/import", "me", "Import a list file: IMDb, Letterboxd, Trakt or title,year",
+      "The body is the file (`text/csv`, `application/json`, `application/x-ndjson`; at most 5 MB) or a "
+      "`multipart/form-data` form with a `file` field. The format is told by the header (CSV) or the items' "
+      "shape (JSON) and named in `format`; a file that cannot be read is 400 naming the line. Rows are "
+      "resolved to titles (ids first, then title and year); list entries are added to the watchlist and "
+      "watches set as completed progress, as the account's own changes (every device's stream hears of "
+      "them); what the state holds already is left alone, so importing a file again changes nothing. "
+      "Up to 1,000 rows: 200 with the report. More: 202 with `Location: /api/v1/me/imports/{id}` to poll.",
+      NULL,
+      "{\"text/csv\":{\"schema\":{\"type\":\"string\"}},\"application/json\":{\"schema\":{\"type\":\"string\"}},"
+      "\"application/x-ndjson\":{\"schema\":{\"type\":\"string\"}},\"multipart/form-data\":{\"schema\":{"
+      "\"type\":\"object\",\"required\":[\"file\"],\"properties\":{\"file\":{\"type\":\"string\",\"format\":\"binary\"}}}}}",
+      NULL, NULL, NULL,
+      "{\"202\":{\"description\":\"A file of more than 1,000 rows: queued; poll Location\","
+      "\"headers\":{\"Location\":{\"description\":\"/api/v1/me/imports/{id}\",\"schema\":{\"type\":\"string\"}}},"
+      "\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"" SCHEMA_REF "sync.import.job\"}}}},"
+      "\"413\":{\"$ref\":\"#/components/responses/PayloadTooLarge\"},"
+      "\"415\":{\"$ref\":\"#/components/responses/UnsupportedMediaType\"}}" },
+    { "GET", "/api/v1/me/imports/{id}", "me", "An import's progress and report",
+      "404 for an import that is not the caller's.", NULL, NULL, NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/sync/ops", "sync", "Apply a batch of offline ops (CRDT merge) and get the merged state",
       "Ops are checked one by one; an op already applied (same op_id) is skipped.", NULL,
       "{\"type\":\"object\",\"required\":[\"ops\"],\"properties\":{\"device_id\":{\"type\":\"string\",\"description\":\"The caller's device sending the batch\"},"
@@ -603,6 +624,11 @@ s_request_body (s_gen_t *gen, const gw_route_t *route, const s_doc_t *doc)
     else
     if ((route->flags & GW_ROUTE_BODY) && route->request)
         schema = s_object_schema (gen, route->request, false, s_not_in_body, route);
+    if (!schema && doc && doc->body && route->handler && !(route->flags & GW_ROUTE_RAW_BODY)) {
+        //  Not JSON (a file, a form): the content object is given whole.
+        json_t *content = s_parse (gen, doc->body, route->path);
+        return content ? json_pack ("{s:b,s:o}", "required", 1, "content", content) : NULL;
+    }
     if (!schema)
         return NULL;
     //  A body route with nothing required may be sent without a body.

@@ -851,3 +851,23 @@ sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err)
     json_decref (batch.ops);
     return rc;
 }
+
+int
+sync_apply_ops (sync_thread_t *self, const char *user_id, json_t *ops, size_t *applied, mg_error_t *err)
+{
+    return s_batch (self, user_id, NULL, ops, NULL, applied, NULL, err);
+}
+
+json_t *
+sync_user_view (sync_thread_t *self, const char *user_id, mg_error_t *err)
+{
+    json_t *merged = s_read (self, user_id, NULL, err);
+    json_t *view = merged ? sync_state_view (merged) : NULL;
+    if (merged && view)
+        json_object_set_new (view, "titles", json_integer ((json_int_t) sync_state_titles (merged)));
+    else
+    if (merged)
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    json_decref (merged);
+    return view;
+}
