@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with clang and run each for a bounded time on
 # a copy of its checked-in seed corpus. Exit non-zero on any crash or leak.
-#   MG_FUZZ_SECONDS  seconds per target (default 60)
+#   MG_FUZZ_SECONDS  seconds per target (default 30)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${MG_FUZZ_BUILD:-$root/build-fuzz}
-seconds=${MG_FUZZ_SECONDS:-60}
+seconds=${MG_FUZZ_SECONDS:-30}
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMG_FUZZ=ON >/dev/null
 targets=$(cd "$root/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')
 # shellcheck disable=SC2086
