@@ -35,6 +35,25 @@
 #define IMPORT_POLL_MS       250      //  the worker looks for work this often
 #define IMPORT_STALE_UPLOAD  "1 hour" //  an upload never finished is dropped after this
 
+//  Run sql (n params) for at most one row: 1 with *res_out holding it
+//  (the caller clears it), 0 when there is none, -1 with err (mg_pg_fail).
+static int
+s_row (PGconn *pg, const char *sql, int n, const char *const *params, PGresult **res_out, mg_error_t *err)
+{
+    PGresult *res = PQexecParams (pg, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        mg_pg_fail (err, pg, res, "sync database");
+        PQclear (res);
+        return -1;
+    }
+    if (PQntuples (res) != 1) {
+        PQclear (res);
+        return 0;
+    }
+    *res_out = res;
+    return 1;
+}
+
 //  One chunk's or one job's report, as stored (import_jobs.report).
 static json_t *
 s_report_new (void)
@@ -159,17 +178,15 @@ s_candidates (PGconn *pg, const json_t *ids, mg_error_t *err)
         mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
         return NULL;
     }
-    PGresult *res = PQexecParams (pg,
+    PGresult *res = NULL;
+    int rc = s_row (pg,
         "SELECT coalesce (jsonb_object_agg (c.id, jsonb_strip_nulls (jsonb_build_object ('id', c.id, "
-        "'type', c.type, 'title', left (c.title, " "128" "), 'year', c.year))), '{}'::jsonb)::text "
+        "'type', c.type, 'title', left (c.title, 128), 'year', c.year))), '{}'::jsonb)::text "
         "FROM content c WHERE c.id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid)",
-        1, NULL, P (text), NULL, NULL, 0);
+        1, P (text), &res, err);
     free (text);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
-        mg_pg_fail (err, pg, res, "sync database");
-        PQclear (res);
-        return NULL;
-    }
+    if (rc != 1)
+        return NULL;            //  an aggregate always has its row
     json_t *found = json_loads (PQgetvalue (res, 0, 0), 0, NULL);
     PQclear (res);
     if (!found)
@@ -326,18 +343,11 @@ s_run (sync_thread_t *self, const char *job_id, const mg_import_t *parsed, mg_er
     PGconn *pg = sync_pg (self, err);
     if (!pg)
         return -1;
-    PGresult *res = PQexecParams (pg, "SELECT user_id::text, content_type, file, processed, report::text "
-                                      "FROM import_jobs WHERE id = $1::uuid AND status = 'running'",
-                                  1, NULL, P (job_id), NULL, NULL, 0);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_pg_fail (err, pg, res, "sync database");
-        PQclear (res);
-        return -1;
-    }
-    if (PQntuples (res) != 1) {
-        PQclear (res);
-        return 0;               //  done or gone meanwhile
-    }
+    PGresult *res = NULL;
+    int found = s_row (pg, "SELECT user_id::text, content_type, file, processed, report::text "
+                           "FROM import_jobs WHERE id = $1::uuid AND status = 'running'", 1, P (job_id), &res, err);
+    if (found != 1)
+        return found;           //  0: done or gone meanwhile
     char user_id [37];
     snprintf (user_id, sizeof user_id, "%s", PQgetvalue (res, 0, 0));
     size_t processed = (size_t) strtoull (PQgetvalue (res, 0, 3), NULL, 10);
@@ -410,23 +420,16 @@ s_run (sync_thread_t *self, const char *job_id, const mg_import_t *parsed, mg_er
 static int
 s_job (PGconn *pg, const char *job_id, const char *user_id, mg_import_job_t *reply, mg_error_t *err)
 {
-    PGresult *res = PQexecParams (pg,
+    PGresult *res = NULL;
+    int found = s_row (pg,
         "SELECT (report || jsonb_strip_nulls (jsonb_build_object ('id', id, "
         "'status', CASE WHEN status = 'receiving' THEN 'queued' ELSE status END, 'format', format, "
         "'rows', total, 'processed', processed, 'error', error, "
         "'created_at', to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
         "'updated_at', to_char (updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))))::text "
-        "FROM import_jobs WHERE id = $1::uuid AND user_id = $2::uuid",
-        2, NULL, P (job_id, user_id), NULL, NULL, 0);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_pg_fail (err, pg, res, "sync database");
-        PQclear (res);
-        return -1;
-    }
-    if (PQntuples (res) != 1) {
-        PQclear (res);
-        return mg_actor_fail (err, "NOT_FOUND", "id", "no such import");
-    }
+        "FROM import_jobs WHERE id = $1::uuid AND user_id = $2::uuid", 2, P (job_id, user_id), &res, err);
+    if (found != 1)
+        return found ? -1 : mg_actor_fail (err, "NOT_FOUND", "id", "no such import");
     json_t *job = json_loads (PQgetvalue (res, 0, 0), 0, NULL);
     PQclear (res);
     json_t *empty = s_report_new ();
@@ -450,13 +453,10 @@ s_job (PGconn *pg, const char *job_id, const char *user_id, mg_import_job_t *rep
 static int
 s_start (sync_thread_t *self, PGconn *pg, const char *job_id, const char *user_id, mg_error_t *err)
 {
-    PGresult *res = PQexecParams (pg, "SELECT file, content_type FROM import_jobs WHERE id = $1::uuid",
-                                  1, NULL, P (job_id), NULL, NULL, 0);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
-        mg_pg_fail (err, pg, res, "sync database");
-        PQclear (res);
-        return -1;
-    }
+    PGresult *res = NULL;
+    int found = s_row (pg, "SELECT file, content_type FROM import_jobs WHERE id = $1::uuid", 1, P (job_id), &res, err);
+    if (found != 1)
+        return found ? -1 : mg_actor_fail (err, "NOT_FOUND", "job_id", "the upload is gone");
     mg_import_t parsed = { 0 };
     char why [256];
     size_t line = 0;
@@ -502,24 +502,18 @@ sync_on_import_upload (void *state, const void *req, void *rep, mg_error_t *err)
         return -1;
     char size [24];
     snprintf (size, sizeof size, "%d", IMPORT_FILE_MAX);
-    PGresult *res = *job_id
-        ? PQexecParams (pg, "UPDATE import_jobs SET file = file || $3, updated_at = now () "
-                            "WHERE id = $1::uuid AND user_id = $2::uuid AND status = 'receiving' "
-                            "AND octet_length (file) + octet_length ($3) <= $4::int RETURNING id::text",
-                        4, NULL, P (job_id, user_id, request->data, size), NULL, NULL, 0)
-        : PQexecParams (pg, "INSERT INTO import_jobs (user_id, content_type, file) VALUES ($1::uuid, $2, $3) "
-                            "RETURNING id::text",
-                        3, NULL, P (user_id, request->content_type, request->data), NULL, NULL, 0);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_pg_fail (err, pg, res, "sync database");
-        PQclear (res);
-        return -1;
-    }
-    if (PQntuples (res) != 1) {
-        PQclear (res);
-        return mg_actor_fail (err, "NOT_FOUND", "job_id",
-                              "no upload in progress with this id (or the file passed %d bytes)", IMPORT_FILE_MAX);
-    }
+    PGresult *res = NULL;
+    int found = *job_id
+        ? s_row (pg, "UPDATE import_jobs SET file = file || $3, updated_at = now () "
+                     "WHERE id = $1::uuid AND user_id = $2::uuid AND status = 'receiving' "
+                     "AND octet_length (file) + octet_length ($3) <= $4::int RETURNING id::text",
+                 4, P (job_id, user_id, request->data, size), &res, err)
+        : s_row (pg, "INSERT INTO import_jobs (user_id, content_type, file) VALUES ($1::uuid, $2, $3) "
+                     "RETURNING id::text", 3, P (user_id, request->content_type, request->data), &res, err);
+    if (found != 1)
+        return found ? -1 : mg_actor_fail (err, "NOT_FOUND", "job_id",
+                                           "no upload in progress with this id (or the file passed %d bytes)",
+                                           IMPORT_FILE_MAX);
     snprintf (job_id, sizeof job_id, "%s", PQgetvalue (res, 0, 0));
     PQclear (res);
     if (request->has_last && request->last && s_start (self, pg, job_id, user_id, err))
