@@ -24,7 +24,8 @@
     after the drop a send can still succeed into the dying pipe and be lost,
     and such a call would otherwise wait out its whole ttl (504 instead of a
     fast 503).  */
-#include "gateway.h"
+#include "gw_bus.h"
+#include "gw_request.h"
 #include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_log.h"

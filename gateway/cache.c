@@ -42,7 +42,11 @@
     under a number that is no longer looked up. An entry lives
     MG_DETAILS_CACHE_TTL_S at most and never past the earliest expires_at
     of the offers it shows: an offer leaves by time, with no event.  */
-#include "gateway.h"
+#include "gw_cache.h"
+#include "gw_forward.h"
+#include "gw_metrics.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_config.h"
 #include "mg_log.h"
 
@@ -328,28 +332,6 @@ gw_cache_destroy (gw_cache_t **self_p)
     }
 }
 
-bool
-gw_query_param (const char *query, size_t len, const char *name, const char **value, size_t *value_len)
-{
-    size_t name_len = strlen (name);
-    size_t at = 0;
-    while (at < len) {
-        size_t end = at;
-        while (end < len && query [end] != '&')
-            end++;
-        size_t key = at;
-        while (key < end && query [key] != '=')
-            key++;
-        if (key - at == name_len && memcmp (query + at, name, name_len) == 0) {
-            *value = key < end ? query + key + 1 : query + end;
-            *value_len = key < end ? end - key - 1 : 0;
-            return true;
-        }
-        at = end + 1;
-    }
-    return false;
-}
-
 //  True when the query string has a parameter called name.
 static bool
 s_has_param (const char *query, size_t len, const char *name)
@@ -447,6 +429,7 @@ s_on_lookup (gw_cache_t *self, s_pending_t *pending, redisReply *reply)
         }
         memcpy (request->cache_gen, reply->element [0]->str, reply->element [0]->len + 1);
         request->cache_store = true;
+        request->store = gw_cache_store;
         evhttp_add_header (evhttp_request_get_output_headers (request->http), "X-Cache", "miss");
         s_forward_uncached (request, GW_CACHE_MISS);
         return;

@@ -1,9 +1,7 @@
 /*  Browsers and HTTP caches.
 
-    CORS on /api/v1 and /mcp: a preflight (OPTIONS with Origin and
-    Access-Control-Request-Method) is answered here, before the guard, so it
-    costs no bus hop and no rate-limit token; every other answer to an
-    allowed Origin carries Access-Control-Allow-Origin and exposes the
+    CORS on /api/v1 and /mcp: a preflight is answered by preflight.c; every
+    answer to an allowed Origin carries Access-Control-Allow-Origin and exposes the
     rate-limit fields. Allowed origins come from MG_CORS_ORIGINS ("*" or a
     comma-separated list of exact origins). No cookies are used, so
     Access-Control-Allow-Credentials is never sent, and Authorization is
@@ -14,7 +12,8 @@
     strong ETag (BLAKE2b-128 of the body, hashed in place over the evbuffer's
     chains) and Cache-Control; If-None-Match naming it turns the answer into
     a 304 with no body (RFC 9110 §13.1.2: weak comparison).  */
-#include "gateway.h"
+#include "gw_cors.h"
+#include "gw_routes.h"
 
 #include <assert.h>
 #include <sodium.h>
@@ -23,14 +22,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define PREFLIGHT_MAX_AGE_S  "600"      //  browsers cap it anyway (Chromium: 2 h)
 #define PUBLIC_MAX_AGE_S     60         //  catalog changes reach the search cache at once; clients may lag 1 min
 #define ETAG_BYTES           16         //  128 bits: collisions are not a concern at any catalog size
 #define ETAG_TEXT_MAX        (2 * ETAG_BYTES + 3)
 
-static const char s_allow_headers [] =
-    "Authorization, X-API-Key, Content-Type, Last-Event-ID, Mcp-Session-Id, "
-    "Mcp-Protocol-Version, X-Device-Id, If-None-Match";
 static const char s_expose_headers [] =
     "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy, "
     "Retry-After, ETag, X-Cache, Mcp-Session-Id, Location";
@@ -81,11 +76,10 @@ gw_cors_origin_allowed (const gw_config_t *config, const char *origin)
     return s_origin_allowed (config->cors_origins, origin, &any);
 }
 
-//  Access-Control-Allow-Origin for origin (and Vary when it depends on it);
-//  false when the origin is not allowed.
-static bool
-s_allow_origin (gw_request_t *request, const char *origin)
+bool
+gw_cors_allow_origin (gw_request_t *request, const char *origin)
 {
+    assert (request && origin);
     bool any;
     if (!s_origin_allowed (request->config->cors_origins, origin, &any))
         return false;
@@ -93,38 +87,6 @@ s_allow_origin (gw_request_t *request, const char *origin)
     evhttp_add_header (out, "Access-Control-Allow-Origin", any ? "*" : origin);
     if (!any)
         evhttp_add_header (out, "Vary", "Origin");
-    return true;
-}
-
-bool
-gw_cors_preflight (gw_request_t *request)
-{
-    assert (request);
-    struct evhttp_request *http = request->http;
-    if (evhttp_request_get_command (http) != EVHTTP_REQ_OPTIONS || !gw_cors_applies (request))
-        return false;
-    struct evkeyvalq *in = evhttp_request_get_input_headers (http);
-    const char *origin = evhttp_find_header (in, "Origin");
-    const char *method = evhttp_find_header (in, "Access-Control-Request-Method");
-    if (!origin || !method)
-        return false;               //  a plain OPTIONS: the router answers 405 with Allow
-    gw_match_t match;
-    if (gw_routes_match ((int) EVHTTP_REQ_OPTIONS, request->uri, request->path_len, &match)
-        == GW_MATCH_NO_PATH) {
-        gw_reply_error (request, 404, "NOT_FOUND", 0, "no route for %.*s",
-                        (int) (request->path_len > 200 ? 200 : request->path_len), request->uri);
-        return true;
-    }
-    if (!s_allow_origin (request, origin)) {
-        gw_reply_error (request, 403, "FORBIDDEN", 0,
-                        "origin %.200s may not call this API (MG_CORS_ORIGINS)", origin);
-        return true;
-    }
-    struct evkeyvalq *out = evhttp_request_get_output_headers (http);
-    evhttp_add_header (out, "Access-Control-Allow-Methods", match.allow);
-    evhttp_add_header (out, "Access-Control-Allow-Headers", s_allow_headers);
-    evhttp_add_header (out, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE_S);
-    gw_reply_json (request, 204, "", 0);
     return true;
 }
 
@@ -138,7 +100,7 @@ gw_cors_headers (gw_request_t *request)
     if (evhttp_find_header (out, "Access-Control-Allow-Origin"))
         return;                     //  a preflight, answered already
     const char *origin = evhttp_find_header (evhttp_request_get_input_headers (request->http), "Origin");
-    if (origin && s_allow_origin (request, origin))
+    if (origin && gw_cors_allow_origin (request, origin))
         evhttp_add_header (out, "Access-Control-Expose-Headers", s_expose_headers);
 }
 

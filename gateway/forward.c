@@ -2,7 +2,12 @@
     the reply is decoded by the route's reply message and answered as JSON,
     an error reply keeps its code (status from respond.c's table), no answer
     within the deadline is 504 and a lost broker is 503.  */
-#include "gateway.h"
+#include "gw_forward.h"
+#include "gw_bus.h"
+#include "gw_json.h"
+#include "gw_metrics.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -80,8 +85,8 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
 {
     const gw_route_t *route = request->route;
     int status = route->status ? route->status : 200;
-    if ((route->flags & GW_ROUTE_PREFS) && request->caller.kind != GW_CALLER_ANONYMOUS)
-        gw_mine_forget (request->caller.user_id);
+    if (request->on_success)
+        request->on_success (request);
     if (!route->reply) {
         gw_reply_buffer (request, status, GW_JSON_TYPE);
         return;
@@ -107,8 +112,8 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
     }
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
     int rc = gw_msg_append (out, route->reply, storage, (route->flags & GW_ROUTE_NULLS) != 0);
-    if (rc == 0 && request->cache_store && status == 200)
-        gw_cache_store (request, storage, out);
+    if (rc == 0 && request->store && status == 200)
+        request->store (request, storage, out);
     mg_msg_clear (route->reply, storage);
     if (rc) {
         gw_reply_error (request, 500, "INTERNAL", 0, "could not encode the reply");
@@ -157,13 +162,6 @@ s_on_answer (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t le
                             "lost the connection to the message broker");
             break;
     }
-}
-
-uint32_t
-gw_route_timeout_ms (const gw_route_t *route, const gw_config_t *config)
-{
-    assert (route && config);
-    return (route->flags & GW_ROUTE_LONG) ? config->long_timeout_ms : config->request_timeout_ms;
 }
 
 void

@@ -25,8 +25,14 @@
        (MG_RATE_FAIL_OPEN=1, the default) or refused with 503, with a log
        line (at most one a second) and mg_gateway_ratelimit_decisions_total
        {outcome="fail_open"|"fail_closed"}.
-    3. gw_server_dispatch: route, bind, forward.  */
-#include "gateway.h"
+    3. request->dispatch (server.c): route, bind, forward.  */
+#include "gw_guard.h"
+#include "gw_bus.h"
+#include "gw_keycache.h"
+#include "gw_metrics.h"
+#include "gw_ratelimit.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_jwt.h"
 #include "mg_log.h"
 
@@ -226,7 +232,7 @@ s_proceed (gw_request_t *request)
                         request->auth_message);
         return;
     }
-    gw_server_dispatch (request);
+    request->dispatch (request);
 }
 
 //  Add the rate-limit headers of a decision to the answer.
@@ -385,7 +391,8 @@ s_check_rate (gw_request_t *request)
     if (s_parallel (request)) {
         //  bus callbacks never run inside gw_bus_call: the decision is still out
         request->rate_parallel = true;
-        gw_server_dispatch (request);
+        request->hold = gw_guard_hold;
+        request->dispatch (request);
     }
 }
 

@@ -8,6 +8,11 @@
     checked here only for what the bus needs (UTF-8 text, no NUL); the
     sync actor reads it and names the line at fault.  */
 #include "import.h"
+#include "gw_bus.h"
+#include "gw_json.h"
+#include "gw_metrics.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_log.h"
 
 #include <assert.h>

@@ -4,7 +4,7 @@
 #ifndef GW_IMPORT_H_INCLUDED
 #define GW_IMPORT_H_INCLUDED
 
-#include "gateway.h"
+#include "gw_request.h"
 
 #include <stddef.h>
 

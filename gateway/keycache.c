@@ -6,7 +6,7 @@
     expires first. Entries live MG_KEY_CACHE_S (accepted keys) or less
     (refused ones); a revoked key is dropped at once when its revocation
     event arrives (gw_keycache_drop), and within that time when it is lost.  */
-#include "gateway.h"
+#include "gw_keycache.h"
 
 #include <assert.h>
 #include <sodium.h>

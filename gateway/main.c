@@ -1,6 +1,6 @@
 /*  mg-gateway: the HTTP/1.1 API. Reads its configuration from the
     environment (config/default.env), serves until SIGTERM, exits 0.  */
-#include "gateway.h"
+#include "gw_server.h"
 #include "mg_config.h"
 #include "mg_curve.h"
 #include "mg_jwt.h"

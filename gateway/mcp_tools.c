@@ -17,7 +17,13 @@
     isError and the API's error object {"error":{"code","message"}} as its
     text. A success has the REST body both as text and as
     structuredContent.  */
-#include "gateway.h"
+#include "gw_mcp.h"
+#include "gw_bus.h"
+#include "gw_json.h"
+#include "gw_metrics.h"
+#include "gw_openapi.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_frame.h"
 #include "mg_log.h"
 

@@ -2,7 +2,8 @@
     locks (one writer per counter: relaxed atomic loads and stores, so a
     reader on another thread sees whole values); /metrics sums all threads
     at read time and prints Prometheus text format 0.0.4.  */
-#include "gateway.h"
+#include "gw_metrics.h"
+#include "gw_routes.h"
 
 #include <assert.h>
 #include <stdatomic.h>

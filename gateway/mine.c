@@ -9,7 +9,10 @@
     the epoch of the writer's slot in a table all threads share, which makes
     every cached answer of that user stale at once; a write through another
     gateway is seen within the cache time.  */
-#include "gateway.h"
+#include "gw_mine.h"
+#include "gw_bus.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -104,7 +107,7 @@ s_proceed (gw_request_t *request, const char *region, const char *services)
     request->mine.ready = true;
     snprintf (request->mine.region, sizeof request->mine.region, "%s", region);
     snprintf (request->mine.services, sizeof request->mine.services, "%s", services);
-    gw_server_dispatch (request);
+    request->dispatch (request);
 }
 
 //  The comma-separated services of prefs into out (size bytes). Returns 0,

@@ -1,7 +1,8 @@
 /*  mg-openapi: print the OpenAPI 3.1 description of the gateway's routes
     (docs/openapi.yaml), YAML by default or JSON with --json, to stdout or
     to the file given with --out.  */
-#include "gateway.h"
+#include "gw_openapi.h"
+#include "gw_routes.h"
 #include "mg_log.h"
 
 #include <stdio.h>

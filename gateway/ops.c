@@ -3,7 +3,12 @@
     the route table uses has a live worker, and accounts signs tokens with
     the secret this gateway verifies them with), /metrics (Prometheus text, with
     the fetcher's provider lines when a fetcher answers in time).  */
-#include "gateway.h"
+#include "gw_ops.h"
+#include "gw_bus.h"
+#include "gw_json.h"
+#include "gw_metrics.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -83,7 +88,7 @@ s_on_fetcher_metrics (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, 
     gw_request_t *request = arg;
     (void) rtt_us;
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
-    gw_server_render_metrics (request->server, out);
+    gw_metrics_render (request->all_metrics, request->all_metrics_count, out);
     if (outcome == GW_BUS_REPLY) {
         mg_fetcher_metrics_reply_t reply;
         char reason [MG_MSG_ERR_LEN];
@@ -111,7 +116,8 @@ gw_ops_metrics (gw_request_t *request)
         if (rc == 0)
             return;
     }
-    gw_server_render_metrics (request->server, evhttp_request_get_output_buffer (request->http));
+    gw_metrics_render (request->all_metrics, request->all_metrics_count,
+                       evhttp_request_get_output_buffer (request->http));
     gw_reply_buffer (request, 200, METRICS_TYPE);
 }
 

@@ -10,7 +10,7 @@
     (draft-ietf-httpapi-ratelimit-headers-11: t is delta seconds until the
     quota is whole again.) X-RateLimit-Reset is that moment as epoch seconds,
     as GitHub and most APIs send it.  */
-#include "gateway.h"
+#include "gw_ratelimit.h"
 
 #include <arpa/inet.h>
 #include <assert.h>

@@ -12,8 +12,12 @@
 
     Adding an endpoint is adding a line here (and its message to
     messages/schema.def if it needs a new one).  */
-#include "gateway.h"
+#include "gw_routes.h"
+#include "gw_mcp.h"
+#include "gw_openapi.h"
+#include "gw_ops.h"
 #include "import.h"
+#include "gw_sse.h"
 #include "mg_frame.h"
 #include "mg_log.h"
 
@@ -646,4 +650,33 @@ gw_routes_require (const char *method)
 {
     assert (method);
     return s_add_service (method);
+}
+
+uint32_t
+gw_route_timeout_ms (const gw_route_t *route, const gw_config_t *config)
+{
+    assert (route && config);
+    return (route->flags & GW_ROUTE_LONG) ? config->long_timeout_ms : config->request_timeout_ms;
+}
+
+bool
+gw_query_param (const char *query, size_t len, const char *name, const char **value, size_t *value_len)
+{
+    size_t name_len = strlen (name);
+    size_t at = 0;
+    while (at < len) {
+        size_t end = at;
+        while (end < len && query [end] != '&')
+            end++;
+        size_t key = at;
+        while (key < end && query [key] != '=')
+            key++;
+        if (key - at == name_len && memcmp (query + at, name, name_len) == 0) {
+            *value = key < end ? query + key + 1 : query + end;
+            *value_len = key < end ? end - key - 1 : 0;
+            return true;
+        }
+        at = end + 1;
+    }
+    return false;
 }

@@ -13,8 +13,21 @@
     SIGTERM/SIGINT: each thread closes its listening socket, answers what is
     in flight (every bus call ends by its deadline, so the wait is bounded),
     lets libevent write the last answers, and its loop ends.  */
-#include "gateway.h"
+#include "gw_server.h"
+#include "gw_bus.h"
+#include "gw_cache.h"
+#include "gw_forward.h"
+#include "gw_guard.h"
 #include "import.h"
+#include "gw_keycache.h"
+#include "gw_mcp.h"
+#include "gw_metrics.h"
+#include "gw_mine.h"
+#include "gw_openapi.h"
+#include "gw_preflight.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
+#include "gw_sse.h"
 #include "mg_log.h"
 
 #include <arpa/inet.h>
@@ -82,16 +95,9 @@ struct gw_server_t {
 };
 
 static void s_on_request (struct evhttp_request *http, void *arg);
+static void s_request_done (gw_request_t *request, int status);
 static void s_on_stop (evutil_socket_t fd, short what, void *arg);
 static void s_on_drain (evutil_socket_t fd, short what, void *arg);
-
-int64_t
-gw_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 //  A listening socket on addr:port with SO_REUSEPORT; -1 on failure (logged).
 static evutil_socket_t
@@ -361,15 +367,17 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
         .http = http, .thread = self, .server = self->server, .bus = self->bus,
         .metrics = self->metrics, .keys = self->keys, .sse = self->sse, .config = &self->server->config,
         .cache = self->cache, .mine_cache = self->mine, .mcp = self->mcp,
-        .start_us = gw_now_us ()
+        .start_us = gw_now_us (), .done = s_request_done, .dispatch = gw_server_dispatch,
+        .all_metrics = self->server->metrics, .all_metrics_count = self->server->nthreads
     };
     self->in_flight++;
     gw_metrics_in_flight (self->metrics, 1);
     return request;
 }
 
-void
-gw_request_done (gw_request_t *request, int status)
+//  request->done: count the answer, recycle the request.
+static void
+s_request_done (gw_request_t *request, int status)
 {
     assert (request);
     gw_thread_t *self = request->thread;
@@ -462,6 +470,14 @@ s_on_request (struct evhttp_request *http, void *arg)
         gw_server_dispatch (request);
 }
 
+//  request->on_success of a GW_ROUTE_PREFS route: the caller's services
+//  may have changed, so every thread's cached copy is stale.
+static void
+s_forget_mine (gw_request_t *request)
+{
+    gw_mine_forget (request->caller.user_id);
+}
+
 void
 gw_server_dispatch (gw_request_t *request)
 {
@@ -505,6 +521,8 @@ gw_server_dispatch (gw_request_t *request)
         return;
     }
     match.mine = request->mine.ready ? &request->mine : NULL;
+    if ((flags & GW_ROUTE_PREFS) && request->caller.kind != GW_CALLER_ANONYMOUS)
+        request->on_success = s_forget_mine;
     gw_fault_t fault;
     uint8_t *bus_body = NULL;
     size_t bus_len = 0;

@@ -36,7 +36,11 @@
     close, never per event); a stream whose unsent output passes
     sse_max_buffer bytes is cut (the client resumes with Last-Event-ID), so
     a slow reader cannot grow memory without limit.  */
-#include "gateway.h"
+#include "gw_sse.h"
+#include "gw_sse_format.h"
+#include "gw_bus.h"
+#include "gw_cors.h"
+#include "gw_respond.h"
 #include "mg_curve.h"
 #include "mg_log.h"
 
@@ -44,7 +48,6 @@
 #include <errno.h>
 #include <event2/bufferevent.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,171 +63,12 @@
 #define OPENING_RECHECK_S  1          //  a token that expires while its stream opens is looked at again
 #define TOPIC_MAX          64         //  "sync." + a UUID, with room to spare
 #define BUCKETS            1024       //  per-thread stream table (chained by user)
-#define LIMIT_BUCKETS      1024       //  per-process per-user counts
 #define DRAIN_BATCH        256        //  events per wake before HTTP gets a turn
 #define SUB_HWM            100000     //  events queued for a slow thread before they drop (gaps are refetched)
 #define WRITE_TIMEOUT_S    60         //  a client that takes nothing for this long is cut
 #define RETRY_AFTER_S      5          //  hint on 429/503 when streams are full
 #define HEARTBEAT_LINE     ": keep-alive\n\n"    //  an SSE comment: clients ignore it
 #define RESET_REASON       "the events after Last-Event-ID are no longer kept: refetch your state"
-
-//  --------------------------------------------------------------------------
-//  Per-process bounds
-
-typedef struct s_count_t {
-    char user_id [37];
-    int streams;
-    struct s_count_t *next;
-} s_count_t;
-
-struct gw_sse_limits_t {
-    pthread_mutex_t lock;
-    s_count_t *buckets [LIMIT_BUCKETS];
-    int total;
-};
-
-//  A bucket for a user id.
-static size_t
-s_hash (const char *text, size_t buckets)
-{
-    uint64_t hash = 1469598103934665603ULL;          //  FNV-1a
-    for (; *text; text++)
-        hash = (hash ^ (uint8_t) *text) * 1099511628211ULL;
-    return (size_t) (hash % buckets);
-}
-
-gw_sse_limits_t *
-gw_sse_limits_new (void)
-{
-    gw_sse_limits_t *self = calloc (1, sizeof *self);
-    if (self && pthread_mutex_init (&self->lock, NULL)) {
-        free (self);
-        return NULL;
-    }
-    return self;
-}
-
-void
-gw_sse_limits_destroy (gw_sse_limits_t **self_p)
-{
-    assert (self_p);
-    if (*self_p) {
-        gw_sse_limits_t *self = *self_p;
-        for (size_t b = 0; b < LIMIT_BUCKETS; b++)
-            while (self->buckets [b]) {
-                s_count_t *next = self->buckets [b]->next;
-                free (self->buckets [b]);
-                self->buckets [b] = next;
-            }
-        pthread_mutex_destroy (&self->lock);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-gw_sse_take_t
-gw_sse_limits_take (gw_sse_limits_t *self, const char *user_id, int per_user, int total)
-{
-    assert (self && user_id);
-    gw_sse_take_t rc = GW_SSE_TAKEN;
-    pthread_mutex_lock (&self->lock);
-    s_count_t **slot = &self->buckets [s_hash (user_id, LIMIT_BUCKETS)];
-    while (*slot && strcmp ((*slot)->user_id, user_id) != 0)
-        slot = &(*slot)->next;
-    if (self->total >= total)
-        rc = GW_SSE_FULL;
-    else
-    if (*slot && (*slot)->streams >= per_user)
-        rc = GW_SSE_USER_FULL;
-    else {
-        if (!*slot) {
-            *slot = calloc (1, sizeof **slot);
-            if (*slot)
-                snprintf ((*slot)->user_id, sizeof (*slot)->user_id, "%s", user_id);
-        }
-        if (*slot) {
-            (*slot)->streams++;
-            self->total++;
-        }
-        else
-            rc = GW_SSE_FULL;
-    }
-    pthread_mutex_unlock (&self->lock);
-    return rc;
-}
-
-void
-gw_sse_limits_give (gw_sse_limits_t *self, const char *user_id)
-{
-    assert (self && user_id);
-    pthread_mutex_lock (&self->lock);
-    s_count_t **slot = &self->buckets [s_hash (user_id, LIMIT_BUCKETS)];
-    while (*slot && strcmp ((*slot)->user_id, user_id) != 0)
-        slot = &(*slot)->next;
-    if (*slot) {
-        self->total--;
-        if (--(*slot)->streams == 0) {
-            s_count_t *gone = *slot;
-            *slot = gone->next;
-            free (gone);
-        }
-    }
-    pthread_mutex_unlock (&self->lock);
-}
-
-//  --------------------------------------------------------------------------
-//  Formatting (pure: unit tested)
-
-int
-gw_sse_format (struct evbuffer *out, uint64_t id, const char *type, const char *data)
-{
-    assert (out && type && data);
-    //  A line break inside a field would end it: type has none by
-    //  construction, data is split into one data: line per line.
-    if (strpbrk (type, "\r\n"))
-        return -1;
-    if (evbuffer_add_printf (out, "id: %" PRIu64 "\nevent: %s\n", id, type) < 0)
-        return -1;
-    const char *line = data;
-    for (;;) {
-        size_t len = strcspn (line, "\r\n");
-        if (evbuffer_add (out, "data: ", 6) || evbuffer_add (out, line, len) || evbuffer_add (out, "\n", 1))
-            return -1;
-        line += len;
-        if (*line == '\0')
-            break;
-        line += (line [0] == '\r' && line [1] == '\n') ? 2 : 1;
-    }
-    return evbuffer_add (out, "\n", 1);
-}
-
-int
-gw_sse_parse_id (const char *text, int64_t *id)
-{
-    assert (id);
-    if (!text)
-        return -1;
-    while (*text == ' ' || *text == '\t')
-        text++;
-    size_t digits = strspn (text, "0123456789");
-    size_t rest = digits + strspn (text + digits, " \t");
-    //  At most 18 digits: always fits in int64_t.
-    if (digits == 0 || digits > 18 || text [rest] != '\0')
-        return -1;
-    *id = strtoll (text, NULL, 10);
-    return 0;
-}
-
-bool
-gw_sse_wants (const char *device, const char *origin, const char *target)
-{
-    assert (device);
-    if (origin && strcasecmp (origin, device) == 0)
-        return false;               //  its own change: the device knows it
-    if (target && strcasecmp (target, device) != 0)
-        return false;               //  meant for another device (handoff)
-    return true;
-}
 
 //  --------------------------------------------------------------------------
 //  Streams
@@ -304,7 +148,7 @@ s_unlink (s_stream_t **list, s_stream_t *stream)
 static s_stream_t **
 s_bucket (gw_sse_t *self, const char *user_id)
 {
-    return &self->buckets [s_hash (user_id, BUCKETS)];
+    return &self->buckets [gw_sse_bucket (user_id, BUCKETS)];
 }
 
 gw_sse_t *

@@ -1,4 +1,4 @@
-/*  libFuzzer: the JSON-RPC decoder of /mcp (gateway/mcp.c) on arbitrary
+/*  libFuzzer: the JSON-RPC decoder of /mcp (gateway/mcp_rpc.c) on arbitrary
     bytes. Every input is either refused with one of the codes the
     transport sends for a message it cannot take (-32700, -32600, -32602)
     and a reason, or sorted into exactly one kind whose fields agree with
@@ -6,7 +6,7 @@
     a method and no id, a response an id and no method; params, when
     present, is an object. A decoded message written out again decodes to
     the same kind, method and id.  */
-#include "gateway.h"
+#include "gw_mcp.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
-/*  libFuzzer: the SSE helpers of gateway/sse.c on arbitrary bytes. A
+/*  libFuzzer: the SSE helpers of gateway/sse_format.c on arbitrary bytes. A
     Last-Event-ID value either parses to a number >= 0 or is refused, and
     no data, whatever its bytes, can end an event early or add a field: the
     text written is id, event, data lines only, with one blank line, last.  */
-#include "gateway.h"
+#include "gw_sse_format.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "gw_json.h"
+#include "gw_metrics.h"
+#include "gw_respond.h"
+#include "gw_routes.h"
 
 //  Bind query (and body with content type) for route; returns 0 or -1 with fault.
 static int

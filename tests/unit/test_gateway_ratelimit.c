@@ -6,7 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "gw_keycache.h"
+#include "gw_ratelimit.h"
 
 static mg_ratelimit_reply_t
 s_decision (bool allowed, const char *tier, uint64_t limit_s, uint64_t limit_m)

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "gw_sse.h"
+#include "gw_sse_format.h"
 #include "mg_sse.h"
 
 //  The text of out (caller frees).

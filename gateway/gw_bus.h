@@ -1,0 +1,44 @@
+/*  bus.c: the asynchronous DEALER client of one thread.  */
+#ifndef GW_BUS_H_INCLUDED
+#define GW_BUS_H_INCLUDED
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gw_bus_t gw_bus_t;
+
+typedef enum {
+    GW_BUS_REPLY = 0,               //  REP: body is the reply message
+    GW_BUS_ERROR,                   //  ERR: body is an error message
+    GW_BUS_TIMEOUT,                 //  no answer within ttl
+    GW_BUS_LOST                     //  the connection to the broker dropped
+} gw_bus_outcome_t;
+
+//  Called exactly once per call, from the event loop, never from inside
+//  gw_bus_call. body is valid during the call only.
+typedef void (gw_bus_fn) (void *arg, gw_bus_outcome_t outcome,
+                          const uint8_t *body, size_t len, int64_t rtt_us);
+
+//  New client on base: a DEALER connected to endpoint, its fd watched by the
+//  loop, ZMTP heartbeats every heartbeat_ms, dead after liveness silent
+//  intervals. zmq_ctx is shared by all threads. NULL on failure.
+gw_bus_t *gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoint,
+                      int heartbeat_ms, int liveness, int index);
+
+//  Close the socket; callbacks of pending calls are not called. Nulls *self_p.
+void gw_bus_destroy (gw_bus_t **self_p);
+
+//  Send name + body with ttl_ms. Returns 0 (cb will be called), or -1 at once
+//  when the broker is not connected or the send queue is full.
+int gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
+                 uint32_t ttl_ms, gw_bus_fn *cb, void *arg);
+
+//  Calls waiting for an answer.
+size_t gw_bus_pending (gw_bus_t *self);
+
+//  End every waiting call now with GW_BUS_LOST (shutdown past its deadline).
+void gw_bus_abandon (gw_bus_t *self);
+
+#endif
