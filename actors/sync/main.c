@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define MAX_DRIFT_MS  60000           //  ops stamped further ahead of our clock are refused
-#define IMPORT_STALL_MS 30000         //  a 1,000-row import runs in its upload call (the gateway's deadline)
 
 static const mg_method_t s_methods [] = {
     { "sync.devices.list",   &mg_sync_list_request_desc,        &mg_devices_reply_desc, sync_on_devices_list },
@@ -181,7 +180,6 @@ main (void)
     //  several users' writes in flight (one user's are serialised by a row lock).
     int threads = (int) mg_config_int ("MG_SYNC_THREADS", 4, 1, 64);
     mg_actor_set_threads (actor, threads, s_thread_init, s_thread_fini, &shared);
-    mg_actor_set_stall (actor, IMPORT_STALL_MS);
     s_retention_t job = { &shared, mg_config_int ("MG_SYNC_RETENTION_S", 3600, 1, 86400) };
     pthread_t retention;
     if (pthread_create (&retention, NULL, s_retention, &job)) {
