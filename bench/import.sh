@@ -15,7 +15,7 @@ set -euo pipefail
 rows=${MG_BENCH_ROWS:-5000}
 rounds=${MG_BENCH_ROUNDS:-2}
 command -v curl >/dev/null || { echo "bench: curl is required" >&2; exit 1; }
-BENCH_TARGETS=${BENCH_TARGETS:-"mg-broker mg-gateway mg-catalog mg-resolver mg-search mg-accounts mg-ratelimit mg-sync mg-alerts mg-admin"}
+BENCH_TARGETS=${BENCH_TARGETS:-"mg-broker mg-gateway mg-catalog mg-resolver mg-search mg-accounts mg-ratelimit mg-sync mg-alerts mg-admin mg-keys"}
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_open_limits

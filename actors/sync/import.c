@@ -32,7 +32,8 @@
 #define IMPORT_ISSUES_MAX    500      //  non-imported rows listed in a report (it must fit a bus message)
 #define IMPORT_ISSUE_TITLE   128      //  bytes of a title shown in a report
 #define IMPORT_RESOLVE_TTL_MS 10000   //  resolver.resolve's contract for 1,000 records
-#define IMPORT_POLL_MS       250      //  the worker looks for work this often
+#define IMPORT_POLL_MS       1000     //  the worker looks for work this often (a queued job starts within it)
+#define IMPORT_SWEEP_POLLS   60       //  and drops abandoned uploads every this many looks
 #define IMPORT_STALE_UPLOAD  "1 hour" //  an upload never finished is dropped after this
 
 //  Run sql (n params) for at most one row: 1 with *res_out holding it
@@ -558,7 +559,7 @@ sync_import_worker (void *arg)
     sync_thread_t self = { .shared = shared, .events = mg_actor_event_publisher () };
     if (!self.events)
         return NULL;
-    while (!zsys_interrupted) {
+    for (unsigned polls = 0; !zsys_interrupted; polls++) {
         mg_error_t err = { 0 };
         PGconn *pg = sync_pg (&self, &err);
         char job_id [37];
@@ -569,12 +570,13 @@ sync_import_worker (void *arg)
                 mg_warn ("import step failed", "job=%s reason=\"%s\"", job_id, err.message ? err.message : "");
         }
         else
-        if (pg && claimed == 0)
+        if (pg && claimed == 0 && polls % IMPORT_SWEEP_POLLS == 0)
             PQclear (PQexec (pg, "DELETE FROM import_jobs WHERE status = 'receiving' "
                                  "AND updated_at < now () - interval '" IMPORT_STALE_UPLOAD "'"));
         mg_msg_clear (&mg_error_desc, &err);
-        if (claimed != 1)
-            zclock_sleep (IMPORT_POLL_MS);
+        //  Short sleeps: the process stops promptly when told to.
+        for (int slept = 0; claimed != 1 && slept < IMPORT_POLL_MS && !zsys_interrupted; slept += 250)
+            zclock_sleep (250);
     }
     PQfinish (self.pg);
     zsock_destroy (&self.events);
