@@ -9,11 +9,18 @@ bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$bench_root/scripts/lib/services.sh"
 
 build=$bench_root/build-release
-cmake -S "$bench_root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-# BENCH_TARGETS (optional): build only these targets (and mg-admin, which
-# makes the run's JWT secret below).
-# shellcheck disable=SC2086
-cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS mg-admin} >/dev/null
+# MG_BENCH_BUILD (optional): take the binaries of this existing build
+# directory as they are (for measures that do not depend on speed, e.g.
+# bench/sizes.sh on build-test).
+if [ -n "${MG_BENCH_BUILD:-}" ]; then
+  build=$MG_BENCH_BUILD
+else
+  cmake -S "$bench_root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  # BENCH_TARGETS (optional): build only these targets (and mg-admin, which
+  # makes the run's JWT secret below).
+  # shellcheck disable=SC2086
+  cmake --build "$build" -j"$(nproc)" ${BENCH_TARGETS:+--target $BENCH_TARGETS mg-admin} >/dev/null
+fi
 bin=$build/bin
 
 tmp=$(mktemp -d /tmp/mg-bench.XXXXXX)

@@ -11,75 +11,14 @@
 #include "mg_log.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <jansson.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define RETRY_AFTER_S 1             //  broker gone or restarting: worth a retry soon
-#define OFFERS_REGION "offers_region"
-
-//  True for a reply made of search result items (whose offers are trimmed).
-static bool
-s_has_items (const gw_route_t *route)
-{
-    return route->reply == &mg_search_reply_desc || route->reply == &mg_similar_reply_desc;
-}
-
-//  The region whose offers request's items show into region: two upper-case
-//  letters, or "" for every region. Without offers_region: the region filter
-//  when one is asked for (the titles offered there show those offers), else
-//  MG_DEFAULT_REGION. Returns 0, or -1 when offers_region is neither a
-//  region nor "all".
-static int
-s_offers_region (const gw_request_t *request, char region [3])
-{
-    const char *value;
-    size_t len;
-    if (!gw_query_param (request->query, request->query_len, OFFERS_REGION, &value, &len)) {
-        memcpy (region, request->config->default_region, 3);
-        if (gw_query_param (request->query, request->query_len, "region", &value, &len)
-        &&  len == 2 && isalpha ((unsigned char) value [0]) && isalpha ((unsigned char) value [1])) {
-            region [0] = (char) toupper ((unsigned char) value [0]);
-            region [1] = (char) toupper ((unsigned char) value [1]);
-        }
-        return 0;
-    }
-    if (len == 3 && strncasecmp (value, "all", 3) == 0) {
-        region [0] = '\0';
-        return 0;
-    }
-    if (len != 2 || !isalpha ((unsigned char) value [0]) || !isalpha ((unsigned char) value [1]))
-        return -1;
-    region [0] = (char) toupper ((unsigned char) value [0]);
-    region [1] = (char) toupper ((unsigned char) value [1]);
-    region [2] = '\0';
-    return 0;
-}
-
-//  Keep only the offers of region in each of the count items.
-static void
-s_trim_offers (mg_search_hit_t *items, size_t count, const char *region)
-{
-    for (size_t i = 0; i < count; i++) {
-        mg_search_hit_t *item = &items [i];
-        size_t kept = 0;
-        for (size_t j = 0; j < item->availability_count; j++) {
-            mg_offer_t *offer = &item->availability [j];
-            if (offer->region && strcmp (offer->region, region) == 0)
-                item->availability [kept++] = *offer;
-            else
-                mg_msg_clear (&mg_offer_desc, offer);
-        }
-        item->availability_count = kept;
-    }
-}
 
 //  A REP: decode it by the route's reply message and answer it as JSON.
-
-
 static void
 s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
 {
@@ -98,17 +37,6 @@ s_reply_ok (gw_request_t *request, const uint8_t *body, size_t len)
         gw_reply_error (request, 502, "BAD_REPLY", 0, "the %s service sent an invalid reply",
                         route->bus);
         return;
-    }
-    char region [3];
-    if (s_has_items (route) && s_offers_region (request, region) == 0 && region [0]) {
-        if (route->reply == &mg_search_reply_desc) {
-            mg_search_reply_t *reply = (void *) storage;
-            s_trim_offers (reply->results, reply->results_count, region);
-        }
-        else {
-            mg_similar_reply_t *reply = (void *) storage;
-            s_trim_offers (reply->results, reply->results_count, region);
-        }
     }
     struct evbuffer *out = evhttp_request_get_output_buffer (request->http);
     int rc = gw_msg_append (out, route->reply, storage, (route->flags & GW_ROUTE_NULLS) != 0);
@@ -169,14 +97,6 @@ gw_forward (gw_request_t *request, uint8_t **body_p, size_t len)
 {
     assert (request && request->route && request->route->bus);
     assert (body_p);
-    char region [3];
-    if (s_has_items (request->route) && s_offers_region (request, region)) {
-        free (*body_p);
-        *body_p = NULL;
-        gw_reply_error (request, 400, "INVALID_PARAMETER", 0,
-                        OFFERS_REGION " must be an ISO 3166-1 alpha-2 country code (e.g. US) or all");
-        return;
-    }
     int rc = gw_bus_call (request->bus, request->route->bus, *body_p, len,
                           gw_route_timeout_ms (request->route, request->config), s_on_answer, request);
     free (*body_p);

@@ -7,9 +7,7 @@
 
 //  Send the bound request body for request->route to its bus method and
 //  answer the HTTP request when the reply, an error or the deadline comes.
-//  Search and similar answers show one region's offers (offers_region, else
-//  MG_DEFAULT_REGION; "all": every region): a bad offers_region is a 400
-//  before the call. Takes ownership of *body_p.
+//  Takes ownership of *body_p.
 void gw_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
 #endif

@@ -82,7 +82,6 @@ typedef struct {
     uint32_t mine_cache_s;          //  MG_MINE_CACHE_S: a caller's services are trusted this long (0: ask each time)
     uint32_t mcp_session_ttl_s;     //  MG_MCP_SESSION_TTL_S: an idle MCP session ends after this
     uint32_t mcp_redis_timeout_ms;  //  MG_MCP_REDIS_TIMEOUT_MS: deadline of one session look-up
-    char default_region [3];        //  MG_DEFAULT_REGION: whose offers search items show by default
 } gw_config_t;
 
 //  --------------------------------------------------------------------------

@@ -6,7 +6,6 @@
 #include "mg_jwt.h"
 #include "mg_log.h"
 
-#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,13 +60,6 @@ main (void)
         return EXIT_FAILURE;
     }
     snprintf (config.details_prefix, sizeof config.details_prefix, "%s", prefix);
-    const char *region = mg_config_str ("MG_DEFAULT_REGION", "US");
-    if (strlen (region) != 2 || !isalpha ((unsigned char) region [0]) || !isalpha ((unsigned char) region [1])) {
-        mg_error ("MG_DEFAULT_REGION must be an ISO 3166-1 alpha-2 code", "value=\"%s\"", region);
-        return EXIT_FAILURE;
-    }
-    config.default_region [0] = (char) toupper ((unsigned char) region [0]);
-    config.default_region [1] = (char) toupper ((unsigned char) region [1]);
     if (sodium_init () < 0) {
         mg_error ("cannot initialise libsodium", NULL);
         return EXIT_FAILURE;

@@ -8,7 +8,10 @@
     write through this gateway (PUT /me/preferences, POST /sync/ops) bumps
     the epoch of the writer's slot in a table all threads share, which makes
     every cached answer of that user stale at once; a write through another
-    gateway is seen within the cache time.  */
+    gateway does the same when its preferences.set event arrives (sse.c
+    follows every user's sync events), a few milliseconds later. The
+    answer also says whose offers search, similar, trending and discover
+    items show: the caller's region.  */
 #include "gw_mine.h"
 #include "gw_bus.h"
 #include "gw_respond.h"

@@ -9,6 +9,13 @@
 
 #define MATRIX_ID "0b5d8f8e-6a47-4c39-9a3e-5f0f2f1a6030"   //  an entity id: ids are made at import
 
+//  Whose offers list items show (architecture §4), said once for every list route.
+#define OFFERS_REGION_RULE \
+    "`offers_region` (ISO 3166-1 alpha-2, or `all` for every region), by default the `region` filter when " \
+    "given, else the signed-in caller's preferred region, else the deployment's `MG_DEFAULT_REGION`; it " \
+    "never changes which titles are listed (`region` does). List items' offers leave out `updated_at`, and " \
+    "`stale` unless it is true."
+
 static const gw_openapi_doc_t s_docs [] = {
     { "GET", "/health", "ops", "Liveness: the gateway process is up", "Answered without touching the bus; never rate limited.",
       NULL, NULL,
@@ -66,20 +73,21 @@ static const gw_openapi_doc_t s_docs [] = {
     { "GET", "/api/v1/trending", "catalog", "Titles gaining the most popularity over the window (day or week)",
       "Ranks by the popularity a title gained since the last snapshot taken at or before the window's start; "
       "each item's `score` is that gain. With less history than the window the reply has `window_fallback: true` "
-      "and ranks by current popularity (`score` is then the popularity).", NULL, NULL, NULL, NULL, NULL, NULL },
-    { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+      "and ranks by current popularity (`score` is then the popularity). Each item's `availability` shows one "
+      "region's offers: " OFFERS_REGION_RULE, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)",
+      "Each item's `availability` shows one region's offers: " OFFERS_REGION_RULE, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",
       "Facets are counted only when asked (`facets=genres,platforms,years,types`); `total` is exact up to 10,000, "
       "beyond which it is 10,000 with `total_exact: false`. "
       "Repeated searches are answered from the Redis result cache (`X-Cache: hit`) until the catalog changes. "
-      "Each result's `availability` shows one region's offers: `offers_region` (or `all`), by default "
-      "`MG_DEFAULT_REGION`; it never changes which titles match (`region` does).",
+      "Each result's `availability` shows one region's offers: " OFFERS_REGION_RULE,
       NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search/autocomplete", "search", "Title and person suggestions for what has been typed", NULL,
       NULL, NULL, NULL, NULL,
       "{\"results\":[{\"id\":\"" MATRIX_ID "\",\"type\":\"movie\",\"title\":\"The Matrix\",\"year\":1999}]}", NULL },
-    { "GET", "/api/v1/content/{id}/similar", "search", "Titles nearest to one title (search result items)", NULL,
-      NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/content/{id}/similar", "search", "Titles nearest to one title (search result items)",
+      "Each item's `availability` shows one region's offers: " OFFERS_REGION_RULE, NULL, NULL, NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/resolve", "catalog", "Match records to canonical titles, creating nothing",
       "Each record is checked on its own: a bad one is listed in `errors` and its result is null; "
       "a record with no match is null too. Runs tiers 1-3 (EIDR, IMDb/TMDB id, fuzzy title + year).",

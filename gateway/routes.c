@@ -49,7 +49,7 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/leaving",                  "catalog.leaving",      &mg_leaving_request_desc,      &mg_leaving_reply_desc,      NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
     { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
     { "GET",    "/api/v1/search/autocomplete",      "search.autocomplete",  &mg_autocomplete_request_desc, &mg_autocomplete_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },
-    { "GET",    "/api/v1/content/{id}/similar",     "search.similar",       &mg_similar_request_desc,      &mg_similar_reply_desc,      NULL,            GW_ROUTE_PUBLIC, 200 },
+    { "GET",    "/api/v1/content/{id}/similar",     "search.similar",       &mg_similar_request_desc,      &mg_similar_reply_desc,      NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
     { "POST",   "/api/v1/resolve",                  "resolver.resolve",     &mg_resolve_request_desc,      &mg_resolve_reply_desc,      NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_NULLS | GW_ROUTE_LONG, 200 },
     { "POST",   "/api/v1/auth/register",            "accounts.register",    &mg_credentials_desc,          &mg_register_reply_desc,     NULL,            GW_ROUTE_BODY, 201 },
     { "POST",   "/api/v1/auth/login",               "accounts.login",       &mg_credentials_desc,          &mg_token_reply_desc,        NULL,            GW_ROUTE_BODY, 200 },

@@ -29,7 +29,9 @@
     opened with an API key ends the same way when accounts publishes the
     key's revocation (auth.key_revoked, on the same SUB socket), which also
     drops the key from the thread's key cache; one whose device is removed
-    ends on the device.removed event.
+    ends on the device.removed event. A preferences.set event of any user
+    (decoded only then) drops the user's cached services and region
+    (mine.c), so a change made through another gateway is seen here at once.
 
     Bounds: at most sse_per_user streams per user and sse_max_streams in
     all (per gateway process, counted under one mutex when streams open and
@@ -40,6 +42,7 @@
 #include "gw_sse_format.h"
 #include "gw_bus.h"
 #include "gw_cors.h"
+#include "gw_mine.h"
 #include "gw_respond.h"
 #include "mg_curve.h"
 #include "mg_log.h"
@@ -60,6 +63,7 @@
 #define TOPIC_PREFIX       "sync."
 #define AUTH_TOPIC_PREFIX  "auth."    //  accounts' revocations (auth.key_revoked)
 #define REVOKED_TOPIC      "auth.key_revoked"
+#define PREFS_EVENT        "preferences.set"    //  sync event type of a preferences change
 #define OPENING_RECHECK_S  1          //  a token that expires while its stream opens is looked at again
 #define TOPIC_MAX          64         //  "sync." + a UUID, with room to spare
 #define BUCKETS            1024       //  per-thread stream table (chained by user)
@@ -691,14 +695,21 @@ s_on_event (gw_sse_t *self, zmq_msg_t *topic, zmq_msg_t *body)
     s_stream_t *stream = *s_bucket (self, user_id);
     while (stream && strcmp (stream->user_id, user_id) != 0)
         stream = stream->next;
-    if (!stream)
-        return;                     //  no stream of this user here: not even decoded
+    //  Only a body naming the preferences type can be a preferences change:
+    //  other events of users with no stream here are not even decoded.
+    bool prefs = memmem (zmq_msg_data (body), zmq_msg_size (body), PREFS_EVENT, sizeof PREFS_EVENT - 1) != NULL;
+    if (!stream && !prefs)
+        return;
     mg_sync_event_t event;
     char reason [MG_MSG_ERR_LEN];
     if (mg_msg_decode (&mg_sync_event_desc, zmq_msg_data (body), zmq_msg_size (body), &event, reason, sizeof reason)) {
         mg_warn ("undecodable sync event", "user=%s reason=\"%s\"", user_id, reason);
         return;
     }
+    //  A preferences change made through any gateway: the caller's cached
+    //  services and region (mine.c) are stale at once, here as there.
+    if (prefs && strcmp (event.type, PREFS_EVENT) == 0)
+        gw_mine_forget (user_id);
     //  s_offer may end the stream: take the next one first.
     for (s_stream_t *next; stream; stream = next) {
         next = stream->next;

@@ -33,13 +33,23 @@
     "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ", " \
     "'stale', " a ".stale, 'updated_at', " SQL_RFC3339 (a ".updated_at") ")"
 
+//  An availability row (alias a) as a list item's offer: what a list shows,
+//  without the bookkeeping GET /content/{id}/availability and details carry
+//  (updated_at; stale only when true), which was a quarter of a page's bytes.
+#define SQL_ITEM_OFFER(a) \
+    "(jsonb_build_object ('platform', " a ".platform, 'region', " a ".region, 'type', " a ".type, " \
+    "'quality', " a ".quality, 'price', " a ".price, 'currency', " a ".currency, " \
+    "'deep_link', " a ".deep_link, 'expires_at', " SQL_RFC3339 (a ".expires_at") ") " \
+    "|| CASE WHEN " a ".stale THEN '{\"stale\": true}'::jsonb ELSE '{}'::jsonb END)"
+
 //  Offers of c shown in a list item: the current ones (expired rows wait
-//  for the next refresh to delete them), at most as many as the item holds.
+//  for the next refresh to delete them) of region o (a parameter; NULL:
+//  every region, offers_region=all), at most as many as the item holds.
 #define SQL_ITEM_OFFERS_MAX "256"
-#define SQL_ITEM_OFFERS \
-    "coalesce ((SELECT jsonb_agg (" SQL_OFFER ("a") " ORDER BY a.region, a.platform, a.type) " \
+#define SQL_ITEM_OFFERS(o) \
+    "coalesce ((SELECT jsonb_agg (" SQL_ITEM_OFFER ("a") " ORDER BY a.region, a.platform, a.type) " \
     "FROM (SELECT * FROM availability WHERE content_id = c.id " \
-    "      AND (expires_at IS NULL OR expires_at > now ()) " \
+    "      AND (expires_at IS NULL OR expires_at > now ()) AND (" o "::text IS NULL OR region = " o "::bpchar) " \
     "      ORDER BY region, platform, type LIMIT " SQL_ITEM_OFFERS_MAX ") a), '[]'::jsonb)"
 
 //  Conditions on an availability row (alias a) of an offer watchable now on
@@ -63,15 +73,16 @@
     "WHERE a.content_id = c.id AND a.region = " r "::bpchar " SQL_MINE_OFFER ("a", s) "))"
 
 //  A list item (catalog.item: the search result item shape) of c, scored
-//  by column score of p (what the list ranks by). Every list builds its
-//  items here, so a change to the item's fields is made once.
-#define SQL_ITEM \
+//  by column score of p (what the list ranks by), showing the offers of
+//  region o (SQL_ITEM_OFFERS). Every list builds its items here, so a
+//  change to the item's fields is made once.
+#define SQL_ITEM(o) \
     "jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, " \
     "'original_title', c.original_title, 'year', c.year, 'overview', c.overview, " \
     "'genres', " SQL_GENRES ", 'poster', " SQL_IMAGE ("c.poster_path", "w500") ", " \
     "'release_date', to_char (c.release_date, 'YYYY-MM-DD'), 'popularity', c.popularity, " \
     "'vote_average', c.vote_average::numeric, 'vote_count', c.vote_count, " \
     "'external_ids', " SQL_EXTERNAL_IDS ", 'score', p.score, " \
-    "'availability', " SQL_ITEM_OFFERS ")"
+    "'availability', " SQL_ITEM_OFFERS (o) ")"
 
 #endif

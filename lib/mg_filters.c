@@ -6,7 +6,9 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 //  True for A-Z and a-z only (isalpha depends on the locale).
 static bool
@@ -25,6 +27,33 @@ mg_filters_region (const char *text, char out [3], const char *param, mg_error_t
     out [0] = (char) toupper ((unsigned char) text [0]);
     out [1] = (char) toupper ((unsigned char) text [1]);
     out [2] = '\0';
+    return 0;
+}
+
+int
+mg_filters_offers_region (const char *offers_region, const char *const *fallbacks, size_t count, char out [3],
+                          const char **region_out, mg_error_t *err)
+{
+    assert (fallbacks && out && region_out && err);
+    *region_out = NULL;
+    if (offers_region && strcasecmp (offers_region, "all") == 0)
+        return 0;
+    if (offers_region) {
+        if (strlen (offers_region) != 2 || !s_ascii_letter (offers_region [0]) || !s_ascii_letter (offers_region [1]))
+            return mg_actor_fail (err, "INVALID_PARAMETER", "offers_region",
+                                  "offers_region must be an ISO 3166-1 alpha-2 country code (e.g. US) or all");
+        out [0] = (char) toupper ((unsigned char) offers_region [0]);
+        out [1] = (char) toupper ((unsigned char) offers_region [1]);
+        out [2] = '\0';
+        *region_out = out;
+        return 0;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (fallbacks [i] && *fallbacks [i]) {
+            snprintf (out, 3, "%s", fallbacks [i]);
+            *region_out = out;
+            break;
+        }
     return 0;
 }
 

@@ -11,6 +11,14 @@
 //  case) into out. Returns 0, or -1 (with err naming param).
 int mg_filters_region (const char *text, char out [3], const char *param, mg_error_t *err);
 
+//  The region whose offers list items show (offers_region=, architecture §4):
+//  offers_region when given ("all", any case: every region, *region_out
+//  NULL), else the first of the count fallbacks (each upper-case, or NULL
+//  when not set) that is set. out holds the region *region_out points to.
+//  Returns 0, or -1 (err naming offers_region) when offers_region is neither.
+int mg_filters_offers_region (const char *offers_region, const char *const *fallbacks, size_t count,
+                              char out [3], const char **region_out, mg_error_t *err);
+
 //  Check page (from 1, default 1) and per_page (1..MG_PER_PAGE_MAX,
 //  default MG_PER_PAGE_DEFAULT) and compute the row offset.
 //  Returns 0, or -1 with err naming the parameter at fault.

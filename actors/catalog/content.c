@@ -9,7 +9,6 @@
 #include "mg_catalog_sql.h"
 
 #include <string.h>
-#include <strings.h>
 
 //  Row limits: those of the reply's lists in schema.def (strings for SQL).
 #define CREDITS_MAX  "64"     //  mg_credits cast, crew
@@ -77,15 +76,10 @@ catalog_on_content (void *state, const void *req, void *rep, mg_error_t *err)
     char region [3];
     if (mg_filters_uuid (request->id, id, "id", err))
         return -1;
-    const char *offers_region = self->default_region;
-    if (request->offers_region && strcasecmp (request->offers_region, "all") == 0)
-        offers_region = NULL;
-    else
-    if (request->offers_region) {
-        if (mg_filters_region (request->offers_region, region, "offers_region", err))
-            return -1;
-        offers_region = region;
-    }
+    const char *offers_region;
+    const char *fallbacks [] = { self->default_region };
+    if (mg_filters_offers_region (request->offers_region, fallbacks, 1, region, &offers_region, err))
+        return -1;
     const char *params [] = { id, offers_region };
     int rc = catalog_query_json (state, s_content_sql, 2, params, &mg_content_details_desc, rep, err);
     return rc == 1 ? s_not_found (id, err) : rc;

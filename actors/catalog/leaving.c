@@ -17,7 +17,8 @@
 #define LEAVING_ORDER "p.expires_at, p.content_id, p.platform, p.type"
 
 //  An item's score (SQL_ITEM) is the title's popularity: the list is
-//  ordered by expiry, and popularity is what tells two entries apart.
+//  ordered by expiry, and popularity is what tells two entries apart. Its
+//  availability shows the offers of the list's region.
 //  $1 per_page, $2 offset, $3 page, $4 within_days, $5 region, $6 platforms
 //  (any of), $7 type, $8 available=mine, $9 the caller's services (JSON
 //  array; NULL: anonymous), $10 the caller's region.
@@ -32,7 +33,7 @@ static const char s_leaving_sql [] =
     "                AND a.platform IN (SELECT jsonb_array_elements_text ($9::jsonb))))), "
     "p AS (SELECT * FROM f p ORDER BY " LEAVING_ORDER " LIMIT $1::bigint OFFSET $2::bigint) "
     "SELECT jsonb_build_object ('total', (SELECT count (*) FROM f), 'page', $3::bigint, 'per_page', $1::bigint, "
-    "'results', coalesce ((SELECT jsonb_agg (jsonb_build_object ('content', (" SQL_ITEM ") || ("
+    "'results', coalesce ((SELECT jsonb_agg (jsonb_build_object ('content', (" SQL_ITEM ("$5") ") || ("
     SQL_MINE_MARK ("$9", "$10") "), 'offer', " SQL_OFFER ("o") ") ORDER BY " LEAVING_ORDER ") "
     "FROM p JOIN content c ON c.id = p.content_id JOIN availability o ON o.content_id = p.content_id "
     "AND o.platform = p.platform AND o.region = p.region AND o.type = p.type), '[]'::jsonb))::text";

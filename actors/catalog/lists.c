@@ -30,14 +30,14 @@
 //  content c (from), each title's score, the filter where and the sort
 //  order (columns of alias p), more reply fields (extra, each starting with
 //  ", "); f, s, r the parameters of the available=mine flag, the caller's
-//  services and region (SQL_MINE_WHERE, SQL_MINE_MARK). $1 per_page,
-//  $2 offset, $3 page, filters from $4.
-#define SQL_LIST(with, from, score, where, order, extra, f, s, r) \
+//  services and region (SQL_MINE_WHERE, SQL_MINE_MARK), o the region whose
+//  offers items show (SQL_ITEM). $1 per_page, $2 offset, $3 page, filters from $4.
+#define SQL_LIST(with, from, score, where, order, extra, f, s, r, o) \
     "WITH " with "f AS (SELECT c.id, c.popularity, c.vote_average, c.vote_count, c.release_date, " \
     "           " score " AS score FROM content c " from " WHERE " where " " SQL_MINE_WHERE (f, s, r) "), " \
     "p AS (SELECT * FROM f p ORDER BY " order " LIMIT $1::bigint OFFSET $2::bigint) " \
     "SELECT jsonb_build_object ('total', (SELECT count (*) FROM f), 'page', $3::bigint, " \
-    "'per_page', $1::bigint" extra ", 'results', coalesce ((SELECT jsonb_agg ((" SQL_ITEM ") || (" SQL_MINE_MARK (s, r) ") " \
+    "'per_page', $1::bigint" extra ", 'results', coalesce ((SELECT jsonb_agg ((" SQL_ITEM (o) ") || (" SQL_MINE_MARK (s, r) ") " \
     "ORDER BY " order ") FROM p JOIN content c ON c.id = p.id), '[]'::jsonb))::text"
 
 #define ORDER_POPULARITY   "p.popularity DESC, p.id"
@@ -69,13 +69,13 @@
     "     AND ($10::text IS NULL OR a.region = $10::bpchar) " \
     "     AND (a.expires_at IS NULL OR a.expires_at > now ())))"
 
-//  Discover: $11 available=mine, $12 services, $13 region.
-#define SQL_DISCOVER(order) SQL_LIST ("", "", "c.popularity", WHERE_DISCOVER, order, "", "$11", "$12", "$13")
+//  Discover: $11 available=mine, $12 services, $13 region, $14 offers region.
+#define SQL_DISCOVER(order) SQL_LIST ("", "", "c.popularity", WHERE_DISCOVER, order, "", "$11", "$12", "$13", "$14")
 
-//  Trending: $6 available=mine, $7 services, $8 region.
+//  Trending: $6 available=mine, $7 services, $8 region, $9 offers region.
 static const char s_trending_sql [] =
     SQL_LIST (WITH_TRENDING, "LEFT JOIN base b ON b.content_id = c.id", "c.popularity - coalesce (b.popularity, 0)",
-              WHERE_TRENDING, ORDER_GAIN, ", 'window_fallback', (SELECT at IS NULL FROM start)", "$6", "$7", "$8");
+              WHERE_TRENDING, ORDER_GAIN, ", 'window_fallback', (SELECT at IS NULL FROM start)", "$6", "$7", "$8", "$9");
 
 //  window= values and the intervals they span.
 static const struct {
@@ -156,6 +156,19 @@ catalog_mine (catalog_thread_t *self, const char *available, bool signed_in, cha
     return 0;
 }
 
+//  The region whose offers a list's items show into *offers_region (NULL:
+//  every region): offers_region= when given, else the region filtered on
+//  (NULL if none), else the signed-in caller's region (mine), else
+//  MG_DEFAULT_REGION. Returns 0, or -1 with err for a bad offers_region.
+static int
+s_offers_region (catalog_thread_t *self, const char *requested, const char *filter, const catalog_mine_t *mine,
+                 char text [3], const char **offers_region, mg_error_t *err)
+{
+    const char *fallbacks [] = { filter, mine->services ? mine->region : NULL, self->default_region };
+    return mg_filters_offers_region (requested, fallbacks, sizeof fallbacks / sizeof fallbacks [0], text,
+                                     offers_region, err);
+}
+
 int
 catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err)
 {
@@ -176,11 +189,17 @@ catalog_on_trending (void *state, const void *req, void *rep, mg_error_t *err)
     if (catalog_mine (state, request->available, request->signed_in, request->my_services,
                       request->my_services_count, request->my_region, &mine, err))
         return -1;
+    char offers_text [3];
+    const char *offers_region;
+    if (s_offers_region (state, request->offers_region, NULL, &mine, offers_text, &offers_region, err)) {
+        free (mine.services);
+        return -1;
+    }
     const char *params [] = {
         paging [0], paging [1], paging [2], type, interval, mine.flag, mine.services,
-        mine.services ? mine.region : NULL
+        mine.services ? mine.region : NULL, offers_region
     };
-    int rc = s_list (state, s_trending_sql, 8, params, rep, err);
+    int rc = s_list (state, s_trending_sql, 9, params, rep, err);
     free (mine.services);
     return rc;
 }
@@ -310,11 +329,17 @@ catalog_on_discover (void *state, const void *req, void *rep, mg_error_t *err)
     if (catalog_mine (self, request->available, request->signed_in, request->my_services,
                       request->my_services_count, request->my_region, &mine, err))
         return -1;
+    char offers_text [3];
+    const char *offers_region;
+    if (s_offers_region (self, request->offers_region, region, &mine, offers_text, &offers_region, err)) {
+        free (mine.services);
+        return -1;
+    }
     const char *params [] = {
         paging [0], paging [1], paging [2], type, genres, year_from, year_to, min_rating,
-        platforms, region, mine.flag, mine.services, mine.services ? mine.region : NULL
+        platforms, region, mine.flag, mine.services, mine.services ? mine.region : NULL, offers_region
     };
-    int rc = s_list (self, sql, 13, params, rep, err);
+    int rc = s_list (self, sql, 14, params, rep, err);
     free (mine.services);
     return rc;
 }

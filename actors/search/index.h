@@ -43,6 +43,7 @@ typedef struct {
     char **platforms;               //  lower-case slugs
     size_t platforms_count;
     const char *region;             //  upper-case or NULL
+    const char *offers_region;      //  whose offers the hits show, upper-case; NULL: every region
     bool mine_only;                 //  available=mine: only titles watchable now on my_services in my_region
     bool mine_mark;                 //  a signed-in caller: mark hits with on_my_services
     char **my_services;             //  the caller's platform slugs (mine_only, mine_mark)

@@ -220,7 +220,7 @@ index_fill_hit (search_index_t *self, const index_hit_t *hit, const search_query
         snprintf (err, errlen, "out of memory");
         return -1;
     }
-    s_trim_offers (out, query->region, now);
+    s_trim_offers (out, query->offers_region, now);
     if (query->explain) {
         mg_search_explain_t *x = calloc (1, sizeof *x);
         if (!x) {

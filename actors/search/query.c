@@ -99,12 +99,44 @@ s_check_mode (search_t *self, const mg_search_request_t *request, search_query_t
     return 0;
 }
 
-//  Check the filters of request into query (genres and platforms are
-//  lower-cased in place in the request).
+//  A signed-in caller's services and region (from the gateway) into query:
+//  they mark the hits (on_my_services) and choose whose offers they show.
 static int
-s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *query, char region [3],
-                 char my_region [3], mg_error_t *err)
+s_check_caller (search_t *self, bool signed_in, const char *region, char **services, size_t services_count,
+                search_query_t *query, char my_region [3], mg_error_t *err)
 {
+    if (!signed_in)
+        return 0;
+    if (region && mg_filters_region (region, my_region, "region", err))
+        return -1;
+    if (!region)
+        memcpy (my_region, self->default_region, 3);
+    query->mine_mark = true;
+    query->my_region = my_region;
+    query->my_services = services;
+    query->my_services_count = services_count;
+    return 0;
+}
+
+//  The region whose offers the hits show into query->offers_region (held in
+//  out): the one asked for, else the region filtered on, else the signed-in
+//  caller's, else MG_DEFAULT_REGION; "all" is every region.
+static int
+s_check_offers (search_t *self, const char *offers_region, search_query_t *query, char out [3], mg_error_t *err)
+{
+    const char *fallbacks [] = { query->region, query->my_region, self->default_region };
+    return mg_filters_offers_region (offers_region, fallbacks, sizeof fallbacks / sizeof fallbacks [0], out,
+                                     &query->offers_region, err);
+}
+
+//  Check the filters of request into query (genres and platforms are
+//  lower-cased in place in the request); regions holds the region filter,
+//  the caller's region and the region whose offers the hits show.
+static int
+s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *query, char regions [3][3],
+                 mg_error_t *err)
+{
+    char *region = regions [0], *my_region = regions [1];
     if (request->type && strcmp (request->type, "all") != 0) {
         if (strcmp (request->type, "movie") != 0 && strcmp (request->type, "tv") != 0
         &&  strcmp (request->type, "person") != 0)
@@ -153,17 +185,10 @@ s_check_filters (search_t *self, mg_search_request_t *request, search_query_t *q
     //  A signed-in caller's services (from the gateway) mark the results; available=mine filters by them.
     if (mg_filters_available (request->available, request->signed_in, &query->mine_only, err))
         return -1;
-    if (request->signed_in) {
-        if (request->my_region && mg_filters_region (request->my_region, my_region, "region", err))
-            return -1;
-        if (!request->my_region)
-            memcpy (my_region, self->default_region, 3);
-        query->mine_mark = true;
-        query->my_region = my_region;
-        query->my_services = request->my_services;
-        query->my_services_count = request->my_services_count;
-    }
-    return 0;
+    if (s_check_caller (self, request->signed_in, request->my_region, request->my_services,
+                        request->my_services_count, query, my_region, err))
+        return -1;
+    return s_check_offers (self, request->offers_region, query, regions [2], err);
 }
 
 //  The facets request asks for into query->facets (an unknown name is the
@@ -201,7 +226,7 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     //  query that cannot match and says so.
     search_query_t query = { .q = s_blank (request->q) ? "" : request->q,
                              .explain = request->has_explain && request->explain };
-    char region [3], my_region [3];
+    char regions [3][3];
     if (*query.q && !s_has_words (query.q))
         return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q has no letters or digits to search for");
     query.sort = SEARCH_SORT_RELEVANCE;
@@ -223,7 +248,7 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     if (s_check_facets (request, &query, err))
         return -1;
     pthread_mutex_lock (&self->lock);
-    int rc = s_check_mode (self, request, &query, err) ? -1 : s_check_filters (self, request, &query, region, my_region, err);
+    int rc = s_check_mode (self, request, &query, err) ? -1 : s_check_filters (self, request, &query, regions, err);
     char reason [512] = "";
     if (rc == 0 && search_index_query (self->index, &query, reply, reason, sizeof reason))
         rc = mg_actor_fail (err, "INTERNAL", NULL, "search failed: %s", reason);
@@ -265,7 +290,7 @@ search_on_similar (void *state, const void *req, void *rep, mg_error_t *err)
     search_t *self = state;
     const mg_similar_request_t *request = req;
     mg_similar_reply_t *reply = rep;
-    char id [MG_UUID_TEXT_LEN + 1], region [3];
+    char id [MG_UUID_TEXT_LEN + 1], region [3], offers_region [3], my_region [3];
     search_query_t query = { .sort = SEARCH_SORT_RELEVANCE };
     if (mg_filters_uuid (request->id, id, "id", err))
         return -1;
@@ -279,6 +304,11 @@ search_on_similar (void *state, const void *req, void *rep, mg_error_t *err)
             return -1;
         query.region = region;
     }
+    if (s_check_caller (self, request->signed_in, request->my_region, request->my_services,
+                        request->my_services_count, &query, my_region, err))
+        return -1;
+    if (s_check_offers (self, request->offers_region, &query, offers_region, err))
+        return -1;
     uint64_t page, per_page, offset;
     if (mg_filters_paging (request->has_page, request->page, request->has_per_page, request->per_page,
                            &page, &per_page, &offset, err))

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,15 +33,10 @@
 #define EXPIRY_SLACK_MS  300        //  reads this long after expires_at must not see the entry
 
 typedef struct {
-    char url [512];
-    PGconn *admin;
+    mg_test_stack_t stack;
     PGconn *db;                     //  the scratch database (ids, an offer's expiry)
-    mg_test_env_t env;
-    int http_port, redis_port;
     char dir [64];
     char id [37];                   //  the title's canonical id
-    pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, alerts, gateway;
-    bool redis_stopped;             //  SIGSTOPped: SIGCONT before stopping it
 } fixture_t;
 
 //  One title as the importer reads it (TMDB-like JSON line) with one offer
@@ -70,38 +64,16 @@ s_write_catalog (fixture_t *f, const char *title, const char *platform)
 static int
 s_import (fixture_t *f)
 {
-    char command [1024];
-    snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s/catalog.jsonl >&2",
-              f->env.endpoint, MG_BIN_DIR, f->dir);
-    int status = system (command);
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+    char path [128];
+    snprintf (path, sizeof path, "%s/catalog.jsonl", f->dir);
+    return mg_test_stack_import (&f->stack, path);
 }
 
 static int
 s_get (fixture_t *f, const char *path, mg_http_reply_t *reply)
 {
-    return mg_http_request (f->http_port, "GET", path, "", NULL, reply, HTTP_WAIT_MS);
+    return mg_http_request (f->stack.http_port, "GET", path, "", NULL, reply, HTTP_WAIT_MS);
 }
-
-//  Poll path until it answers status (or the time is up); the last status.
-static int
-s_wait_status (fixture_t *f, const char *path, int status, int timeout_ms)
-{
-    int last = 0;
-    int64_t until = mg_test_now_ms () + timeout_ms;
-    do {
-        mg_http_reply_t reply;
-        if (s_get (f, path, &reply) == 0) {
-            last = reply.status;
-            mg_http_reply_free (&reply);
-        }
-        if (last != status)
-            usleep (100 * 1000);
-    } while (last != status && mg_test_now_ms () < until);
-    return last;
-}
-
-static int group_teardown (void **state);
 
 static int
 group_setup (void **state)
@@ -111,35 +83,28 @@ group_setup (void **state)
     if (!f)
         return -1;
     snprintf (f->dir, sizeof f->dir, "/tmp/mg-details-cache.%d", (int) getpid ());
-    char command [128];
+    char command [128], catalog [128];
     snprintf (command, sizeof command, "mkdir -p %s", f->dir);
     if (system (command) != 0)
         return -1;
-    f->admin = mg_test_scratch_db ("mg_details_cache", f->url, sizeof f->url);
-    if (!f->admin)
-        return -1;
-    f->redis_port = mg_test_free_port ();
-    f->redis = mg_test_redis_start (f->redis_port);
-    f->http_port = mg_test_free_port ();
-    mg_test_env_init (&f->env, f->url);
-    mg_test_env_add (&f->env, "MG_REDIS_URL=redis://127.0.0.1:%d", f->redis_port);
-    mg_test_env_add (&f->env, "MG_HTTP_PORT=%d", f->http_port);
-    mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
-    mg_test_env_add (&f->env, "MG_DETAILS_CACHE_TTL_S=600");
-    mg_test_env_add (&f->env, "MG_DEFAULT_REGION=US");
-    mg_test_env_add (&f->env, "MG_SEARCH_CACHE_TIMEOUT_MS=%d", LOOKUP_TIMEOUT_MS);
-    mg_test_env_add (&f->env, "MG_RATE_TIMEOUT_MS=%d", RATE_TIMEOUT_MS);
-    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
-    f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
-    if (mg_test_wait_service (f->env.endpoint, "indexer", START_WAIT_MS))
-        return -1;
-    f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
-    if (mg_test_wait_service (f->env.endpoint, "resolver", START_WAIT_MS))
-        return -1;
     s_write_catalog (f, "Detailtest Alpha", "netflix");
-    if (s_import (f) != 0)
+    snprintf (catalog, sizeof catalog, "%s/catalog.jsonl", f->dir);
+    char lookup [64], rate [64];
+    snprintf (lookup, sizeof lookup, "MG_SEARCH_CACHE_TIMEOUT_MS=%d", LOOKUP_TIMEOUT_MS);
+    snprintf (rate, sizeof rate, "MG_RATE_TIMEOUT_MS=%d", RATE_TIMEOUT_MS);
+    const char *settings [] = {
+        "MG_RATE_ANONYMOUS=1000000/s,1000000/m", "MG_DETAILS_CACHE_TTL_S=600", "MG_DEFAULT_REGION=US", lookup, rate, NULL
+    };
+    mg_test_stack_options_t options = {
+        .db = "mg_details_cache", .redis = true, .import = catalog, .settings = settings, .timeout_ms = START_WAIT_MS
+    };
+    if (mg_test_stack_open (&f->stack, &options)) {
+        mg_test_stack_close (&f->stack);
+        free (f);
+        *state = NULL;
         return -1;
-    f->db = PQconnectdb (f->url);
+    }
+    f->db = PQconnectdb (f->stack.url);
     if (PQstatus (f->db) != CONNECTION_OK)
         return -1;
     PGresult *res = PQexec (f->db, "SELECT id FROM content WHERE title = 'Detailtest Alpha'");
@@ -147,20 +112,7 @@ group_setup (void **state)
     if (found)
         snprintf (f->id, sizeof f->id, "%s", PQgetvalue (res, 0, 0));
     PQclear (res);
-    if (!found)
-        return -1;
-    f->search = mg_test_spawn ("mg-search", f->env.envp);
-    f->catalog = mg_test_spawn ("mg-catalog", f->env.envp);
-    f->accounts = mg_test_spawn ("mg-accounts", f->env.envp);
-    f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env.envp);
-    f->sync = mg_test_spawn ("mg-sync", f->env.envp);
-    f->alerts = mg_test_spawn ("mg-alerts", f->env.envp);
-    f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
-    if (s_wait_status (f, "/ready", 200, START_WAIT_MS) != 200) {
-        fprintf (stderr, "the gateway did not become ready\n");
-        return -1;
-    }
-    return 0;
+    return found ? 0 : -1;
 }
 
 static int
@@ -169,15 +121,8 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    if (f->redis_stopped)
-        kill (f->redis, SIGCONT);
-    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
-                       &f->resolver, &f->indexer, &f->broker, &f->redis };
-    for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
-        if (*pids [i] > 0)
-            mg_test_stop (*pids [i], SIGTERM);
     PQfinish (f->db);
-    mg_test_drop_db (&f->admin, f->url);
+    mg_test_stack_close (&f->stack);
     char command [128];
     snprintf (command, sizeof command, "rm -rf %s", f->dir);
     if (system (command) != 0)
@@ -446,7 +391,7 @@ s_details_within (fixture_t *f, int64_t bound_ms, char *cache, size_t cache_size
     snprintf (path, sizeof path, "/api/v1/content/%s", f->id);
     mg_http_reply_t reply;
     int64_t start = mg_test_now_ms ();
-    int rc = mg_http_request (f->http_port, "GET", path, "", NULL, &reply, STALL_WAIT_MS);
+    int rc = mg_http_request (f->stack.http_port, "GET", path, "", NULL, &reply, STALL_WAIT_MS);
     int64_t took = mg_test_now_ms () - start;
     if (rc != 0)
         fail_msg ("GET %s: no answer within %d ms", path, STALL_WAIT_MS);
@@ -464,8 +409,8 @@ test_with_redis_stopped_details_are_served_within_their_deadline (void **state)
 {
     fixture_t *f = *state;
     long timeouts = s_cache_metric (f, "timeout");
-    assert_int_equal (kill (f->redis, SIGSTOP), 0);
-    f->redis_stopped = true;
+    assert_int_equal (kill (f->stack.redis, SIGSTOP), 0);
+    f->stack.redis_stopped = true;
     const int64_t bound = RATE_TIMEOUT_MS + LOOKUP_TIMEOUT_MS + HANG_SLACK_MS;
     int64_t stopped_at = mg_test_now_ms ();
     int served = 0;
@@ -481,8 +426,8 @@ test_with_redis_stopped_details_are_served_within_their_deadline (void **state)
     fprintf (stderr, "redis stopped: details=%d slowest_ms=%lld bound_ms=%lld\n",
              served, (long long) slowest, (long long) bound);
     assert_true (s_cache_metric (f, "timeout") >= timeouts + 1);
-    assert_int_equal (kill (f->redis, SIGCONT), 0);
-    f->redis_stopped = false;
+    assert_int_equal (kill (f->stack.redis, SIGCONT), 0);
+    f->stack.redis_stopped = false;
 }
 
 static void
@@ -490,8 +435,8 @@ test_with_redis_down_details_are_served_by_the_catalog (void **state)
 {
     fixture_t *f = *state;
     long before = s_cache_metric (f, "unavailable");
-    assert_int_equal (mg_test_stop (f->redis, SIGKILL) != -1, 1);
-    f->redis = 0;
+    assert_int_equal (mg_test_stop (f->stack.redis, SIGKILL) != -1, 1);
+    f->stack.redis = 0;
     const int64_t bound = RATE_TIMEOUT_MS + LOOKUP_TIMEOUT_MS + HANG_SLACK_MS;
     for (int i = 0; i < 3; i++) {
         char cache [32];

@@ -9,7 +9,11 @@
       Three netflix subscription in region XN only
       Four  disney-plus subscription ending in 10 days
       Five  netflix subscription ending in 1 day
-    The user has services netflix and hulu in region XM.  */
+    One also has a netflix subscription in region XN, which items show only
+    when asked for (offers_region) or when XN is the caller's region.
+    The user has services netflix and hulu in region XM. A second gateway
+    (one thread, the same long MG_MINE_CACHE_S) shares the bus: a
+    preferences change made through the first is seen by it at once.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mg_client.h"
 #include "mg_http.h"
 #include "mg_pg.h"
 #include "mg_test.h"
@@ -30,6 +35,7 @@
 #define START_WAIT_MS  60000
 #define SECRET         "e2e-secret-my-services-0123456789abcdef"
 #define MINE_CACHE_S   600          //  long: only the invalidation on a write explains a fresh answer
+#define EVENT_WAIT_MS  3000         //  a preferences event crossing the bus to the other gateway (milliseconds when idle)
 
 #define ID_ONE   "00000000-0000-4000-8000-00000000b001"
 #define ID_TWO   "00000000-0000-4000-8000-00000000b002"
@@ -49,6 +55,7 @@ static const char *s_fixture [] = {
     "INSERT INTO availability (content_id, platform, region, type, price, currency, expires_at, source) VALUES "
     "  ('" ID_ONE "', 'netflix', 'XM', 'subscription', NULL, NULL, NULL, 'e2e'), "
     "  ('" ID_ONE "', 'hulu', 'XM', 'rent', 3.99, 'USD', now () + interval '3 days', 'e2e'), "
+    "  ('" ID_ONE "', 'netflix', 'XN', 'subscription', NULL, NULL, NULL, 'e2e'), "
     "  ('" ID_TWO "', 'hulu', 'XM', 'subscription', NULL, NULL, now () - interval '1 day', 'e2e'), "
     "  ('" ID_TWO "', 'prime-video', 'XM', 'subscription', NULL, NULL, NULL, 'e2e'), "
     "  ('" ID_THREE "', 'netflix', 'XN', 'subscription', NULL, NULL, NULL, 'e2e'), "
@@ -57,10 +64,12 @@ static const char *s_fixture [] = {
 };
 
 typedef struct {
-    char env_text [6][96];
+    char env_text [10][96];
     const char *env [24];
-    int http_port;
-    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, alerts, gateway;
+    const char *env_b [24];         //  the second gateway's
+    int http_port, http_port_b;
+    char endpoint [64];             //  the broker's, for calls on the bus
+    pid_t broker, catalog, resolver, accounts, ratelimit, search, sync, alerts, gateway, gateway_b;
     char auth [1200];               //  "Authorization: Bearer ...\r\n" of the user
 } fixture_t;
 
@@ -72,13 +81,13 @@ s_call (const char *method, const char *path, const char *headers, const char *b
     return mg_http_request (s_f->http_port, method, path, headers, body, reply, TIMEOUT_MS);
 }
 
-//  JSON body of a reply of status to method path as the user (signed in)
-//  or anonymous; asserts both. Caller decrefs.
+//  JSON body of a reply of status to method path, through the gateway on
+//  port, as the user (signed in) or anonymous; asserts both. Caller decrefs.
 static json_t *
-s_expect (const char *method, const char *path, bool signed_in, const char *body, int status)
+s_expect_at (int port, const char *method, const char *path, bool signed_in, const char *body, int status)
 {
     mg_http_reply_t reply;
-    assert_int_equal (s_call (method, path, signed_in ? s_f->auth : "", body, &reply), 0);
+    assert_int_equal (mg_http_request (port, method, path, signed_in ? s_f->auth : "", body, &reply, TIMEOUT_MS), 0);
     if (reply.status != status)
         fail_msg ("%s %s: expected %d, got %d: %s", method, path, status, reply.status, reply.body);
     json_error_t error;
@@ -87,6 +96,13 @@ s_expect (const char *method, const char *path, bool signed_in, const char *body
         fail_msg ("%s %s: not JSON: %s", method, path, reply.body);
     mg_http_reply_free (&reply);
     return json;
+}
+
+//  s_expect_at through the first gateway.
+static json_t *
+s_expect (const char *method, const char *path, bool signed_in, const char *body, int status)
+{
+    return s_expect_at (s_f->http_port, method, path, signed_in, body, status);
 }
 
 //  Asserts json is an error with code naming param (when not NULL).
@@ -143,13 +159,35 @@ s_marks (const json_t *json, const char *inner, const char *title, char *out, si
     return out;
 }
 
+//  The regions of the offers (availability) of the result titled title,
+//  in order, joined by ',' into out; "?" when no result has that title.
+static const char *
+s_regions (const json_t *json, const char *title, char *out, size_t size)
+{
+    size_t index;
+    json_t *item;
+    snprintf (out, size, "?");
+    json_array_foreach (json_object_get (json, "results"), index, item) {
+        if (strcmp (json_string_value (json_object_get (item, "title")), title) != 0)
+            continue;
+        size_t used = 0, i;
+        json_t *offer;
+        out [0] = '\0';
+        json_array_foreach (json_object_get (item, "availability"), i, offer)
+            used += (size_t) snprintf (out + used, size - used, "%s%s", used ? "," : "",
+                                       json_string_value (json_object_get (offer, "region")));
+        return out;
+    }
+    return out;
+}
+
 static int
-s_wait_ready (void)
+s_wait_ready_at (int port)
 {
     int64_t until = mg_test_now_ms () + START_WAIT_MS;
     while (mg_test_now_ms () < until) {
         mg_http_reply_t reply;
-        if (s_call ("GET", "/ready", "", NULL, &reply) == 0 && reply.status == 200) {
+        if (mg_http_request (port, "GET", "/ready", "", NULL, &reply, TIMEOUT_MS) == 0 && reply.status == 200) {
             mg_http_reply_free (&reply);
             return 0;
         }
@@ -194,7 +232,7 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
+    pid_t *pids [] = { &f->gateway_b, &f->gateway, &f->alerts, &f->sync, &f->search, &f->ratelimit, &f->accounts, &f->resolver,
                        &f->catalog, &f->broker };
     for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
         if (*pids [i] > 0)
@@ -259,12 +297,21 @@ group_setup (void **state)
     *state = f;
     int broker = mg_test_free_port ();
     f->http_port = mg_test_free_port ();
-    snprintf (f->env_text [0], 96, "MG_BROKER=tcp://127.0.0.1:%d", broker);
+    f->http_port_b = mg_test_free_port ();
+    snprintf (f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", broker);
+    snprintf (f->env_text [0], 96, "MG_BROKER=%s", f->endpoint);
     snprintf (f->env_text [1], 96, "MG_BROKER_BIND=tcp://127.0.0.1:%d", broker);
-    snprintf (f->env_text [2], 96, "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
-    snprintf (f->env_text [3], 96, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", mg_test_free_port ());
+    int publish = mg_test_free_port (), subscribe = mg_test_free_port ();
+    snprintf (f->env_text [2], 96, "MG_EVENTS_PUB_BIND=tcp://127.0.0.1:%d", publish);
+    snprintf (f->env_text [3], 96, "MG_EVENTS_SUB_BIND=tcp://127.0.0.1:%d", subscribe);
+    //  The events this stack publishes (sync's preferences.set) and follows (the gateways).
+    snprintf (f->env_text [8], 96, "MG_EVENTS_PUB=tcp://127.0.0.1:%d", publish);
+    snprintf (f->env_text [9], 96, "MG_EVENTS=tcp://127.0.0.1:%d", subscribe);
     snprintf (f->env_text [4], 96, "MG_HTTP_PORT=%d", f->http_port);
     snprintf (f->env_text [5], 96, "MG_MINE_CACHE_S=%d", MINE_CACHE_S);
+    snprintf (f->env_text [6], 96, "MG_HTTP_PORT=%d", f->http_port_b);
+    //  One thread: the answers it caches are the ones it is asked again.
+    snprintf (f->env_text [7], 96, "MG_HTTP_THREADS=1");
     const char *fixed [] = {
         "MG_JWT_SECRET=" SECRET, "MG_RATE_ANONYMOUS=100000/s,1000000/m", "MG_RATE_FREE=100000/s,1000000/m",
         "MG_HEARTBEAT_MS=250", "MG_RESOLVER_INGEST=0", "MG_REQUEST_TIMEOUT_MS=6000",
@@ -273,9 +320,15 @@ group_setup (void **state)
     size_t n = 0;
     for (int i = 0; i < 6; i++)
         f->env [n++] = f->env_text [i];
+    f->env [n++] = f->env_text [8];
+    f->env [n++] = f->env_text [9];
     for (int i = 0; fixed [i]; i++)
         f->env [n++] = fixed [i];
     f->env [n] = NULL;
+    memcpy (f->env_b, f->env, sizeof f->env);
+    f->env_b [4] = f->env_text [6];
+    f->env_b [n] = f->env_text [7];
+    f->env_b [n + 1] = NULL;
     f->broker = mg_test_spawn ("mg-broker", f->env);
     f->catalog = mg_test_spawn ("mg-catalog", f->env);
     //  The search replica loads its snapshot at start: the fixture goes in first.
@@ -287,7 +340,8 @@ group_setup (void **state)
         f->sync = mg_test_spawn ("mg-sync", f->env);
         f->alerts = mg_test_spawn ("mg-alerts", f->env);
         f->gateway = mg_test_spawn ("mg-gateway", f->env);
-        if (s_wait_ready () == 0 && s_sign_in (f) == 0)
+        f->gateway_b = mg_test_spawn ("mg-gateway", f->env_b);
+        if (s_wait_ready_at (f->http_port) == 0 && s_wait_ready_at (f->http_port_b) == 0 && s_sign_in (f) == 0)
             return 0;
     }
     fprintf (stderr, "the stack did not become ready\n");
@@ -534,6 +588,173 @@ test_leaving_lists_offers_in_the_window_soonest_first (void **state)
         s_assert_error (s_expect ("GET", bad [i].path, false, NULL, 400), "INVALID_PARAMETER", bad [i].param);
 }
 
+static void
+test_items_show_the_signed_in_callers_regions_offers (void **state)
+{
+    (void) state;
+    char regions [128];
+    s_set_services ("{\"services\":[\"netflix\",\"hulu\"],\"region\":\"XM\"}");
+    //  Search, discover and trending: the caller's region (XM), not MG_DEFAULT_REGION
+    //  (US) nor every region; offers_region=all is every region.
+    const char *lists [] = {
+        "/api/v1/search?q=quorvex&mode=keyword&sort=popularity", "/api/v1/discover?available=mine",
+        "/api/v1/trending?available=mine",
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists [0]; i++) {
+        char path [160];
+        json_t *json = s_expect ("GET", lists [i], true, NULL, 200);
+        s_regions (json, "Quorvex One", regions, sizeof regions);
+        if (strcmp (regions, "XM,XM") != 0)
+            fail_msg ("GET %s signed in: One shows offers of %s (wanted XM,XM)", lists [i], regions);
+        json_decref (json);
+        snprintf (path, sizeof path, "%s%coffers_region=all", lists [i], strchr (lists [i], '?') ? '&' : '?');
+        json = s_expect ("GET", path, true, NULL, 200);
+        s_regions (json, "Quorvex One", regions, sizeof regions);
+        if (strcmp (regions, "XM,XM,XN") != 0)
+            fail_msg ("GET %s: One shows offers of %s (wanted XM,XM,XN)", path, regions);
+        json_decref (json);
+        snprintf (path, sizeof path, "%s%coffers_region=xn", lists [i], strchr (lists [i], '?') ? '&' : '?');
+        json = s_expect ("GET", path, true, NULL, 200);
+        assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "XN");
+        json_decref (json);
+    }
+    //  Anonymous callers: MG_DEFAULT_REGION's (none here); the region filter's when given.
+    json_t *json = s_expect ("GET", "/api/v1/search?q=quorvex&mode=keyword", false, NULL, 200);
+    assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "");
+    json_decref (json);
+    json = s_expect ("GET", "/api/v1/discover?region=XN", false, NULL, 200);
+    assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "XN");
+    json_decref (json);
+    //  A new region preference is shown at once (the write drops the cached one).
+    s_set_services ("{\"region\":\"XN\"}");
+    json = s_expect ("GET", "/api/v1/search?q=quorvex&mode=keyword&sort=popularity", true, NULL, 200);
+    assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "XN");
+    assert_string_equal (s_regions (json, "Quorvex Three", regions, sizeof regions), "XN");
+    json_decref (json);
+    json = s_expect ("GET", "/api/v1/discover?region=XM", true, NULL, 200);
+    assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "XM,XM");
+    json_decref (json);
+    //  Similar titles too: whatever they are, they show the caller's region's offers.
+    char path [160];
+    snprintf (path, sizeof path, "/api/v1/content/%s/similar?per_page=100", ID_TWO);
+    json = s_expect ("GET", path, true, NULL, 200);
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (json, "results"), index, item) {
+        size_t i;
+        json_t *offer;
+        json_array_foreach (json_object_get (item, "availability"), i, offer)
+            assert_string_equal (json_string_value (json_object_get (offer, "region")), "XN");
+    }
+    json_decref (json);
+    s_set_services ("{\"region\":\"XM\"}");
+}
+
+//  The offers' regions of the hit titled title in a search reply, joined by ','.
+static const char *
+s_hit_regions (const mg_search_reply_t *reply, const char *title, char *out, size_t size)
+{
+    snprintf (out, size, "?");
+    for (size_t i = 0; i < reply->results_count; i++) {
+        const mg_search_hit_t *hit = &reply->results [i];
+        if (strcmp (hit->title, title) != 0)
+            continue;
+        size_t used = 0;
+        out [0] = '\0';
+        for (size_t j = 0; j < hit->availability_count; j++)
+            used += (size_t) snprintf (out + used, size - used, "%s%s", used ? "," : "", hit->availability [j].region);
+    }
+    return out;
+}
+
+static void
+test_the_search_replica_answers_one_regions_offers_on_the_bus (void **state)
+{
+    fixture_t *f = *state;
+    mg_test_keys ();
+    mg_client_t *client = mg_client_new (f->endpoint);
+    assert_non_null (client);
+    char regions [128];
+    const char *cases [][2] = {
+        { NULL, "" },               //  MG_DEFAULT_REGION (US): none of One's
+        { "XM", "XM,XM" }, { "xn", "XN" }, { "all", "XM,XM,XN" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        mg_search_request_t request = { .q = "quorvex", .mode = "keyword", .offers_region = (char *) cases [i][0] };
+        mg_search_reply_t reply = { 0 };
+        mg_error_t err = { 0 };
+        if (mg_client_call (client, "search.query", &mg_search_request_desc, &request, &mg_search_reply_desc,
+                            &reply, TIMEOUT_MS, &err))
+            fail_msg ("search.query: %s %s", err.code, err.message);
+        s_hit_regions (&reply, "Quorvex One", regions, sizeof regions);
+        if (strcmp (regions, cases [i][1]) != 0)
+            fail_msg ("search.query offers_region=%s: One shows %s (wanted %s)", cases [i][0] ? cases [i][0] : "-",
+                      regions, cases [i][1]);
+        mg_msg_clear (&mg_search_reply_desc, &reply);
+    }
+    //  The catalog's lists alike: the region filter's offers by default.
+    mg_discover_request_t discover = { .region = "XN" };
+    mg_content_list_t list = { 0 };
+    mg_error_t err = { 0 };
+    if (mg_client_call (client, "catalog.discover", &mg_discover_request_desc, &discover, &mg_content_list_desc,
+                        &list, TIMEOUT_MS, &err))
+        fail_msg ("catalog.discover: %s %s", err.code, err.message);
+    bool seen = false;
+    for (size_t i = 0; i < list.results_count; i++) {
+        const mg_content_item_t *item = &list.results [i];
+        seen |= strcmp (item->title, "Quorvex One") == 0 && item->availability_count == 1;
+        for (size_t j = 0; j < item->availability_count; j++)
+            assert_string_equal (item->availability [j].region, "XN");
+    }
+    assert_true (seen);
+    mg_msg_clear (&mg_content_list_desc, &list);
+    //  A bad offers_region is the caller's error, from the replica itself.
+    mg_search_request_t bad = { .q = "quorvex", .offers_region = "usa" };
+    mg_search_reply_t reply = { 0 };
+    assert_int_equal (mg_client_call (client, "search.query", &mg_search_request_desc, &bad, &mg_search_reply_desc,
+                                      &reply, TIMEOUT_MS, &err), -1);
+    assert_string_equal (err.code, "INVALID_PARAMETER");
+    assert_string_equal (err.param, "offers_region");
+    mg_msg_clear (&mg_error_desc, &err);
+    mg_client_destroy (&client);
+}
+
+static void
+test_a_services_change_through_one_gateway_is_seen_at_once_by_another (void **state)
+{
+    fixture_t *f = *state;
+    char titles [512];
+    s_set_services ("{\"services\":[\"netflix\",\"hulu\"],\"region\":\"XM\"}");
+    json_t *json = s_expect_at (f->http_port_b, "GET", "/api/v1/discover?available=mine", true, NULL, 200);
+    assert_string_equal (s_titles (json, NULL, titles, sizeof titles), "Quorvex One|Quorvex Five");
+    json_decref (json);
+    //  Written through the first gateway; the second has the old services
+    //  cached for MG_MINE_CACHE_S (600 s) unless the change event drops them.
+    s_set_services ("{\"services\":[\"disney-plus\",\"prime-video\"]}");
+    int64_t until = mg_test_now_ms () + EVENT_WAIT_MS;
+    do {
+        json = s_expect_at (f->http_port_b, "GET", "/api/v1/discover?available=mine", true, NULL, 200);
+        s_titles (json, NULL, titles, sizeof titles);
+        json_decref (json);
+        if (strcmp (titles, "Quorvex Two|Quorvex Four") != 0)
+            usleep (50 * 1000);
+    } while (strcmp (titles, "Quorvex Two|Quorvex Four") != 0 && mg_test_now_ms () < until);
+    assert_string_equal (titles, "Quorvex Two|Quorvex Four");
+    //  The region too: whose offers items show.
+    s_set_services ("{\"region\":\"XN\"}");
+    char regions [128] = "";
+    until = mg_test_now_ms () + EVENT_WAIT_MS;
+    do {
+        json = s_expect_at (f->http_port_b, "GET", "/api/v1/search?q=quorvex&mode=keyword", true, NULL, 200);
+        s_regions (json, "Quorvex Three", regions, sizeof regions);
+        json_decref (json);
+        if (strcmp (regions, "XN") != 0)
+            usleep (50 * 1000);
+    } while (strcmp (regions, "XN") != 0 && mg_test_now_ms () < until);
+    assert_string_equal (regions, "XN");
+    s_set_services ("{\"services\":[\"netflix\",\"hulu\"],\"region\":\"XM\"}");
+}
+
 int
 main (void)
 {
@@ -545,6 +766,9 @@ main (void)
         cmocka_unit_test (test_watchlist_available_mine_filters_before_paging),
         cmocka_unit_test (test_a_services_change_is_seen_at_once_through_the_gateway),
         cmocka_unit_test (test_leaving_lists_offers_in_the_window_soonest_first),
+        cmocka_unit_test (test_items_show_the_signed_in_callers_regions_offers),
+        cmocka_unit_test (test_the_search_replica_answers_one_regions_offers_on_the_bus),
+        cmocka_unit_test (test_a_services_change_through_one_gateway_is_seen_at_once_by_another),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }

@@ -32,19 +32,8 @@
 #define DIRECTED ID ("3")
 #define UNKNOWN  "00000000-0000-4000-8000-000000000619"
 
-static const char *s_routed [] = {
-    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
-};
-#define ROUTED (sizeof s_routed / sizeof s_routed [0])
-
 typedef struct {
-    char url [512];
-    char model [256];
-    mg_test_env_t env;
-    PGconn *admin;
-    int http_port;
-    pid_t broker;
-    pid_t actors [ROUTED];
+    mg_test_stack_t stack;
 } fixture_t;
 
 static const char *s_fixtures [] = {
@@ -60,44 +49,18 @@ static const char *s_fixtures [] = {
     "('" DIRECTED "', 'crew', 0, 'Kenna Rivers', 6384, NULL, 'Director', 'Directing')",
 };
 
-static int group_teardown (void **state);
-
 static int
 group_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    *state = f;
-    f->admin = mg_test_scratch_db ("mg_people", f->url, sizeof f->url);
-    if (!f->admin || mg_test_load_db (f->url, s_fixtures, sizeof s_fixtures / sizeof s_fixtures [0]))
-        return -1;
     //  No model file: keyword search (what people ranking is made of).
-    snprintf (f->model, sizeof f->model, "/tmp/mg_people_%d.none", (int) getpid ());
-    mg_test_env_init (&f->env, f->url);
-    f->http_port = mg_test_free_port ();
-    mg_test_env_add (&f->env, "MG_HTTP_PORT=%d", f->http_port);
-    mg_test_env_add (&f->env, "MG_EMBED_MODEL=%s", f->model);
-    mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
-    mg_test_env_add (&f->env, "MG_RESOLVER_INGEST=0");
-    if (mg_test_stack_start (&f->broker, f->actors, s_routed, ROUTED, f->env.envp, f->http_port, START_WAIT_MS) == 0)
-        return 0;
-    fprintf (stderr, "the gateway did not become ready\n");
-    group_teardown (state);
-    *state = NULL;
-    return -1;
-}
-
-static int
-group_teardown (void **state)
-{
-    fixture_t *f = *state;
-    if (!f)
-        return 0;
-    mg_test_stack_stop (&f->broker, f->actors, ROUTED);
-    if (*f->model)
-        remove (f->model);
-    mg_test_drop_db (&f->admin, f->url);
-    free (f);
-    return 0;
+    char model [256];
+    snprintf (model, sizeof model, "/tmp/mg_people_%d.none", (int) getpid ());
+    const char *settings [] = { "MG_RATE_ANONYMOUS=1000000/s,1000000/m", "MG_RESOLVER_INGEST=0", NULL };
+    mg_test_stack_options_t options = {
+        .db = "mg_people", .sql = s_fixtures, .sql_count = sizeof s_fixtures / sizeof s_fixtures [0],
+        .settings = settings, .model = model, .train = false, .timeout_ms = START_WAIT_MS
+    };
+    return mg_test_stack_setup (state, sizeof (fixture_t), &options);
 }
 
 //  GET path, asserting the status; the body as JSON (caller decrefs).
@@ -105,7 +68,7 @@ static json_t *
 s_get_json (fixture_t *f, const char *path, int status)
 {
     mg_http_reply_t reply;
-    assert_int_equal (mg_http_request (f->http_port, "GET", path, "", NULL, &reply, HTTP_WAIT_MS), 0);
+    assert_int_equal (mg_http_request (f->stack.http_port, "GET", path, "", NULL, &reply, HTTP_WAIT_MS), 0);
     if (reply.status != status)
         fail_msg ("GET %s: %d, expected %d: %s", path, reply.status, status, reply.body);
     json_error_t error;
@@ -134,7 +97,7 @@ static void
 s_person_id (fixture_t *f, int tmdb, char out [37])
 {
     char err [256], sql [128];
-    PGconn *pg = mg_pg_connect (f->url, err, sizeof err);
+    PGconn *pg = mg_pg_connect (f->stack.url, err, sizeof err);
     assert_non_null (pg);
     snprintf (sql, sizeof sql, "SELECT id FROM people WHERE tmdb_id = %d", tmdb);
     PGresult *res = PQexec (pg, sql);
@@ -256,5 +219,5 @@ main (void)
         cmocka_unit_test (test_search_finds_people_only_when_asked),
         cmocka_unit_test (test_autocomplete_items_carry_their_type),
     };
-    return cmocka_run_group_tests (tests, group_setup, group_teardown);
+    return cmocka_run_group_tests (tests, group_setup, mg_test_stack_teardown);
 }

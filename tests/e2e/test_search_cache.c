@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mg_http.h"
@@ -30,13 +29,8 @@
 #define STALL_WAIT_MS  10000        //  how long a stalled request is waited for before it counts as hung
 
 typedef struct {
-    char url [512];
-    PGconn *admin;
-    mg_test_env_t env;
-    int http_port, redis_port;
+    mg_test_stack_t stack;
     char dir [64];
-    pid_t redis, broker, indexer, resolver, search, catalog, accounts, ratelimit, sync, alerts, gateway;
-    bool redis_stopped;             //  SIGSTOPped: SIGCONT before stopping it
 } fixture_t;
 
 //  One title as the importer reads it (TMDB-like JSON line).
@@ -60,38 +54,16 @@ s_write_catalog (fixture_t *f, const char *title)
 static int
 s_import (fixture_t *f)
 {
-    char command [1024];
-    snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s/catalog.jsonl >&2",
-              f->env.endpoint, MG_BIN_DIR, f->dir);
-    int status = system (command);
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+    char path [128];
+    snprintf (path, sizeof path, "%s/catalog.jsonl", f->dir);
+    return mg_test_stack_import (&f->stack, path);
 }
 
 static int
 s_get (fixture_t *f, const char *path, mg_http_reply_t *reply)
 {
-    return mg_http_request (f->http_port, "GET", path, "", NULL, reply, HTTP_WAIT_MS);
+    return mg_http_request (f->stack.http_port, "GET", path, "", NULL, reply, HTTP_WAIT_MS);
 }
-
-//  Poll path until it answers status (or the time is up); the last status.
-static int
-s_wait_status (fixture_t *f, const char *path, int status, int timeout_ms)
-{
-    int last = 0;
-    int64_t until = mg_test_now_ms () + timeout_ms;
-    do {
-        mg_http_reply_t reply;
-        if (s_get (f, path, &reply) == 0) {
-            last = reply.status;
-            mg_http_reply_free (&reply);
-        }
-        if (last != status)
-            usleep (100 * 1000);
-    } while (last != status && mg_test_now_ms () < until);
-    return last;
-}
-
-static int group_teardown (void **state);
 
 static int
 group_setup (void **state)
@@ -101,43 +73,23 @@ group_setup (void **state)
     if (!f)
         return -1;
     snprintf (f->dir, sizeof f->dir, "/tmp/mg-search-cache.%d", (int) getpid ());
-    char command [128];
+    char command [128], catalog [128];
     snprintf (command, sizeof command, "mkdir -p %s", f->dir);
     if (system (command) != 0)
         return -1;
-    f->admin = mg_test_scratch_db ("mg_search_cache", f->url, sizeof f->url);
-    if (!f->admin)
-        return -1;
-    f->redis_port = mg_test_free_port ();
-    f->redis = mg_test_redis_start (f->redis_port);
-    f->http_port = mg_test_free_port ();
-    mg_test_env_init (&f->env, f->url);
-    mg_test_env_add (&f->env, "MG_REDIS_URL=redis://127.0.0.1:%d", f->redis_port);
-    mg_test_env_add (&f->env, "MG_HTTP_PORT=%d", f->http_port);
-    mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
-    mg_test_env_add (&f->env, "MG_SEARCH_CACHE_TTL_S=600");
-    mg_test_env_add (&f->env, "MG_SEARCH_CACHE_TIMEOUT_MS=%d", LOOKUP_TIMEOUT_MS);
-    mg_test_env_add (&f->env, "MG_RATE_TIMEOUT_MS=%d", RATE_TIMEOUT_MS);
-    f->broker = mg_test_spawn ("mg-broker", f->env.envp);
-    f->indexer = mg_test_spawn ("mg-indexer", f->env.envp);
-    //  The indexer migrates the database; the resolver then loads from it.
-    if (mg_test_wait_service (f->env.endpoint, "indexer", START_WAIT_MS))
-        return -1;
-    f->resolver = mg_test_spawn ("mg-resolver", f->env.envp);
-    if (mg_test_wait_service (f->env.endpoint, "resolver", START_WAIT_MS))
-        return -1;
     s_write_catalog (f, "Cachetest Alpha");
-    if (s_import (f) != 0)
-        return -1;
-    f->search = mg_test_spawn ("mg-search", f->env.envp);
-    f->catalog = mg_test_spawn ("mg-catalog", f->env.envp);
-    f->accounts = mg_test_spawn ("mg-accounts", f->env.envp);
-    f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env.envp);
-    f->sync = mg_test_spawn ("mg-sync", f->env.envp);
-    f->alerts = mg_test_spawn ("mg-alerts", f->env.envp);
-    f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
-    if (s_wait_status (f, "/ready", 200, START_WAIT_MS) != 200) {
-        fprintf (stderr, "the gateway did not become ready\n");
+    snprintf (catalog, sizeof catalog, "%s/catalog.jsonl", f->dir);
+    char lookup [64], rate [64];
+    snprintf (lookup, sizeof lookup, "MG_SEARCH_CACHE_TIMEOUT_MS=%d", LOOKUP_TIMEOUT_MS);
+    snprintf (rate, sizeof rate, "MG_RATE_TIMEOUT_MS=%d", RATE_TIMEOUT_MS);
+    const char *settings [] = { "MG_RATE_ANONYMOUS=1000000/s,1000000/m", "MG_SEARCH_CACHE_TTL_S=600", lookup, rate, NULL };
+    mg_test_stack_options_t options = {
+        .db = "mg_search_cache", .redis = true, .import = catalog, .settings = settings, .timeout_ms = START_WAIT_MS
+    };
+    if (mg_test_stack_open (&f->stack, &options)) {
+        mg_test_stack_close (&f->stack);
+        free (f);
+        *state = NULL;
         return -1;
     }
     return 0;
@@ -149,14 +101,7 @@ group_teardown (void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    if (f->redis_stopped)
-        kill (f->redis, SIGCONT);
-    pid_t *pids [] = { &f->gateway, &f->alerts, &f->sync, &f->ratelimit, &f->accounts, &f->catalog, &f->search,
-                       &f->resolver, &f->indexer, &f->broker, &f->redis };
-    for (size_t i = 0; i < sizeof pids / sizeof pids [0]; i++)
-        if (*pids [i] > 0)
-            mg_test_stop (*pids [i], SIGTERM);
-    mg_test_drop_db (&f->admin, f->url);
+    mg_test_stack_close (&f->stack);
     char command [128];
     snprintf (command, sizeof command, "rm -rf %s", f->dir);
     if (system (command) != 0)
@@ -217,7 +162,7 @@ s_get_within (fixture_t *f, const char *path, int status, int64_t bound_ms, char
 {
     mg_http_reply_t reply;
     int64_t start = mg_test_now_ms ();
-    int rc = mg_http_request (f->http_port, "GET", path, "", NULL, &reply, STALL_WAIT_MS);
+    int rc = mg_http_request (f->stack.http_port, "GET", path, "", NULL, &reply, STALL_WAIT_MS);
     int64_t took = mg_test_now_ms () - start;
     if (rc != 0)
         fail_msg ("GET %s: no answer within %d ms", path, STALL_WAIT_MS);
@@ -306,8 +251,8 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     long stalled = s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}");
     long fail_open = s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}");
     long reconnected = s_metric (f, "mg_gateway_redis_connections_total{event=\"reconnected\"}");
-    assert_int_equal (kill (f->redis, SIGSTOP), 0);
-    f->redis_stopped = true;
+    assert_int_equal (kill (f->stack.redis, SIGSTOP), 0);
+    f->stack.redis_stopped = true;
     //  Neither the limiter (fails open within its budget) nor the cache
     //  (given up after its look-up deadline) holds a request up.
     const int64_t bound = RATE_TIMEOUT_MS + LOOKUP_TIMEOUT_MS + HANG_SLACK_MS;
@@ -333,8 +278,8 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     assert_true (s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}") >= stalled + 1);
     assert_true (s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}") >= fail_open + 1);
     //  Redis continues: the gateway reconnects and the cache answers again.
-    assert_int_equal (kill (f->redis, SIGCONT), 0);
-    f->redis_stopped = false;
+    assert_int_equal (kill (f->stack.redis, SIGCONT), 0);
+    f->stack.redis_stopped = false;
     const char *path = "/api/v1/search?q=cachetest&mode=keyword&per_page=7";
     s_search_until (f, path, "hit", NULL, cache, sizeof cache, title, sizeof title);
     assert_string_equal (cache, "hit");
@@ -356,8 +301,8 @@ test_with_redis_down_searches_are_served_uncached (void **state)
     fixture_t *f = *state;
     char cache [32], title [128];
     long before = s_cache_metric (f, "unavailable");
-    assert_int_equal (mg_test_stop (f->redis, SIGKILL) != -1, 1);
-    f->redis = 0;
+    assert_int_equal (mg_test_stop (f->stack.redis, SIGKILL) != -1, 1);
+    f->stack.redis = 0;
     for (int i = 0; i < 3; i++) {
         free (s_search (f, "/api/v1/search?q=cachetest&mode=keyword&per_page=3", cache, sizeof cache,
                         title, sizeof title));

@@ -33,19 +33,8 @@
 #define COOK3    ID ("6")
 #define UNKNOWN  ID ("9")
 
-static const char *s_routed [] = {
-    "mg-catalog", "mg-resolver", "mg-search", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts", "mg-gateway"
-};
-#define ROUTED (sizeof s_routed / sizeof s_routed [0])
-
 typedef struct {
-    char url [512];
-    char model [256];
-    mg_test_env_t env;
-    PGconn *admin;
-    int http_port;
-    pid_t broker;
-    pid_t actors [ROUTED];
+    mg_test_stack_t stack;
 } fixture_t;
 
 static const char *s_fixtures [] = {
@@ -64,47 +53,17 @@ static const char *s_fixtures [] = {
     "INSERT INTO external_ids (content_id, source, value) VALUES ('" SPACE2 "', 'tmdb', '5102')",
 };
 
-static int group_teardown (void **state);
-
 static int
 group_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    *state = f;
-    f->admin = mg_test_scratch_db ("mg_similar", f->url, sizeof f->url);
-    if (!f->admin || mg_test_load_db (f->url, s_fixtures, sizeof s_fixtures / sizeof s_fixtures [0]))
-        return -1;
-    snprintf (f->model, sizeof f->model, "/tmp/mg_similar_%d.model", (int) getpid ());
-    mg_test_env_init (&f->env, f->url);
-    f->http_port = mg_test_free_port ();
-    mg_test_env_add (&f->env, "MG_HTTP_PORT=%d", f->http_port);
-    mg_test_env_add (&f->env, "MG_EMBED_MODEL=%s", f->model);
-    mg_test_env_add (&f->env, "MG_RATE_ANONYMOUS=1000000/s,1000000/m");
-    mg_test_env_add (&f->env, "MG_RESOLVER_INGEST=0");
-    if (!mg_test_run ("mg-embed-train", f->env.envp, (char *[]) { "--dims", "2", NULL })) {
-        fprintf (stderr, "mg-embed-train failed\n");
-        return -1;
-    }
-    if (mg_test_stack_start (&f->broker, f->actors, s_routed, ROUTED, f->env.envp, f->http_port, START_WAIT_MS) == 0)
-        return 0;
-    fprintf (stderr, "the gateway did not become ready\n");
-    group_teardown (state);
-    *state = NULL;
-    return -1;
-}
-
-static int
-group_teardown (void **state)
-{
-    fixture_t *f = *state;
-    if (!f)
-        return 0;
-    mg_test_stack_stop (&f->broker, f->actors, ROUTED);
-    if (*f->model)
-        remove (f->model);
-    mg_test_drop_db (&f->admin, f->url);
-    free (f);
-    return 0;
+    char model [256];
+    snprintf (model, sizeof model, "/tmp/mg_similar_%d.model", (int) getpid ());
+    const char *settings [] = { "MG_RATE_ANONYMOUS=1000000/s,1000000/m", "MG_RESOLVER_INGEST=0", NULL };
+    mg_test_stack_options_t options = {
+        .db = "mg_similar", .sql = s_fixtures, .sql_count = sizeof s_fixtures / sizeof s_fixtures [0],
+        .settings = settings, .model = model, .train = true, .timeout_ms = START_WAIT_MS
+    };
+    return mg_test_stack_setup (state, sizeof (fixture_t), &options);
 }
 
 //  GET path, asserting the status; the body as JSON (caller decrefs).
@@ -112,7 +71,7 @@ static json_t *
 s_get_json (fixture_t *f, const char *path, int status)
 {
     mg_http_reply_t reply;
-    assert_int_equal (mg_http_request (f->http_port, "GET", path, "", NULL, &reply, HTTP_WAIT_MS), 0);
+    assert_int_equal (mg_http_request (f->stack.http_port, "GET", path, "", NULL, &reply, HTTP_WAIT_MS), 0);
     if (reply.status != status)
         fail_msg ("GET %s: %d, expected %d: %s", path, reply.status, status, reply.body);
     json_error_t error;
@@ -229,5 +188,5 @@ main (void)
         cmocka_unit_test (test_similar_pages_and_filters_by_type),
         cmocka_unit_test (test_similar_bad_input_is_400_and_an_unknown_title_404),
     };
-    return cmocka_run_group_tests (tests, group_setup, group_teardown);
+    return cmocka_run_group_tests (tests, group_setup, mg_test_stack_teardown);
 }

@@ -381,7 +381,8 @@ static void
 test_trending_item_has_the_search_item_shape (void **state)
 {
     fixture_t *f = *state;
-    mg_trending_request_t req = { .type = "movie", .per_page = 1, .has_per_page = true, .page = 2, .has_page = true };
+    mg_trending_request_t req = { .type = "movie", .per_page = 1, .has_per_page = true, .page = 2, .has_page = true,
+                                  .offers_region = "all" };
     mg_content_list_t list;
     mg_error_t err;
     assert_int_equal (s_call (f, "catalog.trending", &mg_trending_request_desc, &req,
@@ -414,6 +415,9 @@ test_trending_item_has_the_search_item_shape (void **state)
     assert_non_null (a->availability [1].expires_at);
     assert_string_equal (a->availability [2].platform, "netflix");
     assert_string_equal (a->availability [2].region, "US");
+    //  List items' offers leave the row's bookkeeping out (stale shows only when true).
+    assert_null (a->availability [2].updated_at);
+    assert_false (a->availability [2].has_stale);
     assert_true (list.has_window_fallback && list.window_fallback);
     mg_msg_clear (&mg_content_list_desc, &list);
 }

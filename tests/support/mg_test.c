@@ -172,6 +172,133 @@ mg_test_stack_start (pid_t *broker, pid_t *pids, const char *const *names, size_
     return mg_test_wait_ready (port, timeout_ms);
 }
 
+int
+mg_test_stack_setup (void **state, size_t fixture_size, const mg_test_stack_options_t *options)
+{
+    assert (state && fixture_size >= sizeof (mg_test_stack_t));
+    mg_test_stack_t *stack = calloc (1, fixture_size);
+    *state = stack;
+    if (stack && mg_test_stack_open (stack, options) == 0)
+        return 0;
+    if (stack)
+        mg_test_stack_close (stack);
+    free (stack);
+    *state = NULL;
+    return -1;
+}
+
+int
+mg_test_stack_teardown (void **state)
+{
+    mg_test_stack_t *stack = *state;
+    if (stack) {
+        mg_test_stack_close (stack);
+        free (stack);
+        *state = NULL;
+    }
+    return 0;
+}
+
+int
+mg_test_stack_import (mg_test_stack_t *self, const char *path)
+{
+    char command [1200];
+    int n = snprintf (command, sizeof command, "MG_BROKER=%s %s/mg-import --wait %s >&2",
+                      self->env.endpoint, MG_BIN_DIR, path);
+    if (n < 0 || (size_t) n >= sizeof command)
+        return -1;
+    int status = system (command);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  Start binary into self's next slot; with service, wait until it answers.
+static int
+s_stack_spawn (mg_test_stack_t *self, const char *binary, const char *service, int timeout_ms)
+{
+    if (self->count == MG_TEST_STACK_MAX)
+        return -1;
+    pid_t pid = mg_test_spawn (binary, self->env.envp);
+    self->pids [self->count++] = pid;
+    if (pid < 0 || (service && mg_test_wait_service (self->env.endpoint, service, timeout_ms))) {
+        fprintf (stderr, "%s did not start\n", binary);
+        return -1;
+    }
+    return 0;
+}
+
+int
+mg_test_stack_open (mg_test_stack_t *self, const mg_test_stack_options_t *options)
+{
+    assert (self && options && options->db);
+    memset (self, 0, sizeof *self);
+    self->admin = mg_test_scratch_db (options->db, self->url, sizeof self->url);
+    if (!self->admin || (options->sql_count && mg_test_load_db (self->url, options->sql, options->sql_count)))
+        return -1;
+    mg_test_env_init (&self->env, self->url);
+    if (options->redis) {
+        self->redis_port = mg_test_free_port ();
+        self->redis = mg_test_redis_start (self->redis_port);
+        if (self->redis < 0)
+            return -1;
+        mg_test_env_add (&self->env, "MG_REDIS_URL=redis://127.0.0.1:%d", self->redis_port);
+    }
+    self->http_port = mg_test_free_port ();
+    mg_test_env_add (&self->env, "MG_HTTP_PORT=%d", self->http_port);
+    for (const char *const *setting = options->settings; setting && *setting; setting++)
+        mg_test_env_add (&self->env, "%s", *setting);
+    if (options->model) {
+        snprintf (self->model, sizeof self->model, "%s", options->model);
+        mg_test_env_add (&self->env, "MG_EMBED_MODEL=%s", self->model);
+        if (options->train && !mg_test_run ("mg-embed-train", self->env.envp, (char *[]) { "--dims", "2", NULL })) {
+            fprintf (stderr, "mg-embed-train failed\n");
+            return -1;
+        }
+    }
+    self->broker = mg_test_spawn ("mg-broker", self->env.envp);
+    //  The indexer migrates the database; the resolver then loads from it;
+    //  the import goes through both before the search replica's snapshot.
+    static const char *const pipeline [][2] = { { "mg-indexer", "indexer" }, { "mg-resolver", "resolver" } };
+    static const char *const routed [] = {
+        "mg-search", "mg-catalog", "mg-accounts", "mg-ratelimit", "mg-sync", "mg-alerts"
+    };
+    int rc = 0;
+    if (options->import) {
+        for (size_t i = 0; rc == 0 && i < 2; i++)
+            rc = s_stack_spawn (self, pipeline [i][0], pipeline [i][1], options->timeout_ms);
+        if (rc == 0 && mg_test_stack_import (self, options->import) != 0) {
+            fprintf (stderr, "mg-import %s failed\n", options->import);
+            rc = -1;
+        }
+    }
+    else
+        rc = s_stack_spawn (self, "mg-resolver", NULL, 0);
+    for (size_t i = 0; rc == 0 && i < sizeof routed / sizeof routed [0]; i++)
+        rc = s_stack_spawn (self, routed [i], NULL, 0);
+    if (rc == 0)
+        rc = s_stack_spawn (self, "mg-gateway", NULL, 0);
+    if (rc == 0 && mg_test_wait_ready (self->http_port, options->timeout_ms)) {
+        fprintf (stderr, "the gateway did not become ready\n");
+        rc = -1;
+    }
+    return rc;
+}
+
+void
+mg_test_stack_close (mg_test_stack_t *self)
+{
+    assert (self);
+    if (self->redis_stopped && self->redis > 0)
+        kill (self->redis, SIGCONT);
+    mg_test_stack_stop (&self->broker, self->pids, self->count);
+    self->count = 0;
+    if (self->redis > 0)
+        mg_test_stop (self->redis, SIGTERM);
+    self->redis = 0;
+    if (*self->model)
+        remove (self->model);
+    mg_test_drop_db (&self->admin, self->url);
+}
+
 void
 mg_test_stack_stop (pid_t *broker, pid_t *pids, size_t count)
 {

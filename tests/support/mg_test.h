@@ -108,6 +108,56 @@ int mg_test_wait_http (int port, const char *path, int status, int timeout_ms);
 //  Monotonic milliseconds.
 int64_t mg_test_now_ms (void);
 
+//  An end-to-end stack of a test's own (mg_test_stack_open): a scratch
+//  database, optionally a Redis of its own, the broker, the pipeline when a
+//  catalog is imported, every routed actor and one gateway.
+typedef struct {
+    const char *db;                 //  scratch database name prefix (required)
+    bool redis;                     //  a redis-server of its own as MG_REDIS_URL
+    const char *const *sql;         //  sql_count statements run in the migrated database first
+    size_t sql_count;
+    const char *import;             //  a catalog file mg-import --wait loads before the routed
+                                    //  actors start (the search replica's first snapshot has it); NULL: none
+    const char *const *settings;    //  more "NAME=value" settings, NULL-terminated (NULL: none)
+    const char *model;              //  MG_EMBED_MODEL, removed on close (NULL: none)
+    bool train;                     //  model made first by mg-embed-train --dims 2 from the database
+    int timeout_ms;                 //  for each step of the start
+} mg_test_stack_options_t;
+
+#define MG_TEST_STACK_MAX 12        //  processes beside the broker and Redis
+
+typedef struct {
+    char url [512];                 //  the scratch database
+    PGconn *admin;                  //  to drop it
+    mg_test_env_t env;
+    int http_port, redis_port;      //  redis_port 0 without a Redis of its own
+    pid_t redis;                    //  a test that stops Redis itself sets it to 0
+    bool redis_stopped;             //  SIGSTOPped by the test: SIGCONT before stopping it
+    pid_t broker;
+    pid_t pids [MG_TEST_STACK_MAX]; //  in start order, the gateway last
+    size_t count;
+    char model [256];               //  the options' model, "" when none
+} mg_test_stack_t;
+
+//  Start the stack options describe into self (zeroed first). Returns 0 once
+//  the gateway's /ready is 200, or -1 (logged; mg_test_stack_close cleans up).
+int mg_test_stack_open (mg_test_stack_t *self, const mg_test_stack_options_t *options);
+
+//  Stop every process of self (gateway first), Redis, and drop the database.
+void mg_test_stack_close (mg_test_stack_t *self);
+
+//  A cmocka group setup of a fixture of fixture_size bytes (zeroed) whose
+//  first member is its mg_test_stack_t: *state is the fixture with the stack
+//  options describe open, or NULL with -1 (whatever started is stopped).
+int mg_test_stack_setup (void **state, size_t fixture_size, const mg_test_stack_options_t *options);
+
+//  The cmocka group teardown of such a fixture: closes its stack, frees it.
+int mg_test_stack_teardown (void **state);
+
+//  mg-import --wait of path into self's pipeline. Returns its exit status
+//  (0: every record accepted), -1 when it could not run.
+int mg_test_stack_import (mg_test_stack_t *self, const char *path);
+
 //  A redis-server of the test's own on port (no persistence), in the
 //  foreground, answering PING when this returns (or after 5 s); its pid, or
 //  -1. Tests that stop or kill Redis use one so as not to touch the Redis
