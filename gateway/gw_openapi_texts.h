@@ -14,7 +14,8 @@ typedef struct {
     const char *summary;
     const char *description;        //  NULL: the request or reply message's doc
     const char *type;               //  media type of the success body (NULL: application/json)
-    const char *body;               //  JSON Schema of a GW_ROUTE_RAW_BODY body
+    const char *body;               //  JSON Schema of a GW_ROUTE_RAW_BODY body; of a local handler
+                                    //  without it, the body's content object (media type -> {schema})
     const char *reply;              //  JSON Schema of a local handler's success body
     const char *example;            //  JSON example of the request body
     const char *reply_example;      //  JSON example of the success body

@@ -352,6 +352,11 @@ s_request_body (s_gen_t *gen, const gw_route_t *route, const gw_openapi_doc_t *d
     else
     if ((route->flags & GW_ROUTE_BODY) && route->request)
         schema = s_object_schema (gen, route->request, false, s_not_in_body, route);
+    if (!schema && doc && doc->body && route->handler && !(route->flags & GW_ROUTE_RAW_BODY)) {
+        //  Not JSON (a file, a form): the content object is given whole.
+        json_t *content = s_parse (gen, doc->body, route->path);
+        return content ? json_pack ("{s:b,s:o}", "required", 1, "content", content) : NULL;
+    }
     if (!schema)
         return NULL;
     //  A body route with nothing required may be sent without a body.

@@ -155,6 +155,26 @@ static const gw_openapi_doc_t s_docs [] = {
       "The delivery is retried as new (same `webhook-id`) and the webhook is enabled again; "
       "409 CONFLICT when the delivery is not a dead letter.",
       NULL, NULL, NULL, NULL, NULL, "{\"409\":{\"$ref\":\"#/components/responses/Error\"}}" },
+    { "POST", "/api/v1/me/import", "me", "Import a list file: IMDb, Letterboxd, Trakt or title,year",
+      "The body is the file (`text/csv`, `application/json`, `application/x-ndjson`; at most 5 MB) or a "
+      "`multipart/form-data` form with a `file` field. The format is told by the header (CSV) or the items' "
+      "shape (JSON) and named in `format`; a file that cannot be read is 400 naming the line. Rows are "
+      "resolved to titles (ids first, then title and year); list entries are added to the watchlist and "
+      "watches set as completed progress, as the account's own changes (every device's stream hears of "
+      "them); what the state holds already is left alone, so importing a file again changes nothing. "
+      "Up to 1,000 rows: 200 with the report. More: 202 with `Location: /api/v1/me/imports/{id}` to poll.",
+      NULL,
+      "{\"text/csv\":{\"schema\":{\"type\":\"string\"}},\"application/json\":{\"schema\":{\"type\":\"string\"}},"
+      "\"application/x-ndjson\":{\"schema\":{\"type\":\"string\"}},\"multipart/form-data\":{\"schema\":{"
+      "\"type\":\"object\",\"required\":[\"file\"],\"properties\":{\"file\":{\"type\":\"string\",\"format\":\"binary\"}}}}}",
+      NULL, NULL, NULL,
+      "{\"202\":{\"description\":\"A file of more than 1,000 rows: queued; poll Location\","
+      "\"headers\":{\"Location\":{\"description\":\"/api/v1/me/imports/{id}\",\"schema\":{\"type\":\"string\"}}},"
+      "\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"" GW_OPENAPI_SCHEMA_REF "sync.import.job\"}}}},"
+      "\"413\":{\"$ref\":\"#/components/responses/PayloadTooLarge\"},"
+      "\"415\":{\"$ref\":\"#/components/responses/UnsupportedMediaType\"}}" },
+    { "GET", "/api/v1/me/imports/{id}", "me", "An import's progress and report",
+      "404 for an import that is not the caller's.", NULL, NULL, NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/sync/ops", "sync", "Apply a batch of offline ops (CRDT merge) and get the merged state",
       "Ops are checked one by one; an op already applied (same op_id) is skipped.", NULL,
       "{\"type\":\"object\",\"required\":[\"ops\"],\"properties\":{\"device_id\":{\"type\":\"string\",\"description\":\"The caller's device sending the batch\"},"

@@ -16,6 +16,7 @@
 #include "gw_mcp.h"
 #include "gw_openapi.h"
 #include "gw_ops.h"
+#include "import.h"
 #include "gw_sse.h"
 #include "mg_frame.h"
 #include "mg_log.h"
@@ -74,6 +75,8 @@ static const gw_route_t s_routes [] = {
     { "DELETE", "/api/v1/me/webhooks/{id}",         "alerts.webhook.delete", &mg_webhook_request_desc,     NULL,                        NULL,            GW_ROUTE_USER, 204 },
     { "GET",    "/api/v1/me/webhooks/{id}/deliveries", "alerts.deliveries", &mg_deliveries_request_desc,   &mg_deliveries_page_desc,    NULL,            GW_ROUTE_USER, 200 },
     { "POST",   "/api/v1/me/webhooks/{id}/deliveries/{delivery}/replay", "alerts.replay", &mg_replay_request_desc, &mg_delivery_desc,     NULL,            GW_ROUTE_USER, 202 },
+    { "POST",   GW_IMPORT_PATH,                     NULL,                   &mg_sync_user_request_desc,    &mg_import_job_desc,         gw_import_post,  GW_ROUTE_USER | GW_ROUTE_LONG, 200 },
+    { "GET",    "/api/v1/me/imports/{id}",          "sync.import.get",      &mg_import_request_desc,       &mg_import_job_desc,         NULL,            GW_ROUTE_USER, 200 },
     { "POST",   "/api/v1/sync/ops",                 "sync.ops",             &mg_sync_ops_request_desc,     &mg_sync_ops_reply_desc,     NULL,            GW_ROUTE_RAW_BODY | GW_ROUTE_USER | GW_ROUTE_PREFS, 200 },
     { "POST",   "/api/v1/sync/handoff",             "sync.handoff",         &mg_sync_handoff_request_desc, &mg_sync_handoff_desc,       NULL,            GW_ROUTE_BODY | GW_ROUTE_USER, 202 },
     { "GET",    "/api/v1/sync/stream",              NULL,                   &mg_sync_stream_request_desc,  NULL,                        gw_sse_open,     GW_ROUTE_USER | GW_ROUTE_QUERY_DEVICE, 200 },

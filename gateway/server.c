@@ -18,6 +18,7 @@
 #include "gw_cache.h"
 #include "gw_forward.h"
 #include "gw_guard.h"
+#include "import.h"
 #include "gw_keycache.h"
 #include "gw_mcp.h"
 #include "gw_metrics.h"
@@ -178,7 +179,9 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     evhttp_set_gencb (self->http, s_on_request, self);
     evhttp_set_max_headers_size (self->http,
         (ev_ssize_t) (LIBEVENT_SLACK * (config->max_headers + config->max_url)));
-    evhttp_set_max_body_size (self->http, (ev_ssize_t) (LIBEVENT_SLACK * config->max_body));
+    //  The import route takes larger bodies; our own check keeps every other route to max_body.
+    size_t largest = config->max_body > GW_IMPORT_MAX_BODY ? config->max_body : GW_IMPORT_MAX_BODY;
+    evhttp_set_max_body_size (self->http, (ev_ssize_t) (LIBEVENT_SLACK * largest));
     //  Every method reaches our router, which answers 405 with Allow itself.
     evhttp_set_allowed_methods (self->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD
         | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH
@@ -436,12 +439,14 @@ s_on_request (struct evhttp_request *http, void *arg)
         return;
     }
     struct evbuffer *body = evhttp_request_get_input_buffer (http);
-    if (evbuffer_get_length (body) > config->max_body) {
+    size_t path_len = strcspn (uri, "?#");
+    size_t max_body = gw_import_is (uri, path_len, (int) evhttp_request_get_command (http)) && GW_IMPORT_MAX_BODY > config->max_body
+                    ? GW_IMPORT_MAX_BODY : config->max_body;
+    if (evbuffer_get_length (body) > max_body) {
         gw_reply_error (request, 413, "PAYLOAD_TOO_LARGE",
-                        0, "the request body is larger than %zu bytes", config->max_body);
+                        0, "the request body is larger than %zu bytes", max_body);
         return;
     }
-    size_t path_len = strcspn (uri, "?#");
     request->uri = uri;
     request->path_len = path_len;
     request->query = uri + path_len;

@@ -148,10 +148,17 @@ resolver_on_resolve (void *state, const void *req, void *rep, mg_error_t *err)
             continue;
         }
         match_result_t match;
+        query.candidates = request->has_candidates && request->candidates;
         match_index_lookup (self->index, &query, &match);
+        mg_resolve_result_t *out = &reply->results [i];
+        if (!match.tier && match.ncandidates > 0) {
+            out->candidates = calloc ((size_t) match.ncandidates, sizeof (char *));
+            for (int c = 0; out->candidates && c < match.ncandidates; c++)
+                if ((out->candidates [c] = strdup (match.candidates [c])))
+                    out->candidates_count++;
+        }
         if (!match.tier)
             continue;
-        mg_resolve_result_t *out = &reply->results [i];
         out->id = strdup (match.entity);
         out->tier = (uint64_t) match.tier;
         out->has_tier = true;

@@ -317,6 +317,29 @@ s_by_id (match_index_t *self, const match_record_t *record, match_result_t *resu
     return true;
 }
 
+//  A record without a year: every entity of its type whose full title
+//  equals one of the record's (and whose ids do not conflict) is a candidate.
+static void
+s_same_titles (match_index_t *self, const match_record_t *record, const char *type,
+               const title_variant_t *variants, int nvariants, match_result_t *result)
+{
+    for (int v = 0; v < nvariants; v++) {
+        if (!variants [v].full)
+            continue;
+        s_title_list_t *list = zhashx_lookup (self->titles, variants [v].text);
+        for (size_t i = 0; list && i < list->count && result->ncandidates < MATCH_CANDIDATES_MAX; i++) {
+            s_entity_t *entity = list->refs [i].entity;
+            if (!list->refs [i].full || strcmp (entity->type, type) != 0 || s_ids_conflict (entity, record))
+                continue;
+            bool seen = false;
+            for (int c = 0; c < result->ncandidates && !seen; c++)
+                seen = strcmp (result->candidates [c], entity->id) == 0;
+            if (!seen)
+                snprintf (result->candidates [result->ncandidates++], MATCH_ID_MAX, "%s", entity->id);
+        }
+    }
+}
+
 void
 match_index_lookup (match_index_t *self, const match_record_t *record, match_result_t *result)
 {
@@ -324,7 +347,7 @@ match_index_lookup (match_index_t *self, const match_record_t *record, match_res
     assert (record);
     assert (result);
     memset (result, 0, sizeof *result);
-    if (s_by_id (self, record, result) || record->year == 0)
+    if (s_by_id (self, record, result))
         return;
     const char *type = record->type ? record->type : "movie";
     title_variant_t variants [MATCH_TITLES_MAX * TITLE_VARIANTS];
@@ -332,6 +355,11 @@ match_index_lookup (match_index_t *self, const match_record_t *record, match_res
     for (int t = 0; t < record->ntitles && t < MATCH_TITLES_MAX; t++)
         if (record->titles [t])
             nvariants += title_variants (record->titles [t], variants + nvariants);
+    if (record->year == 0) {
+        if (record->candidates)
+            s_same_titles (self, record, type, variants, nvariants, result);
+        return;
+    }
 
     s_candidate_t candidates [CANDIDATES_MAX];
     int count = 0;
@@ -384,9 +412,16 @@ match_index_lookup (match_index_t *self, const match_record_t *record, match_res
     for (int i = 1; i < count; i++)
         if (s_compare (&candidates [i], &candidates [best]) < 0)
             best = i;
+    bool tie = false;
     for (int i = 0; i < count; i++)
         if (i != best && s_compare (&candidates [i], &candidates [best]) == 0)
-            return;               //  ambiguous: two entities fit equally well
+            tie = true;
+    if (tie) {                //  ambiguous: two entities fit equally well
+        for (int i = 0; record->candidates && i < count && result->ncandidates < MATCH_CANDIDATES_MAX; i++)
+            if (s_compare (&candidates [i], &candidates [best]) == 0)
+                snprintf (result->candidates [result->ncandidates++], MATCH_ID_MAX, "%s", candidates [i].entity->id);
+        return;
+    }
     const s_candidate_t *winner = &candidates [best];
     snprintf (result->entity, sizeof result->entity, "%s", winner->entity->id);
     result->tmdb = winner->entity->tmdb;

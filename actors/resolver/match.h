@@ -13,7 +13,7 @@
             Candidates rank by year distance, then exact over partial over
             fuzzy, then similarity; a tie between two entities at the top is
             ambiguous and matches nothing (a wrong merge is worse than a
-            missed one).
+            missed one); asked for, the tied entities are its candidates.
     A record without a year never matches on tier 3, nor does an entity
     that has another id of a kind the record has (two TMDB ids are two
     films).  */
@@ -27,6 +27,7 @@
 
 #define MATCH_ID_MAX      37          //  a UUID in text and its NUL
 #define MATCH_TITLES_MAX  8           //  titles of one record considered
+#define MATCH_CANDIDATES_MAX 8        //  candidates reported for an ambiguous record
 
 typedef struct {
     const char *type;                 //  "movie" or "tv"
@@ -39,6 +40,7 @@ typedef struct {
     const char *eidr;                 //  NULL when absent
     const char *imdb;
     int64_t tmdb;                     //  0 when absent
+    bool candidates;                  //  no match: report what fits (result->candidates)
 } match_record_t;
 
 typedef struct {
@@ -47,6 +49,8 @@ typedef struct {
     double confidence;
     int64_t tmdb;                     //  the entity's TMDB id, 0 when unknown
     bool known;                       //  this very source record was seen before
+    char candidates [MATCH_CANDIDATES_MAX][MATCH_ID_MAX];   //  record->candidates and no match:
+    int ncandidates;                  //  the entities that fit equally well
 } match_result_t;
 
 typedef struct match_index_t match_index_t;

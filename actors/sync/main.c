@@ -31,6 +31,8 @@ static const mg_method_t s_methods [] = {
     { "sync.preferences.put", &mg_sync_preferences_request_desc, &mg_sync_state_desc,   sync_on_preferences_put },
     { "sync.handoff",        &mg_sync_handoff_request_desc,     &mg_sync_handoff_desc,  sync_on_handoff },
     { "sync.events",         &mg_sync_events_request_desc,      &mg_sync_events_reply_desc, sync_on_events },
+    { "sync.import.upload",  &mg_import_upload_desc,            &mg_import_job_desc,    sync_on_import_upload },
+    { "sync.import.get",     &mg_import_request_desc,           &mg_import_job_desc,    sync_on_import_get },
     { NULL, NULL, NULL, NULL }
 };
 
@@ -80,6 +82,7 @@ s_thread_fini (void *state)
     sync_thread_t *self = state;
     PQfinish (self->pg);
     zsock_destroy (&self->events);
+    mg_client_destroy (&self->bus);
     free (self);
 }
 
@@ -147,7 +150,9 @@ main (void)
         .pg_url = pg_url,
         .events_keep = mg_config_int ("MG_SYNC_EVENTS_KEEP", 1000, 1, 1000000),
         .events_keep_s = mg_config_int ("MG_SYNC_EVENTS_KEEP_S", 604800, 1, 31536000),
-        .ops_keep_s = mg_config_int ("MG_SYNC_OPS_KEEP_S", 2592000, 1, 315360000)
+        .ops_keep_s = mg_config_int ("MG_SYNC_OPS_KEEP_S", 2592000, 1, 315360000),
+        .broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"),
+        .import_lease_s = mg_config_int ("MG_IMPORT_LEASE_S", 30, 1, 3600)
     };
     const char *region = mg_config_str ("MG_DEFAULT_REGION", "US");
     if (strlen (region) != 2 || strspn (region, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != 2) {
@@ -181,9 +186,17 @@ main (void)
         mg_actor_destroy (&actor);
         return EXIT_FAILURE;
     }
+    pthread_t importer;
+    if (pthread_create (&importer, NULL, sync_import_worker, &shared)) {
+        zsys_interrupted = 1;
+        pthread_join (retention, NULL);
+        mg_actor_destroy (&actor);
+        return EXIT_FAILURE;
+    }
     int rc = mg_actor_run (actor);
-    zsys_interrupted = 1;               //  the job stops with the actor
+    zsys_interrupted = 1;               //  the jobs stop with the actor
     pthread_join (retention, NULL);
+    pthread_join (importer, NULL);
     mg_actor_destroy (&actor);
     pthread_mutex_destroy (&shared.lock);
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

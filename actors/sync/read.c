@@ -279,3 +279,17 @@ sync_on_progress_get (void *state, const void *req, void *rep, mg_error_t *err)
     mg_msg_clear (&mg_sync_state_desc, &all);
     return rc ? rc : mg_actor_fail (err, "NOT_FOUND", "content_id", "no progress recorded for this title");
 }
+
+json_t *
+sync_user_view (sync_thread_t *self, const char *user_id, mg_error_t *err)
+{
+    json_t *merged = s_read (self, user_id, NULL, err);
+    json_t *view = merged ? sync_state_view (merged) : NULL;
+    if (merged && view)
+        json_object_set_new (view, "titles", json_integer ((json_int_t) sync_state_titles (merged)));
+    else
+    if (merged)
+        mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    json_decref (merged);
+    return view;
+}

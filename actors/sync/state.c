@@ -580,3 +580,9 @@ sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err)
     json_decref (batch.ops);
     return rc;
 }
+
+int
+sync_apply_ops (sync_thread_t *self, const char *user_id, json_t *ops, size_t *applied, mg_error_t *err)
+{
+    return s_batch (self, user_id, NULL, ops, NULL, applied, NULL, err);
+}

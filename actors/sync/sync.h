@@ -7,6 +7,7 @@
 
 #include "crdt.h"
 #include "mg_actor.h"
+#include "mg_client.h"
 
 #include <czmq.h>
 #include <libpq-fe.h>
@@ -30,12 +31,15 @@ typedef struct {
     int64_t events_keep_s;            //  MG_SYNC_EVENTS_KEEP_S: and none older than this
     int64_t ops_keep_s;               //  MG_SYNC_OPS_KEEP_S: op ids remembered (duplicates recognised)
     char default_region [3];          //  MG_DEFAULT_REGION: offers shown without a preferred region
+    const char *broker;               //  MG_BROKER: imports ask the resolver
+    int64_t import_lease_s;           //  MG_IMPORT_LEASE_S: an import's worker holds it this long per chunk
 } sync_shared_t;
 
 typedef struct {
     sync_shared_t *shared;
     PGconn *pg;
     zsock_t *events;                  //  PUB to MG_EVENTS_PUB: sync.<user_id> topics
+    mg_client_t *bus;                 //  imports: resolver.resolve (made on first use)
 } sync_thread_t;
 
 //  A working connection, reconnecting when lost; NULL with err filled.
@@ -84,6 +88,21 @@ json_t *sync_load (PGconn *pg, const char *user_id, bool lock, mg_error_t *err);
 //  Fill reply (sync.state) from state, with the server's clock. 0 or -1.
 int sync_view (sync_thread_t *self, const json_t *state, mg_sync_state_t *reply, mg_error_t *err);
 
+//  Apply ops (owned, at most SYNC_BATCH_MAX) for user_id as the account
+//  itself (no device, so every device's stream hears of them); the number
+//  applied (not seen before) into applied. 0, or -1 with err.
+int sync_apply_ops (sync_thread_t *self, const char *user_id, json_t *ops, size_t *applied, mg_error_t *err);
+
+//  user_id's state as users see it (sync_state_view) plus "titles" (the
+//  watchlist's size, sync_state_titles), read without a lock. NULL with err.
+json_t *sync_user_view (sync_thread_t *self, const char *user_id, mg_error_t *err);
+
+//  The import worker (import.c): claims queued imports, and those whose
+//  worker stopped (lease run out), and runs them, until zsys_interrupted.
+void *sync_import_worker (void *shared);
+
+int sync_on_import_upload (void *state, const void *req, void *rep, mg_error_t *err);
+int sync_on_import_get (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_events (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err);
 int sync_on_devices_list (void *state, const void *req, void *rep, mg_error_t *err);

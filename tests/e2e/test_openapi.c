@@ -349,6 +349,16 @@ s_user_routes (fixture_t *f)
     s_check (f, "GET", "/api/v1/discover?available=mine", bearer, NULL, 200);
     s_check (f, "GET", "/api/v1/search?q=matrix&available=mine", bearer, NULL, 200);
     s_check (f, "GET", "/api/v1/me/watchlist?available=mine", bearer, NULL, 200);
+    //  A Trakt list (application/json) imported; its job read back.
+    json_t *job = s_call (f, "POST", "/api/v1/me/import", bearer,
+                          "[{\"movie\":{\"title\":\"The Matrix\",\"year\":1999}},"
+                          "{\"movie\":{\"title\":\"Nowhere At All\",\"year\":1999}}]", 200, NULL);
+    char job_id [64];
+    s_text (job, "id", job_id, sizeof job_id);
+    json_decref (job);
+    snprintf (path, sizeof path, "/api/v1/me/imports/%s", job_id);
+    s_check (f, "GET", path, bearer, NULL, 200);
+    s_check (f, "GET", "/api/v1/me/imports/" UNKNOWN, bearer, NULL, 404);
     snprintf (body, sizeof body, "{\"device_id\":\"%s\",\"ops\":[{\"op_id\":\"00000000-0000-4000-8000-0000000006a1\","
               "\"type\":\"watchlist.add\",\"content_id\":\"" RELOADED "\"}]}", phone);
     s_check (f, "POST", "/api/v1/sync/ops", bearer, body, 200);
