@@ -49,6 +49,7 @@
 #include "gw_routes.h"
 #include "mg_config.h"
 #include "mg_log.h"
+#include "mg_uuid.h"
 
 #include <assert.h>
 #include <hiredis/adapters/libevent.h>
@@ -78,7 +79,7 @@ static const char s_lookup_details [] =
     "local g = (redis.call('GET', KEYS[1]) or '0') .. '.' .. (redis.call('GET', KEYS[2]) or '0')\n"
     "return {g, redis.call('GET', ARGV[1] .. g)}\n";
 
-#define UUID_TEXT      36          //  a canonical id as text
+#define UUID_TEXT      MG_UUID_TEXT_LEN
 #define DETAILS_PATH   "/api/v1/content/"
 
 struct gw_cache_t {
@@ -382,16 +383,7 @@ s_details_id (const gw_request_t *request, char id [UUID_TEXT + 1])
     size_t skip = strlen (DETAILS_PATH);
     if (request->path_len != skip + UUID_TEXT || strncmp (request->uri, DETAILS_PATH, skip) != 0)
         return -1;
-    const char *text = request->uri + skip;
-    for (size_t i = 0; i < UUID_TEXT; i++) {
-        char c = text [i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return -1;
-        id [i] = (c >= 'A' && c <= 'F') ? (char) (c - 'A' + 'a') : c;
-    }
-    id [UUID_TEXT] = '\0';
-    return 0;
+    return mg_uuid_lower (request->uri + skip, UUID_TEXT, id);
 }
 
 //  Forward request without the cache, counted as outcome.

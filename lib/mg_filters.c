@@ -102,17 +102,9 @@ int
 mg_filters_uuid (const char *text, char out [37], const char *param, mg_error_t *err)
 {
     assert (out && param && err);
-    size_t len = text ? strlen (text) : 0;
-    bool valid = len == MG_UUID_TEXT_LEN;
-    for (size_t i = 0; valid && i < len; i++) {
-        bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
-        valid = hyphen ? text [i] == '-' : isxdigit ((unsigned char) text [i]) != 0;
-        out [i] = (char) tolower ((unsigned char) text [i]);
-    }
-    if (!valid)
+    if (!text || mg_uuid_lower (text, strlen (text), out))
         return mg_actor_fail (err, "INVALID_PARAMETER", param,
                               "%s must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", param);
-    out [MG_UUID_TEXT_LEN] = '\0';
     return 0;
 }
 

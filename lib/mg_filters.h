@@ -4,6 +4,7 @@
 #define MG_FILTERS_H_INCLUDED
 
 #include "mg_actor.h"
+#include "mg_uuid.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,7 +44,6 @@ int mg_filters_available (const char *available, bool signed_in, bool *mine, mg_
 //  parameters. Caller frees; NULL when out of memory.
 char *mg_filters_services_json (char **services, size_t count);
 
-#define MG_UUID_TEXT_LEN     36     //  8-4-4-4-12 hex digits and hyphens
 #define MG_PLATFORM_MAX      64     //  bytes of a platform slug (mg_offer platform)
 #define MG_PER_PAGE_DEFAULT  20     //  architecture §4: list endpoints
 #define MG_PER_PAGE_MAX      100    //  architecture §4; also mg_content_list's results limit

@@ -6,6 +6,7 @@
 
 #include "mg_actor.h"
 #include "mg_jwt.h"
+#include "mg_uuid.h"
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,9 +67,6 @@ int accounts_key_name_check (const char *name, const char **reason);
 
 //  True when key has the shape of one of our API keys.
 bool accounts_key_shape_ok (const char *key);
-
-//  True when text is a UUID (8-4-4-4-12 hex digits).
-bool accounts_uuid_ok (const char *text);
 
 //  Lower-case hex SHA-256 of text into hex (65 bytes).
 void accounts_sha256_hex (const char *text, char hex [65]);

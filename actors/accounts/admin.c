@@ -68,7 +68,7 @@ s_set_tier (PGconn *pg, int argc, char **argv)
         return 2;
     }
     if (by_key) {
-        if (!accounts_uuid_ok (target)) {
+        if (!mg_uuid_is (target, false)) {
             fprintf (stderr, "mg-admin: '%s' is not a key id\n", target);
             return 2;
         }

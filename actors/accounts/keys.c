@@ -28,7 +28,7 @@ s_value (PGresult *res, int row, int col)
 static int
 s_caller (const char *user_id, mg_error_t *err)
 {
-    if (!accounts_uuid_ok (user_id))
+    if (!mg_uuid_is (user_id, false))
         return mg_actor_fail (err, "UNAUTHORIZED", NULL, "authentication required");
     return 0;
 }
@@ -178,7 +178,7 @@ accounts_on_keys_revoke (void *state, const void *req, void *rep, mg_error_t *er
     const mg_api_key_revoke_t *request = req;
     if (s_caller (request->user_id, err))
         return -1;
-    if (!accounts_uuid_ok (request->id))
+    if (!mg_uuid_is (request->id, false))
         return mg_actor_fail (err, "NOT_FOUND", "id", "no such API key");
     const char *params [] = { request->id, request->user_id };
     PGresult *res = accounts_exec (self,

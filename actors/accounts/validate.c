@@ -80,20 +80,6 @@ accounts_key_shape_ok (const char *key)
     return true;
 }
 
-bool
-accounts_uuid_ok (const char *text)
-{
-    if (!text || strlen (text) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = text [i];
-        bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
-        if (hyphen ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
-}
-
 void
 accounts_sha256_hex (const char *text, char hex [65])
 {

@@ -12,6 +12,7 @@
 #include "indexer.h"
 #include "mg_log.h"
 #include "mg_pg.h"
+#include "mg_uuid.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -107,21 +108,6 @@ s_dump (json_t *value)
     return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-//  True when text is a canonical UUID.
-static bool
-s_is_uuid (const char *text)
-{
-    if (!text || strlen (text) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = text [i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 //  Prepare the items of the request: validation, JSON, checksums.
 static void
 s_prepare (const mg_apply_request_t *request, size_t from, size_t count, s_batch_t *batch)
@@ -141,7 +127,7 @@ s_prepare (const mg_apply_request_t *request, size_t from, size_t count, s_batch
             item->error = "item has neither record nor error";
             continue;
         }
-        if (!s_is_uuid (in->entity)) {
+        if (!mg_uuid_is (in->entity, true)) {
             item->error = "entity is not a lower-case UUID";
             continue;
         }

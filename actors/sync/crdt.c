@@ -4,6 +4,7 @@
          "progress":    {"<content_id>": {"position_s", "duration_s", "completed", "hlc", "device_id"?}},
          "preferences": {"<field>": {"value": <any>, "hlc": "<hlc>"}}}  */
 #include "crdt.h"
+#include "mg_uuid.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,21 +26,6 @@ s_fail (char *err, size_t errlen, const char *fmt, const char *field)
 {
     snprintf (err, errlen, fmt, field);
     return -1;
-}
-
-//  True when text is a canonical lower-case UUID.
-static bool
-s_is_uuid (const char *text)
-{
-    if (strlen (text) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = text [i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
 }
 
 //  A string member of json, or NULL (err filled when present but wrong, or
@@ -92,13 +78,13 @@ sync_op_from_json (const json_t *json, sync_op_t *op, char *err, size_t errlen)
     op->type = (sync_op_type_t) t;
     if (hlc_parse (hlc, &op->hlc))
         return s_fail (err, errlen, "%s", "hlc is not a timestamp this service issued");
-    if (op->device && !s_is_uuid (op->device))
+    if (op->device && !mg_uuid_is (op->device, true))
         return s_fail (err, errlen, "%s", "device_id must be a device id (UUID)");
     if (op->type != SYNC_PREFERENCES_SET) {
         op->content_id = s_string (json, "content_id", 36, true, err, errlen, &rc);
         if (rc)
             return -1;
-        if (!s_is_uuid (op->content_id))
+        if (!mg_uuid_is (op->content_id, true))
             return s_fail (err, errlen, "%s", "content_id must be a content id (UUID)");
     }
     if (op->type == SYNC_WATCHLIST_ADD || op->type == SYNC_WATCHLIST_REMOVE) {

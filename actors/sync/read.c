@@ -38,7 +38,7 @@ sync_view (sync_thread_t *self, const json_t *state, mg_sync_state_t *reply, mg_
 static json_t *
 s_read (sync_thread_t *self, const char *user_id, PGconn **pg_out, mg_error_t *err)
 {
-    if (!sync_is_uuid (user_id)) {
+    if (!mg_uuid_is (user_id, false)) {
         mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
         return NULL;
     }

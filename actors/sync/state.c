@@ -18,19 +18,6 @@
 #define STATE_KEY "state"
 #define LEAVING_DAYS_MAX 90         //  the alerts actor's leaving-soon window, days
 
-bool
-sync_is_uuid (const char *text)
-{
-    if (!text || strlen (text) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? text [i] != '-' : !strchr ("0123456789abcdefABCDEF", text [i]))
-            return false;
-    }
-    return true;
-}
-
 //  A batch being applied: ops (JSON, stamped), their parsed form (borrowing
 //  from ops), and what came of it.
 typedef struct {
@@ -412,7 +399,7 @@ s_batch_run (sync_thread_t *self, const char *user_id, const char *device, s_bat
              mg_sync_state_t *reply, size_t *applied, size_t *duplicates, mg_error_t *err)
 {
     PGconn *pg = NULL;
-    if (!sync_is_uuid (user_id))
+    if (!mg_uuid_is (user_id, false))
         mg_actor_fail (err, "INVALID_PARAMETER", "user_id", "user_id must be a user id (UUID)");
     else
         pg = sync_pg (self, err);
@@ -547,9 +534,9 @@ sync_on_handoff (void *state, const void *req, void *rep, mg_error_t *err)
 {
     const mg_sync_handoff_request_t *request = req;
     mg_sync_handoff_t *reply = rep;
-    const char *bad = !sync_is_uuid (request->from_device) ? "from_device"
-                    : !sync_is_uuid (request->to_device) ? "to_device"
-                    : !sync_is_uuid (request->content_id) ? "content_id" : NULL;
+    const char *bad = !mg_uuid_is (request->from_device, false) ? "from_device"
+                    : !mg_uuid_is (request->to_device, false) ? "to_device"
+                    : !mg_uuid_is (request->content_id, false) ? "content_id" : NULL;
     if (bad)
         return mg_actor_fail (err, "INVALID_PARAMETER", bad, "%s must be a UUID", bad);
     if (strcasecmp (request->from_device, request->to_device) == 0)

@@ -8,6 +8,7 @@
 #include "crdt.h"
 #include "mg_actor.h"
 #include "mg_client.h"
+#include "mg_uuid.h"
 
 #include <czmq.h>
 #include <libpq-fe.h>
@@ -77,9 +78,6 @@ int sync_batch_read (const char *body, const char *header_device, json_t **ops, 
 //  value of its type (a region: two upper-case letters). 0, or -1 with a
 //  reason; other ops pass.
 int sync_op_check_preference (const sync_op_t *op, char *reason, size_t reasonlen);
-
-//  True when text is a UUID in its usual 8-4-4-4-12 hex form.
-bool sync_is_uuid (const char *text);
 
 //  The user's stored state (with lock, locked to the end of the
 //  transaction), or a new one. NULL with err filled.
