@@ -4,7 +4,10 @@
 # (MG_HTTP_MAX_IN_FLIGHT per thread) in force. Prints requests/s, the share
 # answered 503, latency, the peak resident memory of the gateway, the broker
 # and the catalog (sampled every 0.5 s), and how long after the overload
-# stopped a request was served 200 again.
+# stopped a request was served 200 again. During each run a probe asks one
+# request at a time (a new connection each, as a client retrying would) and
+# reports the latency of the answers it got, by status: how quickly excess
+# requests hear 503.
 #   MG_BENCH_SECONDS           the sustainable run (default 5)
 #   MG_BENCH_OVERLOAD_SECONDS  the overload run (default 30)
 #   MG_BENCH_CONNECTIONS       sustainable connections (default 64); overload: 10x
@@ -30,6 +33,25 @@ url=http://127.0.0.1:$http_port/api/v1/genres
 pid_of() { pgrep -f "^$bin/mg-$1\$" | head -1; }
 gateway=$(pid_of gateway) broker=$(pid_of broker) catalog=$(pid_of catalog)
 
+# One request every 50 ms until $tmp/stop-sampling exists: "status seconds" lines into $1.
+probe() {
+  : >"$1"
+  while [ ! -f "$tmp/stop-sampling" ]; do
+    curl -s -o /dev/null -m 5 -w '%{http_code} %{time_total}\n' "$url" >>"$1" || true
+    sleep 0.05
+  done
+}
+
+# "n=N p50=X ms p99=Y ms" of the probe lines in $1 with status $2.
+probe_stats() {
+  awk -v s="$2" '$1 == s { print $2 * 1000 }' "$1" | sort -n | awk '
+    { v[NR] = $1 }
+    END { if (NR == 0) { print "n=0"; exit }
+          i50 = int((NR + 1) / 2)
+          i99 = int(NR * 0.99 + 0.999); if (i99 > NR) i99 = NR
+          printf "n=%d p50=%.1f ms p99=%.1f ms", NR, v[i50], v[i99] }'
+}
+
 # Peak VmRSS (KiB) of the three processes while $1 runs.
 sample_rss() {
   local out=$1 g=0 b=0 c=0 v p
@@ -50,10 +72,12 @@ for phase in sustainable overload; do
   rm -f "$tmp/stop-sampling"
   sample_rss "$tmp/rss-$phase" &
   sampler=$!
+  probe "$tmp/probe-$phase" &
+  prober=$!
   if [ "$phase" = sustainable ]; then c=$connections s=$seconds; else c=$((connections * 10)) s=$overload_seconds; fi
   read -r rps p50 p99 bad <<<"$(connections=$c seconds=$s bench_wrk_stats "$url")"
   touch "$tmp/stop-sampling"
-  wait "$sampler"
+  wait "$sampler" "$prober"
   # Recovery: from the end of the load to the first 200.
   t0=$(date +%s%N)
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ]; do sleep 0.01; done
@@ -61,4 +85,5 @@ for phase in sustainable overload; do
   read -r g b k <"$tmp/rss-$phase"
   printf '%-26s %9s %9s %9s %9s %11s %11s %11s\n' "$phase (-c$c, ${s}s)" "$rps" "$bad" "$p50" "$p99" "$g" "$b" "$k"
   echo "  served 200 again ${recovered_ms} ms after the load stopped"
+  echo "  probe: 200 $(probe_stats "$tmp/probe-$phase" 200); 503 $(probe_stats "$tmp/probe-$phase" 503)"
 done
