@@ -24,6 +24,7 @@
 #include "mg_log.h"
 
 #include <assert.h>
+#include <czmq.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,15 +52,6 @@ struct mg_redis_t {
     s_script_t scripts [SCRIPTS_MAX];
     mg_redis_stats_t stats;
 };
-
-//  Milliseconds on the monotonic clock.
-static int64_t
-s_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static struct timeval
 s_timeval (int64_t ms)
@@ -117,7 +109,7 @@ s_unusable (mg_redis_t *self, bool timed_out, const char *why)
     self->stats.failures++;
     if (timed_out) {
         self->stats.timeouts++;
-        self->retry_at_ms = s_now_ms () + self->backoff_ms;
+        self->retry_at_ms = zclock_mono () + self->backoff_ms;
     }
     snprintf (self->last_why, sizeof self->last_why, "%s", why);
     if (!self->down)
@@ -140,7 +132,7 @@ static bool
 s_timed_out (const redisContext *conn, int64_t deadline)
 {
     return (conn->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
-        || s_now_ms () >= deadline;
+        || zclock_mono () >= deadline;
 }
 
 //  Start a call: its deadline, or -1 with why while backing off.
@@ -148,7 +140,7 @@ static int
 s_begin (mg_redis_t *self, int64_t *deadline, char *why, size_t whylen)
 {
     self->stats.calls++;
-    int64_t now = s_now_ms ();
+    int64_t now = zclock_mono ();
     if (now < self->retry_at_ms) {
         self->stats.refused++;
         self->stats.failures++;
@@ -165,7 +157,7 @@ s_begin (mg_redis_t *self, int64_t *deadline, char *why, size_t whylen)
 static int
 s_arm (mg_redis_t *self, int64_t deadline, char *why, size_t whylen)
 {
-    int64_t left = deadline - s_now_ms ();
+    int64_t left = deadline - zclock_mono ();
     if (left <= 0) {
         snprintf (why, whylen, "Redis did not answer within %d ms", self->timeout_ms);
         s_unusable (self, true, why);
@@ -185,7 +177,7 @@ s_open (mg_redis_t *self, int64_t deadline, char *why, size_t whylen)
 {
     if (self->conn)
         return 0;
-    int64_t left = deadline - s_now_ms ();
+    int64_t left = deadline - zclock_mono ();
     if (left <= 0) {
         snprintf (why, whylen, "Redis did not answer within %d ms", self->timeout_ms);
         s_unusable (self, true, why);

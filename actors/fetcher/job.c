@@ -22,6 +22,7 @@
 #include "sender.h"
 
 #include <assert.h>
+#include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,15 +83,6 @@ typedef struct {
     int64_t *ttl;
     cache_entry_t *entries;
 } s_run_t;
-
-//  Monotonic milliseconds.
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_count (s_run_t *run, provider_id_t p, int what)
@@ -507,7 +499,7 @@ s_on_done (void *arg, http_transfer_t *x)
     provider_id_t p = s_provider (t->step);
     const fetch_config_t *c = run->config;
     char why [FETCHER_WHY_LEN];
-    int64_t now = s_now_ms ();
+    int64_t now = zclock_mono ();
     //  Adaptive pacing: spread what the provider says is left of its window.
     if (x->rl_remaining >= 0 && x->rl_reset_ms > 0)
         run->pace_gap_ms [p] = retry_pace_ms (x->rl_remaining, x->rl_reset_ms, c->pace_low_water);
@@ -661,7 +653,7 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
         goto done;
     size_t next = 0, busy = 0;
     while (next < count || busy > 0) {
-        int64_t now = s_now_ms ();
+        int64_t now = zclock_mono ();
         int64_t wake = now + POLL_MAX_MS;
         //  Rounds of one cache round trip for every title that needs a
         //  look-up, then moving each title as far as it goes; a title served
@@ -707,7 +699,7 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
             break;
         if (pending || (next < count && busy < slots))
             wake = now;
-        int wait = (int) (wake - s_now_ms ());
+        int wait = (int) (wake - zclock_mono ());
         if (http_engine_poll (engine, wait > 0 ? wait : 0, s_on_done, &run) < 0) {
             mg_error ("curl multi failed", NULL);
             break;

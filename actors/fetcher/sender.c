@@ -7,6 +7,7 @@
 #include "mg_msg.h"
 
 #include <assert.h>
+#include <czmq.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,15 +44,6 @@ struct _fetch_sender_t {
     bool closing;
 };
 
-//  Monotonic milliseconds.
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 //  Send count records with indexer.enqueue and clear them. Returns how
 //  many the indexer queued, or -1.
 static int64_t
@@ -61,7 +53,7 @@ s_send (mg_client_t *client, mg_raw_record_t *records, size_t count, size_t byte
     mg_enqueue_reply_t reply;
     mg_error_t err = { 0 };
     int rc = -1;
-    int64_t started = s_now_ms (), queued = -1;
+    int64_t started = zclock_mono (), queued = -1;
     for (int attempt = 0; attempt < ENQUEUE_TRIES && rc; attempt++) {
         if (attempt)
             mg_msg_clear (&mg_error_desc, &err);
@@ -75,7 +67,7 @@ s_send (mg_client_t *client, mg_raw_record_t *records, size_t count, size_t byte
     }
     else {
         mg_info ("records queued", "records=%zu bytes=%zu took_ms=%lld", count, bytes,
-                 (long long) (s_now_ms () - started));
+                 (long long) (zclock_mono () - started));
         queued = (int64_t) reply.queued;
         mg_msg_clear (&mg_enqueue_reply_desc, &reply);
     }
@@ -199,7 +191,7 @@ void
 fetch_sender_tick (fetch_sender_t *self)
 {
     assert (self);
-    if (self->batch_count && s_now_ms () - self->opened_ms >= self->flush_ms)
+    if (self->batch_count && zclock_mono () - self->opened_ms >= self->flush_ms)
         fetch_sender_flush (self);
 }
 
@@ -228,7 +220,7 @@ fetch_sender_add (fetch_sender_t *self, const json_t *record, char *err, size_t 
     if (self->batch_bytes + size > BATCH_BYTES)
         fetch_sender_flush (self);
     if (self->batch_count == 0)
-        self->opened_ms = s_now_ms ();
+        self->opened_ms = zclock_mono ();
     self->batch [self->batch_count++] = slot;
     self->batch_bytes += size;
     if (self->batch_count == self->max)
