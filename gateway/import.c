@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <utf8proc.h>
 
 #define IMPORT_PIECE_BYTES  (512 * 1024)    //  bytes of file per bus message (its limit is 1 MiB)
 #define IMPORT_TTL_MS       30000           //  a 1,000-row file is resolved and applied in its last call
@@ -93,22 +94,15 @@ static size_t
 s_bad_line (const char *text, size_t len)
 {
     size_t line = 1;
-    const unsigned char *p = (const unsigned char *) text;
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *) text;
     for (size_t at = 0; at < len; ) {
-        unsigned char c = p [at];
-        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (c == 0 || n == 0 || at + n > len || (n == 2 && c < 0xC2))
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate (p + at, (utf8proc_ssize_t) (len - at), &cp);
+        if (n <= 0 || cp == 0)
             return line;
-        for (size_t k = 1; k < n; k++)
-            if ((p [at + k] & 0xC0) != 0x80)
-                return line;
-        //  Overlong three- and four-byte forms, surrogates, past U+10FFFF.
-        if ((n == 3 && ((c == 0xE0 && p [at + 1] < 0xA0) || (c == 0xED && p [at + 1] >= 0xA0)))
-        ||  (n == 4 && ((c == 0xF0 && p [at + 1] < 0x90) || c > 0xF4 || (c == 0xF4 && p [at + 1] >= 0x90))))
-            return line;
-        if (c == '\n')
+        if (cp == '\n')
             line++;
-        at += n;
+        at += (size_t) n;
     }
     return 0;
 }
