@@ -49,10 +49,12 @@ s_prepare (const mg_apply_request_t *request, size_t from, size_t count, indexer
         snprintf (item->source, sizeof item->source, "%s", in->record->source);
         snprintf (item->source_id, sizeof item->source_id, "%s", in->record->source_id);
         item->record = mg_msg_to_json (&mg_raw_record_desc, in->record);
-        if (!item->record || indexer_checksum (item->record, item->checksum)) {
+        item->text = item->record ? json_dumps (item->record, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (!item->text) {
             item->error = "out of memory";
             continue;
         }
+        indexer_sha256 (item->text, item->checksum);
         item->tier = in->has_tier ? (int) in->tier : 0;
         item->confidence = in->has_confidence ? in->confidence : 0;
         item->merge = !(in->has_new_entity && in->new_entity) && item->tier > 0;
@@ -90,6 +92,7 @@ s_find_changes (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
                     item->merge = false;
                 }
                 item->changed = strcmp (PQgetvalue (res, r, 3), item->checksum) != 0;
+                item->known = true;
             }
     }
     PQclear (res);
@@ -133,41 +136,63 @@ s_find_changes (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
     return 0;
 }
 
-//  Steps D-E: entity rows exist, source records stored.
+//  Steps D-E: entity rows exist, source records stored. New records go in
+//  with COPY (the server parses each record once, as a column); a changed
+//  record already stored is replaced by an upsert.
 static int
 s_store_sources (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
 {
-    json_t *rows = json_array ();
+    json_t *entities = json_array ();         //  [[entity, type, title]]
+    json_t *known = json_array ();            //  [[entity, source, source_id, checksum, record]]
+    indexer_copy_t rows = { 0 };
+    char checksum [HEX_SHA256 + 2];
     for (size_t i = 0; i < batch->count; i++) {
         indexer_item_t *item = &batch->items [i];
         if (item->error || !item->changed)
             continue;
         json_t *type = json_object_get (item->record, "type");
-        json_array_append_new (rows, json_pack ("{s:s, s:s, s:s, s:O, s:s, s:s}",
-            "entity", item->entity, "source", item->source, "source_id", item->source_id,
-            "record", item->record, "checksum", item->checksum,
-            "type", json_is_string (type) ? json_string_value (type) : "movie"));
+        json_array_append_new (entities, json_pack ("[s,s,s?]", item->entity,
+            json_is_string (type) ? json_string_value (type) : "movie",
+            json_string_value (json_object_get (item->record, "title"))));
+        if (item->known) {
+            json_array_append_new (known, json_pack ("[s,s,s,s,O]", item->entity, item->source,
+                                                     item->source_id, item->checksum, item->record));
+            continue;
+        }
+        snprintf (checksum, sizeof checksum, "\\x%s", item->checksum);
+        indexer_copy_field (&rows, item->entity);
+        indexer_copy_field (&rows, item->source);
+        indexer_copy_field (&rows, item->source_id);
+        indexer_copy_field (&rows, item->text);
+        indexer_copy_field (&rows, checksum);
+        indexer_copy_end_row (&rows);
     }
-    char *text = indexer_dump (rows);
-    json_decref (rows);
+    char *text = indexer_dump (entities);
+    json_decref (entities);
     PGresult *res = indexer_sql (pg, err, errlen,
         "INSERT INTO content (id, type, title, checksum) "
-        "SELECT DISTINCT ON ((x->>'entity')::uuid) (x->>'entity')::uuid, x->>'type', x->'record'->>'title', '\\x00' "
+        "SELECT DISTINCT ON ((x->>0)::uuid) (x->>0)::uuid, x->>1, x->>2, '\\x00' "
         "FROM jsonb_array_elements ($1::jsonb) x ON CONFLICT (id) DO NOTHING RETURNING id::text", 1, P (text));
-    if (res) {
+    free (text);
+    int rc = res ? 0 : -1;
+    if (res)
         for (int r = 0; r < PQntuples (res); r++)
             zhashx_insert (batch->created, PQgetvalue (res, r, 0), (void *) 1);
-        PQclear (res);
-        res = indexer_sql (pg, err, errlen,
-            "INSERT INTO content_sources (content_id, source, source_id, record, checksum) "
-            "SELECT (x->>'entity')::uuid, x->>'source', x->>'source_id', x->'record', decode (x->>'checksum', 'hex') "
-            "FROM jsonb_array_elements ($1::jsonb) x "
-            "ON CONFLICT (source, source_id) DO UPDATE SET content_id = EXCLUDED.content_id, "
-            "  record = EXCLUDED.record, checksum = EXCLUDED.checksum, updated_at = now ()", 1, P (text));
-        PQclear (res);
+    PQclear (res);
+    if (rc == 0)
+        rc = indexer_copy_run (pg, "COPY content_sources (content_id, source, source_id, record, checksum) FROM STDIN",
+                               &rows, err, errlen);
+    indexer_copy_clear (&rows);
+    if (rc == 0 && json_array_size (known)) {
+        text = indexer_dump (known);
+        rc = indexer_run (pg, err, errlen,
+            "UPDATE content_sources s SET content_id = (x->>0)::uuid, checksum = decode (x->>3, 'hex'), "
+            "  record = x->4, updated_at = now () "
+            "FROM jsonb_array_elements ($1::jsonb) x WHERE s.source = x->>1 AND s.source_id = x->>2", 1, P (text));
+        free (text);
     }
-    free (text);
-    return res ? 0 : -1;
+    json_decref (known);
+    return rc;
 }
 
 //  Steps J-K: merges, jobs.
@@ -319,8 +344,10 @@ s_apply_range (indexer_t *self, PGconn *pg, const mg_apply_request_t *request, s
                              json_string_value (json_object_get (event, "content_id")), 0);
     }
     pthread_mutex_unlock (&self->shared->publish_order);
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         json_decref (batch.items [i].record);
+        free (batch.items [i].text);
+    }
     free (batch.items);
     zhashx_destroy (&batch.created);
     json_decref (batch.events);

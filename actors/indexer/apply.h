@@ -14,11 +14,13 @@ typedef struct {
     char source [40];
     char source_id [80];
     json_t *record;               //  normalised record as JSON
+    char *text;                   //  ... as text, keys sorted: checksummed and stored
     char checksum [HEX_SHA256];
     int tier;
     double confidence;
     bool merge;                   //  joined an existing entity (entity_merges row)
     bool changed;
+    bool known;                   //  content_sources has the record already
     const char *error;            //  rejected: reason
     char error_text [256];
 } indexer_item_t;
@@ -41,8 +43,14 @@ PGresult *indexer_sql (PGconn *pg, char *err, size_t errlen, const char *sql, in
 //  Same, discarding the result; 0 or -1.
 int indexer_run (PGconn *pg, char *err, size_t errlen, const char *sql, int nparams, const char *const *params);
 
+//  indexer_copy_send with the failure noted as indexer_sql notes it; 0 or -1.
+int indexer_copy_run (PGconn *pg, const char *sql, indexer_copy_t *rows, char *err, size_t errlen);
+
 //  JSON text of value (caller frees), never NULL for a valid value.
 char *indexer_dump (json_t *value);
+
+//  Hex SHA-256 of text.
+void indexer_sha256 (const char *text, char out [HEX_SHA256]);
 
 //  Checksum of a JSON value (keys sorted, compact); 0 or -1.
 int indexer_checksum (json_t *value, char out [HEX_SHA256]);

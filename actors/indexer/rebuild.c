@@ -19,26 +19,57 @@ static const char *const s_list_keys [] = {
     "genres", "cast", "crew", "videos", "external_ids", "titles", "availability", NULL
 };
 
+//  [[person_id, profile_path]] of the records' credits that give both.
+static json_t *
+s_profiles (json_t *records)
+{
+    static const char *const roles [] = { "cast", "crew" };
+    json_t *out = json_array ();
+    size_t index, n;
+    json_t *record, *credit;
+    json_array_foreach (records, index, record)
+        for (int r = 0; out && r < 2; r++)
+            json_array_foreach (json_object_get (record, roles [r]), n, credit) {
+                json_t *person = json_object_get (credit, "person_id");
+                json_t *path = json_object_get (credit, "profile_path");
+                if ((json_is_integer (person) || json_is_string (person)) && json_is_string (path)
+                &&  json_array_append_new (out, json_pack ("[O,O]", person, path))) {
+                    json_decref (out);
+                    return NULL;
+                }
+            }
+    return out;
+}
+
 //  The part of records (objects with "id") that one statement reads, as
-//  its parameter text (caller frees; NULL on out of memory):
-//  "ids" a uuid[] literal, "main" each record without the lists, otherwise
+//  its parameter text (caller frees; NULL on out of memory; "" when the
+//  statement has nothing to do): "old" a uuid[] literal of the ids not in
+//  fresh (entities this batch created have no rows to delete), "main" each
+//  record without the lists, "profiles" as s_profiles, otherwise
 //  [{id, <each space-separated key of part>}].
 static char *
-s_part (json_t *records, const char *part)
+s_part (json_t *records, const char *part, zhashx_t *fresh)
 {
     size_t index;
     json_t *record;
-    if (strcmp (part, "ids") == 0) {
+    if (strcmp (part, "old") == 0) {
         size_t size = json_array_size (records) * 37 + 3;
         char *text = malloc (size);
         if (!text)
             return NULL;
         size_t used = 0;
-        text [used++] = '{';
-        json_array_foreach (records, index, record)
-            used += (size_t) snprintf (text + used, size - used, "%s%s", index ? "," : "",
-                                       json_string_value (json_object_get (record, "id")));
-        snprintf (text + used, size - used, "}");
+        json_array_foreach (records, index, record) {
+            const char *id = json_string_value (json_object_get (record, "id"));
+            if (!zhashx_lookup (fresh, id))
+                used += (size_t) snprintf (text + used, size - used, "%s%s", used ? "," : "{", id);
+        }
+        snprintf (text + used, size - used, "%s", used ? "}" : "");
+        return text;
+    }
+    if (strcmp (part, "profiles") == 0) {
+        json_t *profiles = s_profiles (records);
+        char *text = !profiles ? NULL : json_array_size (profiles) ? indexer_dump (profiles) : strdup ("");
+        json_decref (profiles);
         return text;
     }
     json_t *out = json_array ();
@@ -117,6 +148,87 @@ s_credit_rows (json_t *records, indexer_copy_t *rows)
     }
 }
 
+//  Whether a record's list already had a row with this key (a and b joined):
+//  its table's key would refuse the second, so the second is left out.
+static bool
+s_repeated (zhashx_t *keys, const char *a, const char *b)
+{
+    char key [1024];
+    snprintf (key, sizeof key, "%s\x1f%s", a ? a : "", b ? b : "");
+    if (zhashx_lookup (keys, key))
+        return true;
+    zhashx_insert (keys, key, (void *) 1);
+    return false;
+}
+
+//  COPY rows of videos on the sites the table knows; a type it does not
+//  know is a clip.
+static void
+s_video_rows (json_t *records, indexer_copy_t *rows)
+{
+    static const char *const types [] = { "trailer", "teaser", "clip", "featurette", "review", NULL };
+    size_t index, n;
+    json_t *record, *video;
+    char official [4];
+    zhashx_t *keys = zhashx_new ();
+    if (!keys) {
+        rows->failed = true;
+        return;
+    }
+    json_array_foreach (records, index, record) {
+        const char *id = json_string_value (json_object_get (record, "id"));
+        zhashx_purge (keys);
+        json_array_foreach (json_object_get (record, "videos"), n, video) {
+            const char *site = json_string_value (json_object_get (video, "site"));
+            const char *key = json_string_value (json_object_get (video, "key"));
+            if (!site || (strcmp (site, "youtube") && strcmp (site, "vimeo")) || s_repeated (keys, site, key))
+                continue;
+            const char *type = json_string_value (json_object_get (video, "type"));
+            const char *const *known = types;
+            while (*known && (!type || strcmp (*known, type)))
+                known++;
+            const char *official_text = s_field (json_object_get (video, "official"), official, sizeof official);
+            indexer_copy_field (rows, id);
+            indexer_copy_field (rows, site);
+            indexer_copy_field (rows, key);
+            indexer_copy_field (rows, *known ? *known : "clip");
+            indexer_copy_field (rows, json_string_value (json_object_get (video, "name")));
+            indexer_copy_field (rows, official_text ? official_text : "f");
+            indexer_copy_end_row (rows);
+        }
+    }
+    zhashx_destroy (&keys);
+}
+
+//  COPY rows of alternative titles, once per (title, source) of a record.
+static void
+s_title_rows (json_t *records, indexer_copy_t *rows)
+{
+    size_t index, n;
+    json_t *record, *title;
+    zhashx_t *keys = zhashx_new ();
+    if (!keys) {
+        rows->failed = true;
+        return;
+    }
+    json_array_foreach (records, index, record) {
+        const char *id = json_string_value (json_object_get (record, "id"));
+        zhashx_purge (keys);
+        json_array_foreach (json_object_get (record, "titles"), n, title) {
+            const char *text = json_string_value (json_object_get (title, "title"));
+            const char *source = json_string_value (json_object_get (title, "source"));
+            if (s_repeated (keys, text, source))
+                continue;
+            indexer_copy_field (rows, id);
+            indexer_copy_field (rows, text);
+            indexer_copy_field (rows, json_string_value (json_object_get (title, "kind")));
+            indexer_copy_field (rows, source);
+            indexer_copy_end_row (rows);
+        }
+    }
+    zhashx_destroy (&keys);
+}
+
 //  COPY rows of availability. The merge keeps one offer per (platform,
 //  region, type) of an entity, so the rows never collide on the key.
 static void
@@ -150,31 +262,28 @@ s_offer_rows (json_t *records, indexer_copy_t *rows)
 //  records, or a COPY given rows built from them.
 typedef struct {
     const char *sql;
-    const char *part;             //  "ids": uuid[]; "main": scalar fields; else {id, <part>}
+    const char *part;             //  what s_part gives the statement
     void (*rows) (json_t *records, indexer_copy_t *rows);    //  set for a COPY
 } s_statement_t;
 
 //  Run one rebuild statement over records; 0 or -1 with err.
 static int
-s_statement (PGconn *pg, const s_statement_t *statement, json_t *records, char *err, size_t errlen)
+s_statement (PGconn *pg, const s_statement_t *statement, json_t *records, zhashx_t *fresh,
+             char *err, size_t errlen)
 {
     if (statement->rows) {
         indexer_copy_t rows = { 0 };
         statement->rows (records, &rows);
-        int rc = indexer_copy_send (pg, statement->sql, &rows, err, errlen, indexer_failed_state);
+        int rc = indexer_copy_run (pg, statement->sql, &rows, err, errlen);
         indexer_copy_clear (&rows);
-        //  The reason goes into log lines and ingest_jobs.last_error as one line.
-        for (char *p = err; rc && *p; p++)
-            if (*p == '\n' || *p == '"')
-                *p = ' ';
         return rc;
     }
-    char *text = s_part (records, statement->part);
+    char *text = s_part (records, statement->part, fresh);
     if (!text) {
         snprintf (err, errlen, "out of memory");
         return -1;
     }
-    int rc = indexer_run (pg, err, errlen, statement->sql, 1, P (text));
+    int rc = *text ? indexer_run (pg, err, errlen, statement->sql, 1, P (text)) : 0;
     free (text);
     return rc;
 }
@@ -271,16 +380,24 @@ indexer_rebuild (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
                 old_content = PQgetvalue (current, c, 1);
                 old_offers = PQgetvalue (current, c, 2);
             }
-        if (strcmp (old_content, content_sum)) {
+        bool content_changed = strcmp (old_content, content_sum) != 0;
+        //  An entity that never had offers and still has none has nothing to announce.
+        bool no_offers_yet = !*old_offers && json_array_size (availability) == 0;
+        bool offers_changed = !no_offers_yet && strcmp (old_offers, offers_sum) != 0;
+        if (content_changed) {
+            //  The content row's one update carries the offers' checksum
+            //  too: each further update of a row rewrites all its indexes.
             json_object_set_new (canonical, "checksum", json_string (content_sum));
+            if (offers_changed)
+                json_object_set_new (canonical, "availability_checksum", json_string (offers_sum));
             json_array_append (content, canonical);
             json_array_append_new (batch->events, json_pack ("{s:s, s:s}", "stream", "content.changed", "content_id", entity));
         }
-        //  An entity that never had offers and still has none has nothing to announce.
-        bool no_offers_yet = !*old_offers && json_array_size (availability) == 0;
-        if (!no_offers_yet && strcmp (old_offers, offers_sum)) {
-            json_array_append_new (offers, json_pack ("{s:s, s:s, s:O}", "id", entity, "checksum", offers_sum,
-                                                      "availability", availability));
+        if (offers_changed) {
+            json_t *entry = json_pack ("{s:s, s:O}", "id", entity, "availability", availability);
+            if (entry && !content_changed)
+                json_object_set_new (entry, "checksum", json_string (offers_sum));
+            json_array_append_new (offers, entry);
             json_array_append_new (batch->events, json_pack ("{s:s, s:s}", "stream", "availability.changed", "content_id", entity));
         }
         json_decref (availability);
@@ -307,57 +424,47 @@ indexer_rebuild (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
           "  production_countries = ARRAY (SELECT jsonb_array_elements_text (x->'production_countries')), "
           "  spoken_languages = ARRAY (SELECT jsonb_array_elements_text (x->'spoken_languages')), "
           "  version = CASE WHEN c.checksum = '\\x00' THEN 1 ELSE c.version + 1 END, "
-          "  checksum = decode (x->>'checksum', 'hex'), updated_at = now () "
+          "  checksum = decode (x->>'checksum', 'hex'), updated_at = now (), "
+          "  availability_checksum = coalesce (decode (x->>'availability_checksum', 'hex'), c.availability_checksum) "
           "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "main", NULL },
-        { "DELETE FROM content_genres WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
+        { "DELETE FROM content_genres WHERE content_id = ANY ($1::uuid[])", "old", NULL },
         { "INSERT INTO content_genres (content_id, genre_id) SELECT DISTINCT (x->>'id')::uuid, g.id "
           "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements_text (x->'genres') s (slug) "
           "JOIN genres g ON g.slug = s.slug", "genres", NULL },
-        { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
+        { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "old", NULL },
         { "COPY credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
           "FROM STDIN", NULL, s_credit_rows },
         //  The people the credits name exist now (the credits trigger);
         //  a profile image the source gives replaces the stored one.
         { "UPDATE people p SET profile_path = x.path, updated_at = now () "
-          "FROM (SELECT DISTINCT ON (1) (c->>'person_id')::int, c->>'profile_path' "
-          "      FROM jsonb_array_elements ($1::jsonb) r CROSS JOIN LATERAL ("
-          "        SELECT * FROM jsonb_array_elements (coalesce (r->'cast', '[]'::jsonb)) UNION ALL "
-          "        SELECT * FROM jsonb_array_elements (coalesce (r->'crew', '[]'::jsonb))) l (c) "
-          "      WHERE c->>'person_id' IS NOT NULL AND c->>'profile_path' IS NOT NULL "
+          "FROM (SELECT DISTINCT ON (1) (c->>0)::int, c->>1 FROM jsonb_array_elements ($1::jsonb) c "
           "      ORDER BY 1, 2) x (tmdb_id, path) "
-          "WHERE p.tmdb_id = x.tmdb_id AND p.profile_path IS DISTINCT FROM x.path", "cast crew", NULL },
-        { "DELETE FROM videos WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
-        { "INSERT INTO videos (content_id, site, key, type, name, official) "
-          "SELECT (x->>'id')::uuid, v->>'site', v->>'key', "
-          "  CASE WHEN v->>'type' IN ('trailer', 'teaser', 'clip', 'featurette', 'review') THEN v->>'type' ELSE 'clip' END, "
-          "  v->>'name', coalesce ((v->>'official')::boolean, false) "
-          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'videos') v "
-          "WHERE v->>'site' IN ('youtube', 'vimeo') ON CONFLICT DO NOTHING", "videos", NULL },
-        { "DELETE FROM external_ids WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
+          "WHERE p.tmdb_id = x.tmdb_id AND p.profile_path IS DISTINCT FROM x.path", "profiles", NULL },
+        { "DELETE FROM videos WHERE content_id = ANY ($1::uuid[])", "old", NULL },
+        { "COPY videos (content_id, site, key, type, name, official) FROM STDIN", NULL, s_video_rows },
+        { "DELETE FROM external_ids WHERE content_id = ANY ($1::uuid[])", "old", NULL },
         { "INSERT INTO external_ids (content_id, source, value) "
           "SELECT (x->>'id')::uuid, e->>'source', e->>'value' "
           "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'external_ids') e "
           "WHERE e->>'source' IN ('eidr', 'imdb', 'tmdb', 'tvdb', 'watchmode', 'streaming_availability', 'movielens', 'youtube') "
           "ON CONFLICT (source, value) DO NOTHING", "external_ids", NULL },
-        { "DELETE FROM content_titles WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
-        { "INSERT INTO content_titles (content_id, title, kind, source) "
-          "SELECT (x->>'id')::uuid, t->>'title', t->>'kind', t->>'source' "
-          "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements (x->'titles') t ON CONFLICT DO NOTHING",
-          "titles", NULL }
+        { "DELETE FROM content_titles WHERE content_id = ANY ($1::uuid[])", "old", NULL },
+        { "COPY content_titles (content_id, title, kind, source) FROM STDIN", NULL, s_title_rows }
     };
     int rc = 0;
     for (size_t s = 0; rc == 0 && json_array_size (content) && s < sizeof content_sql / sizeof content_sql [0]; s++)
-        rc = s_statement (pg, &content_sql [s], content, err, errlen);
+        rc = s_statement (pg, &content_sql [s], content, batch->created, err, errlen);
     json_decref (content);
     static const s_statement_t offers_sql [] = {
-        { "DELETE FROM availability WHERE content_id = ANY ($1::uuid[])", "ids", NULL },
+        { "DELETE FROM availability WHERE content_id = ANY ($1::uuid[])", "old", NULL },
         { "COPY availability (content_id, platform, region, type, quality, price, currency, deep_link, "
           "  expires_at, source, stale) FROM STDIN", NULL, s_offer_rows },
+        //  Offers whose title's content did not change (else that update set it).
         { "UPDATE content c SET availability_checksum = decode (x->>'checksum', 'hex') "
-          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid", "checksum", NULL }
+          "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid AND x ? 'checksum'", "checksum", NULL }
     };
     for (size_t s = 0; rc == 0 && json_array_size (offers) && s < sizeof offers_sql / sizeof offers_sql [0]; s++)
-        rc = s_statement (pg, &offers_sql [s], offers, err, errlen);
+        rc = s_statement (pg, &offers_sql [s], offers, batch->created, err, errlen);
     json_decref (offers);
     return rc;
 }

@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Hex SHA-256 of text.
-static void
-s_sha256 (const char *text, char out [HEX_SHA256])
+void
+indexer_sha256 (const char *text, char out [HEX_SHA256])
 {
     unsigned char digest [crypto_hash_sha256_BYTES];
     crypto_hash_sha256 (digest, (const unsigned char *) text, strlen (text));
@@ -20,7 +19,7 @@ indexer_checksum (json_t *value, char out [HEX_SHA256])
     char *text = json_dumps (value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     if (!text)
         return -1;
-    s_sha256 (text, out);
+    indexer_sha256 (text, out);
     free (text);
     return 0;
 }
@@ -56,4 +55,15 @@ char *
 indexer_dump (json_t *value)
 {
     return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+int
+indexer_copy_run (PGconn *pg, const char *sql, indexer_copy_t *rows, char *err, size_t errlen)
+{
+    int rc = indexer_copy_send (pg, sql, rows, err, errlen, indexer_failed_state);
+    //  The reason goes into log lines and ingest_jobs.last_error as one line.
+    for (char *p = err; rc && *p; p++)
+        if (*p == '\n' || *p == '"')
+            *p = ' ';
+    return rc;
 }
