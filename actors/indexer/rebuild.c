@@ -161,72 +161,81 @@ s_repeated (zhashx_t *keys, const char *a, const char *b)
     return false;
 }
 
-//  COPY rows of videos on the sites the table knows; a type it does not
-//  know is a clip.
+//  One COPY row, or none, for an item of a record's list; keys holds what
+//  s_repeated saw of the rows of the same record so far.
+typedef void (s_item_row_fn) (const char *id, json_t *item, zhashx_t *keys, indexer_copy_t *rows);
+
+//  COPY rows of each record's list, one per item at most.
 static void
-s_video_rows (json_t *records, indexer_copy_t *rows)
+s_list_rows (json_t *records, const char *list, s_item_row_fn *row, indexer_copy_t *rows)
 {
-    static const char *const types [] = { "trailer", "teaser", "clip", "featurette", "review", NULL };
-    size_t index, n;
-    json_t *record, *video;
-    char official [4];
     zhashx_t *keys = zhashx_new ();
     if (!keys) {
         rows->failed = true;
         return;
     }
+    size_t index, n;
+    json_t *record, *item;
     json_array_foreach (records, index, record) {
         const char *id = json_string_value (json_object_get (record, "id"));
         zhashx_purge (keys);
-        json_array_foreach (json_object_get (record, "videos"), n, video) {
-            const char *site = json_string_value (json_object_get (video, "site"));
-            const char *key = json_string_value (json_object_get (video, "key"));
-            if (!site || (strcmp (site, "youtube") && strcmp (site, "vimeo")) || s_repeated (keys, site, key))
-                continue;
-            const char *type = json_string_value (json_object_get (video, "type"));
-            const char *const *known = types;
-            while (*known && (!type || strcmp (*known, type)))
-                known++;
-            const char *official_text = s_field (json_object_get (video, "official"), official, sizeof official);
-            indexer_copy_field (rows, id);
-            indexer_copy_field (rows, site);
-            indexer_copy_field (rows, key);
-            indexer_copy_field (rows, *known ? *known : "clip");
-            indexer_copy_field (rows, json_string_value (json_object_get (video, "name")));
-            indexer_copy_field (rows, official_text ? official_text : "f");
-            indexer_copy_end_row (rows);
-        }
+        json_array_foreach (json_object_get (record, list), n, item)
+            row (id, item, keys, rows);
     }
     zhashx_destroy (&keys);
 }
 
-//  COPY rows of alternative titles, once per (title, source) of a record.
+//  A video on a site the table knows; a type it does not know is a clip.
+static void
+s_video_row (const char *id, json_t *video, zhashx_t *keys, indexer_copy_t *rows)
+{
+    static const char *const types [] = { "trailer", "teaser", "clip", "featurette", "review", NULL };
+    const char *site = json_string_value (json_object_get (video, "site"));
+    const char *key = json_string_value (json_object_get (video, "key"));
+    if (!site || (strcmp (site, "youtube") && strcmp (site, "vimeo")) || s_repeated (keys, site, key))
+        return;
+    const char *type = json_string_value (json_object_get (video, "type"));
+    const char *const *known = types;
+    while (*known && (!type || strcmp (*known, type)))
+        known++;
+    char official [4];
+    const char *official_text = s_field (json_object_get (video, "official"), official, sizeof official);
+    indexer_copy_field (rows, id);
+    indexer_copy_field (rows, site);
+    indexer_copy_field (rows, key);
+    indexer_copy_field (rows, *known ? *known : "clip");
+    indexer_copy_field (rows, json_string_value (json_object_get (video, "name")));
+    indexer_copy_field (rows, official_text ? official_text : "f");
+    indexer_copy_end_row (rows);
+}
+
+//  COPY rows of videos.
+static void
+s_video_rows (json_t *records, indexer_copy_t *rows)
+{
+    s_list_rows (records, "videos", s_video_row, rows);
+}
+
+//  An alternative title, once per (title, source) of a record.
+static void
+s_title_row (const char *id, json_t *title, zhashx_t *keys, indexer_copy_t *rows)
+{
+    const char *text = json_string_value (json_object_get (title, "title"));
+    const char *source = json_string_value (json_object_get (title, "source"));
+    if (s_repeated (keys, text, source))
+        return;
+    indexer_copy_field (rows, id);
+    indexer_copy_field (rows, text);
+    indexer_copy_field (rows, json_string_value (json_object_get (title, "kind")));
+    indexer_copy_field (rows, source);
+    indexer_copy_end_row (rows);
+}
+
+//  COPY rows of alternative titles.
 static void
 s_title_rows (json_t *records, indexer_copy_t *rows)
 {
-    size_t index, n;
-    json_t *record, *title;
-    zhashx_t *keys = zhashx_new ();
-    if (!keys) {
-        rows->failed = true;
-        return;
-    }
-    json_array_foreach (records, index, record) {
-        const char *id = json_string_value (json_object_get (record, "id"));
-        zhashx_purge (keys);
-        json_array_foreach (json_object_get (record, "titles"), n, title) {
-            const char *text = json_string_value (json_object_get (title, "title"));
-            const char *source = json_string_value (json_object_get (title, "source"));
-            if (s_repeated (keys, text, source))
-                continue;
-            indexer_copy_field (rows, id);
-            indexer_copy_field (rows, text);
-            indexer_copy_field (rows, json_string_value (json_object_get (title, "kind")));
-            indexer_copy_field (rows, source);
-            indexer_copy_end_row (rows);
-        }
-    }
-    zhashx_destroy (&keys);
+    s_list_rows (records, "titles", s_title_row, rows);
 }
 
 //  COPY rows of availability. The merge keeps one offer per (platform,
