@@ -72,6 +72,7 @@ typedef struct {
     zsock_t *sub;                 //  the peer's state
     int64_t send_at;              //  monotonic ms of our next state message
     int64_t peer_expiry;          //  monotonic ms after which the peer counts as dead
+    int64_t peer_heard;           //  monotonic ms of the peer's last state message (0: never)
     int64_t warm_until;           //  after a failover, requests for a service without
                                   //  workers wait (until their ttl) for workers to move here
     uint64_t failovers;           //  times this broker became active after the peer died

@@ -147,7 +147,8 @@ bk_pair_on_peer (mg_broker_t *self)
         mg_warn ("dropped a bad pair state message", NULL);
         return;
     }
-    pair->peer_expiry = zclock_mono () + s_expiry_ms (self);
+    pair->peer_heard = zclock_mono ();
+    pair->peer_expiry = pair->peer_heard + s_expiry_ms (self);
     switch (pair->state) {
         case BK_PAIR_PRIMARY:
             if (peer == BK_PAIR_BACKUP)

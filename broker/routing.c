@@ -126,6 +126,15 @@ s_refuse_passive (mg_broker_t *self, zframe_t *sender, zmsg_t *msg)
     zframe_destroy (&id);
 }
 
+//  True for a request of mmi.stats, which a passive broker answers too:
+//  it runs nothing, and it is how one asks a pair member its state.
+static bool
+s_is_stats (mg_cmd_t cmd, zmsg_t *msg)
+{
+    zframe_t *name = zmsg_first (msg);
+    return cmd == MG_CMD_REQ && name && zframe_streq (name, "mmi.stats");
+}
+
 //  One message on the ROUTER.
 void
 bk_on_router (mg_broker_t *self)
@@ -141,7 +150,7 @@ bk_on_router (mg_broker_t *self)
         mg_warn ("dropped a message that is not MG1", NULL);
     }
     else
-    if (!bk_pair_may_serve (self, cmd != MG_CMD_REQ)) {
+    if (!bk_pair_may_serve (self, cmd != MG_CMD_REQ) && !s_is_stats (cmd, msg)) {
         //  Passive: a client is told so (nothing ran, it may send the request
         //  to the other broker at once); a worker hears nothing, and its
         //  liveness timer moves it to the other endpoint.

@@ -60,6 +60,16 @@ bk_on_mmi (mg_broker_t *self, bk_request_t *request)
             .refused_registrations = self->refused_registrations, .has_refused_registrations = true,
             .workers = zhashx_size (self->workers), .has_workers = true
         };
+        if (self->pair.state != BK_PAIR_OFF) {
+            reply.pair_role = (char *) (self->pair.primary ? "primary" : "backup");
+            reply.pair_state = (char *) bk_pair_state_text (self);
+            reply.failovers = self->pair.failovers;
+            reply.has_failovers = true;
+            if (self->pair.peer_heard) {
+                reply.peer_seen_ms = (uint64_t) (zclock_mono () - self->pair.peer_heard);
+                reply.has_peer_seen_ms = true;
+            }
+        }
         rc = mg_msg_encode (&mg_mmi_stats_reply_desc, &reply, &buf, &buf_len, reason, sizeof reason);
     }
     else {

@@ -6,7 +6,9 @@
     goal is 2 s; the measured gap is printed), and every answer that is not
     2xx is a 503 with Retry-After, no GET fails for the broker's sake,
     nothing hangs. Then the old primary is started again and rejoins as the
-    passive one; killing the backup fails over back to it.  */
+    passive one; killing the backup fails over back to it. Each broker's
+    mmi.stats (answered by the passive one too) names its role and state
+    and when it last heard its peer.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -192,6 +194,36 @@ s_broker_answer (int i, char *code, size_t size)
     mg_client_destroy (&client);
 }
 
+//  Check broker i's mmi.stats: role, state, and (peer_alive) a peer heard
+//  within its expiry; returns its failover count.
+static uint64_t
+s_broker_stats (int i, const char *role, const char *state, bool peer_alive)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_f.ports [i].request);
+    mg_client_t *client = mg_client_new (endpoint);
+    assert_non_null (client);
+    mg_mmi_stats_reply_t stats = { 0 };
+    mg_error_t err = { 0 };
+    int rc = mg_client_call (client, "mmi.stats", NULL, NULL, &mg_mmi_stats_reply_desc, &stats, 1000, &err);
+    if (rc)
+        fail_msg ("broker %d: mmi.stats failed: %s", i, err.code ? err.code : "no answer");
+    assert_non_null (stats.pair_role);
+    assert_non_null (stats.pair_state);
+    assert_string_equal (stats.pair_role, role);
+    assert_string_equal (stats.pair_state, state);
+    assert_true (stats.has_failovers);
+    if (peer_alive) {
+        assert_true (stats.has_peer_seen_ms);
+        assert_true (stats.peer_seen_ms < (uint64_t) (HEARTBEAT_MS * LIVENESS));
+    }
+    uint64_t failovers = stats.failovers;
+    mg_msg_clear (&mg_mmi_stats_reply_desc, &stats);
+    mg_msg_clear (&mg_error_desc, &err);
+    mg_client_destroy (&client);
+    return failovers;
+}
+
 //  Kill broker victim under load; check the other takes over. Returns the
 //  gap (kill to the first GET served).
 static int64_t
@@ -268,10 +300,13 @@ test_failover_kill_primary_backup_serves_and_primary_rejoins_as_backup (void **s
     assert_string_equal (code, "");
     s_broker_answer (1, code, sizeof code);
     assert_string_equal (code, "BROKER_PASSIVE");
+    s_broker_stats (0, "primary", "active", true);
+    assert_int_equal (s_broker_stats (1, "backup", "passive", true), 0);
 
     s_kill_and_watch (0, "primary killed");
     s_broker_answer (1, code, sizeof code);
     assert_string_equal (code, "");
+    assert_int_equal (s_broker_stats (1, "backup", "active", false), 1);
 
     //  The old primary comes back: it hears the active backup and stays passive.
     s_f.broker [0] = mg_test_spawn ("mg-broker", s_f.env [0].envp);
@@ -289,6 +324,8 @@ test_failover_kill_primary_backup_serves_and_primary_rejoins_as_backup (void **s
     assert_string_equal (code, "BROKER_PASSIVE");
     s_broker_answer (1, code, sizeof code);
     assert_string_equal (code, "");
+    s_broker_stats (0, "primary", "passive", true);
+    s_broker_stats (1, "backup", "active", true);
 
     s_kill_and_watch (1, "backup killed");
     s_broker_answer (0, code, sizeof code);
