@@ -18,6 +18,7 @@
     Bounds: MEMO_ENTRIES answers of at most MEMO_BODY_MAX bytes per thread;
     a full table gives up its oldest answer. No lock: one table per thread.  */
 #include "gw_memo.h"
+#include "gw_bus.h"
 #include "gw_forward.h"
 #include "gw_metrics.h"
 #include "gw_respond.h"
@@ -62,15 +63,6 @@ s_clear (gw_memo_t *self)
     }
 }
 
-//  Does the SUB socket have a message waiting?
-static bool
-s_readable (void *socket)
-{
-    int events = 0;
-    size_t size = sizeof events;
-    return zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
-}
-
 //  libevent: the SUB socket's fd signalled (edge-triggered: drain it). Any
 //  change event makes every kept answer stale; its content does not matter.
 static void
@@ -91,7 +83,7 @@ s_on_sub (evutil_socket_t fd, short what, void *arg)
     }
     if (changed)
         s_clear (self);
-    if (s_readable (self->sub))
+    if (gw_bus_readable (self->sub))
         event_active (self->sub_event, EV_READ, 0);
 }
 
