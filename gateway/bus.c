@@ -32,7 +32,16 @@
     failover is under way). When a link drops, its idempotent calls are sent
     again on the other link; the rest end GW_BUS_LOST (503 + Retry-After:
     the dead broker may have delivered them). With a pair each call keeps a
-    copy of its request for this; with one broker nothing is copied.  */
+    copy of its request for this; with one broker nothing is copied.
+
+    No link connected (the gateway just started, or its broker connection
+    is between handshakes): a call is held, not refused. It takes its slot
+    and a copy of its request, waits in a queue, and is sent when a link's
+    handshake succeeds (the monitor reports it), or ends GW_BUS_LOST (503 +
+    Retry-After) when its ttl runs out first. Nothing of it was sent, so
+    holding is safe for any call; the slot table bounds the queue. A call of
+    a pair that has to go again while neither broker is connected is held
+    the same way.  */
 #include "gw_bus.h"
 #include "gw_request.h"
 #include "mg_config.h"
@@ -56,6 +65,9 @@
 #define SOCKET_HWM       20000      //  messages queued per direction
 #define PASSIVE_PAUSE_MS 50         //  both brokers of a pair passive (failover under way):
                                     //  ask again this much later, within the call's ttl
+#define FLUSH_RETRY_MS   1          //  held calls a fresh link would not take yet: libzmq
+                                    //  attaches the connection at its next command check,
+                                    //  at most a millisecond after the handshake
 
 //  One DEALER to one broker.
 typedef struct {
@@ -70,23 +82,26 @@ typedef struct {
     bool connected;
 } s_link_t;
 
-typedef struct {
+typedef struct s_slot_t {
     gw_bus_t *bus;
     uint32_t index;
     uint32_t generation;            //  bumped on release: stale ids miss
-    int link;                       //  link it was sent on
+    int link;                       //  link it was sent on (-1: held, not sent)
     uint32_t epoch;                 //  that link's epoch when sent
     bool busy;
     bool idempotent;                //  may be sent again when its broker is lost
+    bool held;                      //  waiting for a connected link (in bus->held)
     gw_bus_fn *cb;
     void *arg;
     int64_t sent_us;
     int64_t deadline_us;
-    char *name;                     //  copy of the request (a pair only)
+    char *name;                     //  copy of the request (a pair, or held)
     uint8_t *body;
     size_t len;
     struct event timer;
     struct event again;             //  the paused re-send (a pair only)
+    struct s_slot_t *held_prev;     //  neighbours in bus->held, oldest first
+    struct s_slot_t *held_next;
 } s_slot_t;
 
 struct gw_bus_t {
@@ -105,12 +120,17 @@ struct gw_bus_t {
         const struct timeval *tv;
     } common [COMMON_TTLS_MAX];
     size_t ncommon;
+    struct {
+        s_slot_t *head, *tail;
+    } held;                         //  calls waiting for a connected link, oldest first
+    struct event *flush_event;      //  sends the held calls a moment later
 };
 
 static void s_on_dealer (evutil_socket_t fd, short what, void *arg);
 static void s_on_monitor (evutil_socket_t fd, short what, void *arg);
 static void s_on_timeout (evutil_socket_t fd, short what, void *arg);
 static void s_on_again (evutil_socket_t fd, short what, void *arg);
+static void s_on_flush (evutil_socket_t fd, short what, void *arg);
 
 //  Slot by index, or NULL.
 static s_slot_t *
@@ -162,10 +182,28 @@ s_slot_take (gw_bus_t *self)
     return slot;
 }
 
+//  Take slot out of the held queue.
+static void
+s_held_remove (gw_bus_t *self, s_slot_t *slot)
+{
+    if (slot->held_prev)
+        slot->held_prev->held_next = slot->held_next;
+    else
+        self->held.head = slot->held_next;
+    if (slot->held_next)
+        slot->held_next->held_prev = slot->held_prev;
+    else
+        self->held.tail = slot->held_prev;
+    slot->held_prev = slot->held_next = NULL;
+    slot->held = false;
+}
+
 //  Return slot to the free stack; its id becomes stale.
 static void
 s_slot_release (gw_bus_t *self, s_slot_t *slot)
 {
+    if (slot->held)
+        s_held_remove (self, slot);
     event_del (&slot->timer);
     event_del (&slot->again);
     free (slot->name);
@@ -192,7 +230,8 @@ s_complete (gw_bus_t *self, s_slot_t *slot, gw_bus_outcome_t outcome,
     cb (arg, outcome, body, len, rtt_us);
 }
 
-//  Timer of one call: no answer within its ttl.
+//  Timer of one call: no answer within its ttl. A held call never reached
+//  a broker: the broker is unreachable, not slow.
 static void
 s_on_timeout (evutil_socket_t fd, short what, void *arg)
 {
@@ -200,7 +239,7 @@ s_on_timeout (evutil_socket_t fd, short what, void *arg)
     (void) what;
     s_slot_t *slot = arg;
     if (slot->busy)
-        s_complete (slot->bus, slot, GW_BUS_TIMEOUT, NULL, 0);
+        s_complete (slot->bus, slot, slot->held ? GW_BUS_LOST : GW_BUS_TIMEOUT, NULL, 0);
 }
 
 //  Timer interval for ttl_ms, shared (common timeout) for the first few ttls.
@@ -307,7 +346,8 @@ gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoint,
         }
         self->nlinks++;
     }
-    if (count == 0 || s_grow (self)) {
+    self->flush_event = evtimer_new (base, s_on_flush, self);
+    if (count == 0 || !self->flush_event || s_grow (self)) {
         gw_bus_destroy (&self);
         return NULL;
     }
@@ -331,6 +371,8 @@ gw_bus_destroy (gw_bus_t **self_p)
             free (self->chunks [c]);
         }
         free (self->free_slots);
+        if (self->flush_event)
+            event_free (self->flush_event);
         for (int i = 0; i < MG_ENDPOINTS_MAX; i++) {
             s_link_t *link = &self->links [i];
             if (link->dealer_event)
@@ -356,6 +398,16 @@ gw_bus_pending (gw_bus_t *self)
     return self->pending;
 }
 
+bool
+gw_bus_connected (gw_bus_t *self)
+{
+    assert (self);
+    for (int i = 0; i < self->nlinks; i++)
+        if (self->links [i].connected)
+            return true;
+    return false;
+}
+
 //  Send one frame; more = another follows. Returns 0 or -1 (errno).
 static int
 s_send_frame (void *socket, const void *data, size_t len, bool more)
@@ -377,6 +429,42 @@ s_link_for_send (gw_bus_t *self)
             return &self->links [i];
         }
     return NULL;
+}
+
+//  Keep a copy of the request in slot, to send it later or again. 0, or -1
+//  out of memory (slot keeps no copy).
+static int
+s_slot_copy (s_slot_t *slot, const char *name, const void *body, size_t len)
+{
+    slot->name = strdup (name);
+    slot->body = malloc (len ? len : 1);
+    if (!slot->name || !slot->body) {
+        free (slot->name);
+        free (slot->body);
+        slot->name = NULL;
+        slot->body = NULL;
+        return -1;
+    }
+    if (len)
+        memcpy (slot->body, body, len);
+    slot->len = len;
+    return 0;
+}
+
+//  Queue slot, whose request it holds a copy of, until a link is connected.
+static void
+s_hold (gw_bus_t *self, s_slot_t *slot)
+{
+    assert (slot->name && !slot->held);
+    slot->held = true;
+    slot->link = -1;
+    slot->held_next = NULL;
+    slot->held_prev = self->held.tail;
+    if (self->held.tail)
+        self->held.tail->held_next = slot;
+    else
+        self->held.head = slot;
+    self->held.tail = slot;
 }
 
 //  Send slot's request (name, body) on link with what is left of its ttl.
@@ -425,6 +513,10 @@ s_send_again (gw_bus_t *self, s_slot_t *slot, bool after_passive)
     s_link_t *link = s_link_for_send (self);
     if (link && link != from && s_send_on (link, slot, slot->name, slot->body, slot->len) == 0)
         return;
+    if (!link) {
+        s_hold (self, slot);
+        return;
+    }
     if (after_passive && slot->deadline_us - gw_now_us () > PASSIVE_PAUSE_MS * 1000) {
         struct timeval pause = { 0, PASSIVE_PAUSE_MS * 1000 };
         event_add (&slot->again, &pause);
@@ -444,8 +536,47 @@ s_on_again (evutil_socket_t fd, short what, void *arg)
     if (!slot->busy)
         return;
     s_link_t *link = s_link_for_send (self);
-    if (!link || s_send_on (link, slot, slot->name, slot->body, slot->len))
+    if (!link)
+        s_hold (self, slot);
+    else
+    if (s_send_on (link, slot, slot->name, slot->body, slot->len))
         s_complete (self, slot, GW_BUS_LOST, NULL, 0);
+}
+
+//  Send the held calls, oldest first, on a connected link; when it will not
+//  take one yet (just connected, or its queue is full) try again a moment
+//  later. Each held call still ends at its ttl if it never goes.
+static void
+s_flush (gw_bus_t *self)
+{
+    while (self->held.head) {
+        s_link_t *link = s_link_for_send (self);
+        if (!link)
+            return;
+        s_slot_t *slot = self->held.head;
+        if (s_send_on (link, slot, slot->name, slot->body, slot->len)) {
+            struct timeval retry = { 0, FLUSH_RETRY_MS * 1000 };
+            event_add (self->flush_event, &retry);
+            return;
+        }
+        s_held_remove (self, slot);
+        if (self->nlinks == 1) {
+            //  One broker: a sent call is never sent again, as if not held.
+            free (slot->name);
+            free (slot->body);
+            slot->name = NULL;
+            slot->body = NULL;
+        }
+    }
+}
+
+//  Timer: send the held calls a fresh link would not take a moment ago.
+static void
+s_on_flush (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_flush (arg);
 }
 
 //  gw_bus_call and gw_bus_call_idempotent.
@@ -456,10 +587,6 @@ s_call (gw_bus_t *self, const char *name, const void *body, size_t len, uint32_t
     assert (self);
     assert (name);
     assert (cb);
-    //  No connection: see the top, a send now could be lost unseen.
-    s_link_t *link = s_link_for_send (self);
-    if (!link)
-        return -1;
     s_slot_t *slot = s_slot_take (self);
     if (!slot) {
         mg_warn ("too many bus calls in flight", "thread=%d pending=%zu", self->index, self->pending);
@@ -468,23 +595,23 @@ s_call (gw_bus_t *self, const char *name, const void *body, size_t len, uint32_t
     slot->sent_us = gw_now_us ();
     slot->deadline_us = slot->sent_us + (int64_t) ttl_ms * 1000;
     slot->idempotent = idempotent;
-    if (s_send_on (link, slot, name, body, len)) {
-        s_slot_release (self, slot);
-        return -1;
-    }
-    if (self->nlinks > 1) {
-        slot->name = strdup (name);
-        slot->body = malloc (len ? len : 1);
-        if (slot->name && slot->body)
-            memcpy (slot->body, body, len);
-        else {
-            //  Out of memory: the call goes on, but cannot be sent again.
-            free (slot->name);
-            free (slot->body);
-            slot->name = NULL;
-            slot->body = NULL;
+    //  No connection: see the top, a send now could be lost unseen.
+    s_link_t *link = s_link_for_send (self);
+    if (!link) {
+        if (s_slot_copy (slot, name, body, len)) {
+            s_slot_release (self, slot);
+            return -1;
         }
-        slot->len = len;
+        s_hold (self, slot);
+    }
+    else {
+        if (s_send_on (link, slot, name, body, len)) {
+            s_slot_release (self, slot);
+            return -1;
+        }
+        //  Out of memory: the call goes on, but cannot be sent again.
+        if (self->nlinks > 1)
+            s_slot_copy (slot, name, body, len);
     }
     slot->cb = cb;
     slot->arg = arg;
@@ -661,6 +788,7 @@ s_on_monitor (evutil_socket_t fd, short what, void *arg)
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             link->connected = true;
             mg_info ("connected to the broker", "thread=%d link=%d", self->index, link->index);
+            s_flush (self);
         }
         else
         if (event == ZMQ_EVENT_DISCONNECTED) {

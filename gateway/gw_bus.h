@@ -13,7 +13,8 @@ typedef enum {
     GW_BUS_REPLY = 0,               //  REP: body is the reply message
     GW_BUS_ERROR,                   //  ERR: body is an error message
     GW_BUS_TIMEOUT,                 //  no answer within ttl
-    GW_BUS_LOST                     //  the connection to the broker dropped
+    GW_BUS_LOST                     //  the connection to the broker dropped, or none
+                                    //  came up within the ttl
 } gw_bus_outcome_t;
 
 //  Called exactly once per call, from the event loop, never from inside
@@ -32,7 +33,9 @@ gw_bus_t *gw_bus_new (struct event_base *base, void *zmq_ctx, const char *endpoi
 void gw_bus_destroy (gw_bus_t **self_p);
 
 //  Send name + body with ttl_ms. Returns 0 (cb will be called), or -1 at once
-//  when the broker is not connected or the send queue is full.
+//  when the send queue is full or too many calls are in flight. While no
+//  broker is connected the call is held and sent once one is; it ends
+//  GW_BUS_LOST if none is by ttl_ms.
 int gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
                  uint32_t ttl_ms, gw_bus_fn *cb, void *arg);
 
@@ -42,8 +45,11 @@ int gw_bus_call (gw_bus_t *self, const char *name, const void *body, size_t len,
 int gw_bus_call_idempotent (gw_bus_t *self, const char *name, const void *body, size_t len,
                             uint32_t ttl_ms, gw_bus_fn *cb, void *arg);
 
-//  Calls waiting for an answer.
+//  Calls waiting for an answer (held ones included).
 size_t gw_bus_pending (gw_bus_t *self);
+
+//  True when a broker connection is up (a call is sent at once).
+bool gw_bus_connected (gw_bus_t *self);
 
 //  End every waiting call now with GW_BUS_LOST (shutdown past its deadline).
 void gw_bus_abandon (gw_bus_t *self);

@@ -239,6 +239,10 @@ s_on_services (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t 
 static int
 s_ask (gw_request_t *request, const char *method, gw_bus_fn *cb)
 {
+    //  A probe wants the state now: a call would be held until a broker
+    //  connects, and the probe's own timeout may be shorter than that.
+    if (!gw_bus_connected (request->bus))
+        return -2;
     uint8_t *body = NULL;
     size_t len = 0;
     char reason [MG_MSG_ERR_LEN];

@@ -1,7 +1,9 @@
 /*  Rows for COPY ... FROM STDIN (text format), built in memory and sent in
-    one go. The apply path writes its big child tables (credits, offers)
-    this way: the server then parses plain columns instead of walking a JSON
-    parameter per statement, which was most of its time on a first import.  */
+    one go. The apply path writes new source records and the child tables
+    whose rows never collide with another entity's (credits, offers, videos,
+    alternative titles) this way: the server then parses plain columns
+    instead of walking a JSON parameter per statement, which was most of its
+    time on a first import.  */
 #include "indexer.h"
 #include "mg_pg.h"
 

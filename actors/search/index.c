@@ -25,6 +25,8 @@ static const char *const s_stmt_sql [ST_COUNT] = {
     [ST_ITEM] = "SELECT item FROM docs WHERE rowid = ?1",
     [ST_SUGGEST] = "SELECT id, type, title, year, cast_names FROM docs WHERE rowid = ?1",
     [ST_VOCAB] = "SELECT term, doc FROM vocab",
+    [ST_VOCAB_TEXT] = "SELECT term, max (doc) FROM vocab_col WHERE col <> 'companies' GROUP BY term",
+    [ST_VOCAB_COMPANIES] = "SELECT term, doc FROM vocab_col WHERE col = 'companies'",
     [ST_PERSON_ROWID] = "SELECT rowid FROM people WHERE id = ?1",
     [ST_PERSON_PUT] = "INSERT OR REPLACE INTO people (rowid, id, popularity, item) VALUES (?1, ?2, ?3, ?4)",
     [ST_PERSON_FTS_DELETE] = "DELETE FROM pfts WHERE rowid = ?1",
@@ -44,6 +46,7 @@ static const char s_schema [] =
     "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, crew_names, companies, "
     "  tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', detail = full);"
     "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);"
+    "CREATE VIRTUAL TABLE vocab_col USING fts5vocab (fts, col);"
     "CREATE TABLE people (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, popularity REAL NOT NULL, "
     "  item TEXT NOT NULL);"
     "CREATE VIRTUAL TABLE pfts USING fts5 (name, tokenize = 'unicode61 remove_diacritics 0', "
@@ -149,6 +152,8 @@ search_index_destroy (search_index_t **self_p)
             sqlite3_finalize (self->stmts [i]);
         sqlite3_close (self->db);
         search_vocab_destroy (&self->vocab);
+        search_vocab_destroy (&self->text_vocab);
+        search_vocab_destroy (&self->company_vocab);
         search_hnsw_destroy (&self->hnsw);
         free (self->slot_rowid);
         for (size_t i = 0; i < self->genres_count; i++)
@@ -727,17 +732,29 @@ s_vocab_read (search_index_t *self, index_stmt_id_t id)
     return vocab;
 }
 
-//  Rebuild the vocabulary from the index when titles changed since.
+//  Rebuild the vocabularies from the index when titles changed since: every
+//  word (documents holding it in any field), the words of the titles' text
+//  (every field but the companies: typo candidates) and the companies'
+//  words (a word only they hold is a name, not a typo).
 int
 index_vocab (search_index_t *self)
 {
     if (!self->vocab_dirty && self->vocab)
         return 0;
     search_vocab_t *vocab = s_vocab_read (self, ST_VOCAB);
-    if (!vocab)
+    search_vocab_t *text = vocab ? s_vocab_read (self, ST_VOCAB_TEXT) : NULL;
+    search_vocab_t *companies = text ? s_vocab_read (self, ST_VOCAB_COMPANIES) : NULL;
+    if (!companies) {
+        search_vocab_destroy (&vocab);
+        search_vocab_destroy (&text);
         return -1;
+    }
     search_vocab_destroy (&self->vocab);
+    search_vocab_destroy (&self->text_vocab);
+    search_vocab_destroy (&self->company_vocab);
     self->vocab = vocab;
+    self->text_vocab = text;
+    self->company_vocab = companies;
     self->vocab_dirty = false;
     return 0;
 }

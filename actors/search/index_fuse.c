@@ -135,8 +135,9 @@ s_semantic (search_index_t *self, const char *q, const index_filter_t *f, index_
 //  Fuse the keyword hits (sorted by score) with the semantic ones. Guarded
 //  keyword hits keep their keyword order above everything else: the first
 //  one, a title the query spells out, an exact tag or tagline phrase, a
-//  film of the person or company the query names, a title holding every
-//  query word ranked above one of those, and
+//  film of the person or company the query names, the titles holding every
+//  query word that follow a title the query spells out at the head of the
+//  keyword ranking when a guarded hit comes after them, and
 //  for a sentence (more than LONG_QUERY_WORDS words) every all-words hit
 //  (a quoted line is matched, not paraphrased). The rest are ordered by
 //  weighted reciprocal ranks, (1 - ratio) / (K + keyword rank) + ratio /
@@ -149,17 +150,29 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
     size_t last_guarded = 0;
     for (size_t i = 0; i < hits->count; i++) {
         index_hit_t *hit = &hits->items [i];
-        hit->protected = hit->tier == 0
-            && (i == 0 || sentence || hit->title >= TITLE_TYPED || hit->exact > 0 || hit->person > 0
-                || hit->company);
+        //  The first hit and a title the query spells out are answers
+        //  whichever tier found them (a typo the AND misses: "forest gump"
+        //  finds Forrest Gump only among the hits of some words).
+        hit->protected = i == 0 || hit->title >= TITLE_TYPED
+            || (hit->tier == 0 && (sentence || hit->exact > 0 || hit->person > 0 || hit->company));
         if (hit->protected)
             last_guarded = i;
     }
+    //  The title field outranks the others where the query names a title:
+    //  when the first keyword hit is a title the query spells out, the
+    //  titles holding the whole query that follow it, before any hit there
+    //  for another reason, are its family (matrix: The Matrix, its sequels,
+    //  then Dark City's tag) and keep their place. Otherwise the query is
+    //  a topic (the first hit is there for a tag, or only shares the word):
+    //  a title holding the word is fused like any other hit, below the
+    //  guarded ones ("president": W. and the films tagged president, not
+    //  The American President between them).
+    bool leading = hits->count && hits->items [0].title >= TITLE_TYPED;
     for (size_t i = 0; i < hits->count; i++) {
         index_hit_t *hit = &hits->items [i];
         hit->keyword_rank = (int) i + 1;
-        //  A title holding the whole query, ranked above a guarded hit (TITLE_TYPED).
-        if (hit->tier == 0 && hit->title_holds && i < last_guarded)
+        leading = leading && hit->tier == 0 && (hit->title_holds || hit->title >= TITLE_TYPED);
+        if (leading && hit->title_holds && i < last_guarded)
             hit->protected = true;
         hit->score = hit->protected ? GUARD_SCORE - (double) i / (double) hits->count
                                     : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);

@@ -113,11 +113,12 @@
 #define SIMILAR_GENRE_WEIGHT 0.25
 //  A title the query spells out (title similarity at least this: the
 //  query's words are most of one of its titles) keeps its keyword place
-//  above fused results: a typed title is an answer, not a topic. So does a
-//  title that holds every query word (*The Matrix Reloaded* for "matrix")
-//  when the keyword side ranks it above a hit it keeps in place (a tag of
-//  *Dark City*): the title field outranks the others, as Meilisearch's
-//  attribute rule has it, and fusion does not turn that order around.
+//  above fused results, whichever tier found it: a typed title is an
+//  answer, not a topic. So does a title that holds every query word (*The
+//  Matrix Reloaded* for "matrix") when it follows such a title at the head
+//  of the keyword ranking, above a hit kept in place (a tag of *Dark
+//  City*): the title field outranks the others, as Meilisearch's attribute
+//  rule has it, and fusion does not turn that order around.
 #define TITLE_TYPED    0.75
 
 //  Fused score of guarded keyword hits (above any RRF score, which is < 1).
@@ -171,8 +172,8 @@ typedef struct {
 //  used under the replica's lock).
 typedef enum {
     ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
-    ST_SUGGEST, ST_VOCAB, ST_PERSON_ROWID, ST_PERSON_PUT, ST_PERSON_FTS_DELETE, ST_PERSON_FTS_INSERT,
-    ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_MATCH_ROWID, ST_SLOT_IDS, ST_COUNT
+    ST_SUGGEST, ST_VOCAB, ST_VOCAB_TEXT, ST_VOCAB_COMPANIES, ST_PERSON_ROWID, ST_PERSON_PUT,
+    ST_PERSON_FTS_DELETE, ST_PERSON_FTS_INSERT, ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_MATCH_ROWID, ST_SLOT_IDS, ST_COUNT
 } index_stmt_id_t;
 
 struct search_index_t {
@@ -180,7 +181,9 @@ struct search_index_t {
     const mg_lsa_t *lsa;   //  borrowed
     uint32_t dims;
     sqlite3_stmt *stmts [ST_COUNT];
-    search_vocab_t *vocab;
+    search_vocab_t *vocab;         //  every word, documents holding it in any field
+    search_vocab_t *text_vocab;    //  words of every field but the companies: typo candidates
+    search_vocab_t *company_vocab; //  words of the companies field (names: not expanded)
     bool vocab_dirty;
     mg_text_typo_t typo;
     search_hnsw_t *hnsw;       //  the titles' vectors, NULL without an embedder

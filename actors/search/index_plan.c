@@ -91,8 +91,14 @@ index_plan (search_index_t *self, const char *q, const char *scope, bool wide, i
         //  as typed: the other words carry the match, and scanning the
         //  vocabulary for each of them is what makes long queries slow.
         bool expand = df [i] < TYPO_SKIP_DOCS && (df [i] == 0 || plan->n <= LONG_QUERY_WORDS);
+        //  Candidates are words of the titles' text: a company's name
+        //  matches only whole (index_keyword), so a word of a company is no
+        //  correction of another word, and a word that only companies hold
+        //  is a name, not a typo ("pixar" is not "pilar").
+        if (search_vocab_docs (self->text_vocab, word) == 0 && search_vocab_docs (self->company_vocab, word) > 0)
+            expand = false;
         int count = expand
-            ? search_vocab_candidates (self->vocab, word, plan->budget [i], cand, NULL, CANDIDATES_MAX) : 0;
+            ? search_vocab_candidates (self->text_vocab, word, plan->budget [i], cand, NULL, CANDIDATES_MAX) : 0;
         unsigned weight_df = df [i];
         if (!weight_df && count)
             weight_df = search_vocab_docs (self->vocab, cand [0]);

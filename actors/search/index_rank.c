@@ -489,16 +489,54 @@ index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
     }
 }
 
-//  Keyword hits of plan passing f into hits, ranked: the AND, then (when
-//  it finds few) the OR fallback. With bounded (a relevance query's first
-//  pages), a broad AND scores KEYWORD_TOP matches and those whose titles
-//  hold the words, and counts the rest into hits->rest.
+//  The match expression of plan's groups (match: its AND or its OR) in
+//  every field but the companies. A company's name is a name, as a
+//  person's is: one of its words among other words ("epic" of Epic
+//  Productions in "epic move") is not a match of the title (s_company_expr
+//  finds the films of a company the query names). NULL when out of memory.
+static char *
+s_words_expr (const char *match)
+{
+    size_t room = strlen (match) + 32;
+    char *expr = malloc (room);
+    if (expr)
+        snprintf (expr, room, "- {companies} : (%s)", match);
+    return expr;
+}
+
+//  The match expression of the films of the company the query names: the
+//  query's words as a phrase of the companies field (the last word also as
+//  a prefix while it is typed): "pixar", "studio ghibli". Matched apart
+//  from the words (its own statement run), so that its phrase does not
+//  enter the BM25 of the words' matches. NULL when out of memory.
+static char *
+s_company_expr (const index_plan_t *plan)
+{
+    size_t room = (size_t) plan->n * MG_TEXT_WORD_BYTES + 32;
+    char *expr = malloc (room);
+    if (!expr)
+        return NULL;
+    size_t used = (size_t) snprintf (expr, room, "companies : \"");
+    for (int i = 0; i < plan->n; i++)
+        used += (size_t) snprintf (expr + used, room - used, "%s%s", i ? " " : "", plan->words [i]);
+    snprintf (expr + used, room - used, "\"%s", plan->last_typed ? "" : " *");
+    return expr;
+}
+
+//  Keyword hits of plan passing f into hits, ranked: the AND (the words
+//  in the titles' text, then the films of a company the query names), then
+//  (when it finds few) the OR fallback. With bounded (a relevance query's
+//  first pages), a broad AND scores KEYWORD_TOP matches and those whose
+//  titles hold the words, and counts the rest into hits->rest.
 int
 index_keyword (search_index_t *self, const index_plan_t *plan, const index_filter_t *f, bool bounded,
                index_hits_t *hits)
 {
-    int rc = index_collect (self, plan->and_match, f, 0, hits, 0, bounded ? KEYWORD_TOP : 0);
-    if (rc == 1) {
+    char *and_match = s_words_expr (plan->and_match);
+    char *company = and_match ? s_company_expr (plan) : NULL;
+    int rc = company ? index_collect (self, and_match, f, 0, hits, 0, bounded ? KEYWORD_TOP : 0) : -1;
+    bool broad = rc == 1;
+    if (broad) {
         //  A broad word: the most popular matches are in; so are the titles
         //  that hold the words in their own titles (what a user most
         //  likely typed), however unpopular, then the rest is counted.
@@ -507,11 +545,20 @@ index_keyword (search_index_t *self, const index_plan_t *plan, const index_filte
         if (rc == 0 && snprintf (titled, MATCH_MAX + 32, "{title alt} : (%s)", plan->and_match) < MATCH_MAX + 32)
             rc = index_collect (self, titled, f, 0, hits, hits->count, KEYWORD_TOP) < 0 ? -1 : 0;
         free (titled);
-        if (rc == 0)
-            rc = s_count_rest (self, plan->and_match, f, hits);
     }
-    if (rc == 0 && hits->count < DROP_THRESHOLD && plan->n > 1)
-        rc = index_collect (self, plan->or_match, f, 1, hits, hits->count, 0);
+    //  The films of the company the query names, before the rest is
+    //  counted (so none is counted twice).
+    if (rc >= 0)
+        rc = index_collect (self, company, f, 0, hits, hits->count, bounded ? KEYWORD_TOP : 0) < 0 ? -1 : 0;
+    if (rc == 0 && broad)
+        rc = s_count_rest (self, and_match, f, hits);
+    free (and_match);
+    free (company);
+    if (rc == 0 && hits->count < DROP_THRESHOLD && plan->n > 1) {
+        char *or_match = s_words_expr (plan->or_match);
+        rc = or_match ? index_collect (self, or_match, f, 1, hits, hits->count, 0) : -1;
+        free (or_match);
+    }
     if (rc == 0)
         index_rank (self, plan, hits);
     return rc;

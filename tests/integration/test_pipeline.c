@@ -212,6 +212,67 @@ test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing (void **
     mg_msg_clear (&mg_enqueue_request_desc, &req);
 }
 
+//  A video of the record (strings copied).
+static mg_raw_video_t
+s_video (const char *site, const char *key, const char *type)
+{
+    return (mg_raw_video_t) { .site = strdup (site), .key = strdup (key), .type = type ? strdup (type) : NULL };
+}
+
+//  Child rows of a title come from its lists as the tables can hold them:
+//  a video repeated or on an unknown site is written once or not at all, a
+//  type the table does not know is a clip; a changed record already stored
+//  replaces its stored copy, its child rows and a person's profile image.
+static void
+test_child_rows_follow_the_record_through_a_change (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { .records = calloc (1, sizeof (mg_raw_record_t)), .records_count = 1 };
+    mg_raw_record_t *r = &req.records [0];
+    s_record (r, "tmdb", "78", "Blade Runner", 1982);
+    r->tmdb = 78;
+    r->has_tmdb = true;
+    s_strlist (&r->alternate_titles, &r->alternate_titles_count,
+               (const char *const []) { "Blade Runner\tFinal Cut", "Blade Runner\tFinal Cut", NULL });
+    r->videos = calloc (4, sizeof (mg_raw_video_t));
+    r->videos_count = 4;
+    r->videos [0] = s_video ("youtube", "eogpIG53Cis", "trailer");
+    r->videos [1] = s_video ("youtube", "eogpIG53Cis", "trailer");
+    r->videos [2] = s_video ("vimeo", "1234", "behind the scenes");
+    r->videos [3] = s_video ("dailymotion", "x2", "trailer");
+    r->cast = calloc (1, sizeof (mg_raw_credit_t));
+    r->cast_count = 1;
+    r->cast [0] = (mg_raw_credit_t) { .name = strdup ("Harrison Ford"), .character = strdup ("Deckard"),
+                                      .person_id = 3, .has_person_id = true, .profile_path = strdup ("/old.jpg") };
+    s_run_batch (f, &req);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM videos"), 2);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM videos WHERE site = 'vimeo' AND type = 'clip'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_titles WHERE title = 'Blade Runner\tFinal Cut'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 3 AND profile_path = '/old.jpg'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_sources WHERE record->>'title' = 'Blade Runner' "
+                                   "AND checksum IS NOT NULL AND length (checksum) = 32"), 1);
+
+    //  The same record changed: one version more, its lists replaced.
+    free (r->title);
+    r->title = strdup ("Blade Runner: The Final Cut");
+    mg_msg_clear (&mg_raw_video_desc, &r->videos [0]);
+    r->videos [0] = s_video ("youtube", "gCcx85zbxz4", "teaser");
+    free (r->cast [0].profile_path);
+    r->cast [0].profile_path = strdup ("/new.jpg");
+    s_run_batch (f, &req);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_sources"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_sources WHERE record->>'title' = 'Blade Runner: The Final Cut'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content WHERE version = 2 AND title = 'Blade Runner: The Final Cut'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM videos"), 3);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM videos WHERE key = 'gCcx85zbxz4' AND type = 'teaser'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM credits"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 3 AND profile_path = '/new.jpg'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_titles WHERE title = 'Blade Runner: The Final Cut'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content_titles WHERE title = 'Blade Runner'"), 0);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
 static void
 test_change_events_arrive_numbered_without_gaps (void **state)
 {
@@ -462,6 +523,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_records_resolve_into_entities_by_every_tier, setup, teardown),
         cmocka_unit_test_setup_teardown (test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_child_rows_follow_the_record_through_a_change, setup, teardown),
         cmocka_unit_test_setup_teardown (test_change_events_arrive_numbered_without_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown (test_resolve_matches_without_creating_anything, setup, teardown),
         cmocka_unit_test_setup_teardown (test_resolve_reads_titles_as_exports_write_them, setup, teardown),
