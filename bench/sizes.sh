@@ -2,7 +2,8 @@
 # Bytes of a page of 20 results (the JSON body a client downloads, without
 # compression) for several queries: by default (one region's offers,
 # architecture §4) against offers_region=all (every region), then where the
-# bytes of the default pages go, field by field (offers' fields apart).
+# bytes of the default pages go, field by field (platform groups' and
+# offers' fields apart).
 #
 # With MG_SIZES_URL (e.g. http://127.0.0.1:8080, scripts/run's gateway) it
 # reads that stack; without it, it starts one of its own (bench/lib.sh: a
@@ -74,8 +75,8 @@ echo
 echo "bytes of the default pages above by item field (\"key\":value, as sent):"
 python3 - "$tmp"/default.*.json <<'PY'
 import collections, json, sys
-fields, offers = collections.Counter(), collections.Counter()
-total = items = noffers = 0
+fields, groups, offers = collections.Counter(), collections.Counter(), collections.Counter()
+total = items = ngroups = noffers = 0
 def size(key, value):
     return len(json.dumps(key)) + 1 + len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 for path in sys.argv[1:]:
@@ -87,12 +88,21 @@ for path in sys.argv[1:]:
         for key, value in item.items():
             fields[key] += size(key, value)
             if key == "availability":
-                for offer in value:
-                    noffers += 1
-                    for k, v in offer.items():
-                        offers[k] += size(k, v)
-print(f"{items} items, {noffers} offers, {total} bytes in all")
+                # Platform groups {platform, region?, deep_link?, offers: [...]}.
+                for group in value:
+                    ngroups += 1
+                    for k, v in group.items():
+                        if k != "offers":
+                            groups[k] += size(k, v)
+                    for offer in group.get("offers", []):
+                        noffers += 1
+                        for k, v in offer.items():
+                            offers[k] += size(k, v)
+print(f"{items} items, {ngroups} platform groups, {noffers} offers, {total} bytes in all")
 for key, n in fields.most_common():
+    print(f"  {key:24s} {n:8d}  {100 * n / total:5.1f} %")
+print("platform groups' fields (offers apart):")
+for key, n in groups.most_common():
     print(f"  {key:24s} {n:8d}  {100 * n / total:5.1f} %")
 print("offers' fields:")
 for key, n in offers.most_common():

@@ -2,8 +2,9 @@
     served by the gateway itself, with no bus round trip on a hit.
 
     Key: <prefix><request hash>:<generation>. The request hash is BLAKE2b
-    of the bound request (the msgpack the search replica would get: every
-    parameter, q and filters, in one canonical order). The generation "C.A"
+    of REPLY_SHAPE and the bound request (the msgpack the search replica
+    would get: every parameter, q and filters, in one canonical order).
+    The generation "C.A"
     is what the search replicas publish in <prefix>gen (actors/search/gen.c):
     the last applied content.changed and availability.changed numbers. One
     script reads the generation and the entry in one round trip; a change
@@ -66,6 +67,10 @@
 #define RECONNECT_MS   1000        //  Redis unreachable or stalled: try again after this long
 #define STALL_MS       1000        //  a command unanswered this long: the connection is stalled
 #define HASH_BYTES     16          //  BLAKE2b-128 of the bound request: collisions are out of reach
+//  Hashed ahead of the bound request: raised whenever a cached reply's JSON
+//  changes shape, so a gateway never serves an entry an older one stored
+//  under the same request (2: list items' offers grouped by platform).
+#define REPLY_SHAPE    "reply-shape-2:"
 
 //  KEYS[1]: the generation key; ARGV[1]: the entry's key without the
 //  generation. Returns {generation, entry or nil}.
@@ -460,7 +465,14 @@ gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len)
         return;
     }
     uint8_t hash [HASH_BYTES];
-    crypto_generichash (hash, sizeof hash, *body_p, len, NULL, 0);
+    crypto_generichash_state state;
+    if (crypto_generichash_init (&state, NULL, 0, sizeof hash)
+    ||  crypto_generichash_update (&state, (const uint8_t *) REPLY_SHAPE, sizeof REPLY_SHAPE - 1)
+    ||  crypto_generichash_update (&state, *body_p, len)
+    ||  crypto_generichash_final (&state, hash, sizeof hash)) {
+        gw_forward (request, body_p, len);
+        return;
+    }
     char hex [HASH_BYTES * 2 + 1];
     sodium_bin2hex (hex, sizeof hex, hash, sizeof hash);
     snprintf (request->cache_key, sizeof request->cache_key, "%s%s:",

@@ -55,7 +55,8 @@ typedef struct {
 static const s_tool_t s_tools [] = {
     { "search_titles", "Search titles", "GET", "/api/v1/search", NULL, NULL,
       "Search movies and series by text and filters (GET /api/v1/search). Without q: the catalog by "
-      "popularity. Items carry id, type, title, year, genres, score and where to watch." },
+      "popularity. Items carry id, type, title, year, genres, score and where to watch: availability, one "
+      "region's offers (the page's offers_region) grouped by platform, each group with its link." },
     { "get_title", "Get a title", "GET", "/api/v1/content/{id}", NULL, NULL,
       "One title's details by id (GET /api/v1/content/{id}): overview, genres, credits, videos, external ids." },
     { "where_to_watch", "Where to watch", "GET", "/api/v1/content/{id}/availability", NULL, NULL,

@@ -497,7 +497,8 @@ s_operation (s_gen_t *gen, const gw_route_t *route)
     s_set (gen, op, "tags", json_pack ("[s]", tag));
     const char *summary = doc ? doc->summary : route->request && route->request->doc ? route->request->doc : route->path;
     s_set (gen, op, "summary", json_string (summary));
-    char description [1024], answer [384] = "";
+    //  Room for the longest route text (the list routes' offers rule, ~1.5 KB) and the answer line.
+    char description [4096], answer [384] = "";
     const char *text = doc && doc->description ? doc->description : summary;
     if (route->reply)
         snprintf (answer, sizeof answer, " The answer: %s (`%s`).", route->reply->doc, route->reply->name);

@@ -13,8 +13,14 @@
 #define OFFERS_REGION_RULE \
     "`offers_region` (ISO 3166-1 alpha-2, or `all` for every region), by default the `region` filter when " \
     "given, else the signed-in caller's preferred region, else the deployment's `MG_DEFAULT_REGION`; it " \
-    "never changes which titles are listed (`region` does). List items' offers leave out `updated_at`, and " \
-    "`stale` unless it is true."
+    "never changes which titles are listed (`region` does); the page names it once as `offers_region`. " \
+    "`availability` groups the offers by platform and deep link: `{platform, deep_link?, offers:[{type, quality, " \
+    "price?, currency?, expires_at?, stale?}]}`, one link for a platform's rent, buy and subscription offers; " \
+    "a group names its `region` only with `offers_region=all` (the page then has no `offers_region`). " \
+    "List items' offers leave out `updated_at`, and `stale` unless it is true; " \
+    "`GET /content/{id}/availability` and details keep the full offer shape. A list item's `overview` is at " \
+    "most 160 characters (a longer one is cut after a whole word and ends with an ellipsis); details have " \
+    "the full text."
 
 static const gw_openapi_doc_t s_docs [] = {
     { "GET", "/health", "ops", "Liveness: the gateway process is up", "Answered without touching the bus; never rate limited.",

@@ -33,6 +33,7 @@ static const char s_leaving_sql [] =
     "                AND a.platform IN (SELECT jsonb_array_elements_text ($9::jsonb))))), "
     "p AS (SELECT * FROM f p ORDER BY " LEAVING_ORDER " LIMIT $1::bigint OFFSET $2::bigint) "
     "SELECT jsonb_build_object ('total', (SELECT count (*) FROM f), 'page', $3::bigint, 'per_page', $1::bigint, "
+    "'offers_region', $5::text, "
     "'results', coalesce ((SELECT jsonb_agg (jsonb_build_object ('content', (" SQL_ITEM ("$5") ") || ("
     SQL_MINE_MARK ("$9", "$10") "), 'offer', " SQL_OFFER ("o") ") ORDER BY " LEAVING_ORDER ") "
     "FROM p JOIN content c ON c.id = p.content_id JOIN availability o ON o.content_id = p.content_id "

@@ -37,7 +37,7 @@
     "           " score " AS score FROM content c " from " WHERE " where " " SQL_MINE_WHERE (f, s, r) "), " \
     "p AS (SELECT * FROM f p ORDER BY " order " LIMIT $1::bigint OFFSET $2::bigint) " \
     "SELECT jsonb_build_object ('total', (SELECT count (*) FROM f), 'page', $3::bigint, " \
-    "'per_page', $1::bigint" extra ", 'results', coalesce ((SELECT jsonb_agg ((" SQL_ITEM (o) ") || (" SQL_MINE_MARK (s, r) ") " \
+    "'per_page', $1::bigint, 'offers_region', " o "::text" extra ", 'results', coalesce ((SELECT jsonb_agg ((" SQL_ITEM (o) ") || (" SQL_MINE_MARK (s, r) ") " \
     "ORDER BY " order ") FROM p JOIN content c ON c.id = p.id), '[]'::jsonb))::text"
 
 #define ORDER_POPULARITY   "p.popularity DESC, p.id"

@@ -135,24 +135,59 @@ index_now_text (char out [32])
     strftime (out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-//  Drop offers that expired since the load or are outside region.
+//  Drop the offers of group that expired since the load. Returns how many are left.
+static size_t
+s_trim_group (mg_item_platform_t *group, const char *now)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < group->offers_count; i++) {
+        mg_item_offer_t *offer = &group->offers [i];
+        if (!offer->expires_at || strcmp (offer->expires_at, now) > 0) {
+            if (kept != i)
+                group->offers [kept] = *offer;
+            kept++;
+        }
+        else
+            mg_msg_clear (&mg_item_offer_desc, offer);
+    }
+    group->offers_count = kept;
+    return kept;
+}
+
+//  Keep the platform groups of region (NULL: every region) with offers not
+//  expired since the load. With one region the groups no longer name it:
+//  the reply's offers_region says it once (architecture §4).
 static void
 s_trim_offers (mg_search_hit_t *hit, const char *region, const char *now)
 {
     size_t kept = 0;
     for (size_t i = 0; i < hit->availability_count; i++) {
-        mg_offer_t *offer = &hit->availability [i];
-        bool keep = (!region || strcmp (offer->region, region) == 0)
-                 && (!offer->expires_at || strcmp (offer->expires_at, now) > 0);
+        mg_item_platform_t *group = &hit->availability [i];
+        bool keep = (!region || (group->region && strcmp (group->region, region) == 0))
+                 && s_trim_group (group, now) > 0;
         if (keep) {
+            if (region) {
+                free (group->region);
+                group->region = NULL;
+            }
             if (kept != i)
-                hit->availability [kept] = *offer;
+                hit->availability [kept] = *group;
             kept++;
         }
         else
-            mg_msg_clear (&mg_offer_desc, offer);
+            mg_msg_clear (&mg_item_platform_desc, group);
     }
     hit->availability_count = kept;
+}
+
+//  Whether group holds an offer not expired at now.
+static bool
+s_group_current (const mg_item_platform_t *group, const char *now)
+{
+    for (size_t i = 0; i < group->offers_count; i++)
+        if (!group->offers [i].expires_at || strcmp (group->offers [i].expires_at, now) > 0)
+            return true;
+    return false;
 }
 
 //  qsort order of two C strings.
@@ -171,18 +206,17 @@ s_mark_mine (mg_search_hit_t *hit, const search_query_t *query, const char *now)
     if (!hit->on_my_services)
         return -1;
     for (size_t i = 0; i < hit->availability_count; i++) {
-        const mg_offer_t *offer = &hit->availability [i];
-        if (strcmp (offer->region, query->my_region) != 0
-        ||  (offer->expires_at && strcmp (offer->expires_at, now) <= 0))
+        const mg_item_platform_t *group = &hit->availability [i];
+        if (!group->region || strcmp (group->region, query->my_region) != 0 || !s_group_current (group, now))
             continue;
         bool mine = false, seen = false;
         for (size_t s = 0; !mine && s < query->my_services_count; s++)
-            mine = strcmp (query->my_services [s], offer->platform) == 0;
+            mine = strcmp (query->my_services [s], group->platform) == 0;
         for (size_t k = 0; !seen && k < hit->on_my_services_count; k++)
-            seen = strcmp (hit->on_my_services [k], offer->platform) == 0;
+            seen = strcmp (hit->on_my_services [k], group->platform) == 0;
         if (!mine || seen)
             continue;
-        if (!(hit->on_my_services [hit->on_my_services_count] = strdup (offer->platform)))
+        if (!(hit->on_my_services [hit->on_my_services_count] = strdup (group->platform)))
             return -1;
         hit->on_my_services_count++;
     }

@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OFFERS_MAX  "256"      //  mg_search_hit availability
 #define CAST_MAX    "15"       //  billed cast names searched
 #define CREW_MAX    "5"        //  directors searched (co-directed films have two or three)
 
 const char *const search_streams [SEARCH_STREAMS] = { "content.changed", "availability.changed", "vectors.changed" };
 
 //  One row per title: the text fields (production companies last), filter
-//  values, the result item, and the stored vector of model $2 (the
+//  values, the result item (its offers of every region, each platform
+//  group naming its region: index_fill_hit trims), and the stored vector of model $2 (the
 //  embedder's, content_vectors; NULL when none is stored for this model).
 //  $1: uuid[] of the titles wanted, NULL for all.
 //  Most popular first: a snapshot load gives rowids in this order, which
@@ -36,11 +36,9 @@ static const char s_titles_sql [] =
     "  (SELECT string_agg (a.platform || ' ' || a.region || ' ' || coalesce (floor (extract (epoch FROM a.expires_at))::bigint, 0), E'\\n') "
     "   FROM availability a WHERE a.content_id = c.id), "
     "  jsonb_build_object ('id', c.id, 'type', c.type, 'title', c.title, 'original_title', c.original_title, "
-    "  'year', c.year, 'overview', c.overview, 'genres', " SQL_GENRES ", "
+    "  'year', c.year, 'overview', " SQL_ITEM_OVERVIEW ", 'genres', " SQL_GENRES ", "
     "  'poster', " SQL_IMAGE ("c.poster_path", "w500") ", 'external_ids', " SQL_EXTERNAL_IDS ", "
-    "  'availability', coalesce ((SELECT jsonb_agg (" SQL_ITEM_OFFER ("a") " ORDER BY a.region, a.platform, a.type) "
-    "    FROM (SELECT * FROM availability WHERE content_id = c.id AND (expires_at IS NULL OR expires_at > now ()) "
-    "          ORDER BY region, platform, type LIMIT " OFFERS_MAX ") a), '[]'::jsonb))::text, "
+    "  'availability', " SQL_ITEM_OFFERS ("NULL") ")::text, "
     "  (SELECT v.vector::text FROM content_vectors v WHERE v.content_id = c.id AND v.model = $2), "
     "  (SELECT string_agg (r.person_name, E'\\n' ORDER BY r.ord) FROM (SELECT person_name, ord FROM credits "
     "   WHERE content_id = c.id AND role = 'crew' AND job = 'Director' ORDER BY ord LIMIT " CREW_MAX ") r), "

@@ -118,6 +118,15 @@ s_check_caller (search_t *self, bool signed_in, const char *region, char **servi
     return 0;
 }
 
+//  A reply's offers_region: a copy of region, or none (NULL) for every
+//  region, where each platform group names its own. 0, or -1 out of memory.
+static int
+s_name_region (char **out, const char *region)
+{
+    *out = region ? strdup (region) : NULL;
+    return region && !*out ? -1 : 0;
+}
+
 //  The region whose offers the hits show into query->offers_region (held in
 //  out): the one asked for, else the region filtered on, else the signed-in
 //  caller's, else MG_DEFAULT_REGION; "all" is every region.
@@ -265,7 +274,8 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     reply->took_ms = round (s_since (&start) * 1000) / 1000;
     reply->has_took_ms = true;
     reply->generation = strdup (generation);
-    return reply->generation ? 0 : mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    return reply->generation && !s_name_region (&reply->offers_region, query.offers_region) ? 0
+         : mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
 }
 
 int
@@ -327,5 +337,5 @@ search_on_similar (void *state, const void *req, void *rep, mg_error_t *err)
     reply->has_page = true;
     reply->per_page = per_page;
     reply->has_per_page = true;
-    return 0;
+    return s_name_region (&reply->offers_region, query.offers_region) ? mg_actor_fail (err, "INTERNAL", NULL, "out of memory") : 0;
 }

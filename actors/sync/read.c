@@ -73,10 +73,7 @@ s_titles (PGconn *pg, const json_t *ids, const char *region, const char *service
     PGresult *res = PQexecParams (pg,
         "SELECT coalesce (jsonb_object_agg (c.id, jsonb_build_object ('id', c.id, 'type', c.type, "
         "'title', c.title, 'year', c.year, 'poster', " SQL_IMAGE ("c.poster_path", "w500") ", "
-        "'genres', " SQL_GENRES ", 'region', $2::text, 'availability', coalesce ((SELECT jsonb_agg ("
-        SQL_OFFER ("a") " ORDER BY a.platform, a.type) FROM (SELECT * FROM availability "
-        "WHERE content_id = c.id AND region = $2::bpchar AND (expires_at IS NULL OR expires_at > now ()) "
-        "ORDER BY platform, type LIMIT " TITLE_OFFERS_MAX ") a), '[]'::jsonb), "
+        "'genres', " SQL_GENRES ", 'region', $2::text, 'availability', " SQL_ITEM_OFFERS_OF ("$2", TITLE_OFFERS_MAX) ", "
         "'on_my_services', coalesce ((SELECT jsonb_agg (DISTINCT a.platform ORDER BY a.platform) "
         "FROM availability a WHERE a.content_id = c.id AND a.region = $2::bpchar " SQL_MINE_OFFER ("a", "$3") "), "
         "'[]'::jsonb))), '{}'::jsonb)::text "

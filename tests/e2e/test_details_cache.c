@@ -293,11 +293,13 @@ s_search_regions (fixture_t *f, const char *query, char *regions, size_t size)
     assert_int_equal (json_array_size (results), 1);
     regions [0] = '\0';
     size_t i;
-    json_t *offer;
-    json_array_foreach (json_object_get (json_array_get (results, 0), "availability"), i, offer) {
+    json_t *group;
+    json_array_foreach (json_object_get (json_array_get (results, 0), "availability"), i, group) {
+        //  A platform group names its region with offers_region=all, else the page says it once.
+        const json_t *region = json_object_get (group, "region");
         size_t used = strlen (regions);
         snprintf (regions + used, size - used, "%s%s", used ? "," : "",
-                  json_string_value (json_object_get (offer, "region")));
+                  json_string_value (region ? region : json_object_get (json, "offers_region")));
     }
     json_decref (json);
 }

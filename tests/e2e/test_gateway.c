@@ -553,7 +553,9 @@ test_search_over_http (void **state)
     assert_true (json_is_number (json_object_get (hit, "score")));
     json_t *offers = json_object_get (hit, "availability");
     assert_int_equal (json_array_size (offers), 1);
-    assert_string_equal (json_string_value (json_object_get (json_array_get (offers, 0), "region")), "ZZ");
+    //  One region's offers (the region filter's): the page names it once.
+    assert_null (json_object_get (json_array_get (offers, 0), "region"));
+    assert_string_equal (json_string_value (json_object_get (json, "offers_region")), "ZZ");
     json_t *explain = json_object_get (hit, "explain");
     assert_int_equal (json_integer_value (json_object_get (explain, "keyword_rank")), 1);
     assert_int_equal (json_integer_value (json_object_get (explain, "typos")), 1);
@@ -734,14 +736,16 @@ test_content_availability_over_http (void **state)
     mg_http_reply_free (&reply);
 }
 
-//  A list reply: asserts {results, total, page, per_page} (and trending's
-//  window_fallback, a boolean, only there) and returns total.
+//  A list reply: asserts {results, total, page, per_page, offers_region}
+//  (one region's offers, by default; and trending's window_fallback, a
+//  boolean, only there) and returns total.
 static json_int_t
 s_assert_list_shape (json_t *json, json_int_t page, json_int_t per_page)
 {
     json_t *fallback = json_object_get (json, "window_fallback");
     assert_true (!fallback || json_is_boolean (fallback));
-    assert_int_equal (json_object_size (json), fallback ? 5 : 4);
+    assert_true (json_is_string (json_object_get (json, "offers_region")));
+    assert_int_equal (json_object_size (json), fallback ? 6 : 5);
     assert_true (json_is_array (json_object_get (json, "results")));
     assert_int_equal (json_integer_value (json_object_get (json, "page")), page);
     assert_int_equal (json_integer_value (json_object_get (json, "per_page")), per_page);

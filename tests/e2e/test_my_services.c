@@ -6,7 +6,7 @@
     The fixture (canonical platforms, region XM unless said):
       One   netflix subscription (no end), hulu rent ending in 3 days
       Two   hulu subscription ended yesterday, prime-video subscription
-      Three netflix subscription in region XN only
+      Three netflix subscription and rent (one deep link) in region XN only
       Four  disney-plus subscription ending in 10 days
       Five  netflix subscription ending in 1 day
     One also has a netflix subscription in region XN, which items show only
@@ -42,6 +42,9 @@
 #define ID_THREE "00000000-0000-4000-8000-00000000b003"
 #define ID_FOUR  "00000000-0000-4000-8000-00000000b004"
 #define ID_FIVE  "00000000-0000-4000-8000-00000000b005"
+#define THREE_LINK "https://www.netflix.com/title/b003"
+#define FOUR_WORDS "Quorvex drifts over the moving island. "     //  39 characters, 8 times: 312
+#define OVERVIEW_MAX 160            //  characters of a list item's overview (SQL_ITEM_OVERVIEW_MAX)
 #define IDS      "'" ID_ONE "','" ID_TWO "','" ID_THREE "','" ID_FOUR "','" ID_FIVE "'"
 
 #define TITLE(id, name, pop) \
@@ -61,6 +64,12 @@ static const char *s_fixture [] = {
     "  ('" ID_THREE "', 'netflix', 'XN', 'subscription', NULL, NULL, NULL, 'e2e'), "
     "  ('" ID_FOUR "', 'disney-plus', 'XM', 'subscription', NULL, NULL, now () + interval '10 days', 'e2e'), "
     "  ('" ID_FIVE "', 'netflix', 'XM', 'subscription', NULL, NULL, now () + interval '1 day', 'e2e')",
+    //  Three's subscription and rent on netflix share one deep link: list items write it once.
+    "INSERT INTO availability (content_id, platform, region, type, price, currency, deep_link, source) VALUES "
+    "  ('" ID_THREE "', 'netflix', 'XN', 'rent', 2.99, 'USD', '" THREE_LINK "', 'e2e')",
+    "UPDATE availability SET deep_link = '" THREE_LINK "' WHERE content_id = '" ID_THREE "'",
+    //  Four's synopsis is longer than a list item shows.
+    "UPDATE content SET overview = repeat ('" FOUR_WORDS "', 8) WHERE id = '" ID_FOUR "'",
 };
 
 typedef struct {
@@ -160,7 +169,9 @@ s_marks (const json_t *json, const char *inner, const char *title, char *out, si
 }
 
 //  The regions of the offers (availability) of the result titled title,
-//  in order, joined by ',' into out; "?" when no result has that title.
+//  one per offer in order, joined by ',' into out; "?" when no result has
+//  that title. A platform group names its region with offers_region=all,
+//  else the page names it once (offers_region).
 static const char *
 s_regions (const json_t *json, const char *title, char *out, size_t size)
 {
@@ -170,12 +181,17 @@ s_regions (const json_t *json, const char *title, char *out, size_t size)
     json_array_foreach (json_object_get (json, "results"), index, item) {
         if (strcmp (json_string_value (json_object_get (item, "title")), title) != 0)
             continue;
-        size_t used = 0, i;
-        json_t *offer;
+        size_t used = 0, i, j;
+        json_t *group, *offer;
         out [0] = '\0';
-        json_array_foreach (json_object_get (item, "availability"), i, offer)
-            used += (size_t) snprintf (out + used, size - used, "%s%s", used ? "," : "",
-                                       json_string_value (json_object_get (offer, "region")));
+        json_array_foreach (json_object_get (item, "availability"), i, group) {
+            const json_t *region = json_object_get (group, "region");
+            if (!region)
+                region = json_object_get (json, "offers_region");
+            json_array_foreach (json_object_get (group, "offers"), j, offer)
+                used += (size_t) snprintf (out + used, size - used, "%s%s", used ? "," : "",
+                                           json_string_value (region));
+        }
         return out;
     }
     return out;
@@ -629,7 +645,7 @@ test_items_show_the_signed_in_callers_regions_offers (void **state)
     s_set_services ("{\"region\":\"XN\"}");
     json = s_expect ("GET", "/api/v1/search?q=quorvex&mode=keyword&sort=popularity", true, NULL, 200);
     assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "XN");
-    assert_string_equal (s_regions (json, "Quorvex Three", regions, sizeof regions), "XN");
+    assert_string_equal (s_regions (json, "Quorvex Three", regions, sizeof regions), "XN,XN");
     json_decref (json);
     json = s_expect ("GET", "/api/v1/discover?region=XM", true, NULL, 200);
     assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "XM,XM");
@@ -642,10 +658,11 @@ test_items_show_the_signed_in_callers_regions_offers (void **state)
     json_t *item;
     json_array_foreach (json_object_get (json, "results"), index, item) {
         size_t i;
-        json_t *offer;
-        json_array_foreach (json_object_get (item, "availability"), i, offer)
-            assert_string_equal (json_string_value (json_object_get (offer, "region")), "XN");
+        json_t *group;
+        json_array_foreach (json_object_get (item, "availability"), i, group)
+            assert_null (json_object_get (group, "region"));
     }
+    assert_string_equal (json_string_value (json_object_get (json, "offers_region")), "XN");
     json_decref (json);
     s_set_services ("{\"region\":\"XM\"}");
 }
@@ -661,8 +678,12 @@ s_hit_regions (const mg_search_reply_t *reply, const char *title, char *out, siz
             continue;
         size_t used = 0;
         out [0] = '\0';
-        for (size_t j = 0; j < hit->availability_count; j++)
-            used += (size_t) snprintf (out + used, size - used, "%s%s", used ? "," : "", hit->availability [j].region);
+        for (size_t j = 0; j < hit->availability_count; j++) {
+            const mg_item_platform_t *group = &hit->availability [j];
+            for (size_t k = 0; k < group->offers_count; k++)
+                used += (size_t) snprintf (out + used, size - used, "%s%s", used ? "," : "",
+                                           group->region ? group->region : reply->offers_region);
+        }
     }
     return out;
 }
@@ -704,9 +725,10 @@ test_the_search_replica_answers_one_regions_offers_on_the_bus (void **state)
         const mg_content_item_t *item = &list.results [i];
         seen |= strcmp (item->title, "Quorvex One") == 0 && item->availability_count == 1;
         for (size_t j = 0; j < item->availability_count; j++)
-            assert_string_equal (item->availability [j].region, "XN");
+            assert_null (item->availability [j].region);
     }
     assert_true (seen);
+    assert_string_equal (list.offers_region, "XN");
     mg_msg_clear (&mg_content_list_desc, &list);
     //  A bad offers_region is the caller's error, from the replica itself.
     mg_search_request_t bad = { .q = "quorvex", .offers_region = "usa" };
@@ -717,6 +739,114 @@ test_the_search_replica_answers_one_regions_offers_on_the_bus (void **state)
     assert_string_equal (err.param, "offers_region");
     mg_msg_clear (&mg_error_desc, &err);
     mg_client_destroy (&client);
+}
+
+//  The item titled title in json's results (asserted present).
+static const json_t *
+s_item (const json_t *json, const char *title)
+{
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (json, "results"), index, item)
+        if (strcmp (json_string_value (json_object_get (item, "title")), title) == 0)
+            return item;
+    fail_msg ("no result titled %s", title);
+    return NULL;
+}
+
+static void
+test_list_items_name_the_region_once_and_a_platforms_link_once (void **state)
+{
+    (void) state;
+    //  Signed in with region XN: trending's available=mine keeps to the fixture's titles.
+    s_set_services ("{\"services\":[\"netflix\",\"hulu\"],\"region\":\"XN\"}");
+    const char *lists [] = {
+        "/api/v1/search?q=quorvex&mode=keyword", "/api/v1/discover?region=XN", "/api/v1/trending?available=mine",
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists [0]; i++) {
+        char path [160];
+        //  One region: the page says it, and Three's two netflix offers are
+        //  one group with their shared link, no region and no link per offer.
+        snprintf (path, sizeof path, "%s&offers_region=xn", lists [i]);
+        json_t *json = s_expect ("GET", path, true, NULL, 200);
+        assert_string_equal (json_string_value (json_object_get (json, "offers_region")), "XN");
+        const json_t *offers = json_object_get (s_item (json, "Quorvex Three"), "availability");
+        if (json_array_size (offers) != 1)
+            fail_msg ("GET %s: Three has %zu platform groups (wanted 1)", path, json_array_size (offers));
+        const json_t *group = json_array_get (offers, 0);
+        assert_string_equal (json_string_value (json_object_get (group, "platform")), "netflix");
+        assert_string_equal (json_string_value (json_object_get (group, "deep_link")), THREE_LINK);
+        assert_null (json_object_get (group, "region"));
+        const json_t *each = json_object_get (group, "offers");
+        assert_int_equal (json_array_size (each), 2);
+        const char *types [] = { "rent", "subscription" };
+        for (size_t k = 0; k < 2; k++) {
+            const json_t *offer = json_array_get (each, k);
+            assert_string_equal (json_string_value (json_object_get (offer, "type")), types [k]);
+            assert_null (json_object_get (offer, "region"));
+            assert_null (json_object_get (offer, "deep_link"));
+            assert_null (json_object_get (offer, "platform"));
+            assert_null (json_object_get (offer, "stale"));
+        }
+        assert_string_equal (json_string_value (json_object_get (json_array_get (each, 0), "currency")), "USD");
+        json_decref (json);
+        //  Every region: each group names its own, the page none.
+        snprintf (path, sizeof path, "%s&offers_region=all", lists [i]);
+        json = s_expect ("GET", path, true, NULL, 200);
+        assert_null (json_object_get (json, "offers_region"));
+        size_t index;
+        json_t *item;
+        json_array_foreach (json_object_get (json, "results"), index, item) {
+            size_t k;
+            json_array_foreach (json_object_get (item, "availability"), k, group)
+                if (!json_is_string (json_object_get (group, "region")))
+                    fail_msg ("GET %s: a platform group without its region", path);
+        }
+        char regions [128];
+        assert_string_equal (s_regions (json, "Quorvex One", regions, sizeof regions), "XM,XM,XN");
+        json_decref (json);
+    }
+    s_set_services ("{\"services\":[\"netflix\",\"hulu\"],\"region\":\"XM\"}");
+}
+
+static void
+test_list_items_show_a_cut_overview_and_details_the_whole (void **state)
+{
+    (void) state;
+    const char *ellipsis = "\xe2\x80\xa6";       //  U+2026
+    char full [8 * sizeof FOUR_WORDS];
+    full [0] = '\0';
+    for (int i = 0; i < 8; i++)
+        strcat (full, FOUR_WORDS);
+    //  The search replica's items and the catalog's (only the fixture has offers in XM).
+    const char *lists [] = { "/api/v1/search?q=quorvex&mode=keyword", "/api/v1/discover?region=XM" };
+    for (size_t i = 0; i < sizeof lists / sizeof lists [0]; i++) {
+        json_t *json = s_expect ("GET", lists [i], false, NULL, 200);
+        size_t index;
+        json_t *item;
+        bool seen = false;
+        json_array_foreach (json_object_get (json, "results"), index, item) {
+            if (strcmp (json_string_value (json_object_get (item, "id")), ID_FOUR) != 0)
+                continue;
+            seen = true;
+            const char *overview = json_string_value (json_object_get (item, "overview"));
+            assert_non_null (overview);
+            //  Whole words (all ASCII here: bytes are characters), then the ellipsis.
+            size_t cut = strlen (overview) - strlen (ellipsis);
+            assert_true (strlen (overview) > strlen (ellipsis));
+            assert_string_equal (overview + cut, ellipsis);
+            assert_true (cut <= OVERVIEW_MAX);
+            assert_true (cut > OVERVIEW_MAX - sizeof FOUR_WORDS);
+            assert_int_equal (strncmp (overview, full, cut), 0);
+            assert_true (full [cut] == ' ');
+        }
+        if (!seen)
+            fail_msg ("GET %s: Quorvex Four not listed", lists [i]);
+        json_decref (json);
+    }
+    json_t *details = s_expect ("GET", "/api/v1/content/" ID_FOUR, false, NULL, 200);
+    assert_string_equal (json_string_value (json_object_get (details, "overview")), full);
+    json_decref (details);
 }
 
 static void
@@ -748,10 +878,10 @@ test_a_services_change_through_one_gateway_is_seen_at_once_by_another (void **st
         json = s_expect_at (f->http_port_b, "GET", "/api/v1/search?q=quorvex&mode=keyword", true, NULL, 200);
         s_regions (json, "Quorvex Three", regions, sizeof regions);
         json_decref (json);
-        if (strcmp (regions, "XN") != 0)
+        if (strcmp (regions, "XN,XN") != 0)
             usleep (50 * 1000);
-    } while (strcmp (regions, "XN") != 0 && mg_test_now_ms () < until);
-    assert_string_equal (regions, "XN");
+    } while (strcmp (regions, "XN,XN") != 0 && mg_test_now_ms () < until);
+    assert_string_equal (regions, "XN,XN");
     s_set_services ("{\"services\":[\"netflix\",\"hulu\"],\"region\":\"XM\"}");
 }
 
@@ -768,6 +898,8 @@ main (void)
         cmocka_unit_test (test_leaving_lists_offers_in_the_window_soonest_first),
         cmocka_unit_test (test_items_show_the_signed_in_callers_regions_offers),
         cmocka_unit_test (test_the_search_replica_answers_one_regions_offers_on_the_bus),
+        cmocka_unit_test (test_list_items_name_the_region_once_and_a_platforms_link_once),
+        cmocka_unit_test (test_list_items_show_a_cut_overview_and_details_the_whole),
         cmocka_unit_test (test_a_services_change_through_one_gateway_is_seen_at_once_by_another),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);

@@ -403,21 +403,26 @@ test_trending_item_has_the_search_item_shape (void **state)
     assert_true (a->vote_average == 7.5);
     //  No popularity history: the score is the popularity it ranks by.
     assert_true (a->score == 50.5);
-    //  Current offers of every region, by region, platform, type: the
-    //  expired hulu offer is left out.
+    //  Current offers of every region, one group per region, platform and
+    //  deep link, each naming its region: the expired hulu offer is left out.
+    assert_null (list.offers_region);
     assert_int_equal (a->availability_count, 3);
     assert_string_equal (a->availability [0].region, "GB");
     assert_string_equal (a->availability [1].platform, "apple-tv");
-    assert_string_equal (a->availability [1].type, "rent");
-    assert_true (a->availability [1].price == 3.5);
-    assert_string_equal (a->availability [1].currency, "USD");
-    assert_true (a->availability [1].stale);
-    assert_non_null (a->availability [1].expires_at);
+    assert_string_equal (a->availability [1].region, "US");
+    assert_null (a->availability [1].deep_link);
+    assert_int_equal (a->availability [1].offers_count, 1);
+    const mg_item_offer_t *rent = &a->availability [1].offers [0];
+    assert_string_equal (rent->type, "rent");
+    assert_true (rent->price == 3.5);
+    assert_string_equal (rent->currency, "USD");
+    assert_true (rent->stale);
+    assert_non_null (rent->expires_at);
     assert_string_equal (a->availability [2].platform, "netflix");
     assert_string_equal (a->availability [2].region, "US");
+    assert_string_equal (a->availability [2].deep_link, "https://netflix.example/a");
     //  List items' offers leave the row's bookkeeping out (stale shows only when true).
-    assert_null (a->availability [2].updated_at);
-    assert_false (a->availability [2].has_stale);
+    assert_false (a->availability [2].offers [0].has_stale);
     assert_true (list.has_window_fallback && list.window_fallback);
     mg_msg_clear (&mg_content_list_desc, &list);
 }
@@ -591,6 +596,9 @@ test_discover_sorts (void **state)
     assert_true (list.results [0].score == 30);
     assert_int_equal (list.results [0].availability_count, 1);
     assert_string_equal (list.results [0].availability [0].platform, "hulu");
+    //  One region's offers (MG_DEFAULT_REGION): the page names it, not each group.
+    assert_string_equal (list.offers_region, "US");
+    assert_null (list.results [0].availability [0].region);
     assert_false (list.has_window_fallback);
     mg_msg_clear (&mg_content_list_desc, &list);
 }
