@@ -32,6 +32,9 @@ export MG_RESOLVER_INGEST=0
 # bench/ratelimit.sh (same load, with and without it, in one run).
 export MG_RATE_ENABLED=0
 export MG_RATE_ANONYMOUS=1000000/s,1000000/m
+# Genres through the bus every time: the gateway's memory of reference
+# answers is off here (bench/ratelimit.sh and bench/stack.sh measure it on).
+export MG_REFERENCE_CACHE_S=0
 # /ready wants a live worker for every service the routes name (and the limiter).
 bench_redis
 bench_start broker "${BENCH_ROUTED_ACTORS[@]}" gateway

@@ -262,10 +262,10 @@ s_timeout_for (gw_bus_t *self, uint32_t ttl_ms, struct timeval *plain)
     return plain;
 }
 
-//  True when a message is waiting on socket.
-static bool
-s_readable (void *socket)
+bool
+gw_bus_readable (void *socket)
 {
+    assert (socket);
     int events = 0;
     size_t size = sizeof events;
     return zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
@@ -775,7 +775,7 @@ s_on_monitor (evutil_socket_t fd, short what, void *arg)
     (void) what;
     s_link_t *link = arg;
     gw_bus_t *self = link->bus;
-    while (s_readable (link->monitor)) {
+    while (gw_bus_readable (link->monitor)) {
         zmq_msg_t parts [2];
         size_t count = s_recv (link->monitor, parts, 2);
         if (count == 0)

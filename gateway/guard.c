@@ -20,6 +20,9 @@
        instead of two. The request is recycled only when both calls have
        ended (each is bounded by its deadline). Writes wait for the
        decision before they are sent.
+       A decision may grant a lease of several requests (MG_RATE_LEASE,
+       lease.c): the caller's next requests on this thread spend it with
+       no bus call at all, with headers from the lease.
        When the limiter does not answer (actor or Redis down, or past
        MG_RATE_TIMEOUT_MS) the request is admitted unchecked
        (MG_RATE_FAIL_OPEN=1, the default) or refused with 503, with a log
@@ -29,6 +32,7 @@
 #include "gw_guard.h"
 #include "gw_bus.h"
 #include "gw_keycache.h"
+#include "gw_lease.h"
 #include "gw_metrics.h"
 #include "gw_ratelimit.h"
 #include "gw_respond.h"
@@ -342,6 +346,7 @@ s_on_rate (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t len,
         s_limiter_down (request, "undecodable reply", rtt_us);
         return;
     }
+    gw_lease_put (request->lease, request->caller.client, request->caller.tier, gw_now_us (), &decision);
     gw_rate_headers_t headers;
     bool allowed = decision.allowed;
     int rc = gw_rate_headers_format (&decision, (int64_t) time (NULL), &headers);
@@ -374,7 +379,16 @@ s_check_rate (gw_request_t *request)
         s_proceed (request);
         return;
     }
-    mg_ratelimit_request_t msg = { .client = request->caller.client, .tier = request->caller.tier };
+    gw_rate_headers_t leased;
+    if (gw_lease_take (request->lease, request->caller.client, request->caller.tier,
+                       gw_now_us (), (int64_t) time (NULL), &leased)) {
+        gw_metrics_rate (request->metrics, GW_RATE_ALLOWED, 0);
+        s_decided (request, 0, leased.limit [0] ? &leased : NULL);
+        return;
+    }
+    uint64_t want = gw_lease_want (request->lease, request->caller.client, request->caller.tier);
+    mg_ratelimit_request_t msg = { .client = request->caller.client, .tier = request->caller.tier,
+                                   .want = want, .has_want = want > 1 };
     uint8_t *body = NULL;
     size_t len = 0;
     char reason [MG_MSG_ERR_LEN];

@@ -54,4 +54,8 @@ bool gw_bus_connected (gw_bus_t *self);
 //  End every waiting call now with GW_BUS_LOST (shutdown past its deadline).
 void gw_bus_abandon (gw_bus_t *self);
 
+//  True when a message is waiting on a ZeroMQ socket (whose fd signals by
+//  edge: a loop that stopped early checks this before it sleeps).
+bool gw_bus_readable (void *socket);
+
 #endif

@@ -32,6 +32,8 @@ typedef struct gw_metrics_t gw_metrics_t;
 typedef struct gw_request_t gw_request_t;
 typedef struct gw_route_t gw_route_t;
 typedef struct gw_keycache_t gw_keycache_t;
+typedef struct gw_lease_t gw_lease_t;
+typedef struct gw_memo_t gw_memo_t;
 typedef struct gw_sse_t gw_sse_t;
 typedef struct gw_sse_limits_t gw_sse_limits_t;
 typedef struct gw_cache_t gw_cache_t;
@@ -63,6 +65,8 @@ typedef struct {
     bool rate_fail_open;            //  MG_RATE_FAIL_OPEN: limiter down -> admit (else 503)
     uint32_t rate_timeout_ms;       //  MG_RATE_TIMEOUT_MS: deadline of one ratelimit.check
     bool rate_parallel_reads;       //  MG_RATE_PARALLEL_READS: GETs ask limiter and actor at once
+    bool rate_lease;                //  MG_RATE_LEASE: decisions may grant several requests (lease.c)
+    uint32_t rate_gateways;         //  MG_RATE_GATEWAYS: gateways sharing the limits (sizes leases)
     uint32_t key_cache_s;           //  MG_KEY_CACHE_S: API key lookups are trusted this long
     char trusted_proxies [512];     //  MG_TRUSTED_PROXIES: peers whose X-Forwarded-For we believe
     uint32_t long_timeout_ms;       //  MG_REQUEST_LONG_TIMEOUT_MS: deadline of GW_ROUTE_LONG routes
@@ -79,6 +83,7 @@ typedef struct {
     char cache_prefix [GW_CACHE_PREFIX_MAX + 1];    //  MG_SEARCH_CACHE_PREFIX
     uint32_t details_ttl_s;         //  MG_DETAILS_CACHE_TTL_S: 0 = details not cached
     char details_prefix [GW_CACHE_PREFIX_MAX + 1];  //  MG_DETAILS_CACHE_PREFIX
+    uint32_t memo_ttl_s;            //  MG_REFERENCE_CACHE_S: genres/platforms answers kept (0: not kept)
     uint32_t mine_cache_s;          //  MG_MINE_CACHE_S: a caller's services are trusted this long (0: ask each time)
     uint32_t mcp_session_ttl_s;     //  MG_MCP_SESSION_TTL_S: an idle MCP session ends after this
     uint32_t mcp_redis_timeout_ms;  //  MG_MCP_REDIS_TIMEOUT_MS: deadline of one session look-up
@@ -140,6 +145,7 @@ struct gw_request_t {
     gw_metrics_t *metrics;          //  the thread's counters
     const gw_config_t *config;
     gw_keycache_t *keys;            //  the thread's API key cache
+    gw_lease_t *lease;              //  the thread's leased rate-limit budgets
     gw_sse_t *sse;                  //  the thread's event streams
     const gw_route_t *route;        //  NULL until a route matched
     int64_t start_us;               //  monotonic
@@ -155,6 +161,7 @@ struct gw_request_t {
     size_t bound_len;
     gw_cache_t *cache;              //  the thread's search result cache (NULL: none)
     gw_mcp_t *mcp;                  //  the thread's MCP session store (NULL: none)
+    gw_memo_t *memo;                //  the thread's reference answers (memo.c)
     bool cache_store;               //  a miss: store a 200 answer under cache_key + cache_gen
     char cache_key [GW_CACHE_PREFIX_MAX + 40];   //  <prefix><hash>:
     char cache_gen [48];            //  the generation read with the lookup

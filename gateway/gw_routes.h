@@ -18,6 +18,7 @@
 #define GW_ROUTE_PUBLIC (1u << 8)   //  a public catalog read: ETag, If-None-Match → 304, Cache-Control (cors.c)
 #define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c): search.query and catalog.content replies
 #define GW_ROUTE_MINE  (1u << 20)   //  takes available=mine: a signed-in caller's services and region are passed on (mine.c)
+#define GW_ROUTE_MEMO  (1u << 22)   //  a reference answer (genres, platforms) kept in the thread's memory (memo.c)
 #define GW_ROUTE_PREFS (1u << 21)   //  may change the caller's preferences: their cached services are forgotten
 #define GW_USER_FIELD  "user_id"    //  request field the gateway fills; never taken from clients
 #define GW_MINE_SERVICES_FIELD "my_services"    //  GW_ROUTE_MINE: filled by the gateway only

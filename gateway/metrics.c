@@ -58,6 +58,7 @@ struct gw_metrics_t {
     s_counter_t auth [GW_AUTH_OUTCOMES];
     s_counter_t cache [GW_CACHE_OUTCOMES];
     s_counter_t details_cache [GW_CACHE_OUTCOMES];
+    s_counter_t memo [GW_CACHE_OUTCOMES];
     s_counter_t redis [GW_REDIS_EVENTS];
     _Atomic int64_t in_flight;
     _Atomic int64_t sse_open;       //  live event streams
@@ -223,6 +224,13 @@ gw_metrics_details_cache (gw_metrics_t *self, gw_cache_outcome_t outcome)
 {
     assert (self);
     s_bump (&self->details_cache [(size_t) outcome % GW_CACHE_OUTCOMES], 1);
+}
+
+void
+gw_metrics_memo (gw_metrics_t *self, gw_cache_outcome_t outcome)
+{
+    assert (self);
+    s_bump (&self->memo [(size_t) outcome % GW_CACHE_OUTCOMES], 1);
 }
 
 void
@@ -402,6 +410,12 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# TYPE mg_gateway_details_cache_total counter\n");
     s_render_counters (all, n, offsetof (gw_metrics_t, details_cache), GW_CACHE_OUTCOMES,
                        "mg_gateway_details_cache_total", "outcome", s_cache_outcomes, out);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_memo_total Reference answers (genres, platforms) from the thread's "
+        "memory (hit) or forwarded to the catalog (miss).\n"
+        "# TYPE mg_gateway_memo_total counter\n");
+    s_render_counters (all, n, offsetof (gw_metrics_t, memo), 2,
+                       "mg_gateway_memo_total", "outcome", s_cache_outcomes, out);
     evbuffer_add_printf (out,
         "# HELP mg_gateway_redis_connections_total The result cache's Redis connections: "
         "stalled (a command unanswered too long; dropped), reconnected (opened again after a loss).\n"

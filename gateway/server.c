@@ -20,6 +20,8 @@
 #include "gw_guard.h"
 #include "import.h"
 #include "gw_keycache.h"
+#include "gw_lease.h"
+#include "gw_memo.h"
 #include "gw_mcp.h"
 #include "gw_metrics.h"
 #include "gw_mine.h"
@@ -57,6 +59,7 @@
 #define FLUSH_GRACE_MS       100    //  after the last answer: time for libevent to write it
 #define FREE_REQUESTS_MAX    1024   //  recycled request contexts kept per thread
 #define KEY_CACHE_ENTRIES    4096   //  API keys cached per thread
+#define LEASE_ENTRIES        4096   //  callers with a leased rate budget per thread
 #define MINE_CACHE_ENTRIES   1024   //  callers' services cached per thread (direct-mapped)
 
 struct gw_thread_t {
@@ -68,6 +71,8 @@ struct gw_thread_t {
     gw_bus_t *bus;
     gw_metrics_t *metrics;
     gw_keycache_t *keys;
+    gw_lease_t *lease;
+    gw_memo_t *memo;                //  genres and platforms answers
     gw_mine_cache_t *mine;          //  callers' services (available=mine)
     gw_sse_t *sse;
     gw_cache_t *cache;                   //  NULL when the result cache is off
@@ -190,13 +195,16 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     evhttp_set_timeout (self->http, HTTP_IDLE_TIMEOUT_S);
     self->metrics = gw_metrics_new (gw_routes_count ());
     self->keys = gw_keycache_new (KEY_CACHE_ENTRIES);
+    self->lease = gw_lease_new (LEASE_ENTRIES, config->rate_lease, config->rate_gateways,
+                                (uint32_t) server->nthreads);
     self->mine = gw_mine_cache_new (MINE_CACHE_ENTRIES);
     self->bus = gw_bus_new (self->base, server->zmq_ctx, config->broker,
                             config->heartbeat_ms, config->liveness, i);
     if (self->metrics && (config->cache_ttl_s > 0 || config->details_ttl_s > 0))
         self->cache = gw_cache_new (self->base, config, self->metrics);
     self->mcp = gw_mcp_new (config);
-    if (!self->metrics || !self->keys || !self->mine || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
+    self->memo = gw_memo_new (self->base, server->zmq_ctx, config);
+    if (!self->metrics || !self->keys || !self->lease || !self->memo || !self->mine || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
     if (self->sse && self->keys)
@@ -277,6 +285,8 @@ s_thread_destroy (gw_thread_t *self)
     gw_bus_destroy (&self->bus);
     gw_metrics_destroy (&self->metrics);
     gw_keycache_destroy (&self->keys);
+    gw_lease_destroy (&self->lease);
+    gw_memo_destroy (&self->memo);
     gw_mine_cache_destroy (&self->mine);
     if (self->stop_event)
         event_free (self->stop_event);
@@ -365,8 +375,8 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
     }
     *request = (gw_request_t) {
         .http = http, .thread = self, .server = self->server, .bus = self->bus,
-        .metrics = self->metrics, .keys = self->keys, .sse = self->sse, .config = &self->server->config,
-        .cache = self->cache, .mine_cache = self->mine, .mcp = self->mcp,
+        .metrics = self->metrics, .keys = self->keys, .lease = self->lease, .sse = self->sse, .config = &self->server->config,
+        .cache = self->cache, .mine_cache = self->mine, .mcp = self->mcp, .memo = self->memo,
         .start_us = gw_now_us (), .done = s_request_done, .dispatch = gw_server_dispatch,
         .all_metrics = self->server->metrics, .all_metrics_count = self->server->nthreads
     };
@@ -545,6 +555,9 @@ gw_server_dispatch (gw_request_t *request)
     else
     if (flags & GW_ROUTE_CACHE)
         gw_cache_forward (request, &bus_body, bus_len);
+    else
+    if (flags & GW_ROUTE_MEMO)
+        gw_memo_forward (request, &bus_body, bus_len);
     else
         gw_forward (request, &bus_body, bus_len);
 }

@@ -741,15 +741,6 @@ s_on_revoked (gw_sse_t *self, zmq_msg_t *body)
     mg_msg_clear (&mg_key_revoked_desc, &event);
 }
 
-//  True when the SUB socket has a message waiting.
-static bool
-s_readable (void *socket)
-{
-    int events = 0;
-    size_t size = sizeof events;
-    return zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
-}
-
 //  libevent: the SUB socket's fd signalled (edge-triggered: drain it).
 static void
 s_on_sub (evutil_socket_t fd, short what, void *arg)
@@ -788,7 +779,7 @@ s_on_sub (evutil_socket_t fd, short what, void *arg)
         zmq_msg_close (&body);
     }
     //  Batch full: come back on the next loop turn, HTTP first.
-    if (s_readable (self->sub))
+    if (gw_bus_readable (self->sub))
         event_active (self->sub_event, EV_READ, 0);
 }
 
@@ -811,7 +802,7 @@ s_on_heartbeat (evutil_socket_t fd, short what, void *arg)
                 evbuffer_free (out);
         }
     //  A thread whose fd edge was consumed elsewhere still drains here.
-    if (s_readable (self->sub))
+    if (gw_bus_readable (self->sub))
         event_active (self->sub_event, EV_READ, 0);
 }
 

@@ -68,7 +68,7 @@ main (int argc, char **argv)
     for (size_t i = 0; i < count; i++) {
         snprintf (client_id, sizeof client_id, "bench:%zu", i % 1000);
         int64_t t0 = s_now_ns ();
-        if (rl_store_check (store, &tier, client_id, &decision, why, sizeof why)) {
+        if (rl_store_check (store, &tier, client_id, 1, &decision, why, sizeof why)) {
             fprintf (stderr, "mg-ratelimit-bench: %s\n", why);
             return 1;
         }

@@ -34,9 +34,12 @@ s_on_check (void *state, const void *req, void *rep, mg_error_t *err)
         return mg_actor_fail (err, "INVALID_PARAMETER", "tier", "unknown tier");
     if (request->client [0] == '\0')
         return mg_actor_fail (err, "INVALID_PARAMETER", "client", "empty client id");
+    //  A lease larger than RL_WANT_MAX is granted in part, never refused.
+    uint64_t want = !request->has_want || request->want == 0 ? 1
+                  : request->want > RL_WANT_MAX ? RL_WANT_MAX : request->want;
     rl_decision_t decision;
     char why [256];
-    if (rl_store_check (self->store, tier, request->client, &decision, why, sizeof why)) {
+    if (rl_store_check (self->store, tier, request->client, want, &decision, why, sizeof why)) {
         int64_t now = zclock_mono ();
         if (now - self->down_logged_ms >= DOWN_LOG_EVERY_MS) {
             mg_warn ("Redis unavailable", "reason=\"%s\"", why);
@@ -57,6 +60,8 @@ s_on_check (void *state, const void *req, void *rep, mg_error_t *err)
     reply->reset_m_ms = decision.reset_m_ms;
     reply->retry_s_ms = decision.retry_s_ms;
     reply->retry_m_ms = decision.retry_m_ms;
+    reply->granted = decision.granted;
+    reply->has_granted = true;
     reply->has_allowed = reply->has_limit_s = reply->has_limit_m = true;
     reply->has_remaining_s = reply->has_remaining_m = true;
     reply->has_reset_s_ms = reply->has_reset_m_ms = true;

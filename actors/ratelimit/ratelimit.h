@@ -40,7 +40,12 @@ typedef struct {
     uint64_t remaining_s, remaining_m;
     uint64_t reset_s_ms, reset_m_ms;
     uint64_t retry_s_ms, retry_m_ms;
+    uint64_t granted;               //  requests admitted and counted: 1..want, 0 when refused
 } rl_decision_t;
+
+//  The largest lease one decision grants (requests): bounds what one
+//  gateway thread can hold unspent.
+#define RL_WANT_MAX 1000
 
 //  A Redis connection with the script loaded (one per worker thread).
 typedef struct rl_store_t rl_store_t;
@@ -53,10 +58,11 @@ void rl_store_destroy (rl_store_t **self_p);
 //  Connect and load the script unless done. Returns 0 or -1 with why.
 int rl_store_open (rl_store_t *self, char *why, size_t whylen);
 
-//  Decide for client in tier: one EVALSHA (reconnecting once after a lost
-//  connection, reloading the script once after NOSCRIPT). Returns 0, or -1
-//  with a reason when Redis cannot be used.
-int rl_store_check (rl_store_t *self, const rl_tier_t *tier, const char *client,
+//  Decide for client in tier whether up to want (1..RL_WANT_MAX) requests
+//  are admitted now, all counted at once: one EVALSHA (reconnecting once
+//  after a lost connection, reloading the script once after NOSCRIPT).
+//  Returns 0, or -1 with a reason when Redis cannot be used.
+int rl_store_check (rl_store_t *self, const rl_tier_t *tier, const char *client, uint64_t want,
                     rl_decision_t *decision, char *why, size_t whylen);
 
 //  Times the script was (re)loaded by this store (tests, logs).

@@ -30,29 +30,40 @@
 #define BACKOFF_MS  250             //  after a Redis timeout, decisions fail at once this long
 
 //  KEYS[1]: the client's state. ARGV: T and tau of the per-second window,
-//  then of the per-minute window, in microseconds.
+//  then of the per-minute window, in microseconds, then want: admit up to
+//  that many requests at once (a lease, see gateway/lease.c). A window at
+//  TAT v admits floor((tau + T - (v - now)) / T) requests now; the grant is
+//  the least of want and what both windows admit, and both TATs advance by
+//  grant x T: exactly as if grant single requests had come one after the
+//  other now (want 1: the plain GCRA decision).
 //  Returns {allowed, remaining_s, remaining_m, reset_s_ms, reset_m_ms,
-//  retry_s_ms, retry_m_ms}.
+//  retry_s_ms, retry_m_ms, granted}.
 static const char s_script [] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
     "local stored = redis.call('HMGET', KEYS[1], 's', 'm')\n"
+    "local grant = tonumber(ARGV[5]) or 1\n"
     "local tat, wait = {}, {}\n"
-    "local allowed = 1\n"
     "for i = 1, 2 do\n"
+    "  local period = tonumber(ARGV[2 * i - 1])\n"
     "  local tau = tonumber(ARGV[2 * i])\n"
     "  local v = tonumber(stored[i]) or now\n"
     "  if v < now then v = now end\n"
     "  tat[i] = v\n"
     "  wait[i] = v - tau - now\n"
-    "  if wait[i] > 0 then allowed = 0 else wait[i] = 0 end\n"
+    "  if wait[i] < 0 then wait[i] = 0 end\n"
+    "  local fits = math.floor((tau + period - (v - now)) / period)\n"
+    "  if fits < grant then grant = fits end\n"
     "end\n"
-    "local out = {allowed, 0, 0, 0, 0, math.ceil(wait[1] / 1000), math.ceil(wait[2] / 1000)}\n"
+    "if grant < 0 then grant = 0 end\n"
+    "local allowed = 0\n"
+    "if grant >= 1 then allowed = 1; wait[1] = 0; wait[2] = 0 end\n"
+    "local out = {allowed, 0, 0, 0, 0, math.ceil(wait[1] / 1000), math.ceil(wait[2] / 1000), grant}\n"
     "local ttl = 1\n"
     "for i = 1, 2 do\n"
     "  local period = tonumber(ARGV[2 * i - 1])\n"
     "  local tau = tonumber(ARGV[2 * i])\n"
-    "  if allowed == 1 then tat[i] = tat[i] + period end\n"
+    "  tat[i] = tat[i] + grant * period\n"
     "  local ahead = tat[i] - now\n"
     "  local remaining = math.floor((tau + period - ahead) / period)\n"
     "  if remaining < 0 then remaining = 0 end\n"
@@ -122,24 +133,26 @@ s_int (const redisReply *reply, size_t i)
 }
 
 int
-rl_store_check (rl_store_t *self, const rl_tier_t *tier, const char *client,
+rl_store_check (rl_store_t *self, const rl_tier_t *tier, const char *client, uint64_t want,
                 rl_decision_t *decision, char *why, size_t whylen)
 {
     assert (self && tier && client && decision && why);
+    assert (want >= 1 && want <= RL_WANT_MAX);
     char key [256];
     snprintf (key, sizeof key, KEY_PREFIX "{%s}:%s", client, tier->name);
-    char args [4][24];
-    const int64_t values [4] = { tier->period_s_us, tier->tau_s_us, tier->period_m_us, tier->tau_m_us };
-    const char *argv [4];
-    for (int i = 0; i < 4; i++) {
+    char args [5][24];
+    const int64_t values [5] = { tier->period_s_us, tier->tau_s_us, tier->period_m_us, tier->tau_m_us,
+                                 (int64_t) want };
+    const char *argv [5];
+    for (int i = 0; i < 5; i++) {
         snprintf (args [i], sizeof args [i], "%lld", (long long) values [i]);
         argv [i] = args [i];
     }
     const char *keys [] = { key };
-    redisReply *reply = mg_redis_eval (self->redis, s_script, 1, keys, 4, argv, why, whylen);
+    redisReply *reply = mg_redis_eval (self->redis, s_script, 1, keys, 5, argv, why, whylen);
     if (!reply)
         return -1;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 7) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 8) {
         snprintf (why, whylen, "unexpected reply from the script: wrong shape");
         freeReplyObject (reply);
         return -1;
@@ -151,6 +164,7 @@ rl_store_check (rl_store_t *self, const rl_tier_t *tier, const char *client,
     decision->reset_m_ms = s_int (reply, 4);
     decision->retry_s_ms = s_int (reply, 5);
     decision->retry_m_ms = s_int (reply, 6);
+    decision->granted = s_int (reply, 7);
     freeReplyObject (reply);
     return 0;
 }

@@ -92,12 +92,14 @@ teardown (void **state)
     return 0;
 }
 
-//  One decision for client in tier; 0, or -1 with the error code in code.
+//  One decision for up to want requests (0: the field not sent) of client
+//  in tier; 0, or -1 with the error code in code.
 static int
-s_check (fixture_t *f, const char *client, const char *tier, mg_ratelimit_reply_t *reply,
-         char *code, size_t size)
+s_check_want (fixture_t *f, const char *client, const char *tier, uint64_t want,
+              mg_ratelimit_reply_t *reply, char *code, size_t size)
 {
-    mg_ratelimit_request_t request = { .client = (char *) client, .tier = (char *) tier };
+    mg_ratelimit_request_t request = { .client = (char *) client, .tier = (char *) tier,
+                                       .want = want, .has_want = want > 0 };
     mg_error_t err = { 0 };
     int rc = mg_client_call (f->client, "ratelimit.check", &mg_ratelimit_request_desc, &request,
                              &mg_ratelimit_reply_desc, reply, 2000, &err);
@@ -105,6 +107,14 @@ s_check (fixture_t *f, const char *client, const char *tier, mg_ratelimit_reply_
         snprintf (code, size, "%s", err.code ? err.code : "?");
     mg_msg_clear (&mg_error_desc, &err);
     return rc;
+}
+
+//  One decision for one request of client in tier, as the gateway asked before leases.
+static int
+s_check (fixture_t *f, const char *client, const char *tier, mg_ratelimit_reply_t *reply,
+         char *code, size_t size)
+{
+    return s_check_want (f, client, tier, 0, reply, code, size);
 }
 
 //  Call until the actor answers (it registers after start).
@@ -186,6 +196,58 @@ test_the_minute_window_limits_too (void **state)
     char code [64];
     assert_int_equal (s_check (f, client, "platinum", &reply, code, sizeof code), -1);
     assert_string_equal (code, "INVALID_PARAMETER");
+}
+
+//  A lease of want requests is counted as want single requests made at
+//  once: granted in full while both windows admit that many, in part up to
+//  what they admit, refused at none; at the steady rate the grants add up
+//  to exactly the GCRA count.
+static void
+test_a_lease_grants_exactly_what_the_windows_admit (void **state)
+{
+    fixture_t *f = *state;
+    s_wait_actor (f);
+    char client [64];
+    snprintf (client, sizeof client, "user:lease-%d-%lld", (int) getpid (), (long long) mg_test_now_ms ());
+    //  enterprise here: 1000/s, 30/m; leases of 12: 12, 12, then the 6 left.
+    const uint64_t granted [] = { 12, 12, 6, 0 };
+    for (int i = 0; i < 4; i++) {
+        mg_ratelimit_reply_t reply;
+        assert_int_equal (s_check_want (f, client, "enterprise", 12, &reply, NULL, 0), 0);
+        assert_true (reply.has_granted);
+        assert_int_equal (reply.granted, granted [i]);
+        assert_int_equal (reply.allowed, granted [i] > 0);
+        if (granted [i])
+            assert_int_equal (reply.remaining_m, 30 - 12 * (i + 1) > 0 ? 30 - 12 * (i + 1) : 0);
+        else
+            assert_true (reply.retry_m_ms > 1000);      //  2 s per request at 30/m
+        mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    }
+    //  A single request now is refused too: the lease took what there was.
+    mg_ratelimit_reply_t reply;
+    assert_int_equal (s_check (f, client, "enterprise", &reply, NULL, 0), 0);
+    assert_false (reply.allowed);
+    mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    //  Steady rate (pro: RATE_S/s) with leases of 5: the grants add up to the GCRA count.
+    snprintf (client, sizeof client, "user:lease-rate-%d-%lld", (int) getpid (), (long long) mg_test_now_ms ());
+    int64_t start = mg_test_now_ms ();
+    int64_t end = start + RUN_MS;
+    uint64_t total = 0;
+    long calls = 0;
+    while (mg_test_now_ms () < end) {
+        assert_int_equal (s_check_want (f, client, "pro", 5, &reply, NULL, 0), 0);
+        assert_true (reply.granted <= 5);
+        total += reply.granted;
+        calls++;
+        mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    }
+    int64_t elapsed = mg_test_now_ms () - start;
+    double expected = RATE_S + (double) elapsed * RATE_S / 1000.0;
+    fprintf (stderr, "lease: calls=%ld granted=%llu expected=%.1f elapsed_ms=%lld\n",
+             calls, (unsigned long long) total, expected, (long long) elapsed);
+    assert_true (calls > 2 * expected / 5);     //  asked for more than the limit throughout
+    assert_true ((double) total <= expected + 1);
+    assert_true ((double) total >= expected * 0.99 - 1);
 }
 
 //  A decision succeeds within timeout_ms.
@@ -301,6 +363,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_burst_then_steady_rate_admits_exactly_the_gcra_count, setup_shared, teardown),
         cmocka_unit_test_setup_teardown (test_the_minute_window_limits_too, setup_shared, teardown),
+        cmocka_unit_test_setup_teardown (test_a_lease_grants_exactly_what_the_windows_admit, setup_shared, teardown),
         cmocka_unit_test_setup_teardown (test_script_is_reloaded_after_flush_and_redis_restart, setup_own_redis, teardown),
         cmocka_unit_test_setup_teardown (test_a_stopped_redis_gets_error_replies_within_the_deadline,
                                          setup_own_redis, teardown),

@@ -1,12 +1,14 @@
 /*  Rate-limit header values of a decision, and the client address behind
-    trusted proxies (gateway/ratelimit.c).  */
+    trusted proxies (gateway/ratelimit.c); leased budgets (gateway/lease.c).  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gw_keycache.h"
+#include "gw_lease.h"
 #include "gw_ratelimit.h"
 
 static mg_ratelimit_reply_t
@@ -67,6 +69,68 @@ test_a_refusal_reports_the_refusing_window_and_retry_after (void **state)
     assert_int_equal (h.retry_after, 3);
 }
 
+//  Leases: a hundredth of the rate per holder, at least 1, at most GW_LEASE_MAX.
+static void
+test_a_lease_is_a_hundredth_of_the_rate_per_holder (void **state)
+{
+    (void) state;
+    assert_int_equal (gw_lease_size (50, 1000, 2, 2), 1);         //  small limits: today's one by one
+    assert_int_equal (gw_lease_size (100000, 6000000, 2, 2), 250);
+    assert_int_equal (gw_lease_size (100000, 60000, 2, 2), 2);    //  the minute window is slower: 1000/s
+    assert_int_equal (gw_lease_size (UINT32_MAX, UINT64_MAX, 1, 1), GW_LEASE_MAX);
+    assert_int_equal (gw_lease_size (100000, 6000000, 0, 0), GW_LEASE_MAX);
+}
+
+//  A grant of 5 answers its request and 4 more here, with headers that
+//  count down; then the limiter is asked again, for the lease size.
+static void
+test_a_lease_is_spent_locally_then_asked_again (void **state)
+{
+    (void) state;
+    gw_lease_t *lease = gw_lease_new (64, true, 2, 2);
+    assert_non_null (lease);
+    gw_rate_headers_t h;
+    int64_t now = 5000000;
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));
+    assert_int_equal (gw_lease_want (lease, "ip:1.2.3.4", "anonymous"), 1);     //  limits unknown
+    mg_ratelimit_reply_t d = s_decision (true, "anonymous", 100000, 6000000);
+    d.granted = 5;
+    d.has_granted = true;
+    d.remaining_s = 99995;
+    d.remaining_m = 5999995;
+    d.reset_s_ms = 50;
+    d.reset_m_ms = 50;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);
+    assert_int_equal (d.remaining_s, 99999);        //  the requester's answer counts what is held
+    for (int i = 0; i < 4; i++) {
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 1000 * i, 100, &h));
+        char expected [24];
+        snprintf (expected, sizeof expected, "%d", 99998 - i);
+        assert_string_equal (h.remaining, expected);
+        assert_string_equal (h.limit, "100000");
+        assert_string_equal (h.policy, "\"anonymous-s\";q=100000;w=1, \"anonymous-m\";q=6000000;w=60");
+    }
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 5000, 100, &h));
+    assert_int_equal (gw_lease_want (lease, "ip:1.2.3.4", "anonymous"), 250);
+    //  Another tier of the same client is another budget.
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "free", now, 100, &h));
+    //  Unspent after a second: dropped, never spent late.
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 1000000, 100, &h));
+    //  A refusal grants nothing.
+    mg_ratelimit_reply_t refused = s_decision (false, "anonymous", 100000, 6000000);
+    refused.has_granted = true;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &refused);
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));
+    gw_lease_destroy (&lease);
+    //  Leases off: one request per decision, whatever it grants.
+    lease = gw_lease_new (64, false, 2, 2);
+    assert_non_null (lease);
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);
+    assert_int_equal (gw_lease_want (lease, "ip:1.2.3.4", "anonymous"), 1);
+    gw_lease_destroy (&lease);
+}
+
 static void
 test_client_ip_believes_forwarded_for_only_from_trusted_proxies (void **state)
 {
@@ -122,6 +186,8 @@ main (void)
         cmocka_unit_test (test_headers_report_the_window_closest_to_running_out),
         cmocka_unit_test (test_a_refusal_reports_the_refusing_window_and_retry_after),
         cmocka_unit_test (test_client_ip_believes_forwarded_for_only_from_trusted_proxies),
+        cmocka_unit_test (test_a_lease_is_a_hundredth_of_the_rate_per_holder),
+        cmocka_unit_test (test_a_lease_is_spent_locally_then_asked_again),
         cmocka_unit_test (test_key_cache_expires_and_keeps_no_key),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,0 +1,39 @@
+/*  lease.c: rate-limit budgets leased from the ratelimit actor, per
+    gateway thread (no locks), bounded.  */
+#ifndef GW_LEASE_H_INCLUDED
+#define GW_LEASE_H_INCLUDED
+
+#include "gw_request.h"
+#include "mg_msg.h"
+
+#define GW_LEASE_MAX 1000           //  requests one decision may grant (the actor's RL_WANT_MAX)
+
+//  A table of capacity callers for one of threads gateway threads, sized
+//  for gateways gateways sharing the limits (MG_RATE_GATEWAYS); enabled
+//  false: every lease is one request (each request asks the limiter).
+gw_lease_t *gw_lease_new (size_t capacity, bool enabled, uint32_t gateways, uint32_t threads);
+void gw_lease_destroy (gw_lease_t **self_p);
+
+//  Spend one leased request of client in tier at now_us (monotonic),
+//  now_s (epoch seconds): true with the headers of the answer, false when
+//  none is held (ask the limiter).
+bool gw_lease_take (gw_lease_t *self, const char *client, const char *tier,
+                    int64_t now_us, int64_t now_s, gw_rate_headers_t *headers);
+
+//  How many requests to ask the limiter for, for client in tier: 1 until
+//  a decision told its limits, then the lease size they allow.
+uint64_t gw_lease_want (gw_lease_t *self, const char *client, const char *tier);
+
+//  A decision for client in tier arrived at now_us: its limits are kept,
+//  and the requests it granted beyond the one that asked are held for
+//  later requests. Adds what this thread still holds to the decision's
+//  remaining counts (what the caller may still do), for its headers.
+void gw_lease_put (gw_lease_t *self, const char *client, const char *tier, int64_t now_us,
+                   mg_ratelimit_reply_t *decision);
+
+//  Size of a lease for limits (requests per second, per minute): a
+//  hundredth of the slower rate per second, shared by every thread of
+//  every gateway, at least 1, at most GW_LEASE_MAX.
+uint64_t gw_lease_size (uint64_t limit_s, uint64_t limit_m, uint32_t gateways, uint32_t threads);
+
+#endif
