@@ -12,6 +12,9 @@
     with every chunk; the chunk's counts and the new `processed` are written
     in one UPDATE, so a process that stops half-way leaves the job where its
     last chunk ended, and the job is claimed again once the lease runs out.
+    A job queued is announced (NOTIFY import_queued) and a worker, waiting
+    on LISTEN, starts it at once; the worker also wakes when the earliest
+    lease runs out, and every MG_IMPORT_POLL_MS as a backstop.
     Op ids are made from the job and the row's line: a chunk run again after
     a crash re-sends the ops it had applied, which the op log skips.  */
 #include "sync.h"
@@ -21,6 +24,7 @@
 #include "mg_pg.h"
 
 #include <czmq.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +36,10 @@
 #define IMPORT_ISSUES_MAX    500      //  non-imported rows listed in a report (it must fit a bus message)
 #define IMPORT_ISSUE_TITLE   128      //  bytes of a title shown in a report
 #define IMPORT_RESOLVE_TTL_MS 10000   //  resolver.resolve's contract for 1,000 records
-#define IMPORT_POLL_MS       1000     //  the worker looks for work this often (a queued job starts within it)
-#define IMPORT_SWEEP_POLLS   60       //  and drops abandoned uploads every this many looks
+#define IMPORT_CHANNEL       "import_queued"   //  NOTIFY channel: a job was queued
+#define IMPORT_WAIT_SLICE_MS 250      //  a waiting worker checks for a stop this often
+#define IMPORT_LEASE_SLACK_MS 100     //  wakes this long after a lease runs out (the claim compares with now ())
+#define IMPORT_SWEEP_MS      60000    //  abandoned uploads are dropped this often
 #define IMPORT_STALE_UPLOAD  "1 hour" //  an upload never finished is dropped after this
 
 //  Run sql (n params) for at most one row: 1 with *res_out holding it
@@ -482,6 +488,15 @@ s_start (sync_thread_t *self, PGconn *pg, const char *job_id, const char *user_i
                                     inline_run ? "running" : "queued"), NULL, NULL, 0);
     int rc = PQresultStatus (res) == PGRES_COMMAND_OK ? 0 : mg_pg_fail (err, pg, res, "sync database");
     PQclear (res);
+    //  A worker waiting on the channel starts the job now; one lost
+    //  notification costs the backstop poll, nothing more.
+    if (rc == 0 && !inline_run) {
+        res = PQexecParams (pg, "SELECT pg_notify ('" IMPORT_CHANNEL "', $1)", 1, NULL, P (job_id), NULL, NULL, 0);
+        if (PQresultStatus (res) != PGRES_TUPLES_OK)
+            mg_warn ("import queued unannounced: the backstop poll starts it", "job=%s reason=\"%s\"", job_id,
+                     PQerrorMessage (pg));
+        PQclear (res);
+    }
     if (rc == 0 && inline_run)
         rc = s_run (self, job_id, &parsed, err);
     mg_import_clear (&parsed);
@@ -552,6 +567,54 @@ s_claim (PGconn *pg, int64_t lease_s, char job_id [37])
     return rc;
 }
 
+//  Milliseconds the worker may wait for a notification on pg: until the
+//  earliest lease of a running job runs out (its job is then claimable),
+//  at most poll_ms. Listens on the channel first (a no-op when it already
+//  does; a new connection needs it).
+static int64_t
+s_wait_ms (PGconn *pg, int64_t poll_ms)
+{
+    PGresult *res = PQexec (pg, "LISTEN " IMPORT_CHANNEL);
+    bool listening = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    if (!listening)
+        return IMPORT_WAIT_SLICE_MS;    //  cannot hear a job queued: look again soon
+    res = PQexec (pg, "SELECT ceil (extract (epoch FROM min (lease_until) - now ()) * 1000)::bigint "
+                      "FROM import_jobs WHERE status = 'running'");
+    int64_t wait = poll_ms;
+    if (PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1 && !PQgetisnull (res, 0, 0)) {
+        int64_t lease = strtoll (PQgetvalue (res, 0, 0), NULL, 10) + IMPORT_LEASE_SLACK_MS;
+        wait = lease < 0 ? 0 : lease < wait ? lease : wait;
+    }
+    PQclear (res);
+    return wait;
+}
+
+//  Wait up to wait_ms for a notification on pg (a job queued), in slices
+//  so that a stop is seen promptly. Notifications waiting are dropped: one
+//  claim covers them all.
+static void
+s_wait (PGconn *pg, int64_t wait_ms)
+{
+    int64_t until = zclock_mono () + wait_ms;
+    bool heard = false;
+    while (!heard && !zsys_interrupted) {
+        int64_t left = until - zclock_mono ();
+        if (left <= 0)
+            break;
+        struct pollfd item = { .fd = pg ? PQsocket (pg) : -1, .events = POLLIN };
+        int ready = item.fd >= 0 ? poll (&item, 1, (int) (left < IMPORT_WAIT_SLICE_MS ? left : IMPORT_WAIT_SLICE_MS))
+                                 : (zclock_sleep ((int) (left < IMPORT_WAIT_SLICE_MS ? left : IMPORT_WAIT_SLICE_MS)), 0);
+        if (ready > 0 && !PQconsumeInput (pg))
+            break;                      //  the connection broke: the next turn reconnects
+        PGnotify *note;
+        while (pg && (note = PQnotifies (pg))) {
+            heard = true;
+            PQfreemem (note);
+        }
+    }
+}
+
 void *
 sync_import_worker (void *arg)
 {
@@ -559,7 +622,8 @@ sync_import_worker (void *arg)
     sync_thread_t self = { .shared = shared, .events = mg_actor_event_publisher () };
     if (!self.events)
         return NULL;
-    for (unsigned polls = 0; !zsys_interrupted; polls++) {
+    int64_t swept_at = 0;
+    while (!zsys_interrupted) {
         mg_error_t err = { 0 };
         PGconn *pg = sync_pg (&self, &err);
         char job_id [37];
@@ -570,13 +634,17 @@ sync_import_worker (void *arg)
                 mg_warn ("import step failed", "job=%s reason=\"%s\"", job_id, err.message ? err.message : "");
         }
         else
-        if (pg && claimed == 0 && polls % IMPORT_SWEEP_POLLS == 0)
+        if (pg && claimed == 0 && zclock_mono () - swept_at >= IMPORT_SWEEP_MS) {
+            swept_at = zclock_mono ();
             PQclear (PQexec (pg, "DELETE FROM import_jobs WHERE status = 'receiving' "
                                  "AND updated_at < now () - interval '" IMPORT_STALE_UPLOAD "'"));
+        }
         mg_msg_clear (&mg_error_desc, &err);
-        //  Short sleeps: the process stops promptly when told to.
-        for (int slept = 0; claimed != 1 && slept < IMPORT_POLL_MS && !zsys_interrupted; slept += 250)
-            zclock_sleep (250);
+        if (claimed == 0)
+            s_wait (pg, s_wait_ms (pg, shared->import_poll_ms));
+        else
+        if (claimed < 0)
+            s_wait (NULL, IMPORT_WAIT_SLICE_MS * 4);    //  the database is away: look again in a second
     }
     PQfinish (self.pg);
     zsock_destroy (&self.events);

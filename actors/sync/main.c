@@ -152,7 +152,8 @@ main (void)
         .events_keep_s = mg_config_int ("MG_SYNC_EVENTS_KEEP_S", 604800, 1, 31536000),
         .ops_keep_s = mg_config_int ("MG_SYNC_OPS_KEEP_S", 2592000, 1, 315360000),
         .broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555"),
-        .import_lease_s = mg_config_int ("MG_IMPORT_LEASE_S", 30, 1, 3600)
+        .import_lease_s = mg_config_int ("MG_IMPORT_LEASE_S", 30, 1, 3600),
+        .import_poll_ms = mg_config_int ("MG_IMPORT_POLL_MS", 5000, 100, 3600000)
     };
     const char *region = mg_config_str ("MG_DEFAULT_REGION", "US");
     if (strlen (region) != 2 || strspn (region, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != 2) {

@@ -34,6 +34,7 @@ typedef struct {
     char default_region [3];          //  MG_DEFAULT_REGION: offers shown without a preferred region
     const char *broker;               //  MG_BROKER: imports ask the resolver
     int64_t import_lease_s;           //  MG_IMPORT_LEASE_S: an import's worker holds it this long per chunk
+    int64_t import_poll_ms;           //  MG_IMPORT_POLL_MS: the worker's backstop look for work (a queued job wakes it)
 } sync_shared_t;
 
 typedef struct {
