@@ -1,4 +1,5 @@
-/*  bus.c: the asynchronous DEALER client of one thread.  */
+/*  bus.c, bus_call.c, bus_reply.c: the asynchronous DEALER client of one
+    thread.  */
 #ifndef GW_BUS_H_INCLUDED
 #define GW_BUS_H_INCLUDED
 

@@ -1,5 +1,6 @@
-/*  sse.c, sse_limits.c: GET /api/v1/sync/stream, Server-Sent Events from
-    the sync actor's sync.<user_id> topics, one SUB socket per thread.  */
+/*  sse.c, sse_stream.c, sse_events.c, sse_limits.c: GET /api/v1/sync/stream,
+    Server-Sent Events from the sync actor's sync.<user_id> topics, one SUB
+    socket per thread.  */
 #ifndef GW_SSE_H_INCLUDED
 #define GW_SSE_H_INCLUDED
 
