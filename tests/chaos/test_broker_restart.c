@@ -64,7 +64,7 @@ test_broker_restart_under_load_errors_stop_within_2s (void **state)
     assert_non_null (load);
     usleep (WARM_MS * 1000);
     int64_t killed = mg_test_now_ms ();
-    assert_int_equal (kill (broker, SIGKILL), 0);
+    assert_int_equal (mg_test_signal (broker, SIGKILL), 0);
     //  Back: a new broker process that accepts connections on its port.
     int64_t back = -1;
     while (back < 0 && mg_test_now_ms () - killed < BACK_WAIT_MS) {

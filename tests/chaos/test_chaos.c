@@ -378,13 +378,13 @@ s_make_fault (chaos_t *self, const fault_t *fault, fault_run_t *run)
         return;
     }
     if (fault->how == FAULT_STOP) {
-        kill (victim, SIGSTOP);
+        mg_test_signal (victim, SIGSTOP);
         usleep ((useconds_t) self->fault_ms * 1000);
-        kill (victim, SIGCONT);
+        mg_test_signal (victim, SIGCONT);
         run->back = mg_test_now_ms ();
         return;
     }
-    if (kill (victim, SIGKILL))
+    if (mg_test_signal (victim, SIGKILL))
         snprintf (run->problem, sizeof run->problem, "kill failed");
     run->back = s_wait_back (self, fault->service, victim, port);
     if (run->back < 0) {

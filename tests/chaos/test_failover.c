@@ -239,7 +239,7 @@ s_kill_and_watch (int victim, const char *what)
     usleep (WARM_MS * 1000);
     int64_t killed = mg_test_now_ms ();
     atomic_store (&s_f.since_ms, killed);
-    assert_int_equal (kill (s_f.broker [victim], SIGKILL), 0);
+    assert_int_equal (mg_test_signal (s_f.broker [victim], SIGKILL), 0);
     mg_test_stop (s_f.broker [victim], 0);
     s_f.broker [victim] = -1;
     while (atomic_load (&s_f.first_ok_ms) == 0 && mg_test_now_ms () - killed < SERVED_BOUND_MS + HANG_MS)

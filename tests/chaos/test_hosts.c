@@ -292,7 +292,7 @@ teardown (void **state)
             if (pids [i] > 0)
                 mg_test_stop (pids [i], SIGTERM);
         if (f->relay > 0) {
-            kill (f->relay, SIGKILL);
+            mg_test_signal (f->relay, SIGKILL);
             waitpid (f->relay, NULL, 0);
         }
         s_sh ("ip link del %s 2>/dev/null", f->veth_host);

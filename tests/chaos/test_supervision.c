@@ -83,7 +83,7 @@ s_kill_and_check (mg_stack_t *stack, pid_t victim, const char *program, const ch
     pid_t before = mg_stack_pid (stack, program, NULL);
     assert_true (before > 0);
     assert_int_equal (s_get_checked (stack, path), 200);
-    assert_int_equal (kill (victim, SIGKILL), 0);
+    assert_int_equal (mg_test_signal (victim, SIGKILL), 0);
     int64_t killed = mg_test_now_ms ();
     int64_t back = -1, others_until = killed + BACK_WITHIN_MS + OTHERS_CHECK_MS;
     while (mg_test_now_ms () < others_until) {
@@ -134,7 +134,7 @@ test_killed_gateway_supervisor_frees_the_port (void **state)
     assert_true (supervisor > 0);
     pid_t gateway = mg_stack_pid (stack, "mg-gateway", NULL);
     assert_true (gateway > 0);
-    assert_int_equal (kill (supervisor, SIGKILL), 0);
+    assert_int_equal (mg_test_signal (supervisor, SIGKILL), 0);
     int64_t killed = mg_test_now_ms ();
     //  An orphaned gateway would keep the port and serve on: it must die
     //  with its supervisor and the new one be the one answering.

@@ -411,7 +411,7 @@ test_with_redis_stopped_details_are_served_within_their_deadline (void **state)
 {
     fixture_t *f = *state;
     long timeouts = s_cache_metric (f, "timeout");
-    assert_int_equal (kill (f->stack.redis, SIGSTOP), 0);
+    assert_int_equal (mg_test_signal (f->stack.redis, SIGSTOP), 0);
     f->stack.redis_stopped = true;
     const int64_t bound = RATE_TIMEOUT_MS + LOOKUP_TIMEOUT_MS + HANG_SLACK_MS;
     int64_t stopped_at = mg_test_now_ms ();
@@ -428,7 +428,7 @@ test_with_redis_stopped_details_are_served_within_their_deadline (void **state)
     fprintf (stderr, "redis stopped: details=%d slowest_ms=%lld bound_ms=%lld\n",
              served, (long long) slowest, (long long) bound);
     assert_true (s_cache_metric (f, "timeout") >= timeouts + 1);
-    assert_int_equal (kill (f->stack.redis, SIGCONT), 0);
+    assert_int_equal (mg_test_signal (f->stack.redis, SIGCONT), 0);
     f->stack.redis_stopped = false;
 }
 

@@ -334,7 +334,7 @@ test_fail_open_holds_the_answer_until_the_decision_deadline_only (void **state)
     (void) state;
     long before = s_bus_calls (0, "GET", "/api/v1/genres");
     //  A limiter that does not answer: the decision ends at its deadline.
-    assert_int_equal (kill (s_stack.pids [3], SIGSTOP), 0);
+    assert_int_equal (mg_test_signal (s_stack.pids [3], SIGSTOP), 0);
     s_call_t call = { .rc = -1, .done = false };
     s_from (20, call.from, sizeof call.from);
     pthread_t thread;
@@ -347,7 +347,7 @@ test_fail_open_holds_the_answer_until_the_decision_deadline_only (void **state)
             usleep (20 * 1000);
     }
     pthread_join (thread, NULL);
-    assert_int_equal (kill (s_stack.pids [3], SIGCONT), 0);
+    assert_int_equal (mg_test_signal (s_stack.pids [3], SIGCONT), 0);
     assert_true (asked);
     assert_int_equal (call.rc, 0);
     //  Admitted unchecked, without rate-limit headers, within the deadline + 1 s.

@@ -251,7 +251,7 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     long stalled = s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}");
     long fail_open = s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}");
     long reconnected = s_metric (f, "mg_gateway_redis_connections_total{event=\"reconnected\"}");
-    assert_int_equal (kill (f->stack.redis, SIGSTOP), 0);
+    assert_int_equal (mg_test_signal (f->stack.redis, SIGSTOP), 0);
     f->stack.redis_stopped = true;
     //  Neither the limiter (fails open within its budget) nor the cache
     //  (given up after its look-up deadline) holds a request up.
@@ -278,7 +278,7 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     assert_true (s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}") >= stalled + 1);
     assert_true (s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}") >= fail_open + 1);
     //  Redis continues: the gateway reconnects and the cache answers again.
-    assert_int_equal (kill (f->stack.redis, SIGCONT), 0);
+    assert_int_equal (mg_test_signal (f->stack.redis, SIGCONT), 0);
     f->stack.redis_stopped = false;
     const char *path = "/api/v1/search?q=cachetest&mode=keyword&per_page=7";
     s_search_until (f, path, "hit", NULL, cache, sizeof cache, title, sizeof title);

@@ -142,8 +142,8 @@ test_sigterm_finishes_the_request_in_flight (void **state)
     }
     free (body);
     zclock_sleep (200);
-    kill (f->actors [0], SIGTERM);
-    kill (f->actors [1], SIGTERM);
+    mg_test_signal (f->actors [0], SIGTERM);
+    mg_test_signal (f->actors [1], SIGTERM);
     for (int i = 0; i < 2; i++) {
         zsock_set_rcvtimeo (raw, 3000);
         zmsg_t *reply = zmsg_recv (raw);

@@ -230,7 +230,7 @@ test_clients_directory_is_read_again_when_it_changes_and_on_sighup (void **state
     char path [512];
     snprintf (path, sizeof path, "%s/clients/extra7.key", f->keys);
     assert_int_equal (unlink (path), 0);
-    assert_int_equal (kill (f->broker, SIGHUP), 0);
+    assert_int_equal (mg_test_signal (f->broker, SIGHUP), 0);
     assert_true (s_wait_workers (f, "extra", 0));
     //  Its next message gets RESET, and its READY again is refused.
     zstr_sendx (worker, MG_FRAME_PROTOCOL, "READY", "extra", "1", NULL);

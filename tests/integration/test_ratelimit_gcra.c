@@ -85,7 +85,7 @@ teardown (void **state)
     mg_test_stop (f->ratelimit, SIGTERM);
     mg_test_stop (f->broker, SIGTERM);
     if (f->redis > 0 && f->redis_stopped)
-        kill (f->redis, SIGCONT);
+        mg_test_signal (f->redis, SIGCONT);
     if (f->redis > 0)
         mg_test_stop (f->redis, SIGTERM);
     free (f);
@@ -307,7 +307,7 @@ test_a_stopped_redis_gets_error_replies_within_the_deadline (void **state)
     fixture_t *f = *state;
     s_wait_actor (f);
     assert_true (s_works_within (f, "user:stall", 1000));
-    assert_int_equal (kill (f->redis, SIGSTOP), 0);
+    assert_int_equal (mg_test_signal (f->redis, SIGSTOP), 0);
     f->redis_stopped = true;
     //  Every decision is an error reply (the gateway then fails open),
     //  each within the Redis deadline: never silence, never a hang.
@@ -320,7 +320,7 @@ test_a_stopped_redis_gets_error_replies_within_the_deadline (void **state)
         assert_true (mg_test_now_ms () - start < REDIS_TIMEOUT_MS + HANG_SLACK_MS);
     }
     //  Redis continues: decisions again once the back-off is over.
-    assert_int_equal (kill (f->redis, SIGCONT), 0);
+    assert_int_equal (mg_test_signal (f->redis, SIGCONT), 0);
     f->redis_stopped = false;
     assert_true (s_works_within (f, "user:stall", 3000));
 }

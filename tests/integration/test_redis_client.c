@@ -51,7 +51,7 @@ teardown (void **state)
 {
     fixture_t *f = *state;
     if (f->stopped)
-        kill (f->redis, SIGCONT);
+        mg_test_signal (f->redis, SIGCONT);
     if (f->redis > 0)
         mg_test_stop (f->redis, SIGTERM);
     mg_redis_destroy (&f->client);
@@ -106,7 +106,7 @@ test_a_stopped_redis_costs_one_deadline_then_the_client_reconnects (void **state
     fixture_t *f = *state;
     assert_int_equal (s_set (f, "mg:test:client", "1"), 0);
     assert_int_equal (mg_redis_stats (f->client)->connects, 1);
-    assert_int_equal (kill (f->redis, SIGSTOP), 0);
+    assert_int_equal (mg_test_signal (f->redis, SIGSTOP), 0);
     f->stopped = true;
     int64_t start = mg_test_now_ms ();
     assert_int_equal (s_set (f, "mg:test:client", "2"), -1);
@@ -133,7 +133,7 @@ test_a_stopped_redis_costs_one_deadline_then_the_client_reconnects (void **state
     assert_null (replies [0]);
     assert_true (mg_redis_stats (f->client)->timeouts >= 2);
     //  Redis continues: a new connection, and the commands work.
-    assert_int_equal (kill (f->redis, SIGCONT), 0);
+    assert_int_equal (mg_test_signal (f->redis, SIGCONT), 0);
     f->stopped = false;
     assert_int_equal (s_set_within (f, 5000), 0);
     assert_true (mg_redis_stats (f->client)->connects >= 2);

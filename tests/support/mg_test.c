@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -311,6 +312,17 @@ mg_test_stack_stop (pid_t *broker, pid_t *pids, size_t count)
         mg_test_stop (*broker, SIGTERM);
         *broker = 0;
     }
+}
+
+int
+mg_test_signal (pid_t pid, int sig)
+{
+    if (pid <= 0) {
+        fprintf (stderr, "mg_test_signal: no process (pid %d): signal %d not sent\n", (int) pid, sig);
+        errno = ESRCH;
+        return -1;
+    }
+    return kill (pid, sig);
 }
 
 int

@@ -42,6 +42,11 @@ bool mg_test_run (const char *binary, const char *const *env, char *const *args)
 //  Returns the exit status as waitpid reports it.
 int mg_test_stop (pid_t pid, int sig);
 
+//  kill (pid, sig) for a process the test started; -1 (ESRCH) without
+//  signalling anything when pid is not one (0 or negative: kill would signal
+//  a whole process group, or every process the tests may signal).
+int mg_test_signal (pid_t pid, int sig);
+
 //  A scratch database of its own for one test: created (dropped first if
 //  left over) beside MG_PG_URL's, named prefix_<pid>. Fills url (its URL)
 //  and returns a connection to the server's default database to drop it
