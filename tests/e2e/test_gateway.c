@@ -47,7 +47,7 @@ typedef struct {
     char env_http [64];
     char env_events [96];
     char env_cache [96];
-    const char *env [17];
+    const char *env [18];
     int http_port;
     pid_t broker;
     pid_t catalog;
@@ -169,6 +169,8 @@ group_setup (void **state)
         "MG_HTTP_MAX_BODY=4096", "MG_HTTP_MAX_URL=2048", "MG_HTTP_MAX_HEADERS=4096",
         "MG_REQUEST_TIMEOUT_MS=3000", "MG_HTTP_THREADS=2", "MG_HEARTBEAT_MS=250",
         "MG_HEARTBEAT_LIVENESS=3", "MG_RESOLVER_INGEST=0",
+        //  Genres are this file's probe of the bus path: not from the gateway's memory.
+        "MG_REFERENCE_CACHE_S=0",
         //  Rate limits are tested in test_accounts.c; here they stay out of the way.
         "MG_RATE_ANONYMOUS=1000000/s,1000000/m", NULL
     };
@@ -1072,12 +1074,12 @@ test_calls_in_flight_when_the_broker_dies_are_503 (void **state)
 {
     fixture_t *f = *state;
     //  A stopped catalog holds the request at the broker; then the broker dies.
-    kill (f->catalog, SIGSTOP);
+    mg_test_signal (f->catalog, SIGSTOP);
     mg_http_reply_t reply;
     pid_t child = fork ();
     if (child == 0) {
         usleep (150 * 1000);
-        kill (f->broker, SIGKILL);
+        mg_test_signal (f->broker, SIGKILL);
         _exit (0);
     }
     int64_t start = mg_test_now_ms ();
@@ -1085,7 +1087,7 @@ test_calls_in_flight_when_the_broker_dies_are_503 (void **state)
     int64_t took = mg_test_now_ms () - start;
     waitpid (child, NULL, 0);
     mg_test_stop (f->broker, 0);
-    kill (f->catalog, SIGCONT);
+    mg_test_signal (f->catalog, SIGCONT);
     s_assert_error (&reply, 503, "SERVICE_UNAVAILABLE");
     assert_non_null (strstr (reply.body, "lost the connection"));
     assert_true (took < 700);       //  before the broker could have declared the worker lost
@@ -1101,7 +1103,7 @@ test_no_answer_within_the_deadline_is_504 (void **state)
     char env_http [64];
     int port = mg_test_free_port ();
     snprintf (env_http, sizeof env_http, "MG_HTTP_PORT=%d", port);
-    const char *env [] = { f->env_broker, env_http, "MG_REQUEST_TIMEOUT_MS=300", NULL };
+    const char *env [] = { f->env_broker, env_http, "MG_REQUEST_TIMEOUT_MS=300", "MG_REFERENCE_CACHE_S=0", NULL };
     pid_t gateway = mg_test_spawn ("mg-gateway", env);
     assert_true (gateway > 0);
     int64_t until = mg_test_now_ms () + 5000;
@@ -1114,11 +1116,11 @@ test_no_answer_within_the_deadline_is_504 (void **state)
             break;
         usleep (50 * 1000);
     }
-    kill (f->catalog, SIGSTOP);
+    mg_test_signal (f->catalog, SIGSTOP);
     int64_t start = mg_test_now_ms ();
     assert_int_equal (s_request (port, "GET", "/api/v1/genres", "", &reply, 3000), 0);
     int64_t took = mg_test_now_ms () - start;
-    kill (f->catalog, SIGCONT);
+    mg_test_signal (f->catalog, SIGCONT);
     s_assert_error (&reply, 504, "DEADLINE_EXCEEDED");
     assert_true (took >= 250 && took < 1000);
     mg_http_reply_free (&reply);
@@ -1130,17 +1132,17 @@ static void
 test_sigterm_answers_in_flight_requests_and_exits_0 (void **state)
 {
     fixture_t *f = *state;
-    kill (f->catalog, SIGSTOP);
+    mg_test_signal (f->catalog, SIGSTOP);
     pid_t child = fork ();
     if (child == 0) {
         usleep (150 * 1000);
-        kill (f->gateway, SIGTERM);
+        mg_test_signal (f->gateway, SIGTERM);
         _exit (0);
     }
     mg_http_reply_t reply;
     assert_int_equal (s_get (f, "/api/v1/genres", &reply), 0);
     waitpid (child, NULL, 0);
-    kill (f->catalog, SIGCONT);
+    mg_test_signal (f->catalog, SIGCONT);
     //  Answered although the gateway was told to stop while it waited:
     //  the broker declared the stopped worker lost.
     assert_int_equal (reply.status, 503);

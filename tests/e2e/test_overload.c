@@ -50,6 +50,8 @@ setup (void **state)
     mg_test_env_add (&f->env, "MG_HTTP_MAX_IN_FLIGHT=%d", IN_FLIGHT_MAX);
     mg_test_env_add (&f->env, "MG_RATE_ENABLED=0");
     mg_test_env_add (&f->env, "MG_WORKER_THREADS=1");
+    //  The load is genres through the bus, not from the gateway's memory.
+    mg_test_env_add (&f->env, "MG_REFERENCE_CACHE_S=0");
     f->broker = mg_test_spawn ("mg-broker", f->env.envp);
     f->catalog = mg_test_spawn ("mg-catalog", f->env.envp);
     f->gateway = mg_test_spawn ("mg-gateway", f->env.envp);
