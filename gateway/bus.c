@@ -41,7 +41,10 @@
     Retry-After) when its ttl runs out first. Nothing of it was sent, so
     holding is safe for any call; the slot table bounds the queue. A call of
     a pair that has to go again while neither broker is connected is held
-    the same way.  */
+    the same way. But a broker that is not there is not waited for: once
+    every link's last attempt was refused (connection refused, or a failed
+    handshake: the monitor reports both), calls are refused at once and the
+    held ones end GW_BUS_LOST, as before holding existed.  */
 #include "bus_impl.h"
 #include "mg_curve.h"
 #include "mg_log.h"
@@ -94,7 +97,11 @@ s_link_open (gw_bus_t *self, void *zmq_ctx, int index, const char *endpoint, int
     ||  zmq_setsockopt (link->dealer, ZMQ_HEARTBEAT_TIMEOUT, &timeout_ms, sizeof timeout_ms)
     ||  zmq_setsockopt (link->monitor, ZMQ_LINGER, &zero, sizeof zero)
     ||  zmq_socket_monitor (link->dealer, monitor_endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED
+                            | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
     ||  zmq_connect (link->monitor, monitor_endpoint)
     ||  mg_curve_client (link->dealer)
     ||  zmq_connect (link->dealer, endpoint)
@@ -252,8 +259,21 @@ s_on_monitor (evutil_socket_t fd, short what, void *arg)
             memcpy (&event, zmq_msg_data (&parts [0]), sizeof event);
         for (size_t i = 0; i < count && i < 2; i++)
             zmq_msg_close (&parts [i]);
+        if (event == ZMQ_EVENT_CONNECTED)
+            link->refused = false;          //  a connection, its handshake to come
+        else
+        if (event == ZMQ_EVENT_CONNECT_RETRIED
+        ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            link->refused = true;
+            if (bus_all_refused (self))
+                bus_fail_held (self);
+        }
+        else
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             link->connected = true;
+            link->refused = false;
             mg_info ("connected to the broker", "thread=%d link=%d", self->index, link->index);
             bus_flush (self);
         }

@@ -264,7 +264,7 @@ bus_send_again (gw_bus_t *self, bus_slot_t *slot, bool after_passive)
     bus_link_t *link = s_link_for_send (self);
     if (link && link != from && s_send_on (link, slot, slot->name, slot->body, slot->len) == 0)
         return;
-    if (!link) {
+    if (!link && !bus_all_refused (self)) {
         s_hold (self, slot);
         return;
     }
@@ -287,10 +287,10 @@ s_on_again (evutil_socket_t fd, short what, void *arg)
     if (!slot->busy)
         return;
     bus_link_t *link = s_link_for_send (self);
-    if (!link)
+    if (!link && !bus_all_refused (self))
         s_hold (self, slot);
     else
-    if (s_send_on (link, slot, slot->name, slot->body, slot->len))
+    if (!link || s_send_on (link, slot, slot->name, slot->body, slot->len))
         bus_complete (self, slot, GW_BUS_LOST, NULL, 0);
 }
 
@@ -321,6 +321,22 @@ bus_flush (gw_bus_t *self)
     }
 }
 
+bool
+bus_all_refused (gw_bus_t *self)
+{
+    for (int i = 0; i < self->nlinks; i++)
+        if (!self->links [i].refused)
+            return false;
+    return true;
+}
+
+void
+bus_fail_held (gw_bus_t *self)
+{
+    while (self->held.head)
+        bus_complete (self, self->held.head, GW_BUS_LOST, NULL, 0);
+}
+
 //  Timer: send the held calls a fresh link would not take a moment ago.
 void
 bus_on_flush (evutil_socket_t fd, short what, void *arg)
@@ -349,7 +365,7 @@ s_call (gw_bus_t *self, const char *name, const void *body, size_t len, uint32_t
     //  No connection: see the top, a send now could be lost unseen.
     bus_link_t *link = s_link_for_send (self);
     if (!link) {
-        if (s_slot_copy (slot, name, body, len)) {
+        if (bus_all_refused (self) || s_slot_copy (slot, name, body, len)) {
             s_slot_release (self, slot);
             return -1;
         }

@@ -37,6 +37,8 @@ typedef struct {
     bool check_queued;              //  a drain is queued for this loop turn
     uint32_t epoch;                 //  bumped when the connection drops
     bool connected;
+    bool refused;                   //  its last attempt was refused or failed its
+                                    //  handshake: no broker to wait for there
 } bus_link_t;
 
 //  One call: a slot of the table, its request id, its timers.
@@ -108,6 +110,13 @@ void bus_flush (gw_bus_t *self);
 
 //  Timer: send the held calls a fresh link would not take a moment ago.
 void bus_on_flush (evutil_socket_t fd, short what, void *arg);
+
+//  True when every link's last attempt was refused: no broker is there to
+//  wait for, so a call is refused at once instead of held.
+bool bus_all_refused (gw_bus_t *self);
+
+//  End every held call GW_BUS_LOST: no broker is there to send them to.
+void bus_fail_held (gw_bus_t *self);
 
 //  bus_reply.c
 
