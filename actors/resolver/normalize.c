@@ -14,7 +14,7 @@ static const char *s_platforms [][2] = {
     { "disney plus", "disney-plus" }, { "hbo max", "max" }, { "hbo", "max" }, { "apple tv plus", "apple-tv-plus" },
     { "apple tv+", "apple-tv-plus" }, { "itunes", "apple-tv" }, { "paramount plus", "paramount-plus" },
     { "paramount", "paramount-plus" }, { "google play movies", "google-play" }, { "google play", "google-play" },
-    { "youtube premium", "youtube" }, { "pluto", "pluto-tv" }
+    { "youtube premium", "youtube" }, { "pluto", "pluto-tv" }, { "plutotv", "pluto-tv" }
 };
 
 //  Country names some providers send instead of codes.
@@ -234,6 +234,11 @@ normalize_record (mg_raw_record_t *r, char *err, size_t errlen)
             return -1;
         }
         if (s_set (&a->type, offer))
+            goto oom;
+        //  One name, two platforms (Streaming Availability's "apple"): a
+        //  subscription is Apple TV+, a rental or purchase the Apple TV store.
+        if (strcmp (a->platform, "apple") == 0
+        &&  s_set (&a->platform, strcmp (offer, "subscription") == 0 ? "apple-tv-plus" : "apple-tv"))
             goto oom;
         if (a->quality) {
             s_key (a->quality, key, sizeof key);
