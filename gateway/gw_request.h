@@ -162,6 +162,7 @@ struct gw_request_t {
     gw_cache_t *cache;              //  the thread's search result cache (NULL: none)
     gw_mcp_t *mcp;                  //  the thread's MCP session store (NULL: none)
     gw_memo_t *memo;                //  the thread's reference answers (memo.c)
+    uint64_t memo_generation;       //  memo's generation when this request was forwarded
     bool cache_store;               //  a miss: store a 200 answer under cache_key + cache_gen
     char cache_key [GW_CACHE_PREFIX_MAX + 40];   //  <prefix><hash>:
     char cache_gen [48];            //  the generation read with the lookup

@@ -49,6 +49,8 @@ typedef struct {
 struct gw_memo_t {
     s_entry_t entries [MEMO_ENTRIES];
     int64_t ttl_us;
+    uint64_t generation;            //  bumped by every change event: an answer asked
+                                    //  for before one is not kept after it
     void *sub;
     struct event *sub_event;
 };
@@ -81,8 +83,10 @@ s_on_sub (evutil_socket_t fd, short what, void *arg)
             break;                  //  EAGAIN: the edge is re-armed
         changed = true;
     }
-    if (changed)
+    if (changed) {
         s_clear (self);
+        self->generation++;
+    }
     if (gw_bus_readable (self->sub))
         event_active (self->sub_event, EV_READ, 0);
 }
@@ -172,7 +176,7 @@ s_store (gw_request_t *request, const void *reply, struct evbuffer *out)
     gw_memo_t *self = request->memo;
     size_t len = evbuffer_get_length (out);
     size_t key_len = strlen (request->uri);
-    if (len > MEMO_BODY_MAX || key_len >= MEMO_KEY_MAX)
+    if (len > MEMO_BODY_MAX || key_len >= MEMO_KEY_MAX || request->memo_generation != self->generation)
         return;
     uint8_t *body = malloc (len ? len : 1);
     if (!body || evbuffer_copyout (out, body, len) != (ev_ssize_t) len) {
@@ -217,5 +221,6 @@ gw_memo_forward (gw_request_t *request, uint8_t **body_p, size_t len)
     }
     gw_metrics_memo (request->metrics, GW_CACHE_MISS);
     request->store = s_store;
+    request->memo_generation = self->generation;
     gw_forward (request, body_p, len);
 }
