@@ -55,7 +55,22 @@ static const char s_match_sql [] =
     "  SELECT h.user_id, h.kind, c.id, h.platform, h.region, h.until, jsonb_build_object ('title', c.title) "
     "  FROM hits h JOIN content c ON c.id = $1::uuid ORDER BY h.user_id "
     "  ON CONFLICT DO NOTHING RETURNING *), "
-    "shown AS (SELECT m.user_id, m.id, alerts_notification_json (m) AS j FROM made m), "
+    //  The notifications of one statement differ only by user and id
+    //  within an offer window and kind (same title, same created_at): each
+    //  such shape is shown once and the id put in front (jsonb shows "id"
+    //  first, so the text is what alerts_notification_json gives). The
+    //  shapes are materialized (inlined, they were worked out again per
+    //  row) and looked up by a subquery, not a join: with a join the
+    //  planner expected one row here and matched it to the sequence rows
+    //  below by a nested loop, a thousand times a thousand.
+    "shapes AS MATERIALIZED ("
+    "  SELECT m.kind, m.platform, m.region, m.offer_until, substr ((alerts_notification_json (m) - 'id')::text, 2) AS rest "
+    "  FROM made m JOIN (SELECT DISTINCT ON (kind, platform, region, offer_until) id FROM made) d ON d.id = m.id), "
+    "shown AS ("
+    "  SELECT m.user_id, m.id, '{\"id\": \"' || m.id || '\", ' || (SELECT s.rest FROM shapes s "
+    "    WHERE s.kind = m.kind AND s.platform = m.platform AND s.region = m.region "
+    "      AND s.offer_until IS NOT DISTINCT FROM m.offer_until) AS j "
+    "  FROM made m), "
     //  Each user's next stream event ids, for all of the user's new
     //  notifications at once (one row lock per user). Rows are written in
     //  user order, so two statements on the same users (the sweep and a
