@@ -11,6 +11,7 @@
 #include "mg_pg.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,25 +22,53 @@
 #define RETRY_MS     1000           //  after a database failure
 #define LEAVING_DAYS_MAX "90"       //  the longest leaving_days a user may set
 
+//  The next share of pending (true: not read yet) whose answer has come
+//  in; the first pending one when none has (or the wait failed: reading
+//  it then blocks, as reading in order would). -1 when none is pending.
+static int
+s_next_done (PGconn **shares, const bool *pending, int count)
+{
+    struct pollfd fds [SHARES_MAX];
+    int which [SHARES_MAX], n = 0;
+    for (int share = 0; share < count; share++) {
+        if (!pending [share])
+            continue;
+        //  An answer already read in full, or a connection that cannot be
+        //  read: its result (or error) is there to take.
+        if (!PQconsumeInput (shares [share]) || !PQisBusy (shares [share]))
+            return share;
+        fds [n] = (struct pollfd) { .fd = PQsocket (shares [share]), .events = POLLIN };
+        which [n++] = share;
+    }
+    if (n == 0)
+        return -1;
+    if (poll (fds, (nfds_t) n, -1) > 0)
+        for (int i = 0; i < n; i++)
+            if (fds [i].revents)
+                return which [i];
+    return which [0];
+}
+
 //  Match the title content_id against all of its watchers at once: one
 //  share of them on each share connection (autocommit: each share commits
 //  on its own), each share's events published as soon as it has
-//  committed. Returns the notifications made, or -1 with why (the shares
-//  that committed are kept: matching again inserts nothing for them).
+//  committed, in the order the shares finish. Returns the notifications
+//  made, or -1 with why (the shares that committed are kept: matching
+//  again inserts nothing for them).
 static int
 s_title (alerts_t *self, PGconn **shares, zsock_t *pub, const char *content_id, zlist_t *events,
          char *why, size_t whylen)
 {
-    bool sent [SHARES_MAX] = { false };
+    bool pending [SHARES_MAX] = { false };
     int made = 0;
     for (int share = 0; share < self->shares && made >= 0; share++)
         if (alerts_notify_send (self, shares [share], content_id, share, self->shares, false, why, whylen))
             made = -1;
         else
-            sent [share] = true;
-    for (int share = 0; share < self->shares; share++) {
-        if (!sent [share])
-            continue;
+            pending [share] = true;
+    int share;
+    while ((share = s_next_done (shares, pending, self->shares)) >= 0) {
+        pending [share] = false;
         char share_why [512];
         int n = alerts_notify_recv (shares [share], events, share_why, sizeof share_why);
         alerts_publish (pub, events);
