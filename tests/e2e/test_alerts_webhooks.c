@@ -395,16 +395,25 @@ s_webhook (const user_t *user, const char *path, char *secret, char *id)
     json_decref (json);
 }
 
+//  user's stream, resumed after the event id since when since >= 0.
 static mg_sse_t *
-s_stream (const user_t *user)
+s_stream_from (const user_t *user, long since)
 {
-    char headers [1400];
-    snprintf (headers, sizeof headers, "%sX-Device-Id: %s\r\n", user->auth, user->device);
+    char headers [1400], resume [48] = "";
+    if (since >= 0)
+        snprintf (resume, sizeof resume, "Last-Event-ID: %ld\r\n", since);
+    snprintf (headers, sizeof headers, "%sX-Device-Id: %s\r\n%s", user->auth, user->device, resume);
     mg_http_reply_t reply;
     mg_sse_t *stream = mg_sse_open (s_f->http_port, "/api/v1/sync/stream", headers, &reply, TIMEOUT_MS);
     if (!stream)
         fail_msg ("stream: %d %s", reply.status, reply.body ? reply.body : "");
     return stream;
+}
+
+static mg_sse_t *
+s_stream (const user_t *user)
+{
+    return s_stream_from (user, -1);
 }
 
 //  The next notification event of stream within timeout_ms (NULL: none).
@@ -746,6 +755,96 @@ test_a_title_leaving_within_the_users_window_is_a_leaving_notification (void **s
     json_decref (page);
 }
 
+//  user's stream resumed from Last-Event-ID 0: every kept event again. Its
+//  notification events (at most max) into events; their count. Fails
+//  unless the ids run 1, 2, 3... with no gap and no repeat.
+static int
+s_replayed (const user_t *user, json_t **events, int max)
+{
+    mg_sse_t *stream = s_stream_from (user, 0);
+    long last = 0;
+    int count = 0;
+    mg_sse_event_t event;
+    //  The replay is written at once: a pause this long ends it.
+    while (mg_sse_next (stream, &event, 1000) == 0) {
+        if (event.id [0]) {
+            assert_int_equal (atol (event.id), last + 1);
+            last = atol (event.id);
+        }
+        if (strcmp (event.type, "notification") == 0) {
+            assert_true (count < max);
+            events [count++] = s_json (event.data);
+        }
+        mg_sse_event_free (&event);
+    }
+    mg_sse_close (&stream);
+    return count;
+}
+
+static void
+test_a_change_for_several_watchers_is_on_each_stream_once_and_replayed_as_listed (void **state)
+{
+    (void) state;
+    s_import (990010, "[]");
+    char title [37];
+    s_content_id (990010, title);
+    enum { USERS = 3 };
+    const char *names [USERS] = { "ida", "jo", "kit" };
+    user_t users [USERS];
+    mg_sse_t *live [USERS];
+    for (int u = 0; u < USERS; u++) {
+        s_user (names [u], "[\"netflix\"]", "GB", &users [u]);
+        s_watch (&users [u], title);
+        s_services (&users [u]);
+        live [u] = s_stream (&users [u]);
+    }
+    //  On Netflix in GB until three days from now: "available" and
+    //  "leaving" (window 7 days) for each of them, in one change.
+    char offers [512], until [32];
+    time_t soon = time (NULL) + 3 * 86400;
+    strftime (until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", gmtime (&soon));
+    snprintf (offers, sizeof offers, "[{\"platform\":\"netflix\",\"region\":\"GB\",\"type\":\"subscription\",\"expires_at\":\"%s\"}]", until);
+    s_import (990010, offers);
+    for (int u = 0; u < USERS; u++) {
+        json_t *first = s_notification (live [u], DELIVER_WAIT_MS);
+        json_t *second = s_notification (live [u], DELIVER_WAIT_MS);
+        assert_non_null (first);
+        assert_non_null (second);
+        assert_string_not_equal (json_string_value (json_object_get (first, "kind")),
+                                 json_string_value (json_object_get (second, "kind")));
+        json_decref (first);
+        json_decref (second);
+    }
+    s_wait_handled ();
+    //  The same title changes again (a new region): nobody is told twice.
+    snprintf (offers, sizeof offers, "[{\"platform\":\"netflix\",\"region\":\"GB\",\"type\":\"subscription\",\"expires_at\":\"%s\"},"
+                                     "{\"platform\":\"netflix\",\"region\":\"JP\",\"type\":\"subscription\"}]", until);
+    s_import (990010, offers);
+    s_wait_handled ();
+    for (int u = 0; u < USERS; u++) {
+        assert_null (s_notification (live [u], 500));
+        mg_sse_close (&live [u]);
+        //  Resumed from the start, the stream has the two notifications
+        //  once each, in the shape the list shows them.
+        json_t *replayed [4];
+        int count = s_replayed (&users [u], replayed, 4);
+        assert_int_equal (count, 2);
+        json_t *page = s_as (&users [u], "GET", "/api/v1/me/notifications", NULL, 200);
+        assert_int_equal (json_integer_value (json_object_get (page, "total")), 2);
+        for (int r = 0; r < count; r++) {
+            int same = 0;
+            size_t i;
+            json_t *item;
+            json_array_foreach (json_object_get (page, "results"), i, item)
+                same += json_equal (item, replayed [r]);
+            assert_int_equal (same, 1);
+            assert_string_equal (json_string_value (json_object_get (replayed [r], "content_id")), title);
+            json_decref (replayed [r]);
+        }
+        json_decref (page);
+    }
+}
+
 //  The kinds of user's notifications, in the order listed (newest first),
 //  comma-separated, into out.
 static void
@@ -959,6 +1058,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_and_a_signed_webhook),
         cmocka_unit_test (test_a_title_leaving_within_the_users_window_is_a_leaving_notification),
+        cmocka_unit_test (test_a_change_for_several_watchers_is_on_each_stream_once_and_replayed_as_listed),
         cmocka_unit_test (test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas),
         cmocka_unit_test (test_a_webhook_failing_three_times_then_succeeding_gets_the_event_once),
         cmocka_unit_test (test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_is_disabled_and_can_be_replayed),
