@@ -53,8 +53,10 @@
     which is sent only after its change is committed, so an answer is
     never older than the generation read before it. An entry lives
     MG_SEARCH_CACHE_TTL_S at most and never past the earliest expires_at of
-    the offers its items show, as a details entry; only the total may
-    count, for that long, a title of another page whose offer has left.  */
+    the offers its items show, as a details entry. For that long at most,
+    the total may still count a title of another page whose offer has
+    left, and a page whose offers_region differs from its region= filter
+    an item whose matching offer has left.  */
 #include "gw_cache.h"
 #include "gw_forward.h"
 #include "gw_metrics.h"
@@ -381,8 +383,8 @@ s_is_details (const gw_request_t *request)
     return request->route->reply == &mg_content_details_desc;
 }
 
-//  True for a request of the discover route (neither details nor discover:
-//  a search).
+//  True for a request of the discover route (a request of neither this
+//  nor the details route is a search).
 static bool
 s_is_discover (const gw_request_t *request)
 {
@@ -589,9 +591,8 @@ s_details_life_ms (const gw_cache_t *self, const mg_content_details_t *details)
 }
 
 //  How long a discover page may be kept: the TTL, cut at the earliest
-//  expires_at of the offers its items show (0: do not keep it), so that
-//  an item shown, or matched by region=, for an offer that has since
-//  left is not served after it left.
+//  expires_at of the offers its items show (0: do not keep it): an offer
+//  leaves by time, with no event.
 static int64_t
 s_list_life_ms (const gw_cache_t *self, const mg_content_list_t *list)
 {
