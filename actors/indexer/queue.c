@@ -4,7 +4,10 @@
     reply can forget the batch. Claiming takes jobs FOR UPDATE SKIP LOCKED
     and leases them: a resolver that dies leaves its jobs 'running' until the
     lease runs out, then another claim takes them over. Jobs are idempotent
-    (apply is keyed by source and checksum), so at-least-once is enough.  */
+    (apply is keyed by source and checksum), so at-least-once is enough.
+    A job's record is stored as its msgpack message (ingest_jobs.record):
+    enqueue encodes what the bus decoded, claim decodes it back, and no
+    JSON is made or parsed on either side.  */
 #include "indexer.h"
 #include "mg_log.h"
 #include "mg_pg.h"
@@ -14,7 +17,26 @@
 
 #define CLAIM_MAX          1000
 #define LEASE_DEFAULT_S    30
-#define CLAIM_BYTES        (MG_MSG_MAX_BYTES / 2)  //  payload text per claim: the reply stays under the bus limit
+#define CLAIM_BYTES        (MG_MSG_MAX_BYTES / 2)  //  stored record bytes per claim: the reply stays under the bus limit
+
+//  Statement text for count rows of (source, source_id, record): the
+//  records go as binary parameters, so nothing is escaped or parsed.
+static char *
+s_enqueue_sql (size_t count)
+{
+    const char head [] = "INSERT INTO ingest_jobs (kind, source, source_id, record) VALUES ";
+    //  ",('record',$NNNNN,$NNNNN,$NNNNN::bytea)" per row, with room to spare
+    size_t size = sizeof head + count * 64 + 32;
+    char *sql = malloc (size);
+    if (!sql)
+        return NULL;
+    size_t used = (size_t) snprintf (sql, size, "%s", head);
+    for (size_t i = 0; i < count; i++)
+        used += (size_t) snprintf (sql + used, size - used, "%s('record',$%zu,$%zu,$%zu::bytea)",
+                                   i ? "," : "", 3 * i + 1, 3 * i + 2, 3 * i + 3);
+    snprintf (sql + used, size - used, " RETURNING id");
+    return sql;
+}
 
 int
 indexer_on_enqueue (void *state, const void *req, void *rep, mg_error_t *err)
@@ -22,45 +44,77 @@ indexer_on_enqueue (void *state, const void *req, void *rep, mg_error_t *err)
     indexer_t *self = state;
     const mg_enqueue_request_t *request = req;
     mg_enqueue_reply_t *reply = rep;
+    reply->queued = 0;
+    reply->has_queued = true;
+    size_t count = request->records_count;
+    if (count == 0)
+        return 0;
     PGconn *pg = indexer_pg (self, err);
     if (!pg)
         return -1;
-    json_t *array = json_array ();
-    for (size_t i = 0; array && i < request->records_count; i++)
-        if (json_array_append_new (array, mg_msg_to_json (&mg_raw_record_desc, &request->records [i]))) {
-            json_decref (array);
-            array = NULL;
+    //  Each record as its own msgpack message (what claim decodes back),
+    //  stored as is: no JSON on either side of the queue.
+    size_t nparams = 3 * count;
+    const char **values = calloc (nparams, sizeof *values);
+    int *lengths = calloc (nparams, sizeof *lengths);
+    int *formats = calloc (nparams, sizeof *formats);
+    uint8_t **packed = calloc (count, sizeof *packed);
+    char *sql = s_enqueue_sql (count);
+    int rc = values && lengths && formats && packed && sql ? 0 : mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const mg_raw_record_t *record = &request->records [i];
+        size_t len = 0;
+        char reason [MG_MSG_ERR_LEN];
+        if (mg_msg_encode (&mg_raw_record_desc, record, &packed [i], &len, reason, sizeof reason))
+            //  The request decoded within the same limits: only memory fails here.
+            rc = mg_actor_fail (err, "INTERNAL", NULL, "record %zu: %s", i, reason);
+        else {
+            values [3 * i] = record->source;
+            values [3 * i + 1] = record->source_id;
+            values [3 * i + 2] = (const char *) packed [i];
+            lengths [3 * i + 2] = (int) len;
+            formats [3 * i + 2] = 1;
         }
-    char *text = array ? json_dumps (array, JSON_COMPACT) : NULL;
-    json_decref (array);
-    if (!text)
-        return mg_actor_fail (err, "INTERNAL", NULL, "out of memory");
-    const char *params [1] = { text };
-    //  One statement for the batch; ids follow the records' order.
-    PGresult *res = PQexecParams (pg,
-        "INSERT INTO ingest_jobs (kind, payload) "
-        "SELECT 'record', value FROM jsonb_array_elements ($1::jsonb) WITH ORDINALITY AS t (value, n) "
-        "ORDER BY n RETURNING id", 1, NULL, params, NULL, NULL, 0);
-    free (text);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        int rc = mg_pg_fail (err, pg, res, "queueing the records");
-        PQclear (res);
-        return rc;
     }
-    reply->queued = (uint64_t) PQntuples (res);
-    reply->has_queued = true;
-    if (PQntuples (res) > 0) {
-        uint64_t first = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-        for (int i = 1; i < PQntuples (res); i++) {
-            uint64_t id = strtoull (PQgetvalue (res, i, 0), NULL, 10);
-            if (id < first)
-                first = id;
+    PGresult *res = NULL;
+    if (rc == 0) {
+        //  One statement for the batch; ids follow the records' order.
+        res = PQexecParams (pg, sql, (int) nparams, NULL, values, lengths, formats, 0);
+        if (PQresultStatus (res) != PGRES_TUPLES_OK)
+            rc = mg_pg_fail (err, pg, res, "queueing the records");
+    }
+    if (rc == 0) {
+        reply->queued = (uint64_t) PQntuples (res);
+        if (PQntuples (res) > 0) {
+            uint64_t first = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+            for (int i = 1; i < PQntuples (res); i++) {
+                uint64_t id = strtoull (PQgetvalue (res, i, 0), NULL, 10);
+                if (id < first)
+                    first = id;
+            }
+            reply->first_job = first;
+            reply->has_first_job = true;
         }
-        reply->first_job = first;
-        reply->has_first_job = true;
     }
     PQclear (res);
-    return 0;
+    for (size_t i = 0; packed && i < count; i++)
+        free (packed [i]);
+    free (packed);
+    free (sql);
+    free (formats);
+    free (lengths);
+    free (values);
+    return rc;
+}
+
+//  An integer column of a binary result (int2, int4 or int8, network order).
+static uint64_t
+s_be_uint (const char *value, int length)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < length && i < 8; i++)
+        n = (n << 8) | (uint8_t) value [i];
+    return n;
 }
 
 static int
@@ -107,8 +161,8 @@ indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err)
         "s AS (SELECT id, len, sum (len) OVER (ORDER BY id) AS upto FROM c) "
         "UPDATE ingest_jobs j SET state = 'running', locked_by = $1, locked_at = now (), attempts = attempts + 1 "
         "FROM s WHERE j.id = s.id AND (s.upto = s.len OR s.upto <= $4::bigint) "
-        "RETURNING j.id, j.attempts, j.payload::text",
-        4, NULL, params, NULL, NULL, 0);
+        "RETURNING j.id, j.attempts, j.record, j.payload::text",
+        4, NULL, params, NULL, NULL, 1);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         int rc = mg_pg_fail (err, pg, res, "claiming jobs");
         PQclear (res);
@@ -122,27 +176,39 @@ indexer_on_claim (void *state, const void *req, void *rep, mg_error_t *err)
     }
     for (int i = 0; i < rows; i++) {
         mg_job_t *job = &reply->jobs [reply->jobs_count];
-        job->id = strtoull (PQgetvalue (res, i, 0), NULL, 10);
+        //  Binary results: id int8, attempts int4 (network order), record
+        //  bytea as stored, payload text (each value NUL-terminated).
+        job->id = s_be_uint (PQgetvalue (res, i, 0), PQgetlength (res, i, 0));
         job->has_id = true;
-        job->attempts = strtoull (PQgetvalue (res, i, 1), NULL, 10);
+        job->attempts = s_be_uint (PQgetvalue (res, i, 1), PQgetlength (res, i, 1));
         job->has_attempts = true;
-        json_error_t jerr;
-        json_t *payload = json_loads (PQgetvalue (res, i, 2), 0, &jerr);
-        char reason [MG_MSG_ERR_LEN] = "payload is not JSON";
+        char reason [MG_MSG_ERR_LEN] = "out of memory";
         job->record = calloc (1, sizeof (mg_raw_record_t));
-        if (!job->record
-        ||  !payload
-        ||  mg_msg_from_json (&mg_raw_record_desc, payload, job->record, reason, sizeof reason)) {
+        int decoded = -1;
+        if (job->record && !PQgetisnull (res, i, 2))
+            decoded = mg_msg_decode (&mg_raw_record_desc, (const uint8_t *) PQgetvalue (res, i, 2),
+                                     (size_t) PQgetlength (res, i, 2), job->record, reason, sizeof reason);
+        else
+        if (job->record) {
+            //  Queued as JSON before 020_ingest_first_import.
+            json_error_t jerr;
+            json_t *payload = PQgetisnull (res, i, 3) ? NULL : json_loads (PQgetvalue (res, i, 3), 0, &jerr);
+            snprintf (reason, sizeof reason, "payload is not JSON");
+            if (payload)
+                decoded = mg_msg_from_json (&mg_raw_record_desc, payload, job->record, reason, sizeof reason);
+            json_decref (payload);
+        }
+        if (decoded) {
             //  Cannot happen for what enqueue wrote; fail the job, never loop on it.
-            const char *fail [2] = { PQgetvalue (res, i, 0), reason };
+            char id_text [24];
+            snprintf (id_text, sizeof id_text, "%llu", (unsigned long long) job->id);
+            const char *fail [2] = { id_text, reason };
             PQclear (PQexecParams (pg, "UPDATE ingest_jobs SET state = 'failed', finished_at = now (), "
                                        "last_error = $2 WHERE id = $1::bigint", 2, NULL, fail, NULL, NULL, 0));
             free (job->record);
             job->record = NULL;
-            json_decref (payload);
             continue;
         }
-        json_decref (payload);
         reply->jobs_count++;
     }
     PQclear (res);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "mg_http.h"
+#include "mg_msg.h"
 #include "mg_pg.h"
 #include "mg_test.h"
 
@@ -220,10 +221,10 @@ test_a_sweep_refreshes_popular_then_watchlisted_titles_first (void **state)
     s_start_fetcher (f, NULL);
     //  The sweep queues the first titles (b, e, then the watchlisted f),
     //  then all six in catalog order: nine records.
-    const char *count = "SELECT count (*) FROM ingest_jobs WHERE payload->>'source' = 'tmdb'";
+    const char *count = "SELECT count (*) FROM ingest_jobs WHERE source = 'tmdb'";
     assert_true (s_wait_scalar (f, count, 9) >= 9);
-    PGresult *res = PQexec (f->pg, "SELECT payload->>'source_id' FROM ingest_jobs "
-                                   "WHERE payload->>'source' = 'tmdb' ORDER BY id");
+    PGresult *res = PQexec (f->pg, "SELECT source_id FROM ingest_jobs "
+                                   "WHERE source = 'tmdb' ORDER BY id");
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     char order [128] = "";
     for (int i = 0; i < PQntuples (res); i++) {
@@ -272,6 +273,26 @@ s_sim_latency (fixture_t *f, const char *provider, int ms)
 //  the third call: the top of a page waited for the page's tail.)
 #define SA_LATENCY_MS 10000
 
+//  The record of the one job queued after job before for TMDB id tmdb,
+//  decoded from the msgpack the queue stores.
+static void
+s_queued_record (fixture_t *f, long before, const char *tmdb, mg_raw_record_t *record)
+{
+    char after [24];
+    snprintf (after, sizeof after, "%ld", before);
+    const char *params [2] = { after, tmdb };
+    PGresult *res = PQexecParams (f->pg, "SELECT record FROM ingest_jobs WHERE id > $1::bigint "
+                                  "AND source = 'tmdb' AND source_id = $2", 2, NULL, params, NULL, NULL, 1);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_int_equal (PQntuples (res), 1);
+    char reason [MG_MSG_ERR_LEN];
+    int rc = mg_msg_decode (&mg_raw_record_desc, (const uint8_t *) PQgetvalue (res, 0, 0),
+                            (size_t) PQgetlength (res, 0, 0), record, reason, sizeof reason);
+    PQclear (res);
+    if (rc)
+        fail_msg ("queued record: %s", reason);
+}
+
 static void
 test_a_run_queues_its_first_titles_before_its_tail (void **state)
 {
@@ -288,14 +309,14 @@ test_a_run_queues_its_first_titles_before_its_tail (void **state)
     s_start_fetcher (f, extra);
     char sql [512];
     snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld "
-              "AND payload->>'source' = 'tmdb' AND payload->>'source_id' = '11'", before);
+              "AND source = 'tmdb' AND source_id = '11'", before);
     //  Three SA answers, the fetcher's start and a loaded machine: well
     //  within this.
     int64_t until = mg_test_now_ms () + WAIT_MS + 3 * SA_LATENCY_MS;
     while (s_scalar (f, sql) < 1 && mg_test_now_ms () < until)
         usleep (100 * 1000);
-    snprintf (sql, sizeof sql, "SELECT string_agg (payload->>'source_id', ' ' ORDER BY id) FROM ingest_jobs "
-              "WHERE id > %ld AND payload->>'source' = 'tmdb'", before);
+    snprintf (sql, sizeof sql, "SELECT string_agg (source_id, ' ' ORDER BY id) FROM ingest_jobs "
+              "WHERE id > %ld AND source = 'tmdb'", before);
     PGresult *res = PQexec (f->pg, sql);
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     char queued [128];
@@ -306,10 +327,14 @@ test_a_run_queues_its_first_titles_before_its_tail (void **state)
     //  queued yet.
     assert_string_equal (queued, "11");
     //  ... and it is complete: offers from SA and TMDB's trailer.
-    snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld AND payload->>'source_id' = '11' "
-              "AND jsonb_array_length (payload->'availability') > 0 "
-              "AND jsonb_path_exists (payload, '$.videos[*] ? (@.type == \"trailer\")')", before);
-    assert_int_equal (s_scalar (f, sql), 1);
+    mg_raw_record_t record;
+    s_queued_record (f, before, "11", &record);
+    assert_true (record.availability_count > 0);
+    bool trailer = false;
+    for (size_t i = 0; i < record.videos_count; i++)
+        trailer |= record.videos [i].type && !strcmp (record.videos [i].type, "trailer");
+    assert_true (trailer);
+    mg_msg_clear (&mg_raw_record_desc, &record);
 }
 
 //  A fetcher asked to stop in the middle of a run, while the broker it
@@ -334,7 +359,7 @@ test_a_fetcher_stops_in_the_middle_of_a_run (void **state)
     s_start_fetcher (f, extra);
     char sql [256];
     snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld "
-              "AND payload->>'source' = 'tmdb'", before);
+              "AND source = 'tmdb'", before);
     assert_true (s_wait_scalar (f, sql, 1) >= 1);     //  the run is under way
     //  The broker frozen, the providers fast again: the title in flight
     //  and the next ones finish, and their batch's send waits on a broker

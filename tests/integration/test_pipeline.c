@@ -212,6 +212,99 @@ test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing (void **
     mg_msg_clear (&mg_enqueue_request_desc, &req);
 }
 
+//  The queue stores each record as its msgpack message, with its source
+//  and id beside it; a job queued as JSON before the queue stored msgpack
+//  (020_ingest_first_import) is still claimed and applied.
+static void
+test_queued_records_are_msgpack_and_older_json_jobs_still_apply (void **state)
+{
+    fixture_t *f = *state;
+    PGresult *res = PQexec (f->pg, "INSERT INTO ingest_jobs (kind, payload) VALUES ('record', "
+                                   "'{\"source\": \"tmdb\", \"source_id\": \"700\", \"title\": \"Queued Before\", "
+                                   "\"tmdb\": 700, \"year\": 1970}')");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    mg_enqueue_request_t req = { 0 };
+    s_fixture_batch (&req);
+    s_run_batch (f, &req);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content WHERE title = 'Queued Before' AND year = 1970"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE payload IS NOT NULL AND state = 'done'"), 1);
+    //  The six records: msgpack of raw.record, no JSON, source and id set.
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE record IS NOT NULL AND payload IS NULL "
+                                   "AND payload_bytes = octet_length (record) AND source IS NOT NULL"), 6);
+    res = PQexecParams (f->pg, "SELECT record FROM ingest_jobs WHERE source = 'tmdb' AND source_id = '603'",
+                        0, NULL, NULL, NULL, NULL, 1);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_int_equal (PQntuples (res), 1);
+    mg_raw_record_t stored;
+    char reason [MG_MSG_ERR_LEN];
+    int rc = mg_msg_decode (&mg_raw_record_desc, (const uint8_t *) PQgetvalue (res, 0, 0),
+                            (size_t) PQgetlength (res, 0, 0), &stored, reason, sizeof reason);
+    PQclear (res);
+    if (rc)
+        fail_msg ("stored record: %s", reason);
+    assert_string_equal (stored.title, "The Matrix");
+    assert_string_equal (stored.eidr, "10.5240/7791-8534-2C23-9030-8610-5");
+    assert_int_equal (stored.availability_count, 2);
+    assert_string_equal (stored.availability [1].currency, "gbp");
+    mg_msg_clear (&mg_raw_record_desc, &stored);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
+//  A credit of the record (strings copied).
+static mg_raw_credit_t
+s_credit (const char *name, int64_t person, const char *department)
+{
+    return (mg_raw_credit_t) { .name = strdup (name), .person_id = person, .has_person_id = true,
+                               .job = department ? strdup ("Director") : NULL,
+                               .department = department ? strdup (department) : NULL };
+}
+
+//  A person is known for the department of most of their credits (a cast
+//  credit counts as Acting), whether the credits come in the batch that
+//  first names them or in later ones.
+static void
+test_a_person_is_known_for_the_department_of_most_credits (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { 0 };
+    req.records = calloc (3, sizeof (mg_raw_record_t));
+    req.records_count = 1;
+    //  First batch: 801 directs one film and acts in none; 802 acts in it.
+    s_record (&req.records [0], "tmdb", "9101", "First Film", 2001);
+    req.records [0].crew = calloc (1, sizeof (mg_raw_credit_t));
+    req.records [0].crew [0] = s_credit ("Dee Rector", 801, "Directing");
+    req.records [0].crew_count = 1;
+    req.records [0].cast = calloc (1, sizeof (mg_raw_credit_t));
+    req.records [0].cast [0] = s_credit ("Ann Actor", 802, NULL);
+    req.records [0].cast_count = 1;
+    s_run_batch (f, &req);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 801 AND name = 'Dee Rector' "
+                                   "AND known_for_department = 'Directing'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 802 "
+                                   "AND known_for_department = 'Acting'"), 1);
+    //  Second batch: 801 acts in two films, 803 (new) writes and directs one.
+    for (size_t i = 1; i < 3; i++) {
+        s_record (&req.records [i], "tmdb", i == 1 ? "9102" : "9103", i == 1 ? "Second Film" : "Third Film", 2002);
+        req.records [i].cast = calloc (1, sizeof (mg_raw_credit_t));
+        req.records [i].cast [0] = s_credit ("Dee Rector", 801, NULL);
+        req.records [i].cast_count = 1;
+    }
+    req.records [2].crew = calloc (2, sizeof (mg_raw_credit_t));
+    req.records [2].crew [0] = s_credit ("Wry Ter", 803, "Writing");
+    req.records [2].crew [1] = s_credit ("Wry Ter", 803, "Writing");
+    req.records [2].crew_count = 2;
+    mg_enqueue_request_t later = { .records = &req.records [1], .records_count = 2 };
+    s_run_batch (f, &later);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 801 "
+                                   "AND known_for_department = 'Acting'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id = 803 "
+                                   "AND known_for_department = 'Writing'"), 1);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people"), 3);
+    req.records_count = 3;
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
 //  A video of the record (strings copied).
 static mg_raw_video_t
 s_video (const char *site, const char *key, const char *type)
@@ -523,6 +616,8 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_records_resolve_into_entities_by_every_tier, setup, teardown),
         cmocka_unit_test_setup_teardown (test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_queued_records_are_msgpack_and_older_json_jobs_still_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_a_person_is_known_for_the_department_of_most_credits, setup, teardown),
         cmocka_unit_test_setup_teardown (test_child_rows_follow_the_record_through_a_change, setup, teardown),
         cmocka_unit_test_setup_teardown (test_change_events_arrive_numbered_without_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown (test_resolve_matches_without_creating_anything, setup, teardown),
