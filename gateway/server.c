@@ -13,7 +13,7 @@
     A thread at its in-flight bound stops accepting: the refuser thread
     (refuse.c) accepts on its socket meanwhile and answers each new
     connection 503 without waiting for the busy loop; a request on a
-    connection already open is answered 503 here, and the connection closed.
+    connection already open is answered 503 here.
 
     SIGTERM/SIGINT: the refuser stops, each thread closes its listening
     socket, answers what is in flight (every bus call ends by its deadline, so the wait is bounded),
@@ -480,11 +480,9 @@ s_on_request (struct evhttp_request *http, void *arg)
     //  Overload: what is already in flight bounds this thread's memory and
     //  the wait of each request in it; more would only queue. A fast 503
     //  tells the client to come back (docs/gateway.md, "Overload"). The
-    //  connection is closed: the client's next try comes in on a new one,
-    //  which the refuser answers while the bound holds, instead of keeping
-    //  this loop busy with requests it can only refuse.
+    //  connection stays open: closing it sent clients that retry at once
+    //  into a reconnect storm that the refuser then answered, slower.
     if (self->in_flight > config->max_in_flight) {
-        evhttp_add_header (evhttp_request_get_output_headers (http), "Connection", "close");
         gw_reply_error (request, 503, "OVERLOADED", 1,
                         "this gateway has %zu requests in flight; retry shortly", config->max_in_flight);
         return;
