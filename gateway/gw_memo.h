@@ -3,13 +3,12 @@
 #ifndef GW_MEMO_H_INCLUDED
 #define GW_MEMO_H_INCLUDED
 
+#include "gw_events.h"
 #include "gw_request.h"
 
-#include <event2/event.h>
-
-//  The memo of one thread, subscribed to the catalog's change events on
-//  config's event endpoint. NULL when it cannot subscribe (logged).
-gw_memo_t *gw_memo_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config);
+//  The memo of one thread, following the catalog's change events on the
+//  thread's subscription. NULL when it cannot follow them (logged).
+gw_memo_t *gw_memo_new (gw_events_t *events, const gw_config_t *config);
 void gw_memo_destroy (gw_memo_t **self_p);
 
 //  Answer request (a GW_ROUTE_MEMO route) from memory, or forward it

@@ -4,6 +4,7 @@
 #ifndef GW_SSE_H_INCLUDED
 #define GW_SSE_H_INCLUDED
 
+#include "gw_events.h"
 #include "gw_request.h"
 #include "gw_keycache.h"
 #include "gw_metrics.h"
@@ -31,9 +32,10 @@ gw_sse_take_t gw_sse_limits_take (gw_sse_limits_t *self, const char *user_id, in
 //  A stream of user_id ended.
 void gw_sse_limits_give (gw_sse_limits_t *self, const char *user_id);
 
-//  The streams of one thread: a SUB socket on config->events watched by
-//  base, the heartbeat timer. NULL on failure (logged).
-gw_sse_t *gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, gw_bus_t *bus,
+//  The streams of one thread: following users' sync events on the
+//  thread's subscription (events), the heartbeat timer on base. NULL on
+//  failure (logged).
+gw_sse_t *gw_sse_new (struct event_base *base, gw_events_t *events, const gw_config_t *config, gw_bus_t *bus,
                       gw_metrics_t *metrics, gw_sse_limits_t *limits);
 
 //  The thread's API key cache: a revocation event (auth.key_revoked) drops

@@ -7,9 +7,10 @@
     would have: the same body, so the same ETag, Cache-Control and 304 on
     If-None-Match (cors.c computes them on the way out either way).
 
-    Staleness: the thread's SUB socket listens to the catalog's change
-    events (content.changed, availability.changed: a title, its genres or a
-    platform's offers changed); any event drops every kept answer, so the
+    Staleness: the thread's event subscription (events.c) brings the
+    catalog's change events (content.changed, availability.changed: a
+    title, its genres or a platform's offers changed); any event drops
+    every kept answer, so the
     next request after one is forwarded again. MG_REFERENCE_CACHE_S (a
     kept answer is forwarded again after this long) is the backstop for a
     lost event or a change no event announces (a migration); 0 turns the
@@ -18,24 +19,18 @@
     Bounds: MEMO_ENTRIES answers of at most MEMO_BODY_MAX bytes per thread;
     a full table gives up its oldest answer. No lock: one table per thread.  */
 #include "gw_memo.h"
-#include "gw_bus.h"
 #include "gw_forward.h"
 #include "gw_metrics.h"
 #include "gw_respond.h"
-#include "mg_config.h"
-#include "mg_curve.h"
 #include "mg_log.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #define MEMO_ENTRIES    64          //  request targets kept per thread (genres + platform pages)
 #define MEMO_KEY_MAX    256         //  bytes of a request target kept; longer ones are not kept
 #define MEMO_BODY_MAX   (256 * 1024)    //  bytes of one answer; larger ones are not kept
-#define DRAIN_BATCH     256         //  events per wake before HTTP gets a turn
-#define SUB_HWM         1000        //  a lost event costs nothing but staleness up to the TTL
 
 static const char *const s_topics [] = { "content.changed", "availability.changed" };
 
@@ -51,8 +46,6 @@ struct gw_memo_t {
     int64_t ttl_us;
     uint64_t generation;            //  bumped by every change event: an answer asked
                                     //  for before one is not kept after it
-    void *sub;
-    struct event *sub_event;
 };
 
 //  Forget every kept answer.
@@ -65,63 +58,33 @@ s_clear (gw_memo_t *self)
     }
 }
 
-//  libevent: the SUB socket's fd signalled (edge-triggered: drain it). Any
-//  change event makes every kept answer stale; its content does not matter.
+//  gw_events: a change event makes every kept answer stale; its content
+//  does not matter.
 static void
-s_on_sub (evutil_socket_t fd, short what, void *arg)
+s_on_change (void *arg, const zmq_msg_t *topic, zmq_msg_t *body)
 {
-    (void) fd;
-    (void) what;
+    (void) topic;
+    (void) body;
     gw_memo_t *self = arg;
-    bool changed = false;
-    for (int n = 0; n < DRAIN_BATCH; n++) {
-        zmq_msg_t part;
-        zmq_msg_init (&part);
-        int rc = zmq_msg_recv (&part, self->sub, ZMQ_DONTWAIT);
-        zmq_msg_close (&part);
-        if (rc < 0)
-            break;                  //  EAGAIN: the edge is re-armed
-        changed = true;
-    }
-    if (changed) {
-        s_clear (self);
-        self->generation++;
-    }
-    if (gw_bus_readable (self->sub))
-        event_active (self->sub_event, EV_READ, 0);
+    s_clear (self);
+    self->generation++;
 }
 
 gw_memo_t *
-gw_memo_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config)
+gw_memo_new (gw_events_t *events, const gw_config_t *config)
 {
-    assert (base && zmq_ctx && config);
+    assert (events && config);
     gw_memo_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->ttl_us = (int64_t) config->memo_ttl_s * 1000000;
     if (self->ttl_us == 0)
         return self;                //  off: nothing to listen to
-    self->sub = zmq_socket (zmq_ctx, ZMQ_SUB);
-    int hwm = SUB_HWM, linger = 0;
-    int fd = -1;
-    size_t fd_size = sizeof fd;
-    bool ok = self->sub
-           && zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm) == 0
-           && zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger) == 0;
-    for (size_t i = 0; ok && i < sizeof s_topics / sizeof s_topics [0]; i++)
-        ok = zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, s_topics [i], strlen (s_topics [i])) == 0;
-    if (!ok || mg_curve_client (self->sub) || mg_config_connect (self->sub, config->events)
-    ||  zmq_getsockopt (self->sub, ZMQ_FD, &fd, &fd_size)) {
-        mg_error ("cannot subscribe to catalog events", "endpoint=\"%s\" error=\"%s\"", config->events,
-                  zmq_strerror (zmq_errno ()));
-        gw_memo_destroy (&self);
-        return NULL;
-    }
-    self->sub_event = event_new (base, fd, EV_READ | EV_PERSIST, s_on_sub, self);
-    if (!self->sub_event || event_add (self->sub_event, NULL)) {
-        gw_memo_destroy (&self);
-        return NULL;
-    }
+    for (size_t i = 0; i < sizeof s_topics / sizeof s_topics [0]; i++)
+        if (gw_events_on (events, s_topics [i], s_on_change, self)) {
+            gw_memo_destroy (&self);
+            return NULL;
+        }
     return self;
 }
 
@@ -132,10 +95,6 @@ gw_memo_destroy (gw_memo_t **self_p)
     if (*self_p) {
         gw_memo_t *self = *self_p;
         s_clear (self);
-        if (self->sub_event)
-            event_free (self->sub_event);
-        if (self->sub)
-            zmq_close (self->sub);
         free (self);
         *self_p = NULL;
     }

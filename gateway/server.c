@@ -26,6 +26,7 @@
 #include "import.h"
 #include "gw_keycache.h"
 #include "gw_lease.h"
+#include "gw_events.h"
 #include "gw_memo.h"
 #include "gw_mcp.h"
 #include "gw_metrics.h"
@@ -81,6 +82,7 @@ struct gw_thread_t {
     gw_metrics_t *metrics;
     gw_keycache_t *keys;
     gw_lease_t *lease;
+    gw_events_t *events;            //  the one subscription to the bus's events
     gw_memo_t *memo;                //  genres and platforms answers
     gw_mine_cache_t *mine;          //  callers' services (available=mine)
     gw_sse_t *sse;
@@ -217,10 +219,11 @@ s_thread_init (gw_server_t *server, int i, evutil_socket_t fd)
     if (self->metrics && (config->cache_ttl_s > 0 || config->details_ttl_s > 0))
         self->cache = gw_cache_new (self->base, config, self->metrics);
     self->mcp = gw_mcp_new (config);
-    self->memo = gw_memo_new (self->base, server->zmq_ctx, config);
+    self->events = gw_events_new (self->base, server->zmq_ctx, config->events);
+    self->memo = self->events ? gw_memo_new (self->events, config) : NULL;
     if (!self->metrics || !self->keys || !self->lease || !self->memo || !self->mine || !self->bus || pipe2 (self->stop_pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
-    self->sse = gw_sse_new (self->base, server->zmq_ctx, config, self->bus, self->metrics, server->sse_limits);
+    self->sse = gw_sse_new (self->base, self->events, config, self->bus, self->metrics, server->sse_limits);
     if (self->sse && self->keys)
         gw_sse_set_keycache (self->sse, self->keys);
     if (!self->sse)
@@ -310,6 +313,7 @@ s_thread_destroy (gw_thread_t *self)
     gw_keycache_destroy (&self->keys);
     gw_lease_destroy (&self->lease);
     gw_memo_destroy (&self->memo);
+    gw_events_destroy (&self->events);
     gw_mine_cache_destroy (&self->mine);
     if (self->stop_event)
         event_free (self->stop_event);

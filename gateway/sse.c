@@ -1,9 +1,9 @@
 /*  GET /api/v1/sync/stream: Server-Sent Events of a user's state changes,
     per device.
 
-    Each gateway thread has one SUB socket subscribed to "sync." (every
-    user's topic sync.<user_id>), watched by its own event loop like the bus
-    DEALER, and a table of the streams it serves keyed by user. An event is
+    Each gateway thread follows "sync." (every user's topic sync.<user_id>)
+    on its one event subscription (events.c), watched by its own event loop
+    like the bus DEALER, and keeps a table of the streams it serves keyed by user. An event is
     matched by its topic to the thread's streams of that user; a thread that
     has none drops it without decoding. No stream ever moves between threads
     and no lock is taken on the event path.
@@ -27,7 +27,7 @@
     with an access token gets "event: reauth" and is closed when the token
     expires (the client refreshes and reconnects with Last-Event-ID); one
     opened with an API key ends the same way when accounts publishes the
-    key's revocation (auth.key_revoked, on the same SUB socket), which also
+    key's revocation (auth.key_revoked, on the same subscription), which also
     drops the key from the thread's key cache; one whose device is removed
     ends on the device.removed event. A preferences.set event of any user
     (decoded only then) drops the user's cached services and region
@@ -52,8 +52,6 @@
 #include <time.h>
 #include <zmq.h>
 
-#define AUTH_TOPIC_PREFIX  "auth."    //  accounts' revocations (auth.key_revoked)
-#define SUB_HWM            100000     //  events queued for a slow thread before they drop (gaps are refetched)
 #define RETRY_AFTER_S      5          //  hint on 429/503 when streams are full
 #define HEARTBEAT_LINE     ": keep-alive\n\n"    //  an SSE comment: clients ignore it
 
@@ -61,36 +59,21 @@ static void s_on_heartbeat (evutil_socket_t fd, short what, void *arg);
 
 
 gw_sse_t *
-gw_sse_new (struct event_base *base, void *zmq_ctx, const gw_config_t *config, gw_bus_t *bus,
+gw_sse_new (struct event_base *base, gw_events_t *events, const gw_config_t *config, gw_bus_t *bus,
             gw_metrics_t *metrics, gw_sse_limits_t *limits)
 {
-    assert (base && zmq_ctx && config && bus && metrics && limits);
+    assert (base && events && config && bus && metrics && limits);
     gw_sse_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     *self = (gw_sse_t) { .base = base, .config = config, .bus = bus, .metrics = metrics, .limits = limits };
-    self->sub = zmq_socket (zmq_ctx, ZMQ_SUB);
-    int hwm = SUB_HWM, linger = 0;
-    int fd = -1;
-    size_t fd_size = sizeof fd;
-    if (!self->sub
-    ||  zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm)
-    ||  zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger)
-    ||  zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, TOPIC_PREFIX, strlen (TOPIC_PREFIX))
-    ||  zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, AUTH_TOPIC_PREFIX, strlen (AUTH_TOPIC_PREFIX))
-    ||  mg_curve_client (self->sub)
-    ||  mg_config_connect (self->sub, config->events)
-    ||  zmq_getsockopt (self->sub, ZMQ_FD, &fd, &fd_size)) {
-        mg_error ("cannot subscribe to sync events", "endpoint=\"%s\" error=\"%s\"", config->events,
-                  zmq_strerror (zmq_errno ()));
+    if (sse_follow (self, events)) {
         gw_sse_destroy (&self);
         return NULL;
     }
-    self->sub_event = event_new (base, fd, EV_READ | EV_PERSIST, sse_on_sub, self);
     self->heartbeat = event_new (base, -1, EV_PERSIST, s_on_heartbeat, self);
     struct timeval every = { config->sse_heartbeat_s, 0 };
-    if (!self->sub_event || !self->heartbeat || event_add (self->sub_event, NULL)
-    ||  event_add (self->heartbeat, &every)) {
+    if (!self->heartbeat || event_add (self->heartbeat, &every)) {
         gw_sse_destroy (&self);
         return NULL;
     }
@@ -118,12 +101,8 @@ gw_sse_destroy (gw_sse_t **self_p)
             sse_unlink (&self->zombies, stream);
             sse_stream_free (stream);
         }
-        if (self->sub_event)
-            event_free (self->sub_event);
         if (self->heartbeat)
             event_free (self->heartbeat);
-        if (self->sub)
-            zmq_close (self->sub);
         free (self);
         *self_p = NULL;
     }
@@ -240,9 +219,6 @@ s_on_heartbeat (evutil_socket_t fd, short what, void *arg)
             if (out)
                 evbuffer_free (out);
         }
-    //  A thread whose fd edge was consumed elsewhere still drains here.
-    if (gw_bus_readable (self->sub))
-        event_active (self->sub_event, EV_READ, 0);
 }
 
 void

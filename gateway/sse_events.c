@@ -1,5 +1,5 @@
-/*  The SSE streams' subscription (sse_impl.h): drain the thread's SUB
-    socket; a sync event goes to the streams of its user (a preferences
+/*  The SSE streams' events (sse_impl.h), from the thread's subscription
+    (events.c): a sync event goes to the streams of its user (a preferences
     change also drops the user's cached services), an API key revocation
     drops the key and ends the streams it opened.  */
 #include "sse_impl.h"
@@ -11,18 +11,20 @@
 
 #define REVOKED_TOPIC      "auth.key_revoked"
 #define PREFS_EVENT        "preferences.set"    //  sync event type of a preferences change
-#define DRAIN_BATCH        256        //  events per wake before HTTP gets a turn
+#define AUTH_TOPIC_PREFIX  "auth."    //  accounts' events (auth.key_revoked)
 
-//  The live event in parts (topic, body): to the streams of its user.
+//  gw_events: a sync.<user> event in parts (topic, body), to the streams
+//  of its user.
 static void
-s_on_event (gw_sse_t *self, zmq_msg_t *topic, zmq_msg_t *body)
+s_on_sync (void *arg, const zmq_msg_t *topic, zmq_msg_t *body)
 {
-    size_t topic_len = zmq_msg_size (topic);
+    gw_sse_t *self = arg;
+    size_t topic_len = zmq_msg_size ((zmq_msg_t *) topic);
     char user_id [37];
     size_t prefix = sizeof TOPIC_PREFIX - 1;
     if (topic_len != prefix + 36)
         return;
-    memcpy (user_id, (const char *) zmq_msg_data (topic) + prefix, 36);
+    memcpy (user_id, (const char *) zmq_msg_data ((zmq_msg_t *) topic) + prefix, 36);
     user_id [36] = '\0';
     sse_stream_t *stream = *sse_bucket (self, user_id);
     while (stream && strcmp (stream->user_id, user_id) != 0)
@@ -72,44 +74,17 @@ s_on_revoked (gw_sse_t *self, zmq_msg_t *body)
     mg_msg_clear (&mg_key_revoked_desc, &event);
 }
 
-//  libevent: the SUB socket's fd signalled (edge-triggered: drain it).
-void
-sse_on_sub (evutil_socket_t fd, short what, void *arg)
+//  gw_events: an auth. event; only a key's revocation concerns streams.
+static void
+s_on_auth (void *arg, const zmq_msg_t *topic, zmq_msg_t *body)
 {
-    (void) fd;
-    (void) what;
-    gw_sse_t *self = arg;
-    for (int n = 0; n < DRAIN_BATCH; n++) {
-        zmq_msg_t topic, body;
-        zmq_msg_init (&topic);
-        zmq_msg_init (&body);
-        if (zmq_msg_recv (&topic, self->sub, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close (&topic);
-            zmq_msg_close (&body);
-            return;                 //  EAGAIN: the edge is re-armed
-        }
-        bool two = zmq_msg_more (&topic) && zmq_msg_recv (&body, self->sub, 0) >= 0;
-        //  Anything after the body is not ours: skip it.
-        while (zmq_msg_more (two ? &body : &topic)) {
-            zmq_msg_t extra;
-            zmq_msg_init (&extra);
-            int rc = zmq_msg_recv (&extra, self->sub, 0);
-            bool more = rc >= 0 && zmq_msg_more (&extra);
-            zmq_msg_close (&extra);
-            if (!more)
-                break;
-        }
-        size_t topic_len = zmq_msg_size (&topic);
-        if (two && topic_len == sizeof REVOKED_TOPIC - 1
-        &&  memcmp (zmq_msg_data (&topic), REVOKED_TOPIC, topic_len) == 0)
-            s_on_revoked (self, &body);
-        else
-        if (two)
-            s_on_event (self, &topic, &body);
-        zmq_msg_close (&topic);
-        zmq_msg_close (&body);
-    }
-    //  Batch full: come back on the next loop turn, HTTP first.
-    if (gw_bus_readable (self->sub))
-        event_active (self->sub_event, EV_READ, 0);
+    if (gw_events_topic_is (topic, REVOKED_TOPIC))
+        s_on_revoked (arg, body);
+}
+
+int
+sse_follow (gw_sse_t *self, gw_events_t *events)
+{
+    return gw_events_on (events, TOPIC_PREFIX, s_on_sync, self)
+        || gw_events_on (events, AUTH_TOPIC_PREFIX, s_on_auth, self) ? -1 : 0;
 }

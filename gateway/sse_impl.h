@@ -15,6 +15,7 @@
 #define GW_SSE_IMPL_H_INCLUDED
 
 #include "gw_sse.h"
+#include "gw_events.h"
 #include "gw_bus.h"
 #include "mg_msg.h"
 
@@ -66,8 +67,6 @@ struct gw_sse_t {
     gw_metrics_t *metrics;
     gw_sse_limits_t *limits;
     gw_keycache_t *keys;            //  the thread's API key cache (revocations drop keys)
-    void *sub;
-    struct event *sub_event;
     struct event *heartbeat;
     sse_stream_t *buckets [BUCKETS];
     sse_stream_t *zombies;          //  ended streams whose sync.events call is still out
@@ -116,7 +115,7 @@ int sse_fetch (sse_stream_t *stream, bool since);
 
 //  sse_events.c
 
-//  libevent: the SUB socket's fd signalled (edge-triggered: drain it).
-void sse_on_sub (evutil_socket_t fd, short what, void *arg);
+//  Follow sync.<user> and auth.key_revoked on the thread's subscription.
+int sse_follow (gw_sse_t *self, gw_events_t *events);
 
 #endif

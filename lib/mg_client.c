@@ -16,6 +16,8 @@
 
 #define PASSIVE_PAUSE_MS 50     //  both brokers passive (a failover under way): wait this
                                 //  long before asking again
+#define CANCEL_POLL_MS   100    //  with a cancel flag, a wait looks at it this often: a
+                                //  stopping process is not held for a whole deadline
 
 struct mg_client_t {
     zsock_t *dealer;
@@ -23,6 +25,7 @@ struct mg_client_t {
     char *endpoints;            //  one broker or a pair
     size_t count;
     size_t index;               //  the one in use
+    const atomic_bool *cancel;  //  set by the owner: calls end CANCELLED (may be NULL)
 };
 
 //  (Re)open the DEALER to the broker in use. 0 or -1.
@@ -38,6 +41,13 @@ s_connect (mg_client_t *self)
         return -1;
     zsock_set_linger (self->dealer, 0);
     return 0;
+}
+
+//  True when the owner has cancelled calls.
+static bool
+s_cancelled (const mg_client_t *self)
+{
+    return self->cancel && atomic_load (self->cancel);
 }
 
 //  Use the other broker of a pair from now on. 0 or -1.
@@ -64,6 +74,13 @@ mg_client_new (const char *endpoint)
     }
     self->next_id = (uint64_t) zclock_time () << 16;
     return self;
+}
+
+void
+mg_client_set_cancel (mg_client_t *self, const atomic_bool *cancel)
+{
+    assert (self);
+    self->cancel = cancel;
 }
 
 void
@@ -118,6 +135,10 @@ s_call (mg_client_t *self, const char *name, const uint8_t *body, size_t body_le
                 s_switch (self);
             return s_error (err, "DEADLINE_EXCEEDED", "no reply from '%s' within %u ms", name, ttl_ms);
         }
+        if (s_cancelled (self))
+            return s_error (err, "CANCELLED", "'%s' cancelled: the caller is stopping", name);
+        if (self->cancel && left > CANCEL_POLL_MS)
+            left = CANCEL_POLL_MS;
         zmq_pollitem_t item = { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
         int rc = zmq_poll (&item, 1, (long) left);
         if (rc < 0)
@@ -181,6 +202,10 @@ mg_client_call (mg_client_t *self, const char *name,
     if (req_desc && req
     &&  mg_msg_encode (req_desc, req, &body, &body_len, reason, sizeof reason))
         return s_error (err, "BAD_REQUEST", "%s", reason);
+    if (s_cancelled (self)) {
+        free (body);
+        return s_error (err, "CANCELLED", "'%s' cancelled: the caller is stopping", name);
+    }
     int64_t deadline = zclock_mono () + ttl_ms;
     int result = s_call (self, name, body, body_len, deadline, ttl_ms, rep_desc, rep, err);
     //  Nothing ran on a passive broker: the other one may take it.

@@ -653,6 +653,12 @@ fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg, mg_clien
         goto done;
     size_t next = 0, busy = 0;
     while (next < count || busy > 0) {
+        //  Stopping: the titles not done wait for the next run (the titles
+        //  in flight are cancelled below), and nothing more is sent.
+        if (config->stop && atomic_load (config->stop)) {
+            mg_info ("run stopped early", "titles_done=%zu titles_left=%zu", next - busy, count - next + busy);
+            goto done;
+        }
         int64_t now = zclock_mono ();
         int64_t wake = now + POLL_MAX_MS;
         //  Rounds of one cache round trip for every title that needs a

@@ -29,6 +29,7 @@ typedef struct {
     int batch;                          //  records per indexer.enqueue
     int64_t flush_ms;                   //  the longest a finished title's record waits for its batch
     bool trailers_always;               //  search YouTube even when TMDB lists a trailer
+    const atomic_bool *stop;            //  set when the process stops: a run ends early (may be NULL)
 } fetch_config_t;
 
 //  Per-provider counters of this process (for fetcher.metrics).
@@ -54,7 +55,9 @@ int fetch_config_load (fetch_config_t *config);
 //  Fetch items (count of them) and queue what they give. redis, pg (may be
 //  NULL: dead letters are then only logged), client (the bus, for
 //  indexer.enqueue) and engine are the caller's; counters may be NULL.
-//  Returns 0 with stats filled, or -1 when the pipeline refused the records.
+//  Returns 0 with stats filled, or -1 when the pipeline refused the records
+//  or config->stop was set (the titles not done are left for the next run;
+//  what the providers answered is in the cache).
 int fetch_run (const fetch_config_t *config, mg_redis_t *redis, PGconn *pg,
                mg_client_t *client, http_engine_t *engine, fetch_counters_t *counters,
                const fetch_item_t *items, size_t count, fetch_stats_t *stats);

@@ -73,6 +73,8 @@ s_worker_new (s_shared_t *shared)
     self->engine = http_engine_new (shared->config.concurrency, shared->config.timeout_ms);
     if (!self->redis || !self->client || !self->engine)
         s_worker_destroy (&self);
+    else
+        mg_client_set_cancel (self->client, &shared->stopping);
     return self;
 }
 
@@ -531,6 +533,7 @@ main (void)
     static s_shared_t shared;
     if (fetch_config_load (&shared.config))
         return EXIT_FAILURE;
+    shared.config.stop = &shared.stopping;
     shared.redis_url = mg_config_str ("MG_REDIS_URL", "redis://127.0.0.1:56379");
     shared.pg_url = mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway");
     shared.broker = mg_config_str ("MG_BROKER", "tcp://127.0.0.1:5555");

@@ -55,6 +55,8 @@ s_send (mg_client_t *client, mg_raw_record_t *records, size_t count, size_t byte
     int rc = -1;
     int64_t started = zclock_mono (), queued = -1;
     for (int attempt = 0; attempt < ENQUEUE_TRIES && rc; attempt++) {
+        if (attempt && err.code && streq (err.code, "CANCELLED"))
+            break;                  //  the process is stopping: no retry
         if (attempt)
             mg_msg_clear (&mg_error_desc, &err);
         rc = mg_client_call (client, "indexer.enqueue", &mg_enqueue_request_desc, &request,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mg_http.h"
@@ -311,6 +312,47 @@ test_a_run_queues_its_first_titles_before_its_tail (void **state)
     assert_int_equal (s_scalar (f, sql), 1);
 }
 
+//  A fetcher asked to stop in the middle of a run, while the broker it
+//  sends its records through is frozen, exits by itself: the run ends at
+//  once (its titles wait for the next run) and a batch's indexer.enqueue is
+//  cancelled rather than waited for (30 s, three tries). Before, the run
+//  went on through its titles and the send waited out its deadline, so a
+//  stop (scripts/stop, a deploy) took minutes or ended in SIGKILL.
+#define STOP_BOUND_MS 10000         //  mg_test_stop's grace before it kills
+
+static void
+test_a_fetcher_stops_in_the_middle_of_a_run (void **state)
+{
+    fixture_t *f = *state;
+    if (f->fetcher > 0)
+        mg_test_stop (f->fetcher, SIGTERM);
+    f->fetcher = 0;
+    s_flush_redis ();
+    long before = s_scalar (f, "SELECT coalesce (max (id), 0) FROM ingest_jobs");
+    s_sim_latency (f, "sa", SA_LATENCY_MS);
+    static const char *const extra [] = { "MG_FETCHER_TIMEOUT_MS=60000", NULL };
+    s_start_fetcher (f, extra);
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld "
+              "AND payload->>'source' = 'tmdb'", before);
+    assert_true (s_wait_scalar (f, sql, 1) >= 1);     //  the run is under way
+    //  The broker frozen, the providers fast again: the title in flight
+    //  and the next ones finish, and their batch's send waits on a broker
+    //  that does not answer.
+    assert_int_equal (mg_test_signal (f->broker, SIGSTOP), 0);
+    s_sim_latency (f, "sa", 0);
+    usleep ((SA_LATENCY_MS + 2000) * 1000);
+    int64_t asked = mg_test_now_ms ();
+    int status = mg_test_stop (f->fetcher, SIGTERM);
+    int64_t took = mg_test_now_ms () - asked;
+    f->fetcher = 0;
+    assert_int_equal (mg_test_signal (f->broker, SIGCONT), 0);
+    //  Exited on its own (not killed after the bound), cleanly.
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    assert_true (took < STOP_BOUND_MS);
+}
+
 int
 main (void)
 {
@@ -318,6 +360,7 @@ main (void)
         cmocka_unit_test (test_a_sweep_refreshes_popular_then_watchlisted_titles_first),
         cmocka_unit_test (test_a_popularity_snapshot_is_taken_and_old_ones_dropped),
         cmocka_unit_test (test_a_run_queues_its_first_titles_before_its_tail),
+        cmocka_unit_test (test_a_fetcher_stops_in_the_middle_of_a_run),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
