@@ -42,7 +42,21 @@
     under the E.V read before the call: a race with a change stores it
     under a number that is no longer looked up. An entry lives
     MG_DETAILS_CACHE_TTL_S at most and never past the earliest expires_at
-    of the offers it shows: an offer leaves by time, with no event.  */
+    of the offers it shows: an offer leaves by time, with no event.
+
+    The discover cache (GET /api/v1/discover) shares the search cache's
+    keys, generation and TTL: <prefix><hash>:<generation>, the hash taken
+    over the bus method too (an empty discover and an empty search bind the
+    same bytes). A miss stores its answer under the generation read before
+    the call with no further check: the catalog reads PostgreSQL, and a
+    search replica publishes a generation only after applying an event,
+    which is sent only after its change is committed, so an answer is
+    never older than the generation read before it. An entry lives
+    MG_SEARCH_CACHE_TTL_S at most and never past the earliest expires_at of
+    the offers its items show, as a details entry. For that long at most,
+    the total may still count a title of another page whose offer has
+    left, and a page whose offers_region differs from its region= filter
+    an item whose matching offer has left.  */
 #include "gw_cache.h"
 #include "gw_forward.h"
 #include "gw_metrics.h"
@@ -362,19 +376,30 @@ s_parse_gen (const char *text, uint64_t gen [2])
     return end == second || *end ? -1 : 0;
 }
 
-//  True for a request of the details route (else it is a search).
+//  True for a request of the details route.
 static bool
 s_is_details (const gw_request_t *request)
 {
     return request->route->reply == &mg_content_details_desc;
 }
 
-//  Count outcome for request's cache (details or search).
+//  True for a request of the discover route (a request of neither this
+//  nor the details route is a search).
+static bool
+s_is_discover (const gw_request_t *request)
+{
+    return request->route->bus && strcmp (request->route->bus, GW_CACHE_DISCOVER_METHOD) == 0;
+}
+
+//  Count outcome for request's cache (details, discover or search).
 static void
 s_count (gw_request_t *request, gw_cache_outcome_t outcome)
 {
     if (s_is_details (request))
         gw_metrics_details_cache (request->metrics, outcome);
+    else
+    if (s_is_discover (request))
+        gw_metrics_discover_cache (request->metrics, outcome);
     else
         gw_metrics_cache (request->metrics, outcome);
 }
@@ -466,8 +491,13 @@ gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len)
     }
     uint8_t hash [HASH_BYTES];
     crypto_generichash_state state;
+    //  Discover's keys hash its method first (with its NUL); search keys
+    //  the request alone, so entries stored before discover was cached
+    //  still count.
+    const char *method = s_is_discover (request) ? GW_CACHE_DISCOVER_METHOD : "";
     if (crypto_generichash_init (&state, NULL, 0, sizeof hash)
     ||  crypto_generichash_update (&state, (const uint8_t *) REPLY_SHAPE, sizeof REPLY_SHAPE - 1)
+    ||  (*method && crypto_generichash_update (&state, (const uint8_t *) method, strlen (method) + 1))
     ||  crypto_generichash_update (&state, *body_p, len)
     ||  crypto_generichash_final (&state, hash, sizeof hash)) {
         gw_forward (request, body_p, len);
@@ -523,25 +553,57 @@ s_rfc3339_ms (const char *text, int64_t *ms)
     return 0;
 }
 
-//  How long a details answer may be kept: the TTL, cut at the earliest
-//  expires_at of its offers (0: do not keep it; an unreadable time counts
-//  as already passed).
+//  Epoch milliseconds now.
 static int64_t
-s_details_life_ms (const gw_cache_t *self, const mg_content_details_t *details)
+s_now_ms (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  Cut *life (ms from now_ms) at an offer's expires_at (NULL: never).
+//  Returns 0, or -1 for an unreadable time, which counts as already passed.
+static int
+s_cut_life (const char *expires, int64_t now_ms, int64_t *life)
+{
+    int64_t at;
+    if (!expires)
+        return 0;
+    if (s_rfc3339_ms (expires, &at))
+        return -1;
+    if (at - now_ms < *life)
+        *life = at - now_ms;
+    return 0;
+}
+
+//  How long a details answer may be kept: the TTL, cut at the earliest
+//  expires_at of its offers (0: do not keep it).
+static int64_t
+s_details_life_ms (const gw_cache_t *self, const mg_content_details_t *details)
+{
+    int64_t now_ms = s_now_ms ();
     int64_t life = (int64_t) self->details_ttl_s * 1000;
-    for (size_t i = 0; i < details->offers_count; i++) {
-        const char *expires = details->offers [i].expires_at;
-        int64_t at;
-        if (!expires)
-            continue;
-        if (s_rfc3339_ms (expires, &at))
+    for (size_t i = 0; i < details->offers_count; i++)
+        if (s_cut_life (details->offers [i].expires_at, now_ms, &life))
             return 0;
-        if (at - now_ms < life)
-            life = at - now_ms;
+    return life > 0 ? life : 0;
+}
+
+//  How long a discover page may be kept: the TTL, cut at the earliest
+//  expires_at of the offers its items show (0: do not keep it): an offer
+//  leaves by time, with no event.
+static int64_t
+s_list_life_ms (const gw_cache_t *self, const mg_content_list_t *list)
+{
+    int64_t now_ms = s_now_ms ();
+    int64_t life = (int64_t) self->ttl_s * 1000;
+    for (size_t i = 0; i < list->results_count; i++) {
+        const mg_content_item_t *item = &list->results [i];
+        for (size_t g = 0; g < item->availability_count; g++)
+            for (size_t o = 0; o < item->availability [g].offers_count; o++)
+                if (s_cut_life (item->availability [g].offers [o].expires_at, now_ms, &life))
+                    return 0;
     }
     return life > 0 ? life : 0;
 }
@@ -557,6 +619,12 @@ gw_cache_store (gw_request_t *request, const void *reply, struct evbuffer *out)
     int64_t life_ms;
     if (s_is_details (request)) {
         life_ms = s_details_life_ms (self, reply);
+        if (life_ms == 0)
+            return;             //  an offer it shows expires now
+    }
+    else
+    if (s_is_discover (request)) {
+        life_ms = s_list_life_ms (self, reply);
         if (life_ms == 0)
             return;             //  an offer it shows expires now
     }

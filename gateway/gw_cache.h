@@ -1,6 +1,6 @@
-/*  cache.c: the cache stage: search answers in Redis, keyed by request and
-    catalog generation, and details answers, keyed by request and the
-    title's version; a miss goes on to the forward stage.  */
+/*  cache.c: the cache stage: search and discover answers in Redis, keyed
+    by request and catalog generation, and details answers, keyed by
+    request and the title's version; a miss goes on to the forward stage.  */
 #ifndef GW_CACHE_H_INCLUDED
 #define GW_CACHE_H_INCLUDED
 
@@ -19,8 +19,9 @@ void gw_cache_forward (gw_request_t *request, uint8_t **body_p, size_t len);
 
 //  A 200 answer for request is in out (JSON text); reply is the decoded
 //  reply message. Stores it when the request was a miss: a search answer
-//  when the replica had applied the generation read, a details answer
-//  until the earliest expiry of the offers it shows.
+//  when the replica had applied the generation read, a discover or a
+//  details answer until the TTL or the earliest expiry of the offers it
+//  shows.
 void gw_cache_store (gw_request_t *request, const void *reply, struct evbuffer *out);
 
 #endif

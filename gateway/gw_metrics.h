@@ -64,6 +64,9 @@ void gw_metrics_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
 //  A details cache event.
 void gw_metrics_details_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
 
+//  A discover cache event.
+void gw_metrics_discover_cache (gw_metrics_t *self, gw_cache_outcome_t outcome);
+
 //  A reference reply memo look-up (memo.c: hit or miss).
 void gw_metrics_memo (gw_metrics_t *self, gw_cache_outcome_t outcome);
 

@@ -16,7 +16,8 @@
                                     //  (EventSource cannot send headers); X-Device-Id wins
 #define GW_ROUTE_LONG  (1u << 9)    //  batch work: MG_REQUEST_LONG_TIMEOUT_MS instead of MG_REQUEST_TIMEOUT_MS
 #define GW_ROUTE_PUBLIC (1u << 8)   //  a public catalog read: ETag, If-None-Match → 304, Cache-Control (cors.c)
-#define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c): search.query and catalog.content replies
+#define GW_ROUTE_CACHE (1u << 7)    //  answers cached in Redis (cache.c): search.query, catalog.content and catalog.discover replies
+#define GW_CACHE_DISCOVER_METHOD "catalog.discover"   //  the one list whose answers GW_ROUTE_CACHE may keep
 #define GW_ROUTE_MINE  (1u << 20)   //  takes available=mine: a signed-in caller's services and region are passed on (mine.c)
 #define GW_ROUTE_MEMO  (1u << 22)   //  a reference answer (genres, platforms) kept in the thread's memory (memo.c)
 #define GW_ROUTE_PREFS (1u << 21)   //  may change the caller's preferences: their cached services are forgotten

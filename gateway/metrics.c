@@ -58,6 +58,7 @@ struct gw_metrics_t {
     s_counter_t auth [GW_AUTH_OUTCOMES];
     s_counter_t cache [GW_CACHE_OUTCOMES];
     s_counter_t details_cache [GW_CACHE_OUTCOMES];
+    s_counter_t discover_cache [GW_CACHE_OUTCOMES];
     s_counter_t memo [GW_CACHE_OUTCOMES];
     s_counter_t redis [GW_REDIS_EVENTS];
     _Atomic int64_t in_flight;
@@ -225,6 +226,13 @@ gw_metrics_details_cache (gw_metrics_t *self, gw_cache_outcome_t outcome)
 {
     assert (self);
     s_bump (&self->details_cache [(size_t) outcome % GW_CACHE_OUTCOMES], 1);
+}
+
+void
+gw_metrics_discover_cache (gw_metrics_t *self, gw_cache_outcome_t outcome)
+{
+    assert (self);
+    s_bump (&self->discover_cache [(size_t) outcome % GW_CACHE_OUTCOMES], 1);
 }
 
 void
@@ -428,6 +436,12 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# TYPE mg_gateway_details_cache_total counter\n");
     s_render_counters (all, n, offsetof (gw_metrics_t, details_cache), GW_CACHE_OUTCOMES,
                        "mg_gateway_details_cache_total", "outcome", s_cache_outcomes, out);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_discover_cache_total Discover cache look-ups and stores "
+        "(GET /api/v1/discover; outcomes as for the search cache).\n"
+        "# TYPE mg_gateway_discover_cache_total counter\n");
+    s_render_counters (all, n, offsetof (gw_metrics_t, discover_cache), GW_CACHE_OUTCOMES,
+                       "mg_gateway_discover_cache_total", "outcome", s_cache_outcomes, out);
     evbuffer_add_printf (out,
         "# HELP mg_gateway_memo_total Reference answers (genres, platforms) from the thread's "
         "memory (hit) or forwarded to the catalog (miss).\n"

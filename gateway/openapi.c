@@ -585,7 +585,7 @@ s_components (s_gen_t *gen, json_t *components)
         "Retry-After", "description", "Seconds to wait before retrying", "schema", "type", "integer", "minimum", 0,
         "ETag", "description", "Strong validator of the answer's body", "schema", "type", "string",
         "Cache-Control", "description", "public, max-age=60 (anonymous) or private, max-age=60", "schema", "type", "string",
-        "X-Cache", "description", "Whether the Redis cache (search results, details) answered", "schema", "type", "string", "enum", "hit", "miss"));
+        "X-Cache", "description", "Whether the Redis cache (search results, discover pages, details) answered", "schema", "type", "string", "enum", "hit", "miss"));
     s_set (gen, components, "securitySchemes", json_pack (
         "{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}}",
         "bearerAuth", "type", "http", "scheme", "bearer", "bearerFormat", "JWT",

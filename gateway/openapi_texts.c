@@ -85,7 +85,9 @@ static const gw_openapi_doc_t s_docs [] = {
       "and ranks by current popularity (`score` is then the popularity). Each item's `availability` shows one "
       "region's offers: " OFFERS_REGION_RULE, NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/discover", "catalog", "Browse titles by filters (none required)",
-      "Each item's `availability` shows one region's offers: " OFFERS_REGION_RULE, NULL, NULL, NULL, NULL, NULL, NULL },
+      "Each item's `availability` shows one region's offers: " OFFERS_REGION_RULE
+      " Pages are answered from the Redis result cache (`X-Cache: hit`) until the catalog changes, and never "
+      "past the `expires_at` of an offer they show.", NULL, NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/search", "search", "Search titles: keyword and semantic rankings fused, with facets",
       "Facets are counted only when asked (`facets=genres,platforms,years,types`); `total` is exact up to 10,000, "
       "beyond which it is 10,000 with `total_exact: false`. "

@@ -44,7 +44,7 @@ static const gw_route_t s_routes [] = {
     { "GET",    "/api/v1/content/{id}/availability","catalog.availability", &mg_availability_request_desc, &mg_availability_reply_desc, NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/people/{id}",              "catalog.person",       &mg_person_request_desc,       &mg_person_details_desc,     NULL,            GW_ROUTE_PUBLIC, 200 },
     { "GET",    "/api/v1/trending",                 "catalog.trending",     &mg_trending_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
-    { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
+    { "GET",    "/api/v1/discover",                 "catalog.discover",     &mg_discover_request_desc,     &mg_content_list_desc,       NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
     { "GET",    "/api/v1/platforms",                "catalog.platforms",    &mg_platforms_request_desc,    &mg_platforms_reply_desc,    NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MEMO, 200 },
     { "GET",    "/api/v1/leaving",                  "catalog.leaving",      &mg_leaving_request_desc,      &mg_leaving_reply_desc,      NULL,            GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
     { "GET",    "/api/v1/search",                   "search.query",         &mg_search_request_desc,       &mg_search_reply_desc,       NULL,            GW_ROUTE_CACHE | GW_ROUTE_PUBLIC | GW_ROUTE_MINE, 200 },
@@ -177,9 +177,10 @@ s_check_route (const gw_route_t *route)
         why = "a route for signed-in callers needs a user_id field in its request message";
     else
     if ((route->flags & GW_ROUTE_CACHE) && ((route->reply != &mg_search_reply_desc
-                                           && route->reply != &mg_content_details_desc)
+                                           && route->reply != &mg_content_details_desc
+                                           && (!route->bus || strcmp (route->bus, GW_CACHE_DISCOVER_METHOD) != 0))
                                          || (route->flags & (GW_ROUTE_USER | GW_ROUTE_SESSION))))
-        why = "only search.query and catalog.content replies are cached, for any caller alike";
+        why = "only search.query, catalog.content and catalog.discover replies are cached, for any caller alike";
     else
     if ((route->flags & GW_ROUTE_MINE)
     &&  (!route->request || !mg_msg_field (route->request, GW_MINE_SERVICES_FIELD)

@@ -262,17 +262,22 @@ s_record (alerts_t *self, PGconn *pg, s_call_t *call, zlist_t *events)
     return 0;
 }
 
-//  Milliseconds until the next pending delivery is due (at most cap).
+//  Milliseconds until the next pending delivery is due (at most cap; cap
+//  when none is pending). The floor at 0 is taken here, not with SQL's
+//  greatest (): greatest ignores a NULL, so with nothing pending it said 0
+//  and the loop queried PostgreSQL without pause.
 static int
 s_next_due_ms (PGconn *pg, int cap)
 {
     PGresult *res = PQexec (pg,
-        "SELECT ceil (greatest (0, extract (epoch FROM min (d.next_attempt_at) - now ()) * 1000))::bigint "
+        "SELECT ceil (extract (epoch FROM min (d.next_attempt_at) - now ()) * 1000)::bigint "
         "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled WHERE d.state = 'pending'");
     int64_t wait = cap;
     if (PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1 && !PQgetisnull (res, 0, 0))
         wait = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
+    if (wait < 0)
+        wait = 0;
     return (int) (wait < cap ? wait : cap);
 }
 

@@ -39,6 +39,8 @@
 #define REQUEST_MAX    65536
 #define SWEEP_MS       300          //  the leaving-soon sweep's interval here
 #define ENTERS_S       12           //  a leaving test offer enters the 7-day window this long after the import
+#define IDLE_WINDOW_MS 3000         //  how long an idle actor set is watched
+#define IDLE_COMMITS_MAX 150        //  commits allowed in it (50/s): a delivery loop that never waits commits 300/s and more
 
 typedef struct {
     char path [64];
@@ -630,6 +632,28 @@ group_setup (void **state)
 //  --------------------------------------------------------------------------
 //  Tests
 
+//  Transactions committed in the test database so far.
+static long
+s_commits (void)
+{
+    return s_scalar ("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database ()");
+}
+
+static void
+test_with_no_delivery_pending_the_delivery_loop_waits_the_poll_interval (void **state)
+{
+    (void) state;
+    //  Nothing is pending before the first webhook exists: the loop asks
+    //  PostgreSQL about twice per MG_ALERTS_POLL_MS (1 s), the other
+    //  actors' idle polls a few times a second. A loop that does not wait
+    //  (NULL "next due" read as 0) commits hundreds a second.
+    assert_int_equal (s_scalar ("SELECT count (*) FROM webhook_deliveries WHERE state = 'pending'"), 0);
+    long before = s_commits ();
+    usleep (IDLE_WINDOW_MS * 1000);
+    long committed = s_commits () - before;
+    assert_in_range (committed, 0, IDLE_COMMITS_MAX);
+}
+
 static void
 test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_and_a_signed_webhook (void **state)
 {
@@ -957,6 +981,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_with_no_delivery_pending_the_delivery_loop_waits_the_poll_interval),
         cmocka_unit_test (test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_and_a_signed_webhook),
         cmocka_unit_test (test_a_title_leaving_within_the_users_window_is_a_leaving_notification),
         cmocka_unit_test (test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas),

@@ -243,6 +243,47 @@ test_an_import_that_changes_a_title_invalidates_the_cache (void **state)
 }
 
 static void
+test_discover_pages_are_cached_apart_from_searches_until_an_import_changes_a_title (void **state)
+{
+    fixture_t *f = *state;
+    char cache [32], title [128];
+    //  Without parameters a search and a discover bind alike: the method
+    //  keeps their entries apart, so neither is answered with the other.
+    free (s_search (f, "/api/v1/search", cache, sizeof cache, title, sizeof title));
+    free (s_search (f, "/api/v1/search", cache, sizeof cache, title, sizeof title));
+    assert_string_equal (cache, "hit");
+    long hits = s_metric (f, "mg_gateway_discover_cache_total{outcome=\"hit\"}");
+    char *plain = s_search (f, "/api/v1/discover", cache, sizeof cache, title, sizeof title);
+    assert_string_equal (cache, "miss");
+    assert_null (strstr (plain, "\"took_ms\""));
+    free (plain);
+    const char *path = "/api/v1/discover?genres=drama&sort=popularity&per_page=5";
+    char *first = s_search (f, path, cache, sizeof cache, title, sizeof title);
+    assert_string_equal (cache, "miss");
+    char *second = s_search (f, path, cache, sizeof cache, title, sizeof title);
+    assert_string_equal (cache, "hit");
+    assert_string_equal (second, first);
+    assert_string_not_equal (title, "Cachetest Gamma");
+    assert_true (s_metric (f, "mg_gateway_discover_cache_total{outcome=\"hit\"}") >= hits + 1);
+    free (first);
+    free (second);
+    //  A change moves the generation: the page is asked again, and kept.
+    s_write_catalog (f, "Cachetest Gamma");
+    assert_int_equal (s_import (f), 0);
+    s_search_until (f, path, NULL, "Cachetest Gamma", cache, sizeof cache, title, sizeof title);
+    assert_string_equal (title, "Cachetest Gamma");
+    free (s_search (f, path, cache, sizeof cache, title, sizeof title));
+    assert_string_equal (title, "Cachetest Gamma");
+    assert_string_equal (cache, "hit");
+    //  The title back as the tests after this one expect it.
+    s_write_catalog (f, "Cachetest Beta");
+    assert_int_equal (s_import (f), 0);
+    s_search_until (f, "/api/v1/search?q=cachetest&mode=keyword&per_page=3", NULL, "Cachetest Beta",
+                    cache, sizeof cache, title, sizeof title);
+    assert_string_equal (title, "Cachetest Beta");
+}
+
+static void
 test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void **state)
 {
     fixture_t *f = *state;
@@ -318,6 +359,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_a_repeated_search_is_a_cache_hit),
         cmocka_unit_test (test_an_import_that_changes_a_title_invalidates_the_cache),
+        cmocka_unit_test (test_discover_pages_are_cached_apart_from_searches_until_an_import_changes_a_title),
         cmocka_unit_test (test_with_redis_stopped_searches_are_served_uncached_within_their_deadline),
         cmocka_unit_test (test_with_redis_down_searches_are_served_uncached),
     };
