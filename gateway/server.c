@@ -70,7 +70,6 @@
 #define MINE_CACHE_ENTRIES   1024   //  callers' services cached per thread (direct-mapped)
 #define ACCEPT_RESUME_SHARE  4      //  a thread at its bound accepts again once its in-flight
                                     //  count fell by a quarter of the bound (see s_set_over)
-#define DEFER_ACCEPT_S       1      //  a connection is queued for accept once its request arrives
 
 struct gw_thread_t {
     gw_server_t *server;
@@ -137,9 +136,6 @@ s_listen (const struct addrinfo *ai, int port)
     //  (~40 ms) before its last segment on a kept-alive connection, and an
     //  SSE event waits behind the previous unacknowledged one.
     ||  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)
-    //  The request is there when a connection is accepted: the refuser
-    //  answers it at once, with no second wake-up to read it.
-    ||  setsockopt (fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &(int) { DEFER_ACCEPT_S }, sizeof (int))
     ||  bind (fd, (struct sockaddr *) &addr, ai->ai_addrlen)
     ||  listen (fd, LISTEN_BACKLOG)) {
         mg_error ("cannot listen", "port=%d error=\"%s\"", port, strerror (errno));
