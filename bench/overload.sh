@@ -7,7 +7,8 @@
 # stopped a request was served 200 again. During each run a probe asks one
 # request at a time (a new connection each, as a client retrying would) and
 # reports the latency of the answers it got, by status: how quickly excess
-# requests hear 503.
+# requests hear 503. Each run ends with the count of connections the
+# gateway's refuser answered (docs/gateway.md, "Overload") and the load.
 #   MG_BENCH_SECONDS           the sustainable run (default 5)
 #   MG_BENCH_OVERLOAD_SECONDS  the overload run (default 30)
 #   MG_BENCH_CONNECTIONS       sustainable connections (default 64); overload: 10x
@@ -23,6 +24,9 @@ done
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 export MG_RESOLVER_INGEST=0 MG_RATE_ENABLED=0 MG_RATE_ANONYMOUS=1000000/s,1000000/m
+# Every request through the bus (not the gateway's memory of reference
+# answers): the in-flight bound counts requests waiting on the bus.
+export MG_REFERENCE_CACHE_S=0
 export MG_HTTP_MAX_IN_FLIGHT=${MG_HTTP_MAX_IN_FLIGHT:-64}
 http_port=$(mg_free_port)
 export MG_HTTP_PORT=$http_port
@@ -33,11 +37,19 @@ url=http://127.0.0.1:$http_port/api/v1/genres
 pid_of() { pgrep -f "^$bin/mg-$1\$" | head -1; }
 gateway=$(pid_of gateway) broker=$(pid_of broker) catalog=$(pid_of catalog)
 
-# One request every 50 ms until $tmp/stop-sampling exists: "status seconds" lines into $1.
+# One request every 50 ms until $tmp/stop-sampling exists: "status seconds"
+# lines into $1, and for a 503 "refuser" or "loop" (which answered it: the
+# refuser's message names the bound, the loop's the count) into $1.by.
 probe() {
   : >"$1"
+  : >"$1.by"
+  local line
   while [ ! -f "$tmp/stop-sampling" ]; do
-    curl -s -o /dev/null -m 5 -w '%{http_code} %{time_total}\n' "$url" >>"$1" || true
+    line=$(curl -s -o "$1.body" -m 5 -w '%{http_code} %{time_total}' "$url" || true)
+    echo "$line" >>"$1"
+    case $line in
+      503\ *) if grep -q 'at its in-flight bound' "$1.body"; then echo "refuser ${line#* }"; else echo "loop ${line#* }"; fi >>"$1.by" ;;
+    esac
     sleep 0.05
   done
 }
@@ -86,4 +98,7 @@ for phase in sustainable overload; do
   printf '%-26s %9s %9s %9s %9s %11s %11s %11s\n' "$phase (-c$c, ${s}s)" "$rps" "$bad" "$p50" "$p99" "$g" "$b" "$k"
   echo "  served 200 again ${recovered_ms} ms after the load stopped"
   echo "  probe: 200 $(probe_stats "$tmp/probe-$phase" 200); 503 $(probe_stats "$tmp/probe-$phase" 503)"
+  echo "  probe 503s by who answered: refuser $(probe_stats "$tmp/probe-$phase.by" refuser); loop $(probe_stats "$tmp/probe-$phase.by" loop)"
+  refused=$(curl -s "http://127.0.0.1:$http_port/metrics" | awk '$1 == "mg_gateway_refused_at_accept_total" { print $2 }')
+  echo "  new connections answered 503 by the refuser so far: ${refused:-none (no refuser)}; $(uptime | sed 's/.*load/load/')"
 done

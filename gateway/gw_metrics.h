@@ -88,6 +88,10 @@ void gw_metrics_auth (gw_metrics_t *self, gw_auth_outcome_t outcome);
 //  Requests started minus requests answered, by this thread.
 void gw_metrics_in_flight (gw_metrics_t *self, int delta);
 
+//  The refuser answered one of this thread's new connections 503 (called
+//  from the refuser's thread only).
+void gw_metrics_refused_at_accept (gw_metrics_t *self);
+
 //  Streams: opened (delta 1) or ended (-1); an event sent; a stream ended
 //  for reason; a stream refused (total: the gateway's bound, else the
 //  user's); a reset sent.

@@ -62,6 +62,7 @@ struct gw_metrics_t {
     s_counter_t memo [GW_CACHE_OUTCOMES];
     s_counter_t redis [GW_REDIS_EVENTS];
     _Atomic int64_t in_flight;
+    _Atomic int64_t refused_at_accept;  //  written by the refuser thread (refuse.c) alone
     _Atomic int64_t sse_open;       //  live event streams
     s_counter_t sse_events;         //  events written to streams
     s_counter_t sse_ends [GW_SSE_ENDS];
@@ -257,6 +258,23 @@ gw_metrics_in_flight (gw_metrics_t *self, int delta)
         memory_order_relaxed);
 }
 
+void
+gw_metrics_refused_at_accept (gw_metrics_t *self)
+{
+    assert (self);
+    atomic_fetch_add_explicit (&self->refused_at_accept, 1, memory_order_relaxed);
+}
+
+//  Sum over all threads of the atomic int64 field at offset.
+static int64_t
+s_sum (gw_metrics_t *const *all, size_t n, size_t offset)
+{
+    int64_t sum = 0;
+    for (size_t t = 0; t < n; t++)
+        sum += atomic_load_explicit ((_Atomic int64_t *) ((char *) all [t] + offset), memory_order_relaxed);
+    return sum;
+}
+
 //  Labels of route slot r: method and route pattern ("unmatched" for none).
 static void
 s_route_labels (struct evbuffer *out, size_t r)
@@ -437,13 +455,17 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
     s_render_counters (all, n, offsetof (gw_metrics_t, redis), GW_REDIS_EVENTS,
                        "mg_gateway_redis_connections_total", "event", s_redis_events, out);
 
-    int64_t in_flight = 0;
-    for (size_t t = 0; t < n; t++)
-        in_flight += atomic_load_explicit (&all [t]->in_flight, memory_order_relaxed);
     evbuffer_add_printf (out,
         "# HELP mg_gateway_http_requests_in_flight Requests received and not yet answered.\n"
         "# TYPE mg_gateway_http_requests_in_flight gauge\n"
-        "mg_gateway_http_requests_in_flight %lld\n", (long long) in_flight);
+        "mg_gateway_http_requests_in_flight %lld\n",
+        (long long) s_sum (all, n, offsetof (gw_metrics_t, in_flight)));
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_refused_at_accept_total New connections answered 503 OVERLOADED by the "
+        "refuser while their thread was at its in-flight bound.\n"
+        "# TYPE mg_gateway_refused_at_accept_total counter\n"
+        "mg_gateway_refused_at_accept_total %lld\n",
+        (long long) s_sum (all, n, offsetof (gw_metrics_t, refused_at_accept)));
 
     int64_t open = 0;
     uint64_t events = 0, resets = 0, refused [2] = { 0, 0 }, ends [GW_SSE_ENDS] = { 0 };

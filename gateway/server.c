@@ -10,8 +10,13 @@
     error; libevent's own limits are set LIBEVENT_SLACK times higher and only
     stop what is far beyond ours.
 
-    SIGTERM/SIGINT: each thread closes its listening socket, answers what is
-    in flight (every bus call ends by its deadline, so the wait is bounded),
+    A thread at its in-flight bound stops accepting: the refuser thread
+    (refuse.c) accepts on its socket meanwhile and answers each new
+    connection 503 without waiting for the busy loop; a request on a
+    connection already open is answered 503 here.
+
+    SIGTERM/SIGINT: the refuser stops, each thread closes its listening
+    socket, answers what is in flight (every bus call ends by its deadline, so the wait is bounded),
     lets libevent write the last answers, and its loop ends.  */
 #include "gw_server.h"
 #include "gw_bus.h"
@@ -28,6 +33,7 @@
 #include "gw_mine.h"
 #include "gw_openapi.h"
 #include "gw_preflight.h"
+#include "gw_refuse.h"
 #include "gw_respond.h"
 #include "gw_routes.h"
 #include "gw_sse.h"
@@ -62,6 +68,8 @@
 #define KEY_CACHE_ENTRIES    4096   //  API keys cached per thread
 #define LEASE_ENTRIES        4096   //  callers with a leased rate budget per thread
 #define MINE_CACHE_ENTRIES   1024   //  callers' services cached per thread (direct-mapped)
+#define ACCEPT_RESUME_SHARE  4      //  a thread at its bound accepts again once its in-flight
+                                    //  count fell by a quarter of the bound (see s_set_over)
 
 struct gw_thread_t {
     gw_server_t *server;
@@ -87,6 +95,7 @@ struct gw_thread_t {
     bool stopping;
     int64_t drain_deadline_us;
     size_t in_flight;
+    bool over;                           //  at the bound: the refuser accepts for us
     gw_request_t *free_requests;
     size_t nfree;
 };
@@ -98,6 +107,7 @@ struct gw_server_t {
     size_t nthreads;
     gw_metrics_t **metrics;              //  every thread's, for /metrics
     gw_sse_limits_t *sse_limits;         //  stream counts of all threads
+    gw_refuse_t *refuse;                 //  answers new connections of threads at their bound
     int port;
 };
 
@@ -268,6 +278,15 @@ gw_server_new (const gw_config_t *config)
         }
     }
     freeaddrinfo (ai);
+    int *listeners = malloc (self->nthreads * sizeof *listeners);
+    for (size_t i = 0; listeners && i < self->nthreads; i++)
+        listeners [i] = evconnlistener_get_fd (evhttp_bound_socket_get_listener (self->threads [i].bound));
+    self->refuse = listeners ? gw_refuse_new (listeners, self->metrics, self->nthreads) : NULL;
+    free (listeners);
+    if (!self->refuse) {
+        gw_server_destroy (&self);
+        return NULL;
+    }
     mg_info ("listening", "addr=%s port=%d threads=%zu broker=\"%s\"",
              config->addr, self->port, self->nthreads, config->broker);
     return self;
@@ -314,6 +333,8 @@ gw_server_destroy (gw_server_t **self_p)
     assert (self_p);
     if (*self_p) {
         gw_server_t *self = *self_p;
+        //  First: it holds copies of the listening sockets and counts into the threads' metrics.
+        gw_refuse_destroy (&self->refuse);
         for (size_t i = 0; self->threads && i < self->nthreads; i++)
             s_thread_destroy (&self->threads [i]);
         free (self->threads);
@@ -363,6 +384,25 @@ s_method_name (enum evhttp_cmd_type cmd)
     return "?";
 }
 
+//  The thread reached its in-flight bound (over) or fell well below it:
+//  while over, it accepts no connection and the refuser answers them. Under
+//  sustained load the count dips below the bound and refills within one
+//  loop turn; a listener enabled at every dip would take in connections
+//  whose requests, read a turn later, find the bound again and wait for
+//  their 503 in the loop. So it resumes accepting only once a quarter of
+//  the bound has been answered.
+static void
+s_set_over (gw_thread_t *self, bool over)
+{
+    self->over = over;
+    if (self->bound) {
+        struct evconnlistener *listener = evhttp_bound_socket_get_listener (self->bound);
+        if ((over ? evconnlistener_disable (listener) : evconnlistener_enable (listener)) < 0)
+            mg_warn ("cannot switch accepting", "thread=%d over=%d", self->index, (int) over);
+    }
+    gw_refuse_set (self->server->refuse, (size_t) self->index, over);
+}
+
 //  A request context from the thread's free list (or the heap).
 static gw_request_t *
 s_request_new (gw_thread_t *self, struct evhttp_request *http)
@@ -386,6 +426,8 @@ s_request_new (gw_thread_t *self, struct evhttp_request *http)
     };
     self->in_flight++;
     gw_metrics_in_flight (self->metrics, 1);
+    if (self->in_flight == self->server->config.max_in_flight)
+        s_set_over (self, true);
     return request;
 }
 
@@ -399,6 +441,9 @@ s_request_done (gw_request_t *request, int status)
                         gw_now_us () - request->start_us);
     gw_metrics_in_flight (self->metrics, -1);
     self->in_flight--;
+    size_t max = self->server->config.max_in_flight;
+    if (self->over && self->in_flight < max - max / ACCEPT_RESUME_SHARE)
+        s_set_over (self, false);
     if (self->stopping)
         evhttp_add_header (evhttp_request_get_output_headers (request->http), "Connection", "close");
     if (self->nfree < FREE_REQUESTS_MAX) {
@@ -434,7 +479,9 @@ s_on_request (struct evhttp_request *http, void *arg)
     }
     //  Overload: what is already in flight bounds this thread's memory and
     //  the wait of each request in it; more would only queue. A fast 503
-    //  tells the client to come back (docs/gateway.md, "Overload").
+    //  tells the client to come back (docs/gateway.md, "Overload"). The
+    //  connection stays open: closing it sent clients that retry at once
+    //  into a reconnect storm that the refuser then answered, slower.
     if (self->in_flight > config->max_in_flight) {
         gw_reply_error (request, 503, "OVERLOADED", 1,
                         "this gateway has %zu requests in flight; retry shortly", config->max_in_flight);
@@ -656,6 +703,8 @@ gw_server_run (gw_server_t *self)
         }
         thread->started = true;
     }
+    if (rc == 0 && gw_refuse_start (self->refuse))
+        rc = -1;
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     struct event_base *base = event_base_new ();
     struct event *term = base ? evsignal_new (base, SIGTERM, s_on_signal, base) : NULL;
@@ -668,6 +717,8 @@ gw_server_run (gw_server_t *self)
         mg_info ("ready", "port=%d", self->port);
         event_base_dispatch (base);
     }
+    //  First, so that its copies of the listening sockets do not keep them open.
+    gw_refuse_stop (self->refuse);
     for (size_t i = 0; i < self->nthreads; i++) {
         gw_thread_t *thread = &self->threads [i];
         if (!thread->started)

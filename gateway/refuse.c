@@ -1,0 +1,415 @@
+/*  The refuser: one thread that answers new connections 503 while their
+    loop thread is at its in-flight bound (docs/gateway.md, "Overload").
+
+    Why a thread of its own: a refused request is cheap, but in a loop kept
+    busy by hundreds of connections it waits for the loop to accept it, for
+    a turn to read it and for another to write the answer; under ten times
+    the sustainable load that was 69 ms at the median. Here the connection
+    is accepted as soon as it is queued, its request head is read and a
+    canned answer (503 OVERLOADED, Retry-After: 1, Connection: close) is
+    written, by a thread that does nothing else and is idle otherwise.
+
+    Loop thread i disables its own listener while it is at its bound and
+    tells us (gw_refuse_set); we then watch its listening socket (our
+    duplicate of it) and accept there. Below the bound again, it accepts
+    itself and we stop watching. The same socket is never served by both,
+    except for the moment between the two changes, when whoever accepts
+    first answers.
+
+    Memory: a fixed table of REFUSE_CONNECTIONS_MAX connections; when it is
+    full we stop accepting and the kernel's accept queue (the listen
+    backlog) holds the rest until slots free.  */
+#include "gw_refuse.h"
+#include "gw_respond.h"
+#include "mg_log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REFUSE_CONNECTIONS_MAX  1024    //  connections being refused at once (memory bound)
+#define REFUSE_HEAD_MS          1000    //  a client that sends no request head by then is closed
+#define REFUSE_LINGER_MS        500     //  after the answer: read what the client still sends,
+                                        //  so that closing does not reset the answer away
+#define REFUSE_HEAD_MAX         16384   //  head bytes read before answering anyway
+#define REFUSE_TICK_MS          100     //  deadline checks while connections are open
+#define REFUSE_EVENTS           64      //  epoll events per wait
+#define REFUSE_READ_CHUNK       2048    //  bytes per recv
+#define REFUSE_READ_PER_WAKE    65536   //  bytes read from one connection before serving the others
+#define REFUSE_WAKE_TAG         UINT64_MAX
+#define REFUSE_CONN_TAG         (UINT64_C (1) << 32)    //  + slot; below it: listener index
+
+typedef struct {
+    int fd;                 //  -1: free slot
+    int64_t deadline_ms;
+    bool answered;          //  503 written: draining until EOF or the deadline
+    bool head_only;         //  a HEAD request: the answer has no body
+    size_t listener;        //  accepted on listeners [listener]
+    char method [5];        //  first bytes of the request line
+    size_t method_len;
+    size_t head_bytes;
+    int crlf;               //  bytes of "\r\n\r\n" matched so far
+} s_conn_t;
+
+struct gw_refuse_t {
+    size_t nlisteners;
+    int *listeners;             //  our duplicates
+    atomic_bool *over;          //  written by loop thread i, read here
+    bool *watched;              //  listener i is in our epoll set
+    int epoll_fd;
+    int wake_fd;                //  eventfd: a loop thread changed state, or stop
+    atomic_bool stopping;
+    gw_metrics_t *const *metrics;   //  loop thread i's counters
+    pthread_t tid;
+    bool started;
+    s_conn_t conns [REFUSE_CONNECTIONS_MAX];
+    size_t nconns;
+    uint16_t free_slots [REFUSE_CONNECTIONS_MAX];   //  a stack of the free slots' indexes
+    int64_t next_expiry_ms;     //  deadlines are checked every REFUSE_TICK_MS
+    int64_t paused_until_ms;    //  accept failed for want of resources: listeners left alone
+    char answer [512];          //  the canned 503
+    size_t answer_len;
+    size_t answer_head_len;     //  its status line and headers alone (for HEAD)
+};
+
+//  Milliseconds on the monotonic clock.
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Compose the canned answer: the same body respond.c writes for OVERLOADED.
+static int
+s_compose (gw_refuse_t *self)
+{
+    static const char body [] =
+        "{\"error\":{\"code\":\"OVERLOADED\",\"message\":\"this gateway is at its in-flight bound; "
+        "retry shortly\",\"retry_after\":1}}";
+    int head = snprintf (self->answer, sizeof self->answer,
+                         "HTTP/1.1 503 Service Unavailable\r\n"
+                         "Content-Type: " GW_JSON_TYPE "\r\n"
+                         "Retry-After: 1\r\n"
+                         "Connection: close\r\n"
+                         "Content-Length: %zu\r\n\r\n", sizeof body - 1);
+    if (head < 0 || (size_t) head + sizeof body > sizeof self->answer)
+        return -1;
+    memcpy (self->answer + head, body, sizeof body);
+    self->answer_head_len = (size_t) head;
+    self->answer_len = (size_t) head + sizeof body - 1;
+    return 0;
+}
+
+gw_refuse_t *
+gw_refuse_new (const int *listeners, gw_metrics_t *const *metrics, size_t n)
+{
+    assert (listeners);
+    assert (metrics);
+    gw_refuse_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->epoll_fd = self->wake_fd = -1;
+    for (size_t i = 0; i < REFUSE_CONNECTIONS_MAX; i++) {
+        self->conns [i].fd = -1;
+        self->free_slots [i] = (uint16_t) (REFUSE_CONNECTIONS_MAX - 1 - i);
+    }
+    self->listeners = malloc (n * sizeof *self->listeners);
+    self->over = calloc (n, sizeof *self->over);
+    self->watched = calloc (n, sizeof *self->watched);
+    if (!self->listeners || !self->over || !self->watched) {
+        gw_refuse_destroy (&self);
+        return NULL;
+    }
+    self->nlisteners = n;
+    for (size_t i = 0; i < n; i++) {
+        atomic_init (&self->over [i], false);
+        self->listeners [i] = -1;
+    }
+    atomic_init (&self->stopping, false);
+    self->metrics = metrics;
+    bool ok = s_compose (self) == 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        self->listeners [i] = fcntl (listeners [i], F_DUPFD_CLOEXEC, 0);
+        ok = self->listeners [i] >= 0;
+    }
+    self->epoll_fd = ok ? epoll_create1 (EPOLL_CLOEXEC) : -1;
+    self->wake_fd = self->epoll_fd >= 0 ? eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+    struct epoll_event wake = { .events = EPOLLIN, .data.u64 = REFUSE_WAKE_TAG };
+    if (self->wake_fd < 0 || epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, self->wake_fd, &wake)) {
+        mg_error ("cannot set up the refuser", "error=\"%s\"", strerror (errno));
+        gw_refuse_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+//  Close connection slot i.
+static void
+s_conn_close (gw_refuse_t *self, size_t i)
+{
+    s_conn_t *conn = &self->conns [i];
+    //  Closing the descriptor removes it from the epoll set.
+    close (conn->fd);
+    conn->fd = -1;
+    self->nconns--;
+    self->free_slots [REFUSE_CONNECTIONS_MAX - 1 - self->nconns] = (uint16_t) i;
+}
+
+//  Write the canned answer on slot i and start draining what the client sends.
+static void
+s_conn_answer (gw_refuse_t *self, size_t i)
+{
+    s_conn_t *conn = &self->conns [i];
+    size_t len = conn->head_only ? self->answer_head_len : self->answer_len;
+    //  A fresh socket's send buffer takes a few hundred bytes at once: a
+    //  short write means the client is gone or misbehaving, and is closed.
+    if (send (conn->fd, self->answer, len, MSG_NOSIGNAL) != (ssize_t) len
+    ||  shutdown (conn->fd, SHUT_WR)) {
+        s_conn_close (self, i);
+        return;
+    }
+    gw_metrics_refused_at_accept (self->metrics [conn->listener]);
+    conn->answered = true;
+    conn->deadline_ms = s_now_ms () + REFUSE_LINGER_MS;
+}
+
+//  Read what slot i has: find the end of the request head, then answer;
+//  after the answer, discard until EOF. Closes the slot when done.
+static void
+s_conn_read (gw_refuse_t *self, size_t i)
+{
+    s_conn_t *conn = &self->conns [i];
+    char buffer [REFUSE_READ_CHUNK];
+    //  Level-triggered: what is left after REFUSE_READ_PER_WAKE comes back
+    //  in the next wait, after the other connections.
+    for (size_t total = 0; total < REFUSE_READ_PER_WAKE; ) {
+        ssize_t n = recv (conn->fd, buffer, sizeof buffer, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            s_conn_close (self, i);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        total += (size_t) n;
+        if (conn->answered)
+            continue;
+        for (ssize_t k = 0; k < n && conn->crlf < 4; k++) {
+            char c = buffer [k];
+            if (conn->method_len < sizeof conn->method)
+                conn->method [conn->method_len++] = c;
+            conn->crlf = c == "\r\n\r\n" [conn->crlf] ? conn->crlf + 1 : (c == '\r' ? 1 : 0);
+        }
+        conn->head_bytes += (size_t) n;
+        if (conn->crlf == 4 || conn->head_bytes >= REFUSE_HEAD_MAX) {
+            conn->head_only = conn->method_len == sizeof conn->method
+                           && memcmp (conn->method, "HEAD ", sizeof conn->method) == 0;
+            s_conn_answer (self, i);
+            if (conn->fd < 0)
+                return;
+        }
+    }
+}
+
+//  Take connection fd into a free slot, read what already arrived.
+static void
+s_conn_add (gw_refuse_t *self, int fd, size_t listener)
+{
+    assert (self->nconns < REFUSE_CONNECTIONS_MAX);
+    size_t i = self->free_slots [REFUSE_CONNECTIONS_MAX - 1 - self->nconns];
+    assert (self->conns [i].fd < 0);
+    self->conns [i] = (s_conn_t) { .fd = fd, .deadline_ms = s_now_ms () + REFUSE_HEAD_MS,
+                                   .listener = listener };
+    self->nconns++;
+    struct epoll_event event = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = REFUSE_CONN_TAG + i };
+    if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event)) {
+        s_conn_close (self, i);
+        return;
+    }
+    //  A client sends its request right after connecting: it is often here already.
+    s_conn_read (self, i);
+}
+
+//  Watch each listener whose loop thread is over its bound, while slots are free.
+static void
+s_sync_watch (gw_refuse_t *self)
+{
+    bool room = self->nconns < REFUSE_CONNECTIONS_MAX
+             && (self->paused_until_ms == 0 || s_now_ms () >= self->paused_until_ms);
+    for (size_t i = 0; i < self->nlisteners; i++) {
+        bool want = room && atomic_load (&self->over [i]);
+        if (want == self->watched [i])
+            continue;
+        struct epoll_event event = { .events = EPOLLIN, .data.u64 = i };
+        if (epoll_ctl (self->epoll_fd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+                       self->listeners [i], &event))
+            mg_warn ("refuser cannot watch a listener", "thread=%zu error=\"%s\"", i, strerror (errno));
+        else
+            self->watched [i] = want;
+    }
+}
+
+//  Accept on listener i while its thread is over its bound and slots are free.
+static void
+s_accept (gw_refuse_t *self, size_t i)
+{
+    while (self->nconns < REFUSE_CONNECTIONS_MAX && atomic_load (&self->over [i])) {
+        int fd = accept4 (self->listeners [i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            //  EAGAIN: the loop thread took it, or nothing is left. Out of
+            //  descriptors or memory: the connections wait in the backlog
+            //  for a tick (the listener stays readable, so watching it
+            //  meanwhile would spin).
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+                mg_warn ("refuser cannot accept", "thread=%zu error=\"%s\"", i, strerror (errno));
+                self->paused_until_ms = s_now_ms () + REFUSE_TICK_MS;
+            }
+            break;
+        }
+        s_conn_add (self, fd, i);
+    }
+    s_sync_watch (self);
+}
+
+//  Close connections past their deadline.
+static void
+s_expire (gw_refuse_t *self)
+{
+    int64_t now = s_now_ms ();
+    for (size_t i = 0; i < REFUSE_CONNECTIONS_MAX && self->nconns > 0; i++)
+        if (self->conns [i].fd >= 0 && now >= self->conns [i].deadline_ms)
+            s_conn_close (self, i);
+}
+
+//  Thread body: wait on the wake descriptor, the watched listeners and the
+//  connections being refused, until stopped.
+static void *
+s_thread_main (void *arg)
+{
+    gw_refuse_t *self = arg;
+    struct epoll_event events [REFUSE_EVENTS];
+    while (!atomic_load (&self->stopping)) {
+        int timeout = self->nconns > 0 || self->paused_until_ms ? REFUSE_TICK_MS : -1;
+        int n = epoll_wait (self->epoll_fd, events, REFUSE_EVENTS, timeout);
+        if (n < 0 && errno != EINTR) {
+            mg_error ("refuser cannot wait", "error=\"%s\"", strerror (errno));
+            break;
+        }
+        for (int k = 0; k < n; k++) {
+            uint64_t tag = events [k].data.u64;
+            if (tag == REFUSE_WAKE_TAG) {
+                uint64_t count;
+                if (read (self->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+                    mg_warn ("refuser cannot read its wake descriptor", "error=\"%s\"", strerror (errno));
+                s_sync_watch (self);
+            }
+            else
+            if (tag >= REFUSE_CONN_TAG) {
+                size_t i = (size_t) (tag - REFUSE_CONN_TAG);
+                if (self->conns [i].fd >= 0)
+                    s_conn_read (self, i);
+            }
+            else
+                s_accept (self, (size_t) tag);
+        }
+        if (self->nconns > 0 && s_now_ms () >= self->next_expiry_ms) {
+            s_expire (self);
+            self->next_expiry_ms = s_now_ms () + REFUSE_TICK_MS;
+        }
+        if (self->paused_until_ms && s_now_ms () >= self->paused_until_ms)
+            self->paused_until_ms = 0;
+        //  A full table or a pause left the listeners alone: watch them
+        //  again once slots free or the pause is over.
+        s_sync_watch (self);
+    }
+    return NULL;
+}
+
+//  Ask the thread to look at the listeners' states again.
+static void
+s_wake (gw_refuse_t *self)
+{
+    uint64_t one = 1;
+    //  EAGAIN: the counter is full, so a wake-up is pending anyway.
+    if (write (self->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        mg_warn ("cannot wake the refuser", "error=\"%s\"", strerror (errno));
+}
+
+int
+gw_refuse_start (gw_refuse_t *self)
+{
+    assert (self);
+    assert (!self->started);
+    if (pthread_create (&self->tid, NULL, s_thread_main, self) != 0) {
+        mg_error ("cannot start the refuser", NULL);
+        return -1;
+    }
+    self->started = true;
+    return 0;
+}
+
+void
+gw_refuse_stop (gw_refuse_t *self)
+{
+    assert (self);
+    if (self->started) {
+        atomic_store (&self->stopping, true);
+        s_wake (self);
+        pthread_join (self->tid, NULL);
+        self->started = false;
+    }
+    for (size_t i = 0; i < REFUSE_CONNECTIONS_MAX && self->nconns > 0; i++)
+        if (self->conns [i].fd >= 0)
+            s_conn_close (self, i);
+    //  Our duplicates would keep the listening sockets open after the loop
+    //  threads close theirs, and connections would queue where nobody accepts.
+    for (size_t i = 0; self->listeners && i < self->nlisteners; i++)
+        if (self->listeners [i] >= 0) {
+            close (self->listeners [i]);
+            self->listeners [i] = -1;
+        }
+}
+
+void
+gw_refuse_destroy (gw_refuse_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        gw_refuse_t *self = *self_p;
+        gw_refuse_stop (self);
+        if (self->epoll_fd >= 0)
+            close (self->epoll_fd);
+        if (self->wake_fd >= 0)
+            close (self->wake_fd);
+        free (self->listeners);
+        free (self->over);
+        free (self->watched);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+gw_refuse_set (gw_refuse_t *self, size_t i, bool over)
+{
+    assert (self);
+    assert (i < self->nlisteners);
+    atomic_store (&self->over [i], over);
+    if (!atomic_load (&self->stopping))
+        s_wake (self);
+}
