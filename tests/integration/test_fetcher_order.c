@@ -293,20 +293,28 @@ s_queued_record (fixture_t *f, long before, const char *tmdb, mg_raw_record_t *r
         fail_msg ("queued record: %s", reason);
 }
 
+//  A fresh fetcher (no lease, and no cached answer to spare the calls)
+//  whose Streaming Availability answers take SA_LATENCY_MS. Returns the
+//  last ingest_jobs id before it started.
+static long
+s_restart_with_slow_sa (fixture_t *f)
+{
+    if (f->fetcher > 0)
+        mg_test_stop (f->fetcher, SIGTERM);
+    f->fetcher = 0;
+    s_flush_redis ();
+    long before = s_scalar (f, "SELECT coalesce (max (id), 0) FROM ingest_jobs");
+    s_sim_latency (f, "sa", SA_LATENCY_MS);
+    static const char *const extra [] = { "MG_FETCHER_TIMEOUT_MS=60000", NULL };
+    s_start_fetcher (f, extra);
+    return before;
+}
+
 static void
 test_a_run_queues_its_first_titles_before_its_tail (void **state)
 {
     fixture_t *f = *state;
-    if (f->fetcher > 0)
-        mg_test_stop (f->fetcher, SIGTERM);
-    f->fetcher = 0;
-    //  No lease, and no cached answer to spare the calls.
-    s_flush_redis ();
-    long before = s_scalar (f, "SELECT coalesce (max (id), 0) FROM ingest_jobs");
-    s_sim_latency (f, "sa", SA_LATENCY_MS);
-    static const char *const extra [] = {
-        "MG_FETCHER_TIMEOUT_MS=60000", NULL };
-    s_start_fetcher (f, extra);
+    long before = s_restart_with_slow_sa (f);
     char sql [512];
     snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld "
               "AND source = 'tmdb' AND source_id = '11'", before);
@@ -349,14 +357,7 @@ static void
 test_a_fetcher_stops_in_the_middle_of_a_run (void **state)
 {
     fixture_t *f = *state;
-    if (f->fetcher > 0)
-        mg_test_stop (f->fetcher, SIGTERM);
-    f->fetcher = 0;
-    s_flush_redis ();
-    long before = s_scalar (f, "SELECT coalesce (max (id), 0) FROM ingest_jobs");
-    s_sim_latency (f, "sa", SA_LATENCY_MS);
-    static const char *const extra [] = { "MG_FETCHER_TIMEOUT_MS=60000", NULL };
-    s_start_fetcher (f, extra);
+    long before = s_restart_with_slow_sa (f);
     char sql [256];
     snprintf (sql, sizeof sql, "SELECT count (*) FROM ingest_jobs WHERE id > %ld "
               "AND source = 'tmdb'", before);
