@@ -35,7 +35,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define REFUSE_CONNECTIONS_MAX  1024    //  connections being refused at once (memory bound)
@@ -83,13 +82,11 @@ struct gw_refuse_t {
     size_t answer_head_len;     //  its status line and headers alone (for HEAD)
 };
 
-//  Milliseconds on the monotonic clock.
+//  Milliseconds on the monotonic clock (the gateway's clock, gw_now_us).
 static int64_t
 s_now_ms (void)
 {
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return gw_now_us () / 1000;
 }
 
 //  Compose the canned answer: the same body respond.c writes for OVERLOADED.
