@@ -102,3 +102,11 @@ for phase in sustainable overload; do
   refused=$(curl -s "http://127.0.0.1:$http_port/metrics" | awk '$1 == "mg_gateway_refused_at_accept_total" { print $2 }')
   echo "  new connections answered 503 by the refuser so far: ${refused:-none (no refuser)}; $(uptime | sed 's/.*load/load/')"
 done
+
+# The in-run reference: the probe's 200s at the sustainable load.
+probe_p50() { probe_stats "$1" "$2" | sed -n 's/.*p50=\([0-9.]*\) ms.*/\1/p'; }
+ref=$(probe_p50 "$tmp/probe-sustainable" 200)
+got=$(probe_p50 "$tmp/probe-overload" 503)
+if [ -n "$ref" ] && [ -n "$got" ]; then
+  awk -v a="$got" -v b="$ref" 'BEGIN { printf "probe p50, a 503 under overload / a 200 at the sustainable load: %.1f / %.1f ms = %.2f\n", a, b, a / b }'
+fi
