@@ -260,7 +260,7 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
     uint32_t dims = self->lsa ? mg_lsa_dims (self->lsa) : 0;
     float *vector = self->lsa ? malloc (dims * sizeof *vector) : NULL;
     int rc = self->lsa && !vector ? -1 : 0;
-    pthread_mutex_lock (&self->lock);
+    pthread_rwlock_wrlock (&self->lock);
     for (size_t i = 0; rc == 0 && i < count; i++) {
         int row = -1;
         for (int r = 0; r < PQntuples (res) && row < 0; r++)
@@ -270,7 +270,10 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
     }
     if (rc == 0)
         rc = s_put_people (self->index, people);
-    pthread_mutex_unlock (&self->lock);
+    //  Queries only read: what the puts staged is settled before they resume.
+    if (search_index_settle (self->index))
+        rc = -1;
+    pthread_rwlock_unlock (&self->lock);
     free (vector);
     PQclear (res);
     PQclear (people);
