@@ -151,12 +151,9 @@ s_first (fixture_t *f, const char *q, char out [40])
     mg_msg_clear (&mg_search_reply_desc, &rep);
 }
 
-//  Publish content.changed number seq for id until q's first result is
-//  expected ("" = no result) or WAIT_MS pass (a new PUB connection drops
-//  what it sends before the proxy subscribed; a number already applied is
-//  ignored by the replica, so sending it again is harmless).
-static bool
-s_publish_until (fixture_t *f, uint64_t seq, const char *id, const char *q, const char *expected)
+//  Publish content.changed number seq for id once.
+static void
+s_publish (fixture_t *f, uint64_t seq, const char *id)
 {
     mg_change_event_t event = {
         .stream = "content.changed", .seq = seq, .has_seq = true, .content_id = (char *) id, .kind = "upsert"
@@ -165,20 +162,30 @@ s_publish_until (fixture_t *f, uint64_t seq, const char *id, const char *q, cons
     size_t len = 0;
     char reason [MG_MSG_ERR_LEN];
     assert_int_equal (mg_msg_encode (&mg_change_event_desc, &event, &body, &len, reason, sizeof reason), 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "content.changed");
+    zmsg_addmem (msg, body, len);
+    if (zmsg_send (&msg, f->events))
+        zmsg_destroy (&msg);
+    free (body);
+}
+
+//  Publish content.changed number seq for id until q's first result is
+//  expected ("" = no result) or WAIT_MS pass (a new PUB connection drops
+//  what it sends before the proxy subscribed; a number already applied is
+//  ignored by the replica, so sending it again is harmless).
+static bool
+s_publish_until (fixture_t *f, uint64_t seq, const char *id, const char *q, const char *expected)
+{
     int64_t until = mg_test_now_ms () + WAIT_MS;
     bool seen = false;
     while (!seen && mg_test_now_ms () < until) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, "content.changed");
-        zmsg_addmem (msg, body, len);
-        if (zmsg_send (&msg, f->events))
-            zmsg_destroy (&msg);
+        s_publish (f, seq, id);
         zclock_sleep (100);
         char first [40];
         s_first (f, q, first);
         seen = strcmp (first, expected) == 0;
     }
-    free (body);
     return seen;
 }
 
@@ -359,18 +366,7 @@ test_search_answers_clients_at_once_while_changes_apply (void **state)
         snprintf (sql, sizeof sql, "UPDATE change_streams SET last_seq = %llu WHERE stream = 'content.changed'",
                   (unsigned long long) seq);
         s_exec (f, sql);
-        mg_change_event_t event = { .stream = "content.changed", .seq = seq, .has_seq = true,
-                                    .content_id = ID ("b2"), .kind = "upsert" };
-        uint8_t *body = NULL;
-        size_t len = 0;
-        char reason [MG_MSG_ERR_LEN];
-        assert_int_equal (mg_msg_encode (&mg_change_event_desc, &event, &body, &len, reason, sizeof reason), 0);
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, "content.changed");
-        zmsg_addmem (msg, body, len);
-        if (zmsg_send (&msg, f->events))
-            zmsg_destroy (&msg);
-        free (body);
+        s_publish (f, seq, ID ("b2"));
         zclock_sleep (20);
     }
     atomic_store (&stop, true);
