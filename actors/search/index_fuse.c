@@ -339,6 +339,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
     index_plan_clear (&plan);
     return rc;
 }
+
 int
 search_index_query (search_index_t *self, const search_query_t *query,
                     mg_search_reply_t *rep, char *err, size_t errlen)
