@@ -375,8 +375,8 @@ s_by_slot_id (const void *a, const void *b)
 //  A snapshot load over a vector index read from file: d (at rowid) takes
 //  the slot saved for title id; a title without one has no vector (as when
 //  built: no word the model knows).
-static void
-s_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id)
+void
+index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id)
 {
     index_slot_id_t key;
     snprintf (key.id, sizeof key.id, "%s", id);
@@ -556,7 +556,7 @@ s_doc_fill (search_index_t *self, int64_t rowid, const mg_doc_t *doc, char **tit
         p = end ? end + 1 : p + len;
     }
     if (self->read_slots)
-        s_vec_claim (self, rowid, d, doc->id);
+        index_vec_claim (self, rowid, d, doc->id);
     else
     if (self->lsa && doc->vector_stored) {
         if (doc->vector && doc->vector_dims == self->dims && s_vec_add (self, rowid, d, doc->vector))

@@ -278,6 +278,9 @@ sqlite3_stmt *index_stmt (search_index_t *self, index_stmt_id_t id);
 int64_t index_rowid (search_index_t *self, const char *id);
 //  Rebuild the vocabulary from the index when titles changed since.
 int index_vocab (search_index_t *self);
+//  Over a vector index read from file: d (at rowid) takes the slot saved
+//  for title id (none when the map has no slot for it).
+void index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id);
 
 //  ---- index_plan.c
 //  Free what plan holds and empty it.

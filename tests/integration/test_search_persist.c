@@ -1,11 +1,13 @@
-/*  A replica's vector index persisted (MG_SEARCH_INDEX_FILE) across
-    restarts, over a real broker, real mg-search processes and a scratch
-    catalog with an LSA model (mg-embed-train): the first replica builds
-    the index and saves it; a new replica process of the same catalog
-    generation reads it (its log says so, and it builds nothing) and
-    answers semantic search as the first did; once the generation moves
-    (a title added, its change event numbered), the next replica builds
-    and saves anew.  */
+/*  A replica's index persisted (MG_SEARCH_INDEX_FILE: the vectors, and
+    beside them the SQLite database and the doc table) across restarts,
+    over a real broker, real mg-search processes and a scratch catalog
+    with an LSA model (mg-embed-train): the first replica builds the index
+    and saves it; a new replica process of the same catalog generation
+    reads it (its log says so, and it builds nothing) and answers keyword
+    and semantic search as the first did; a truncated database file or a
+    doc table file of garbage is built anew (never served, never a crash);
+    once the generation moves (a title added, its change event numbered),
+    the next replica builds and saves anew.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -115,19 +117,59 @@ s_logged (fixture_t *f, const char *text)
     return strstr (buffer, text) != NULL;
 }
 
-//  The id of the best semantic hit of "astronaut spaceship" into id.
+//  The ids of the hits of q in mode, in order, with their titles, total
+//  and first offer region, into out.
 static void
-s_best (fixture_t *f, char id [64])
+s_answer (fixture_t *f, const char *q, const char *mode, char *out, size_t room)
 {
-    mg_search_request_t req = { .q = "astronaut spaceship", .mode = "semantic" };
+    mg_search_request_t req = { .q = (char *) q, .mode = (char *) mode };
     mg_search_reply_t rep;
     mg_error_t err = { 0 };
     if (mg_client_call (f->client, "search.query", &mg_search_request_desc, &req,
                         &mg_search_reply_desc, &rep, CALL_TTL_MS, &err))
-        fail_msg ("semantic search: %s %s", err.code, err.message);
+        fail_msg ("%s search: %s %s", mode, err.code, err.message);
     assert_true (rep.results_count >= 2);
-    snprintf (id, 64, "%s", rep.results [0].id);
+    size_t used = (size_t) snprintf (out, room, "total=%llu", (unsigned long long) rep.total);
+    for (size_t i = 0; i < rep.results_count && used < room; i++)
+        used += (size_t) snprintf (out + used, room - used, " %s:%s:%zu", rep.results [i].id,
+                                   rep.results [i].title, rep.results [i].availability_count);
     mg_msg_clear (&mg_search_reply_desc, &rep);
+}
+
+//  The id of the best semantic hit of "astronaut spaceship" into id.
+static void
+s_best (fixture_t *f, char id [64])
+{
+    char answer [1024];
+    s_answer (f, "astronaut spaceship", "semantic", answer, sizeof answer);
+    snprintf (id, 64, "%.36s", strchr (answer, ' ') + 1);
+}
+
+//  What a replica answers to the keyword queries of the test, into out.
+static void
+s_keyword (fixture_t *f, char *out, size_t room)
+{
+    char kitchen [1024], love [1024];
+    s_answer (f, "kitchen", "keyword", kitchen, sizeof kitchen);
+    s_answer (f, "love chef", "hybrid", love, sizeof love);
+    snprintf (out, room, "%s | %s", kitchen, love);
+}
+
+//  Replace the file at path by its first bytes (bytes < 0: by garbage of
+//  the same size). True when done.
+static bool
+s_spoil (const char *path, long bytes)
+{
+    struct stat st;
+    if (stat (path, &st) || st.st_size < 64)
+        return false;
+    if (bytes >= 0)
+        return truncate (path, bytes) == 0;
+    FILE *file = fopen (path, "r+");
+    bool ok = file != NULL;
+    for (off_t i = 0; ok && i < st.st_size; i++)
+        ok = fputc ((int) ((i * 7919) & 0xff), file) != EOF;
+    return file && fclose (file) == 0 && ok;
 }
 
 static int
@@ -168,11 +210,14 @@ group_teardown (void **state)
         mg_test_stop (f->replica, SIGTERM);
     if (f->broker > 0)
         mg_test_stop (f->broker, SIGTERM);
-    char ids [300];
-    snprintf (ids, sizeof ids, "%s.ids", f->index);
+    const char *suffixes [] = { ".ids", ".db", ".docs" };
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes [0]; i++) {
+        char path [300];
+        snprintf (path, sizeof path, "%s%s", f->index, suffixes [i]);
+        remove (path);
+    }
     remove (f->model);
     remove (f->index);
-    remove (ids);
     remove (f->log);
     mg_test_drop_db (&f->admin, f->url);
     free (f);
@@ -187,37 +232,68 @@ test_a_restarted_replica_reads_the_saved_index_until_the_generation_moves (void 
     pid_t first = s_replica (f);
     assert_true (first > 0);
     assert_true (s_logged (f, "vector index built and saved"));
-    char built [64], read [64], rebuilt [64];
+    assert_true (s_logged (f, "search index built and saved"));
+    char built [64], read [64], rebuilt [64], words [2048], words_read [2048];
     s_best (f, built);
+    s_keyword (f, words, sizeof words);
     mg_test_stop (first, SIGTERM);
     f->replica = 0;
     struct stat saved;
     assert_int_equal (stat (f->index, &saved), 0);
+    char db [300], docs [300];
+    snprintf (db, sizeof db, "%s.db", f->index);
+    snprintf (docs, sizeof docs, "%s.docs", f->index);
 
-    //  A new process, the same generation: read from the file, not built.
+    //  A new process, the same generation: read from the files, not built
+    //  (nor read from PostgreSQL), the same answers.
     pid_t second = s_replica (f);
     assert_true (second > 0);
-    assert_true (s_logged (f, "vector index loaded from file"));
-    assert_false (s_logged (f, "vector index built"));
+    assert_true (s_logged (f, "search index loaded from files"));
+    assert_false (s_logged (f, "index built"));
     s_best (f, read);
     assert_string_equal (read, built);
+    s_keyword (f, words_read, sizeof words_read);
+    assert_string_equal (words_read, words);
     mg_test_stop (second, SIGTERM);
     f->replica = 0;
     struct stat kept;
     assert_int_equal (stat (f->index, &kept), 0);
     assert_int_equal (kept.st_ino, saved.st_ino);      //  not written again
 
+    //  A truncated database, then a doc table of garbage: built anew.
+    struct stat whole;
+    assert_int_equal (stat (db, &whole), 0);
+    assert_true (s_spoil (db, (long) whole.st_size / 2));
+    pid_t third = s_replica (f);
+    assert_true (third > 0);
+    assert_true (s_logged (f, "saved search index unusable"));
+    assert_true (s_logged (f, "search index built and saved"));
+    s_keyword (f, words_read, sizeof words_read);
+    assert_string_equal (words_read, words);
+    mg_test_stop (third, SIGTERM);
+    f->replica = 0;
+    assert_true (s_spoil (docs, -1));
+    pid_t fourth = s_replica (f);
+    assert_true (fourth > 0);
+    assert_true (s_logged (f, "search index built and saved"));
+    assert_false (s_logged (f, "search index loaded from files"));
+    s_keyword (f, words_read, sizeof words_read);
+    assert_string_equal (words_read, words);
+    mg_test_stop (fourth, SIGTERM);
+    f->replica = 0;
+
     //  The generation moves (a title added and its event numbered): built anew.
     assert_true (s_sql (f, "INSERT INTO content (id, type, title, year, overview, popularity, checksum) VALUES "
                            "('" ID ("5") "', 'movie', 'Orbit Kitchen', 2020, "
                            "'A chef cooks for the astronaut crew of a spaceship.', 5, '\\x00')"));
     assert_true (s_sql (f, "UPDATE change_streams SET last_seq = last_seq + 1 WHERE stream = 'content.changed'"));
-    pid_t third = s_replica (f);
-    assert_true (third > 0);
+    pid_t fifth = s_replica (f);
+    assert_true (fifth > 0);
     assert_true (s_logged (f, "vector index built and saved"));
-    assert_false (s_logged (f, "vector index loaded from file"));
+    assert_true (s_logged (f, "search index built and saved"));
+    assert_false (s_logged (f, "loaded from file"));
     s_best (f, rebuilt);
-    mg_test_stop (third, SIGTERM);
+    mg_test_stop (fifth, SIGTERM);
     f->replica = 0;
     struct stat again;
     assert_int_equal (stat (f->index, &again), 0);
