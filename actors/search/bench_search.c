@@ -227,10 +227,11 @@ s_memory (search_index_t *index)
                     sqlite3_column_int64 (stmt, 2) / 1048576.0, sqlite3_column_int (stmt, 3));
     sqlite3_finalize (stmt);
     if (sqlite3_prepare_v2 (index->db, "SELECT sum (length (item)), sum (length (title) + length (cast_names) "
-                            "+ length (id) + length (type)) FROM docs", -1, &stmt, NULL) == SQLITE_OK
+                            "+ length (id) + length (type)), sum (length (item_text (item))) FROM docs", -1, &stmt, NULL) == SQLITE_OK
     &&  sqlite3_step (stmt) == SQLITE_ROW)
-        printf ("  docs: result items %.1f MiB of JSON; id, type, title, cast %.1f MiB\n",
-                sqlite3_column_int64 (stmt, 0) / 1048576.0, sqlite3_column_int64 (stmt, 1) / 1048576.0);
+        printf ("  docs: result items %.1f MiB stored (%.1f MiB of JSON); id, type, title, cast %.1f MiB\n",
+                sqlite3_column_int64 (stmt, 0) / 1048576.0, sqlite3_column_int64 (stmt, 2) / 1048576.0,
+                sqlite3_column_int64 (stmt, 1) / 1048576.0);
     sqlite3_finalize (stmt);
     size_t structs = index->docs_room * sizeof *index->docs, strings = 0, offers = 0;
     for (size_t i = 0; i < index->docs_room; i++) {

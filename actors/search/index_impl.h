@@ -30,6 +30,7 @@
 #include "hnsw.h"
 
 #include <sqlite3.h>
+#include <zlib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -204,6 +205,8 @@ struct search_index_t {
     index_slot_id_t *read_slots;   //  a vector index read from file: its slots by title id (sorted)
     size_t read_count, read_claimed;
     bool read_clash;           //  a title claimed a slot already claimed
+    z_stream *zpack;           //  result items are stored deflated (index.c), this stream kept
+    z_stream *zunpack;
 };
 
 typedef struct {
