@@ -53,12 +53,17 @@ seconds=${MG_BENCH_SECONDS:-10}
 connections=${MG_BENCH_CONNECTIONS:-64}
 threads=${MG_BENCH_THREADS:-2}
 wrk_timeout=60s
-if [ -n "$replica_only" ]; then
+# Build the tool $1 in a Release tree ($root/build-release) and make a scratch
+# directory ($dir), removed at exit.
+release_tool() {
   root=$(cd "$(dirname "$0")/.." && pwd)
   cmake -S "$root" -B "$root/build-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$root/build-release" -j2 --target mg-search-bench >/dev/null
+  cmake --build "$root/build-release" -j2 --target "$1" >/dev/null
   dir=$(mktemp -d)
   trap 'rm -rf "$dir"' EXIT
+}
+if [ -n "$replica_only" ]; then
+  release_tool mg-search-bench
   python3 "$root/bench/search_gen.py" "$root/data/catalog.jsonl.gz" "$items" "$dir/titles.jsonl" "$dir/queries.txt"
   echo "whole replica index, $items generated titles, built from the generated file (not through PostgreSQL);" \
        "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -70,11 +75,7 @@ if [ -n "$replica_only" ]; then
   exit 0
 fi
 if [ -n "$vectors_only" ]; then
-  root=$(cd "$(dirname "$0")/.." && pwd)
-  cmake -S "$root" -B "$root/build-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$root/build-release" -j2 --target mg-hnsw-bench >/dev/null
-  dir=$(mktemp -d)
-  trap 'rm -rf "$dir"' EXIT
+  release_tool mg-hnsw-bench
   echo "vector index only, $items generated vectors of $dims dims (not through PostgreSQL);" \
        "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   MG_SEARCH_VECTOR_INDEX=${MG_SEARCH_VECTOR_INDEX:-ivf-sq8} \

@@ -18,6 +18,7 @@
     with the same SAVE_PATH, catalog file and model reads it back as a
     restarted replica does and prints the time until it serves.  */
 #include "index_impl.h"
+#include "bench_util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -30,30 +31,6 @@
 #define FIELD_BYTES     (64 * 1024)     //  one joined list (keywords, cast, offers)
 #define OVERVIEW_ITEM   160             //  SQL_ITEM_OVERVIEW_MAX: characters of the item's overview
 #define QUERIES_MAX     100000
-
-static double
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
-
-//  A field of /proc/self/status in KiB (VmRSS, VmHWM), 0 when unreadable.
-static long
-s_status_kib (const char *field)
-{
-    char line [256];
-    long kib = 0;
-    size_t len = strlen (field);
-    FILE *file = fopen ("/proc/self/status", "r");
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, field, len) == 0 && line [len] == ':')
-            kib = atol (line + len + 1);
-    if (file)
-        fclose (file);
-    return kib;
-}
 
 //  A title's place in the file and its popularity (the load order).
 typedef struct {
@@ -277,9 +254,9 @@ s_queries (search_index_t *index, char **queries, size_t count, search_mode_t mo
         mg_search_reply_t rep;
         memset (&rep, 0, sizeof rep);
         char err [256] = "";
-        double start = s_now_ms ();
+        double start = bench_now_ms ();
         int rc = search_index_query (index, &query, &rep, err, sizeof err);
-        took [answered] = s_now_ms () - start;
+        took [answered] = bench_now_ms () - start;
         answered += rc == 0;
         for (size_t h = 0; rc == 0 && h < rep.results_count; h++)
             for (const char *c = rep.results [h].id; *c; c++)
@@ -347,9 +324,9 @@ main (int argc, char **argv)
     char key [400], vkey [512];
     snprintf (key, sizeof key, "model=%s bench=%s", lsa ? mg_lsa_id (lsa) : "none", argv [1]);
     snprintf (vkey, sizeof vkey, "vectors %s", key);
-    long rss_start = s_status_kib ("VmRSS");
+    long rss_start = bench_status_kib ("VmRSS");
     char *line = malloc (LINE_MAX_BYTES);
-    double start = s_now_ms ();
+    double start = bench_now_ms ();
     search_index_t *index = save && line ? search_index_store_read (lsa, save, key, vkey, err, sizeof err) : NULL;
     bool opened = index != NULL;
     size_t count = opened ? search_index_count (index) : 0;
@@ -358,7 +335,7 @@ main (int argc, char **argv)
         index = s_build (file, lsa, line, &count, err, sizeof err);
     if (file)
         fclose (file);
-    double built = s_now_ms ();
+    double built = bench_now_ms ();
     //  The vocabulary is built by the first query (as a replica's is).
     mg_search_reply_t rep;
     memset (&rep, 0, sizeof rep);
@@ -372,7 +349,7 @@ main (int argc, char **argv)
         mg_lsa_destroy (&lsa);
         return 1;
     }
-    double ready = s_now_ms ();
+    double ready = bench_now_ms ();
     if (opened)
         printf ("titles=%zu restart: read from %s in %.0f ms, vocabulary %.0f ms: serving after %.0f ms\n",
                 count, save, built - start, ready - built, ready - start);
@@ -380,12 +357,12 @@ main (int argc, char **argv)
         printf ("titles=%zu build_ms=%.0f (puts and commit, not through PostgreSQL) vocabulary_ms=%.0f\n",
                 count, built - start, ready - built);
     printf ("rss %.1f MiB (%.1f MiB before the index: the model and the process), peak %.1f MiB\n",
-            s_status_kib ("VmRSS") / 1024.0, rss_start / 1024.0, s_status_kib ("VmHWM") / 1024.0);
+            bench_status_kib ("VmRSS") / 1024.0, rss_start / 1024.0, bench_status_kib ("VmHWM") / 1024.0);
     s_memory (index);
     if (save && !opened) {
-        double s = s_now_ms ();
+        double s = bench_now_ms ();
         rc = (lsa && search_index_vectors_write (index, save, vkey)) || search_index_store_write (index, save, key);
-        printf ("saved to %s in %.0f ms%s\n", save, s_now_ms () - s, rc ? " (FAILED)" : "");
+        printf ("saved to %s in %.0f ms%s\n", save, bench_now_ms () - s, rc ? " (FAILED)" : "");
     }
     char **queries = calloc (QUERIES_MAX, sizeof *queries);
     size_t nq = 0;

@@ -19,6 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+//  The doc table's text columns (titles to crew), from this column of a row.
+#define DOC_TEXTS       6
+#define DOC_TEXT_COLUMN 8
+
 //  Raised when what the files hold changes shape (a file of another format
 //  never carries the key a replica looks for).
 #define STORE_FORMAT 1
@@ -117,12 +121,9 @@ s_docs_write (search_index_t *self, const char *path, const char *key, long long
         sqlite3_bind_double (stmt, 6, d->rating);
         s_bind_text (stmt, 7, d->release);
         sqlite3_bind_int64 (stmt, 8, (sqlite3_int64) d->genres);
-        s_bind_text (stmt, 9, d->titles);
-        s_bind_text (stmt, 10, d->tags);
-        s_bind_text (stmt, 11, d->companies);
-        s_bind_text (stmt, 12, d->tagline);
-        s_bind_text (stmt, 13, d->cast);
-        s_bind_text (stmt, 14, d->crew);
+        const char *texts [DOC_TEXTS] = { d->titles, d->tags, d->companies, d->tagline, d->cast, d->crew };
+        for (int i = 0; i < DOC_TEXTS; i++)
+            s_bind_text (stmt, DOC_TEXT_COLUMN + 1 + i, texts [i]);
         if (d->offers_count)
             sqlite3_bind_blob (stmt, 15, d->offers, (int) (d->offers_count * sizeof *d->offers), SQLITE_STATIC);
         rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : -1;
@@ -237,9 +238,9 @@ s_docs_read (search_index_t *self, const char *path, const char *stored, long lo
             const char *release = (const char *) sqlite3_column_text (stmt, 6);
             snprintf (d->release, sizeof d->release, "%s", release ? release : "");
             d->genres = (uint64_t) sqlite3_column_int64 (stmt, 7);
-            rc = s_column_dup (stmt, 8, &d->titles) || s_column_dup (stmt, 9, &d->tags)
-              || s_column_dup (stmt, 10, &d->companies) || s_column_dup (stmt, 11, &d->tagline)
-              || s_column_dup (stmt, 12, &d->cast) || s_column_dup (stmt, 13, &d->crew) ? -1 : 0;
+            char **texts [DOC_TEXTS] = { &d->titles, &d->tags, &d->companies, &d->tagline, &d->cast, &d->crew };
+            for (int i = 0; rc == 0 && i < DOC_TEXTS; i++)
+                rc = s_column_dup (stmt, DOC_TEXT_COLUMN + i, texts [i]);
         }
         d = rc == 0 ? d : NULL;
         if (d && offers > 0) {
