@@ -23,6 +23,8 @@
 #define DOC_TEXTS       6
 #define DOC_TEXT_COLUMN 8
 
+#define CRC_CHUNK       (1024 * 1024)   //  bytes read at a time to check a file
+
 //  Raised when what the files hold changes shape (a file of another format
 //  never carries the key a replica looks for).
 #define STORE_FORMAT 1
@@ -31,7 +33,7 @@ static const char s_docs_schema [] =
     "PRAGMA journal_mode = OFF;"
     "PRAGMA synchronous = OFF;"
     "CREATE TABLE meta (key TEXT NOT NULL, db_bytes INTEGER NOT NULL, next_rowid INTEGER NOT NULL, "
-    "  titles INTEGER NOT NULL, pop_max REAL NOT NULL);"
+    "  titles INTEGER NOT NULL, pop_max REAL NOT NULL, db_crc INTEGER NOT NULL);"
     "CREATE TABLE genres (i INTEGER PRIMARY KEY, slug TEXT NOT NULL);"
     "CREATE TABLE platforms (i INTEGER PRIMARY KEY, slug TEXT NOT NULL);"
     "CREATE TABLE doc (rowid INTEGER PRIMARY KEY, tv INTEGER, has_rating INTEGER, year INTEGER, "
@@ -60,6 +62,25 @@ s_file_bytes (const char *path)
     return stat (path, &st) == 0 ? (long long) st.st_size : -1;
 }
 
+//  CRC-32 of the file at path, -1 when it does not read. A database copy
+//  is checked whole before it is served: a flipped byte deep in an FTS5
+//  page would otherwise only show as errors of the queries that touch it.
+static long long
+s_file_crc (const char *path)
+{
+    FILE *file = fopen (path, "rb");
+    unsigned char *buffer = file ? malloc (CRC_CHUNK) : NULL;
+    uLong crc = crc32 (0L, Z_NULL, 0);
+    size_t n = 0;
+    while (buffer && (n = fread (buffer, 1, CRC_CHUNK, file)) > 0)
+        crc = crc32 (crc, buffer, (uInt) n);
+    bool ok = buffer && !ferror (file);
+    free (buffer);
+    if (file)
+        fclose (file);
+    return ok ? (long long) crc : -1;
+}
+
 //  Bind text (may be NULL) to column at of stmt.
 static void
 s_bind_text (sqlite3_stmt *stmt, int at, const char *text)
@@ -71,19 +92,20 @@ s_bind_text (sqlite3_stmt *stmt, int at, const char *text)
 //  Write the doc table of self into the SQLite file at path, with key and
 //  the size of the database copy it goes with. 0 or -1.
 static int
-s_docs_write (search_index_t *self, const char *path, const char *key, long long db_bytes)
+s_docs_write (search_index_t *self, const char *path, const char *key, long long db_bytes, long long db_crc)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     remove (path);
     int rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK
           && s_exec (db, s_docs_schema) == 0 && s_exec (db, "BEGIN") == 0 ? 0 : -1;
-    if (rc == 0 && sqlite3_prepare_v2 (db, "INSERT INTO meta VALUES (?1, ?2, ?3, ?4, ?5)", -1, &stmt, NULL) == SQLITE_OK) {
+    if (rc == 0 && sqlite3_prepare_v2 (db, "INSERT INTO meta VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &stmt, NULL) == SQLITE_OK) {
         sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64 (stmt, 2, db_bytes);
         sqlite3_bind_int64 (stmt, 3, self->next_rowid);
         sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) self->count);
         sqlite3_bind_double (stmt, 5, self->pop_max);
+        sqlite3_bind_int64 (stmt, 6, db_crc);
         rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : -1;
     }
     else
@@ -158,7 +180,8 @@ search_index_store_write (search_index_t *self, const char *path, const char *ke
         mg_warn ("cannot save the search index", "path=%s error=\"%s\"", db_tmp, sqlite3_errmsg (self->db));
     sqlite3_finalize (stmt);
     long long db_bytes = rc == 0 ? s_file_bytes (db_tmp) : -1;
-    rc = rc == 0 && db_bytes > 0 && s_docs_write (self, docs_tmp, stored, db_bytes) == 0 ? 0 : -1;
+    long long db_crc = db_bytes > 0 ? s_file_crc (db_tmp) : -1;
+    rc = rc == 0 && db_crc >= 0 && s_docs_write (self, docs_tmp, stored, db_bytes, db_crc) == 0 ? 0 : -1;
     //  The doc table is renamed last: it holds the key, so a crash
     //  between the renames leaves a pair that no key matches.
     rc = rc == 0 && rename (db_tmp, db_path) == 0 && rename (docs_tmp, docs_path) == 0 ? 0 : -1;
@@ -183,17 +206,18 @@ s_column_dup (sqlite3_stmt *stmt, int col, char **out)
 //  database copy must have into *db_bytes. 0, or -1 (no such key, a file
 //  that does not read, values out of range).
 static int
-s_docs_read (search_index_t *self, const char *path, const char *stored, long long *db_bytes)
+s_docs_read (search_index_t *self, const char *path, const char *stored, long long *db_bytes, long long *db_crc)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
-          && sqlite3_prepare_v2 (db, "SELECT key, db_bytes, next_rowid, titles, pop_max FROM meta", -1, &stmt, NULL)
-             == SQLITE_OK && sqlite3_step (stmt) == SQLITE_ROW ? 0 : -1;
+          && sqlite3_prepare_v2 (db, "SELECT key, db_bytes, next_rowid, titles, pop_max, db_crc FROM meta", -1,
+                                 &stmt, NULL) == SQLITE_OK && sqlite3_step (stmt) == SQLITE_ROW ? 0 : -1;
     int64_t next_rowid = 0;
     if (rc == 0) {
         const char *key = (const char *) sqlite3_column_text (stmt, 0);
         *db_bytes = sqlite3_column_int64 (stmt, 1);
+        *db_crc = sqlite3_column_int64 (stmt, 5);
         next_rowid = sqlite3_column_int64 (stmt, 2);
         self->pop_max = sqlite3_column_double (stmt, 4);
         rc = key && strcmp (key, stored) == 0 && next_rowid >= 1 && sqlite3_column_int64 (stmt, 3) >= 0 ? 0 : 1;
@@ -357,12 +381,12 @@ search_index_store_read (const mg_lsa_t *lsa, const char *path, const char *key,
         rc = -1;
         why = "the vector index does not read";
     }
-    long long db_bytes = -1;
-    if (rc == 0 && (rc = s_docs_read (self, docs_path, stored, &db_bytes)) < 0)
+    long long db_bytes = -1, db_crc = -1;
+    if (rc == 0 && (rc = s_docs_read (self, docs_path, stored, &db_bytes, &db_crc)) < 0)
         why = "the doc table does not read";
-    if (rc == 0 && s_file_bytes (db_path) != db_bytes) {
+    if (rc == 0 && (s_file_bytes (db_path) != db_bytes || s_file_crc (db_path) != db_crc)) {
         rc = -1;
-        why = "the database file is not the size saved";
+        why = "the database file is not the one saved (size or checksum)";
     }
     if (rc == 0 && (s_db_read (self, db_path) || !s_db_fits (self))) {
         rc = -1;

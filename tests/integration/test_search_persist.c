@@ -4,8 +4,9 @@
     with an LSA model (mg-embed-train): the first replica builds the index
     and saves it; a new replica process of the same catalog generation
     reads it (its log says so, and it builds nothing) and answers keyword
-    and semantic search as the first did; a truncated database file or a
-    doc table file of garbage is built anew (never served, never a crash);
+    and semantic search as the first did; a truncated database file, one
+    with bytes changed, or a doc table file of garbage is built anew (never
+    served, never a crash);
     once the generation moves (a title added, its change event numbered),
     the next replica builds and saves anew, and a replica read from those
     files applies the next change event as after any load.  */
@@ -156,20 +157,22 @@ s_keyword (fixture_t *f, char *out, size_t room)
     snprintf (out, room, "%s | %s", kitchen, love);
 }
 
-//  Replace the file at path by its first bytes (bytes < 0: by garbage of
-//  the same size). True when done.
+//  Spoil the file at path: cut it to its first half (how cut), else
+//  overwrite 8 bytes in its middle (how flip) or all of it (how garbage).
+//  True when done.
 static bool
-s_spoil (const char *path, long bytes)
+s_spoil (const char *path, const char *how)
 {
     struct stat st;
     if (stat (path, &st) || st.st_size < 64)
         return false;
-    if (bytes >= 0)
-        return truncate (path, bytes) == 0;
+    if (strcmp (how, "cut") == 0)
+        return truncate (path, st.st_size / 2) == 0;
+    bool flip = strcmp (how, "flip") == 0;
     FILE *file = fopen (path, "r+");
-    bool ok = file != NULL;
-    for (off_t i = 0; ok && i < st.st_size; i++)
-        ok = fputc ((int) ((i * 7919) & 0xff), file) != EOF;
+    bool ok = file && fseek (file, flip ? st.st_size / 2 : 0, SEEK_SET) == 0;
+    for (off_t i = 0; ok && i < (flip ? 8 : st.st_size); i++)
+        ok = fputc ((int) ((i * 7919 + 1) & 0xff), file) != EOF;
     return file && fclose (file) == 0 && ok;
 }
 
@@ -318,12 +321,13 @@ test_a_restarted_replica_reads_the_saved_index_until_the_generation_moves (void 
     assert_int_equal (stat (f->index, &kept), 0);
     assert_int_equal (kept.st_ino, saved.st_ino);      //  not written again
 
-    //  A truncated database, then a doc table of garbage: built anew.
-    struct stat whole;
-    assert_int_equal (stat (db, &whole), 0);
-    assert_true (s_spoil (db, (long) whole.st_size / 2));
+    //  A truncated database, one with 8 bytes changed in its middle, then
+    //  a doc table of garbage: built anew.
+    assert_true (s_spoil (db, "cut"));
     s_builds_anew (f, words, true);
-    assert_true (s_spoil (docs, -1));
+    assert_true (s_spoil (db, "flip"));
+    s_builds_anew (f, words, true);
+    assert_true (s_spoil (docs, "garbage"));
     s_builds_anew (f, words, false);
 
     //  The generation moves (a title added and its event numbered): built anew.
