@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <zlib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -216,6 +217,8 @@ struct search_index_t {
     index_slot_id_t *read_slots;   //  a vector index read from file: its slots by title id (sorted)
     size_t read_count, read_claimed;
     bool read_clash;           //  a title claimed a slot already claimed
+    z_stream *zpack;           //  result items are stored deflated (index.c), this stream kept
+    z_stream *zunpack;         //  used by item_text inside a step: under the connection's mutex
 };
 
 typedef struct {
@@ -295,6 +298,9 @@ int index_vocab (search_index_t *self);
 //  replica's lock for reading each take one.
 void index_lane_enter (search_index_t *self);
 void index_lane_leave (search_index_t *self);
+//  Over a vector index read from file: d (at rowid) takes the slot saved
+//  for title id (none when the map has no slot for it).
+void index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id);
 
 //  ---- index_plan.c
 //  Free what plan holds and empty it.
