@@ -186,6 +186,9 @@ s_load (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], 
     PQclear (res);
     search_index_t *saved = ok && read_path && *read_path
                           ? search_index_store_read (lsa, read_path, skey, lsa ? key : NULL, err, errlen) : NULL;
+    //  Settled as a load's commit settles (queries only read); else it is built.
+    if (saved && search_index_settle (saved))
+        search_index_destroy (&saved);
     if (saved) {
         PQfinish (pg);
         search_index_destroy (&index);
