@@ -29,11 +29,11 @@ s_resync (search_t *self)
         mg_error ("search resync failed", "reason=\"%s\"", err);
         return -1;
     }
-    pthread_mutex_lock (&self->lock);
+    pthread_rwlock_wrlock (&self->lock);
     search_index_t *old = self->index;
     self->index = index;
     memcpy (self->applied, seq, sizeof seq);
-    pthread_mutex_unlock (&self->lock);
+    pthread_rwlock_unlock (&self->lock);
     search_index_destroy (&old);
     memcpy (self->seq, seq, sizeof seq);
     self->resyncs++;
@@ -99,9 +99,9 @@ search_follow (void *arg)
     while (!self->stop) {
         //  Published here, outside the lock; a failed publish is retried
         //  every turn (at least every POLL_MS).
-        pthread_mutex_lock (&self->lock);
+        pthread_rwlock_rdlock (&self->lock);
         memcpy (applied, self->applied, sizeof applied);
-        pthread_mutex_unlock (&self->lock);
+        pthread_rwlock_unlock (&self->lock);
         search_gen_publish (self->gen, applied);
         zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, POLL_MS) <= 0)
@@ -125,9 +125,9 @@ search_follow (void *arg)
         if (!gap && count)
             rc = pg ? search_load_ids (self, pg, ids, count, err, sizeof err) : -1;
         if (rc == 0) {
-            pthread_mutex_lock (&self->lock);
+            pthread_rwlock_wrlock (&self->lock);
             memcpy (self->applied, self->seq, sizeof self->applied);
-            pthread_mutex_unlock (&self->lock);
+            pthread_rwlock_unlock (&self->lock);
         }
         if (rc && !gap)
             mg_warn ("changed titles could not be re-read; resyncing", "reason=\"%s\"", pg ? err : "no database");

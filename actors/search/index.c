@@ -169,12 +169,43 @@ index_fail (search_index_t *self, char *err, size_t errlen, const char *what)
     return -1;
 }
 
-//  The kept statement id, reset and unbound; NULL (logged) when it cannot
-//  be prepared.
+//  The lane this thread's statements are taken from: 0 (the writer's)
+//  unless a query entered one (index_lane_enter).
+static _Thread_local int s_lane;
+
+void
+index_lane_enter (search_index_t *self)
+{
+    pthread_mutex_lock (&self->lanes_lock);
+    int lane = 0;
+    while (lane == 0) {
+        for (int i = 1; i < INDEX_LANES && lane == 0; i++)
+            if (!(self->lanes_busy & (1u << i)))
+                lane = i;
+        if (lane == 0)
+            pthread_cond_wait (&self->lanes_free, &self->lanes_lock);
+    }
+    self->lanes_busy |= 1u << lane;
+    pthread_mutex_unlock (&self->lanes_lock);
+    s_lane = lane;
+}
+
+void
+index_lane_leave (search_index_t *self)
+{
+    pthread_mutex_lock (&self->lanes_lock);
+    self->lanes_busy &= ~(1u << s_lane);
+    pthread_cond_signal (&self->lanes_free);
+    pthread_mutex_unlock (&self->lanes_lock);
+    s_lane = 0;
+}
+
+//  The kept statement id of this thread's lane, reset and unbound; NULL
+//  (logged) when it cannot be prepared.
 sqlite3_stmt *
 index_stmt (search_index_t *self, index_stmt_id_t id)
 {
-    sqlite3_stmt *stmt = self->stmts [id];
+    sqlite3_stmt *stmt = self->stmts [s_lane][id];
     if (stmt) {
         sqlite3_reset (stmt);
         sqlite3_clear_bindings (stmt);
@@ -192,7 +223,7 @@ index_stmt (search_index_t *self, index_stmt_id_t id)
         sqlite3_finalize (stmt);
         return NULL;
     }
-    self->stmts [id] = stmt;
+    self->stmts [s_lane][id] = stmt;
     return stmt;
 }
 
@@ -216,6 +247,17 @@ search_index_new (const mg_lsa_t *lsa, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
+    if (pthread_mutex_init (&self->lanes_lock, NULL)) {
+        free (self);
+        snprintf (err, errlen, "cannot create the index's lock");
+        return NULL;
+    }
+    if (pthread_cond_init (&self->lanes_free, NULL)) {
+        pthread_mutex_destroy (&self->lanes_lock);
+        free (self);
+        snprintf (err, errlen, "cannot create the index's lock");
+        return NULL;
+    }
     self->lsa = lsa;
     self->dims = lsa ? mg_lsa_dims (lsa) : 0;
     self->vocab_dirty = true;
@@ -224,11 +266,13 @@ search_index_new (const mg_lsa_t *lsa, char *err, size_t errlen)
     self->typo.two = (int) mg_config_int ("MG_SEARCH_TYPO_TWO", MG_TEXT_TYPO_TWO, 1, MG_TEXT_WORD_CPS);
     self->typo.wide_two = (int) mg_config_int ("MG_SEARCH_TYPO_WIDE_TWO", MG_TEXT_TYPO_WIDE_TWO, 1, MG_TEXT_WORD_CPS);
     if (lsa && !(self->hnsw = search_hnsw_new (self->dims, HNSW_M, HNSW_EF_CONSTRUCTION, err, errlen))) {
-        free (self);
+        search_index_destroy (&self);
         return NULL;
     }
+    //  Serialized: queries on several threads step their own statements
+    //  (lanes) on this one connection.
     if (sqlite3_open_v2 (":memory:", &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                         | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK
+                         | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK
     ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK
     ||  sqlite3_create_function_v2 (self->db, "item_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, self,
                                     s_item_text, NULL, NULL, NULL) != SQLITE_OK) {
@@ -259,9 +303,12 @@ search_index_destroy (search_index_t **self_p)
     assert (self_p);
     if (*self_p) {
         search_index_t *self = *self_p;
-        for (int i = 0; i < ST_COUNT; i++)
-            sqlite3_finalize (self->stmts [i]);
+        for (int lane = 0; lane < INDEX_LANES; lane++)
+            for (int i = 0; i < ST_COUNT; i++)
+                sqlite3_finalize (self->stmts [lane][i]);
         sqlite3_close (self->db);
+        pthread_mutex_destroy (&self->lanes_lock);
+        pthread_cond_destroy (&self->lanes_free);
         search_vocab_destroy (&self->vocab);
         search_vocab_destroy (&self->text_vocab);
         search_vocab_destroy (&self->company_vocab);
@@ -300,12 +347,30 @@ search_index_commit (search_index_t *self)
     if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     //  A snapshot's vectors were staged by its puts: one parallel build.
+    return search_index_settle (self);
+}
+
+int
+search_index_settle (search_index_t *self)
+{
+    assert (self);
     char err [256];
     if (self->hnsw && search_hnsw_seal (self->hnsw, err, sizeof err)) {
         mg_error ("vector index build failed", "reason=\"%s\"", err);
         return -1;
     }
+    if (index_vocab (self)) {
+        mg_error ("search vocabulary rebuild failed", NULL);
+        return -1;
+    }
     return 0;
+}
+
+void
+search_index_set_sides (search_index_t *self, bool concurrent)
+{
+    assert (self);
+    self->sides_inline = !concurrent;
 }
 
 //  Normalised form of a '\n'-separated list (each item normalised, items

@@ -79,6 +79,17 @@ void search_index_destroy (search_index_t **self_p);
 int search_index_begin (search_index_t *self);
 int search_index_commit (search_index_t *self);
 
+//  Make the index ready for concurrent queries after puts and removes:
+//  staged vectors join the vector index and the vocabulary is rebuilt, so
+//  that a query only reads. The writer calls it before readers come back
+//  (search_index_commit does). 0, or -1 (logged).
+int search_index_settle (search_index_t *self);
+
+//  Hybrid queries run their semantic side on a thread of its own while the
+//  keyword side runs (true, the default) or after it on the query's thread
+//  (false): the answers are the same.
+void search_index_set_sides (search_index_t *self, bool concurrent);
+
 //  Insert or replace one title. Returns 0 or -1 (logged).
 int search_index_put (search_index_t *self, const mg_doc_t *doc);
 
@@ -132,7 +143,9 @@ bool search_index_genre_known (search_index_t *self, const char *slug);
 
 //  Run query into rep (total capped at SEARCH_TOTAL_MAX with total_exact,
 //  page of results, the facets asked for; page/per_page and took_ms are
-//  the caller's). Returns 0, or -1 with a reason in err.
+//  the caller's). Returns 0, or -1 with a reason in err. Queries (this,
+//  similar, autocomplete) may run on several threads at once on a settled
+//  index (search_index_settle) that nothing writes meanwhile.
 int search_index_query (search_index_t *self, const search_query_t *query,
                         mg_search_reply_t *rep, char *err, size_t errlen);
 

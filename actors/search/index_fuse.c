@@ -11,18 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Sort key comparison for sort=popularity|rating|release_date, then score.
-static search_sort_t s_sort_key;
-
+//  Order of hits by sort (popularity, rating, release_date: best first),
+//  then score.
 static int
-s_by_key (const void *a, const void *b)
+s_by_key (const void *a, const void *b, search_sort_t sort)
 {
     const index_hit_t *x = a, *y = b;
     int c = 0;
-    if (s_sort_key == SEARCH_SORT_POPULARITY)
+    if (sort == SEARCH_SORT_POPULARITY)
         c = (x->popularity < y->popularity) - (x->popularity > y->popularity);
     else
-    if (s_sort_key == SEARCH_SORT_RATING)
+    if (sort == SEARCH_SORT_RATING)
         c = x->has_rating != y->has_rating ? (y->has_rating - x->has_rating)
           : (x->rating < y->rating) - (x->rating > y->rating);
     else {
@@ -32,6 +31,26 @@ s_by_key (const void *a, const void *b)
     if (c)
         return c;
     return index_by_score (a, b);
+}
+
+//  qsort orders of s_by_key, one per sort: no shared state, so queries on
+//  several threads sort at once.
+static int
+s_by_popularity (const void *a, const void *b)
+{
+    return s_by_key (a, b, SEARCH_SORT_POPULARITY);
+}
+
+static int
+s_by_rating (const void *a, const void *b)
+{
+    return s_by_key (a, b, SEARCH_SORT_RATING);
+}
+
+static int
+s_by_release (const void *a, const void *b)
+{
+    return s_by_key (a, b, SEARCH_SORT_RELEASE_DATE);
 }
 
 //  True when the title line begins with the query's words in order (the
@@ -222,11 +241,10 @@ s_semantic_side (void *arg)
     return NULL;
 }
 
-int
-search_index_query (search_index_t *self, const search_query_t *query,
-                    mg_search_reply_t *rep, char *err, size_t errlen)
+//  search_index_query on this thread's lane.
+static int
+s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *rep, char *err, size_t errlen)
 {
-    assert (self && query && rep);
     if (query->type && strcmp (query->type, "person") == 0)
         return index_people_query (self, query, rep, err, errlen);
     index_plan_t plan;
@@ -242,7 +260,7 @@ search_index_query (search_index_t *self, const search_query_t *query,
         return -1;
     }
     index_filter_init (self, query, filter);
-    self->scored = 0;
+    atomic_store (&self->scored, 0);
     index_hits_t hits = { 0 }, sem = { 0 };
     int rc = 0;
     double ratio = query->mode == SEARCH_MODE_KEYWORD || !self->lsa ? 0
@@ -255,7 +273,7 @@ search_index_query (search_index_t *self, const search_query_t *query,
     //  thread can be had.
     s_side_t side = { .self = self, .q = query->q, .f = filter, .sem = &sem, .rc = 0 };
     pthread_t thread;
-    bool beside = n > 0 && ratio > 0 && ratio < 1
+    bool beside = n > 0 && ratio > 0 && ratio < 1 && !self->sides_inline
                && pthread_create (&thread, NULL, s_semantic_side, &side) == 0;
     //  Bounded keyword work (KEYWORD_TOP) serves relevance pages among the
     //  reranked best; other sorts, facets and deep pages see every match.
@@ -287,10 +305,9 @@ search_index_query (search_index_t *self, const search_query_t *query,
     if (rc == 0) {
         if (query->sort == SEARCH_SORT_RELEVANCE)
             index_hits_sort (&hits, index_by_score);
-        else {
-            s_sort_key = query->sort;
-            index_hits_sort (&hits, s_by_key);
-        }
+        else
+            index_hits_sort (&hits, query->sort == SEARCH_SORT_POPULARITY ? s_by_popularity
+                                  : query->sort == SEARCH_SORT_RATING ? s_by_rating : s_by_release);
     }
     if (rc == 0 && query->facets) {
         rep->facets = calloc (1, sizeof *rep->facets);
@@ -322,6 +339,18 @@ search_index_query (search_index_t *self, const search_query_t *query,
     index_plan_clear (&plan);
     return rc;
 }
+
+int
+search_index_query (search_index_t *self, const search_query_t *query,
+                    mg_search_reply_t *rep, char *err, size_t errlen)
+{
+    assert (self && query && rep);
+    index_lane_enter (self);
+    int rc = s_query (self, query, rep, err, errlen);
+    index_lane_leave (self);
+    return rc;
+}
+
 //  Genre overlap of two titles: |a ∩ b| / |a ∪ b|, 0 when neither has one.
 static double
 s_genre_overlap (uint64_t a, uint64_t b)
@@ -330,11 +359,11 @@ s_genre_overlap (uint64_t a, uint64_t b)
     return all ? (double) __builtin_popcountll (a & b) / all : 0;
 }
 
-int
-search_index_similar (search_index_t *self, const char *id, const search_query_t *query,
-                      mg_similar_reply_t *rep, char *err, size_t errlen)
+//  search_index_similar on this thread's lane.
+static int
+s_similar (search_index_t *self, const char *id, const search_query_t *query, mg_similar_reply_t *rep,
+           char *err, size_t errlen)
 {
-    assert (self && id && query && rep);
     int64_t rowid = index_rowid (self, id);
     if (rowid < 0)
         return index_fail (self, err, errlen, "cannot look the title up");
@@ -385,3 +414,13 @@ search_index_similar (search_index_t *self, const char *id, const search_query_t
     return rc;
 }
 
+int
+search_index_similar (search_index_t *self, const char *id, const search_query_t *query,
+                      mg_similar_reply_t *rep, char *err, size_t errlen)
+{
+    assert (self && id && query && rep);
+    index_lane_enter (self);
+    int rc = s_similar (self, id, query, rep, err, errlen);
+    index_lane_leave (self);
+    return rc;
+}

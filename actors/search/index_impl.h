@@ -29,7 +29,9 @@
 #include "mg_lsa.h"
 #include "hnsw.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <zlib.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -169,8 +171,14 @@ typedef struct {
     int64_t slot;
 } index_slot_id_t;
 
-//  Statements kept prepared for the life of the index (one connection,
-//  used under the replica's lock).
+//  Statements kept prepared for the life of the index, one set per lane:
+//  lane 0 is the writer's (puts, removes, loads; and a caller that never
+//  enters a lane), each query takes another for its duration, so queries
+//  on several threads never share a statement. The one connection is
+//  opened serialized (SQLITE_OPEN_FULLMUTEX): each step holds its mutex,
+//  the C work between steps (filters, rerank, fusion, items) runs in
+//  parallel. INDEX_LANES - 1 queries at once; more wait for a lane.
+#define INDEX_LANES   17
 typedef enum {
     ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
     ST_SUGGEST, ST_VOCAB, ST_VOCAB_TEXT, ST_VOCAB_COMPANIES, ST_PERSON_ROWID, ST_PERSON_PUT,
@@ -181,7 +189,11 @@ struct search_index_t {
     sqlite3 *db;
     const mg_lsa_t *lsa;   //  borrowed
     uint32_t dims;
-    sqlite3_stmt *stmts [ST_COUNT];
+    sqlite3_stmt *stmts [INDEX_LANES][ST_COUNT];
+    pthread_mutex_t lanes_lock;    //  guards lanes_busy
+    pthread_cond_t lanes_free;     //  signalled when a lane is left
+    uint32_t lanes_busy;           //  bit i: lane i taken by a query (bit 0 unused)
+    bool sides_inline;             //  hybrid: the semantic side on the query's thread (tests)
     search_vocab_t *vocab;         //  every word, documents holding it in any field
     search_vocab_t *text_vocab;    //  words of every field but the companies: typo candidates
     search_vocab_t *company_vocab; //  words of the companies field (names: not expanded)
@@ -201,12 +213,12 @@ struct search_index_t {
     double person_pop_max;     //  highest popularity of a person held
     size_t people;             //  people held
     size_t count;              //  live titles
-    size_t scored;             //  matches the last query scored (BM25)
+    atomic_size_t scored;      //  matches the last query scored (BM25; queries may run at once)
     index_slot_id_t *read_slots;   //  a vector index read from file: its slots by title id (sorted)
     size_t read_count, read_claimed;
     bool read_clash;           //  a title claimed a slot already claimed
     z_stream *zpack;           //  result items are stored deflated (index.c), this stream kept
-    z_stream *zunpack;
+    z_stream *zunpack;         //  used by item_text inside a step: under the connection's mutex
 };
 
 typedef struct {
@@ -281,6 +293,11 @@ sqlite3_stmt *index_stmt (search_index_t *self, index_stmt_id_t id);
 int64_t index_rowid (search_index_t *self, const char *id);
 //  Rebuild the vocabulary from the index when titles changed since.
 int index_vocab (search_index_t *self);
+//  Take a lane of statements for this thread's query (waits while every
+//  lane is taken); index_lane_leave gives it back. Queries that hold the
+//  replica's lock for reading each take one.
+void index_lane_enter (search_index_t *self);
+void index_lane_leave (search_index_t *self);
 //  Over a vector index read from file: d (at rowid) takes the slot saved
 //  for title id (none when the map has no slot for it).
 void index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id);

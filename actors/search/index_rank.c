@@ -106,9 +106,9 @@ index_collect (search_index_t *self, const char *match, const index_filter_t *f,
         return -1;
     }
     int rc = 0, step;
-    size_t taken = 0;
+    size_t taken = 0, scored = 0;
     while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
-        self->scored++;        //  each row stepped had its BM25 computed
+        scored++;              //  each row stepped had its BM25 computed
         int64_t rowid = sqlite3_column_int64 (stmt, 0);
         if (rowid <= 0 || (size_t) rowid >= self->docs_room || !index_keep (&self->docs [rowid], f))
             continue;
@@ -131,6 +131,7 @@ index_collect (search_index_t *self, const char *match, const index_filter_t *f,
         rc = -1;
     if (rc < 0)
         mg_error ("search match failed", "error=\"%s\"", sqlite3_errmsg (self->db));
+    atomic_fetch_add (&self->scored, scored);
     free (sorted);
     sqlite3_reset (stmt);
     return rc;

@@ -57,11 +57,10 @@ s_suggest (search_index_t *self, const index_plan_t *plan, const char *match, in
     return 0;
 }
 
-int
-search_index_autocomplete (search_index_t *self, const char *q,
-                           mg_autocomplete_reply_t *rep, char *err, size_t errlen)
+//  search_index_autocomplete on this thread's lane.
+static int
+s_autocomplete (search_index_t *self, const char *q, mg_autocomplete_reply_t *rep, char *err, size_t errlen)
 {
-    assert (self && q && rep);
     //  With people held, person suggestions are people (type person);
     //  without, titles whose cast has the name (the item names the person).
     bool entities = search_index_people (self) > 0;
@@ -136,3 +135,13 @@ search_index_autocomplete (search_index_t *self, const char *q,
     return rc;
 }
 
+int
+search_index_autocomplete (search_index_t *self, const char *q,
+                           mg_autocomplete_reply_t *rep, char *err, size_t errlen)
+{
+    assert (self && q && rep);
+    index_lane_enter (self);
+    int rc = s_autocomplete (self, q, rep, err, errlen);
+    index_lane_leave (self);
+    return rc;
+}

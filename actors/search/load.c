@@ -186,6 +186,9 @@ s_load (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], 
     PQclear (res);
     search_index_t *saved = ok && read_path && *read_path
                           ? search_index_store_read (lsa, read_path, skey, lsa ? key : NULL, err, errlen) : NULL;
+    //  Settled as a load's commit settles (queries only read); else it is built.
+    if (saved && search_index_settle (saved))
+        search_index_destroy (&saved);
     if (saved) {
         PQfinish (pg);
         search_index_destroy (&index);
@@ -289,7 +292,7 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
     uint32_t dims = self->lsa ? mg_lsa_dims (self->lsa) : 0;
     float *vector = self->lsa ? malloc (dims * sizeof *vector) : NULL;
     int rc = self->lsa && !vector ? -1 : 0;
-    pthread_mutex_lock (&self->lock);
+    pthread_rwlock_wrlock (&self->lock);
     for (size_t i = 0; rc == 0 && i < count; i++) {
         int row = -1;
         for (int r = 0; r < PQntuples (res) && row < 0; r++)
@@ -299,7 +302,10 @@ search_load_ids (search_t *self, PGconn *pg, char **ids, size_t count, char *err
     }
     if (rc == 0)
         rc = s_put_people (self->index, people);
-    pthread_mutex_unlock (&self->lock);
+    //  Queries only read: what the puts staged is settled before they resume.
+    if (search_index_settle (self->index))
+        rc = -1;
+    pthread_rwlock_unlock (&self->lock);
     free (vector);
     PQclear (res);
     PQclear (people);

@@ -19,6 +19,20 @@ static const mg_method_t s_methods [] = {
     { NULL, NULL, NULL, NULL }
 };
 
+//  The replica's lock: readers (queries) and a writer (the follower) that
+//  is not starved by a steady stream of queries.
+static int
+s_lock_init (pthread_rwlock_t *lock)
+{
+    pthread_rwlockattr_t attr;
+    if (pthread_rwlockattr_init (&attr))
+        return -1;
+    int rc = pthread_rwlockattr_setkind_np (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP)
+          || pthread_rwlock_init (lock, &attr);
+    pthread_rwlockattr_destroy (&attr);
+    return rc ? -1 : 0;
+}
+
 //  Handlers share the replica (the index has its own lock).
 static void *
 s_thread_init (void *shared)
@@ -77,7 +91,7 @@ main (void)
              (unsigned long long) self.seq [0]);
     memcpy (self.applied, self.seq, sizeof self.applied);
     self.gen = search_gen_new ();
-    if (pthread_mutex_init (&self.lock, NULL)
+    if (s_lock_init (&self.lock)
     ||  pthread_create (&self.follower, NULL, search_follow, &self)) {
         mg_error ("cannot start the event follower", NULL);
         search_index_destroy (&self.index);
@@ -89,13 +103,15 @@ main (void)
     int rc = -1;
     mg_actor_t *actor = mg_actor_new ("search", s_methods);
     if (actor) {
+        //  Queries hold the replica's lock for reading: each worker thread
+        //  (MG_WORKER_THREADS) answers one at once.
         mg_actor_set_threads (actor, 0, s_thread_init, NULL, &self);
         rc = mg_actor_run (actor);
         mg_actor_destroy (&actor);
     }
     self.stop = true;
     pthread_join (self.follower, NULL);
-    pthread_mutex_destroy (&self.lock);
+    pthread_rwlock_destroy (&self.lock);
     zsock_destroy (&self.events);
     search_index_destroy (&self.index);
     mg_lsa_destroy (&self.lsa);

@@ -1,5 +1,7 @@
-/*  search.query and search.autocomplete: check the request, then ask the
-    index under the replica's lock.
+/*  search.query, search.autocomplete and search.similar: check the
+    request, then ask the index holding the replica's lock for reading, so
+    that the actor's worker threads (MG_SEARCH_THREADS) answer several
+    queries at once; the follower takes it for writing to apply changes.
 
     mode: hybrid (the default) fuses the keyword and the semantic rankings
     (semantic_ratio, default SEMANTIC_RATIO_DEFAULT = 0.5; 0 is keyword, 1 is
@@ -256,7 +258,7 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     query.per_page = per_page;
     if (s_check_facets (request, &query, err))
         return -1;
-    pthread_mutex_lock (&self->lock);
+    pthread_rwlock_rdlock (&self->lock);
     int rc = s_check_mode (self, request, &query, err) ? -1 : s_check_filters (self, request, &query, regions, err);
     char reason [512] = "";
     if (rc == 0 && search_index_query (self->index, &query, reply, reason, sizeof reason))
@@ -264,7 +266,7 @@ search_on_query (void *state, const void *req, void *rep, mg_error_t *err)
     char generation [48];
     snprintf (generation, sizeof generation, "%llu.%llu",
               (unsigned long long) self->applied [0], (unsigned long long) self->applied [1]);
-    pthread_mutex_unlock (&self->lock);
+    pthread_rwlock_unlock (&self->lock);
     if (rc)
         return -1;
     reply->page = page;
@@ -286,9 +288,9 @@ search_on_autocomplete (void *state, const void *req, void *rep, mg_error_t *err
     if (!s_has_words (request->q))
         return mg_actor_fail (err, "INVALID_PARAMETER", "q", "q is required and needs letters or digits to complete");
     char reason [512] = "";
-    pthread_mutex_lock (&self->lock);
+    pthread_rwlock_rdlock (&self->lock);
     int rc = search_index_autocomplete (self->index, request->q, rep, reason, sizeof reason);
-    pthread_mutex_unlock (&self->lock);
+    pthread_rwlock_unlock (&self->lock);
     if (rc)
         return mg_actor_fail (err, "INTERNAL", NULL, "autocomplete failed: %s", reason);
     return 0;
@@ -326,9 +328,9 @@ search_on_similar (void *state, const void *req, void *rep, mg_error_t *err)
     query.offset = offset;
     query.per_page = per_page;
     char reason [512] = "";
-    pthread_mutex_lock (&self->lock);
+    pthread_rwlock_rdlock (&self->lock);
     int rc = search_index_similar (self->index, id, &query, reply, reason, sizeof reason);
-    pthread_mutex_unlock (&self->lock);
+    pthread_rwlock_unlock (&self->lock);
     if (rc == 1)
         return mg_actor_fail (err, "NOT_FOUND", "id", "no content with id %s", id);
     if (rc)

@@ -18,7 +18,7 @@
 typedef struct search_gen_t search_gen_t;
 
 typedef struct {
-    pthread_mutex_t lock;       //  guards index (handlers, follower)
+    pthread_rwlock_t lock;      //  guards index: handlers read (at once), the follower writes
     search_index_t *index;
     mg_lsa_t *lsa;          //  the embedder, NULL without a model (keyword only)
     const char *pg_url;

@@ -1,8 +1,9 @@
 /*  mg-search over a real broker and PostgreSQL: a replica loads fixture
     rows from a scratch database, answers search.query and
     search.autocomplete, re-reads a title named by a content.changed event,
-    reloads everything when the event numbers jump (a gap), and drops a
-    deleted title.
+    reloads everything when the event numbers jump (a gap), drops a
+    deleted title, and answers two clients at once (its worker threads hold
+    its lock for reading) while it applies a stream of changes.
 
     Fixtures: a movie "Amélie" (2001, comedy, romance; netflix FR), a tv
     "The Matrix Files" (1999, science-fiction), a movie "Matrix Revisited"
@@ -12,7 +13,9 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,8 @@
 
 #define CALL_TTL_MS  5000
 #define WAIT_MS      10000
+#define STRESS_MS    3000       //  queries and changes at once
+#define CLIENTS      2          //  clients querying at once (the replica's MG_WORKER_THREADS)
 
 #define ID(x) "00000000-0000-4000-8000-0000000000" x
 
@@ -146,12 +151,9 @@ s_first (fixture_t *f, const char *q, char out [40])
     mg_msg_clear (&mg_search_reply_desc, &rep);
 }
 
-//  Publish content.changed number seq for id until q's first result is
-//  expected ("" = no result) or WAIT_MS pass (a new PUB connection drops
-//  what it sends before the proxy subscribed; a number already applied is
-//  ignored by the replica, so sending it again is harmless).
-static bool
-s_publish_until (fixture_t *f, uint64_t seq, const char *id, const char *q, const char *expected)
+//  Publish content.changed number seq for id once.
+static void
+s_publish (fixture_t *f, uint64_t seq, const char *id)
 {
     mg_change_event_t event = {
         .stream = "content.changed", .seq = seq, .has_seq = true, .content_id = (char *) id, .kind = "upsert"
@@ -160,20 +162,30 @@ s_publish_until (fixture_t *f, uint64_t seq, const char *id, const char *q, cons
     size_t len = 0;
     char reason [MG_MSG_ERR_LEN];
     assert_int_equal (mg_msg_encode (&mg_change_event_desc, &event, &body, &len, reason, sizeof reason), 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "content.changed");
+    zmsg_addmem (msg, body, len);
+    if (zmsg_send (&msg, f->events))
+        zmsg_destroy (&msg);
+    free (body);
+}
+
+//  Publish content.changed number seq for id until q's first result is
+//  expected ("" = no result) or WAIT_MS pass (a new PUB connection drops
+//  what it sends before the proxy subscribed; a number already applied is
+//  ignored by the replica, so sending it again is harmless).
+static bool
+s_publish_until (fixture_t *f, uint64_t seq, const char *id, const char *q, const char *expected)
+{
     int64_t until = mg_test_now_ms () + WAIT_MS;
     bool seen = false;
     while (!seen && mg_test_now_ms () < until) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, "content.changed");
-        zmsg_addmem (msg, body, len);
-        if (zmsg_send (&msg, f->events))
-            zmsg_destroy (&msg);
+        s_publish (f, seq, id);
         zclock_sleep (100);
         char first [40];
         s_first (f, q, first);
         seen = strcmp (first, expected) == 0;
     }
-    free (body);
     return seen;
 }
 
@@ -295,6 +307,84 @@ test_search_follows_changes_and_resyncs_after_a_gap (void **state)
     assert_true (s_publish_until (f, 11, ID ("d4"), "quokka", ""));
 }
 
+//  One client querying the replica until stop: a title no change touches
+//  must stay the first answer, whatever the follower applies meanwhile.
+typedef struct {
+    const char *endpoint;
+    atomic_bool *stop;
+    size_t answered, wrong, failed;
+} s_client_run_t;
+
+static void *
+s_client_run (void *arg)
+{
+    s_client_run_t *run = arg;
+    mg_client_t *client = mg_client_new (run->endpoint);
+    static const char *const modes [] = { "keyword", "hybrid" };
+    for (size_t i = 0; client && !atomic_load (run->stop); i++) {
+        mg_search_request_t req = { .q = i % 3 ? "amelie" : "matrix revisited", .mode = (char *) modes [i % 2] };
+        mg_search_reply_t rep = { 0 };
+        mg_error_t err = { 0 };
+        if (mg_client_call (client, "search.query", &mg_search_request_desc, &req, &mg_search_reply_desc, &rep,
+                            CALL_TTL_MS, &err)) {
+            fprintf (stderr, "search.query %s: %s %s\n", req.q, err.code, err.message);
+            run->failed++;
+            mg_msg_clear (&mg_error_desc, &err);
+            continue;
+        }
+        const char *expected = i % 3 ? ID ("a1") : ID ("c3");
+        if (!rep.results_count || strcmp (rep.results [0].id, expected) != 0)
+            run->wrong++;
+        run->answered++;
+        mg_msg_clear (&mg_search_reply_desc, &rep);
+    }
+    mg_client_destroy (&client);
+    return NULL;
+}
+
+static void
+test_search_answers_clients_at_once_while_changes_apply (void **state)
+{
+    fixture_t *f = *state;
+    atomic_bool stop = false;
+    s_client_run_t runs [CLIENTS];
+    pthread_t threads [CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        runs [i] = (s_client_run_t) { .endpoint = f->env.endpoint, .stop = &stop };
+        assert_int_equal (pthread_create (&threads [i], NULL, s_client_run, &runs [i]), 0);
+    }
+    //  Meanwhile a stream of changes, each the next number (after the
+    //  previous test's 11): the follower re-reads the title under its
+    //  write lock between the clients' queries.
+    uint64_t seq = 11;
+    char sql [256];
+    for (int64_t until = mg_test_now_ms () + STRESS_MS; mg_test_now_ms () < until; ) {
+        seq++;
+        snprintf (sql, sizeof sql, "UPDATE content SET title = 'Zebra Crossing %llu', version = version + 1 "
+                  "WHERE id = '" ID ("b2") "'", (unsigned long long) seq);
+        s_exec (f, sql);
+        snprintf (sql, sizeof sql, "UPDATE change_streams SET last_seq = %llu WHERE stream = 'content.changed'",
+                  (unsigned long long) seq);
+        s_exec (f, sql);
+        s_publish (f, seq, ID ("b2"));
+        zclock_sleep (20);
+    }
+    atomic_store (&stop, true);
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join (threads [i], NULL);
+    //  The last change is in the index: the replica kept following.
+    char last [64];
+    snprintf (last, sizeof last, "crossing %llu", (unsigned long long) seq);
+    assert_true (s_publish_until (f, seq, ID ("b2"), last, ID ("b2")));
+    for (int i = 0; i < CLIENTS; i++) {
+        fprintf (stderr, "client %d: %zu answers, %zu wrong, %zu failed\n", i, runs [i].answered, runs [i].wrong,
+                 runs [i].failed);
+        assert_true (runs [i].answered > 0);
+        assert_int_equal (runs [i].wrong, 0);
+        assert_int_equal (runs [i].failed, 0);
+    }
+}
+
 int
 main (void)
 {
@@ -305,6 +395,7 @@ main (void)
         cmocka_unit_test (test_search_autocomplete_suggests_titles_and_people),
         cmocka_unit_test (test_search_ranks_a_named_tag_and_a_quoted_tagline_first),
         cmocka_unit_test (test_search_follows_changes_and_resyncs_after_a_gap),
+        cmocka_unit_test (test_search_answers_clients_at_once_while_changes_apply),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
