@@ -691,11 +691,7 @@ test_limiter_down_fails_open_or_closed_as_configured (void **state)
     char value [64];
     assert_false (mg_http_header (&reply, "X-RateLimit-Limit", value, sizeof value));
     mg_http_reply_free (&reply);
-    assert_int_equal (s_call ("GET", "/metrics", "", NULL, &reply), 0);
-    const char *line = strstr (reply.body, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"} ");
-    assert_non_null (line);
-    assert_true (atoi (strchr (line, '}') + 2) >= 1);
-    mg_http_reply_free (&reply);
+    assert_true (mg_http_metric (s_f->http_port, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}") >= 1);
     //  A gateway told to fail closed answers 503 instead.
     const char *env [40];
     size_t n = 0;

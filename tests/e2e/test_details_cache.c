@@ -33,19 +33,17 @@
 #define EXPIRY_SLACK_MS  300        //  reads this long after expires_at must not see the entry
 
 typedef struct {
-    mg_test_stack_t stack;
+    mg_test_stack_t stack;          //  first: mg_test_stack_setup
     PGconn *db;                     //  the scratch database (ids, an offer's expiry)
-    char dir [64];
+    char catalog [64];              //  the catalog file mg-import reads
     char id [37];                   //  the title's canonical id
 } fixture_t;
 
-//  One title as the importer reads it (TMDB-like JSON line) with one offer
-//  on platform in the US and one on mubi in GB.
+//  Write path: one title as the importer reads it (TMDB-like JSON line)
+//  with one offer on platform in the US and one on mubi in GB.
 static void
-s_write_catalog (fixture_t *f, const char *title, const char *platform)
+s_write_catalog (const char *path, const char *title, const char *platform)
 {
-    char path [128];
-    snprintf (path, sizeof path, "%s/catalog.jsonl", f->dir);
     FILE *out = fopen (path, "w");
     assert_non_null (out);
     fprintf (out, "{\"source\":\"tmdb\",\"type\":\"movie\",\"id\":990101,\"title\":\"%s\","
@@ -60,13 +58,12 @@ s_write_catalog (fixture_t *f, const char *title, const char *platform)
     fclose (out);
 }
 
-//  mg-import --wait of the fixture's catalog file; its exit status.
+//  The title renamed or its offer moved, through mg-import --wait; its exit status.
 static int
-s_import (fixture_t *f)
+s_import (fixture_t *f, const char *title, const char *platform)
 {
-    char path [128];
-    snprintf (path, sizeof path, "%s/catalog.jsonl", f->dir);
-    return mg_test_stack_import (&f->stack, path);
+    s_write_catalog (f->catalog, title, platform);
+    return mg_test_stack_import (&f->stack, f->catalog);
 }
 
 static int
@@ -78,18 +75,9 @@ s_get (fixture_t *f, const char *path, mg_http_reply_t *reply)
 static int
 group_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    *state = f;
-    if (!f)
-        return -1;
-    snprintf (f->dir, sizeof f->dir, "/tmp/mg-details-cache.%d", (int) getpid ());
-    char command [128], catalog [128];
-    snprintf (command, sizeof command, "mkdir -p %s", f->dir);
-    if (system (command) != 0)
-        return -1;
-    s_write_catalog (f, "Detailtest Alpha", "netflix");
-    snprintf (catalog, sizeof catalog, "%s/catalog.jsonl", f->dir);
-    char lookup [64], rate [64];
+    char catalog [64], lookup [64], rate [64];
+    snprintf (catalog, sizeof catalog, "/tmp/mg-details-cache.%d.jsonl", (int) getpid ());
+    s_write_catalog (catalog, "Detailtest Alpha", "netflix");
     snprintf (lookup, sizeof lookup, "MG_SEARCH_CACHE_TIMEOUT_MS=%d", LOOKUP_TIMEOUT_MS);
     snprintf (rate, sizeof rate, "MG_RATE_TIMEOUT_MS=%d", RATE_TIMEOUT_MS);
     const char *settings [] = {
@@ -98,12 +86,12 @@ group_setup (void **state)
     mg_test_stack_options_t options = {
         .db = "mg_details_cache", .redis = true, .import = catalog, .settings = settings, .timeout_ms = START_WAIT_MS
     };
-    if (mg_test_stack_open (&f->stack, &options)) {
-        mg_test_stack_close (&f->stack);
-        free (f);
-        *state = NULL;
+    if (mg_test_stack_setup (state, sizeof (fixture_t), &options)) {
+        unlink (catalog);
         return -1;
     }
+    fixture_t *f = *state;
+    snprintf (f->catalog, sizeof f->catalog, "%s", catalog);
     f->db = PQconnectdb (f->stack.url);
     if (PQstatus (f->db) != CONNECTION_OK)
         return -1;
@@ -119,16 +107,11 @@ static int
 group_teardown (void **state)
 {
     fixture_t *f = *state;
-    if (!f)
-        return 0;
-    PQfinish (f->db);
-    mg_test_stack_close (&f->stack);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", f->dir);
-    if (system (command) != 0)
-        fprintf (stderr, "could not remove %s\n", f->dir);
-    free (f);
-    return 0;
+    if (f) {
+        PQfinish (f->db);
+        unlink (f->catalog);
+    }
+    return mg_test_stack_teardown (state);
 }
 
 //  What one details answer showed.
@@ -193,27 +176,13 @@ s_details_until (fixture_t *f, const char *want_title, const char *want_platform
     }
 }
 
-//  Value of the counter name (with its labels) in /metrics, -1 when absent.
-static long
-s_metric (fixture_t *f, const char *name)
-{
-    mg_http_reply_t reply;
-    assert_int_equal (s_get (f, "/metrics", &reply), 0);
-    char line [160];
-    snprintf (line, sizeof line, "%s ", name);
-    const char *at = strstr (reply.body, line);
-    long value = at ? atol (at + strlen (line)) : -1;
-    mg_http_reply_free (&reply);
-    return value;
-}
-
 //  Value of the details cache counter outcome in /metrics, -1 when absent.
 static long
 s_cache_metric (fixture_t *f, const char *outcome)
 {
     char name [96];
     snprintf (name, sizeof name, "mg_gateway_details_cache_total{outcome=\"%s\"}", outcome);
-    return s_metric (f, name);
+    return (long) mg_http_metric (f->stack.http_port, name);
 }
 
 static void
@@ -253,8 +222,7 @@ test_a_change_event_makes_the_next_read_fresh (void **state)
     assert_string_equal (seen.title, "Detailtest Alpha");
     free (seen.body);
     //  content.changed: the cached answer (TTL 600 s) stops being served.
-    s_write_catalog (f, "Detailtest Beta", "netflix");
-    assert_int_equal (s_import (f), 0);
+    assert_int_equal (s_import (f, "Detailtest Beta", "netflix"), 0);
     s_details_until (f, "Detailtest Beta", NULL, &seen);
     assert_string_equal (seen.title, "Detailtest Beta");
     free (seen.body);
@@ -263,8 +231,7 @@ test_a_change_event_makes_the_next_read_fresh (void **state)
     assert_string_equal (seen.cache, "hit");
     free (seen.body);
     //  availability.changed alone (the title is unchanged): the same.
-    s_write_catalog (f, "Detailtest Beta", "hulu");
-    assert_int_equal (s_import (f), 0);
+    assert_int_equal (s_import (f, "Detailtest Beta", "hulu"), 0);
     s_details_until (f, NULL, "hulu", &seen);
     assert_string_equal (seen.platforms, "hulu");
     free (seen.body);

@@ -239,27 +239,6 @@ test_two_gateways_admit_what_one_exact_gcra_admits (void **state)
     assert_true (ok >= expected_low * 0.99);        //  and within 1 % of it
 }
 
-//  Value of the metric line starting with name (exactly, then a space) on
-//  the gateway at port; -1 when absent.
-static double
-s_metric (int port, const char *name)
-{
-    mg_http_reply_t reply;
-    double value = -1;
-    if (mg_http_request (port, "GET", "/metrics", "", NULL, &reply, 5000) == 0 && reply.body) {
-        size_t len = strlen (name);
-        for (const char *line = reply.body; line && *line; ) {
-            if (strncmp (line, name, len) == 0 && line [len] == ' ')
-                value = atof (line + len + 1);
-            line = strchr (line, '\n');
-            if (line)
-                line++;
-        }
-    }
-    mg_http_reply_free (&reply);
-    return value;
-}
-
 #define ALLOWED "mg_gateway_ratelimit_decisions_total{outcome=\"allowed\"}"
 #define CHECKS  "mg_gateway_ratelimit_check_seconds_count"
 
@@ -274,8 +253,8 @@ test_below_the_limit_leases_spare_the_bus (void **state)
     (void) state;
     double allowed0 = 0, checks0 = 0;
     for (int g = 0; g < 2; g++) {
-        allowed0 += s_metric (s_http [g], ALLOWED);
-        checks0 += s_metric (s_http [g], CHECKS);
+        allowed0 += mg_http_metric (s_http [g], ALLOWED);
+        checks0 += mg_http_metric (s_http [g], CHECKS);
     }
     long ok = 0;
     for (int i = 0; i < LEASED_REQUESTS; i++) {
@@ -297,8 +276,8 @@ test_below_the_limit_leases_spare_the_bus (void **state)
     }
     double allowed = -allowed0, checks = -checks0;
     for (int g = 0; g < 2; g++) {
-        allowed += s_metric (s_http [g], ALLOWED);
-        checks += s_metric (s_http [g], CHECKS);
+        allowed += mg_http_metric (s_http [g], ALLOWED);
+        checks += mg_http_metric (s_http [g], CHECKS);
     }
     fprintf (stderr, "leases: admitted=%ld allowed=%.0f checks=%.0f\n", ok, allowed, checks);
     assert_int_equal (ok, LEASED_REQUESTS);

@@ -29,16 +29,14 @@
 #define STALL_WAIT_MS  10000        //  how long a stalled request is waited for before it counts as hung
 
 typedef struct {
-    mg_test_stack_t stack;
-    char dir [64];
+    mg_test_stack_t stack;          //  first: mg_test_stack_setup
+    char catalog [64];              //  the catalog file mg-import reads
 } fixture_t;
 
-//  One title as the importer reads it (TMDB-like JSON line).
+//  Write path: one title as the importer reads it (TMDB-like JSON line).
 static void
-s_write_catalog (fixture_t *f, const char *title)
+s_write_catalog (const char *path, const char *title)
 {
-    char path [128];
-    snprintf (path, sizeof path, "%s/catalog.jsonl", f->dir);
     FILE *out = fopen (path, "w");
     assert_non_null (out);
     fprintf (out, "{\"source\":\"tmdb\",\"type\":\"movie\",\"id\":990001,\"title\":\"%s\","
@@ -50,13 +48,12 @@ s_write_catalog (fixture_t *f, const char *title)
     fclose (out);
 }
 
-//  mg-import --wait of the fixture's catalog file; its exit status.
+//  The title renamed, through mg-import --wait; its exit status.
 static int
-s_import (fixture_t *f)
+s_import (fixture_t *f, const char *title)
 {
-    char path [128];
-    snprintf (path, sizeof path, "%s/catalog.jsonl", f->dir);
-    return mg_test_stack_import (&f->stack, path);
+    s_write_catalog (f->catalog, title);
+    return mg_test_stack_import (&f->stack, f->catalog);
 }
 
 static int
@@ -68,30 +65,21 @@ s_get (fixture_t *f, const char *path, mg_http_reply_t *reply)
 static int
 group_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    *state = f;
-    if (!f)
-        return -1;
-    snprintf (f->dir, sizeof f->dir, "/tmp/mg-search-cache.%d", (int) getpid ());
-    char command [128], catalog [128];
-    snprintf (command, sizeof command, "mkdir -p %s", f->dir);
-    if (system (command) != 0)
-        return -1;
-    s_write_catalog (f, "Cachetest Alpha");
-    snprintf (catalog, sizeof catalog, "%s/catalog.jsonl", f->dir);
-    char lookup [64], rate [64];
+    char catalog [64], lookup [64], rate [64];
+    snprintf (catalog, sizeof catalog, "/tmp/mg-search-cache.%d.jsonl", (int) getpid ());
+    s_write_catalog (catalog, "Cachetest Alpha");
     snprintf (lookup, sizeof lookup, "MG_SEARCH_CACHE_TIMEOUT_MS=%d", LOOKUP_TIMEOUT_MS);
     snprintf (rate, sizeof rate, "MG_RATE_TIMEOUT_MS=%d", RATE_TIMEOUT_MS);
     const char *settings [] = { "MG_RATE_ANONYMOUS=1000000/s,1000000/m", "MG_SEARCH_CACHE_TTL_S=600", lookup, rate, NULL };
     mg_test_stack_options_t options = {
         .db = "mg_search_cache", .redis = true, .import = catalog, .settings = settings, .timeout_ms = START_WAIT_MS
     };
-    if (mg_test_stack_open (&f->stack, &options)) {
-        mg_test_stack_close (&f->stack);
-        free (f);
-        *state = NULL;
+    if (mg_test_stack_setup (state, sizeof (fixture_t), &options)) {
+        unlink (catalog);
         return -1;
     }
+    fixture_t *f = *state;
+    snprintf (f->catalog, sizeof f->catalog, "%s", catalog);
     return 0;
 }
 
@@ -99,15 +87,9 @@ static int
 group_teardown (void **state)
 {
     fixture_t *f = *state;
-    if (!f)
-        return 0;
-    mg_test_stack_close (&f->stack);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", f->dir);
-    if (system (command) != 0)
-        fprintf (stderr, "could not remove %s\n", f->dir);
-    free (f);
-    return 0;
+    if (f)
+        unlink (f->catalog);
+    return mg_test_stack_teardown (state);
 }
 
 //  GET path: asserts 200; X-Cache into cache ("" when absent), the body's
@@ -132,27 +114,13 @@ s_search (fixture_t *f, const char *path, char *cache, size_t cache_size, char *
     return body;
 }
 
-//  Value of the counter name (with its labels) in /metrics, -1 when absent.
-static long
-s_metric (fixture_t *f, const char *name)
-{
-    mg_http_reply_t reply;
-    assert_int_equal (s_get (f, "/metrics", &reply), 0);
-    char line [160];
-    snprintf (line, sizeof line, "%s ", name);
-    const char *at = strstr (reply.body, line);
-    long value = at ? atol (at + strlen (line)) : -1;
-    mg_http_reply_free (&reply);
-    return value;
-}
-
 //  Value of the cache counter outcome in /metrics, -1 when absent.
 static long
 s_cache_metric (fixture_t *f, const char *outcome)
 {
     char name [96];
     snprintf (name, sizeof name, "mg_gateway_search_cache_total{outcome=\"%s\"}", outcome);
-    return s_metric (f, name);
+    return (long) mg_http_metric (f->stack.http_port, name);
 }
 
 //  GET path waiting up to STALL_WAIT_MS: asserts it answered status within
@@ -230,8 +198,7 @@ test_an_import_that_changes_a_title_invalidates_the_cache (void **state)
     free (s_search (f, path, cache, sizeof cache, title, sizeof title));
     assert_string_equal (cache, "hit");
     assert_string_equal (title, "Cachetest Alpha");
-    s_write_catalog (f, "Cachetest Beta");
-    assert_int_equal (s_import (f), 0);
+    assert_int_equal (s_import (f, "Cachetest Beta"), 0);
     //  The replica applies the change and moves the generation: the cached
     //  page stops being served (its TTL, 600 s, is far away).
     s_search_until (f, path, NULL, "Cachetest Beta", cache, sizeof cache, title, sizeof title);
@@ -252,7 +219,7 @@ test_discover_pages_are_cached_apart_from_searches_until_an_import_changes_a_tit
     free (s_search (f, "/api/v1/search", cache, sizeof cache, title, sizeof title));
     free (s_search (f, "/api/v1/search", cache, sizeof cache, title, sizeof title));
     assert_string_equal (cache, "hit");
-    long hits = s_metric (f, "mg_gateway_discover_cache_total{outcome=\"hit\"}");
+    long hits = (long) mg_http_metric (f->stack.http_port, "mg_gateway_discover_cache_total{outcome=\"hit\"}");
     char *plain = s_search (f, "/api/v1/discover", cache, sizeof cache, title, sizeof title);
     assert_string_equal (cache, "miss");
     assert_null (strstr (plain, "\"took_ms\""));
@@ -264,20 +231,18 @@ test_discover_pages_are_cached_apart_from_searches_until_an_import_changes_a_tit
     assert_string_equal (cache, "hit");
     assert_string_equal (second, first);
     assert_string_not_equal (title, "Cachetest Gamma");
-    assert_true (s_metric (f, "mg_gateway_discover_cache_total{outcome=\"hit\"}") >= hits + 1);
+    assert_true (mg_http_metric (f->stack.http_port, "mg_gateway_discover_cache_total{outcome=\"hit\"}") >= hits + 1);
     free (first);
     free (second);
     //  A change moves the generation: the page is asked again, and kept.
-    s_write_catalog (f, "Cachetest Gamma");
-    assert_int_equal (s_import (f), 0);
+    assert_int_equal (s_import (f, "Cachetest Gamma"), 0);
     s_search_until (f, path, NULL, "Cachetest Gamma", cache, sizeof cache, title, sizeof title);
     assert_string_equal (title, "Cachetest Gamma");
     free (s_search (f, path, cache, sizeof cache, title, sizeof title));
     assert_string_equal (title, "Cachetest Gamma");
     assert_string_equal (cache, "hit");
     //  The title back as the tests after this one expect it.
-    s_write_catalog (f, "Cachetest Beta");
-    assert_int_equal (s_import (f), 0);
+    assert_int_equal (s_import (f, "Cachetest Beta"), 0);
     s_search_until (f, "/api/v1/search?q=cachetest&mode=keyword&per_page=3", NULL, "Cachetest Beta",
                     cache, sizeof cache, title, sizeof title);
     assert_string_equal (title, "Cachetest Beta");
@@ -289,9 +254,9 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     fixture_t *f = *state;
     char cache [32], title [128];
     long timeouts = s_cache_metric (f, "timeout");
-    long stalled = s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}");
-    long fail_open = s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}");
-    long reconnected = s_metric (f, "mg_gateway_redis_connections_total{event=\"reconnected\"}");
+    long stalled = (long) mg_http_metric (f->stack.http_port, "mg_gateway_redis_connections_total{event=\"stalled\"}");
+    long fail_open = (long) mg_http_metric (f->stack.http_port, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}");
+    long reconnected = (long) mg_http_metric (f->stack.http_port, "mg_gateway_redis_connections_total{event=\"reconnected\"}");
     assert_int_equal (mg_test_signal (f->stack.redis, SIGSTOP), 0);
     f->stack.redis_stopped = true;
     //  Neither the limiter (fails open within its budget) nor the cache
@@ -316,8 +281,8 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     assert_true (served >= 3);
     assert_true (s_cache_metric (f, "timeout") >= timeouts + 1);
     //  A command unanswered for 1 s: the connection was dropped as stalled.
-    assert_true (s_metric (f, "mg_gateway_redis_connections_total{event=\"stalled\"}") >= stalled + 1);
-    assert_true (s_metric (f, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}") >= fail_open + 1);
+    assert_true (mg_http_metric (f->stack.http_port, "mg_gateway_redis_connections_total{event=\"stalled\"}") >= stalled + 1);
+    assert_true (mg_http_metric (f->stack.http_port, "mg_gateway_ratelimit_decisions_total{outcome=\"fail_open\"}") >= fail_open + 1);
     //  Redis continues: the gateway reconnects and the cache answers again.
     assert_int_equal (mg_test_signal (f->stack.redis, SIGCONT), 0);
     f->stack.redis_stopped = false;
@@ -329,11 +294,11 @@ test_with_redis_stopped_searches_are_served_uncached_within_their_deadline (void
     //  look-up after RECONNECT_MS; searches land on either thread.
     int64_t until = mg_test_now_ms () + CHANGE_WAIT_MS;
     const char *name = "mg_gateway_redis_connections_total{event=\"reconnected\"}";
-    while (s_metric (f, name) < reconnected + 1 && mg_test_now_ms () < until) {
+    while (mg_http_metric (f->stack.http_port, name) < reconnected + 1 && mg_test_now_ms () < until) {
         free (s_search (f, path, cache, sizeof cache, title, sizeof title));
         usleep (100 * 1000);
     }
-    assert_true (s_metric (f, name) >= reconnected + 1);
+    assert_true (mg_http_metric (f->stack.http_port, name) >= reconnected + 1);
 }
 
 static void

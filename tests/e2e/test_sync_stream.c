@@ -586,27 +586,6 @@ test_removing_a_device_ends_its_stream (void **state)
     mg_sse_close (&stream_a);
 }
 
-//  Value of the first /metrics line starting with name (-1: none).
-static double
-s_metric (const char *name)
-{
-    mg_http_reply_t reply;
-    assert_int_equal (s_call ("GET", "/metrics", "", NULL, &reply), 0);
-    double value = -1;
-    const char *at = reply.body;
-    size_t len = strlen (name);
-    while (at && *at) {
-        if (strncmp (at, name, len) == 0 && at [len] == ' ') {
-            value = atof (at + len + 1);
-            break;
-        }
-        at = strchr (at, '\n');
-        at = at ? at + 1 : NULL;
-    }
-    mg_http_reply_free (&reply);
-    return value;
-}
-
 static void
 test_streams_per_user_are_bounded_and_counted (void **state)
 {
@@ -615,19 +594,19 @@ test_streams_per_user_are_bounded_and_counted (void **state)
     s_user ("bound-ann", &ann);
     char a [37];
     s_device (&ann, "phone", a);
-    double open_before = s_metric ("mg_gateway_sse_streams_open");
+    double open_before = mg_http_metric (s_f->http_port, "mg_gateway_sse_streams_open");
     mg_sse_t *streams [PER_USER];
     for (int i = 0; i < PER_USER; i++)
         streams [i] = s_stream (&ann, a, "");
-    assert_true (s_metric ("mg_gateway_sse_streams_open") == open_before + PER_USER);
+    assert_true (mg_http_metric (s_f->http_port, "mg_gateway_sse_streams_open") == open_before + PER_USER);
     char headers [1400];
     snprintf (headers, sizeof headers, "%sX-Device-Id: %s\r\n", ann.auth, a);
     s_stream_refused ("/api/v1/sync/stream", headers, 429, "TOO_MANY_STREAMS");
-    assert_true (s_metric ("mg_gateway_sse_refused_total{bound=\"user\"}") >= 1);
+    assert_true (mg_http_metric (s_f->http_port, "mg_gateway_sse_refused_total{bound=\"user\"}") >= 1);
     //  Closing one frees its place.
     mg_sse_close (&streams [0]);
     int64_t until = mg_test_now_ms () + TIMEOUT_MS;
-    while (s_metric ("mg_gateway_sse_streams_open") > open_before + PER_USER - 1 && mg_test_now_ms () < until)
+    while (mg_http_metric (s_f->http_port, "mg_gateway_sse_streams_open") > open_before + PER_USER - 1 && mg_test_now_ms () < until)
         usleep (20 * 1000);
     streams [0] = s_stream (&ann, a, "");
     for (int i = 0; i < PER_USER; i++)
@@ -643,14 +622,14 @@ test_a_client_that_stops_reading_is_cut_and_resumes (void **state)
     char a [37], b [37], header [64];
     s_device (&ann, "phone", a);
     s_device (&ann, "tv", b);
-    double cut_before = s_metric ("mg_gateway_sse_streams_ended_total{reason=\"slow\"}");
+    double cut_before = mg_http_metric (s_f->http_port, "mg_gateway_sse_streams_ended_total{reason=\"slow\"}");
     mg_sse_t *stream = s_stream (&ann, b, "");
     //  The stream is never read: the kernel buffers fill, then the gateway's
     //  (MG_SSE_MAX_BUFFER=8192) passes its bound.
     char *batch = malloc (100 * 200 + 32);
     int round = 0;
     int64_t until = mg_test_now_ms () + 60000;
-    while (s_metric ("mg_gateway_sse_streams_ended_total{reason=\"slow\"}") <= cut_before
+    while (mg_http_metric (s_f->http_port, "mg_gateway_sse_streams_ended_total{reason=\"slow\"}") <= cut_before
        &&  mg_test_now_ms () < until) {
         size_t used = (size_t) sprintf (batch, "{\"ops\":[");
         for (int i = 0; i < 100; i++)
@@ -661,7 +640,7 @@ test_a_client_that_stops_reading_is_cut_and_resumes (void **state)
         round++;
     }
     free (batch);
-    double cut_after = s_metric ("mg_gateway_sse_streams_ended_total{reason=\"slow\"}");
+    double cut_after = mg_http_metric (s_f->http_port, "mg_gateway_sse_streams_ended_total{reason=\"slow\"}");
     assert_true (cut_after > cut_before);
     //  What it had read, it can resume after.
     mg_sse_event_t event;
@@ -682,7 +661,7 @@ test_a_client_that_stops_reading_is_cut_and_resumes (void **state)
     assert_true (strcmp (event.type, "reset") == 0 || atol (event.id) == last + 1);
     mg_sse_event_free (&event);
     //  A replay larger than the bound is written whole: the resumed stream is not cut.
-    assert_true (s_metric ("mg_gateway_sse_streams_ended_total{reason=\"slow\"}") == cut_after);
+    assert_true (mg_http_metric (s_f->http_port, "mg_gateway_sse_streams_ended_total{reason=\"slow\"}") == cut_after);
     mg_sse_close (&stream);
 }
 

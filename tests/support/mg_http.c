@@ -121,3 +121,24 @@ mg_http_header (const mg_http_reply_t *reply, const char *name, char *value, siz
     }
     return false;
 }
+
+double
+mg_http_metric (int port, const char *name)
+{
+    mg_http_reply_t reply;
+    double value = -1;
+    if (mg_http_request (port, "GET", "/metrics", "", NULL, &reply, 5000) == 0 && reply.status == 200) {
+        size_t len = strlen (name);
+        for (const char *line = reply.body; line && *line; ) {
+            if (strncmp (line, name, len) == 0 && line [len] == ' ') {
+                value = atof (line + len + 1);
+                break;
+            }
+            line = strchr (line, '\n');
+            if (line)
+                line++;
+        }
+    }
+    mg_http_reply_free (&reply);
+    return value;
+}

@@ -30,4 +30,8 @@ bool mg_http_header (const mg_http_reply_t *reply, const char *name, char *value
 
 void mg_http_reply_free (mg_http_reply_t *reply);
 
+//  Value of the series name (its labels included, as its line starts) on
+//  the /metrics page of the gateway at port; -1 when absent or unreadable.
+double mg_http_metric (int port, const char *name);
+
 #endif
