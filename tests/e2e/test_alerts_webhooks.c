@@ -869,6 +869,19 @@ test_a_change_for_several_watchers_is_on_each_stream_once_and_replayed_as_listed
     }
 }
 
+//  Title tmdb imported without offers (its id into title) and a new user
+//  name in GB with services who watches it; the user's stream.
+static mg_sse_t *
+s_watching (int tmdb, const char *name, const char *services, char *title, user_t *user)
+{
+    s_import (tmdb, "[]");
+    s_content_id (tmdb, title);
+    s_user (name, services, "GB", user);
+    s_watch (user, title);
+    s_services (user);
+    return s_stream (user);
+}
+
 //  A change handled again (the cursor moved back, as after a failure of
 //  PostgreSQL between the shares' commits and the cursor's) puts nothing on
 //  the stream twice: the user's stream ids, notifications and replay are
@@ -877,14 +890,9 @@ static void
 test_a_change_handled_again_adds_no_event_and_no_notification (void **state)
 {
     (void) state;
-    s_import (990030, "[]");
     char title [37];
-    s_content_id (990030, title);
     user_t user;
-    s_user ("lou", "[\"netflix\"]", "GB", &user);
-    s_watch (&user, title);
-    s_services (&user);
-    mg_sse_t *live = s_stream (&user);
+    mg_sse_t *live = s_watching (990030, "lou", "[\"netflix\"]", title, &user);
     s_import (990030, "[{\"platform\":\"netflix\",\"region\":\"GB\",\"type\":\"subscription\"}]");
     json_t *first = s_notification (live, DELIVER_WAIT_MS);
     assert_non_null (first);
@@ -932,14 +940,9 @@ static void
 test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas (void **state)
 {
     fixture_t *f = *state;
-    s_import (990007, "[]");
     char title [37];
-    s_content_id (990007, title);
     user_t hal;
-    s_user ("hal", "[\"hulu\"]", "GB", &hal);
-    s_watch (&hal, title);
-    s_services (&hal);
-    mg_sse_t *stream = s_stream (&hal);
+    mg_sse_t *stream = s_watching (990007, "hal", "[\"hulu\"]", title, &hal);
     //  On Hulu in GB until 7 days and ENTERS_S seconds from now: outside
     //  Hal's 7-day window when the change is handled, inside it ENTERS_S
     //  seconds later, with no change of the offer in between.
