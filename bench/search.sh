@@ -22,6 +22,14 @@
 #       on MG_SEARCH_BUILD_THREADS threads, memory, recall@10 against an exact
 #       scan, top-100 latency, and the index saved and read back (a restart).
 #       MG_SEARCH_VECTOR_INDEX picks the kind (default here ivf-sq8).
+#   bench/search.sh --replica-only --titles N
+#       a whole replica's index (FTS5, result items, doc table; vectors with
+#       MG_BENCH_MODEL, an LSA model file) built straight from the generated
+#       catalog (mg-search-bench, NOT through PostgreSQL): build time, where
+#       its memory goes, RSS, keyword (and hybrid) p50/p99 over the query
+#       mix; then the index saved as a replica saves it (MG_SEARCH_INDEX_FILE)
+#       and a second process reading it back: restart-to-serving time, RSS,
+#       the same query mix (its answers' digest must equal the first's).
 #   MG_BENCH_ITEMS       titles (default 100000)
 #   MG_BENCH_DIMS        LSA dimensions (default 512)
 #   MG_BENCH_MODES       modes whose took_ms is measured (default "keyword semantic hybrid")
@@ -30,11 +38,13 @@
 #   MG_BENCH_THREADS     wrk threads (default 2)
 set -euo pipefail
 vectors_only=
+replica_only=
 while [ $# -gt 0 ]; do
   case $1 in
     --titles) MG_BENCH_ITEMS=${2:?--titles needs a number}; shift 2 ;;
     --vectors-only) vectors_only=1; shift ;;
-    *) echo "usage: bench/search.sh [--titles N] [--vectors-only]" >&2; exit 2 ;;
+    --replica-only) replica_only=1; shift ;;
+    *) echo "usage: bench/search.sh [--titles N] [--vectors-only | --replica-only]" >&2; exit 2 ;;
   esac
 done
 items=${MG_BENCH_ITEMS:-100000}
@@ -43,12 +53,29 @@ seconds=${MG_BENCH_SECONDS:-10}
 connections=${MG_BENCH_CONNECTIONS:-64}
 threads=${MG_BENCH_THREADS:-2}
 wrk_timeout=60s
-if [ -n "$vectors_only" ]; then
+# Build the tool $1 in a Release tree ($root/build-release) and make a scratch
+# directory ($dir), removed at exit.
+release_tool() {
   root=$(cd "$(dirname "$0")/.." && pwd)
   cmake -S "$root" -B "$root/build-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$root/build-release" -j2 --target mg-hnsw-bench >/dev/null
+  cmake --build "$root/build-release" -j2 --target "$1" >/dev/null
   dir=$(mktemp -d)
   trap 'rm -rf "$dir"' EXIT
+}
+if [ -n "$replica_only" ]; then
+  release_tool mg-search-bench
+  python3 "$root/bench/search_gen.py" "$root/data/catalog.jsonl.gz" "$items" "$dir/titles.jsonl" "$dir/queries.txt"
+  echo "whole replica index, $items generated titles, built from the generated file (not through PostgreSQL);" \
+       "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$root/build-release/bin/mg-search-bench" "$dir/titles.jsonl" "$dir/queries.txt" "$dir/replica" ${MG_BENCH_MODEL:+"$MG_BENCH_MODEL"}
+  echo "restart (a new process reading the saved files); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$root/build-release/bin/mg-search-bench" "$dir/titles.jsonl" "$dir/queries.txt" "$dir/replica" ${MG_BENCH_MODEL:+"$MG_BENCH_MODEL"}
+  ls -l "$dir"/replica*
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
+if [ -n "$vectors_only" ]; then
+  release_tool mg-hnsw-bench
   echo "vector index only, $items generated vectors of $dims dims (not through PostgreSQL);" \
        "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   MG_SEARCH_VECTOR_INDEX=${MG_SEARCH_VECTOR_INDEX:-ivf-sq8} \

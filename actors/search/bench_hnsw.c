@@ -14,6 +14,7 @@
     SAVE_PATH the index is written there, dropped, read back (a restarted
     replica's path) and searched again.  */
 #include "hnsw.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -30,30 +31,6 @@
 #define RECALL_K        10
 #define CLUSTERS        200
 #define BATCH           8192        //  vectors generated (and scanned) at a time
-
-static double
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
-
-//  A field of /proc/self/status in KiB (VmRSS, VmHWM), 0 when unreadable.
-static long
-s_status_kib (const char *field)
-{
-    char line [256];
-    long kib = 0;
-    size_t len = strlen (field);
-    FILE *file = fopen ("/proc/self/status", "r");
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, field, len) == 0 && line [len] == ':')
-            kib = atol (line + len + 1);
-    if (file)
-        fclose (file);
-    return kib;
-}
 
 static double
 s_uniform (uint64_t *state)
@@ -154,10 +131,10 @@ s_measure (search_hnsw_t *index, const char *label, const float *qs, int queries
     if (!ms)
         exit (1);
     for (int q = 0; q < queries; q++) {
-        double s = s_now_ms ();
+        double s = bench_now_ms ();
         int found = search_hnsw_search (index, qs + (size_t) q * dims, TOP, EF_SEARCH, NULL, NULL,
                                         slots, scores, err, sizeof err);
-        ms [q] = s_now_ms () - s;
+        ms [q] = bench_now_ms () - s;
         if (found < 0) {
             fprintf (stderr, "mg-hnsw-bench: %s\n", err);
             exit (1);
@@ -193,19 +170,19 @@ main (int argc, char **argv)
         return 1;
     uint64_t qstate = 7;
     s_vectors (&qstate, centres, (size_t) queries, dims, qs);
-    long rss0 = s_status_kib ("VmRSS");
+    long rss0 = bench_status_kib ("VmRSS");
     search_hnsw_t *index = search_hnsw_new ((uint32_t) dims, M, EF_CONSTRUCTION, err, sizeof err);
     if (!index) {
         fprintf (stderr, "mg-hnsw-bench: %s\n", err);
         return 1;
     }
-    double t0 = s_now_ms (), gen_ms = 0;
+    double t0 = bench_now_ms (), gen_ms = 0;
     uint64_t state = 1;
     for (size_t at = 0; at < count; at += BATCH) {
         size_t n = count - at < BATCH ? count - at : BATCH;
-        double g = s_now_ms ();
+        double g = bench_now_ms ();
         s_vectors (&state, centres, n, dims, batch);
-        gen_ms += s_now_ms () - g;
+        gen_ms += bench_now_ms () - g;
         if (search_hnsw_add (index, batch, n, err, sizeof err)) {
             fprintf (stderr, "mg-hnsw-bench: %s\n", err);
             return 1;
@@ -215,34 +192,34 @@ main (int argc, char **argv)
         fprintf (stderr, "mg-hnsw-bench: %s\n", err);
         return 1;
     }
-    double build_ms = s_now_ms () - t0 - gen_ms;
-    long rss1 = s_status_kib ("VmRSS");
+    double build_ms = bench_now_ms () - t0 - gen_ms;
+    long rss1 = bench_status_kib ("VmRSS");
     printf ("kind=%s vectors=%zu dims=%d build_ms=%.0f (generation excluded) build_threads=%s"
             " index_rss_mib=%ld peak_rss_mib=%ld (float vectors alone: %zu MiB)\n",
             search_hnsw_kind (index), count, dims, build_ms,
             getenv ("MG_SEARCH_BUILD_THREADS") ? getenv ("MG_SEARCH_BUILD_THREADS") : "2",
-            (rss1 - rss0) / 1024, s_status_kib ("VmHWM") / 1024, count * dims * sizeof (float) >> 20);
+            (rss1 - rss0) / 1024, bench_status_kib ("VmHWM") / 1024, count * dims * sizeof (float) >> 20);
     fflush (stdout);
-    double s = s_now_ms ();
+    double s = bench_now_ms ();
     s_truth (count, dims, centres, qs, queries, truth);
-    printf ("exact top-%d of %d queries in %.0f ms\n", RECALL_K, queries, s_now_ms () - s);
+    printf ("exact top-%d of %d queries in %.0f ms\n", RECALL_K, queries, bench_now_ms () - s);
     s_measure (index, "built", qs, queries, dims, truth);
     if (save) {
-        s = s_now_ms ();
+        s = bench_now_ms ();
         if (search_hnsw_save (index, save, "bench", err, sizeof err)) {
             fprintf (stderr, "mg-hnsw-bench: %s\n", err);
             return 1;
         }
-        double save_ms = s_now_ms () - s;
+        double save_ms = bench_now_ms () - s;
         struct stat st;
         long size_mib = stat (save, &st) == 0 ? (long) (st.st_size >> 20) : -1;
         search_hnsw_destroy (&index);
-        s = s_now_ms ();
+        s = bench_now_ms ();
         if (search_hnsw_load (save, "bench", (uint32_t) dims, &index, err, sizeof err) != 0) {
             fprintf (stderr, "mg-hnsw-bench: cannot read back %s: %s\n", save, err);
             return 1;
         }
-        printf ("saved in %.0f ms (%ld MiB), read back in %.0f ms\n", save_ms, size_mib, s_now_ms () - s);
+        printf ("saved in %.0f ms (%ld MiB), read back in %.0f ms\n", save_ms, size_mib, bench_now_ms () - s);
         s_measure (index, "read back", qs, queries, dims, truth);
     }
     search_hnsw_destroy (&index);

@@ -22,7 +22,7 @@ static const char *const s_stmt_sql [ST_COUNT] = {
                       "companies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_DOC_DELETE] = "DELETE FROM docs WHERE rowid = ?1",
     [ST_MATCH] = NULL,         //  built from the weights (index_stmt)
-    [ST_ITEM] = "SELECT item FROM docs WHERE rowid = ?1",
+    [ST_ITEM] = "SELECT item_text (item) FROM docs WHERE rowid = ?1",
     [ST_SUGGEST] = "SELECT id, type, title, year, cast_names FROM docs WHERE rowid = ?1",
     [ST_VOCAB] = "SELECT term, doc FROM vocab",
     [ST_VOCAB_TEXT] = "SELECT term, max (doc) FROM vocab_col WHERE col <> 'companies' GROUP BY term",
@@ -42,7 +42,7 @@ static const char s_schema [] =
     "PRAGMA journal_mode = OFF;"
     "PRAGMA synchronous = OFF;"
     "CREATE TABLE docs (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, "
-    "  year INTEGER, title TEXT NOT NULL, cast_names TEXT NOT NULL, item TEXT NOT NULL);"
+    "  year INTEGER, title TEXT NOT NULL, cast_names TEXT NOT NULL, item BLOB NOT NULL);"
     "CREATE VIRTUAL TABLE fts USING fts5 (title, alt, tagline, keywords, overview, cast_names, crew_names, companies, "
     "  tokenize = 'unicode61 remove_diacritics 0', prefix = '1 2 3', detail = full);"
     "CREATE VIRTUAL TABLE vocab USING fts5vocab (fts, row);"
@@ -51,6 +51,115 @@ static const char s_schema [] =
     "  item TEXT NOT NULL);"
     "CREATE VIRTUAL TABLE pfts USING fts5 (name, tokenize = 'unicode61 remove_diacritics 0', "
     "  prefix = '1 2 3', detail = full);";
+//  Result items are stored deflated (raw deflate, this preset dictionary:
+//  the item's keys and the values many items share, the most frequent
+//  last), as a 4-byte little-endian length of the JSON and the deflated
+//  bytes: an item is mostly keys, genre slugs and offer groups, a third
+//  of its JSON's size once deflated against them. item_text () (an SQL
+//  function of the index's connection) gives the JSON back.
+static const char s_item_dict [] =
+    "documentarywesternwarhistorymusicfamilyanimationmysteryfantasyscience-fictionhorrorromance"
+    "\"currency\":\"EUR\"\"currency\":\"GBP\"\"region\":\"CA\"\"region\":\"GB\"\"region\":\"DE\""
+    "\"region\":\"FR\"\"region\":\"AU\"\"region\":\"BR\"\"region\":\"IN\"\"region\":\"JP\""
+    "https://www.peacocktv.com/watch/https://www.paramountplus.com/movies/https://pluto.tv/on-demand/movies/"
+    "https://tv.apple.com/movie/https://www.disneyplus.com/movies/https://www.netflix.com/title/"
+    "https://play.google.com/store/movies/details?id=https://www.primevideo.com/detail/"
+    "\"platform\":\"apple-tv-plus\"\"platform\":\"apple-tv\"\"platform\":\"peacock\""
+    "\"platform\":\"paramount-plus\"\"platform\":\"pluto-tv\"\"platform\":\"netflix\""
+    "\"platform\":\"disney-plus\"\"platform\":\"google-play\"\"platform\":\"prime-video\""
+    "\"type\":\"rent\",\"type\":\"free\",\"type\":\"ads\",\"type\":\"buy\",\"type\":\"subscription\","
+    "\"quality\":\"sd\",\"quality\":\"uhd\",\"quality\":\"hd\",\"price\":null,\"currency\":null,"
+    "\"currency\":\"USD\",\"expires_at\":null}]},{\"platform\":\"\",\"region\":\"US\",\"deep_link\":\""
+    "\"genres\":[\"thriller\",\"crime\",\"adventure\",\"action\",\"comedy\",\"drama\"],"
+    "\"poster\":\"https://image.tmdb.org/t/p/w500/\",\"poster\":null,"
+    "\"external_ids\":{\"imdb\":\"tt\",\"tmdb\":\"},\"availability\":[]}\",\"availability\":[{\"platform\":\""
+    "{\"id\":\"00000000-0000-4000-8000-\",\"type\":\"movie\",\"type\":\"tv\",\"title\":\"\",\"original_title\":\""
+    "\",\"year\":19\",\"year\":20\",\"overview\":\"";
+
+#define ITEM_HEADER 4          //  bytes of the JSON's length before the deflated bytes
+
+//  The deflated form of item (len bytes) into a new buffer (*packed,
+//  *packed_len; caller frees). 0, or -1 (memory, zlib).
+static int
+s_item_pack (search_index_t *self, const char *item, size_t len, unsigned char **packed, size_t *packed_len)
+{
+    *packed = NULL;
+    if (len > UINT32_MAX)
+        return -1;
+    if (!self->zpack) {
+        self->zpack = calloc (1, sizeof *self->zpack);
+        if (!self->zpack || deflateInit2 (self->zpack, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 9,
+                                          Z_DEFAULT_STRATEGY) != Z_OK) {
+            free (self->zpack);
+            self->zpack = NULL;
+            return -1;
+        }
+    }
+    z_stream *z = self->zpack;
+    size_t room = ITEM_HEADER + deflateBound (z, (uLong) len);
+    unsigned char *out = malloc (room);
+    if (!out || deflateReset (z) != Z_OK
+    ||  deflateSetDictionary (z, (const Bytef *) s_item_dict, (uInt) (sizeof s_item_dict - 1)) != Z_OK) {
+        free (out);
+        return -1;
+    }
+    for (int i = 0; i < ITEM_HEADER; i++)
+        out [i] = (unsigned char) (len >> (8 * i));
+    z->next_in = (Bytef *) item;
+    z->avail_in = (uInt) len;
+    z->next_out = out + ITEM_HEADER;
+    z->avail_out = (uInt) (room - ITEM_HEADER);
+    if (deflate (z, Z_FINISH) != Z_STREAM_END) {
+        free (out);
+        return -1;
+    }
+    *packed = out;
+    *packed_len = room - z->avail_out;
+    return 0;
+}
+
+//  SQL item_text (item): the JSON of a stored item (a text item as it is).
+static void
+s_item_text (sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void) argc;
+    search_index_t *self = sqlite3_user_data (ctx);
+    if (sqlite3_value_type (argv [0]) != SQLITE_BLOB) {
+        sqlite3_result_value (ctx, argv [0]);
+        return;
+    }
+    const unsigned char *in = sqlite3_value_blob (argv [0]);
+    int in_len = sqlite3_value_bytes (argv [0]);
+    size_t len = 0;
+    for (int i = 0; in && in_len > ITEM_HEADER && i < ITEM_HEADER; i++)
+        len |= (size_t) in [i] << (8 * i);
+    if (!self->zunpack) {
+        self->zunpack = calloc (1, sizeof *self->zunpack);
+        if (self->zunpack && inflateInit2 (self->zunpack, -15) != Z_OK) {
+            free (self->zunpack);
+            self->zunpack = NULL;
+        }
+    }
+    z_stream *z = self->zunpack;
+    char *out = z && len && len < (size_t) INT32_MAX ? malloc (len + 1) : NULL;
+    bool ok = out && inflateReset (z) == Z_OK
+           && inflateSetDictionary (z, (const Bytef *) s_item_dict, (uInt) (sizeof s_item_dict - 1)) == Z_OK;
+    if (ok) {
+        z->next_in = (Bytef *) in + ITEM_HEADER;
+        z->avail_in = (uInt) (in_len - ITEM_HEADER);
+        z->next_out = (Bytef *) out;
+        z->avail_out = (uInt) len;
+        ok = inflate (z, Z_FINISH) == Z_STREAM_END && z->avail_out == 0;
+    }
+    if (!ok) {
+        free (out);
+        sqlite3_result_error (ctx, "stored item does not inflate", -1);
+        return;
+    }
+    out [len] = '\0';
+    sqlite3_result_text (ctx, out, (int) len, free);
+}
+
 //  Fill err with the database's last error; returns -1.
 int
 index_fail (search_index_t *self, char *err, size_t errlen, const char *what)
@@ -120,7 +229,9 @@ search_index_new (const mg_lsa_t *lsa, char *err, size_t errlen)
     }
     if (sqlite3_open_v2 (":memory:", &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK
-    ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK) {
+    ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK
+    ||  sqlite3_create_function_v2 (self->db, "item_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, self,
+                                    s_item_text, NULL, NULL, NULL) != SQLITE_OK) {
         index_fail (self, err, errlen, "cannot create the index");
         search_index_destroy (&self);
         return NULL;
@@ -156,6 +267,12 @@ search_index_destroy (search_index_t **self_p)
         search_vocab_destroy (&self->company_vocab);
         search_hnsw_destroy (&self->hnsw);
         free (self->slot_rowid);
+        if (self->zpack)
+            deflateEnd (self->zpack);
+        if (self->zunpack)
+            inflateEnd (self->zunpack);
+        free (self->zpack);
+        free (self->zunpack);
         for (size_t i = 0; i < self->genres_count; i++)
             free (self->genres [i]);
         for (size_t i = 0; i < self->platforms_count; i++)
@@ -375,8 +492,8 @@ s_by_slot_id (const void *a, const void *b)
 //  A snapshot load over a vector index read from file: d (at rowid) takes
 //  the slot saved for title id; a title without one has no vector (as when
 //  built: no word the model knows).
-static void
-s_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id)
+void
+index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id)
 {
     index_slot_id_t key;
     snprintf (key.id, sizeof key.id, "%s", id);
@@ -556,7 +673,7 @@ s_doc_fill (search_index_t *self, int64_t rowid, const mg_doc_t *doc, char **tit
         p = end ? end + 1 : p + len;
     }
     if (self->read_slots)
-        s_vec_claim (self, rowid, d, doc->id);
+        index_vec_claim (self, rowid, d, doc->id);
     else
     if (self->lsa && doc->vector_stored) {
         if (doc->vector && doc->vector_dims == self->dims && s_vec_add (self, rowid, d, doc->vector))
@@ -604,7 +721,9 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
     const char *nl = titles ? strchr (titles, '\n') : NULL;
     cols [1] = strdup (nl ? nl + 1 : "");
     int rc = -1;
-    bool ok = titles != NULL;
+    unsigned char *item = NULL;
+    size_t item_len = 0;
+    bool ok = titles != NULL && s_item_pack (self, doc->hit_json, strlen (doc->hit_json), &item, &item_len) == 0;
     for (int i = 0; i < FTS_COLUMNS; i++)
         ok = ok && cols [i];
     sqlite3_stmt *stmt = ok && known ? index_stmt (self, ST_FTS_DELETE) : NULL;
@@ -620,7 +739,7 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
                 sqlite3_bind_int (stmt, 4, doc->year);
             sqlite3_bind_text (stmt, 5, doc->title, -1, SQLITE_STATIC);
             sqlite3_bind_text (stmt, 6, doc->cast ? doc->cast : "", -1, SQLITE_STATIC);
-            sqlite3_bind_text (stmt, 7, doc->hit_json, -1, SQLITE_STATIC);
+            sqlite3_bind_blob (stmt, 7, item, (int) item_len, SQLITE_STATIC);
         }
         rc = s_run (self, stmt);
     }
@@ -645,6 +764,7 @@ search_index_put (search_index_t *self, const mg_doc_t *doc)
         self->pop_max = doc->popularity;
     self->vocab_dirty = true;
     free (titles);
+    free (item);
     for (int i = 0; i < FTS_COLUMNS; i++)
         free (cols [i]);
     return rc;

@@ -106,6 +106,19 @@ bool search_index_vectors_complete (search_index_t *self);
 //  (path.ids) which title each slot is the vector of. 0, or -1 (logged).
 int search_index_vectors_write (search_index_t *self, const char *path, const char *key);
 
+//  The keyword side persisted beside the vectors (MG_SEARCH_INDEX_FILE =
+//  path, index_store.c): write the SQLite database (path.db) and the doc
+//  table (path.docs) under key (the model, the catalog generation, the
+//  titles). 0, or -1 (logged).
+int search_index_store_write (search_index_t *self, const char *path, const char *key);
+
+//  A new index read back from the files saved at path under key, with the
+//  vectors saved under vectors_key when lsa is given; NULL when there are
+//  none for key, or when they do not read or do not fit (logged): the
+//  caller then builds from the catalog.
+search_index_t *search_index_store_read (const mg_lsa_t *lsa, const char *path, const char *key,
+                                         const char *vectors_key, char *err, size_t errlen);
+
 //  Titles held.
 size_t search_index_count (search_index_t *self);
 

@@ -30,6 +30,7 @@
 #include "hnsw.h"
 
 #include <sqlite3.h>
+#include <zlib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -204,6 +205,8 @@ struct search_index_t {
     index_slot_id_t *read_slots;   //  a vector index read from file: its slots by title id (sorted)
     size_t read_count, read_claimed;
     bool read_clash;           //  a title claimed a slot already claimed
+    z_stream *zpack;           //  result items are stored deflated (index.c), this stream kept
+    z_stream *zunpack;
 };
 
 typedef struct {
@@ -278,6 +281,9 @@ sqlite3_stmt *index_stmt (search_index_t *self, index_stmt_id_t id);
 int64_t index_rowid (search_index_t *self, const char *id);
 //  Rebuild the vocabulary from the index when titles changed since.
 int index_vocab (search_index_t *self);
+//  Over a vector index read from file: d (at rowid) takes the slot saved
+//  for title id (none when the map has no slot for it).
+void index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id);
 
 //  ---- index_plan.c
 //  Free what plan holds and empty it.

@@ -145,13 +145,16 @@ s_query (PGconn *pg, const char *sql, int nparams, const char *const *params, ch
 }
 
 //  One snapshot load into a new index; with read_path (MG_SEARCH_INDEX_FILE),
-//  the vectors come from the index saved there under this snapshot's key
-//  when there is one (*read says whether they did). NULL with a reason.
+//  the whole index comes from the files saved there under this snapshot's
+//  key (skey) when there are some (*stored says so), else the vectors from
+//  the vector index saved there under key when there is one (*read says
+//  whether they did). NULL with a reason.
 static search_index_t *
 s_load (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], const char *read_path,
-        bool *read, char *key, size_t keylen, char *err, size_t errlen)
+        bool *read, bool *stored, char *key, char *skey, size_t keylen, char *err, size_t errlen)
 {
     *read = false;
+    *stored = false;
     PGconn *pg = mg_pg_connect_long (pg_url, err, errlen);
     if (!pg)
         return NULL;
@@ -168,12 +171,27 @@ s_load (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], 
     PQclear (res);
     //  The vectors' key: the model, and the catalog generation of this
     //  snapshot (the content and vector streams' numbers, the titles).
-    res = ok && lsa ? s_query (pg, "SELECT count (*) FROM content", 0, NULL, err, errlen) : NULL;
-    ok = ok && (!lsa || res != NULL);
+    //  The whole index's key adds the offers' stream (the doc table holds
+    //  the offers).
+    bool keyed = lsa || (read_path && *read_path);
+    res = ok && keyed ? s_query (pg, "SELECT count (*) FROM content", 0, NULL, err, errlen) : NULL;
+    ok = ok && (!keyed || res != NULL);
     if (ok && lsa)
         snprintf (key, keylen, "model=%s dims=%u content=%llu vectors=%llu titles=%s", mg_lsa_id (lsa),
                   mg_lsa_dims (lsa), (unsigned long long) seq [0], (unsigned long long) seq [2], PQgetvalue (res, 0, 0));
+    if (ok && keyed)
+        snprintf (skey, keylen, "model=%s content=%llu availability=%llu vectors=%llu titles=%s",
+                  lsa ? mg_lsa_id (lsa) : "none", (unsigned long long) seq [0], (unsigned long long) seq [1],
+                  (unsigned long long) seq [2], PQgetvalue (res, 0, 0));
     PQclear (res);
+    search_index_t *saved = ok && read_path && *read_path
+                          ? search_index_store_read (lsa, read_path, skey, lsa ? key : NULL, err, errlen) : NULL;
+    if (saved) {
+        PQfinish (pg);
+        search_index_destroy (&index);
+        *stored = true;
+        return saved;
+    }
     *read = ok && lsa && read_path && *read_path && search_index_vectors_read (index, read_path, key) == 1;
     res = ok ? s_query (pg, "SELECT slug FROM genres", 0, NULL, err, errlen) : NULL;
     ok = res != NULL;
@@ -208,15 +226,20 @@ search_index_t *
 search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_STREAMS], char *err, size_t errlen)
 {
     const char *path = mg_config_str ("MG_SEARCH_INDEX_FILE", "");
-    char key [512] = "";
-    bool read = false;
+    char key [512] = "", skey [512] = "";
+    bool read = false, stored = false;
     int64_t started = zclock_mono ();
-    search_index_t *index = s_load (pg_url, lsa, seq, path, &read, key, sizeof key, err, errlen);
+    search_index_t *index = s_load (pg_url, lsa, seq, path, &read, &stored, key, skey, sizeof key, err, errlen);
+    if (index && stored) {
+        mg_info ("search index loaded from files", "path=%s key=\"%s\" titles=%zu took_ms=%lld", path, skey,
+                 search_index_count (index), (long long) (zclock_mono () - started));
+        return index;
+    }
     if (index && read && !search_index_vectors_complete (index)) {
         //  The map does not fit this snapshot's titles: build as if none.
         mg_warn ("saved vector index does not match the catalog: building", "path=%s", path);
         search_index_destroy (&index);
-        index = s_load (pg_url, lsa, seq, NULL, &read, key, sizeof key, err, errlen);
+        index = s_load (pg_url, lsa, seq, NULL, &read, &stored, key, skey, sizeof key, err, errlen);
     }
     if (index && lsa && *path) {
         if (read)
@@ -228,6 +251,12 @@ search_load_all (const char *pg_url, const mg_lsa_t *lsa, uint64_t seq [SEARCH_S
                 mg_info ("vector index built and saved", "path=%s key=\"%s\" save_ms=%lld", path, key,
                          (long long) (zclock_mono () - built));
         }
+    }
+    if (index && *path) {
+        int64_t built = zclock_mono ();
+        if (search_index_store_write (index, path, skey) == 0)
+            mg_info ("search index built and saved", "path=%s key=\"%s\" titles=%zu save_ms=%lld", path, skey,
+                     search_index_count (index), (long long) (zclock_mono () - built));
     }
     return index;
 }

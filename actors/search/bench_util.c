@@ -1,0 +1,30 @@
+/*  What the search benchmarks share (bench_util.h).  */
+#include "bench_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double
+bench_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+long
+bench_status_kib (const char *field)
+{
+    char line [256];
+    long kib = 0;
+    size_t len = strlen (field);
+    FILE *file = fopen ("/proc/self/status", "r");
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, field, len) == 0 && line [len] == ':')
+            kib = atol (line + len + 1);
+    if (file)
+        fclose (file);
+    return kib;
+}
