@@ -89,11 +89,11 @@ if [ ! -f "$shared/data/movielens-small/movies.csv" ] || [ ! -f "$shared/tools/e
   exit 1
 fi
 bench_start broker indexer resolver
-indexer_pid=${pids[${#pids[@]}-2]} resolver_pid=${pids[${#pids[@]}-1]}
+broker_pid=${pids[${#pids[@]}-3]} indexer_pid=${pids[${#pids[@]}-2]} resolver_pid=${pids[${#pids[@]}-1]}
 
 # cpu_seconds: CPU time (user + system) so far of PostgreSQL (the server, its
-# live backends and those that ended), mg-indexer and mg-resolver, as
-# "postgres indexer resolver". On a shared machine wall time moves with the
+# live backends and those that ended), mg-indexer, mg-resolver and mg-broker,
+# as "postgres indexer resolver broker". On a shared machine wall time moves with the
 # neighbours' load; the CPU a step costs moves much less.
 cpu_seconds() {
   local pg_pid hz
@@ -101,7 +101,7 @@ cpu_seconds() {
   # The server's pid is the checkpointer's parent (PostgreSQL may run on another host's data dir).
   pg_pid=$(psql "$MG_PG_URL" -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" | xargs -r ps -o ppid= -p | tr -d ' ')
   # cat skips processes that end meanwhile; awk would stop at the first.
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v hz="$hz" -v pg="$pg_pid" -v ix="$indexer_pid" -v rs="$resolver_pid" '
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v hz="$hz" -v pg="$pg_pid" -v ix="$indexer_pid" -v rs="$resolver_pid" -v bk="$broker_pid" '
     {
       pid = $1; line = $0; sub (/^.*\) /, "", line); split (line, f, " ")
       own = (f[12] + f[13]) / hz
@@ -109,8 +109,9 @@ cpu_seconds() {
       else if (f[2] == pg) sum["pg"] += own
       else if (pid == ix) sum["ix"] += own
       else if (pid == rs) sum["rs"] += own
+      else if (pid == bk) sum["bk"] += own
     }
-    END { printf "%.2f %.2f %.2f\n", sum["pg"], sum["ix"], sum["rs"] }'
+    END { printf "%.2f %.2f %.2f %.2f\n", sum["pg"], sum["ix"], sum["rs"], sum["bk"] }'
 }
 
 # The indexer migrates on start; an empty import succeeds once it answers.
@@ -129,13 +130,16 @@ import() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-read -r pg0 ix0 rs0 < <(cpu_seconds)
+read -r pg0 ix0 rs0 bk0 < <(cpu_seconds)
 first=$(import first "$bench_root/data/catalog.jsonl.gz")
-read -r pg1 ix1 rs1 < <(cpu_seconds)
+read -r pg1 ix1 rs1 bk1 < <(cpu_seconds)
 echo "bundled catalog, first import:   $first items/s  ($(awk -v a="$first" 'BEGIN { printf "%.2f", a / 1000 }') x the 1,000 items/s goal)"
 grep "pipeline:" "$tmp/first.err" | sed 's/^mg-import: /  /'
-awk -v a="$pg0" -v b="$pg1" -v c="$ix0" -v d="$ix1" -v e="$rs0" -v f="$rs1" 'BEGIN {
-    printf "  CPU seconds: postgres %.2f, mg-indexer %.2f, mg-resolver %.2f\n", b - a, d - c, f - e }'
+items=$(gzip -dc "$bench_root/data/catalog.jsonl.gz" | wc -l)
+awk -v a="$pg0" -v b="$pg1" -v c="$ix0" -v d="$ix1" -v e="$rs0" -v f="$rs1" -v g="$bk0" -v h="$bk1" -v n="$items" 'BEGIN {
+    printf "  CPU seconds: postgres %.2f, mg-indexer %.2f, mg-resolver %.2f, mg-broker %.2f\n", b - a, d - c, f - e, h - g
+    k = n / 1000
+    printf "  per 1,000 items: postgres %.2f, mg-indexer %.2f, mg-resolver %.2f, mg-broker %.2f\n", (b - a) / k, (d - c) / k, (f - e) / k, (h - g) / k }'
 # MG_BENCH_FIRST_ONLY=1: stop here (comparing builds of the apply path).
 [ "${MG_BENCH_FIRST_ONLY:-0}" = 1 ] && exit 0
 again=$(import again "$bench_root/data/catalog.jsonl.gz")
