@@ -5,17 +5,63 @@
 # users holding the title (default 1,000), over MG_BENCH_ROUNDS changes
 # (default 20). Builds Release (build-release), starts a throw-away
 # PostgreSQL (unless MG_PG_URL is set), mg-broker, mg-indexer and mg-alerts,
-# then runs mg-alerts-bench (bench/alerts_bench.c).
+# then runs mg-alerts-bench (bench/alerts_bench.c) twice on that stack: first
+# with MG_BENCH_REF_USERS users (default 1; 0 skips it), the in-run
+# reference, then with MG_BENCH_USERS, and prints the ratio of their p50
+# and p95. MG_BENCH_TRACE=1: mg-alerts logs each title's timings (debug)
+# and the script prints their medians per run (bench/alerts_trace.awk).
 set -euo pipefail
 users=${MG_BENCH_USERS:-1000}
 rounds=${MG_BENCH_ROUNDS:-20}
+ref_users=${MG_BENCH_REF_USERS:-1}
 export BENCH_TARGETS="mg-broker mg-indexer mg-alerts mg-alerts-bench mg-admin"
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 export MG_EVENTS=$MG_EVENTS_SUB_BIND
-bench_start broker indexer alerts
+bench_start broker indexer
+if [ "${MG_BENCH_TRACE:-0}" = 1 ]; then
+  export MG_BENCH_TRACE
+  MG_LOG_LEVEL=debug bench_start alerts
+else
+  bench_start alerts
+fi
 # Migrations (under an advisory lock) and registration.
 sleep 3
-echo "mg-alerts-bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-"$bin/mg-alerts-bench" "$users" "$rounds"
+echo "mg-alerts-bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# run N: one mg-alerts-bench run with N users, its output kept in $tmp/run-N;
+# a failed run (e.g. some notifications did not arrive: a burst of events
+# past a bus pipe's 1,000-message bound is dropped) says so with its exit
+# status, and the script goes on (set -e would end it without a word) and
+# exits 1 at the end.
+failed=0
+run() {
+  local status=0
+  "$bin/mg-alerts-bench" "$1" "$rounds" >"$tmp/run-$1" 2>&1 || status=$?
+  grep -v '^round start_us=' "$tmp/run-$1" || true
+  if [ "${MG_BENCH_TRACE:-0}" = 1 ]; then
+    awk -v users="$1" -f "$bench_root/bench/alerts_trace.awk" "$tmp/run-$1" "$tmp/log/alerts.log"
+  fi
+  if [ "$status" != 0 ]; then
+    echo "mg-alerts-bench $1 $rounds: exit status $status" >&2
+    failed=1
+  fi
+}
+
+# p50 and p95 of a run's output, in ms.
+quantiles() { sed -n 's/.*p50 \([0-9.]*\) ms, p95 \([0-9.]*\) ms.*/\1 \2/p' "$tmp/run-$1"; }
+
+if [ "$ref_users" -gt 0 ]; then
+  run "$ref_users"
+fi
+run "$users"
+[ -n "${MG_BENCH_KEEP_LOG:-}" ] && cp "$tmp/log/alerts.log" "$MG_BENCH_KEEP_LOG"
+echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$ref_users" -gt 0 ]; then
+  read -r ref50 ref95 <<<"$(quantiles "$ref_users")"
+  read -r p50 p95 <<<"$(quantiles "$users")"
+  awk -v a="$p50" -v b="$ref50" -v c="$p95" -v d="$ref95" -v u="$users" -v r="$ref_users" \
+    'BEGIN { printf "in-run reference: %d users against %d, p50 x %.2f, p95 x %.2f\n", u, r, a / b, c / d }'
+fi
+exit "$failed"

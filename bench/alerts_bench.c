@@ -12,12 +12,16 @@
     arriving on the subscription. The gateway writes an event it receives
     to the user's open streams without another hop, so this is the
     availability change → SSE notification latency less that last write.
-    Prints p50/p95/p99 over USERS x ROUNDS notifications and the count.  */
+    Prints p50/p95/p99 over USERS x ROUNDS notifications and the count, and
+    per change (median over the rounds) when the indexer answered the apply
+    (its transaction committed, availability.changed published), when the
+    first and when the last user's event arrived.  */
 #include "mg_client.h"
 #include "mg_curve.h"
 #include "mg_msg.h"
 
 #include <czmq.h>
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +52,28 @@ s_sql (PGconn *pg, const char *sql, int n, const char *const *params)
     return res;
 }
 
+//  The median of n values (sorted in place).
+static int64_t
+s_median (int64_t *values, size_t n)
+{
+    qsort (values, n, sizeof *values, s_cmp);
+    return n ? values [n / 2] : 0;
+}
+
 //  Send the title (entity) with one offer ending at until to indexer.apply.
+//  The indexer keys a title by its source id: each run's title has its own
+//  (alerts-<entity>), else a second run's changes would land on the first
+//  run's title and reach only the first run's users.
 static void
 s_apply (mg_client_t *client, const char *entity, bool create, const char *until)
 {
+    char source_id [64];
+    snprintf (source_id, sizeof source_id, "alerts-%s", entity);
     mg_raw_availability_t offer = {
         .platform = "netflix", .region = "GB", .type = "subscription", .expires_at = (char *) until,
     };
     mg_raw_record_t record = {
-        .source = "bench", .source_id = "alerts-1", .title = "Alerts Bench Title", .type = "movie",
+        .source = "bench", .source_id = source_id, .title = "Alerts Bench Title", .type = "movie",
         .release_date = "2001-01-01", .availability = &offer, .availability_count = 1,
     };
     mg_apply_item_t item = { .entity = (char *) entity, .new_entity = create, .has_new_entity = true, .record = &record };
@@ -98,7 +115,15 @@ main (int argc, char **argv)
     mg_client_t *client = mg_client_new (broker);
     //  A CURVE client of the event proxy, as the gateway's subscription is.
     zsock_t *sub = zsock_new (ZMQ_SUB);
-    if (!client || !sub || mg_curve_client (sub) || zsock_connect (sub, "%s", events))
+    if (!client || !sub)
+        return 1;
+    //  No receive bound (set before connecting: it applies to connections
+    //  made after it): a round's thousand events at once can overflow the
+    //  default 1,000 on a loaded machine, and a dropped event would read as
+    //  a lost notification (the gateway's streams fetch a missed event by
+    //  id; the bench counts only what arrives live).
+    zsock_set_rcvhwm (sub, 0);
+    if (mg_curve_client (sub) || zsock_connect (sub, "%s", events))
         return 1;
     zsock_set_subscribe (sub, "sync.");
     //  The title, made through the indexer like any other.
@@ -121,16 +146,29 @@ main (int argc, char **argv)
         2, (const char *const []) { count, entity }));
     zclock_sleep (1000);            //  the first apply's notifications (none: nobody watched yet) are past
     zpoller_t *poller = zpoller_new (sub, NULL);
+    //  MG_BENCH_TRACE=1: each change's start (monotonic, as mg-alerts'
+    //  "title handled" lines) for bench/alerts_trace.awk.
+    bool trace = getenv ("MG_BENCH_TRACE") && strcmp (getenv ("MG_BENCH_TRACE"), "1") == 0;
     size_t total = (size_t) users * (size_t) rounds, got = 0;
     int64_t *latency = calloc (total, sizeof *latency);
+    int64_t *applied = calloc ((size_t) rounds, sizeof *applied);
+    int64_t *first = calloc ((size_t) rounds, sizeof *first);
+    int64_t *last = calloc ((size_t) rounds, sizeof *last);
+    if (!latency || !applied || !first || !last)
+        return 1;
     for (int round = 0; round < rounds; round++) {
         //  A new offer window each round (beyond any leaving-soon window):
         //  one new "available" notification per user.
-        char until [40];
+        char until [40], window [40];
         time_t end = time (NULL) + 365 * 86400 + round * 60;
         strftime (until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", gmtime (&end));
+        //  The window as a notification shows it ("offer_until", to the
+        //  millisecond): a round counts its own notifications only, not a
+        //  late one of the title's creation or of the round before.
+        strftime (window, sizeof window, "%Y-%m-%dT%H:%M:%S.000Z", gmtime (&end));
         int64_t start = zclock_usecs ();
         s_apply (client, entity, false, until);
+        applied [round] = zclock_usecs () - start;
         int seen = 0;
         int64_t deadline = zclock_mono () + ROUND_WAIT_MS;
         while (seen < users && zclock_mono () < deadline) {
@@ -143,14 +181,22 @@ main (int argc, char **argv)
             char reason [MG_MSG_ERR_LEN];
             if (body && mg_msg_decode (&mg_sync_event_desc, zframe_data (body), zframe_size (body), &event,
                                        reason, sizeof reason) == 0) {
-                if (strcmp (event.type, "notification") == 0 && got < total) {
+                //  Only this run's title (another run on the same stack has its own).
+                if (strcmp (event.type, "notification") == 0 && event.data && strstr (event.data, entity)
+                    && strstr (event.data, window) && got < total) {
                     latency [got++] = now - start;
-                    seen++;
+                    if (seen++ == 0)
+                        first [round] = now - start;
+                    last [round] = now - start;
                 }
                 mg_msg_clear (&mg_sync_event_desc, &event);
             }
             zmsg_destroy (&msg);
         }
+        if (trace)
+            fprintf (stderr, "round start_us=%" PRId64 "\n", start);
+        if (seen < users)
+            fprintf (stderr, "mg-alerts-bench: change %d: %d of %d notifications arrived\n", round + 1, seen, users);
         zclock_sleep (PAUSE_MS);
     }
     qsort (latency, got, sizeof *latency, s_cmp);
@@ -163,7 +209,13 @@ main (int argc, char **argv)
     printf ("change -> notification event: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n",
             latency [got / 2] / 1000.0, latency [got * 95 / 100] / 1000.0, latency [got * 99 / 100] / 1000.0,
             latency [got - 1] / 1000.0);
+    printf ("per change (median of %d): apply answered %.1f ms, first event %.1f ms, last event %.1f ms\n", rounds,
+            s_median (applied, (size_t) rounds) / 1000.0, s_median (first, (size_t) rounds) / 1000.0,
+            s_median (last, (size_t) rounds) / 1000.0);
     free (latency);
+    free (applied);
+    free (first);
+    free (last);
     zpoller_destroy (&poller);
     zsock_destroy (&sub);
     mg_client_destroy (&client);

@@ -869,6 +869,58 @@ test_a_change_for_several_watchers_is_on_each_stream_once_and_replayed_as_listed
     }
 }
 
+//  Title tmdb imported without offers (its id into title) and a new user
+//  name in GB with services who watches it; the user's stream.
+static mg_sse_t *
+s_watching (int tmdb, const char *name, const char *services, char *title, user_t *user)
+{
+    s_import (tmdb, "[]");
+    s_content_id (tmdb, title);
+    s_user (name, services, "GB", user);
+    s_watch (user, title);
+    s_services (user);
+    return s_stream (user);
+}
+
+//  A change handled again (the cursor moved back, as after a failure of
+//  PostgreSQL between the shares' commits and the cursor's) puts nothing on
+//  the stream twice: the user's stream ids, notifications and replay are
+//  as after the first time.
+static void
+test_a_change_handled_again_adds_no_event_and_no_notification (void **state)
+{
+    (void) state;
+    char title [37];
+    user_t user;
+    mg_sse_t *live = s_watching (990030, "lou", "[\"netflix\"]", title, &user);
+    s_import (990030, "[{\"platform\":\"netflix\",\"region\":\"GB\",\"type\":\"subscription\"}]");
+    json_t *first = s_notification (live, DELIVER_WAIT_MS);
+    assert_non_null (first);
+    json_decref (first);
+    s_wait_handled ();
+    char sql [512];
+    snprintf (sql, sizeof sql, "SELECT last_id FROM sync_event_seq WHERE user_id = '%s'", user.id);
+    long last_id = s_scalar (sql);
+    assert_true (last_id > 0);
+    snprintf (sql, sizeof sql,
+              "UPDATE alerts_cursor SET last_seq = (SELECT max (seq) - 1 FROM change_log "
+              "WHERE stream = 'availability.changed' AND content_id = '%s') RETURNING last_seq", title);
+    assert_true (s_scalar (sql) >= 0);
+    //  Another change wakes the follower, which reads the title's again.
+    s_import (990031, "[]");
+    s_wait_handled ();
+    assert_null (s_notification (live, 1000));
+    mg_sse_close (&live);
+    snprintf (sql, sizeof sql, "SELECT last_id FROM sync_event_seq WHERE user_id = '%s'", user.id);
+    assert_int_equal (s_scalar (sql), last_id);
+    json_t *page = s_as (&user, "GET", "/api/v1/me/notifications", NULL, 200);
+    assert_int_equal (json_integer_value (json_object_get (page, "total")), 1);
+    json_decref (page);
+    json_t *replayed [2];
+    assert_int_equal (s_replayed (&user, replayed, 2), 1);
+    json_decref (replayed [0]);
+}
+
 //  The kinds of user's notifications, in the order listed (newest first),
 //  comma-separated, into out.
 static void
@@ -888,14 +940,9 @@ static void
 test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas (void **state)
 {
     fixture_t *f = *state;
-    s_import (990007, "[]");
     char title [37];
-    s_content_id (990007, title);
     user_t hal;
-    s_user ("hal", "[\"hulu\"]", "GB", &hal);
-    s_watch (&hal, title);
-    s_services (&hal);
-    mg_sse_t *stream = s_stream (&hal);
+    mg_sse_t *stream = s_watching (990007, "hal", "[\"hulu\"]", title, &hal);
     //  On Hulu in GB until 7 days and ENTERS_S seconds from now: outside
     //  Hal's 7-day window when the change is handled, inside it ENTERS_S
     //  seconds later, with no change of the offer in between.
@@ -1084,6 +1131,7 @@ main (void)
         cmocka_unit_test (test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_and_a_signed_webhook),
         cmocka_unit_test (test_a_title_leaving_within_the_users_window_is_a_leaving_notification),
         cmocka_unit_test (test_a_change_for_several_watchers_is_on_each_stream_once_and_replayed_as_listed),
+        cmocka_unit_test (test_a_change_handled_again_adds_no_event_and_no_notification),
         cmocka_unit_test (test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas),
         cmocka_unit_test (test_a_webhook_failing_three_times_then_succeeding_gets_the_event_once),
         cmocka_unit_test (test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_is_disabled_and_can_be_replayed),
