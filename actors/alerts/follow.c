@@ -239,42 +239,17 @@ s_sweep (alerts_t *self, PGconn *pg, zsock_t *pub, zlist_t *events, char *why, s
     return made;
 }
 
-//  A share's commit does not wait for its WAL to reach the disk
-//  (synchronous_commit off, this connection only): the share's events go
-//  out a disk flush sooner (3-4 ms here, more under load, on each share's
-//  path). Nothing is lost by it: the cursor moves in a transaction that
-//  commits synchronously after every share of the batch has committed, and
-//  its flush writes the WAL before it, the shares' rows included. Only if
-//  PostgreSQL itself (or the host) fails between a share's commit and the
-//  cursor's can the rows whose events went out be lost with it; the cursor
-//  has not moved then, the batch is handled again and the same users get
-//  the notification again under the same stream ids (a new notification
-//  id): nothing missing, nothing twice on the stream. Returns 0, or -1
-//  with why.
-static int
-s_share_commits (PGconn *pg, char *why, size_t whylen)
-{
-    PGresult *res = PQexec (pg, "SET synchronous_commit = off");
-    int rc = PQresultStatus (res) == PGRES_COMMAND_OK ? 0 : -1;
-    PQclear (res);
-    if (rc)
-        snprintf (why, whylen, "share commits: %s", PQerrorMessage (pg));
-    return rc;
-}
-
 //  True when *pg_p is connected with the matching statement prepared (a
-//  new connection prepares it; a share connection also commits without
-//  waiting for the disk, see s_share_commits); false after a log line and
-//  a pause.
+//  new connection prepares it); false after a log line and a pause.
 static bool
-s_connected (alerts_t *self, PGconn **pg_p, bool share)
+s_connected (alerts_t *self, PGconn **pg_p)
 {
     PGconn *was = *pg_p;
     if (!alerts_pg_connected (self, pg_p))
         return false;
     char why [512];
     if (*pg_p != was
-    &&  (alerts_notify_prepare (*pg_p, why, sizeof why) || (share && s_share_commits (*pg_p, why, sizeof why)))) {
+    &&  alerts_notify_prepare (*pg_p, why, sizeof why)) {
         mg_warn ("availability changes not handled yet", "reason=\"%s\"", why);
         PQfinish (*pg_p);
         *pg_p = NULL;
@@ -302,9 +277,9 @@ alerts_follow (void *arg)
     char why [1024];
     int64_t woke = 0;                       //  when the event that woke the loop was read (trace only)
     while (!self->stop) {
-        bool connected = s_connected (self, &pg, false);
+        bool connected = s_connected (self, &pg);
         for (int share = 0; share < self->shares && connected; share++)
-            connected = s_connected (self, &shares [share], true);
+            connected = s_connected (self, &shares [share]);
         if (!connected)
             continue;
         int rc;
