@@ -31,10 +31,9 @@ sleep 3
 echo "mg-alerts-bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # run N: one mg-alerts-bench run with N users, its output kept in $tmp/run-N;
-# a failed run (e.g. some notifications did not arrive: a burst of events
-# past a bus pipe's 1,000-message bound is dropped) says so with its exit
-# status, and the script goes on (set -e would end it without a word) and
-# exits 1 at the end.
+# a failed run (e.g. some notifications did not arrive within 30 s) says so
+# with its exit status, and the script goes on (set -e would end it without
+# a word) and exits 1 at the end.
 failed=0
 run() {
   local status=0

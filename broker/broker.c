@@ -74,6 +74,9 @@ mg_broker_new (const mg_broker_config_t *config)
     zsock_set_sndhwm (self->router, ROUTER_HWM);
     zsock_set_rcvhwm (self->router, ROUTER_HWM);
     zsock_set_linger (self->router, 0);
+    //  The event proxy passes bursts whole (MG_EVENTS_HWM, not ZeroMQ's 1,000).
+    zsock_set_rcvhwm (self->xsub, MG_EVENTS_HWM);
+    zsock_set_sndhwm (self->xpub, MG_EVENTS_HWM);
     zsock_set_linger (self->xsub, 0);
     zsock_set_linger (self->xpub, 0);
     if (config->keys && bk_curve_start (self, config->keys)) {

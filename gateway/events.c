@@ -7,6 +7,7 @@
 #include "gw_bus.h"
 #include "mg_config.h"
 #include "mg_curve.h"
+#include "mg_frame.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -17,8 +18,6 @@
 #define HANDLERS_MAX    8           //  parts of a thread that follow events (today 2)
 #define PREFIX_MAX      64          //  bytes of a topic prefix
 #define DRAIN_BATCH     256         //  events per wake before HTTP gets a turn
-#define SUB_HWM         100000      //  events queued for a slow thread before they drop;
-                                    //  sync streams refetch a gap, the memo has its TTL
 #define RECHECK_S       1           //  a missed fd edge is found within this
 
 typedef struct {
@@ -109,7 +108,8 @@ gw_events_new (struct event_base *base, void *zmq_ctx, const char *endpoint)
     if (!self)
         return NULL;
     self->sub = zmq_socket (zmq_ctx, ZMQ_SUB);
-    int hwm = SUB_HWM, linger = 0;
+    //  Past MG_EVENTS_HWM events drop: sync streams refetch a gap, the memo has its TTL.
+    int hwm = MG_EVENTS_HWM, linger = 0;
     int fd = -1;
     size_t fd_size = sizeof fd;
     if (!self->sub

@@ -156,6 +156,8 @@ mg_actor_event_publisher (void)
 {
     const char *endpoint = mg_config_str ("MG_EVENTS_PUB", "tcp://127.0.0.1:5556");
     zsock_t *events = zsock_new (ZMQ_PUB);
+    if (events)
+        zsock_set_sndhwm (events, MG_EVENTS_HWM);   //  a burst passes whole (before connecting)
     if (!events || mg_curve_client (events) || mg_config_connect (events, endpoint)) {
         mg_error ("cannot connect the event publisher", "endpoint=%s", endpoint);
         zsock_destroy (&events);

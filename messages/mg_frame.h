@@ -12,6 +12,10 @@
 #define MG_REQID_MAX       32       //  bytes in a request id
 #define MG_TTL_MAX_MS      600000   //  10 min: longest any client may wait
 #define MG_CREDIT_MAX      1024     //  most requests one worker may hold
+#define MG_EVENTS_HWM      100000   //  events queued per pipe of the event path (publisher,
+                                    //  the broker's proxy, a gateway thread) before they drop:
+                                    //  a burst of one per watcher of a title passes whole, and a
+                                    //  stalled peer holds at most this many (~50 MB of 500-byte events)
 
 typedef enum {
     MG_CMD_UNKNOWN = 0,

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <czmq.h>
 
+#include "mg_actor.h"
+#include "mg_curve.h"
 #include "mg_frame.h"
 #include "mg_msg.h"
 #include "mg_test.h"
@@ -371,6 +373,64 @@ test_events_pass_from_publishers_to_subscribers (void **state)
     zsock_destroy (&pub);
 }
 
+//  A burst far past ZeroMQ's default pipe bound (1,000 messages) from an
+//  actor's event publisher reaches a subscriber whole, through the broker's
+//  proxy: what the alerts actor publishes at once for a title on thousands
+//  of watchlists (one sync.<user> event each).
+static void
+test_a_burst_of_events_reaches_a_subscriber_whole (void **state)
+{
+    fixture_t *f = *state;
+    enum { BURST = 20000, PAYLOAD = 400 };
+    mg_test_keys ();
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    assert_non_null (sub);
+    zsock_set_rcvhwm (sub, 0);                  //  the subscriber's side is not what is tested
+    assert_int_equal (mg_curve_client (sub), 0);
+    assert_int_equal (zsock_connect (sub, "%s", f->sub), 0);
+    zsock_set_subscribe (sub, "sync.");
+    zsock_set_rcvtimeo (sub, 200);
+    assert_int_equal (setenv ("MG_EVENTS_PUB", f->pub, 1), 0);
+    zsock_t *pub = mg_actor_event_publisher ();
+    assert_non_null (pub);
+    //  Subscriptions propagate asynchronously: publish until one arrives.
+    bool ready = false;
+    for (int i = 0; i < 50 && !ready; i++) {
+        zstr_sendx (pub, "sync.ready", "x", NULL);
+        char *topic = NULL, *payload = NULL;
+        ready = zstr_recvx (sub, &topic, &payload, NULL) == 2;
+        free (topic);
+        free (payload);
+    }
+    assert_true (ready);
+    char payload [PAYLOAD + 1];
+    memset (payload, 'p', PAYLOAD);
+    payload [PAYLOAD] = '\0';
+    for (int i = 0; i < BURST; i++) {
+        char topic [32];
+        snprintf (topic, sizeof topic, "sync.%d", i);
+        assert_int_equal (zstr_sendx (pub, topic, payload, NULL), 0);
+    }
+    int got = 0;
+    zsock_set_rcvtimeo (sub, 3000);             //  silence this long: the burst is over
+    while (got < BURST) {
+        char *topic = NULL, *body = NULL;
+        if (zstr_recvx (sub, &topic, &body, NULL) != 2) {
+            free (topic);
+            free (body);
+            break;
+        }
+        if (strcmp (topic, "sync.ready") != 0)
+            got++;
+        free (topic);
+        free (body);
+    }
+    fprintf (stderr, "events received: %d of %d\n", got, BURST);
+    assert_int_equal (got, BURST);
+    zsock_destroy (&sub);
+    zsock_destroy (&pub);
+}
+
 int
 main (void)
 {
@@ -382,6 +442,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_malformed_frames_get_bad_frame_and_the_broker_stays_up, setup, teardown),
         cmocka_unit_test_setup_teardown (test_services_lists_live_workers, setup, teardown),
         cmocka_unit_test_setup_teardown (test_events_pass_from_publishers_to_subscribers, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_a_burst_of_events_reaches_a_subscriber_whole, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
