@@ -1,6 +1,6 @@
 /*  search.query, search.autocomplete and search.similar: check the
     request, then ask the index holding the replica's lock for reading, so
-    that the actor's worker threads (MG_SEARCH_THREADS) answer several
+    that the actor's worker threads (MG_WORKER_THREADS) answer several
     queries at once; the follower takes it for writing to apply changes.
 
     mode: hybrid (the default) fuses the keyword and the semantic rankings
