@@ -154,7 +154,8 @@ s_keyword (fixture_t *f, char *out, size_t room)
     char kitchen [1024], love [1024];
     s_answer (f, "kitchen", "keyword", kitchen, sizeof kitchen);
     s_answer (f, "love chef", "hybrid", love, sizeof love);
-    snprintf (out, room, "%s | %s", kitchen, love);
+    int n = snprintf (out, room, "%s | %s", kitchen, love);
+    assert_true (n > 0 && (size_t) n < room);
 }
 
 //  Spoil the file at path: cut it to its first half (how cut), else
