@@ -127,7 +127,9 @@ done
 http_port=$(mg_free_port)
 plain_port=$(mg_free_port)
 export MG_HTTP_PORT=$http_port
-bench_start catalog accounts ratelimit sync gateway
+# Every routed service answers (/ready counts them): the pipeline started
+# the resolver, the replica is up.
+bench_start catalog accounts ratelimit sync alerts gateway
 # Uncached hybrid at 100k queues seconds of work behind 64 connections: a
 # deadline (and wrk's timeout) long enough that queueing is measured, not cut.
 MG_HTTP_PORT=$plain_port MG_SEARCH_CACHE_TTL_S=0 MG_REQUEST_TIMEOUT_MS=60000 "$bin/mg-gateway" 2>"$tmp/log/gateway-uncached.log" &
