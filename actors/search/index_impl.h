@@ -298,6 +298,12 @@ int index_vocab (search_index_t *self);
 //  replica's lock for reading each take one.
 void index_lane_enter (search_index_t *self);
 void index_lane_leave (search_index_t *self);
+
+//  ---- index_vectors.c
+//  Mark the vector of d dead (HNSW keeps it until a rebuild).
+void index_vec_forget (search_index_t *self, index_doc_t *d);
+//  Add vec (a unit vector) as the vector of d (at rowid). 0 or -1 (logged).
+int index_vec_add (search_index_t *self, int64_t rowid, index_doc_t *d, const float *vec);
 //  Over a vector index read from file: d (at rowid) takes the slot saved
 //  for title id (none when the map has no slot for it).
 void index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id);
