@@ -134,7 +134,8 @@ search_index_t *search_index_store_read (const mg_lsa_t *lsa, const char *path, 
 size_t search_index_count (search_index_t *self);
 
 //  Keyword matches the last query scored with BM25 (bounded on broad words:
-//  see KEYWORD_TOP).
+//  see KEYWORD_TOP). One counter for the index: while queries run at once it
+//  sums those that overlapped, so it is read one query at a time (tests).
 size_t search_index_scored (search_index_t *self);
 
 //  Remember a canonical genre slug (for search_index_genre_known).
