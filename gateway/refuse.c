@@ -16,6 +16,13 @@
     except for the moment between the two changes, when whoever accepts
     first answers.
 
+    Timings: the listening sockets carry SO_TIMESTAMPNS (the accepted
+    ones inherit it), so the first read of a request also says when the
+    kernel received it; from that time to the accept and to the answer
+    written go to /metrics (mg_gateway_refuser_wait_seconds,
+    mg_gateway_refuser_answer_seconds): the server's share of a 503's
+    latency, apart from the client's.
+
     Memory: a fixed table of REFUSE_CONNECTIONS_MAX connections; when it is
     full we stop accepting and the kernel's accept queue (the listen
     backlog) holds the rest until slots free.  */
@@ -27,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +42,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REFUSE_CONNECTIONS_MAX  1024    //  connections being refused at once (memory bound)
@@ -48,6 +59,8 @@
 #define REFUSE_READ_PER_WAKE    65536   //  bytes read from one connection before serving the others
 #define REFUSE_WAKE_TAG         UINT64_MAX
 #define REFUSE_CONN_TAG         (UINT64_C (1) << 32)    //  + slot; below it: listener index
+#define REFUSE_SLICE_NS         100000  //  the scheduler slice asked for (the least Linux grants): see s_short_slice
+#define REFUSE_CONTROL_MAX      64      //  ancillary bytes per recvmsg: one struct timespec
 
 typedef struct {
     int fd;                 //  -1: free slot
@@ -59,6 +72,8 @@ typedef struct {
     size_t method_len;
     size_t head_bytes;
     int crlf;               //  bytes of "\r\n\r\n" matched so far
+    int64_t accepted_us;    //  wall clock (the kernel's receive times are)
+    int64_t arrival_us;     //  the request's first bytes received by the kernel; 0: not known yet
 } s_conn_t;
 
 struct gw_refuse_t {
@@ -87,6 +102,15 @@ static int64_t
 s_now_ms (void)
 {
     return gw_now_us () / 1000;
+}
+
+//  Microseconds on the wall clock, the clock of SO_TIMESTAMPNS.
+static int64_t
+s_wall_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
 //  Compose the canned answer: the same body respond.c writes for OVERLOADED.
@@ -141,6 +165,10 @@ gw_refuse_new (const int *listeners, gw_metrics_t *const *metrics, size_t n)
     for (size_t i = 0; ok && i < n; i++) {
         self->listeners [i] = fcntl (listeners [i], F_DUPFD_CLOEXEC, 0);
         ok = self->listeners [i] >= 0;
+        //  Without it the timings start at the accept, later than the arrival.
+        int on = 1;
+        if (ok && setsockopt (self->listeners [i], SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on))
+            mg_warn ("refuser timings start at the accept", "error=\"%s\"", strerror (errno));
     }
     self->epoll_fd = ok ? epoll_create1 (EPOLL_CLOEXEC) : -1;
     self->wake_fd = self->epoll_fd >= 0 ? eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
@@ -179,8 +207,32 @@ s_conn_answer (gw_refuse_t *self, size_t i)
         return;
     }
     gw_metrics_refused_at_accept (self->metrics [conn->listener]);
+    int64_t from = conn->arrival_us ? conn->arrival_us : conn->accepted_us;
+    gw_metrics_refuse_timed (self->metrics [conn->listener],
+                             conn->accepted_us - from, s_wall_us () - from);
     conn->answered = true;
     conn->deadline_ms = s_now_ms () + REFUSE_LINGER_MS;
+}
+
+//  Receive into buffer like recv; the first time, note when the kernel
+//  received the bytes (SO_TIMESTAMPNS) in conn->arrival_us.
+static ssize_t
+s_conn_recv (s_conn_t *conn, char *buffer, size_t size)
+{
+    if (conn->arrival_us)
+        return recv (conn->fd, buffer, size, 0);
+    struct iovec iov = { .iov_base = buffer, .iov_len = size };
+    union { char bytes [REFUSE_CONTROL_MAX]; struct cmsghdr align; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    ssize_t n = recvmsg (conn->fd, &msg, 0);
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR (&msg) : NULL; c; c = CMSG_NXTHDR (&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec at;
+            memcpy (&at, CMSG_DATA (c), sizeof at);
+            conn->arrival_us = (int64_t) at.tv_sec * 1000000 + at.tv_nsec / 1000;
+        }
+    return n;
 }
 
 //  Read what slot i has: find the end of the request head, then answer;
@@ -193,7 +245,7 @@ s_conn_read (gw_refuse_t *self, size_t i)
     //  Level-triggered: what is left after REFUSE_READ_PER_WAKE comes back
     //  in the next wait, after the other connections.
     for (size_t total = 0; total < REFUSE_READ_PER_WAKE; ) {
-        ssize_t n = recv (conn->fd, buffer, sizeof buffer, 0);
+        ssize_t n = s_conn_recv (conn, buffer, sizeof buffer);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             s_conn_close (self, i);
             return;
@@ -231,7 +283,7 @@ s_conn_add (gw_refuse_t *self, int fd, size_t listener)
     size_t i = self->free_slots [REFUSE_CONNECTIONS_MAX - 1 - self->nconns];
     assert (self->conns [i].fd < 0);
     self->conns [i] = (s_conn_t) { .fd = fd, .deadline_ms = s_now_ms () + REFUSE_HEAD_MS,
-                                   .listener = listener };
+                                   .listener = listener, .accepted_us = s_wall_us () };
     self->nconns++;
     struct epoll_event event = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = REFUSE_CONN_TAG + i };
     if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event)) {
@@ -293,6 +345,40 @@ s_expire (gw_refuse_t *self)
             s_conn_close (self, i);
 }
 
+//  struct sched_attr (include/uapi/linux/sched/types.h); glibc 2.36 has no wrapper.
+typedef struct {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;     //  SCHED_OTHER since Linux 6.12: the slice asked for
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+} s_sched_attr_t;
+
+//  Ask the scheduler for a short slice for the calling thread. Why: the
+//  refuser's work per wake-up is tens of microseconds, but on cores that
+//  the loops and the clients keep busy a thread woken with the default
+//  slice waited for one of theirs to end (the 503's p99, docs/benchmarks.md,
+//  "Overload"). Linux's EEVDF scheduler gives a thread with a short slice an
+//  early deadline, so its wake-up preempts the running thread; its share
+//  of the CPU stays the same, and no privilege is needed. Older kernels
+//  ignore the field; a refusal is logged and changes nothing else.
+static void
+s_short_slice (void)
+{
+    s_sched_attr_t attr = { .size = sizeof attr, .sched_policy = SCHED_OTHER,
+                            .sched_runtime = REFUSE_SLICE_NS };
+    //  Keep the thread's nice value: with flags 0 it would be reset to sched_nice.
+    errno = 0;
+    int nice = getpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid));
+    if (errno == 0)
+        attr.sched_nice = nice;
+    if (syscall (SYS_sched_setattr, 0, &attr, 0))
+        mg_warn ("refuser keeps the default scheduler slice", "error=\"%s\"", strerror (errno));
+}
+
 //  Thread body: wait on the wake descriptor, the watched listeners and the
 //  connections being refused, until stopped.
 static void *
@@ -300,6 +386,11 @@ s_thread_main (void *arg)
 {
     gw_refuse_t *self = arg;
     struct epoll_event events [REFUSE_EVENTS];
+    //  A name of its own, for ps, perf and bench/overload.sh (its schedstat).
+    int rc = pthread_setname_np (pthread_self (), "mg-refuser");
+    if (rc)
+        mg_warn ("refuser thread keeps its process's name", "error=\"%s\"", strerror (rc));
+    s_short_slice ();
     while (!atomic_load (&self->stopping)) {
         int timeout = self->nconns > 0 || self->paused_until_ms ? REFUSE_TICK_MS : -1;
         int n = epoll_wait (self->epoll_fd, events, REFUSE_EVENTS, timeout);
@@ -307,6 +398,8 @@ s_thread_main (void *arg)
             mg_error ("refuser cannot wait", "error=\"%s\"", strerror (errno));
             break;
         }
+        if (n > 0)
+            gw_metrics_refuser_woke (self->metrics [0]);
         for (int k = 0; k < n; k++) {
             uint64_t tag = events [k].data.u64;
             if (tag == REFUSE_WAKE_TAG) {
