@@ -74,16 +74,23 @@ metrics_snapshot() {
   curl -s "http://127.0.0.1:$http_port/metrics" | grep -E '^mg_gateway_(refuser_|refused_at_accept)' >"$1" || true
 }
 
-# "p50=X ms p99=Y ms (n=N)" of histogram $3 over the run: snapshot $2 minus
-# snapshot $1, the quantile interpolated within its bucket.
-histogram_stats() {
+# Histogram $3 over the run, snapshot $2 minus snapshot $1: "bound cumulative"
+# lines, in the order /metrics prints them (the last bound is +Inf).
+histogram_delta() {
   awk -v name="$3_bucket" '
     FNR == 1 { file++ }
     index($1, name "{le=\"") == 1 {
       le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
       if (file == 1) before[le] = $2; else { after[le] = $2; order[++k] = le } }
+    END { for (i = 1; i <= k; i++) print order[i], after[order[i]] - before[order[i]] }' "$1" "$2"
+}
+
+# "p50=X ms p99=Y ms (n=N)" of histogram $3 over the run (snapshots $1, $2),
+# the quantile interpolated within its bucket.
+histogram_stats() {
+  histogram_delta "$@" | awk '
+    { ub[++k] = $1; c[k] = $2 }
     END {
-      for (i = 1; i <= k; i++) { c[i] = after[order[i]] - before[order[i]]; ub[i] = order[i] }
       total = c[k]
       if (total <= 0) { print "n=0"; exit }
       split("0.5 0.99", qs, " ")
@@ -96,20 +103,14 @@ histogram_stats() {
         else v = lo + (ub[i] - lo) * (rank - below) / (c[i] - below)
         out = out sprintf("%s=%.2f ms ", j == 1 ? "p50" : "p99", v * 1000)
       }
-      printf "%s(n=%d)", out, total }' "$1" "$2"
+      printf "%s(n=%d)", out, total }'
 }
 
-# Histogram $3 over the run (snapshot $2 minus $1), per bucket: "≤bound:count ...".
+# Histogram $3 over the run (snapshots $1, $2), per bucket: "<=bound:count ...".
 histogram_buckets() {
-  awk -v name="$3_bucket" '
-    FNR == 1 { file++ }
-    index($1, name "{le=\"") == 1 {
-      le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
-      if (file == 1) before[le] = $2; else { after[le] = $2; order[++k] = le } }
-    END { prev = 0
-          for (i = 1; i <= k; i++) { c = after[order[i]] - before[order[i]]
-            if (c > prev) printf "%s%s:%d", (n++ ? " " : ""), order[i] == "+Inf" ? ">1s" : "<=" order[i] * 1000 "ms", c - prev
-            prev = c } }' "$1" "$2"
+  histogram_delta "$@" | awk '
+    { if ($2 > prev) printf "%s%s:%d", (n++ ? " " : ""), $1 == "+Inf" ? ">1s" : "<=" $1 * 1000 "ms", $2 - prev
+      prev = $2 }'
 }
 
 # The refuser thread's /proc schedstat: "ns on a CPU, ns runnable waiting

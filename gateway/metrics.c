@@ -149,18 +149,28 @@ s_status_slot (int status)
     return STATUS_COUNT;
 }
 
-//  Count one observation of value_us.
+//  Count one observation of value_us in buckets (nbounds + 1 of them, the
+//  last +Inf), its sum and its count.
 static void
-s_observe (s_histogram_t *histogram, int64_t value_us)
+s_observe_in (s_counter_t *buckets, const int64_t *bounds_us, size_t nbounds,
+              s_counter_t *sum_us, s_counter_t *count, int64_t value_us)
 {
     if (value_us < 0)
         value_us = 0;
     size_t bucket = 0;
-    while (bucket < BOUNDS_COUNT && value_us > s_bounds_us [bucket])
+    while (bucket < nbounds && value_us > bounds_us [bucket])
         bucket++;
-    s_bump (&histogram->buckets [bucket], 1);
-    s_bump (&histogram->sum_us, (uint64_t) value_us);
-    s_bump (&histogram->count, 1);
+    s_bump (&buckets [bucket], 1);
+    s_bump (sum_us, (uint64_t) value_us);
+    s_bump (count, 1);
+}
+
+//  Count one observation of value_us.
+static void
+s_observe (s_histogram_t *histogram, int64_t value_us)
+{
+    s_observe_in (histogram->buckets, s_bounds_us, BOUNDS_COUNT,
+                  &histogram->sum_us, &histogram->count, value_us);
 }
 
 void
@@ -290,14 +300,8 @@ gw_metrics_refused_at_accept (gw_metrics_t *self)
 static void
 s_refuse_observe (s_refuse_histogram_t *histogram, int64_t value_us)
 {
-    if (value_us < 0)
-        value_us = 0;
-    size_t bucket = 0;
-    while (bucket < REFUSE_BOUNDS_COUNT && value_us > s_refuse_bounds_us [bucket])
-        bucket++;
-    s_bump (&histogram->buckets [bucket], 1);
-    s_bump (&histogram->sum_us, (uint64_t) value_us);
-    s_bump (&histogram->count, 1);
+    s_observe_in (histogram->buckets, s_refuse_bounds_us, REFUSE_BOUNDS_COUNT,
+                  &histogram->sum_us, &histogram->count, value_us);
 }
 
 void

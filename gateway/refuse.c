@@ -10,11 +10,16 @@
     written, by a thread that does nothing else and is idle otherwise.
 
     Loop thread i disables its own listener while it is at its bound and
-    tells us (gw_refuse_set); we then watch its listening socket (our
-    duplicate of it) and accept there. Below the bound again, it accepts
-    itself and we stop watching. The same socket is never served by both,
-    except for the moment between the two changes, when whoever accepts
-    first answers.
+    adds its listening socket (our duplicate of it) to our epoll set itself
+    (gw_refuse_set); we accept there. Below the bound again, it removes it
+    and accepts itself. Loop thread i changes state about a hundred times
+    a second under sustained overload: waking us for each change cost
+    several wake-ups per refused connection (docs/benchmarks.md, "Overload"),
+    so we wake only for connections. The same socket is never served by
+    both, except for the moment between the two changes, when whoever
+    accepts first answers. Out of room (a full table, accept failing) we
+    take listeners out of the set ourselves and put back, once there is
+    room, those whose threads are still over.
 
     Timings: the listening sockets carry SO_TIMESTAMPNS (the accepted
     ones inherit it), so the first read of a request also says when the
@@ -80,9 +85,11 @@ struct gw_refuse_t {
     size_t nlisteners;
     int *listeners;             //  our duplicates
     atomic_bool *over;          //  written by loop thread i, read here
-    bool *watched;              //  listener i is in our epoll set
+    pthread_mutex_t lock;       //  the listeners' closing (stop) against loop threads' gw_refuse_set
+    bool closed;                //  under lock: the listeners are closed
+    bool shelved;               //  listeners were taken out for want of room
     int epoll_fd;
-    int wake_fd;                //  eventfd: a loop thread changed state, or stop
+    int wake_fd;                //  eventfd: stop
     atomic_bool stopping;
     gw_metrics_t *const *metrics;   //  loop thread i's counters
     pthread_t tid;
@@ -149,9 +156,10 @@ gw_refuse_new (const int *listeners, gw_metrics_t *const *metrics, size_t n)
     }
     self->listeners = malloc (n * sizeof *self->listeners);
     self->over = calloc (n, sizeof *self->over);
-    self->watched = calloc (n, sizeof *self->watched);
-    if (!self->listeners || !self->over || !self->watched) {
-        gw_refuse_destroy (&self);
+    if (!self->listeners || !self->over || pthread_mutex_init (&self->lock, NULL)) {
+        free (self->listeners);
+        free (self->over);
+        free (self);
         return NULL;
     }
     self->nlisteners = n;
@@ -294,30 +302,60 @@ s_conn_add (gw_refuse_t *self, int fd, size_t listener)
     s_conn_read (self, i);
 }
 
-//  Watch each listener whose loop thread is over its bound, while slots are free.
+//  Add listener i to our epoll set (watch) or take it out. Any thread: the
+//  kernel orders the changes, and finding it so already is no error.
 static void
-s_sync_watch (gw_refuse_t *self)
+s_watch (gw_refuse_t *self, size_t i, bool watch)
 {
-    bool room = self->nconns < REFUSE_CONNECTIONS_MAX
-             && (self->paused_until_ms == 0 || s_now_ms () >= self->paused_until_ms);
-    for (size_t i = 0; i < self->nlisteners; i++) {
-        bool want = room && atomic_load (&self->over [i]);
-        if (want == self->watched [i])
-            continue;
-        struct epoll_event event = { .events = EPOLLIN, .data.u64 = i };
-        if (epoll_ctl (self->epoll_fd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-                       self->listeners [i], &event))
-            mg_warn ("refuser cannot watch a listener", "thread=%zu error=\"%s\"", i, strerror (errno));
-        else
-            self->watched [i] = want;
-    }
+    struct epoll_event event = { .events = EPOLLIN, .data.u64 = i };
+    if (epoll_ctl (self->epoll_fd, watch ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, self->listeners [i], &event)
+    &&  errno != (watch ? EEXIST : ENOENT))
+        mg_warn ("refuser cannot watch a listener", "thread=%zu watch=%d error=\"%s\"",
+                 i, (int) watch, strerror (errno));
 }
 
-//  Accept on listener i while its thread is over its bound and slots are free.
+//  A connection would have a slot, and accepting is not paused.
+static bool
+s_room (gw_refuse_t *self)
+{
+    return self->nconns < REFUSE_CONNECTIONS_MAX && self->paused_until_ms == 0;
+}
+
+//  Take listener i out of our set: its thread is below its bound, or we
+//  have no room (shelved, to come back with room).
+static void
+s_unwatch (gw_refuse_t *self, size_t i)
+{
+    s_watch (self, i, false);
+    if (!s_room (self))
+        self->shelved = true;
+    else
+    //  Its thread may have gone over again and added it just before we
+    //  took it out: look once more, after our change.
+    if (atomic_load (&self->over [i]))
+        s_watch (self, i, true);
+}
+
+//  Room again: put back the listeners of the threads that are over.
+static void
+s_rewatch (gw_refuse_t *self)
+{
+    self->shelved = false;
+    for (size_t i = 0; i < self->nlisteners; i++)
+        if (atomic_load (&self->over [i]))
+            s_watch (self, i, true);
+}
+
+//  Listener i is readable: accept on it while its thread is over its bound
+//  and slots are free.
 static void
 s_accept (gw_refuse_t *self, size_t i)
 {
-    while (self->nconns < REFUSE_CONNECTIONS_MAX && atomic_load (&self->over [i])) {
+    if (!atomic_load (&self->over [i]) || !s_room (self)) {
+        s_unwatch (self, i);
+        return;
+    }
+    while (s_room (self) && atomic_load (&self->over [i])) {
         int fd = accept4 (self->listeners [i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             //  EAGAIN: the loop thread took it, or nothing is left. Out of
@@ -332,7 +370,9 @@ s_accept (gw_refuse_t *self, size_t i)
         }
         s_conn_add (self, fd, i);
     }
-    s_sync_watch (self);
+    //  Level-triggered: a listener we cannot serve now would wake us again at once.
+    if (!s_room (self))
+        s_unwatch (self, i);
 }
 
 //  Close connections past their deadline.
@@ -379,7 +419,7 @@ s_short_slice (void)
         mg_warn ("refuser keeps the default scheduler slice", "error=\"%s\"", strerror (errno));
 }
 
-//  Thread body: wait on the wake descriptor, the watched listeners and the
+//  Thread body: wait on the stop descriptor, the watched listeners and the
 //  connections being refused, until stopped.
 static void *
 s_thread_main (void *arg)
@@ -402,13 +442,8 @@ s_thread_main (void *arg)
             gw_metrics_refuser_woke (self->metrics [0]);
         for (int k = 0; k < n; k++) {
             uint64_t tag = events [k].data.u64;
-            if (tag == REFUSE_WAKE_TAG) {
-                uint64_t count;
-                if (read (self->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
-                    mg_warn ("refuser cannot read its wake descriptor", "error=\"%s\"", strerror (errno));
-                s_sync_watch (self);
-            }
-            else
+            if (tag == REFUSE_WAKE_TAG)
+                continue;       //  stop: the loop's condition ends it
             if (tag >= REFUSE_CONN_TAG) {
                 size_t i = (size_t) (tag - REFUSE_CONN_TAG);
                 if (self->conns [i].fd >= 0)
@@ -423,14 +458,15 @@ s_thread_main (void *arg)
         }
         if (self->paused_until_ms && s_now_ms () >= self->paused_until_ms)
             self->paused_until_ms = 0;
-        //  A full table or a pause left the listeners alone: watch them
-        //  again once slots free or the pause is over.
-        s_sync_watch (self);
+        //  A full table or a pause took listeners out: put them back once
+        //  slots free or the pause is over.
+        if (self->shelved && s_room (self))
+            s_rewatch (self);
     }
     return NULL;
 }
 
-//  Ask the thread to look at the listeners' states again.
+//  Wake the thread (to stop).
 static void
 s_wake (gw_refuse_t *self)
 {
@@ -468,11 +504,14 @@ gw_refuse_stop (gw_refuse_t *self)
             s_conn_close (self, i);
     //  Our duplicates would keep the listening sockets open after the loop
     //  threads close theirs, and connections would queue where nobody accepts.
-    for (size_t i = 0; self->listeners && i < self->nlisteners; i++)
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < self->nlisteners; i++)
         if (self->listeners [i] >= 0) {
             close (self->listeners [i]);
             self->listeners [i] = -1;
         }
+    self->closed = true;
+    pthread_mutex_unlock (&self->lock);
 }
 
 void
@@ -486,9 +525,9 @@ gw_refuse_destroy (gw_refuse_t **self_p)
             close (self->epoll_fd);
         if (self->wake_fd >= 0)
             close (self->wake_fd);
+        pthread_mutex_destroy (&self->lock);
         free (self->listeners);
         free (self->over);
-        free (self->watched);
         free (self);
         *self_p = NULL;
     }
@@ -500,6 +539,9 @@ gw_refuse_set (gw_refuse_t *self, size_t i, bool over)
     assert (self);
     assert (i < self->nlisteners);
     atomic_store (&self->over [i], over);
-    if (!atomic_load (&self->stopping))
-        s_wake (self);
+    //  No wake-up: the refuser wakes when a connection arrives on it.
+    pthread_mutex_lock (&self->lock);
+    if (!self->closed)
+        s_watch (self, i, over);
+    pthread_mutex_unlock (&self->lock);
 }
