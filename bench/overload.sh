@@ -185,7 +185,9 @@ for phase in sustainable overload; do
   else
     echo "  refuser timings: none (this build has no mg_gateway_refuser_* metrics)"
   fi
-  eval "server_$phase=\"\$(histogram_stats \"\$before\" \"\$after\" mg_gateway_refuser_answer_seconds 2>/dev/null)\""
+  if [ "$phase" = overload ]; then
+    server_overload=$(histogram_stats "$before" "$after" mg_gateway_refuser_answer_seconds)
+  fi
   echo "  $(uptime | sed 's/.*load/load/')"
 done
 
