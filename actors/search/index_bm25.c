@@ -25,6 +25,7 @@
 #define BM25_IDF_MIN 1e-6        //  FTS5's floor of a phrase's IDF
 #define IDF_SLOTS    8192        //  phrase counts kept (a power of two); cleared when full
 #define IDF_FULL     (IDF_SLOTS * 3 / 4)
+#define PHRASE_KEY_MAX 4096      //  bytes of a column filter and one phrase (longer: bm25 () counts)
 
 //  One phrase's count: key is the phrase with the columns it is matched in.
 typedef struct {
@@ -92,16 +93,17 @@ s_run (const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_value *counts, int
     if (*rc == SQLITE_OK)
         *rc = api->xColumnTotalSize (fts, -1, &tokens);
     run->avgdl = (double) tokens / (double) rows;
-    const int64_t *known = sqlite3_value_type (counts) == SQLITE_BLOB ? sqlite3_value_blob (counts) : NULL;
+    const unsigned char *known = sqlite3_value_type (counts) == SQLITE_BLOB ? sqlite3_value_blob (counts) : NULL;
     //  Counts of another number of phrases are not this expression's.
-    int have = known ? sqlite3_value_bytes (counts) / (int) sizeof *known : 0;
+    int have = known ? sqlite3_value_bytes (counts) / (int) sizeof (int64_t) : 0;
     if (have != phrases)
         have = 0;
     for (int i = 0; *rc == SQLITE_OK && i < phrases; i++) {
-        sqlite3_int64 hits = 0;
-        if (i < have && known [i] >= 0)
-            hits = known [i];
-        else {
+        int64_t given = -1;
+        if (i < have)
+            memcpy (&given, known + (size_t) i * sizeof given, sizeof given);     //  a blob need not be aligned
+        sqlite3_int64 hits = given;
+        if (given < 0) {
             int64_t counted = 0;
             *rc = api->xQueryPhrase (fts, i, &counted, s_count_row);
             hits = counted;
@@ -277,7 +279,7 @@ index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char 
         return 0;
     int64_t counts [MATCH_PHRASES_MAX];
     int n = 0;
-    char key [MATCH_MAX + 8];
+    char key [PHRASE_KEY_MAX];
     for (const char *p = quote; p && *p && n < MATCH_PHRASES_MAX; p = strchr (p, '"')) {
         const char *end = strchr (p + 1, '"');
         if (!end)
