@@ -258,6 +258,7 @@ typedef struct {
     const char *q;
 } s_took_t;
 
+//  qsort order of s_took_t: slowest first.
 static int
 s_by_ms_desc (const void *a, const void *b)
 {

@@ -48,6 +48,7 @@ typedef struct {
     double *freq;
 } s_run_t;
 
+//  xQueryPhrase callback: one more row holds the phrase.
 static int
 s_count_row (const Fts5ExtensionApi *api, Fts5Context *fts, void *arg)
 {
@@ -57,6 +58,7 @@ s_count_row (const Fts5ExtensionApi *api, Fts5Context *fts, void *arg)
     return SQLITE_OK;
 }
 
+//  Free a run's shared data (FTS5 calls it when the statement run ends).
 static void
 s_run_free (void *arg)
 {
@@ -210,10 +212,11 @@ index_idf_destroy (index_idf_t **idf_p)
     }
 }
 
+//  FNV-1a hash of key, never 0 (0 marks nothing).
 static uint64_t
 s_hash (const char *key)
 {
-    uint64_t h = 14695981039346656037ULL;          //  FNV-1a
+    uint64_t h = 14695981039346656037ULL;
     for (; *key; key++)
         h = (h ^ (uint8_t) *key) * 1099511628211ULL;
     return h ? h : 1;
