@@ -248,7 +248,7 @@ s_rows (search_index_t *self, const char *key)
     sqlite3_stmt *stmt = index_stmt (self, ST_MATCH_COUNT);
     if (!stmt)
         return -1;
-    sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);        //  key is the caller's buffer
     rows = sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : -1;
     sqlite3_reset (stmt);
     if (rows < 0)
