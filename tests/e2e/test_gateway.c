@@ -515,8 +515,9 @@ test_a_large_answer_to_a_slow_reader_arrives_whole (void **state)
     r.used = 0;
     r.fd = s_connect (f->http_port, 4096);
     assert_true (r.fd >= 0);
-    const char request [] = "GET /api/v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                            "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    //  One request at a time: a next request would make the gateway write
+    //  again, and hide an answer left half written.
+    const char request [] = "GET /api/v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n";
     assert_int_equal (send (r.fd, request, sizeof request - 1, 0), (ssize_t) (sizeof request - 1));
     usleep (300 * 1000);            //  the gateway meets a full socket meanwhile
     static char head [16384], body [1024 * 1024];
@@ -524,6 +525,8 @@ test_a_large_answer_to_a_slow_reader_arrives_whole (void **state)
     assert_int_equal (s_answer (&r, head, sizeof head, body, sizeof body, &body_len), 200);
     assert_int_equal (body_len, alone.body_len);
     assert_memory_equal (body, alone.body, body_len);
+    const char next [] = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal (send (r.fd, next, sizeof next - 1, 0), (ssize_t) (sizeof next - 1));
     assert_int_equal (s_answer (&r, head, sizeof head, body, sizeof body, &body_len), 200);
     close (r.fd);
     mg_http_reply_free (&alone);
