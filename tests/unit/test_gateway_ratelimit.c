@@ -198,7 +198,7 @@ test_a_lease_is_renewed_ahead_once_half_spent (void **state)
     gw_lease_destroy (&lease);
     //  A caller faster than a round trip: 60 requests while a renewal of a
     //  lease of 41 was out (20 spent, 40 found it empty and asked on their
-    //  own). Its window becomes 3 x 60: renewed at 90 held, topped up to 180.
+    //  own). Its window becomes 6 x 60: renewed at 180 held, topped up to 360.
     lease = gw_lease_new (64, true, 2, 2);
     assert_non_null (lease);
     mg_ratelimit_reply_t fast = s_decision (true, "anonymous", 1000000, 1000000);
@@ -219,19 +219,19 @@ test_a_lease_is_renewed_ahead_once_half_spent (void **state)
     gw_lease_renewed (renewal, now + 1000, &fast);                      //  21 held
     renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 1000, &arg, &want);
     assert_non_null (renewal);
-    assert_int_equal (want, 180 - 21);
+    assert_int_equal (want, 360 - 21);
     //  Back to a slow caller (no request during that renewal): the window
-    //  halves per renewal, 90 now.
-    fast.granted = 159;
-    gw_lease_renewed (renewal, now + 2000, &fast);                      //  180 held
-    for (int i = 0; i < 134; i++) {
+    //  halves per renewal, 180 now.
+    fast.granted = 339;
+    gw_lease_renewed (renewal, now + 2000, &fast);                      //  360 held
+    for (int i = 0; i < 269; i++) {
         assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));
         assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want));
     }
-    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));    //  45 held
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));    //  90 held
     renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want);
     assert_non_null (renewal);
-    assert_int_equal (want, 90 - 45);
+    assert_int_equal (want, 180 - 90);
     gw_lease_renewed (renewal, now + 3000, NULL);
     gw_lease_destroy (&lease);
     //  Small leases (limits below 400/s per holder) are not renewed ahead;
