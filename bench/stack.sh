@@ -53,9 +53,6 @@ trap cleanup EXIT
 # shellcheck source=bench/measure.sh
 . "$root/bench/measure.sh"
 
-# scripts/run builds build/ (Release); without the tests it is the programs
-# only, which a loaded machine builds in minutes (an existing build/ is reused).
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DMG_TESTS=OFF >/dev/null
 MG_RATE_ANONYMOUS=1000000/s,1000000/m MG_FETCHER_SCHEDULE=0 "$root/scripts/run" >"$tmp/run.log" 2>&1 || {
   cat "$tmp/run.log" >&2
   exit 1

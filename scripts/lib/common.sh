@@ -11,3 +11,12 @@ mg_conf() {
   fi
   echo "${v:-$fallback}"
 }
+
+# Build the programs a stack runs in DIR (default build/): Release, without
+# the test programs (a fresh machine builds them in a fraction of the time).
+# scripts/run and bench/stack.sh start what this builds.
+mg_build_programs() {
+  local dir=${1:-$MG_ROOT/build}
+  cmake -S "$MG_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DMG_TESTS=OFF >/dev/null
+  cmake --build "$dir" -j"$(nproc)" >/dev/null
+}
