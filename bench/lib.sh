@@ -124,3 +124,35 @@ bench_wait_ready() {
   done
 }
 
+
+# bench_seed_titles: 1,000 titles straight into the catalog tables of
+# $MG_PG_URL (20 cast, 5 crew, 3 videos, 6 genres' worth of keywords and
+# offers in 10 regions each: a details answer of a few KB).
+bench_seed_titles() {
+  psql -q -v ON_ERROR_STOP=1 "$MG_PG_URL" <<'SQL'
+  INSERT INTO content (type, title, original_title, original_language, year, release_date, overview, tagline,
+                       runtime_min, status, popularity, vote_average, vote_count, poster_path, backdrop_path,
+                       keywords, production_countries, spoken_languages, checksum)
+  SELECT 'movie', 'Bench title ' || i, 'Bench title ' || i, 'en', 1950 + i % 70, make_date (1950 + i % 70, 1 + i % 12, 1 + i % 28),
+         repeat ('A long synopsis of a film that goes on for a while. ', 8), 'A tagline.', 90 + i % 60, 'Released',
+         i % 500, (i % 90) / 10.0, i * 7, '/poster' || i || '.jpg', '/backdrop' || i || '.jpg',
+         ARRAY['heist', 'friendship', 'city', 'night', 'rain', 'betrayal'], ARRAY['US', 'GB'], ARRAY['en'],
+         decode (md5 (i::text), 'hex')
+  FROM generate_series (1, 1000) i;
+  INSERT INTO content_genres SELECT c.id, g.id FROM content c CROSS JOIN LATERAL (SELECT id FROM genres ORDER BY id LIMIT 3) g;
+  INSERT INTO credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department)
+  SELECT c.id, 'cast', n, 'Actor Name ' || n, 1000 + n, 'Character ' || n, NULL, NULL
+  FROM content c, generate_series (0, 19) n;
+  INSERT INTO credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department)
+  SELECT c.id, 'crew', n, 'Crew Name ' || n, 2000 + n, NULL, 'Director', 'Directing'
+  FROM content c, generate_series (0, 4) n;
+  INSERT INTO videos (content_id, site, key, type, name, official, published_at)
+  SELECT c.id, 'youtube', md5 (c.id::text || n), 'trailer', 'Official Trailer ' || n, true, now ()
+  FROM content c, generate_series (1, 3) n;
+  INSERT INTO external_ids SELECT c.id, 'imdb', 'tt' || (1000000 + row_number () OVER ())::text FROM content c;
+  INSERT INTO availability (content_id, platform, region, type, quality, deep_link, source)
+  SELECT c.id, p, r, 'subscription', 'hd', 'https://example.com/watch/' || c.id, 'bench'
+  FROM content c, unnest (ARRAY['netflix', 'max']) p,
+       unnest (ARRAY['US', 'GB', 'DE', 'FR', 'JP', 'CA', 'AU', 'ES', 'IT', 'BR']) r;
+SQL
+}

@@ -29,7 +29,13 @@
 #       its memory goes, RSS, keyword (and hybrid) p50/p99 over the query
 #       mix; then the index saved as a replica saves it (MG_SEARCH_INDEX_FILE)
 #       and a second process reading it back: restart-to-serving time, RSS,
-#       the same query mix (its answers' digest must equal the first's).
+#       the same query mix (its answers' digest must equal the first's);
+#       per mode also each query's CPU time, the time per phase of a query
+#       (plan, each FTS5 statement, rerank, result items) and the slowest
+#       queries with their BM25 evaluations.
+#   MG_BENCH_ROUNDS      --replica-only: rounds of the query mix (default 1; the
+#                        CPU figures are each query's least, e.g. under perf record)
+#   MG_BENCH_SLOWEST     --replica-only: slowest queries listed (default 10)
 #   MG_BENCH_ITEMS       titles (default 100000)
 #   MG_BENCH_DIMS        LSA dimensions (default 512)
 #   MG_BENCH_MODES       modes whose took_ms is measured (default "keyword semantic hybrid")

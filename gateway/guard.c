@@ -22,7 +22,9 @@
        decision before they are sent.
        A decision may grant a lease of several requests (MG_RATE_LEASE,
        lease.c): the caller's next requests on this thread spend it with
-       no bus call at all, with headers from the lease.
+       no bus call at all, with headers from the lease. Half spent, the
+       lease is renewed by a ratelimit.check of no request's (s_renew),
+       so the caller's requests rarely find it empty.
        When the limiter does not answer (actor or Redis down, or past
        MG_RATE_TIMEOUT_MS) the request is admitted unchecked
        (MG_RATE_FAIL_OPEN=1, the default) or refused with 503, with a log
@@ -370,6 +372,56 @@ s_parallel (gw_request_t *request)
         && match.route->bus != NULL;
 }
 
+//  Bus callback of a renewal ahead: its grant joins the lease.
+static void
+s_on_renewed (void *arg, gw_bus_outcome_t outcome, const uint8_t *body, size_t len, int64_t rtt_us)
+{
+    (void) rtt_us;
+    gw_lease_renewal_t *renewal = arg;
+    gw_metrics_t *metrics = gw_lease_renewal_arg (renewal);
+    mg_ratelimit_reply_t decision;
+    char reason [MG_MSG_ERR_LEN];
+    if (outcome != GW_BUS_REPLY
+    ||  mg_msg_decode (&mg_ratelimit_reply_desc, body, len, &decision, reason, sizeof reason)) {
+        //  The next request that finds the lease empty asks, and meets the outage.
+        gw_lease_renewed (renewal, gw_now_us (), NULL);
+        gw_metrics_renewal (metrics, GW_RENEWAL_FAILED);
+        return;
+    }
+    bool allowed = decision.allowed;
+    gw_lease_renewed (renewal, gw_now_us (), &decision);
+    mg_msg_clear (&mg_ratelimit_reply_desc, &decision);
+    gw_metrics_renewal (metrics, allowed ? GW_RENEWAL_GRANTED : GW_RENEWAL_REFUSED);
+}
+
+//  The request just spent a leased unit: when the lease is due, ask for
+//  more ahead of need, on no request's behalf.
+static void
+s_renew (gw_request_t *request)
+{
+    uint64_t want = 0;
+    gw_lease_renewal_t *renewal = gw_lease_renewal (request->lease, request->caller.client,
+                                                    request->caller.tier, gw_now_us (),
+                                                    request->metrics, &want);
+    if (!renewal)
+        return;
+    mg_ratelimit_request_t msg = { .client = (char *) gw_lease_renewal_client (renewal),
+                                   .tier = (char *) gw_lease_renewal_tier (renewal),
+                                   .want = want, .has_want = true };
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    int rc = mg_msg_encode (&mg_ratelimit_request_desc, &msg, &body, &len, reason, sizeof reason);
+    if (rc == 0)
+        rc = gw_bus_call (request->bus, "ratelimit.check", body, len,
+                          request->config->rate_timeout_ms, s_on_renewed, renewal);
+    free (body);
+    if (rc) {
+        gw_lease_renewed (renewal, gw_now_us (), NULL);
+        gw_metrics_renewal (request->metrics, GW_RENEWAL_FAILED);
+    }
+}
+
 //  Ask the limiter about the caller; a read goes on at once (s_parallel),
 //  anything else once the decision admits it.
 static void
@@ -383,6 +435,8 @@ s_check_rate (gw_request_t *request)
     if (gw_lease_take (request->lease, request->caller.client, request->caller.tier,
                        gw_now_us (), (int64_t) time (NULL), &leased)) {
         gw_metrics_rate (request->metrics, GW_RATE_ALLOWED, 0);
+        //  Before s_decided: the answer may go out and the request be recycled there.
+        s_renew (request);
         s_decided (request, 0, leased.limit [0] ? &leased : NULL);
         return;
     }

@@ -31,6 +31,27 @@ uint64_t gw_lease_want (gw_lease_t *self, const char *client, const char *tier);
 void gw_lease_put (gw_lease_t *self, const char *client, const char *tier, int64_t now_us,
                    mg_ratelimit_reply_t *decision);
 
+//  A renewal ahead of a caller's lease (lease.c), in flight on the bus.
+typedef struct gw_lease_renewal_t gw_lease_renewal_t;
+
+//  When client's lease in tier is due for renewal ahead at now_us (down to
+//  half of its window: the lease size, or more for a caller that spent
+//  more than that in a round trip; leases of 4 or more; none in flight):
+//  a renewal for the bus
+//  call's callback to end, with the requests to ask for in *want and arg
+//  kept for the callback; else NULL.
+gw_lease_renewal_t *gw_lease_renewal (gw_lease_t *self, const char *client, const char *tier,
+                                      int64_t now_us, void *arg, uint64_t *want);
+
+//  The arg, client and tier a renewal was started with.
+void *gw_lease_renewal_arg (gw_lease_renewal_t *renewal);
+const char *gw_lease_renewal_client (gw_lease_renewal_t *renewal);
+const char *gw_lease_renewal_tier (gw_lease_renewal_t *renewal);
+
+//  The renewal ended at now_us with decision (NULL: none came): every unit
+//  it granted is held for the caller's requests. The renewal is free after.
+void gw_lease_renewed (gw_lease_renewal_t *renewal, int64_t now_us, mg_ratelimit_reply_t *decision);
+
 //  Size of a lease for limits (requests per second, per minute): a
 //  hundredth of the slower rate per second, shared by every thread of
 //  every gateway, at least 1, at most GW_LEASE_MAX.

@@ -82,6 +82,16 @@ void gw_metrics_redis (gw_metrics_t *self, gw_redis_event_t event);
 //  A rate-limit decision (check_us: its bus round trip, 0 if none).
 void gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us);
 
+typedef enum {
+    GW_RENEWAL_GRANTED = 0,         //  a lease renewed ahead (lease.c)
+    GW_RENEWAL_REFUSED,             //  the limiter granted nothing
+    GW_RENEWAL_FAILED,              //  no decision (limiter or broker unreachable, timeout)
+    GW_RENEWAL_OUTCOMES
+} gw_renewal_outcome_t;
+
+//  A renewal ahead of a lease ended.
+void gw_metrics_renewal (gw_metrics_t *self, gw_renewal_outcome_t outcome);
+
 //  How a caller was identified.
 void gw_metrics_auth (gw_metrics_t *self, gw_auth_outcome_t outcome);
 

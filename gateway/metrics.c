@@ -34,6 +34,7 @@ static const char *s_bounds_text [] = {
 
 static const char *s_outcomes [] = { "reply", "error", "timeout", "lost" };
 static const char *s_rate_outcomes [GW_RATE_OUTCOMES] = { "allowed", "limited", "fail_open", "fail_closed" };
+static const char *s_renewal_outcomes [GW_RENEWAL_OUTCOMES] = { "granted", "refused", "failed" };
 static const char *s_cache_outcomes [GW_CACHE_OUTCOMES] = { "hit", "miss", "store", "unavailable", "timeout" };
 static const char *s_redis_events [GW_REDIS_EVENTS] = { "stalled", "reconnected" };
 static const char *s_auth_outcomes [GW_AUTH_OUTCOMES] = {
@@ -55,6 +56,7 @@ struct gw_metrics_t {
     s_counter_t *bus_outcomes;      //  [routes][OUTCOME_COUNT]
     s_counter_t rate [GW_RATE_OUTCOMES];
     s_histogram_t rate_check;       //  ratelimit.check round trips
+    s_counter_t renewals [GW_RENEWAL_OUTCOMES];
     s_counter_t auth [GW_AUTH_OUTCOMES];
     s_counter_t cache [GW_CACHE_OUTCOMES];
     s_counter_t details_cache [GW_CACHE_OUTCOMES];
@@ -169,6 +171,13 @@ gw_metrics_rate (gw_metrics_t *self, gw_rate_outcome_t outcome, int64_t check_us
     s_bump (&self->rate [(size_t) outcome % GW_RATE_OUTCOMES], 1);
     if (check_us > 0)
         s_observe (&self->rate_check, check_us);
+}
+
+void
+gw_metrics_renewal (gw_metrics_t *self, gw_renewal_outcome_t outcome)
+{
+    assert (self);
+    s_bump (&self->renewals [(size_t) outcome % GW_RENEWAL_OUTCOMES], 1);
 }
 
 void
@@ -417,6 +426,12 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
     evbuffer_add_printf (out, "mg_gateway_ratelimit_check_seconds_sum %.6f\n"
                               "mg_gateway_ratelimit_check_seconds_count %llu\n",
                          (double) sum_us / 1e6, (unsigned long long) count);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_ratelimit_renewals_total Leases renewed ahead of need by a "
+        "ratelimit.check of no request's, by outcome.\n"
+        "# TYPE mg_gateway_ratelimit_renewals_total counter\n");
+    s_render_counters (all, n, offsetof (gw_metrics_t, renewals), GW_RENEWAL_OUTCOMES,
+                       "mg_gateway_ratelimit_renewals_total", "outcome", s_renewal_outcomes, out);
     evbuffer_add_printf (out,
         "# HELP mg_gateway_auth_total How /api/v1 callers were identified.\n"
         "# TYPE mg_gateway_auth_total counter\n");

@@ -6,6 +6,9 @@
 #include "gw_json.h"
 
 #include <assert.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +64,32 @@ gw_status_for_code (const char *code)
     return i < 0 ? 500 : s_codes [i].status;
 }
 
+//  Write the answer libevent just queued on conn now, in this loop turn.
+//  libevent would enable the socket's write event and write in the next
+//  turn, then disable it: two epoll_ctl calls per request (the changelist
+//  folds an enable and a disable only within one turn) and a turn of
+//  delay. Written here, the enable and the disable fall in the same turn
+//  and cancel out. libevent's write callback is what finishes the request
+//  (and reads the connection's next one), and it runs only after a write
+//  of its own: run it here once everything is out. What is not written
+//  (a full socket buffer, an error) stays queued: libevent's write event
+//  writes it, or meets the error, as it would have.
+static void
+s_write_now (struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent (conn);
+    evutil_socket_t fd = bev ? bufferevent_getfd (bev) : -1;
+    struct evbuffer *out = bev ? bufferevent_get_output (bev) : NULL;
+    if (fd < 0 || !out || evbuffer_get_length (out) == 0)
+        return;
+    //  A bufferevent keeps its output's front frozen: only it drains it.
+    evbuffer_unfreeze (out, 1);
+    int written = evbuffer_write (out, fd);
+    evbuffer_freeze (out, 1);
+    if (written > 0 && evbuffer_get_length (out) == 0)
+        bufferevent_trigger (bev, EV_WRITE, 0);
+}
+
 //  Hand the response to libevent and end the request.
 static void
 s_send (gw_request_t *request, int status)
@@ -83,8 +112,12 @@ s_send (gw_request_t *request, int status)
         evbuffer_drain (out, evbuffer_get_length (out));
     }
     gw_request_done (request, status);
+    struct evhttp_connection *conn = evhttp_request_get_connection (http);
     //  libevent has no reason phrase for 429 ("Client Error" otherwise).
     evhttp_send_reply (http, status, status == 429 ? "Too Many Requests" : NULL, NULL);
+    //  http may be gone from here on (no connection: freed by the send).
+    if (conn)
+        s_write_now (conn);
 }
 
 void

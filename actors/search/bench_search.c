@@ -233,6 +233,16 @@ s_percentile (double *values, size_t n, double p)
     return values [at ? at - 1 : 0];
 }
 
+//  Mean of n values (0 when none).
+static double
+s_mean (const double *values, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += values [i];
+    return n ? sum / (double) n : 0;
+}
+
 static int
 s_by_value (const void *a, const void *b)
 {
@@ -240,35 +250,110 @@ s_by_value (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-//  Run each query in mode; print p50 and p99. 0 or -1.
+//  One query's time and work, for the list of the slowest.
+typedef struct {
+    double ms;
+    size_t scored;             //  BM25 evaluations (search_index_scored)
+    size_t total;
+    const char *q;
+} s_took_t;
+
+//  qsort order of s_took_t: slowest first.
+static int
+s_by_ms_desc (const void *a, const void *b)
+{
+    double x = ((const s_took_t *) a)->ms, y = ((const s_took_t *) b)->ms;
+    return (x < y) - (x > y);
+}
+
+//  Run each query in mode (the whole mix MG_BENCH_ROUNDS times, 1 by
+//  default: more gives a profiler a steady loop); print p50 and p99 of the
+//  first round, the mean wall and CPU time a query (the process's CPU: a
+//  figure a loaded machine disturbs less than wall time), the mean of
+//  BM25 evaluations, each phase's time (index_phase_add) and the
+//  MG_BENCH_SLOWEST (10) slowest queries with their work. 0 or -1.
 static int
 s_queries (search_index_t *index, char **queries, size_t count, search_mode_t mode, const char *name)
 {
     double *took = calloc (count ? count : 1, sizeof *took);
-    if (!took)
+    double *cpu = calloc (count ? count : 1, sizeof *cpu);     //  this thread's CPU time of each query
+    s_took_t *each = calloc (count ? count : 1, sizeof *each);
+    if (!took || !each || !cpu) {
+        free (cpu);
+        free (took);
+        free (each);
         return -1;
-    size_t answered = 0;
-    uint64_t digest = 14695981039346656037ULL;     //  FNV-1a of every hit's id, in order
-    for (size_t i = 0; i < count; i++) {
-        search_query_t query = { .q = queries [i], .per_page = 10, .mode = mode, .semantic_ratio = 0.5 };
-        mg_search_reply_t rep;
-        memset (&rep, 0, sizeof rep);
-        char err [256] = "";
-        double start = bench_now_ms ();
-        int rc = search_index_query (index, &query, &rep, err, sizeof err);
-        took [answered] = bench_now_ms () - start;
-        answered += rc == 0;
-        for (size_t h = 0; rc == 0 && h < rep.results_count; h++)
-            for (const char *c = rep.results [h].id; *c; c++)
-                digest = (digest ^ (uint8_t) *c) * 1099511628211ULL;
-        if (rc)
-            fprintf (stderr, "mg-search-bench: query '%s': %s\n", queries [i], err);
-        mg_msg_clear (&mg_search_reply_desc, &rep);
     }
+    const char *env = getenv ("MG_BENCH_ROUNDS");
+    int rounds = env && atoi (env) > 0 ? atoi (env) : 1;
+    env = getenv ("MG_BENCH_SLOWEST");
+    size_t slowest = env ? (size_t) atoi (env) : 10;
+    size_t answered = 0, scored = 0;
+    uint64_t digest = 14695981039346656037ULL;     //  FNV-1a of every hit's id, in order
+    uint64_t phase_ns [PHASE_COUNT], phase_runs [PHASE_COUNT], phase_rows [PHASE_COUNT];
+    for (int p = 0; p < PHASE_COUNT; p++) {
+        phase_ns [p] = index->phase_ns [p];
+        phase_runs [p] = index->phase_runs [p];
+        phase_rows [p] = index->phase_rows [p];
+    }
+    double all_start = bench_now_ms ();
+    struct timespec cpu_start, cpu_end;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu_start);
+    for (int round = 0; round < rounds; round++)
+        for (size_t i = 0; i < count; i++) {
+            search_query_t query = { .q = queries [i], .per_page = 10, .mode = mode, .semantic_ratio = 0.5 };
+            mg_search_reply_t rep;
+            memset (&rep, 0, sizeof rep);
+            char err [256] = "";
+            struct timespec cpu0, cpu1;
+            clock_gettime (CLOCK_THREAD_CPUTIME_ID, &cpu0);
+            double start = bench_now_ms ();
+            int rc = search_index_query (index, &query, &rep, err, sizeof err);
+            double ms = bench_now_ms () - start;
+            clock_gettime (CLOCK_THREAD_CPUTIME_ID, &cpu1);
+            double used = (double) (cpu1.tv_sec - cpu0.tv_sec) * 1e3 + (double) (cpu1.tv_nsec - cpu0.tv_nsec) / 1e6;
+            if (round == 0 || used < cpu [i])
+                cpu [i] = used;            //  the least of the rounds: what the query costs, less the machine's noise
+            if (round == 0 && rc == 0) {
+                each [answered] = (s_took_t) { ms, search_index_scored (index), rep.total, queries [i] };
+                scored += each [answered].scored;
+                took [answered++] = ms;
+                for (size_t h = 0; h < rep.results_count; h++)
+                    for (const char *c = rep.results [h].id; *c; c++)
+                        digest = (digest ^ (uint8_t) *c) * 1099511628211ULL;
+            }
+            if (rc)
+                fprintf (stderr, "mg-search-bench: query '%s': %s\n", queries [i], err);
+            mg_msg_clear (&mg_search_reply_desc, &rep);
+        }
+    double all_ms = bench_now_ms () - all_start;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu_end);
+    double cpu_ms = (double) (cpu_end.tv_sec - cpu_start.tv_sec) * 1e3 + (double) (cpu_end.tv_nsec - cpu_start.tv_nsec) / 1e6;
     qsort (took, answered, sizeof *took, s_by_value);
-    printf ("%s: queries=%zu p50_ms=%.2f p99_ms=%.2f answers=%016llx\n", name, answered,
-            s_percentile (took, answered, 0.5), s_percentile (took, answered, 0.99), (unsigned long long) digest);
+    qsort (cpu, count, sizeof *cpu, s_by_value);
+    printf ("%s: this thread's CPU a query (least of %d rounds): p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f mean_ms=%.3f\n",
+            name, rounds, s_percentile (cpu, count, 0.5), s_percentile (cpu, count, 0.9), s_percentile (cpu, count, 0.99),
+            s_mean (cpu, count));
+    printf ("%s: queries=%zu p50_ms=%.2f p99_ms=%.2f mean_ms=%.3f cpu_ms_per_query=%.3f bm25_per_query=%.0f "
+            "answers=%016llx\n", name, answered, s_percentile (took, answered, 0.5), s_percentile (took, answered, 0.99),
+            all_ms / ((double) rounds * (double) (count ? count : 1)),
+            cpu_ms / ((double) rounds * (double) (count ? count : 1)),
+            answered ? (double) scored / (double) answered : 0, (unsigned long long) digest);
+    //  Where the time went, per query of the mix (every round).
+    double per = (double) rounds * (double) (count ? count : 1);
+    for (int p = 0; p < PHASE_COUNT; p++)
+        if (index->phase_runs [p] > phase_runs [p])
+            printf ("  phase %-30s %7.3f ms/query  %5.2f runs/query  %8.1f rows/query\n", index_phase_names [p],
+                    (double) (index->phase_ns [p] - phase_ns [p]) / 1e6 / per,
+                    (double) (index->phase_runs [p] - phase_runs [p]) / per,
+                    (double) (index->phase_rows [p] - phase_rows [p]) / per);
+    qsort (each, answered, sizeof *each, s_by_ms_desc);
+    for (size_t i = 0; i < slowest && i < answered; i++)
+        printf ("  slow %6.2f ms  bm25 %6zu  total %6zu  %s\n", each [i].ms, each [i].scored, each [i].total,
+                each [i].q);
     free (took);
+    free (cpu);
+    free (each);
     return answered == count ? 0 : -1;
 }
 

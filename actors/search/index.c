@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FTS_COLUMNS  8          //  title, alt, tagline, keywords, overview, cast, crew, companies
@@ -37,6 +38,7 @@ static const char *const s_stmt_sql [ST_COUNT] = {
     [ST_PERSON_ALL] = "SELECT p.rowid, 0, pfts.name, p.popularity FROM people p JOIN pfts ON pfts.rowid = p.rowid",
     [ST_PERSON_ITEM] = "SELECT item FROM people WHERE rowid = ?1",
     [ST_MATCH_ROWID] = "SELECT rowid FROM fts WHERE fts MATCH ?1",
+    [ST_MATCH_COUNT] = "SELECT count (*) FROM fts WHERE fts MATCH ?1",
     [ST_SLOT_IDS] = "SELECT rowid, id FROM docs",
 };
 static const char s_schema [] =
@@ -215,7 +217,7 @@ index_stmt (search_index_t *self, index_stmt_id_t id)
     char match [512];
     const char *sql = s_stmt_sql [id];
     if (id == ST_MATCH) {
-        snprintf (match, sizeof match, "SELECT rowid, bm25 (fts, %g, %g, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
+        snprintf (match, sizeof match, "SELECT rowid, mg_bm25 (fts, ?2, %g, %g, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
                   W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST, W_CREW, W_COMPANIES);
         sql = match;
     }
@@ -276,7 +278,8 @@ search_index_new (const mg_lsa_t *lsa, char *err, size_t errlen)
                          | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK
     ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK
     ||  sqlite3_create_function_v2 (self->db, "item_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, self,
-                                    s_item_text, NULL, NULL, NULL) != SQLITE_OK) {
+                                    s_item_text, NULL, NULL, NULL) != SQLITE_OK
+    ||  index_bm25_register (self->db, &self->idf)) {
         index_fail (self, err, errlen, "cannot create the index");
         search_index_destroy (&self);
         return NULL;
@@ -313,6 +316,7 @@ search_index_destroy (search_index_t **self_p)
         search_vocab_destroy (&self->vocab);
         search_vocab_destroy (&self->text_vocab);
         search_vocab_destroy (&self->company_vocab);
+        index_idf_destroy (&self->idf);
         search_hnsw_destroy (&self->hnsw);
         free (self->slot_rowid);
         if (self->zpack)
@@ -665,6 +669,28 @@ search_index_count (search_index_t *self)
     return self->count;
 }
 
+const char *index_phase_names [PHASE_COUNT] = {
+    "plan (words, typo candidates)", "AND match (BM25)", "titles' own match", "company phrase",
+    "rest counted (rowids)", "OR fallback", "rerank", "second pass (all of it)", "semantic side",
+    "result items", "autocomplete matches"
+};
+
+uint64_t
+index_clock_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+void
+index_phase_add (search_index_t *self, index_phase_t phase, uint64_t since_ns, size_t rows)
+{
+    atomic_fetch_add_explicit (&self->phase_ns [phase], index_clock_ns () - since_ns, memory_order_relaxed);
+    atomic_fetch_add_explicit (&self->phase_runs [phase], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit (&self->phase_rows [phase], rows, memory_order_relaxed);
+}
+
 size_t
 search_index_scored (search_index_t *self)
 {
@@ -732,6 +758,8 @@ index_vocab (search_index_t *self)
     self->vocab = vocab;
     self->text_vocab = text;
     self->company_vocab = companies;
+    //  The phrases' row counts change with the titles, as the words' do.
+    index_idf_clear (self->idf);
     self->vocab_dirty = false;
     return 0;
 }

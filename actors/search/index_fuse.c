@@ -285,12 +285,17 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
             rc = index_second_pass (self, query->q, filter, bounded, &plan, &hits);
     }
     if (beside) {
+        uint64_t since = index_clock_ns ();
         pthread_join (thread, NULL);
+        index_phase_add (self, PHASE_SEMANTIC, since, sem.count);      //  its time past the keyword side
         rc = rc ? rc : side.rc;
     }
     if (rc == 0 && n > 0 && ratio > 0) {
-        if (!beside)
+        if (!beside) {
+            uint64_t since = index_clock_ns ();
             rc = s_semantic (self, query->q, filter, &sem);
+            index_phase_add (self, PHASE_SEMANTIC, since, sem.count);
+        }
         if (rc == 0 && ratio < 1) {
             index_hits_sort (&hits, index_by_score);
             rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
@@ -321,6 +326,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
     size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
     size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
     if (rc == 0 && count) {
+        uint64_t since = index_clock_ns ();
         rep->results = calloc (count, sizeof *rep->results);
         rc = rep->results ? 0 : -1;
         char now [32];
@@ -330,6 +336,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
             if (rc == 0)
                 rep->results_count++;
         }
+        index_phase_add (self, PHASE_ITEMS, since, count);
     }
     if (rc && !*err)
         index_fail (self, err, errlen, "search failed");

@@ -75,6 +75,7 @@
 #define PLATFORMS_MAX 1024     //  distinct platform slugs remembered
 #define OFFERS_MAX    256      //  offers kept per title (the loader's limit)
 #define MATCH_MAX     (64 * 1024)  //  bytes of an FTS5 match expression
+#define MATCH_PHRASES_MAX 256      //  phrases given their row counts (index_idf_bind); more: counted by FTS5
 #define GROUP_MAX     1024     //  bytes of one word's group (word, CANDIDATES_MAX candidates, prefix)
 //  The OR fallback (drop_tokens) costs one BM25 per posting it reads: its
 //  words go in rarest first while their postings (documents per word, the
@@ -182,8 +183,22 @@ typedef struct {
 typedef enum {
     ST_ROWID, ST_DOC_INSERT, ST_FTS_DELETE, ST_FTS_INSERT, ST_DOC_DELETE, ST_MATCH, ST_ITEM,
     ST_SUGGEST, ST_VOCAB, ST_VOCAB_TEXT, ST_VOCAB_COMPANIES, ST_PERSON_ROWID, ST_PERSON_PUT,
-    ST_PERSON_FTS_DELETE, ST_PERSON_FTS_INSERT, ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_MATCH_ROWID, ST_SLOT_IDS, ST_COUNT
+    ST_PERSON_FTS_DELETE, ST_PERSON_FTS_INSERT, ST_PERSON_MATCH, ST_PERSON_ALL, ST_PERSON_ITEM, ST_MATCH_ROWID, ST_SLOT_IDS, ST_MATCH_COUNT, ST_COUNT
 } index_stmt_id_t;
+
+//  The phases of a query whose time is counted (index_phase_add): the plan
+//  (words, typo candidates), each FTS5 statement of the keyword side, the
+//  rerank, the second pass (its own plan and statements included), the
+//  semantic side, the page's result items, autocomplete's statements.
+typedef enum {
+    PHASE_PLAN, PHASE_AND, PHASE_TITLED, PHASE_COMPANY, PHASE_REST, PHASE_OR, PHASE_RANK, PHASE_SECOND,
+    PHASE_SEMANTIC, PHASE_ITEMS, PHASE_SUGGEST, PHASE_COUNT
+} index_phase_t;
+
+extern const char *index_phase_names [PHASE_COUNT];
+
+//  Row counts of the phrases matched (index_bm25.c), kept between queries.
+typedef struct index_idf_t index_idf_t;
 
 struct search_index_t {
     sqlite3 *db;
@@ -198,6 +213,7 @@ struct search_index_t {
     search_vocab_t *text_vocab;    //  words of every field but the companies: typo candidates
     search_vocab_t *company_vocab; //  words of the companies field (names: not expanded)
     bool vocab_dirty;
+    index_idf_t *idf;              //  phrases' row counts for mg_bm25 (), cleared with the vocabulary
     mg_text_typo_t typo;
     search_hnsw_t *hnsw;       //  the titles' vectors, NULL without an embedder
     int64_t *slot_rowid;       //  by HNSW slot: the title's rowid, 0 once dead
@@ -214,6 +230,10 @@ struct search_index_t {
     size_t people;             //  people held
     size_t count;              //  live titles
     atomic_size_t scored;      //  matches the last query scored (BM25; queries may run at once)
+    //  Time (ns), runs and rows (matches stepped, hits, items) of each
+    //  phase, summed over every query since the index was made: where a
+    //  query's time goes (mg-search-bench prints them).
+    atomic_uint_fast64_t phase_ns [PHASE_COUNT], phase_runs [PHASE_COUNT], phase_rows [PHASE_COUNT];
     index_slot_id_t *read_slots;   //  a vector index read from file: its slots by title id (sorted)
     size_t read_count, read_claimed;
     bool read_clash;           //  a title claimed a slot already claimed
@@ -340,8 +360,24 @@ int index_by_rowid (const void *a, const void *b);
 //  in hits [0, known), at most cap of them (0: all), in rowid (popularity)
 //  order. 1 when it stopped at cap with matches left, 0 when it saw them
 //  all, -1 on error.
-int index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits,
-                   size_t known, size_t cap);
+int index_collect (search_index_t *self, index_phase_t phase, const char *match, const index_filter_t *f, int tier,
+                   index_hits_t *hits, size_t known, size_t cap);
+//  Register mg_bm25 () on db (FTS5's bm25 () with the phrases' row counts
+//  given: index_bm25.c) and make *idf_p, the counts kept, when NULL. 0 or -1.
+int index_bm25_register (sqlite3 *db, index_idf_t **idf_p);
+//  Bind to param of stmt the row counts of match's phrases (counted once
+//  per phrase and columns, kept until index_idf_clear), for mg_bm25 ().
+//  Leaves it unbound (bm25's own counts) for an expression of another
+//  shape. 0 or -1.
+int index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char *match);
+//  Forget the counts (the index changed).
+void index_idf_clear (index_idf_t *idf);
+void index_idf_destroy (index_idf_t **idf_p);
+//  Now on the monotonic clock, in ns (a phase's start).
+uint64_t index_clock_ns (void);
+//  Count one run of phase that started at since_ns (index_clock_ns) and
+//  went through rows rows.
+void index_phase_add (search_index_t *self, index_phase_t phase, uint64_t since_ns, size_t rows);
 //  qsort order of hits: tier, then score descending, then rowid.
 int index_by_score (const void *a, const void *b);
 //  Placeholder search (no words): every live title passing f, scored by

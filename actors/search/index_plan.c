@@ -58,6 +58,7 @@ s_add_term (index_plan_t *plan, const char *term)
 int
 index_plan (search_index_t *self, const char *q, const char *scope, bool wide, index_plan_t *plan)
 {
+    uint64_t since = index_clock_ns ();
     memset (plan, 0, sizeof *plan);
     plan->n = mg_text_words (q, plan->words, MG_TEXT_QUERY_WORDS);
     //  Meilisearch's rule: the last word is a prefix only while it is being
@@ -159,6 +160,7 @@ index_plan (search_index_t *self, const char *q, const char *scope, bool wide, i
         index_plan_clear (plan);
         return -1;
     }
+    index_phase_add (self, PHASE_PLAN, since, plan->terms_count);
     return plan->n;
 }
 

@@ -92,13 +92,18 @@ s_sorted (const index_hits_t *hits, size_t known, bool *failed)
 //  order. 1 when it stopped at cap with matches left, 0 when it saw them
 //  all, -1 on error.
 int
-index_collect (search_index_t *self, const char *match, const index_filter_t *f, int tier, index_hits_t *hits,
-               size_t known, size_t cap)
+index_collect (search_index_t *self, index_phase_t phase, const char *match, const index_filter_t *f, int tier,
+               index_hits_t *hits, size_t known, size_t cap)
 {
+    uint64_t since = index_clock_ns ();
     sqlite3_stmt *stmt = index_stmt (self, ST_MATCH);
     if (!stmt)
         return -1;
     sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+    if (index_idf_bind (self, stmt, 2, match)) {
+        sqlite3_reset (stmt);
+        return -1;
+    }
     bool failed;
     index_hit_t *sorted = s_sorted (hits, known, &failed);
     if (failed) {
@@ -134,6 +139,7 @@ index_collect (search_index_t *self, const char *match, const index_filter_t *f,
     atomic_fetch_add (&self->scored, scored);
     free (sorted);
     sqlite3_reset (stmt);
+    index_phase_add (self, phase, since, scored);
     return rc;
 }
 
@@ -143,6 +149,7 @@ index_collect (search_index_t *self, const char *match, const index_filter_t *f,
 static int
 s_count_rest (search_index_t *self, const char *match, const index_filter_t *f, index_hits_t *hits)
 {
+    uint64_t since = index_clock_ns ();
     sqlite3_stmt *stmt = index_stmt (self, ST_MATCH_ROWID);
     if (!stmt)
         return -1;
@@ -150,7 +157,9 @@ s_count_rest (search_index_t *self, const char *match, const index_filter_t *f, 
     bool failed;
     index_hit_t *sorted = s_sorted (hits, hits->count, &failed);
     int rc = failed ? -1 : 0, step = SQLITE_DONE;
+    size_t stepped = 0;
     while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        stepped++;
         index_hit_t key = { .rowid = sqlite3_column_int64 (stmt, 0) };
         if (key.rowid <= 0 || (size_t) key.rowid >= self->docs_room || !index_keep (&self->docs [key.rowid], f)
         ||  (sorted && bsearch (&key, sorted, hits->count, sizeof *sorted, index_by_rowid)))
@@ -177,6 +186,7 @@ s_count_rest (search_index_t *self, const char *match, const index_filter_t *f, 
         mg_error ("search count failed", "error=\"%s\"", sqlite3_errmsg (self->db));
     free (sorted);
     sqlite3_reset (stmt);
+    index_phase_add (self, PHASE_REST, since, stepped);
     return rc;
 }
 
@@ -442,6 +452,7 @@ index_placeholder (search_index_t *self, const index_filter_t *f, index_hits_t *
 void
 index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
 {
+    uint64_t since = index_clock_ns ();
     index_hits_sort (hits, s_by_bm25);
     char phrase [MG_TEXT_QUERY_WORDS * MG_TEXT_WORD_BYTES];
     size_t plen = 0;
@@ -488,6 +499,7 @@ index_rank (search_index_t *self, const index_plan_t *plan, index_hits_t *hits)
         }
         start = end;
     }
+    index_phase_add (self, PHASE_RANK, since, hits->count);
 }
 
 //  The match expression of plan's groups (match: its AND or its OR) in
@@ -524,6 +536,24 @@ s_company_expr (const index_plan_t *plan)
     return expr;
 }
 
+//  True when the companies' words can hold the phrase of s_company_expr:
+//  every word of the query is a word of a company, the last one (while it
+//  is typed) the start of one. Otherwise the statement would find nothing,
+//  after walking the postings of every word in every field (a column
+//  filter is applied to each matching row's positions, not to the
+//  postings): a common word ("the") costs a pass over most of the catalog.
+static bool
+s_company_possible (const search_index_t *self, const index_plan_t *plan)
+{
+    for (int i = 0; i < plan->n; i++) {
+        bool last = i == plan->n - 1;
+        if (last && !plan->last_typed ? search_vocab_prefix_docs (self->company_vocab, plan->words [i], 1) == 0
+                                      : search_vocab_docs (self->company_vocab, plan->words [i]) == 0)
+            return false;
+    }
+    return plan->n > 0;
+}
+
 //  Keyword hits of plan passing f into hits, ranked: the AND (the words
 //  in the titles' text, then the films of a company the query names), then
 //  (when it finds few) the OR fallback. With bounded (a relevance query's
@@ -535,7 +565,7 @@ index_keyword (search_index_t *self, const index_plan_t *plan, const index_filte
 {
     char *and_match = s_words_expr (plan->and_match);
     char *company = and_match ? s_company_expr (plan) : NULL;
-    int rc = company ? index_collect (self, and_match, f, 0, hits, 0, bounded ? KEYWORD_TOP : 0) : -1;
+    int rc = company ? index_collect (self, PHASE_AND, and_match, f, 0, hits, 0, bounded ? KEYWORD_TOP : 0) : -1;
     bool broad = rc == 1;
     if (broad) {
         //  A broad word: the most popular matches are in; so are the titles
@@ -544,20 +574,23 @@ index_keyword (search_index_t *self, const index_plan_t *plan, const index_filte
         char *titled = malloc (MATCH_MAX + 32);
         rc = titled ? 0 : -1;
         if (rc == 0 && snprintf (titled, MATCH_MAX + 32, "{title alt} : (%s)", plan->and_match) < MATCH_MAX + 32)
-            rc = index_collect (self, titled, f, 0, hits, hits->count, KEYWORD_TOP) < 0 ? -1 : 0;
+            rc = index_collect (self, PHASE_TITLED, titled, f, 0, hits, hits->count, KEYWORD_TOP) < 0 ? -1 : 0;
         free (titled);
     }
     //  The films of the company the query names, before the rest is
     //  counted (so none is counted twice).
+    if (rc >= 0 && !s_company_possible (self, plan))
+        rc = 0;
+    else
     if (rc >= 0)
-        rc = index_collect (self, company, f, 0, hits, hits->count, bounded ? KEYWORD_TOP : 0) < 0 ? -1 : 0;
+        rc = index_collect (self, PHASE_COMPANY, company, f, 0, hits, hits->count, bounded ? KEYWORD_TOP : 0) < 0 ? -1 : 0;
     if (rc == 0 && broad)
         rc = s_count_rest (self, and_match, f, hits);
     free (and_match);
     free (company);
     if (rc == 0 && hits->count < DROP_THRESHOLD && plan->n > 1) {
         char *or_match = s_words_expr (plan->or_match);
-        rc = or_match ? index_collect (self, or_match, f, 1, hits, hits->count, 0) : -1;
+        rc = or_match ? index_collect (self, PHASE_OR, or_match, f, 1, hits, hits->count, 0) : -1;
         free (or_match);
     }
     if (rc == 0)
@@ -584,6 +617,7 @@ int
 index_second_pass (search_index_t *self, const char *q, const index_filter_t *f, bool bounded,
                    index_plan_t *plan, index_hits_t *hits)
 {
+    uint64_t since = index_clock_ns ();
     index_plan_t wide;
     index_hits_t more = { 0 };
     if (index_plan (self, q, "", true, &wide) < 0)
@@ -599,6 +633,7 @@ index_second_pass (search_index_t *self, const char *q, const index_filter_t *f,
     }
     index_hits_free (&more);
     index_plan_clear (&wide);
+    index_phase_add (self, PHASE_SECOND, since, hits->count);
     return rc;
 }
 

@@ -355,6 +355,83 @@ s_gateway_end_of (pid_t gateway, int conn)
     return found;
 }
 
+
+//  Answers read off one kept-alive connection: bytes of a following answer
+//  stay in buf for the next s_answer.
+typedef struct {
+    int fd;
+    char buf [512 * 1024];
+    size_t used;
+} s_reader_t;
+
+//  A connected socket to 127.0.0.1:port, with a receive buffer of rcvbuf
+//  bytes when > 0 (set before connecting: it bounds the window).
+static int
+s_connect (int port, int rcvbuf)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0)
+        setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (connect (fd, (struct sockaddr *) &addr, sizeof addr)) {
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  More bytes into the reader within timeout_ms: > 0, 0 at EOF, -1 on
+//  timeout, error or a full buffer.
+static ssize_t
+s_fill (s_reader_t *r, int timeout_ms)
+{
+    if (r->used == sizeof r->buf)
+        return -1;
+    struct pollfd p = { .fd = r->fd, .events = POLLIN };
+    if (poll (&p, 1, timeout_ms) != 1)
+        return -1;
+    ssize_t n = recv (r->fd, r->buf + r->used, sizeof r->buf - r->used, 0);
+    if (n > 0)
+        r->used += (size_t) n;
+    return n;
+}
+
+//  The next Content-Length framed answer on the connection: its status,
+//  its head and body copied into head and body (NUL-terminated, body_size
+//  bytes at most: longer bodies fail); -1 when none came whole in time.
+static int
+s_answer (s_reader_t *r, char *head, size_t head_size, char *body, size_t body_size, size_t *body_len)
+{
+    char *end;
+    while (!(end = memmem (r->buf, r->used, "\r\n\r\n", 4)))
+        if (s_fill (r, TIMEOUT_MS) <= 0)
+            return -1;
+    size_t head_len = (size_t) (end - r->buf) + 4;
+    if (head_len >= head_size)
+        return -1;
+    memcpy (head, r->buf, head_len);
+    head [head_len] = '\0';
+    int status = 0;
+    const char *cl = strcasestr (head, "\r\nContent-Length:");
+    if (sscanf (head, "HTTP/1.%*d %d", &status) != 1 || !cl)
+        return -1;
+    size_t length = (size_t) atol (cl + 17);
+    if (length >= body_size)
+        return -1;
+    while (r->used < head_len + length)
+        if (s_fill (r, TIMEOUT_MS) <= 0)
+            return -1;
+    memcpy (body, r->buf + head_len, length);
+    body [length] = '\0';
+    *body_len = length;
+    r->used -= head_len + length;
+    memmove (r->buf, r->buf + head_len + length, r->used);
+    return status;
+}
+
 static void
 test_accepted_sockets_have_nodelay (void **state)
 {
@@ -377,6 +454,132 @@ test_accepted_sockets_have_nodelay (void **state)
     assert_int_equal (nodelay, 1);
     close (theirs);
     close (conn);
+}
+
+//  Requests sent in one write on one connection are answered in order, each
+//  whole, whether answered from the gateway's memory (genres, /health), by
+//  an actor (a title), or as an error; the connection then serves more.
+static void
+test_pipelined_requests_are_answered_in_order (void **state)
+{
+    fixture_t *f = *state;
+    mg_http_reply_t alone;
+    assert_int_equal (s_get (f, "/api/v1/genres", &alone), 0);
+    assert_int_equal (alone.status, 200);
+    static s_reader_t r;
+    r.used = 0;
+    r.fd = s_connect (f->http_port, 0);
+    assert_true (r.fd >= 0);
+    const char *paths [] = { "/api/v1/genres", "/health", "/api/v1/nothing-here",
+                             "/api/v1/content/00000000-0000-0000-0000-000000000000",
+                             "/api/v1/genres", "/health" };
+    const int statuses [] = { 200, 200, 404, 404, 200, 200 };
+    char requests [2048];
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof paths / sizeof paths [0]; i++)
+        len += (size_t) snprintf (requests + len, sizeof requests - len,
+                                  "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", paths [i]);
+    assert_int_equal (send (r.fd, requests, len, 0), (ssize_t) len);
+    static char head [16384], body [256 * 1024];
+    size_t body_len;
+    for (size_t i = 0; i < sizeof paths / sizeof paths [0]; i++) {
+        assert_int_equal (s_answer (&r, head, sizeof head, body, sizeof body, &body_len), statuses [i]);
+        if (strcmp (paths [i], "/api/v1/genres") == 0) {
+            assert_int_equal (body_len, alone.body_len);
+            assert_memory_equal (body, alone.body, body_len);
+        }
+        if (strcmp (paths [i], "/health") != 0)
+            assert_non_null (strcasestr (head, "\r\nX-RateLimit-Remaining:"));
+    }
+    assert_int_equal (r.used, 0);
+    //  Kept alive: one more, sent on its own.
+    const char more [] = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal (send (r.fd, more, sizeof more - 1, 0), (ssize_t) (sizeof more - 1));
+    assert_int_equal (s_answer (&r, head, sizeof head, body, sizeof body, &body_len), 200);
+    close (r.fd);
+    mg_http_reply_free (&alone);
+}
+
+//  An answer larger than the socket takes at once, to a client that reads
+//  late through a small window: it arrives whole, and the connection goes
+//  on to the next request.
+static void
+test_a_large_answer_to_a_slow_reader_arrives_whole (void **state)
+{
+    fixture_t *f = *state;
+    mg_http_reply_t alone;
+    assert_int_equal (s_get (f, "/api/v1/openapi.json", &alone), 0);
+    assert_int_equal (alone.status, 200);
+    assert_true (alone.body_len > 64 * 1024);
+    static s_reader_t r;
+    r.used = 0;
+    r.fd = s_connect (f->http_port, 4096);
+    assert_true (r.fd >= 0);
+    //  One request at a time: a next request would make the gateway write
+    //  again, and hide an answer left half written.
+    const char request [] = "GET /api/v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal (send (r.fd, request, sizeof request - 1, 0), (ssize_t) (sizeof request - 1));
+    usleep (300 * 1000);            //  the gateway meets a full socket meanwhile
+    static char head [16384], body [1024 * 1024];
+    size_t body_len;
+    assert_int_equal (s_answer (&r, head, sizeof head, body, sizeof body, &body_len), 200);
+    assert_int_equal (body_len, alone.body_len);
+    assert_memory_equal (body, alone.body, body_len);
+    const char next [] = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal (send (r.fd, next, sizeof next - 1, 0), (ssize_t) (sizeof next - 1));
+    assert_int_equal (s_answer (&r, head, sizeof head, body, sizeof body, &body_len), 200);
+    close (r.fd);
+    mg_http_reply_free (&alone);
+}
+
+//  "Connection: close" and HTTP/1.0 without keep-alive: the answer, whole,
+//  then the end of the connection, whether the answer came from memory
+//  (genres, /health) or from an actor. An HTTP/1.0 answer may end with the
+//  connection instead of a Content-Length: read to the end.
+static void
+test_an_answer_that_closes_the_connection_arrives_whole (void **state)
+{
+    fixture_t *f = *state;
+    mg_http_reply_t genres;
+    assert_int_equal (s_get (f, "/api/v1/genres", &genres), 0);
+    assert_int_equal (genres.status, 200);
+    const char *requests [] = {
+        "GET /api/v1/genres HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "GET /health HTTP/1.0\r\n\r\n",
+        "GET /api/v1/genres HTTP/1.0\r\n\r\n",
+        "GET /api/v1/content/00000000-0000-0000-0000-000000000000 HTTP/1.1\r\nHost: localhost\r\n"
+        "Connection: close\r\n\r\n",
+    };
+    const int statuses [] = { 200, 200, 200, 404 };
+    static s_reader_t r;
+    for (size_t i = 0; i < sizeof requests / sizeof requests [0]; i++) {
+        r.used = 0;
+        r.fd = s_connect (f->http_port, 0);
+        assert_true (r.fd >= 0);
+        size_t len = strlen (requests [i]);
+        assert_int_equal (send (r.fd, requests [i], len, 0), (ssize_t) len);
+        ssize_t n;
+        while ((n = s_fill (&r, TIMEOUT_MS)) > 0)
+            ;
+        assert_int_equal (n, 0);                                //  closed by the gateway
+        close (r.fd);
+        char *end = memmem (r.buf, r.used, "\r\n\r\n", 4);
+        assert_non_null (end);
+        *end = '\0';
+        int status = 0;
+        assert_int_equal (sscanf (r.buf, "HTTP/1.%*d %d", &status), 1);
+        assert_int_equal (status, statuses [i]);
+        size_t body_len = r.used - (size_t) (end + 4 - r.buf);
+        const char *cl = strcasestr (r.buf, "\r\nContent-Length:");
+        if (cl)
+            assert_int_equal ((size_t) atol (cl + 17), body_len);
+        assert_true (body_len > 0);
+        if (strstr (requests [i], "/api/v1/genres")) {
+            assert_int_equal (body_len, genres.body_len);
+            assert_memory_equal (end + 4, genres.body, body_len);
+        }
+    }
+    mg_http_reply_free (&genres);
 }
 
 static void
@@ -1161,6 +1364,9 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_health_answers_ok),
         cmocka_unit_test (test_accepted_sockets_have_nodelay),
+        cmocka_unit_test (test_pipelined_requests_are_answered_in_order),
+        cmocka_unit_test (test_a_large_answer_to_a_slow_reader_arrives_whole),
+        cmocka_unit_test (test_an_answer_that_closes_the_connection_arrives_whole),
         cmocka_unit_test (test_cors_preflight_is_answered_without_a_rate_check),
         cmocka_unit_test (test_cors_answers_expose_the_rate_limit_headers),
         cmocka_unit_test (test_catalog_reads_revalidate_with_etag),

@@ -131,6 +131,127 @@ test_a_lease_is_spent_locally_then_asked_again (void **state)
     gw_lease_destroy (&lease);
 }
 
+//  A lease of 250 half spent is renewed ahead, once at a time, for what
+//  tops it up to 250; every unit of the renewal is held (no request spent
+//  the first), so the lease never holds more than its size.
+static void
+test_a_lease_is_renewed_ahead_once_half_spent (void **state)
+{
+    (void) state;
+    gw_lease_t *lease = gw_lease_new (64, true, 2, 2);
+    assert_non_null (lease);
+    gw_rate_headers_t h;
+    int64_t now = 5000000;
+    uint64_t want = 0;
+    int arg;
+    //  Limits unknown: nothing to renew.
+    assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want));
+    mg_ratelimit_reply_t d = s_decision (true, "anonymous", 100000, 6000000);
+    d.granted = 250;
+    d.has_granted = true;
+    d.remaining_s = 99750;
+    d.remaining_m = 5999750;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);      //  249 held
+    for (int i = 0; i < 123; i++) {
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));
+        assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want));
+    }
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));    //  125 held
+    gw_lease_renewal_t *renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, 250 - 125);
+    assert_ptr_equal (gw_lease_renewal_arg (renewal), &arg);
+    assert_string_equal (gw_lease_renewal_client (renewal), "ip:1.2.3.4");
+    assert_string_equal (gw_lease_renewal_tier (renewal), "anonymous");
+    //  One at a time: the requests meanwhile spend what is left.
+    for (int i = 0; i < 24; i++) {
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));
+        assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want));
+    }
+    //  101 held; the renewal grants its 125, all held: 226, never above 250.
+    mg_ratelimit_reply_t r = s_decision (true, "anonymous", 100000, 6000000);
+    r.granted = 125;
+    r.has_granted = true;
+    r.remaining_s = 99000;
+    r.remaining_m = 5999000;
+    gw_lease_renewed (renewal, now + 2000, &r);
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));
+    //  Redis's 99,000 less the 101 held before (counted by the earlier
+    //  decision), plus the 225 still held: never more than the limit.
+    assert_string_equal (h.remaining, "99124");
+    for (int i = 0; i < 225; i++)
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));
+    //  A renewal that got no decision holds nothing and lets the next one go.
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, 250);
+    gw_lease_renewed (renewal, now + 3000, NULL);
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 3000, 100, &h));
+    //  A refused renewal holds nothing either.
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 3000, &arg, &want);
+    assert_non_null (renewal);
+    mg_ratelimit_reply_t refused = s_decision (false, "anonymous", 100000, 6000000);
+    refused.has_granted = true;
+    gw_lease_renewed (renewal, now + 4000, &refused);
+    assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 4000, 100, &h));
+    gw_lease_destroy (&lease);
+    //  A caller faster than a round trip: 60 requests while a renewal of a
+    //  lease of 41 was out (20 spent, 40 found it empty and asked on their
+    //  own). Its window becomes 6 x 60: renewed at 180 held, topped up to 360.
+    lease = gw_lease_new (64, true, 2, 2);
+    assert_non_null (lease);
+    mg_ratelimit_reply_t fast = s_decision (true, "anonymous", 1000000, 1000000);
+    fast.granted = 41;
+    fast.has_granted = true;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &fast);          //  40 held
+    for (int i = 0; i < 19; i++) {
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));
+        assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want));
+    }
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));    //  20 held
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, 21);
+    for (int i = 0; i < 60; i++)
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h) == (i < 20));
+    fast.granted = 21;
+    gw_lease_renewed (renewal, now + 1000, &fast);                      //  21 held
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 1000, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, 360 - 21);
+    //  Back to a slow caller (no request during that renewal): the window
+    //  halves per renewal, 180 now.
+    fast.granted = 339;
+    gw_lease_renewed (renewal, now + 2000, &fast);                      //  360 held
+    for (int i = 0; i < 269; i++) {
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));
+        assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want));
+    }
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));    //  90 held
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, 180 - 90);
+    gw_lease_renewed (renewal, now + 3000, NULL);
+    gw_lease_destroy (&lease);
+    //  Small leases (limits below 400/s per holder) are not renewed ahead;
+    //  nor is any lease with leases off.
+    lease = gw_lease_new (64, true, 2, 2);
+    assert_non_null (lease);
+    mg_ratelimit_reply_t small = s_decision (true, "anonymous", 1000, 60000);
+    small.granted = 2;
+    small.has_granted = true;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &small);
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));
+    assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want));
+    gw_lease_destroy (&lease);
+    lease = gw_lease_new (64, false, 2, 2);
+    assert_non_null (lease);
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);
+    assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want));
+    gw_lease_destroy (&lease);
+}
+
 static void
 test_client_ip_believes_forwarded_for_only_from_trusted_proxies (void **state)
 {
@@ -188,6 +309,7 @@ main (void)
         cmocka_unit_test (test_client_ip_believes_forwarded_for_only_from_trusted_proxies),
         cmocka_unit_test (test_a_lease_is_a_hundredth_of_the_rate_per_holder),
         cmocka_unit_test (test_a_lease_is_spent_locally_then_asked_again),
+        cmocka_unit_test (test_a_lease_is_renewed_ahead_once_half_spent),
         cmocka_unit_test (test_key_cache_expires_and_keeps_no_key),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
