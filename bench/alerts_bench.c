@@ -9,7 +9,8 @@
     gateway thread's SSE code does, then ROUNDS times sends the title with a
     new offer window to indexer.apply (MG_BROKER) and takes, for every user,
     the time from sending the apply to that user's notification event
-    arriving on the subscription. The gateway writes an event it receives
+    arriving on the subscription (alone on sync.<user_id>, or in a
+    sync.batch message with other users' events). The gateway writes an event it receives
     to the user's open streams without another hop, so this is the
     availability change → SSE notification latency less that last write.
     Prints p50/p95/p99 over USERS x ROUNDS notifications and the count, and
@@ -31,6 +32,7 @@
 #define ROUND_WAIT_MS  30000        //  a round's notifications must all arrive by then
 #define PAUSE_MS       200          //  between rounds: no queueing measured
 #define APPLY_TTL_MS   30000
+#define BATCH_TOPIC    "sync.batch" //  several users' events in one message (actors/alerts/notify.c)
 
 static int
 s_cmp (const void *a, const void *b)
@@ -58,6 +60,16 @@ s_median (int64_t *values, size_t n)
 {
     qsort (values, n, sizeof *values, s_cmp);
     return n ? values [n / 2] : 0;
+}
+
+//  True when event is a notification of this run's title (entity; another
+//  run on the same stack has its own) in the round's offer window (a late
+//  one of the title's creation or of the round before is not this round's).
+static bool
+s_ours (const mg_sync_event_t *event, const char *entity, const char *window)
+{
+    return strcmp (event->type, "notification") == 0 && event->data && strstr (event->data, entity)
+        && strstr (event->data, window);
 }
 
 //  Send the title (entity) with one offer ending at until to indexer.apply.
@@ -176,21 +188,31 @@ main (int argc, char **argv)
             if (!msg)
                 continue;
             int64_t now = zclock_usecs ();
-            zframe_t *body = zmsg_last (msg);
-            mg_sync_event_t event;
+            //  One user's event on sync.<user_id>, or several users' on
+            //  sync.batch (as the alerts actor publishes a commit's).
+            zframe_t *topic = zmsg_first (msg), *body = zmsg_last (msg);
+            bool batched = topic && zframe_streq (topic, BATCH_TOPIC);
+            mg_sync_event_batch_t batch = { 0 };
+            mg_sync_event_t single = { 0 };
             char reason [MG_MSG_ERR_LEN];
-            if (body && mg_msg_decode (&mg_sync_event_desc, zframe_data (body), zframe_size (body), &event,
-                                       reason, sizeof reason) == 0) {
-                //  Only this run's title (another run on the same stack has its own).
-                if (strcmp (event.type, "notification") == 0 && event.data && strstr (event.data, entity)
-                    && strstr (event.data, window) && got < total) {
+            bool decoded = body && (batched
+                ? mg_msg_decode (&mg_sync_event_batch_desc, zframe_data (body), zframe_size (body), &batch,
+                                 reason, sizeof reason) == 0
+                : mg_msg_decode (&mg_sync_event_desc, zframe_data (body), zframe_size (body), &single,
+                                 reason, sizeof reason) == 0);
+            size_t count = !decoded ? 0 : batched ? batch.events_count : 1;
+            for (size_t i = 0; i < count; i++)
+                if (s_ours (batched ? &batch.events [i] : &single, entity, window) && got < total) {
                     latency [got++] = now - start;
                     if (seen++ == 0)
                         first [round] = now - start;
                     last [round] = now - start;
                 }
-                mg_msg_clear (&mg_sync_event_desc, &event);
-            }
+            if (decoded && batched)
+                mg_msg_clear (&mg_sync_event_batch_desc, &batch);
+            else
+            if (decoded)
+                mg_msg_clear (&mg_sync_event_desc, &single);
             zmsg_destroy (&msg);
         }
         if (trace)

@@ -99,8 +99,9 @@ int alerts_notify_recv (PGconn *pg, zlist_t *events, char *why, size_t whylen);
 int alerts_notify_disabled (alerts_t *self, PGconn *pg, const char *user_id, const char *webhook_id,
                             const char *reason, zlist_t *events, char *why, size_t whylen);
 
-//  Publish the events collected (and destroy them) on pub: each is a
-//  sync.event on topic sync.<user_id>. pub NULL: only destroy them.
+//  Publish the events collected (and destroy them) on pub: sync.event
+//  .batch messages of up to 256 on topic sync.batch, in the order
+//  collected. pub NULL: only destroy them.
 void alerts_publish (zsock_t *pub, zlist_t *events);
 
 //  --- follow.c / deliver.c: the two loops ---

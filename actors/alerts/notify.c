@@ -20,7 +20,9 @@
 #include <string.h>
 
 #define P(...) ((const char *const []) { __VA_ARGS__ })
-#define TOPIC_PREFIX "sync."
+#define BATCH_TOPIC  "sync.batch"       //  several users' events in one message (gateway/sse_events.c)
+#define BATCH_EVENTS 256                //  events per message: the batch message's list limit
+#define BATCH_BYTES  (512 * 1024)       //  data bytes per message: well under the 1 MiB body limit
 #define EVENT_TYPE   "notification"     //  the SSE event name
 #define MATCH_STATEMENT "alerts_match"  //  prepared on each connection that matches
 
@@ -224,29 +226,55 @@ alerts_notify_disabled (alerts_t *self, PGconn *pg, const char *user_id, const c
     return rc;
 }
 
+//  Send one batch of events on BATCH_TOPIC. A lost message is not lost
+//  for the streams: each user's next event shows the gap and the gateway
+//  fetches it from sync_events.
+static void
+s_send_batch (zsock_t *pub, mg_sync_event_t *batch, size_t count)
+{
+    mg_sync_event_batch_t message = { .events = batch, .events_count = count };
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char reason [MG_MSG_ERR_LEN];
+    if (pub && mg_msg_encode (&mg_sync_event_batch_desc, &message, &body, &len, reason, sizeof reason) == 0) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, BATCH_TOPIC);
+        zmsg_addmem (msg, body, len);
+        if (zmsg_send (&msg, pub))
+            zmsg_destroy (&msg);
+    }
+    else
+    if (pub)
+        mg_warn ("notification events not published", "events=%zu reason=\"%s\"", count, reason);
+    free (body);
+}
+
 void
 alerts_publish (zsock_t *pub, zlist_t *events)
 {
-    s_event_t *event;
-    while ((event = zlist_pop (events))) {
-        mg_sync_event_t message = {
-            .user_id = event->user_id, .id = event->id, .has_id = true, .type = EVENT_TYPE, .data = event->data,
-        };
-        uint8_t *body = NULL;
-        size_t len = 0;
-        char reason [MG_MSG_ERR_LEN], topic [64];
-        snprintf (topic, sizeof topic, TOPIC_PREFIX "%s", event->user_id);
-        //  A lost event is not lost for the stream: the next one shows the
-        //  gap and the gateway fetches it from sync_events.
-        if (pub && mg_msg_encode (&mg_sync_event_desc, &message, &body, &len, reason, sizeof reason) == 0) {
-            zmsg_t *msg = zmsg_new ();
-            zmsg_addstr (msg, topic);
-            zmsg_addmem (msg, body, len);
-            if (zmsg_send (&msg, pub))
-                zmsg_destroy (&msg);
+    //  A share's events go out a batch at a time, not one message each:
+    //  the proxy, every gateway thread and the bench handle each message
+    //  on the bus in full (a wake, CURVE both ways), which for a thousand
+    //  watchers was tens of milliseconds of one core between the first
+    //  and the last event (docs/benchmarks.md).
+    mg_sync_event_t batch [BATCH_EVENTS];
+    s_event_t *taken [BATCH_EVENTS];
+    while (zlist_size (events)) {
+        size_t count = 0, bytes = 0;
+        s_event_t *event;
+        while (count < BATCH_EVENTS && (event = zlist_first (events))
+           &&  (count == 0 || bytes + strlen (event->data) <= BATCH_BYTES)) {
+            zlist_pop (events);
+            bytes += strlen (event->data);
+            batch [count] = (mg_sync_event_t) {
+                .user_id = event->user_id, .id = event->id, .has_id = true, .type = EVENT_TYPE, .data = event->data,
+            };
+            taken [count++] = event;
         }
-        free (body);
-        free (event->data);
-        free (event);
+        s_send_batch (pub, batch, count);
+        for (size_t i = 0; i < count; i++) {
+            free (taken [i]->data);
+            free (taken [i]);
+        }
     }
 }

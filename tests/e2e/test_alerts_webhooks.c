@@ -921,6 +921,123 @@ test_a_change_handled_again_adds_no_event_and_no_notification (void **state)
     json_decref (replayed [0]);
 }
 
+//  The notifications and stream events of user id left in the database.
+static long
+s_rows_of (const char *id)
+{
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT (SELECT count(*) FROM notifications WHERE user_id = '%s') "
+                               "     + (SELECT count(*) FROM sync_events WHERE user_id = '%s')", id, id);
+    return s_scalar (sql);
+}
+
+//  Write user id's rows as the writers do (a notification, the user's
+//  stream sequence moved, the stream event), in one statement on pg;
+//  sent only (PQsendQuery) when async.
+static void
+s_write_rows (PGconn *pg, const char *id, bool async)
+{
+    char sql [1024];
+    snprintf (sql, sizeof sql,
+              "WITH n AS (INSERT INTO notifications (user_id, kind, webhook_id, data) "
+              "  VALUES ('%s', 'webhook.disabled', gen_random_uuid (), '{}') RETURNING user_id), "
+              "q AS (INSERT INTO sync_event_seq (user_id, last_id) SELECT user_id, 1 FROM n "
+              "  ON CONFLICT (user_id) DO UPDATE SET last_id = sync_event_seq.last_id + 1 RETURNING user_id, last_id) "
+              "INSERT INTO sync_events (user_id, id, type, data) SELECT user_id, last_id, 'notification', '{}' FROM q",
+              id);
+    if (async) {
+        assert_int_equal (PQsendQuery (pg, sql), 1);
+        return;
+    }
+    PGresult *res = PQexec (pg, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        fail_msg ("%s", PQerrorMessage (pg));
+    PQclear (res);
+}
+
+//  Run sql on pg, which must succeed.
+static void
+s_exec (PGconn *pg, const char *sql)
+{
+    PGresult *res = PQexec (pg, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK && PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQerrorMessage (pg));
+    PQclear (res);
+}
+
+//  True when pg's statement sent is still waiting after wait_ms.
+static bool
+s_still_waiting (PGconn *pg, int wait_ms)
+{
+    usleep ((useconds_t) wait_ms * 1000);
+    return PQconsumeInput (pg) && PQisBusy (pg);
+}
+
+//  The first result of pg's statement sent (others read and dropped): its
+//  status, its SQLSTATE into state.
+static ExecStatusType
+s_result (PGconn *pg, char *state, size_t size)
+{
+    ExecStatusType status = PGRES_FATAL_ERROR;
+    PGresult *res;
+    bool first = true;
+    state [0] = '\0';
+    while ((res = PQgetResult (pg))) {
+        if (first) {
+            status = PQresultStatus (res);
+            const char *code = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+            snprintf (state, size, "%s", code ? code : "");
+            first = false;
+        }
+        PQclear (res);
+    }
+    return status;
+}
+
+//  Notifications and stream events check no key on users per row
+//  (022_alerts_stream_rows_unchecked.sql): a user deleted takes them along,
+//  also when a writer of them is in the middle of a transaction (the
+//  delete waits for it, then takes what it wrote) or comes just after the
+//  delete (it fails: nothing is left without its user).
+static void
+test_a_deleted_user_leaves_no_notification_or_stream_event_whoever_writes_at_once (void **state)
+{
+    (void) state;
+    user_t early, late;
+    s_user ("mo", "[\"netflix\"]", "GB", &early);
+    s_user ("ned", "[\"netflix\"]", "GB", &late);
+    PGconn *writer = PQconnectdb (s_f->url), *deleter = PQconnectdb (s_f->url);
+    assert_int_equal (PQstatus (writer), CONNECTION_OK);
+    assert_int_equal (PQstatus (deleter), CONNECTION_OK);
+    char sql [256], code [8];
+
+    //  The writer first: the delete waits for its commit, then takes its rows.
+    s_write_rows (writer, early.id, false);
+    assert_true (s_rows_of (early.id) > 0);
+    s_exec (writer, "BEGIN");
+    s_write_rows (writer, early.id, false);
+    snprintf (sql, sizeof sql, "DELETE FROM users WHERE id = '%s'", early.id);
+    assert_int_equal (PQsendQuery (deleter, sql), 1);
+    assert_true (s_still_waiting (deleter, 300));
+    s_exec (writer, "COMMIT");
+    assert_int_equal (s_result (deleter, code, sizeof code), PGRES_COMMAND_OK);
+    assert_int_equal (s_rows_of (early.id), 0);
+
+    //  The delete first: the writer waits for it, then fails on the user.
+    s_write_rows (writer, late.id, false);
+    s_exec (deleter, "BEGIN");
+    snprintf (sql, sizeof sql, "DELETE FROM users WHERE id = '%s'", late.id);
+    s_exec (deleter, sql);
+    s_write_rows (writer, late.id, true);
+    assert_true (s_still_waiting (writer, 300));
+    s_exec (deleter, "COMMIT");
+    assert_int_equal (s_result (writer, code, sizeof code), PGRES_FATAL_ERROR);
+    assert_string_equal (code, "23503");     //  foreign_key_violation
+    assert_int_equal (s_rows_of (late.id), 0);
+    PQfinish (writer);
+    PQfinish (deleter);
+}
+
 //  The kinds of user's notifications, in the order listed (newest first),
 //  comma-separated, into out.
 static void
@@ -1137,6 +1254,7 @@ main (void)
         cmocka_unit_test (test_a_webhook_that_keeps_failing_ends_in_the_dead_letters_is_disabled_and_can_be_replayed),
         cmocka_unit_test (test_a_delivery_in_flight_when_the_actor_is_killed_is_delivered_after_the_restart),
         cmocka_unit_test (test_webhook_urls_are_checked_and_the_routes_answer_errors),
+        cmocka_unit_test (test_a_deleted_user_leaves_no_notification_or_stream_event_whoever_writes_at_once),
     };
     return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
