@@ -102,6 +102,15 @@ void gw_metrics_in_flight (gw_metrics_t *self, int delta);
 //  from the refuser's thread only).
 void gw_metrics_refused_at_accept (gw_metrics_t *self);
 
+//  Timings of one refused connection, from the arrival of its request (the
+//  kernel's receive time): waited_us until the refuser accepted it,
+//  answered_us until its 503 was written. The refuser's thread only.
+void gw_metrics_refuse_timed (gw_metrics_t *self, int64_t waited_us, int64_t answered_us);
+
+//  The refuser's thread woke to events (one refuser per process: it counts
+//  in the first thread's counters). The refuser's thread only.
+void gw_metrics_refuser_woke (gw_metrics_t *self);
+
 //  Streams: opened (delta 1) or ended (-1); an event sent; a stream ended
 //  for reason; a stream refused (total: the gateway's bound, else the
 //  user's); a reset sent.

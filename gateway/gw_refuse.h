@@ -28,7 +28,9 @@ void gw_refuse_stop (gw_refuse_t *self);
 void gw_refuse_destroy (gw_refuse_t **self_p);
 
 //  Loop thread i is at its bound (over) or below it again. Called by thread i
-//  only, on each change; the refuser watches socket i while it is over.
+//  only, on each change; the refuser watches socket i while it is over (the
+//  caller adds it to the refuser's epoll set or takes it out: one epoll_ctl,
+//  no wake-up).
 void gw_refuse_set (gw_refuse_t *self, size_t i, bool over);
 
 #endif

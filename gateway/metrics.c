@@ -32,6 +32,18 @@ static const char *s_bounds_text [] = {
 };
 #define BOUNDS_COUNT  (sizeof s_bounds_us / sizeof s_bounds_us [0])
 
+//  The refuser's bounds: finer, because its answers take tens of
+//  microseconds of work and its goal is under 10 ms (docs/gateway.md, "Overload").
+static const int64_t s_refuse_bounds_us [] = {
+    50, 100, 250, 500, 1000, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 30000,
+    50000, 100000, 250000, 1000000
+};
+static const char *s_refuse_bounds_text [] = {
+    "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.002", "0.003", "0.005", "0.0075",
+    "0.01", "0.015", "0.02", "0.03", "0.05", "0.1", "0.25", "1"
+};
+#define REFUSE_BOUNDS_COUNT  (sizeof s_refuse_bounds_us / sizeof s_refuse_bounds_us [0])
+
 static const char *s_outcomes [] = { "reply", "error", "timeout", "lost" };
 static const char *s_rate_outcomes [GW_RATE_OUTCOMES] = { "allowed", "limited", "fail_open", "fail_closed" };
 static const char *s_renewal_outcomes [GW_RENEWAL_OUTCOMES] = { "granted", "refused", "failed" };
@@ -47,6 +59,12 @@ typedef struct {
     s_counter_t sum_us;
     s_counter_t count;
 } s_histogram_t;
+
+typedef struct {
+    s_counter_t buckets [REFUSE_BOUNDS_COUNT + 1];  //  not cumulative; last is +Inf
+    s_counter_t sum_us;
+    s_counter_t count;
+} s_refuse_histogram_t;
 
 struct gw_metrics_t {
     size_t routes;                  //  route slots: gw_routes_count () + 1 (unmatched)
@@ -65,6 +83,9 @@ struct gw_metrics_t {
     s_counter_t redis [GW_REDIS_EVENTS];
     _Atomic int64_t in_flight;
     _Atomic int64_t refused_at_accept;  //  written by the refuser thread (refuse.c) alone
+    s_refuse_histogram_t refuse_waited;     //  the refuser's alone: request arrival to accept
+    s_refuse_histogram_t refuse_answered;   //  the refuser's alone: request arrival to answer written
+    s_counter_t refuser_wakes;              //  the refuser's alone
     _Atomic int64_t sse_open;       //  live event streams
     s_counter_t sse_events;         //  events written to streams
     s_counter_t sse_ends [GW_SSE_ENDS];
@@ -130,18 +151,28 @@ s_status_slot (int status)
     return STATUS_COUNT;
 }
 
-//  Count one observation of value_us.
+//  Count one observation of value_us in buckets (nbounds + 1 of them, the
+//  last +Inf), its sum and its count.
 static void
-s_observe (s_histogram_t *histogram, int64_t value_us)
+s_observe_in (s_counter_t *buckets, const int64_t *bounds_us, size_t nbounds,
+              s_counter_t *sum_us, s_counter_t *count, int64_t value_us)
 {
     if (value_us < 0)
         value_us = 0;
     size_t bucket = 0;
-    while (bucket < BOUNDS_COUNT && value_us > s_bounds_us [bucket])
+    while (bucket < nbounds && value_us > bounds_us [bucket])
         bucket++;
-    s_bump (&histogram->buckets [bucket], 1);
-    s_bump (&histogram->sum_us, (uint64_t) value_us);
-    s_bump (&histogram->count, 1);
+    s_bump (&buckets [bucket], 1);
+    s_bump (sum_us, (uint64_t) value_us);
+    s_bump (count, 1);
+}
+
+//  Count one observation of value_us.
+static void
+s_observe (s_histogram_t *histogram, int64_t value_us)
+{
+    s_observe_in (histogram->buckets, s_bounds_us, BOUNDS_COUNT,
+                  &histogram->sum_us, &histogram->count, value_us);
 }
 
 void
@@ -272,6 +303,55 @@ gw_metrics_refused_at_accept (gw_metrics_t *self)
 {
     assert (self);
     atomic_fetch_add_explicit (&self->refused_at_accept, 1, memory_order_relaxed);
+}
+
+//  Count one observation of value_us in a refuser histogram.
+static void
+s_refuse_observe (s_refuse_histogram_t *histogram, int64_t value_us)
+{
+    s_observe_in (histogram->buckets, s_refuse_bounds_us, REFUSE_BOUNDS_COUNT,
+                  &histogram->sum_us, &histogram->count, value_us);
+}
+
+void
+gw_metrics_refuse_timed (gw_metrics_t *self, int64_t waited_us, int64_t answered_us)
+{
+    assert (self);
+    s_refuse_observe (&self->refuse_waited, waited_us);
+    s_refuse_observe (&self->refuse_answered, answered_us);
+}
+
+void
+gw_metrics_refuser_woke (gw_metrics_t *self)
+{
+    assert (self);
+    s_bump (&self->refuser_wakes, 1);
+}
+
+//  One refuser histogram (the field at offset) summed over all threads, unlabelled.
+static void
+s_render_refuse_histogram (gw_metrics_t *const *all, size_t n, size_t offset,
+                           const char *name, const char *help, struct evbuffer *out)
+{
+    uint64_t buckets [REFUSE_BOUNDS_COUNT + 1] = { 0 };
+    uint64_t sum_us = 0, count = 0;
+    for (size_t t = 0; t < n; t++) {
+        s_refuse_histogram_t *h = (s_refuse_histogram_t *) ((char *) all [t] + offset);
+        for (size_t b = 0; b <= REFUSE_BOUNDS_COUNT; b++)
+            buckets [b] += s_read (&h->buckets [b]);
+        sum_us += s_read (&h->sum_us);
+        count += s_read (&h->count);
+    }
+    evbuffer_add_printf (out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b <= REFUSE_BOUNDS_COUNT; b++) {
+        cumulative += buckets [b];
+        evbuffer_add_printf (out, "%s_bucket{le=\"%s\"} %llu\n", name,
+                             b < REFUSE_BOUNDS_COUNT ? s_refuse_bounds_text [b] : "+Inf",
+                             (unsigned long long) cumulative);
+    }
+    evbuffer_add_printf (out, "%s_sum %.6f\n%s_count %llu\n",
+                         name, (double) sum_us / 1e6, name, (unsigned long long) count);
 }
 
 //  Sum over all threads of the atomic int64 field at offset.
@@ -481,6 +561,22 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# TYPE mg_gateway_refused_at_accept_total counter\n"
         "mg_gateway_refused_at_accept_total %lld\n",
         (long long) s_sum (all, n, offsetof (gw_metrics_t, refused_at_accept)));
+    s_render_refuse_histogram (all, n, offsetof (gw_metrics_t, refuse_waited),
+        "mg_gateway_refuser_wait_seconds",
+        "Refused connections: from the request's arrival (the kernel's receive time) to the "
+        "refuser's accept.", out);
+    s_render_refuse_histogram (all, n, offsetof (gw_metrics_t, refuse_answered),
+        "mg_gateway_refuser_answer_seconds",
+        "Refused connections: from the request's arrival (the kernel's receive time) to the "
+        "503 written.", out);
+    uint64_t wakes = 0;
+    for (size_t t = 0; t < n; t++)
+        wakes += s_read (&all [t]->refuser_wakes);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_refuser_wakeups_total Times the refuser's thread woke to events "
+        "(connections to accept, requests to read, clients closing).\n"
+        "# TYPE mg_gateway_refuser_wakeups_total counter\n"
+        "mg_gateway_refuser_wakeups_total %llu\n", (unsigned long long) wakes);
 
     int64_t open = 0;
     uint64_t events = 0, resets = 0, refused [2] = { 0, 0 }, ends [GW_SSE_ENDS] = { 0 };

@@ -10,11 +10,23 @@
     written, by a thread that does nothing else and is idle otherwise.
 
     Loop thread i disables its own listener while it is at its bound and
-    tells us (gw_refuse_set); we then watch its listening socket (our
-    duplicate of it) and accept there. Below the bound again, it accepts
-    itself and we stop watching. The same socket is never served by both,
-    except for the moment between the two changes, when whoever accepts
-    first answers.
+    adds its listening socket (our duplicate of it) to our epoll set itself
+    (gw_refuse_set); we accept there. Below the bound again, it removes it
+    and accepts itself. Loop thread i changes state about a hundred times
+    a second under sustained overload: waking us for each change cost
+    several wake-ups per refused connection (docs/benchmarks.md, "Overload"),
+    so we wake only for connections. The same socket is never served by
+    both, except for the moment between the two changes, when whoever
+    accepts first answers. Out of room (a full table, accept failing) we
+    take listeners out of the set ourselves and put back, once there is
+    room, those whose threads are still over.
+
+    Timings: the listening sockets carry SO_TIMESTAMPNS (the accepted
+    ones inherit it), so the first read of a request also says when the
+    kernel received it; from that time to the accept and to the answer
+    written go to /metrics (mg_gateway_refuser_wait_seconds,
+    mg_gateway_refuser_answer_seconds): the server's share of a 503's
+    latency, apart from the client's.
 
     Memory: a fixed table of REFUSE_CONNECTIONS_MAX connections; when it is
     full we stop accepting and the kernel's accept queue (the listen
@@ -27,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +47,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REFUSE_CONNECTIONS_MAX  1024    //  connections being refused at once (memory bound)
@@ -48,6 +64,8 @@
 #define REFUSE_READ_PER_WAKE    65536   //  bytes read from one connection before serving the others
 #define REFUSE_WAKE_TAG         UINT64_MAX
 #define REFUSE_CONN_TAG         (UINT64_C (1) << 32)    //  + slot; below it: listener index
+#define REFUSE_SLICE_NS         100000  //  the scheduler slice asked for (the least Linux grants): see s_short_slice
+#define REFUSE_CONTROL_MAX      64      //  ancillary bytes per recvmsg: one struct timespec
 
 typedef struct {
     int fd;                 //  -1: free slot
@@ -59,15 +77,19 @@ typedef struct {
     size_t method_len;
     size_t head_bytes;
     int crlf;               //  bytes of "\r\n\r\n" matched so far
+    int64_t accepted_us;    //  wall clock (the kernel's receive times are)
+    int64_t arrival_us;     //  the request's first bytes received by the kernel; 0: not known yet
 } s_conn_t;
 
 struct gw_refuse_t {
     size_t nlisteners;
     int *listeners;             //  our duplicates
     atomic_bool *over;          //  written by loop thread i, read here
-    bool *watched;              //  listener i is in our epoll set
+    pthread_mutex_t lock;       //  the listeners' closing (stop) against loop threads' gw_refuse_set
+    bool closed;                //  under lock: the listeners are closed
+    bool shelved;               //  listeners were taken out for want of room
     int epoll_fd;
-    int wake_fd;                //  eventfd: a loop thread changed state, or stop
+    int wake_fd;                //  eventfd: stop
     atomic_bool stopping;
     gw_metrics_t *const *metrics;   //  loop thread i's counters
     pthread_t tid;
@@ -87,6 +109,15 @@ static int64_t
 s_now_ms (void)
 {
     return gw_now_us () / 1000;
+}
+
+//  Microseconds on the wall clock, the clock of SO_TIMESTAMPNS.
+static int64_t
+s_wall_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
 //  Compose the canned answer: the same body respond.c writes for OVERLOADED.
@@ -125,9 +156,10 @@ gw_refuse_new (const int *listeners, gw_metrics_t *const *metrics, size_t n)
     }
     self->listeners = malloc (n * sizeof *self->listeners);
     self->over = calloc (n, sizeof *self->over);
-    self->watched = calloc (n, sizeof *self->watched);
-    if (!self->listeners || !self->over || !self->watched) {
-        gw_refuse_destroy (&self);
+    if (!self->listeners || !self->over || pthread_mutex_init (&self->lock, NULL)) {
+        free (self->listeners);
+        free (self->over);
+        free (self);
         return NULL;
     }
     self->nlisteners = n;
@@ -141,6 +173,10 @@ gw_refuse_new (const int *listeners, gw_metrics_t *const *metrics, size_t n)
     for (size_t i = 0; ok && i < n; i++) {
         self->listeners [i] = fcntl (listeners [i], F_DUPFD_CLOEXEC, 0);
         ok = self->listeners [i] >= 0;
+        //  Without it the timings start at the accept, later than the arrival.
+        int on = 1;
+        if (ok && setsockopt (self->listeners [i], SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on))
+            mg_warn ("refuser timings start at the accept", "error=\"%s\"", strerror (errno));
     }
     self->epoll_fd = ok ? epoll_create1 (EPOLL_CLOEXEC) : -1;
     self->wake_fd = self->epoll_fd >= 0 ? eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
@@ -179,8 +215,32 @@ s_conn_answer (gw_refuse_t *self, size_t i)
         return;
     }
     gw_metrics_refused_at_accept (self->metrics [conn->listener]);
+    int64_t from = conn->arrival_us ? conn->arrival_us : conn->accepted_us;
+    gw_metrics_refuse_timed (self->metrics [conn->listener],
+                             conn->accepted_us - from, s_wall_us () - from);
     conn->answered = true;
     conn->deadline_ms = s_now_ms () + REFUSE_LINGER_MS;
+}
+
+//  Receive into buffer like recv; the first time, note when the kernel
+//  received the bytes (SO_TIMESTAMPNS) in conn->arrival_us.
+static ssize_t
+s_conn_recv (s_conn_t *conn, char *buffer, size_t size)
+{
+    if (conn->arrival_us)
+        return recv (conn->fd, buffer, size, 0);
+    struct iovec iov = { .iov_base = buffer, .iov_len = size };
+    union { char bytes [REFUSE_CONTROL_MAX]; struct cmsghdr align; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    ssize_t n = recvmsg (conn->fd, &msg, 0);
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR (&msg) : NULL; c; c = CMSG_NXTHDR (&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec at;
+            memcpy (&at, CMSG_DATA (c), sizeof at);
+            conn->arrival_us = (int64_t) at.tv_sec * 1000000 + at.tv_nsec / 1000;
+        }
+    return n;
 }
 
 //  Read what slot i has: find the end of the request head, then answer;
@@ -193,7 +253,7 @@ s_conn_read (gw_refuse_t *self, size_t i)
     //  Level-triggered: what is left after REFUSE_READ_PER_WAKE comes back
     //  in the next wait, after the other connections.
     for (size_t total = 0; total < REFUSE_READ_PER_WAKE; ) {
-        ssize_t n = recv (conn->fd, buffer, sizeof buffer, 0);
+        ssize_t n = s_conn_recv (conn, buffer, sizeof buffer);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             s_conn_close (self, i);
             return;
@@ -231,7 +291,7 @@ s_conn_add (gw_refuse_t *self, int fd, size_t listener)
     size_t i = self->free_slots [REFUSE_CONNECTIONS_MAX - 1 - self->nconns];
     assert (self->conns [i].fd < 0);
     self->conns [i] = (s_conn_t) { .fd = fd, .deadline_ms = s_now_ms () + REFUSE_HEAD_MS,
-                                   .listener = listener };
+                                   .listener = listener, .accepted_us = s_wall_us () };
     self->nconns++;
     struct epoll_event event = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = REFUSE_CONN_TAG + i };
     if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event)) {
@@ -242,30 +302,60 @@ s_conn_add (gw_refuse_t *self, int fd, size_t listener)
     s_conn_read (self, i);
 }
 
-//  Watch each listener whose loop thread is over its bound, while slots are free.
+//  Add listener i to our epoll set (watch) or take it out. Any thread: the
+//  kernel orders the changes, and finding it so already is no error.
 static void
-s_sync_watch (gw_refuse_t *self)
+s_watch (gw_refuse_t *self, size_t i, bool watch)
 {
-    bool room = self->nconns < REFUSE_CONNECTIONS_MAX
-             && (self->paused_until_ms == 0 || s_now_ms () >= self->paused_until_ms);
-    for (size_t i = 0; i < self->nlisteners; i++) {
-        bool want = room && atomic_load (&self->over [i]);
-        if (want == self->watched [i])
-            continue;
-        struct epoll_event event = { .events = EPOLLIN, .data.u64 = i };
-        if (epoll_ctl (self->epoll_fd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-                       self->listeners [i], &event))
-            mg_warn ("refuser cannot watch a listener", "thread=%zu error=\"%s\"", i, strerror (errno));
-        else
-            self->watched [i] = want;
-    }
+    struct epoll_event event = { .events = EPOLLIN, .data.u64 = i };
+    if (epoll_ctl (self->epoll_fd, watch ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, self->listeners [i], &event)
+    &&  errno != (watch ? EEXIST : ENOENT))
+        mg_warn ("refuser cannot watch a listener", "thread=%zu watch=%d error=\"%s\"",
+                 i, (int) watch, strerror (errno));
 }
 
-//  Accept on listener i while its thread is over its bound and slots are free.
+//  A connection would have a slot, and accepting is not paused.
+static bool
+s_room (gw_refuse_t *self)
+{
+    return self->nconns < REFUSE_CONNECTIONS_MAX && self->paused_until_ms == 0;
+}
+
+//  Take listener i out of our set: its thread is below its bound, or we
+//  have no room (shelved, to come back with room).
+static void
+s_unwatch (gw_refuse_t *self, size_t i)
+{
+    s_watch (self, i, false);
+    if (!s_room (self))
+        self->shelved = true;
+    else
+    //  Its thread may have gone over again and added it just before we
+    //  took it out: look once more, after our change.
+    if (atomic_load (&self->over [i]))
+        s_watch (self, i, true);
+}
+
+//  Room again: put back the listeners of the threads that are over.
+static void
+s_rewatch (gw_refuse_t *self)
+{
+    self->shelved = false;
+    for (size_t i = 0; i < self->nlisteners; i++)
+        if (atomic_load (&self->over [i]))
+            s_watch (self, i, true);
+}
+
+//  Listener i is readable: accept on it while its thread is over its bound
+//  and slots are free.
 static void
 s_accept (gw_refuse_t *self, size_t i)
 {
-    while (self->nconns < REFUSE_CONNECTIONS_MAX && atomic_load (&self->over [i])) {
+    if (!atomic_load (&self->over [i]) || !s_room (self)) {
+        s_unwatch (self, i);
+        return;
+    }
+    while (s_room (self) && atomic_load (&self->over [i])) {
         int fd = accept4 (self->listeners [i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             //  EAGAIN: the loop thread took it, or nothing is left. Out of
@@ -280,7 +370,9 @@ s_accept (gw_refuse_t *self, size_t i)
         }
         s_conn_add (self, fd, i);
     }
-    s_sync_watch (self);
+    //  Level-triggered: a listener we cannot serve now would wake us again at once.
+    if (!s_room (self))
+        s_unwatch (self, i);
 }
 
 //  Close connections past their deadline.
@@ -293,13 +385,52 @@ s_expire (gw_refuse_t *self)
             s_conn_close (self, i);
 }
 
-//  Thread body: wait on the wake descriptor, the watched listeners and the
+//  struct sched_attr (include/uapi/linux/sched/types.h); glibc 2.36 has no wrapper.
+typedef struct {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;     //  SCHED_OTHER since Linux 6.12: the slice asked for
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+} s_sched_attr_t;
+
+//  Ask the scheduler for a short slice for the calling thread. Why: the
+//  refuser's work per wake-up is tens of microseconds, but on cores that
+//  the loops and the clients keep busy a thread woken with the default
+//  slice waited for one of theirs to end (the 503's p99, docs/benchmarks.md,
+//  "Overload"). Linux's EEVDF scheduler gives a thread with a short slice an
+//  early deadline, so its wake-up preempts the running thread; its share
+//  of the CPU stays the same, and no privilege is needed. Older kernels
+//  ignore the field; a refusal is logged and changes nothing else.
+static void
+s_short_slice (void)
+{
+    s_sched_attr_t attr = { .size = sizeof attr, .sched_policy = SCHED_OTHER,
+                            .sched_runtime = REFUSE_SLICE_NS };
+    //  Keep the thread's nice value: with flags 0 it would be reset to sched_nice.
+    errno = 0;
+    int nice = getpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid));
+    if (errno == 0)
+        attr.sched_nice = nice;
+    if (syscall (SYS_sched_setattr, 0, &attr, 0))
+        mg_warn ("refuser keeps the default scheduler slice", "error=\"%s\"", strerror (errno));
+}
+
+//  Thread body: wait on the stop descriptor, the watched listeners and the
 //  connections being refused, until stopped.
 static void *
 s_thread_main (void *arg)
 {
     gw_refuse_t *self = arg;
     struct epoll_event events [REFUSE_EVENTS];
+    //  A name of its own, for ps, perf and bench/overload.sh (its schedstat).
+    int rc = pthread_setname_np (pthread_self (), "mg-refuser");
+    if (rc)
+        mg_warn ("refuser thread keeps its process's name", "error=\"%s\"", strerror (rc));
+    s_short_slice ();
     while (!atomic_load (&self->stopping)) {
         int timeout = self->nconns > 0 || self->paused_until_ms ? REFUSE_TICK_MS : -1;
         int n = epoll_wait (self->epoll_fd, events, REFUSE_EVENTS, timeout);
@@ -307,15 +438,12 @@ s_thread_main (void *arg)
             mg_error ("refuser cannot wait", "error=\"%s\"", strerror (errno));
             break;
         }
+        if (n > 0)
+            gw_metrics_refuser_woke (self->metrics [0]);
         for (int k = 0; k < n; k++) {
             uint64_t tag = events [k].data.u64;
-            if (tag == REFUSE_WAKE_TAG) {
-                uint64_t count;
-                if (read (self->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
-                    mg_warn ("refuser cannot read its wake descriptor", "error=\"%s\"", strerror (errno));
-                s_sync_watch (self);
-            }
-            else
+            if (tag == REFUSE_WAKE_TAG)
+                continue;       //  stop: the loop's condition ends it
             if (tag >= REFUSE_CONN_TAG) {
                 size_t i = (size_t) (tag - REFUSE_CONN_TAG);
                 if (self->conns [i].fd >= 0)
@@ -330,14 +458,15 @@ s_thread_main (void *arg)
         }
         if (self->paused_until_ms && s_now_ms () >= self->paused_until_ms)
             self->paused_until_ms = 0;
-        //  A full table or a pause left the listeners alone: watch them
-        //  again once slots free or the pause is over.
-        s_sync_watch (self);
+        //  A full table or a pause took listeners out: put them back once
+        //  slots free or the pause is over.
+        if (self->shelved && s_room (self))
+            s_rewatch (self);
     }
     return NULL;
 }
 
-//  Ask the thread to look at the listeners' states again.
+//  Wake the thread (to stop).
 static void
 s_wake (gw_refuse_t *self)
 {
@@ -375,11 +504,14 @@ gw_refuse_stop (gw_refuse_t *self)
             s_conn_close (self, i);
     //  Our duplicates would keep the listening sockets open after the loop
     //  threads close theirs, and connections would queue where nobody accepts.
-    for (size_t i = 0; self->listeners && i < self->nlisteners; i++)
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < self->nlisteners; i++)
         if (self->listeners [i] >= 0) {
             close (self->listeners [i]);
             self->listeners [i] = -1;
         }
+    self->closed = true;
+    pthread_mutex_unlock (&self->lock);
 }
 
 void
@@ -393,9 +525,9 @@ gw_refuse_destroy (gw_refuse_t **self_p)
             close (self->epoll_fd);
         if (self->wake_fd >= 0)
             close (self->wake_fd);
+        pthread_mutex_destroy (&self->lock);
         free (self->listeners);
         free (self->over);
-        free (self->watched);
         free (self);
         *self_p = NULL;
     }
@@ -407,6 +539,9 @@ gw_refuse_set (gw_refuse_t *self, size_t i, bool over)
     assert (self);
     assert (i < self->nlisteners);
     atomic_store (&self->over [i], over);
-    if (!atomic_load (&self->stopping))
-        s_wake (self);
+    //  No wake-up: the refuser wakes when a connection arrives on it.
+    pthread_mutex_lock (&self->lock);
+    if (!self->closed)
+        s_watch (self, i, over);
+    pthread_mutex_unlock (&self->lock);
 }

@@ -305,6 +305,17 @@ test_at_the_bound_new_connections_are_refused_and_kept_alive_ones_answered (void
     fprintf (stderr, "refused at accept: %.0f\n", refused);
     //  The four new connections and the HEAD, at least.
     assert_true (refused >= 5);
+    //  Each answered one is timed, from its request's arrival, in both
+    //  histograms; the refuser woke for them. Times themselves are not asserted.
+    double timed = mg_http_metric (f->http_port, "mg_gateway_refuser_answer_seconds_count");
+    double waited = mg_http_metric (f->http_port, "mg_gateway_refuser_wait_seconds_count");
+    double wakes = mg_http_metric (f->http_port, "mg_gateway_refuser_wakeups_total");
+    fprintf (stderr, "refuser: timed %.0f, waited %.0f, wake-ups %.0f\n", timed, waited, wakes);
+    assert_true (timed >= 5);
+    assert_true (timed <= refused);
+    assert_true (waited == timed);
+    assert_true (wakes >= 1);
+    assert_true (mg_http_metric (f->http_port, "mg_gateway_refuser_answer_seconds_bucket{le=\"+Inf\"}") == timed);
 }
 
 int
