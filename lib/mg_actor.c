@@ -30,6 +30,8 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define DRAIN_MAX_MS      10000     //  longest a stopping actor waits for in-flight work
@@ -164,6 +166,31 @@ mg_actor_event_publisher (void)
         return NULL;
     }
     return events;
+}
+
+int
+mg_actor_publish_bytes (zsock_t *pub, const char *topic, const void *body, size_t len,
+                        char *reason, size_t reason_size)
+{
+    zmsg_t *msg = pub ? zmsg_new () : NULL;
+    if (!msg || zmsg_addstr (msg, topic) || zmsg_addmem (msg, body, len) || zmsg_send (&msg, pub)) {
+        snprintf (reason, reason_size, "%s", pub ? "cannot send on the event publisher" : "no event publisher");
+        zmsg_destroy (&msg);
+        return -1;
+    }
+    return 0;
+}
+
+int
+mg_actor_publish (zsock_t *pub, const char *topic, const mg_msgdesc_t *desc,
+                  const void *message, char *reason, size_t reason_size)
+{
+    uint8_t *body = NULL;
+    size_t len = 0;
+    int rc = mg_msg_encode (desc, message, &body, &len, reason, reason_size) == 0
+           ? mg_actor_publish_bytes (pub, topic, body, len, reason, reason_size) : -1;
+    free (body);
+    return rc;
 }
 
 //  Fill err with code, param and the formatted message; returns -1.

@@ -68,6 +68,19 @@ int mg_actor_run (mg_actor_t *self);
 //  owns it (zsock_destroy).
 zsock_t *mg_actor_event_publisher (void);
 
+//  Publish message (encoded with desc) on topic through pub, a socket from
+//  mg_actor_event_publisher: one frame of topic, one of msgpack. 0 when
+//  handed to the socket; -1 when it does not encode or cannot be sent,
+//  with the reason in reason (reason_size bytes). Nothing is retried:
+//  subscribers recover a missed event by their own means.
+int mg_actor_publish (zsock_t *pub, const char *topic, const mg_msgdesc_t *desc,
+                      const void *message, char *reason, size_t reason_size);
+
+//  Publish body (len bytes, any encoding) on topic through pub; 0, or -1
+//  when it cannot be sent (reason filled).
+int mg_actor_publish_bytes (zsock_t *pub, const char *topic, const void *body, size_t len,
+                            char *reason, size_t reason_size);
+
 //  Fill err (code, message, optional retry_after and parameter) for a
 //  handler that returns -1. Returns -1 so handlers can `return mg_actor_fail (...)`.
 int mg_actor_fail (mg_error_t *err, const char *code, const char *param,

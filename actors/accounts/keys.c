@@ -154,20 +154,9 @@ static void
 s_publish_revoked (accounts_thread_t *self, const char *user_id, const char *key_id)
 {
     mg_key_revoked_t event = { .user_id = (char *) user_id, .key_id = (char *) key_id };
-    uint8_t *body = NULL;
-    size_t len = 0;
     char reason [MG_MSG_ERR_LEN];
-    if (!self->events || mg_msg_encode (&mg_key_revoked_desc, &event, &body, &len, reason, sizeof reason)) {
-        mg_warn ("key revocation not published", "key_id=%s", key_id);
-        return;
-    }
-    zmsg_t *msg = zmsg_new ();
-    if (!msg || zmsg_addstr (msg, ACCOUNTS_REVOKED_TOPIC) || zmsg_addmem (msg, body, len)
-    ||  zmsg_send (&msg, self->events)) {
-        zmsg_destroy (&msg);
-        mg_warn ("key revocation not published", "key_id=%s", key_id);
-    }
-    free (body);
+    if (mg_actor_publish (self->events, ACCOUNTS_REVOKED_TOPIC, &mg_key_revoked_desc, &event, reason, sizeof reason))
+        mg_warn ("key revocation not published", "key_id=%s reason=\"%s\"", key_id, reason);
 }
 
 int

@@ -233,20 +233,9 @@ static void
 s_send_batch (zsock_t *pub, mg_sync_event_t *batch, size_t count)
 {
     mg_sync_event_batch_t message = { .events = batch, .events_count = count };
-    uint8_t *body = NULL;
-    size_t len = 0;
     char reason [MG_MSG_ERR_LEN];
-    if (pub && mg_msg_encode (&mg_sync_event_batch_desc, &message, &body, &len, reason, sizeof reason) == 0) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, BATCH_TOPIC);
-        zmsg_addmem (msg, body, len);
-        if (zmsg_send (&msg, pub))
-            zmsg_destroy (&msg);
-    }
-    else
-    if (pub)
+    if (pub && mg_actor_publish (pub, BATCH_TOPIC, &mg_sync_event_batch_desc, &message, reason, sizeof reason))
         mg_warn ("notification events not published", "events=%zu reason=\"%s\"", count, reason);
-    free (body);
 }
 
 void

@@ -99,19 +99,9 @@ s_publish (embedder_t *self, uint64_t seq, const char *id)
     mg_change_event_t event = {
         .stream = STREAM, .seq = seq, .has_seq = true, .content_id = (char *) id, .kind = "upsert"
     };
-    uint8_t *body = NULL;
-    size_t len = 0;
     char reason [MG_MSG_ERR_LEN];
-    if (mg_msg_encode (&mg_change_event_desc, &event, &body, &len, reason, sizeof reason)) {
-        mg_warn ("vectors.changed does not encode", "reason=\"%s\"", reason);
-        return;
-    }
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, STREAM);
-    zmsg_addmem (msg, body, len);
-    if (zmsg_send (&msg, self->publish))
-        zmsg_destroy (&msg);
-    free (body);
+    if (mg_actor_publish (self->publish, STREAM, &mg_change_event_desc, &event, reason, sizeof reason))
+        mg_warn ("vectors.changed not published", "reason=\"%s\"", reason);
 }
 
 //  Embed and store the titles ids (count of them). 0 or -1.

@@ -17,19 +17,9 @@ indexer_publish (indexer_t *self, const char *stream, uint64_t seq, const char *
         .content_id = (char *) content_id, .kind = "upsert",
         .version = version, .has_version = version > 0
     };
-    uint8_t *body = NULL;
-    size_t len = 0;
     char reason [MG_MSG_ERR_LEN];
-    if (mg_msg_encode (&mg_change_event_desc, &event, &body, &len, reason, sizeof reason) == 0) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, stream);
-        zmsg_addmem (msg, body, len);
-        if (zmsg_send (&msg, self->events))
-            zmsg_destroy (&msg);
-        free (body);
-    }
-    else
-        mg_warn ("change event does not encode", "reason=\"%s\"", reason);
+    if (mg_actor_publish (self->events, stream, &mg_change_event_desc, &event, reason, sizeof reason))
+        mg_warn ("change event not published", "reason=\"%s\"", reason);
 
     struct timeval now;
     gettimeofday (&now, NULL);
@@ -47,10 +37,7 @@ indexer_publish (indexer_t *self, const char *stream, uint64_t seq, const char *
     mediagateway__events__change_event__pack (&pb, packed);
     char topic [80];
     snprintf (topic, sizeof topic, "%s.pb", stream);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, topic);
-    zmsg_addmem (msg, packed, size);
-    if (zmsg_send (&msg, self->events))
-        zmsg_destroy (&msg);
+    if (mg_actor_publish_bytes (self->events, topic, packed, size, reason, sizeof reason))
+        mg_warn ("change event not published", "topic=%s reason=\"%s\"", topic, reason);
     free (packed);
 }

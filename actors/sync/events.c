@@ -92,21 +92,10 @@ sync_events_publish (sync_thread_t *self, const char *user_id, const json_t *eve
             .target = (char *) json_string_value (json_object_get (event, "target")),
             .data = data
         };
-        uint8_t *body = NULL;
-        size_t len = 0;
-        char reason [MG_MSG_ERR_LEN];
-        if (!data || mg_msg_encode (&mg_sync_event_desc, &message, &body, &len, reason, sizeof reason))
+        char reason [MG_MSG_ERR_LEN] = "out of memory";
+        if (!data || mg_actor_publish (self->events, topic, &mg_sync_event_desc, &message, reason, sizeof reason))
             //  Streams notice the missing id and fetch it from sync_events.
-            mg_warn ("event not published", "user=%s id=%" PRIu64 " reason=\"%s\"", user_id, message.id,
-                     data ? reason : "out of memory");
-        else {
-            zmsg_t *msg = zmsg_new ();
-            zmsg_addstr (msg, topic);
-            zmsg_addmem (msg, body, len);
-            if (zmsg_send (&msg, self->events))
-                zmsg_destroy (&msg);
-        }
-        free (body);
+            mg_warn ("event not published", "user=%s id=%" PRIu64 " reason=\"%s\"", user_id, message.id, reason);
         free (data);
     }
 }
