@@ -35,7 +35,9 @@
     copy of its request for this; with one broker nothing is copied.
 
     No link connected (the gateway just started, or its broker connection
-    is between handshakes): a call is held, not refused. It takes its slot
+    is between handshakes), or the link believed connected would not take
+    the send (its connection went a moment before the monitor says so):
+    a call is held, not refused. It takes its slot
     and a copy of its request, waits in a queue, and is sent when a link's
     handshake succeeds (the monitor reports it), or ends GW_BUS_LOST (503 +
     Retry-After) when its ttl runs out first. Nothing of it was sent, so

@@ -218,6 +218,26 @@ s_hold (gw_bus_t *self, bus_slot_t *slot)
     self->held.tail = slot;
 }
 
+//  Slot, which keeps a copy of its request, could not go now: no link is
+//  connected, or the one believed connected would not take it (its
+//  connection went a moment ago, before the monitor said so: ZMQ_IMMEDIATE
+//  refuses the send; or its queue is full). Nothing of it was sent, so hold
+//  it: the next handshake sends it, and while a link still counts as
+//  connected the flush timer tries again a moment later. Returns false when
+//  every link was refused (the broker is not there: not waited for).
+static bool
+s_hold_unsent (gw_bus_t *self, bus_slot_t *slot, bool link_up)
+{
+    if (bus_all_refused (self))
+        return false;
+    s_hold (self, slot);
+    if (link_up) {
+        struct timeval retry = { 0, FLUSH_RETRY_MS * 1000 };
+        event_add (self->flush_event, &retry);
+    }
+    return true;
+}
+
 //  Send slot's request (name, body) on link with what is left of its ttl.
 //  0, or -1 when the link would not take it (no connection, full queue).
 static int
@@ -262,13 +282,17 @@ bus_send_again (gw_bus_t *self, bus_slot_t *slot, bool after_passive)
     if (self->active == from->index)
         self->active = (from->index + 1) % self->nlinks;
     bus_link_t *link = s_link_for_send (self);
-    if (link && link != from && s_send_on (link, slot, slot->name, slot->body, slot->len) == 0)
-        return;
-    if (!link && !bus_all_refused (self)) {
-        s_hold (self, slot);
-        return;
+    if (link && link != from) {
+        if (s_send_on (link, slot, slot->name, slot->body, slot->len) == 0
+        ||  s_hold_unsent (self, slot, true))
+            return;
     }
-    if (after_passive && slot->deadline_us - gw_now_us () > PASSIVE_PAUSE_MS * 1000) {
+    else
+    if (!link && s_hold_unsent (self, slot, false))
+        return;
+    else
+    //  Only the passive broker is connected: a failover is under way.
+    if (link && after_passive && slot->deadline_us - gw_now_us () > PASSIVE_PAUSE_MS * 1000) {
         struct timeval pause = { 0, PASSIVE_PAUSE_MS * 1000 };
         event_add (&slot->again, &pause);
         return;
@@ -287,10 +311,9 @@ s_on_again (evutil_socket_t fd, short what, void *arg)
     if (!slot->busy)
         return;
     bus_link_t *link = s_link_for_send (self);
-    if (!link && !bus_all_refused (self))
-        s_hold (self, slot);
-    else
-    if (!link || s_send_on (link, slot, slot->name, slot->body, slot->len))
+    if (link && s_send_on (link, slot, slot->name, slot->body, slot->len) == 0)
+        return;
+    if (!s_hold_unsent (self, slot, link != NULL))
         bus_complete (self, slot, GW_BUS_LOST, NULL, 0);
 }
 
@@ -362,23 +385,17 @@ s_call (gw_bus_t *self, const char *name, const void *body, size_t len, uint32_t
     slot->sent_us = gw_now_us ();
     slot->deadline_us = slot->sent_us + (int64_t) ttl_ms * 1000;
     slot->idempotent = idempotent;
-    //  No connection: see the top, a send now could be lost unseen.
+    //  Not sent (no link, or the link would not take it): held, see the top.
     bus_link_t *link = s_link_for_send (self);
-    if (!link) {
-        if (bus_all_refused (self) || s_slot_copy (slot, name, body, len)) {
-            s_slot_release (self, slot);
-            return -1;
-        }
-        s_hold (self, slot);
-    }
-    else {
-        if (s_send_on (link, slot, name, body, len)) {
-            s_slot_release (self, slot);
-            return -1;
-        }
+    if (link && s_send_on (link, slot, name, body, len) == 0) {
         //  Out of memory: the call goes on, but cannot be sent again.
         if (self->nlinks > 1)
             s_slot_copy (slot, name, body, len);
+    }
+    else
+    if (s_slot_copy (slot, name, body, len) || !s_hold_unsent (self, slot, link != NULL)) {
+        s_slot_release (self, slot);
+        return -1;
     }
     slot->cb = cb;
     slot->arg = arg;

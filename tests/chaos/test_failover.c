@@ -57,6 +57,8 @@ typedef struct {
     _Atomic size_t gets_other;      //  GETs answered 503 for another reason (e.g. no live worker)
     atomic_flag other_noted;
     char other_body [256];          //  the first of those, to say why
+    atomic_flag lost_noted;
+    char lost_body [256];           //  the first GET lost for the broker's sake
 } s_fixture_t;
 
 static s_fixture_t s_f;
@@ -90,8 +92,11 @@ s_done (void *arg, int thread, const mg_load_request_t *request, const mg_http_r
     (void) thread;
     if (request->kind == KIND_GET && reply && reply->status == 503) {
         const char *body = reply->body ? reply->body : "";
-        if (strstr (body, "broker"))
+        if (strstr (body, "broker")) {
             atomic_fetch_add (&s_f.gets_lost, 1);
+            if (!atomic_flag_test_and_set (&s_f.lost_noted))
+                snprintf (s_f.lost_body, sizeof s_f.lost_body, "%s", body);
+        }
         else {
             atomic_fetch_add (&s_f.gets_other, 1);
             if (!atomic_flag_test_and_set (&s_f.other_noted))
@@ -234,6 +239,7 @@ s_kill_and_watch (int victim, const char *what)
     atomic_store (&s_f.gets_lost, 0);
     atomic_store (&s_f.gets_other, 0);
     atomic_flag_clear (&s_f.other_noted);
+    atomic_flag_clear (&s_f.lost_noted);
     mg_load_t *load = mg_load_start (s_f.stack->http_port, 2 * CONNECTIONS, CLIENT_WAIT_MS, s_next, s_done, NULL);
     assert_non_null (load);
     usleep (WARM_MS * 1000);
@@ -284,8 +290,8 @@ s_kill_and_watch (int victim, const char *what)
         fprintf (stderr, "%s: %zu GETs answered 503 for a reason other than the broker, e.g. %s\n",
                  what, other, s_f.other_body);
     if (lost)
-        fail_msg ("%zu GETs answered 503 for the broker's sake: they should have been sent to the other broker",
-                  lost);
+        fail_msg ("%zu GETs answered 503 for the broker's sake: they should have been sent to the other broker;"
+                  " the first: %s", lost, s_f.lost_body);
     if (get_all.other || post_during.other)
         fail_msg ("%zu GET and %zu POST answers were neither 2xx nor 503", get_all.other, post_during.other);
     return first_ok - killed;
