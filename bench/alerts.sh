@@ -17,7 +17,9 @@
 # signed by the bench with the run's JWT secret, as accounts signs them at
 # login (a thousand Argon2id logins would take minutes). MG_BENCH_TRACE=1:
 # mg-alerts logs each title's timings (debug) and the script prints their
-# medians per run (bench/alerts_trace.awk).
+# medians per run (bench/alerts_trace.awk). MG_BENCH_GATEWAY: the gateway
+# binary to run (default the Release build's), to compare two builds of it
+# on the same stack. The script prints the gateway's CPU time per run.
 set -euo pipefail
 users=${MG_BENCH_USERS:-1000}
 rounds=${MG_BENCH_ROUNDS:-20}
@@ -48,8 +50,9 @@ if [ "${MG_BENCH_TRACE:-0}" = 1 ]; then
 else
   bench_start alerts
 fi
-MG_HTTP_PORT=$http_port "$bin/mg-gateway" 2>"$tmp/log/gateway.log" &
-pids+=($!)
+MG_HTTP_PORT=$http_port "${MG_BENCH_GATEWAY:-$bin/mg-gateway}" 2>"$tmp/log/gateway.log" &
+gateway_pid=$!
+pids+=("$gateway_pid")
 bench_wait_ready "$http_port"
 echo "mg-alerts-bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -58,10 +61,19 @@ echo "mg-alerts-bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | c
 # with its exit status, and the script goes on (set -e would end it without
 # a word) and exits 1 at the end.
 failed=0
+# CPU time (user + system, ms) the gateway has used so far: load-independent
+# beside the latencies (the streams' opening is in it too, a few ms).
+gateway_cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$gateway_pid/stat"
+}
 run() {
-  local status=0
+  local status=0 cpu_before cpu_after
+  cpu_before=$(gateway_cpu_ms)
   "$bin/mg-alerts-bench" "$1" "$rounds" "$http_port" >"$tmp/run-$1" 2>&1 || status=$?
+  cpu_after=$(gateway_cpu_ms)
   grep -v '^round start_us=' "$tmp/run-$1" || true
+  echo "gateway CPU: $((cpu_after - cpu_before)) ms in the run ($1 users x $rounds changes," \
+       "$(( (cpu_after - cpu_before) * 1000 / ($1 * rounds) )) us per notification)"
   if [ "${MG_BENCH_TRACE:-0}" = 1 ]; then
     awk -v users="$1" -f "$bench_root/bench/alerts_trace.awk" "$tmp/run-$1" "$tmp/log/alerts.log"
   fi
