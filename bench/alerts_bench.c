@@ -166,16 +166,6 @@ s_on_line (bench_sse_t *sse, const char *line)
     pthread_mutex_unlock (&s_round.lock);
 }
 
-//  Timer: leave the loop once the rounds are done.
-static void
-s_on_tick (evutil_socket_t fd, short what, void *arg)
-{
-    (void) fd;
-    (void) what;
-    if (atomic_load (&s_done))
-        event_base_loopbreak (arg);
-}
-
 //  The stream thread: the libevent loop that reads every stream.
 static void *
 s_streams_run (void *arg)
@@ -295,9 +285,8 @@ main (int argc, char **argv)
 
     //  One stream per user, read by the stream thread.
     struct event_base *base = event_base_new ();
-    struct event *tick = base ? event_new (base, -1, EV_PERSIST, s_on_tick, base) : NULL;
-    struct timeval every = { 0, 100000 };
-    if (!tick || event_add (tick, &every))
+    bench_stop_t *stop = base ? bench_stop_new (base, &s_done) : NULL;
+    if (!stop)
         return 1;
     int64_t opening = zclock_mono ();
     for (int u = 0; u < users; u++) {
@@ -433,7 +422,7 @@ main (int argc, char **argv)
             s_median (first_sse, (size_t) rounds) / 1000.0, s_median (last_sse, (size_t) rounds) / 1000.0);
     for (int u = 0; u < users; u++)
         bench_sse_close (&streams [u].sse);
-    event_free (tick);
+    bench_stop_free (&stop);
     event_base_free (base);
     free (streams);
     free (list);

@@ -75,6 +75,52 @@ bench_sse_close (bench_sse_t *stream)
     stream->bev = NULL;
 }
 
+#define STOP_CHECK_US  100000      //  how often the loop looks at *done
+
+struct bench_stop_t {
+    struct event_base *base;
+    struct event *timer;
+    atomic_bool *done;
+};
+
+//  Timer: leave the loop once *done.
+static void
+s_on_tick (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    bench_stop_t *self = arg;
+    if (atomic_load (self->done))
+        event_base_loopbreak (self->base);
+}
+
+bench_stop_t *
+bench_stop_new (struct event_base *base, atomic_bool *done)
+{
+    bench_stop_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    *self = (bench_stop_t) { .base = base, .done = done };
+    self->timer = event_new (base, -1, EV_PERSIST, s_on_tick, self);
+    struct timeval every = { 0, STOP_CHECK_US };
+    if (!self->timer || event_add (self->timer, &every)) {
+        bench_stop_free (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+bench_stop_free (bench_stop_t **self_p)
+{
+    if (*self_p) {
+        if ((*self_p)->timer)
+            event_free ((*self_p)->timer);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
 int
 bench_cmp_i64 (const void *a, const void *b)
 {

@@ -33,6 +33,13 @@ int bench_sse_open (struct event_base *base, int port, const char *token, const 
 //  Close the stream's connection (if any).
 void bench_sse_close (bench_sse_t *stream);
 
+//  A timer on base that leaves its loop once *done is true (another
+//  thread sets it; looked at every 100 ms). NULL on failure; free it with
+//  bench_stop_free.
+typedef struct bench_stop_t bench_stop_t;
+bench_stop_t *bench_stop_new (struct event_base *base, atomic_bool *done);
+void bench_stop_free (bench_stop_t **self_p);
+
 //  Sort helper for int64_t values (qsort).
 int bench_cmp_i64 (const void *a, const void *b);
 

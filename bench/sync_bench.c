@@ -191,16 +191,6 @@ s_on_line (bench_sse_t *sse, const char *line)
         s_event_us [i] = s_now_us ();
 }
 
-//  Timer: leave the loop once the measuring thread is done.
-static void
-s_on_tick (evutil_socket_t fd, short what, void *arg)
-{
-    (void) fd;
-    (void) what;
-    if (atomic_load (&s_done))
-        event_base_loopbreak (arg);
-}
-
 //  --------------------------------------------------------------------------
 //  Measuring (its own threads)
 
@@ -370,11 +360,13 @@ main (int argc, char **argv)
             return 1;
         }
     }
+    bench_stop_t *stop = bench_stop_new (base, &s_done);
+    if (!stop) {
+        fprintf (stderr, "mg-sync-bench: cannot start (memory)\n");
+        return 1;
+    }
     pthread_t measure;
     pthread_create (&measure, NULL, s_measure, NULL);
-    struct event *tick = event_new (base, -1, EV_PERSIST, s_on_tick, base);
-    struct timeval every = { 0, 100000 };
-    event_add (tick, &every);
     event_base_dispatch (base);
     pthread_join (measure, NULL);
     int still_open = atomic_load (&s_open_streams);
@@ -404,7 +396,7 @@ main (int argc, char **argv)
     printf ("failures       %ld (non-200 answers, dropped streams)\n", atomic_load (&s_failures));
     for (int i = 0; i < total; i++)
         bench_sse_close (&streams [i].sse);
-    event_free (tick);
+    bench_stop_free (&stop);
     event_base_free (base);
     free (latency);
     free (streams);
