@@ -75,6 +75,7 @@ struct gw_metrics_t {
     s_counter_t rate [GW_RATE_OUTCOMES];
     s_histogram_t rate_check;       //  ratelimit.check round trips
     s_counter_t renewals [GW_RENEWAL_OUTCOMES];
+    s_counter_t on_credit;          //  requests admitted on credit from a late renewal
     s_counter_t auth [GW_AUTH_OUTCOMES];
     s_counter_t cache [GW_CACHE_OUTCOMES];
     s_counter_t details_cache [GW_CACHE_OUTCOMES];
@@ -209,6 +210,13 @@ gw_metrics_renewal (gw_metrics_t *self, gw_renewal_outcome_t outcome)
 {
     assert (self);
     s_bump (&self->renewals [(size_t) outcome % GW_RENEWAL_OUTCOMES], 1);
+}
+
+void
+gw_metrics_on_credit (gw_metrics_t *self)
+{
+    assert (self);
+    s_bump (&self->on_credit, 1);
 }
 
 void
@@ -512,6 +520,14 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# TYPE mg_gateway_ratelimit_renewals_total counter\n");
     s_render_counters (all, n, offsetof (gw_metrics_t, renewals), GW_RENEWAL_OUTCOMES,
                        "mg_gateway_ratelimit_renewals_total", "outcome", s_renewal_outcomes, out);
+    uint64_t on_credit = 0;
+    for (size_t t = 0; t < n; t++)
+        on_credit += s_read (&all [t]->on_credit);
+    evbuffer_add_printf (out,
+        "# HELP mg_gateway_ratelimit_on_credit_total Requests admitted on credit from a lease "
+        "renewal still in flight (counted in the allowed decisions too).\n"
+        "# TYPE mg_gateway_ratelimit_on_credit_total counter\n"
+        "mg_gateway_ratelimit_on_credit_total %llu\n", (unsigned long long) on_credit);
     evbuffer_add_printf (out,
         "# HELP mg_gateway_auth_total How /api/v1 callers were identified.\n"
         "# TYPE mg_gateway_auth_total counter\n");
