@@ -253,6 +253,31 @@ test_a_lease_is_renewed_ahead_once_half_spent (void **state)
     gw_lease_destroy (&lease);
 }
 
+//  A table of 2 gateways x 2 threads holding, for an anonymous caller at
+//  1,000,000/s, a lease of 41 half spent (20 held), its decision in *d
+//  (999,000 left) and its renewal ahead, for 21, out in *renewal.
+static gw_lease_t *
+s_lease_renewing (int64_t now, mg_ratelimit_reply_t *d, gw_lease_renewal_t **renewal, void *arg)
+{
+    gw_lease_t *lease = gw_lease_new (64, true, 2, 2);
+    assert_non_null (lease);
+    gw_rate_headers_t h;
+    *d = s_decision (true, "anonymous", 1000000, 1000000);
+    d->granted = 41;
+    d->has_granted = true;
+    d->remaining_s = 999000;
+    d->remaining_m = 999000;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, d);         //  40 held
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
+                          GW_LEASE_HELD);
+    uint64_t want = 0;
+    *renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, arg, &want);
+    assert_non_null (*renewal);
+    assert_int_equal (want, 21);
+    return lease;
+}
+
 //  A renewal late: the caller's requests spend up to the lease size (41)
 //  of it on credit instead of asking on their own, and what they owe is
 //  taken from the next units granted; at no time does the thread admit
@@ -261,21 +286,13 @@ static void
 test_a_late_renewal_is_spent_on_credit_up_to_the_lease_size (void **state)
 {
     (void) state;
-    gw_lease_t *lease = gw_lease_new (64, true, 2, 2);
-    assert_non_null (lease);
     gw_rate_headers_t h;
     int64_t now = 5000000;
     uint64_t want = 0;
     int arg;
-    mg_ratelimit_reply_t d = s_decision (true, "anonymous", 1000000, 1000000);
-    d.granted = 41;
-    d.has_granted = true;
-    d.remaining_s = 999000;
-    d.remaining_m = 999000;
-    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);         //  40 held
-    for (int i = 0; i < 20; i++)
-        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
-                          GW_LEASE_HELD);
+    mg_ratelimit_reply_t d;
+    gw_lease_renewal_t *renewal;
+    gw_lease_t *lease = s_lease_renewing (now, &d, &renewal, &arg);
     //  No renewal out: an empty lease is not spent on credit.
     gw_lease_t *idle = gw_lease_new (64, true, 2, 2);
     assert_non_null (idle);
@@ -284,9 +301,6 @@ test_a_late_renewal_is_spent_on_credit_up_to_the_lease_size (void **state)
     gw_lease_put (idle, "ip:1.2.3.4", "anonymous", now, &one);
     assert_int_equal (gw_lease_take (idle, "ip:1.2.3.4", "anonymous", now, 100, &h), GW_LEASE_NONE);
     gw_lease_destroy (&idle);
-    gw_lease_renewal_t *renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want);
-    assert_non_null (renewal);
-    assert_int_equal (want, 21);
     for (int i = 0; i < 20; i++)
         assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
                           GW_LEASE_HELD);
@@ -346,21 +360,13 @@ static void
 test_a_fast_callers_window_reaches_the_largest_grant (void **state)
 {
     (void) state;
-    gw_lease_t *lease = gw_lease_new (64, true, 2, 2);
-    assert_non_null (lease);
     gw_rate_headers_t h;
     int64_t now = 5000000;
     uint64_t want = 0;
     int arg;
-    mg_ratelimit_reply_t d = s_decision (true, "anonymous", 1000000, 1000000);
-    d.granted = 41;
-    d.has_granted = true;
-    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);         //  40 held
-    for (int i = 0; i < 20; i++)
-        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h));
-    gw_lease_renewal_t *renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want);
-    assert_non_null (renewal);
-    assert_int_equal (want, 21);
+    mg_ratelimit_reply_t d;
+    gw_lease_renewal_t *renewal;
+    gw_lease_t *lease = s_lease_renewing (now, &d, &renewal, &arg);
     //  700 requests meanwhile: 20 held, 41 on credit, 639 would ask.
     for (int i = 0; i < 700; i++)
         assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
