@@ -15,6 +15,8 @@
                   BATCH_OPS ops for SECONDS, then REST PUTs for SECONDS:
                   ops/s and PUTs/s accepted (200), while every stream
                   receives the events they make.  */
+#include "bench_sse.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
@@ -47,10 +49,8 @@ typedef struct {
 } s_user_t;
 
 typedef struct {
+    bench_sse_t sse;                //  first: the line callback gets it
     int user, device;
-    struct bufferevent *bev;
-    bool open;                      //  200 came
-    bool head_done;
 } s_stream_t;
 
 static int s_port;
@@ -175,10 +175,11 @@ done:
 //  --------------------------------------------------------------------------
 //  Streams (main thread, libevent)
 
-//  A line of stream's SSE body: note when a measured write's event arrives.
+//  A line of a stream's SSE body: note when a measured write's event arrives.
 static void
-s_on_line (s_stream_t *stream, const char *line)
+s_on_line (bench_sse_t *sse, const char *line)
 {
+    s_stream_t *stream = (s_stream_t *) sse;
     if (stream->device != 1 || strncmp (line, "data: ", 6) != 0 || !atomic_load (&s_measuring))
         return;
     const char *at = strstr (line, "\"position_s\":");
@@ -188,75 +189,6 @@ s_on_line (s_stream_t *stream, const char *line)
     long i = (long) position;
     if (i >= 0 && i < s_puts && s_event_us [i] == 0 && (double) i == position)
         s_event_us [i] = s_now_us ();
-}
-
-//  libevent: bytes from a stream.
-static void
-s_on_read (struct bufferevent *bev, void *arg)
-{
-    s_stream_t *stream = arg;
-    struct evbuffer *in = bufferevent_get_input (bev);
-    for (;;) {
-        size_t len;
-        char *line = evbuffer_readln (in, &len, EVBUFFER_EOL_CRLF);
-        if (!line)
-            break;
-        if (!stream->head_done) {
-            if (strncmp (line, "HTTP/1.1 200", 12) == 0 && !stream->open) {
-                stream->open = true;
-                atomic_fetch_add (&s_open_streams, 1);
-            }
-            if (len == 0)
-                stream->head_done = true;
-        }
-        else
-            s_on_line (stream, line);
-        free (line);
-    }
-}
-
-//  libevent: a stream closed or failed.
-static void
-s_on_event (struct bufferevent *bev, short what, void *arg)
-{
-    s_stream_t *stream = arg;
-    (void) bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        if (stream->open)
-            atomic_fetch_sub (&s_open_streams, 1);
-        stream->open = false;
-        atomic_fetch_add (&s_failures, 1);
-    }
-}
-
-//  Open stream's connection and send its request. 0 or -1.
-static int
-s_open_stream (struct event_base *base, s_stream_t *stream)
-{
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) s_port) };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    stream->bev = bufferevent_socket_new (base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!stream->bev)
-        return -1;
-    bufferevent_setcb (stream->bev, s_on_read, NULL, s_on_event, stream);
-    bufferevent_enable (stream->bev, EV_READ);
-    if (bufferevent_socket_connect (stream->bev, (struct sockaddr *) &addr, sizeof addr))
-        return -1;
-    s_user_t *user = &s_user_list [stream->user];
-    return evbuffer_add_printf (bufferevent_get_output (stream->bev),
-        "GET /api/v1/sync/stream HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n"
-        "Authorization: Bearer %s\r\nX-Device-Id: %s\r\n\r\n",
-        user->token, user->devices [stream->device]) < 0 ? -1 : 0;
-}
-
-//  Timer: leave the loop once the measuring thread is done.
-static void
-s_on_tick (evutil_socket_t fd, short what, void *arg)
-{
-    (void) fd;
-    (void) what;
-    if (atomic_load (&s_done))
-        event_base_loopbreak (arg);
 }
 
 //  --------------------------------------------------------------------------
@@ -380,22 +312,6 @@ s_measure (void *arg)
     return NULL;
 }
 
-//  Sort helper for int64_t.
-static int
-s_cmp (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-//  Percentile p (0..100) of sorted values (n > 0), in ms.
-static double
-s_pct (const int64_t *sorted, size_t n, double p)
-{
-    size_t i = (size_t) ((p / 100.0) * (double) (n - 1) + 0.5);
-    return (double) sorted [i < n ? i : n - 1] / 1000.0;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -436,17 +352,21 @@ main (int argc, char **argv)
     fprintf (stderr, "%d users with %d devices each set up in %.1f s\n", s_users, s_devices,
              (double) (s_now_us () - setup) / 1e6);
     for (int i = 0; i < total; i++) {
-        streams [i] = (s_stream_t) { .user = i / s_devices, .device = i % s_devices };
-        if (s_open_stream (base, &streams [i])) {
+        streams [i] = (s_stream_t) { .sse = { .on_line = s_on_line, .opened = &s_open_streams, .failures = &s_failures },
+                                     .user = i / s_devices, .device = i % s_devices };
+        s_user_t *user = &s_user_list [streams [i].user];
+        if (bench_sse_open (base, s_port, user->token, user->devices [streams [i].device], &streams [i].sse)) {
             fprintf (stderr, "mg-sync-bench: cannot open stream %d: %s\n", i, strerror (errno));
             return 1;
         }
     }
+    bench_stop_t *stop = bench_stop_new (base, &s_done);
+    if (!stop) {
+        fprintf (stderr, "mg-sync-bench: cannot start (memory)\n");
+        return 1;
+    }
     pthread_t measure;
     pthread_create (&measure, NULL, s_measure, NULL);
-    struct event *tick = event_new (base, -1, EV_PERSIST, s_on_tick, base);
-    struct timeval every = { 0, 100000 };
-    event_add (tick, &every);
     event_base_dispatch (base);
     pthread_join (measure, NULL);
     int still_open = atomic_load (&s_open_streams);
@@ -457,16 +377,16 @@ main (int argc, char **argv)
     for (int i = 0; i < s_puts; i++)
         if (s_event_us [i])
             latency [seen++] = s_event_us [i] - s_sent_us [i];
-    qsort (latency, seen, sizeof (int64_t), s_cmp);
-    qsort (s_rtt_us, (size_t) s_puts, sizeof (int64_t), s_cmp);
+    qsort (latency, seen, sizeof (int64_t), bench_cmp_i64);
+    qsort (s_rtt_us, (size_t) s_puts, sizeof (int64_t), bench_cmp_i64);
     printf ("streams        %d open of %d at the end\n", still_open, total);
     printf ("events         %zu of %d writes seen on device 1\n", seen, s_puts);
     if (seen) {
-        double p95 = s_pct (latency, seen, 95), rtt95 = s_pct (s_rtt_us, (size_t) s_puts, 95);
+        double p95 = bench_pct_ms (latency, seen, 95), rtt95 = bench_pct_ms (s_rtt_us, (size_t) s_puts, 95);
         printf ("PUT -> event   p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (goal p95 <= 30 ms: %s)\n",
-                s_pct (latency, seen, 50), p95, s_pct (latency, seen, 99), p95 <= 30.0 ? "met" : "missed");
+                bench_pct_ms (latency, seen, 50), p95, bench_pct_ms (latency, seen, 99), p95 <= 30.0 ? "met" : "missed");
         printf ("PUT round trip p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  (reference)\n",
-                s_pct (s_rtt_us, (size_t) s_puts, 50), rtt95, s_pct (s_rtt_us, (size_t) s_puts, 99));
+                bench_pct_ms (s_rtt_us, (size_t) s_puts, 50), rtt95, bench_pct_ms (s_rtt_us, (size_t) s_puts, 99));
         printf ("ratio          event p95 / PUT round trip p95 = %.2f\n", rtt95 > 0 ? p95 / rtt95 : 0.0);
     }
     if (s_seconds > 0)
@@ -475,9 +395,8 @@ main (int argc, char **argv)
                 (double) atomic_load (&s_puts_ok) / s_seconds, s_writers, s_seconds);
     printf ("failures       %ld (non-200 answers, dropped streams)\n", atomic_load (&s_failures));
     for (int i = 0; i < total; i++)
-        if (streams [i].bev)
-            bufferevent_free (streams [i].bev);
-    event_free (tick);
+        bench_sse_close (&streams [i].sse);
+    bench_stop_free (&stop);
     event_base_free (base);
     free (latency);
     free (streams);

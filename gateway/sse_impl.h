@@ -56,6 +56,7 @@ struct sse_stream_t {
     bool fetching;                  //  a sync.events call is in flight
     bool more_pending;              //  kept events left to replay once the output drains
     bool dead;                      //  ended while fetching: freed when the call returns
+    bool chunked;                   //  SSE_LIVE: the body is sent in chunks (an HTTP/1.1 client)
     struct evbuffer_cb_entry *drained;  //  on the connection's output: resumes a replay
     sse_stream_t *prev, *next;      //  in a bucket, or in the zombie list when dead
 };

@@ -8,12 +8,15 @@
 #include "gw_respond.h"
 #include "mg_log.h"
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #define OPENING_RECHECK_S  1          //  a token that expires while its stream opens is looked at again
 #define WRITE_TIMEOUT_S    60         //  a client that takes nothing for this long is cut
@@ -127,6 +130,57 @@ s_on_close (struct evhttp_connection *conn, void *arg)
     sse_end (stream, GW_SSE_END_CLIENT, true);
 }
 
+//  Send out (SSE text) to the live stream's client, framed as libevent
+//  frames a reply chunk. When nothing is queued before it, straight to the
+//  socket: libevent would queue it, ask epoll to watch the socket for
+//  writing, wake, write and ask epoll to stop watching, two more system
+//  calls and a wake per stream for every event, which a change for a
+//  thousand watchers pays a thousand times (docs/benchmarks.md, "Availability
+//  alerts"); and the first streams' events leave while the rest are still
+//  being formatted. What the socket does not take (or everything, when it
+//  takes nothing or fails: libevent then sees the failure and closes as
+//  before) is queued on the connection behind what was sent. Returns 0, or
+//  -1 when the rest could not be queued (the client's framing is broken:
+//  the caller cuts the stream).
+static int
+s_send (sse_stream_t *stream, struct evbuffer *out)
+{
+    size_t len = evbuffer_get_length (out);
+    struct bufferevent *bev = stream->conn ? evhttp_connection_get_bufferevent (stream->conn) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd (bev) : -1;
+    unsigned char *data = len && fd >= 0 && s_queued (stream) == 0 ? evbuffer_pullup (out, -1) : NULL;
+    if (!data) {
+        evhttp_send_reply_chunk (stream->http, out);
+        return 0;
+    }
+    char head [24];
+    int head_len = stream->chunked ? snprintf (head, sizeof head, "%zx\r\n", len) : 0;
+    struct iovec parts [3] = {
+        { .iov_base = head, .iov_len = (size_t) head_len },
+        { .iov_base = data, .iov_len = len },
+        { .iov_base = "\r\n", .iov_len = stream->chunked ? 2 : 0 },
+    };
+    struct msghdr message = { .msg_iov = parts, .msg_iovlen = 3 };
+    ssize_t sent = sendmsg (fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent <= 0) {
+        evhttp_send_reply_chunk (stream->http, out);
+        return 0;
+    }
+    //  A part: queue the rest of the frame as it is (already framed).
+    struct evbuffer *output = bufferevent_get_output (bev);
+    size_t skip = (size_t) sent;
+    for (int i = 0; i < 3; i++) {
+        if (skip >= parts [i].iov_len) {
+            skip -= parts [i].iov_len;
+            continue;
+        }
+        if (evbuffer_add (output, (char *) parts [i].iov_base + skip, parts [i].iov_len - skip))
+            return -1;
+        skip = 0;
+    }
+    return 0;
+}
+
 //  Write out (SSE text) to the live stream, or cut the stream when its
 //  unsent output is past the bound (unless replay: one sync.events answer,
 //  itself bounded, is written whole). Returns 0, or -1 when the stream ended.
@@ -134,8 +188,13 @@ int
 sse_write (sse_stream_t *stream, struct evbuffer *out, bool replay)
 {
     size_t queued = s_queued (stream);
-    if (replay || queued <= stream->sse->config->sse_max_buffer)
-        evhttp_send_reply_chunk (stream->http, out);
+    if (replay || queued <= stream->sse->config->sse_max_buffer) {
+        if (s_send (stream, out)) {
+            mg_warn ("stream output lost", "user=%s device=%s", stream->user_id, stream->device_id);
+            sse_end (stream, GW_SSE_END_ERROR, false);
+            return -1;
+        }
+    }
     else {
         mg_warn ("slow stream cut", "user=%s device=%s queued=%zu", stream->user_id, stream->device_id, queued);
         sse_end (stream, GW_SSE_END_SLOW, false);
@@ -231,11 +290,12 @@ void
 sse_reauth (sse_stream_t *stream, const char *why)
 {
     struct evbuffer *out = evbuffer_new ();
-    if (out && evbuffer_add_printf (out, "event: reauth\ndata: {\"reason\":\"%s\"}\n\n", why) > 0)
-        sse_write (stream, out, true);
+    int ended = out && evbuffer_add_printf (out, "event: reauth\ndata: {\"reason\":\"%s\"}\n\n", why) > 0
+              ? sse_write (stream, out, true) : 0;
     if (out)
         evbuffer_free (out);
-    sse_end (stream, GW_SSE_END_REAUTH, true);
+    if (!ended)
+        sse_end (stream, GW_SSE_END_REAUTH, true);
 }
 
 //  Timer: the token that opened the stream has expired.
@@ -272,6 +332,9 @@ s_start (sse_stream_t *stream)
     self->open++;
     gw_metrics_sse_open (self->metrics, 1);
     evhttp_send_reply_start (stream->http, 200, "OK");
+    //  libevent chunks the body for an HTTP/1.1 client, and says so here.
+    const char *encoding = evhttp_find_header (headers, "Transfer-Encoding");
+    stream->chunked = encoding && strcasecmp (encoding, "chunked") == 0;
     stream->conn = evhttp_request_get_connection (stream->http);
     evhttp_connection_set_closecb (stream->conn, s_on_close, stream);
     //  Only writes time out: a stream's client sends nothing after its request.

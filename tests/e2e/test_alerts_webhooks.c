@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mg_http.h"
+#include "mg_jwt.h"
 #include "mg_sse.h"
 #include "mg_test.h"
 
@@ -41,6 +42,8 @@
 #define ENTERS_S       12           //  a leaving test offer enters the 7-day window this long after the import
 #define IDLE_WINDOW_MS 3000         //  how long an idle actor set is watched
 #define IDLE_COMMITS_MAX 150        //  commits allowed in it (50/s): a delivery loop that never waits commits 300/s and more
+#define CROWD          50           //  watchers with open streams of one change: its events span shares and both gateway threads
+#define TOKEN_TTL_S    600          //  a token signed here outlives the test
 
 typedef struct {
     char path [64];
@@ -869,6 +872,93 @@ test_a_change_for_several_watchers_is_on_each_stream_once_and_replayed_as_listed
     }
 }
 
+//  count users in GB with services (a JSON array) who watch title, each
+//  with a device and an access token signed as accounts signs one at
+//  login: written in one statement (the routes that make one user at a
+//  time are what the other tests use; here only the fan-out is at stake).
+static void
+s_crowd (const char *tag, int count, const char *services, const char *title, user_t *users)
+{
+    char n [16];
+    snprintf (n, sizeof n, "%d", count);
+    const char *params [] = { n, tag, s_f->run, services, title };
+    PGresult *res = PQexecParams (s_f->pg,
+        "WITH u AS (INSERT INTO users (email, password_hash) "
+        "  SELECT $2 || '-' || g || '-' || $3 || '@example.com', 'none' FROM generate_series (1, $1::int) g RETURNING id), "
+        "s AS (INSERT INTO sync_state (user_id, key, state) SELECT u.id, 'state', jsonb_build_object ("
+        "  'watchlist', jsonb_build_object ($5::text, jsonb_build_object ('tags', jsonb_build_object ('crowd', '000000000001-00000000-00000000'), 'dead', '{}'::jsonb)), "
+        "  'progress', '{}'::jsonb, "
+        "  'preferences', jsonb_build_object ("
+        "    'services', jsonb_build_object ('value', $4::jsonb, 'hlc', '000000000001-00000000-00000000'), "
+        "    'region', jsonb_build_object ('value', 'GB', 'hlc', '000000000001-00000000-00000000'))) FROM u), "
+        "d AS (INSERT INTO devices (user_id, name) SELECT u.id, 'phone' FROM u RETURNING user_id, id) "
+        "SELECT user_id::text, id::text FROM d", 5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("crowd: %s", PQerrorMessage (s_f->pg));
+    assert_int_equal (PQntuples (res), count);
+    mg_jwt_claims_t claims = { .iat = (int64_t) time (NULL) };
+    claims.exp = claims.iat + TOKEN_TTL_S;
+    snprintf (claims.tier, sizeof claims.tier, "free");
+    for (int u = 0; u < count; u++) {
+        snprintf (users [u].id, sizeof users [u].id, "%s", PQgetvalue (res, u, 0));
+        snprintf (users [u].device, sizeof users [u].device, "%s", PQgetvalue (res, u, 1));
+        snprintf (users [u].services, sizeof users [u].services, "%s", services);
+        snprintf (claims.sub, sizeof claims.sub, "%s", users [u].id);
+        char token [MG_JWT_MAX_LEN];
+        assert_int_equal (mg_jwt_sign ((const uint8_t *) SECRET, strlen (SECRET), &claims, token, sizeof token), 0);
+        snprintf (users [u].auth, sizeof users [u].auth, "Authorization: Bearer %s\r\n", token);
+    }
+    PQclear (res);
+}
+
+//  One change for CROWD watchers, each with an open stream: the alerts
+//  actor publishes their events in sync.batch messages and every gateway
+//  thread hands each event to its user's stream, so each stream has that
+//  one notification, once; the stream of a watcher without the service,
+//  open on the same gateway, has none.
+static void
+test_a_change_for_fifty_watchers_is_on_each_open_stream_once_and_not_on_a_user_without_the_service (void **state)
+{
+    (void) state;
+    s_import (990040, "[]");
+    char title [37];
+    s_content_id (990040, title);
+    user_t *crowd = calloc (CROWD, sizeof *crowd);
+    mg_sse_t **live = calloc (CROWD, sizeof *live);
+    assert_non_null (crowd);
+    assert_non_null (live);
+    user_t other;
+    s_crowd ("crowd", CROWD, "[\"netflix\"]", title, crowd);
+    s_crowd ("hulu-only", 1, "[\"hulu\"]", title, &other);
+    for (int u = 0; u < CROWD; u++)
+        live [u] = s_stream (&crowd [u]);
+    mg_sse_t *other_stream = s_stream (&other);
+
+    s_import (990040, "[{\"platform\":\"netflix\",\"region\":\"GB\",\"type\":\"subscription\"}]");
+    for (int u = 0; u < CROWD; u++) {
+        json_t *event = s_notification (live [u], DELIVER_WAIT_MS);
+        if (!event)
+            fail_msg ("watcher %d of %d: no notification on the stream", u + 1, CROWD);
+        assert_string_equal (json_string_value (json_object_get (event, "kind")), "available");
+        assert_string_equal (json_string_value (json_object_get (event, "content_id")), title);
+        json_decref (event);
+    }
+    s_wait_handled ();
+    //  Anything sent twice is on its way by now.
+    usleep (500 * 1000);
+    for (int u = 0; u < CROWD; u++) {
+        assert_null (s_notification (live [u], 50));
+        mg_sse_close (&live [u]);
+    }
+    assert_null (s_notification (other_stream, 1000));
+    mg_sse_close (&other_stream);
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM notifications WHERE content_id = '%s'", title);
+    assert_int_equal (s_scalar (sql), CROWD);
+    free (live);
+    free (crowd);
+}
+
 //  Title tmdb imported without offers (its id into title) and a new user
 //  name in GB with services who watches it; the user's stream.
 static mg_sse_t *
@@ -1248,6 +1338,7 @@ main (void)
         cmocka_unit_test (test_only_the_user_with_that_service_and_region_is_notified_once_on_the_stream_and_a_signed_webhook),
         cmocka_unit_test (test_a_title_leaving_within_the_users_window_is_a_leaving_notification),
         cmocka_unit_test (test_a_change_for_several_watchers_is_on_each_stream_once_and_replayed_as_listed),
+        cmocka_unit_test (test_a_change_for_fifty_watchers_is_on_each_open_stream_once_and_not_on_a_user_without_the_service),
         cmocka_unit_test (test_a_change_handled_again_adds_no_event_and_no_notification),
         cmocka_unit_test (test_an_offer_whose_expiry_enters_the_window_as_time_passes_is_announced_once_by_two_replicas),
         cmocka_unit_test (test_a_webhook_failing_three_times_then_succeeding_gets_the_event_once),

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -665,6 +667,71 @@ test_a_client_that_stops_reading_is_cut_and_resumes (void **state)
     mg_sse_close (&stream);
 }
 
+//  Read from fd into text (size bytes, NUL-kept) until it holds want or
+//  timeout_ms pass. Returns the bytes held.
+static size_t
+s_read_until (int fd, char *text, size_t size, size_t used, const char *want, int timeout_ms)
+{
+    int64_t until = mg_test_now_ms () + timeout_ms;
+    while (!strstr (text, want) && used + 1 < size && mg_test_now_ms () < until) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (poll (&pfd, 1, (int) (until - mg_test_now_ms ())) <= 0)
+            break;
+        ssize_t got = recv (fd, text + used, size - 1 - used, 0);
+        if (got <= 0)
+            break;
+        used += (size_t) got;
+        text [used] = '\0';
+    }
+    return used;
+}
+
+//  An HTTP/1.0 client's stream has no chunks (HTTP/1.0 has none): its body
+//  is the SSE text itself, each live event as written, whether the gateway
+//  sends it to the socket at once or queues it.
+static void
+test_an_http_1_0_stream_has_its_events_unframed (void **state)
+{
+    (void) state;
+    user_t ann;
+    s_user ("plain-ann", &ann);
+    char a [37], b [37];
+    s_device (&ann, "phone", a);
+    s_device (&ann, "tv", b);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) s_f->http_port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    char request [1600];
+    int len = snprintf (request, sizeof request, "GET /api/v1/sync/stream HTTP/1.0\r\n%sX-Device-Id: %s\r\n\r\n",
+                        ann.auth, b);
+    assert_int_equal (send (fd, request, (size_t) len, MSG_NOSIGNAL), len);
+    char text [8192] = "";
+    size_t used = s_read_until (fd, text, sizeof text, 0, "\r\n\r\n", TIMEOUT_MS);
+    char *body = strstr (text, "\r\n\r\n");
+    assert_non_null (body);
+    assert_int_equal (strncmp (text, "HTTP/1.0 200", 12), 0);
+    assert_null (strcasestr (text, "Transfer-Encoding"));
+    body += 4;
+    //  The head, then the retry hint; then two changes of device A, live.
+    used = s_read_until (fd, text, sizeof text, used, "retry: ", TIMEOUT_MS);
+    s_add_title (&ann, a, 41);
+    s_add_title (&ann, a, 42);
+    used = s_read_until (fd, text, sizeof text, used, TITLE "42", TIMEOUT_MS);
+    used = s_read_until (fd, text, sizeof text, used, TITLE "42\"", TIMEOUT_MS);
+    (void) used;
+    assert_int_equal (strncmp (body, "retry: ", 7), 0);
+    assert_null (strstr (body, "\r\n"));
+    char *first = strstr (body, "event: watchlist.add\ndata: {");
+    assert_non_null (first);
+    assert_non_null (strstr (first, TITLE "41"));
+    char *second = strstr (first + 1, "event: watchlist.add\ndata: {");
+    assert_non_null (second);
+    assert_non_null (strstr (second, TITLE "42"));
+    close (fd);
+}
+
 #define WRITERS        4            //  concurrent writers in the ordering test
 #define WRITES_EACH    15
 
@@ -868,6 +935,7 @@ main (void)
         cmocka_unit_test (test_removing_a_device_ends_its_stream),
         cmocka_unit_test (test_streams_per_user_are_bounded_and_counted),
         cmocka_unit_test (test_a_client_that_stops_reading_is_cut_and_resumes),
+        cmocka_unit_test (test_an_http_1_0_stream_has_its_events_unframed),
         cmocka_unit_test (test_concurrent_writes_arrive_in_id_order_without_gaps_or_duplicates),
         cmocka_unit_test (test_watchlist_repeated_put_keeps_account_usable_over_http),
         cmocka_unit_test (test_an_op_cannot_speak_for_another_device),
