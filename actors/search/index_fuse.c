@@ -138,10 +138,14 @@ s_semantic (search_index_t *self, const char *q, const index_filter_t *f, index_
     float *qv = malloc (self->dims * sizeof *qv);
     if (!qv)
         return -1;
+    uint64_t since = index_clock_ns ();
     int e = mg_lsa_embed_text (self->lsa, q, qv);
+    index_phase_add (self, PHASE_EMBED, since, 1);
     index_hit_t top [SEMANTIC_TOP];
     s_vec_keep_t keep = { .self = self, .f = f };
+    since = index_clock_ns ();
     int count = e == 0 ? s_nearest (self, qv, &keep, SEMANTIC_TOP, SEMANTIC_MIN, top) : e > 0 ? 0 : -1;
+    index_phase_add (self, PHASE_VECTORS, since, count > 0 ? (size_t) count : 0);
     free (qv);
     int rc = count < 0 ? -1 : 0;
     for (int i = 0; rc == 0 && i < count; i++) {
@@ -229,6 +233,7 @@ typedef struct {
     const char *q;
     const index_filter_t *f;
     index_hits_t *sem;
+    uint64_t asked;            //  when the thread was asked for (index_clock_ns)
     int rc;
 } s_side_t;
 
@@ -237,6 +242,7 @@ static void *
 s_semantic_side (void *arg)
 {
     s_side_t *side = arg;
+    index_phase_add (side->self, PHASE_SIDE_START, side->asked, 1);
     side->rc = s_semantic (side->self, side->q, side->f, side->sem);
     return NULL;
 }
@@ -271,7 +277,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
     //  own thread while this one runs the keyword side; they share only
     //  what neither writes (the doc table, the filter). Inline when no
     //  thread can be had.
-    s_side_t side = { .self = self, .q = query->q, .f = filter, .sem = &sem, .rc = 0 };
+    s_side_t side = { .self = self, .q = query->q, .f = filter, .sem = &sem, .asked = index_clock_ns (), .rc = 0 };
     pthread_t thread;
     bool beside = n > 0 && ratio > 0 && ratio < 1 && !self->sides_inline
                && pthread_create (&thread, NULL, s_semantic_side, &side) == 0;
@@ -290,6 +296,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
         index_phase_add (self, PHASE_SEMANTIC, since, sem.count);      //  its time past the keyword side
         rc = rc ? rc : side.rc;
     }
+    uint64_t fused = 0;        //  when the fusion began, 0: none
     if (rc == 0 && n > 0 && ratio > 0) {
         if (!beside) {
             uint64_t since = index_clock_ns ();
@@ -297,6 +304,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
             index_phase_add (self, PHASE_SEMANTIC, since, sem.count);
         }
         if (rc == 0 && ratio < 1) {
+            fused = index_clock_ns ();
             index_hits_sort (&hits, index_by_score);
             rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
         }
@@ -314,6 +322,8 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
             index_hits_sort (&hits, query->sort == SEARCH_SORT_POPULARITY ? s_by_popularity
                                   : query->sort == SEARCH_SORT_RATING ? s_by_rating : s_by_release);
     }
+    if (fused)
+        index_phase_add (self, PHASE_FUSE, fused, hits.count);
     if (rc == 0 && query->facets) {
         rep->facets = calloc (1, sizeof *rep->facets);
         rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;
