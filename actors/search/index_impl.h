@@ -189,9 +189,11 @@ typedef enum {
 //  The phases of a query whose time is counted (index_phase_add): the plan
 //  (words, typo candidates), each FTS5 statement of the keyword side, the
 //  rerank, the second pass (its own plan and statements included), the
-//  semantic side (a hybrid query's: the wait at the join, past the keyword
-//  side; the semantic side's own steps, on its thread: the start of that
-//  thread, the query's embedding, the vector walk), the fusion (the two
+//  semantic side (a hybrid query's: its time past the keyword side, the
+//  wait for its thread or the side run on the query's own when that
+//  thread had not started; the semantic side's own steps: the start of
+//  its thread when it ran there, the query's embedding, the vector walk),
+//  the fusion (the two
 //  rankings joined and the union sorted), the page's result items,
 //  autocomplete's statements. The semantic side's own steps overlap the
 //  keyword side's in a hybrid query: phases add up to more than its time.
