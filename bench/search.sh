@@ -28,12 +28,13 @@
 #       trained here from the generated file by mg-embed-train --from, on
 #       at most 100,000 of its titles, evenly spaced) built straight from the generated
 #       catalog (mg-search-bench, NOT through PostgreSQL): build time, where
-#       its memory goes, RSS, keyword (and hybrid) p50/p99 over the query
+#       its memory goes, RSS, keyword (and semantic, hybrid) p50/p99 over the query
 #       mix; then the index saved as a replica saves it (MG_SEARCH_INDEX_FILE)
 #       and a second process reading it back: restart-to-serving time, RSS,
 #       the same query mix (its answers' digest must equal the first's);
 #       per mode also each query's CPU time, the time per phase of a query
-#       (plan, each FTS5 statement, rerank, result items) and the slowest
+#       (plan, each FTS5 statement, rerank, the semantic side's thread start,
+#       embedding, vector walk and wait, fusion, result items) and the slowest
 #       queries with their BM25 evaluations.
 #   MG_BENCH_ROUNDS      --replica-only: rounds of the query mix (default 1; the
 #                        CPU figures are each query's least, e.g. under perf record)

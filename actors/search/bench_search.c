@@ -11,7 +11,8 @@
     the same function of the same text). Prints the build time, where the
     replica's memory goes (SQLite's heap by table, the doc table's structs
     and strings, the vectors, the process's RSS), then each query of
-    QUERIES (one per line) in keyword and, with a model, hybrid mode: the
+    QUERIES (one per line) in keyword and, with a model, semantic and
+    hybrid mode: the
     p50 and p99 of the index's query time, and a digest of every answer's
     ids. With SAVE_PATH the index is saved there as a replica saves it
     (MG_SEARCH_INDEX_FILE: the vectors, PATH.db, PATH.docs); the next run
@@ -242,15 +243,16 @@ s_by_ms_desc (const void *a, const void *b)
 
 //  Run each query in mode (the whole mix MG_BENCH_ROUNDS times, 1 by
 //  default: more gives a profiler a steady loop); print p50 and p99 of the
-//  first round, the mean wall and CPU time a query (the process's CPU: a
-//  figure a loaded machine disturbs less than wall time), the mean of
+//  first round, the mean wall and CPU time a query (the process's CPU,
+//  the semantic side's thread included: a figure a loaded machine
+//  disturbs less than wall time; queries run one at a time), the mean of
 //  BM25 evaluations, each phase's time (index_phase_add) and the
 //  MG_BENCH_SLOWEST (10) slowest queries with their work. 0 or -1.
 static int
 s_queries (search_index_t *index, char **queries, size_t count, search_mode_t mode, const char *name)
 {
     double *took = calloc (count ? count : 1, sizeof *took);
-    double *cpu = calloc (count ? count : 1, sizeof *cpu);     //  this thread's CPU time of each query
+    double *cpu = calloc (count ? count : 1, sizeof *cpu);     //  the process's CPU time of each query
     s_took_t *each = calloc (count ? count : 1, sizeof *each);
     if (!took || !each || !cpu) {
         free (cpu);
@@ -280,11 +282,11 @@ s_queries (search_index_t *index, char **queries, size_t count, search_mode_t mo
             memset (&rep, 0, sizeof rep);
             char err [256] = "";
             struct timespec cpu0, cpu1;
-            clock_gettime (CLOCK_THREAD_CPUTIME_ID, &cpu0);
+            clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu0);
             double start = bench_now_ms ();
             int rc = search_index_query (index, &query, &rep, err, sizeof err);
             double ms = bench_now_ms () - start;
-            clock_gettime (CLOCK_THREAD_CPUTIME_ID, &cpu1);
+            clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu1);
             double used = (double) (cpu1.tv_sec - cpu0.tv_sec) * 1e3 + (double) (cpu1.tv_nsec - cpu0.tv_nsec) / 1e6;
             if (round == 0 || used < cpu [i])
                 cpu [i] = used;            //  the least of the rounds: what the query costs, less the machine's noise
@@ -305,7 +307,7 @@ s_queries (search_index_t *index, char **queries, size_t count, search_mode_t mo
     double cpu_ms = (double) (cpu_end.tv_sec - cpu_start.tv_sec) * 1e3 + (double) (cpu_end.tv_nsec - cpu_start.tv_nsec) / 1e6;
     qsort (took, answered, sizeof *took, s_by_value);
     qsort (cpu, count, sizeof *cpu, s_by_value);
-    printf ("%s: this thread's CPU a query (least of %d rounds): p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f mean_ms=%.3f\n",
+    printf ("%s: CPU a query, both sides of a hybrid one (least of %d rounds): p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f mean_ms=%.3f\n",
             name, rounds, s_percentile (cpu, count, 0.5), s_percentile (cpu, count, 0.9), s_percentile (cpu, count, 0.99),
             s_mean (cpu, count));
     printf ("%s: queries=%zu p50_ms=%.2f p99_ms=%.2f mean_ms=%.3f cpu_ms_per_query=%.3f bm25_per_query=%.0f "
@@ -317,7 +319,7 @@ s_queries (search_index_t *index, char **queries, size_t count, search_mode_t mo
     double per = (double) rounds * (double) (count ? count : 1);
     for (int p = 0; p < PHASE_COUNT; p++)
         if (index->phase_runs [p] > phase_runs [p])
-            printf ("  phase %-30s %7.3f ms/query  %5.2f runs/query  %8.1f rows/query\n", index_phase_names [p],
+            printf ("  phase %-36s %7.3f ms/query  %5.2f runs/query  %8.1f rows/query\n", index_phase_names [p],
                     (double) (index->phase_ns [p] - phase_ns [p]) / 1e6 / per,
                     (double) (index->phase_runs [p] - phase_runs [p]) / per,
                     (double) (index->phase_rows [p] - phase_rows [p]) / per);
@@ -435,6 +437,8 @@ main (int argc, char **argv)
         fclose (file);
     if (rc == 0 && nq) {
         rc = s_queries (index, queries, nq, SEARCH_MODE_KEYWORD, "keyword");
+        if (rc == 0 && lsa)
+            rc = s_queries (index, queries, nq, SEARCH_MODE_SEMANTIC, "semantic");
         if (rc == 0 && lsa)
             rc = s_queries (index, queries, nq, SEARCH_MODE_HYBRID, "hybrid");
     }

@@ -11,10 +11,16 @@ extern "C" {
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexScalarQuantizer.h>
+#include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/utils/Heap.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 #include <omp.h>
+#if defined (__SSE2__)
+#include <emmintrin.h>
+#include <xmmintrin.h>
+#endif
 
 #include <cassert>
 #include <cerrno>
@@ -37,6 +43,12 @@ typedef faiss::Index::idx_t idx_t;   //  1.7.3 has no faiss::idx_t
 #define CHUNK           4096
 //  Training points per k-means list (FAISS warns below 39).
 #define POINTS_PER_LIST 39
+//  Inner products the graph walk computes side by side (s_inner_batch):
+//  two SSE2 registers of four sums, enough independent adds in flight to
+//  hide an add's latency (3-4 cycles) behind the next sum's.
+#define BATCH           8
+//  Most links of a node (level 0 holds 2 M of them; HNSW_M is 32).
+#define LINKS_MAX       512
 
 typedef enum { KIND_HNSW, KIND_HNSW_SQ8, KIND_IVF_SQ8 } s_kind_t;
 
@@ -62,6 +74,188 @@ struct s_keep_selector : faiss::IDSelector {
     s_keep_selector (search_hnsw_keep_fn k, void *a) : keep (k), arg (a) {}
     bool is_member (idx_t id) const override { return keep (arg, (int64_t) id); }
 };
+
+//  The inner products of query with the n (<= BATCH) vectors of base
+//  (dims floats each) at rows into out. Each is summed as FAISS's generic
+//  fvec_inner_product (Debian's libfaiss is built for the baseline x86-64:
+//  no AVX, so fvec_inner_product_ref) sums it: one float product added to
+//  one float sum, first dimension first, no fused multiply-add; so each
+//  value is that function's, bit for bit. What differs is that the n sums
+//  advance together (a lane of an SSE2 register each): one sum's adds wait
+//  on each other, several sums' do not, and a walk's inner products were
+//  most of a semantic query's time one after another.
+void
+s_inner_batch (const float *query, const float *base, size_t dims, const idx_t *rows, int n, float *out)
+{
+    assert (n > 0 && n <= BATCH);
+    const float *v [BATCH];
+    for (int b = 0; b < BATCH; b++)
+        v [b] = base + (size_t) rows [b < n ? b : 0] * dims;
+    size_t i = 0;
+#if defined (__SSE2__)
+    __m128 low = _mm_setzero_ps (), high = _mm_setzero_ps ();
+    for (; i + 4 <= dims; i += 4) {
+        __m128 a0 = _mm_loadu_ps (v [0] + i), a1 = _mm_loadu_ps (v [1] + i),
+               a2 = _mm_loadu_ps (v [2] + i), a3 = _mm_loadu_ps (v [3] + i);
+        __m128 b0 = _mm_loadu_ps (v [4] + i), b1 = _mm_loadu_ps (v [5] + i),
+               b2 = _mm_loadu_ps (v [6] + i), b3 = _mm_loadu_ps (v [7] + i);
+        //  Now a0 holds dimension i of vectors 0-3, a1 dimension i + 1, ...
+        _MM_TRANSPOSE4_PS (a0, a1, a2, a3);
+        _MM_TRANSPOSE4_PS (b0, b1, b2, b3);
+        __m128 q0 = _mm_set1_ps (query [i]), q1 = _mm_set1_ps (query [i + 1]),
+               q2 = _mm_set1_ps (query [i + 2]), q3 = _mm_set1_ps (query [i + 3]);
+        low = _mm_add_ps (low, _mm_mul_ps (q0, a0));
+        high = _mm_add_ps (high, _mm_mul_ps (q0, b0));
+        low = _mm_add_ps (low, _mm_mul_ps (q1, a1));
+        high = _mm_add_ps (high, _mm_mul_ps (q1, b1));
+        low = _mm_add_ps (low, _mm_mul_ps (q2, a2));
+        high = _mm_add_ps (high, _mm_mul_ps (q2, b2));
+        low = _mm_add_ps (low, _mm_mul_ps (q3, a3));
+        high = _mm_add_ps (high, _mm_mul_ps (q3, b3));
+    }
+    float sums [BATCH];
+    _mm_storeu_ps (sums, low);
+    _mm_storeu_ps (sums + 4, high);
+#else
+    float sums [BATCH] = { 0 };
+#endif
+    for (; i < dims; i++)
+        for (int b = 0; b < BATCH; b++) {
+            float product = query [i] * v [b][i];
+            sums [b] = sums [b] + product;
+        }
+    for (int b = 0; b < n; b++)
+        out [b] = sums [b];
+}
+
+//  FAISS's distances of an inner-product HNSW (the negated inner product:
+//  smaller is nearer) of query with the count vectors of base at rows.
+void
+s_distances (const float *query, const float *base, size_t dims, const idx_t *rows, int count, float *out)
+{
+    for (int at = 0; at < count; at += BATCH) {
+        int n = count - at < BATCH ? count - at : BATCH;
+        s_inner_batch (query, base, dims, rows + at, n, out + at);
+        for (int b = 0; b < n; b++)
+            out [at + b] = -out [at + b];
+    }
+}
+
+//  The unvisited links of node at level (marked visited now), in order,
+//  into links; their count.
+int
+s_links (const faiss::HNSW &hnsw, faiss::VisitedTable &visited, int node, int level, bool skip_visited,
+         idx_t *links)
+{
+    size_t begin, end;
+    hnsw.neighbor_range (node, level, &begin, &end);
+    int count = 0;
+    for (size_t j = begin; j < end && count < LINKS_MAX; j++) {
+        int link = hnsw.neighbors [j];
+        if (link < 0)
+            break;
+        if (skip_visited) {
+            if (visited.get (link))
+                continue;
+            visited.set (link);
+        }
+        links [count++] = link;
+    }
+    return count;
+}
+
+//  Put node at distance into the result heap (k, D, I; nres held) when
+//  keep accepts it, as faiss::search_from_candidates does.
+void
+s_offer (int k, float *D, idx_t *I, int *nres, search_hnsw_keep_fn keep, void *arg, idx_t node, float distance)
+{
+    if (keep && !keep (arg, node))
+        return;
+    if (*nres < k)
+        faiss::maxheap_push (++*nres, D, I, distance, node);
+    else
+    if (distance < D [0])
+        faiss::maxheap_replace_top (*nres, D, I, distance, node);
+}
+
+//  True when s_walk walks index as its own search would: an HNSW graph
+//  over float vectors ranked by inner product, searched as FAISS does by
+//  default (greedy upper levels, a bounded queue on level 0).
+bool
+s_walkable (const faiss::IndexHNSWFlat *index)
+{
+    const faiss::IndexFlat *flat = dynamic_cast<const faiss::IndexFlat *> (index->storage);
+    return flat && index->metric_type == faiss::METRIC_INNER_PRODUCT && flat->metric_type == faiss::METRIC_INNER_PRODUCT
+        && index->hnsw.upper_beam == 1 && index->hnsw.search_bounded_queue && !index->reconstruct_from_neighbors
+        && index->hnsw.nb_neighbors (0) <= LINKS_MAX;
+}
+
+//  FAISS 1.7.3's IndexHNSW::search of one query (HNSW::search: a greedy
+//  descent of the upper levels, then search_from_candidates on level 0 with
+//  efSearch and a bounded queue of max (hnsw.efSearch, k)), step for step:
+//  the same nodes visited in the same order, the same distances (bit for
+//  bit, s_inner_batch), the same heap operations, so the same k results
+//  (slot, inner product) best first into I and D (-1: none). What differs
+//  is that a node's unvisited links have their distances computed together
+//  before they are offered and queued in order, not one at a time.
+void
+s_walk (const faiss::IndexHNSWFlat *index, const float *query, int k, int ef_search, search_hnsw_keep_fn keep,
+        void *arg, idx_t *I, float *D)
+{
+    const faiss::HNSW &hnsw = index->hnsw;
+    const float *base = dynamic_cast<const faiss::IndexFlat *> (index->storage)->get_xb ();
+    size_t dims = (size_t) index->d;
+    faiss::maxheap_heapify (k, D, I);
+    if (hnsw.entry_point == -1)
+        return;
+    faiss::VisitedTable visited ((int) index->ntotal);
+    idx_t links [LINKS_MAX];
+    float distances [LINKS_MAX];
+    //  Greedy descent: the nearest link of the nearest node, level by level.
+    int nearest = hnsw.entry_point;
+    idx_t entry = nearest;
+    float d_nearest;
+    s_distances (query, base, dims, &entry, 1, &d_nearest);
+    for (int level = hnsw.max_level; level >= 1; level--)
+        for (;;) {
+            int previous = nearest;
+            int count = s_links (hnsw, visited, nearest, level, false, links);
+            s_distances (query, base, dims, links, count, distances);
+            for (int j = 0; j < count; j++)
+                if (distances [j] < d_nearest) {
+                    nearest = (int) links [j];
+                    d_nearest = distances [j];
+                }
+            if (nearest == previous)
+                break;
+        }
+    //  Level 0: the best-first walk from the nearest node found.
+    int ef = std::max (hnsw.efSearch, k);
+    faiss::HNSW::MinimaxHeap candidates (ef);
+    candidates.push (nearest, d_nearest);
+    int nres = 0;
+    for (int i = 0; i < candidates.size (); i++) {
+        s_offer (k, D, I, &nres, keep, arg, candidates.ids [i], candidates.dis [i]);
+        visited.set (candidates.ids [i]);
+    }
+    while (candidates.size () > 0) {
+        float d0 = 0;
+        int v0 = candidates.pop_min (&d0);
+        //  FAISS's stopping rule (check_relative_distance): ef_search
+        //  queued candidates nearer than this one.
+        if (candidates.count_below (d0) >= ef_search)
+            break;
+        int count = s_links (hnsw, visited, v0, 0, true, links);
+        s_distances (query, base, dims, links, count, distances);
+        for (int j = 0; j < count; j++) {
+            s_offer (k, D, I, &nres, keep, arg, links [j], distances [j]);
+            candidates.push ((int) links [j], distances [j]);
+        }
+    }
+    faiss::maxheap_reorder (k, D, I);
+    for (int i = 0; i < k; i++)
+        D [i] = -D [i];
+}
 
 //  Vectors held by the built index.
 idx_t
@@ -271,10 +465,11 @@ search_hnsw_vector (search_hnsw_t *self, int64_t slot, float *out)
     return true;
 }
 
-int
-search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int ef,
-                    search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
-                    char *err, size_t errlen)
+//  search_hnsw_search, by s_walk where it walks the index as FAISS does
+//  when walk, else (or when not walk) by FAISS's own search.
+static int
+s_search (search_hnsw_t *self, const float *query, size_t k, int ef, search_hnsw_keep_fn keep, void *arg,
+          int64_t *slots, float *scores, bool walk, char *err, size_t errlen)
 {
     assert (self && query && slots && scores);
     if (k == 0 || search_hnsw_count (self) == 0)
@@ -317,7 +512,12 @@ search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int ef,
         if (self->kind == KIND_IVF_SQ8)
             params = &lists;
         params->sel = keep ? &selector : nullptr;
-        self->index->search (1, query, (idx_t) k, distances.data (), labels.data (), params);
+        const faiss::IndexHNSWFlat *graph_index = self->kind == KIND_HNSW && walk
+                                                ? dynamic_cast<const faiss::IndexHNSWFlat *> (self->index) : nullptr;
+        if (graph_index && s_walkable (graph_index))
+            s_walk (graph_index, query, (int) k, graph.efSearch, keep, arg, labels.data (), distances.data ());
+        else
+            self->index->search (1, query, (idx_t) k, distances.data (), labels.data (), params);
     }
     catch (const std::exception &e) {
         std::snprintf (err, errlen, "vector search failed: %s", e.what ());
@@ -333,6 +533,22 @@ search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int ef,
             scores [found++] = s_is_l2 (self->kind) ? (norm + 1 - distances [i]) / 2 : distances [i];
         }
     return found;
+}
+
+int
+search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int ef,
+                    search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
+                    char *err, size_t errlen)
+{
+    return s_search (self, query, k, ef, keep, arg, slots, scores, true, err, errlen);
+}
+
+int
+search_hnsw_search_faiss (search_hnsw_t *self, const float *query, size_t k, int ef,
+                          search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
+                          char *err, size_t errlen)
+{
+    return s_search (self, query, k, ef, keep, arg, slots, scores, false, err, errlen);
 }
 
 //  The first line of a saved index: a format tag, then the key.

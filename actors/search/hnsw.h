@@ -64,9 +64,20 @@ bool search_hnsw_vector (search_hnsw_t *self, int64_t slot, float *out);
 //  scores; ef candidates are explored on a graph (at least k). Returns
 //  how many were found (fewer than k when keep refuses many), or -1 with
 //  a reason.
+//  The "hnsw" kind walks its graph here (hnsw.cc, s_walk) as FAISS 1.7.3
+//  walks it, step for step, with a node's links' inner products computed
+//  side by side: the same results, bit for bit, as FAISS's own search,
+//  several times faster with Debian's libfaiss (built for the baseline
+//  x86-64, its inner product is a scalar loop).
 int search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int ef,
                         search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
                         char *err, size_t errlen);
+
+//  search_hnsw_search by FAISS's own search for every kind: what the walk
+//  must answer (tests/unit/test_search_hnsw.c compares them).
+int search_hnsw_search_faiss (search_hnsw_t *self, const float *query, size_t k, int ef,
+                              search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
+                              char *err, size_t errlen);
 
 //  Write the sealed index to path (through path.PID.tmp, then a rename), with
 //  key (one line: what the vectors are of, e.g. the model and the catalog

@@ -671,8 +671,9 @@ search_index_count (search_index_t *self)
 
 const char *index_phase_names [PHASE_COUNT] = {
     "plan (words, typo candidates)", "AND match (BM25)", "titles' own match", "company phrase",
-    "rest counted (rowids)", "OR fallback", "rerank", "second pass (all of it)", "semantic side",
-    "result items", "autocomplete matches"
+    "rest counted (rowids)", "OR fallback", "rerank", "second pass (all of it)",
+    "semantic side past the keyword side", "semantic: its thread's start", "semantic: query embedding",
+    "semantic: vector walk", "fusion (and the union sorted)", "result items", "autocomplete matches"
 };
 
 uint64_t

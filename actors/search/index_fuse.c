@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,10 +139,14 @@ s_semantic (search_index_t *self, const char *q, const index_filter_t *f, index_
     float *qv = malloc (self->dims * sizeof *qv);
     if (!qv)
         return -1;
+    uint64_t since = index_clock_ns ();
     int e = mg_lsa_embed_text (self->lsa, q, qv);
+    index_phase_add (self, PHASE_EMBED, since, 1);
     index_hit_t top [SEMANTIC_TOP];
     s_vec_keep_t keep = { .self = self, .f = f };
+    since = index_clock_ns ();
     int count = e == 0 ? s_nearest (self, qv, &keep, SEMANTIC_TOP, SEMANTIC_MIN, top) : e > 0 ? 0 : -1;
+    index_phase_add (self, PHASE_VECTORS, since, count > 0 ? (size_t) count : 0);
     free (qv);
     int rc = count < 0 ? -1 : 0;
     for (int i = 0; rc == 0 && i < count; i++) {
@@ -223,22 +228,113 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
     return 0;
 }
 
-//  The semantic side of one hybrid query, run beside the keyword side.
+//  The semantic side of one hybrid query, offered to a thread of its own
+//  while the query's thread runs the keyword side. Whichever of the two
+//  threads claims it first runs it: the side thread when it starts in
+//  time, else the query's thread once its keyword side is done (a thread
+//  not yet given a core by then would only add its wait to the query's).
+//  Shared by both threads, freed by the last to let go of it; the side
+//  thread is detached and touches nothing else unless it claimed the
+//  work, while the query's thread waits for it to finish.
 typedef struct {
     search_index_t *self;
     const char *q;
     const index_filter_t *f;
     index_hits_t *sem;
+    uint64_t asked;            //  when the thread was asked for (index_clock_ns)
+    atomic_bool claimed;       //  the work is taken (by the side thread or the query's)
+    atomic_int holders;        //  threads holding this (2 once the side thread runs)
+    pthread_mutex_t lock;      //  guards done
+    pthread_cond_t finished;   //  signalled when done is set
+    bool done;                 //  the side thread has run the work
     int rc;
 } s_side_t;
 
-//  Thread body: s_semantic of a s_side_t.
+//  Let go of side; the last holder frees it.
+static void
+s_side_release (s_side_t *side)
+{
+    if (atomic_fetch_sub (&side->holders, 1) == 1) {
+        pthread_cond_destroy (&side->finished);
+        pthread_mutex_destroy (&side->lock);
+        free (side);
+    }
+}
+
+//  Thread body: s_semantic of a s_side_t, when the query's thread has not
+//  claimed it first.
 static void *
 s_semantic_side (void *arg)
 {
     s_side_t *side = arg;
-    side->rc = s_semantic (side->self, side->q, side->f, side->sem);
+    if (!atomic_exchange (&side->claimed, true)) {
+        index_phase_add (side->self, PHASE_SIDE_START, side->asked, 1);
+        side->rc = s_semantic (side->self, side->q, side->f, side->sem);
+        pthread_mutex_lock (&side->lock);
+        side->done = true;
+        pthread_cond_signal (&side->finished);
+        pthread_mutex_unlock (&side->lock);
+    }
+    s_side_release (side);
     return NULL;
+}
+
+//  A side of the query for q, f and sem, offered to a detached thread of
+//  its own. NULL when no side or thread can be had (the query's thread
+//  runs the semantic side itself).
+static s_side_t *
+s_side_start (search_index_t *self, const char *q, const index_filter_t *f, index_hits_t *sem)
+{
+    s_side_t *side = calloc (1, sizeof *side);
+    if (!side)
+        return NULL;
+    *side = (s_side_t) { .self = self, .q = q, .f = f, .sem = sem, .asked = index_clock_ns () };
+    atomic_init (&side->claimed, false);
+    atomic_init (&side->holders, 2);
+    if (pthread_mutex_init (&side->lock, NULL)) {
+        free (side);
+        return NULL;
+    }
+    if (pthread_cond_init (&side->finished, NULL)) {
+        pthread_mutex_destroy (&side->lock);
+        free (side);
+        return NULL;
+    }
+    pthread_attr_t attr;
+    pthread_t thread;
+    bool started = pthread_attr_init (&attr) == 0;
+    if (started) {
+        started = pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED) == 0
+               && pthread_create (&thread, &attr, s_semantic_side, side) == 0;
+        pthread_attr_destroy (&attr);
+    }
+    if (!started) {
+        pthread_cond_destroy (&side->finished);
+        pthread_mutex_destroy (&side->lock);
+        free (side);
+        return NULL;
+    }
+    return side;
+}
+
+//  The semantic side's answer into sem once the keyword side is done: run
+//  here when the side thread has not claimed it yet, else wait for that
+//  thread to finish it. 0 or -1; side is let go of.
+static int
+s_side_finish (s_side_t *side)
+{
+    int rc;
+    if (!atomic_exchange (&side->claimed, true))
+        rc = s_semantic (side->self, side->q, side->f, side->sem);
+    else {
+        pthread_mutex_lock (&side->lock);
+        while (!side->done)
+            pthread_cond_wait (&side->finished, &side->lock);
+        pthread_mutex_unlock (&side->lock);
+        rc = side->rc;
+    }
+    s_side_release (side);
+    return rc;
 }
 
 //  search_index_query on this thread's lane.
@@ -269,12 +365,12 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
         rc = index_placeholder (self, filter, &hits);
     //  Hybrid: the vector side (embedding, graph or list walk) runs on its
     //  own thread while this one runs the keyword side; they share only
-    //  what neither writes (the doc table, the filter). Inline when no
-    //  thread can be had.
-    s_side_t side = { .self = self, .q = query->q, .f = filter, .sem = &sem, .rc = 0 };
-    pthread_t thread;
-    bool beside = n > 0 && ratio > 0 && ratio < 1 && !self->sides_inline
-               && pthread_create (&thread, NULL, s_semantic_side, &side) == 0;
+    //  what neither writes (the doc table, the filter). Here, after the
+    //  keyword side, when its thread has not started by then or none can
+    //  be had.
+    s_side_t *side = n > 0 && ratio > 0 && ratio < 1 && !self->sides_inline
+                   ? s_side_start (self, query->q, filter, &sem) : NULL;
+    bool beside = side != NULL;
     //  Bounded keyword work (KEYWORD_TOP) serves relevance pages among the
     //  reranked best; other sorts, facets and deep pages see every match.
     bool bounded = query->sort == SEARCH_SORT_RELEVANCE && !query->facets
@@ -286,10 +382,11 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
     }
     if (beside) {
         uint64_t since = index_clock_ns ();
-        pthread_join (thread, NULL);
+        int side_rc = s_side_finish (side);
         index_phase_add (self, PHASE_SEMANTIC, since, sem.count);      //  its time past the keyword side
-        rc = rc ? rc : side.rc;
+        rc = rc ? rc : side_rc;
     }
+    uint64_t fused = 0;        //  when the fusion began, 0: none
     if (rc == 0 && n > 0 && ratio > 0) {
         if (!beside) {
             uint64_t since = index_clock_ns ();
@@ -297,6 +394,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
             index_phase_add (self, PHASE_SEMANTIC, since, sem.count);
         }
         if (rc == 0 && ratio < 1) {
+            fused = index_clock_ns ();
             index_hits_sort (&hits, index_by_score);
             rc = s_fuse (&hits, &sem, ratio, n > LONG_QUERY_WORDS);
         }
@@ -314,6 +412,8 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
             index_hits_sort (&hits, query->sort == SEARCH_SORT_POPULARITY ? s_by_popularity
                                   : query->sort == SEARCH_SORT_RATING ? s_by_rating : s_by_release);
     }
+    if (fused)
+        index_phase_add (self, PHASE_FUSE, fused, hits.count);
     if (rc == 0 && query->facets) {
         rep->facets = calloc (1, sizeof *rep->facets);
         rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;

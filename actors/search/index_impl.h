@@ -189,10 +189,18 @@ typedef enum {
 //  The phases of a query whose time is counted (index_phase_add): the plan
 //  (words, typo candidates), each FTS5 statement of the keyword side, the
 //  rerank, the second pass (its own plan and statements included), the
-//  semantic side, the page's result items, autocomplete's statements.
+//  semantic side (a hybrid query's: its time past the keyword side, the
+//  wait for its thread or the side run on the query's own when that
+//  thread had not started; the semantic side's own steps: the start of
+//  its thread when it ran there, the query's embedding, the vector walk),
+//  the fusion (the two
+//  rankings joined and the union sorted), the page's result items,
+//  autocomplete's statements. The semantic side's own steps overlap the
+//  keyword side's in a hybrid query: phases add up to more than its time.
 typedef enum {
     PHASE_PLAN, PHASE_AND, PHASE_TITLED, PHASE_COMPANY, PHASE_REST, PHASE_OR, PHASE_RANK, PHASE_SECOND,
-    PHASE_SEMANTIC, PHASE_ITEMS, PHASE_SUGGEST, PHASE_COUNT
+    PHASE_SEMANTIC, PHASE_SIDE_START, PHASE_EMBED, PHASE_VECTORS, PHASE_FUSE, PHASE_ITEMS, PHASE_SUGGEST,
+    PHASE_COUNT
 } index_phase_t;
 
 extern const char *index_phase_names [PHASE_COUNT];

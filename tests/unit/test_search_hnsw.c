@@ -3,7 +3,8 @@
     brute-force scan (recall@10), the keep callback filters results, and
     slots number vectors in the order they were added; staged vectors are
     searched exactly before the build; a saved index reads back only under
-    the key (catalog generation) it was saved with.  */
+    the key (catalog generation) it was saved with; the "hnsw" kind's own
+    graph walk answers what FAISS's search answers, bit for bit.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -281,6 +282,74 @@ test_search_hnsw_finds_a_vector_itself_first (void **state)
     search_hnsw_destroy (&index);
 }
 
+//  Slots of odd remainder by 3 only: a filter unlike the even one.
+static bool
+s_keep_thirds (void *arg, int64_t slot)
+{
+    (void) arg;
+    return slot % 3 != 1;
+}
+
+//  The graph walk (search_hnsw_search on "hnsw") answers what FAISS's own
+//  search answers, bit for bit (slots and inner products), for vectors of
+//  a width that fills SSE registers (128) and one that leaves a tail (131),
+//  for a page and a semantic query's 100, with and without filters.
+static void
+test_search_hnsw_walk_equals_faiss_search (void **state)
+{
+    (void) state;
+    assert_int_equal (setenv ("MG_SEARCH_VECTOR_INDEX", "hnsw", 1), 0);
+    const uint32_t widths [] = { DIMS, DIMS + 3 };
+    const size_t ks [] = { K, 100 };
+    const search_hnsw_keep_fn keeps [] = { NULL, s_keep_even, s_keep_thirds };
+    for (size_t w = 0; w < sizeof widths / sizeof widths [0]; w++) {
+        uint32_t dims = widths [w];
+        //  Clustered unit vectors of dims: the first DIMS of s_vectors' and
+        //  a few more, normalised again.
+        float *made = s_vectors (VECTORS + QUERIES, 3);
+        float *base = malloc ((size_t) (VECTORS + QUERIES) * dims * sizeof *base);
+        assert_non_null (base);
+        uint64_t noise = 11;
+        for (size_t i = 0; i < VECTORS + QUERIES; i++) {
+            double len = 0;
+            for (uint32_t d = 0; d < dims; d++) {
+                float v = d < DIMS ? made [i * DIMS + d] : (float) (0.1 * s_uniform (&noise));
+                base [i * dims + d] = v;
+                len += (double) v * v;
+            }
+            for (uint32_t d = 0; d < dims; d++)
+                base [i * dims + d] /= (float) sqrt (len);
+        }
+        free (made);
+        char err [256];
+        search_hnsw_t *index = search_hnsw_new (dims, M, EF_BUILD, err, sizeof err);
+        assert_non_null (index);
+        assert_int_equal (search_hnsw_add (index, base, VECTORS, err, sizeof err), 0);
+        assert_int_equal (search_hnsw_seal (index, err, sizeof err), 0);
+        size_t compared = 0;
+        for (size_t q = 0; q < QUERIES; q++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof ks [0]; ki++)
+                for (size_t f = 0; f < sizeof keeps / sizeof keeps [0]; f++) {
+                    int64_t walked [100], faissed [100];
+                    float walked_scores [100], faissed_scores [100];
+                    const float *query = base + (VECTORS + q) * dims;
+                    int n = search_hnsw_search (index, query, ks [ki], EF_SEARCH, keeps [f], NULL,
+                                                walked, walked_scores, err, sizeof err);
+                    int m = search_hnsw_search_faiss (index, query, ks [ki], EF_SEARCH, keeps [f], NULL,
+                                                      faissed, faissed_scores, err, sizeof err);
+                    assert_int_equal (n, m);
+                    assert_int_equal (n, (int) ks [ki]);
+                    assert_memory_equal (walked, faissed, (size_t) n * sizeof *walked);
+                    assert_memory_equal (walked_scores, faissed_scores, (size_t) n * sizeof *walked_scores);
+                    compared += (size_t) n;
+                }
+        print_message ("%u dims: %zu results of the walk equal FAISS's\n", dims, compared);
+        search_hnsw_destroy (&index);
+        free (base);
+    }
+    unsetenv ("MG_SEARCH_VECTOR_INDEX");
+}
+
 int
 main (void)
 {
@@ -289,6 +358,7 @@ main (void)
         cmocka_unit_test (test_search_hnsw_staged_vectors_are_searched_exactly),
         cmocka_unit_test (test_search_hnsw_reads_back_only_its_generation),
         cmocka_unit_test (test_search_hnsw_finds_a_vector_itself_first),
+        cmocka_unit_test (test_search_hnsw_walk_equals_faiss_search),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
