@@ -373,6 +373,71 @@ test_two_batches_changing_one_title_both_count (void **state)
     PQclear (res);
 }
 
+//  A batch whose credits name a known person while another transaction's
+//  credits of that person, which moved their department, are not
+//  committed yet: the person is known for the department of most of all
+//  their credits once both are in (the batch's people insert waits for the
+//  other writer, then counts), not for the count the batch could see
+//  without the other's.
+static void
+test_a_department_counts_credits_committed_meanwhile (void **state)
+{
+    fixture_t *f = *state;
+    mg_error_t err = { 0 };
+    //  9100 directs one film.
+    mg_raw_credit_t director = { .name = "Dee Rector", .person_id = 9100, .has_person_id = true,
+                                 .job = "Director", .department = "Directing" };
+    mg_raw_record_t first = { .source = "tmdb", .source_id = "731", .title = "Directed Once",
+                              .year = 2004, .has_year = true, .crew = &director, .crew_count = 1 };
+    mg_apply_item_t item = { .entity = "00000000-0000-4000-8000-000000000731", .new_entity = true,
+                             .has_new_entity = true, .record = &first };
+    mg_apply_request_t apply = { .items = &item, .items_count = 1 };
+    mg_apply_reply_t applied;
+    assert_int_equal (mg_client_call (f->client, "indexer.apply", &mg_apply_request_desc, &apply,
+                                      &mg_apply_reply_desc, &applied, CALL_TTL_MS, &err), 0);
+    mg_msg_clear (&mg_apply_reply_desc, &applied);
+    //  Another writer of credits adds four writing credits, not committed yet.
+    char reason [256];
+    PGconn *other = mg_pg_connect (f->url, reason, sizeof reason);
+    assert_non_null (other);
+    s_exec (other, "BEGIN", PGRES_COMMAND_OK);
+    s_exec (other, "INSERT INTO credits (content_id, role, ord, person_name, person_tmdb_id, job, department) "
+                   "SELECT '00000000-0000-4000-8000-000000000731', 'crew', n, 'Dee Rector', 9100, 'Writer', 'Writing' "
+                   "FROM generate_series (1, 4) n", PGRES_COMMAND_OK);
+    //  The batch: 9100 acts in three films.
+    mg_raw_credit_t cast [3];
+    mg_raw_record_t records [3];
+    mg_apply_item_t items [3];
+    const char *ids [3] = { "732", "733", "734" };
+    const char *entities [3] = { "00000000-0000-4000-8000-000000000732", "00000000-0000-4000-8000-000000000733",
+                                 "00000000-0000-4000-8000-000000000734" };
+    const char *titles [3] = { "Acted One", "Acted Two", "Acted Three" };
+    for (int i = 0; i < 3; i++) {
+        cast [i] = (mg_raw_credit_t) { .name = "Dee Rector", .person_id = 9100, .has_person_id = true };
+        s_film (&records [i], &cast [i], 1, ids [i], titles [i]);
+        items [i] = (mg_apply_item_t) { .entity = (char *) entities [i], .new_entity = true,
+                                        .has_new_entity = true, .record = &records [i] };
+    }
+    mg_apply_request_t batch = { .items = items, .items_count = 3 };
+    s_apply_call_t call = { .endpoint = f->env.endpoint, .request = &batch };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_apply_run, &call), 0);
+    assert_int_equal (s_await_lock_waits (f, 1), 1);
+    s_exec (other, "COMMIT", PGRES_COMMAND_OK);
+    PQfinish (other);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    if (call.rc)
+        fail_msg ("apply failed: %s %s", call.err.code, call.err.message);
+    assert_int_equal (call.reply.failed, 0);
+    mg_msg_clear (&mg_apply_reply_desc, &call.reply);
+    //  Writing 4, Acting 3, Directing 1.
+    PGresult *res = PQexec (f->pg, "SELECT known_for_department FROM people WHERE tmdb_id = 9100");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_int_equal (PQntuples (res), 1);
+    assert_string_equal (PQgetvalue (res, 0, 0), "Writing");
+    PQclear (res);
+}
+
 int
 main (void)
 {
@@ -380,6 +445,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_locked_catalog_is_503_and_fails_no_job, setup, teardown),
         cmocka_unit_test_setup_teardown (test_a_batch_aborted_by_a_deadlock_is_applied_again, setup_own_bounds, teardown),
         cmocka_unit_test_setup_teardown (test_two_batches_changing_one_title_both_count, setup_own_bounds, teardown),
+        cmocka_unit_test_setup_teardown (test_a_department_counts_credits_committed_meanwhile, setup_own_bounds, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
