@@ -24,7 +24,9 @@
 #       MG_SEARCH_VECTOR_INDEX picks the kind (default here ivf-sq8).
 #   bench/search.sh --replica-only --titles N
 #       a whole replica's index (FTS5, result items, doc table; vectors with
-#       MG_BENCH_MODEL, an LSA model file) built straight from the generated
+#       MG_BENCH_MODEL, an LSA model file, or MG_BENCH_MODEL=train: one
+#       trained here from the generated file by mg-embed-train --from, on
+#       at most 100,000 of its titles, evenly spaced) built straight from the generated
 #       catalog (mg-search-bench, NOT through PostgreSQL): build time, where
 #       its memory goes, RSS, keyword (and hybrid) p50/p99 over the query
 #       mix; then the index saved as a replica saves it (MG_SEARCH_INDEX_FILE)
@@ -71,6 +73,15 @@ release_tool() {
 if [ -n "$replica_only" ]; then
   release_tool mg-search-bench
   python3 "$root/bench/search_gen.py" "$root/data/catalog.jsonl.gz" "$items" "$dir/titles.jsonl" "$dir/queries.txt"
+  if [ "${MG_BENCH_MODEL:-}" = train ]; then
+    cmake --build "$root/build-release" -j2 --target mg-embed-train >/dev/null
+    every=$(( (items + 99999) / 100000 ))
+    echo "model: $dims dimensions from every ${every}th of the $items titles (mg-embed-train --from)," \
+         "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    "$root/build-release/bin/mg-embed-train" --from "$dir/titles.jsonl" --every "$every" --dims "$dims" \
+      --out "$dir/model"
+    MG_BENCH_MODEL=$dir/model
+  fi
   echo "whole replica index, $items generated titles, built from the generated file (not through PostgreSQL);" \
        "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   "$root/build-release/bin/mg-search-bench" "$dir/titles.jsonl" "$dir/queries.txt" "$dir/replica" ${MG_BENCH_MODEL:+"$MG_BENCH_MODEL"}

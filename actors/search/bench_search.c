@@ -19,6 +19,7 @@
     restarted replica does and prints the time until it serves.  */
 #include "index_impl.h"
 #include "bench_util.h"
+#include "record.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -43,33 +44,6 @@ s_by_popularity (const void *a, const void *b)
 {
     double pa = ((const s_title_t *) a)->popularity, pb = ((const s_title_t *) b)->popularity;
     return pa < pb ? 1 : pa > pb ? -1 : 0;
-}
-
-//  Join the string member key of each object of array (or each string of
-//  it when key is NULL) with '\n' into out (room bytes).
-static const char *
-s_join (json_t *array, const char *key, char *out, size_t room)
-{
-    size_t used = 0, i;
-    json_t *value;
-    out [0] = '\0';
-    json_array_foreach (array, i, value) {
-        const char *text = json_string_value (key ? json_object_get (value, key) : value);
-        int n = text ? snprintf (out + used, room - used, "%s%s", used ? "\n" : "", text) : 0;
-        if (n > 0 && (size_t) n < room - used)
-            used += (size_t) n;
-    }
-    return out;
-}
-
-//  Genre slug of a TMDB genre name: lower case, spaces as '-'.
-static void
-s_slug (const char *name, char *out, size_t room)
-{
-    size_t i = 0;
-    for (; name [i] && i + 1 < room; i++)
-        out [i] = name [i] == ' ' ? '-' : (char) (name [i] >= 'A' && name [i] <= 'Z' ? name [i] + 32 : name [i]);
-    out [i] = '\0';
 }
 
 //  The result item of rec (the shape of mg_catalog_sql.h's item: offers
@@ -139,7 +113,7 @@ s_put (search_index_t *index, const char *line, long long seq)
     json_array_foreach (json_object_get (rec, "genres"), i, value) {
         char slug [64];
         const char *name = json_string_value (json_object_get (value, "name"));
-        s_slug (name ? name : "", slug, sizeof slug);
+        search_record_slug (name ? name : "", slug, sizeof slug);
         int n = *slug ? snprintf (genres + used, sizeof genres - used, "%s%s", used ? "," : "", slug) : 0;
         if (n > 0 && (size_t) n < sizeof genres - used) {
             used += (size_t) n;
@@ -162,10 +136,10 @@ s_put (search_index_t *index, const char *line, long long seq)
         .id = id, .type = "movie", .title = json_string_value (json_object_get (rec, "title")),
         .original_title = json_string_value (json_object_get (rec, "original_title")),
         .tagline = json_string_value (json_object_get (rec, "tagline")),
-        .keywords = s_join (json_object_get (rec, "keywords"), NULL, keywords, sizeof keywords),
+        .keywords = search_record_join (json_object_get (rec, "keywords"), NULL, keywords, sizeof keywords),
         .overview = json_string_value (json_object_get (rec, "overview")),
-        .cast = s_join (json_object_get (json_object_get (rec, "credits"), "cast"), "name", cast, sizeof cast),
-        .companies = s_join (json_object_get (rec, "production_companies"), "name", companies, sizeof companies),
+        .cast = search_record_join (json_object_get (json_object_get (rec, "credits"), "cast"), "name", cast, sizeof cast),
+        .companies = search_record_join (json_object_get (rec, "production_companies"), "name", companies, sizeof companies),
         .year = year, .popularity = json_number_value (json_object_get (rec, "popularity")),
         .has_rating = json_is_number (rating), .rating = json_number_value (rating),
         .release_date = release, .genres = genres, .offers = offers, .hit_json = item
@@ -411,7 +385,7 @@ main (int argc, char **argv)
     snprintf (vkey, sizeof vkey, "vectors %s", key);
     long rss_start = bench_status_kib ("VmRSS");
     char *line = malloc (LINE_MAX_BYTES);
-    double start = bench_now_ms ();
+    double start = bench_now_ms (), cpu_start = bench_cpu_s ();
     search_index_t *index = save && line ? search_index_store_read (lsa, save, key, vkey, err, sizeof err) : NULL;
     bool opened = index != NULL;
     size_t count = opened ? search_index_count (index) : 0;
@@ -434,13 +408,13 @@ main (int argc, char **argv)
         mg_lsa_destroy (&lsa);
         return 1;
     }
-    double ready = bench_now_ms ();
+    double ready = bench_now_ms (), cpu = bench_cpu_s () - cpu_start;
     if (opened)
-        printf ("titles=%zu restart: read from %s in %.0f ms, vocabulary %.0f ms: serving after %.0f ms\n",
-                count, save, built - start, ready - built, ready - start);
+        printf ("titles=%zu restart: read from %s in %.0f ms, vocabulary %.0f ms: serving after %.0f ms"
+                " (CPU %.1f s, all threads)\n", count, save, built - start, ready - built, ready - start, cpu);
     else
-        printf ("titles=%zu build_ms=%.0f (puts and commit, not through PostgreSQL) vocabulary_ms=%.0f\n",
-                count, built - start, ready - built);
+        printf ("titles=%zu build_ms=%.0f (puts and commit, not through PostgreSQL) vocabulary_ms=%.0f"
+                " (CPU %.1f s, all threads)\n", count, built - start, ready - built, cpu);
     printf ("rss %.1f MiB (%.1f MiB before the index: the model and the process), peak %.1f MiB\n",
             bench_status_kib ("VmRSS") / 1024.0, rss_start / 1024.0, bench_status_kib ("VmHWM") / 1024.0);
     s_memory (index);

@@ -6,6 +6,9 @@
 //  Milliseconds of the monotonic clock.
 double bench_now_ms (void);
 
+//  Seconds of CPU (user and system, all threads) the process has used.
+double bench_cpu_s (void);
+
 //  A field of /proc/self/status in KiB (VmRSS, VmHWM), 0 when unreadable.
 long bench_status_kib (const char *field);
 

@@ -1,5 +1,10 @@
 /*  mg-embed-train: builds the LSA model of the search replicas from the
-    catalog in PostgreSQL and writes it to MG_EMBED_MODEL (or --out).
+    catalog in PostgreSQL (or, with --from FILE, from a file of source
+    records in JSON Lines, as data/catalog.jsonl and bench/search_gen.py
+    write them) and writes it to MG_EMBED_MODEL (or --out). --every K
+    trains on every K-th title only: a model of a large catalog from an
+    even sample of it (the vocabulary and its directions; every title is
+    still embedded by the replicas).
 
     TF-IDF: a title's words with their field weights (lsa.c), sublinear tf
     (1 + ln tf), smoothed idf (ln ((1 + N) / (1 + df)) + 1), rows of unit
@@ -12,12 +17,15 @@
     V_k Sigma_k^(p - 1): a title and a query are both tfidf . projection
     (a title's row of U_k Sigma_k^p), compared by cosine.  */
 #include "mg_lsa.h"
+#include "record.h"
 #include "mg_text.h"
 #include "mg_config.h"
 #include "mg_log.h"
 #include "mg_pg.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <jansson.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +44,8 @@
 //  specific ones (Caron 2001; Bullinaria and Levy 2012).
 #define SIGMA_POWER_DEFAULT 0.5   //  measured better than 1 (docs/benchmarks.md)
 #define BIGRAMS_DEFAULT     true    //  pairs of adjacent words as terms too (--no-bigrams: words only)
+#define FIELD_BYTES         (64 * 1024) //  a record's joined keywords or genres (a title's are far fewer)
+#define ROWS_FIRST          4096        //  titles' row starts allocated first; doubled as needed
 
 static const char s_sql [] =
     "SELECT c.title, c.original_title, "
@@ -178,6 +188,114 @@ s_gauss (unsigned *seed)
     return sqrt (-2 * log (u)) * cos (2 * M_PI * v);
 }
 
+//  The catalog's titles one at a time: the rows of s_sql, or the lines of
+//  a source-record file; every every-th of them.
+typedef struct {
+    PGresult *res;              //  rows, or NULL
+    size_t row;
+    FILE *file;                 //  lines, or NULL
+    const char *path;
+    char *line;
+    size_t line_room, line_no;
+    json_t *rec;                //  the record of the last line read
+    char keywords [FIELD_BYTES], genres [FIELD_BYTES];
+    size_t every;
+} s_source_t;
+
+//  The next title into doc, valid until the next call: 1, 0 at the end, or
+//  -1 (a line that is not a JSON object, or a read error; logged).
+static int
+s_source_next (s_source_t *src, mg_doc_t *doc)
+{
+    if (src->res) {
+        size_t rows = (size_t) PQntuples (src->res);
+        if (src->row >= rows)
+            return 0;
+        int r = (int) src->row;
+        src->row += src->every;
+        #define COL(c) (PQgetisnull (src->res, r, c) ? NULL : PQgetvalue (src->res, r, c))
+        *doc = (mg_doc_t) {
+            .title = COL (0), .original_title = COL (1), .alternates = COL (2), .tagline = COL (3),
+            .keywords = COL (4), .overview = COL (5), .genres = COL (6)
+        };
+        #undef COL
+        return 1;
+    }
+    json_decref (src->rec);
+    src->rec = NULL;
+    for (;;) {
+        errno = 0;
+        ssize_t len = getline (&src->line, &src->line_room, src->file);
+        if (len < 0) {
+            if (errno) {
+                mg_error ("cannot read the catalog file", "path=%s error=\"%s\"", src->path, strerror (errno));
+                return -1;
+            }
+            return 0;
+        }
+        if (src->line_no++ % src->every == 0)
+            break;
+    }
+    json_error_t jerr;
+    src->rec = json_loads (src->line, 0, &jerr);
+    if (!json_is_object (src->rec)) {
+        mg_error ("not a JSON object", "path=%s line=%zu reason=\"%s\"", src->path, src->line_no,
+                  src->rec ? "not an object" : jerr.text);
+        return -1;
+    }
+    json_t *rec = src->rec;
+    *doc = (mg_doc_t) {
+        .title = json_string_value (json_object_get (rec, "title")),
+        .original_title = json_string_value (json_object_get (rec, "original_title")),
+        .tagline = json_string_value (json_object_get (rec, "tagline")),
+        .keywords = search_record_join (json_object_get (rec, "keywords"), NULL, src->keywords, sizeof src->keywords),
+        .overview = json_string_value (json_object_get (rec, "overview")),
+        .genres = search_record_genres (rec, src->genres, sizeof src->genres)
+    };
+    return 1;
+}
+
+//  Open the titles of file (NULL: the catalog in PostgreSQL) into src. 0 or -1 (logged).
+static int
+s_source_open (s_source_t *src, const char *file, size_t every)
+{
+    *src = (s_source_t) { .every = every, .path = file };
+    if (file) {
+        src->file = fopen (file, "r");
+        if (!src->file)
+            mg_error ("cannot open the catalog file", "path=%s error=\"%s\"", file, strerror (errno));
+        return src->file ? 0 : -1;
+    }
+    char reason [512] = "";
+    PGconn *pg = mg_pg_connect_long (mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway"),
+                                reason, sizeof reason);
+    if (!pg) {
+        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+        return -1;
+    }
+    src->res = PQexec (pg, s_sql);
+    int rc = 0;
+    if (PQresultStatus (src->res) != PGRES_TUPLES_OK) {
+        mg_error ("cannot read the catalog", "reason=\"%s\"", PQresultErrorMessage (src->res));
+        PQclear (src->res);
+        src->res = NULL;
+        rc = -1;
+    }
+    PQfinish (pg);
+    return rc;
+}
+
+static void
+s_source_close (s_source_t *src)
+{
+    PQclear (src->res);
+    json_decref (src->rec);
+    free (src->line);
+    if (src->file)
+        fclose (src->file);
+    *src = (s_source_t) { 0 };
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -186,6 +304,8 @@ main (int argc, char *argv [])
     long dims = DIMS_DEFAULT;
     double sigma_power = SIGMA_POWER_DEFAULT;
     bool bigrams = BIGRAMS_DEFAULT;
+    const char *from = NULL;
+    long every = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv [i], "--out") == 0 && i + 1 < argc)
             out = argv [++i];
@@ -198,11 +318,23 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [i], "--bigrams") == 0 || strcmp (argv [i], "--no-bigrams") == 0)
             bigrams = argv [i][2] == 'b';
+        else
+        if (strcmp (argv [i], "--from") == 0 && i + 1 < argc)
+            from = argv [++i];
+        else
+        if (strcmp (argv [i], "--every") == 0 && i + 1 < argc)
+            every = strtol (argv [++i], NULL, 10);
         else {
             fprintf (stderr, "usage: mg-embed-train [--dims N] [--sigma-power P] [--bigrams|--no-bigrams] [--out PATH]\n"
-                             "  builds the LSA model of mg-search from the catalog (MG_PG_URL)\n");
+                             "                      [--from FILE.jsonl] [--every K]\n"
+                             "  builds the LSA model of mg-search from the catalog (MG_PG_URL), or from a file\n"
+                             "  of source records (JSON Lines); --every K: from every K-th title only\n");
             return EXIT_FAILURE;
         }
+    }
+    if (every < 1 || every > 1000000) {
+        fprintf (stderr, "mg-embed-train: --every must be 1-1000000\n");
+        return EXIT_FAILURE;
     }
     if (dims < 2 || dims > 2048) {
         fprintf (stderr, "mg-embed-train: --dims must be 2-2048\n");
@@ -215,46 +347,47 @@ main (int argc, char *argv [])
     struct timespec t0;
     clock_gettime (CLOCK_MONOTONIC, &t0);
     char reason [512] = "";
-    PGconn *pg = mg_pg_connect_long (mg_config_str ("MG_PG_URL", "postgresql://postgres@127.0.0.1:55432/mediagateway"),
-                                reason, sizeof reason);
-    if (!pg) {
-        mg_error ("cannot connect to PostgreSQL", "reason=\"%s\"", reason);
+    static s_source_t src;      //  its buffers are large: not on the stack
+    if (s_source_open (&src, from, (size_t) every))
         return EXIT_FAILURE;
-    }
-    PGresult *res = PQexec (pg, s_sql);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        mg_error ("cannot read the catalog", "reason=\"%s\"", PQresultErrorMessage (res));
-        PQclear (res);
-        PQfinish (pg);
-        return EXIT_FAILURE;
-    }
-    size_t n = (size_t) PQntuples (res);
+    size_t n = 0;
     s_words_t words = { 0 };
     s_pairs_t pairs = { .words = &words, .bigrams = bigrams };
     //  Per title: its words and their weights; all titles' rows in one bag.
-    size_t *row_start = calloc (n + 1, sizeof *row_start);
+    size_t rows_room = ROWS_FIRST;
+    size_t *row_start = malloc (rows_room * sizeof *row_start);
     mg_lsa_bag_t all = { 0 };
     int rc = row_start ? 0 : -1;
-    for (size_t r = 0; rc == 0 && r < n; r++) {
-        #define COL(c) (PQgetisnull (res, (int) r, c) ? NULL : PQgetvalue (res, (int) r, c))
-        mg_doc_t doc = {
-            .title = COL (0), .original_title = COL (1), .alternates = COL (2), .tagline = COL (3),
-            .keywords = COL (4), .overview = COL (5), .genres = COL (6)
-        };
-        #undef COL
+    mg_doc_t doc;
+    int got = 0;
+    while (rc == 0 && (got = s_source_next (&src, &doc)) == 1) {
+        if (n + 2 > rows_room) {
+            size_t *grown = realloc (row_start, 2 * rows_room * sizeof *row_start);
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            row_start = grown;
+            rows_room *= 2;
+        }
         pairs.terms.count = 0;
         rc = mg_lsa_doc_terms (&doc, s_pairs_add, &pairs);
-        row_start [r] = all.count;
+        row_start [n] = all.count;
         for (size_t i = 0; rc == 0 && i < pairs.terms.count; i++) {
             bool added;
-            rc = mg_lsa_bag_add (&all, row_start [r], pairs.terms.index [i], pairs.terms.tf [i], &added);
+            rc = mg_lsa_bag_add (&all, row_start [n], pairs.terms.index [i], pairs.terms.tf [i], &added);
             if (rc == 0 && added)
                 words.df [pairs.terms.index [i]]++;
         }
+        n++;
     }
-    row_start [n] = all.count;
-    PQclear (res);
-    PQfinish (pg);
+    if (got < 0) {
+        snprintf (reason, sizeof reason, "the catalog could not be read");
+        rc = -1;
+    }
+    s_source_close (&src);
+    if (row_start)
+        row_start [n] = all.count;
     mg_lsa_bag_free (&pairs.terms);
     //  Kept words, in byte order (the model's binary search), and their columns.
     uint32_t *column = rc == 0 ? malloc ((words.count ? words.count : 1) * sizeof *column) : NULL;

@@ -128,8 +128,8 @@ mg_test_run (const char *binary, const char *const *env, char *const *args)
         for (const char *const *e = env; e && *e; e++)
             if (putenv ((char *) *e) != 0)
                 _exit (126);
-        char *argv [8] = { path };
-        for (int i = 0; args && args [i] && i < 6; i++)
+        char *argv [16] = { path };
+        for (int i = 0; args && args [i] && i < 14; i++)
             argv [i + 1] = args [i];
         execv (path, argv);
         _exit (127);

@@ -32,7 +32,7 @@ int mg_test_free_port (void);
 //  Returns the pid, or -1.
 pid_t mg_test_spawn (const char *binary, const char *const *env);
 
-//  Run MG_BIN_DIR/<binary> with args (NULL-terminated, at most 6) and env
+//  Run MG_BIN_DIR/<binary> with args (NULL-terminated, at most 14) and env
 //  "K=V" strings (NULL-terminated) added to ours until it exits. True when
 //  it exited 0.
 bool mg_test_run (const char *binary, const char *const *env, char *const *args);
