@@ -218,6 +218,47 @@ s_apply_run (void *arg)
     return NULL;
 }
 
+//  Wait for the apply on thread to end; it must succeed with no item
+//  failed. Returns the entities it created.
+static uint64_t
+s_join_apply (pthread_t thread, s_apply_call_t *call)
+{
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    if (call->rc)
+        fail_msg ("apply failed: %s %s", call->err.code, call->err.message);
+    assert_int_equal (call->reply.failed, 0);
+    uint64_t created = call->reply.created;
+    mg_msg_clear (&mg_apply_reply_desc, &call->reply);
+    return created;
+}
+
+//  Apply record alone as a new entity; it must succeed.
+static void
+s_apply_new (fixture_t *f, const char *entity, mg_raw_record_t *record)
+{
+    mg_error_t err = { 0 };
+    mg_apply_item_t item = { .entity = (char *) entity, .new_entity = true, .has_new_entity = true,
+                             .record = record };
+    mg_apply_request_t apply = { .items = &item, .items_count = 1 };
+    mg_apply_reply_t applied;
+    if (mg_client_call (f->client, "indexer.apply", &mg_apply_request_desc, &apply,
+                        &mg_apply_reply_desc, &applied, CALL_TTL_MS, &err))
+        fail_msg ("apply failed: %s %s", err.code, err.message);
+    assert_int_equal (applied.failed, 0);
+    mg_msg_clear (&mg_apply_reply_desc, &applied);
+}
+
+//  A second session on the scratch database.
+static PGconn *
+s_other_session (fixture_t *f)
+{
+    char reason [256];
+    PGconn *other = mg_pg_connect (f->url, reason, sizeof reason);
+    if (!other)
+        fail_msg ("cannot connect: %s", reason);
+    return other;
+}
+
 //  A record of one film whose cast is the given people (tmdb ids and
 //  profile images); strings are the caller's.
 static void
@@ -235,26 +276,17 @@ static void
 test_a_batch_aborted_by_a_deadlock_is_applied_again (void **state)
 {
     fixture_t *f = *state;
-    mg_error_t err = { 0 };
     //  Person 9001 is known (a first film, applied alone).
     mg_raw_credit_t known = { .name = "Kay Known", .person_id = 9001, .has_person_id = true,
                               .profile_path = "/a.jpg" };
     mg_raw_record_t first;
     s_film (&first, &known, 1, "711", "Known Before");
-    mg_apply_item_t item = { .entity = "00000000-0000-4000-8000-000000000711", .new_entity = true,
-                             .has_new_entity = true, .record = &first };
-    mg_apply_request_t apply = { .items = &item, .items_count = 1 };
-    mg_apply_reply_t applied;
-    assert_int_equal (mg_client_call (f->client, "indexer.apply", &mg_apply_request_desc, &apply,
-                                      &mg_apply_reply_desc, &applied, CALL_TTL_MS, &err), 0);
-    mg_msg_clear (&mg_apply_reply_desc, &applied);
+    s_apply_new (f, "00000000-0000-4000-8000-000000000711", &first);
 
     //  Another session holds 9001's row. The next batch adds person 9000
     //  (first: people are inserted in id order) and gives 9001 a new
     //  profile image, so it waits on that row while holding its new 9000.
-    char reason [256];
-    PGconn *other = mg_pg_connect (f->url, reason, sizeof reason);
-    assert_non_null (other);
+    PGconn *other = s_other_session (f);
     //  The indexer's side waits first and so finds the deadlock first;
     //  this keeps the other session from doing it instead.
     s_exec (other, "SET deadlock_timeout = '30s'", PGRES_COMMAND_OK);
@@ -280,12 +312,7 @@ test_a_batch_aborted_by_a_deadlock_is_applied_again (void **state)
             PGRES_COMMAND_OK);
     s_exec (other, "ROLLBACK", PGRES_COMMAND_OK);
     PQfinish (other);
-    assert_int_equal (pthread_join (thread, NULL), 0);
-    if (call.rc)
-        fail_msg ("apply failed: %s %s", call.err.code, call.err.message);
-    assert_int_equal (call.reply.created, 1);
-    assert_int_equal (call.reply.failed, 0);
-    mg_msg_clear (&mg_apply_reply_desc, &call.reply);
+    assert_int_equal (s_join_apply (thread, &call), 1);
     //  The batch's rows, once each.
     PGresult *res = PQexec (f->pg, "SELECT (SELECT count(*) FROM credits), "
                                    "(SELECT name FROM people WHERE tmdb_id = 9000), "
@@ -316,20 +343,12 @@ static void
 test_two_batches_changing_one_title_both_count (void **state)
 {
     fixture_t *f = *state;
-    mg_error_t err = { 0 };
     const char *entity = "00000000-0000-4000-8000-000000000721";
     mg_raw_record_t base = { .source = "tmdb", .source_id = "721", .title = "Two Sources",
                              .year = 2003, .has_year = true };
-    mg_apply_item_t item = { .entity = (char *) entity, .new_entity = true, .has_new_entity = true, .record = &base };
-    mg_apply_request_t apply = { .items = &item, .items_count = 1 };
-    mg_apply_reply_t applied;
-    assert_int_equal (mg_client_call (f->client, "indexer.apply", &mg_apply_request_desc, &apply,
-                                      &mg_apply_reply_desc, &applied, CALL_TTL_MS, &err), 0);
-    mg_msg_clear (&mg_apply_reply_desc, &applied);
+    s_apply_new (f, entity, &base);
 
-    char reason [256];
-    PGconn *other = mg_pg_connect (f->url, reason, sizeof reason);
-    assert_non_null (other);
+    PGconn *other = s_other_session (f);
     s_exec (other, "BEGIN", PGRES_COMMAND_OK);
     s_exec (other, "SELECT id FROM content FOR NO KEY UPDATE", PGRES_TUPLES_OK);
     mg_raw_availability_t offers [2] = { s_offer ("netflix"), s_offer ("hulu") };
@@ -353,13 +372,8 @@ test_two_batches_changing_one_title_both_count (void **state)
     assert_int_equal (s_await_lock_waits (f, 2), 2);
     s_exec (other, "COMMIT", PGRES_COMMAND_OK);
     PQfinish (other);
-    for (int b = 0; b < 2; b++) {
-        assert_int_equal (pthread_join (threads [b], NULL), 0);
-        if (calls [b].rc)
-            fail_msg ("apply %d failed: %s %s", b, calls [b].err.code, calls [b].err.message);
-        assert_int_equal (calls [b].reply.failed, 0);
-        mg_msg_clear (&mg_apply_reply_desc, &calls [b].reply);
-    }
+    for (int b = 0; b < 2; b++)
+        assert_int_equal (s_join_apply (threads [b], &calls [b]), 0);
     PGresult *res = PQexec (f->pg, "SELECT string_agg (platform || ':' || source, ',' ORDER BY platform) FROM availability");
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     assert_string_equal (PQgetvalue (res, 0, 0), "hulu:watchmode,netflix:streaming_availability");
@@ -383,23 +397,14 @@ static void
 test_a_department_counts_credits_committed_meanwhile (void **state)
 {
     fixture_t *f = *state;
-    mg_error_t err = { 0 };
     //  9100 directs one film.
     mg_raw_credit_t director = { .name = "Dee Rector", .person_id = 9100, .has_person_id = true,
                                  .job = "Director", .department = "Directing" };
     mg_raw_record_t first = { .source = "tmdb", .source_id = "731", .title = "Directed Once",
                               .year = 2004, .has_year = true, .crew = &director, .crew_count = 1 };
-    mg_apply_item_t item = { .entity = "00000000-0000-4000-8000-000000000731", .new_entity = true,
-                             .has_new_entity = true, .record = &first };
-    mg_apply_request_t apply = { .items = &item, .items_count = 1 };
-    mg_apply_reply_t applied;
-    assert_int_equal (mg_client_call (f->client, "indexer.apply", &mg_apply_request_desc, &apply,
-                                      &mg_apply_reply_desc, &applied, CALL_TTL_MS, &err), 0);
-    mg_msg_clear (&mg_apply_reply_desc, &applied);
+    s_apply_new (f, "00000000-0000-4000-8000-000000000731", &first);
     //  Another writer of credits adds four writing credits, not committed yet.
-    char reason [256];
-    PGconn *other = mg_pg_connect (f->url, reason, sizeof reason);
-    assert_non_null (other);
+    PGconn *other = s_other_session (f);
     s_exec (other, "BEGIN", PGRES_COMMAND_OK);
     s_exec (other, "INSERT INTO credits (content_id, role, ord, person_name, person_tmdb_id, job, department) "
                    "SELECT '00000000-0000-4000-8000-000000000731', 'crew', n, 'Dee Rector', 9100, 'Writer', 'Writing' "
@@ -425,11 +430,7 @@ test_a_department_counts_credits_committed_meanwhile (void **state)
     assert_int_equal (s_await_lock_waits (f, 1), 1);
     s_exec (other, "COMMIT", PGRES_COMMAND_OK);
     PQfinish (other);
-    assert_int_equal (pthread_join (thread, NULL), 0);
-    if (call.rc)
-        fail_msg ("apply failed: %s %s", call.err.code, call.err.message);
-    assert_int_equal (call.reply.failed, 0);
-    mg_msg_clear (&mg_apply_reply_desc, &call.reply);
+    assert_int_equal (s_join_apply (thread, &call), 3);
     //  Writing 4, Acting 3, Directing 1.
     PGresult *res = PQexec (f->pg, "SELECT known_for_department FROM people WHERE tmdb_id = 9100");
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
