@@ -60,14 +60,17 @@ bench_nginx "$nginx_port" "$tmp/genres.json"
 nginx_pids=$(pgrep -P "$(cat "$tmp/nginx/nginx.pid")" | paste -sd,)
 
 # counters: the gateway's answered requests so far (every route, every
-# status), its ratelimit.check round trips and its bus calls of any kind.
+# status), its ratelimit.check round trips, its bus calls of any kind, its
+# lease renewals ahead and its requests admitted on credit from a renewal
+# still out.
 counters() {
   curl -s "$base/metrics" | awk '
     /^mg_gateway_http_requests_total\{/ { n += $2 }
     /^mg_gateway_ratelimit_check_seconds_count/ { rl += $2 }
     /^mg_gateway_bus_requests_total\{/ { bus += $2 }
     /^mg_gateway_ratelimit_renewals_total\{/ { renew += $2 }
-    END { print n + 0, rl + 0, bus + 0, renew + 0 }'
+    /^mg_gateway_ratelimit_on_credit_total / { credit += $2 }
+    END { print n + 0, rl + 0, bus + 0, renew + 0, credit + 0 }'
 }
 
 events=raw_syscalls:sys_enter,context-switches,task-clock
@@ -77,7 +80,7 @@ by_name=syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_
 # processes named (name=pid list); the gateway's requests counted by its metrics
 # (nginx's by wrk).
 run() {
-  local name=$1 url=$2 file=$3 out stats before after rl_before rl_after bus_before bus_after renew_before renew_after n rps p50 p99 bad proc
+  local name=$1 url=$2 file=$3 out stats before after rl_before rl_after bus_before bus_after renew_before renew_after credit_before credit_after n rps p50 p99 bad proc
   shift 3
   local wrk_args=()
   [ -n "$file" ] && wrk_args=(-s "$(dirname "${BASH_SOURCE[0]}")/paths.lua" -- "$file")
@@ -90,9 +93,9 @@ run() {
     perfs+=($!)
   done
   sleep 0.3
-  read -r before rl_before bus_before renew_before <<<"$(counters)"
+  read -r before rl_before bus_before renew_before credit_before <<<"$(counters)"
   out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$url" "${wrk_args[@]}")
-  read -r after rl_after bus_after renew_after <<<"$(counters)"
+  read -r after rl_after bus_after renew_after credit_after <<<"$(counters)"
   sleep 0.1
   kill -INT "${perfs[@]}"
   wait "${perfs[@]}" 2>/dev/null || true
@@ -109,9 +112,10 @@ run() {
   [ "$name" = nginx ] || n=$((after - before))
   printf '%-10s %8s req/s  p50 %6s ms  p99 %6s ms  non-2xx %s  (%s requests counted)\n' "$name" "$rps" "$p50" "$p99" "$bad" "$n"
   [ "$name" = nginx ] ||
-    printf '    per 1,000 requests: %.1f waited for a ratelimit.check, %.1f lease renewals ahead, %.1f bus calls\n' \
+    printf '    per 1,000 requests: %.1f waited for a ratelimit.check, %.1f lease renewals ahead, %.1f on credit, %.1f bus calls\n' \
       "$(awk -v a=$((rl_after - rl_before)) -v n="$n" 'BEGIN { print a / n * 1000 }')" \
       "$(awk -v a=$((renew_after - renew_before)) -v n="$n" 'BEGIN { print a / n * 1000 }')" \
+      "$(awk -v a=$((credit_after - credit_before)) -v n="$n" 'BEGIN { print a / n * 1000 }')" \
       "$(awk -v a=$((bus_after - bus_before)) -v n="$n" 'BEGIN { print a / n * 1000 }')"
   for proc in "$@"; do
     awk -F, -v who="${proc%%=*}" -v n="$n" '

@@ -432,9 +432,13 @@ s_check_rate (gw_request_t *request)
         return;
     }
     gw_rate_headers_t leased;
-    if (gw_lease_take (request->lease, request->caller.client, request->caller.tier,
-                       gw_now_us (), (int64_t) time (NULL), &leased)) {
+    gw_lease_spent_t spent = gw_lease_take (request->lease, request->caller.client,
+                                            request->caller.tier, gw_now_us (),
+                                            (int64_t) time (NULL), &leased);
+    if (spent != GW_LEASE_NONE) {
         gw_metrics_rate (request->metrics, GW_RATE_ALLOWED, 0);
+        if (spent == GW_LEASE_OWED)
+            gw_metrics_on_credit (request->metrics);
         //  Before s_decided: the answer may go out and the request be recycled there.
         s_renew (request);
         s_decided (request, 0, leased.limit [0] ? &leased : NULL);

@@ -6,7 +6,9 @@
 #include "gw_request.h"
 #include "mg_msg.h"
 
-#define GW_LEASE_MAX 1000           //  requests one decision may grant (the actor's RL_WANT_MAX)
+#define GW_LEASE_MAX 1000           //  the largest lease size (gw_lease_size)
+#define GW_GRANT_MAX 4000           //  requests one decision may grant (the actor's RL_WANT_MAX):
+                                    //  the largest renewal ahead
 
 //  A table of capacity callers for one of threads gateway threads, sized
 //  for gateways gateways sharing the limits (MG_RATE_GATEWAYS); enabled
@@ -14,11 +16,20 @@
 gw_lease_t *gw_lease_new (size_t capacity, bool enabled, uint32_t gateways, uint32_t threads);
 void gw_lease_destroy (gw_lease_t **self_p);
 
+//  How a request was admitted from a lease (gw_lease_take).
+typedef enum {
+    GW_LEASE_NONE = 0,              //  nothing held: ask the limiter
+    GW_LEASE_HELD,                  //  a unit held, counted in Redis
+    GW_LEASE_OWED                   //  on credit: a unit of the renewal in flight, which is late
+} gw_lease_spent_t;
+
 //  Spend one leased request of client in tier at now_us (monotonic),
-//  now_s (epoch seconds): true with the headers of the answer, false when
-//  none is held (ask the limiter).
-bool gw_lease_take (gw_lease_t *self, const char *client, const char *tier,
-                    int64_t now_us, int64_t now_s, gw_rate_headers_t *headers);
+//  now_s (epoch seconds), with the headers of the answer: a unit held, or
+//  while a renewal ahead is out, on credit (at most the lease size owed,
+//  covered by the next units granted); GW_LEASE_NONE when neither (ask
+//  the limiter).
+gw_lease_spent_t gw_lease_take (gw_lease_t *self, const char *client, const char *tier,
+                                int64_t now_us, int64_t now_s, gw_rate_headers_t *headers);
 
 //  How many requests to ask the limiter for, for client in tier: 1 until
 //  a decision told its limits, then the lease size they allow.

@@ -92,6 +92,9 @@ typedef enum {
 //  A renewal ahead of a lease ended.
 void gw_metrics_renewal (gw_metrics_t *self, gw_renewal_outcome_t outcome);
 
+//  A request was admitted on credit from a late renewal (lease.c).
+void gw_metrics_on_credit (gw_metrics_t *self);
+
 //  How a caller was identified.
 void gw_metrics_auth (gw_metrics_t *self, gw_auth_outcome_t outcome);
 

@@ -75,6 +75,7 @@ struct gw_metrics_t {
     s_counter_t rate [GW_RATE_OUTCOMES];
     s_histogram_t rate_check;       //  ratelimit.check round trips
     s_counter_t renewals [GW_RENEWAL_OUTCOMES];
+    s_counter_t on_credit;          //  requests admitted on credit from a late renewal
     s_counter_t auth [GW_AUTH_OUTCOMES];
     s_counter_t cache [GW_CACHE_OUTCOMES];
     s_counter_t details_cache [GW_CACHE_OUTCOMES];
@@ -209,6 +210,13 @@ gw_metrics_renewal (gw_metrics_t *self, gw_renewal_outcome_t outcome)
 {
     assert (self);
     s_bump (&self->renewals [(size_t) outcome % GW_RENEWAL_OUTCOMES], 1);
+}
+
+void
+gw_metrics_on_credit (gw_metrics_t *self)
+{
+    assert (self);
+    s_bump (&self->on_credit, 1);
 }
 
 void
@@ -391,6 +399,19 @@ s_render_counters (gw_metrics_t *const *all, size_t n, size_t offset, size_t cou
     }
 }
 
+//  One counter without labels, summed over the threads, with its help
+//  line. offset: the counter in gw_metrics_t.
+static void
+s_render_total (gw_metrics_t *const *all, size_t n, size_t offset, const char *name,
+                const char *help, struct evbuffer *out)
+{
+    uint64_t total = 0;
+    for (size_t t = 0; t < n; t++)
+        total += s_read ((s_counter_t *) ((char *) all [t] + offset));
+    evbuffer_add_printf (out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+                         name, help, name, name, (unsigned long long) total);
+}
+
 static void
 s_render_histogram (gw_metrics_t *const *all, size_t n, bool bus,
                     const char *name, struct evbuffer *out)
@@ -512,6 +533,9 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "# TYPE mg_gateway_ratelimit_renewals_total counter\n");
     s_render_counters (all, n, offsetof (gw_metrics_t, renewals), GW_RENEWAL_OUTCOMES,
                        "mg_gateway_ratelimit_renewals_total", "outcome", s_renewal_outcomes, out);
+    s_render_total (all, n, offsetof (gw_metrics_t, on_credit), "mg_gateway_ratelimit_on_credit_total",
+                    "Requests admitted on credit from a lease renewal still in flight (counted in "
+                    "the allowed decisions too).", out);
     evbuffer_add_printf (out,
         "# HELP mg_gateway_auth_total How /api/v1 callers were identified.\n"
         "# TYPE mg_gateway_auth_total counter\n");
@@ -569,14 +593,9 @@ gw_metrics_render (gw_metrics_t *const *all, size_t n, struct evbuffer *out)
         "mg_gateway_refuser_answer_seconds",
         "Refused connections: from the request's arrival (the kernel's receive time) to the "
         "503 written.", out);
-    uint64_t wakes = 0;
-    for (size_t t = 0; t < n; t++)
-        wakes += s_read (&all [t]->refuser_wakes);
-    evbuffer_add_printf (out,
-        "# HELP mg_gateway_refuser_wakeups_total Times the refuser's thread woke to events "
-        "(connections to accept, requests to read, clients closing).\n"
-        "# TYPE mg_gateway_refuser_wakeups_total counter\n"
-        "mg_gateway_refuser_wakeups_total %llu\n", (unsigned long long) wakes);
+    s_render_total (all, n, offsetof (gw_metrics_t, refuser_wakes), "mg_gateway_refuser_wakeups_total",
+                    "Times the refuser's thread woke to events (connections to accept, requests "
+                    "to read, clients closing).", out);
 
     int64_t open = 0;
     uint64_t events = 0, resets = 0, refused [2] = { 0, 0 }, ends [GW_SSE_ENDS] = { 0 };

@@ -44,8 +44,10 @@ typedef struct {
 } rl_decision_t;
 
 //  The largest lease one decision grants (requests): bounds what one
-//  gateway thread can hold unspent.
-#define RL_WANT_MAX 1000
+//  gateway thread can hold unspent. A gateway's lease is at most 1,000
+//  (a hundredth of the rate per holder); a renewal ahead for a caller
+//  that spends more per round trip asks for up to four times that.
+#define RL_WANT_MAX 4000
 
 //  A Redis connection with the script loaded (one per worker thread).
 typedef struct rl_store_t rl_store_t;

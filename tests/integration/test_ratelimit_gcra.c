@@ -47,7 +47,8 @@ s_start (const char *redis_url)
         f->env [i] = f->text [i];
     f->env [6] = "MG_RATE_ENTERPRISE=1000/s,30/m";
     f->env [7] = "MG_HEARTBEAT_MS=100";
-    f->env [8] = NULL;
+    f->env [8] = "MG_RATE_ANONYMOUS=1000000/s,1000000/m";
+    f->env [9] = NULL;
     f->broker = mg_test_spawn ("mg-broker", f->env);
     f->ratelimit = mg_test_spawn ("mg-ratelimit", f->env);
     char endpoint [64];
@@ -227,6 +228,16 @@ test_a_lease_grants_exactly_what_the_windows_admit (void **state)
     mg_ratelimit_reply_t reply;
     assert_int_equal (s_check (f, client, "enterprise", &reply, NULL, 0), 0);
     assert_false (reply.allowed);
+    mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    //  A renewal ahead for a fast caller (anonymous: 1,000,000/s here) is
+    //  granted up to 4,000 at once; more is granted in part, never refused.
+    snprintf (client, sizeof client, "ip:lease-big-%d-%lld", (int) getpid (), (long long) mg_test_now_ms ());
+    assert_int_equal (s_check_want (f, client, "anonymous", 4000, &reply, NULL, 0), 0);
+    assert_true (reply.allowed);
+    assert_int_equal (reply.granted, 4000);
+    mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
+    assert_int_equal (s_check_want (f, client, "anonymous", 4001, &reply, NULL, 0), 0);
+    assert_int_equal (reply.granted, 4000);
     mg_msg_clear (&mg_ratelimit_reply_desc, &reply);
     //  Steady rate (pro: RATE_S/s) with leases of 5: the grants add up to the GCRA count.
     snprintf (client, sizeof client, "user:lease-rate-%d-%lld", (int) getpid (), (long long) mg_test_now_ms ());

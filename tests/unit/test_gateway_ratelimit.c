@@ -197,8 +197,8 @@ test_a_lease_is_renewed_ahead_once_half_spent (void **state)
     assert_false (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 4000, 100, &h));
     gw_lease_destroy (&lease);
     //  A caller faster than a round trip: 60 requests while a renewal of a
-    //  lease of 41 was out (20 spent, 40 found it empty and asked on their
-    //  own). Its window becomes 6 x 60: renewed at 180 held, topped up to 360.
+    //  lease of 41 was out (20 spent what was held, 40 went on credit). Its
+    //  window becomes 6 x 60: renewed at 180 held, topped up to 360.
     lease = gw_lease_new (64, true, 2, 2);
     assert_non_null (lease);
     mg_ratelimit_reply_t fast = s_decision (true, "anonymous", 1000000, 1000000);
@@ -214,17 +214,18 @@ test_a_lease_is_renewed_ahead_once_half_spent (void **state)
     assert_non_null (renewal);
     assert_int_equal (want, 21);
     for (int i = 0; i < 60; i++)
-        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h) == (i < 20));
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
+                          i < 20 ? GW_LEASE_HELD : GW_LEASE_OWED);
     fast.granted = 21;
-    gw_lease_renewed (renewal, now + 1000, &fast);                      //  21 held
+    gw_lease_renewed (renewal, now + 1000, &fast);                      //  none held, 19 owed
     renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 1000, &arg, &want);
     assert_non_null (renewal);
-    assert_int_equal (want, 360 - 21);
+    assert_int_equal (want, 360);
     //  Back to a slow caller (no request during that renewal): the window
     //  halves per renewal, 180 now.
-    fast.granted = 339;
-    gw_lease_renewed (renewal, now + 2000, &fast);                      //  360 held
-    for (int i = 0; i < 269; i++) {
+    fast.granted = 360;
+    gw_lease_renewed (renewal, now + 2000, &fast);                      //  341 held
+    for (int i = 0; i < 250; i++) {
         assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));
         assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want));
     }
@@ -249,6 +250,160 @@ test_a_lease_is_renewed_ahead_once_half_spent (void **state)
     assert_non_null (lease);
     gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, &d);
     assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, &arg, &want));
+    gw_lease_destroy (&lease);
+}
+
+//  A table of 2 gateways x 2 threads holding, for an anonymous caller at
+//  1,000,000/s, a lease of 41 half spent (20 held), its decision in *d
+//  (999,000 left) and its renewal ahead, for 21, out in *renewal.
+static gw_lease_t *
+s_lease_renewing (int64_t now, mg_ratelimit_reply_t *d, gw_lease_renewal_t **renewal, void *arg)
+{
+    gw_lease_t *lease = gw_lease_new (64, true, 2, 2);
+    assert_non_null (lease);
+    gw_rate_headers_t h;
+    *d = s_decision (true, "anonymous", 1000000, 1000000);
+    d->granted = 41;
+    d->has_granted = true;
+    d->remaining_s = 999000;
+    d->remaining_m = 999000;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now, d);         //  40 held
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
+                          GW_LEASE_HELD);
+    uint64_t want = 0;
+    *renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now, arg, &want);
+    assert_non_null (*renewal);
+    assert_int_equal (want, 21);
+    return lease;
+}
+
+//  A renewal late: the caller's requests spend up to the lease size (41)
+//  of it on credit instead of asking on their own, and what they owe is
+//  taken from the next units granted; at no time does the thread admit
+//  more than 41 beyond what Redis counted for it.
+static void
+test_a_late_renewal_is_spent_on_credit_up_to_the_lease_size (void **state)
+{
+    (void) state;
+    gw_rate_headers_t h;
+    int64_t now = 5000000;
+    uint64_t want = 0;
+    int arg;
+    mg_ratelimit_reply_t d;
+    gw_lease_renewal_t *renewal;
+    gw_lease_t *lease = s_lease_renewing (now, &d, &renewal, &arg);
+    //  No renewal out: an empty lease is not spent on credit.
+    gw_lease_t *idle = gw_lease_new (64, true, 2, 2);
+    assert_non_null (idle);
+    mg_ratelimit_reply_t one = d;
+    one.granted = 1;
+    gw_lease_put (idle, "ip:1.2.3.4", "anonymous", now, &one);
+    assert_int_equal (gw_lease_take (idle, "ip:1.2.3.4", "anonymous", now, 100, &h), GW_LEASE_NONE);
+    gw_lease_destroy (&idle);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
+                          GW_LEASE_HELD);
+    //  Empty, the renewal still out: 41 on credit, the headers counting
+    //  them off what Redis had left; then the requests ask again.
+    for (int i = 0; i < 41; i++) {
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
+                          GW_LEASE_OWED);
+        char expect [16];
+        snprintf (expect, sizeof expect, "%d", 999000 - 1 - i);
+        assert_string_equal (h.remaining, expect);
+        assert_string_equal (h.limit, "1000000");
+    }
+    assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h), GW_LEASE_NONE);
+    //  The renewal grants its 21: all go to the 41 owed, 20 still owed.
+    d.granted = 21;
+    d.remaining_s = d.remaining_m = 998900;
+    gw_lease_renewed (renewal, now + 1000, &d);
+    assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 1000, 100, &h),
+                      GW_LEASE_NONE);
+    //  Another renewal out: credit up to 41 owed again (21 more), then
+    //  refused: nothing granted, the 41 stay owed and no more credit.
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 1000, &arg, &want);
+    assert_non_null (renewal);
+    for (int i = 0; i < 21; i++)
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 1000, 100, &h),
+                          GW_LEASE_OWED);
+    assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 1000, 100, &h),
+                      GW_LEASE_NONE);
+    mg_ratelimit_reply_t refused = s_decision (false, "anonymous", 1000000, 1000000);
+    refused.has_granted = true;
+    gw_lease_renewed (renewal, now + 2000, &refused);
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h),
+                      GW_LEASE_NONE);
+    gw_lease_renewed (renewal, now + 3000, NULL);
+    //  A request's own decision of 50: it takes one, 41 repay the debt,
+    //  8 are held; its headers count what the caller may still do.
+    d.granted = 50;
+    d.remaining_s = d.remaining_m = 998000;
+    gw_lease_put (lease, "ip:1.2.3.4", "anonymous", now + 3000, &d);
+    assert_int_equal (d.remaining_s, 998000 + 8);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 3000, 100, &h),
+                          GW_LEASE_HELD);
+    assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 3000, 100, &h),
+                      GW_LEASE_NONE);
+    gw_lease_destroy (&lease);
+}
+
+//  A caller that spends 700 requests on a thread in a renewal's round
+//  trip: its window is 6 x 700, capped at the largest grant (4,000, four
+//  times the largest lease), renewed once 2,000 or fewer are held, for
+//  what tops it up.
+static void
+test_a_fast_callers_window_reaches_the_largest_grant (void **state)
+{
+    (void) state;
+    gw_rate_headers_t h;
+    int64_t now = 5000000;
+    uint64_t want = 0;
+    int arg;
+    mg_ratelimit_reply_t d;
+    gw_lease_renewal_t *renewal;
+    gw_lease_t *lease = s_lease_renewing (now, &d, &renewal, &arg);
+    //  700 requests meanwhile: 20 held, 41 on credit, 639 would ask.
+    for (int i = 0; i < 700; i++)
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now, 100, &h),
+                          i < 20 ? GW_LEASE_HELD : i < 61 ? GW_LEASE_OWED : GW_LEASE_NONE);
+    d.granted = 21;
+    gw_lease_renewed (renewal, now + 1000, &d);                       //  none held, 20 owed
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 1000, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, GW_GRANT_MAX);
+    //  As fast again during this one: 21 more on credit, then asking.
+    for (int i = 0; i < 700; i++)
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 1000, 100, &h),
+                          i < 21 ? GW_LEASE_OWED : GW_LEASE_NONE);
+    d.granted = GW_GRANT_MAX;
+    gw_lease_renewed (renewal, now + 2000, &d);                       //  3,959 held
+    //  Due at 2,000 held, not at the 500 of a window of 1,000.
+    for (int i = 0; i < 1958; i++) {
+        assert_int_equal (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h),
+                          GW_LEASE_HELD);
+        assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want));
+    }
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 2000, 100, &h));
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 2000, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, GW_GRANT_MAX - 2000);
+    //  A quiet round trip halves the window: 2,000, renewed at 1,000 held.
+    d.granted = want;
+    gw_lease_renewed (renewal, now + 3000, &d);                       //  4,000 held
+    for (int i = 0; i < 2999; i++) {
+        assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 3000, 100, &h));
+        assert_null (gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 3000, &arg, &want));
+    }
+    assert_true (gw_lease_take (lease, "ip:1.2.3.4", "anonymous", now + 3000, 100, &h));
+    renewal = gw_lease_renewal (lease, "ip:1.2.3.4", "anonymous", now + 3000, &arg, &want);
+    assert_non_null (renewal);
+    assert_int_equal (want, 1000);
+    gw_lease_renewed (renewal, now + 4000, NULL);
     gw_lease_destroy (&lease);
 }
 
@@ -310,6 +465,8 @@ main (void)
         cmocka_unit_test (test_a_lease_is_a_hundredth_of_the_rate_per_holder),
         cmocka_unit_test (test_a_lease_is_spent_locally_then_asked_again),
         cmocka_unit_test (test_a_lease_is_renewed_ahead_once_half_spent),
+        cmocka_unit_test (test_a_late_renewal_is_spent_on_credit_up_to_the_lease_size),
+        cmocka_unit_test (test_a_fast_callers_window_reaches_the_largest_grant),
         cmocka_unit_test (test_key_cache_expires_and_keeps_no_key),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
