@@ -140,6 +140,33 @@ awk -v a="$pg0" -v b="$pg1" -v c="$ix0" -v d="$ix1" -v e="$rs0" -v f="$rs1" -v g
     printf "  CPU seconds: postgres %.2f, mg-indexer %.2f, mg-resolver %.2f, mg-broker %.2f\n", b - a, d - c, f - e, h - g
     k = n / 1000
     printf "  per 1,000 items: postgres %.2f, mg-indexer %.2f, mg-resolver %.2f, mg-broker %.2f\n", (b - a) / k, (d - c) / k, (f - e) / k, (h - g) / k }'
+# What the first import wrote, with what differs between runs left out
+# (generated ids, times, sequence numbers, the content checksum, which covers
+# the entity's generated id): two builds of the apply path that
+# write the same rows print the same digest. Deadlocks: batches applied side
+# by side that the server aborted (and the indexer applied again).
+psql "$MG_PG_URL" -Atc "
+  WITH k AS (SELECT content_id, min (source || ':' || source_id) AS key FROM content_sources GROUP BY 1),
+  r AS (
+    SELECT 'content ' || k.key || ' ' || (to_jsonb (x) - '{id,checksum,created_at,updated_at}'::text[])::text AS line
+      FROM content x JOIN k ON k.content_id = x.id
+    UNION ALL SELECT 'source ' || k.key || ' ' || (to_jsonb (x) - '{content_id,created_at,updated_at,fetched_at}'::text[])::text
+      FROM content_sources x JOIN k USING (content_id)
+    UNION ALL SELECT 'genre ' || k.key || ' ' || x.genre_id FROM content_genres x JOIN k USING (content_id)
+    UNION ALL SELECT 'id ' || k.key || ' ' || (to_jsonb (x) - 'content_id')::text FROM external_ids x JOIN k USING (content_id)
+    UNION ALL SELECT 'title ' || k.key || ' ' || (to_jsonb (x) - 'content_id')::text FROM content_titles x JOIN k USING (content_id)
+    UNION ALL SELECT 'credit ' || k.key || ' ' || (to_jsonb (x) - '{id,content_id}'::text[])::text FROM credits x JOIN k USING (content_id)
+    UNION ALL SELECT 'video ' || k.key || ' ' || (to_jsonb (x) - '{id,content_id}'::text[])::text FROM videos x JOIN k USING (content_id)
+    UNION ALL SELECT 'offer ' || k.key || ' ' || (to_jsonb (x) - '{id,content_id,updated_at}'::text[])::text
+      FROM availability x JOIN k USING (content_id)
+    UNION ALL SELECT 'person ' || (to_jsonb (x) - '{id,created_at,updated_at}'::text[])::text FROM people x
+    UNION ALL SELECT 'events ' || stream || ' ' || count (*) || ' ' || max (seq) FROM change_log GROUP BY stream
+    UNION ALL SELECT 'jobs ' || state || ' ' || count (*) FROM ingest_jobs GROUP BY state)
+  SELECT '  rows: ' || sum (n) || ', digest ' || md5 (string_agg (d, ',' ORDER BY kind))
+         || ', deadlocks ' || (SELECT deadlocks FROM pg_stat_database WHERE datname = current_database ())
+         || E'\n  by table: ' || string_agg (kind || ' ' || left (d, 8), ', ' ORDER BY kind)
+  FROM (SELECT split_part (line, ' ', 1) AS kind, count (*) AS n, md5 (string_agg (line, E'\n' ORDER BY line)) AS d
+        FROM r GROUP BY 1) t"
 # MG_BENCH_FIRST_ONLY=1: stop here (comparing builds of the apply path).
 [ "${MG_BENCH_FIRST_ONLY:-0}" = 1 ] && exit 0
 again=$(import again "$bench_root/data/catalog.jsonl.gz")

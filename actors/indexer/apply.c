@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Attempts of a batch that conflicts with a concurrent one (s_conflict):
+//  each loses at most the batch's own time, and two batches rarely meet twice.
+#define APPLY_ATTEMPTS  3
+
 //  Prepare the items of the request: validation, JSON, checksums.
 static void
 s_prepare (const mg_apply_request_t *request, size_t from, size_t count, indexer_batch_t *batch)
@@ -354,6 +358,14 @@ s_apply_range (indexer_t *self, PGconn *pg, const mg_apply_request_t *request, s
     return rc;
 }
 
+//  Whether sqlstate is a conflict with a concurrent transaction (deadlock,
+//  serialization failure) that a new attempt of the same batch resolves.
+static bool
+s_conflict (const char *sqlstate)
+{
+    return strcmp (sqlstate, "40P01") == 0 || strcmp (sqlstate, "40001") == 0;
+}
+
 //  Fail one item's job in a transaction of its own.
 static void
 s_fail_job (PGconn *pg, const mg_apply_item_t *item, const char *reason)
@@ -377,9 +389,20 @@ indexer_on_apply (void *state, const void *req, void *rep, mg_error_t *err)
     if (!pg)
         return -1;
     char reason [512];
-    indexer_failed_state [0] = 0;
-    if (s_apply_range (self, pg, request, 0, request->items_count, reply, reason, sizeof reason) == 0)
-        return 0;
+    //  A batch can meet another transaction on the same rows in the
+    //  opposite order (a person's row, an entity's); the server then aborts
+    //  one of them (40P01). That is no record's fault and the other has
+    //  gone on by the retry: the batch is applied again at once instead of
+    //  leaving its jobs for a new claim after the resolver's lease.
+    for (int attempt = 1; ; attempt++) {
+        indexer_failed_state [0] = 0;
+        if (s_apply_range (self, pg, request, 0, request->items_count, reply, reason, sizeof reason) == 0)
+            return 0;
+        if (attempt == APPLY_ATTEMPTS || PQstatus (pg) != CONNECTION_OK || !s_conflict (indexer_failed_state))
+            break;
+        mg_warn ("batch met a concurrent one, applying it again", "items=%zu attempt=%d sqlstate=%s",
+                 request->items_count, attempt, indexer_failed_state);
+    }
     //  A timeout, a lock or a lost connection is no record's fault: nothing
     //  is failed, the jobs are claimed again.
     if (PQstatus (pg) != CONNECTION_OK || (indexer_failed_state [0] && mg_pg_transient (indexer_failed_state)))

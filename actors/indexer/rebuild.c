@@ -297,6 +297,40 @@ s_statement (PGconn *pg, const s_statement_t *statement, json_t *records, zhashx
     return rc;
 }
 
+//  Lock the content rows of entities (a JSON array of ids) that existed
+//  before this batch, in id order; 0 or -1 with err. Two batches applied
+//  side by side can both change one entity (two sources of a title in
+//  neighbouring batches): the later one waits here, before reading the
+//  entity's sources, and so merges the earlier one's committed record
+//  instead of overwriting the canonical row without it. The order keeps
+//  two batches from waiting on each other; the entities a batch created
+//  are its own until it commits (another batch naming one waits at its
+//  insert), so a first import locks nothing here.
+static int
+s_lock_entities (PGconn *pg, json_t *entities, zhashx_t *created, char *err, size_t errlen)
+{
+    json_t *old = json_array ();
+    size_t index;
+    json_t *entity;
+    json_array_foreach (entities, index, entity)
+        if (!zhashx_lookup (created, json_string_value (entity)))
+            json_array_append (old, entity);
+    int rc = 0;
+    if (json_array_size (old)) {
+        char *text = indexer_dump (old);
+        PGresult *locked = text ? indexer_sql (pg, err, errlen,
+            "SELECT id FROM content WHERE id IN (SELECT (jsonb_array_elements_text ($1::jsonb))::uuid) "
+            "ORDER BY id FOR NO KEY UPDATE", 1, P (text)) : NULL;
+        if (!text)
+            snprintf (err, errlen, "out of memory");
+        rc = locked ? 0 : -1;
+        PQclear (locked);
+        free (text);
+    }
+    json_decref (old);
+    return rc;
+}
+
 int
 indexer_rebuild (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
 {
@@ -313,6 +347,10 @@ indexer_rebuild (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
     if (json_array_size (entities) == 0) {
         json_decref (entities);
         return 0;
+    }
+    if (s_lock_entities (pg, entities, batch->created, err, errlen)) {
+        json_decref (entities);
+        return -1;
     }
     char *ids = indexer_dump (entities);
     json_decref (entities);
@@ -440,15 +478,6 @@ indexer_rebuild (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
         { "INSERT INTO content_genres (content_id, genre_id) SELECT DISTINCT (x->>'id')::uuid, g.id "
           "FROM jsonb_array_elements ($1::jsonb) x CROSS JOIN jsonb_array_elements_text (x->'genres') s (slug) "
           "JOIN genres g ON g.slug = s.slug", "genres", NULL },
-        { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "old", NULL },
-        { "COPY credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
-          "FROM STDIN", NULL, s_credit_rows },
-        //  The people the credits name exist now (the credits trigger);
-        //  a profile image the source gives replaces the stored one.
-        { "UPDATE people p SET profile_path = x.path, updated_at = now () "
-          "FROM (SELECT DISTINCT ON (1) (c->>0)::int, c->>1 FROM jsonb_array_elements ($1::jsonb) c "
-          "      ORDER BY 1, 2) x (tmdb_id, path) "
-          "WHERE p.tmdb_id = x.tmdb_id AND p.profile_path IS DISTINCT FROM x.path", "profiles", NULL },
         { "DELETE FROM videos WHERE content_id = ANY ($1::uuid[])", "old", NULL },
         { "COPY videos (content_id, site, key, type, name, official) FROM STDIN", NULL, s_video_rows },
         { "DELETE FROM external_ids WHERE content_id = ANY ($1::uuid[])", "old", NULL },
@@ -458,12 +487,21 @@ indexer_rebuild (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
           "WHERE e->>'source' IN ('eidr', 'imdb', 'tmdb', 'tvdb', 'watchmode', 'streaming_availability', 'movielens', 'youtube') "
           "ON CONFLICT (source, value) DO NOTHING", "external_ids", NULL },
         { "DELETE FROM content_titles WHERE content_id = ANY ($1::uuid[])", "old", NULL },
-        { "COPY content_titles (content_id, title, kind, source) FROM STDIN", NULL, s_title_rows }
+        { "COPY content_titles (content_id, title, kind, source) FROM STDIN", NULL, s_title_rows },
+        //  Credits last: their trigger inserts the people they name, and a
+        //  concurrent batch naming one of those people waits at its own
+        //  credits until this one commits, so the less that follows them
+        //  here, the shorter that wait.
+        { "DELETE FROM credits WHERE content_id = ANY ($1::uuid[])", "old", NULL },
+        { "COPY credits (content_id, role, ord, person_name, person_tmdb_id, character, job, department) "
+          "FROM STDIN", NULL, s_credit_rows },
+        //  The people the credits name exist now (the credits trigger);
+        //  a profile image the source gives replaces the stored one.
+        { "UPDATE people p SET profile_path = x.path, updated_at = now () "
+          "FROM (SELECT DISTINCT ON (1) (c->>0)::int, c->>1 FROM jsonb_array_elements ($1::jsonb) c "
+          "      ORDER BY 1, 2) x (tmdb_id, path) "
+          "WHERE p.tmdb_id = x.tmdb_id AND p.profile_path IS DISTINCT FROM x.path", "profiles", NULL }
     };
-    int rc = 0;
-    for (size_t s = 0; rc == 0 && json_array_size (content) && s < sizeof content_sql / sizeof content_sql [0]; s++)
-        rc = s_statement (pg, &content_sql [s], content, batch->created, err, errlen);
-    json_decref (content);
     static const s_statement_t offers_sql [] = {
         { "DELETE FROM availability WHERE content_id = ANY ($1::uuid[])", "old", NULL },
         { "COPY availability (content_id, platform, region, type, quality, price, currency, deep_link, "
@@ -472,8 +510,13 @@ indexer_rebuild (PGconn *pg, indexer_batch_t *batch, char *err, size_t errlen)
         { "UPDATE content c SET availability_checksum = decode (x->>'checksum', 'hex') "
           "FROM jsonb_array_elements ($1::jsonb) x WHERE c.id = (x->>'id')::uuid AND x ? 'checksum'", "checksum", NULL }
     };
+    //  Offers before the content tables, whose credits come last (above).
+    int rc = 0;
     for (size_t s = 0; rc == 0 && json_array_size (offers) && s < sizeof offers_sql / sizeof offers_sql [0]; s++)
         rc = s_statement (pg, &offers_sql [s], offers, batch->created, err, errlen);
     json_decref (offers);
+    for (size_t s = 0; rc == 0 && json_array_size (content) && s < sizeof content_sql / sizeof content_sql [0]; s++)
+        rc = s_statement (pg, &content_sql [s], content, batch->created, err, errlen);
+    json_decref (content);
     return rc;
 }

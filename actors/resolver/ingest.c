@@ -6,10 +6,14 @@
     loop dies mid-batch its jobs stay leased and another claim takes them
     over; apply is idempotent, so nothing is lost and nothing doubles.
 
-    Applying is a thread of its own, one batch behind: while the indexer
-    writes batch n, the loop claims and resolves batch n + 1. Apply creates
-    any entity it names that is not there yet, so the order in which two
-    batches commit does not matter.  */
+    Applying runs on threads of their own (MG_RESOLVER_APPLIES, default 2),
+    behind the loop: while the indexer writes batch n and prepares batch
+    n + 1 (its JSON, checksums and merge) on another of its threads, the
+    loop claims and resolves the next. One apply alone leaves the server
+    idle while the indexer prepares and the indexer idle while the server
+    writes; two overlap those steps. Apply creates any entity it names that
+    is not there yet, so the order in which two batches commit does not
+    matter.  */
 #include "resolver.h"
 #include "normalize.h"
 #include "mg_client.h"
@@ -26,13 +30,13 @@
 #define IDLE_MS          200       //  wait when the queue is empty
 #define CALL_TTL_MS      30000     //  an apply of 500 records takes well under this
 #define BACKOFF_MAX_MS   5000
+#define APPLIERS_MAX     8         //  bound of MG_RESOLVER_APPLIES
 
-//  The hand-over between the loop and the apply thread: one batch at most.
+//  The hand-over between the loop and the apply threads: one batch at most.
 typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    mg_apply_request_t *pending;      //  resolved, not yet taken by the apply thread
-    bool busy;                        //  the apply thread is sending one
+    mg_apply_request_t *pending;      //  resolved, not yet taken by an apply thread
     bool closing;                     //  no more batches will come
     const char *broker;
 } s_handover_t;
@@ -152,7 +156,7 @@ s_apply (mg_client_t *client, mg_apply_item_t *items, size_t count)
     mg_msg_clear (&mg_apply_reply_desc, &applied);
 }
 
-//  The apply thread: sends each batch handed over, until closing and empty.
+//  An apply thread: sends each batch it takes, until closing and empty.
 static void *
 s_applier (void *arg)
 {
@@ -166,7 +170,6 @@ s_applier (void *arg)
         if (!apply)
             break;                    //  closing, nothing left
         handover->pending = NULL;
-        handover->busy = true;
         pthread_cond_broadcast (&handover->changed);
         pthread_mutex_unlock (&handover->lock);
         if (client)
@@ -177,15 +180,13 @@ s_applier (void *arg)
         mg_msg_clear (&mg_apply_request_desc, apply);
         free (apply);
         pthread_mutex_lock (&handover->lock);
-        handover->busy = false;
-        pthread_cond_broadcast (&handover->changed);
     }
     pthread_mutex_unlock (&handover->lock);
     mg_client_destroy (&client);
     return NULL;
 }
 
-//  Hand apply (owned) to the apply thread, waiting while it holds another.
+//  Hand apply (owned) to an apply thread, waiting while one is still pending.
 static void
 s_hand_over (s_handover_t *handover, mg_apply_request_t *apply)
 {
@@ -213,14 +214,27 @@ resolver_ingest_main (void *arg)
     snprintf (worker, sizeof worker, "resolver@%s:%d", host, (int) getpid ());
     //  Seconds a claimed batch stays ours: what a crash costs in delay.
     uint64_t lease = (uint64_t) mg_config_int ("MG_RESOLVER_LEASE_S", 30, 1, 3600);
+    //  Batches written at once; each apply holds one indexer handler thread.
+    int appliers = (int) mg_config_int ("MG_RESOLVER_APPLIES", 2, 1, APPLIERS_MAX);
     s_handover_t handover = { .broker = self->broker };
-    pthread_t applier;
-    if (pthread_mutex_init (&handover.lock, NULL) || pthread_cond_init (&handover.changed, NULL)
-    ||  pthread_create (&applier, NULL, s_applier, &handover)) {
-        mg_error ("cannot start the apply thread", "endpoint=%s", self->broker);
+    pthread_t applier [APPLIERS_MAX];
+    int started = 0;
+    if (pthread_mutex_init (&handover.lock, NULL) || pthread_cond_init (&handover.changed, NULL)) {
+        mg_error ("cannot start the apply threads", "endpoint=%s", self->broker);
         mg_client_destroy (&client);
         return NULL;
     }
+    while (started < appliers && pthread_create (&applier [started], NULL, s_applier, &handover) == 0)
+        started++;
+    if (started == 0) {
+        mg_error ("cannot start the apply threads", "endpoint=%s", self->broker);
+        pthread_cond_destroy (&handover.changed);
+        pthread_mutex_destroy (&handover.lock);
+        mg_client_destroy (&client);
+        return NULL;
+    }
+    if (started < appliers)
+        mg_warn ("fewer apply threads than asked", "started=%d asked=%d", started, appliers);
     int backoff = 100;
     while (!atomic_load (&self->stopping) && !zsys_interrupted) {
         mg_claim_request_t claim = { .worker = worker, .max = CLAIM_BATCH, .has_max = true,
@@ -252,7 +266,8 @@ resolver_ingest_main (void *arg)
     handover.closing = true;
     pthread_cond_broadcast (&handover.changed);
     pthread_mutex_unlock (&handover.lock);
-    pthread_join (applier, NULL);
+    for (int t = 0; t < started; t++)
+        pthread_join (applier [t], NULL);
     pthread_cond_destroy (&handover.changed);
     pthread_mutex_destroy (&handover.lock);
     mg_client_destroy (&client);

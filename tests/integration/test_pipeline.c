@@ -305,6 +305,76 @@ test_a_person_is_known_for_the_department_of_most_credits (void **state)
     mg_msg_clear (&mg_enqueue_request_desc, &req);
 }
 
+#define SHARED_FILMS    1200     //  more than two claims of 500: batches applied side by side
+#define SHARED_PEOPLE   40       //  every person in many films of every batch
+
+//  Many films sharing a few people, claimed in several batches that the
+//  resolver applies side by side (MG_RESOLVER_APPLIES): every job is done,
+//  each person is stored once under their one name, and each is known for
+//  the department a recount of all their stored credits gives, whichever
+//  batch created them and whichever committed first.
+static void
+test_batches_applied_side_by_side_share_people (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { 0 };
+    req.records = calloc (SHARED_FILMS, sizeof (mg_raw_record_t));
+    assert_non_null (req.records);
+    char id [32], title [64], name [32];
+    for (size_t i = 0; i < SHARED_FILMS; i++) {
+        mg_raw_record_t *r = &req.records [i];
+        snprintf (id, sizeof id, "%zu", 20000 + i);
+        snprintf (title, sizeof title, "Shared Cast %zu", i);
+        s_record (r, "tmdb", id, title, 1990 + (int) (i % 30));
+        r->tmdb = 20000 + i;          //  two TMDB ids are two films: no merge by title
+        r->has_tmdb = true;
+        r->cast = calloc (2, sizeof (mg_raw_credit_t));
+        r->cast_count = 2;
+        for (size_t c = 0; c < 2; c++) {
+            int64_t person = 500 + (int64_t) ((i + c * 7) % SHARED_PEOPLE);
+            snprintf (name, sizeof name, "Person %lld", (long long) person);
+            r->cast [c] = s_credit (name, person, NULL);
+        }
+        int64_t person = 500 + (int64_t) ((i + 3) % SHARED_PEOPLE);
+        snprintf (name, sizeof name, "Person %lld", (long long) person);
+        r->crew = calloc (1, sizeof (mg_raw_credit_t));
+        r->crew_count = 1;
+        r->crew [0] = s_credit (name, person, i % 3 ? "Directing" : "Writing");
+        req.records_count++;
+    }
+    //  Enqueued in three calls, as an importer would.
+    for (size_t from = 0; from < SHARED_FILMS; from += 400) {
+        mg_enqueue_request_t part = { .records = &req.records [from], .records_count = 400 };
+        mg_enqueue_reply_t reply;
+        mg_error_t err = { 0 };
+        if (mg_client_call (f->client, "indexer.enqueue", &mg_enqueue_request_desc, &part,
+                            &mg_enqueue_reply_desc, &reply, 10000, &err))
+            fail_msg ("enqueue failed: %s %s", err.code, err.message);
+        assert_int_equal (reply.queued, 400);
+    }
+    int64_t until = mg_test_now_ms () + 90000;
+    while (mg_test_now_ms () < until
+       &&  s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state IN ('queued', 'running')") > 0)
+        zclock_sleep (100);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM ingest_jobs WHERE state = 'done'"), SHARED_FILMS);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM content"), SHARED_FILMS);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM credits"), SHARED_FILMS * 3);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people"), SHARED_PEOPLE);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE name <> 'Person ' || tmdb_id"), 0);
+    //  The department of most credits, counted afresh over the whole table.
+    assert_int_equal (s_scalar (f,
+        "SELECT count(*) FROM people p LEFT JOIN ("
+        "  SELECT DISTINCT ON (person_tmdb_id) person_tmdb_id, dept FROM ("
+        "    SELECT person_tmdb_id, CASE WHEN role = 'cast' THEN 'Acting' ELSE department END AS dept, count (*) AS n "
+        "    FROM credits GROUP BY 1, 2) x ORDER BY person_tmdb_id, n DESC, dept) d ON d.person_tmdb_id = p.tmdb_id "
+        "WHERE p.known_for_department IS DISTINCT FROM d.dept"), 0);
+    //  Every entity announced once.
+    assert_int_equal (s_scalar (f, "SELECT count(DISTINCT content_id) FROM change_log WHERE stream = 'content.changed'"),
+                      SHARED_FILMS);
+    assert_int_equal (s_scalar (f, "SELECT last_seq FROM change_streams WHERE stream = 'content.changed'"), SHARED_FILMS);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
 //  A video of the record (strings copied).
 static mg_raw_video_t
 s_video (const char *site, const char *key, const char *type)
@@ -618,6 +688,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown (test_queued_records_are_msgpack_and_older_json_jobs_still_apply, setup, teardown),
         cmocka_unit_test_setup_teardown (test_a_person_is_known_for_the_department_of_most_credits, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_batches_applied_side_by_side_share_people, setup, teardown),
         cmocka_unit_test_setup_teardown (test_child_rows_follow_the_record_through_a_change, setup, teardown),
         cmocka_unit_test_setup_teardown (test_change_events_arrive_numbered_without_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown (test_resolve_matches_without_creating_anything, setup, teardown),
