@@ -110,18 +110,14 @@ s_put (search_index_t *index, const char *line, long long seq)
     int year = release ? atoi (release) : 0;
     size_t used = 0, i;
     json_t *value;
-    genres [0] = '\0';
-    json_array_foreach (json_object_get (rec, "genres"), i, value) {
-        char slug [64];
-        const char *name = json_string_value (json_object_get (value, "name"));
-        search_record_slug (name ? name : "", slug, sizeof slug);
-        int n = *slug ? snprintf (genres + used, sizeof genres - used, "%s%s", used ? "," : "", slug) : 0;
-        if (n > 0 && (size_t) n < sizeof genres - used) {
-            used += (size_t) n;
-            search_index_add_genre (index, slug);
-        }
+    search_record_genres (rec, genres, sizeof genres);
+    for (const char *slug = genres; *slug; ) {
+        size_t len = strcspn (slug, ",");
+        char one [64];
+        snprintf (one, sizeof one, "%.*s", (int) (len < sizeof one ? len : sizeof one - 1), slug);
+        search_index_add_genre (index, one);
+        slug += len + (slug [len] == ',');
     }
-    used = 0;
     offers [0] = '\0';
     json_array_foreach (json_object_get (rec, "availability"), i, value) {
         const char *platform = json_string_value (json_object_get (value, "platform"));

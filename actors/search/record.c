@@ -20,8 +20,10 @@ search_record_join (json_t *array, const char *key, char *out, size_t room)
     return out;
 }
 
-void
-search_record_slug (const char *name, char *out, size_t room)
+//  Genre slug of a TMDB genre name (the genres table's): lower case,
+//  spaces as '-', cut to room - 1 bytes.
+static void
+s_slug (const char *name, char *out, size_t room)
 {
     size_t i = 0;
     for (; name [i] && i + 1 < room; i++)
@@ -38,7 +40,7 @@ search_record_genres (json_t *rec, char *out, size_t room)
     json_array_foreach (json_object_get (rec, "genres"), i, value) {
         char slug [64];
         const char *name = json_string_value (json_object_get (value, "name"));
-        search_record_slug (name ? name : "", slug, sizeof slug);
+        s_slug (name ? name : "", slug, sizeof slug);
         int n = *slug ? snprintf (out + used, room - used, "%s%s", used ? "," : "", slug) : 0;
         if (n > 0 && (size_t) n < room - used)
             used += (size_t) n;

@@ -13,11 +13,8 @@
 //  is left out. Returns out.
 const char *search_record_join (json_t *array, const char *key, char *out, size_t room);
 
-//  Genre slug of a TMDB genre name (the genres table's): lower case,
-//  spaces as '-', cut to room - 1 bytes.
-void search_record_slug (const char *name, char *out, size_t room);
-
-//  The slugs of rec's genres joined with ',' into out (room bytes). Returns out.
+//  The slugs of rec's genres (the genres table's: the TMDB name in lower
+//  case, spaces as '-') joined with ',' into out (room bytes). Returns out.
 const char *search_record_genres (json_t *rec, char *out, size_t room);
 
 #endif
