@@ -30,6 +30,8 @@ typedef struct {
     zframe_t *body;
     int64_t deadline;             //  monotonic ms
     bool answered;                //  broker already replied (deadline); drop the worker's reply
+    bool idempotent;              //  the client marked it MG_FRAME_IDEMPOTENT
+    bool given_again;             //  already given to another worker once after a lost one
     zlistx_t *declined;           //  keys of workers that declined it (char *); NULL: none
     zframe_t *decline_error;      //  the last decliner's error, the answer when nobody can
 } bk_request_t;
@@ -88,6 +90,7 @@ struct mg_broker_t {
     int64_t heartbeat_at;         //  next heartbeat to workers
     uint64_t requests;            //  counters for logs and mmi.stats
     uint64_t errors;
+    uint64_t given_again;         //  idempotent requests of lost workers given to others
     zsock_t *zap;                 //  ZAP handler (CURVE only)
     zcertstore_t *certs;          //  keys/clients: who may connect, and serve what
     char *clients_dir;

@@ -202,11 +202,15 @@ bk_on_request (mg_broker_t *self, zframe_t *sender, zmsg_t *msg)
     zframe_t *id = zmsg_pop (msg);
     zframe_t *ttl_frame = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
+    zframe_t *flag = zmsg_pop (msg);
+    bool flag_present = flag != NULL;
     uint32_t ttl = 0;
     bool id_ok = id && zframe_size (id) >= 1 && zframe_size (id) <= MG_REQID_MAX;
+    bool idempotent = flag && zframe_streq (flag, MG_FRAME_IDEMPOTENT);
+    zframe_destroy (&flag);
     const char *reason = NULL;
-    if (!id_ok || !body || zmsg_size (msg) != 0)
-        reason = "a request has 6 frames: MG1 REQ name id ttl body";
+    if (!id_ok || !body || zmsg_size (msg) != 0 || (flag_present && !idempotent))
+        reason = "a request has 6 frames, MG1 REQ name id ttl body, and an optional 7th, \"" MG_FRAME_IDEMPOTENT "\"";
     else
     if (!mg_frame_name_valid ((const char *) zframe_data (name), zframe_size (name)))
         reason = "bad method name";
@@ -233,6 +237,7 @@ bk_on_request (mg_broker_t *self, zframe_t *sender, zmsg_t *msg)
     request->id = id;
     request->body = body;
     request->deadline = zclock_mono () + ttl;
+    request->idempotent = idempotent;
 
     const char *text = (const char *) zframe_data (name);
     size_t service_len = mg_frame_service_len (text, zframe_size (name));

@@ -27,14 +27,30 @@ bk_send_worker (mg_broker_t *self, zframe_t *identity, const char *cmd)
         zmsg_destroy (&msg);
 }
 
-//  Drop a worker: every request it holds that is not yet answered gets
-//  WORKER_LOST.
+//  Drop a worker. What it holds that is not yet answered gets WORKER_LOST,
+//  except an idempotent request with time left that no lost worker held
+//  before: it goes back to the head of its service's queue, in the order the
+//  worker took them, for another worker (once: a request that kills every
+//  worker it reaches stops at the second), unless this broker has just turned
+//  passive (its workers go to the other one). With no live worker left the
+//  queue is answered SERVICE_UNAVAILABLE below.
 void
 bk_worker_delete (mg_broker_t *self, bk_worker_t *worker, const char *why)
 {
-    bk_request_t *request = zlistx_first (worker->held);
+    bk_service_t *service = worker->service;
+    int64_t now = zclock_mono ();
+    bool give_again = self->pair.state != BK_PAIR_PASSIVE;
+    zlistx_t *again = NULL;       //  not owned: bound for the queue's head
     size_t lost = 0;
+    bk_request_t *request = zlistx_first (worker->held);
     while (request) {
+        if (give_again && !request->answered && request->idempotent && !request->given_again
+        &&  request->deadline > now && (again || (again = zlistx_new ()))) {
+            zlistx_detach_cur (worker->held);
+            request->given_again = true;
+            zlistx_add_end (again, request);
+        }
+        else
         if (!request->answered) {
             bk_fail_request (self, request, "WORKER_LOST",
                             "the worker handling this request stopped", 1);
@@ -42,14 +58,18 @@ bk_worker_delete (mg_broker_t *self, bk_worker_t *worker, const char *why)
         }
         request = zlistx_next (worker->held);
     }
-    bk_service_t *service = worker->service;
+    size_t given_again = again ? zlistx_size (again) : 0;
+    for (request = again ? zlistx_last (again) : NULL; request; request = zlistx_prev (again))
+        zlistx_add_start (service->queue, request);
+    zlistx_destroy (&again);
+    self->given_again += given_again;
     void *handle = zlistx_find (service->workers, worker);
     if (handle)
         zlistx_delete (service->workers, handle);
     if (!worker->draining)
         service->live--;
-    mg_info ("worker removed", "service=%s worker=%s reason=%s lost=%zu live=%zu",
-             service->name, worker->key, why, lost, service->live);
+    mg_info ("worker removed", "service=%s worker=%s reason=%s lost=%zu given_again=%zu live=%zu",
+             service->name, worker->key, why, lost, given_again, service->live);
     bk_service_fail_queue_if_dead (self, service);
     zhashx_delete (self->workers, worker->key);
     //  Requests that only this worker had not declined are now answerable.

@@ -58,7 +58,8 @@ bk_on_mmi (mg_broker_t *self, bk_request_t *request)
             .curve = self->certs != NULL, .has_curve = true,
             .refused_handshakes = self->refused_handshakes, .has_refused_handshakes = true,
             .refused_registrations = self->refused_registrations, .has_refused_registrations = true,
-            .workers = zhashx_size (self->workers), .has_workers = true
+            .workers = zhashx_size (self->workers), .has_workers = true,
+            .given_again = self->given_again, .has_given_again = true
         };
         if (self->pair.state != BK_PAIR_OFF) {
             reply.pair_role = (char *) (self->pair.primary ? "primary" : "backup");

@@ -48,6 +48,9 @@ size_t mg_frame_service_len (const char *name, size_t len);
 //  Parse an ASCII decimal frame in [min, max]. Returns 0 or -1.
 int mg_frame_uint (zframe_t *frame, uint32_t min, uint32_t max, uint32_t *value);
 
+#define MG_FRAME_IDEMPOTENT "idempotent"  //  a request's optional 7th frame: running it twice
+                                        //  is harmless, so a lost worker's copy may go to another
+
 //  New client request: MG1 REQ name id ttl body. body may be NULL (empty).
 zmsg_t *mg_frame_request (const char *name, const void *id, size_t id_len,
                           uint32_t ttl_ms, const void *body, size_t body_len);

@@ -1,6 +1,7 @@
 /*  mg-broker spoken to in raw MG1 frames (docs/protocol.md): credit, queue
-    bound, ttl expiry in the queue, malformed frames, service discovery and
-    the event proxy.  */
+    bound, ttl expiry in the queue, malformed frames, a lost worker's
+    idempotent requests given to another, service discovery and the event
+    proxy.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -296,6 +297,15 @@ test_malformed_frames_get_bad_frame_and_the_broker_stays_up (void **state)
     zstr_sendx (f->client, MG_FRAME_PROTOCOL, "REQ", "a.b", "b3", "100", NULL);
     assert_int_equal (s_reply (f->client, id, sizeof id, code, sizeof code), MG_CMD_ERR);
     assert_string_equal (code, "BAD_FRAME");
+    //  A 7th frame other than "idempotent", and an 8th.
+    zstr_sendx (f->client, MG_FRAME_PROTOCOL, "REQ", "a.b", "b4", "100", "", "retry", NULL);
+    assert_int_equal (s_reply (f->client, id, sizeof id, code, sizeof code), MG_CMD_ERR);
+    assert_string_equal (id, "b4");
+    assert_string_equal (code, "BAD_FRAME");
+    zstr_sendx (f->client, MG_FRAME_PROTOCOL, "REQ", "a.b", "b5", "100", "", MG_FRAME_IDEMPOTENT, "", NULL);
+    assert_int_equal (s_reply (f->client, id, sizeof id, code, sizeof code), MG_CMD_ERR);
+    assert_string_equal (id, "b5");
+    assert_string_equal (code, "BAD_FRAME");
     //  Not MG1 at all, and a garbage READY: dropped silently.
     zstr_sendx (f->client, "HTTP/1.1", "GET", NULL);
     zstr_sendx (f->client, MG_FRAME_PROTOCOL, "READY", "BAD SERVICE", "0", NULL);
@@ -304,6 +314,122 @@ test_malformed_frames_get_bad_frame_and_the_broker_stays_up (void **state)
     assert_int_equal (s_reply (f->client, id, sizeof id, code, sizeof code), MG_CMD_ERR);
     assert_string_equal (id, "alive");
     assert_string_equal (code, "SERVICE_UNAVAILABLE");
+}
+
+//  Send an idempotent request (the optional 7th frame) with id and ttl.
+static void
+s_request_idempotent (zsock_t *client, const char *name, const char *id, uint32_t ttl)
+{
+    zmsg_t *msg = mg_frame_request (name, id, strlen (id), ttl, NULL, 0);
+    assert_non_null (msg);
+    assert_int_equal (zmsg_addstr (msg, MG_FRAME_IDEMPOTENT), 0);
+    assert_int_equal (zmsg_send (&msg, client), 0);
+}
+
+//  Worker side, heartbeating (raw test workers otherwise expire): the next
+//  REQ within ms, or NULL.
+static zmsg_t *
+s_take_alive (zsock_t *worker, int ms)
+{
+    zsock_set_rcvtimeo (worker, 100);
+    int64_t until = mg_test_now_ms () + ms;
+    zmsg_t *taken = NULL;
+    while (!taken && mg_test_now_ms () < until) {
+        zstr_sendx (worker, MG_FRAME_PROTOCOL, "HB", NULL);
+        taken = s_take (worker);
+    }
+    zsock_set_rcvtimeo (worker, 3000);
+    return taken;
+}
+
+//  The id frame of a taken request, as a string.
+static void
+s_taken_id (zmsg_t *taken, char *id, size_t id_len)
+{
+    zframe_t *frame = zmsg_first (taken);       //  envelope
+    frame = zmsg_next (taken);                  //  name
+    frame = zmsg_next (taken);                  //  id
+    snprintf (id, id_len, "%.*s", (int) zframe_size (frame), (char *) zframe_data (frame));
+}
+
+//  The broker's count of requests given again (mmi.stats).
+static uint64_t
+s_given_again (fixture_t *f)
+{
+    zmsg_t *msg = mg_frame_request ("mmi.stats", "st", 2, 1000, NULL, 0);
+    assert_int_equal (zmsg_send (&msg, f->client), 0);
+    zmsg_t *reply = zmsg_recv (f->client);
+    assert_non_null (reply);
+    zframe_t *body = zmsg_last (reply);
+    mg_mmi_stats_reply_t stats;
+    char reason [MG_MSG_ERR_LEN];
+    assert_int_equal (mg_msg_decode (&mg_mmi_stats_reply_desc, zframe_data (body), zframe_size (body), &stats, reason, sizeof reason), 0);
+    assert_true (stats.has_given_again);
+    uint64_t given_again = stats.given_again;
+    mg_msg_clear (&mg_mmi_stats_reply_desc, &stats);
+    zmsg_destroy (&reply);
+    return given_again;
+}
+
+static void
+test_a_lost_workers_idempotent_request_goes_to_another_once (void **state)
+{
+    fixture_t *f = *state;
+    //  A holds an idempotent request and a plain one, then dies (a raw worker
+    //  stops heartbeating); B, alive, must get the idempotent one.
+    zsock_t *a = s_worker (f, "flaky", 2);
+    s_wait_workers (f, "flaky", 1);
+    s_request_idempotent (f->client, "flaky.read", "i1", 10000);
+    s_request (f->client, "flaky.write", "p1", 10000);
+    zmsg_t *held_i = s_take (a);
+    zmsg_t *held_p = s_take (a);
+    assert_non_null (held_i);
+    assert_non_null (held_p);
+    zsock_t *b = s_worker (f, "flaky", 1);
+    s_wait_workers (f, "flaky", 2);
+    zsock_destroy (&a);
+    zmsg_t *again = s_take_alive (b, 4000);
+    assert_non_null (again);
+    char id [64], code [64];
+    s_taken_id (again, id, sizeof id);
+    assert_string_equal (id, "i1");
+    //  The plain request was answered WORKER_LOST when A was dropped.
+    assert_int_equal (s_reply (f->client, id, sizeof id, code, sizeof code), MG_CMD_ERR);
+    assert_string_equal (id, "p1");
+    assert_string_equal (code, "WORKER_LOST");
+    assert_int_equal (s_given_again (f), 1);
+    //  B dies too while holding it: given again only once, so WORKER_LOST
+    //  (not SERVICE_UNAVAILABLE, which a queued request would get).
+    zsock_destroy (&b);
+    zsock_set_rcvtimeo (f->client, 4000);
+    assert_int_equal (s_reply (f->client, id, sizeof id, code, sizeof code), MG_CMD_ERR);
+    assert_string_equal (id, "i1");
+    assert_string_equal (code, "WORKER_LOST");
+    zmsg_destroy (&held_i);
+    zmsg_destroy (&held_p);
+    zmsg_destroy (&again);
+}
+
+static void
+test_a_given_again_request_is_answered_by_the_new_worker (void **state)
+{
+    fixture_t *f = *state;
+    zsock_t *a = s_worker (f, "flaky", 1);
+    s_wait_workers (f, "flaky", 1);
+    s_request_idempotent (f->client, "flaky.read", "i2", 10000);
+    zmsg_t *held = s_take (a);
+    assert_non_null (held);
+    zsock_t *b = s_worker (f, "flaky", 1);
+    s_wait_workers (f, "flaky", 2);
+    zsock_destroy (&a);
+    zmsg_t *again = s_take_alive (b, 4000);
+    assert_non_null (again);
+    s_answer (b, &again);
+    char id [64], code [64];
+    assert_int_equal (s_reply (f->client, id, sizeof id, code, sizeof code), MG_CMD_REP);
+    assert_string_equal (id, "i2");
+    zmsg_destroy (&held);
+    zsock_destroy (&b);
 }
 
 static void
@@ -440,6 +566,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_request_expiring_in_the_queue_is_never_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown (test_worker_reply_after_the_ttl_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown (test_malformed_frames_get_bad_frame_and_the_broker_stays_up, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_a_lost_workers_idempotent_request_goes_to_another_once, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_a_given_again_request_is_answered_by_the_new_worker, setup, teardown),
         cmocka_unit_test_setup_teardown (test_services_lists_live_workers, setup, teardown),
         cmocka_unit_test_setup_teardown (test_events_pass_from_publishers_to_subscribers, setup, teardown),
         cmocka_unit_test_setup_teardown (test_a_burst_of_events_reaches_a_subscriber_whole, setup, teardown),
