@@ -258,7 +258,8 @@ s_send_on (bus_link_t *link, bus_slot_t *slot, const char *name, const void *bod
     ||  s_send_frame (link->dealer, name, strlen (name), true)
     ||  s_send_frame (link->dealer, id, sizeof id, true)
     ||  s_send_frame (link->dealer, ttl, (size_t) ttl_len, true)
-    ||  s_send_frame (link->dealer, body, len, false))
+    ||  s_send_frame (link->dealer, body, len, slot->idempotent)
+    ||  (slot->idempotent && s_send_frame (link->dealer, MG_FRAME_IDEMPOTENT, strlen (MG_FRAME_IDEMPOTENT), false)))
         mg_error ("bus send failed mid-message", "error=\"%s\"", zmq_strerror (errno));
     slot->link = link->index;
     slot->epoch = link->epoch;

@@ -1201,6 +1201,85 @@ test_metrics_count_requests (void **state)
     mg_http_reply_free (&reply);
 }
 
+//  Workers of service as /ready counts them, or -1.
+static int
+s_ready_workers (fixture_t *f, const char *service)
+{
+    mg_http_reply_t reply;
+    if (s_get (f, "/ready", &reply))
+        return -1;
+    json_error_t error;
+    json_t *json = json_loads (reply.body, 0, &error);
+    json_t *count = json ? json_object_get (json_object_get (json, "services"), service) : NULL;
+    int workers = json_is_integer (count) ? (int) json_integer_value (count) : -1;
+    json_decref (json);
+    mg_http_reply_free (&reply);
+    return workers;
+}
+
+static void
+test_reads_held_by_a_stopped_replica_are_answered_by_another (void **state)
+{
+    fixture_t *f = *state;
+    pid_t second = s_start_catalog (f);
+    assert_true (second > 0);
+    int64_t until = mg_test_now_ms () + START_WAIT_MS;
+    int workers = 0;
+    while ((workers = s_ready_workers (f, "catalog")) < 2 && mg_test_now_ms () < until)
+        usleep (50 * 1000);
+    if (workers != 2)
+        mg_test_stop (second, SIGTERM);
+    assert_int_equal (workers, 2);
+    //  A gateway of its own that answers genres from the catalog each time.
+    char env_http [64];
+    int port = mg_test_free_port ();
+    snprintf (env_http, sizeof env_http, "MG_HTTP_PORT=%d", port);
+    const char *env [] = { f->env_broker, env_http, "MG_REQUEST_TIMEOUT_MS=3000", "MG_REFERENCE_CACHE_S=0", NULL };
+    pid_t gateway = mg_test_spawn ("mg-gateway", env);
+    assert_true (gateway > 0);
+    mg_http_reply_t reply = { 0 };
+    int status = 0;
+    until = mg_test_now_ms () + START_WAIT_MS;
+    while (status != 200 && mg_test_now_ms () < until) {
+        s_request (port, "GET", "/api/v1/genres", "", &reply, 2000);
+        status = reply.status;
+        mg_http_reply_free (&reply);
+    }
+    if (status != 200) {
+        mg_test_stop (gateway, SIGTERM);
+        mg_test_stop (second, SIGTERM);
+    }
+    assert_int_equal (status, 200);
+    //  The first replica stops (as if it hung or its host went): the broker
+    //  takes a read to it as lost after 3 heartbeats and gives it to the other.
+    //  The broker hands requests out least recently used first, so of four in
+    //  a row one or more reach the stopped replica.
+    mg_test_signal (f->catalog, SIGSTOP);
+    int served = 0;
+    int64_t slowest = 0;
+    for (int i = 0; i < 4; i++) {
+        int64_t start = mg_test_now_ms ();
+        assert_int_equal (s_request (port, "GET", "/api/v1/genres", "", &reply, TIMEOUT_MS + 2000), 0);
+        int64_t took = mg_test_now_ms () - start;
+        if (took > slowest)
+            slowest = took;
+        if (reply.status != 200)
+            fprintf (stderr, "GET %d: %d %s\n", i, reply.status, reply.body);
+        served += reply.status == 200;
+        mg_http_reply_free (&reply);
+    }
+    mg_test_signal (f->catalog, SIGCONT);
+    //  Stopped before the checks: a failed one leaves nothing running.
+    int gateway_status = mg_test_stop (gateway, SIGTERM);
+    int second_status = mg_test_stop (second, SIGTERM);
+    assert_int_equal (served, 4);
+    //  One of them waited for the broker to give up on the stopped replica.
+    assert_true (slowest >= 500);
+    assert_int_equal (WEXITSTATUS (gateway_status), 0);
+    assert_int_equal (WEXITSTATUS (second_status), 0);
+    assert_int_equal (s_wait_status (f, "/api/v1/genres", 200, 10000), 200);
+}
+
 static void
 test_killed_catalog_is_503_then_recovers (void **state)
 {
@@ -1388,6 +1467,7 @@ main (void)
         cmocka_unit_test (test_big_headers_are_431),
         cmocka_unit_test (test_ready_names_the_services),
         cmocka_unit_test (test_metrics_count_requests),
+        cmocka_unit_test (test_reads_held_by_a_stopped_replica_are_answered_by_another),
         cmocka_unit_test (test_killed_catalog_is_503_then_recovers),
         cmocka_unit_test (test_lost_broker_is_503_at_once_and_reconnects),
         cmocka_unit_test (test_calls_in_flight_when_the_broker_dies_are_503),
