@@ -1201,6 +1201,36 @@ test_metrics_count_requests (void **state)
     mg_http_reply_free (&reply);
 }
 
+//  A gateway of its own on a free port (into *port), without the reference
+//  memo (genres asked of the catalog each time) and with deadline_ms, once it
+//  answers genres 200 within wait_ms; its pid, or -1 (nothing left running).
+static pid_t
+s_own_gateway (fixture_t *f, const char *deadline_ms, int wait_ms, int *port)
+{
+    char env_http [64], env_deadline [64];
+    *port = mg_test_free_port ();
+    snprintf (env_http, sizeof env_http, "MG_HTTP_PORT=%d", *port);
+    snprintf (env_deadline, sizeof env_deadline, "MG_REQUEST_TIMEOUT_MS=%s", deadline_ms);
+    const char *env [] = { f->env_broker, env_http, env_deadline, "MG_REFERENCE_CACHE_S=0", NULL };
+    pid_t gateway = mg_test_spawn ("mg-gateway", env);
+    if (gateway <= 0)
+        return -1;
+    int64_t until = mg_test_now_ms () + wait_ms;
+    int status = 0;
+    while (status != 200 && mg_test_now_ms () < until) {
+        mg_http_reply_t reply = { 0 };
+        s_request (*port, "GET", "/api/v1/genres", "", &reply, 2000);
+        status = reply.status;
+        mg_http_reply_free (&reply);
+        if (status != 200)
+            usleep (50 * 1000);
+    }
+    if (status == 200)
+        return gateway;
+    mg_test_stop (gateway, SIGTERM);
+    return -1;
+}
+
 //  Workers of service as /ready counts them, or -1.
 static int
 s_ready_workers (fixture_t *f, const char *service)
@@ -1230,26 +1260,12 @@ test_reads_held_by_a_stopped_replica_are_answered_by_another (void **state)
     if (workers != 2)
         mg_test_stop (second, SIGTERM);
     assert_int_equal (workers, 2);
-    //  A gateway of its own that answers genres from the catalog each time.
-    char env_http [64];
-    int port = mg_test_free_port ();
-    snprintf (env_http, sizeof env_http, "MG_HTTP_PORT=%d", port);
-    const char *env [] = { f->env_broker, env_http, "MG_REQUEST_TIMEOUT_MS=3000", "MG_REFERENCE_CACHE_S=0", NULL };
-    pid_t gateway = mg_test_spawn ("mg-gateway", env);
+    int port = 0;
+    pid_t gateway = s_own_gateway (f, "3000", START_WAIT_MS, &port);
+    if (gateway < 0)
+        mg_test_stop (second, SIGTERM);
     assert_true (gateway > 0);
     mg_http_reply_t reply = { 0 };
-    int status = 0;
-    until = mg_test_now_ms () + START_WAIT_MS;
-    while (status != 200 && mg_test_now_ms () < until) {
-        s_request (port, "GET", "/api/v1/genres", "", &reply, 2000);
-        status = reply.status;
-        mg_http_reply_free (&reply);
-    }
-    if (status != 200) {
-        mg_test_stop (gateway, SIGTERM);
-        mg_test_stop (second, SIGTERM);
-    }
-    assert_int_equal (status, 200);
     //  The first replica stops (as if it hung or its host went): the broker
     //  takes a read to it as lost after 3 heartbeats and gives it to the other.
     //  The broker hands requests out least recently used first, so of four in
@@ -1382,22 +1398,10 @@ static void
 test_no_answer_within_the_deadline_is_504 (void **state)
 {
     fixture_t *f = *state;
-    char env_http [64];
-    int port = mg_test_free_port ();
-    snprintf (env_http, sizeof env_http, "MG_HTTP_PORT=%d", port);
-    const char *env [] = { f->env_broker, env_http, "MG_REQUEST_TIMEOUT_MS=300", "MG_REFERENCE_CACHE_S=0", NULL };
-    pid_t gateway = mg_test_spawn ("mg-gateway", env);
+    int port = 0;
+    pid_t gateway = s_own_gateway (f, "300", START_WAIT_MS, &port);
     assert_true (gateway > 0);
-    int64_t until = mg_test_now_ms () + 5000;
     mg_http_reply_t reply = { 0 };
-    while (mg_test_now_ms () < until) {
-        s_request (port, "GET", "/api/v1/genres", "", &reply, 2000);
-        int status = reply.status;
-        mg_http_reply_free (&reply);
-        if (status == 200)
-            break;
-        usleep (50 * 1000);
-    }
     mg_test_signal (f->catalog, SIGSTOP);
     int64_t start = mg_test_now_ms ();
     assert_int_equal (s_request (port, "GET", "/api/v1/genres", "", &reply, 3000), 0);
