@@ -305,6 +305,53 @@ test_a_person_is_known_for_the_department_of_most_credits (void **state)
     mg_msg_clear (&mg_enqueue_request_desc, &req);
 }
 
+//  count crew credits of person (name) in department dept, appended to
+//  r's crew.
+static void
+s_add_crew (mg_raw_record_t *r, const char *name, int64_t person, const char *dept, size_t count)
+{
+    r->crew = realloc (r->crew, (r->crew_count + count) * sizeof (mg_raw_credit_t));
+    assert_non_null (r->crew);
+    for (size_t i = 0; i < count; i++)
+        r->crew [r->crew_count++] = s_credit (name, person, dept);
+}
+
+//  A changed title's credits are deleted, then copied back: the people of
+//  the deleted ones are counted over the credits left, so a person stays
+//  known for the department of most of their stored credits when a title
+//  drops or thins their credits (and a batch's credits in the department a
+//  person is known for leave the count as it was).
+static void
+test_a_department_follows_credits_a_changed_title_drops (void **state)
+{
+    fixture_t *f = *state;
+    mg_enqueue_request_t req = { 0 };
+    req.records = calloc (3, sizeof (mg_raw_record_t));
+    req.records_count = 3;
+    //  811: Writing 3, Directing 2; 812: Writing 3, Directing 2.
+    s_record (&req.records [0], "tmdb", "9111", "Written Often", 2003);
+    s_add_crew (&req.records [0], "Wren Writer", 811, "Writing", 2);
+    s_add_crew (&req.records [0], "Dora Drafter", 812, "Writing", 3);
+    s_record (&req.records [1], "tmdb", "9112", "Directed Twice", 2003);
+    s_add_crew (&req.records [1], "Wren Writer", 811, "Writing", 1);
+    s_add_crew (&req.records [1], "Wren Writer", 811, "Directing", 2);
+    s_add_crew (&req.records [1], "Dora Drafter", 812, "Directing", 2);
+    mg_enqueue_request_t first = { .records = req.records, .records_count = 2 };
+    s_run_batch (f, &first);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id IN (811, 812) "
+                                   "AND known_for_department = 'Writing'"), 2);
+    //  The first title changes: 811 writes it once, 812 not at all.
+    s_record (&req.records [2], "tmdb", "9111", "Written Often", 2003);
+    s_add_crew (&req.records [2], "Wren Writer", 811, "Writing", 1);
+    mg_enqueue_request_t changed = { .records = &req.records [2], .records_count = 1 };
+    s_run_batch (f, &changed);
+    //  811: Writing 2, Directing 2 (a tie goes by name); 812: Directing 2.
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM credits WHERE person_tmdb_id IN (811, 812)"), 6);
+    assert_int_equal (s_scalar (f, "SELECT count(*) FROM people WHERE tmdb_id IN (811, 812) "
+                                   "AND known_for_department = 'Directing'"), 2);
+    mg_msg_clear (&mg_enqueue_request_desc, &req);
+}
+
 #define SHARED_FILMS    1200     //  more than two claims of 500: batches applied side by side
 #define SHARED_PEOPLE   40       //  every person in many films of every batch
 
@@ -688,6 +735,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reimport_of_unchanged_records_writes_nothing_and_announces_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown (test_queued_records_are_msgpack_and_older_json_jobs_still_apply, setup, teardown),
         cmocka_unit_test_setup_teardown (test_a_person_is_known_for_the_department_of_most_credits, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_a_department_follows_credits_a_changed_title_drops, setup, teardown),
         cmocka_unit_test_setup_teardown (test_batches_applied_side_by_side_share_people, setup, teardown),
         cmocka_unit_test_setup_teardown (test_child_rows_follow_the_record_through_a_change, setup, teardown),
         cmocka_unit_test_setup_teardown (test_change_events_arrive_numbered_without_gaps, setup, teardown),
