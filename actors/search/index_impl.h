@@ -362,6 +362,10 @@ size_t index_hits_total (const index_hits_t *hits);
 bool index_hits_in_rest (const index_hits_t *hits, int64_t rowid);
 //  Sort hits by compare (qsort wants a non-NULL array even when empty).
 void index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const void *));
+//  Put the best k hits of compare's order (a total order) first, in that
+//  order, the others after them in no order: a page needs only its own
+//  hits ordered. The first k are those a sort of all would put there.
+void index_hits_top (index_hits_t *hits, size_t k, int (*compare) (const void *, const void *));
 //  qsort order of hits: rowid ascending.
 int index_by_rowid (const void *a, const void *b);
 //  Collect the matches of match (tier) that pass f and are not already

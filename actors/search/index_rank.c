@@ -32,6 +32,56 @@ index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const void *)
         qsort (hits->items, hits->count, sizeof *hits->items, compare);
 }
 
+//  Fewer hits than this, or a page reaching this share of them: one
+//  sort of all (index_hits_top).
+#define TOP_SORT_ALL 64
+
+void
+index_hits_top (index_hits_t *hits, size_t k, int (*compare) (const void *, const void *))
+{
+    size_t count = hits->count;
+    if (k == 0)
+        return;                //  no page: no order needed
+    if (count <= TOP_SORT_ALL || k > TOP_SORT_ALL || k * 4 >= count) {
+        index_hits_sort (hits, compare);
+        return;
+    }
+    //  The best k so far, best first (indexes into items), then the rest
+    //  after them in their order: k insertions into a short array.
+    size_t best [TOP_SORT_ALL];
+    size_t held = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (held == k && compare (&hits->items [i], &hits->items [best [held - 1]]) >= 0)
+            continue;
+        size_t at = held < k ? held++ : held - 1;
+        while (at > 0 && compare (&hits->items [i], &hits->items [best [at - 1]]) < 0) {
+            best [at] = best [at - 1];
+            at--;
+        }
+        best [at] = i;
+    }
+    index_hit_t *items = malloc (count * sizeof *items);
+    bool *taken = calloc (count, sizeof *taken);
+    if (!items || !taken) {
+        free (items);
+        free (taken);
+        index_hits_sort (hits, compare);      //  the same order, one sort of all
+        return;
+    }
+    for (size_t i = 0; i < held; i++) {
+        items [i] = hits->items [best [i]];
+        taken [best [i]] = true;
+    }
+    size_t next = held;
+    for (size_t i = 0; i < count; i++)
+        if (!taken [i])
+            items [next++] = hits->items [i];
+    free (taken);
+    free (hits->items);
+    hits->items = items;
+    hits->room = count;
+}
+
 int
 index_by_rowid (const void *a, const void *b)
 {
