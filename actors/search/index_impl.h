@@ -368,12 +368,12 @@ void index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const vo
 void index_hits_top (index_hits_t *hits, size_t k, int (*compare) (const void *, const void *));
 //  qsort order of hits: rowid ascending.
 int index_by_rowid (const void *a, const void *b);
-//  Collect the matches of match (tier) that pass f and are not already
-//  in hits [0, known), at most cap of them (0: all), in rowid (popularity)
-//  order. 1 when it stopped at cap with matches left, 0 when it saw them
-//  all, -1 on error.
+//  Collect the matches of match (tier) after rowid after (0: all) that
+//  pass f and are not already in hits [0, known), at most cap of them (0:
+//  all), in rowid (popularity) order. 1 when it stopped at cap with
+//  matches left, 0 when it saw them all, -1 on error.
 int index_collect (search_index_t *self, index_phase_t phase, const char *match, const index_filter_t *f, int tier,
-                   index_hits_t *hits, size_t known, size_t cap);
+                   index_hits_t *hits, size_t known, size_t cap, int64_t after);
 //  Register mg_bm25 () on db (FTS5's bm25 () with the phrases' row counts
 //  given: index_bm25.c) and make *idf_p, the counts kept, when NULL. 0 or -1.
 int index_bm25_register (sqlite3 *db, index_idf_t **idf_p);

@@ -291,6 +291,44 @@ test_a_broad_word_scores_a_bounded_number_of_matches (void **state)
     search_index_destroy (&index);
 }
 
+//  A broad word most titles hold in their own titles: the walk of the
+//  titles' own matches and the count of the rest begin after the AND's
+//  last scored match (no match scored twice), and still count exactly,
+//  filters included.
+#define COVE (2 * KEYWORD_TOP - 10)  //  the title "Cove": among the titles' own matches after the AND's
+
+static void
+test_a_broad_titled_word_scores_no_match_twice (void **state)
+{
+    (void) state;
+    char err [256];
+    search_index_t *index = search_index_new (NULL, err, sizeof err);
+    assert_non_null (index);
+    assert_int_equal (search_index_begin (index), 0);
+    for (int n = 1; n <= BROAD; n++)
+        s_put (index, n, n == COVE ? "Cove" : "Cove Road", "a road", n % 3 ? "movie" : "tv", 2000, BROAD - n + 10);
+    assert_int_equal (search_index_commit (index), 0);
+    mg_search_reply_t rep;
+    s_query (index, "cove", NULL, false, &rep);
+    assert_int_equal (rep.total, BROAD);
+    assert_true (rep.total_exact);
+    //  An unpopular title past the AND's bound, the one the query types.
+    assert_string_equal (s_first (&rep), "Cove");
+    //  The AND's KEYWORD_TOP and one, then as many of the titles' own
+    //  after them: not the AND's again (3 x KEYWORD_TOP and more before).
+    assert_true (search_index_scored (index) <= 2 * (KEYWORD_TOP + 1));
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    s_query (index, "cove", "tv", false, &rep);
+    assert_int_equal (rep.total, BROAD / 3);
+    assert_true (rep.total_exact);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    s_query (index, "cove road", "movie", false, &rep);
+    assert_int_equal (rep.total, BROAD - BROAD / 3);
+    assert_true (rep.total_exact);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    search_index_destroy (&index);
+}
+
 //  A page chosen from the hits (index_hits_top) is what a sort of all
 //  of them puts there, whatever the page's size, ties of score included
 //  (broken by rowid); every hit is kept.
@@ -369,6 +407,7 @@ main (void)
         cmocka_unit_test (test_facets_are_counted_only_when_asked),
         cmocka_unit_test (test_total_is_exact_up_to_the_cap),
         cmocka_unit_test (test_a_broad_word_scores_a_bounded_number_of_matches),
+        cmocka_unit_test (test_a_broad_titled_word_scores_no_match_twice),
         cmocka_unit_test (test_the_page_is_the_sorted_hits_first_ones),
         cmocka_unit_test (test_pages_asked_one_by_one_are_slices_of_one_long_page),
     };
