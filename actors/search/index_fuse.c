@@ -429,7 +429,7 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
         rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;
     }
     size_t total = index_hits_total (&hits);
-    rep->total = total < SEARCH_TOTAL_MAX ? total : SEARCH_TOTAL_MAX;
+    rep->total = total < SEARCH_TOTAL_MAX && !hits.rest_more ? total : SEARCH_TOTAL_MAX;
     rep->has_total = true;
     rep->total_exact = total <= SEARCH_TOTAL_MAX && !hits.rest_more;
     rep->has_total_exact = true;

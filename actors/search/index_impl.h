@@ -307,7 +307,7 @@ typedef struct {
     int64_t *rest;             //  matches not in items, ascending rowids
     size_t rest_count, rest_room;
     size_t rest_joined;        //  of rest, those the fusion added to items (semantic hits)
-    bool rest_more;            //  matches beyond SEARCH_TOTAL_MAX were not counted
+    bool rest_more;            //  matches beyond SEARCH_TOTAL_MAX were not counted (the total is over it)
 } index_hits_t;
 
 
@@ -350,6 +350,8 @@ void index_filter_init (search_index_t *self, const search_query_t *query, index
 bool index_offer_live (const index_offer_t *o, const char *region, int64_t now);
 //  True when doc passes every filter of f.
 bool index_keep (const index_doc_t *doc, const index_filter_t *f);
+//  True when f keeps every live title (no filter given).
+bool index_filter_all (const index_filter_t *f);
 
 //  ---- index_rank.c
 //  Append a copy of hit. 0 or -1 (memory).
@@ -382,6 +384,11 @@ int index_bm25_register (sqlite3 *db, index_idf_t **idf_p);
 //  Leaves it unbound (bm25's own counts) for an expression of another
 //  shape. 0 or -1.
 int index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char *match);
+//  The most rows any one phrase of match holds (in its columns: kept
+//  counts, else counted and kept); -1 for an expression of another shape
+//  or when one cannot be counted. A match of one group of phrases
+//  joined by OR has at least that many rows.
+int64_t index_idf_rows_max (search_index_t *self, const char *match);
 //  Forget the counts (the index changed).
 void index_idf_clear (index_idf_t *idf);
 void index_idf_destroy (index_idf_t **idf_p);

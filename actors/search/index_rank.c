@@ -642,6 +642,15 @@ index_keyword (search_index_t *self, const index_plan_t *plan, const index_filte
     else
     if (rc >= 0)
         rc = index_collect (self, PHASE_COMPANY, company, f, 0, hits, hits->count, bounded ? KEYWORD_TOP : 0, 0) < 0 ? -1 : 0;
+    //  One word (one group: the word, its typo candidates, its prefix)
+    //  and no filter: the group holds at least as many titles as its
+    //  commonest phrase, whose row count the AND's BM25 has just kept;
+    //  past SEARCH_TOTAL_MAX the total is known to be over the cap, and
+    //  the count of the rest is not walked.
+    if (rc == 0 && broad && plan->n == 1 && index_filter_all (f)
+    &&  index_idf_rows_max (self, and_match) > SEARCH_TOTAL_MAX)
+        hits->rest_more = true;
+    else
     if (rc == 0 && broad)
         rc = s_count_rest (self, and_match, f, seen, hits);
     free (and_match);

@@ -223,11 +223,26 @@ test_total_is_exact_up_to_the_cap (void **state)
     assert_true (rep.has_total_exact && rep.total_exact);
     mg_msg_clear (&mg_search_reply_desc, &rep);
     //  All of them, by a word and by placeholder: the cap, not exact; the
-    //  page is still the best ones.
+    //  page is still the best ones. One word and no filter: known to be
+    //  over the cap from its phrase's row count, the rest not walked.
+    uint64_t walks = atomic_load (&index->phase_runs [PHASE_REST]);
     s_query (index, "common", NULL, false, &rep);
     assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
     assert_true (rep.has_total_exact && !rep.total_exact);
     assert_int_equal (rep.results_count, 10);
+    assert_int_equal (atomic_load (&index->phase_runs [PHASE_REST]), walks);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  A filter: the rest is walked and counted up to the cap.
+    s_query (index, "common", "movie", false, &rep);
+    assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
+    assert_false (rep.total_exact);
+    assert_int_equal (atomic_load (&index->phase_runs [PHASE_REST]), walks + 1);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  Two words: walked.
+    s_query (index, "common shared", NULL, false, &rep);
+    assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
+    assert_false (rep.total_exact);
+    assert_int_equal (atomic_load (&index->phase_runs [PHASE_REST]), walks + 2);
     mg_msg_clear (&mg_search_reply_desc, &rep);
     s_query (index, "", NULL, false, &rep);
     assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
