@@ -53,6 +53,17 @@ s_put (search_index_t *index, int n, const char *title, const char *overview, co
     assert_int_equal (search_index_put (index, &doc), 0);
 }
 
+//  A new empty index, its load begun (search_index_commit ends it).
+static search_index_t *
+s_begin (void)
+{
+    char err [256];
+    search_index_t *index = search_index_new (NULL, err, sizeof err);
+    assert_non_null (index);
+    assert_int_equal (search_index_begin (index), 0);
+    return index;
+}
+
 static int
 setup (void **state)
 {
@@ -209,10 +220,7 @@ static void
 test_total_is_exact_up_to_the_cap (void **state)
 {
     (void) state;
-    char err [256];
-    search_index_t *index = search_index_new (NULL, err, sizeof err);
-    assert_non_null (index);
-    assert_int_equal (search_index_begin (index), 0);
+    search_index_t *index = s_begin ();
     for (int n = 1; n <= MANY; n++)
         s_put (index, n, n % 2 ? "Common Odd" : "Common Even", "a shared word", "movie", 2000, n);
     assert_int_equal (search_index_commit (index), 0);
@@ -263,9 +271,7 @@ test_a_broad_word_scores_a_bounded_number_of_matches (void **state)
 {
     (void) state;
     char err [256];
-    search_index_t *index = search_index_new (NULL, err, sizeof err);
-    assert_non_null (index);
-    assert_int_equal (search_index_begin (index), 0);
+    search_index_t *index = s_begin ();
     //  Most popular first, as a snapshot load gives rowids (load.c).
     for (int n = 1; n <= BROAD; n++)
         s_put (index, n, n == 1 ? "Plain Top" : "Plain", "a broad river", "movie", 2000, BROAD - n + 10);
@@ -316,10 +322,7 @@ static void
 test_a_broad_titled_word_scores_no_match_twice (void **state)
 {
     (void) state;
-    char err [256];
-    search_index_t *index = search_index_new (NULL, err, sizeof err);
-    assert_non_null (index);
-    assert_int_equal (search_index_begin (index), 0);
+    search_index_t *index = s_begin ();
     for (int n = 1; n <= BROAD; n++)
         s_put (index, n, n == COVE ? "Cove" : "Cove Road", "a road", n % 3 ? "movie" : "tv", 2000, BROAD - n + 10);
     assert_int_equal (search_index_commit (index), 0);
@@ -382,9 +385,7 @@ test_pages_asked_one_by_one_are_slices_of_one_long_page (void **state)
 {
     (void) state;
     char err [256];
-    search_index_t *index = search_index_new (NULL, err, sizeof err);
-    assert_non_null (index);
-    assert_int_equal (search_index_begin (index), 0);
+    search_index_t *index = s_begin ();
     for (int n = 1; n <= 300; n++)
         s_put (index, n, n % 3 ? "Stone Bridge" : "Stone", n % 5 ? "a stone" : "a bridge of stone", "movie",
                2000, (double) (n % 17));
