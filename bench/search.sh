@@ -41,7 +41,8 @@
 #   MG_BENCH_SLOWEST     --replica-only: slowest queries listed (default 10)
 #   MG_BENCH_ITEMS       titles (default 100000)
 #   MG_BENCH_DIMS        LSA dimensions (default 512)
-#   MG_BENCH_MODES       modes whose took_ms is measured (default "keyword semantic hybrid")
+#   MG_BENCH_MODES       modes whose took_ms is measured (default "keyword semantic hybrid"; with
+#                        --replica-only the modes mg-search-bench runs, e.g. one under perf record)
 #   MG_BENCH_SECONDS     seconds per wrk run (default 10)
 #   MG_BENCH_CONNECTIONS connections (default 64)
 #   MG_BENCH_THREADS     wrk threads (default 2)

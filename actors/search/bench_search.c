@@ -17,7 +17,9 @@
     ids. With SAVE_PATH the index is saved there as a replica saves it
     (MG_SEARCH_INDEX_FILE: the vectors, PATH.db, PATH.docs); the next run
     with the same SAVE_PATH, catalog file and model reads it back as a
-    restarted replica does and prints the time until it serves.  */
+    restarted replica does and prints the time until it serves.
+    MG_BENCH_MODES (e.g. "hybrid") runs only the modes it names: a
+    profiler's run of one mode.  */
 #include "index_impl.h"
 #include "bench_util.h"
 #include "record.h"
@@ -329,6 +331,17 @@ s_queries (search_index_t *index, char **queries, size_t count, search_mode_t mo
     return answered == count ? 0 : -1;
 }
 
+//  True when the space-separated list modes names mode.
+static bool
+s_has_mode (const char *modes, const char *mode)
+{
+    size_t len = strlen (mode);
+    for (const char *p = strstr (modes, mode); p; p = strstr (p + 1, mode))
+        if ((p == modes || p [-1] == ' ') && (p [len] == '\0' || p [len] == ' '))
+            return true;
+    return false;
+}
+
 //  Build the index of the titles in file (load order: most popular first,
 //  load.c's ORDER BY); the titles' count into *count. NULL on error.
 static search_index_t *
@@ -431,11 +444,15 @@ main (int argc, char **argv)
     }
     if (file)
         fclose (file);
+    //  MG_BENCH_MODES: the modes run (default all three; a profile of one).
+    const char *modes = getenv ("MG_BENCH_MODES");
+    modes = modes && *modes ? modes : "keyword semantic hybrid";
     if (rc == 0 && nq) {
-        rc = s_queries (index, queries, nq, SEARCH_MODE_KEYWORD, "keyword");
-        if (rc == 0 && lsa)
+        if (s_has_mode (modes, "keyword"))
+            rc = s_queries (index, queries, nq, SEARCH_MODE_KEYWORD, "keyword");
+        if (rc == 0 && lsa && s_has_mode (modes, "semantic"))
             rc = s_queries (index, queries, nq, SEARCH_MODE_SEMANTIC, "semantic");
-        if (rc == 0 && lsa)
+        if (rc == 0 && lsa && s_has_mode (modes, "hybrid"))
             rc = s_queries (index, queries, nq, SEARCH_MODE_HYBRID, "hybrid");
     }
     for (size_t i = 0; i < nq; i++)

@@ -37,7 +37,7 @@ static const char *const s_stmt_sql [ST_COUNT] = {
                         "JOIN people p ON p.rowid = pfts.rowid WHERE pfts MATCH ?1",
     [ST_PERSON_ALL] = "SELECT p.rowid, 0, pfts.name, p.popularity FROM people p JOIN pfts ON pfts.rowid = p.rowid",
     [ST_PERSON_ITEM] = "SELECT item FROM people WHERE rowid = ?1",
-    [ST_MATCH_ROWID] = "SELECT rowid FROM fts WHERE fts MATCH ?1",
+    [ST_MATCH_ROWID] = "SELECT rowid FROM fts WHERE fts MATCH ?1 AND rowid > ?2",
     [ST_MATCH_COUNT] = "SELECT count (*) FROM fts WHERE fts MATCH ?1",
     [ST_SLOT_IDS] = "SELECT rowid, id FROM docs",
 };
@@ -217,8 +217,8 @@ index_stmt (search_index_t *self, index_stmt_id_t id)
     char match [512];
     const char *sql = s_stmt_sql [id];
     if (id == ST_MATCH) {
-        snprintf (match, sizeof match, "SELECT rowid, mg_bm25 (fts, ?2, %g, %g, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1",
-                  W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST, W_CREW, W_COMPANIES);
+        snprintf (match, sizeof match, "SELECT rowid, mg_bm25 (fts, ?2, %g, %g, %g, %g, %g, %g, %g, %g) FROM fts WHERE fts MATCH ?1"
+                 " AND rowid > ?3", W_TITLE, W_ALT, W_TAGLINE, W_KEYWORDS, W_OVERVIEW, W_CAST, W_CREW, W_COMPANIES);
         sql = match;
     }
     if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {

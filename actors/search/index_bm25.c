@@ -268,8 +268,11 @@ s_rows (search_index_t *self, const char *key)
     return rows;
 }
 
-int
-index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char *match)
+//  The row counts of match's phrases, in order, into counts (at most
+//  MATCH_PHRASES_MAX); their number, 0 for an expression of another shape
+//  (left to bm25 ()'s own counts), -1 when one cannot be counted.
+static int
+s_phrase_rows (search_index_t *self, const char *match, int64_t counts [MATCH_PHRASES_MAX])
 {
     //  The expressions are built by index_plan and index_rank: an optional
     //  column filter ending in ':' before the first phrase, then phrases
@@ -280,7 +283,6 @@ index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char 
     size_t scope = colon ? (size_t) (colon - match) + 1 : 0;
     if (!quote || (scope && memchr (colon + 1, ':', (size_t) (quote - colon - 1))) || strchr (quote, ':'))
         return 0;
-    int64_t counts [MATCH_PHRASES_MAX];
     int n = 0;
     char key [PHRASE_KEY_MAX];
     for (const char *p = quote; p && *p && n < MATCH_PHRASES_MAX; p = strchr (p, '"')) {
@@ -300,5 +302,26 @@ index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char 
         counts [n++] = rows;
         p = end + 1;
     }
+    return n;
+}
+
+int
+index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char *match)
+{
+    int64_t counts [MATCH_PHRASES_MAX];
+    int n = s_phrase_rows (self, match, counts);
+    if (n <= 0)
+        return n;
     return sqlite3_bind_blob (stmt, param, counts, n * (int) sizeof *counts, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : -1;
+}
+
+int64_t
+index_idf_rows_max (search_index_t *self, const char *match)
+{
+    int64_t counts [MATCH_PHRASES_MAX];
+    int n = s_phrase_rows (self, match, counts);
+    int64_t most = n > 0 ? 0 : -1;
+    for (int i = 0; i < n; i++)
+        most = counts [i] > most ? counts [i] : most;
+    return most;
 }

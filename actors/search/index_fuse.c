@@ -202,28 +202,36 @@ s_fuse (index_hits_t *hits, index_hits_t *sem, double ratio, bool sentence)
                                     : (1 - ratio) / (RRF_K + (double) hit->keyword_rank);
         hit->tier = 0;
     }
-    index_hits_sort (hits, index_by_rowid);
-    size_t known = hits->count;
-    for (size_t i = 0; i < sem->count; i++) {
-        const index_hit_t *v = &sem->items [i];
-        index_hit_t *hit = known ? bsearch (v, hits->items, known, sizeof *hits->items, index_by_rowid) : NULL;
-        double add = ratio / (RRF_K + (double) v->semantic_rank);
-        if (hit) {
+    //  The semantic hits (at most SEMANTIC_TOP) by rowid, each keyword hit
+    //  looked up among them: the keyword hits, up to a few thousand, stay
+    //  as they are (the page is chosen from the union after).
+    bool joined [SEMANTIC_TOP] = { false };
+    if (sem->count > SEMANTIC_TOP)
+        return -1;
+    index_hits_sort (sem, index_by_rowid);
+    for (size_t i = 0; i < hits->count && sem->count; i++) {
+        index_hit_t *hit = &hits->items [i];
+        const index_hit_t *v = bsearch (hit, sem->items, sem->count, sizeof *sem->items, index_by_rowid);
+        if (v) {
+            joined [v - sem->items] = true;
             hit->semantic_rank = v->semantic_rank;
             hit->cosine = v->cosine;
             if (!hit->protected)
-                hit->score += add;
+                hit->score += ratio / (RRF_K + (double) v->semantic_rank);
         }
-        else {
-            //  A keyword match only counted (a bounded query) joins as a
-            //  semantic hit: it is counted once.
-            if (index_hits_in_rest (hits, v->rowid))
-                hits->rest_joined++;
-            index_hit_t fresh = *v;
-            fresh.score = add;
-            if (index_hits_push (hits, &fresh))
-                return -1;
-        }
+    }
+    for (size_t i = 0; i < sem->count; i++) {
+        if (joined [i])
+            continue;
+        //  A keyword match only counted (a bounded query) joins as a
+        //  semantic hit: it is counted once.
+        const index_hit_t *v = &sem->items [i];
+        if (index_hits_in_rest (hits, v->rowid))
+            hits->rest_joined++;
+        index_hit_t fresh = *v;
+        fresh.score = ratio / (RRF_K + (double) v->semantic_rank);
+        if (index_hits_push (hits, &fresh))
+            return -1;
     }
     return 0;
 }
@@ -405,13 +413,15 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
             sem = (index_hits_t) { 0 };
         }
     }
-    if (rc == 0) {
-        if (query->sort == SEARCH_SORT_RELEVANCE)
-            index_hits_sort (&hits, index_by_score);
-        else
-            index_hits_sort (&hits, query->sort == SEARCH_SORT_POPULARITY ? s_by_popularity
-                                  : query->sort == SEARCH_SORT_RATING ? s_by_rating : s_by_release);
-    }
+    //  Only the page's hits need their order (facets and total count the
+    //  others in any order).
+    size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
+    size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
+    if (rc == 0)
+        index_hits_top (&hits, first + count,
+                        query->sort == SEARCH_SORT_RELEVANCE ? index_by_score
+                      : query->sort == SEARCH_SORT_POPULARITY ? s_by_popularity
+                      : query->sort == SEARCH_SORT_RATING ? s_by_rating : s_by_release);
     if (fused)
         index_phase_add (self, PHASE_FUSE, fused, hits.count);
     if (rc == 0 && query->facets) {
@@ -419,12 +429,10 @@ s_query (search_index_t *self, const search_query_t *query, mg_search_reply_t *r
         rc = rep->facets ? index_facets (self, query, &hits, rep->facets) : -1;
     }
     size_t total = index_hits_total (&hits);
-    rep->total = total < SEARCH_TOTAL_MAX ? total : SEARCH_TOTAL_MAX;
+    rep->total = total < SEARCH_TOTAL_MAX && !hits.rest_more ? total : SEARCH_TOTAL_MAX;
     rep->has_total = true;
     rep->total_exact = total <= SEARCH_TOTAL_MAX && !hits.rest_more;
     rep->has_total_exact = true;
-    size_t first = query->offset < hits.count ? (size_t) query->offset : hits.count;
-    size_t count = hits.count - first < query->per_page ? hits.count - first : (size_t) query->per_page;
     if (rc == 0 && count) {
         uint64_t since = index_clock_ns ();
         rep->results = calloc (count, sizeof *rep->results);

@@ -307,7 +307,7 @@ typedef struct {
     int64_t *rest;             //  matches not in items, ascending rowids
     size_t rest_count, rest_room;
     size_t rest_joined;        //  of rest, those the fusion added to items (semantic hits)
-    bool rest_more;            //  matches beyond SEARCH_TOTAL_MAX were not counted
+    bool rest_more;            //  matches beyond SEARCH_TOTAL_MAX were not counted (the total is over it)
 } index_hits_t;
 
 
@@ -350,6 +350,8 @@ void index_filter_init (search_index_t *self, const search_query_t *query, index
 bool index_offer_live (const index_offer_t *o, const char *region, int64_t now);
 //  True when doc passes every filter of f.
 bool index_keep (const index_doc_t *doc, const index_filter_t *f);
+//  True when f keeps every live title (no filter given).
+bool index_filter_all (const index_filter_t *f);
 
 //  ---- index_rank.c
 //  Append a copy of hit. 0 or -1 (memory).
@@ -362,14 +364,18 @@ size_t index_hits_total (const index_hits_t *hits);
 bool index_hits_in_rest (const index_hits_t *hits, int64_t rowid);
 //  Sort hits by compare (qsort wants a non-NULL array even when empty).
 void index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const void *));
+//  Put the best k hits of compare's order (a total order) first, in that
+//  order, the others after them in no order: a page needs only its own
+//  hits ordered. The first k are those a sort of all would put there.
+void index_hits_top (index_hits_t *hits, size_t k, int (*compare) (const void *, const void *));
 //  qsort order of hits: rowid ascending.
 int index_by_rowid (const void *a, const void *b);
-//  Collect the matches of match (tier) that pass f and are not already
-//  in hits [0, known), at most cap of them (0: all), in rowid (popularity)
-//  order. 1 when it stopped at cap with matches left, 0 when it saw them
-//  all, -1 on error.
+//  Collect the matches of match (tier) after rowid after (0: all) that
+//  pass f and are not already in hits [0, known), at most cap of them (0:
+//  all), in rowid (popularity) order. 1 when it stopped at cap with
+//  matches left, 0 when it saw them all, -1 on error.
 int index_collect (search_index_t *self, index_phase_t phase, const char *match, const index_filter_t *f, int tier,
-                   index_hits_t *hits, size_t known, size_t cap);
+                   index_hits_t *hits, size_t known, size_t cap, int64_t after);
 //  Register mg_bm25 () on db (FTS5's bm25 () with the phrases' row counts
 //  given: index_bm25.c) and make *idf_p, the counts kept, when NULL. 0 or -1.
 int index_bm25_register (sqlite3 *db, index_idf_t **idf_p);
@@ -378,6 +384,11 @@ int index_bm25_register (sqlite3 *db, index_idf_t **idf_p);
 //  Leaves it unbound (bm25's own counts) for an expression of another
 //  shape. 0 or -1.
 int index_idf_bind (search_index_t *self, sqlite3_stmt *stmt, int param, const char *match);
+//  The most rows any one phrase of match holds (in its columns: kept
+//  counts, else counted and kept); -1 for an expression of another shape
+//  or when one cannot be counted. A match of one group of phrases
+//  joined by OR has at least that many rows.
+int64_t index_idf_rows_max (search_index_t *self, const char *match);
 //  Forget the counts (the index changed).
 void index_idf_clear (index_idf_t *idf);
 void index_idf_destroy (index_idf_t **idf_p);

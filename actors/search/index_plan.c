@@ -208,6 +208,13 @@ index_offer_live (const index_offer_t *o, const char *region, int64_t now)
 
 //  True when doc passes every filter of f.
 bool
+index_filter_all (const index_filter_t *f)
+{
+    return !f->none && f->tv < 0 && !f->has_year_from && !f->has_year_to && !f->has_min_rating && !f->genres
+        && !f->by_offer && !f->mine;
+}
+
+bool
 index_keep (const index_doc_t *doc, const index_filter_t *f)
 {
     if (!doc->live || f->none || (f->tv >= 0 && doc->tv != (f->tv == 1)))

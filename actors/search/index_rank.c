@@ -32,6 +32,56 @@ index_hits_sort (index_hits_t *hits, int (*compare) (const void *, const void *)
         qsort (hits->items, hits->count, sizeof *hits->items, compare);
 }
 
+//  Fewer hits than this, or a page reaching this share of them: one
+//  sort of all (index_hits_top).
+#define TOP_SORT_ALL 64
+
+void
+index_hits_top (index_hits_t *hits, size_t k, int (*compare) (const void *, const void *))
+{
+    size_t count = hits->count;
+    if (k == 0)
+        return;                //  no page: no order needed
+    if (count <= TOP_SORT_ALL || k > TOP_SORT_ALL || k * 4 >= count) {
+        index_hits_sort (hits, compare);
+        return;
+    }
+    //  The best k so far, best first (indexes into items), then the rest
+    //  after them in their order: k insertions into a short array.
+    size_t best [TOP_SORT_ALL];
+    size_t held = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (held == k && compare (&hits->items [i], &hits->items [best [held - 1]]) >= 0)
+            continue;
+        size_t at = held < k ? held++ : held - 1;
+        while (at > 0 && compare (&hits->items [i], &hits->items [best [at - 1]]) < 0) {
+            best [at] = best [at - 1];
+            at--;
+        }
+        best [at] = i;
+    }
+    index_hit_t *items = malloc (count * sizeof *items);
+    bool *taken = calloc (count, sizeof *taken);
+    if (!items || !taken) {
+        free (items);
+        free (taken);
+        index_hits_sort (hits, compare);      //  the same order, one sort of all
+        return;
+    }
+    for (size_t i = 0; i < held; i++) {
+        items [i] = hits->items [best [i]];
+        taken [best [i]] = true;
+    }
+    size_t next = held;
+    for (size_t i = 0; i < count; i++)
+        if (!taken [i])
+            items [next++] = hits->items [i];
+    free (taken);
+    free (hits->items);
+    hits->items = items;
+    hits->room = count;
+}
+
 int
 index_by_rowid (const void *a, const void *b)
 {
@@ -87,19 +137,20 @@ s_sorted (const index_hits_t *hits, size_t known, bool *failed)
     return sorted;
 }
 
-//  Collect the matches of match (tier) that pass f and are not already
-//  in hits [0, known), at most cap of them (0: all), in rowid (popularity)
-//  order. 1 when it stopped at cap with matches left, 0 when it saw them
-//  all, -1 on error.
+//  Collect the matches of match (tier) after rowid after (0: all) that
+//  pass f and are not already in hits [0, known), at most cap of them (0:
+//  all), in rowid (popularity) order. 1 when it stopped at cap with
+//  matches left, 0 when it saw them all, -1 on error.
 int
 index_collect (search_index_t *self, index_phase_t phase, const char *match, const index_filter_t *f, int tier,
-               index_hits_t *hits, size_t known, size_t cap)
+               index_hits_t *hits, size_t known, size_t cap, int64_t after)
 {
     uint64_t since = index_clock_ns ();
     sqlite3_stmt *stmt = index_stmt (self, ST_MATCH);
     if (!stmt)
         return -1;
     sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 3, after);
     if (index_idf_bind (self, stmt, 2, match)) {
         sqlite3_reset (stmt);
         return -1;
@@ -143,17 +194,18 @@ index_collect (search_index_t *self, index_phase_t phase, const char *match, con
     return rc;
 }
 
-//  Count the matches of match passing f that hits does not hold into
-//  hits->rest (rowids only: no BM25, no position lists), until the query
-//  has more than SEARCH_TOTAL_MAX. 0 or -1.
+//  Count the matches of match after rowid after passing f that hits does
+//  not hold into hits->rest (rowids only: no BM25), until the query has
+//  more than SEARCH_TOTAL_MAX. 0 or -1.
 static int
-s_count_rest (search_index_t *self, const char *match, const index_filter_t *f, index_hits_t *hits)
+s_count_rest (search_index_t *self, const char *match, const index_filter_t *f, int64_t after, index_hits_t *hits)
 {
     uint64_t since = index_clock_ns ();
     sqlite3_stmt *stmt = index_stmt (self, ST_MATCH_ROWID);
     if (!stmt)
         return -1;
     sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, after);
     bool failed;
     index_hit_t *sorted = s_sorted (hits, hits->count, &failed);
     int rc = failed ? -1 : 0, step = SQLITE_DONE;
@@ -565,8 +617,14 @@ index_keyword (search_index_t *self, const index_plan_t *plan, const index_filte
 {
     char *and_match = s_words_expr (plan->and_match);
     char *company = and_match ? s_company_expr (plan) : NULL;
-    int rc = company ? index_collect (self, PHASE_AND, and_match, f, 0, hits, 0, bounded ? KEYWORD_TOP : 0) : -1;
+    size_t before = hits->count;
+    int rc = company ? index_collect (self, PHASE_AND, and_match, f, 0, hits, 0, bounded ? KEYWORD_TOP : 0, 0) : -1;
     bool broad = rc == 1;
+    //  A broad AND stopped at its last match taken (they come in rowid
+    //  order): every match up to that rowid is in hits or fails f, so the
+    //  walks below begin after it (FTS5 seeks there) instead of stepping
+    //  over them again.
+    int64_t seen = broad && hits->count > before ? hits->items [hits->count - 1].rowid : 0;
     if (broad) {
         //  A broad word: the most popular matches are in; so are the titles
         //  that hold the words in their own titles (what a user most
@@ -574,7 +632,7 @@ index_keyword (search_index_t *self, const index_plan_t *plan, const index_filte
         char *titled = malloc (MATCH_MAX + 32);
         rc = titled ? 0 : -1;
         if (rc == 0 && snprintf (titled, MATCH_MAX + 32, "{title alt} : (%s)", plan->and_match) < MATCH_MAX + 32)
-            rc = index_collect (self, PHASE_TITLED, titled, f, 0, hits, hits->count, KEYWORD_TOP) < 0 ? -1 : 0;
+            rc = index_collect (self, PHASE_TITLED, titled, f, 0, hits, hits->count, KEYWORD_TOP, seen) < 0 ? -1 : 0;
         free (titled);
     }
     //  The films of the company the query names, before the rest is
@@ -583,14 +641,23 @@ index_keyword (search_index_t *self, const index_plan_t *plan, const index_filte
         rc = 0;
     else
     if (rc >= 0)
-        rc = index_collect (self, PHASE_COMPANY, company, f, 0, hits, hits->count, bounded ? KEYWORD_TOP : 0) < 0 ? -1 : 0;
+        rc = index_collect (self, PHASE_COMPANY, company, f, 0, hits, hits->count, bounded ? KEYWORD_TOP : 0, 0) < 0 ? -1 : 0;
+    //  One word (one group: the word, its typo candidates, its prefix)
+    //  and no filter: the group holds at least as many titles as its
+    //  commonest phrase, whose row count the AND's BM25 has just kept;
+    //  past SEARCH_TOTAL_MAX the total is known to be over the cap, and
+    //  the count of the rest is not walked.
+    if (rc == 0 && broad && plan->n == 1 && index_filter_all (f)
+    &&  index_idf_rows_max (self, and_match) > SEARCH_TOTAL_MAX)
+        hits->rest_more = true;
+    else
     if (rc == 0 && broad)
-        rc = s_count_rest (self, and_match, f, hits);
+        rc = s_count_rest (self, and_match, f, seen, hits);
     free (and_match);
     free (company);
     if (rc == 0 && hits->count < DROP_THRESHOLD && plan->n > 1) {
         char *or_match = s_words_expr (plan->or_match);
-        rc = or_match ? index_collect (self, PHASE_OR, or_match, f, 1, hits, hits->count, 0) : -1;
+        rc = or_match ? index_collect (self, PHASE_OR, or_match, f, 1, hits, hits->count, 0, 0) : -1;
         free (or_match);
     }
     if (rc == 0)

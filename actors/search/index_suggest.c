@@ -45,7 +45,7 @@ s_suggest (search_index_t *self, const index_plan_t *plan, const char *match, in
     if (!filter)
         return -1;
     index_filter_init (self, &none, filter);
-    int rc = index_collect (self, PHASE_SUGGEST, match, filter, 0, hits, 0, 0);
+    int rc = index_collect (self, PHASE_SUGGEST, match, filter, 0, hits, 0, 0, 0);
     free (filter);
     if (rc)
         return -1;

@@ -2,7 +2,8 @@
     small made-up catalog: typing as people type (Damerau-Levenshtein, the
     second pass, exact over typo'd), placeholder search, the popularity
     prior in explain, facets only when asked, total capped at 10,000
-    with total_exact, and bounded work on a broad word.  */
+    with total_exact, bounded work on a broad word, and a page chosen from
+    the hits as a sort of all of them would order it.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -50,6 +51,17 @@ s_put (search_index_t *index, int n, const char *title, const char *overview, co
         .vector_stored = true
     };
     assert_int_equal (search_index_put (index, &doc), 0);
+}
+
+//  A new empty index, its load begun (search_index_commit ends it).
+static search_index_t *
+s_begin (void)
+{
+    char err [256];
+    search_index_t *index = search_index_new (NULL, err, sizeof err);
+    assert_non_null (index);
+    assert_int_equal (search_index_begin (index), 0);
+    return index;
 }
 
 static int
@@ -208,10 +220,7 @@ static void
 test_total_is_exact_up_to_the_cap (void **state)
 {
     (void) state;
-    char err [256];
-    search_index_t *index = search_index_new (NULL, err, sizeof err);
-    assert_non_null (index);
-    assert_int_equal (search_index_begin (index), 0);
+    search_index_t *index = s_begin ();
     for (int n = 1; n <= MANY; n++)
         s_put (index, n, n % 2 ? "Common Odd" : "Common Even", "a shared word", "movie", 2000, n);
     assert_int_equal (search_index_commit (index), 0);
@@ -222,11 +231,26 @@ test_total_is_exact_up_to_the_cap (void **state)
     assert_true (rep.has_total_exact && rep.total_exact);
     mg_msg_clear (&mg_search_reply_desc, &rep);
     //  All of them, by a word and by placeholder: the cap, not exact; the
-    //  page is still the best ones.
+    //  page is still the best ones. One word and no filter: known to be
+    //  over the cap from its phrase's row count, the rest not walked.
+    uint64_t walks = atomic_load (&index->phase_runs [PHASE_REST]);
     s_query (index, "common", NULL, false, &rep);
     assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
     assert_true (rep.has_total_exact && !rep.total_exact);
     assert_int_equal (rep.results_count, 10);
+    assert_int_equal (atomic_load (&index->phase_runs [PHASE_REST]), walks);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  A filter: the rest is walked and counted up to the cap.
+    s_query (index, "common", "movie", false, &rep);
+    assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
+    assert_false (rep.total_exact);
+    assert_int_equal (atomic_load (&index->phase_runs [PHASE_REST]), walks + 1);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    //  Two words: walked.
+    s_query (index, "common shared", NULL, false, &rep);
+    assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
+    assert_false (rep.total_exact);
+    assert_int_equal (atomic_load (&index->phase_runs [PHASE_REST]), walks + 2);
     mg_msg_clear (&mg_search_reply_desc, &rep);
     s_query (index, "", NULL, false, &rep);
     assert_int_equal (rep.total, SEARCH_TOTAL_MAX);
@@ -247,9 +271,7 @@ test_a_broad_word_scores_a_bounded_number_of_matches (void **state)
 {
     (void) state;
     char err [256];
-    search_index_t *index = search_index_new (NULL, err, sizeof err);
-    assert_non_null (index);
-    assert_int_equal (search_index_begin (index), 0);
+    search_index_t *index = s_begin ();
     //  Most popular first, as a snapshot load gives rowids (load.c).
     for (int n = 1; n <= BROAD; n++)
         s_put (index, n, n == 1 ? "Plain Top" : "Plain", "a broad river", "movie", 2000, BROAD - n + 10);
@@ -290,6 +312,106 @@ test_a_broad_word_scores_a_bounded_number_of_matches (void **state)
     search_index_destroy (&index);
 }
 
+//  A broad word most titles hold in their own titles: the walk of the
+//  titles' own matches and the count of the rest begin after the AND's
+//  last scored match (no match scored twice), and still count exactly,
+//  filters included.
+#define COVE (2 * KEYWORD_TOP - 10)  //  the title "Cove": among the titles' own matches after the AND's
+
+static void
+test_a_broad_titled_word_scores_no_match_twice (void **state)
+{
+    (void) state;
+    search_index_t *index = s_begin ();
+    for (int n = 1; n <= BROAD; n++)
+        s_put (index, n, n == COVE ? "Cove" : "Cove Road", "a road", n % 3 ? "movie" : "tv", 2000, BROAD - n + 10);
+    assert_int_equal (search_index_commit (index), 0);
+    mg_search_reply_t rep;
+    s_query (index, "cove", NULL, false, &rep);
+    assert_int_equal (rep.total, BROAD);
+    assert_true (rep.total_exact);
+    //  An unpopular title past the AND's bound, the one the query types.
+    assert_string_equal (s_first (&rep), "Cove");
+    //  The AND's KEYWORD_TOP and one, then as many of the titles' own
+    //  after them: not the AND's again (3 x KEYWORD_TOP and more before).
+    assert_true (search_index_scored (index) <= 2 * (KEYWORD_TOP + 1));
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    s_query (index, "cove", "tv", false, &rep);
+    assert_int_equal (rep.total, BROAD / 3);
+    assert_true (rep.total_exact);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    s_query (index, "cove road", "movie", false, &rep);
+    assert_int_equal (rep.total, BROAD - BROAD / 3);
+    assert_true (rep.total_exact);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    search_index_destroy (&index);
+}
+
+//  A page chosen from the hits (index_hits_top) is what a sort of all
+//  of them puts there, whatever the page's size, ties of score included
+//  (broken by rowid); every hit is kept.
+static void
+test_the_page_is_the_sorted_hits_first_ones (void **state)
+{
+    (void) state;
+    enum { HITS = 500 };
+    size_t pages [] = { 0, 1, 10, 20, 63, 64, 65, 124, 125, 126, HITS };
+    srand (7);
+    for (size_t p = 0; p < sizeof pages / sizeof pages [0]; p++) {
+        index_hits_t hits = { 0 }, all = { 0 };
+        for (int i = 0; i < HITS; i++) {
+            index_hit_t hit = { .rowid = 1 + (i * 7919) % HITS, .tier = rand () % 2, .score = (double) (rand () % 40) };
+            assert_int_equal (index_hits_push (&hits, &hit), 0);
+            assert_int_equal (index_hits_push (&all, &hit), 0);
+        }
+        index_hits_top (&hits, pages [p], index_by_score);
+        index_hits_sort (&all, index_by_score);
+        assert_int_equal (hits.count, HITS);
+        for (size_t i = 0; i < pages [p]; i++)
+            assert_int_equal (hits.items [i].rowid, all.items [i].rowid);
+        index_hits_sort (&hits, index_by_rowid);
+        for (int i = 0; i < HITS; i++)
+            assert_int_equal (hits.items [i].rowid, i + 1);
+        index_hits_free (&hits);
+        index_hits_free (&all);
+    }
+}
+
+//  Pages of a broad word, each asked for on its own, are the slices of
+//  one long page: each short page chosen from the hits (no sort of all)
+//  is where the long one (sorted whole) puts it.
+static void
+test_pages_asked_one_by_one_are_slices_of_one_long_page (void **state)
+{
+    (void) state;
+    char err [256];
+    search_index_t *index = s_begin ();
+    for (int n = 1; n <= 300; n++)
+        s_put (index, n, n % 3 ? "Stone Bridge" : "Stone", n % 5 ? "a stone" : "a bridge of stone", "movie",
+               2000, (double) (n % 17));
+    assert_int_equal (search_index_commit (index), 0);
+    char long_ids [100][40];
+    search_query_t query = { .q = "stone", .per_page = 100, .mode = SEARCH_MODE_KEYWORD };
+    mg_search_reply_t rep;
+    memset (&rep, 0, sizeof rep);
+    assert_int_equal (search_index_query (index, &query, &rep, err, sizeof err), 0);
+    assert_int_equal (rep.results_count, 100);
+    for (size_t i = 0; i < rep.results_count; i++)
+        snprintf (long_ids [i], sizeof long_ids [i], "%s", rep.results [i].id);
+    mg_msg_clear (&mg_search_reply_desc, &rep);
+    for (uint64_t offset = 0; offset < 100; offset += 10) {
+        query = (search_query_t) { .q = "stone", .per_page = 10, .offset = offset, .mode = SEARCH_MODE_KEYWORD };
+        memset (&rep, 0, sizeof rep);
+        assert_int_equal (search_index_query (index, &query, &rep, err, sizeof err), 0);
+        assert_int_equal (rep.results_count, 10);
+        assert_int_equal (rep.total, 300);
+        for (size_t i = 0; i < rep.results_count; i++)
+            assert_string_equal (rep.results [i].id, long_ids [offset + i]);
+        mg_msg_clear (&mg_search_reply_desc, &rep);
+    }
+    search_index_destroy (&index);
+}
+
 int
 main (void)
 {
@@ -301,6 +423,9 @@ main (void)
         cmocka_unit_test (test_facets_are_counted_only_when_asked),
         cmocka_unit_test (test_total_is_exact_up_to_the_cap),
         cmocka_unit_test (test_a_broad_word_scores_a_bounded_number_of_matches),
+        cmocka_unit_test (test_a_broad_titled_word_scores_no_match_twice),
+        cmocka_unit_test (test_the_page_is_the_sorted_hits_first_ones),
+        cmocka_unit_test (test_pages_asked_one_by_one_are_slices_of_one_long_page),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }
