@@ -16,6 +16,7 @@ extern "C" {
 #include <faiss/utils/Heap.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/invlists/InvertedLists.h>
 #include <omp.h>
 #if defined (__SSE2__)
 #include <emmintrin.h>
@@ -436,6 +437,28 @@ search_hnsw_seal (search_hnsw_t *self, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+size_t
+search_hnsw_compact (search_hnsw_t *self)
+{
+    assert (self);
+    faiss::IndexIVF *ivf = dynamic_cast<faiss::IndexIVF *> (self->index);
+    faiss::ArrayInvertedLists *lists = ivf ? dynamic_cast<faiss::ArrayInvertedLists *> (ivf->invlists) : nullptr;
+    size_t released = 0;
+    for (size_t i = 0; lists && i < lists->nlist; i++) {
+        released += (lists->codes [i].capacity () - lists->codes [i].size ())
+                  + (lists->ids [i].capacity () - lists->ids [i].size ()) * sizeof (idx_t);
+        //  shrink_to_fit is a request; a copy of the exact size is what it
+        //  does in libstdc++, and what a failed allocation leaves as it was.
+        try {
+            lists->codes [i].shrink_to_fit ();
+            lists->ids [i].shrink_to_fit ();
+        }
+        catch (const std::exception &) {
+        }
+    }
+    return released;
 }
 
 size_t
