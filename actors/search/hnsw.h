@@ -51,13 +51,6 @@ int search_hnsw_add (search_hnsw_t *self, const float *vectors, size_t count, ch
 //  load calls it once at the end. 0, or -1 with a reason.
 int search_hnsw_seal (search_hnsw_t *self, char *err, size_t errlen);
 
-//  Give back what a build's growth left unused: an ivf-sq8 index's lists
-//  grow by doubling as chunks are added, and a snapshot's build leaves
-//  them with room for up to as many codes again. Trims each list to its
-//  size; returns the bytes released (0 for the other kinds). Worth it
-//  once, after a snapshot load's seal; a follower's adds grow them again.
-size_t search_hnsw_compact (search_hnsw_t *self);
-
 //  Slots held (dead ones included).
 size_t search_hnsw_count (const search_hnsw_t *self);
 
