@@ -334,6 +334,9 @@ void index_lane_leave (search_index_t *self);
 //  ---- index_vectors.c
 //  Mark the vector of d dead (HNSW keeps it until a rebuild).
 void index_vec_forget (search_index_t *self, index_doc_t *d);
+//  Add vec (a unit vector) in the next slot, as the vector of the title at
+//  rowid (slot_rowid; the doc's slot is the caller's). 0 or -1 (logged).
+int index_vec_append (search_index_t *self, int64_t rowid, const float *vec);
 //  Add vec (a unit vector) as the vector of d (at rowid). 0 or -1 (logged).
 int index_vec_add (search_index_t *self, int64_t rowid, index_doc_t *d, const float *vec);
 //  Over a vector index read from file: d (at rowid) takes the slot saved

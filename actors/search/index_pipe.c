@@ -93,22 +93,7 @@ s_job_run (search_index_t *self, s_job_t *job, float *vec)
             return e < 0 ? -1 : 0;         //  no known word: no vector, as on one thread
         add = vec;
     }
-    size_t held = search_hnsw_count (self->hnsw);
-    if (held == self->slots_room) {
-        size_t room = self->slots_room ? self->slots_room * 2 : 1024;
-        int64_t *slot_rowid = realloc (self->slot_rowid, room * sizeof *slot_rowid);
-        if (!slot_rowid)
-            return -1;
-        self->slot_rowid = slot_rowid;
-        self->slots_room = room;
-    }
-    char err [256];
-    if (search_hnsw_add (self->hnsw, add, 1, err, sizeof err)) {
-        mg_error ("vector index add failed", "reason=\"%s\"", err);
-        return -1;
-    }
-    self->slot_rowid [held] = job->rowid;
-    return 0;
+    return index_vec_append (self, job->rowid, add);
 }
 
 static void *

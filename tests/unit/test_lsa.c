@@ -122,6 +122,19 @@ s_write_float_file (const s_model_t *model, const char *path)
     assert_int_equal (fclose (file), 0);
 }
 
+//  A synthetic model written twice: coded (mg_lsa_write) at path, as
+//  float rows (the older format) at floats (both mkstemp templates).
+static void
+s_model_files (s_model_t *model, char *path, char *floats)
+{
+    char err [256] = "";
+    s_model_make (model);
+    s_temp_path (path);
+    s_temp_path (floats);
+    assert_int_equal (mg_lsa_write (path, model->terms, model->idf, model->proj, TERMS, DIMS, err, sizeof err), 0);
+    s_write_float_file (model, floats);
+}
+
 static void
 test_lsa_model_round_trip_embeds_known_words (void **state)
 {
@@ -159,13 +172,8 @@ test_lsa_coded_rows_embed_texts_nearly_as_floats_do (void **state)
 {
     (void) state;
     s_model_t model;
-    s_model_make (&model);
-    char path [] = "/tmp/test_lsa_XXXXXX", floats [] = "/tmp/test_lsa_XXXXXX";
-    s_temp_path (path);
-    s_temp_path (floats);
-    char err [256] = "";
-    assert_int_equal (mg_lsa_write (path, model.terms, model.idf, model.proj, TERMS, DIMS, err, sizeof err), 0);
-    s_write_float_file (&model, floats);
+    char path [] = "/tmp/test_lsa_XXXXXX", floats [] = "/tmp/test_lsa_XXXXXX", err [256] = "";
+    s_model_files (&model, path, floats);
     //  A byte a dimension and a float a row: about a quarter of the floats.
     assert_true (s_file_size (path) * 10 < s_file_size (floats) * 3);
     mg_lsa_t *lsa = mg_lsa_load (path, err, sizeof err);
@@ -203,13 +211,8 @@ test_lsa_float_model_files_load_as_the_coded_model (void **state)
 {
     (void) state;
     s_model_t model;
-    s_model_make (&model);
-    char path [] = "/tmp/test_lsa_XXXXXX", floats [] = "/tmp/test_lsa_XXXXXX";
-    s_temp_path (path);
-    s_temp_path (floats);
-    char err [256] = "";
-    assert_int_equal (mg_lsa_write (path, model.terms, model.idf, model.proj, TERMS, DIMS, err, sizeof err), 0);
-    s_write_float_file (&model, floats);
+    char path [] = "/tmp/test_lsa_XXXXXX", floats [] = "/tmp/test_lsa_XXXXXX", err [256] = "";
+    s_model_files (&model, path, floats);
     mg_lsa_t *coded = mg_lsa_load (path, err, sizeof err);
     mg_lsa_t *old = mg_lsa_load (floats, err, sizeof err);
     assert_non_null (coded);
