@@ -1,7 +1,18 @@
-/*  The LSA embedder (see lsa.h). The model file is, in host byte order:
-    "MGLSA001", uint32 dims, uint32 terms, then each term as a uint8
-    length and its bytes (sorted, for a binary search), then terms floats
-    of idf, then terms x dims floats of projection (one row per term).  */
+/*  The LSA embedder (see mg_lsa.h). The model file is, in host byte order:
+    "MGLSA002", uint32 dims, uint32 terms, then each term as a uint8
+    length and its bytes (sorted), then terms floats
+    of idf, then terms floats of row scale, then terms x dims int8 codes
+    of projection (one row per term: element k is scale x code k).
+    "MGLSA001" files (the same, with terms x dims floats of projection in
+    place of the scales and codes) are still read, and coded as they load.
+
+    Why codes: a model of 200,000 words x 512 dims is 413 MiB of floats in
+    every replica and embedder; a byte per element and a float per row is
+    a quarter of that. A row is coded against its own largest magnitude
+    (scale = max |x| / 127), so the error of an element is at most half a
+    step of its row; an embedding sums many rows of unrelated errors, and
+    its cosine to the float one stays above 0.999 (tests/unit/test_lsa.c,
+    docs/embedder.md).  */
 #include "mg_lsa.h"
 #include "mg_text.h"
 
@@ -12,16 +23,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LSA_MAGIC       "MGLSA001"
+#define LSA_MAGIC_FLOAT "MGLSA001"  //  rows of floats: read only
+#define LSA_MAGIC       "MGLSA002"  //  rows of int8 codes and a scale each
 #define LSA_DIMS_MAX    4096        //  a file claiming more is not ours
 #define LSA_TERMS_MAX   (16u << 20)
+#define LSA_CODE_MAX    127         //  codes are -127..127: symmetric, no -128
 
 struct mg_lsa_t {
     char id [64];                   //  "lsa-<dims>d-<hash>": model and version
     uint32_t dims, count;
     char **terms;                   //  sorted
     float *idf;
-    float *proj;
+    float *scale;                   //  per term: its row is scale x codes
+    int8_t *codes;                  //  count x dims, row-major
+    uint32_t *slots;                //  open addressing by hash of the term: index + 1, 0 empty
+    size_t mask;                    //  slots - 1 (a power of two, at least twice the terms)
 };
 
 //  Emit every word of text (len bytes) with weight, and every pair of
@@ -71,15 +87,36 @@ mg_lsa_text_terms (const char *text, mg_lsa_emit_fn emit, void *arg)
     return s_emit_text (text, strlen (text), 1.0, emit, arg);
 }
 
+//  Code row (dims floats) as codes and a scale: the largest magnitude
+//  maps to LSA_CODE_MAX, every element to its nearest step.
+static void
+s_code_row (const float *row, uint32_t dims, float *scale, int8_t *codes)
+{
+    float most = 0;
+    for (uint32_t k = 0; k < dims; k++)
+        if (fabsf (row [k]) > most)
+            most = fabsf (row [k]);
+    *scale = most > 0 && isfinite (most) ? most / LSA_CODE_MAX : 0;
+    for (uint32_t k = 0; k < dims; k++) {
+        float step = *scale > 0 ? row [k] / *scale : 0;
+        step = step > LSA_CODE_MAX ? LSA_CODE_MAX : step < -LSA_CODE_MAX ? -LSA_CODE_MAX : step;
+        codes [k] = (int8_t) lrintf (isfinite (step) ? step : 0);
+    }
+}
+
 int
 mg_lsa_write (const char *path, char **terms, const float *idf, const float *proj,
                   uint32_t count, uint32_t dims, char *err, size_t errlen)
 {
     char tmp [4096];
     snprintf (tmp, sizeof tmp, "%s.tmp", path);
-    FILE *file = fopen (tmp, "wb");
+    float *scale = malloc ((count ? count : 1) * sizeof *scale);
+    int8_t *codes = malloc (dims ? dims : 1);
+    FILE *file = scale && codes ? fopen (tmp, "wb") : NULL;
     if (!file) {
-        snprintf (err, errlen, "cannot write %s: %s", tmp, strerror (errno));
+        snprintf (err, errlen, "cannot write %s: %s", tmp, scale && codes ? strerror (errno) : "out of memory");
+        free (scale);
+        free (codes);
         return -1;
     }
     bool ok = fwrite (LSA_MAGIC, 1, 8, file) == 8 && fwrite (&dims, sizeof dims, 1, file) == 1
@@ -89,8 +126,18 @@ mg_lsa_write (const char *path, char **terms, const float *idf, const float *pro
         uint8_t n = (uint8_t) (len > 255 ? 255 : len);
         ok = fwrite (&n, 1, 1, file) == 1 && fwrite (terms [i], 1, n, file) == n;
     }
-    ok = ok && fwrite (idf, sizeof *idf, count, file) == count
-            && fwrite (proj, sizeof *proj * dims, count, file) == count;
+    //  The scales come before the codes: code each row twice rather than
+    //  hold a second copy of the projection.
+    for (uint32_t i = 0; ok && i < count; i++)
+        s_code_row (proj + (size_t) i * dims, dims, &scale [i], codes);
+    ok = ok && fwrite (idf, sizeof *idf, count, file) == count && fwrite (scale, sizeof *scale, count, file) == count;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        float unused;
+        s_code_row (proj + (size_t) i * dims, dims, &unused, codes);
+        ok = fwrite (codes, 1, dims, file) == dims;
+    }
+    free (scale);
+    free (codes);
     ok = fclose (file) == 0 && ok;
     if (!ok || rename (tmp, path)) {
         snprintf (err, errlen, "cannot write %s: %s", path, strerror (errno));
@@ -110,8 +157,9 @@ s_fnv (uint64_t hash, const void *data, size_t len)
     return hash;
 }
 
-//  The model's id: its dims and a hash of its words, idf and projection,
-//  so that two files with the same content have the same id.
+//  The model's id: its dims and a hash of its words, idf and coded
+//  projection, so that two files with the same content have the same id
+//  (a float file and the coded file written from the same floats too).
 static void
 s_model_id (mg_lsa_t *self)
 {
@@ -119,8 +167,64 @@ s_model_id (mg_lsa_t *self)
     for (uint32_t i = 0; i < self->count; i++)
         hash = s_fnv (hash, self->terms [i], strlen (self->terms [i]) + 1);
     hash = s_fnv (hash, self->idf, self->count * sizeof *self->idf);
-    hash = s_fnv (hash, self->proj, (size_t) self->count * self->dims * sizeof *self->proj);
+    hash = s_fnv (hash, self->scale, self->count * sizeof *self->scale);
+    hash = s_fnv (hash, self->codes, (size_t) self->count * self->dims);
     snprintf (self->id, sizeof self->id, "lsa-%ud-%016llx", self->dims, (unsigned long long) hash);
+}
+
+//  Read the projection of an MGLSA001 file (rows of floats), coding each
+//  row as it comes: one row is the only float copy ever held.
+static bool
+s_read_float_rows (mg_lsa_t *self, FILE *file)
+{
+    float *row = malloc (self->dims * sizeof *row);
+    bool ok = row != NULL;
+    for (uint32_t i = 0; ok && i < self->count; i++) {
+        ok = fread (row, sizeof *row, self->dims, file) == self->dims;
+        if (ok)
+            s_code_row (row, self->dims, &self->scale [i], self->codes + (size_t) i * self->dims);
+    }
+    free (row);
+    return ok;
+}
+
+//  Hash of a term (FNV-1a 64 of its bytes) for the slots.
+static uint64_t
+s_term_hash (const char *term)
+{
+    return s_fnv (0xcbf29ce484222325ULL, term, strlen (term));
+}
+
+//  Fill the slots: every word of a text and every pair of adjacent words
+//  is looked up, a hash probe or two instead of a binary search's ~18
+//  string comparisons (the look-ups were a tenth of a replica's build).
+static int
+s_slots_fill (mg_lsa_t *self)
+{
+    size_t room = 16;
+    while (room < 2 * (size_t) self->count)
+        room *= 2;
+    self->slots = calloc (room, sizeof *self->slots);
+    if (!self->slots)
+        return -1;
+    self->mask = room - 1;
+    for (uint32_t i = 0; i < self->count; i++) {
+        size_t at = s_term_hash (self->terms [i]) & self->mask;
+        while (self->slots [at])
+            at = (at + 1) & self->mask;
+        self->slots [at] = i + 1;
+    }
+    return 0;
+}
+
+//  Index of term in the model, -1 when it has none.
+static int64_t
+s_term_index (const mg_lsa_t *self, const char *term)
+{
+    for (size_t at = s_term_hash (term) & self->mask; self->slots [at]; at = (at + 1) & self->mask)
+        if (strcmp (self->terms [self->slots [at] - 1], term) == 0)
+            return self->slots [at] - 1;
+    return -1;
 }
 
 mg_lsa_t *
@@ -133,15 +237,28 @@ mg_lsa_load (const char *path, char *err, size_t errlen)
     }
     mg_lsa_t *self = calloc (1, sizeof *self);
     char magic [8];
-    bool ok = self && fread (magic, 1, 8, file) == 8 && memcmp (magic, LSA_MAGIC, 8) == 0
-           && fread (&self->dims, sizeof self->dims, 1, file) == 1
-           && fread (&self->count, sizeof self->count, 1, file) == 1
-           && self->dims > 0 && self->dims <= LSA_DIMS_MAX && self->count <= LSA_TERMS_MAX;
+    bool ok = self && fread (magic, 1, 8, file) == 8;
+    bool coded = ok && memcmp (magic, LSA_MAGIC, 8) == 0;
+    if (ok && !coded && memcmp (magic, LSA_MAGIC_FLOAT, 8) != 0) {
+        if (memcmp (magic, "MGLSA", 5) == 0)
+            snprintf (err, errlen, "%s is an LSA model of a format this build does not read (%.8s; it reads "
+                      LSA_MAGIC " and " LSA_MAGIC_FLOAT "): retrain it with this build's mg-embed-train", path, magic);
+        else
+            snprintf (err, errlen, "%s is not an LSA model (mg-embed-train writes one)", path);
+        fclose (file);
+        mg_lsa_destroy (&self);
+        return NULL;
+    }
+    ok = ok && fread (&self->dims, sizeof self->dims, 1, file) == 1
+            && fread (&self->count, sizeof self->count, 1, file) == 1
+            && self->dims > 0 && self->dims <= LSA_DIMS_MAX && self->count <= LSA_TERMS_MAX;
     if (ok) {
-        self->terms = calloc (self->count ? self->count : 1, sizeof *self->terms);
-        self->idf = malloc ((self->count ? self->count : 1) * sizeof *self->idf);
-        self->proj = malloc ((self->count ? (size_t) self->count : 1) * self->dims * sizeof *self->proj);
-        ok = self->terms && self->idf && self->proj;
+        size_t rows = self->count ? self->count : 1;
+        self->terms = calloc (rows, sizeof *self->terms);
+        self->idf = malloc (rows * sizeof *self->idf);
+        self->scale = malloc (rows * sizeof *self->scale);
+        self->codes = malloc (rows * self->dims);
+        ok = self->terms && self->idf && self->scale && self->codes;
     }
     for (uint32_t i = 0; ok && i < self->count; i++) {
         uint8_t n;
@@ -151,11 +268,20 @@ mg_lsa_load (const char *path, char *err, size_t errlen)
             self->terms [i][n] = '\0';
         ok = ok && (i == 0 || strcmp (self->terms [i - 1], self->terms [i]) < 0);
     }
-    ok = ok && fread (self->idf, sizeof *self->idf, self->count, file) == self->count
-            && fread (self->proj, sizeof *self->proj * self->dims, self->count, file) == self->count;
+    ok = ok && fread (self->idf, sizeof *self->idf, self->count, file) == self->count;
+    if (coded)
+        ok = ok && fread (self->scale, sizeof *self->scale, self->count, file) == self->count
+                && fread (self->codes, self->dims, self->count, file) == self->count;
+    else
+        ok = ok && s_read_float_rows (self, file);
     fclose (file);
     if (!ok) {
         snprintf (err, errlen, "%s is not a readable LSA model (mg-embed-train writes one)", path);
+        mg_lsa_destroy (&self);
+    }
+    else
+    if (s_slots_fill (self)) {
+        snprintf (err, errlen, "out of memory loading %s", path);
         mg_lsa_destroy (&self);
     }
     else
@@ -173,7 +299,9 @@ mg_lsa_destroy (mg_lsa_t **self_p)
             free (self->terms [i]);
         free (self->terms);
         free (self->idf);
-        free (self->proj);
+        free (self->scale);
+        free (self->codes);
+        free (self->slots);
         free (self);
         *self_p = NULL;
     }
@@ -239,19 +367,8 @@ static int
 s_bag_add (void *arg, const char *term, double weight)
 {
     s_bag_t *bag = arg;
-    const mg_lsa_t *lsa = bag->lsa;
-    size_t lo = 0, hi = lsa->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp (lsa->terms [mid], term);
-        if (c == 0)
-            return mg_lsa_bag_add (&bag->terms, 0, (uint32_t) mid, weight, NULL);
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
+    int64_t at = s_term_index (bag->lsa, term);
+    return at < 0 ? 0 : mg_lsa_bag_add (&bag->terms, 0, (uint32_t) at, weight, NULL);
 }
 
 //  Project bag (sublinear tf x idf, unit length) into out, unit length.
@@ -268,10 +385,11 @@ s_project (const mg_lsa_t *self, s_bag_t *bag, float *out)
     if (!terms->count || norm <= 0)
         return 1;
     for (size_t i = 0; i < terms->count; i++) {
-        float w = (float) terms->tf [i];
-        const float *row = self->proj + (size_t) terms->index [i] * self->dims;
+        //  The row decoded as it is summed: its scale folded into the weight.
+        float w = (float) terms->tf [i] * self->scale [terms->index [i]];
+        const int8_t *row = self->codes + (size_t) terms->index [i] * self->dims;
         for (uint32_t k = 0; k < self->dims; k++)
-            out [k] += w * row [k];
+            out [k] += w * (float) row [k];
     }
     double len = 0;
     for (uint32_t k = 0; k < self->dims; k++)

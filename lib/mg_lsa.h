@@ -43,11 +43,13 @@ int mg_lsa_doc_terms (const mg_doc_t *doc, mg_lsa_emit_fn emit, void *arg);
 int mg_lsa_text_terms (const char *text, mg_lsa_emit_fn emit, void *arg);
 
 //  Write a model: terms (count of them), their idf, and the projection
-//  (count x dims, row-major). 0, or -1 with a reason in err.
+//  (count x dims floats, row-major), stored as a scale and dims 8-bit
+//  codes per row (a quarter of the floats). 0, or -1 with a reason in err.
 int mg_lsa_write (const char *path, char **terms, const float *idf, const float *proj,
                       uint32_t count, uint32_t dims, char *err, size_t errlen);
 
-//  Load a model file; NULL with a reason in err.
+//  Load a model file (the coded format, or the older rows of floats, coded
+//  as they are read); NULL with a reason in err.
 mg_lsa_t *mg_lsa_load (const char *path, char *err, size_t errlen);
 void mg_lsa_destroy (mg_lsa_t **self_p);
 

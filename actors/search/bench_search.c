@@ -25,6 +25,7 @@
 #include "record.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,13 @@ s_memory (search_index_t *index)
     printf ("sqlite heap %.1f MiB (peak %.1f MiB): page cache %.1f MiB, schema %.2f MiB, statements %.2f MiB\n",
             heap / 1048576.0, heap_max / 1048576.0, cache / 1048576.0, schema / 1048576.0, stmts / 1048576.0);
     sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2 (index->db, "SELECT * FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
+                            -1, &stmt, NULL) == SQLITE_OK && sqlite3_step (stmt) == SQLITE_ROW)
+        printf ("  database %.1f MiB in pages, %.1f MiB of them free (the freelist)\n",
+                (double) sqlite3_column_int64 (stmt, 0) * sqlite3_column_int64 (stmt, 2) / 1048576.0,
+                (double) sqlite3_column_int64 (stmt, 1) * sqlite3_column_int64 (stmt, 2) / 1048576.0);
+    sqlite3_finalize (stmt);
+    stmt = NULL;
     if (sqlite3_prepare_v2 (index->db, "SELECT name, sum (pgsize), sum (payload), count (*) FROM dbstat "
                             "GROUP BY name ORDER BY 2 DESC", -1, &stmt, NULL) == SQLITE_OK)
         while (sqlite3_step (stmt) == SQLITE_ROW)
@@ -194,6 +202,11 @@ s_memory (search_index_t *index)
             (structs + strings + offers) / 1048576.0, structs / 1048576.0, strings / 1048576.0, offers / 1048576.0);
     if (index->hnsw)
         printf ("vectors: %zu held\n", search_hnsw_count (index->hnsw));
+    //  glibc's view: what the heap holds in use and free (free bytes still
+    //  count in RSS until they are trimmed), and what is mapped apart.
+    struct mallinfo2 mi = mallinfo2 ();
+    printf ("malloc: heap %.1f MiB (%.1f MiB in use, %.1f MiB free), %.1f MiB mapped apart\n",
+            mi.arena / 1048576.0, mi.uordblks / 1048576.0, mi.fordblks / 1048576.0, mi.hblkhd / 1048576.0);
 }
 
 //  Sorted copy's percentile p (0-1) of n values.
@@ -365,10 +378,21 @@ s_build (FILE *file, const mg_lsa_t *lsa, char *line, size_t *count, char *err, 
     qsort (titles, *count, sizeof *titles, s_by_popularity);
     search_index_t *index = rc == 0 ? search_index_new (lsa, err, errlen) : NULL;
     rc = index && search_index_begin (index) == 0 ? 0 : -1;
+    double cpu = bench_cpu_s (), thread = bench_thread_cpu_s (), wall = bench_now_ms ();
     for (size_t i = 0; rc == 0 && i < *count; i++)
         rc = fseek (file, titles [i].offset, SEEK_SET) == 0 && fgets (line, LINE_MAX_BYTES, file)
            ? s_put (index, line, (long long) i + 1) : -1;
+    //  The puts' thread is the build's critical path when the vectors
+    //  have a thread of their own: on two idle cores the build takes
+    //  about the larger of its CPU and the rest's.
+    printf ("puts: %.0f ms, CPU %.1f s (all threads), %.1f s on the puts' thread\n", bench_now_ms () - wall,
+            bench_cpu_s () - cpu, bench_thread_cpu_s () - thread);
+    cpu = bench_cpu_s ();
+    thread = bench_thread_cpu_s ();
+    wall = bench_now_ms ();
     rc = rc == 0 ? search_index_commit (index) : -1;
+    printf ("commit (the vectors' last adds, the vocabulary): %.0f ms, CPU %.1f s (all threads), %.1f s on the"
+            " puts' thread\n", bench_now_ms () - wall, bench_cpu_s () - cpu, bench_thread_cpu_s () - thread);
     free (titles);
     if (rc)
         search_index_destroy (&index);

@@ -25,6 +25,15 @@ bench_cpu_s (void)
          + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+double
+bench_thread_cpu_s (void)
+{
+    struct timespec ts;
+    if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts))
+        return 0;
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 long
 bench_status_kib (const char *field)
 {

@@ -205,6 +205,9 @@ typedef enum {
 
 extern const char *index_phase_names [PHASE_COUNT];
 
+//  A snapshot load's vector side on a thread of its own (index_pipe.c).
+typedef struct index_pipe_t index_pipe_t;
+
 //  Row counts of the phrases matched (index_bm25.c), kept between queries.
 typedef struct index_idf_t index_idf_t;
 
@@ -247,6 +250,7 @@ struct search_index_t {
     bool read_clash;           //  a title claimed a slot already claimed
     z_stream *zpack;           //  result items are stored deflated (index.c), this stream kept
     z_stream *zunpack;         //  used by item_text inside a step: under the connection's mutex
+    index_pipe_t *pipe;        //  between begin and commit: the vectors' thread (owns hnsw, slot_rowid)
 };
 
 typedef struct {
@@ -330,11 +334,28 @@ void index_lane_leave (search_index_t *self);
 //  ---- index_vectors.c
 //  Mark the vector of d dead (HNSW keeps it until a rebuild).
 void index_vec_forget (search_index_t *self, index_doc_t *d);
+//  Add vec (a unit vector) in the next slot, as the vector of the title at
+//  rowid (slot_rowid; the doc's slot is the caller's). 0 or -1 (logged).
+int index_vec_append (search_index_t *self, int64_t rowid, const float *vec);
 //  Add vec (a unit vector) as the vector of d (at rowid). 0 or -1 (logged).
 int index_vec_add (search_index_t *self, int64_t rowid, index_doc_t *d, const float *vec);
 //  Over a vector index read from file: d (at rowid) takes the slot saved
 //  for title id (none when the map has no slot for it).
 void index_vec_claim (search_index_t *self, int64_t rowid, index_doc_t *d, const char *id);
+
+//  ---- index_pipe.c
+//  Start the vectors' thread for the puts of a snapshot load (none without
+//  an embedder, over vectors read from file, or with MG_SEARCH_BUILD_PIPE=0;
+//  none and a warning when no thread can be made). 0, or -1 (memory).
+int index_pipe_start (search_index_t *self);
+//  Queue doc's vector (stored, or its texts to embed) for the title at
+//  rowid: it takes the next slot. 0, or -1 (memory, the thread failed).
+int index_pipe_push (search_index_t *self, int64_t rowid, const mg_doc_t *doc);
+//  Wait until every queued vector is added and record their slots in the
+//  doc table (no-op without a pipe). 0, or -1 when one failed (logged).
+int index_pipe_sync (search_index_t *self);
+//  Sync, end the thread and free the pipe. 0, or -1 as index_pipe_sync.
+int index_pipe_stop (search_index_t *self);
 
 //  ---- index_plan.c
 //  Free what plan holds and empty it.

@@ -57,14 +57,9 @@ s_vec_rebuild (search_index_t *self)
 }
 
 int
-index_vec_add (search_index_t *self, int64_t rowid, index_doc_t *d, const float *vec)
+index_vec_append (search_index_t *self, int64_t rowid, const float *vec)
 {
     size_t held = search_hnsw_count (self->hnsw);
-    if (self->dead > HNSW_DEAD_MIN && self->dead > held - self->dead) {
-        if (s_vec_rebuild (self))
-            return -1;
-        held = search_hnsw_count (self->hnsw);
-    }
     if (held == self->slots_room) {
         size_t room = self->slots_room ? self->slots_room * 2 : 1024;
         int64_t *slot_rowid = realloc (self->slot_rowid, room * sizeof *slot_rowid);
@@ -79,6 +74,20 @@ index_vec_add (search_index_t *self, int64_t rowid, index_doc_t *d, const float 
         return -1;
     }
     self->slot_rowid [held] = rowid;
+    return 0;
+}
+
+int
+index_vec_add (search_index_t *self, int64_t rowid, index_doc_t *d, const float *vec)
+{
+    size_t held = search_hnsw_count (self->hnsw);
+    if (self->dead > HNSW_DEAD_MIN && self->dead > held - self->dead) {
+        if (s_vec_rebuild (self))
+            return -1;
+        held = search_hnsw_count (self->hnsw);
+    }
+    if (index_vec_append (self, rowid, vec))
+        return -1;
     d->slot = (int64_t) held + 1;
     return 0;
 }

@@ -8,7 +8,10 @@
       replica holds it, while a writer re-puts titles under the write lock
       and settles the index, as the follower applies changes, get the
       answers one thread alone gets (keyword and autocomplete byte for
-      byte; hybrid's first title) for a few seconds.  */
+      byte; hybrid's first title) for a few seconds;
+    - a snapshot load whose vectors are embedded and added on a thread of
+      their own (index_pipe.c) answers every request as one whose puts
+      add them, byte for byte.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -333,12 +336,57 @@ test_queries_on_many_threads_while_changes_apply (void **state)
         free (expected.buf [r]);
 }
 
+//  A new index of the fixture's model holding titles 1..TITLES, put in one
+//  transaction as a snapshot load puts them, with some put twice and one
+//  removed before the commit; vectors on their own thread unless pipe is 0.
+static search_index_t *
+s_snapshot (fixture_t *f, const char *pipe)
+{
+    char err [256] = "";
+    assert_int_equal (setenv ("MG_SEARCH_BUILD_PIPE", pipe, 1), 0);
+    search_index_t *index = search_index_new (f->lsa, err, sizeof err);
+    assert_non_null (index);
+    assert_int_equal (search_index_begin (index), 0);
+    for (int n = 1; n <= TITLES; n++)
+        assert_int_equal (s_put (index, n), 0);
+    for (int n = 5; n <= 40; n += 5)
+        assert_int_equal (s_put (index, n), 0);
+    assert_int_equal (search_index_remove (index, "00000000-0000-4000-8000-000000000007"), 0);
+    assert_int_equal (search_index_commit (index), 0);
+    unsetenv ("MG_SEARCH_BUILD_PIPE");
+    return index;
+}
+
+static void
+test_snapshot_vectors_on_a_thread_answer_as_on_the_puts_thread (void **state)
+{
+    fixture_t *f = *state;
+    search_index_t *threaded = s_snapshot (f, "1"), *inline_ = s_snapshot (f, "0");
+    //  Every request, the vector ones included: the same slots, the same
+    //  answers byte for byte.
+    for (size_t r = 0; r < REQUESTS; r++) {
+        uint8_t *a = NULL, *b = NULL;
+        size_t a_len = 0, b_len = 0;
+        char a_first [96], b_first [96];
+        assert_int_equal (s_answer (threaded, &s_requests [r], &a, &a_len, a_first), 0);
+        assert_int_equal (s_answer (inline_, &s_requests [r], &b, &b_len, b_first), 0);
+        assert_true (*a_first);
+        if (a_len != b_len || memcmp (a, b, a_len) != 0)
+            fail_msg ("request %zu ('%s'): vectors built on a thread answer differently", r, s_requests [r].query.q);
+        free (a);
+        free (b);
+    }
+    search_index_destroy (&threaded);
+    search_index_destroy (&inline_);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_hybrid_sides_at_once_answer_as_one_after_the_other),
         cmocka_unit_test (test_queries_on_many_threads_while_changes_apply),
+        cmocka_unit_test (test_snapshot_vectors_on_a_thread_answer_as_on_the_puts_thread),
     };
     return cmocka_run_group_tests (tests, setup, teardown);
 }

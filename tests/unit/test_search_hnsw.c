@@ -4,7 +4,9 @@
     slots number vectors in the order they were added; staged vectors are
     searched exactly before the build; a saved index reads back only under
     the key (catalog generation) it was saved with; the "hnsw" kind's own
-    graph walk answers what FAISS's search answers, bit for bit.  */
+    graph walk answers what FAISS's search answers, bit for bit; an
+    ivf-sq8 index of over 1,024 lists (an HNSW graph routes to them) holds
+    each vector once and finds it as itself.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -350,6 +352,56 @@ test_search_hnsw_walk_equals_faiss_search (void **state)
     unsetenv ("MG_SEARCH_VECTOR_INDEX");
 }
 
+#define WIDE_VECTORS 40960    //  ivf-sq8 takes 39 points a list: 1,050 lists, an HNSW graph over them
+#define WIDE_DIMS    8
+
+static void
+test_search_hnsw_ivf_over_a_graph_of_lists_finds_each_vector_as_itself (void **state)
+{
+    (void) state;
+    uint64_t rng = 11;
+    float *base = malloc ((size_t) WIDE_VECTORS * WIDE_DIMS * sizeof *base);
+    assert_non_null (base);
+    for (size_t i = 0; i < (size_t) WIDE_VECTORS * WIDE_DIMS; i += WIDE_DIMS) {
+        double len = 0;
+        for (int d = 0; d < WIDE_DIMS; d++) {
+            base [i + d] = (float) s_uniform (&rng);
+            len += (double) base [i + d] * base [i + d];
+        }
+        for (int d = 0; d < WIDE_DIMS; d++)
+            base [i + d] /= (float) sqrt (len);
+    }
+    char err [256];
+    assert_int_equal (setenv ("MG_SEARCH_VECTOR_INDEX", "ivf-sq8", 1), 0);
+    search_hnsw_t *index = search_hnsw_new (WIDE_DIMS, M, EF_BUILD, err, sizeof err);
+    assert_non_null (index);
+    //  Trained on the first batch, the rest added to the lists in chunks.
+    for (size_t at = 0; at < WIDE_VECTORS; at += WIDE_VECTORS / 4)
+        assert_int_equal (search_hnsw_add (index, base + at * WIDE_DIMS, WIDE_VECTORS / 4, err, sizeof err), 0);
+    assert_int_equal (search_hnsw_seal (index, err, sizeof err), 0);
+    assert_int_equal (search_hnsw_count (index), WIDE_VECTORS);
+    //  Every vector is held once, under its slot, and found as itself
+    //  (its own list is probed first).
+    size_t itself = 0;
+    for (size_t i = 0; i < WIDE_VECTORS; i += 97) {
+        int64_t slots [1];
+        float scores [1];
+        float back [WIDE_DIMS];
+        assert_true (search_hnsw_vector (index, (int64_t) i, back));
+        for (int d = 0; d < WIDE_DIMS; d++)
+            assert_true (fabsf (back [d] - base [i * WIDE_DIMS + d]) < 0.02f);
+        assert_int_equal (search_hnsw_search (index, base + i * WIDE_DIMS, 1, EF_SEARCH, NULL, NULL, slots, scores,
+                                              err, sizeof err), 1);
+        itself += slots [0] == (int64_t) i;
+    }
+    size_t probed = (WIDE_VECTORS + 96) / 97;
+    fprintf (stderr, "ivf-sq8 over a graph of lists: %zu of %zu vectors found as themselves\n", itself, probed);
+    assert_true (itself * 100 >= probed * 95);
+    search_hnsw_destroy (&index);
+    unsetenv ("MG_SEARCH_VECTOR_INDEX");
+    free (base);
+}
+
 int
 main (void)
 {
@@ -359,6 +411,7 @@ main (void)
         cmocka_unit_test (test_search_hnsw_reads_back_only_its_generation),
         cmocka_unit_test (test_search_hnsw_finds_a_vector_itself_first),
         cmocka_unit_test (test_search_hnsw_walk_equals_faiss_search),
+        cmocka_unit_test (test_search_hnsw_ivf_over_a_graph_of_lists_finds_each_vector_as_itself),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

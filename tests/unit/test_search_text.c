@@ -11,10 +11,6 @@
 
 #include "mg_text.h"
 #include "vocab.h"
-#include "mg_lsa.h"
-#include <math.h>
-#include <stdio.h>
-#include <unistd.h>
 
 static void
 s_assert_normal (const char *text, const char *expected)
@@ -256,45 +252,6 @@ test_search_vocab_sums_the_documents_of_a_prefix (void **state)
     search_vocab_destroy (&vocab);
 }
 
-static void
-test_search_lsa_model_round_trip_embeds_known_words (void **state)
-{
-    (void) state;
-    char path [] = "/tmp/test_lsa_XXXXXX";
-    int fd = mkstemp (path);
-    assert_true (fd >= 0);
-    close (fd);
-    //  Two topics: "earthquake"/"quake" on axis 0, "space" on axis 1.
-    char *terms [] = { "earthquake", "quake", "space" };
-    float idf [] = { 1, 1, 2 };
-    float proj [] = { 1, 0, 1, 0, 0, 1 };
-    char err [256] = "";
-    assert_int_equal (mg_lsa_write (path, terms, idf, proj, 3, 2, err, sizeof err), 0);
-    mg_lsa_t *lsa = mg_lsa_load (path, err, sizeof err);
-    assert_non_null (lsa);
-    assert_int_equal (mg_lsa_dims (lsa), 2);
-    float v [2];
-    assert_int_equal (mg_lsa_embed_text (lsa, "Quake!", v), 0);
-    assert_true (fabsf (v [0] - 1) < 1e-6f && fabsf (v [1]) < 1e-6f);
-    assert_int_equal (mg_lsa_embed_text (lsa, "EARTHQUAKE in space", v), 0);
-    assert_true (v [1] > v [0] && fabsf (v [0] * v [0] + v [1] * v [1] - 1) < 1e-5f);     //  idf 2 > 1
-    assert_int_equal (mg_lsa_embed_text (lsa, "nothing known", v), 1);
-    mg_doc_t titled = { .id = "x", .title = "Quake", .overview = "space" };
-    mg_doc_t told = { .id = "y", .title = "Other", .overview = "quake space" };
-    float w [2];
-    assert_int_equal (mg_lsa_embed_doc (lsa, &titled, v), 0);
-    assert_int_equal (mg_lsa_embed_doc (lsa, &told, w), 0);
-    assert_true (v [0] > w [0]);        //  a word of the title counts twice
-    mg_lsa_destroy (&lsa);
-    assert_null (lsa);
-    FILE *file = fopen (path, "wb");
-    assert_non_null (file);
-    fputs ("not a model", file);
-    fclose (file);
-    assert_null (mg_lsa_load (path, err, sizeof err));
-    remove (path);
-}
-
 int
 main (void)
 {
@@ -310,7 +267,6 @@ main (void)
         cmocka_unit_test (test_search_vocab_finds_candidates_fewest_edits_first),
         cmocka_unit_test (test_search_vocab_candidates_match_a_full_scan),
         cmocka_unit_test (test_search_vocab_sums_the_documents_of_a_prefix),
-        cmocka_unit_test (test_search_lsa_model_round_trip_embeds_known_words),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
