@@ -26,7 +26,8 @@
 #       an exact filtered scan, the replica's semantic side (search_nearest)
 #       alternated query by query with the way before it (FAISS's search, a
 #       full scan when starved).
-#       MG_SEARCH_VECTOR_INDEX picks the kind (default here ivf-sq8).
+#       MG_SEARCH_VECTOR_INDEX picks the kind (default here ivf-sq8);
+#       MG_BENCH_PROBES="128 256" adds unfiltered rounds of that many lists.
 #   bench/search.sh --replica-only --titles N
 #       a whole replica's index (FTS5, result items, doc table; vectors with
 #       MG_BENCH_MODEL, an LSA model file, or MG_BENCH_MODEL=train: one

@@ -186,22 +186,34 @@ s_truth (size_t count, int dims, const float *centres, const float *qs, int quer
     free (dots);
 }
 
-//  QUERIES top-TOP searches: prints p50/p99 and recall@10 against truth.
-static void
-s_measure (search_hnsw_t *index, const char *label, const float *qs, int queries, int dims, const int64_t *truth)
+//  CPU time of this thread, ms.
+static double
+s_cpu_ms (void)
 {
-    double *ms = malloc (queries * sizeof *ms);
+    struct timespec ts;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+//  QUERIES top-TOP searches ("ivf-sq8": of probes lists, 0: as configured):
+//  prints p50/p99 of the wall and CPU time and recall@10 against truth.
+static void
+s_measure (search_hnsw_t *index, const char *label, const float *qs, int queries, int dims, const int64_t *truth,
+           size_t probes)
+{
+    double *ms = malloc (queries * sizeof *ms), *cpu = malloc (queries * sizeof *cpu);
     int64_t slots [TOP];
     float scores [TOP];
     char err [256];
     size_t hits = 0;
-    if (!ms)
+    if (!ms || !cpu)
         exit (1);
     for (int q = 0; q < queries; q++) {
-        double s = bench_now_ms ();
-        int found = search_hnsw_search (index, qs + (size_t) q * dims, TOP, EF_SEARCH, NULL, NULL,
-                                        slots, scores, err, sizeof err);
+        double s = bench_now_ms (), c = s_cpu_ms ();
+        int found = search_hnsw_search_wide (index, qs + (size_t) q * dims, TOP, EF_SEARCH, probes, NULL, NULL,
+                                             slots, scores, err, sizeof err);
         ms [q] = bench_now_ms () - s;
+        cpu [q] = s_cpu_ms () - c;
         if (found < 0) {
             fprintf (stderr, "mg-hnsw-bench: %s\n", err);
             exit (1);
@@ -211,10 +223,12 @@ s_measure (search_hnsw_t *index, const char *label, const float *qs, int queries
                 hits += slots [k] == truth [(size_t) q * RECALL_K + j];
     }
     qsort (ms, queries, sizeof *ms, s_cmp);
-    printf ("%s: top-%d queries=%d p50_ms=%.3f p99_ms=%.3f recall@%d=%.3f (against an exact scan)\n",
-            label, TOP, queries, ms [queries / 2], ms [queries * 99 / 100], RECALL_K,
-            (double) hits / (queries * (double) RECALL_K));
+    qsort (cpu, queries, sizeof *cpu, s_cmp);
+    printf ("%s: top-%d queries=%d p50_ms=%.3f p99_ms=%.3f cpu_p50_ms=%.3f cpu_p99_ms=%.3f recall@%d=%.3f"
+            " (against an exact scan)\n", label, TOP, queries, ms [queries / 2], ms [queries * 99 / 100],
+            cpu [queries / 2], cpu [queries * 99 / 100], RECALL_K, (double) hits / (queries * (double) RECALL_K));
     free (ms);
+    free (cpu);
 }
 
 //  The replica's semantic side before search_nearest: the index's search
@@ -254,15 +268,6 @@ s_before (search_hnsw_t *index, const float *query, int dims, s_filter_t *f, int
     }
     free (vec);
     return (int) held;
-}
-
-//  CPU time of this thread, ms.
-static double
-s_cpu_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
 }
 
 //  Truth entries of query q at least MIN_COSINE that found (count slots) holds.
@@ -437,7 +442,17 @@ main (int argc, char **argv)
     double s = bench_now_ms ();
     s_truth (count, dims, centres, qs, queries, NULL, truth, truth_score);
     printf ("exact top-%d of %d queries in %.0f ms\n", RECALL_K, queries, bench_now_ms () - s);
-    s_measure (index, "built", qs, queries, dims, truth);
+    s_measure (index, "built", qs, queries, dims, truth, 0);
+    //  MG_BENCH_PROBES: more ivf-sq8 searches, each of that many lists.
+    const char *more = getenv ("MG_BENCH_PROBES");
+    for (char *end; more && *more; more = end) {
+        long probes = strtol (more, &end, 10);
+        if (end == more || probes <= 0)
+            break;
+        char label [64];
+        snprintf (label, sizeof label, "built, %ld lists probed", probes);
+        s_measure (index, label, qs, queries, dims, truth, (size_t) probes);
+    }
     if (save) {
         s = bench_now_ms ();
         if (search_hnsw_save (index, save, "bench", err, sizeof err)) {
@@ -454,7 +469,7 @@ main (int argc, char **argv)
             return 1;
         }
         printf ("saved in %.0f ms (%ld MiB), read back in %.0f ms\n", save_ms, size_mib, bench_now_ms () - s);
-        s_measure (index, "read back", qs, queries, dims, truth);
+        s_measure (index, "read back", qs, queries, dims, truth, 0);
     }
     s_doc_t *docs = s_docs (count);
     s_filters (filters, queries, docs);
