@@ -17,8 +17,9 @@
     Then the same queries with filters, as the replica's semantic side
     runs them (search_nearest, nearest.h, and before it the index's search
     with an exact scan of every slot when starved): each vector has a
-    title's filter attributes drawn as bench/search_gen.py draws them
-    (1-3 of 19 genres, a year of 1920-2024, a rating of 3-9), independent
+    title's filter attributes drawn about as bench/search_gen.py draws them
+    (1-3 genres, here uniform over 19, a year of 1920-2024, a rating of
+    3-9), independent
     of the vector; the queries cycle through filters of every selectivity
     (none, a genre, a decade, rating >= 8, a genre and a decade, a genre
     and a year, a genre, a year and rating >= 8), never chosen for any
