@@ -1,7 +1,7 @@
 /*  The replica's vector index of unit vectors ranked by inner product
-    (cosine), behind a C API over FAISS (hnsw.cc is the only C++ of the
-    project: Debian's libfaiss-dev ships the static C++ library without
-    its C API).
+    (cosine), behind a C API over FAISS (hnsw.cc and hnsw_ivf.cc are the only
+    C++ of the project: Debian's libfaiss-dev ships the static C++
+    library without its C API).
 
     Three kinds (MG_SEARCH_VECTOR_INDEX): "hnsw", an HNSW graph over the
     vectors as floats (4 bytes a dimension); "hnsw-sq8", the same graph
