@@ -20,8 +20,14 @@
 #       only the replica's vector index at N titles, built straight from
 #       generated vectors (mg-hnsw-bench, not through PostgreSQL): build time
 #       on MG_SEARCH_BUILD_THREADS threads, memory, recall@10 against an exact
-#       scan, top-100 latency, and the index saved and read back (a restart).
-#       MG_SEARCH_VECTOR_INDEX picks the kind (default here ivf-sq8).
+#       scan, top-100 latency, and the index saved and read back (a restart);
+#       then the queries with filters of every selectivity (attributes drawn as
+#       bench/search_gen.py draws them): CPU time a query and recall@10 against
+#       an exact filtered scan, the replica's semantic side (search_nearest)
+#       alternated query by query with the way before it (FAISS's search, a
+#       full scan when starved).
+#       MG_SEARCH_VECTOR_INDEX picks the kind (default here ivf-sq8);
+#       MG_BENCH_PROBES="128 256" adds unfiltered rounds of that many lists.
 #   bench/search.sh --replica-only --titles N
 #       a whole replica's index (FTS5, result items, doc table; vectors with
 #       MG_BENCH_MODEL, an LSA model file, or MG_BENCH_MODEL=train: one

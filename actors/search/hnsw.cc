@@ -1,7 +1,10 @@
 //  The vector index shim (see hnsw.h): FAISS indexes built in batches from
 //  staged vectors, an IDSelector that asks the owner's callback which slots
 //  count, and persistence with a key line in front of FAISS's own format.
+//  The "hnsw" kind's graph walk is here, the "ivf-sq8" kind's scan of its
+//  lists in hnsw_ivf.cc.
 #include "hnsw.h"
+#include "hnsw_ivf.h"
 
 extern "C" {
 #include "mg_config.h"
@@ -519,8 +522,8 @@ search_hnsw_vector (search_hnsw_t *self, int64_t slot, float *out)
 //  search_hnsw_search, by s_walk where it walks the index as FAISS does
 //  when walk, else (or when not walk) by FAISS's own search.
 static int
-s_search (search_hnsw_t *self, const float *query, size_t k, int ef, search_hnsw_keep_fn keep, void *arg,
-          int64_t *slots, float *scores, bool walk, char *err, size_t errlen)
+s_search (search_hnsw_t *self, const float *query, size_t k, int ef, size_t probes, search_hnsw_keep_fn keep,
+          void *arg, int64_t *slots, float *scores, bool walk, char *err, size_t errlen)
 {
     assert (self && query && slots && scores);
     if (k == 0 || search_hnsw_count (self) == 0)
@@ -558,15 +561,20 @@ s_search (search_hnsw_t *self, const float *query, size_t k, int ef, search_hnsw
         faiss::SearchParametersHNSW graph;
         graph.efSearch = ef < (int) k ? (int) k : ef;
         faiss::SearchParametersIVF lists;
-        lists.nprobe = self->probes;
+        lists.nprobe = probes ? probes : self->probes;
         faiss::SearchParameters *params = &graph;
         if (self->kind == KIND_IVF_SQ8)
             params = &lists;
         params->sel = keep ? &selector : nullptr;
         const faiss::IndexHNSWFlat *graph_index = self->kind == KIND_HNSW && walk
                                                 ? dynamic_cast<const faiss::IndexHNSWFlat *> (self->index) : nullptr;
+        const faiss::IndexIVFScalarQuantizer *ivf_index = self->kind == KIND_IVF_SQ8 && walk
+            ? dynamic_cast<const faiss::IndexIVFScalarQuantizer *> (self->index) : nullptr;
         if (graph_index && s_walkable (graph_index))
             s_walk (graph_index, query, (int) k, graph.efSearch, keep, arg, labels.data (), distances.data ());
+        else
+        if (ivf_index && search_ivf_scannable (ivf_index))
+            search_ivf_scan (ivf_index, query, (int) k, lists.nprobe, keep, arg, labels.data (), distances.data ());
         else
             self->index->search (1, query, (idx_t) k, distances.data (), labels.data (), params);
     }
@@ -591,7 +599,31 @@ search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int ef,
                     search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
                     char *err, size_t errlen)
 {
-    return s_search (self, query, k, ef, keep, arg, slots, scores, true, err, errlen);
+    return s_search (self, query, k, ef, 0, keep, arg, slots, scores, true, err, errlen);
+}
+
+int
+search_hnsw_search_wide (search_hnsw_t *self, const float *query, size_t k, int ef, size_t probes,
+                         search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
+                         char *err, size_t errlen)
+{
+    return s_search (self, query, k, ef, probes, keep, arg, slots, scores, true, err, errlen);
+}
+
+size_t
+search_hnsw_lists (const search_hnsw_t *self)
+{
+    assert (self);
+    const faiss::IndexIVF *ivf = self->kind == KIND_IVF_SQ8 ? dynamic_cast<const faiss::IndexIVF *> (self->index)
+                                                          : nullptr;
+    return ivf ? ivf->nlist : 0;
+}
+
+size_t
+search_hnsw_probes (const search_hnsw_t *self)
+{
+    assert (self);
+    return self->kind == KIND_IVF_SQ8 ? self->probes : 0;
 }
 
 int
@@ -599,7 +631,7 @@ search_hnsw_search_faiss (search_hnsw_t *self, const float *query, size_t k, int
                           search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
                           char *err, size_t errlen)
 {
-    return s_search (self, query, k, ef, keep, arg, slots, scores, false, err, errlen);
+    return s_search (self, query, k, ef, 0, keep, arg, slots, scores, false, err, errlen);
 }
 
 //  The first line of a saved index: a format tag, then the key.

@@ -1,7 +1,7 @@
 /*  The replica's vector index of unit vectors ranked by inner product
-    (cosine), behind a C API over FAISS (hnsw.cc is the only C++ of the
-    project: Debian's libfaiss-dev ships the static C++ library without
-    its C API).
+    (cosine), behind a C API over FAISS (hnsw.cc and hnsw_ivf.cc are the only
+    C++ of the project: Debian's libfaiss-dev ships the static C++
+    library without its C API).
 
     Three kinds (MG_SEARCH_VECTOR_INDEX): "hnsw", an HNSW graph over the
     vectors as floats (4 bytes a dimension); "hnsw-sq8", the same graph
@@ -72,6 +72,19 @@ bool search_hnsw_vector (search_hnsw_t *self, int64_t slot, float *out);
 int search_hnsw_search (search_hnsw_t *self, const float *query, size_t k, int ef,
                         search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
                         char *err, size_t errlen);
+
+//  search_hnsw_search reaching further on "ivf-sq8": probes lists scanned
+//  (0: MG_SEARCH_IVF_PROBES; at most every list, then every vector that
+//  keep accepts is compared). The graph kinds ignore probes.
+int search_hnsw_search_wide (search_hnsw_t *self, const float *query, size_t k, int ef, size_t probes,
+                             search_hnsw_keep_fn keep, void *arg, int64_t *slots, float *scores,
+                             char *err, size_t errlen);
+
+//  "ivf-sq8": the k-means lists of the built index (0 before the build),
+//  and the lists a search scans (MG_SEARCH_IVF_PROBES). 0 and 0 for the
+//  graph kinds.
+size_t search_hnsw_lists (const search_hnsw_t *self);
+size_t search_hnsw_probes (const search_hnsw_t *self);
 
 //  search_hnsw_search by FAISS's own search for every kind: what the walk
 //  must answer (tests/unit/test_search_hnsw.c compares them).

@@ -714,7 +714,8 @@ const char *index_phase_names [PHASE_COUNT] = {
     "plan (words, typo candidates)", "AND match (BM25)", "titles' own match", "company phrase",
     "rest counted (rowids)", "OR fallback", "rerank", "second pass (all of it)",
     "semantic side past the keyword side", "semantic: its thread's start", "semantic: query embedding",
-    "semantic: vector walk", "fusion (and the union sorted)", "result items", "autocomplete matches"
+    "semantic: vector walk", "semantic: starved walks (of the walk)", "fusion (and the union sorted)",
+    "result items", "autocomplete matches"
 };
 
 uint64_t
@@ -728,8 +729,14 @@ index_clock_ns (void)
 void
 index_phase_add (search_index_t *self, index_phase_t phase, uint64_t since_ns, size_t rows)
 {
-    atomic_fetch_add_explicit (&self->phase_ns [phase], index_clock_ns () - since_ns, memory_order_relaxed);
-    atomic_fetch_add_explicit (&self->phase_runs [phase], 1, memory_order_relaxed);
+    index_phase_count (self, phase, index_clock_ns () - since_ns, 1, rows);
+}
+
+void
+index_phase_count (search_index_t *self, index_phase_t phase, uint64_t ns, size_t runs, size_t rows)
+{
+    atomic_fetch_add_explicit (&self->phase_ns [phase], ns, memory_order_relaxed);
+    atomic_fetch_add_explicit (&self->phase_runs [phase], runs, memory_order_relaxed);
     atomic_fetch_add_explicit (&self->phase_rows [phase], rows, memory_order_relaxed);
 }
 

@@ -2,6 +2,7 @@
     with the keyword side (weighted reciprocal ranks), the query entry
     point, and similar titles.  */
 #include "index_impl.h"
+#include "nearest.h"
 #include "mg_log.h"
 
 #include <assert.h>
@@ -85,50 +86,49 @@ s_vec_hit (search_index_t *self, int64_t rowid, double dot)
     return hit;
 }
 
+//  search_nearest_filter_t's passing over s_vec_keep_t: the slots of the
+//  titles s_vec_keep accepts, the doc table read in its own order.
+static void
+s_vec_passing (void *arg, uint64_t *bits, size_t slots)
+{
+    s_vec_keep_t *keep = arg;
+    search_index_t *self = keep->self;
+    for (int64_t rowid = 1; rowid < self->next_rowid && (size_t) rowid < self->docs_room; rowid++) {
+        const index_doc_t *doc = &self->docs [rowid];
+        if (doc->slot <= 0 || (size_t) doc->slot > slots || self->slot_rowid [doc->slot - 1] != rowid
+            || rowid == keep->skip || !index_keep (doc, keep->f))
+            continue;
+        size_t slot = (size_t) doc->slot - 1;
+        bits [slot / 64] |= (uint64_t) 1 << (slot % 64);
+    }
+}
+
 //  The best k titles (k <= SIMILAR_TOP, SEMANTIC_TOP) that keep accepts
 //  whose vector's cosine with qv is at least min, best first, into top;
-//  their count, or -1. HNSW first; when it finds fewer than k above min
-//  (a filter few titles pass starves the graph walk), a full scan of the
-//  vectors gives the exact answer.
+//  their count, or -1. The index's search first; when it finds fewer than
+//  k above min (a filter few titles pass starves it), search_nearest
+//  reaches further or scans the passing titles' vectors exactly.
 static int
 s_nearest (search_index_t *self, const float *qv, s_vec_keep_t *keep, size_t k, double min, index_hit_t *top)
 {
     int64_t slots [SEMANTIC_TOP > SIMILAR_TOP ? SEMANTIC_TOP : SIMILAR_TOP];
     float scores [SEMANTIC_TOP > SIMILAR_TOP ? SEMANTIC_TOP : SIMILAR_TOP];
-    char err [256];
+    char err [256] = "";
     assert (k <= sizeof slots / sizeof slots [0]);
-    int found = search_hnsw_search (self->hnsw, qv, k, HNSW_EF_SEARCH, s_vec_keep, keep, slots, scores, err, sizeof err);
+    search_nearest_filter_t filter = { .keep = s_vec_keep, .passing = s_vec_passing, .arg = keep };
+    search_nearest_stats_t stats = { 0 };
+    uint64_t since = index_clock_ns ();
+    int found = search_nearest (self->hnsw, qv, self->dims, k, HNSW_EF_SEARCH, (float) min, &filter, slots, scores,
+                                &stats, err, sizeof err);
     if (found < 0) {
         mg_error ("vector search failed", "reason=\"%s\"", err);
         return -1;
     }
-    size_t count = 0;
-    for (int i = 0; i < found && scores [i] >= min; i++)
-        top [count++] = s_vec_hit (self, self->slot_rowid [slots [i]], scores [i]);
-    if (count == k || (size_t) found > count)
-        return (int) count;
-    count = 0;
-    size_t held = search_hnsw_count (self->hnsw);
-    float *vec = malloc (self->dims * sizeof *vec);
-    if (!vec)
-        return -1;
-    for (size_t slot = 0; slot < held; slot++) {
-        if (!s_vec_keep (keep, (int64_t) slot) || !search_hnsw_vector (self->hnsw, (int64_t) slot, vec))
-            continue;
-        float dot = 0;
-        for (uint32_t d = 0; d < self->dims; d++)
-            dot += qv [d] * vec [d];
-        if (dot < min || (count == k && dot <= top [count - 1].cosine))
-            continue;
-        size_t at = count < k ? count++ : count - 1;
-        while (at > 0 && top [at - 1].cosine < dot) {
-            top [at] = top [at - 1];
-            at--;
-        }
-        top [at] = s_vec_hit (self, self->slot_rowid [slot], dot);
-    }
-    free (vec);
-    return (int) count;
+    if (stats.exact || stats.widened)
+        index_phase_count (self, PHASE_STARVED, index_clock_ns () - since, stats.widened + stats.exact, stats.scanned);
+    for (int i = 0; i < found; i++)
+        top [i] = s_vec_hit (self, self->slot_rowid [slots [i]], scores [i]);
+    return found;
 }
 
 //  The best SEMANTIC_TOP titles passing f whose vector's cosine with the

@@ -192,14 +192,17 @@ typedef enum {
 //  semantic side (a hybrid query's: its time past the keyword side, the
 //  wait for its thread or the side run on the query's own when that
 //  thread had not started; the semantic side's own steps: the start of
-//  its thread when it ran there, the query's embedding, the vector walk),
+//  its thread when it ran there, the query's embedding, the vector walk
+//  and, of it, the walks the index starved: their whole time, as runs the
+//  further searches and exact scans, as rows the vectors compared by an
+//  exact scan),
 //  the fusion (the two
 //  rankings joined and the union sorted), the page's result items,
 //  autocomplete's statements. The semantic side's own steps overlap the
 //  keyword side's in a hybrid query: phases add up to more than its time.
 typedef enum {
     PHASE_PLAN, PHASE_AND, PHASE_TITLED, PHASE_COMPANY, PHASE_REST, PHASE_OR, PHASE_RANK, PHASE_SECOND,
-    PHASE_SEMANTIC, PHASE_SIDE_START, PHASE_EMBED, PHASE_VECTORS, PHASE_FUSE, PHASE_ITEMS, PHASE_SUGGEST,
+    PHASE_SEMANTIC, PHASE_SIDE_START, PHASE_EMBED, PHASE_VECTORS, PHASE_STARVED, PHASE_FUSE, PHASE_ITEMS, PHASE_SUGGEST,
     PHASE_COUNT
 } index_phase_t;
 
@@ -418,6 +421,8 @@ uint64_t index_clock_ns (void);
 //  Count one run of phase that started at since_ns (index_clock_ns) and
 //  went through rows rows.
 void index_phase_add (search_index_t *self, index_phase_t phase, uint64_t since_ns, size_t rows);
+//  Count runs of phase that took ns in all, with rows.
+void index_phase_count (search_index_t *self, index_phase_t phase, uint64_t ns, size_t runs, size_t rows);
 //  qsort order of hits: tier, then score descending, then rowid.
 int index_by_score (const void *a, const void *b);
 //  Placeholder search (no words): every live title passing f, scored by
